@@ -1,0 +1,96 @@
+# visbench — build, test, benchmarks, demo.
+#
+#   make              build/visbench and build/libvisbench.a
+#   make test         unit tests (cmocka) and end-to-end CLI tests
+#   make SANITIZE=1 test   the same under ASan + UBSan (in build/asan)
+#   make demo         install missing packages, build, run pipelines/quickstart.yaml
+#   make deps         install the Debian packages (apt-get)
+#   make bench        every benchmark (bench-features, ...)
+
+SANITIZE ?= 0
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+
+ifeq ($(origin CC),default)
+CC = gcc
+endif
+ifeq ($(SANITIZE),1)
+BUILD   ?= build/asan
+OPT     ?= -O1 -g
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD   ?= build
+OPT     ?= -O3 -march=native -g
+SANFLAGS =
+endif
+
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CPPFLAGS += -Iinclude -isystem /usr/include/$(MULTIARCH)/openblas-pthread -MMD -MP
+CFLAGS  += -std=gnu11 $(OPT) $(WARN) -fopenmp -fPIC $(SANFLAGS)
+LDLIBS   = -lsvm -lvl -lgsl -lstb -lopenblas -lfyaml -lsqlite3 -lz -lm
+LDFLAGS += -fopenmp $(SANFLAGS)
+
+LIB_SRC  := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TSUP_SRC := $(sort $(wildcard tests/support/*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TSUP_OBJ := $(TSUP_SRC:%.c=$(BUILD)/obj/%.o)
+TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+LIB = $(BUILD)/libvisbench.a
+CLI = $(BUILD)/visbench
+
+.PHONY: all test test-unit test-e2e demo deps bench bench-features clean
+.DELETE_ON_ERROR:
+
+all: $(CLI) $(LIB)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(CLI): $(CLI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TSUP_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(TSUP_OBJ) $(LIB) $(LDLIBS) -lcmocka
+
+# Unit tests run from a scratch directory each; a failing test stops make.
+test-unit: $(TESTS)
+	@set -e; for t in $(TESTS); do \
+	  echo "== $$t"; \
+	  d=$(BUILD)/tmp/$$(basename $$t); rm -rf $$d; mkdir -p $$d; \
+	  (cd $$d && OMP_NUM_THREADS=2 $(CURDIR)/$$t); \
+	done
+
+test-e2e: $(CLI)
+	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/e2e/run.sh
+
+test: test-unit test-e2e
+	@echo "all tests passed ($(BUILD))"
+
+deps:
+	@bash scripts/deps.sh
+
+demo:
+	@bash scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	./$(CLI) run pipelines/quickstart.yaml
+
+bench: bench-features
+
+bench-features: $(CLI)
+	@bash bench/features.sh $(CLI)
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TSUP_OBJ:.o=.d) $(TEST_SRC:%.c=$(BUILD)/obj/%.d)

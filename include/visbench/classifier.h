@@ -1,0 +1,78 @@
+/* Classifiers: trained on an n x d float matrix (row-major) with labels in
+ * [0, n_classes), they predict labels and per-class scores.
+ *
+ * Scores are probabilities when the vtable says VB_CLF_PROBA (they sum to 1
+ * per row), decision scores otherwise (higher = more likely). A classifier
+ * whose input is an image tensor (the CNN) sets VB_CLF_IMAGE and receives
+ * the shape in vb_traindata.
+ *
+ * The instance wrapper (vb_classifier) does the checks common to all:
+ * finite features, at least two classes, the dimension at prediction, and
+ * remembers d and n_classes for save/load.
+ */
+#ifndef VISBENCH_CLASSIFIER_H
+#define VISBENCH_CLASSIFIER_H
+
+#include "visbench/preprocess.h"
+#include "visbench/serial.h"
+
+#define VB_CLF_PROBA 1u    /* scores are calibrated probabilities */
+#define VB_CLF_IMAGE 2u    /* expects raw image rows (shape known) */
+#define VB_CLF_PROBA_PARAM 4u /* probabilities only when the 'probability' parameter is true */
+
+typedef struct vb_traindata {
+    const float *X;
+    size_t n, d;
+    const int *y;
+    int n_classes;
+    /* Optional validation rows (early stopping, monitoring). */
+    const float *Xval;
+    const int *yval;
+    size_t n_val;
+    vb_shape shape; /* image shape of a row (c*h*w == d) when known, else zeros */
+    uint64_t seed;
+} vb_traindata;
+
+typedef struct vb_classifier_vt {
+    vb_plugin info;
+    unsigned flags;
+    /* Validates parameters (before any training) and builds the state. */
+    vb_status (*create)(const vb_params *p, void **state, vb_error *err);
+    vb_status (*train)(void *state, const vb_traindata *td, vb_error *err);
+    /* labels: n; scores: n x n_classes, or NULL when not wanted. */
+    vb_status (*predict)(const void *state, const float *X, size_t n, int *labels, float *scores, vb_error *err);
+    vb_status (*save)(const void *state, vb_writer *w, vb_error *err);
+    vb_status (*load)(void *state, vb_reader *r, vb_error *err);
+    /* Optional: facts about the trained model as JSON members ("\"n_sv\": 12"). */
+    void (*info_json)(const void *state, vb_buf *b);
+    void (*destroy)(void *state);
+} vb_classifier_vt;
+
+const vb_classifier_vt *const *vb_classifier_registry(size_t *n);
+const vb_classifier_vt *vb_classifier_find(const char *name);
+
+typedef struct vb_classifier {
+    const vb_classifier_vt *vt;
+    vb_params params;
+    void *state;
+    size_t d;
+    int n_classes;
+    int trained;
+} vb_classifier;
+
+vb_status vb_classifier_new(const vb_classifier_vt *vt, const vb_params *params, vb_classifier **out,
+                            vb_error *err);
+void vb_classifier_free(vb_classifier *c);
+vb_status vb_classifier_train(vb_classifier *c, const vb_traindata *td, vb_error *err);
+vb_status vb_classifier_predict(const vb_classifier *c, const float *X, size_t n, size_t d, int *labels,
+                                float *scores, vb_error *err);
+/* Are this instance's scores probabilities? */
+int vb_classifier_has_proba(const vb_classifier *c);
+/* Serialises d, n_classes and the trained state (params are the caller's). */
+vb_status vb_classifier_save(const vb_classifier *c, vb_writer *w, vb_error *err);
+vb_status vb_classifier_load(vb_classifier *c, vb_reader *r, vb_error *err);
+
+/* First non-finite value in X (n x d), or 0 when all are finite. */
+int vb_find_nonfinite(const float *X, size_t n, size_t d, size_t *row, size_t *col);
+
+#endif

@@ -1,0 +1,113 @@
+/* Parameter tables: every plug-in (dataset loader, preprocess op, extractor,
+ * postprocess step, classifier) declares its parameters once, in a table of
+ * vb_param_def. The spec parser validates against it, `visbench list`
+ * prints it, the README documents it, and model files rebuild plug-ins from
+ * the canonical text it produces.
+ *
+ *     static const vb_param_def hog_params[] = {
+ *         {.name = "cell", .type = VB_PT_INT, .def = "4", .min = 1, .max = 128,
+ *          .help = "cell side in pixels"},
+ *         ...
+ *     };
+ */
+#ifndef VISBENCH_PARAM_H
+#define VISBENCH_PARAM_H
+
+#include "visbench/node.h"
+
+typedef enum vb_ptype {
+    VB_PT_INT,
+    VB_PT_FLOAT,
+    VB_PT_BOOL,
+    VB_PT_ENUM,    /* one of choices "a|b|c" */
+    VB_PT_STRING,
+    VB_PT_INTS,    /* list of integers (or one integer, repeated to min_len) */
+    VB_PT_FLOATS,  /* list of numbers */
+    VB_PT_STRINGS, /* list of strings */
+    VB_PT_NODE     /* structured value the plug-in reads itself (e.g. CNN layers) */
+} vb_ptype;
+
+#define VB_PF_GRID 1u     /* a list of values is a grid, tuned on validation data */
+#define VB_PF_PRIMARY 2u  /* "name: value" (not a mapping) sets this parameter */
+#define VB_PF_REQUIRED 4u /* must be given; def is NULL */
+#define VB_PF_MIN_OPEN 8u /* the value must be > min rather than >= min */
+
+typedef struct vb_param_def {
+    const char *name;
+    vb_ptype type;
+    const char *def;     /* default as YAML text; NULL = required or absent */
+    double min, max;     /* range for numbers (each element of a list); used when min < max */
+    const char *choices; /* ENUM: the choices; INT/FLOAT: keywords also accepted ("scale|auto") */
+    unsigned flags;
+    int min_len, max_len; /* list length limits (0 = none) */
+    const char *help;
+} vb_param_def;
+
+/* Common head of every plug-in vtable. */
+typedef struct vb_plugin {
+    const char *name;
+    const char *help;  /* one line */
+    const char *doc;   /* what it does with colour, output size, references; may be NULL */
+    const vb_param_def *params;
+    size_t n_params;
+} vb_plugin;
+
+typedef struct vb_pvalue {
+    int given;       /* written in the spec (else the default) */
+    double num;      /* INT, FLOAT, BOOL */
+    char *word;      /* ENUM choice, STRING, or keyword of a number; owned */
+    double *nums;    /* INTS, FLOATS; owned */
+    char **strs;     /* STRINGS; owned */
+    size_t n;        /* elements of nums / strs */
+    vb_node *node;   /* NODE; owned copy */
+    const char *file; /* where it was given (for later messages) */
+    int line, col;
+    struct vb_pvalue *alts; /* grid alternatives (n_alts > 1), alts[0] is this value */
+    size_t n_alts;
+} vb_pvalue;
+
+typedef struct vb_params {
+    const vb_plugin *plugin;
+    vb_pvalue *v; /* one per plugin->params entry */
+} vb_params;
+
+/* Fills params from node: NULL (all defaults), a scalar or list (the
+ * primary parameter) or a mapping. Unknown keys, wrong types and values
+ * out of range fail with file:line:col. With allow_grid, a list given for a
+ * VB_PF_GRID parameter becomes grid alternatives. */
+vb_status vb_params_parse(vb_params *params, const vb_plugin *plugin, const vb_node *node,
+                          int allow_grid, vb_error *err);
+/* Parses params from canonical text (vb_params_to_yaml output). */
+vb_status vb_params_parse_text(vb_params *params, const vb_plugin *plugin, const char *yaml,
+                               vb_error *err);
+void vb_params_free(vb_params *params);
+vb_status vb_params_copy(vb_params *dst, const vb_params *src, vb_error *err);
+
+/* Number of grid points (product of alternatives), 1 without a grid. */
+size_t vb_params_grid_size(const vb_params *params);
+/* A copy with each grid parameter set to its alternative for point idx. */
+vb_status vb_params_grid_point(const vb_params *params, size_t idx, vb_params *out, vb_error *err);
+/* Names and values of the grid parameters at point idx, "C=10, gamma=0.01". */
+void vb_params_grid_describe(const vb_params *params, size_t idx, vb_buf *b);
+
+/* Canonical flow-YAML of every parameter: "{cell: 4, orientations: 9}". */
+void vb_params_to_yaml(const vb_params *params, vb_buf *b);
+
+/* Accessors. The name must be in the table (a bug otherwise: they return 0/NULL). */
+const vb_pvalue *vb_param(const vb_params *p, const char *name);
+long vb_param_int(const vb_params *p, const char *name);
+double vb_param_float(const vb_params *p, const char *name);
+int vb_param_bool(const vb_params *p, const char *name);
+const char *vb_param_str(const vb_params *p, const char *name); /* enum, string or keyword */
+int vb_param_is(const vb_params *p, const char *name, const char *word);
+const double *vb_param_list(const vb_params *p, const char *name, size_t *n);
+const vb_node *vb_param_node(const vb_params *p, const char *name);
+/* "file:line:col: " message about a parameter (its given position, if any). */
+vb_status vb_param_fail(const vb_params *p, const char *name, vb_error *err, const char *fmt, ...)
+    VB_PRINTF(4, 5);
+
+/* Human description of a type ("integer", "one of rbf|linear|poly", ...). */
+void vb_param_type_text(const vb_param_def *d, vb_buf *b);
+void vb_param_range_text(const vb_param_def *d, vb_buf *b);
+
+#endif

@@ -1,0 +1,120 @@
+/* Running pipelines: the feature pipeline (preprocessing and extractors),
+ * the post-processing chain, and the experiment runner that takes every
+ * pipeline of a spec through every fold of a split.
+ *
+ * Every pipeline of a spec sees the same split. Within a fold, pipelines
+ * with the same preprocessing and extractors share one extraction: the
+ * extractors' fit seed depends on the feature configuration, not on the
+ * pipeline, so sharing changes no number.
+ */
+#ifndef VISBENCH_PIPELINE_H
+#define VISBENCH_PIPELINE_H
+
+#include "visbench/eval.h"
+#include "visbench/spec.h"
+
+/* ---- image sources ----------------------------------------------------- */
+
+typedef struct vb_dataset_view {
+    const vb_dataset *ds;
+    const size_t *idx;
+} vb_dataset_view;
+
+/* An image source over ds samples idx[0..n) (view must outlive src). */
+void vb_imgsrc_dataset(vb_imgsrc *src, vb_dataset_view *view, const vb_dataset *ds, const size_t *idx, size_t n);
+
+/* ---- feature pipeline: preprocessing + extractors ---------------------- */
+
+typedef struct vb_featpipe {
+    vb_prep_chain prep;
+    vb_shape shape; /* image shape after preprocessing: what the extractors get */
+    size_t n_ext;
+    vb_extractor **ext;
+    size_t *offset; /* start of each extractor's part of a row */
+    size_t dim;
+} vb_featpipe;
+
+/* Creates the extractors for input images of shape in (w = h = 0 when sizes
+ * vary: then preprocessing must fix them). */
+vb_status vb_featpipe_new(const vb_spec_pipeline *sp, vb_shape in, vb_featpipe **out, vb_error *err);
+void vb_featpipe_free(vb_featpipe *fp);
+int vb_featpipe_needs_fit(const vb_featpipe *fp);
+/* Fits the extractors that learn (codebooks) on raw training images. */
+vb_status vb_featpipe_fit(vb_featpipe *fp, const vb_imgsrc *raw, uint64_t seed, vb_error *err);
+/* Extracts n x dim features from raw images, in parallel. Images whose
+ * preprocessed size differs from fp->shape are resized to it (and their
+ * channels converted), so a model takes images of any size. */
+vb_status vb_featpipe_extract(const vb_featpipe *fp, const vb_imgsrc *raw, float *out, const char *stage,
+                              vb_error *err);
+/* "hog 1519 + raw 784" */
+void vb_featpipe_describe(const vb_featpipe *fp, vb_buf *b);
+/* Canonical text of the preprocessing and extractor configuration. */
+void vb_featpipe_key(const vb_spec_pipeline *sp, vb_buf *b);
+
+/* ---- post-processing chain --------------------------------------------- */
+
+typedef struct vb_postchain {
+    size_t n;
+    vb_post **post;
+    size_t dim_in, dim;
+} vb_postchain;
+
+vb_status vb_postchain_new(const vb_spec_pipeline *sp, size_t dim_in, vb_postchain **out, vb_error *err);
+void vb_postchain_free(vb_postchain *pc);
+/* Fits each step on the training rows as transformed by the steps before
+ * it; *out receives the transformed training rows (n x dim, malloc'ed). */
+vb_status vb_postchain_fit(vb_postchain *pc, const float *X, size_t n, float **out, vb_error *err);
+/* Transforms rows (n x dim_in) into a new n x dim matrix. With no steps,
+ * *out is a copy. */
+vb_status vb_postchain_apply(const vb_postchain *pc, const float *X, size_t n, float **out, vb_error *err);
+
+/* ---- the experiment runner --------------------------------------------- */
+
+typedef struct vb_run_result {
+    const char *pipeline, *fold;
+    size_t fold_index;
+    size_t n_train, n_val, n_test;
+    int n_classes;
+    const size_t *test_idx; /* dataset indices of the test samples */
+    const int *truth, *pred;
+    const float *scores;    /* n_test x n_classes, or NULL */
+    int proba;              /* scores are probabilities */
+    const vb_metrics *metrics;
+    double extract_s, tune_s, train_s, predict_s;
+    int features_shared;    /* the features came from an earlier pipeline's extraction */
+    size_t peak_rss_kb, model_bytes, dim;
+    const char *features;   /* "hog 1519 + raw 784 -> 2303" */
+    const char *params;     /* the classifier's parameters as used (canonical YAML) */
+    const char *grid;       /* chosen grid values ("C=10, gamma=0.01") or NULL */
+    const char *clf_info;   /* JSON members from the classifier, or "" */
+} vb_run_result;
+
+typedef struct vb_run_sink {
+    void *user;
+    /* Optional: has (pipeline, fold) already finished? Finished runs are skipped. */
+    int (*is_done)(void *user, const char *pipeline, const char *fold);
+    /* A finished run. A failing sink stops the experiment. */
+    vb_status (*on_result)(void *user, const vb_run_result *r, vb_error *err);
+    /* A run that failed (others go on). */
+    void (*on_failure)(void *user, const char *pipeline, const char *fold, const vb_error *e);
+} vb_run_sink;
+
+typedef struct vb_run_opts {
+    const char *only; /* run only this pipeline (NULL = all) */
+} vb_run_opts;
+
+/* Checks that every pipeline can be built for ds (shapes, parameters)
+ * before any work starts. */
+vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const vb_run_opts *opts, vb_error *err);
+/* Runs the pipelines through the folds. *n_failed counts failed runs;
+ * the return value is an error only for problems that stop everything. */
+vb_status vb_experiment_run(const vb_spec *spec, const vb_dataset *ds, const vb_split *split,
+                            const vb_run_opts *opts, const vb_run_sink *sink, size_t *n_failed, vb_error *err);
+
+/* Training helper shared by the runner and `visbench train`: tunes a grid
+ * on the validation rows when there is one, trains, and returns the
+ * classifier with the parameters used. */
+vb_status vb_train_classifier(const vb_spec_pipeline *sp, const vb_traindata *td, vb_classifier **out,
+                              char **grid_text, double *tune_s, vb_error *err);
+
+#endif

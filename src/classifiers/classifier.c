@@ -1,0 +1,170 @@
+/* Classifier instances (checks shared by every classifier) and the registry. */
+#include "visbench/classifier.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int vb_find_nonfinite(const float *X, size_t n, size_t d, size_t *row, size_t *col)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            if (!isfinite(X[i * d + j])) {
+                *row = i;
+                *col = j;
+                return 1;
+            }
+    return 0;
+}
+
+vb_status vb_classifier_new(const vb_classifier_vt *vt, const vb_params *params, vb_classifier **out, vb_error *err)
+{
+    *out = NULL;
+    vb_classifier *c = vb_calloc(1, sizeof *c, err);
+    if (!c)
+        return VB_ERR_NOMEM;
+    c->vt = vt;
+    vb_status st = vb_params_copy(&c->params, params, err);
+    if (st == VB_OK)
+        st = vt->create(&c->params, &c->state, err);
+    if (st != VB_OK) {
+        vb_classifier_free(c);
+        return st;
+    }
+    *out = c;
+    return VB_OK;
+}
+
+void vb_classifier_free(vb_classifier *c)
+{
+    if (!c)
+        return;
+    if (c->state)
+        c->vt->destroy(c->state);
+    vb_params_free(&c->params);
+    free(c);
+}
+
+vb_status vb_classifier_train(vb_classifier *c, const vb_traindata *td, vb_error *err)
+{
+    const char *name = c->vt->info.name;
+    if (td->n == 0 || td->d == 0)
+        return vb_fail(err, VB_ERR_DATA, "%s: empty training set (%zu rows of %zu features)", name, td->n, td->d);
+    if (td->n_classes < 2)
+        return vb_fail(err, VB_ERR_DATA, "%s: needs at least two classes, the dataset has %d", name, td->n_classes);
+    int *seen = vb_calloc((size_t)td->n_classes, sizeof *seen, err);
+    if (!seen)
+        return VB_ERR_NOMEM;
+    int distinct = 0;
+    for (size_t i = 0; i < td->n; i++) {
+        if (td->y[i] < 0 || td->y[i] >= td->n_classes) {
+            free(seen);
+            return vb_fail(err, VB_ERR_DATA, "%s: label %d of row %zu is outside 0..%d", name, td->y[i], i,
+                           td->n_classes - 1);
+        }
+        if (!seen[td->y[i]]++)
+            distinct++;
+    }
+    free(seen);
+    if (distinct < 2)
+        return vb_fail(err, VB_ERR_DATA,
+                       "%s: the training set holds only one class; a classifier needs at least two", name);
+    size_t r, col;
+    if (vb_find_nonfinite(td->X, td->n, td->d, &r, &col))
+        return vb_fail(err, VB_ERR_DATA,
+                       "%s: training feature %zu of row %zu is %s; check the extractor and post-processing", name,
+                       col, r, isnan(td->X[r * td->d + col]) ? "NaN" : "infinite");
+    if (td->Xval && vb_find_nonfinite(td->Xval, td->n_val, td->d, &r, &col))
+        return vb_fail(err, VB_ERR_DATA, "%s: validation feature %zu of row %zu is not finite", name, col, r);
+    if ((c->vt->flags & VB_CLF_IMAGE) && (size_t)td->shape.w * td->shape.h * td->shape.c != td->d)
+        return vb_fail(err, VB_ERR_SPEC,
+                       "%s: needs raw image rows as input (use features: [raw] or none), got %zu features", name,
+                       td->d);
+    vb_status st = c->vt->train(c->state, td, err);
+    if (st != VB_OK)
+        return st;
+    c->d = td->d;
+    c->n_classes = td->n_classes;
+    c->trained = 1;
+    return VB_OK;
+}
+
+vb_status vb_classifier_predict(const vb_classifier *c, const float *X, size_t n, size_t d, int *labels, float *scores,
+                                vb_error *err)
+{
+    const char *name = c->vt->info.name;
+    if (!c->trained)
+        return vb_fail(err, VB_ERR_STATE, "%s: predict before train", name);
+    if (d != c->d)
+        return vb_fail(err, VB_ERR_DATA, "%s: trained on %zu features, asked to predict rows of %zu", name, c->d, d);
+    size_t r, col;
+    if (vb_find_nonfinite(X, n, d, &r, &col))
+        return vb_fail(err, VB_ERR_DATA, "%s: feature %zu of row %zu is not finite", name, col, r);
+    if (n == 0)
+        return VB_OK;
+    return c->vt->predict(c->state, X, n, labels, scores, err);
+}
+
+int vb_classifier_has_proba(const vb_classifier *c)
+{
+    if (c->vt->flags & VB_CLF_PROBA)
+        return 1;
+    if (c->vt->flags & VB_CLF_PROBA_PARAM)
+        return vb_param_bool(&c->params, "probability");
+    return 0;
+}
+
+vb_status vb_classifier_save(const vb_classifier *c, vb_writer *w, vb_error *err)
+{
+    if (!c->trained)
+        return vb_fail(err, VB_ERR_STATE, "%s: cannot save an untrained classifier", c->vt->info.name);
+    vb_write_u64(w, c->d);
+    vb_write_u32(w, (uint32_t)c->n_classes);
+    vb_status st = c->vt->save ? c->vt->save(c->state, w, err) : VB_OK;
+    if (st != VB_OK)
+        return st;
+    return vb_writer_status(w, err);
+}
+
+vb_status vb_classifier_load(vb_classifier *c, vb_reader *r, vb_error *err)
+{
+    uint64_t d;
+    uint32_t k;
+    vb_status st = vb_read_u64(r, &d, err);
+    if (st == VB_OK)
+        st = vb_read_u32_range(r, &k, 2, 1u << 20, "n_classes", err);
+    if (st == VB_OK && (d == 0 || d > (1ull << 32)))
+        st = vb_fail(err, VB_ERR_FORMAT, "%s: corrupt feature dimension %llu", r->what, (unsigned long long)d);
+    if (st != VB_OK)
+        return st;
+    c->d = (size_t)d;
+    c->n_classes = (int)k;
+    if (!c->vt->load)
+        return vb_fail(err, VB_ERR_INTERNAL, "%s cannot be loaded", c->vt->info.name);
+    if ((st = c->vt->load(c->state, r, err)) != VB_OK)
+        return st;
+    c->trained = 1;
+    return VB_OK;
+}
+
+/* ---- registry: one line per classifier --------------------------------- */
+
+extern const vb_classifier_vt vb_clf_svm;
+
+static const vb_classifier_vt *const classifiers[] = {
+    &vb_clf_svm,
+};
+
+const vb_classifier_vt *const *vb_classifier_registry(size_t *n)
+{
+    *n = sizeof classifiers / sizeof classifiers[0];
+    return classifiers;
+}
+
+const vb_classifier_vt *vb_classifier_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof classifiers / sizeof classifiers[0]; i++)
+        if (strcmp(classifiers[i]->info.name, name) == 0)
+            return classifiers[i];
+    return NULL;
+}

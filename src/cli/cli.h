@@ -1,0 +1,25 @@
+/* The visbench command line: the only code that prints or exits. */
+#ifndef VB_CLI_H
+#define VB_CLI_H
+
+#include "visbench/results.h"
+
+#include <stdio.h>
+
+/* Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted. */
+enum { VB_EXIT_OK = 0, VB_EXIT_FAIL = 1, VB_EXIT_USAGE = 2, VB_EXIT_INTERRUPTED = 130 };
+
+/* Prints "visbench: <message>" for an error and returns the exit code. */
+int cli_error(const vb_error *err);
+/* Prints a usage error and returns VB_EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) VB_PRINTF(2, 3);
+/* Installs the log and progress hooks and the SIGINT handler. */
+void cli_setup(int verbose, int quiet);
+/* Ends a progress line that is being drawn (before printing other output). */
+void cli_progress_break(void);
+
+int cmd_run(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_dataset(int argc, char **argv);
+
+#endif

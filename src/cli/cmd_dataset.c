@@ -1,0 +1,122 @@
+/* visbench dataset info | synth */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int info(int argc, char **argv)
+{
+    if (argc != 2)
+        return cli_usage("dataset info", "expects one dataset (a descriptor .yaml or an image folder)");
+    vb_error err = {0};
+    vb_dataset *ds = NULL;
+    if (vb_dataset_load_path(argv[1], &ds, &err) != VB_OK)
+        return cli_error(&err);
+    printf("dataset   %s\nsource    %s\nimages    %zu\nclasses   %d\n", ds->name, argv[1], ds->n, ds->n_classes);
+    if (ds->fixed_w)
+        printf("size      %dx%d", ds->fixed_w, ds->fixed_h);
+    else {
+        int wmin = 1 << 30, wmax = 0, hmin = 1 << 30, hmax = 0;
+        for (size_t i = 0; i < ds->n; i++) {
+            wmin = ds->w[i] < wmin ? ds->w[i] : wmin;
+            wmax = ds->w[i] > wmax ? ds->w[i] : wmax;
+            hmin = ds->h[i] < hmin ? ds->h[i] : hmin;
+            hmax = ds->h[i] > hmax ? ds->h[i] : hmax;
+        }
+        printf("size      varies: %d..%d x %d..%d (add a resize step)", wmin, wmax, hmin, hmax);
+    }
+    printf(", %s\n", ds->fixed_c == 1 ? "grey" : ds->fixed_c == 3 ? "RGB" : "grey and RGB mixed");
+    printf("split     %s\n\n", ds->part ? "official train and test parts" : "none (use holdout or kfold)");
+    size_t *all = calloc((size_t)ds->n_classes, sizeof *all), *tr = calloc((size_t)ds->n_classes, sizeof *tr),
+           *te = calloc((size_t)ds->n_classes, sizeof *te);
+    if (!all || !tr || !te) {
+        free(all);
+        free(tr);
+        free(te);
+        vb_dataset_free(ds);
+        vb_fail(&err, VB_ERR_NOMEM, "out of memory");
+        return cli_error(&err);
+    }
+    vb_dataset_class_counts(ds, VB_PART_NONE, all);
+    if (ds->part) {
+        vb_dataset_class_counts(ds, VB_PART_TRAIN, tr);
+        vb_dataset_class_counts(ds, VB_PART_TEST, te);
+        printf("%-4s %-24s %8s %8s %8s\n", "id", "class", "train", "test", "total");
+    } else
+        printf("%-4s %-24s %8s\n", "id", "class", "images");
+    for (int k = 0; k < ds->n_classes; k++) {
+        if (ds->part)
+            printf("%-4d %-24s %8zu %8zu %8zu\n", k, ds->classes[k], tr[k], te[k], all[k]);
+        else
+            printf("%-4d %-24s %8zu\n", k, ds->classes[k], all[k]);
+    }
+    free(all);
+    free(tr);
+    free(te);
+    vb_dataset_free(ds);
+    return VB_EXIT_OK;
+}
+
+static int number(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    if (!vb_parse_long(s, out) || *out < lo || *out > hi)
+        return cli_usage("dataset synth", "%s takes an integer from %ld to %ld, not '%s'", opt, lo, hi, s);
+    return 0;
+}
+
+static int synth(int argc, char **argv)
+{
+    vb_synth_opts o = vb_synth_defaults;
+    const char *out = NULL;
+    static const struct option opts[] = {
+        {"out", required_argument, 0, 'o'},       {"classes", required_argument, 0, 'c'},
+        {"per-class", required_argument, 0, 'n'}, {"test-per-class", required_argument, 0, 't'},
+        {"size", required_argument, 0, 's'},      {"color", no_argument, 0, 'C'},
+        {"noise", required_argument, 0, 'N'},     {"clutter", required_argument, 0, 'k'},
+        {"seed", required_argument, 0, 'S'},      {0, 0, 0, 0}};
+    int c, rc;
+    long v;
+    double d;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'c': if ((rc = number("--classes", optarg, 2, 10, &v))) return rc; o.classes = (int)v; break;
+        case 'n': if ((rc = number("--per-class", optarg, 1, 1000000, &v))) return rc; o.per_class = (int)v; break;
+        case 't': if ((rc = number("--test-per-class", optarg, 0, 1000000, &v))) return rc; o.test_per_class = (int)v; break;
+        case 's': if ((rc = number("--size", optarg, 8, 4096, &v))) return rc; o.size = (int)v; break;
+        case 'C': o.color = 1; break;
+        case 'N':
+            if (!vb_parse_double(optarg, &d) || !(d >= 0 && d <= 1))
+                return cli_usage("dataset synth", "--noise takes a number from 0 to 1, not '%s'", optarg);
+            o.noise = d;
+            break;
+        case 'k': if ((rc = number("--clutter", optarg, 0, 100, &v))) return rc; o.clutter = (int)v; break;
+        case 'S': if ((rc = number("--seed", optarg, 0, 0x7fffffffffffffffL, &v))) return rc; o.seed = (uint64_t)v; break;
+        default: return cli_usage("dataset synth", "unknown option");
+        }
+    }
+    if (!out)
+        return cli_usage("dataset synth", "needs --out DIR");
+    if (optind < argc)
+        return cli_usage("dataset synth", "unexpected argument '%s'", argv[optind]);
+    vb_error err = {0};
+    if (vb_synth_write(&o, out, &err) != VB_OK)
+        return cli_error(&err);
+    printf("wrote %d classes x %d images (%dx%d %s)%s to %s; descriptor %s/dataset.yaml\n", o.classes, o.per_class,
+           o.size, o.size, o.color ? "RGB" : "grey",
+           o.test_per_class ? " plus a test part" : "", out, out);
+    return VB_EXIT_OK;
+}
+
+int cmd_dataset(int argc, char **argv)
+{
+    if (argc < 2)
+        return cli_usage("dataset", "expects 'info DATASET' or 'synth --out DIR ...'");
+    if (strcmp(argv[1], "info") == 0)
+        return info(argc - 1, argv + 1);
+    if (strcmp(argv[1], "synth") == 0)
+        return synth(argc - 1, argv + 1);
+    return cli_usage("dataset", "unknown subcommand '%s' (info, synth)", argv[1]);
+}

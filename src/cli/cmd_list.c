@@ -1,0 +1,111 @@
+/* visbench list: every plug-in and its parameters, from the same tables
+ * the spec parser uses. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <string.h>
+
+typedef struct kind {
+    const char *key, *title, *usage;
+    size_t n;
+    const vb_plugin *p[64];
+} kind;
+
+#define COLLECT(k, getter)                                                                                   \
+    do {                                                                                                     \
+        size_t n_;                                                                                           \
+        const void *const *all_ = (const void *const *)getter(&n_);                                         \
+        for (size_t i_ = 0; i_ < n_ && i_ < 64; i_++)                                                        \
+            (k)->p[i_] = (const vb_plugin *)all_[i_];                                                        \
+        (k)->n = n_ < 64 ? n_ : 64;                                                                          \
+    } while (0)
+
+static void print_plugin(const vb_plugin *p, int md)
+{
+    vb_buf t;
+    if (md) {
+        printf("#### `%s`\n\n%s.", p->name, p->help);
+        if (p->doc)
+            printf(" %s", p->doc);
+        printf("\n\n");
+        if (!p->n_params) {
+            printf("No parameters.\n\n");
+            return;
+        }
+        printf("| parameter | type | default | range | meaning |\n| --- | --- | --- | --- | --- |\n");
+    } else {
+        printf("  %s\n      %s\n", p->name, p->help);
+        if (p->doc)
+            printf("      %s\n", p->doc);
+    }
+    for (size_t i = 0; i < p->n_params; i++) {
+        const vb_param_def *d = &p->params[i];
+        vb_buf_init(&t);
+        vb_param_type_text(d, &t);
+        vb_buf r;
+        vb_buf_init(&r);
+        vb_param_range_text(d, &r);
+        const char *def = d->def ? d->def : (d->flags & VB_PF_REQUIRED) ? "required" : "-";
+        if (md)
+            printf("| `%s` | %s | %s | %s | %s |\n", d->name, t.data ? t.data : "", def, r.data ? r.data : "",
+                   d->help ? d->help : "");
+        else
+            printf("      %-14s %-26s default %-10s %-12s %s\n", d->name, t.data ? t.data : "", def,
+                   r.data ? r.data : "", d->help ? d->help : "");
+        vb_buf_free(&t);
+        vb_buf_free(&r);
+    }
+    printf("\n");
+}
+
+int cmd_list(int argc, char **argv)
+{
+    int md = 0;
+    static const struct option opts[] = {{"markdown", no_argument, 0, 'm'}, {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m", opts, NULL)) != -1) {
+        if (c == 'm')
+            md = 1;
+        else
+            return cli_usage("list", "unknown option");
+    }
+    const char *only = optind < argc ? argv[optind] : NULL;
+    static kind kinds[6] = {
+        {.key = "datasets", .title = "Dataset formats", .usage = "dataset: {format: NAME, ...} or a descriptor file with these keys"},
+        {.key = "split", .title = "Split", .usage = "split: {...}"},
+        {.key = "preprocess", .title = "Preprocessing ops", .usage = "preprocess: [NAME, {NAME: {param: value}}, ...]"},
+        {.key = "features", .title = "Feature extractors", .usage = "features: [{NAME: {param: value}}, ...]  (several = concatenated)"},
+        {.key = "postprocess", .title = "Post-processing", .usage = "postprocess: [NAME, ...]  (fitted on the training split)"},
+        {.key = "classifiers", .title = "Classifiers", .usage = "classifier: {NAME: {param: value or [grid values]}}"},
+    };
+    COLLECT(&kinds[0], vb_loaders);
+    kinds[1].n = 1;
+    kinds[1].p[0] = &vb_split_plugin;
+    COLLECT(&kinds[2], vb_prep_registry);
+    COLLECT(&kinds[3], vb_extractor_registry);
+    COLLECT(&kinds[4], vb_post_registry);
+    COLLECT(&kinds[5], vb_classifier_registry);
+    int shown = 0;
+    for (int k = 0; k < 6; k++) {
+        if (only && strcmp(only, kinds[k].key) != 0)
+            continue;
+        shown++;
+        if (md)
+            printf("### %s\n\n`%s`\n\n", kinds[k].title, kinds[k].usage);
+        else
+            printf("%s — %s\n\n", kinds[k].title, kinds[k].usage);
+        for (size_t i = 0; i < kinds[k].n; i++)
+            print_plugin(kinds[k].p[i], md);
+    }
+    if (!shown) {
+        const char *keys[6];
+        for (int k = 0; k < 6; k++)
+            keys[k] = kinds[k].key;
+        const char *near = vb_nearest_name(only, keys, 6);
+        return cli_usage("list", "unknown kind '%s'%s%s%s (kinds: datasets, split, preprocess, features, "
+                                 "postprocess, classifiers)",
+                         only, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    }
+    return VB_EXIT_OK;
+}

@@ -1,0 +1,288 @@
+/* Timers, memory probe, thread settings, checked allocation, files. */
+#define _GNU_SOURCE
+#include "visbench/core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* OpenBLAS's threading control; declared here so that core does not need
+ * cblas.h. Resolved from libopenblas at link time. */
+void openblas_set_num_threads(int num_threads);
+
+uint32_t vb_crc32(const void *data, size_t len, uint32_t crc)
+{
+    const unsigned char *p = data;
+    uLong c = crc;
+    while (len > 0) {
+        uInt chunk = len > 0x40000000u ? 0x40000000u : (uInt)len;
+        c = crc32(c, p, chunk);
+        p += chunk;
+        len -= chunk;
+    }
+    return (uint32_t)c;
+}
+
+double vb_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double vb_cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static size_t status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    size_t kb = 0, klen = strlen(key);
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+            kb = strtoull(line + klen + 1, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return kb;
+}
+
+size_t vb_rss_peak_kb(void)
+{
+    size_t kb = status_kb("VmHWM");
+    if (kb == 0) {
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) == 0)
+            kb = (size_t)ru.ru_maxrss;
+    }
+    return kb;
+}
+
+size_t vb_rss_now_kb(void) { return status_kb("VmRSS"); }
+
+void vb_rss_reset_peak(void)
+{
+    /* Writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0). */
+    int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t r = write(fd, "5", 1);
+        (void)r;
+        close(fd);
+    }
+}
+
+static int n_threads;
+
+void vb_set_threads(int n)
+{
+    if (n <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c > 0 ? (int)c : 1;
+    }
+    n_threads = n;
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+    openblas_set_num_threads(n);
+}
+
+int vb_get_threads(void)
+{
+    if (n_threads > 0)
+        return n_threads;
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+int vb_mul_ok(size_t a, size_t b, size_t *out)
+{
+    size_t r;
+    if (__builtin_mul_overflow(a, b, &r))
+        return 0;
+    *out = r;
+    return 1;
+}
+
+void *vb_calloc(size_t n, size_t size, vb_error *err)
+{
+    size_t total;
+    if (!vb_mul_ok(n, size, &total)) {
+        vb_fail(err, VB_ERR_NOMEM, "allocation of %zu x %zu bytes overflows", n, size);
+        return NULL;
+    }
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        vb_fail(err, VB_ERR_NOMEM, "out of memory allocating %zu bytes", total);
+    return p;
+}
+
+void *vb_malloc(size_t n, size_t size, vb_error *err)
+{
+    size_t total;
+    if (!vb_mul_ok(n, size, &total)) {
+        vb_fail(err, VB_ERR_NOMEM, "allocation of %zu x %zu bytes overflows", n, size);
+        return NULL;
+    }
+    void *p = malloc(total ? total : 1);
+    if (!p)
+        vb_fail(err, VB_ERR_NOMEM, "out of memory allocating %zu bytes", total);
+    return p;
+}
+
+char *vb_strdup(const char *s, vb_error *err)
+{
+    char *d = strdup(s ? s : "");
+    if (!d)
+        vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    return d;
+}
+
+char *vb_asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+vb_status vb_file_read(const char *path, char **data, size_t *len, vb_error *err)
+{
+    *data = NULL;
+    if (len)
+        *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return vb_fail(err, VB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    vb_buf b;
+    vb_buf_init(&b);
+    char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        vb_buf_append(&b, chunk, got);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        vb_buf_free(&b);
+        return vb_fail(err, VB_ERR_IO, "%s: read error", path);
+    }
+    vb_buf_append(&b, "", 1);
+    if (b.failed) {
+        vb_buf_free(&b);
+        return vb_fail(err, VB_ERR_NOMEM, "%s: out of memory reading the file", path);
+    }
+    *data = b.data;
+    if (len)
+        *len = b.len - 1;
+    return VB_OK;
+}
+
+vb_status vb_file_write_atomic(const char *path, const void *data, size_t len, vb_error *err)
+{
+    char *tmp = vb_asprintf("%s.tmp.%ld", path, (long)getpid());
+    if (!tmp)
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        vb_status st = vb_fail(err, VB_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            vb_status st = vb_fail(err, VB_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            free(tmp);
+            return st;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        vb_status st = vb_fail(err, VB_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return st;
+    }
+    if (rename(tmp, path) != 0) {
+        vb_status st = vb_fail(err, VB_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return st;
+    }
+    free(tmp);
+    return VB_OK;
+}
+
+vb_status vb_mkdirs(const char *path, vb_error *err)
+{
+    char *p = vb_strdup(path, err);
+    if (!p)
+        return VB_ERR_NOMEM;
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = 0;
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            vb_status st = vb_fail(err, VB_ERR_IO, "%s: cannot create directory: %s", p, strerror(errno));
+            free(p);
+            return st;
+        }
+        *s = '/';
+    }
+    if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+        vb_status st = vb_fail(err, VB_ERR_IO, "%s: cannot create directory: %s", p, strerror(errno));
+        free(p);
+        return st;
+    }
+    free(p);
+    return VB_OK;
+}
+
+char *vb_path_join(const char *dir, const char *path)
+{
+    if (!path)
+        return NULL;
+    if (path[0] == '/' || !dir || !*dir || strcmp(dir, ".") == 0)
+        return strdup(path);
+    size_t n = strlen(dir);
+    return vb_asprintf("%s%s%s", dir, dir[n - 1] == '/' ? "" : "/", path);
+}
+
+char *vb_path_dirname(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}

@@ -1,0 +1,228 @@
+/* CSV manifests: lines of "path,label" (an optional header line
+ * "path,label" is skipped). Image paths are relative to the CSV file;
+ * fields may be double-quoted. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const vb_param_def csv_params[] = {
+    {.name = "path", .type = VB_PT_STRING, .flags = VB_PF_PRIMARY,
+     .help = "CSV file of path,label lines (relative to the descriptor)"},
+    {.name = "train", .type = VB_PT_STRING, .help = "CSV of the training part (instead of path)"},
+    {.name = "test", .type = VB_PT_STRING, .help = "CSV of the official test part (with train)"},
+    {.name = "classes", .type = VB_PT_STRINGS,
+     .help = "class names in label order (default: the labels found, sorted)"},
+    {.name = "skip_invalid", .type = VB_PT_BOOL, .def = "false",
+     .help = "skip files that are not readable images, with a warning for each"},
+};
+
+typedef struct row {
+    char *path, *label;
+    uint8_t part;
+} row;
+
+/* Splits one CSV line into at most 2 fields, handling "quoted, fields". */
+static int split_line(char *line, char *fields[2], int *nf)
+{
+    *nf = 0;
+    char *p = line;
+    while (*p && *nf < 3) {
+        char *out = p, *start = p;
+        if (*p == '"') {
+            p++;
+            for (;;) {
+                if (!*p)
+                    return 0; /* unterminated quote */
+                if (*p == '"' && p[1] == '"') {
+                    *out++ = '"';
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else
+                    *out++ = *p++;
+            }
+            if (*p && *p != ',')
+                return 0;
+        } else {
+            while (*p && *p != ',')
+                out++, p++;
+        }
+        int more = *p == ',';
+        *out = 0;
+        if (*nf < 2)
+            fields[*nf] = start;
+        (*nf)++;
+        if (!more)
+            break;
+        p++;
+        if (!*p) { /* trailing comma: an empty last field */
+            if (*nf < 2)
+                fields[*nf] = p;
+            (*nf)++;
+        }
+    }
+    return 1;
+}
+
+static vb_status read_csv(const char *csv, uint8_t part, row **rows, size_t *n, size_t *cap, vb_error *err)
+{
+    char *text;
+    vb_status st = vb_file_read(csv, &text, NULL, err);
+    if (st != VB_OK)
+        return st;
+    char *dir = vb_path_dirname(csv);
+    if (!dir) {
+        free(text);
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    }
+    int lineno = 0;
+    size_t added = 0;
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        lineno++;
+        line[strcspn(line, "\r")] = 0;
+        if (!*line || line[0] == '#')
+            continue;
+        char *f[2] = {0};
+        int nf;
+        if (!split_line(line, f, &nf) || nf != 2) {
+            st = vb_fail(err, VB_ERR_FORMAT, "%s:%d: expected 'path,label', got '%s'", csv, lineno, line);
+            break;
+        }
+        if (added == 0 && strcasecmp(f[0], "path") == 0 && strcasecmp(f[1], "label") == 0)
+            continue;
+        if (!*f[0] || !*f[1]) {
+            st = vb_fail(err, VB_ERR_FORMAT, "%s:%d: empty path or label", csv, lineno);
+            break;
+        }
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 1024;
+            row *nr = realloc(*rows, *cap * sizeof *nr);
+            if (!nr) {
+                st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+                break;
+            }
+            *rows = nr;
+        }
+        row *r = &(*rows)[*n];
+        r->path = vb_path_join(dir, f[0]);
+        r->label = strdup(f[1]);
+        r->part = part;
+        if (!r->path || !r->label) {
+            free(r->path);
+            free(r->label);
+            st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+            break;
+        }
+        (*n)++;
+        added++;
+    }
+    if (st == VB_OK && added == 0)
+        st = vb_fail(err, VB_ERR_DATA, "%s: lists no images", csv);
+    free(dir);
+    free(text);
+    return st;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static vb_status csv_load(const vb_params *p, const char *base_dir, vb_dataset **out, vb_error *err)
+{
+    *out = NULL;
+    const char *path = vb_param_str(p, "path"), *train = vb_param_str(p, "train"), *test = vb_param_str(p, "test");
+    if ((path != NULL) == (train != NULL))
+        return vb_param_fail(p, path ? "path" : "train", err, "give either path or train (and optionally test)");
+    if (test && !train)
+        return vb_param_fail(p, "test", err, "test needs train");
+    row *rows = NULL;
+    size_t n = 0, cap = 0;
+    char *files[2] = {vb_path_join(base_dir, path ? path : train), test ? vb_path_join(base_dir, test) : NULL};
+    vb_status st = files[0] && (!test || files[1]) ? VB_OK : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    if (st == VB_OK)
+        st = read_csv(files[0], test ? VB_PART_TRAIN : VB_PART_NONE, &rows, &n, &cap, err);
+    if (st == VB_OK && test)
+        st = read_csv(files[1], VB_PART_TEST, &rows, &n, &cap, err);
+
+    /* Class names: the given list, or the distinct labels sorted. */
+    const vb_pvalue *given = vb_param(p, "classes");
+    char **names = NULL;
+    size_t n_names = 0;
+    if (st == VB_OK) {
+        names = calloc(given->given ? given->n : n, sizeof *names);
+        if (!names)
+            st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    }
+    if (st == VB_OK && given->given) {
+        for (size_t k = 0; k < given->n; k++)
+            names[n_names++] = given->strs[k];
+    } else if (st == VB_OK) {
+        for (size_t i = 0; i < n; i++)
+            names[n_names++] = rows[i].label;
+        qsort(names, n_names, sizeof *names, cmp_str);
+        size_t u = 0;
+        for (size_t i = 0; i < n_names; i++)
+            if (u == 0 || strcmp(names[u - 1], names[i]) != 0)
+                names[u++] = names[i];
+        n_names = u;
+    }
+    vb_file_item *items = st == VB_OK ? calloc(n ? n : 1, sizeof *items) : NULL;
+    if (st == VB_OK && !items)
+        st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == VB_OK && i < n; i++) {
+        size_t k;
+        for (k = 0; k < n_names; k++)
+            if (strcmp(names[k], rows[i].label) == 0)
+                break;
+        if (k == n_names)
+            st = vb_fail(err, VB_ERR_DATA, "%s: label '%s' of %s is not in the classes list", files[0],
+                         rows[i].label, rows[i].path);
+        items[i].path = rows[i].path;
+        items[i].label = (int)k;
+        items[i].part = rows[i].part;
+    }
+    vb_dataset *ds = NULL;
+    if (st == VB_OK)
+        st = vb_data_decode_files(items, n, test != NULL, vb_param_bool(p, "skip_invalid"), &ds, err);
+    if (st == VB_OK)
+        st = vb_dataset_set_classes(ds, (const char *const *)names, (int)n_names, err);
+    if (st == VB_OK) {
+        size_t *counts = vb_calloc(n_names, sizeof *counts, err);
+        if (!counts)
+            st = VB_ERR_NOMEM;
+        else {
+            vb_dataset_class_counts(ds, test ? VB_PART_TRAIN : VB_PART_NONE, counts);
+            for (size_t k = 0; k < n_names && st == VB_OK; k++)
+                if (counts[k] == 0)
+                    st = vb_fail(err, VB_ERR_DATA, "%s: class '%s' has no training images", files[0], names[k]);
+            free(counts);
+        }
+    }
+    free(items);
+    free(names);
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].path);
+        free(rows[i].label);
+    }
+    free(rows);
+    free(files[0]);
+    free(files[1]);
+    if (st != VB_OK) {
+        vb_dataset_free(ds);
+        return st;
+    }
+    *out = ds;
+    return VB_OK;
+}
+
+const vb_loader_vt vb_loader_csv = {
+    .info = {.name = "csv",
+             .help = "CSV manifest of path,label lines; paths relative to the CSV file",
+             .params = csv_params,
+             .n_params = sizeof csv_params / sizeof csv_params[0]},
+    .load = csv_load,
+};

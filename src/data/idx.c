@@ -1,0 +1,220 @@
+/* IDX files (MNIST, Fashion-MNIST): gzip through zlib or plain. The magic,
+ * the dimensions and the length are checked against the header. */
+#include "visbench/data.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+static const vb_param_def idx_params[] = {
+    {.name = "train_images", .type = VB_PT_STRING, .flags = VB_PF_REQUIRED,
+     .help = "IDX image file of the training part (.gz or plain); relative to the descriptor"},
+    {.name = "train_labels", .type = VB_PT_STRING, .flags = VB_PF_REQUIRED,
+     .help = "IDX label file of the training part"},
+    {.name = "test_images", .type = VB_PT_STRING, .help = "IDX image file of the official test part (optional)"},
+    {.name = "test_labels", .type = VB_PT_STRING, .help = "IDX label file of the official test part"},
+    {.name = "classes", .type = VB_PT_STRINGS, .help = "class names in label order (default: 0, 1, ...)"},
+};
+
+typedef struct idx_file {
+    gzFile gz;
+    const char *path;
+} idx_file;
+
+static vb_status gz_read_exact(idx_file *f, void *buf, size_t len, const char *what, vb_error *err)
+{
+    unsigned char *p = buf;
+    size_t got = 0;
+    while (got < len) {
+        unsigned chunk = len - got > (1u << 30) ? (1u << 30) : (unsigned)(len - got);
+        int r = gzread(f->gz, p + got, chunk);
+        if (r < 0) {
+            int code;
+            const char *msg = gzerror(f->gz, &code);
+            return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt compressed data (%s)", f->path, msg ? msg : "zlib error");
+        }
+        if (r == 0)
+            return vb_fail(err, VB_ERR_FORMAT,
+                           "%s: truncated: the header promises %zu bytes of %s, the file holds %zu; "
+                           "download or reinstall it",
+                           f->path, len, what, got);
+        got += (size_t)r;
+    }
+    return VB_OK;
+}
+
+static uint32_t be32(const unsigned char *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* Opens an IDX file and reads its header; dims[] receives the sizes. */
+static vb_status idx_open(idx_file *f, const char *path, int want_dims, uint32_t *dims, vb_error *err)
+{
+    f->path = path;
+    f->gz = gzopen(path, "rb");
+    if (!f->gz)
+        return vb_fail(err, VB_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "gzopen failed");
+    gzbuffer(f->gz, 1 << 17);
+    unsigned char hdr[4];
+    vb_status st = gz_read_exact(f, hdr, 4, "header", err);
+    if (st != VB_OK)
+        return st;
+    uint32_t magic = be32(hdr), want = 0x0800u | (uint32_t)want_dims;
+    if (magic != want)
+        return vb_fail(err, VB_ERR_FORMAT,
+                       "%s: not an IDX %s file (magic 0x%08x, expected 0x%08x)", path,
+                       want_dims == 1 ? "label" : "image", magic, want);
+    for (int i = 0; i < want_dims; i++) {
+        if ((st = gz_read_exact(f, hdr, 4, "header", err)) != VB_OK)
+            return st;
+        dims[i] = be32(hdr);
+    }
+    return VB_OK;
+}
+
+static vb_status idx_expect_end(idx_file *f, vb_error *err)
+{
+    unsigned char extra;
+    int r = gzread(f->gz, &extra, 1);
+    if (r > 0)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: longer than its header says; the file is corrupt", f->path);
+    if (r < 0) {
+        int code;
+        const char *msg = gzerror(f->gz, &code);
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt compressed data (%s)", f->path, msg ? msg : "zlib error");
+    }
+    return VB_OK;
+}
+
+static void idx_close(idx_file *f)
+{
+    if (f->gz)
+        gzclose(f->gz);
+    f->gz = NULL;
+}
+
+/* Reads one images/labels pair into ds starting at sample `at`. */
+static vb_status read_pair(const char *img_path, const char *lab_path, vb_dataset **ds, int part, vb_error *err)
+{
+    idx_file fi = {0}, fl = {0};
+    uint32_t idims[3] = {0}, ldims[1] = {0};
+    vb_status st;
+    if ((st = idx_open(&fi, img_path, 3, idims, err)) != VB_OK)
+        goto out;
+    if ((st = idx_open(&fl, lab_path, 1, ldims, err)) != VB_OK)
+        goto out;
+    if (idims[1] == 0 || idims[2] == 0 || idims[1] > 4096 || idims[2] > 4096) {
+        st = vb_fail(err, VB_ERR_FORMAT, "%s: implausible image size %ux%u", img_path, idims[2], idims[1]);
+        goto out;
+    }
+    if (idims[0] != ldims[0]) {
+        st = vb_fail(err, VB_ERR_FORMAT, "%s holds %u images but %s holds %u labels", img_path, idims[0],
+                     lab_path, ldims[0]);
+        goto out;
+    }
+    size_t n = idims[0], side = (size_t)idims[1] * idims[2];
+    if (n == 0) {
+        st = vb_fail(err, VB_ERR_FORMAT, "%s: holds no images", img_path);
+        goto out;
+    }
+    /* Grow the dataset: samples of earlier pairs keep their place. */
+    vb_dataset *old = *ds;
+    size_t base = old ? old->n : 0;
+    vb_dataset *nd = vb_dataset_new(base + n, 1, err);
+    if (!nd) {
+        st = VB_ERR_NOMEM;
+        goto out;
+    }
+    size_t total_px;
+    if (!vb_mul_ok(base + n, side, &total_px) || !(nd->block = vb_malloc(total_px, 1, err))) {
+        vb_dataset_free(nd);
+        st = vb_fail(err, VB_ERR_NOMEM, "%s: out of memory for %zu images", img_path, n);
+        goto out;
+    }
+    if (old) {
+        memcpy(nd->block, old->block, base * side);
+        memcpy(nd->labels, old->labels, base * sizeof *nd->labels);
+        memcpy(nd->part, old->part, base);
+    }
+    for (size_t i = 0; i < base + n; i++) {
+        nd->px[i] = nd->block + i * side;
+        nd->w[i] = (uint16_t)idims[2];
+        nd->h[i] = (uint16_t)idims[1];
+        nd->c[i] = 1;
+    }
+    if ((st = gz_read_exact(&fi, nd->block + base * side, n * side, "pixels", err)) != VB_OK ||
+        (st = idx_expect_end(&fi, err)) != VB_OK) {
+        vb_dataset_free(nd);
+        goto out;
+    }
+    unsigned char *lab = vb_malloc(n, 1, err);
+    if (!lab) {
+        vb_dataset_free(nd);
+        st = VB_ERR_NOMEM;
+        goto out;
+    }
+    if ((st = gz_read_exact(&fl, lab, n, "labels", err)) != VB_OK || (st = idx_expect_end(&fl, err)) != VB_OK) {
+        free(lab);
+        vb_dataset_free(nd);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        nd->labels[base + i] = lab[i];
+        nd->part[base + i] = (uint8_t)part;
+    }
+    free(lab);
+    vb_dataset_free(old);
+    *ds = nd;
+out:
+    idx_close(&fi);
+    idx_close(&fl);
+    return st;
+}
+
+static vb_status idx_load(const vb_params *p, const char *base_dir, vb_dataset **out, vb_error *err)
+{
+    *out = NULL;
+    const char *ti = vb_param_str(p, "test_images"), *tl = vb_param_str(p, "test_labels");
+    if ((ti == NULL) != (tl == NULL))
+        return vb_param_fail(p, ti ? "test_images" : "test_labels", err,
+                             "give both test_images and test_labels, or neither");
+    const char *files[4] = {vb_param_str(p, "train_images"), vb_param_str(p, "train_labels"), ti, tl};
+    char *paths[4] = {0};
+    vb_status st = VB_OK;
+    for (int i = 0; i < 4; i++)
+        if (files[i] && !(paths[i] = vb_path_join(base_dir, files[i])))
+            st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    vb_dataset *ds = NULL;
+    if (st == VB_OK)
+        st = read_pair(paths[0], paths[1], &ds, VB_PART_TRAIN, err);
+    if (st == VB_OK && paths[2])
+        st = read_pair(paths[2], paths[3], &ds, VB_PART_TEST, err);
+    if (st == VB_OK && !paths[2]) {
+        free(ds->part); /* no official test part: no partition at all */
+        ds->part = NULL;
+    }
+    int maxlab = -1;
+    for (size_t i = 0; st == VB_OK && i < ds->n; i++)
+        if (ds->labels[i] > maxlab)
+            maxlab = ds->labels[i];
+    if (st == VB_OK)
+        st = vb_dataset_classes_from_params(ds, p, maxlab + 1, err);
+    for (int i = 0; i < 4; i++)
+        free(paths[i]);
+    if (st != VB_OK) {
+        vb_dataset_free(ds);
+        return st;
+    }
+    *out = ds;
+    return VB_OK;
+}
+
+const vb_loader_vt vb_loader_idx = {
+    .info = {.name = "idx",
+             .help = "IDX files (MNIST, Fashion-MNIST), gzip or plain; train and optional official test part",
+             .params = idx_params,
+             .n_params = sizeof idx_params / sizeof idx_params[0]},
+    .load = idx_load,
+};

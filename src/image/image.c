@@ -1,0 +1,246 @@
+/* Image buffers, decoding through stb_image, PNG writing, resizing and
+ * colour conversion. */
+#include "visbench/image.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_resize.h>
+#include <stb/stb_image_write.h>
+
+static vb_status check_shape(int w, int h, int c, vb_error *err)
+{
+    if (w <= 0 || h <= 0 || w > VB_IMAGE_MAX_SIDE || h > VB_IMAGE_MAX_SIDE || (c != 1 && c != 3))
+        return vb_fail(err, VB_ERR_PARAM, "invalid image shape %dx%dx%d", w, h, c);
+    return VB_OK;
+}
+
+vb_image *vb_image_new(int w, int h, int c, vb_error *err)
+{
+    if (check_shape(w, h, c, err) != VB_OK)
+        return NULL;
+    vb_image *img = vb_calloc(1, sizeof *img, err);
+    if (!img)
+        return NULL;
+    img->data = vb_calloc((size_t)w * (size_t)h * (size_t)c, sizeof(float), err);
+    if (!img->data) {
+        free(img);
+        return NULL;
+    }
+    img->w = w;
+    img->h = h;
+    img->c = c;
+    return img;
+}
+
+void vb_image_free(vb_image *img)
+{
+    if (!img)
+        return;
+    free(img->data);
+    free(img);
+}
+
+vb_status vb_image_reshape(vb_image *img, int w, int h, int c, vb_error *err)
+{
+    vb_status st = check_shape(w, h, c, err);
+    if (st != VB_OK)
+        return st;
+    size_t need = (size_t)w * (size_t)h * (size_t)c;
+    size_t have = img->data ? (size_t)img->w * (size_t)img->h * (size_t)img->c : 0;
+    if (need != have) {
+        float *d = realloc(img->data, need * sizeof(float));
+        if (!d)
+            return vb_fail(err, VB_ERR_NOMEM, "out of memory for a %dx%dx%d image", w, h, c);
+        img->data = d;
+    }
+    img->w = w;
+    img->h = h;
+    img->c = c;
+    return VB_OK;
+}
+
+vb_image *vb_image_clone(const vb_image *img, vb_error *err)
+{
+    vb_image *d = vb_image_new(img->w, img->h, img->c, err);
+    if (d)
+        memcpy(d->data, img->data, (size_t)img->w * (size_t)img->h * (size_t)img->c * sizeof(float));
+    return d;
+}
+
+/* stb gives 1..4 channels; keep 1 (grey) or 3 (RGB), dropping alpha. */
+static vb_status finish_decode(unsigned char *raw, int w, int h, int comp, const char *name,
+                               uint8_t **px, int *pw, int *ph, int *pc, vb_error *err)
+{
+    if (w <= 0 || h <= 0 || w > VB_IMAGE_MAX_SIDE || h > VB_IMAGE_MAX_SIDE) {
+        stbi_image_free(raw);
+        return vb_fail(err, VB_ERR_FORMAT, "%s: unsupported image size %dx%d", name, w, h);
+    }
+    int c = (comp == 1 || comp == 2) ? 1 : 3;
+    size_t n = (size_t)w * (size_t)h;
+    uint8_t *out = vb_malloc(n, (size_t)c, err);
+    if (!out) {
+        stbi_image_free(raw);
+        return VB_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < c; k++)
+            out[i * (size_t)c + (size_t)k] = raw[i * (size_t)comp + (size_t)k];
+    stbi_image_free(raw);
+    *px = out;
+    *pw = w;
+    *ph = h;
+    *pc = c;
+    return VB_OK;
+}
+
+vb_status vb_image_decode_u8(const char *path, uint8_t **px, int *w, int *h, int *c, vb_error *err)
+{
+    *px = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return vb_fail(err, VB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int iw = 0, ih = 0, comp = 0;
+    unsigned char *raw = stbi_load_from_file(f, &iw, &ih, &comp, 0);
+    fclose(f);
+    if (!raw)
+        return vb_fail(err, VB_ERR_FORMAT,
+                       "%s: not a readable image (%s); remove or replace the file",
+                       path, stbi_failure_reason() ? stbi_failure_reason() : "unknown reason");
+    return finish_decode(raw, iw, ih, comp, path, px, w, h, c, err);
+}
+
+vb_status vb_image_decode_u8_memory(const void *data, size_t len, const char *name, uint8_t **px,
+                                    int *w, int *h, int *c, vb_error *err)
+{
+    *px = NULL;
+    if (len > 0x7fffffff)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: file too large to decode", name);
+    int iw = 0, ih = 0, comp = 0;
+    unsigned char *raw = stbi_load_from_memory(data, (int)len, &iw, &ih, &comp, 0);
+    if (!raw)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: not a readable image (%s)", name,
+                       stbi_failure_reason() ? stbi_failure_reason() : "unknown reason");
+    return finish_decode(raw, iw, ih, comp, name, px, w, h, c, err);
+}
+
+int vb_image_probe(const char *path)
+{
+    int w, h, comp;
+    return stbi_info(path, &w, &h, &comp) != 0;
+}
+
+vb_status vb_image_from_u8(const uint8_t *px, int w, int h, int c, vb_image *dst, vb_error *err)
+{
+    vb_status st = vb_image_reshape(dst, w, h, c, err);
+    if (st != VB_OK)
+        return st;
+    size_t n = (size_t)w * (size_t)h;
+    const float s = 1.0f / 255.0f;
+    for (int k = 0; k < c; k++) {
+        float *plane = dst->data + (size_t)k * n;
+        for (size_t i = 0; i < n; i++)
+            plane[i] = (float)px[i * (size_t)c + (size_t)k] * s;
+    }
+    return VB_OK;
+}
+
+vb_status vb_image_load(const char *path, vb_image **out, vb_error *err)
+{
+    *out = NULL;
+    uint8_t *px;
+    int w, h, c;
+    vb_status st = vb_image_decode_u8(path, &px, &w, &h, &c, err);
+    if (st != VB_OK)
+        return st;
+    vb_image *img = vb_calloc(1, sizeof *img, err);
+    if (!img) {
+        free(px);
+        return VB_ERR_NOMEM;
+    }
+    st = vb_image_from_u8(px, w, h, c, img, err);
+    free(px);
+    if (st != VB_OK) {
+        vb_image_free(img);
+        return st;
+    }
+    *out = img;
+    return VB_OK;
+}
+
+vb_status vb_image_save_png(const vb_image *img, const char *path, vb_error *err)
+{
+    size_t n = (size_t)img->w * (size_t)img->h;
+    uint8_t *px = vb_malloc(n, (size_t)img->c, err);
+    if (!px)
+        return VB_ERR_NOMEM;
+    for (int k = 0; k < img->c; k++) {
+        const float *plane = img->data + (size_t)k * n;
+        for (size_t i = 0; i < n; i++) {
+            float v = plane[i] * 255.0f + 0.5f;
+            px[i * (size_t)img->c + (size_t)k] = v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t)v;
+        }
+    }
+    int ok = stbi_write_png(path, img->w, img->h, img->c, px, img->w * img->c);
+    free(px);
+    if (!ok)
+        return vb_fail(err, VB_ERR_IO, "%s: cannot write PNG", path);
+    return VB_OK;
+}
+
+vb_status vb_image_resize(const vb_image *src, int w, int h, vb_image *dst, vb_error *err)
+{
+    if (dst == src)
+        return vb_fail(err, VB_ERR_INTERNAL, "vb_image_resize: source and destination alias");
+    vb_status st = vb_image_reshape(dst, w, h, src->c, err);
+    if (st != VB_OK)
+        return st;
+    if (w == src->w && h == src->h) {
+        memcpy(dst->data, src->data, (size_t)w * (size_t)h * (size_t)src->c * sizeof(float));
+        return VB_OK;
+    }
+    for (int k = 0; k < src->c; k++) {
+        int ok = stbir_resize_float_generic(vb_image_plane(src, k), src->w, src->h,
+                                            src->w * (int)sizeof(float), vb_image_plane(dst, k),
+                                            w, h, w * (int)sizeof(float), 1, STBIR_ALPHA_CHANNEL_NONE,
+                                            0, STBIR_EDGE_CLAMP, STBIR_FILTER_DEFAULT,
+                                            STBIR_COLORSPACE_LINEAR, NULL);
+        if (!ok)
+            return vb_fail(err, VB_ERR_NOMEM, "resize %dx%d -> %dx%d failed", src->w, src->h, w, h);
+    }
+    return VB_OK;
+}
+
+vb_status vb_image_to_gray(const vb_image *src, vb_image *dst, vb_error *err)
+{
+    if (dst == src)
+        return vb_fail(err, VB_ERR_INTERNAL, "vb_image_to_gray: source and destination alias");
+    vb_status st = vb_image_reshape(dst, src->w, src->h, 1, err);
+    if (st != VB_OK)
+        return st;
+    size_t n = (size_t)src->w * (size_t)src->h;
+    if (src->c == 1) {
+        memcpy(dst->data, src->data, n * sizeof(float));
+        return VB_OK;
+    }
+    const float *r = vb_image_plane(src, 0), *g = vb_image_plane(src, 1), *b = vb_image_plane(src, 2);
+    for (size_t i = 0; i < n; i++)
+        dst->data[i] = 0.299f * r[i] + 0.587f * g[i] + 0.114f * b[i];
+    return VB_OK;
+}
+
+vb_status vb_image_to_rgb(const vb_image *src, vb_image *dst, vb_error *err)
+{
+    if (dst == src)
+        return vb_fail(err, VB_ERR_INTERNAL, "vb_image_to_rgb: source and destination alias");
+    vb_status st = vb_image_reshape(dst, src->w, src->h, 3, err);
+    if (st != VB_OK)
+        return st;
+    size_t n = (size_t)src->w * (size_t)src->h;
+    for (int k = 0; k < 3; k++)
+        memcpy(vb_image_plane(dst, k), vb_image_plane(src, src->c == 1 ? 0 : k), n * sizeof(float));
+    return VB_OK;
+}

@@ -1,0 +1,317 @@
+/* Feature pipelines (preprocessing + extractors) and post-processing chains. */
+#include "visbench/pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static vb_status dataset_get(const vb_imgsrc *src, size_t i, vb_image *dst, vb_error *err)
+{
+    const vb_dataset_view *v = src->ctx;
+    return vb_dataset_image(v->ds, v->idx ? v->idx[i] : i, dst, err);
+}
+
+void vb_imgsrc_dataset(vb_imgsrc *src, vb_dataset_view *view, const vb_dataset *ds, const size_t *idx, size_t n)
+{
+    view->ds = ds;
+    view->idx = idx;
+    src->n = n;
+    src->get = dataset_get;
+    src->ctx = view;
+}
+
+void vb_featpipe_free(vb_featpipe *fp)
+{
+    if (!fp)
+        return;
+    for (size_t i = 0; i < fp->n_ext; i++)
+        vb_extractor_free(fp->ext[i]);
+    free(fp->ext);
+    free(fp->offset);
+    vb_prep_chain_free(&fp->prep);
+    free(fp);
+}
+
+vb_status vb_featpipe_new(const vb_spec_pipeline *sp, vb_shape in, vb_featpipe **out, vb_error *err)
+{
+    *out = NULL;
+    vb_featpipe *fp = vb_calloc(1, sizeof *fp, err);
+    if (!fp)
+        return VB_ERR_NOMEM;
+    vb_prep_chain_init(&fp->prep);
+    vb_status st = VB_OK;
+    for (size_t i = 0; i < sp->prep.n && st == VB_OK; i++)
+        st = vb_prep_chain_add(&fp->prep, sp->prep.vt[i], &sp->prep.params[i], err);
+    if (st == VB_OK)
+        st = vb_prep_chain_shape(&fp->prep, in, &fp->shape, err);
+    if (st == VB_OK) {
+        fp->ext = vb_calloc(sp->n_ext, sizeof *fp->ext, err);
+        fp->offset = vb_calloc(sp->n_ext, sizeof *fp->offset, err);
+        if (!fp->ext || !fp->offset)
+            st = VB_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < sp->n_ext && st == VB_OK; i++) {
+        st = vb_extractor_new(sp->ext[i], &sp->ext_params[i], fp->shape, &fp->ext[i], err);
+        if (st == VB_OK) {
+            fp->n_ext = i + 1;
+            fp->offset[i] = fp->dim;
+            fp->dim += fp->ext[i]->dim;
+        }
+    }
+    if (st == VB_OK && fp->dim == 0)
+        st = vb_fail(err, VB_ERR_SPEC, "pipeline '%s' extracts no features", sp->name);
+    if (st != VB_OK) {
+        if (err && err->status == VB_ERR_PARAM)
+            vb_error_prefix(err, "pipeline '%s'", sp->name);
+        vb_featpipe_free(fp);
+        return st;
+    }
+    *out = fp;
+    return VB_OK;
+}
+
+int vb_featpipe_needs_fit(const vb_featpipe *fp)
+{
+    for (size_t i = 0; i < fp->n_ext; i++)
+        if (fp->ext[i]->vt->fit)
+            return 1;
+    return 0;
+}
+
+/* Preprocesses one raw image and conforms it to the pipeline's shape. */
+static vb_status prepare(const vb_featpipe *fp, const vb_image *raw, vb_image *t1, vb_image *t2, vb_image *t3,
+                         const vb_image **res, vb_error *err)
+{
+    const vb_image *img;
+    vb_status st = vb_prep_chain_apply(&fp->prep, raw, t1, t2, &img, err);
+    if (st != VB_OK)
+        return st;
+    if (img->c != fp->shape.c && fp->shape.c) {
+        vb_image *dst = img == t1 ? t2 : t1;
+        st = fp->shape.c == 1 ? vb_image_to_gray(img, dst, err) : vb_image_to_rgb(img, dst, err);
+        if (st != VB_OK)
+            return st;
+        img = dst;
+    }
+    if ((img->w != fp->shape.w || img->h != fp->shape.h) && fp->shape.w > 0) {
+        if ((st = vb_image_resize(img, fp->shape.w, fp->shape.h, t3, err)) != VB_OK)
+            return st;
+        img = t3;
+    }
+    *res = img;
+    return VB_OK;
+}
+
+typedef struct prep_ctx {
+    const vb_featpipe *fp;
+    const vb_imgsrc *raw;
+} prep_ctx;
+
+/* An image source of preprocessed images, for fitting extractors. */
+static vb_status prepped_get(const vb_imgsrc *src, size_t i, vb_image *dst, vb_error *err)
+{
+    const prep_ctx *c = src->ctx;
+    vb_image raw = {0}, t1 = {0}, t2 = {0}, t3 = {0};
+    const vb_image *img = NULL;
+    vb_status st = c->raw->get(c->raw, i, &raw, err);
+    if (st == VB_OK)
+        st = prepare(c->fp, &raw, &t1, &t2, &t3, &img, err);
+    if (st == VB_OK && (st = vb_image_reshape(dst, img->w, img->h, img->c, err)) == VB_OK)
+        memcpy(dst->data, img->data, (size_t)img->w * img->h * img->c * sizeof(float));
+    free(raw.data);
+    free(t1.data);
+    free(t2.data);
+    free(t3.data);
+    return st;
+}
+
+vb_status vb_featpipe_fit(vb_featpipe *fp, const vb_imgsrc *raw, uint64_t seed, vb_error *err)
+{
+    prep_ctx ctx = {fp, raw};
+    vb_imgsrc src = {.n = raw->n, .get = prepped_get, .ctx = &ctx};
+    for (size_t i = 0; i < fp->n_ext; i++) {
+        vb_extractor *x = fp->ext[i];
+        if (!x->vt->fit)
+            continue;
+        vb_status st = x->vt->fit(x->state, &src, vb_seed_derive(seed, x->vt->info.name, i), err);
+        if (st != VB_OK)
+            return st;
+    }
+    return VB_OK;
+}
+
+vb_status vb_featpipe_extract(const vb_featpipe *fp, const vb_imgsrc *raw, float *out, const char *stage,
+                              vb_error *err)
+{
+    size_t n = raw->n, failed_at = (size_t)-1, done = 0;
+    vb_error first = {0};
+    int interrupted = 0;
+    vb_progress(stage, 0, n);
+#pragma omp parallel
+    {
+        void **scratch = calloc(fp->n_ext ? fp->n_ext : 1, sizeof *scratch);
+        vb_image img = {0}, t1 = {0}, t2 = {0}, t3 = {0};
+        int ok = scratch != NULL;
+        for (size_t k = 0; ok && k < fp->n_ext; k++)
+            if (fp->ext[k]->vt->scratch_new && !(scratch[k] = fp->ext[k]->vt->scratch_new(fp->ext[k]->state)))
+                ok = 0;
+        if (!ok) {
+#pragma omp critical(vb_extract_err)
+            if (failed_at == (size_t)-1) {
+                failed_at = 0;
+                vb_fail(&first, VB_ERR_NOMEM, "out of memory for extractor buffers");
+            }
+        }
+#pragma omp for schedule(dynamic, 32)
+        for (size_t i = 0; i < n; i++) {
+            int stop;
+#pragma omp atomic read
+            stop = interrupted;
+            if (!ok || stop)
+                continue;
+            vb_error e = {0};
+            const vb_image *pimg = NULL;
+            vb_status st = raw->get(raw, i, &img, &e);
+            if (st == VB_OK)
+                st = prepare(fp, &img, &t1, &t2, &t3, &pimg, &e);
+            for (size_t k = 0; st == VB_OK && k < fp->n_ext; k++)
+                st = fp->ext[k]->vt->extract(fp->ext[k]->state, scratch[k], pimg, out + i * fp->dim + fp->offset[k],
+                                             &e);
+            if (st != VB_OK) {
+#pragma omp critical(vb_extract_err)
+                if (i < failed_at) {
+                    failed_at = i;
+                    first = e;
+                }
+            }
+            size_t d;
+#pragma omp atomic capture
+            d = ++done;
+#ifdef _OPENMP
+            if (omp_get_thread_num() == 0)
+#endif
+            {
+                if (d % 256 == 0)
+                    vb_progress(stage, d, n);
+                if (vb_interrupted()) {
+#pragma omp atomic write
+                    interrupted = 1;
+                }
+            }
+        }
+        for (size_t k = 0; scratch && k < fp->n_ext; k++)
+            if (scratch[k])
+                fp->ext[k]->vt->scratch_free(scratch[k]);
+        free(scratch);
+        free(img.data);
+        free(t1.data);
+        free(t2.data);
+        free(t3.data);
+    }
+    if (interrupted)
+        return vb_fail(err, VB_ERR_INTERRUPTED, "interrupted");
+    if (failed_at != (size_t)-1) {
+        if (err)
+            *err = first;
+        return first.status ? first.status : VB_ERR_INTERNAL;
+    }
+    vb_progress(stage, n, n);
+    return VB_OK;
+}
+
+void vb_featpipe_describe(const vb_featpipe *fp, vb_buf *b)
+{
+    for (size_t i = 0; i < fp->n_ext; i++)
+        vb_buf_printf(b, "%s%s %zu", i ? " + " : "", fp->ext[i]->vt->info.name, fp->ext[i]->dim);
+}
+
+void vb_featpipe_key(const vb_spec_pipeline *sp, vb_buf *b)
+{
+    vb_buf_puts(b, "prep:");
+    for (size_t i = 0; i < sp->prep.n; i++) {
+        vb_buf_printf(b, " %s", sp->prep.vt[i]->info.name);
+        vb_params_to_yaml(&sp->prep.params[i], b);
+    }
+    vb_buf_puts(b, " features:");
+    for (size_t i = 0; i < sp->n_ext; i++) {
+        vb_buf_printf(b, " %s", sp->ext[i]->info.name);
+        vb_params_to_yaml(&sp->ext_params[i], b);
+    }
+}
+
+/* ---- post-processing chains -------------------------------------------- */
+
+void vb_postchain_free(vb_postchain *pc)
+{
+    if (!pc)
+        return;
+    for (size_t i = 0; i < pc->n; i++)
+        vb_post_free(pc->post[i]);
+    free(pc->post);
+    free(pc);
+}
+
+vb_status vb_postchain_new(const vb_spec_pipeline *sp, size_t dim_in, vb_postchain **out, vb_error *err)
+{
+    *out = NULL;
+    vb_postchain *pc = vb_calloc(1, sizeof *pc, err);
+    if (!pc)
+        return VB_ERR_NOMEM;
+    pc->dim_in = pc->dim = dim_in;
+    pc->post = vb_calloc(sp->n_post ? sp->n_post : 1, sizeof *pc->post, err);
+    vb_status st = pc->post ? VB_OK : VB_ERR_NOMEM;
+    for (size_t i = 0; i < sp->n_post && st == VB_OK; i++) {
+        st = vb_post_new(sp->post[i], &sp->post_params[i], pc->dim, &pc->post[i], err);
+        if (st == VB_OK) {
+            pc->n = i + 1;
+            pc->dim = pc->post[i]->dim;
+        }
+    }
+    if (st != VB_OK) {
+        vb_postchain_free(pc);
+        return st;
+    }
+    *out = pc;
+    return VB_OK;
+}
+
+static vb_status run_chain(const vb_postchain *pc, int fit, const float *X, size_t n, float **out, vb_error *err)
+{
+    *out = NULL;
+    size_t d = pc->dim_in;
+    float *cur = vb_malloc(n ? n : 1, d * sizeof *cur, err);
+    if (!cur)
+        return VB_ERR_NOMEM;
+    memcpy(cur, X, n * d * sizeof *cur);
+    for (size_t i = 0; i < pc->n; i++) {
+        vb_post *p = pc->post[i];
+        vb_status st = VB_OK;
+        if (fit && p->vt->fit)
+            st = p->vt->fit(p->state, cur, n, err);
+        float *next = st == VB_OK ? vb_malloc(n ? n : 1, p->dim * sizeof *next, err) : NULL;
+        if (st == VB_OK && !next)
+            st = VB_ERR_NOMEM;
+        if (st == VB_OK)
+            st = p->vt->transform(p->state, cur, n, next, err);
+        free(cur);
+        if (st != VB_OK) {
+            free(next);
+            return st;
+        }
+        cur = next;
+    }
+    *out = cur;
+    return VB_OK;
+}
+
+vb_status vb_postchain_fit(vb_postchain *pc, const float *X, size_t n, float **out, vb_error *err)
+{
+    return run_chain(pc, 1, X, n, out, err);
+}
+
+vb_status vb_postchain_apply(const vb_postchain *pc, const float *X, size_t n, float **out, vb_error *err)
+{
+    return run_chain(pc, 0, X, n, out, err);
+}

@@ -1,0 +1,379 @@
+/* Experiment spec parsing: structure, plug-in lookup, parameter tables. */
+#include "visbench/spec.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const vb_param_def split_params[] = {
+    {.name = "protocol", .type = VB_PT_ENUM, .def = "holdout", .choices = "holdout|official-test|kfold",
+     .help = "holdout: one stratified split; official-test: the dataset's own parts; kfold: stratified k folds"},
+    {.name = "test_fraction", .type = VB_PT_FLOAT, .def = "0.2", .min = 0, .max = 1, .flags = VB_PF_MIN_OPEN,
+     .help = "holdout: fraction of the samples for testing"},
+    {.name = "k", .type = VB_PT_INT, .def = "5", .min = 2, .max = 1000, .help = "kfold: number of folds"},
+    {.name = "repeats", .type = VB_PT_INT, .def = "1", .min = 1, .max = 1000,
+     .help = "kfold: repetitions with fresh shuffles (repeated k-fold)"},
+    {.name = "official_test", .type = VB_PT_BOOL, .def = "false",
+     .help = "kfold: also train on the whole pool and test on the official test part"},
+    {.name = "validation", .type = VB_PT_FLOAT, .def = "0", .min = 0, .max = 0.9,
+     .help = "fraction of each training set held out for tuning grids and early stopping"},
+    {.name = "train_limit", .type = VB_PT_INT, .def = "0", .min = 0, .max = 1e12,
+     .help = "stratified subsample of the training pool (0 = all)"},
+    {.name = "test_limit", .type = VB_PT_INT, .def = "0", .min = 0, .max = 1e12,
+     .help = "stratified subsample of each test set (0 = all)"},
+    {.name = "seed", .type = VB_PT_INT, .min = 0, .max = 9.2e18,
+     .help = "seed of the split (default: the spec's seed)"},
+};
+
+const vb_plugin vb_split_plugin = {
+    .name = "split",
+    .help = "which samples train, validate and test each fold",
+    .params = split_params,
+    .n_params = sizeof split_params / sizeof split_params[0],
+};
+
+static void pipeline_free(vb_spec_pipeline *p)
+{
+    free(p->name);
+    vb_prep_chain_free(&p->prep);
+    for (size_t i = 0; i < p->n_ext; i++)
+        vb_params_free(&p->ext_params[i]);
+    free(p->ext);
+    free(p->ext_params);
+    for (size_t i = 0; i < p->n_post; i++)
+        vb_params_free(&p->post_params[i]);
+    free(p->post);
+    free(p->post_params);
+    vb_params_free(&p->clf_params);
+}
+
+void vb_spec_free(vb_spec *spec)
+{
+    if (!spec)
+        return;
+    for (size_t i = 0; i < spec->n_pipelines; i++)
+        pipeline_free(&spec->pipelines[i]);
+    free(spec->pipelines);
+    vb_node_free(spec->dataset_node);
+    free(spec->dataset_path);
+    free(spec->base_dir);
+    free(spec->path);
+    free(spec->name);
+    free(spec->text);
+    free(spec);
+}
+
+/* A plug-in name that is not in a registry: suggest the nearest. */
+static vb_status unknown_plugin(const vb_node *name, const char *kind, const vb_plugin *const *all, size_t n,
+                                vb_error *err)
+{
+    const char *names[64];
+    size_t m = n < 64 ? n : 64;
+    vb_buf list;
+    vb_buf_init(&list);
+    for (size_t i = 0; i < m; i++) {
+        names[i] = all[i]->name;
+        vb_buf_printf(&list, "%s%s", i ? ", " : "", names[i]);
+    }
+    const char *near = vb_nearest_name(name->text, names, m);
+    vb_status st;
+    if (near)
+        st = vb_node_fail(name, err, "unknown %s '%s'; did you mean '%s'? (see visbench list)", kind, name->text, near);
+    else
+        st = vb_node_fail(name, err, "unknown %s '%s' (choices: %s)", kind, name->text, list.data ? list.data : "");
+    vb_buf_free(&list);
+    return st;
+}
+
+/* Registry views as plugin heads (every vtable starts with vb_plugin). */
+#define PLUGIN_LIST(getter, out, n)                                                                          \
+    do {                                                                                                     \
+        size_t n_;                                                                                           \
+        const void *const *all_ = (const void *const *)getter(&n_);                                         \
+        for (size_t i_ = 0; i_ < n_ && i_ < 64; i_++)                                                        \
+            (out)[i_] = (const vb_plugin *)all_[i_];                                                         \
+        (n) = n_ < 64 ? n_ : 64;                                                                             \
+    } while (0)
+
+/* Parses a list of plug-in entries of one kind. find() maps a name to its
+ * vtable; each entry's params are parsed against that table. */
+typedef const void *(*find_fn)(const char *name);
+
+static const void *find_prep(const char *n) { return vb_prep_find(n); }
+static const void *find_ext(const char *n) { return vb_extractor_find(n); }
+static const void *find_post(const char *n) { return vb_post_find(n); }
+static const void *find_clf(const char *n) { return vb_classifier_find(n); }
+
+static vb_status parse_entry(const vb_node *entry, const char *kind, find_fn find, const vb_plugin *const *all,
+                             size_t n_all, int allow_grid, const void **vt, vb_params *params, vb_error *err)
+{
+    const vb_node *name, *value;
+    vb_status st = vb_node_entry(entry, kind, &name, &value, err);
+    if (st != VB_OK)
+        return st;
+    *vt = find(name->text);
+    if (!*vt)
+        return unknown_plugin(name, kind, all, n_all, err);
+    return vb_params_parse(params, (const vb_plugin *)*vt, value, allow_grid, err);
+}
+
+static vb_status parse_prep_list(const vb_node *list, vb_prep_chain *chain, vb_error *err)
+{
+    if (!list)
+        return VB_OK;
+    vb_status st = vb_node_expect(list, VB_NODE_SEQ, "preprocess", err);
+    const vb_plugin *all[64];
+    size_t n_all;
+    PLUGIN_LIST(vb_prep_registry, all, n_all);
+    for (size_t i = 0; st == VB_OK && i < list->n; i++) {
+        const void *vt;
+        vb_params p;
+        st = parse_entry(list->items[i], "preprocess op", find_prep, all, n_all, 0, &vt, &p, err);
+        if (st == VB_OK) {
+            st = vb_prep_chain_add(chain, vt, &p, err);
+            vb_params_free(&p);
+        }
+    }
+    return st;
+}
+
+static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep, vb_spec_pipeline *p, vb_error *err)
+{
+    static const char *const keys[] = {"name", "preprocess", "features", "postprocess", "classifier"};
+    vb_status st = vb_node_expect(node, VB_NODE_MAP, "each pipeline", err);
+    if (st == VB_OK)
+        st = vb_node_check_keys(node, keys, 5, "a pipeline", err);
+    if (st != VB_OK)
+        return st;
+    p->line = node->line;
+    p->col = node->col;
+    const vb_node *name = vb_node_get(node, "name");
+    const char *name_text;
+    if (!name)
+        return vb_node_fail(node, err, "each pipeline needs a 'name'");
+    if ((st = vb_node_str(name, "pipeline name", &name_text, err)) != VB_OK)
+        return st;
+    if (!*name_text || strlen(name_text) > 64 || strspn(name_text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") != strlen(name_text))
+        return vb_node_fail(name, err, "pipeline name '%s' must be 1-64 letters, digits, '.', '_', '+' or '-'",
+                            name_text);
+    if (!(p->name = vb_strdup(name_text, err)))
+        return VB_ERR_NOMEM;
+    vb_prep_chain_init(&p->prep);
+    if ((st = parse_prep_list(global_prep, &p->prep, err)) != VB_OK ||
+        (st = parse_prep_list(vb_node_get(node, "preprocess"), &p->prep, err)) != VB_OK)
+        return st;
+
+    const vb_plugin *all[64];
+    size_t n_all;
+    const vb_node *feats = vb_node_get(node, "features");
+    if (feats) {
+        if ((st = vb_node_expect(feats, VB_NODE_SEQ, "features", err)) != VB_OK)
+            return st;
+        if (feats->n == 0)
+            return vb_node_fail(feats, err, "features is empty; leave it out to use the raw pixels");
+        PLUGIN_LIST(vb_extractor_registry, all, n_all);
+        p->ext = vb_calloc(feats->n, sizeof *p->ext, err);
+        p->ext_params = vb_calloc(feats->n, sizeof *p->ext_params, err);
+        if (!p->ext || !p->ext_params)
+            return VB_ERR_NOMEM;
+        for (size_t i = 0; i < feats->n; i++) {
+            const void *vt;
+            if ((st = parse_entry(feats->items[i], "feature extractor", find_ext, all, n_all, 0, &vt,
+                                  &p->ext_params[i], err)) != VB_OK)
+                return st;
+            p->ext[i] = vt;
+            p->n_ext++;
+        }
+    } else {
+        /* Default: the raw pixels. */
+        p->ext = vb_calloc(1, sizeof *p->ext, err);
+        p->ext_params = vb_calloc(1, sizeof *p->ext_params, err);
+        if (!p->ext || !p->ext_params)
+            return VB_ERR_NOMEM;
+        p->ext[0] = vb_extractor_find("raw");
+        if ((st = vb_params_parse(&p->ext_params[0], &p->ext[0]->info, NULL, 0, err)) != VB_OK)
+            return st;
+        p->n_ext = 1;
+    }
+    const vb_node *post = vb_node_get(node, "postprocess");
+    if (post) {
+        if ((st = vb_node_expect(post, VB_NODE_SEQ, "postprocess", err)) != VB_OK)
+            return st;
+        PLUGIN_LIST(vb_post_registry, all, n_all);
+        p->post = vb_calloc(post->n, sizeof *p->post, err);
+        p->post_params = vb_calloc(post->n, sizeof *p->post_params, err);
+        if (!p->post || !p->post_params)
+            return VB_ERR_NOMEM;
+        for (size_t i = 0; i < post->n; i++) {
+            const void *vt;
+            if ((st = parse_entry(post->items[i], "postprocess step", find_post, all, n_all, 0, &vt,
+                                  &p->post_params[i], err)) != VB_OK)
+                return st;
+            p->post[i] = vt;
+            p->n_post++;
+        }
+    }
+    const vb_node *clf = vb_node_get(node, "classifier");
+    if (!clf)
+        return vb_node_fail(node, err, "pipeline '%s' needs a 'classifier'", p->name);
+    PLUGIN_LIST(vb_classifier_registry, all, n_all);
+    const void *vt;
+    if ((st = parse_entry(clf, "classifier", find_clf, all, n_all, 1, &vt, &p->clf_params, err)) != VB_OK)
+        return st;
+    p->clf = vt;
+    return VB_OK;
+}
+
+static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
+{
+    static const char *const keys[] = {"name", "seed", "dataset", "split", "preprocess", "pipelines"};
+    const vb_node *root = doc->root;
+    if (!root)
+        return vb_fail(err, VB_ERR_SPEC, "%s: the spec is empty", doc->file);
+    vb_status st = vb_node_expect(root, VB_NODE_MAP, "the spec", err);
+    if (st == VB_OK)
+        st = vb_node_check_keys(root, keys, 6, "the spec", err);
+    if (st != VB_OK)
+        return st;
+
+    const vb_node *name = vb_node_get(root, "name");
+    const char *name_text;
+    if (!name)
+        return vb_node_fail(root, err, "the spec needs a 'name' (it names the results folder)");
+    if ((st = vb_node_str(name, "name", &name_text, err)) != VB_OK)
+        return st;
+    if (!*name_text || strlen(name_text) > 64 || name_text[0] == '.' ||
+        strspn(name_text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(name_text))
+        return vb_node_fail(name, err, "name '%s' must be 1-64 letters, digits, '.', '_' or '-' (it names files)",
+                            name_text);
+    if (!(spec->name = vb_strdup(name_text, err)))
+        return VB_ERR_NOMEM;
+
+    spec->seed = 42;
+    const vb_node *seed = vb_node_get(root, "seed");
+    if (seed) {
+        long v;
+        if ((st = vb_node_long(seed, "seed", &v, err)) != VB_OK)
+            return st;
+        if (v < 0)
+            return vb_node_fail(seed, err, "seed must be >= 0, not %ld", v);
+        spec->seed = (uint64_t)v;
+    }
+
+    const vb_node *ds = vb_node_get(root, "dataset");
+    if (!ds)
+        return vb_node_fail(root, err, "the spec needs a 'dataset' (a descriptor path or {format: ..., ...})");
+    if (ds->kind == VB_NODE_SCALAR) {
+        if (!(spec->dataset_path = vb_path_join(spec->base_dir, ds->text)))
+            return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    } else if (ds->kind == VB_NODE_MAP) {
+        if (!(spec->dataset_node = vb_node_clone(ds)))
+            return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    } else
+        return vb_node_fail(ds, err, "dataset must be a descriptor path or a mapping, not a list");
+
+    vb_params sp;
+    if ((st = vb_params_parse(&sp, &vb_split_plugin, vb_node_get(root, "split"), 0, err)) != VB_OK)
+        return st;
+    vb_split_conf *c = &spec->split;
+    *c = vb_split_conf_default;
+    vb_protocol_parse(vb_param_str(&sp, "protocol"), &c->protocol);
+    c->test_fraction = vb_param_float(&sp, "test_fraction");
+    c->k = (int)vb_param_int(&sp, "k");
+    c->repeats = (int)vb_param_int(&sp, "repeats");
+    c->official_test = vb_param_bool(&sp, "official_test");
+    c->validation = vb_param_float(&sp, "validation");
+    c->train_limit = (size_t)vb_param_int(&sp, "train_limit");
+    c->test_limit = (size_t)vb_param_int(&sp, "test_limit");
+    c->seed = vb_param(&sp, "seed")->given ? (uint64_t)vb_param_int(&sp, "seed") : spec->seed;
+    if (c->official_test && c->protocol != VB_PROTO_KFOLD)
+        st = vb_param_fail(&sp, "official_test", err, "only applies to protocol: kfold");
+    vb_params_free(&sp);
+    if (st != VB_OK)
+        return st;
+
+    const vb_node *pipes = vb_node_get(root, "pipelines");
+    if (!pipes)
+        return vb_node_fail(root, err, "the spec needs 'pipelines' (a list)");
+    if ((st = vb_node_expect(pipes, VB_NODE_SEQ, "pipelines", err)) != VB_OK)
+        return st;
+    if (pipes->n == 0)
+        return vb_node_fail(pipes, err, "pipelines is empty");
+    const vb_node *gprep = vb_node_get(root, "preprocess");
+    if (gprep && (st = vb_node_expect(gprep, VB_NODE_SEQ, "preprocess", err)) != VB_OK)
+        return st;
+    spec->pipelines = vb_calloc(pipes->n, sizeof *spec->pipelines, err);
+    if (!spec->pipelines)
+        return VB_ERR_NOMEM;
+    for (size_t i = 0; i < pipes->n; i++) {
+        spec->n_pipelines = i + 1;
+        if ((st = parse_pipeline(pipes->items[i], gprep, &spec->pipelines[i], err)) != VB_OK)
+            return st;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(spec->pipelines[j].name, spec->pipelines[i].name) == 0)
+                return vb_node_fail(vb_node_get(pipes->items[i], "name"), err,
+                                    "pipeline name '%s' is used twice (first at line %d)", spec->pipelines[i].name,
+                                    spec->pipelines[j].line);
+    }
+    return VB_OK;
+}
+
+static vb_status parse_doc(const vb_doc *doc, const char *path, vb_spec **out, vb_error *err)
+{
+    vb_spec *spec = vb_calloc(1, sizeof *spec, err);
+    if (!spec)
+        return VB_ERR_NOMEM;
+    spec->path = vb_strdup(path, err);
+    spec->base_dir = vb_path_dirname(path);
+    spec->text = vb_strdup(doc->text, err);
+    vb_status st = spec->path && spec->base_dir && spec->text ? VB_OK : VB_ERR_NOMEM;
+    if (st == VB_OK) {
+        spec->hash = vb_hash64(doc->text, doc->text_len, 0);
+        st = parse_root(spec, doc, err);
+    }
+    if (st != VB_OK) {
+        vb_spec_free(spec);
+        return st;
+    }
+    *out = spec;
+    return VB_OK;
+}
+
+vb_status vb_spec_load(const char *path, vb_spec **out, vb_error *err)
+{
+    *out = NULL;
+    vb_doc *doc = NULL;
+    vb_status st = vb_doc_load_file(path, &doc, err);
+    if (st != VB_OK)
+        return st;
+    st = parse_doc(doc, path, out, err);
+    vb_doc_free(doc);
+    return st;
+}
+
+vb_status vb_spec_parse(const char *text, const char *name, vb_spec **out, vb_error *err)
+{
+    *out = NULL;
+    vb_doc *doc = NULL;
+    vb_status st = vb_doc_load_string(text, name, &doc, err);
+    if (st != VB_OK)
+        return st;
+    st = parse_doc(doc, name, out, err);
+    vb_doc_free(doc);
+    return st;
+}
+
+vb_status vb_spec_load_dataset(const vb_spec *spec, vb_dataset **out, vb_error *err)
+{
+    if (spec->dataset_path)
+        return vb_dataset_load_path(spec->dataset_path, out, err);
+    return vb_dataset_load_node(spec->dataset_node, spec->base_dir, out, err);
+}
+
+const vb_spec_pipeline *vb_spec_find_pipeline(const vb_spec *spec, const char *name)
+{
+    for (size_t i = 0; i < spec->n_pipelines; i++)
+        if (strcmp(spec->pipelines[i].name, name) == 0)
+            return &spec->pipelines[i];
+    return NULL;
+}
