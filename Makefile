@@ -44,6 +44,7 @@ CLI = $(BUILD)/visbench
 
 .PHONY: all test test-unit test-e2e demo deps bench bench-features clean
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 all: $(CLI) $(LIB)
 

@@ -48,6 +48,9 @@ vb_status vb_dataset_image(const vb_dataset *ds, size_t i, vb_image *dst, vb_err
 uint64_t vb_dataset_hash(const vb_dataset *ds);
 /* Counts per class (n_classes entries), optionally restricted to one part. */
 void vb_dataset_class_counts(const vb_dataset *ds, int part, size_t *counts);
+/* Fails, naming `where` and the class, when a class has no training images
+ * (in the training part when there is one). */
+vb_status vb_dataset_check_classes(const vb_dataset *ds, const char *where, vb_error *err);
 
 /* ---- loaders ----------------------------------------------------------- */
 typedef struct vb_loader_vt {

@@ -52,6 +52,10 @@ typedef struct vb_plugin {
     size_t n_params;
 } vb_plugin;
 
+/* Looks a plug-in up by name in a registry: an array of n vtables that each
+ * begin with a vb_plugin. NULL when there is none of that name. */
+const void *vb_plugin_find(const void *const *registry, size_t n, const char *name);
+
 typedef struct vb_pvalue {
     int given;       /* written in the spec (else the default) */
     double num;      /* INT, FLOAT, BOOL */

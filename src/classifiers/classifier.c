@@ -163,8 +163,5 @@ const vb_classifier_vt *const *vb_classifier_registry(size_t *n)
 
 const vb_classifier_vt *vb_classifier_find(const char *name)
 {
-    for (size_t i = 0; i < sizeof classifiers / sizeof classifiers[0]; i++)
-        if (strcmp(classifiers[i]->info.name, name) == 0)
-            return classifiers[i];
-    return NULL;
+    return vb_plugin_find((const void *const *)classifiers, sizeof classifiers / sizeof classifiers[0], name);
 }

@@ -190,18 +190,8 @@ static vb_status csv_load(const vb_params *p, const char *base_dir, vb_dataset *
         st = vb_data_decode_files(items, n, test != NULL, vb_param_bool(p, "skip_invalid"), &ds, err);
     if (st == VB_OK)
         st = vb_dataset_set_classes(ds, (const char *const *)names, (int)n_names, err);
-    if (st == VB_OK) {
-        size_t *counts = vb_calloc(n_names, sizeof *counts, err);
-        if (!counts)
-            st = VB_ERR_NOMEM;
-        else {
-            vb_dataset_class_counts(ds, test ? VB_PART_TRAIN : VB_PART_NONE, counts);
-            for (size_t k = 0; k < n_names && st == VB_OK; k++)
-                if (counts[k] == 0)
-                    st = vb_fail(err, VB_ERR_DATA, "%s: class '%s' has no training images", files[0], names[k]);
-            free(counts);
-        }
-    }
+    if (st == VB_OK)
+        st = vb_dataset_check_classes(ds, files[0], err);
     free(items);
     free(names);
     for (size_t i = 0; i < n; i++) {

@@ -108,6 +108,21 @@ void vb_dataset_class_counts(const vb_dataset *ds, int part, size_t *counts)
             counts[ds->labels[i]]++;
 }
 
+vb_status vb_dataset_check_classes(const vb_dataset *ds, const char *where, vb_error *err)
+{
+    size_t *counts = vb_calloc((size_t)ds->n_classes, sizeof *counts, err);
+    if (!counts)
+        return VB_ERR_NOMEM;
+    vb_dataset_class_counts(ds, ds->part ? VB_PART_TRAIN : VB_PART_NONE, counts);
+    vb_status st = VB_OK;
+    for (int k = 0; k < ds->n_classes && st == VB_OK; k++)
+        if (counts[k] == 0)
+            st = vb_fail(err, VB_ERR_DATA, "%s: class '%s' has no readable training images; add images or remove it",
+                         where, ds->classes[k]);
+    free(counts);
+    return st;
+}
+
 vb_status vb_dataset_set_classes(vb_dataset *ds, const char *const *names, int n, vb_error *err)
 {
     char **c = vb_calloc((size_t)n, sizeof *c, err);
@@ -171,10 +186,7 @@ const vb_loader_vt *const *vb_loaders(size_t *n)
 
 const vb_loader_vt *vb_loader_find(const char *format)
 {
-    for (size_t i = 0; i < sizeof loaders / sizeof loaders[0]; i++)
-        if (strcmp(loaders[i]->info.name, format) == 0)
-            return loaders[i];
-    return NULL;
+    return vb_plugin_find((const void *const *)loaders, sizeof loaders / sizeof loaders[0], format);
 }
 
 vb_status vb_dataset_load_node(const vb_node *node, const char *base_dir, vb_dataset **out, vb_error *err)

@@ -141,19 +141,8 @@ static vb_status folder_load(const vb_params *p, const char *base_dir, vb_datase
     if (st == VB_OK)
         st = vb_dataset_set_classes(ds, (const char *const *)c.classes, (int)c.n_classes, err);
     /* A class whose every file was skipped is empty now. */
-    if (st == VB_OK) {
-        size_t *counts = vb_calloc(c.n_classes, sizeof *counts, err);
-        if (!counts)
-            st = VB_ERR_NOMEM;
-        else {
-            vb_dataset_class_counts(ds, test ? VB_PART_TRAIN : VB_PART_NONE, counts);
-            for (size_t k = 0; k < c.n_classes && st == VB_OK; k++)
-                if (counts[k] == 0)
-                    st = vb_fail(err, VB_ERR_DATA, "%s/%s: no readable training images in this class", roots[0],
-                                 c.classes[k]);
-            free(counts);
-        }
-    }
+    if (st == VB_OK)
+        st = vb_dataset_check_classes(ds, roots[0], err);
     for (size_t i = 0; i < c.n_items; i++)
         free(c.items[i].path);
     free(c.items);

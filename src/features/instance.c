@@ -94,10 +94,7 @@ const vb_extractor_vt *const *vb_extractor_registry(size_t *n)
 
 const vb_extractor_vt *vb_extractor_find(const char *name)
 {
-    for (size_t i = 0; i < sizeof extractors / sizeof extractors[0]; i++)
-        if (strcmp(extractors[i]->info.name, name) == 0)
-            return extractors[i];
-    return NULL;
+    return vb_plugin_find((const void *const *)extractors, sizeof extractors / sizeof extractors[0], name);
 }
 
 const vb_post_vt *const *vb_post_registry(size_t *n)
@@ -108,8 +105,5 @@ const vb_post_vt *const *vb_post_registry(size_t *n)
 
 const vb_post_vt *vb_post_find(const char *name)
 {
-    for (size_t i = 0; i < sizeof posts / sizeof posts[0]; i++)
-        if (strcmp(posts[i]->info.name, name) == 0)
-            return posts[i];
-    return NULL;
+    return vb_plugin_find((const void *const *)posts, sizeof posts / sizeof posts[0], name);
 }

@@ -511,6 +511,14 @@ void vb_params_to_yaml(const vb_params *params, vb_buf *b)
     vb_buf_puts(b, "}");
 }
 
+const void *vb_plugin_find(const void *const *registry, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(((const vb_plugin *)registry[i])->name, name) == 0)
+            return registry[i];
+    return NULL;
+}
+
 const vb_pvalue *vb_param(const vb_params *p, const char *name)
 {
     for (size_t i = 0; i < p->plugin->n_params; i++)

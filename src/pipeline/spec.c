@@ -85,35 +85,31 @@ static vb_status unknown_plugin(const vb_node *name, const char *kind, const vb_
     return st;
 }
 
-/* Registry views as plugin heads (every vtable starts with vb_plugin). */
-#define PLUGIN_LIST(getter, out, n)                                                                          \
-    do {                                                                                                     \
-        size_t n_;                                                                                           \
-        const void *const *all_ = (const void *const *)getter(&n_);                                         \
-        for (size_t i_ = 0; i_ < n_ && i_ < 64; i_++)                                                        \
-            (out)[i_] = (const vb_plugin *)all_[i_];                                                         \
-        (n) = n_ < 64 ? n_ : 64;                                                                             \
-    } while (0)
+/* A registry of one kind of plug-in (vtables that begin with vb_plugin). */
+typedef struct registry {
+    const char *kind;
+    const void *const *vt;
+    size_t n;
+} registry;
 
-/* Parses a list of plug-in entries of one kind. find() maps a name to its
- * vtable; each entry's params are parsed against that table. */
-typedef const void *(*find_fn)(const char *name);
+#define REGISTRY(kind, getter) ((registry){kind, (const void *const *)getter(&n_tmp), n_tmp})
 
-static const void *find_prep(const char *n) { return vb_prep_find(n); }
-static const void *find_ext(const char *n) { return vb_extractor_find(n); }
-static const void *find_post(const char *n) { return vb_post_find(n); }
-static const void *find_clf(const char *n) { return vb_classifier_find(n); }
-
-static vb_status parse_entry(const vb_node *entry, const char *kind, find_fn find, const vb_plugin *const *all,
-                             size_t n_all, int allow_grid, const void **vt, vb_params *params, vb_error *err)
+/* Parses one plug-in entry ("name" or "name: params") against its registry. */
+static vb_status parse_entry(const vb_node *entry, registry reg, int allow_grid, const void **vt, vb_params *params,
+                             vb_error *err)
 {
     const vb_node *name, *value;
-    vb_status st = vb_node_entry(entry, kind, &name, &value, err);
+    vb_status st = vb_node_entry(entry, reg.kind, &name, &value, err);
     if (st != VB_OK)
         return st;
-    *vt = find(name->text);
-    if (!*vt)
-        return unknown_plugin(name, kind, all, n_all, err);
+    *vt = vb_plugin_find(reg.vt, reg.n, name->text);
+    if (!*vt) {
+        const vb_plugin *all[64];
+        size_t m = reg.n < 64 ? reg.n : 64;
+        for (size_t i = 0; i < m; i++)
+            all[i] = reg.vt[i];
+        return unknown_plugin(name, reg.kind, all, m, err);
+    }
     return vb_params_parse(params, (const vb_plugin *)*vt, value, allow_grid, err);
 }
 
@@ -122,13 +118,12 @@ static vb_status parse_prep_list(const vb_node *list, vb_prep_chain *chain, vb_e
     if (!list)
         return VB_OK;
     vb_status st = vb_node_expect(list, VB_NODE_SEQ, "preprocess", err);
-    const vb_plugin *all[64];
-    size_t n_all;
-    PLUGIN_LIST(vb_prep_registry, all, n_all);
+    size_t n_tmp;
+    registry reg = REGISTRY("preprocess op", vb_prep_registry);
     for (size_t i = 0; st == VB_OK && i < list->n; i++) {
         const void *vt;
         vb_params p;
-        st = parse_entry(list->items[i], "preprocess op", find_prep, all, n_all, 0, &vt, &p, err);
+        st = parse_entry(list->items[i], reg, 0, &vt, &p, err);
         if (st == VB_OK) {
             st = vb_prep_chain_add(chain, vt, &p, err);
             vb_params_free(&p);
@@ -163,22 +158,20 @@ static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep,
         (st = parse_prep_list(vb_node_get(node, "preprocess"), &p->prep, err)) != VB_OK)
         return st;
 
-    const vb_plugin *all[64];
-    size_t n_all;
+    size_t n_tmp;
     const vb_node *feats = vb_node_get(node, "features");
     if (feats) {
         if ((st = vb_node_expect(feats, VB_NODE_SEQ, "features", err)) != VB_OK)
             return st;
         if (feats->n == 0)
             return vb_node_fail(feats, err, "features is empty; leave it out to use the raw pixels");
-        PLUGIN_LIST(vb_extractor_registry, all, n_all);
         p->ext = vb_calloc(feats->n, sizeof *p->ext, err);
         p->ext_params = vb_calloc(feats->n, sizeof *p->ext_params, err);
         if (!p->ext || !p->ext_params)
             return VB_ERR_NOMEM;
         for (size_t i = 0; i < feats->n; i++) {
             const void *vt;
-            if ((st = parse_entry(feats->items[i], "feature extractor", find_ext, all, n_all, 0, &vt,
+            if ((st = parse_entry(feats->items[i], REGISTRY("feature extractor", vb_extractor_registry), 0, &vt,
                                   &p->ext_params[i], err)) != VB_OK)
                 return st;
             p->ext[i] = vt;
@@ -199,14 +192,13 @@ static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep,
     if (post) {
         if ((st = vb_node_expect(post, VB_NODE_SEQ, "postprocess", err)) != VB_OK)
             return st;
-        PLUGIN_LIST(vb_post_registry, all, n_all);
         p->post = vb_calloc(post->n, sizeof *p->post, err);
         p->post_params = vb_calloc(post->n, sizeof *p->post_params, err);
         if (!p->post || !p->post_params)
             return VB_ERR_NOMEM;
         for (size_t i = 0; i < post->n; i++) {
             const void *vt;
-            if ((st = parse_entry(post->items[i], "postprocess step", find_post, all, n_all, 0, &vt,
+            if ((st = parse_entry(post->items[i], REGISTRY("postprocess step", vb_post_registry), 0, &vt,
                                   &p->post_params[i], err)) != VB_OK)
                 return st;
             p->post[i] = vt;
@@ -216,9 +208,8 @@ static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep,
     const vb_node *clf = vb_node_get(node, "classifier");
     if (!clf)
         return vb_node_fail(node, err, "pipeline '%s' needs a 'classifier'", p->name);
-    PLUGIN_LIST(vb_classifier_registry, all, n_all);
     const void *vt;
-    if ((st = parse_entry(clf, "classifier", find_clf, all, n_all, 1, &vt, &p->clf_params, err)) != VB_OK)
+    if ((st = parse_entry(clf, REGISTRY("classifier", vb_classifier_registry), 1, &vt, &p->clf_params, err)) != VB_OK)
         return st;
     p->clf = vt;
     return VB_OK;

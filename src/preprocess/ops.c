@@ -236,10 +236,7 @@ const vb_prep_vt *const *vb_prep_registry(size_t *n)
 
 const vb_prep_vt *vb_prep_find(const char *name)
 {
-    for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
-        if (strcmp(registry[i]->info.name, name) == 0)
-            return registry[i];
-    return NULL;
+    return vb_plugin_find((const void *const *)registry, sizeof registry / sizeof registry[0], name);
 }
 
 void vb_prep_chain_init(vb_prep_chain *c) { memset(c, 0, sizeof *c); }

@@ -1,0 +1,70 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void tu_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        fail_msg("cannot create %s", path);
+    if (len && fwrite(data, 1, len, f) != len)
+        fail_msg("cannot write %s", path);
+    fclose(f);
+}
+
+void tu_write_text(const char *path, const char *text) { tu_write_file(path, text, strlen(text)); }
+
+char *tu_read_file(const char *path, size_t *len)
+{
+    char *data = NULL;
+    vb_error err = {0};
+    if (vb_file_read(path, &data, len, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    return data;
+}
+
+int tu_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+void tu_remove_tree(const char *path)
+{
+    char *cmd = vb_asprintf("rm -rf '%s'", path);
+    if (!cmd || system(cmd) != 0)
+        fail_msg("cannot remove %s", path);
+    free(cmd);
+}
+
+float *tu_blobs(int k, size_t n_per, size_t d, double sep, uint64_t seed, int **y)
+{
+    size_t n = (size_t)k * n_per;
+    float *X = malloc(n * d * sizeof *X);
+    *y = malloc(n * sizeof **y);
+    vb_rng *rng = vb_rng_new(seed);
+    assert_non_null(X);
+    assert_non_null(*y);
+    assert_non_null(rng);
+    for (size_t i = 0; i < n; i++) {
+        int c = (int)(i % (size_t)k);
+        (*y)[i] = c;
+        for (size_t j = 0; j < d; j++) {
+            double centre = 0;
+            if (j == (size_t)c % d)
+                centre = sep * (1 + (size_t)c / d);
+            X[i * d + j] = (float)(centre + vb_rng_gauss(rng, 1.0));
+        }
+    }
+    vb_rng_free(rng);
+    return X;
+}
