@@ -32,17 +32,19 @@ LDFLAGS += -fopenmp $(SANFLAGS)
 LIB_SRC  := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
 TSUP_SRC := $(sort $(wildcard tests/support/*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TSUP_OBJ := $(TSUP_SRC:%.c=$(BUILD)/obj/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 LIB = $(BUILD)/libvisbench.a
 CLI = $(BUILD)/visbench
 
-.PHONY: all test test-unit test-e2e demo deps bench bench-features clean
+.PHONY: all readme test-readme test test-unit test-e2e demo deps bench-deps bench bench-features clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -64,6 +66,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TSUP_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(TSUP_OBJ) $(LIB) $(LDLIBS) -lcmocka
 
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 # Unit tests run from a scratch directory each; a failing test stops make.
 test-unit: $(TESTS)
 	@set -e; for t in $(TESTS); do \
@@ -75,8 +81,15 @@ test-unit: $(TESTS)
 test-e2e: $(CLI)
 	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/e2e/run.sh
 
-test: test-unit test-e2e
+test: test-unit test-e2e test-readme
 	@echo "all tests passed ($(BUILD))"
+
+# The README's plug-in reference is generated from the parameter tables.
+readme: $(CLI)
+	@VB=$(CLI) bash scripts/readme-reference.sh
+
+test-readme: $(CLI)
+	@VB=$(CLI) bash scripts/readme-reference.sh --check
 
 deps:
 	@bash scripts/deps.sh
@@ -86,12 +99,16 @@ demo:
 	@$(MAKE) --no-print-directory all
 	./$(CLI) run pipelines/quickstart.yaml
 
+bench-deps:
+	@bash scripts/deps.sh bench
+
 bench: bench-features
 
-bench-features: $(CLI)
-	@bash bench/features.sh $(CLI)
+bench-features: $(BENCHES)
+	@bash scripts/deps.sh bench >/dev/null || echo "(some benchmark peers are missing: make bench-deps)"
+	@BUILD=$(BUILD) bash bench/features.sh
 
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TSUP_OBJ:.o=.d) $(TEST_SRC:%.c=$(BUILD)/obj/%.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TSUP_OBJ:.o=.d) $(TEST_SRC:%.c=$(BUILD)/obj/%.d) $(BENCH_SRC:%.c=$(BUILD)/obj/%.d)

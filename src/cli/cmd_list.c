@@ -20,6 +20,18 @@ typedef struct kind {
         (k)->n = n_ < 64 ? n_ : 64;                                                                          \
     } while (0)
 
+/* A Markdown table cell: '|' would end the cell, so it is escaped. */
+static void md_cell(const char *s, int code)
+{
+    fputs(code && *s ? "| `" : "| ", stdout);
+    for (; *s; s++) {
+        if (*s == '|' && !code)
+            fputc('\\', stdout);
+        fputc(*s, stdout);
+    }
+    fputs(code && *s == 0 ? "` " : " ", stdout);
+}
+
 static void print_plugin(const vb_plugin *p, int md)
 {
     vb_buf t;
@@ -46,9 +58,14 @@ static void print_plugin(const vb_plugin *p, int md)
         vb_buf_init(&r);
         vb_param_range_text(d, &r);
         const char *def = d->def ? d->def : (d->flags & VB_PF_REQUIRED) ? "required" : "-";
-        if (md)
-            printf("| `%s` | %s | %s | %s | %s |\n", d->name, t.data ? t.data : "", def, r.data ? r.data : "",
-                   d->help ? d->help : "");
+        if (md) {
+            md_cell(d->name, 1);
+            md_cell(t.data ? t.data : "", 0);
+            md_cell(def, 0);
+            md_cell(r.data ? r.data : "", 0);
+            md_cell(d->help ? d->help : "", 0);
+            printf("|\n");
+        }
         else
             printf("      %-14s %-26s default %-10s %-12s %s\n", d->name, t.data ? t.data : "", def,
                    r.data ? r.data : "", d->help ? d->help : "");

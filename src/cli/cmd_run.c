@@ -120,8 +120,7 @@ int cmd_run(int argc, char **argv)
     double t0 = vb_now();
     if (vb_spec_load_dataset(spec, &ds, &err) != VB_OK)
         goto fail;
-    vb_log(VB_LOG_INFO, "dataset %s: %zu images, %d classes, %s (%.1f s)", ds->name, ds->n, ds->n_classes,
-           ds->fixed_w ? "fixed size" : "sizes vary", vb_now() - t0);
+    double load_s = vb_now() - t0;
     if (vb_split_make(&spec->split, ds, &split, &err) != VB_OK) {
         vb_error_prefix(&err, "%s: split", spec->path);
         goto fail;
@@ -129,6 +128,8 @@ int cmd_run(int argc, char **argv)
     /* Everything is checked before the results folder is touched. */
     if (vb_experiment_check(spec, ds, &ropts, &err) != VB_OK)
         goto fail;
+    vb_log(VB_LOG_INFO, "dataset %s: %zu images, %d classes, %s (%.1f s)", ds->name, ds->n, ds->n_classes,
+           ds->fixed_w ? "fixed size" : "sizes vary", load_s);
     dir = out ? strdup(out) : vb_asprintf("results/%s", spec->name);
     split_path = dir ? vb_path_join(dir, "split.txt") : NULL;
     if (!dir || !split_path) {

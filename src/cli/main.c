@@ -100,9 +100,9 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "visbench %s: ", cmd);
+    fprintf(stderr, "visbench: %s%s", cmd, *cmd ? ": " : "");
     vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n(run 'visbench help' for usage)\n");
+    fprintf(stderr, " (see 'visbench help')\n");
     va_end(ap);
     return VB_EXIT_USAGE;
 }

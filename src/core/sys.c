@@ -271,6 +271,11 @@ char *vb_path_join(const char *dir, const char *path)
 {
     if (!path)
         return NULL;
+    /* "./x" is "x", and "." is the folder itself, so messages show clean paths. */
+    while (path[0] == '.' && path[1] == '/')
+        path += 2;
+    if (strcmp(path, ".") == 0 || !*path)
+        return strdup(dir && *dir ? dir : ".");
     if (path[0] == '/' || !dir || !*dir || strcmp(dir, ".") == 0)
         return strdup(path);
     size_t n = strlen(dir);
