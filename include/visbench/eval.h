@@ -23,6 +23,52 @@ typedef struct vb_metrics {
     double weighted_f1;
 } vb_metrics;
 
+/* ---- scores ------------------------------------------------------------ */
+
+/* Area under the ROC curve of class c against the rest, from scores
+ * (n x k, higher = more likely c), by the Mann-Whitney statistic with ties
+ * counted half. NaN when class c or the rest is absent. */
+double vb_auc_ovr(const int *truth, const float *scores, size_t n, int k, int c);
+/* Mean of the per-class one-vs-rest AUCs over the classes present (macro). */
+double vb_auc_macro(const int *truth, const float *scores, size_t n, int k);
+/* ROC curve of class c vs rest: up to max_points (fpr, tpr) pairs from (0,0)
+ * to (1,1), thinned evenly when there are more thresholds. Returns the
+ * number of points written (0 when undefined). */
+size_t vb_roc_ovr(const int *truth, const float *scores, size_t n, int k, int c, double *fpr, double *tpr,
+                  size_t max_points);
+/* Fraction of samples whose true class is among the top_k scores (a class
+ * ranks by how many classes score strictly higher). */
+double vb_topk_accuracy(const int *truth, const float *scores, size_t n, int k, int top_k);
+/* Mean negative log-probability of the true class (rows renormalised,
+ * probabilities clipped to [1e-15, 1]). */
+double vb_log_loss(const int *truth, const float *probs, size_t n, int k);
+
+/* ---- significance ------------------------------------------------------ */
+
+typedef struct vb_mcnemar {
+    size_t b;        /* A right, B wrong */
+    size_t c;        /* A wrong, B right */
+    double statistic; /* (|b - c| - 1)^2 / (b + c), 0 when b + c = 0 */
+    double p;        /* exact two-sided binomial p-value */
+} vb_mcnemar;
+
+/* McNemar's test between two classifiers' predictions on the same samples. */
+void vb_mcnemar_test(const int *truth, const int *pred_a, const int *pred_b, size_t n, vb_mcnemar *out);
+
+typedef struct vb_ttest {
+    double mean, sd; /* of the per-fold differences */
+    double t, p;     /* corrected statistic, two-sided p (df = folds - 1) */
+    int df;
+} vb_ttest;
+
+/* Nadeau and Bengio's corrected resampled t-test of per-fold score
+ * differences d[0..J) with n_train and n_test samples per fold:
+ * t = mean / sqrt((1/J + n_test/n_train) var), var with J-1 degrees. */
+vb_status vb_corrected_ttest(const double *d, size_t J, double n_train, double n_test, vb_ttest *out,
+                             vb_error *err);
+/* Mean and sample standard deviation (J-1) of x[0..n). */
+void vb_mean_sd(const double *x, size_t n, double *mean, double *sd);
+
 /* Fills m from truth and predictions (labels in [0, n_classes)). */
 vb_status vb_metrics_compute(const int *truth, const int *pred, size_t n, int n_classes, vb_metrics *m,
                              vb_error *err);

@@ -1,0 +1,219 @@
+/* Score-based metrics (ROC, AUC, top-k, log-loss) and significance tests. */
+#include "visbench/eval.h"
+
+#include <gsl/gsl_cdf.h>
+#include <math.h>
+#include <stdlib.h>
+
+typedef struct scored {
+    float s;
+    int pos;
+} scored;
+
+static int by_score_desc(const void *a, const void *b)
+{
+    float x = ((const scored *)a)->s, y = ((const scored *)b)->s;
+    return x > y ? -1 : x < y;
+}
+
+/* The samples of one-vs-rest class c sorted by score, highest first. */
+static scored *sorted_ovr(const int *truth, const float *scores, size_t n, int k, int c, size_t *np, size_t *nn)
+{
+    scored *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    *np = *nn = 0;
+    for (size_t i = 0; i < n; i++) {
+        v[i].s = scores[i * (size_t)k + (size_t)c];
+        v[i].pos = truth[i] == c;
+        if (v[i].pos)
+            (*np)++;
+        else
+            (*nn)++;
+    }
+    qsort(v, n, sizeof *v, by_score_desc);
+    return v;
+}
+
+double vb_auc_ovr(const int *truth, const float *scores, size_t n, int k, int c)
+{
+    size_t np, nn;
+    scored *v = sorted_ovr(truth, scores, n, k, c, &np, &nn);
+    if (!v || np == 0 || nn == 0) {
+        free(v);
+        return NAN;
+    }
+    /* Walk groups of equal scores: each negative in a group beats the
+     * positives seen before it, and ties with those in its group count half. */
+    double wins = 0;
+    size_t pos_above = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i, gp = 0, gn = 0;
+        while (j < n && v[j].s == v[i].s) {
+            if (v[j].pos)
+                gp++;
+            else
+                gn++;
+            j++;
+        }
+        wins += (double)gn * ((double)pos_above + 0.5 * (double)gp);
+        pos_above += gp;
+        i = j;
+    }
+    free(v);
+    return wins / ((double)np * (double)nn);
+}
+
+double vb_auc_macro(const int *truth, const float *scores, size_t n, int k)
+{
+    double sum = 0;
+    int m = 0;
+    for (int c = 0; c < k; c++) {
+        double a = vb_auc_ovr(truth, scores, n, k, c);
+        if (!isnan(a)) {
+            sum += a;
+            m++;
+        }
+    }
+    return m ? sum / m : NAN;
+}
+
+size_t vb_roc_ovr(const int *truth, const float *scores, size_t n, int k, int c, double *fpr, double *tpr,
+                  size_t max_points)
+{
+    size_t np, nn;
+    if (max_points < 2)
+        return 0;
+    scored *v = sorted_ovr(truth, scores, n, k, c, &np, &nn);
+    if (!v || np == 0 || nn == 0) {
+        free(v);
+        return 0;
+    }
+    /* Thresholds at each distinct score: count them first to thin evenly. */
+    size_t groups = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || v[i].s != v[i - 1].s)
+            groups++;
+    size_t out = 0, g = 0, tp = 0, fp = 0;
+    fpr[out] = 0;
+    tpr[out++] = 0;
+    double stride = groups + 1 > max_points ? (double)groups / (double)(max_points - 1) : 1.0;
+    double next = stride;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && v[j].s == v[i].s) {
+            if (v[j].pos)
+                tp++;
+            else
+                fp++;
+            j++;
+        }
+        g++;
+        if ((double)g + 1e-9 >= next || g == groups) {
+            if (out < max_points) {
+                fpr[out] = (double)fp / (double)nn;
+                tpr[out++] = (double)tp / (double)np;
+            }
+            while (next <= (double)g + 1e-9)
+                next += stride;
+        }
+        i = j;
+    }
+    if (fpr[out - 1] != 1.0 || tpr[out - 1] != 1.0) { /* always end at (1, 1) */
+        if (out == max_points)
+            out--;
+        fpr[out] = 1.0;
+        tpr[out++] = 1.0;
+    }
+    free(v);
+    return out;
+}
+
+double vb_topk_accuracy(const int *truth, const float *scores, size_t n, int k, int top_k)
+{
+    if (n == 0)
+        return NAN;
+    size_t hit = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float *row = scores + i * (size_t)k;
+        float t = row[truth[i]];
+        int higher = 0;
+        for (int c = 0; c < k; c++)
+            higher += row[c] > t;
+        hit += higher < top_k;
+    }
+    return (double)hit / (double)n;
+}
+
+double vb_log_loss(const int *truth, const float *probs, size_t n, int k)
+{
+    if (n == 0)
+        return NAN;
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float *row = probs + i * (size_t)k;
+        double sum = 0;
+        for (int c = 0; c < k; c++)
+            sum += row[c] > 0 ? row[c] : 0;
+        double p = sum > 0 ? row[truth[i]] / sum : 0;
+        p = p < 1e-15 ? 1e-15 : p > 1 ? 1 : p;
+        total -= log(p);
+    }
+    return total / (double)n;
+}
+
+void vb_mcnemar_test(const int *truth, const int *pred_a, const int *pred_b, size_t n, vb_mcnemar *out)
+{
+    size_t b = 0, c = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ra = pred_a[i] == truth[i], rb = pred_b[i] == truth[i];
+        b += ra && !rb;
+        c += !ra && rb;
+    }
+    out->b = b;
+    out->c = c;
+    size_t m = b + c;
+    if (m == 0) {
+        out->statistic = 0;
+        out->p = 1;
+        return;
+    }
+    double diff = fabs((double)b - (double)c) - 1;
+    out->statistic = diff > 0 ? diff * diff / (double)m : 0;
+    /* Exact: under H0 the discordant pairs split as Binomial(m, 1/2). */
+    size_t lo = b < c ? b : c;
+    double p = 2 * gsl_cdf_binomial_P((unsigned)lo, 0.5, (unsigned)m);
+    out->p = p > 1 ? 1 : p;
+}
+
+void vb_mean_sd(const double *x, size_t n, double *mean, double *sd)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += x[i];
+    *mean = n ? s / (double)n : NAN;
+    double q = 0;
+    for (size_t i = 0; i < n; i++)
+        q += (x[i] - *mean) * (x[i] - *mean);
+    *sd = n > 1 ? sqrt(q / (double)(n - 1)) : NAN;
+}
+
+vb_status vb_corrected_ttest(const double *d, size_t J, double n_train, double n_test, vb_ttest *out,
+                             vb_error *err)
+{
+    if (J < 2)
+        return vb_fail(err, VB_ERR_PARAM, "the corrected t-test needs at least 2 folds, not %zu", J);
+    if (!(n_train > 0) || !(n_test > 0))
+        return vb_fail(err, VB_ERR_PARAM, "the corrected t-test needs positive training and test sizes");
+    vb_mean_sd(d, J, &out->mean, &out->sd);
+    out->df = (int)J - 1;
+    double var = out->sd * out->sd, scale = 1.0 / (double)J + n_test / n_train;
+    if (var == 0) {
+        out->t = out->mean == 0 ? 0 : copysign(INFINITY, out->mean);
+        out->p = out->mean == 0 ? 1 : 0;
+        return VB_OK;
+    }
+    out->t = out->mean / sqrt(scale * var);
+    out->p = 2 * gsl_cdf_tdist_Q(fabs(out->t), out->df);
+    return VB_OK;
+}
