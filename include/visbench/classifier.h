@@ -33,6 +33,12 @@ typedef struct vb_traindata {
     uint64_t seed;
 } vb_traindata;
 
+/* One epoch of an iterative learner (the CNN), for learning curves; NaN
+ * where a value was not measured. */
+typedef struct vb_epoch {
+    double train_loss, train_acc, val_loss, val_acc, lr, seconds;
+} vb_epoch;
+
 typedef struct vb_classifier_vt {
     vb_plugin info;
     unsigned flags;
@@ -46,6 +52,11 @@ typedef struct vb_classifier_vt {
     /* Optional: facts about the trained model as JSON members ("\"n_sv\": 12"). */
     void (*info_json)(const void *state, vb_buf *b);
     void (*destroy)(void *state);
+    /* Optional: checks the parameters against the input before any work
+     * (d features per row; shape when rows are images; n_classes). */
+    vb_status (*check)(const void *state, size_t d, vb_shape shape, int n_classes, vb_error *err);
+    /* Optional: the learning curve of the last training (number of epochs). */
+    size_t (*curve)(const void *state, const vb_epoch **epochs);
 } vb_classifier_vt;
 
 const vb_classifier_vt *const *vb_classifier_registry(size_t *n);

@@ -87,6 +87,8 @@ typedef struct vb_run_result {
     const char *params;     /* the classifier's parameters as used (canonical YAML) */
     const char *grid;       /* chosen grid values ("C=10, gamma=0.01") or NULL */
     const char *clf_info;   /* JSON members from the classifier, or "" */
+    const vb_epoch *epochs; /* learning curve (CNN), or NULL */
+    size_t n_epochs;
 } vb_run_result;
 
 typedef struct vb_run_sink {

@@ -1,0 +1,108 @@
+/* The results store: one SQLite file per experiment spec
+ * (results/<spec name>.db by default).
+ *
+ * Tables (see the README for the columns): experiments, classes, folds,
+ * runs, metrics, class_metrics, confusion, predictions, curves.
+ *
+ * An experiment is identified by (spec name, split hash). Within it a run
+ * is one (pipeline, fold), stored with a hash of the pipeline's
+ * configuration: when the configuration changes, the old run is replaced.
+ *
+ * Resume and concurrency: a process *claims* a run (status 'running',
+ * owner host:pid:start-time) in an immediate transaction, computes it,
+ * then writes every row of its results in one transaction. A run that is
+ * done is never redone; a claim whose owner has died (Ctrl-C, kill -9,
+ * power loss) is taken over; a claim by a live process is left to it. So
+ * an interrupted run resumes where it stopped, and two processes on one
+ * store share the work without corrupting or losing rows.
+ */
+#ifndef VISBENCH_STORE_H
+#define VISBENCH_STORE_H
+
+#include "visbench/pipeline.h"
+
+typedef struct vb_store vb_store;
+
+#define VB_STORE_SCHEMA_VERSION 1
+
+/* Opens or creates a store. readonly opens an existing file without
+ * writing (for reports). */
+vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error *err);
+void vb_store_close(vb_store *s);
+const char *vb_store_path(const vb_store *s);
+
+/* Finds or creates the experiment of (spec, split) and records the spec
+ * text, dataset, machine and start time. */
+vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset *ds, const vb_split *split,
+                              int64_t *id, vb_error *err);
+vb_status vb_store_experiment_finish(vb_store *s, int64_t id, vb_error *err);
+
+typedef enum vb_claim {
+    VB_CLAIM_RUN,  /* this process runs it */
+    VB_CLAIM_DONE, /* finished earlier (or failed, unless retrying) */
+    VB_CLAIM_BUSY  /* another live process is running it */
+} vb_claim;
+
+/* Decides who runs (pipeline, fold) and claims it for this process when
+ * nobody else may. config identifies the pipeline's configuration. */
+vb_status vb_store_claim(vb_store *s, int64_t exp, const char *pipeline, const char *fold, size_t fold_index,
+                         const char *config, int retry_failed, vb_claim *out, vb_error *err);
+/* Gives a claim back (the run was interrupted). */
+vb_status vb_store_release(vb_store *s, int64_t exp, const char *pipeline, const char *fold, vb_error *err);
+/* Writes a finished run (claimed by this process) in one transaction. */
+vb_status vb_store_save_run(vb_store *s, int64_t exp, const vb_run_result *r, vb_error *err);
+vb_status vb_store_save_failure(vb_store *s, int64_t exp, const char *pipeline, const char *fold, const char *msg,
+                                vb_error *err);
+
+/* ---- reading ----------------------------------------------------------- */
+
+typedef struct vb_store_epoch {
+    double train_loss, train_acc, val_loss, val_acc, lr, seconds;
+} vb_store_epoch;
+
+typedef struct vb_store_run {
+    int64_t id;
+    char *pipeline, *fold, *status, *error;
+    int fold_index;
+    char *config, *params, *grid, *features, *model_info;
+    int proba, features_shared;
+    size_t n_train, n_val, n_test, dim, peak_rss_kb, model_bytes;
+    double extract_s, tune_s, train_s, predict_s;
+    size_t n_metrics;
+    char **metric_names;
+    double *metric_values;
+    double *precision, *recall, *f1, *auc; /* n_classes each, for done runs */
+    size_t *support;
+    size_t *confusion;                     /* n_classes^2 */
+    size_t n_pred;                         /* predictions (when loaded) */
+    size_t *sample;
+    int *truth, *pred;
+    float *scores;                         /* n_pred x n_classes */
+    size_t n_epochs;
+    vb_store_epoch *epochs;
+} vb_store_run;
+
+typedef struct vb_store_exp {
+    int64_t id;
+    char *name, *spec_text, *spec_hash, *dataset, *dataset_hash, *protocol, *split_hash;
+    uint64_t seed;
+    char *version, *compiler, *cpu, *started, *finished;
+    int threads;
+    int n_classes;
+    char **classes;
+    size_t n_runs;
+    vb_store_run *runs; /* ordered by pipeline order of first appearance, then fold index */
+} vb_store_exp;
+
+/* Loads an experiment (id 0 = the most recent) with its runs; predictions
+ * and scores too when with_predictions. */
+vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_exp **out, vb_error *err);
+void vb_store_exp_free(vb_store_exp *e);
+/* Value of a named metric of a run, NaN when absent. */
+double vb_store_metric(const vb_store_run *r, const char *name);
+
+/* The canonical configuration text of a pipeline (preprocessing,
+ * extractors, post-processing, classifier with its grid). */
+void vb_pipeline_config(const vb_spec_pipeline *sp, vb_buf *b);
+
+#endif

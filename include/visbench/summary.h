@@ -1,0 +1,56 @@
+/* Summaries of a stored experiment: the leaderboard and the pairwise
+ * significance tests that `visbench results` prints and the reports draw.
+ *
+ * Folds named "test" or "holdout" are single evaluations; every other fold
+ * is a cross-validation fold. For each pipeline, every metric is averaged
+ * (mean and sample standard deviation) over its CV folds, and the single
+ * evaluation is kept apart. Pipelines rank by test accuracy when there is a
+ * test fold, else by mean CV accuracy.
+ *
+ * Pairwise tests: McNemar's test on the predictions of the test fold (or,
+ * without one, the pooled out-of-fold predictions of the first repetition);
+ * Nadeau and Bengio's corrected resampled t-test on per-fold accuracy
+ * differences across the CV folds.
+ */
+#ifndef VISBENCH_SUMMARY_H
+#define VISBENCH_SUMMARY_H
+
+#include "visbench/store.h"
+
+/* A metric over the CV folds and on the test fold. */
+typedef struct vb_stat {
+    double mean, sd; /* over CV folds (NaN without them; sd NaN with one) */
+    double test;     /* on the test/holdout fold (NaN without it) */
+    size_t n;        /* CV folds that have it */
+} vb_stat;
+
+typedef struct vb_summary_row {
+    const char *pipeline;
+    size_t n_done, n_failed, n_cv;
+    vb_stat accuracy, balanced_accuracy, macro_f1, auc_macro, log_loss, top2_accuracy;
+    double extract_s, train_s, tune_s, predict_s; /* mean over done runs */
+    double predict_per_s;                         /* test images per second of prediction */
+    double peak_rss_mb, model_kb;                 /* max and mean */
+    int proba;
+    const char *features, *params, *grid;         /* of the test fold run, else the first */
+    const vb_store_run *test_run;                 /* NULL without a test fold */
+    const char *error;                            /* first failure message */
+} vb_summary_row;
+
+typedef struct vb_summary {
+    const vb_store_exp *e;
+    size_t n;                /* pipelines */
+    vb_summary_row *rows;    /* ranked best first */
+    int has_cv, has_test;
+    const char *test_fold;   /* "test" or "holdout" */
+    size_t n_cv_folds;
+    double *mcnemar_p;       /* n x n in row order, NaN where undefined */
+    double *ttest_p, *ttest_t;
+} vb_summary;
+
+vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *err);
+void vb_summary_free(vb_summary *s);
+/* The primary score a row ranks by. */
+double vb_summary_score(const vb_summary *s, const vb_summary_row *r);
+
+#endif

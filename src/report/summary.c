@@ -1,0 +1,300 @@
+/* Leaderboards and pairwise significance from a stored experiment. */
+#define _GNU_SOURCE
+#include "visbench/summary.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int is_test_fold(const char *fold) { return strcmp(fold, "test") == 0 || strcmp(fold, "holdout") == 0; }
+
+void vb_summary_free(vb_summary *s)
+{
+    if (!s)
+        return;
+    free(s->rows);
+    free(s->mcnemar_p);
+    free(s->ttest_p);
+    free(s->ttest_t);
+    free(s);
+}
+
+double vb_summary_score(const vb_summary *s, const vb_summary_row *r)
+{
+    return s->has_test && !isnan(r->accuracy.test) ? r->accuracy.test : r->accuracy.mean;
+}
+
+static int by_score(const void *a, const void *b, void *ctx)
+{
+    double x = vb_summary_score(ctx, a), y = vb_summary_score(ctx, b);
+    if (isnan(x) != isnan(y))
+        return isnan(x) ? 1 : -1;
+    if (x != y && !isnan(x))
+        return x > y ? -1 : 1;
+    return strcmp(((const vb_summary_row *)a)->pipeline, ((const vb_summary_row *)b)->pipeline);
+}
+
+static void stat_of(const vb_store_exp *e, const char *pipeline, const char *metric, vb_stat *st)
+{
+    double vals[4096];
+    size_t n = 0;
+    st->test = NAN;
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const vb_store_run *r = &e->runs[i];
+        if (strcmp(r->pipeline, pipeline) != 0 || strcmp(r->status, "done") != 0)
+            continue;
+        double v = vb_store_metric(r, metric);
+        if (is_test_fold(r->fold))
+            st->test = v;
+        else if (!isnan(v) && n < 4096)
+            vals[n++] = v;
+    }
+    st->n = n;
+    if (n)
+        vb_mean_sd(vals, n, &st->mean, &st->sd);
+    else
+        st->mean = st->sd = NAN;
+}
+
+/* The run of pipeline on fold, or NULL. */
+static const vb_store_run *find_run(const vb_store_exp *e, const char *pipeline, const char *fold)
+{
+    for (size_t i = 0; i < e->n_runs; i++)
+        if (strcmp(e->runs[i].pipeline, pipeline) == 0 && strcmp(e->runs[i].fold, fold) == 0 &&
+            strcmp(e->runs[i].status, "done") == 0)
+            return &e->runs[i];
+    return NULL;
+}
+
+/* McNemar between two runs over the samples both predicted (matched by sample id). */
+static double mcnemar_runs(const vb_store_run *a, const vb_store_run *b)
+{
+    if (!a || !b || !a->n_pred || !b->n_pred)
+        return NAN;
+    size_t n = a->n_pred < b->n_pred ? a->n_pred : b->n_pred;
+    int *t = malloc(n * sizeof *t), *pa = malloc(n * sizeof *pa), *pb = malloc(n * sizeof *pb);
+    size_t m = 0, i = 0, j = 0;
+    if (t && pa && pb)
+        while (i < a->n_pred && j < b->n_pred) { /* both sorted by sample */
+            if (a->sample[i] < b->sample[j])
+                i++;
+            else if (a->sample[i] > b->sample[j])
+                j++;
+            else {
+                t[m] = a->truth[i];
+                pa[m] = a->pred[i];
+                pb[m++] = b->pred[j];
+                i++;
+                j++;
+            }
+        }
+    double p = NAN;
+    if (m) {
+        vb_mcnemar mc;
+        vb_mcnemar_test(t, pa, pb, m, &mc);
+        p = mc.p;
+    }
+    free(t);
+    free(pa);
+    free(pb);
+    return p;
+}
+
+static int by_sample(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b; /* sample is the first member */
+    return x < y ? -1 : x > y;
+}
+
+/* Is fold a CV fold of the first repetition ("fold3" or "r1-fold3")? */
+static int first_repetition(const char *fold)
+{
+    return strncmp(fold, "fold", 4) == 0 || strncmp(fold, "r1-", 3) == 0;
+}
+
+/* Pooled out-of-fold predictions of one pipeline over the CV folds of the
+ * first repetition, as a pseudo-run sorted by sample. */
+static int pooled_oof(const vb_store_exp *e, const char *pipeline, vb_store_run *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t total = 0;
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const vb_store_run *r = &e->runs[i];
+        if (strcmp(r->pipeline, pipeline) == 0 && strcmp(r->status, "done") == 0 && first_repetition(r->fold))
+            total += r->n_pred;
+    }
+    if (!total)
+        return 0;
+    out->sample = malloc(total * sizeof *out->sample);
+    out->truth = malloc(total * sizeof *out->truth);
+    out->pred = malloc(total * sizeof *out->pred);
+    if (!out->sample || !out->truth || !out->pred)
+        return 0;
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const vb_store_run *r = &e->runs[i];
+        if (strcmp(r->pipeline, pipeline) != 0 || strcmp(r->status, "done") != 0 || !first_repetition(r->fold))
+            continue;
+        memcpy(out->sample + out->n_pred, r->sample, r->n_pred * sizeof *r->sample);
+        memcpy(out->truth + out->n_pred, r->truth, r->n_pred * sizeof *r->truth);
+        memcpy(out->pred + out->n_pred, r->pred, r->n_pred * sizeof *r->pred);
+        out->n_pred += r->n_pred;
+    }
+    /* Folds interleave samples: order by sample so runs can be matched. */
+    typedef struct triple {
+        size_t sample;
+        int truth, pred;
+    } triple;
+    triple *t = malloc(out->n_pred * sizeof *t);
+    if (!t)
+        return 0;
+    for (size_t i = 0; i < out->n_pred; i++)
+        t[i] = (triple){out->sample[i], out->truth[i], out->pred[i]};
+    qsort(t, out->n_pred, sizeof *t, by_sample);
+    for (size_t i = 0; i < out->n_pred; i++) {
+        out->sample[i] = t[i].sample;
+        out->truth[i] = t[i].truth;
+        out->pred[i] = t[i].pred;
+    }
+    free(t);
+    return 1;
+}
+
+static void free_pseudo(vb_store_run *r)
+{
+    free(r->sample);
+    free(r->truth);
+    free(r->pred);
+}
+
+vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *err)
+{
+    *out = NULL;
+    vb_summary *s = vb_calloc(1, sizeof *s, err);
+    if (!s)
+        return VB_ERR_NOMEM;
+    s->e = e;
+    s->rows = vb_calloc(e->n_runs ? e->n_runs : 1, sizeof *s->rows, err);
+    if (!s->rows) {
+        free(s);
+        return VB_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const vb_store_run *r = &e->runs[i];
+        size_t j;
+        for (j = 0; j < s->n; j++)
+            if (strcmp(s->rows[j].pipeline, r->pipeline) == 0)
+                break;
+        vb_summary_row *row = &s->rows[j];
+        if (j == s->n) {
+            s->n++;
+            row->pipeline = r->pipeline;
+        }
+        if (is_test_fold(r->fold)) {
+            s->has_test = 1;
+            s->test_fold = r->fold;
+        } else
+            s->has_cv = 1;
+        if (strcmp(r->status, "failed") == 0) {
+            row->n_failed++;
+            if (!row->error)
+                row->error = r->error;
+            continue;
+        }
+        if (strcmp(r->status, "done") != 0)
+            continue;
+        row->n_done++;
+        row->n_cv += !is_test_fold(r->fold);
+        row->extract_s += r->extract_s;
+        row->train_s += r->train_s;
+        row->tune_s += r->tune_s;
+        row->predict_s += r->predict_s;
+        row->predict_per_s += r->predict_s > 0 ? (double)r->n_test / r->predict_s : 0;
+        row->model_kb += (double)r->model_bytes / 1024.0;
+        double mb = (double)r->peak_rss_kb / 1024.0;
+        row->peak_rss_mb = mb > row->peak_rss_mb ? mb : row->peak_rss_mb;
+        row->proba = r->proba;
+        if (is_test_fold(r->fold) || !row->features) {
+            row->features = r->features;
+            row->params = r->params;
+            row->grid = r->grid;
+        }
+        if (is_test_fold(r->fold))
+            row->test_run = r;
+    }
+    for (size_t j = 0; j < s->n; j++) {
+        vb_summary_row *row = &s->rows[j];
+        if (row->n_done) {
+            double n = (double)row->n_done;
+            row->extract_s /= n;
+            row->train_s /= n;
+            row->tune_s /= n;
+            row->predict_s /= n;
+            row->predict_per_s /= n;
+            row->model_kb /= n;
+        }
+        stat_of(e, row->pipeline, "accuracy", &row->accuracy);
+        stat_of(e, row->pipeline, "balanced_accuracy", &row->balanced_accuracy);
+        stat_of(e, row->pipeline, "macro_f1", &row->macro_f1);
+        stat_of(e, row->pipeline, "auc_macro", &row->auc_macro);
+        stat_of(e, row->pipeline, "log_loss", &row->log_loss);
+        stat_of(e, row->pipeline, "top2_accuracy", &row->top2_accuracy);
+        if (row->n_cv > s->n_cv_folds)
+            s->n_cv_folds = row->n_cv;
+    }
+    qsort_r(s->rows, s->n, sizeof *s->rows, by_score, s);
+    size_t n = s->n;
+    size_t nn = n ? n * n : 1;
+    s->mcnemar_p = vb_malloc(nn, sizeof *s->mcnemar_p, err);
+    s->ttest_p = vb_malloc(nn, sizeof *s->ttest_p, err);
+    s->ttest_t = vb_malloc(nn, sizeof *s->ttest_t, err);
+    if (!s->mcnemar_p || !s->ttest_p || !s->ttest_t) {
+        vb_summary_free(s);
+        return VB_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n * n; i++)
+        s->mcnemar_p[i] = s->ttest_p[i] = s->ttest_t[i] = NAN;
+    vb_store_run *oof = NULL;
+    if (!s->has_test) {
+        oof = vb_calloc(n ? n : 1, sizeof *oof, err);
+        if (!oof) {
+            vb_summary_free(s);
+            return VB_ERR_NOMEM;
+        }
+        for (size_t a = 0; a < n; a++)
+            pooled_oof(e, s->rows[a].pipeline, &oof[a]);
+    }
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = a + 1; b < n; b++) {
+            double p = s->has_test ? mcnemar_runs(find_run(e, s->rows[a].pipeline, s->test_fold),
+                                                  find_run(e, s->rows[b].pipeline, s->test_fold))
+                                   : mcnemar_runs(&oof[a], &oof[b]);
+            s->mcnemar_p[a * n + b] = s->mcnemar_p[b * n + a] = p;
+            /* corrected t-test over the CV folds both have */
+            double d[4096];
+            size_t J = 0;
+            double ntr = 0, nte = 0;
+            for (size_t i = 0; i < e->n_runs && J < 4096; i++) {
+                const vb_store_run *ra = &e->runs[i];
+                if (strcmp(ra->pipeline, s->rows[a].pipeline) != 0 || strcmp(ra->status, "done") != 0 ||
+                    is_test_fold(ra->fold))
+                    continue;
+                const vb_store_run *rb = find_run(e, s->rows[b].pipeline, ra->fold);
+                if (!rb)
+                    continue;
+                d[J++] = vb_store_metric(ra, "accuracy") - vb_store_metric(rb, "accuracy");
+                ntr = (double)ra->n_train;
+                nte = (double)ra->n_test;
+            }
+            vb_ttest t;
+            if (J >= 2 && vb_corrected_ttest(d, J, ntr, nte, &t, NULL) == VB_OK) {
+                s->ttest_p[a * n + b] = s->ttest_p[b * n + a] = t.p;
+                s->ttest_t[a * n + b] = t.t;
+                s->ttest_t[b * n + a] = -t.t;
+            }
+        }
+    for (size_t a = 0; oof && a < n; a++)
+        free_pseudo(&oof[a]);
+    free(oof);
+    *out = s;
+    return VB_OK;
+}

@@ -1,0 +1,985 @@
+/* The SQLite results store. */
+#define _GNU_SOURCE
+#include "visbench/store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct vb_store {
+    sqlite3 *db;
+    char *path;
+    char owner[160]; /* host:pid:start-time of this process */
+};
+
+static const char *const schema[] = {
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS experiments("
+    " id INTEGER PRIMARY KEY, name TEXT NOT NULL, spec_text TEXT NOT NULL, spec_hash TEXT NOT NULL,"
+    " dataset TEXT NOT NULL, dataset_hash TEXT NOT NULL, n_samples INTEGER NOT NULL,"
+    " protocol TEXT NOT NULL, split_hash TEXT NOT NULL, seed INTEGER NOT NULL, n_folds INTEGER NOT NULL,"
+    " visbench_version TEXT NOT NULL, compiler TEXT NOT NULL, cpu TEXT NOT NULL, threads INTEGER NOT NULL,"
+    " started TEXT NOT NULL, finished TEXT, UNIQUE(name, split_hash))",
+    "CREATE TABLE IF NOT EXISTS classes(experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
+    " class INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY(experiment_id, class))",
+    "CREATE TABLE IF NOT EXISTS folds(experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
+    " fold_index INTEGER NOT NULL, name TEXT NOT NULL, n_train INTEGER NOT NULL, n_val INTEGER NOT NULL,"
+    " n_test INTEGER NOT NULL, PRIMARY KEY(experiment_id, fold_index))",
+    "CREATE TABLE IF NOT EXISTS runs("
+    " id INTEGER PRIMARY KEY, experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
+    " pipeline TEXT NOT NULL, fold TEXT NOT NULL, fold_index INTEGER NOT NULL,"
+    " config_hash TEXT NOT NULL, config TEXT NOT NULL,"
+    " status TEXT NOT NULL CHECK(status IN ('running', 'done', 'failed')), owner TEXT, error TEXT,"
+    " params TEXT, grid TEXT, features TEXT, dim INTEGER, probabilities INTEGER, features_shared INTEGER,"
+    " n_train INTEGER, n_val INTEGER, n_test INTEGER,"
+    " extract_s REAL, tune_s REAL, train_s REAL, predict_s REAL, peak_rss_kb INTEGER, model_bytes INTEGER,"
+    " model_info TEXT, started TEXT NOT NULL, finished TEXT,"
+    " UNIQUE(experiment_id, pipeline, fold))",
+    "CREATE TABLE IF NOT EXISTS metrics(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " name TEXT NOT NULL, value REAL, PRIMARY KEY(run_id, name))",
+    "CREATE TABLE IF NOT EXISTS class_metrics(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " class INTEGER NOT NULL, precision REAL, recall REAL, f1 REAL, support INTEGER, auc REAL,"
+    " PRIMARY KEY(run_id, class))",
+    "CREATE TABLE IF NOT EXISTS confusion(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " true_class INTEGER NOT NULL, pred_class INTEGER NOT NULL, count INTEGER NOT NULL,"
+    " PRIMARY KEY(run_id, true_class, pred_class))",
+    "CREATE TABLE IF NOT EXISTS predictions(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " sample INTEGER NOT NULL, true_class INTEGER NOT NULL, pred_class INTEGER NOT NULL, scores BLOB,"
+    " PRIMARY KEY(run_id, sample)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS curves(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " epoch INTEGER NOT NULL, train_loss REAL, train_acc REAL, val_loss REAL, val_acc REAL, lr REAL,"
+    " seconds REAL, PRIMARY KEY(run_id, epoch))",
+};
+
+static vb_status db_fail(vb_store *s, vb_error *err, const char *what)
+{
+    int code = sqlite3_errcode(s->db);
+    vb_status st = code == SQLITE_NOMEM ? VB_ERR_NOMEM
+                 : code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? VB_ERR_FORMAT : VB_ERR_IO;
+    return vb_fail(err, st, "%s: %s: %s%s", s->path, what, sqlite3_errmsg(s->db),
+                   code == SQLITE_NOTADB ? " (not a visbench store)" : "");
+}
+
+static vb_status exec(vb_store *s, const char *sql, vb_error *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        vb_status st = vb_fail(err, VB_ERR_IO, "%s: %s", s->path, msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return st;
+    }
+    return VB_OK;
+}
+
+static vb_status prepare(vb_store *s, const char *sql, sqlite3_stmt **stmt, vb_error *err)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, stmt, NULL) != SQLITE_OK)
+        return db_fail(s, err, "prepare");
+    return VB_OK;
+}
+
+/* Start time of a process in clock ticks since boot (field 22 of
+ * /proc/PID/stat), so that a reused pid is not taken for the old process. */
+static unsigned long long proc_start(long pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (!p)
+        return 0;
+    unsigned long long v = 0;
+    int field = 2;
+    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " "))
+        if (++field == 22) {
+            v = strtoull(tok, NULL, 10);
+            break;
+        }
+    return v;
+}
+
+/* Is the process that wrote this owner string still running? */
+static int owner_alive(const char *owner, const char *self)
+{
+    if (!owner)
+        return 0;
+    char host[128], myhost[128];
+    long pid;
+    unsigned long long start;
+    if (sscanf(owner, "%127[^:]:%ld:%llu", host, &pid, &start) != 3)
+        return 0;
+    if (sscanf(self, "%127[^:]:", myhost) != 1 || strcmp(host, myhost) != 0)
+        return 1; /* another machine: assume it is alive */
+    if (strcmp(owner, self) == 0)
+        return 0; /* our own stale claim from an earlier attempt in this process */
+    return proc_start(pid) == start;
+}
+
+static void now_iso(char out[32])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error *err)
+{
+    *out = NULL;
+    if (readonly && access(path, R_OK) != 0)
+        return vb_fail(err, VB_ERR_IO, "%s: cannot open the store: %s", path, strerror(errno));
+    vb_store *s = vb_calloc(1, sizeof *s, err);
+    if (!s)
+        return VB_ERR_NOMEM;
+    s->path = vb_strdup(path, err);
+    char host[128] = "localhost";
+    gethostname(host, sizeof host - 1);
+    host[strcspn(host, ":")] = 0;
+    snprintf(s->owner, sizeof s->owner, "%s:%ld:%llu", host, (long)getpid(), proc_start((long)getpid()));
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    vb_status st = VB_OK;
+    if (!s->path)
+        st = VB_ERR_NOMEM;
+    else if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK)
+        st = s->db ? db_fail(s, err, "cannot open the store") : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    if (st == VB_OK) {
+        sqlite3_busy_timeout(s->db, 60000);
+        st = exec(s, "PRAGMA foreign_keys = ON", err);
+    }
+    if (st == VB_OK && !readonly) {
+        /* WAL: readers never block the writer; synchronous=NORMAL in WAL
+         * mode keeps every committed transaction across a process crash. */
+        st = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", err);
+        if (st == VB_OK)
+            st = exec(s, "BEGIN IMMEDIATE", err);
+        for (size_t i = 0; st == VB_OK && i < sizeof schema / sizeof schema[0]; i++)
+            st = exec(s, schema[i], err);
+        if (st == VB_OK)
+            st = exec(s, "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')", err);
+        if (st == VB_OK)
+            st = exec(s, "COMMIT", err);
+        else
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    if (st == VB_OK) {
+        sqlite3_stmt *q = NULL;
+        st = prepare(s, "SELECT value FROM meta WHERE key = 'schema_version'", &q, err);
+        if (st == VB_OK) {
+            int rc = sqlite3_step(q);
+            if (rc != SQLITE_ROW)
+                st = vb_fail(err, VB_ERR_FORMAT, "%s: not a visbench store (no schema version)", path);
+            else if (sqlite3_column_int(q, 0) > VB_STORE_SCHEMA_VERSION)
+                st = vb_fail(err, VB_ERR_FORMAT, "%s: written by a newer visbench (schema %d > %d); upgrade visbench",
+                             path, sqlite3_column_int(q, 0), VB_STORE_SCHEMA_VERSION);
+        }
+        sqlite3_finalize(q);
+    }
+    if (st != VB_OK) {
+        vb_store_close(s);
+        return st;
+    }
+    *out = s;
+    return VB_OK;
+}
+
+void vb_store_close(vb_store *s)
+{
+    if (!s)
+        return;
+    if (s->db)
+        sqlite3_close_v2(s->db);
+    free(s->path);
+    free(s);
+}
+
+const char *vb_store_path(const vb_store *s) { return s->path; }
+
+static char *cpu_name(void)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    char *name = NULL;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "model name", 10) == 0) {
+            char *v = strchr(line, ':');
+            if (v) {
+                v++;
+                while (*v == ' ')
+                    v++;
+                v[strcspn(v, "\n")] = 0;
+                name = strdup(v);
+            }
+            break;
+        }
+    if (f)
+        fclose(f);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    char *full = vb_asprintf("%s, %ld cores", name ? name : "unknown CPU", n);
+    free(name);
+    return full;
+}
+
+static void bind_text(sqlite3_stmt *q, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(q, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(q, i);
+}
+
+vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset *ds, const vb_split *split,
+                              int64_t *id, vb_error *err)
+{
+    char spec_hash[17], data_hash[17], split_hash[17], started[32];
+    snprintf(spec_hash, sizeof spec_hash, "%016" PRIx64, spec->hash);
+    snprintf(data_hash, sizeof data_hash, "%016" PRIx64, split->data_hash);
+    vb_split_hash_text(split, split_hash);
+    now_iso(started);
+    char *cpu = cpu_name();
+    vb_status st = exec(s, "BEGIN IMMEDIATE", err);
+    sqlite3_stmt *q = NULL;
+    if (st == VB_OK)
+        st = prepare(s,
+                     "INSERT INTO experiments(name, spec_text, spec_hash, dataset, dataset_hash, n_samples, protocol,"
+                     " split_hash, seed, n_folds, visbench_version, compiler, cpu, threads, started)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                     " ON CONFLICT(name, split_hash) DO UPDATE SET spec_text = ?2, spec_hash = ?3,"
+                     " visbench_version = ?11, compiler = ?12, cpu = ?13, threads = ?14, started = ?15,"
+                     " finished = NULL RETURNING id",
+                     &q, err);
+    if (st == VB_OK) {
+        bind_text(q, 1, spec->name);
+        bind_text(q, 2, spec->text);
+        bind_text(q, 3, spec_hash);
+        bind_text(q, 4, ds->name);
+        bind_text(q, 5, data_hash);
+        sqlite3_bind_int64(q, 6, (sqlite3_int64)ds->n);
+        bind_text(q, 7, vb_protocol_name(split->conf.protocol));
+        bind_text(q, 8, split_hash);
+        sqlite3_bind_int64(q, 9, (sqlite3_int64)split->conf.seed);
+        sqlite3_bind_int64(q, 10, (sqlite3_int64)split->n_folds);
+        bind_text(q, 11, VB_VERSION);
+        bind_text(q, 12, "gcc " __VERSION__);
+        bind_text(q, 13, cpu ? cpu : "unknown");
+        sqlite3_bind_int(q, 14, vb_get_threads());
+        bind_text(q, 15, started);
+        if (sqlite3_step(q) != SQLITE_ROW)
+            st = db_fail(s, err, "cannot record the experiment");
+        else
+            *id = sqlite3_column_int64(q, 0);
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (st == VB_OK)
+        st = prepare(s, "INSERT OR REPLACE INTO classes(experiment_id, class, name) VALUES (?, ?, ?)", &q, err);
+    for (int k = 0; st == VB_OK && k < ds->n_classes; k++) {
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, *id);
+        sqlite3_bind_int(q, 2, k);
+        bind_text(q, 3, ds->classes[k]);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            st = db_fail(s, err, "cannot record the classes");
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (st == VB_OK)
+        st = prepare(s,
+                     "INSERT OR REPLACE INTO folds(experiment_id, fold_index, name, n_train, n_val, n_test)"
+                     " VALUES (?, ?, ?, ?, ?, ?)",
+                     &q, err);
+    for (size_t f = 0; st == VB_OK && f < split->n_folds; f++) {
+        const vb_fold *fo = &split->folds[f];
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, *id);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)f);
+        bind_text(q, 3, fo->name);
+        sqlite3_bind_int64(q, 4, (sqlite3_int64)fo->n_train);
+        sqlite3_bind_int64(q, 5, (sqlite3_int64)fo->n_val);
+        sqlite3_bind_int64(q, 6, (sqlite3_int64)fo->n_test);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            st = db_fail(s, err, "cannot record the folds");
+    }
+    sqlite3_finalize(q);
+    free(cpu);
+    if (st == VB_OK)
+        st = exec(s, "COMMIT", err);
+    else
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
+vb_status vb_store_experiment_finish(vb_store *s, int64_t id, vb_error *err)
+{
+    char now[32];
+    now_iso(now);
+    sqlite3_stmt *q = NULL;
+    vb_status st = prepare(s, "UPDATE experiments SET finished = ? WHERE id = ?", &q, err);
+    if (st == VB_OK) {
+        bind_text(q, 1, now);
+        sqlite3_bind_int64(q, 2, id);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            st = db_fail(s, err, "cannot record the end of the experiment");
+    }
+    sqlite3_finalize(q);
+    return st;
+}
+
+void vb_pipeline_config(const vb_spec_pipeline *sp, vb_buf *b)
+{
+    vb_featpipe_key(sp, b);
+    vb_buf_puts(b, " post:");
+    for (size_t i = 0; i < sp->n_post; i++) {
+        vb_buf_printf(b, " %s", sp->post[i]->info.name);
+        vb_params_to_yaml(&sp->post_params[i], b);
+    }
+    vb_buf_printf(b, " classifier: %s", sp->clf->info.name);
+    vb_params_to_yaml(&sp->clf_params, b);
+    size_t g = vb_params_grid_size(&sp->clf_params);
+    for (size_t i = 0; g > 1 && i < g; i++) {
+        vb_buf_puts(b, i ? "; " : " grid: ");
+        vb_params_grid_describe(&sp->clf_params, i, b);
+    }
+}
+
+vb_status vb_store_claim(vb_store *s, int64_t exp, const char *pipeline, const char *fold, size_t fold_index,
+                         const char *config, int retry_failed, vb_claim *out, vb_error *err)
+{
+    char hash[17], started[32];
+    snprintf(hash, sizeof hash, "%016" PRIx64, vb_hash64(config, strlen(config), 0));
+    now_iso(started);
+    vb_status st = exec(s, "BEGIN IMMEDIATE", err);
+    if (st != VB_OK)
+        return st;
+    sqlite3_stmt *q = NULL;
+    *out = VB_CLAIM_RUN;
+    int exists = 0;
+    st = prepare(s, "SELECT status, owner, config_hash FROM runs WHERE experiment_id = ? AND pipeline = ? AND fold = ?",
+                 &q, err);
+    if (st == VB_OK) {
+        sqlite3_bind_int64(q, 1, exp);
+        bind_text(q, 2, pipeline);
+        bind_text(q, 3, fold);
+        int rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            exists = 1;
+            const char *status = (const char *)sqlite3_column_text(q, 0);
+            const char *owner = (const char *)sqlite3_column_text(q, 1);
+            const char *chash = (const char *)sqlite3_column_text(q, 2);
+            int same = chash && strcmp(chash, hash) == 0;
+            if (same && strcmp(status, "done") == 0)
+                *out = VB_CLAIM_DONE;
+            else if (same && strcmp(status, "failed") == 0 && !retry_failed)
+                *out = VB_CLAIM_DONE;
+            else if (strcmp(status, "running") == 0 && owner_alive(owner, s->owner))
+                *out = VB_CLAIM_BUSY;
+        } else if (rc != SQLITE_DONE)
+            st = db_fail(s, err, "cannot read the runs");
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (st == VB_OK && *out == VB_CLAIM_RUN) {
+        if (exists) { /* replace: cascades to its metrics and predictions */
+            st = prepare(s, "DELETE FROM runs WHERE experiment_id = ? AND pipeline = ? AND fold = ?", &q, err);
+            if (st == VB_OK) {
+                sqlite3_bind_int64(q, 1, exp);
+                bind_text(q, 2, pipeline);
+                bind_text(q, 3, fold);
+                if (sqlite3_step(q) != SQLITE_DONE)
+                    st = db_fail(s, err, "cannot replace a run");
+            }
+            sqlite3_finalize(q);
+            q = NULL;
+        }
+        if (st == VB_OK)
+            st = prepare(s,
+                         "INSERT INTO runs(experiment_id, pipeline, fold, fold_index, config_hash, config, status,"
+                         " owner, started) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                         &q, err);
+        if (st == VB_OK) {
+            sqlite3_bind_int64(q, 1, exp);
+            bind_text(q, 2, pipeline);
+            bind_text(q, 3, fold);
+            sqlite3_bind_int64(q, 4, (sqlite3_int64)fold_index);
+            bind_text(q, 5, hash);
+            bind_text(q, 6, config);
+            bind_text(q, 7, s->owner);
+            bind_text(q, 8, started);
+            if (sqlite3_step(q) != SQLITE_DONE)
+                st = db_fail(s, err, "cannot claim a run");
+        }
+        sqlite3_finalize(q);
+    }
+    if (st == VB_OK)
+        st = exec(s, "COMMIT", err);
+    else
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
+vb_status vb_store_release(vb_store *s, int64_t exp, const char *pipeline, const char *fold, vb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    vb_status st = prepare(s,
+                           "DELETE FROM runs WHERE experiment_id = ? AND pipeline = ? AND fold = ?"
+                           " AND status = 'running' AND owner = ?",
+                           &q, err);
+    if (st == VB_OK) {
+        sqlite3_bind_int64(q, 1, exp);
+        bind_text(q, 2, pipeline);
+        bind_text(q, 3, fold);
+        bind_text(q, 4, s->owner);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            st = db_fail(s, err, "cannot release a run");
+    }
+    sqlite3_finalize(q);
+    return st;
+}
+
+/* The id of our claimed run. */
+static vb_status claimed_id(vb_store *s, int64_t exp, const char *pipeline, const char *fold, int64_t *id,
+                            vb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    vb_status st = prepare(s,
+                           "SELECT id FROM runs WHERE experiment_id = ? AND pipeline = ? AND fold = ?"
+                           " AND status = 'running' AND owner = ?",
+                           &q, err);
+    if (st == VB_OK) {
+        sqlite3_bind_int64(q, 1, exp);
+        bind_text(q, 2, pipeline);
+        bind_text(q, 3, fold);
+        bind_text(q, 4, s->owner);
+        int rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW)
+            *id = sqlite3_column_int64(q, 0);
+        else if (rc == SQLITE_DONE)
+            st = vb_fail(err, VB_ERR_STATE, "%s: run %s [%s] is not claimed by this process", s->path, pipeline, fold);
+        else
+            st = db_fail(s, err, "cannot read the runs");
+    }
+    sqlite3_finalize(q);
+    return st;
+}
+
+static vb_status put_metric(vb_store *s, sqlite3_stmt *q, int64_t run, const char *name, double v, vb_error *err)
+{
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, run);
+    bind_text(q, 2, name);
+    if (isnan(v))
+        sqlite3_bind_null(q, 3);
+    else
+        sqlite3_bind_double(q, 3, v);
+    return sqlite3_step(q) == SQLITE_DONE ? VB_OK : db_fail(s, err, "cannot write metrics");
+}
+
+static vb_status write_run(vb_store *s, int64_t run, const vb_run_result *r, vb_error *err)
+{
+    char finished[32];
+    now_iso(finished);
+    sqlite3_stmt *q = NULL;
+    vb_status st = prepare(s,
+                           "UPDATE runs SET status = 'done', owner = NULL, params = ?, grid = ?, features = ?, dim = ?,"
+                           " probabilities = ?, features_shared = ?, n_train = ?, n_val = ?, n_test = ?,"
+                           " extract_s = ?, tune_s = ?, train_s = ?, predict_s = ?, peak_rss_kb = ?, model_bytes = ?,"
+                           " model_info = ?, finished = ? WHERE id = ?",
+                           &q, err);
+    if (st == VB_OK) {
+        bind_text(q, 1, r->params);
+        bind_text(q, 2, r->grid);
+        bind_text(q, 3, r->features);
+        sqlite3_bind_int64(q, 4, (sqlite3_int64)r->dim);
+        sqlite3_bind_int(q, 5, r->proba);
+        sqlite3_bind_int(q, 6, r->features_shared);
+        sqlite3_bind_int64(q, 7, (sqlite3_int64)r->n_train);
+        sqlite3_bind_int64(q, 8, (sqlite3_int64)r->n_val);
+        sqlite3_bind_int64(q, 9, (sqlite3_int64)r->n_test);
+        sqlite3_bind_double(q, 10, r->extract_s);
+        sqlite3_bind_double(q, 11, r->tune_s);
+        sqlite3_bind_double(q, 12, r->train_s);
+        sqlite3_bind_double(q, 13, r->predict_s);
+        sqlite3_bind_int64(q, 14, (sqlite3_int64)r->peak_rss_kb);
+        sqlite3_bind_int64(q, 15, (sqlite3_int64)r->model_bytes);
+        bind_text(q, 16, r->clf_info && *r->clf_info ? r->clf_info : NULL);
+        bind_text(q, 17, finished);
+        sqlite3_bind_int64(q, 18, run);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            st = db_fail(s, err, "cannot write a run");
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+
+    const vb_metrics *m = r->metrics;
+    int k = r->n_classes;
+    if (st == VB_OK)
+        st = prepare(s, "INSERT INTO metrics(run_id, name, value) VALUES (?, ?, ?)", &q, err);
+    if (st == VB_OK) {
+        struct {
+            const char *name;
+            double v;
+        } ms[] = {{"accuracy", m->accuracy},
+                  {"balanced_accuracy", m->balanced_accuracy},
+                  {"macro_precision", m->macro_precision},
+                  {"macro_recall", m->macro_recall},
+                  {"macro_f1", m->macro_f1},
+                  {"micro_f1", m->micro_f1},
+                  {"weighted_f1", m->weighted_f1},
+                  {"top2_accuracy", r->scores ? vb_topk_accuracy(r->truth, r->scores, r->n_test, k, 2) : NAN},
+                  {"top5_accuracy", r->scores && k > 5 ? vb_topk_accuracy(r->truth, r->scores, r->n_test, k, 5) : NAN},
+                  {"auc_macro", r->scores ? vb_auc_macro(r->truth, r->scores, r->n_test, k) : NAN},
+                  {"log_loss", r->scores && r->proba ? vb_log_loss(r->truth, r->scores, r->n_test, k) : NAN}};
+        for (size_t i = 0; st == VB_OK && i < sizeof ms / sizeof ms[0]; i++)
+            if (!isnan(ms[i].v))
+                st = put_metric(s, q, run, ms[i].name, ms[i].v, err);
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (st == VB_OK)
+        st = prepare(s,
+                     "INSERT INTO class_metrics(run_id, class, precision, recall, f1, support, auc)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     &q, err);
+    for (int c = 0; st == VB_OK && c < k; c++) {
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, run);
+        sqlite3_bind_int(q, 2, c);
+        sqlite3_bind_double(q, 3, m->precision[c]);
+        sqlite3_bind_double(q, 4, m->recall[c]);
+        sqlite3_bind_double(q, 5, m->f1[c]);
+        sqlite3_bind_int64(q, 6, (sqlite3_int64)m->support[c]);
+        double auc = r->scores ? vb_auc_ovr(r->truth, r->scores, r->n_test, k, c) : NAN;
+        if (isnan(auc))
+            sqlite3_bind_null(q, 7);
+        else
+            sqlite3_bind_double(q, 7, auc);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            st = db_fail(s, err, "cannot write class metrics");
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (st == VB_OK)
+        st = prepare(s, "INSERT INTO confusion(run_id, true_class, pred_class, count) VALUES (?, ?, ?, ?)", &q, err);
+    for (int i = 0; st == VB_OK && i < k; i++)
+        for (int j = 0; st == VB_OK && j < k; j++) {
+            size_t cnt = m->confusion[(size_t)i * (size_t)k + (size_t)j];
+            if (!cnt)
+                continue;
+            sqlite3_reset(q);
+            sqlite3_bind_int64(q, 1, run);
+            sqlite3_bind_int(q, 2, i);
+            sqlite3_bind_int(q, 3, j);
+            sqlite3_bind_int64(q, 4, (sqlite3_int64)cnt);
+            if (sqlite3_step(q) != SQLITE_DONE)
+                st = db_fail(s, err, "cannot write the confusion matrix");
+        }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (st == VB_OK)
+        st = prepare(s,
+                     "INSERT INTO predictions(run_id, sample, true_class, pred_class, scores) VALUES (?, ?, ?, ?, ?)",
+                     &q, err);
+    uint8_t *blob = st == VB_OK && r->scores ? vb_malloc((size_t)k, 4, err) : NULL;
+    for (size_t i = 0; st == VB_OK && i < r->n_test; i++) {
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, run);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)r->test_idx[i]);
+        sqlite3_bind_int(q, 3, r->truth[i]);
+        sqlite3_bind_int(q, 4, r->pred[i]);
+        if (blob) { /* float32 little-endian, one per class */
+            for (int c = 0; c < k; c++) {
+                uint32_t u;
+                float f = r->scores[i * (size_t)k + (size_t)c];
+                memcpy(&u, &f, 4);
+                for (int b = 0; b < 4; b++)
+                    blob[c * 4 + b] = (uint8_t)(u >> (8 * b));
+            }
+            sqlite3_bind_blob(q, 5, blob, k * 4, SQLITE_TRANSIENT);
+        } else
+            sqlite3_bind_null(q, 5);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            st = db_fail(s, err, "cannot write predictions");
+    }
+    free(blob);
+    sqlite3_finalize(q);
+    q = NULL;
+    if (st == VB_OK && r->n_epochs)
+        st = prepare(s,
+                     "INSERT INTO curves(run_id, epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     &q, err);
+    for (size_t e = 0; st == VB_OK && e < r->n_epochs; e++) {
+        const vb_epoch *ep = &r->epochs[e];
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, run);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)e + 1);
+        double vals[6] = {ep->train_loss, ep->train_acc, ep->val_loss, ep->val_acc, ep->lr, ep->seconds};
+        for (int c = 0; c < 6; c++) {
+            if (isnan(vals[c]))
+                sqlite3_bind_null(q, 3 + c);
+            else
+                sqlite3_bind_double(q, 3 + c, vals[c]);
+        }
+        if (sqlite3_step(q) != SQLITE_DONE)
+            st = db_fail(s, err, "cannot write learning curves");
+    }
+    sqlite3_finalize(q);
+    return st;
+}
+
+vb_status vb_store_save_run(vb_store *s, int64_t exp, const vb_run_result *r, vb_error *err)
+{
+    vb_status st = exec(s, "BEGIN IMMEDIATE", err);
+    if (st != VB_OK)
+        return st;
+    int64_t run = 0;
+    st = claimed_id(s, exp, r->pipeline, r->fold, &run, err);
+    if (st == VB_OK)
+        st = write_run(s, run, r, err);
+    if (st == VB_OK)
+        st = exec(s, "COMMIT", err);
+    else
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
+vb_status vb_store_save_failure(vb_store *s, int64_t exp, const char *pipeline, const char *fold, const char *msg,
+                                vb_error *err)
+{
+    char finished[32];
+    now_iso(finished);
+    sqlite3_stmt *q = NULL;
+    vb_status st = prepare(s,
+                           "UPDATE runs SET status = 'failed', owner = NULL, error = ?, finished = ?"
+                           " WHERE experiment_id = ? AND pipeline = ? AND fold = ? AND owner = ?",
+                           &q, err);
+    if (st == VB_OK) {
+        bind_text(q, 1, msg);
+        bind_text(q, 2, finished);
+        sqlite3_bind_int64(q, 3, exp);
+        bind_text(q, 4, pipeline);
+        bind_text(q, 5, fold);
+        bind_text(q, 6, s->owner);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            st = db_fail(s, err, "cannot record a failure");
+    }
+    sqlite3_finalize(q);
+    return st;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+static char *col_text(sqlite3_stmt *q, int i)
+{
+    const unsigned char *t = sqlite3_column_text(q, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static void run_free(vb_store_run *r)
+{
+    free(r->pipeline);
+    free(r->fold);
+    free(r->status);
+    free(r->error);
+    free(r->config);
+    free(r->params);
+    free(r->grid);
+    free(r->features);
+    free(r->model_info);
+    for (size_t i = 0; i < r->n_metrics; i++)
+        free(r->metric_names[i]);
+    free(r->metric_names);
+    free(r->metric_values);
+    free(r->precision);
+    free(r->recall);
+    free(r->f1);
+    free(r->auc);
+    free(r->support);
+    free(r->confusion);
+    free(r->sample);
+    free(r->truth);
+    free(r->pred);
+    free(r->scores);
+    free(r->epochs);
+}
+
+void vb_store_exp_free(vb_store_exp *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->n_runs; i++)
+        run_free(&e->runs[i]);
+    free(e->runs);
+    for (int k = 0; e->classes && k < e->n_classes; k++)
+        free(e->classes[k]);
+    free(e->classes);
+    free(e->name);
+    free(e->spec_text);
+    free(e->spec_hash);
+    free(e->dataset);
+    free(e->dataset_hash);
+    free(e->protocol);
+    free(e->split_hash);
+    free(e->version);
+    free(e->compiler);
+    free(e->cpu);
+    free(e->started);
+    free(e->finished);
+    free(e);
+}
+
+double vb_store_metric(const vb_store_run *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_metrics; i++)
+        if (strcmp(r->metric_names[i], name) == 0)
+            return r->metric_values[i];
+    return NAN;
+}
+
+static vb_status load_run_details(vb_store *s, vb_store_exp *e, vb_store_run *r, int with_pred, vb_error *err)
+{
+    size_t k = (size_t)e->n_classes;
+    sqlite3_stmt *q = NULL;
+    vb_status st = prepare(s, "SELECT name, value FROM metrics WHERE run_id = ? ORDER BY name", &q, err);
+    while (st == VB_OK) {
+        if (q && sqlite3_bind_int64(q, 1, r->id) != SQLITE_OK) {
+            st = db_fail(s, err, "bind");
+            break;
+        }
+        int rc;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+            char **nn = realloc(r->metric_names, (r->n_metrics + 1) * sizeof *nn);
+            double *nv = nn ? realloc(r->metric_values, (r->n_metrics + 1) * sizeof *nv) : NULL;
+            if (nn)
+                r->metric_names = nn;
+            if (!nn || !nv) {
+                st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+                break;
+            }
+            r->metric_values = nv;
+            r->metric_names[r->n_metrics] = col_text(q, 0);
+            r->metric_values[r->n_metrics++] =
+                sqlite3_column_type(q, 1) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 1);
+        }
+        if (st == VB_OK && rc != SQLITE_DONE)
+            st = db_fail(s, err, "cannot read metrics");
+        break;
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    r->precision = calloc(k, sizeof *r->precision);
+    r->recall = calloc(k, sizeof *r->recall);
+    r->f1 = calloc(k, sizeof *r->f1);
+    r->auc = calloc(k, sizeof *r->auc);
+    r->support = calloc(k, sizeof *r->support);
+    r->confusion = calloc(k * k, sizeof *r->confusion);
+    if (st == VB_OK && (!r->precision || !r->recall || !r->f1 || !r->auc || !r->support || !r->confusion))
+        st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    for (size_t c = 0; r->auc && c < k; c++)
+        r->auc[c] = NAN;
+    if (st == VB_OK)
+        st = prepare(s, "SELECT class, precision, recall, f1, support, auc FROM class_metrics WHERE run_id = ?", &q, err);
+    if (st == VB_OK) {
+        sqlite3_bind_int64(q, 1, r->id);
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            int c = sqlite3_column_int(q, 0);
+            if (c < 0 || (size_t)c >= k)
+                continue;
+            r->precision[c] = sqlite3_column_double(q, 1);
+            r->recall[c] = sqlite3_column_double(q, 2);
+            r->f1[c] = sqlite3_column_double(q, 3);
+            r->support[c] = (size_t)sqlite3_column_int64(q, 4);
+            r->auc[c] = sqlite3_column_type(q, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 5);
+        }
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (st == VB_OK)
+        st = prepare(s, "SELECT true_class, pred_class, count FROM confusion WHERE run_id = ?", &q, err);
+    if (st == VB_OK) {
+        sqlite3_bind_int64(q, 1, r->id);
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            int i = sqlite3_column_int(q, 0), j = sqlite3_column_int(q, 1);
+            if (i >= 0 && j >= 0 && (size_t)i < k && (size_t)j < k)
+                r->confusion[(size_t)i * k + (size_t)j] = (size_t)sqlite3_column_int64(q, 2);
+        }
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (st == VB_OK)
+        st = prepare(s,
+                     "SELECT train_loss, train_acc, val_loss, val_acc, lr, seconds FROM curves WHERE run_id = ?"
+                     " ORDER BY epoch",
+                     &q, err);
+    if (st == VB_OK) {
+        sqlite3_bind_int64(q, 1, r->id);
+        while (st == VB_OK && sqlite3_step(q) == SQLITE_ROW) {
+            vb_store_epoch *ne = realloc(r->epochs, (r->n_epochs + 1) * sizeof *ne);
+            if (!ne) {
+                st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+                break;
+            }
+            r->epochs = ne;
+            double *v = &ne[r->n_epochs].train_loss;
+            for (int c = 0; c < 6; c++)
+                v[c] = sqlite3_column_type(q, c) == SQLITE_NULL ? NAN : sqlite3_column_double(q, c);
+            r->n_epochs++;
+        }
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (st != VB_OK || !with_pred || strcmp(r->status, "done") != 0)
+        return st;
+    size_t n = r->n_test;
+    r->sample = calloc(n ? n : 1, sizeof *r->sample);
+    r->truth = calloc(n ? n : 1, sizeof *r->truth);
+    r->pred = calloc(n ? n : 1, sizeof *r->pred);
+    r->scores = calloc((n ? n : 1) * k, sizeof *r->scores);
+    if (!r->sample || !r->truth || !r->pred || !r->scores)
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    st = prepare(s, "SELECT sample, true_class, pred_class, scores FROM predictions WHERE run_id = ? ORDER BY sample",
+                 &q, err);
+    if (st == VB_OK) {
+        sqlite3_bind_int64(q, 1, r->id);
+        size_t i = 0;
+        while (i < n && sqlite3_step(q) == SQLITE_ROW) {
+            r->sample[i] = (size_t)sqlite3_column_int64(q, 0);
+            r->truth[i] = sqlite3_column_int(q, 1);
+            r->pred[i] = sqlite3_column_int(q, 2);
+            const uint8_t *b = sqlite3_column_blob(q, 3);
+            if (b && (size_t)sqlite3_column_bytes(q, 3) == 4 * k)
+                for (size_t c = 0; c < k; c++) {
+                    uint32_t u = (uint32_t)b[4 * c] | (uint32_t)b[4 * c + 1] << 8 | (uint32_t)b[4 * c + 2] << 16 |
+                                 (uint32_t)b[4 * c + 3] << 24;
+                    memcpy(&r->scores[i * k + c], &u, 4);
+                }
+            i++;
+        }
+        r->n_pred = i;
+    }
+    sqlite3_finalize(q);
+    return st;
+}
+
+vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_exp **out, vb_error *err)
+{
+    *out = NULL;
+    vb_store_exp *e = vb_calloc(1, sizeof *e, err);
+    if (!e)
+        return VB_ERR_NOMEM;
+    sqlite3_stmt *q = NULL;
+    vb_status st = prepare(s,
+                           "SELECT id, name, spec_text, spec_hash, dataset, dataset_hash, protocol, split_hash, seed,"
+                           " visbench_version, compiler, cpu, threads, started, finished FROM experiments"
+                           " WHERE ?1 = 0 OR id = ?1 ORDER BY started DESC, id DESC LIMIT 1",
+                           &q, err);
+    if (st == VB_OK) {
+        sqlite3_bind_int64(q, 1, id);
+        int rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            e->id = sqlite3_column_int64(q, 0);
+            e->name = col_text(q, 1);
+            e->spec_text = col_text(q, 2);
+            e->spec_hash = col_text(q, 3);
+            e->dataset = col_text(q, 4);
+            e->dataset_hash = col_text(q, 5);
+            e->protocol = col_text(q, 6);
+            e->split_hash = col_text(q, 7);
+            e->seed = (uint64_t)sqlite3_column_int64(q, 8);
+            e->version = col_text(q, 9);
+            e->compiler = col_text(q, 10);
+            e->cpu = col_text(q, 11);
+            e->threads = sqlite3_column_int(q, 12);
+            e->started = col_text(q, 13);
+            e->finished = col_text(q, 14);
+        } else if (rc == SQLITE_DONE)
+            st = id ? vb_fail(err, VB_ERR_DATA, "%s: no experiment %" PRId64, s->path, id)
+                    : vb_fail(err, VB_ERR_DATA, "%s: the store holds no experiment yet", s->path);
+        else
+            st = db_fail(s, err, "cannot read the experiments");
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (st == VB_OK)
+        st = prepare(s, "SELECT class, name FROM classes WHERE experiment_id = ? ORDER BY class", &q, err);
+    if (st == VB_OK) {
+        sqlite3_bind_int64(q, 1, e->id);
+        while (st == VB_OK && sqlite3_step(q) == SQLITE_ROW) {
+            char **nc = realloc(e->classes, (size_t)(e->n_classes + 1) * sizeof *nc);
+            if (!nc) {
+                st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+                break;
+            }
+            e->classes = nc;
+            nc[e->n_classes++] = col_text(q, 1);
+        }
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (st == VB_OK)
+        st = prepare(s,
+                     "SELECT id, pipeline, fold, fold_index, status, error, config, params, grid, features, dim,"
+                     " probabilities, features_shared, n_train, n_val, n_test, extract_s, tune_s, train_s, predict_s,"
+                     " peak_rss_kb, model_bytes, model_info FROM runs WHERE experiment_id = ?"
+                     " ORDER BY (SELECT MIN(r2.id) FROM runs r2 WHERE r2.experiment_id = runs.experiment_id"
+                     " AND r2.pipeline = runs.pipeline), fold_index",
+                     &q, err);
+    if (st == VB_OK) {
+        sqlite3_bind_int64(q, 1, e->id);
+        while (st == VB_OK && sqlite3_step(q) == SQLITE_ROW) {
+            vb_store_run *nr = realloc(e->runs, (e->n_runs + 1) * sizeof *nr);
+            if (!nr) {
+                st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+                break;
+            }
+            e->runs = nr;
+            vb_store_run *r = &nr[e->n_runs++];
+            memset(r, 0, sizeof *r);
+            r->id = sqlite3_column_int64(q, 0);
+            r->pipeline = col_text(q, 1);
+            r->fold = col_text(q, 2);
+            r->fold_index = sqlite3_column_int(q, 3);
+            r->status = col_text(q, 4);
+            r->error = col_text(q, 5);
+            r->config = col_text(q, 6);
+            r->params = col_text(q, 7);
+            r->grid = col_text(q, 8);
+            r->features = col_text(q, 9);
+            r->dim = (size_t)sqlite3_column_int64(q, 10);
+            r->proba = sqlite3_column_int(q, 11);
+            r->features_shared = sqlite3_column_int(q, 12);
+            r->n_train = (size_t)sqlite3_column_int64(q, 13);
+            r->n_val = (size_t)sqlite3_column_int64(q, 14);
+            r->n_test = (size_t)sqlite3_column_int64(q, 15);
+            r->extract_s = sqlite3_column_double(q, 16);
+            r->tune_s = sqlite3_column_double(q, 17);
+            r->train_s = sqlite3_column_double(q, 18);
+            r->predict_s = sqlite3_column_double(q, 19);
+            r->peak_rss_kb = (size_t)sqlite3_column_int64(q, 20);
+            r->model_bytes = (size_t)sqlite3_column_int64(q, 21);
+            r->model_info = col_text(q, 22);
+            if (!r->pipeline || !r->fold || !r->status)
+                st = vb_fail(err, VB_ERR_FORMAT, "%s: a run lacks its pipeline, fold or status", s->path);
+        }
+    }
+    sqlite3_finalize(q);
+    for (size_t i = 0; st == VB_OK && i < e->n_runs; i++)
+        st = load_run_details(s, e, &e->runs[i], with_predictions, err);
+    if (st != VB_OK) {
+        vb_store_exp_free(e);
+        return st;
+    }
+    *out = e;
+    return VB_OK;
+}
