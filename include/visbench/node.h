@@ -16,7 +16,8 @@ typedef enum vb_node_kind { VB_NODE_SCALAR, VB_NODE_SEQ, VB_NODE_MAP } vb_node_k
 typedef struct vb_node vb_node;
 struct vb_node {
     vb_node_kind kind;
-    const char *file; /* shared by every node of a document */
+    const char *file; /* shared by every node of a document; stays valid after
+                         vb_doc_free (names are kept for the life of the process) */
     int line, col;    /* 1-based */
     char *text;       /* scalar text (NUL-terminated), NULL otherwise */
     int plain;        /* scalar was written without quotes */

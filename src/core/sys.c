@@ -244,6 +244,8 @@ vb_status vb_file_write_atomic(const char *path, const void *data, size_t len, v
 
 vb_status vb_mkdirs(const char *path, vb_error *err)
 {
+    if (!path || !*path)
+        return vb_fail(err, VB_ERR_IO, "cannot create a directory with an empty name");
     char *p = vb_strdup(path, err);
     if (!p)
         return VB_ERR_NOMEM;
@@ -260,6 +262,13 @@ vb_status vb_mkdirs(const char *path, vb_error *err)
     }
     if (mkdir(p, 0755) != 0 && errno != EEXIST) {
         vb_status st = vb_fail(err, VB_ERR_IO, "%s: cannot create directory: %s", p, strerror(errno));
+        free(p);
+        return st;
+    }
+    /* Like mkdir -p, an existing file of that name is an error. */
+    struct stat sb;
+    if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        vb_status st = vb_fail(err, VB_ERR_IO, "%s: cannot create directory: %s", p, strerror(EEXIST));
         free(p);
         return st;
     }

@@ -21,9 +21,12 @@ static locale_t vb_c_locale(void)
     return c_locale;
 }
 
+/* strtol/strtod skip leading white space; a strict parse does not. */
+static int starts_with_space(const char *s) { return *s == ' ' || (*s >= '\t' && *s <= '\r'); }
+
 int vb_parse_long(const char *s, long *out)
 {
-    if (!s || !*s)
+    if (!s || !*s || starts_with_space(s))
         return 0;
     char *end;
     errno = 0;
@@ -36,7 +39,7 @@ int vb_parse_long(const char *s, long *out)
 
 int vb_parse_double(const char *s, double *out)
 {
-    if (!s || !*s)
+    if (!s || !*s || starts_with_space(s))
         return 0;
     /* strtod follows LC_NUMERIC; the spec and files always use '.', so
      * parse in the C locale. */
@@ -53,31 +56,38 @@ int vb_parse_double(const char *s, double *out)
 
 int vb_edit_distance(const char *a, const char *b)
 {
+    /* Optimal string alignment: insertions, deletions, substitutions and
+     * transpositions of adjacent characters, with three rolling rows
+     * (a transposition needs the row two back). */
     size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
+    int small[3 * 65], *buf = small;
+    if (lb > 64 && !(buf = malloc(3 * (lb + 1) * sizeof *buf)))
         return 255;
-    int row[65];
+    int *prev2 = buf, *prev = buf + (lb + 1), *row = buf + 2 * (lb + 1);
     for (size_t j = 0; j <= lb; j++)
         row[j] = (int)j;
     for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
+        int *t = prev2;
+        prev2 = prev;
+        prev = row;
+        row = t;
         row[0] = (int)i;
         for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
             int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            int best = diag + cost;
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
+            int best = prev[j - 1] + cost;
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
             if (row[j - 1] + 1 < best)
                 best = row[j - 1] + 1;
-            /* transposition counts as one edit */
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && diag < best)
-                best = diag;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < best)
+                best = prev2[j - 2] + 1;
             row[j] = best;
-            diag = up;
         }
     }
-    return row[lb] > 255 ? 255 : row[lb];
+    int d = row[lb];
+    if (buf != small)
+        free(buf);
+    return d > 255 ? 255 : d;
 }
 
 const char *vb_nearest_name(const char *s, const char *const *names, size_t n)

@@ -181,7 +181,8 @@ vb_status vb_image_save_png(const vb_image *img, const char *path, vb_error *err
         const float *plane = img->data + (size_t)k * n;
         for (size_t i = 0; i < n; i++) {
             float v = plane[i] * 255.0f + 0.5f;
-            px[i * (size_t)img->c + (size_t)k] = v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t)v;
+            /* !(v > 0) also sends NaN to 0 (converting NaN is undefined). */
+            px[i * (size_t)img->c + (size_t)k] = !(v > 0.0f) ? 0 : v >= 255.0f ? 255 : (uint8_t)v;
         }
     }
     int ok = stbi_write_png(path, img->w, img->h, img->c, px, img->w * img->c);

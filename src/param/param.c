@@ -85,7 +85,8 @@ static size_t split_choices(const char *choices, char *scratch, size_t cap, cons
 {
     snprintf(scratch, cap, "%s", choices ? choices : "");
     size_t n = 0;
-    for (char *tok = strtok(scratch, "|"); tok && n < max; tok = strtok(NULL, "|"))
+    char *save = NULL; /* strtok_r: parameters may be parsed on several threads */
+    for (char *tok = strtok_r(scratch, "|", &save); tok && n < max; tok = strtok_r(NULL, "|", &save))
         names[n++] = tok;
     return n;
 }
@@ -204,8 +205,10 @@ static vb_status parse_one(const vb_param_def *d, const vb_node *node, const cha
         if ((d->min_len && count < (size_t)d->min_len) || (d->max_len && count > (size_t)d->max_len)) {
             if (d->min_len == d->max_len)
                 return vb_node_fail(node, err, "%s needs %d values, not %zu", what, d->min_len, count);
+            if (!d->max_len)
+                return vb_node_fail(node, err, "%s needs at least %d values, not %zu", what, d->min_len, count);
             return vb_node_fail(node, err, "%s needs %d to %d values, not %zu", what, d->min_len,
-                                d->max_len ? d->max_len : 1 << 30, count);
+                                d->max_len, count);
         }
         v->n = count;
         if (d->type == VB_PT_STRINGS) {

@@ -2,6 +2,7 @@
 #include "visbench/node.h"
 
 #include <libfyaml.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -99,6 +100,36 @@ static int node_push(vb_node *parent, vb_node *key, vb_node *child)
 
 /* ---- parsing ----------------------------------------------------------- */
 
+/* Nodes and parameter values point at their file name long after the
+ * document is freed (a spec's parameters and cloned nodes outlive the parse,
+ * and their errors still name the file). So nodes do not point into the
+ * vb_doc: each distinct name is stored once, for the life of the process. */
+typedef struct name_entry {
+    struct name_entry *next;
+    char name[];
+} name_entry;
+static name_entry *interned_names;
+static pthread_mutex_t interned_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *intern_name(const char *s)
+{
+    pthread_mutex_lock(&interned_lock);
+    name_entry *e;
+    for (e = interned_names; e; e = e->next)
+        if (strcmp(e->name, s) == 0)
+            break;
+    if (!e) {
+        size_t n = strlen(s) + 1;
+        if ((e = malloc(sizeof *e + n))) {
+            memcpy(e->name, s, n);
+            e->next = interned_names;
+            interned_names = e;
+        }
+    }
+    pthread_mutex_unlock(&interned_lock);
+    return e ? e->name : NULL;
+}
+
 typedef struct anchor {
     char *name;
     vb_node *node;
@@ -193,6 +224,15 @@ static vb_status on_event(builder *b, struct fy_event *ev)
     switch (ev->type) {
     case FYET_SCALAR: {
         mark_pos(ev->scalar.value, &line, &col);
+        if (line == 0 && b->depth > 0) {
+            /* An empty (null) value has no token: point at its key, or
+             * at the enclosing collection. */
+            const vb_node *at = b->pending_key[b->depth - 1];
+            if (!at)
+                at = b->stack[b->depth - 1];
+            line = at->line;
+            col = at->col;
+        }
         size_t len = 0;
         const char *text = fy_token_get_text(ev->scalar.value, &len);
         if (!(n = node_new(VB_NODE_SCALAR, b->file, line, col)) ||
@@ -252,7 +292,8 @@ static vb_status parse_with(struct fy_parser *fyp, struct fy_diag *diag, vb_doc 
 {
     builder b;
     memset(&b, 0, sizeof b);
-    b.file = doc->file;
+    if (!(b.file = intern_name(doc->file)))
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
     b.err = err;
     vb_status st = VB_OK;
     struct fy_event *ev;
@@ -271,9 +312,13 @@ static vb_status parse_with(struct fy_parser *fyp, struct fy_diag *diag, vb_doc 
     if (st == VB_OK && fy_parser_get_stream_error(fyp)) {
         void *it = NULL;
         struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
-        if (e)
-            st = vb_fail(err, VB_ERR_SPEC, "%s:%d:%d: YAML syntax error: %s", doc->file, e->line + 1,
-                         e->column + 1, e->msg ? e->msg : "invalid YAML");
+        /* libfyaml's collected positions are already 1-based. */
+        if (e && e->line > 0 && e->column > 0)
+            st = vb_fail(err, VB_ERR_SPEC, "%s:%d:%d: YAML syntax error: %s", doc->file, e->line,
+                         e->column, e->msg ? e->msg : "invalid YAML");
+        else if (e)
+            st = vb_fail(err, VB_ERR_SPEC, "%s: YAML syntax error: %s", doc->file,
+                         e->msg ? e->msg : "invalid YAML");
         else
             st = vb_fail(err, VB_ERR_SPEC, "%s: YAML syntax error", doc->file);
     }
@@ -324,7 +369,7 @@ static vb_status load(const char *text, size_t len, const char *name, vb_doc **o
     else
         st = parse_with(fyp, diag, doc, err);
     fy_parser_destroy(fyp);
-    fy_diag_unref(diag);
+    fy_diag_destroy(diag); /* unlike fy_diag_unref, also frees the collected errors */
     if (st != VB_OK) {
         vb_doc_free(doc);
         return st;
@@ -335,6 +380,7 @@ static vb_status load(const char *text, size_t len, const char *name, vb_doc **o
 
 vb_status vb_doc_load_file(const char *path, vb_doc **out, vb_error *err)
 {
+    *out = NULL; /* also when the file cannot be read */
     char *text;
     size_t len;
     vb_status st = vb_file_read(path, &text, &len, err);
@@ -436,8 +482,9 @@ vb_status vb_node_long(const vb_node *n, const char *what, long *out, vb_error *
     double d;
     if (vb_parse_long(n->text, out))
         return VB_OK;
-    /* 1e3 or 10.0 are integers too, written differently. */
-    if (vb_parse_double(n->text, &d) && d == (double)(long)d && d > -9.2e18 && d < 9.2e18) {
+    /* 1e3 or 10.0 are integers too, written differently. The range check
+     * comes first: converting an out-of-range double (or NaN) is undefined. */
+    if (vb_parse_double(n->text, &d) && d > -9.2e18 && d < 9.2e18 && d == (double)(long)d) {
         *out = (long)d;
         return VB_OK;
     }
