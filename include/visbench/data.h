@@ -76,7 +76,7 @@ vb_status vb_dataset_classes_from_params(vb_dataset *ds, const vb_params *p, int
 
 /* ---- synthetic data ---------------------------------------------------- */
 typedef struct vb_synth_opts {
-    int classes;       /* 2..10: circle, square, triangle, cross, ring, stripes, checker, star, diagonal, dots */
+    int classes;       /* 2..10: circle, square, triangle, cross, ring, star, stripes, checker, dots, hexagon */
     int per_class;     /* images per class */
     int size;          /* side in pixels */
     int color;         /* 0 grey, 1 RGB */

@@ -90,10 +90,18 @@ static vb_status read_csv(const char *csv, uint8_t part, row **rows, size_t *n, 
             continue;
         char *f[2] = {0};
         int nf;
-        if (!split_line(line, f, &nf) || nf != 2) {
-            st = vb_fail(err, VB_ERR_FORMAT, "%s:%d: expected 'path,label', got '%s'", csv, lineno, line);
+        /* split_line cuts the line in place: keep the text for the message. */
+        char *orig = strdup(line);
+        if (!orig) {
+            st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
             break;
         }
+        if (!split_line(line, f, &nf) || nf != 2) {
+            st = vb_fail(err, VB_ERR_FORMAT, "%s:%d: expected 'path,label', got '%s'", csv, lineno, orig);
+            free(orig);
+            break;
+        }
+        free(orig);
         if (added == 0 && strcasecmp(f[0], "path") == 0 && strcasecmp(f[1], "label") == 0)
             continue;
         if (!*f[0] || !*f[1]) {
@@ -158,8 +166,12 @@ static vb_status csv_load(const vb_params *p, const char *base_dir, vb_dataset *
             st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
     }
     if (st == VB_OK && given->given) {
-        for (size_t k = 0; k < given->n; k++)
+        for (size_t k = 0; k < given->n && st == VB_OK; k++) {
+            for (size_t j = 0; j < k && st == VB_OK; j++)
+                if (strcmp(given->strs[k], given->strs[j]) == 0)
+                    st = vb_param_fail(p, "classes", err, "class name '%s' appears twice", given->strs[k]);
             names[n_names++] = given->strs[k];
+        }
     } else if (st == VB_OK) {
         for (size_t i = 0; i < n; i++)
             names[n_names++] = rows[i].label;
@@ -179,8 +191,8 @@ static vb_status csv_load(const vb_params *p, const char *base_dir, vb_dataset *
             if (strcmp(names[k], rows[i].label) == 0)
                 break;
         if (k == n_names)
-            st = vb_fail(err, VB_ERR_DATA, "%s: label '%s' of %s is not in the classes list", files[0],
-                         rows[i].label, rows[i].path);
+            st = vb_fail(err, VB_ERR_DATA, "%s: label '%s' of %s is not in the classes list",
+                         rows[i].part == VB_PART_TEST ? files[1] : files[0], rows[i].label, rows[i].path);
         items[i].path = rows[i].path;
         items[i].label = (int)k;
         items[i].part = rows[i].part;

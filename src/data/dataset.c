@@ -289,8 +289,14 @@ vb_status vb_dataset_load_path(const char *path, vb_dataset **out, vb_error *err
             st = vb_dataset_load_node(doc->root, ".", out, err);
         vb_doc_free(doc);
         if (st == VB_OK) {
-            const char *base = strrchr(path, '/');
-            char *nm = strdup(base && base[1] ? base + 1 : path);
+            /* The folder's own name, without trailing slashes ("data/pets/" is "pets"). */
+            size_t end = strlen(path);
+            while (end > 1 && path[end - 1] == '/')
+                end--;
+            size_t start = end;
+            while (start > 0 && path[start - 1] != '/')
+                start--;
+            char *nm = start < end ? strndup(path + start, end - start) : strdup(path);
             if (nm) {
                 free((*out)->name);
                 (*out)->name = nm;

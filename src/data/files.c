@@ -58,7 +58,8 @@ vb_status vb_data_list_dir(const char *dir, char ***names_out, int **is_dir_out,
         vb_data_free_names(names, is_dir, n);
         return st;
     }
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n) /* names is NULL for an empty folder */
+        qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
         char *full = vb_path_join(dir, names[i]);
         struct stat sb;

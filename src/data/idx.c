@@ -22,6 +22,19 @@ typedef struct idx_file {
     const char *path;
 } idx_file;
 
+/* zlib's message for the last error, without the "path: " it starts with. */
+static const char *gz_msg(const idx_file *f)
+{
+    int code;
+    const char *msg = gzerror(f->gz, &code);
+    if (!msg || !*msg)
+        return "zlib error";
+    size_t n = strlen(f->path);
+    if (strncmp(msg, f->path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+        msg += n + 2;
+    return msg;
+}
+
 static vb_status gz_read_exact(idx_file *f, void *buf, size_t len, const char *what, vb_error *err)
 {
     unsigned char *p = buf;
@@ -29,16 +42,24 @@ static vb_status gz_read_exact(idx_file *f, void *buf, size_t len, const char *w
     while (got < len) {
         unsigned chunk = len - got > (1u << 30) ? (1u << 30) : (unsigned)(len - got);
         int r = gzread(f->gz, p + got, chunk);
-        if (r < 0) {
-            int code;
-            const char *msg = gzerror(f->gz, &code);
-            return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt compressed data (%s)", f->path, msg ? msg : "zlib error");
-        }
-        if (r == 0)
+        if (r < 0)
+            return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt compressed data (%s)", f->path, gz_msg(f));
+        if (r == 0) {
+            int code = Z_OK;
+            gzerror(f->gz, &code);
+            if (code == Z_BUF_ERROR) /* a gzip stream cut short */
+                return vb_fail(err, VB_ERR_FORMAT, "%s: truncated: the compressed data ends early; "
+                                                   "download or reinstall it",
+                               f->path);
+            if (strcmp(what, "header") == 0)
+                return vb_fail(err, VB_ERR_FORMAT, "%s: truncated: too short for an IDX header; "
+                                                   "download or reinstall it",
+                               f->path);
             return vb_fail(err, VB_ERR_FORMAT,
                            "%s: truncated: the header promises %zu bytes of %s, the file holds %zu; "
                            "download or reinstall it",
                            f->path, len, what, got);
+        }
         got += (size_t)r;
     }
     return VB_OK;
@@ -80,11 +101,13 @@ static vb_status idx_expect_end(idx_file *f, vb_error *err)
     int r = gzread(f->gz, &extra, 1);
     if (r > 0)
         return vb_fail(err, VB_ERR_FORMAT, "%s: longer than its header says; the file is corrupt", f->path);
-    if (r < 0) {
-        int code;
-        const char *msg = gzerror(f->gz, &code);
-        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt compressed data (%s)", f->path, msg ? msg : "zlib error");
-    }
+    if (r < 0)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt compressed data (%s)", f->path, gz_msg(f));
+    int code = Z_OK;
+    gzerror(f->gz, &code);
+    if (code == Z_BUF_ERROR) /* the gzip trailer (CRC, size) is missing: unchecked data */
+        return vb_fail(err, VB_ERR_FORMAT, "%s: truncated: the compressed data ends early; download or reinstall it",
+                       f->path);
     return VB_OK;
 }
 
@@ -107,6 +130,14 @@ static vb_status read_pair(const char *img_path, const char *lab_path, vb_datase
         goto out;
     if (idims[1] == 0 || idims[2] == 0 || idims[1] > 4096 || idims[2] > 4096) {
         st = vb_fail(err, VB_ERR_FORMAT, "%s: implausible image size %ux%u", img_path, idims[2], idims[1]);
+        goto out;
+    }
+    /* Samples of both parts share one block with one image size. */
+    if (*ds && (*ds)->n && ((*ds)->w[0] != idims[2] || (*ds)->h[0] != idims[1])) {
+        st = vb_fail(err, VB_ERR_FORMAT,
+                     "%s: images are %ux%u but the training images are %ux%u; "
+                     "the test files belong to another dataset",
+                     img_path, idims[2], idims[1], (unsigned)(*ds)->w[0], (unsigned)(*ds)->h[0]);
         goto out;
     }
     if (idims[0] != ldims[0]) {

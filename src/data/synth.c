@@ -154,12 +154,12 @@ vb_status vb_synth_write(const vb_synth_opts *o, const char *dir, vb_error *err)
         return vb_fail(err, VB_ERR_PARAM, "images per class must be 1..1000000, not %d", o->per_class);
     if (o->size < 8 || o->size > 4096)
         return vb_fail(err, VB_ERR_PARAM, "image size must be 8..4096, not %d", o->size);
-    if (o->noise < 0 || o->noise > 1)
+    if (!(o->noise >= 0 && o->noise <= 1)) /* NaN too */
         return vb_fail(err, VB_ERR_PARAM, "noise must be 0..1, not %g", o->noise);
     if (o->clutter < 0 || o->clutter > 100)
         return vb_fail(err, VB_ERR_PARAM, "clutter must be 0..100, not %d", o->clutter);
-    if (o->test_per_class < 0)
-        return vb_fail(err, VB_ERR_PARAM, "test images per class must be >= 0");
+    if (o->test_per_class < 0 || o->test_per_class > 1000000)
+        return vb_fail(err, VB_ERR_PARAM, "test images per class must be 0..1000000, not %d", o->test_per_class);
     vb_status st = vb_mkdirs(dir, err);
     if (st != VB_OK)
         return st;

@@ -177,6 +177,9 @@ static const vb_param_def eq_params[] = {
      .help = "histogram bins over [0, 1]"},
 };
 
+/* Clamps to [0, 1]; NaN becomes 0 (it must not index the histogram). */
+static float clamp01(float x) { return x > 0 ? (x < 1 ? x : 1) : 0; }
+
 static vb_status eq_apply(const vb_params *p, const vb_image *in, vb_image *out, vb_error *err)
 {
     vb_status st = vb_image_reshape(out, in->w, in->h, in->c, err);
@@ -193,7 +196,7 @@ static vb_status eq_apply(const vb_params *p, const vb_image *in, vb_image *out,
         float *dst = vb_image_plane(out, c);
         memset(hist, 0, (size_t)bins * sizeof *hist);
         for (size_t i = 0; i < n; i++) {
-            float v = src[i] < 0 ? 0 : src[i] > 1 ? 1 : src[i];
+            float v = clamp01(src[i]);
             hist[(int)(v * (float)(bins - 1) + 0.5f)]++;
         }
         size_t cum = 0, first = 0;
@@ -208,7 +211,7 @@ static vb_status eq_apply(const vb_params *p, const vb_image *in, vb_image *out,
         }
         double denom = (double)(n - first);
         for (size_t i = 0; i < n; i++) {
-            float v = src[i] < 0 ? 0 : src[i] > 1 ? 1 : src[i];
+            float v = clamp01(src[i]);
             size_t cdf = hist[(int)(v * (float)(bins - 1) + 0.5f)];
             dst[i] = denom > 0 ? (float)((double)(cdf - first) / denom) : v;
         }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -442,8 +443,16 @@ static char *next_line(lines *l)
     return line;
 }
 
-static vb_status bad(lines *l, vb_error *err, const char *what)
+static vb_status bad(lines *l, vb_error *err, const char *fmt, ...) VB_PRINTF(3, 4);
+static vb_status bad(lines *l, vb_error *err, const char *fmt, ...)
 {
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (l->lineno == 0) /* nothing read: an empty file */
+        return vb_fail(err, VB_ERR_FORMAT, "%s: %s; delete the file to have it rebuilt", l->path, what);
     return vb_fail(err, VB_ERR_FORMAT, "%s:%d: %s; delete the file to have it rebuilt", l->path, l->lineno, what);
 }
 
@@ -452,8 +461,10 @@ static vb_status read_kv(lines *l, const char *key, char **value, vb_error *err)
 {
     char *line = next_line(l);
     size_t kl = strlen(key);
-    if (!line || strncmp(line, key, kl) != 0 || line[kl] != ' ')
-        return bad(l, err, key);
+    if (!line)
+        return bad(l, err, "the file ends before '%s' (truncated)", key);
+    if (strncmp(line, key, kl) != 0 || line[kl] != ' ')
+        return bad(l, err, "expected '%s ...'", key);
     *value = line + kl + 1;
     return VB_OK;
 }
@@ -467,7 +478,7 @@ static vb_status read_u64(lines *l, const char *key, uint64_t *v, int hex, vb_er
     errno = 0;
     unsigned long long x = strtoull(s, &end, hex ? 16 : 10);
     if (errno || *end || end == s || *s == '-')
-        return bad(l, err, key);
+        return bad(l, err, "bad value for '%s'", key);
     *v = x;
     return VB_OK;
 }
@@ -477,7 +488,7 @@ static vb_status read_dbl(lines *l, const char *key, double *v, vb_error *err)
     char *s = NULL;
     vb_status st = read_kv(l, key, &s, err);
     if (st == VB_OK && !vb_parse_double(s, v))
-        return bad(l, err, key);
+        return bad(l, err, "bad value for '%s'", key);
     return st;
 }
 
@@ -487,8 +498,10 @@ static vb_status read_list(lines *l, const char *tag, size_t n, size_t n_samples
     char *s = NULL;
     char *line = next_line(l);
     size_t tl = strlen(tag);
-    if (!line || strncmp(line, tag, tl) != 0 || (line[tl] != ' ' && line[tl] != 0))
-        return bad(l, err, tag);
+    if (!line)
+        return bad(l, err, "the file ends before the %s list (truncated)", tag);
+    if (strncmp(line, tag, tl) != 0 || (line[tl] != ' ' && line[tl] != 0))
+        return bad(l, err, "expected '%s ...'", tag);
     s = line + tl;
     size_t *v = vb_calloc(n ? n : 1, sizeof *v, err);
     if (!v)
@@ -498,6 +511,12 @@ static vb_status read_list(lines *l, const char *tag, size_t n, size_t n_samples
         errno = 0;
         while (*s == ' ')
             s++;
+        if (!*s) {
+            free(v);
+            if (!l->cur) /* the last line of the file, cut short */
+                return bad(l, err, "the file ends inside the %s list (truncated)", tag);
+            return bad(l, err, "fewer indices than the fold header says");
+        }
         unsigned long long x = strtoull(s, &end, 10);
         if (errno || end == s || x >= n_samples || *s == '-') {
             free(v);
@@ -540,9 +559,9 @@ vb_status vb_split_load(const char *path, vb_split **out, vb_error *err)
     if (st == VB_OK)
         st = read_dbl(&l, "test_fraction", &s->conf.test_fraction, err);
     if (st == VB_OK && (st = read_u64(&l, "k", &x, 0, err)) == VB_OK)
-        s->conf.k = x > 1000 ? (st = bad(&l, err, "k"), 0) : (int)x;
+        s->conf.k = x > 1000 ? (st = bad(&l, err, "bad value for 'k'"), 0) : (int)x;
     if (st == VB_OK && (st = read_u64(&l, "repeats", &x, 0, err)) == VB_OK)
-        s->conf.repeats = x > 1000 ? (st = bad(&l, err, "repeats"), 0) : (int)x;
+        s->conf.repeats = x > 1000 ? (st = bad(&l, err, "bad value for 'repeats'"), 0) : (int)x;
     if (st == VB_OK && (st = read_u64(&l, "official_test", &x, 0, err)) == VB_OK)
         s->conf.official_test = x != 0;
     if (st == VB_OK)
@@ -559,7 +578,7 @@ vb_status vb_split_load(const char *path, vb_split **out, vb_error *err)
         st = read_u64(&l, "data_hash", &s->data_hash, 1, err);
     if (st == VB_OK && (st = read_u64(&l, "folds", &x, 0, err)) == VB_OK) {
         if (x == 0 || x > 100000)
-            st = bad(&l, err, "fold count");
+            st = bad(&l, err, "bad value for 'folds'");
         else if (!(s->folds = vb_calloc((size_t)x, sizeof *s->folds, err)))
             st = VB_ERR_NOMEM;
         else
@@ -570,9 +589,13 @@ vb_status vb_split_load(const char *path, vb_split **out, vb_error *err)
         char *line = next_line(&l);
         char name[32];
         unsigned long long a, b, c;
-        if (!line || sscanf(line, "fold %31s %llu %llu %llu", name, &a, &b, &c) != 4 || a > s->n_samples ||
+        if (!line) {
+            st = bad(&l, err, "the file ends before fold %zu of %zu (truncated)", f + 1, s->n_folds);
+            break;
+        }
+        if (sscanf(line, "fold %31s %llu %llu %llu", name, &a, &b, &c) != 4 || a > s->n_samples ||
             b > s->n_samples || c > s->n_samples) {
-            st = bad(&l, err, "fold header");
+            st = bad(&l, err, "bad fold header");
             break;
         }
         snprintf(fo->name, sizeof fo->name, "%s", name);
