@@ -130,6 +130,8 @@ vb_status vb_classifier_load(vb_classifier *c, vb_reader *r, vb_error *err)
 {
     uint64_t d;
     uint32_t k;
+    /* The state is replaced: until the load succeeds the instance is untrained. */
+    c->trained = 0;
     vb_status st = vb_read_u64(r, &d, err);
     if (st == VB_OK)
         st = vb_read_u32_range(r, &k, 2, 1u << 20, "n_classes", err);

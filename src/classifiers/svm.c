@@ -859,11 +859,16 @@ static vb_status svm_load(void *state, vb_reader *r, vb_error *err)
     if (d == 0 || l == 0 || d > left || l > left || !vb_mul_ok((size_t)l, (size_t)d, &sz) || sz > left / 4)
         return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt svm sizes (%llu SVs x %llu features)", r->what,
                        (unsigned long long)l, (unsigned long long)d);
+    /* So must the class tables (2 x k int32), the pair coefficients (P x l
+     * floats) and the pair offsets (P doubles). */
+    size_t P = n_pairs((int)k), pl;
+    if ((size_t)k > left / 8 || P > left / 8 || !vb_mul_ok(P, (size_t)l, &pl) || pl > left / 4)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt svm sizes (%u classes, %llu SVs)", r->what, k,
+                       (unsigned long long)l);
     s->d = (size_t)d;
     s->n_classes = (int)K;
     s->k = (int)k;
     s->l = (size_t)l;
-    size_t P = n_pairs(s->k);
     s->label = vb_calloc(k, sizeof *s->label, err);
     s->nsv = vb_calloc(k, sizeof *s->nsv, err);
     s->sv = vb_malloc(s->l, s->d * sizeof *s->sv, err);

@@ -124,6 +124,8 @@ typedef struct feat_entry {
     float *Xtr, *Xval, *Xte;
     double extract_s;
     int users;
+    vb_status st; /* a failed extraction stays failed for the pipelines that share it */
+    vb_error err;
 } feat_entry;
 
 typedef struct feat_cache {
@@ -166,9 +168,14 @@ static vb_status extract_fold(const vb_spec *spec, const vb_spec_pipeline *sp, c
     }
     for (size_t i = 0; i < cache->n; i++)
         if (strcmp(cache->e[i].key, key.data) == 0) {
+            vb_buf_free(&key);
+            if (cache->e[i].st != VB_OK) {
+                if (err)
+                    *err = cache->e[i].err;
+                return cache->e[i].st;
+            }
             cache->e[i].users++;
             *out = &cache->e[i];
-            vb_buf_free(&key);
             return VB_OK;
         }
     feat_entry *grown = realloc(cache->e, (cache->n + 1) * sizeof *grown);
@@ -207,16 +214,24 @@ static vb_status extract_fold(const vb_spec *spec, const vb_spec_pipeline *sp, c
     }
     e->extract_s = vb_now() - t0;
     cache->n++; /* owned by the cache even on failure, so it is freed */
-    if (st != VB_OK)
+    if (st != VB_OK) {
+        e->st = st;
+        if (err)
+            e->err = *err;
+        else
+            vb_fail(&e->err, st, "feature extraction failed");
         return st;
+    }
     e->users = 1;
     *out = e;
     return VB_OK;
 }
 
 static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
-                         size_t fold_index, feat_cache *cache, const vb_run_sink *sink, vb_error *err)
+                         size_t fold_index, feat_cache *cache, const vb_run_sink *sink, int *sink_failed,
+                         vb_error *err)
 {
+    *sink_failed = 0;
     vb_rss_reset_peak();
     feat_entry *fe = NULL;
     vb_status st = extract_fold(spec, sp, ds, fold, fold_index, cache, &fe, err);
@@ -307,6 +322,7 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
         .clf_info = info.data ? info.data : "",
     };
     st = sink->on_result(sink->user, &r, err);
+    *sink_failed = st != VB_OK;
 out:
     vb_metrics_free(&m);
     vb_buf_free(&feat);
@@ -379,8 +395,10 @@ vb_status vb_experiment_run(const vb_spec *spec, const vb_dataset *ds, const vb_
             if (sink->is_done && sink->is_done(sink->user, sp->name, fold->name))
                 continue;
             vb_error e = {0};
-            st = run_one(spec, sp, ds, fold, f, &cache, sink, &e);
-            if (st == VB_ERR_INTERRUPTED || st == VB_ERR_NOMEM || st == VB_ERR_IO) {
+            int sink_failed = 0;
+            st = run_one(spec, sp, ds, fold, f, &cache, sink, &sink_failed, &e);
+            /* A failing sink stops the experiment, whatever its status. */
+            if (sink_failed || st == VB_ERR_INTERRUPTED || st == VB_ERR_NOMEM || st == VB_ERR_IO) {
                 cache_clear(&cache);
                 if (err)
                     *err = e;

@@ -1,0 +1,899 @@
+/* pipeline: feature pipelines against the extractors called by hand,
+ * post-processing chains, the experiment runner (sharing, determinism,
+ * grids, failures) and the results files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "support/testutil.h"
+#include "visbench/pipeline.h"
+#include "visbench/results.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- fixtures ---------------------------------------------------------- */
+
+static vb_dataset *g_ds; /* synthetic folder dataset: 3 classes x 30 grey images of 32 px */
+
+static int setup(void **state)
+{
+    vb_synth_opts o = vb_synth_defaults;
+    o.classes = 3;
+    o.per_class = 30;
+    o.size = 32;
+    o.seed = 5;
+    vb_error err = {0};
+    if (vb_synth_write(&o, "synth", &err) != VB_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    if (vb_dataset_load_path("synth", &g_ds, &err) != VB_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    vb_dataset_free(g_ds);
+    return 0;
+}
+
+static vb_spec *spec_ok(const char *text)
+{
+    vb_spec *spec = NULL;
+    vb_error err = {0};
+    if (vb_spec_parse(text, "t.yaml", &spec, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    return spec;
+}
+
+/* An extractor built by hand from YAML parameters. */
+static vb_extractor *ext_new(const char *name, const char *yaml, vb_shape in)
+{
+    const vb_extractor_vt *vt = vb_extractor_find(name);
+    vb_doc *doc = NULL;
+    vb_error err = {0};
+    assert_int_equal(vb_doc_load_string(yaml, "x.yaml", &doc, &err), VB_OK);
+    vb_params p;
+    assert_int_equal(vb_params_parse(&p, &vt->info, doc->root, 0, &err), VB_OK);
+    vb_extractor *x = NULL;
+    if (vb_extractor_new(vt, &p, in, &x, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    vb_params_free(&p);
+    vb_doc_free(doc);
+    return x;
+}
+
+static void ext_run(const vb_extractor *x, const vb_image *img, float *out)
+{
+    void *scratch = x->vt->scratch_new ? x->vt->scratch_new(x->state) : NULL;
+    vb_error err = {0};
+    if (x->vt->extract(x->state, scratch, img, out, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    if (scratch)
+        x->vt->scratch_free(scratch);
+}
+
+/* An in-memory dataset of grey images; image i of class i % k has
+ * brightness 40 + 70 k plus noise. odd >= 0 gets size odd_w x odd_h. */
+static vb_dataset *mem_dataset(int k, int per, long odd, int odd_w, int odd_h)
+{
+    size_t n = (size_t)k * (size_t)per;
+    vb_dataset *ds = vb_dataset_new(n, 0, NULL);
+    assert_non_null(ds);
+    vb_rng *rng = vb_rng_new(3);
+    for (size_t i = 0; i < n; i++) {
+        int w = (long)i == odd ? odd_w : 16, h = (long)i == odd ? odd_h : 16;
+        ds->labels[i] = (int)(i % (size_t)k);
+        ds->w[i] = (uint16_t)w;
+        ds->h[i] = (uint16_t)h;
+        ds->c[i] = 1;
+        ds->px[i] = malloc((size_t)w * h);
+        for (int p = 0; p < w * h; p++) {
+            double v = 40 + 70 * ds->labels[i] + vb_rng_gauss(rng, 10);
+            ds->px[i][p] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+    }
+    vb_rng_free(rng);
+    const char *names[4] = {"dark", "mid,grey", "light", "white"};
+    assert_int_equal(vb_dataset_set_classes(ds, names, k, NULL), VB_OK);
+    ds->name = strdup("mem");
+    vb_dataset_finish(ds);
+    return ds;
+}
+
+/* ---- feature pipelines ------------------------------------------------- */
+
+static const char FEAT_SPEC[] = "name: f\n"
+                                "dataset: synth\n"
+                                "pipelines:\n"
+                                "  - name: hog-raw\n"
+                                "    features: [{hog: {cell: 4}}, raw]\n"
+                                "    classifier: svm\n"
+                                "  - name: small\n"
+                                "    preprocess: [{resize: 16}]\n"
+                                "    features: [{hog: {cell: 4, variant: dalaltriggs}}]\n"
+                                "    classifier: svm\n";
+
+static void test_featpipe_matches_extractors(void **state)
+{
+    assert_int_equal(g_ds->n, 90);
+    assert_int_equal(g_ds->n_classes, 3);
+    assert_int_equal(g_ds->fixed_w, 32);
+    assert_int_equal(g_ds->fixed_c, 1);
+    vb_spec *spec = spec_ok(FEAT_SPEC);
+    vb_error err = {0};
+    vb_featpipe *fp = NULL;
+    assert_int_equal(vb_featpipe_new(&spec->pipelines[0], (vb_shape){32, 32, 1}, &fp, &err), VB_OK);
+    assert_int_equal(fp->n_ext, 2);
+    assert_int_equal(fp->dim, 8 * 8 * 31 + 32 * 32);
+    assert_int_equal(fp->offset[0], 0);
+    assert_int_equal(fp->offset[1], 8 * 8 * 31);
+    assert_int_equal(fp->shape.w, 32);
+    assert_false(vb_featpipe_needs_fit(fp));
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_featpipe_describe(fp, &b);
+    assert_string_equal(b.data, "hog 1984 + raw 1024");
+    vb_buf_free(&b);
+
+    float *X = malloc(90 * fp->dim * sizeof *X);
+    vb_dataset_view view;
+    vb_imgsrc src;
+    vb_imgsrc_dataset(&src, &view, g_ds, NULL, 90);
+    assert_int_equal(vb_featpipe_extract(fp, &src, X, "test", &err), VB_OK);
+
+    vb_extractor *hog = ext_new("hog", "{cell: 4}", (vb_shape){32, 32, 1});
+    float *want = malloc(hog->dim * sizeof *want);
+    vb_image img = {0};
+    for (size_t i = 0; i < 90; i++) {
+        assert_int_equal(vb_dataset_image(g_ds, i, &img, &err), VB_OK);
+        ext_run(hog, &img, want);
+        assert_memory_equal(X + i * fp->dim, want, hog->dim * sizeof *want);
+        assert_memory_equal(X + i * fp->dim + 1984, img.data, 1024 * sizeof(float));
+    }
+
+    /* A subset through an index list, in its order. */
+    const size_t idx[3] = {89, 0, 44};
+    float *Xs = malloc(3 * fp->dim * sizeof *Xs);
+    vb_imgsrc_dataset(&src, &view, g_ds, idx, 3);
+    assert_int_equal(vb_featpipe_extract(fp, &src, Xs, "test", &err), VB_OK);
+    for (size_t t = 0; t < 3; t++)
+        assert_memory_equal(Xs + t * fp->dim, X + idx[t] * fp->dim, fp->dim * sizeof *Xs);
+    free(Xs);
+    vb_featpipe_free(fp);
+
+    /* Preprocessing then the extractor: resize to 16 then Dalal-Triggs hog. */
+    assert_int_equal(vb_featpipe_new(&spec->pipelines[1], (vb_shape){32, 32, 1}, &fp, &err), VB_OK);
+    assert_int_equal(fp->shape.w, 16);
+    assert_int_equal(fp->shape.h, 16);
+    assert_int_equal(fp->dim, 4 * 4 * 36);
+    vb_extractor *dt = ext_new("hog", "{cell: 4, variant: dalaltriggs}", (vb_shape){16, 16, 1});
+    float *X2 = malloc(90 * fp->dim * sizeof *X2), *w2 = malloc(dt->dim * sizeof *w2);
+    vb_imgsrc_dataset(&src, &view, g_ds, NULL, 90);
+    assert_int_equal(vb_featpipe_extract(fp, &src, X2, "test", &err), VB_OK);
+    vb_image small = {0};
+    for (size_t i = 0; i < 90; i++) {
+        assert_int_equal(vb_dataset_image(g_ds, i, &img, &err), VB_OK);
+        assert_int_equal(vb_image_resize(&img, 16, 16, &small, &err), VB_OK);
+        ext_run(dt, &small, w2);
+        assert_memory_equal(X2 + i * fp->dim, w2, dt->dim * sizeof *w2);
+    }
+    free(small.data);
+    free(img.data);
+    free(X2);
+    free(w2);
+    free(X);
+    free(want);
+    vb_extractor_free(hog);
+    vb_extractor_free(dt);
+    vb_featpipe_free(fp);
+    vb_spec_free(spec);
+}
+
+/* Images of another size or colour are conformed to the pipeline's shape. */
+static void test_featpipe_conforms(void **state)
+{
+    vb_dataset *ds = vb_dataset_new(2, 0, NULL);
+    ds->w[0] = 40, ds->h[0] = 24, ds->c[0] = 1;
+    ds->w[1] = 32, ds->h[1] = 32, ds->c[1] = 3;
+    vb_rng *rng = vb_rng_new(9);
+    for (size_t i = 0; i < 2; i++) {
+        size_t len = (size_t)ds->w[i] * ds->h[i] * ds->c[i];
+        ds->px[i] = malloc(len);
+        for (size_t p = 0; p < len; p++)
+            ds->px[i][p] = (uint8_t)vb_rng_below(rng, 256);
+    }
+    vb_rng_free(rng);
+    ds->labels[1] = 1;
+    const char *names[2] = {"a", "b"};
+    assert_int_equal(vb_dataset_set_classes(ds, names, 2, NULL), VB_OK);
+    vb_dataset_finish(ds);
+    assert_int_equal(ds->fixed_w, 0);
+
+    vb_spec *spec = spec_ok(FEAT_SPEC);
+    vb_error err = {0};
+    vb_featpipe *fp = NULL;
+    assert_int_equal(vb_featpipe_new(&spec->pipelines[0], (vb_shape){32, 32, 1}, &fp, &err), VB_OK);
+    float *X = malloc(2 * fp->dim * sizeof *X), *want = malloc(fp->dim * sizeof *want);
+    vb_dataset_view view;
+    vb_imgsrc src;
+    vb_imgsrc_dataset(&src, &view, ds, NULL, 2);
+    assert_int_equal(vb_featpipe_extract(fp, &src, X, "test", &err), VB_OK);
+
+    vb_extractor *hog = ext_new("hog", "{cell: 4}", (vb_shape){32, 32, 1});
+    vb_image img = {0}, conf = {0};
+    /* 40x24 grey: resized to 32x32 */
+    assert_int_equal(vb_dataset_image(ds, 0, &img, &err), VB_OK);
+    assert_int_equal(vb_image_resize(&img, 32, 32, &conf, &err), VB_OK);
+    ext_run(hog, &conf, want);
+    assert_memory_equal(X, want, 1984 * sizeof *X);
+    assert_memory_equal(X + 1984, conf.data, 1024 * sizeof *X);
+    /* 32x32 RGB: converted to grey */
+    assert_int_equal(vb_dataset_image(ds, 1, &img, &err), VB_OK);
+    assert_int_equal(vb_image_to_gray(&img, &conf, &err), VB_OK);
+    ext_run(hog, &conf, want);
+    assert_memory_equal(X + fp->dim, want, 1984 * sizeof *X);
+    assert_memory_equal(X + fp->dim + 1984, conf.data, 1024 * sizeof *X);
+    vb_featpipe_free(fp);
+
+    /* An RGB pipeline replicates grey images. */
+    assert_int_equal(vb_featpipe_new(&spec->pipelines[0], (vb_shape){32, 32, 3}, &fp, &err), VB_OK);
+    assert_int_equal(fp->dim, 1984 + 3 * 1024);
+    float *X3 = malloc(2 * fp->dim * sizeof *X3);
+    assert_int_equal(vb_featpipe_extract(fp, &src, X3, "test", &err), VB_OK);
+    vb_image rgb = {0};
+    assert_int_equal(vb_dataset_image(ds, 0, &img, &err), VB_OK);
+    assert_int_equal(vb_image_to_rgb(&img, &rgb, &err), VB_OK);
+    assert_int_equal(vb_image_resize(&rgb, 32, 32, &conf, &err), VB_OK);
+    assert_memory_equal(X3 + 1984, conf.data, 3 * 1024 * sizeof *X3);
+    /* and RGB images pass through */
+    assert_int_equal(vb_dataset_image(ds, 1, &img, &err), VB_OK);
+    assert_memory_equal(X3 + fp->dim + 1984, img.data, 3 * 1024 * sizeof *X3);
+    free(X3);
+    free(rgb.data);
+    vb_featpipe_free(fp);
+
+    /* Sizes that vary with no resize: refused for extractors. */
+    vb_status st = vb_featpipe_new(&spec->pipelines[0], (vb_shape){0, 0, 1}, &fp, &err);
+    assert_int_equal(st, VB_ERR_SPEC);
+    assert_string_equal(err.msg, "feature 'hog' needs images of one size, but the sizes vary; add {resize: [w, h]} "
+                                 "to preprocess");
+    assert_null(fp);
+
+    free(img.data);
+    free(conf.data);
+    free(X);
+    free(want);
+    vb_extractor_free(hog);
+    vb_spec_free(spec);
+    vb_dataset_free(ds);
+}
+
+/* ---- post-processing chains -------------------------------------------- */
+
+static void test_postchain(void **state)
+{
+    vb_spec *spec = spec_ok("name: p\ndataset: d\npipelines:\n"
+                            "  - {name: a, postprocess: [standardize, l2], classifier: svm}\n"
+                            "  - {name: b, classifier: svm}\n");
+    vb_error err = {0};
+    vb_postchain *pc = NULL;
+    assert_int_equal(vb_postchain_new(&spec->pipelines[0], 2, &pc, &err), VB_OK);
+    assert_int_equal(pc->n, 2);
+    assert_int_equal(pc->dim_in, 2);
+    assert_int_equal(pc->dim, 2);
+    /* X: (0, 10), (2, 10), (4, 40): column 0 mean 2 sd sqrt(8/3); column 1 mean 20 sd sqrt(200) */
+    const float X[6] = {0, 10, 2, 10, 4, 40};
+    float *out = NULL;
+    assert_int_equal(vb_postchain_fit(pc, X, 3, &out, &err), VB_OK);
+    double s0 = sqrt(8.0 / 3), s1 = sqrt(200.0);
+    for (int i = 0; i < 3; i++) {
+        double a = (X[i * 2] - 2) / s0, b = (X[i * 2 + 1] - 20) / s1, nrm = sqrt(a * a + b * b);
+        assert_float_equal(out[i * 2], a / nrm, 1e-5);
+        assert_float_equal(out[i * 2 + 1], b / nrm, 1e-5);
+    }
+    free(out);
+    /* apply uses the fitted statistics */
+    const float Y[2] = {5, 20};
+    assert_int_equal(vb_postchain_apply(pc, Y, 1, &out, &err), VB_OK);
+    assert_float_equal(out[0], 1.0, 1e-6);
+    assert_float_equal(out[1], 0.0, 1e-6);
+    free(out);
+    vb_postchain_free(pc);
+
+    /* No steps: a copy. */
+    assert_int_equal(vb_postchain_new(&spec->pipelines[1], 2, &pc, &err), VB_OK);
+    assert_int_equal(pc->n, 0);
+    assert_int_equal(vb_postchain_fit(pc, X, 3, &out, &err), VB_OK);
+    assert_ptr_not_equal(out, X);
+    assert_memory_equal(out, X, sizeof X);
+    free(out);
+    assert_int_equal(vb_postchain_apply(pc, X, 0, &out, &err), VB_OK);
+    free(out);
+    vb_postchain_free(pc);
+    vb_spec_free(spec);
+}
+
+/* ---- the runner -------------------------------------------------------- */
+
+typedef struct cap_result {
+    char pipeline[64], fold[32];
+    size_t fold_index, n_train, n_val, n_test, dim;
+    int n_classes, proba, features_shared;
+    size_t *test_idx;
+    int *truth, *pred;
+    float *scores;
+    double accuracy, macro_f1, extract_s, tune_s, train_s, predict_s;
+    size_t *confusion;
+    char *features, *params, *grid, *clf_info;
+} cap_result;
+
+typedef struct capture {
+    cap_result r[16];
+    size_t n;
+    char fail_pipe[8][64], fail_fold[8][32], fail_msg[8][1024];
+    size_t n_fail;
+    vb_results *res;       /* also write the results files */
+    const vb_dataset *ds;
+    const char *skip;      /* is_done says yes for this pipeline */
+    vb_status fail_with;   /* on_result fails with this */
+    size_t on_result_calls;
+} capture;
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static vb_status cap_on_result(void *user, const vb_run_result *r, vb_error *err)
+{
+    capture *c = user;
+    c->on_result_calls++;
+    if (c->fail_with != VB_OK)
+        return vb_fail(err, c->fail_with, "sink refuses %s", r->pipeline);
+    assert_true(c->n < 16);
+    cap_result *o = &c->r[c->n++];
+    memset(o, 0, sizeof *o);
+    snprintf(o->pipeline, sizeof o->pipeline, "%s", r->pipeline);
+    snprintf(o->fold, sizeof o->fold, "%s", r->fold);
+    o->fold_index = r->fold_index;
+    o->n_train = r->n_train;
+    o->n_val = r->n_val;
+    o->n_test = r->n_test;
+    o->dim = r->dim;
+    o->n_classes = r->n_classes;
+    o->proba = r->proba;
+    o->features_shared = r->features_shared;
+    o->test_idx = malloc(r->n_test * sizeof *o->test_idx);
+    o->truth = malloc(r->n_test * sizeof *o->truth);
+    o->pred = malloc(r->n_test * sizeof *o->pred);
+    memcpy(o->test_idx, r->test_idx, r->n_test * sizeof *o->test_idx);
+    memcpy(o->truth, r->truth, r->n_test * sizeof *o->truth);
+    memcpy(o->pred, r->pred, r->n_test * sizeof *o->pred);
+    if (r->scores) {
+        size_t ns = r->n_test * (size_t)r->n_classes;
+        o->scores = malloc(ns * sizeof *o->scores);
+        memcpy(o->scores, r->scores, ns * sizeof *o->scores);
+    }
+    o->accuracy = r->metrics->accuracy;
+    o->macro_f1 = r->metrics->macro_f1;
+    size_t nc = (size_t)r->n_classes * (size_t)r->n_classes;
+    o->confusion = malloc(nc * sizeof *o->confusion);
+    memcpy(o->confusion, r->metrics->confusion, nc * sizeof *o->confusion);
+    o->extract_s = r->extract_s;
+    o->tune_s = r->tune_s;
+    o->train_s = r->train_s;
+    o->predict_s = r->predict_s;
+    o->features = dup_or_null(r->features);
+    o->params = dup_or_null(r->params);
+    o->grid = dup_or_null(r->grid);
+    o->clf_info = dup_or_null(r->clf_info);
+    if (c->res)
+        return vb_results_add(c->res, r, err);
+    return VB_OK;
+}
+
+static void cap_on_failure(void *user, const char *pipeline, const char *fold, const vb_error *e)
+{
+    capture *c = user;
+    assert_true(c->n_fail < 8);
+    snprintf(c->fail_pipe[c->n_fail], 64, "%s", pipeline);
+    snprintf(c->fail_fold[c->n_fail], 32, "%s", fold);
+    snprintf(c->fail_msg[c->n_fail], 1024, "%s", e->msg);
+    c->n_fail++;
+    if (c->res) {
+        vb_error err = {0};
+        assert_int_equal(vb_results_add_failure(c->res, pipeline, fold, e->msg, &err), VB_OK);
+    }
+}
+
+static int cap_is_done(void *user, const char *pipeline, const char *fold)
+{
+    capture *c = user;
+    return c->skip && strcmp(c->skip, pipeline) == 0;
+}
+
+static void cap_free(capture *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        cap_result *o = &c->r[i];
+        free(o->test_idx);
+        free(o->truth);
+        free(o->pred);
+        free(o->scores);
+        free(o->confusion);
+        free(o->features);
+        free(o->params);
+        free(o->grid);
+        free(o->clf_info);
+    }
+    c->n = 0;
+}
+
+static vb_run_sink sink_of(capture *c)
+{
+    return (vb_run_sink){.user = c, .is_done = cap_is_done, .on_result = cap_on_result, .on_failure = cap_on_failure};
+}
+
+static void run_ok(const vb_spec *spec, const vb_dataset *ds, const vb_split *split, const char *only, capture *c,
+                   size_t want_failed)
+{
+    vb_run_opts opts = {.only = only};
+    vb_run_sink sink = sink_of(c);
+    size_t n_failed = 99;
+    vb_error err = {0};
+    if (vb_experiment_run(spec, ds, split, &opts, &sink, &n_failed, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    assert_int_equal(n_failed, want_failed);
+}
+
+static const char RUN_SPEC[] = "name: run\n"
+                               "seed: 3\n"
+                               "dataset: synth\n"
+                               "split: {protocol: holdout, test_fraction: 0.3}\n"
+                               "pipelines:\n"
+                               "  - name: hog-svm\n"
+                               "    features: [{hog: {cell: 4}}]\n"
+                               "    postprocess: [standardize]\n"
+                               "    classifier: {svm: {C: 10}}\n"
+                               "  - name: raw-svm\n"
+                               "    classifier: {svm: {kernel: rbf, probability: true}}\n"
+                               "  - name: hog-svm-same\n"
+                               "    features: [{hog: {cell: 4}}]\n"
+                               "    postprocess: [standardize]\n"
+                               "    classifier: {svm: {C: 10}}\n";
+
+static const cap_result *find_result(const capture *c, const char *pipeline)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->r[i].pipeline, pipeline) == 0)
+            return &c->r[i];
+    fail_msg("no result for %s", pipeline);
+    return NULL;
+}
+
+static void same_numbers(const cap_result *a, const cap_result *b)
+{
+    assert_int_equal(a->n_test, b->n_test);
+    assert_memory_equal(a->test_idx, b->test_idx, a->n_test * sizeof *a->test_idx);
+    assert_memory_equal(a->pred, b->pred, a->n_test * sizeof *a->pred);
+    assert_memory_equal(a->scores, b->scores, a->n_test * (size_t)a->n_classes * sizeof *a->scores);
+}
+
+static void test_experiment(void **state)
+{
+    vb_spec *spec = spec_ok(RUN_SPEC);
+    vb_error err = {0};
+    vb_split *split = NULL;
+    assert_int_equal(vb_split_make(&spec->split, g_ds, &split, &err), VB_OK);
+    assert_int_equal(split->n_folds, 1);
+    assert_int_equal(vb_experiment_check(spec, g_ds, NULL, &err), VB_OK);
+
+    capture c;
+    memset(&c, 0, sizeof c);
+    c.ds = g_ds;
+    assert_int_equal(vb_results_open("results/run", spec, g_ds, split, &c.res, &err), VB_OK);
+    run_ok(spec, g_ds, split, NULL, &c, 0);
+    assert_int_equal(c.n, 3); /* every (pipeline, fold) */
+    assert_int_equal(c.n_fail, 0);
+    const char *order[3] = {"hog-svm", "raw-svm", "hog-svm-same"};
+    for (size_t i = 0; i < 3; i++) {
+        const cap_result *r = &c.r[i];
+        assert_string_equal(r->pipeline, order[i]);
+        assert_string_equal(r->fold, "holdout");
+        assert_int_equal(r->fold_index, 0);
+        assert_int_equal(r->n_classes, 3);
+        assert_int_equal(r->n_train + r->n_test, 90);
+        assert_int_equal(r->n_test, split->folds[0].n_test);
+        assert_int_equal(r->n_val, 0);
+        assert_null(r->grid);
+        assert_memory_equal(r->test_idx, split->folds[0].test, r->n_test * sizeof *r->test_idx);
+        /* the metrics are those of truth and pred */
+        vb_metrics m;
+        assert_int_equal(vb_metrics_compute(r->truth, r->pred, r->n_test, 3, &m, &err), VB_OK);
+        assert_float_equal(m.accuracy, r->accuracy, 0);
+        assert_float_equal(m.macro_f1, r->macro_f1, 0);
+        assert_memory_equal(m.confusion, r->confusion, 9 * sizeof *m.confusion);
+        vb_metrics_free(&m);
+        for (size_t t = 0; t < r->n_test; t++) {
+            assert_int_equal(r->truth[t], g_ds->labels[r->test_idx[t]]);
+            assert_true(r->pred[t] >= 0 && r->pred[t] < 3);
+        }
+        assert_non_null(r->scores);
+        assert_true(r->accuracy > 0.6); /* shapes are learnable */
+        assert_true(r->extract_s >= 0 && r->train_s >= 0 && r->predict_s >= 0);
+        assert_non_null(strstr(r->clf_info, "\"n_sv\": "));
+    }
+    const cap_result *hog = find_result(&c, "hog-svm"), *raw = find_result(&c, "raw-svm"),
+                     *same = find_result(&c, "hog-svm-same");
+    assert_false(hog->features_shared);
+    assert_false(raw->features_shared);
+    assert_true(same->features_shared);
+    assert_int_equal(hog->dim, 1984);
+    assert_int_equal(raw->dim, 1024);
+    assert_string_equal(hog->features, "hog 1984 -> 1984");
+    assert_string_equal(raw->features, "raw 1024");
+    assert_false(hog->proba);
+    assert_true(raw->proba);
+    for (size_t t = 0; t < raw->n_test; t++) {
+        double s = 0;
+        for (int k = 0; k < 3; k++)
+            s += raw->scores[t * 3 + (size_t)k];
+        assert_float_equal(s, 1.0, 1e-5);
+    }
+    assert_non_null(strstr(hog->params, "C: 10"));
+    assert_non_null(strstr(raw->params, "probability: true"));
+    /* Identical features and classifier: identical numbers. */
+    same_numbers(hog, same);
+
+    /* The results files hold every result. */
+    size_t len;
+    char *csv = tu_read_file("results/run/predictions.csv", &len);
+    assert_int_equal(strncmp(csv, "pipeline,fold,sample,true,predicted,score:circle,score:square,score:triangle\n",
+                             76),
+                     0);
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += csv[i] == '\n';
+    assert_int_equal(lines, 1 + 3 * hog->n_test);
+    char row[256];
+    snprintf(row, sizeof row, "\nraw-svm,holdout,%zu,%d,%d,%.6g,%.6g,%.6g\n", raw->test_idx[0], raw->truth[0],
+             raw->pred[0], (double)raw->scores[0], (double)raw->scores[1], (double)raw->scores[2]);
+    assert_non_null(strstr(csv, row));
+    free(csv);
+    char *js = tu_read_file("results/run/metrics.json", &len);
+    assert_non_null(strstr(js, "\"spec\": \"run\""));
+    assert_non_null(strstr(js, "\"dataset\": \"synth\""));
+    assert_non_null(strstr(js, "\"protocol\": \"holdout\""));
+    assert_non_null(strstr(js, "\"classes\": [\"circle\", \"square\", \"triangle\"]"));
+    assert_non_null(strstr(js, "{\"pipeline\": \"hog-svm-same\", \"fold\": \"holdout\""));
+    assert_non_null(strstr(js, "\"failures\": [\n\n  ]"));
+    free(js);
+    vb_results_free(c.res);
+    c.res = NULL;
+
+    /* Determinism: a second run gives the same numbers. */
+    capture c2;
+    memset(&c2, 0, sizeof c2);
+    run_ok(spec, g_ds, split, NULL, &c2, 0);
+    assert_int_equal(c2.n, 3);
+    for (size_t i = 0; i < 3; i++)
+        same_numbers(&c.r[i], &c2.r[i]);
+    cap_free(&c2);
+
+    /* One pipeline alone: not shared, and the same numbers as when shared. */
+    run_ok(spec, g_ds, split, "hog-svm-same", &c2, 0);
+    assert_int_equal(c2.n, 1);
+    assert_false(c2.r[0].features_shared);
+    same_numbers(&c2.r[0], same);
+    cap_free(&c2);
+
+    /* Finished runs are skipped. */
+    c2.skip = "raw-svm";
+    run_ok(spec, g_ds, split, NULL, &c2, 0);
+    assert_int_equal(c2.n, 2);
+    assert_string_equal(c2.r[0].pipeline, "hog-svm");
+    assert_string_equal(c2.r[1].pipeline, "hog-svm-same");
+    cap_free(&c2);
+
+    cap_free(&c);
+    vb_split_free(split);
+    vb_spec_free(spec);
+}
+
+static void test_grid(void **state)
+{
+    vb_spec *spec = spec_ok("name: grid\n"
+                            "dataset: synth\n"
+                            "split: {protocol: holdout, test_fraction: 0.3, validation: 0.25}\n"
+                            "pipelines:\n"
+                            "  - name: g\n"
+                            "    features: [{hog: {cell: 8}}]\n"
+                            "    classifier: {svm: {kernel: linear, C: [0.001, 1]}}\n");
+    vb_error err = {0};
+    vb_split *split = NULL;
+    assert_int_equal(vb_split_make(&spec->split, g_ds, &split, &err), VB_OK);
+    capture c;
+    memset(&c, 0, sizeof c);
+    run_ok(spec, g_ds, split, NULL, &c, 0);
+    assert_int_equal(c.n, 1);
+    const cap_result *r = &c.r[0];
+    assert_true(r->n_val > 0);
+    assert_int_equal(r->n_train + r->n_val + r->n_test, 90);
+    assert_non_null(r->grid);
+    if (strcmp(r->grid, "C=0.001") == 0)
+        assert_non_null(strstr(r->params, "C: 0.001,"));
+    else if (strcmp(r->grid, "C=1") == 0)
+        assert_non_null(strstr(r->params, "C: 1,"));
+    else
+        fail_msg("grid text '%s'", r->grid);
+    assert_true(r->tune_s > 0);
+    cap_free(&c);
+    vb_split_free(split);
+    vb_spec_free(spec);
+
+    /* A grid without validation data is refused before any work. */
+    spec = spec_ok("name: grid\n"
+                   "dataset: synth\n"
+                   "pipelines:\n"
+                   "  - name: ok\n"
+                   "    classifier: svm\n"
+                   "  - name: g\n"
+                   "    classifier: {svm: {C: [1, 10]}}\n");
+    assert_int_equal(vb_experiment_check(spec, g_ds, NULL, &err), VB_ERR_SPEC);
+    assert_string_equal(err.msg, "t.yaml:6:5: pipeline 'g' lists several classifier values (a grid) but "
+                                 "split.validation is 0; add validation: 0.1 to split");
+    assert_int_equal(vb_split_make(&spec->split, g_ds, &split, &err), VB_OK);
+    vb_run_sink sink = sink_of(&c);
+    size_t n_failed = 7;
+    vb_error e2 = {0};
+    assert_int_equal(vb_experiment_run(spec, g_ds, split, NULL, &sink, &n_failed, &e2), VB_ERR_SPEC);
+    assert_string_equal(e2.msg, err.msg);
+    assert_int_equal(c.n, 0); /* nothing ran */
+    /* Training directly: the same rule from vb_train_classifier. */
+    int *y;
+    float *X = tu_blobs(2, 10, 3, 5, 1, &y);
+    vb_traindata td = {.X = X, .n = 20, .d = 3, .y = y, .n_classes = 2};
+    vb_classifier *clf = (vb_classifier *)1;
+    char *grid = (char *)1;
+    double tune = -1;
+    assert_int_equal(vb_train_classifier(&spec->pipelines[1], &td, &clf, &grid, &tune, &err), VB_ERR_SPEC);
+    assert_string_equal(err.msg, "pipeline 'g': the classifier lists several values (a grid of 2 points) but the "
+                                 "split has no validation part; add validation: 0.1 to split");
+    assert_null(clf);
+    assert_null(grid);
+    /* With validation rows: tuned, the first best point on ties. */
+    td.Xval = X;
+    td.yval = y;
+    td.n_val = 20;
+    assert_int_equal(vb_train_classifier(&spec->pipelines[1], &td, &clf, &grid, &tune, &err), VB_OK);
+    assert_string_equal(grid, "C=1"); /* separable blobs: both points are perfect */
+    assert_float_equal(vb_param_float(&clf->params, "C"), 1, 0);
+    assert_true(clf->trained);
+    free(grid);
+    vb_classifier_free(clf);
+    free(X);
+    free(y);
+    vb_split_free(split);
+    vb_spec_free(spec);
+}
+
+static void test_check_errors(void **state)
+{
+    vb_spec *spec = spec_ok(RUN_SPEC);
+    vb_error err = {0};
+    vb_run_opts opts = {.only = "nope"};
+    assert_int_equal(vb_experiment_check(spec, g_ds, &opts, &err), VB_ERR_SPEC);
+    assert_string_equal(err.msg, "t.yaml: no pipeline named 'nope'");
+    opts.only = "raw-svm";
+    assert_int_equal(vb_experiment_check(spec, g_ds, &opts, &err), VB_OK);
+    vb_spec_free(spec);
+
+    /* Shapes are checked up front, with the spec position. */
+    spec = spec_ok("name: c\ndataset: synth\npipelines:\n"
+                   "  - name: ok\n    classifier: svm\n"
+                   "  - name: big\n    features: [{hog: {cell: 80}}]\n    classifier: svm\n");
+    assert_int_equal(vb_experiment_check(spec, g_ds, NULL, &err), VB_ERR_PARAM);
+    assert_string_equal(err.msg, "pipeline 'big': t.yaml:7:29: hog.cell: cell 80 is too large for 32x32 images");
+    vb_spec_free(spec);
+}
+
+/* A pipeline that fails at run time is reported; the others go on. */
+static void test_failing_pipeline(void **state)
+{
+    /* 3 classes x 12 images of 16 px; image 7 is 10x10, too small to crop. */
+    vb_dataset *ds = mem_dataset(3, 12, 7, 10, 10);
+    assert_int_equal(ds->fixed_w, 0);
+    vb_spec *spec = spec_ok("name: f\n"
+                            "dataset: mem\n"
+                            "split: {test_fraction: 0.25}\n"
+                            "pipelines:\n"
+                            "  - name: crop\n"
+                            "    preprocess: [{crop: 12}]\n"
+                            "    classifier: svm\n"
+                            "  - name: resize\n"
+                            "    preprocess: [{resize: 8}]\n"
+                            "    classifier: {svm: {kernel: linear}}\n"
+                            "  - name: crop-again\n"
+                            "    preprocess: [{crop: 12}]\n"
+                            "    classifier: {svm: {kernel: linear}}\n");
+    vb_error err = {0};
+    vb_split *split = NULL;
+    assert_int_equal(vb_split_make(&spec->split, ds, &split, &err), VB_OK);
+    assert_int_equal(vb_experiment_check(spec, ds, NULL, &err), VB_OK);
+    capture c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(vb_results_open("results/f", spec, ds, split, &c.res, &err), VB_OK);
+    run_ok(spec, ds, split, NULL, &c, 2);
+    assert_int_equal(c.n_fail, 2);
+    assert_string_equal(c.fail_pipe[0], "crop");
+    assert_string_equal(c.fail_fold[0], "holdout");
+    assert_string_equal(c.fail_msg[0], "crop 12x12 is larger than a 10x10 image; resize first");
+    /* A pipeline that would share the failed extraction fails the same way. */
+    assert_string_equal(c.fail_pipe[1], "crop-again");
+    assert_string_equal(c.fail_msg[1], "crop 12x12 is larger than a 10x10 image; resize first");
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.r[0].pipeline, "resize");
+    assert_float_equal(c.r[0].accuracy, 1.0, 0); /* brightness separates the classes */
+    assert_string_equal(c.r[0].features, "raw 64");
+
+    size_t len;
+    char *js = tu_read_file("results/f/metrics.json", &len);
+    assert_non_null(strstr(js, "\"failures\": [\n    {\"pipeline\": \"crop\", \"fold\": \"holdout\", \"error\": \"crop "
+                               "12x12 is larger than a 10x10 image; resize first\"},\n    {\"pipeline\": "
+                               "\"crop-again\", \"fold\": \"holdout\", \"error\": \"crop 12x12 is larger than a 10x10 "
+                               "image; resize first\"}\n  ]\n}\n"));
+    assert_non_null(strstr(js, "{\"pipeline\": \"resize\""));
+    free(js);
+    char *csv = tu_read_file("results/f/predictions.csv", &len);
+    /* a class name with a comma is quoted */
+    assert_int_equal(strncmp(csv, "pipeline,fold,sample,true,predicted,score:dark,\"score:mid,grey\",score:light\n",
+                             76),
+                     0);
+    free(csv);
+    vb_results_free(c.res);
+    cap_free(&c);
+    vb_split_free(split);
+    vb_spec_free(spec);
+    vb_dataset_free(ds);
+}
+
+/* A failing sink stops the experiment, whatever the status it returns. */
+static void test_sink_failure_stops(void **state)
+{
+    vb_dataset *ds = mem_dataset(2, 10, -1, 0, 0);
+    vb_spec *spec = spec_ok("name: s\ndataset: mem\npipelines:\n"
+                            "  - {name: a, classifier: {svm: {kernel: linear}}}\n"
+                            "  - {name: b, classifier: {svm: {kernel: linear}}}\n");
+    vb_error err = {0};
+    vb_split *split = NULL;
+    assert_int_equal(vb_split_make(&spec->split, ds, &split, &err), VB_OK);
+    static const vb_status kinds[2] = {VB_ERR_IO, VB_ERR_DATA};
+    for (int i = 0; i < 2; i++) {
+        capture c;
+        memset(&c, 0, sizeof c);
+        c.fail_with = kinds[i];
+        vb_run_sink sink = sink_of(&c);
+        size_t n_failed = 9;
+        vb_status st = vb_experiment_run(spec, ds, split, NULL, &sink, &n_failed, &err);
+        assert_int_equal(st, kinds[i]);
+        assert_string_equal(err.msg, "sink refuses a");
+        assert_int_equal(c.on_result_calls, 1);
+        assert_int_equal(c.n_fail, 0);
+        assert_int_equal(n_failed, 0);
+    }
+    vb_split_free(split);
+    vb_spec_free(spec);
+    vb_dataset_free(ds);
+}
+
+/* ---- results ----------------------------------------------------------- */
+
+static void test_result_json(void **state)
+{
+    const int truth[4] = {0, 1, 1, 0}, pred[4] = {0, 1, 0, 0};
+    const size_t idx[4] = {3, 8, 1, 0};
+    const float scores[8] = {0.9f, 0.1f, 0.25f, 0.75f, 0.5f, 0.5f, 1, 0};
+    vb_metrics m;
+    assert_int_equal(vb_metrics_compute(truth, pred, 4, 2, &m, NULL), VB_OK);
+    vb_run_result r = {.pipeline = "p1", .fold = "fold2", .fold_index = 1, .n_train = 10, .n_val = 2, .n_test = 4,
+                       .n_classes = 2, .test_idx = idx, .truth = truth, .pred = pred, .scores = scores, .proba = 1,
+                       .metrics = &m, .extract_s = 1.5, .tune_s = 0.5, .train_s = 2, .predict_s = 0.25,
+                       .features_shared = 1, .peak_rss_kb = 2048, .model_bytes = 123, .dim = 7,
+                       .features = "hog 7", .params = "{C: 10}", .grid = "C=10", .clf_info = "\"n_sv\": 3"};
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_result_json(&r, NULL, 0, &b);
+    /* accuracy 3/4; f1: class 0 = 0.8, class 1 = 2/3 */
+    const char *want = "{\"pipeline\": \"p1\", \"fold\": \"fold2\", \"accuracy\": 0.75, \"balanced_accuracy\": 0.75, "
+                       "\"macro_f1\": 0.7333333333333334, \"macro_precision\": 0.8333333333333333, "
+                       "\"macro_recall\": 0.75, \"weighted_f1\": 0.7333333333333334, \"extract_s\": 1.5, "
+                       "\"tune_s\": 0.5, \"train_s\": 2, \"predict_s\": 0.25, \"n_train\": 10, \"n_val\": 2, "
+                       "\"n_test\": 4, \"dim\": 7, \"features_shared\": true, \"peak_rss_mb\": 2, "
+                       "\"model_bytes\": 123, \"probabilities\": true, \"features\": \"hog 7\", "
+                       "\"params\": \"{C: 10}\", \"grid\": \"C=10\", \"model\": {\"n_sv\": 3}}";
+    assert_string_equal(b.data, want);
+    vb_buf_free(&b);
+
+    /* details: per-class metrics and the confusion matrix */
+    vb_dataset *ds = mem_dataset(2, 10, -1, 0, 0);
+    vb_buf_init(&b);
+    r.grid = NULL;
+    r.clf_info = "";
+    vb_result_json(&r, ds, 1, &b);
+    assert_null(strstr(b.data, "\"grid\""));
+    assert_null(strstr(b.data, "\"model\""));
+    assert_non_null(strstr(b.data, "\"per_class\": [{\"class\": \"dark\", \"precision\": "));
+    assert_non_null(strstr(b.data, "{\"class\": \"mid,grey\", \"precision\": 1, \"recall\": 0.5, "));
+    assert_non_null(strstr(b.data, "\"support\": 2}], \"confusion\": [[2, 0], [1, 1]]}"));
+    vb_buf_free(&b);
+
+    /* The files, row by row. */
+    vb_spec *spec = spec_ok("name: res\nseed: 9\ndataset: mem\npipelines: [{name: p1, classifier: svm}]\n");
+    vb_split *split = NULL;
+    vb_error err = {0};
+    assert_int_equal(vb_split_make(&spec->split, ds, &split, &err), VB_OK);
+    vb_results *res = NULL;
+    assert_int_equal(vb_results_open("out/deep", spec, ds, split, &res, &err), VB_OK);
+    r.grid = "C=10";
+    assert_int_equal(vb_results_add(res, &r, &err), VB_OK);
+    size_t len;
+    char *csv = tu_read_file("out/deep/predictions.csv", &len);
+    assert_string_equal(csv, "pipeline,fold,sample,true,predicted,score:dark,\"score:mid,grey\"\n"
+                             "p1,fold2,3,0,0,0.9,0.1\n"
+                             "p1,fold2,8,1,1,0.25,0.75\n"
+                             "p1,fold2,1,1,0,0.5,0.5\n"
+                             "p1,fold2,0,0,0,1,0\n");
+    free(csv);
+    char *js = tu_read_file("out/deep/metrics.json", &len);
+    char hash[17];
+    vb_split_hash_text(split, hash);
+    char *head = vb_asprintf("{\n  \"visbench\": \"%s\",\n  \"spec\": \"res\",\n  \"spec_hash\": \"%016llx\",\n"
+                             "  \"dataset\": \"mem\",\n  \"protocol\": \"holdout\",\n  \"split_hash\": \"%s\",\n"
+                             "  \"seed\": 9,\n  \"classes\": [\"dark\", \"mid,grey\"],\n  \"results\": [\n    {",
+                             VB_VERSION, (unsigned long long)spec->hash, hash);
+    if (strncmp(js, head, strlen(head)) != 0)
+        fail_msg("metrics.json starts\n%s\nexpected\n%s", js, head);
+    vb_buf_init(&b);
+    vb_result_json(&r, ds, 1, &b);
+    assert_non_null(strstr(js, b.data));
+    vb_buf_free(&b);
+    const char *tail = "}\n  ],\n  \"failures\": [\n\n  ]\n}\n";
+    assert_true(len > strlen(tail));
+    assert_string_equal(js + len - strlen(tail), tail);
+    free(head);
+    free(js);
+
+    /* A failure is added to the same file. */
+    assert_int_equal(vb_results_add_failure(res, "p2", "fold1", "svm: \"bad\" thing", &err), VB_OK);
+    js = tu_read_file("out/deep/metrics.json", &len);
+    assert_non_null(strstr(js, "\"failures\": [\n    {\"pipeline\": \"p2\", \"fold\": \"fold1\", \"error\": \"svm: "
+                               "\\\"bad\\\" thing\"}\n  ]\n}\n"));
+    free(js);
+    vb_results_free(res);
+    vb_split_free(split);
+    vb_spec_free(spec);
+    vb_dataset_free(ds);
+    vb_metrics_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_featpipe_matches_extractors),
+        cmocka_unit_test(test_featpipe_conforms),
+        cmocka_unit_test(test_postchain),
+        cmocka_unit_test(test_experiment),
+        cmocka_unit_test(test_grid),
+        cmocka_unit_test(test_check_errors),
+        cmocka_unit_test(test_failing_pipeline),
+        cmocka_unit_test(test_sink_failure_stops),
+        cmocka_unit_test(test_result_json),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
