@@ -543,6 +543,19 @@ static void round_trip(const char *yaml)
         free(copy);
         vb_classifier_free(c3);
     }
+    /* A wrapper header that disagrees with the state (a feature count of 5
+     * where the state has 4) is corrupt, not a model that reads past rows. */
+    uint8_t *bad = malloc(w.buf.len);
+    memcpy(bad, w.buf.data, w.buf.len);
+    bad[0] = 5; /* the wrapper's u64 feature count, little-endian */
+    vb_classifier *c4 = svm_new(yaml);
+    vb_reader_init(&r, bad, w.buf.len, "model.vbm");
+    vb_error e4 = {0};
+    assert_int_equal(vb_classifier_load(c4, &r, &e4), VB_ERR_FORMAT);
+    assert_string_equal(e4.msg, "model.vbm: corrupt svm state (4 features and 3 classes, the header says 5 and 3)");
+    vb_classifier_free(c4);
+    free(bad);
+
     /* A failed load into a trained instance leaves it untrained. */
     vb_reader_init(&r, w.buf.data, w.buf.len / 2, "model.vbm");
     assert_int_not_equal(vb_classifier_load(c2, &r, &err), VB_OK);

@@ -243,7 +243,7 @@ static void test_idx_paths_relative_to_descriptor(void **state)
     /* the message names the resolved path */
     tu_write_text("idx4/bad.yaml", "format: idx\ntrain_images: data/nope\ntrain_labels: data/train-labels\n");
     expect_error(vb_dataset_load_path("idx4/bad.yaml", &ds, &err), err, VB_ERR_IO,
-                 "idx4/data/nope: cannot open: No such file or directory");
+                 "idx4/data/nope: cannot open: No such file or directory; check the path (relative paths start at the descriptor's folder)");
     assert_null(ds);
 }
 
@@ -471,7 +471,7 @@ static void test_load_node_inline(void **state)
     assert_string_equal(ds->source, "spec.yaml");
     vb_dataset_free(ds);
     expect_error(vb_dataset_load_node(doc->root, "inl", &ds, &err), err, VB_ERR_IO,
-                 "inl/train-images: cannot open: No such file or directory");
+                 "inl/train-images: cannot open: No such file or directory; check the path (relative paths start at the descriptor's folder)");
     vb_doc_free(doc);
 }
 
@@ -880,7 +880,7 @@ static void test_csv_errors(void **state)
                  "(set skip_invalid: true in the dataset to skip such files)");
     tu_write_text("man/d.yaml", "format: csv\npath: nope.csv\n");
     expect_error(vb_dataset_load_path("man/d.yaml", &ds, &err), err, VB_ERR_IO,
-                 "man/nope.csv: cannot open: No such file or directory");
+                 "man/nope.csv: cannot open: No such file or directory; check the path (relative paths start at the descriptor's folder)");
     assert_null(ds);
 }
 
@@ -993,7 +993,7 @@ static void test_cifar_errors(void **state)
                  "cfe/batch_a.bin: record 1 has label 12; CIFAR-10 labels are 0..9");
     tu_write_text("cfe.yaml", "format: cifar10\npath: cfe\n");
     expect_error(vb_dataset_load_path("cfe.yaml", &ds, &err), err, VB_ERR_IO,
-                 "cfe/data_batch_1.bin: cannot open: No such file or directory");
+                 "cfe/data_batch_1.bin: cannot open: No such file or directory; check the path (relative paths start at the descriptor's folder)");
     tu_write_text("cfe.yaml", "format: cifar10\npath: cfe\ntrain_files: [t.bin]\ntest_files: []\n"
                               "classes: [a, b, c]\n");
     expect_error(vb_dataset_load_path("cfe.yaml", &ds, &err), err, VB_ERR_PARAM,

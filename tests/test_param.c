@@ -870,9 +870,26 @@ static void test_plugin_find(void **state)
     assert_null(vb_plugin_find(NULL, 0, "svm"));
 }
 
+/* Nested aliases cannot expand into an exponentially large tree. */
+static void test_alias_bomb(void **state)
+{
+    const char *y = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                    "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+                    "f: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
+    vb_doc *doc = NULL;
+    vb_error err = {0};
+    assert_int_equal(vb_doc_load_string(y, "bomb.yaml", &doc, &err), VB_ERR_SPEC);
+    assert_null(doc);
+    assert_string_equal(err.msg, "bomb.yaml:5:37: aliases expand to more than 100000 nodes; write the values out");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_alias_bomb),
         cmocka_unit_test(test_positions_block_style),
         cmocka_unit_test(test_positions_flow_style),
         cmocka_unit_test(test_null_and_empty),

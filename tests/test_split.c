@@ -364,6 +364,30 @@ static void check_kfold(const vb_dataset *ds, const vb_split *s, size_t first, i
     free(tested);
 }
 
+/* A small limit keeps at least one sample of a rare class: 98/1/1 limited
+ * to 3 is 1/1/1 (proportional quotas would be 3/0/0), and to 5 is 3/1/1. */
+static void test_train_limit_keeps_rare_classes(void **state)
+{
+    const size_t c9811[3] = {98, 1, 1}, tc[3] = {1, 1, 1};
+    vb_dataset *ds = make_ds(c9811, tc, 3);
+    vb_error err = {0};
+    const size_t cases[][4] = {{3, 1, 1, 1}, {5, 3, 1, 1}, {50, 48, 1, 1}};
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        vb_split_conf conf = vb_split_conf_default;
+        conf.protocol = VB_PROTO_OFFICIAL;
+        conf.train_limit = cases[t][0];
+        vb_split *s = NULL;
+        assert_int_equal(vb_split_make(&conf, ds, &s, &err), VB_OK);
+        size_t cnt[3];
+        class_counts(ds, s->folds[0].train, s->folds[0].n_train, cnt);
+        for (int c = 0; c < 3; c++)
+            if (cnt[c] != cases[t][c + 1])
+                fail_msg("train_limit %zu: class %d has %zu, expected %zu", cases[t][0], c, cnt[c], cases[t][c + 1]);
+        vb_split_free(s);
+    }
+    vb_dataset_free(ds);
+}
+
 static void test_kfold(void **state)
 {
     vb_dataset *ds = make_ds(c523, NULL, 3);
@@ -984,6 +1008,7 @@ int main(void)
         cmocka_unit_test(test_holdout_ignores_parts),
         cmocka_unit_test(test_official),
         cmocka_unit_test(test_train_limit_largest_remainder),
+        cmocka_unit_test(test_train_limit_keeps_rare_classes),
         cmocka_unit_test(test_kfold),
         cmocka_unit_test(test_kfold_repeats),
         cmocka_unit_test(test_kfold_official_test),

@@ -57,6 +57,11 @@ typedef struct vb_classifier_vt {
     vb_status (*check)(const void *state, size_t d, vb_shape shape, int n_classes, vb_error *err);
     /* Optional: the learning curve of the last training (number of epochs). */
     size_t (*curve)(const void *state, const vb_epoch **epochs);
+    /* The feature count and class count the trained state works with; the
+     * wrapper checks them against its own after a load, so a corrupt file
+     * cannot make prediction read or write out of bounds. Required for
+     * classifiers that can be loaded. */
+    void (*dims)(const void *state, size_t *d, int *n_classes);
 } vb_classifier_vt;
 
 const vb_classifier_vt *const *vb_classifier_registry(size_t *n);

@@ -145,6 +145,14 @@ vb_status vb_classifier_load(vb_classifier *c, vb_reader *r, vb_error *err)
         return vb_fail(err, VB_ERR_INTERNAL, "%s cannot be loaded", c->vt->info.name);
     if ((st = c->vt->load(c->state, r, err)) != VB_OK)
         return st;
+    if (!c->vt->dims)
+        return vb_fail(err, VB_ERR_INTERNAL, "%s cannot check its loaded state", c->vt->info.name);
+    size_t sd = 0;
+    int sk = 0;
+    c->vt->dims(c->state, &sd, &sk);
+    if (sd != c->d || sk != c->n_classes)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt %s state (%zu features and %d classes, the header says %zu and %d)",
+                       r->what, c->vt->info.name, sd, sk, c->d, c->n_classes);
     c->trained = 1;
     return VB_OK;
 }

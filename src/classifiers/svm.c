@@ -906,6 +906,13 @@ static vb_status svm_load(void *state, vb_reader *r, vb_error *err)
     return VB_OK;
 }
 
+static void svm_dims(const void *state, size_t *d, int *n_classes)
+{
+    const svm_state *s = state;
+    *d = s->d;
+    *n_classes = s->n_classes;
+}
+
 static void svm_info(const void *state, vb_buf *b)
 {
     const svm_state *s = state;
@@ -926,4 +933,5 @@ const vb_classifier_vt vb_clf_svm = {
     .load = svm_load,
     .info_json = svm_info,
     .destroy = svm_destroy,
+    .dims = svm_dims,
 };

@@ -206,7 +206,7 @@ vb_status vb_file_write_atomic(const char *path, const void *data, size_t len, v
         return vb_fail(err, VB_ERR_NOMEM, "out of memory");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        vb_status st = vb_fail(err, VB_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        vb_status st = vb_fail(err, VB_ERR_IO, "%s: cannot create the file: %s", path, strerror(errno));
         free(tmp);
         return st;
     }

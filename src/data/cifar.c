@@ -1,6 +1,6 @@
 /* CIFAR-10 binary batches: records of 1 label byte + 3072 pixel bytes
  * (1024 red, 1024 green, 1024 blue, row-major 32x32). */
-#include "visbench/data.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -106,7 +106,8 @@ static vb_status cifar_load(const vb_params *p, const char *base_dir, vb_dataset
         if (!b[i].path)
             st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
         else if (stat(b[i].path, &sb) != 0)
-            st = vb_fail(err, VB_ERR_IO, "%s: cannot open: %s", b[i].path, strerror(errno));
+            st = vb_fail(err, VB_ERR_IO, "%s: cannot open: %s%s", b[i].path, strerror(errno),
+                         vb_data_missing_hint(b[i].path));
         else if (sb.st_size == 0 || sb.st_size % REC != 0)
             st = vb_fail(err, VB_ERR_FORMAT,
                          "%s: %lld bytes is not a whole number of %d-byte CIFAR-10 records (truncated?)",

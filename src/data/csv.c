@@ -3,6 +3,7 @@
  * fields may be double-quoted. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -71,6 +72,10 @@ static vb_status read_csv(const char *csv, uint8_t part, row **rows, size_t *n, 
 {
     char *text;
     vb_status st = vb_file_read(csv, &text, NULL, err);
+    if (st == VB_ERR_IO && err) {
+        size_t used = strlen(err->msg);
+        snprintf(err->msg + used, sizeof err->msg - used, "%s", vb_data_missing_hint(csv));
+    }
     if (st != VB_OK)
         return st;
     char *dir = vb_path_dirname(csv);

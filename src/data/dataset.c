@@ -272,6 +272,16 @@ vb_status vb_dataset_load_path(const char *path, vb_dataset **out, vb_error *err
                        path);
     vb_status st;
     if (S_ISDIR(sb.st_mode)) {
+        /* A folder that describes itself (dataset synth writes one) is
+         * loaded through its descriptor. */
+        char *desc = vb_path_join(path, "dataset.yaml");
+        struct stat ds;
+        if (desc && stat(desc, &ds) == 0 && S_ISREG(ds.st_mode)) {
+            vb_status dst = vb_dataset_load_path(desc, out, err);
+            free(desc);
+            return dst;
+        }
+        free(desc);
         /* A bare folder: one sub-folder per class. */
         vb_doc *doc = NULL;
         vb_buf q;

@@ -12,6 +12,13 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+const char *vb_data_missing_hint(const char *path)
+{
+    if (strncmp(path, "/usr/share/datasets/", 20) == 0)
+        return "; the dataset comes from a Debian package: run make deps (or apt-get install dataset-<name>)";
+    return "; check the path (relative paths start at the descriptor's folder)";
+}
+
 void vb_data_free_names(char **names, int *is_dir, size_t n)
 {
     for (size_t i = 0; names && i < n; i++)

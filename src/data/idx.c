@@ -1,6 +1,6 @@
 /* IDX files (MNIST, Fashion-MNIST): gzip through zlib or plain. The magic,
  * the dimensions and the length are checked against the header. */
-#include "visbench/data.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -76,7 +76,8 @@ static vb_status idx_open(idx_file *f, const char *path, int want_dims, uint32_t
     f->path = path;
     f->gz = gzopen(path, "rb");
     if (!f->gz)
-        return vb_fail(err, VB_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "gzopen failed");
+        return vb_fail(err, VB_ERR_IO, "%s: cannot open: %s%s", path, errno ? strerror(errno) : "gzopen failed",
+                       vb_data_missing_hint(path));
     gzbuffer(f->gz, 1 << 17);
     unsigned char hdr[4];
     vb_status st = gz_read_exact(f, hdr, 4, "header", err);

@@ -16,6 +16,11 @@ typedef struct vb_file_item {
 vb_status vb_data_decode_files(const vb_file_item *items, size_t n, int with_part, int skip_invalid,
                                vb_dataset **out, vb_error *err);
 
+/* What to do about a data file that cannot be opened: a hint for the
+ * message ("install ..." for Debian dataset packages, else where relative
+ * paths start). */
+const char *vb_data_missing_hint(const char *path);
+
 /* Sorted entries of a directory, without hidden (dot) entries. *is_dir
  * tells which are directories. */
 vb_status vb_data_list_dir(const char *dir, char ***names, int **is_dir, size_t *n, vb_error *err);

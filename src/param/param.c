@@ -327,12 +327,18 @@ vb_status vb_params_parse(vb_params *params, const vb_plugin *plugin, const vb_n
     size_t np = plugin->n_params;
 
     if (node && node->kind == VB_NODE_MAP) {
-        const char *names[64];
-        for (size_t i = 0; i < np && i < 64; i++)
+        const char **names = vb_calloc(np ? np : 1, sizeof *names, err);
+        if (!names) {
+            st = VB_ERR_NOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < np; i++)
             names[i] = defs[i].name;
         char where[160];
         snprintf(where, sizeof where, "the parameters of '%s'", plugin->name);
-        if ((st = vb_node_check_keys(node, names, np < 64 ? np : 64, where, err)) != VB_OK)
+        st = vb_node_check_keys(node, names, np, where, err);
+        free(names);
+        if (st != VB_OK)
             goto out;
     }
     for (size_t i = 0; i < np; i++) {

@@ -143,8 +143,21 @@ typedef struct builder {
     vb_node *root;
     anchor *anchors;
     size_t n_anchors;
+    size_t aliased; /* nodes copied by alias expansion so far */
     vb_error *err;
 } builder;
+
+/* Aliases are expanded by copying, so a few nested aliases can describe an
+ * exponentially large tree ("billion laughs"); specs are small, so cap it. */
+#define VB_YAML_MAX_ALIASED 100000
+
+static size_t node_count(const vb_node *n)
+{
+    size_t c = 1;
+    for (size_t i = 0; i < n->n; i++)
+        c += node_count(n->items[i]) + (n->keys ? 1 : 0);
+    return c;
+}
 
 static void mark_pos(struct fy_token *t, int *line, int *col)
 {
@@ -276,6 +289,11 @@ static vb_status on_event(builder *b, struct fy_event *ev)
         mark_pos(ev->alias.anchor, &line, &col);
         for (size_t i = b->n_anchors; i-- > 0;)
             if (strlen(b->anchors[i].name) == len && memcmp(b->anchors[i].name, name, len) == 0) {
+                b->aliased += node_count(b->anchors[i].node);
+                if (b->aliased > VB_YAML_MAX_ALIASED)
+                    return vb_fail(b->err, VB_ERR_SPEC,
+                                   "%s:%d:%d: aliases expand to more than %d nodes; write the values out", b->file,
+                                   line, col, VB_YAML_MAX_ALIASED);
                 if (!(n = vb_node_clone(b->anchors[i].node)))
                     return vb_fail(b->err, VB_ERR_NOMEM, "out of memory");
                 return attach(b, n);

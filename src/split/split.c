@@ -99,6 +99,29 @@ static vb_status strat_take(const ilist *in, const int *labels, int n_classes, s
         frac[c] = exact - floor(exact);
         given += quota[c];
     }
+    /* Every class present keeps at least one sample when m allows it, so a
+     * small train_limit cannot silently drop a rare class; the extra ones
+     * come from the largest quotas. */
+    int present = 0;
+    for (int c = 0; c < n_classes; c++)
+        present += count[c] > 0;
+    if (m >= (size_t)present)
+        for (int c = 0; c < n_classes; c++)
+            if (count[c] > 0 && quota[c] == 0) {
+                quota[c] = 1;
+                frac[c] = -1;
+                given++;
+            }
+    while (given > m) {
+        int big = -1;
+        for (int c = 0; c < n_classes; c++)
+            if (quota[c] > 1 && (big < 0 || quota[c] > quota[big]))
+                big = c;
+        if (big < 0)
+            break;
+        quota[big]--;
+        given--;
+    }
     while (given < m) { /* largest remainders first; ties to the lower class */
         int best = -1;
         for (int c = 0; c < n_classes; c++)
