@@ -9,6 +9,7 @@
 
 #include "support/testutil.h"
 #include "visbench/pipeline.h"
+#include "visbench/report.h"
 #include "visbench/results.h"
 
 #include <math.h>
@@ -341,9 +342,11 @@ typedef struct capture {
     size_t n;
     char fail_pipe[8][64], fail_fold[8][32], fail_msg[8][1024];
     size_t n_fail;
-    vb_results *res;       /* also write the results files */
+    vb_store *store;       /* also record into this store */
+    int64_t exp;
+    const vb_spec *spec;
     const vb_dataset *ds;
-    const char *skip;      /* is_done says yes for this pipeline */
+    const char *skip;      /* claim says no for this pipeline */
     vb_status fail_with;   /* on_result fails with this */
     size_t on_result_calls;
 } capture;
@@ -393,8 +396,8 @@ static vb_status cap_on_result(void *user, const vb_run_result *r, vb_error *err
     o->params = dup_or_null(r->params);
     o->grid = dup_or_null(r->grid);
     o->clf_info = dup_or_null(r->clf_info);
-    if (c->res)
-        return vb_results_add(c->res, r, err);
+    if (c->store)
+        return vb_store_save_run(c->store, c->exp, r, err);
     return VB_OK;
 }
 
@@ -406,16 +409,37 @@ static void cap_on_failure(void *user, const char *pipeline, const char *fold, c
     snprintf(c->fail_fold[c->n_fail], 32, "%s", fold);
     snprintf(c->fail_msg[c->n_fail], 1024, "%s", e->msg);
     c->n_fail++;
-    if (c->res) {
+    if (c->store) {
         vb_error err = {0};
-        assert_int_equal(vb_results_add_failure(c->res, pipeline, fold, e->msg, &err), VB_OK);
+        assert_int_equal(vb_store_save_failure(c->store, c->exp, pipeline, fold, e->msg, &err), VB_OK);
     }
 }
 
-static int cap_is_done(void *user, const char *pipeline, const char *fold)
+static vb_status cap_claim(void *user, const vb_spec_pipeline *sp, const vb_fold *fold, size_t fold_index, int *run,
+                           vb_error *err)
 {
     capture *c = user;
-    return c->skip && strcmp(c->skip, pipeline) == 0;
+    *run = !(c->skip && strcmp(c->skip, sp->name) == 0);
+    if (!c->store || !*run)
+        return VB_OK;
+    vb_buf config;
+    vb_buf_init(&config);
+    vb_pipeline_config(sp, &config);
+    vb_claim claim;
+    vb_status st = vb_store_claim(c->store, c->exp, sp->name, (size_t)(sp - c->spec->pipelines), fold->name, fold_index,
+                                  config.data, 0, &claim, err);
+    vb_buf_free(&config);
+    *run = claim == VB_CLAIM_RUN;
+    return st;
+}
+
+/* Records the experiment in a new store at path. */
+static void cap_store(capture *c, const char *path, const vb_spec *spec, const vb_dataset *ds, const vb_split *split)
+{
+    vb_error err = {0};
+    c->spec = spec;
+    if (vb_store_open(path, 0, &c->store, &err) != VB_OK || vb_store_experiment(c->store, spec, ds, split, &c->exp, &err))
+        fail_msg("%s", err.msg);
 }
 
 static void cap_free(capture *c)
@@ -437,7 +461,7 @@ static void cap_free(capture *c)
 
 static vb_run_sink sink_of(capture *c)
 {
-    return (vb_run_sink){.user = c, .is_done = cap_is_done, .on_result = cap_on_result, .on_failure = cap_on_failure};
+    return (vb_run_sink){.user = c, .claim = cap_claim, .on_result = cap_on_result, .on_failure = cap_on_failure};
 }
 
 static void run_ok(const vb_spec *spec, const vb_dataset *ds, const vb_split *split, const char *only, capture *c,
@@ -497,7 +521,7 @@ static void test_experiment(void **state)
     capture c;
     memset(&c, 0, sizeof c);
     c.ds = g_ds;
-    assert_int_equal(vb_results_open("results/run", spec, g_ds, split, &c.res, &err), VB_OK);
+    cap_store(&c, "run.db", spec, g_ds, split);
     run_ok(spec, g_ds, split, NULL, &c, 0);
     assert_int_equal(c.n, 3); /* every (pipeline, fold) */
     assert_int_equal(c.n_fail, 0);
@@ -551,31 +575,42 @@ static void test_experiment(void **state)
     /* Identical features and classifier: identical numbers. */
     same_numbers(hog, same);
 
-    /* The results files hold every result. */
-    size_t len;
-    char *csv = tu_read_file("results/run/predictions.csv", &len);
-    assert_int_equal(strncmp(csv, "pipeline,fold,sample,true,predicted,score:circle,score:square,score:triangle\n",
-                             76),
-                     0);
-    size_t lines = 0;
-    for (size_t i = 0; i < len; i++)
-        lines += csv[i] == '\n';
-    assert_int_equal(lines, 1 + 3 * hog->n_test);
-    char row[256];
-    snprintf(row, sizeof row, "\nraw-svm,holdout,%zu,%d,%d,%.6g,%.6g,%.6g\n", raw->test_idx[0], raw->truth[0],
-             raw->pred[0], (double)raw->scores[0], (double)raw->scores[1], (double)raw->scores[2]);
-    assert_non_null(strstr(csv, row));
-    free(csv);
-    char *js = tu_read_file("results/run/metrics.json", &len);
-    assert_non_null(strstr(js, "\"spec\": \"run\""));
-    assert_non_null(strstr(js, "\"dataset\": \"synth\""));
-    assert_non_null(strstr(js, "\"protocol\": \"holdout\""));
-    assert_non_null(strstr(js, "\"classes\": [\"circle\", \"square\", \"triangle\"]"));
-    assert_non_null(strstr(js, "{\"pipeline\": \"hog-svm-same\", \"fold\": \"holdout\""));
-    assert_non_null(strstr(js, "\"failures\": [\n\n  ]"));
-    free(js);
-    vb_results_free(c.res);
-    c.res = NULL;
+    /* The store holds every result: predictions, scores and metrics. */
+    vb_store_exp *e = NULL;
+    assert_int_equal(vb_store_load(c.store, c.exp, 1, &e, &err), VB_OK);
+    assert_string_equal(e->name, "run");
+    assert_string_equal(e->dataset, "synth");
+    assert_string_equal(e->protocol, "holdout");
+    assert_int_equal(e->n_classes, 3);
+    assert_string_equal(e->classes[2], "triangle");
+    assert_int_equal(e->n_runs, 3);
+    for (size_t i = 0; i < 3; i++) {
+        const vb_store_run *sr = &e->runs[i];
+        const cap_result *cr = find_result(&c, sr->pipeline);
+        assert_string_equal(sr->status, "done");
+        assert_string_equal(sr->fold, "holdout");
+        assert_int_equal(sr->n_pred, cr->n_test);
+        /* stored in sample order; the split's test list is sorted too */
+        assert_memory_equal(sr->sample, cr->test_idx, cr->n_test * sizeof *sr->sample);
+        assert_memory_equal(sr->pred, cr->pred, cr->n_test * sizeof *sr->pred);
+        assert_memory_equal(sr->scores, cr->scores, cr->n_test * 3 * sizeof *sr->scores);
+        assert_float_equal(vb_store_metric(sr, "accuracy"), cr->accuracy, 0);
+        assert_float_equal(vb_store_metric(sr, "macro_f1"), cr->macro_f1, 0);
+        assert_memory_equal(sr->confusion, cr->confusion, 9 * sizeof *sr->confusion);
+        assert_string_equal(sr->features, cr->features);
+        assert_int_equal(sr->features_shared, cr->features_shared);
+    }
+    vb_store_exp_free(e);
+    /* The same store again: every run finished, nothing is redone. */
+    capture again;
+    memset(&again, 0, sizeof again);
+    again.store = c.store;
+    again.exp = c.exp;
+    again.spec = spec;
+    run_ok(spec, g_ds, split, NULL, &again, 0);
+    assert_int_equal(again.n, 0);
+    vb_store_close(c.store);
+    c.store = NULL;
 
     /* Determinism: a second run gives the same numbers. */
     capture c2;
@@ -728,7 +763,7 @@ static void test_failing_pipeline(void **state)
     assert_int_equal(vb_experiment_check(spec, ds, NULL, &err), VB_OK);
     capture c;
     memset(&c, 0, sizeof c);
-    assert_int_equal(vb_results_open("results/f", spec, ds, split, &c.res, &err), VB_OK);
+    cap_store(&c, "f.db", spec, ds, split);
     run_ok(spec, ds, split, NULL, &c, 2);
     assert_int_equal(c.n_fail, 2);
     assert_string_equal(c.fail_pipe[0], "crop");
@@ -742,21 +777,25 @@ static void test_failing_pipeline(void **state)
     assert_float_equal(c.r[0].accuracy, 1.0, 0); /* brightness separates the classes */
     assert_string_equal(c.r[0].features, "raw 64");
 
-    size_t len;
-    char *js = tu_read_file("results/f/metrics.json", &len);
-    assert_non_null(strstr(js, "\"failures\": [\n    {\"pipeline\": \"crop\", \"fold\": \"holdout\", \"error\": \"crop "
-                               "12x12 is larger than a 10x10 image; resize first\"},\n    {\"pipeline\": "
-                               "\"crop-again\", \"fold\": \"holdout\", \"error\": \"crop 12x12 is larger than a 10x10 "
-                               "image; resize first\"}\n  ]\n}\n"));
-    assert_non_null(strstr(js, "{\"pipeline\": \"resize\""));
-    free(js);
-    char *csv = tu_read_file("results/f/predictions.csv", &len);
-    /* a class name with a comma is quoted */
-    assert_int_equal(strncmp(csv, "pipeline,fold,sample,true,predicted,score:dark,\"score:mid,grey\",score:light\n",
+    vb_store_exp *e = NULL;
+    assert_int_equal(vb_store_load(c.store, c.exp, 1, &e, &err), VB_OK);
+    assert_int_equal(e->n_runs, 3);
+    assert_string_equal(e->runs[0].pipeline, "crop");
+    assert_string_equal(e->runs[0].status, "failed");
+    assert_string_equal(e->runs[0].error, "crop 12x12 is larger than a 10x10 image; resize first");
+    assert_string_equal(e->runs[1].pipeline, "resize");
+    assert_string_equal(e->runs[1].status, "done");
+    assert_string_equal(e->runs[2].status, "failed");
+    /* a class name with a comma is quoted in the predictions CSV */
+    vb_buf csv;
+    vb_buf_init(&csv);
+    vb_render_predictions_csv(e, &csv);
+    assert_int_equal(strncmp(csv.data, "pipeline,fold,sample,true,predicted,score:dark,\"score:mid,grey\",score:light\n",
                              76),
                      0);
-    free(csv);
-    vb_results_free(c.res);
+    vb_buf_free(&csv);
+    vb_store_exp_free(e);
+    vb_store_close(c.store);
     cap_free(&c);
     vb_split_free(split);
     vb_spec_free(spec);
@@ -833,51 +872,6 @@ static void test_result_json(void **state)
     assert_non_null(strstr(b.data, "\"support\": 2}], \"confusion\": [[2, 0], [1, 1]]}"));
     vb_buf_free(&b);
 
-    /* The files, row by row. */
-    vb_spec *spec = spec_ok("name: res\nseed: 9\ndataset: mem\npipelines: [{name: p1, classifier: svm}]\n");
-    vb_split *split = NULL;
-    vb_error err = {0};
-    assert_int_equal(vb_split_make(&spec->split, ds, &split, &err), VB_OK);
-    vb_results *res = NULL;
-    assert_int_equal(vb_results_open("out/deep", spec, ds, split, &res, &err), VB_OK);
-    r.grid = "C=10";
-    assert_int_equal(vb_results_add(res, &r, &err), VB_OK);
-    size_t len;
-    char *csv = tu_read_file("out/deep/predictions.csv", &len);
-    assert_string_equal(csv, "pipeline,fold,sample,true,predicted,score:dark,\"score:mid,grey\"\n"
-                             "p1,fold2,3,0,0,0.9,0.1\n"
-                             "p1,fold2,8,1,1,0.25,0.75\n"
-                             "p1,fold2,1,1,0,0.5,0.5\n"
-                             "p1,fold2,0,0,0,1,0\n");
-    free(csv);
-    char *js = tu_read_file("out/deep/metrics.json", &len);
-    char hash[17];
-    vb_split_hash_text(split, hash);
-    char *head = vb_asprintf("{\n  \"visbench\": \"%s\",\n  \"spec\": \"res\",\n  \"spec_hash\": \"%016llx\",\n"
-                             "  \"dataset\": \"mem\",\n  \"protocol\": \"holdout\",\n  \"split_hash\": \"%s\",\n"
-                             "  \"seed\": 9,\n  \"classes\": [\"dark\", \"mid,grey\"],\n  \"results\": [\n    {",
-                             VB_VERSION, (unsigned long long)spec->hash, hash);
-    if (strncmp(js, head, strlen(head)) != 0)
-        fail_msg("metrics.json starts\n%s\nexpected\n%s", js, head);
-    vb_buf_init(&b);
-    vb_result_json(&r, ds, 1, &b);
-    assert_non_null(strstr(js, b.data));
-    vb_buf_free(&b);
-    const char *tail = "}\n  ],\n  \"failures\": [\n\n  ]\n}\n";
-    assert_true(len > strlen(tail));
-    assert_string_equal(js + len - strlen(tail), tail);
-    free(head);
-    free(js);
-
-    /* A failure is added to the same file. */
-    assert_int_equal(vb_results_add_failure(res, "p2", "fold1", "svm: \"bad\" thing", &err), VB_OK);
-    js = tu_read_file("out/deep/metrics.json", &len);
-    assert_non_null(strstr(js, "\"failures\": [\n    {\"pipeline\": \"p2\", \"fold\": \"fold1\", \"error\": \"svm: "
-                               "\\\"bad\\\" thing\"}\n  ]\n}\n"));
-    free(js);
-    vb_results_free(res);
-    vb_split_free(split);
-    vb_spec_free(spec);
     vb_dataset_free(ds);
     vb_metrics_free(&m);
 }

@@ -93,8 +93,13 @@ typedef struct vb_run_result {
 
 typedef struct vb_run_sink {
     void *user;
-    /* Optional: has (pipeline, fold) already finished? Finished runs are skipped. */
-    int (*is_done)(void *user, const char *pipeline, const char *fold);
+    /* Optional: should this process run (pipeline, fold)? Sets *run to 0 for
+     * runs that finished earlier or that another process is running (a
+     * results store claims the run for this process when *run is 1). */
+    vb_status (*claim)(void *user, const vb_spec_pipeline *sp, const vb_fold *fold, size_t fold_index, int *run,
+                       vb_error *err);
+    /* Optional: a claimed run was interrupted; give it back. */
+    void (*release)(void *user, const char *pipeline, const char *fold);
     /* A finished run. A failing sink stops the experiment. */
     vb_status (*on_result)(void *user, const vb_run_result *r, vb_error *err);
     /* A run that failed (others go on). */

@@ -45,8 +45,8 @@ typedef enum vb_claim {
 
 /* Decides who runs (pipeline, fold) and claims it for this process when
  * nobody else may. config identifies the pipeline's configuration. */
-vb_status vb_store_claim(vb_store *s, int64_t exp, const char *pipeline, const char *fold, size_t fold_index,
-                         const char *config, int retry_failed, vb_claim *out, vb_error *err);
+vb_status vb_store_claim(vb_store *s, int64_t exp, const char *pipeline, size_t pipeline_index, const char *fold,
+                         size_t fold_index, const char *config, int retry_failed, vb_claim *out, vb_error *err);
 /* Gives a claim back (the run was interrupted). */
 vb_status vb_store_release(vb_store *s, int64_t exp, const char *pipeline, const char *fold, vb_error *err);
 /* Writes a finished run (claimed by this process) in one transaction. */
@@ -63,7 +63,7 @@ typedef struct vb_store_epoch {
 typedef struct vb_store_run {
     int64_t id;
     char *pipeline, *fold, *status, *error;
-    int fold_index;
+    int fold_index, pipeline_index;
     char *config, *params, *grid, *features, *model_info;
     int proba, features_shared;
     size_t n_train, n_val, n_test, dim, peak_rss_kb, model_bytes;
@@ -91,7 +91,7 @@ typedef struct vb_store_exp {
     int n_classes;
     char **classes;
     size_t n_runs;
-    vb_store_run *runs; /* ordered by pipeline order of first appearance, then fold index */
+    vb_store_run *runs; /* ordered by the pipeline's place in the spec, then fold index */
 } vb_store_exp;
 
 /* Loads an experiment (id 0 = the most recent) with its runs; predictions

@@ -2,6 +2,7 @@
 #ifndef VB_CLI_H
 #define VB_CLI_H
 
+#include "visbench/report.h"
 #include "visbench/results.h"
 
 #include <stdio.h>
@@ -18,7 +19,11 @@ void cli_setup(int verbose, int quiet);
 /* Ends a progress line that is being drawn (before printing other output). */
 void cli_progress_break(void);
 
+/* Prints the text leaderboard and pairwise table of an experiment. */
+int cli_print_leaderboard(vb_store *store, int64_t exp, vb_error *err);
+
 int cmd_run(int argc, char **argv);
+int cmd_results(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
 

@@ -1,4 +1,4 @@
-/* visbench run: every pipeline of a spec on the same split. */
+/* visbench run: every pipeline of a spec on the same split, into a store. */
 #include "cli.h"
 
 #include <getopt.h>
@@ -6,16 +6,12 @@
 #include <string.h>
 
 typedef struct run_ctx {
-    vb_results *res;
+    vb_store *store;
+    int64_t exp;
     const vb_dataset *ds;
-    int json;
-    /* rows for the closing summary */
-    struct row {
-        char *pipeline, *fold, *features;
-        double acc, f1, ext, train, pred;
-        int shared;
-    } *rows;
-    size_t n_rows;
+    const vb_spec *spec;
+    int json, retry_failed;
+    size_t ran, kept, busy;
 } run_ctx;
 
 static void print_result(const vb_run_result *r, const vb_dataset *ds)
@@ -25,8 +21,8 @@ static void print_result(const vb_run_result *r, const vb_dataset *ds)
            m->balanced_accuracy, m->macro_f1);
     printf("  features %s%s; train %zu, validation %zu, test %zu\n", r->features,
            r->features_shared ? " (shared)" : "", r->n_train, r->n_val, r->n_test);
-    printf("  extract %.2f s, train %.2f s%s, predict %.2f s, peak RSS %.0f MB, model %.1f kB\n", r->extract_s,
-           r->train_s, "", r->predict_s, (double)r->peak_rss_kb / 1024.0, (double)r->model_bytes / 1024.0);
+    printf("  extract %.2f s, train %.2f s, predict %.2f s, peak RSS %.0f MB, model %.1f kB\n", r->extract_s,
+           r->train_s, r->predict_s, (double)r->peak_rss_kb / 1024.0, (double)r->model_bytes / 1024.0);
     if (r->grid)
         printf("  grid: chose %s (tuning %.2f s)\n", r->grid, r->tune_s);
     printf("  %-22s %9s %8s %8s %8s\n", "class", "precision", "recall", "f1", "support");
@@ -36,12 +32,46 @@ static void print_result(const vb_run_result *r, const vb_dataset *ds)
     fflush(stdout);
 }
 
+static vb_status on_claim(void *user, const vb_spec_pipeline *sp, const vb_fold *fold, size_t fold_index, int *run,
+                          vb_error *err)
+{
+    run_ctx *c = user;
+    vb_buf config;
+    vb_buf_init(&config);
+    vb_pipeline_config(sp, &config);
+    if (config.failed) {
+        vb_buf_free(&config);
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    }
+    vb_claim claim;
+    vb_status st = vb_store_claim(c->store, c->exp, sp->name, (size_t)(sp - c->spec->pipelines), fold->name,
+                                  fold_index, config.data, c->retry_failed, &claim, err);
+    vb_buf_free(&config);
+    if (st != VB_OK)
+        return st;
+    *run = claim == VB_CLAIM_RUN;
+    c->kept += claim == VB_CLAIM_DONE;
+    c->busy += claim == VB_CLAIM_BUSY;
+    return VB_OK;
+}
+
+static void on_release(void *user, const char *pipeline, const char *fold)
+{
+    run_ctx *c = user;
+    vb_error err = {0};
+    if (vb_store_release(c->store, c->exp, pipeline, fold, &err) != VB_OK) {
+        cli_progress_break();
+        fprintf(stderr, "visbench: %s\n", err.msg);
+    }
+}
+
 static vb_status on_result(void *user, const vb_run_result *r, vb_error *err)
 {
     run_ctx *c = user;
-    vb_status st = vb_results_add(c->res, r, err);
+    vb_status st = vb_store_save_run(c->store, c->exp, r, err);
     if (st != VB_OK)
         return st;
+    c->ran++;
     cli_progress_break();
     if (c->json) {
         vb_buf b;
@@ -56,20 +86,6 @@ static vb_status on_result(void *user, const vb_run_result *r, vb_error *err)
         vb_buf_free(&b);
     } else
         print_result(r, c->ds);
-    struct row *rows = realloc(c->rows, (c->n_rows + 1) * sizeof *rows);
-    if (!rows)
-        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    c->rows = rows;
-    struct row *w = &rows[c->n_rows++];
-    w->pipeline = strdup(r->pipeline);
-    w->fold = strdup(r->fold);
-    w->features = strdup(r->features);
-    w->acc = r->metrics->accuracy;
-    w->f1 = r->metrics->macro_f1;
-    w->ext = r->extract_s;
-    w->train = r->train_s + r->tune_s;
-    w->pred = r->predict_s;
-    w->shared = r->features_shared;
     return VB_OK;
 }
 
@@ -79,25 +95,36 @@ static void on_failure(void *user, const char *pipeline, const char *fold, const
     cli_progress_break();
     fprintf(stderr, "visbench: pipeline '%s' [%s] failed: %s\n", pipeline, fold, e->msg);
     vb_error werr = {0};
-    if (vb_results_add_failure(c->res, pipeline, fold, e->msg, &werr) != VB_OK)
+    if (vb_store_save_failure(c->store, c->exp, pipeline, fold, e->msg, &werr) != VB_OK)
         fprintf(stderr, "visbench: %s\n", werr.msg);
+}
+
+/* "results/x.db" -> "results/x.split.txt" */
+static char *split_path_of(const char *store)
+{
+    size_t n = strlen(store);
+    if (n > 3 && strcmp(store + n - 3, ".db") == 0)
+        n -= 3;
+    return vb_asprintf("%.*s.split.txt", (int)n, store);
 }
 
 int cmd_run(int argc, char **argv)
 {
-    int json = 0;
-    const char *out = NULL, *only = NULL;
+    int json = 0, retry = 0;
+    const char *store_path = NULL, *only = NULL;
     static const struct option opts[] = {{"json", no_argument, 0, 'j'},
-                                         {"out", required_argument, 0, 'o'},
+                                         {"store", required_argument, 0, 's'},
                                          {"pipeline", required_argument, 0, 'p'},
+                                         {"retry-failed", no_argument, 0, 'r'},
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "jo:p:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "js:p:", opts, NULL)) != -1) {
         switch (c) {
         case 'j': json = 1; break;
-        case 'o': out = optarg; break;
+        case 's': store_path = optarg; break;
         case 'p': only = optarg; break;
+        case 'r': retry = 1; break;
         default: return cli_usage("run", "unknown option");
         }
     }
@@ -108,8 +135,8 @@ int cmd_run(int argc, char **argv)
     vb_spec *spec = NULL;
     vb_dataset *ds = NULL;
     vb_split *split = NULL, *back = NULL;
-    vb_results *res = NULL;
-    char *dir = NULL, *split_path = NULL;
+    vb_store *store = NULL;
+    char *db = NULL, *split_path = NULL, *dir = NULL;
     run_ctx ctx = {0};
     int rc = VB_EXIT_FAIL;
     size_t failed = 0;
@@ -130,12 +157,15 @@ int cmd_run(int argc, char **argv)
         goto fail;
     vb_log(VB_LOG_INFO, "dataset %s: %zu images, %d classes, %s (%.1f s)", ds->name, ds->n, ds->n_classes,
            ds->fixed_w ? "fixed size" : "sizes vary", load_s);
-    dir = out ? strdup(out) : vb_asprintf("results/%s", spec->name);
-    split_path = dir ? vb_path_join(dir, "split.txt") : NULL;
-    if (!dir || !split_path) {
+    db = store_path ? strdup(store_path) : vb_asprintf("results/%s.db", spec->name);
+    split_path = db ? split_path_of(db) : NULL;
+    dir = db ? vb_path_dirname(db) : NULL;
+    if (!db || !split_path || !dir) {
         vb_fail(&err, VB_ERR_NOMEM, "out of memory");
         goto fail;
     }
+    /* The split is written beside the store and read back: what runs is
+     * exactly what the file says. */
     if (vb_mkdirs(dir, &err) != VB_OK || vb_split_save(split, split_path, &err) != VB_OK ||
         vb_split_load(split_path, &back, &err) != VB_OK)
         goto fail;
@@ -148,44 +178,48 @@ int cmd_run(int argc, char **argv)
     vb_log(VB_LOG_INFO, "split %s (hash %s): %zu fold%s, fold 1: train %zu, validation %zu, test %zu -> %s",
            vb_protocol_name(back->conf.protocol), hash, back->n_folds, back->n_folds == 1 ? "" : "s",
            back->folds[0].n_train, back->folds[0].n_val, back->folds[0].n_test, split_path);
-    if (vb_results_open(dir, spec, ds, back, &res, &err) != VB_OK)
+    if (vb_store_open(db, 0, &store, &err) != VB_OK || vb_store_experiment(store, spec, ds, back, &ctx.exp, &err) != VB_OK)
         goto fail;
-    ctx.res = res;
+    ctx.store = store;
     ctx.ds = ds;
+    ctx.spec = spec;
     ctx.json = json;
-    vb_run_sink sink = {.user = &ctx, .on_result = on_result, .on_failure = on_failure};
+    ctx.retry_failed = retry;
+    vb_run_sink sink = {.user = &ctx, .claim = on_claim, .release = on_release, .on_result = on_result,
+                        .on_failure = on_failure};
     if (vb_experiment_run(spec, ds, back, &ropts, &sink, &failed, &err) != VB_OK)
         goto fail;
-    if (!json && ctx.n_rows) {
-        printf("\n%-24s %-10s %9s %9s %10s %9s %10s  %s\n", "pipeline", "fold", "accuracy", "macro-F1", "extract s",
-               "train s", "predict s", "features");
-        for (size_t i = 0; i < ctx.n_rows; i++) {
-            struct row *w = &ctx.rows[i];
-            printf("%-24s %-10s %9.4f %9.4f %10.2f%s %9.2f %10.2f  %s\n", w->pipeline, w->fold, w->acc, w->f1,
-                   w->ext, w->shared ? "*" : " ", w->train, w->pred, w->features);
-        }
-        printf("(* features shared with an earlier pipeline of the same fold)\nresults: %s/\n", dir);
+    if (vb_store_experiment_finish(store, ctx.exp, &err) != VB_OK)
+        goto fail;
+    if (ctx.kept)
+        vb_log(VB_LOG_INFO, "%zu run%s finished earlier and kept (see visbench results %s)", ctx.kept,
+               ctx.kept == 1 ? "" : "s", db);
+    if (ctx.busy)
+        vb_log(VB_LOG_WARN, "%zu run%s left to another visbench process working on %s", ctx.busy,
+               ctx.busy == 1 ? "" : "s", db);
+    if (!json) {
+        cli_progress_break();
+        printf("\n");
+        rc = cli_print_leaderboard(store, ctx.exp, &err);
+        if (rc != VB_EXIT_OK)
+            goto done;
+        printf("results: %s (visbench results %s; visbench report %s)\n", db, db, db);
     }
     rc = failed ? VB_EXIT_FAIL : VB_EXIT_OK;
     if (failed)
-        fprintf(stderr, "visbench: %zu run%s failed (see above and %s/metrics.json)\n", failed, failed == 1 ? "" : "s",
-                dir);
+        fprintf(stderr, "visbench: %zu run%s failed (see above and visbench results %s)\n", failed,
+                failed == 1 ? "" : "s", db);
     goto done;
 fail:
     rc = cli_error(&err);
 done:
-    for (size_t i = 0; i < ctx.n_rows; i++) {
-        free(ctx.rows[i].pipeline);
-        free(ctx.rows[i].fold);
-        free(ctx.rows[i].features);
-    }
-    free(ctx.rows);
-    vb_results_free(res);
+    vb_store_close(store);
     vb_split_free(split);
     vb_split_free(back);
     vb_dataset_free(ds);
     vb_spec_free(spec);
-    free(dir);
+    free(db);
     free(split_path);
+    free(dir);
     return rc;
 }

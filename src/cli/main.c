@@ -112,10 +112,15 @@ static void usage(FILE *f)
     fputs("usage: visbench [--threads N] [-v|-q] COMMAND [ARGS]\n"
           "\n"
           "commands:\n"
-          "  run SPEC [--json] [--out DIR] [--pipeline NAME]\n"
+          "  run SPEC [--json] [--store DB] [--pipeline NAME] [--retry-failed]\n"
           "        run every pipeline of an experiment spec on the same split; print\n"
-          "        accuracy, macro-F1, times and per-class metrics; write the results\n"
-          "        to DIR (default results/<spec name>/)\n"
+          "        accuracy, macro-F1, times and per-class metrics; store everything in\n"
+          "        DB (default results/<spec name>.db). Runs finished earlier are kept:\n"
+          "        an interrupted run continues where it stopped\n"
+          "  results DB [--experiment ID] [--format text|md|csv|json] [--predictions]\n"
+          "        the leaderboard and pairwise significance tests of a stored\n"
+          "        experiment (the latest by default); --predictions prints every\n"
+          "        stored prediction as CSV\n"
           "  list [KIND] [--markdown]\n"
           "        every plug-in with its parameters (KIND: datasets, split, preprocess,\n"
           "        features, postprocess, classifiers)\n"
@@ -162,6 +167,8 @@ int main(int argc, char **argv)
     char **sub_argv = argv + i;
     if (strcmp(cmd, "run") == 0)
         return cmd_run(sub_argc, sub_argv);
+    if (strcmp(cmd, "results") == 0)
+        return cmd_results(sub_argc, sub_argv);
     if (strcmp(cmd, "list") == 0)
         return cmd_list(sub_argc, sub_argv);
     if (strcmp(cmd, "dataset") == 0)
@@ -174,8 +181,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return VB_EXIT_OK;
     }
-    static const char *const cmds[] = {"run", "list", "dataset", "version", "help"};
-    const char *near = vb_nearest_name(cmd, cmds, 5);
+    static const char *const cmds[] = {"run", "results", "list", "dataset", "version", "help"};
+    const char *near = vb_nearest_name(cmd, cmds, 6);
     if (near)
         return cli_usage("", "unknown command '%s'; did you mean '%s'?", cmd, near);
     return cli_usage("", "unknown command '%s'", cmd);

@@ -392,13 +392,21 @@ vb_status vb_experiment_run(const vb_spec *spec, const vb_dataset *ds, const vb_
             const vb_spec_pipeline *sp = &spec->pipelines[i];
             if (opts && opts->only && strcmp(opts->only, sp->name) != 0)
                 continue;
-            if (sink->is_done && sink->is_done(sink->user, sp->name, fold->name))
+            int run = 1;
+            if (sink->claim && (st = sink->claim(sink->user, sp, fold, f, &run, err)) != VB_OK) {
+                cache_clear(&cache);
+                return st;
+            }
+            if (!run)
                 continue;
             vb_error e = {0};
             int sink_failed = 0;
             st = run_one(spec, sp, ds, fold, f, &cache, sink, &sink_failed, &e);
             /* A failing sink stops the experiment, whatever its status. */
             if (sink_failed || st == VB_ERR_INTERRUPTED || st == VB_ERR_NOMEM || st == VB_ERR_IO) {
+                /* The run did not finish: hand it back so a rerun does it. */
+                if (sink->release)
+                    sink->release(sink->user, sp->name, fold->name);
                 cache_clear(&cache);
                 if (err)
                     *err = e;

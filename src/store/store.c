@@ -34,7 +34,7 @@ static const char *const schema[] = {
     " n_test INTEGER NOT NULL, PRIMARY KEY(experiment_id, fold_index))",
     "CREATE TABLE IF NOT EXISTS runs("
     " id INTEGER PRIMARY KEY, experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
-    " pipeline TEXT NOT NULL, fold TEXT NOT NULL, fold_index INTEGER NOT NULL,"
+    " pipeline TEXT NOT NULL, pipeline_index INTEGER NOT NULL, fold TEXT NOT NULL, fold_index INTEGER NOT NULL,"
     " config_hash TEXT NOT NULL, config TEXT NOT NULL,"
     " status TEXT NOT NULL CHECK(status IN ('running', 'done', 'failed')), owner TEXT, error TEXT,"
     " params TEXT, grid TEXT, features TEXT, dim INTEGER, probabilities INTEGER, features_shared INTEGER,"
@@ -353,8 +353,8 @@ void vb_pipeline_config(const vb_spec_pipeline *sp, vb_buf *b)
     }
 }
 
-vb_status vb_store_claim(vb_store *s, int64_t exp, const char *pipeline, const char *fold, size_t fold_index,
-                         const char *config, int retry_failed, vb_claim *out, vb_error *err)
+vb_status vb_store_claim(vb_store *s, int64_t exp, const char *pipeline, size_t pipeline_index, const char *fold,
+                         size_t fold_index, const char *config, int retry_failed, vb_claim *out, vb_error *err)
 {
     char hash[17], started[32];
     snprintf(hash, sizeof hash, "%016" PRIx64, vb_hash64(config, strlen(config), 0));
@@ -404,18 +404,19 @@ vb_status vb_store_claim(vb_store *s, int64_t exp, const char *pipeline, const c
         }
         if (st == VB_OK)
             st = prepare(s,
-                         "INSERT INTO runs(experiment_id, pipeline, fold, fold_index, config_hash, config, status,"
-                         " owner, started) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                         "INSERT INTO runs(experiment_id, pipeline, pipeline_index, fold, fold_index, config_hash,"
+                         " config, status, owner, started) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
                          &q, err);
         if (st == VB_OK) {
             sqlite3_bind_int64(q, 1, exp);
             bind_text(q, 2, pipeline);
-            bind_text(q, 3, fold);
-            sqlite3_bind_int64(q, 4, (sqlite3_int64)fold_index);
-            bind_text(q, 5, hash);
-            bind_text(q, 6, config);
-            bind_text(q, 7, s->owner);
-            bind_text(q, 8, started);
+            sqlite3_bind_int64(q, 3, (sqlite3_int64)pipeline_index);
+            bind_text(q, 4, fold);
+            sqlite3_bind_int64(q, 5, (sqlite3_int64)fold_index);
+            bind_text(q, 6, hash);
+            bind_text(q, 7, config);
+            bind_text(q, 8, s->owner);
+            bind_text(q, 9, started);
             if (sqlite3_step(q) != SQLITE_DONE)
                 st = db_fail(s, err, "cannot claim a run");
         }
@@ -931,9 +932,8 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
         st = prepare(s,
                      "SELECT id, pipeline, fold, fold_index, status, error, config, params, grid, features, dim,"
                      " probabilities, features_shared, n_train, n_val, n_test, extract_s, tune_s, train_s, predict_s,"
-                     " peak_rss_kb, model_bytes, model_info FROM runs WHERE experiment_id = ?"
-                     " ORDER BY (SELECT MIN(r2.id) FROM runs r2 WHERE r2.experiment_id = runs.experiment_id"
-                     " AND r2.pipeline = runs.pipeline), fold_index",
+                     " peak_rss_kb, model_bytes, model_info, pipeline_index FROM runs WHERE experiment_id = ?"
+                     " ORDER BY pipeline_index, pipeline, fold_index",
                      &q, err);
     if (st == VB_OK) {
         sqlite3_bind_int64(q, 1, e->id);
@@ -969,6 +969,7 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
             r->peak_rss_kb = (size_t)sqlite3_column_int64(q, 20);
             r->model_bytes = (size_t)sqlite3_column_int64(q, 21);
             r->model_info = col_text(q, 22);
+            r->pipeline_index = sqlite3_column_int(q, 23);
             if (!r->pipeline || !r->fold || !r->status)
                 st = vb_fail(err, VB_ERR_FORMAT, "%s: a run lacks its pipeline, fold or status", s->path);
         }

@@ -64,15 +64,25 @@ pipelines:
     postprocess: [standardize]
     classifier: {svm: {kernel: linear}}
 YAML
-expect_ok "run" "$VB" run spec.yaml --out run1
-for f in split.txt predictions.csv metrics.json; do [ -s run1/$f ] && ok || bad "run: run1/$f missing"; done
+expect_ok "run" "$VB" run spec.yaml --store run1.db
+for f in run1.db run1.split.txt; do [ -s $f ] && ok || bad "run: $f missing"; done
 grep -q 'hog-svm \[holdout\]  accuracy' out.txt && ok || { bad "run: no result line"; cat out.txt >&2; }
-[ "$(grep -c '^hog-svm,holdout,' run1/predictions.csv)" -eq 30 ] && ok || bad "run: expected 30 hog-svm predictions"
-head -1 run1/predictions.csv | grep -q '^pipeline,fold,sample,true,predicted,score:circle,score:square,score:triangle$' \
-  && ok || { bad "predictions header"; head -1 run1/predictions.csv >&2; }
+grep -q '^1    ' out.txt && grep -q 'pairwise p-values: McNemar on the holdout predictions' out.txt && ok \
+  || { bad "run: no leaderboard"; cat out.txt >&2; }
+expect_ok "results --predictions" "$VB" results run1.db --predictions
+cp out.txt pred1.csv
+[ "$(grep -c '^hog-svm,holdout,' pred1.csv)" -eq 30 ] && ok || bad "run: expected 30 hog-svm predictions"
+head -1 pred1.csv | grep -q '^pipeline,fold,sample,true,predicted,score:circle,score:square,score:triangle$' \
+  && ok || { bad "predictions header"; head -1 pred1.csv >&2; }
+for fmt in text md csv json; do
+  expect_ok "results --format $fmt" "$VB" results run1.db --format $fmt
+done
+grep -q '^rank,pipeline,runs,failed,test_accuracy' <("$VB" results run1.db --format csv) && ok || bad "results csv header"
+"$VB" results run1.db --format json | grep -q '"leaderboard": \[{"rank": 1, "pipeline": ' && ok || bad "results json"
+expect_fail "results of a missing store" "nope.db: cannot open the store: No such file or directory" "$VB" results nope.db
 
 # --json: one object per line with the documented keys
-expect_ok "run --json" "$VB" run spec.yaml --json --out run2
+expect_ok "run --json" "$VB" run spec.yaml --json --store run2.db
 [ "$(wc -l <out.txt)" -eq 2 ] && ok || bad "--json: expected 2 lines"
 for key in pipeline accuracy macro_f1 extract_s train_s predict_s n_train n_test; do
   [ "$(grep -c "\"$key\": " out.txt)" -eq 2 ] && ok || bad "--json: key $key missing"
@@ -80,11 +90,15 @@ done
 grep -q '"n_train": 90, "n_val": 0, "n_test": 30' out.txt && ok || bad "--json: counts"
 
 # determinism: byte-identical predictions and splits
-cmp -s run1/predictions.csv run2/predictions.csv && ok || bad "determinism: predictions differ"
-cmp -s run1/split.txt run2/split.txt && ok || bad "determinism: splits differ"
+"$VB" results run2.db --predictions >pred2.csv
+cmp -s pred1.csv pred2.csv && ok || bad "determinism: predictions differ"
+cmp -s run1.split.txt run2.split.txt && ok || bad "determinism: splits differ"
+# a second run of the same command redoes nothing
+expect_ok "rerun" "$VB" run spec.yaml --json --store run2.db
+[ ! -s out.txt ] && grep -q '2 runs finished earlier and kept' err.txt && ok || { bad "rerun redid work"; cat err.txt >&2; }
 
 # --pipeline runs one
-expect_ok "run --pipeline" "$VB" run spec.yaml --pipeline raw-svm --out run3 --json
+expect_ok "run --pipeline" "$VB" run spec.yaml --pipeline raw-svm --store run3.db --json
 [ "$(wc -l <out.txt)" -eq 1 ] && grep -q '"pipeline": "raw-svm"' out.txt && ok || bad "--pipeline"
 
 # ---- bad input: one clear message, non-zero exit, nothing written ------------
@@ -150,8 +164,52 @@ expect_fail "unknown command" "visbench: unknown command 'rnu'; did you mean 'ru
 
 # a grid with a validation part tunes and reports its choice
 spec_with gridv.yaml shapes/dataset.yaml 's/{svm: {C: 10}}/{svm: {C: [1, 10]}}/; s/test_fraction: 0.25}/test_fraction: 0.25, validation: 0.2}/'
-expect_ok "grid with validation" "$VB" run gridv.yaml --json --out rungrid
+expect_ok "grid with validation" "$VB" run gridv.yaml --json --store rungrid.db
 grep -q '"grid": "C=' out.txt && ok || bad "grid: no chosen value reported"
+
+# ---- resume after kill -9, and two processes on one store -----------------
+cat >long.yaml <<'YAML'
+name: long
+seed: 4
+dataset: shapes/dataset.yaml
+split: {protocol: kfold, k: 4}
+pipelines:
+  - {name: h4, features: [{hog: {cell: 4}}], postprocess: [standardize], classifier: {svm: {probability: true}}}
+  - {name: h6, features: [{hog: {cell: 6}}], postprocess: [standardize], classifier: {svm: {probability: true}}}
+  - {name: h8, features: [{hog: {cell: 8}}], postprocess: [standardize], classifier: {svm: {probability: true}}}
+  - {name: raw, postprocess: [standardize], classifier: {svm: {probability: true}}}
+YAML
+expect_ok "uninterrupted" "$VB" -q run long.yaml --store full.db
+"$VB" results full.db --predictions >full.csv
+[ "$(sqlite3 full.db "select count(*) from runs where status = 'done'")" = 16 ] && ok || bad "uninterrupted: 16 runs"
+# kill -9 once a run has finished, rerun, compare
+"$VB" -q run long.yaml --store killed.db >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 400); do
+  n=$(sqlite3 killed.db "select count(*) from runs where status = 'done'" 2>/dev/null || echo 0)
+  [ "${n:-0}" -ge 1 ] && break
+  sleep 0.05
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+n=$(sqlite3 killed.db "select count(*) from runs where status = 'done'")
+[ "$n" -ge 1 ] && [ "$n" -lt 16 ] && ok || bad "kill -9: expected a partial store, found $n done runs"
+[ "$(sqlite3 killed.db 'pragma integrity_check')" = ok ] && ok || bad "kill -9: integrity check"
+expect_ok "resume" "$VB" run long.yaml --store killed.db --json
+[ "$(wc -l <out.txt)" -eq $((16 - n)) ] && ok || bad "resume: redid $(wc -l <out.txt) runs, expected $((16 - n))"
+"$VB" results killed.db --predictions >killed.csv
+cmp -s full.csv killed.csv && ok || bad "resume: results differ from the uninterrupted run"
+[ "$(sqlite3 killed.db 'pragma integrity_check')" = ok ] && ok || bad "resume: integrity check"
+# two processes at once share the work and lose nothing
+"$VB" -q run long.yaml --store both.db >a.out 2>a.err &
+p1=$!
+"$VB" -q run long.yaml --store both.db >b.out 2>b.err &
+p2=$!
+wait $p1 && wait $p2 && ok || { bad "concurrent runs failed"; cat a.err b.err >&2; }
+[ "$(sqlite3 both.db "select count(*) from runs where status = 'done'")" = 16 ] && ok || bad "concurrent: 16 runs"
+"$VB" results both.db --predictions >both.csv
+cmp -s full.csv both.csv && ok || bad "concurrent: results differ from the uninterrupted run"
+[ "$(sqlite3 both.db 'pragma integrity_check')" = ok ] && ok || bad "concurrent: integrity check"
 
 echo "e2e: $pass checks passed, $failures failed"
 [ $failures -eq 0 ]

@@ -1,0 +1,87 @@
+/* visbench results: leaderboards and significance from a store. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int render(vb_store *store, int64_t exp, vb_format fmt, int predictions, vb_error *err)
+{
+    vb_store_exp *e = NULL;
+    vb_summary *s = NULL;
+    vb_buf b;
+    vb_buf_init(&b);
+    if (vb_store_load(store, exp, 1, &e, err) != VB_OK || vb_summary_build(e, &s, err) != VB_OK) {
+        vb_store_exp_free(e);
+        return cli_error(err);
+    }
+    if (predictions)
+        vb_render_predictions_csv(e, &b);
+    else if (fmt == VB_FMT_JSON) {
+        vb_buf_puts(&b, "{\"experiment\": ");
+        vb_render_experiment(e, fmt, &b);
+        vb_buf_puts(&b, ", \"leaderboard\": ");
+        vb_render_leaderboard(s, fmt, &b);
+        vb_buf_puts(&b, ", \"pairwise\": ");
+        vb_render_pairwise(s, fmt, &b);
+        vb_buf_puts(&b, "}\n");
+    } else if (fmt == VB_FMT_CSV) {
+        vb_render_leaderboard(s, fmt, &b);
+    } else {
+        vb_render_experiment(e, fmt, &b);
+        vb_render_leaderboard(s, fmt, &b);
+        vb_buf_puts(&b, "\n");
+        vb_render_pairwise(s, fmt, &b);
+    }
+    int rc = VB_EXIT_OK;
+    if (b.failed) {
+        vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        rc = cli_error(err);
+    } else
+        fwrite(b.data, 1, b.len, stdout);
+    vb_buf_free(&b);
+    vb_summary_free(s);
+    vb_store_exp_free(e);
+    return rc;
+}
+
+int cli_print_leaderboard(vb_store *store, int64_t exp, vb_error *err)
+{
+    return render(store, exp, VB_FMT_TEXT, 0, err);
+}
+
+int cmd_results(int argc, char **argv)
+{
+    vb_format fmt = VB_FMT_TEXT;
+    long exp = 0;
+    int predictions = 0;
+    static const struct option opts[] = {{"format", required_argument, 0, 'f'},
+                                         {"experiment", required_argument, 0, 'e'},
+                                         {"predictions", no_argument, 0, 'p'},
+                                         {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "f:e:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (!vb_format_parse(optarg, &fmt) || fmt == VB_FMT_HTML)
+                return cli_usage("results", "--format takes text, md, csv or json, not '%s'", optarg);
+            break;
+        case 'e':
+            if (!vb_parse_long(optarg, &exp) || exp < 1)
+                return cli_usage("results", "--experiment takes an experiment id (1, 2, ...), not '%s'", optarg);
+            break;
+        case 'p': predictions = 1; break;
+        default: return cli_usage("results", "unknown option");
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage("results", "expects one store, e.g. visbench results results/quickstart.db");
+    vb_error err = {0};
+    vb_store *store = NULL;
+    if (vb_store_open(argv[optind], 1, &store, &err) != VB_OK)
+        return cli_error(&err);
+    int rc = render(store, exp, fmt, predictions, &err);
+    vb_store_close(store);
+    return rc;
+}

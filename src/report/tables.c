@@ -1,0 +1,440 @@
+/* Leaderboard, pairwise and prediction tables in text, Markdown, CSV, JSON. */
+#include "visbench/report.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int vb_format_parse(const char *s, vb_format *out)
+{
+    static const char *const names[] = {"text", "md", "csv", "json", "html"};
+    for (int i = 0; i < 5; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = (vb_format)i;
+            return 1;
+        }
+    if (strcmp(s, "markdown") == 0) {
+        *out = VB_FMT_MD;
+        return 1;
+    }
+    return 0;
+}
+
+void vb_md_cell(vb_buf *b, const char *s)
+{
+    for (const char *p = s ? s : ""; *p; p++) {
+        switch (*p) {
+        case '|': vb_buf_puts(b, "\\|"); break;
+        case '<': vb_buf_puts(b, "&lt;"); break;
+        case '>': vb_buf_puts(b, "&gt;"); break;
+        case '&': vb_buf_puts(b, "&amp;"); break;
+        case '\n': vb_buf_puts(b, " "); break;
+        case '*': case '_': case '`': case '[': case ']': case '\\':
+            vb_buf_append(b, "\\", 1);
+            vb_buf_append(b, p, 1);
+            break;
+        default: vb_buf_append(b, p, 1);
+        }
+    }
+}
+
+void vb_csv_field(vb_buf *b, const char *s)
+{
+    s = s ? s : "";
+    if (!strpbrk(s, ",\"\n\r")) {
+        vb_buf_puts(b, s);
+        return;
+    }
+    vb_buf_puts(b, "\"");
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            vb_buf_puts(b, "\"");
+        vb_buf_append(b, p, 1);
+    }
+    vb_buf_puts(b, "\"");
+}
+
+void vb_html_text(vb_buf *b, const char *s)
+{
+    for (const char *p = s ? s : ""; *p; p++) {
+        switch (*p) {
+        case '<': vb_buf_puts(b, "&lt;"); break;
+        case '>': vb_buf_puts(b, "&gt;"); break;
+        case '&': vb_buf_puts(b, "&amp;"); break;
+        case '"': vb_buf_puts(b, "&quot;"); break;
+        case '\'': vb_buf_puts(b, "&#39;"); break;
+        default: vb_buf_append(b, p, 1);
+        }
+    }
+}
+
+/* A number cell: fixed decimals, or "-" for NaN. */
+static void num(vb_buf *b, double v, int decimals)
+{
+    if (isnan(v))
+        vb_buf_puts(b, "-");
+    else
+        vb_buf_printf(b, "%.*f", decimals, v);
+}
+
+static void mean_sd(vb_buf *b, const vb_stat *s, int decimals)
+{
+    if (isnan(s->mean)) {
+        vb_buf_puts(b, "-");
+        return;
+    }
+    vb_buf_printf(b, "%.*f", decimals, s->mean);
+    if (!isnan(s->sd))
+        vb_buf_printf(b, " ± %.*f", decimals, s->sd);
+}
+
+static void json_num(vb_buf *b, const char *key, double v)
+{
+    vb_buf_printf(b, ", \"%s\": ", key);
+    vb_buf_double(b, v); /* NaN -> null */
+}
+
+void vb_render_experiment(const vb_store_exp *e, vb_format fmt, vb_buf *b)
+{
+    if (fmt == VB_FMT_JSON) {
+        vb_buf_printf(b, "{\"id\": %lld, \"name\": ", (long long)e->id);
+        vb_buf_json_str(b, e->name);
+        vb_buf_puts(b, ", \"dataset\": ");
+        vb_buf_json_str(b, e->dataset);
+        vb_buf_puts(b, ", \"protocol\": ");
+        vb_buf_json_str(b, e->protocol);
+        vb_buf_puts(b, ", \"split_hash\": ");
+        vb_buf_json_str(b, e->split_hash);
+        vb_buf_printf(b, ", \"seed\": %llu, \"visbench\": ", (unsigned long long)e->seed);
+        vb_buf_json_str(b, e->version);
+        vb_buf_puts(b, ", \"compiler\": ");
+        vb_buf_json_str(b, e->compiler);
+        vb_buf_puts(b, ", \"cpu\": ");
+        vb_buf_json_str(b, e->cpu);
+        vb_buf_printf(b, ", \"threads\": %d, \"started\": ", e->threads);
+        vb_buf_json_str(b, e->started);
+        vb_buf_puts(b, ", \"finished\": ");
+        if (e->finished)
+            vb_buf_json_str(b, e->finished);
+        else
+            vb_buf_puts(b, "null");
+        vb_buf_puts(b, ", \"classes\": [");
+        for (int k = 0; k < e->n_classes; k++) {
+            if (k)
+                vb_buf_puts(b, ", ");
+            vb_buf_json_str(b, e->classes[k]);
+        }
+        vb_buf_puts(b, "]}");
+        return;
+    }
+    if (fmt == VB_FMT_CSV)
+        return;
+    if (fmt == VB_FMT_MD) {
+        vb_buf_puts(b, "**");
+        vb_md_cell(b, e->name);
+        vb_buf_puts(b, "** on ");
+        vb_md_cell(b, e->dataset);
+        vb_buf_printf(b, " — %s split `%s`, seed %llu, %d classes  \n", e->protocol, e->split_hash,
+                      (unsigned long long)e->seed, e->n_classes);
+        vb_buf_puts(b, "visbench ");
+        vb_md_cell(b, e->version);
+        vb_buf_puts(b, ", ");
+        vb_md_cell(b, e->compiler);
+        vb_buf_puts(b, ", ");
+        vb_md_cell(b, e->cpu);
+        vb_buf_printf(b, ", %d threads; %s .. %s\n\n", e->threads, e->started, e->finished ? e->finished : "running");
+        return;
+    }
+    vb_buf_printf(b, "experiment %lld: %s on %s, %s split %s, seed %llu, %d classes\n", (long long)e->id, e->name,
+                  e->dataset, e->protocol, e->split_hash, (unsigned long long)e->seed, e->n_classes);
+    vb_buf_printf(b, "visbench %s, %s, %s, %d threads; %s .. %s\n\n", e->version, e->compiler, e->cpu, e->threads,
+                  e->started, e->finished ? e->finished : "(running or interrupted)");
+}
+
+void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
+{
+    const char *tf = s->test_fold ? s->test_fold : "test";
+    if (fmt == VB_FMT_CSV) {
+        vb_buf_puts(b, "rank,pipeline,runs,failed,test_accuracy,cv_accuracy_mean,cv_accuracy_sd,test_macro_f1,"
+                       "cv_macro_f1_mean,cv_macro_f1_sd,test_auc,test_log_loss,extract_s,train_s,tune_s,predict_s,"
+                       "predict_per_s,peak_rss_mb,model_kb,features,params,grid\n");
+        for (size_t i = 0; i < s->n; i++) {
+            const vb_summary_row *r = &s->rows[i];
+            vb_buf_printf(b, "%zu,", i + 1);
+            vb_csv_field(b, r->pipeline);
+            vb_buf_printf(b, ",%zu,%zu", r->n_done, r->n_failed);
+            double v[] = {r->accuracy.test, r->accuracy.mean, r->accuracy.sd, r->macro_f1.test, r->macro_f1.mean,
+                          r->macro_f1.sd, r->auc_macro.test, r->log_loss.test, r->extract_s, r->train_s, r->tune_s,
+                          r->predict_s, r->predict_per_s, r->peak_rss_mb, r->model_kb};
+            for (size_t j = 0; j < sizeof v / sizeof v[0]; j++) {
+                vb_buf_puts(b, ",");
+                if (!isnan(v[j]))
+                    vb_buf_double(b, v[j]);
+            }
+            vb_buf_puts(b, ",");
+            vb_csv_field(b, r->features);
+            vb_buf_puts(b, ",");
+            vb_csv_field(b, r->params);
+            vb_buf_puts(b, ",");
+            vb_csv_field(b, r->grid);
+            vb_buf_puts(b, "\n");
+        }
+        return;
+    }
+    if (fmt == VB_FMT_JSON) {
+        vb_buf_puts(b, "[");
+        for (size_t i = 0; i < s->n; i++) {
+            const vb_summary_row *r = &s->rows[i];
+            vb_buf_printf(b, "%s{\"rank\": %zu, \"pipeline\": ", i ? ", " : "", i + 1);
+            vb_buf_json_str(b, r->pipeline);
+            vb_buf_printf(b, ", \"runs\": %zu, \"failed\": %zu", r->n_done, r->n_failed);
+            json_num(b, "test_accuracy", r->accuracy.test);
+            json_num(b, "cv_accuracy_mean", r->accuracy.mean);
+            json_num(b, "cv_accuracy_sd", r->accuracy.sd);
+            json_num(b, "test_macro_f1", r->macro_f1.test);
+            json_num(b, "cv_macro_f1_mean", r->macro_f1.mean);
+            json_num(b, "cv_macro_f1_sd", r->macro_f1.sd);
+            json_num(b, "test_auc", r->auc_macro.test);
+            json_num(b, "test_log_loss", r->log_loss.test);
+            json_num(b, "extract_s", r->extract_s);
+            json_num(b, "train_s", r->train_s);
+            json_num(b, "tune_s", r->tune_s);
+            json_num(b, "predict_s", r->predict_s);
+            json_num(b, "predict_per_s", r->predict_per_s);
+            json_num(b, "peak_rss_mb", r->peak_rss_mb);
+            json_num(b, "model_kb", r->model_kb);
+            vb_buf_puts(b, ", \"features\": ");
+            vb_buf_json_str(b, r->features);
+            vb_buf_puts(b, ", \"params\": ");
+            vb_buf_json_str(b, r->params);
+            if (r->grid) {
+                vb_buf_puts(b, ", \"grid\": ");
+                vb_buf_json_str(b, r->grid);
+            }
+            if (r->error) {
+                vb_buf_puts(b, ", \"error\": ");
+                vb_buf_json_str(b, r->error);
+            }
+            vb_buf_puts(b, "}");
+        }
+        vb_buf_puts(b, "]");
+        return;
+    }
+    int md = fmt == VB_FMT_MD;
+    if (md) {
+        vb_buf_puts(b, "| rank | pipeline |");
+        if (s->has_test)
+            vb_buf_printf(b, " %s accuracy | %s macro-F1 | %s AUC |", tf, tf, tf);
+        if (s->has_cv)
+            vb_buf_printf(b, " CV accuracy (%zu folds) | CV macro-F1 |", s->n_cv_folds);
+        vb_buf_puts(b, " train s | predict s | images/s | peak MB | features |\n|---:|---|");
+        if (s->has_test)
+            vb_buf_puts(b, "---:|---:|---:|");
+        if (s->has_cv)
+            vb_buf_puts(b, "---:|---:|");
+        vb_buf_puts(b, "---:|---:|---:|---:|---|\n");
+    } else {
+        vb_buf_printf(b, "%-4s %-22s", "rank", "pipeline");
+        if (s->has_test)
+            vb_buf_printf(b, " %9s %9s %7s", "accuracy", "macro-F1", "AUC");
+        if (s->has_cv)
+            vb_buf_printf(b, " %-19s %-19s", "CV accuracy", "CV macro-F1");
+        vb_buf_printf(b, " %9s %9s %10s %8s  %s\n", "train s", "predict s", "images/s", "peak MB", "features");
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        const vb_summary_row *r = &s->rows[i];
+        char cv1[64] = "", cv2[64] = "";
+        vb_buf t;
+        vb_buf_init(&t);
+        mean_sd(&t, &r->accuracy, 4);
+        snprintf(cv1, sizeof cv1, "%s", t.data ? t.data : "-");
+        vb_buf_free(&t);
+        vb_buf_init(&t);
+        mean_sd(&t, &r->macro_f1, 4);
+        snprintf(cv2, sizeof cv2, "%s", t.data ? t.data : "-");
+        vb_buf_free(&t);
+        if (md) {
+            vb_buf_printf(b, "| %zu | ", i + 1);
+            vb_md_cell(b, r->pipeline);
+            if (r->n_failed)
+                vb_buf_printf(b, " (%zu failed)", r->n_failed);
+            vb_buf_puts(b, " |");
+            if (s->has_test) {
+                vb_buf_puts(b, i == 0 ? " **" : " ");
+                num(b, r->accuracy.test, 4);
+                vb_buf_puts(b, i == 0 ? "** | " : " | ");
+                num(b, r->macro_f1.test, 4);
+                vb_buf_puts(b, " | ");
+                num(b, r->auc_macro.test, 4);
+                vb_buf_puts(b, " |");
+            }
+            if (s->has_cv)
+                vb_buf_printf(b, " %s | %s |", cv1, cv2);
+            vb_buf_puts(b, " ");
+            num(b, r->train_s + r->tune_s, 2);
+            vb_buf_puts(b, " | ");
+            num(b, r->predict_s, 2);
+            vb_buf_puts(b, " | ");
+            num(b, r->predict_per_s, 0);
+            vb_buf_puts(b, " | ");
+            num(b, r->peak_rss_mb, 0);
+            vb_buf_puts(b, " | ");
+            vb_md_cell(b, r->features);
+            vb_buf_puts(b, " |\n");
+        } else {
+            char name[64];
+            snprintf(name, sizeof name, "%s%s", r->pipeline, r->n_failed ? " (failed)" : "");
+            vb_buf_printf(b, "%-4zu %-22s", i + 1, name);
+            if (s->has_test) {
+                char a[32], f[32], u[32];
+                snprintf(a, sizeof a, isnan(r->accuracy.test) ? "-" : "%.4f", r->accuracy.test);
+                snprintf(f, sizeof f, isnan(r->macro_f1.test) ? "-" : "%.4f", r->macro_f1.test);
+                snprintf(u, sizeof u, isnan(r->auc_macro.test) ? "-" : "%.4f", r->auc_macro.test);
+                vb_buf_printf(b, " %9s %9s %7s", a, f, u);
+            }
+            if (s->has_cv)
+                vb_buf_printf(b, " %-19s %-19s", cv1, cv2);
+            vb_buf_printf(b, " %9.2f %9.2f %10.0f %8.0f  %s\n", r->train_s + r->tune_s, r->predict_s,
+                          r->predict_per_s, r->peak_rss_mb, r->features ? r->features : "");
+        }
+    }
+    for (size_t i = 0; i < s->n; i++)
+        if (s->rows[i].error) {
+            if (md) {
+                vb_buf_puts(b, "\n*");
+                vb_md_cell(b, s->rows[i].pipeline);
+                vb_buf_puts(b, " failed:* ");
+                vb_md_cell(b, s->rows[i].error);
+                vb_buf_puts(b, "\n");
+            } else
+                vb_buf_printf(b, "%s failed: %s\n", s->rows[i].pipeline, s->rows[i].error);
+        }
+}
+
+void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b)
+{
+    size_t n = s->n;
+    if (n < 2)
+        return;
+    int has_t = 0, has_m = 0;
+    for (size_t i = 0; i < n * n; i++) {
+        has_t |= !isnan(s->ttest_p[i]);
+        has_m |= !isnan(s->mcnemar_p[i]);
+    }
+    if (fmt == VB_FMT_CSV || fmt == VB_FMT_JSON) {
+        if (fmt == VB_FMT_CSV)
+            vb_buf_puts(b, "pipeline_a,pipeline_b,mcnemar_p,ttest_t,ttest_p\n");
+        else
+            vb_buf_puts(b, "[");
+        int first = 1;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = i + 1; j < n; j++) {
+                size_t k = i * n + j;
+                if (fmt == VB_FMT_CSV) {
+                    vb_csv_field(b, s->rows[i].pipeline);
+                    vb_buf_puts(b, ",");
+                    vb_csv_field(b, s->rows[j].pipeline);
+                    double v[3] = {s->mcnemar_p[k], s->ttest_t[k], s->ttest_p[k]};
+                    for (int c = 0; c < 3; c++) {
+                        vb_buf_puts(b, ",");
+                        if (!isnan(v[c]))
+                            vb_buf_double(b, v[c]);
+                    }
+                    vb_buf_puts(b, "\n");
+                } else {
+                    vb_buf_puts(b, first ? "{\"a\": " : ", {\"a\": ");
+                    vb_buf_json_str(b, s->rows[i].pipeline);
+                    vb_buf_puts(b, ", \"b\": ");
+                    vb_buf_json_str(b, s->rows[j].pipeline);
+                    json_num(b, "mcnemar_p", s->mcnemar_p[k]);
+                    json_num(b, "ttest_t", s->ttest_t[k]);
+                    json_num(b, "ttest_p", s->ttest_p[k]);
+                    vb_buf_puts(b, "}");
+                }
+                first = 0;
+            }
+        if (fmt == VB_FMT_JSON)
+            vb_buf_puts(b, "]");
+        return;
+    }
+    int md = fmt == VB_FMT_MD;
+    const char *where = s->has_test ? s->test_fold : "pooled out-of-fold predictions";
+    if (md)
+        vb_buf_printf(b, "Pairwise significance (p-values): McNemar's test on the %s%s%s above the diagonal%s.\n\n",
+                      s->has_test ? "" : "", where, s->has_test ? " predictions" : "",
+                      has_t ? ", corrected resampled t-test across CV folds below it" : "");
+    else
+        vb_buf_printf(b, "pairwise p-values: McNemar on the %s%s (upper right)%s\n", where,
+                      s->has_test ? " predictions" : "",
+                      has_t ? ", corrected resampled t-test across CV folds (lower left)" : "");
+    if (!has_m && !has_t) {
+        vb_buf_puts(b, md ? "(no paired predictions to compare)\n\n" : "(no paired predictions to compare)\n");
+        return;
+    }
+    if (md) {
+        vb_buf_puts(b, "| |");
+        for (size_t j = 0; j < n; j++) {
+            vb_buf_puts(b, " ");
+            vb_md_cell(b, s->rows[j].pipeline);
+            vb_buf_puts(b, " |");
+        }
+        vb_buf_puts(b, "\n|---|");
+        for (size_t j = 0; j < n; j++)
+            vb_buf_puts(b, "---:|");
+        vb_buf_puts(b, "\n");
+    } else {
+        vb_buf_printf(b, "%-22s", "");
+        for (size_t j = 0; j < n; j++)
+            vb_buf_printf(b, " %12.12s", s->rows[j].pipeline);
+        vb_buf_puts(b, "\n");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (md) {
+            vb_buf_puts(b, "| ");
+            vb_md_cell(b, s->rows[i].pipeline);
+            vb_buf_puts(b, " |");
+        } else
+            vb_buf_printf(b, "%-22.22s", s->rows[i].pipeline);
+        for (size_t j = 0; j < n; j++) {
+            double p = i < j ? s->mcnemar_p[i * n + j] : i > j ? s->ttest_p[i * n + j] : NAN;
+            char cell[32];
+            if (i == j || isnan(p))
+                snprintf(cell, sizeof cell, "-");
+            else
+                snprintf(cell, sizeof cell, p < 1e-4 ? "%.1e%s" : "%.4f%s", p, p < 0.05 ? "*" : "");
+            if (md)
+                vb_buf_printf(b, " %s |", cell);
+            else
+                vb_buf_printf(b, " %12s", cell);
+        }
+        vb_buf_puts(b, "\n");
+    }
+    vb_buf_puts(b, md ? "\n\\* p < 0.05\n\n" : "(* p < 0.05)\n");
+}
+
+void vb_render_predictions_csv(const vb_store_exp *e, vb_buf *b)
+{
+    vb_buf_puts(b, "pipeline,fold,sample,true,predicted");
+    for (int k = 0; k < e->n_classes; k++) {
+        vb_buf_puts(b, ",");
+        char *col = vb_asprintf("score:%s", e->classes[k]);
+        vb_csv_field(b, col ? col : "score");
+        free(col);
+    }
+    vb_buf_puts(b, "\n");
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const vb_store_run *r = &e->runs[i];
+        for (size_t t = 0; t < r->n_pred; t++) {
+            vb_csv_field(b, r->pipeline);
+            vb_buf_puts(b, ",");
+            vb_csv_field(b, r->fold);
+            vb_buf_printf(b, ",%zu,%d,%d", r->sample[t], r->truth[t], r->pred[t]);
+            for (int k = 0; k < e->n_classes; k++) {
+                vb_buf_puts(b, ",");
+                vb_buf_double(b, (double)r->scores[t * (size_t)e->n_classes + (size_t)k]);
+            }
+            vb_buf_puts(b, "\n");
+        }
+    }
+}
