@@ -44,7 +44,7 @@ BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIB = $(BUILD)/libvisbench.a
 CLI = $(BUILD)/visbench
 
-.PHONY: all readme test-readme test test-unit test-e2e demo deps bench-deps bench bench-features clean
+.PHONY: all install readme test-readme test test-unit test-e2e demo deps bench-deps bench bench-features clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -78,8 +78,8 @@ test-unit: $(TESTS)
 	  (cd $$d && OMP_NUM_THREADS=2 $(CURDIR)/$$t); \
 	done
 
-test-e2e: $(CLI)
-	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/e2e/run.sh
+test-e2e: $(CLI) $(LIB)
+	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) ROOT=$(CURDIR) SANITIZE=$(SANITIZE) bash tests/e2e/run.sh
 
 test: test-unit test-e2e test-readme
 	@echo "all tests passed ($(BUILD))"
@@ -107,6 +107,18 @@ bench: bench-features
 bench-features: $(BENCHES)
 	@bash scripts/deps.sh bench >/dev/null || echo "(some benchmark peers are missing: make bench-deps)"
 	@BUILD=$(BUILD) bash bench/features.sh
+
+# make install PREFIX=/usr/local DESTDIR=: the CLI, the static library, the
+# headers and a pkg-config file (pkg-config --cflags --libs visbench).
+PREFIX ?= /usr/local
+VERSION := $(shell sed -n 's/^\#define VB_VERSION "\(.*\)"/\1/p' include/visbench/core.h)
+install: $(CLI) $(LIB)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/visbench
+	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/visbench
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libvisbench.a
+	install -m 644 include/visbench/*.h $(DESTDIR)$(PREFIX)/include/visbench/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@SANFLAGS@|$(SANFLAGS)|' visbench.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/visbench.pc
 
 clean:
 	rm -rf build

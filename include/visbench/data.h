@@ -74,6 +74,13 @@ vb_status vb_dataset_set_classes(vb_dataset *ds, const char *const *names, int n
 vb_status vb_dataset_classes_from_params(vb_dataset *ds, const vb_params *p, int n_label_values,
                                          vb_error *err);
 
+/* Writes the samples of one part (VB_PART_NONE = all) as PNG files
+ * DIR/images/NNNNNN.png with a CSV manifest per part (DIR/train.csv and
+ * DIR/test.csv, or DIR/labels.csv) and DIR/dataset.yaml describing them,
+ * so that any dataset (IDX, CIFAR) becomes a folder of image files. Class
+ * names are kept exactly (the manifest quotes them). */
+vb_status vb_dataset_export(const vb_dataset *ds, const char *dir, int part, vb_error *err);
+
 /* ---- synthetic data ---------------------------------------------------- */
 typedef struct vb_synth_opts {
     int classes;       /* 2..10: circle, square, triangle, cross, ring, star, stripes, checker, dots, hexagon */

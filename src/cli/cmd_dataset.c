@@ -110,6 +110,43 @@ static int synth(int argc, char **argv)
     return VB_EXIT_OK;
 }
 
+static int export_(int argc, char **argv)
+{
+    const char *out = NULL, *part_name = "all";
+    static const struct option opts[] = {{"out", required_argument, 0, 'o'}, {"part", required_argument, 0, 'p'},
+                                         {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'p':
+            if (strcmp(optarg, "all") && strcmp(optarg, "train") && strcmp(optarg, "test"))
+                return cli_usage("dataset export", "--part takes all, train or test, not '%s'", optarg);
+            part_name = optarg;
+            break;
+        default: return cli_usage("dataset export", "unknown option");
+        }
+    }
+    if (!out || optind != argc - 1)
+        return cli_usage("dataset export", "expects DATASET --out DIR [--part all|train|test]");
+    vb_error err = {0};
+    vb_dataset *ds = NULL;
+    if (vb_dataset_load_path(argv[optind], &ds, &err) != VB_OK)
+        return cli_error(&err);
+    int part = strcmp(part_name, "train") == 0 ? VB_PART_TRAIN : strcmp(part_name, "test") == 0 ? VB_PART_TEST
+                                                                                              : VB_PART_NONE;
+    vb_status st = vb_dataset_export(ds, out, part, &err);
+    size_t n = 0;
+    for (size_t i = 0; i < ds->n; i++)
+        n += part == VB_PART_NONE || (ds->part && ds->part[i] == part);
+    vb_dataset_free(ds);
+    if (st != VB_OK)
+        return cli_error(&err);
+    printf("wrote %zu images to %s/images; descriptor %s/dataset.yaml\n", n, out, out);
+    return VB_EXIT_OK;
+}
+
 int cmd_dataset(int argc, char **argv)
 {
     if (argc < 2)
@@ -118,5 +155,7 @@ int cmd_dataset(int argc, char **argv)
         return info(argc - 1, argv + 1);
     if (strcmp(argv[1], "synth") == 0)
         return synth(argc - 1, argv + 1);
-    return cli_usage("dataset", "unknown subcommand '%s' (info, synth)", argv[1]);
+    if (strcmp(argv[1], "export") == 0)
+        return export_(argc - 1, argv + 1);
+    return cli_usage("dataset", "unknown subcommand '%s' (info, synth, export)", argv[1]);
 }

@@ -44,10 +44,16 @@ static void progress_hook(void *user, const char *stage, size_t done, size_t tot
         progress_last = 0;
     }
     if (!progress_tty) {
-        if (new_stage && done < total)
-            fprintf(stderr, "%s: %zu items...\n", stage, total);
-        else if (done >= total && total > 0)
+        /* Logs stay short: a line when a stage ends, and while a long one
+         * runs (after 2 s) a line every 30 s, so a quick failure prints
+         * only its error. */
+        if (done >= total && total > 0)
             fprintf(stderr, "%s: done (%.1f s)\n", stage, now - progress_t0);
+        else if (now - progress_t0 >= 2 && (progress_last == 0 || now - progress_last >= 30)) {
+            fprintf(stderr, "%s: %zu/%zu (%.0f%%)\n", stage, done, total,
+                    total ? 100.0 * (double)done / (double)total : 0.0);
+            progress_last = now;
+        }
         return;
     }
     if (done < total && now - progress_last < 0.1)
@@ -121,6 +127,14 @@ static void usage(FILE *f)
           "        the leaderboard and pairwise significance tests of a stored\n"
           "        experiment (the latest by default); --predictions prints every\n"
           "        stored prediction as CSV\n"
+          "  train SPEC --pipeline NAME [-o MODEL] [--fold NAME] [--with-val]\n"
+          "        train one pipeline on the training part of the spec's split (the\n"
+          "        test or holdout fold by default) and save the whole trained pipeline\n"
+          "        (default results/<spec>.<pipeline>.vbm)\n"
+          "  predict MODEL IMAGE|DIR... [--format text|csv|json] [--top K]\n"
+          "        label and top-K scores for each image (folders are searched)\n"
+          "  evaluate MODEL DATASET [--part test|train|all] [--json]\n"
+          "        the metrics of a saved model on a labelled dataset\n"
           "  list [KIND] [--markdown]\n"
           "        every plug-in with its parameters (KIND: datasets, split, preprocess,\n"
           "        features, postprocess, classifiers)\n"
@@ -129,6 +143,8 @@ static void usage(FILE *f)
           "  dataset synth --out DIR [--classes N] [--per-class N] [--test-per-class N]\n"
           "        [--size S] [--color] [--noise SIGMA] [--clutter N] [--seed S]\n"
           "        write a labelled synthetic PNG dataset (shapes and textures)\n"
+          "  dataset export DATASET --out DIR [--part all|train|test]\n"
+          "        write a dataset (IDX, CIFAR, ...) as PNG files with CSV manifests\n"
           "  version\n"
           "\n"
           "options:\n"
@@ -169,6 +185,12 @@ int main(int argc, char **argv)
         return cmd_run(sub_argc, sub_argv);
     if (strcmp(cmd, "results") == 0)
         return cmd_results(sub_argc, sub_argv);
+    if (strcmp(cmd, "train") == 0)
+        return cmd_train(sub_argc, sub_argv);
+    if (strcmp(cmd, "predict") == 0)
+        return cmd_predict(sub_argc, sub_argv);
+    if (strcmp(cmd, "evaluate") == 0)
+        return cmd_evaluate(sub_argc, sub_argv);
     if (strcmp(cmd, "list") == 0)
         return cmd_list(sub_argc, sub_argv);
     if (strcmp(cmd, "dataset") == 0)
@@ -181,8 +203,9 @@ int main(int argc, char **argv)
         usage(stdout);
         return VB_EXIT_OK;
     }
-    static const char *const cmds[] = {"run", "results", "list", "dataset", "version", "help"};
-    const char *near = vb_nearest_name(cmd, cmds, 6);
+    static const char *const cmds[] = {"run",     "results", "train", "predict", "evaluate",
+                                       "list",    "dataset", "version", "help"};
+    const char *near = vb_nearest_name(cmd, cmds, 9);
     if (near)
         return cli_usage("", "unknown command '%s'; did you mean '%s'?", cmd, near);
     return cli_usage("", "unknown command '%s'", cmd);

@@ -167,6 +167,42 @@ spec_with gridv.yaml shapes/dataset.yaml 's/{svm: {C: 10}}/{svm: {C: [1, 10]}}/;
 expect_ok "grid with validation" "$VB" run gridv.yaml --json --store rungrid.db
 grep -q '"grid": "C=' out.txt && ok || bad "grid: no chosen value reported"
 
+# ---- models: train, predict, evaluate, and the installed library ----------
+expect_ok "train" "$VB" train spec.yaml --pipeline hog-svm -o hog.vbm
+[ -s hog.vbm ] && ok || bad "train: no model file"
+# the trained model scores the holdout fold exactly as run did
+run_acc=$("$VB" results run1.db --format csv | awk -F, '$2 == "hog-svm" {printf "%.4f", $5}')
+grep -q "holdout fold test part: accuracy $run_acc" out.txt && ok || { bad "train: accuracy differs from run ($run_acc)"; cat out.txt >&2; }
+expect_ok "predict" "$VB" predict hog.vbm shapes/circle/circle_0000.png shapes/square
+[ "$(wc -l <out.txt)" -eq 41 ] && ok || bad "predict: expected 41 lines"
+grep -q '^shapes/circle/circle_0000.png	' out.txt && ok || bad "predict: first line"
+expect_ok "predict csv" "$VB" predict hog.vbm shapes/triangle --format csv
+head -1 out.txt | grep -q '^path,label,score:circle,score:square,score:triangle$' && ok || bad "predict csv header"
+expect_ok "predict json" "$VB" predict hog.vbm shapes/triangle/triangle_0001.png --format json --top 2
+grep -q '^{"path": "shapes/triangle/triangle_0001.png", "label": "[a-z]*", "top": \[{"class": ' out.txt && ok || bad "predict json"
+expect_ok "evaluate" "$VB" evaluate hog.vbm shapes --json
+grep -q '"n": 120, "accuracy": ' out.txt && ok || bad "evaluate json"
+head -c 1000 hog.vbm >cut.vbm
+expect_fail "truncated model" "cut.vbm: checksum mismatch: the model file is truncated or corrupted" "$VB" predict cut.vbm shapes
+echo "not an image" >fake.png
+expect_fail "predict a non-image" "fake.png: not a readable image" "$VB" predict hog.vbm fake.png
+expect_fail "predict a missing file" "nowhere.png: no such file or folder" "$VB" predict hog.vbm nowhere.png
+expect_ok "synth 4" "$VB" dataset synth --out four --classes 4 --per-class 3 --size 24
+expect_fail "evaluate unknown class" "four: class 'cross' is not one of the model's 3 classes" "$VB" evaluate hog.vbm four
+expect_ok "dataset export" "$VB" dataset export shapes --out exported
+"$VB" dataset info exported | grep -q '^images    120$' && ok || bad "export: 120 images"
+make -C "$ROOT" --no-print-directory install PREFIX="$work/prefix" SANITIZE="${SANITIZE:-0}" >make-install.log 2>&1 \
+  && ok || { bad "make install"; cat make-install.log >&2; }
+pc="$work/prefix/lib/pkgconfig"
+if cc "$ROOT/examples/predict.c" $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs visbench) -o example 2>cc.log; then
+  ok
+  ./example hog.vbm shapes/circle/circle_0000.png >ex.txt 2>&1 && ok || { bad "example failed"; cat ex.txt >&2; }
+  want=$("$VB" predict hog.vbm shapes/circle/circle_0000.png | cut -f2)
+  grep -q "^shapes/circle/circle_0000.png: $want (score " ex.txt && ok || { bad "example disagrees with predict ($want)"; cat ex.txt >&2; }
+else
+  bad "the example does not build against the installed library"; cat cc.log >&2
+fi
+
 # ---- resume after kill -9, and two processes on one store -----------------
 cat >long.yaml <<'YAML'
 name: long

@@ -1,0 +1,51 @@
+/* Trained models: building, saving and loading whole pipelines.
+ *
+ * File format (.vbm), all fields fixed-width little-endian:
+ *   magic "VBMODEL\0" (8 bytes), u32 format version, str visbench version,
+ *   u32 section count, then per section: u32 tag, u64 offset, u64 length,
+ *   u32 CRC-32 of its bytes; then the sections; then u32 CRC-32 of every
+ *   byte before it. Sections:
+ *     HEAD  class names, spec, pipeline and dataset names, creation time,
+ *           input shape, feature description
+ *     PREP  preprocessing ops: name and canonical parameters each
+ *     EXTR  extractors: name, parameters, input shape, fitted state
+ *     POST  post-processing steps: name, parameters, input dim, fitted state
+ *     CLSF  classifier: name, parameters, trained state
+ * Plug-ins are rebuilt through the same constructors `visbench run` uses,
+ * then given their saved state. Files are written to a temporary file and
+ * renamed into place.
+ */
+#ifndef VISBENCH_MODEL_H
+#define VISBENCH_MODEL_H
+
+#include "visbench/pipeline.h"
+#include "visbench/visbench.h"
+
+#define VB_MODEL_FORMAT 1
+
+struct vb_model {
+    char *spec_name, *pipeline, *dataset, *created, *description;
+    int n_classes;
+    char **classes;
+    vb_shape in; /* the image shape the feature pipeline was built for */
+    vb_featpipe *fp;
+    vb_postchain *pc;
+    vb_classifier *clf;
+};
+
+/* Trains pipeline sp of spec on the training part of fold (plus its
+ * validation part when with_val; a grid is tuned on the validation part
+ * first when there is one) and returns the model. */
+vb_status vb_model_train(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
+                         int with_val, vb_model **out, vb_error *err);
+/* Serialises a model into b (the file's bytes). */
+vb_status vb_model_serialize(const vb_model *m, vb_buf *b, vb_error *err);
+/* Writes a model file atomically. */
+vb_status vb_model_save(const vb_model *m, const char *path, vb_error *err);
+/* Loads a model from bytes in memory (name is used in messages). */
+vb_status vb_model_parse(const void *data, size_t len, const char *name, vb_model **out, vb_error *err);
+/* Predicts raw images from a source (preprocessing and extraction in
+ * parallel, then one classifier batch). */
+vb_status vb_model_predict_src(const vb_model *m, const vb_imgsrc *src, int *labels, float *scores, vb_error *err);
+
+#endif

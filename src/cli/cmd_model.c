@@ -1,0 +1,455 @@
+/* visbench train | predict | evaluate: trained models. */
+#include "cli.h"
+#include "visbench/model.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* The fold `train` uses: the one named (--fold), else the single
+ * evaluation fold ("test" or "holdout"), else the first. */
+static const vb_fold *pick_fold(const vb_split *split, const char *name, vb_error *err)
+{
+    for (size_t f = 0; f < split->n_folds; f++)
+        if (name ? strcmp(split->folds[f].name, name) == 0
+                 : strcmp(split->folds[f].name, "test") == 0 || strcmp(split->folds[f].name, "holdout") == 0)
+            return &split->folds[f];
+    if (name) {
+        vb_buf list;
+        vb_buf_init(&list);
+        for (size_t f = 0; f < split->n_folds; f++)
+            vb_buf_printf(&list, "%s%s", f ? ", " : "", split->folds[f].name);
+        vb_fail(err, VB_ERR_PARAM, "no fold named '%s' (folds: %s)", name, list.data ? list.data : "");
+        vb_buf_free(&list);
+        return NULL;
+    }
+    return &split->folds[0];
+}
+
+int cmd_train(int argc, char **argv)
+{
+    const char *only = NULL, *out = NULL, *fold_name = NULL;
+    int with_val = 0;
+    static const struct option opts[] = {{"pipeline", required_argument, 0, 'p'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"fold", required_argument, 0, 'f'},
+                                         {"with-val", no_argument, 0, 'v'},
+                                         {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "p:o:f:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p': only = optarg; break;
+        case 'o': out = optarg; break;
+        case 'f': fold_name = optarg; break;
+        case 'v': with_val = 1; break;
+        default: return cli_usage("train", "unknown option");
+        }
+    }
+    if (optind != argc - 1 || !only)
+        return cli_usage("train", "expects SPEC --pipeline NAME [-o model.vbm]");
+    vb_error err = {0};
+    vb_spec *spec = NULL;
+    vb_dataset *ds = NULL;
+    vb_split *split = NULL;
+    vb_model *m = NULL;
+    vb_run_opts ropts = {.only = only};
+    char *path = NULL;
+    int rc = VB_EXIT_FAIL;
+    const vb_spec_pipeline *sp = NULL;
+    const vb_fold *fold = NULL;
+    if (vb_spec_load(argv[optind], &spec, &err) != VB_OK || vb_spec_load_dataset(spec, &ds, &err) != VB_OK)
+        goto fail;
+    if (vb_split_make(&spec->split, ds, &split, &err) != VB_OK || vb_experiment_check(spec, ds, &ropts, &err) != VB_OK)
+        goto fail;
+    sp = vb_spec_find_pipeline(spec, only);
+    if (!(fold = pick_fold(split, fold_name, &err)))
+        goto fail;
+    path = out ? strdup(out) : vb_asprintf("results/%s.%s.vbm", spec->name, sp->name);
+    if (!path) {
+        vb_fail(&err, VB_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    vb_log(VB_LOG_INFO, "training %s on fold %s: %zu training images%s", sp->name, fold->name,
+           fold->n_train + (with_val ? fold->n_val : 0), with_val && fold->n_val ? " (with the validation part)" : "");
+    double t0 = vb_now();
+    if (vb_model_train(spec, sp, ds, fold, with_val, &m, &err) != VB_OK)
+        goto fail;
+    double train_s = vb_now() - t0;
+    char *dir = vb_path_dirname(path);
+    vb_status st = dir ? vb_mkdirs(dir, &err) : vb_fail(&err, VB_ERR_NOMEM, "out of memory");
+    free(dir);
+    if (st != VB_OK || vb_model_save(m, path, &err) != VB_OK)
+        goto fail;
+    struct stat sb;
+    printf("model: %s (%.1f kB)\n  %s\n  trained in %.1f s on %zu images of %s\n", path,
+           stat(path, &sb) == 0 ? (double)sb.st_size / 1024.0 : 0.0, vb_model_describe(m), train_s,
+           fold->n_train + (with_val ? fold->n_val : 0), ds->name);
+    /* A quick check on the fold's test part, as the same pipeline would score in run. */
+    if (fold->n_test) {
+        int *pred = vb_malloc(fold->n_test, sizeof *pred, &err), *truth = vb_malloc(fold->n_test, sizeof *truth, &err);
+        vb_dataset_view view;
+        vb_imgsrc src;
+        vb_imgsrc_dataset(&src, &view, ds, fold->test, fold->n_test);
+        vb_metrics mt = {0};
+        st = pred && truth ? vb_model_predict_src(m, &src, pred, NULL, &err) : VB_ERR_NOMEM;
+        for (size_t i = 0; st == VB_OK && i < fold->n_test; i++)
+            truth[i] = ds->labels[fold->test[i]];
+        if (st == VB_OK)
+            st = vb_metrics_compute(truth, pred, fold->n_test, ds->n_classes, &mt, &err);
+        if (st == VB_OK)
+            printf("  %s fold test part: accuracy %.4f, macro-F1 %.4f (%zu images)\n", fold->name, mt.accuracy,
+                   mt.macro_f1, fold->n_test);
+        vb_metrics_free(&mt);
+        free(pred);
+        free(truth);
+        if (st != VB_OK)
+            goto fail;
+    }
+    rc = VB_EXIT_OK;
+    goto done;
+fail:
+    rc = cli_error(&err);
+done:
+    vb_model_free(m);
+    vb_split_free(split);
+    vb_dataset_free(ds);
+    vb_spec_free(spec);
+    free(path);
+    return rc;
+}
+
+/* ---- predict ----------------------------------------------------------- */
+
+typedef struct paths {
+    char **v;
+    size_t n, cap;
+} paths;
+
+static int push_path(paths *p, char *s)
+{
+    if (!s)
+        return 0;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 256;
+        char **nv = realloc(p->v, cap * sizeof *nv);
+        if (!nv) {
+            free(s);
+            return 0;
+        }
+        p->v = nv;
+        p->cap = cap;
+    }
+    p->v[p->n++] = s;
+    return 1;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Every image under dir (sorted, recursively); other files are reported. */
+static vb_status collect_dir(const char *dir, paths *out, vb_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return vb_fail(err, VB_ERR_IO, "%s: cannot open the folder", dir);
+    paths here = {0};
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.' && !push_path(&here, vb_path_join(dir, e->d_name))) {
+            closedir(d);
+            for (size_t i = 0; i < here.n; i++)
+                free(here.v[i]);
+            free(here.v);
+            return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        }
+    closedir(d);
+    qsort(here.v, here.n, sizeof *here.v, cmp_str);
+    vb_status st = VB_OK;
+    for (size_t i = 0; i < here.n; i++) {
+        struct stat sb;
+        if (st != VB_OK || stat(here.v[i], &sb) != 0) {
+            free(here.v[i]);
+            continue;
+        }
+        if (S_ISDIR(sb.st_mode)) {
+            st = collect_dir(here.v[i], out, err);
+            free(here.v[i]);
+        } else if (vb_image_probe(here.v[i])) {
+            if (!push_path(out, here.v[i]))
+                st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        } else {
+            vb_log(VB_LOG_WARN, "%s: not an image, skipped", here.v[i]);
+            free(here.v[i]);
+        }
+    }
+    free(here.v);
+    return st;
+}
+
+static void print_prediction(const vb_model *m, const char *path, int label, const float *scores, vb_format fmt, int top,
+                             vb_buf *b)
+{
+    int k = vb_model_n_classes(m);
+    if (fmt == VB_FMT_CSV) {
+        vb_csv_field(b, path);
+        vb_buf_puts(b, ",");
+        vb_csv_field(b, vb_model_class_name(m, label));
+        for (int c = 0; c < k; c++) {
+            vb_buf_puts(b, ",");
+            vb_buf_double(b, scores[c]);
+        }
+        vb_buf_puts(b, "\n");
+        return;
+    }
+    /* the top classes by score */
+    int order[64], n = k < top ? k : top;
+    if (n > 64)
+        n = 64;
+    for (int t = 0; t < n; t++) { /* n is small: repeated selection */
+        int best = -1;
+        for (int c = 0; c < k; c++) {
+            int taken = 0;
+            for (int u = 0; u < t; u++)
+                taken |= order[u] == c;
+            if (!taken && (best < 0 || scores[c] > scores[best]))
+                best = c;
+        }
+        order[t] = best;
+    }
+    if (fmt == VB_FMT_JSON) {
+        vb_buf_puts(b, "{\"path\": ");
+        vb_buf_json_str(b, path);
+        vb_buf_puts(b, ", \"label\": ");
+        vb_buf_json_str(b, vb_model_class_name(m, label));
+        vb_buf_puts(b, ", \"top\": [");
+        for (int t = 0; t < n; t++) {
+            vb_buf_puts(b, t ? ", {\"class\": " : "{\"class\": ");
+            vb_buf_json_str(b, vb_model_class_name(m, order[t]));
+            vb_buf_puts(b, ", \"score\": ");
+            vb_buf_double(b, scores[order[t]]);
+            vb_buf_puts(b, "}");
+        }
+        vb_buf_puts(b, "]}\n");
+        return;
+    }
+    vb_buf_printf(b, "%s\t%s", path, vb_model_class_name(m, label));
+    for (int t = 0; t < n; t++)
+        vb_buf_printf(b, "\t%s %.4f", vb_model_class_name(m, order[t]), scores[order[t]]);
+    vb_buf_puts(b, "\n");
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    vb_format fmt = VB_FMT_TEXT;
+    long top = 3;
+    static const struct option opts[] = {{"format", required_argument, 0, 'f'}, {"top", required_argument, 0, 't'},
+                                         {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (!vb_format_parse(optarg, &fmt) || fmt == VB_FMT_MD || fmt == VB_FMT_HTML)
+                return cli_usage("predict", "--format takes text, csv or json, not '%s'", optarg);
+            break;
+        case 't':
+            if (!vb_parse_long(optarg, &top) || top < 1 || top > 64)
+                return cli_usage("predict", "--top takes 1..64, not '%s'", optarg);
+            break;
+        default: return cli_usage("predict", "unknown option");
+        }
+    }
+    if (argc - optind < 2)
+        return cli_usage("predict", "expects MODEL IMAGE|DIR...");
+    vb_error err = {0};
+    vb_model *m = NULL;
+    paths files = {0};
+    int rc = VB_EXIT_FAIL;
+    int *labels = NULL;
+    float *scores = NULL;
+    if (vb_model_load(argv[optind], &m, &err) != VB_OK)
+        goto fail;
+    for (int i = optind + 1; i < argc; i++) {
+        struct stat sb;
+        if (stat(argv[i], &sb) != 0) {
+            vb_fail(&err, VB_ERR_IO, "%s: no such file or folder", argv[i]);
+            goto fail;
+        }
+        if (S_ISDIR(sb.st_mode)) {
+            if (collect_dir(argv[i], &files, &err) != VB_OK)
+                goto fail;
+        } else if (!push_path(&files, strdup(argv[i]))) {
+            vb_fail(&err, VB_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    if (files.n == 0) {
+        vb_fail(&err, VB_ERR_DATA, "no images to predict");
+        goto fail;
+    }
+    /* In batches: memory stays bounded for folders of any size. */
+    const size_t B = 4096;
+    int k = vb_model_n_classes(m);
+    labels = vb_malloc(B, sizeof *labels, &err);
+    scores = vb_malloc(B, (size_t)k * sizeof *scores, &err);
+    if (!labels || !scores)
+        goto fail;
+    if (fmt == VB_FMT_CSV) {
+        vb_buf h;
+        vb_buf_init(&h);
+        vb_buf_puts(&h, "path,label");
+        for (int j = 0; j < k; j++) {
+            char *col = vb_asprintf("score:%s", vb_model_class_name(m, j));
+            vb_buf_puts(&h, ",");
+            vb_csv_field(&h, col ? col : "score");
+            free(col);
+        }
+        printf("%s\n", h.data ? h.data : "");
+        vb_buf_free(&h);
+    }
+    double t0 = vb_now();
+    for (size_t at = 0; at < files.n; at += B) {
+        size_t n = files.n - at < B ? files.n - at : B;
+        if (vb_model_predict_files(m, (const char *const *)files.v + at, n, labels, scores, &err) != VB_OK)
+            goto fail;
+        vb_buf out;
+        vb_buf_init(&out);
+        for (size_t i = 0; i < n; i++)
+            print_prediction(m, files.v[at + i], labels[i], scores + i * (size_t)k, fmt, (int)top, &out);
+        cli_progress_break();
+        if (out.data)
+            fwrite(out.data, 1, out.len, stdout);
+        vb_buf_free(&out);
+    }
+    double el = vb_now() - t0;
+    vb_log(VB_LOG_INFO, "%zu images in %.2f s (%.0f images/s)", files.n, el, el > 0 ? (double)files.n / el : 0.0);
+    rc = VB_EXIT_OK;
+    goto done;
+fail:
+    rc = cli_error(&err);
+done:
+    for (size_t i = 0; i < files.n; i++)
+        free(files.v[i]);
+    free(files.v);
+    free(labels);
+    free(scores);
+    vb_model_free(m);
+    return rc;
+}
+
+/* ---- evaluate ---------------------------------------------------------- */
+
+int cmd_evaluate(int argc, char **argv)
+{
+    const char *part_name = NULL;
+    int json = 0;
+    static const struct option opts[] = {{"part", required_argument, 0, 'p'}, {"json", no_argument, 0, 'j'},
+                                         {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "p:j", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (strcmp(optarg, "test") && strcmp(optarg, "train") && strcmp(optarg, "all"))
+                return cli_usage("evaluate", "--part takes test, train or all, not '%s'", optarg);
+            part_name = optarg;
+            break;
+        case 'j': json = 1; break;
+        default: return cli_usage("evaluate", "unknown option");
+        }
+    }
+    if (argc - optind != 2)
+        return cli_usage("evaluate", "expects MODEL DATASET");
+    vb_error err = {0};
+    vb_model *m = NULL;
+    vb_dataset *ds = NULL;
+    int rc = VB_EXIT_FAIL;
+    size_t *idx = NULL, n = 0;
+    int *truth = NULL, *pred = NULL, *map = NULL;
+    vb_metrics mt = {0};
+    if (vb_model_load(argv[optind], &m, &err) != VB_OK || vb_dataset_load_path(argv[optind + 1], &ds, &err) != VB_OK)
+        goto fail;
+    /* Dataset classes map to the model's by name. */
+    if (!(map = vb_calloc((size_t)ds->n_classes, sizeof *map, &err)))
+        goto fail;
+    for (int k = 0; k < ds->n_classes; k++) {
+        map[k] = -1;
+        for (int j = 0; j < vb_model_n_classes(m); j++)
+            if (strcmp(ds->classes[k], vb_model_class_name(m, j)) == 0)
+                map[k] = j;
+        if (map[k] < 0) {
+            vb_fail(&err, VB_ERR_DATA, "%s: class '%s' is not one of the model's %d classes", argv[optind + 1],
+                    ds->classes[k], vb_model_n_classes(m));
+            goto fail;
+        }
+    }
+    int part = !part_name ? (ds->part ? VB_PART_TEST : VB_PART_NONE)
+             : strcmp(part_name, "test") == 0 ? VB_PART_TEST
+             : strcmp(part_name, "train") == 0 ? VB_PART_TRAIN : VB_PART_NONE;
+    if (part != VB_PART_NONE && !ds->part) {
+        vb_fail(&err, VB_ERR_DATA, "%s: the dataset has no %s part; use --part all", argv[optind + 1], part_name);
+        goto fail;
+    }
+    if (!(idx = vb_malloc(ds->n, sizeof *idx, &err)))
+        goto fail;
+    for (size_t i = 0; i < ds->n; i++)
+        if (part == VB_PART_NONE || ds->part[i] == part)
+            idx[n++] = i;
+    truth = vb_malloc(n ? n : 1, sizeof *truth, &err);
+    pred = vb_malloc(n ? n : 1, sizeof *pred, &err);
+    if (!truth || !pred)
+        goto fail;
+    for (size_t i = 0; i < n; i++)
+        truth[i] = map[ds->labels[idx[i]]];
+    vb_dataset_view view;
+    vb_imgsrc src;
+    vb_imgsrc_dataset(&src, &view, ds, idx, n);
+    double t0 = vb_now();
+    if (vb_model_predict_src(m, &src, pred, NULL, &err) != VB_OK ||
+        vb_metrics_compute(truth, pred, n, vb_model_n_classes(m), &mt, &err) != VB_OK)
+        goto fail;
+    double el = vb_now() - t0;
+    cli_progress_break();
+    if (json) {
+        vb_buf b;
+        vb_buf_init(&b);
+        vb_buf_puts(&b, "{\"model\": ");
+        vb_buf_json_str(&b, argv[optind]);
+        vb_buf_puts(&b, ", \"dataset\": ");
+        vb_buf_json_str(&b, ds->name);
+        vb_buf_printf(&b, ", \"n\": %zu, \"accuracy\": ", n);
+        vb_buf_double(&b, mt.accuracy);
+        vb_buf_puts(&b, ", \"balanced_accuracy\": ");
+        vb_buf_double(&b, mt.balanced_accuracy);
+        vb_buf_puts(&b, ", \"macro_f1\": ");
+        vb_buf_double(&b, mt.macro_f1);
+        vb_buf_puts(&b, ", \"seconds\": ");
+        vb_buf_double(&b, el);
+        vb_buf_puts(&b, "}\n");
+        fputs(b.data ? b.data : "", stdout);
+        vb_buf_free(&b);
+    } else {
+        printf("%s on %s (%zu images, %.1f s): accuracy %.4f, balanced %.4f, macro-F1 %.4f\n", argv[optind], ds->name,
+               n, el, mt.accuracy, mt.balanced_accuracy, mt.macro_f1);
+        printf("  %-22s %9s %8s %8s %8s\n", "class", "precision", "recall", "f1", "support");
+        for (int k = 0; k < mt.n_classes; k++)
+            if (mt.support[k])
+                printf("  %-22.22s %9.4f %8.4f %8.4f %8zu\n", vb_model_class_name(m, k), mt.precision[k], mt.recall[k],
+                       mt.f1[k], mt.support[k]);
+    }
+    rc = VB_EXIT_OK;
+    goto done;
+fail:
+    rc = cli_error(&err);
+done:
+    vb_metrics_free(&mt);
+    free(idx);
+    free(truth);
+    free(pred);
+    free(map);
+    vb_dataset_free(ds);
+    vb_model_free(m);
+    return rc;
+}

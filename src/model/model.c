@@ -1,0 +1,698 @@
+/* Model files: whole trained pipelines saved, loaded and used to predict. */
+#include "visbench/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+enum {
+    TAG_HEAD = TAG('H', 'E', 'A', 'D'),
+    TAG_PREP = TAG('P', 'R', 'E', 'P'),
+    TAG_EXTR = TAG('E', 'X', 'T', 'R'),
+    TAG_POST = TAG('P', 'O', 'S', 'T'),
+    TAG_CLSF = TAG('C', 'L', 'S', 'F'),
+};
+static const char magic[8] = {'V', 'B', 'M', 'O', 'D', 'E', 'L', 0};
+
+void vb_model_free(vb_model *m)
+{
+    if (!m)
+        return;
+    vb_featpipe_free(m->fp);
+    vb_postchain_free(m->pc);
+    vb_classifier_free(m->clf);
+    for (int k = 0; m->classes && k < m->n_classes; k++)
+        free(m->classes[k]);
+    free(m->classes);
+    free(m->spec_name);
+    free(m->pipeline);
+    free(m->dataset);
+    free(m->created);
+    free(m->description);
+    free(m);
+}
+
+int vb_model_n_classes(const vb_model *m) { return m->n_classes; }
+
+const char *vb_model_class_name(const vb_model *m, int k)
+{
+    return k >= 0 && k < m->n_classes ? m->classes[k] : NULL;
+}
+
+int vb_model_has_probabilities(const vb_model *m) { return vb_classifier_has_proba(m->clf); }
+
+const char *vb_model_describe(const vb_model *m) { return m->description ? m->description : ""; }
+
+static vb_status describe(vb_model *m, vb_error *err)
+{
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_buf_printf(&b, "%s: ", m->pipeline ? m->pipeline : "model");
+    vb_featpipe_describe(m->fp, &b);
+    for (size_t i = 0; i < m->pc->n; i++)
+        vb_buf_printf(&b, " -> %s", m->pc->post[i]->vt->info.name);
+    vb_buf_printf(&b, " -> %s, %d classes", m->clf->vt->info.name, m->n_classes);
+    if (b.failed) {
+        vb_buf_free(&b);
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    }
+    free(m->description);
+    m->description = b.data;
+    return VB_OK;
+}
+
+/* ---- training ---------------------------------------------------------- */
+
+static vb_status extract(const vb_featpipe *fp, const vb_dataset *ds, const size_t *idx, size_t n, const char *stage,
+                         float **out, vb_error *err)
+{
+    *out = vb_malloc(n ? n : 1, fp->dim * sizeof **out, err);
+    if (!*out)
+        return VB_ERR_NOMEM;
+    vb_dataset_view view;
+    vb_imgsrc src;
+    vb_imgsrc_dataset(&src, &view, ds, idx, n);
+    return vb_featpipe_extract(fp, &src, *out, stage, err);
+}
+
+vb_status vb_model_train(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
+                         int with_val, vb_model **out, vb_error *err)
+{
+    *out = NULL;
+    vb_model *m = vb_calloc(1, sizeof *m, err);
+    if (!m)
+        return VB_ERR_NOMEM;
+    /* Training rows: the fold's training part, plus its validation part
+     * when asked (then no grid can be tuned on it). */
+    size_t n_tr = fold->n_train + (with_val ? fold->n_val : 0), n_val = with_val ? 0 : fold->n_val;
+    size_t *tr = vb_malloc(n_tr ? n_tr : 1, sizeof *tr, err);
+    float *Xraw = NULL, *Xvraw = NULL, *X = NULL, *Xv = NULL;
+    int *y = vb_malloc(n_tr ? n_tr : 1, sizeof *y, err), *yv = vb_malloc(n_val ? n_val : 1, sizeof *yv, err);
+    char *grid = NULL;
+    double tune_s;
+    vb_status st = tr && y && yv ? VB_OK : VB_ERR_NOMEM;
+    if (st == VB_OK) {
+        memcpy(tr, fold->train, fold->n_train * sizeof *tr);
+        if (with_val)
+            memcpy(tr + fold->n_train, fold->val, fold->n_val * sizeof *tr);
+        for (size_t i = 0; i < n_tr; i++)
+            y[i] = ds->labels[tr[i]];
+        for (size_t i = 0; i < n_val; i++)
+            yv[i] = ds->labels[fold->val[i]];
+        m->in = (vb_shape){ds->fixed_w, ds->fixed_h, ds->fixed_c ? ds->fixed_c : 3};
+        st = vb_featpipe_new(sp, m->in, &m->fp, err);
+    }
+    if (st == VB_OK && vb_featpipe_needs_fit(m->fp)) {
+        vb_dataset_view view;
+        vb_imgsrc src;
+        vb_imgsrc_dataset(&src, &view, ds, tr, n_tr);
+        vb_buf key;
+        vb_buf_init(&key);
+        vb_featpipe_key(sp, &key);
+        /* The same seed as `visbench run` uses for this fold's extractors. */
+        st = vb_featpipe_fit(m->fp, &src, vb_seed_derive(spec->seed, key.data ? key.data : "", 0), err);
+        vb_buf_free(&key);
+    }
+    if (st == VB_OK)
+        st = extract(m->fp, ds, tr, n_tr, "features (train)", &Xraw, err);
+    if (st == VB_OK && n_val)
+        st = extract(m->fp, ds, fold->val, n_val, "features (validation)", &Xvraw, err);
+    if (st == VB_OK)
+        st = vb_postchain_new(sp, m->fp->dim, &m->pc, err);
+    if (st == VB_OK)
+        st = vb_postchain_fit(m->pc, Xraw, n_tr, &X, err);
+    if (st == VB_OK && n_val)
+        st = vb_postchain_apply(m->pc, Xvraw, n_val, &Xv, err);
+    if (st == VB_OK) {
+        vb_traindata td = {.X = X, .n = n_tr, .d = m->pc->dim, .y = y, .n_classes = ds->n_classes,
+                           .Xval = Xv, .yval = n_val ? yv : NULL, .n_val = n_val,
+                           .seed = vb_seed_derive(spec->seed, sp->name, 0)};
+        if (m->pc->n == 0 && sp->n_ext == 1 && strcmp(sp->ext[0]->info.name, "raw") == 0)
+            td.shape = m->fp->shape;
+        st = vb_train_classifier(sp, &td, &m->clf, &grid, &tune_s, err);
+    }
+    if (st == VB_OK && grid)
+        vb_log(VB_LOG_INFO, "%s: grid chose %s", sp->name, grid);
+    if (st == VB_OK) {
+        m->n_classes = ds->n_classes;
+        m->classes = vb_calloc((size_t)ds->n_classes, sizeof *m->classes, err);
+        if (!m->classes)
+            st = VB_ERR_NOMEM;
+        for (int k = 0; st == VB_OK && k < ds->n_classes; k++)
+            if (!(m->classes[k] = vb_strdup(ds->classes[k], err)))
+                st = VB_ERR_NOMEM;
+    }
+    if (st == VB_OK) {
+        char now[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        m->spec_name = vb_strdup(spec->name, err);
+        m->pipeline = vb_strdup(sp->name, err);
+        m->dataset = vb_strdup(ds->name, err);
+        m->created = vb_strdup(now, err);
+        st = m->spec_name && m->pipeline && m->dataset && m->created ? describe(m, err) : VB_ERR_NOMEM;
+    }
+    free(tr);
+    free(y);
+    free(yv);
+    free(Xraw);
+    free(Xvraw);
+    free(X);
+    free(Xv);
+    free(grid);
+    if (st != VB_OK) {
+        vb_model_free(m);
+        return st;
+    }
+    *out = m;
+    return VB_OK;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+/* A plug-in's fitted state as a nested byte string. */
+static vb_status write_state(vb_writer *w, vb_status (*save)(const void *, vb_writer *, vb_error *), const void *state,
+                             vb_error *err)
+{
+    vb_writer inner;
+    vb_writer_init(&inner);
+    vb_status st = save ? save(state, &inner, err) : VB_OK;
+    if (st == VB_OK)
+        st = vb_writer_status(&inner, err);
+    if (st == VB_OK) {
+        vb_write_u64(w, inner.buf.len);
+        vb_write_bytes(w, inner.buf.data, inner.buf.len);
+    }
+    vb_writer_free(&inner);
+    return st;
+}
+
+static void write_params(vb_writer *w, const vb_params *p)
+{
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_params_to_yaml(p, &b);
+    vb_write_str(w, b.data ? b.data : "{}");
+    if (b.failed)
+        w->buf.failed = 1;
+    vb_buf_free(&b);
+}
+
+static vb_status classifier_state(const void *state, vb_writer *w, vb_error *err)
+{
+    return vb_classifier_save(state, w, err);
+}
+
+vb_status vb_model_serialize(const vb_model *m, vb_buf *out, vb_error *err)
+{
+    vb_writer sec[5];
+    for (int i = 0; i < 5; i++)
+        vb_writer_init(&sec[i]);
+    vb_status st = VB_OK;
+    /* HEAD */
+    vb_writer *w = &sec[0];
+    vb_write_u32(w, (uint32_t)m->n_classes);
+    for (int k = 0; k < m->n_classes; k++)
+        vb_write_str(w, m->classes[k]);
+    vb_write_str(w, m->spec_name);
+    vb_write_str(w, m->pipeline);
+    vb_write_str(w, m->dataset);
+    vb_write_str(w, m->created);
+    vb_write_i32(w, m->in.w);
+    vb_write_i32(w, m->in.h);
+    vb_write_i32(w, m->in.c);
+    /* PREP */
+    w = &sec[1];
+    vb_write_u32(w, (uint32_t)m->fp->prep.n);
+    for (size_t i = 0; i < m->fp->prep.n; i++) {
+        vb_write_str(w, m->fp->prep.vt[i]->info.name);
+        write_params(w, &m->fp->prep.params[i]);
+    }
+    /* EXTR */
+    w = &sec[2];
+    vb_write_u32(w, (uint32_t)m->fp->n_ext);
+    for (size_t i = 0; i < m->fp->n_ext && st == VB_OK; i++) {
+        const vb_extractor *x = m->fp->ext[i];
+        vb_write_str(w, x->vt->info.name);
+        write_params(w, &x->params);
+        vb_write_u64(w, x->dim);
+        st = write_state(w, x->vt->save, x->state, err);
+    }
+    /* POST */
+    w = &sec[3];
+    vb_write_u32(w, (uint32_t)m->pc->n);
+    for (size_t i = 0; i < m->pc->n && st == VB_OK; i++) {
+        const vb_post *p = m->pc->post[i];
+        vb_write_str(w, p->vt->info.name);
+        write_params(w, &p->params);
+        vb_write_u64(w, p->dim_in);
+        vb_write_u64(w, p->dim);
+        st = write_state(w, p->vt->save, p->state, err);
+    }
+    /* CLSF */
+    w = &sec[4];
+    vb_write_str(w, m->clf->vt->info.name);
+    write_params(w, &m->clf->params);
+    if (st == VB_OK)
+        st = write_state(w, classifier_state, m->clf, err);
+    for (int i = 0; i < 5 && st == VB_OK; i++)
+        st = vb_writer_status(&sec[i], err);
+
+    if (st == VB_OK) {
+        static const uint32_t tags[5] = {TAG_HEAD, TAG_PREP, TAG_EXTR, TAG_POST, TAG_CLSF};
+        vb_writer f;
+        vb_writer_init(&f);
+        vb_write_bytes(&f, magic, 8);
+        vb_write_u32(&f, VB_MODEL_FORMAT);
+        vb_write_str(&f, VB_VERSION);
+        vb_write_u32(&f, 5);
+        size_t table = f.buf.len, offset = table + 5 * (4 + 8 + 8 + 4);
+        for (int i = 0; i < 5; i++) {
+            vb_write_u32(&f, tags[i]);
+            vb_write_u64(&f, offset);
+            vb_write_u64(&f, sec[i].buf.len);
+            vb_write_u32(&f, vb_crc32(sec[i].buf.data, sec[i].buf.len, 0));
+            offset += sec[i].buf.len;
+        }
+        for (int i = 0; i < 5; i++)
+            vb_write_bytes(&f, sec[i].buf.data, sec[i].buf.len);
+        vb_write_u32(&f, vb_crc32(f.buf.data, f.buf.len, 0));
+        st = vb_writer_status(&f, err);
+        if (st == VB_OK)
+            *out = f.buf;
+        else
+            vb_writer_free(&f);
+    }
+    for (int i = 0; i < 5; i++)
+        vb_writer_free(&sec[i]);
+    return st;
+}
+
+vb_status vb_model_save(const vb_model *m, const char *path, vb_error *err)
+{
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_status st = vb_model_serialize(m, &b, err);
+    if (st == VB_OK)
+        st = vb_file_write_atomic(path, b.data, b.len, err);
+    vb_buf_free(&b);
+    return st;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+typedef struct section {
+    uint32_t tag;
+    const uint8_t *data;
+    size_t len;
+} section;
+
+/* Reads a nested state string and hands it to load(). */
+static vb_status read_state(vb_reader *r, vb_status (*load)(void *, vb_reader *, vb_error *), void *state,
+                            const char *what, vb_error *err)
+{
+    uint64_t len;
+    vb_status st = vb_read_u64(r, &len, err);
+    if (st != VB_OK)
+        return st;
+    if (len > vb_reader_left(r))
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt state length %llu of %s", r->what, (unsigned long long)len,
+                       what);
+    vb_reader inner;
+    vb_reader_init(&inner, r->p + r->pos, (size_t)len, r->what);
+    r->pos += (size_t)len;
+    if (!load) {
+        if (len)
+            return vb_fail(err, VB_ERR_FORMAT, "%s: %s has no state to load", r->what, what);
+        return VB_OK;
+    }
+    if ((st = load(state, &inner, err)) != VB_OK)
+        return st;
+    return vb_reader_end(&inner, err);
+}
+
+static vb_status classifier_load(void *state, vb_reader *r, vb_error *err) { return vb_classifier_load(state, r, err); }
+
+/* Parses "name" + canonical params of a plug-in from a registry. */
+static vb_status read_plugin(vb_reader *r, const void *const *registry, size_t n, const char *kind, const void **vt,
+                             vb_params *params, vb_error *err)
+{
+    char *name = NULL, *yaml = NULL;
+    vb_status st = vb_read_str(r, &name, err);
+    if (st == VB_OK)
+        st = vb_read_str(r, &yaml, err);
+    if (st == VB_OK) {
+        *vt = name ? vb_plugin_find(registry, n, name) : NULL;
+        if (!*vt)
+            st = vb_fail(err, VB_ERR_FORMAT, "%s: unknown %s '%s' (written by another visbench version?)", r->what,
+                         kind, name ? name : "");
+        else
+            st = vb_params_parse_text(params, (const vb_plugin *)*vt, yaml ? yaml : "{}", err);
+        if (st != VB_OK && st != VB_ERR_NOMEM && *vt)
+            vb_error_prefix(err, "%s: corrupt %s parameters", r->what, kind);
+    }
+    free(name);
+    free(yaml);
+    return st;
+}
+
+static vb_status parse_sections(vb_model *m, const section *s, const char *name, vb_error *err)
+{
+    vb_reader r;
+    vb_status st = VB_OK;
+    char what[300];
+    /* HEAD */
+    snprintf(what, sizeof what, "%s (HEAD)", name);
+    vb_reader_init(&r, s[0].data, s[0].len, what);
+    uint32_t k;
+    if ((st = vb_read_u32_range(&r, &k, 2, 1u << 16, "class count", err)) != VB_OK)
+        return st;
+    if (k > vb_reader_left(&r) / 8)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt class count %u", what, k);
+    if (!(m->classes = vb_calloc(k, sizeof *m->classes, err)))
+        return VB_ERR_NOMEM;
+    m->n_classes = (int)k;
+    for (uint32_t i = 0; i < k && st == VB_OK; i++)
+        if ((st = vb_read_str(&r, &m->classes[i], err)) == VB_OK && !m->classes[i])
+            st = vb_fail(err, VB_ERR_FORMAT, "%s: empty class name", what);
+    int32_t w, h, c;
+    if (st == VB_OK && ((st = vb_read_str(&r, &m->spec_name, err)) || (st = vb_read_str(&r, &m->pipeline, err)) ||
+                        (st = vb_read_str(&r, &m->dataset, err)) || (st = vb_read_str(&r, &m->created, err)) ||
+                        (st = vb_read_i32(&r, &w, err)) || (st = vb_read_i32(&r, &h, err)) ||
+                        (st = vb_read_i32(&r, &c, err)) || (st = vb_reader_end(&r, err))))
+        return st;
+    if (st != VB_OK)
+        return st;
+    if (w < 0 || h < 0 || w > VB_IMAGE_MAX_SIDE || h > VB_IMAGE_MAX_SIDE || (c != 1 && c != 3))
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt input shape %dx%dx%d", what, w, h, c);
+    m->in = (vb_shape){w, h, c};
+
+    /* PREP and EXTR rebuild a pipeline description, then the extractors. */
+    vb_spec_pipeline sp;
+    memset(&sp, 0, sizeof sp);
+    sp.name = m->pipeline ? m->pipeline : "model";
+    vb_prep_chain_init(&sp.prep);
+    size_t n_all;
+    const void *const *preps = (const void *const *)vb_prep_registry(&n_all);
+    snprintf(what, sizeof what, "%s (PREP)", name);
+    vb_reader_init(&r, s[1].data, s[1].len, what);
+    uint32_t n;
+    st = vb_read_u32_range(&r, &n, 0, 1024, "op count", err);
+    for (uint32_t i = 0; i < n && st == VB_OK; i++) {
+        const void *vt;
+        vb_params p;
+        if ((st = read_plugin(&r, preps, n_all, "preprocess op", &vt, &p, err)) == VB_OK) {
+            st = vb_prep_chain_add(&sp.prep, vt, &p, err);
+            vb_params_free(&p);
+        }
+    }
+    if (st == VB_OK)
+        st = vb_reader_end(&r, err);
+
+    const void *const *exts = (const void *const *)vb_extractor_registry(&n_all);
+    char ewhat[300];
+    snprintf(ewhat, sizeof ewhat, "%s (EXTR)", name);
+    vb_reader re;
+    vb_reader_init(&re, s[2].data, s[2].len, ewhat);
+    uint32_t n_ext = 0;
+    if (st == VB_OK && (st = vb_read_u32_range(&re, &n_ext, 1, 256, "extractor count", err)) == VB_OK) {
+        sp.ext = vb_calloc(n_ext, sizeof *sp.ext, err);
+        sp.ext_params = vb_calloc(n_ext, sizeof *sp.ext_params, err);
+        if (!sp.ext || !sp.ext_params)
+            st = VB_ERR_NOMEM;
+    }
+    /* Extractor states follow each extractor's parameters; build the
+     * pipeline first (which needs every extractor's parameters), so
+     * remember where each state starts. */
+    size_t *state_at = st == VB_OK ? vb_calloc(n_ext ? n_ext : 1, sizeof *state_at, err) : NULL;
+    uint64_t *dims = st == VB_OK ? vb_calloc(n_ext ? n_ext : 1, sizeof *dims, err) : NULL;
+    if (st == VB_OK && (!state_at || !dims))
+        st = VB_ERR_NOMEM;
+    for (uint32_t i = 0; i < n_ext && st == VB_OK; i++) {
+        const void *vt;
+        if ((st = read_plugin(&re, exts, n_all, "feature extractor", &vt, &sp.ext_params[i], err)) != VB_OK)
+            break;
+        sp.ext[i] = vt;
+        sp.n_ext = i + 1;
+        uint64_t len;
+        if ((st = vb_read_u64(&re, &dims[i], err)) || (st = vb_read_u64(&re, &len, err)))
+            break;
+        if (len > vb_reader_left(&re)) {
+            st = vb_fail(err, VB_ERR_FORMAT, "%s: corrupt state length", ewhat);
+            break;
+        }
+        state_at[i] = re.pos - 8;
+        re.pos += (size_t)len;
+    }
+    if (st == VB_OK)
+        st = vb_reader_end(&re, err);
+    if (st == VB_OK && (st = vb_featpipe_new(&sp, m->in, &m->fp, err)) != VB_OK)
+        vb_error_prefix(err, "%s: cannot rebuild the feature pipeline", name);
+    for (uint32_t i = 0; i < n_ext && st == VB_OK; i++) {
+        vb_extractor *x = m->fp->ext[i];
+        if (x->dim != dims[i]) {
+            st = vb_fail(err, VB_ERR_FORMAT, "%s: extractor %s gives %zu features, the file says %llu", ewhat,
+                         x->vt->info.name, x->dim, (unsigned long long)dims[i]);
+            break;
+        }
+        re.pos = state_at[i];
+        st = read_state(&re, x->vt->load, x->state, x->vt->info.name, err);
+    }
+    free(state_at);
+    free(dims);
+
+    /* POST */
+    const void *const *posts = (const void *const *)vb_post_registry(&n_all);
+    char pwhat[300];
+    snprintf(pwhat, sizeof pwhat, "%s (POST)", name);
+    vb_reader_init(&r, s[3].data, s[3].len, pwhat);
+    uint32_t n_post = 0;
+    if (st == VB_OK && (st = vb_read_u32_range(&r, &n_post, 0, 256, "step count", err)) == VB_OK) {
+        sp.post = vb_calloc(n_post ? n_post : 1, sizeof *sp.post, err);
+        sp.post_params = vb_calloc(n_post ? n_post : 1, sizeof *sp.post_params, err);
+        if (!sp.post || !sp.post_params)
+            st = VB_ERR_NOMEM;
+    }
+    if (st == VB_OK)
+        st = (m->pc = vb_calloc(1, sizeof *m->pc, err)) ? VB_OK : VB_ERR_NOMEM;
+    if (st == VB_OK) {
+        m->pc->dim_in = m->pc->dim = m->fp->dim;
+        if (!(m->pc->post = vb_calloc(n_post ? n_post : 1, sizeof *m->pc->post, err)))
+            st = VB_ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < n_post && st == VB_OK; i++) {
+        const void *vt;
+        if ((st = read_plugin(&r, posts, n_all, "postprocess step", &vt, &sp.post_params[i], err)) != VB_OK)
+            break;
+        sp.post[i] = vt;
+        sp.n_post = i + 1;
+        uint64_t din, dout;
+        if ((st = vb_read_u64(&r, &din, err)) || (st = vb_read_u64(&r, &dout, err)))
+            break;
+        if (din != m->pc->dim) {
+            st = vb_fail(err, VB_ERR_FORMAT, "%s: step %u expects %llu features, gets %zu", pwhat, i,
+                         (unsigned long long)din, m->pc->dim);
+            break;
+        }
+        if ((st = vb_post_new(vt, &sp.post_params[i], m->pc->dim, &m->pc->post[i], err)) != VB_OK)
+            break;
+        m->pc->n = i + 1;
+        if (m->pc->post[i]->dim != dout) {
+            st = vb_fail(err, VB_ERR_FORMAT, "%s: step %u gives %zu features, the file says %llu", pwhat, i,
+                         m->pc->post[i]->dim, (unsigned long long)dout);
+            break;
+        }
+        m->pc->dim = m->pc->post[i]->dim;
+        st = read_state(&r, m->pc->post[i]->vt->load, m->pc->post[i]->state, m->pc->post[i]->vt->info.name, err);
+    }
+    if (st == VB_OK)
+        st = vb_reader_end(&r, err);
+
+    /* CLSF */
+    const void *const *clfs = (const void *const *)vb_classifier_registry(&n_all);
+    char cwhat[300];
+    snprintf(cwhat, sizeof cwhat, "%s (CLSF)", name);
+    vb_reader_init(&r, s[4].data, s[4].len, cwhat);
+    const void *cvt = NULL;
+    vb_params cp;
+    memset(&cp, 0, sizeof cp);
+    if (st == VB_OK)
+        st = read_plugin(&r, clfs, n_all, "classifier", &cvt, &cp, err);
+    if (st == VB_OK)
+        st = vb_classifier_new(cvt, &cp, &m->clf, err);
+    if (st == VB_OK)
+        st = read_state(&r, classifier_load, m->clf, ((const vb_plugin *)cvt)->name, err);
+    if (st == VB_OK)
+        st = vb_reader_end(&r, err);
+    if (st == VB_OK && (m->clf->d != m->pc->dim || m->clf->n_classes != m->n_classes))
+        st = vb_fail(err, VB_ERR_FORMAT, "%s: the classifier expects %zu features and %d classes, the pipeline gives "
+                                         "%zu and %d",
+                     cwhat, m->clf->d, m->clf->n_classes, m->pc->dim, m->n_classes);
+    vb_params_free(&cp);
+
+    vb_prep_chain_free(&sp.prep);
+    for (size_t i = 0; i < sp.n_ext; i++)
+        vb_params_free(&sp.ext_params[i]);
+    free(sp.ext);
+    free(sp.ext_params);
+    for (size_t i = 0; i < sp.n_post; i++)
+        vb_params_free(&sp.post_params[i]);
+    free(sp.post);
+    free(sp.post_params);
+    if (st == VB_OK)
+        st = describe(m, err);
+    return st;
+}
+
+vb_status vb_model_parse(const void *data, size_t len, const char *name, vb_model **out, vb_error *err)
+{
+    *out = NULL;
+    const uint8_t *p = data;
+    if (len < 8 || memcmp(p, magic, 8) != 0)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: not a visbench model (no VBMODEL header)", name);
+    if (len < 8 + 4 + 8 + 4 + 4)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: truncated model file (%zu bytes)", name, len);
+    uint32_t crc = (uint32_t)p[len - 4] | (uint32_t)p[len - 3] << 8 | (uint32_t)p[len - 2] << 16 |
+                   (uint32_t)p[len - 1] << 24;
+    vb_reader r;
+    vb_reader_init(&r, data, len - 4, name);
+    r.pos = 8;
+    uint32_t version;
+    vb_status st = vb_read_u32(&r, &version, err);
+    if (st != VB_OK)
+        return st;
+    if (version > VB_MODEL_FORMAT)
+        return vb_fail(err, VB_ERR_FORMAT,
+                       "%s: model format %u is newer than this visbench reads (%d); upgrade visbench", name, version,
+                       VB_MODEL_FORMAT);
+    if (version == 0)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt model (format version 0)", name);
+    if (vb_crc32(data, len - 4, 0) != crc)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: checksum mismatch: the model file is truncated or corrupted", name);
+    char *ver = NULL;
+    uint32_t n_sec;
+    if ((st = vb_read_str(&r, &ver, err)) != VB_OK)
+        return st;
+    free(ver);
+    if ((st = vb_read_u32_range(&r, &n_sec, 5, 64, "section count", err)) != VB_OK)
+        return st;
+    static const uint32_t want[5] = {TAG_HEAD, TAG_PREP, TAG_EXTR, TAG_POST, TAG_CLSF};
+    section s[5];
+    memset(s, 0, sizeof s);
+    int seen[5] = {0};
+    for (uint32_t i = 0; i < n_sec; i++) {
+        uint32_t tag, scrc;
+        uint64_t off, slen;
+        if ((st = vb_read_u32(&r, &tag, err)) || (st = vb_read_u64(&r, &off, err)) ||
+            (st = vb_read_u64(&r, &slen, err)) || (st = vb_read_u32(&r, &scrc, err)))
+            return st;
+        if (off > len - 4 || slen > len - 4 - off)
+            return vb_fail(err, VB_ERR_FORMAT, "%s: section %u lies outside the file", name, i);
+        if (vb_crc32(p + off, (size_t)slen, 0) != scrc)
+            return vb_fail(err, VB_ERR_FORMAT, "%s: section %u checksum mismatch", name, i);
+        for (int j = 0; j < 5; j++)
+            if (tag == want[j]) {
+                if (seen[j]++)
+                    return vb_fail(err, VB_ERR_FORMAT, "%s: section %u appears twice", name, i);
+                s[j] = (section){tag, p + off, (size_t)slen};
+            }
+        /* Unknown sections are skipped: later minor versions may add some. */
+    }
+    for (int j = 0; j < 5; j++)
+        if (!seen[j])
+            return vb_fail(err, VB_ERR_FORMAT, "%s: a required section is missing", name);
+    vb_model *m = vb_calloc(1, sizeof *m, err);
+    if (!m)
+        return VB_ERR_NOMEM;
+    if ((st = parse_sections(m, s, name, err)) != VB_OK) {
+        vb_model_free(m);
+        return st;
+    }
+    *out = m;
+    return VB_OK;
+}
+
+vb_status vb_model_load(const char *path, vb_model **out, vb_error *err)
+{
+    *out = NULL;
+    char *data;
+    size_t len;
+    vb_status st = vb_file_read(path, &data, &len, err);
+    if (st != VB_OK)
+        return st;
+    st = vb_model_parse(data, len, path, out, err);
+    free(data);
+    return st;
+}
+
+/* ---- prediction -------------------------------------------------------- */
+
+vb_status vb_model_predict_src(const vb_model *m, const vb_imgsrc *src, int *labels, float *scores, vb_error *err)
+{
+    size_t n = src->n;
+    float *raw = vb_malloc(n ? n : 1, m->fp->dim * sizeof *raw, err), *X = NULL;
+    float *sc = scores ? NULL : vb_malloc(n ? n : 1, (size_t)m->n_classes * sizeof *sc, err);
+    if (!raw || (!scores && !sc)) {
+        free(raw);
+        free(sc);
+        return VB_ERR_NOMEM;
+    }
+    vb_status st = vb_featpipe_extract(m->fp, src, raw, "predict: features", err);
+    if (st == VB_OK)
+        st = vb_postchain_apply(m->pc, raw, n, &X, err);
+    if (st == VB_OK)
+        st = vb_classifier_predict(m->clf, X, n, m->pc->dim, labels, scores ? scores : sc, err);
+    free(raw);
+    free(X);
+    free(sc);
+    return st;
+}
+
+typedef struct one_image {
+    const vb_image *img;
+} one_image;
+
+static vb_status one_get(const vb_imgsrc *src, size_t i, vb_image *dst, vb_error *err)
+{
+    const vb_image *img = ((const one_image *)src->ctx)->img;
+    vb_status st = vb_image_reshape(dst, img->w, img->h, img->c, err);
+    if (st == VB_OK)
+        memcpy(dst->data, img->data, (size_t)img->w * img->h * img->c * sizeof(float));
+    return st;
+}
+
+vb_status vb_model_predict_image(const vb_model *m, const vb_image *img, int *label, float *scores, vb_error *err)
+{
+    one_image ctx = {img};
+    vb_imgsrc src = {.n = 1, .get = one_get, .ctx = &ctx};
+    return vb_model_predict_src(m, &src, label, scores, err);
+}
+
+static vb_status file_get(const vb_imgsrc *src, size_t i, vb_image *dst, vb_error *err)
+{
+    const char *const *paths = src->ctx;
+    uint8_t *px;
+    int w, h, c;
+    vb_status st = vb_image_decode_u8(paths[i], &px, &w, &h, &c, err);
+    if (st != VB_OK)
+        return st;
+    st = vb_image_from_u8(px, w, h, c, dst, err);
+    free(px);
+    return st;
+}
+
+vb_status vb_model_predict_files(const vb_model *m, const char *const *paths, size_t n, int *labels, float *scores,
+                                 vb_error *err)
+{
+    vb_imgsrc src = {.n = n, .get = file_get, .ctx = paths};
+    return vb_model_predict_src(m, &src, labels, scores, err);
+}
+
+vb_status vb_model_predict_file(const vb_model *m, const char *path, int *label, float *scores, vb_error *err)
+{
+    return vb_model_predict_files(m, &path, 1, label, scores, err);
+}

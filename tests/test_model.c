@@ -1,0 +1,409 @@
+/* model: whole-pipeline round trips for every plug-in, and fault tests. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "support/testutil.h"
+#include "visbench/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static vb_dataset *g_ds; /* synthetic: 3 classes x 24 images of 24 px, grey */
+
+static int setup(void **state)
+{
+    vb_synth_opts o = vb_synth_defaults;
+    o.classes = 3;
+    o.per_class = 24;
+    o.size = 24;
+    o.seed = 11;
+    vb_error err = {0};
+    if (vb_synth_write(&o, "synth", &err) != VB_OK || vb_dataset_load_path("synth", &g_ds, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    vb_dataset_free(g_ds);
+    return 0;
+}
+
+/* Trains the pipeline of a one-pipeline spec on a holdout split. */
+static vb_model *train(const char *pipeline_yaml, vb_split **split_out)
+{
+    char *text = vb_asprintf("name: m\nseed: 3\ndataset: synth\nsplit: {protocol: holdout, test_fraction: 0.25}\n"
+                             "pipelines:\n  - %s\n",
+                             pipeline_yaml);
+    vb_spec *spec = NULL;
+    vb_split *split = NULL;
+    vb_model *m = NULL;
+    vb_error err = {0};
+    if (vb_spec_parse(text, "m.yaml", &spec, &err) != VB_OK || vb_split_make(&spec->split, g_ds, &split, &err) ||
+        vb_model_train(spec, &spec->pipelines[0], g_ds, &split->folds[0], 0, &m, &err))
+        fail_msg("%s: %s", pipeline_yaml, err.msg);
+    free(text);
+    vb_spec_free(spec);
+    *split_out = split;
+    return m;
+}
+
+static void predict(const vb_model *m, const vb_split *split, int *labels, float *scores)
+{
+    vb_dataset_view view;
+    vb_imgsrc src;
+    vb_imgsrc_dataset(&src, &view, g_ds, split->folds[0].test, split->folds[0].n_test);
+    vb_error err = {0};
+    if (vb_model_predict_src(m, &src, labels, scores, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+}
+
+static vb_buf serialize(const vb_model *m)
+{
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_error err = {0};
+    if (vb_model_serialize(m, &b, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    return b;
+}
+
+/* Saved and loaded, the model predicts exactly what the trained one does. */
+static void round_trip(const char *pipeline_yaml)
+{
+    vb_split *split = NULL;
+    vb_model *m = train(pipeline_yaml, &split);
+    size_t n = split->folds[0].n_test, k = 3;
+    int *l1 = malloc(n * sizeof *l1), *l2 = malloc(n * sizeof *l2);
+    float *s1 = malloc(n * k * sizeof *s1), *s2 = malloc(n * k * sizeof *s2);
+    predict(m, split, l1, s1);
+    vb_buf b = serialize(m);
+    vb_model *m2 = NULL;
+    vb_error err = {0};
+    if (vb_model_parse(b.data, b.len, "m.vbm", &m2, &err) != VB_OK)
+        fail_msg("%s: %s", pipeline_yaml, err.msg);
+    predict(m2, split, l2, s2);
+    assert_memory_equal(l1, l2, n * sizeof *l1);
+    if (memcmp(s1, s2, n * k * sizeof *s1) != 0)
+        fail_msg("%s: scores differ after a round trip", pipeline_yaml);
+    /* The loaded model serialises to the same bytes. */
+    vb_buf b2 = serialize(m2);
+    assert_int_equal(b2.len, b.len);
+    assert_memory_equal(b2.data, b.data, b.len);
+    assert_string_equal(vb_model_describe(m), vb_model_describe(m2));
+    assert_int_equal(vb_model_n_classes(m2), 3);
+    vb_buf_free(&b);
+    vb_buf_free(&b2);
+    vb_model_free(m);
+    vb_model_free(m2);
+    vb_split_free(split);
+    free(l1);
+    free(l2);
+    free(s1);
+    free(s2);
+}
+
+static void test_round_trip_pipelines(void **state)
+{
+    round_trip("{name: hs, features: [{hog: {cell: 6}}], postprocess: [standardize], classifier: {svm: {C: 10}}}");
+    round_trip("{name: rl, preprocess: [{resize: 16}, {normalize: zscore}], postprocess: [l2], "
+               "classifier: {svm: {kernel: linear, probability: true}}}");
+    round_trip("{name: two, preprocess: [rgb, {crop: 20}], features: [{hog: {cell: 5, variant: dalaltriggs}}, raw], "
+               "postprocess: [standardize, l2], classifier: {svm: {kernel: poly, degree: 2}}}");
+}
+
+/* Parameters that make a plug-in quick on 24 px images; plug-ins not listed
+ * run with their defaults. */
+static const char *ext_params(const char *name)
+{
+    static const struct {
+        const char *name, *params;
+    } t[] = {{"hog", "{cell: 6}"},
+             {"sift", "{k: 8, max_descriptors: 2000, step: 4}"},
+             {"gabor", "{}"},
+             {"haar", "{}"}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(t[i].name, name) == 0)
+            return t[i].params;
+    return "{}";
+}
+
+static const char *clf_params(const char *name)
+{
+    static const struct {
+        const char *name, *params;
+    } t[] = {{"forest", "{n_trees: 5}"},
+             {"kmeans", "{k: 6}"},
+             {"gmm", "{k: 2}"},
+             {"cnn", "{layers: [conv: {filters: 4, size: 3}, relu, maxpool: 2, flatten, fc: classes], epochs: 1}"}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(t[i].name, name) == 0)
+            return t[i].params;
+    return "{}";
+}
+
+/* Every registered extractor and classifier survives a round trip. */
+static void test_round_trip_every_plugin(void **state)
+{
+    size_t n;
+    const vb_extractor_vt *const *ext = vb_extractor_registry(&n);
+    for (size_t i = 0; i < n; i++) {
+        char *p = vb_asprintf("{name: e, features: [{%s: %s}], postprocess: [standardize], classifier: svm}",
+                              ext[i]->info.name, ext_params(ext[i]->info.name));
+        round_trip(p);
+        free(p);
+    }
+    const vb_post_vt *const *post = vb_post_registry(&n);
+    for (size_t i = 0; i < n; i++) {
+        char *p = vb_asprintf("{name: p, preprocess: [{resize: 12}], postprocess: [%s], classifier: svm}",
+                              post[i]->info.name);
+        round_trip(p);
+        free(p);
+    }
+    const vb_classifier_vt *const *clf = vb_classifier_registry(&n);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = clf[i]->info.name;
+        int image = (clf[i]->flags & VB_CLF_IMAGE) != 0;
+        char *p = vb_asprintf("{name: c, preprocess: [{resize: 12}], %sclassifier: {%s: %s}}",
+                              image ? "" : "postprocess: [standardize], ", name, clf_params(name));
+        round_trip(p);
+        free(p);
+    }
+}
+
+/* ---- faults ------------------------------------------------------------ */
+
+static vb_buf sample_model(void)
+{
+    vb_split *split = NULL;
+    vb_model *m = train("{name: f, features: [{hog: {cell: 8}}], postprocess: [standardize], "
+                        "classifier: {svm: {kernel: linear}}}",
+                        &split);
+    vb_buf b = serialize(m);
+    vb_model_free(m);
+    vb_split_free(split);
+    return b;
+}
+
+static void expect_format_error(const uint8_t *data, size_t len, const char *what)
+{
+    vb_model *m = NULL;
+    vb_error err = {0};
+    vb_status st = vb_model_parse(data, len, "f.vbm", &m, &err);
+    if (st == VB_OK)
+        fail_msg("%s: a damaged model loaded", what);
+    if (st != VB_ERR_FORMAT)
+        fail_msg("%s: status %s (%s), expected a format error", what, vb_status_name(st), err.msg);
+    assert_null(m);
+    assert_non_null(strstr(err.msg, "f.vbm"));
+}
+
+static void test_truncation(void **state)
+{
+    vb_buf b = sample_model();
+    for (size_t len = 0; len < b.len; len++) {
+        uint8_t *copy = malloc(len ? len : 1);
+        memcpy(copy, b.data, len);
+        char what[64];
+        snprintf(what, sizeof what, "truncated to %zu of %zu bytes", len, b.len);
+        expect_format_error(copy, len, what);
+        free(copy);
+    }
+    vb_buf_free(&b);
+}
+
+static void test_random_flips(void **state)
+{
+    vb_buf b = sample_model();
+    uint8_t *copy = malloc(b.len);
+    vb_rng *rng = vb_rng_new(77);
+    for (int t = 0; t < 1000; t++) {
+        memcpy(copy, b.data, b.len);
+        size_t at = vb_rng_below(rng, b.len);
+        uint8_t bit = (uint8_t)(1u << vb_rng_below(rng, 8));
+        copy[at] ^= bit;
+        char what[64];
+        snprintf(what, sizeof what, "bit flip at byte %zu", at);
+        expect_format_error(copy, b.len, what);
+    }
+    vb_rng_free(rng);
+    free(copy);
+    vb_buf_free(&b);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Offset of the section table and of section number `which`. */
+static void section(const uint8_t *d, int which, size_t *entry, size_t *off, size_t *len)
+{
+    size_t ver_len = (size_t)get64(d + 12);
+    size_t table = 8 + 4 + 8 + ver_len + 4;
+    *entry = table + (size_t)which * 24;
+    *off = (size_t)get64(d + *entry + 4);
+    *len = (size_t)get64(d + *entry + 12);
+}
+
+/* Recomputes the section's CRC and the file's, as a crafted file would. */
+static void reseal(uint8_t *d, size_t n, int which)
+{
+    size_t entry, off, len;
+    section(d, which, &entry, &off, &len);
+    put32(d + entry + 20, vb_crc32(d + off, len, 0));
+    put32(d + n - 4, vb_crc32(d, n - 4, 0));
+}
+
+/* Crafted files with valid checksums: lengths that point past the end must
+ * be refused by the parser itself, never allocated. */
+static void test_crafted_lengths(void **state)
+{
+    vb_buf b = sample_model();
+    uint8_t *d = malloc(b.len);
+    size_t entry, off, len;
+
+    /* HEAD: the class count */
+    memcpy(d, b.data, b.len);
+    section(d, 0, &entry, &off, &len);
+    put32(d + off, 0x7fffffff);
+    reseal(d, b.len, 0);
+    expect_format_error(d, b.len, "class count 2^31");
+
+    /* CLSF: the name's length field set to 2^62 */
+    memcpy(d, b.data, b.len);
+    section(d, 4, &entry, &off, &len);
+    put64(d + off, 1ull << 62);
+    reseal(d, b.len, 4);
+    expect_format_error(d, b.len, "string length 2^62");
+
+    /* CLSF: the classifier state's length set to 2^62 */
+    memcpy(d, b.data, b.len);
+    size_t p = off;
+    p += 8 + (size_t)get64(d + p); /* name */
+    p += 8 + (size_t)get64(d + p); /* params */
+    put64(d + p, 1ull << 62);
+    reseal(d, b.len, 4);
+    expect_format_error(d, b.len, "state length 2^62");
+
+    /* CLSF: inside the state, the svm's support-vector count set to 2^62:
+     * wrapper u64 d + u32 k, then svm u64 d, u32 K, u32 k, u64 l */
+    memcpy(d, b.data, b.len);
+    put64(d + p + 8 + 8 + 4 + 8 + 4 + 4, 1ull << 62);
+    reseal(d, b.len, 4);
+    expect_format_error(d, b.len, "svm SV count 2^62");
+
+    /* A section table entry pointing outside the file. */
+    memcpy(d, b.data, b.len);
+    section(d, 2, &entry, &off, &len);
+    put64(d + entry + 12, 1ull << 62);
+    put32(d + b.len - 4, vb_crc32(d, b.len - 4, 0));
+    expect_format_error(d, b.len, "section length 2^62");
+
+    /* A newer format version. */
+    memcpy(d, b.data, b.len);
+    put32(d + 8, 99);
+    put32(d + b.len - 4, vb_crc32(d, b.len - 4, 0));
+    vb_model *m = NULL;
+    vb_error err = {0};
+    assert_int_equal(vb_model_parse(d, b.len, "f.vbm", &m, &err), VB_ERR_FORMAT);
+    assert_string_equal(err.msg, "f.vbm: model format 99 is newer than this visbench reads (1); upgrade visbench");
+    free(d);
+    vb_buf_free(&b);
+}
+
+static void test_foreign_and_missing(void **state)
+{
+    vb_model *m = NULL;
+    vb_error err = {0};
+    tu_write_text("notes.txt", "just some text, not a model at all");
+    assert_int_equal(vb_model_load("notes.txt", &m, &err), VB_ERR_FORMAT);
+    assert_string_equal(err.msg, "notes.txt: not a visbench model (no VBMODEL header)");
+    assert_int_equal(vb_model_load("missing.vbm", &m, &err), VB_ERR_IO);
+    assert_non_null(strstr(err.msg, "missing.vbm: cannot open"));
+    assert_null(m);
+}
+
+/* The public API: save a file, load it, predict image files. */
+static void test_public_api(void **state)
+{
+    vb_split *split = NULL;
+    vb_model *m = train("{name: api, features: [{hog: {cell: 6}}], classifier: {svm: {probability: true}}}", &split);
+    vb_error err = {0};
+    assert_int_equal(vb_model_save(m, "api.vbm", &err), VB_OK);
+    vb_model *m2 = NULL;
+    assert_int_equal(vb_model_load("api.vbm", &m2, &err), VB_OK);
+    assert_true(vb_model_has_probabilities(m2));
+    assert_string_equal(vb_model_class_name(m2, 0), "circle");
+    assert_null(vb_model_class_name(m2, 3));
+    /* predict_file on the dataset's own files equals predict_src */
+    size_t n = split->folds[0].n_test;
+    int *want = malloc(n * sizeof *want);
+    float *ws = malloc(n * 3 * sizeof *ws);
+    predict(m, split, want, ws);
+    const char **paths = malloc(n * sizeof *paths);
+    for (size_t i = 0; i < n; i++)
+        paths[i] = g_ds->paths[split->folds[0].test[i]];
+    int *got = malloc(n * sizeof *got);
+    float *gs = malloc(n * 3 * sizeof *gs);
+    assert_int_equal(vb_model_predict_files(m2, paths, n, got, gs, &err), VB_OK);
+    assert_memory_equal(got, want, n * sizeof *got);
+    assert_memory_equal(gs, ws, n * 3 * sizeof *gs);
+    int one;
+    float sc[3];
+    assert_int_equal(vb_model_predict_file(m2, paths[0], &one, sc, &err), VB_OK);
+    assert_int_equal(one, want[0]);
+    double sum = sc[0] + sc[1] + sc[2];
+    assert_float_equal(sum, 1.0, 1e-5);
+    /* an image of another size goes through the model's preprocessing */
+    vb_image *big = NULL;
+    assert_int_equal(vb_image_load(paths[0], &big, &err), VB_OK);
+    vb_image resized = {0};
+    assert_int_equal(vb_image_resize(big, 48, 40, &resized, &err), VB_OK);
+    assert_int_equal(vb_model_predict_image(m2, &resized, &one, NULL, &err), VB_OK);
+    assert_true(one >= 0 && one < 3);
+    assert_int_equal(vb_model_predict_file(m2, "notes-missing.png", &one, NULL, &err), VB_ERR_IO);
+    vb_image_free(big);
+    free(resized.data);
+    free(paths);
+    free(want);
+    free(ws);
+    free(got);
+    free(gs);
+    vb_model_free(m);
+    vb_model_free(m2);
+    vb_split_free(split);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_pipelines),
+        cmocka_unit_test(test_round_trip_every_plugin),
+        cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_random_flips),
+        cmocka_unit_test(test_crafted_lengths),
+        cmocka_unit_test(test_foreign_and_missing),
+        cmocka_unit_test(test_public_api),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
