@@ -433,6 +433,7 @@ static vb_status cap_claim(void *user, const vb_spec_pipeline *sp, const vb_fold
     return st;
 }
 
+
 /* Records the experiment in a new store at path. */
 static void cap_store(capture *c, const char *path, const vb_spec *spec, const vb_dataset *ds, const vb_split *split)
 {
@@ -682,7 +683,8 @@ static void test_grid(void **state)
                    "    classifier: {svm: {C: [1, 10]}}\n");
     assert_int_equal(vb_experiment_check(spec, g_ds, NULL, &err), VB_ERR_SPEC);
     assert_string_equal(err.msg, "t.yaml:6:5: pipeline 'g' lists several classifier values (a grid) but "
-                                 "split.validation is 0; add validation: 0.1 to split");
+                                 "split.validation is 0; add validation: 0.1 to split, or tune: {folds: 3} to the "
+                                 "pipeline");
     assert_int_equal(vb_split_make(&spec->split, g_ds, &split, &err), VB_OK);
     vb_run_sink sink = sink_of(&c);
     size_t n_failed = 7;
@@ -699,7 +701,8 @@ static void test_grid(void **state)
     double tune = -1;
     assert_int_equal(vb_train_classifier(&spec->pipelines[1], &td, &clf, &grid, &tune, &err), VB_ERR_SPEC);
     assert_string_equal(err.msg, "pipeline 'g': the classifier lists several values (a grid of 2 points) but the "
-                                 "split has no validation part; add validation: 0.1 to split");
+                                 "split has no validation part; add validation: 0.1 to split, or tune: {folds: 3} to "
+                                 "the pipeline");
     assert_null(clf);
     assert_null(grid);
     /* With validation rows: tuned, the first best point on ties. */
@@ -716,6 +719,62 @@ static void test_grid(void **state)
     free(y);
     vb_split_free(split);
     vb_spec_free(spec);
+}
+
+/* tune: an inner k-fold needs no validation part, and the metric decides. */
+static void test_tune_kfold(void **state)
+{
+    vb_spec *spec = spec_ok("name: tk\n"
+                            "dataset: synth\n"
+                            "split: {protocol: holdout, test_fraction: 0.3}\n"
+                            "pipelines:\n"
+                            "  - name: g\n"
+                            "    features: [{hog: {cell: 8}}]\n"
+                            "    postprocess: [standardize]\n"
+                            "    classifier: {svm: {kernel: linear, C: [0.00001, 0.001, 1]}}\n"
+                            "    tune: {metric: macro_f1, folds: 3}\n");
+    assert_int_equal(vb_tune_folds(&spec->pipelines[0]), 3);
+    vb_error err = {0};
+    assert_int_equal(vb_experiment_check(spec, g_ds, NULL, &err), VB_OK);
+    vb_split *split = NULL;
+    assert_int_equal(vb_split_make(&spec->split, g_ds, &split, &err), VB_OK);
+    capture c;
+    memset(&c, 0, sizeof c);
+    run_ok(spec, g_ds, split, NULL, &c, 0);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.r[0].n_val, 0);
+    /* C = 1e-5 underfits badly (every point is within the margin); the
+     * chosen point is one of the other two, and the model is trained with it. */
+    assert_non_null(c.r[0].grid);
+    assert_true(strcmp(c.r[0].grid, "C=0.001") == 0 || strcmp(c.r[0].grid, "C=1") == 0);
+    char want[32];
+    snprintf(want, sizeof want, "C: %s,", c.r[0].grid + 2);
+    assert_non_null(strstr(c.r[0].params, want));
+    /* Determinism: the inner folds are seeded. */
+    capture c2;
+    memset(&c2, 0, sizeof c2);
+    run_ok(spec, g_ds, split, NULL, &c2, 0);
+    assert_string_equal(c2.r[0].grid, c.r[0].grid);
+    same_numbers(&c.r[0], &c2.r[0]);
+    cap_free(&c);
+    cap_free(&c2);
+    vb_split_free(split);
+    vb_spec_free(spec);
+
+    /* The tune block is checked like any parameter table. */
+    vb_spec *bad = NULL;
+    assert_int_equal(vb_spec_parse("name: x\ndataset: d\npipelines:\n"
+                                   "  - {name: p, classifier: svm, tune: {metric: f1}}\n",
+                                   "t.yaml", &bad, &err),
+                     VB_ERR_SPEC);
+    assert_string_equal(err.msg, "t.yaml:4:47: tune.metric: unknown value 'f1' (choices: accuracy, balanced_accuracy, "
+                                 "macro_f1)");
+    assert_int_equal(vb_spec_parse("name: x\ndataset: d\npipelines:\n"
+                                   "  - {name: p, classifier: svm, tune: {folds: 1}}\n",
+                                   "t.yaml", &bad, &err),
+                     VB_ERR_PARAM);
+    assert_int_equal(err.status, VB_ERR_PARAM);
+    assert_string_equal(err.msg, "t.yaml:4:46: tune.folds: must be 0 (the split's validation part) or at least 2");
 }
 
 static void test_check_errors(void **state)
@@ -884,6 +943,7 @@ int main(void)
         cmocka_unit_test(test_postchain),
         cmocka_unit_test(test_experiment),
         cmocka_unit_test(test_grid),
+        cmocka_unit_test(test_tune_kfold),
         cmocka_unit_test(test_check_errors),
         cmocka_unit_test(test_failing_pipeline),
         cmocka_unit_test(test_sink_failure_stops),

@@ -118,10 +118,16 @@ vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const v
 vb_status vb_experiment_run(const vb_spec *spec, const vb_dataset *ds, const vb_split *split,
                             const vb_run_opts *opts, const vb_run_sink *sink, size_t *n_failed, vb_error *err);
 
-/* Training helper shared by the runner and `visbench train`: tunes a grid
- * on the validation rows when there is one, trains, and returns the
- * classifier with the parameters used. */
+/* Training helper shared by the runner and `visbench train`. Without a
+ * grid it trains once. With a grid (a parameter listing values) it scores
+ * every point by the pipeline's tune.metric, on the validation rows
+ * (tune.folds = 0) or by a stratified inner k-fold of the training rows
+ * (tune.folds = k), keeps the best (the first on ties), warns when a best
+ * numeric value lies on the edge of its grid, and returns the classifier
+ * trained on the training rows with the chosen values in *grid_text. */
 vb_status vb_train_classifier(const vb_spec_pipeline *sp, const vb_traindata *td, vb_classifier **out,
                               char **grid_text, double *tune_s, vb_error *err);
+/* tune.folds of a pipeline (0 = the validation part). */
+int vb_tune_folds(const vb_spec_pipeline *sp);
 
 #endif

@@ -11,6 +11,7 @@
  *         features: [{hog: {cell: 4}}]            # default [raw]
  *         postprocess: [standardize]
  *         classifier: {svm: {C: [1, 10]}}         # a list = a grid tuned on validation
+ *         tune: {metric: macro_f1, folds: 3}      # optional: metric, inner k-fold
  *
  * Parsing is strict: unknown keys, wrong types, values out of range and
  * unknown plug-ins are errors naming file:line:column, with a suggestion.
@@ -34,6 +35,7 @@ typedef struct vb_spec_pipeline {
     vb_params *post_params;
     const vb_classifier_vt *clf;
     vb_params clf_params; /* may hold grid alternatives */
+    vb_params tune;       /* how a grid is tuned (vb_tune_plugin) */
 } vb_spec_pipeline;
 
 typedef struct vb_spec {
@@ -52,6 +54,8 @@ typedef struct vb_spec {
 
 /* The split block's parameter table (for `visbench list` and the docs). */
 extern const vb_plugin vb_split_plugin;
+/* A pipeline's `tune` block: how a classifier grid is tuned. */
+extern const vb_plugin vb_tune_plugin;
 
 vb_status vb_spec_load(const char *path, vb_spec **out, vb_error *err);
 vb_status vb_spec_parse(const char *text, const char *name, vb_spec **out, vb_error *err);

@@ -88,13 +88,14 @@ int cmd_list(int argc, char **argv)
             return cli_usage("list", "unknown option");
     }
     const char *only = optind < argc ? argv[optind] : NULL;
-    static kind kinds[6] = {
+    static kind kinds[7] = {
         {.key = "datasets", .title = "Dataset formats", .usage = "dataset: {format: NAME, ...} or a descriptor file with these keys"},
         {.key = "split", .title = "Split", .usage = "split: {...}"},
         {.key = "preprocess", .title = "Preprocessing ops", .usage = "preprocess: [NAME, {NAME: {param: value}}, ...]"},
         {.key = "features", .title = "Feature extractors", .usage = "features: [{NAME: {param: value}}, ...]  (several = concatenated)"},
         {.key = "postprocess", .title = "Post-processing", .usage = "postprocess: [NAME, ...]  (fitted on the training split)"},
         {.key = "classifiers", .title = "Classifiers", .usage = "classifier: {NAME: {param: value or [grid values]}}"},
+        {.key = "tune", .title = "Tuning", .usage = "tune: {metric: ..., folds: ...}  (a pipeline key, for grids)"},
     };
     COLLECT(&kinds[0], vb_loaders);
     kinds[1].n = 1;
@@ -103,8 +104,10 @@ int cmd_list(int argc, char **argv)
     COLLECT(&kinds[3], vb_extractor_registry);
     COLLECT(&kinds[4], vb_post_registry);
     COLLECT(&kinds[5], vb_classifier_registry);
+    kinds[6].n = 1;
+    kinds[6].p[0] = &vb_tune_plugin;
     int shown = 0;
-    for (int k = 0; k < 6; k++) {
+    for (int k = 0; k < 7; k++) {
         if (only && strcmp(only, kinds[k].key) != 0)
             continue;
         shown++;
@@ -116,12 +119,12 @@ int cmd_list(int argc, char **argv)
             print_plugin(kinds[k].p[i], md);
     }
     if (!shown) {
-        const char *keys[6];
-        for (int k = 0; k < 6; k++)
+        const char *keys[7];
+        for (int k = 0; k < 7; k++)
             keys[k] = kinds[k].key;
-        const char *near = vb_nearest_name(only, keys, 6);
+        const char *near = vb_nearest_name(only, keys, 7);
         return cli_usage("list", "unknown kind '%s'%s%s%s (kinds: datasets, split, preprocess, features, "
-                                 "postprocess, classifiers)",
+                                 "postprocess, classifiers, tune)",
                          only, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
     }
     return VB_EXIT_OK;

@@ -5,118 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-vb_status vb_train_classifier(const vb_spec_pipeline *sp, const vb_traindata *td, vb_classifier **out,
-                              char **grid_text, double *tune_s, vb_error *err)
-{
-    *out = NULL;
-    *grid_text = NULL;
-    *tune_s = 0;
-    size_t points = vb_params_grid_size(&sp->clf_params);
-    vb_status st;
-    if (points <= 1) {
-        vb_classifier *c = NULL;
-        vb_params p;
-        if ((st = vb_params_grid_point(&sp->clf_params, 0, &p, err)) != VB_OK)
-            return st;
-        st = vb_classifier_new(sp->clf, &p, &c, err);
-        vb_params_free(&p);
-        if (st == VB_OK)
-            st = vb_classifier_train(c, td, err);
-        if (st != VB_OK) {
-            vb_classifier_free(c);
-            return st;
-        }
-        *out = c;
-        return VB_OK;
-    }
-    if (!td->Xval || td->n_val == 0)
-        return vb_fail(err, VB_ERR_SPEC,
-                       "pipeline '%s': the classifier lists several values (a grid of %zu points) but the split "
-                       "has no validation part; add validation: 0.1 to split",
-                       sp->name, points);
-    /* Each grid point trains on the training rows and is scored on the
-     * validation rows; the best (first on ties) is kept as the model. */
-    double t0 = vb_now(), best_acc = -1;
-    size_t best = 0;
-    vb_classifier *best_clf = NULL;
-    int *pred = vb_malloc(td->n_val, sizeof *pred, err);
-    if (!pred)
-        return VB_ERR_NOMEM;
-    vb_traindata inner = *td;
-    inner.Xval = NULL;
-    inner.yval = NULL;
-    inner.n_val = 0;
-    if (sp->clf->flags & VB_CLF_IMAGE) { /* early stopping needs them */
-        inner.Xval = td->Xval;
-        inner.yval = td->yval;
-        inner.n_val = td->n_val;
-    }
-    st = VB_OK;
-    for (size_t g = 0; g < points && st == VB_OK; g++) {
-        vb_params p;
-        vb_classifier *c = NULL;
-        if ((st = vb_params_grid_point(&sp->clf_params, g, &p, err)) != VB_OK)
-            break;
-        st = vb_classifier_new(sp->clf, &p, &c, err);
-        vb_params_free(&p);
-        if (st == VB_OK)
-            st = vb_classifier_train(c, &inner, err);
-        if (st == VB_OK)
-            st = vb_classifier_predict(c, td->Xval, td->n_val, td->d, pred, NULL, err);
-        if (st != VB_OK) {
-            vb_buf gb;
-            vb_buf_init(&gb);
-            vb_params_grid_describe(&sp->clf_params, g, &gb);
-            vb_error_prefix(err, "pipeline '%s', grid point %s", sp->name, gb.data ? gb.data : "");
-            vb_buf_free(&gb);
-            vb_classifier_free(c);
-            break;
-        }
-        size_t correct = 0;
-        for (size_t i = 0; i < td->n_val; i++)
-            correct += pred[i] == td->yval[i];
-        double acc = (double)correct / (double)td->n_val;
-        vb_buf gb;
-        vb_buf_init(&gb);
-        vb_params_grid_describe(&sp->clf_params, g, &gb);
-        vb_log(VB_LOG_INFO, "%s: grid %s: validation accuracy %.4f", sp->name, gb.data ? gb.data : "", acc);
-        vb_buf_free(&gb);
-        if (acc > best_acc) {
-            best_acc = acc;
-            best = g;
-            vb_classifier_free(best_clf);
-            best_clf = c;
-        } else
-            vb_classifier_free(c);
-    }
-    free(pred);
-    if (st != VB_OK) {
-        vb_classifier_free(best_clf);
-        return st;
-    }
-    vb_buf gb;
-    vb_buf_init(&gb);
-    vb_params_grid_describe(&sp->clf_params, best, &gb);
-    /* A best value on the edge of a numeric grid suggests widening it. */
-    const vb_plugin *pl = sp->clf_params.plugin;
-    size_t stride = 1;
-    for (size_t i = pl->n_params; i-- > 0;) {
-        const vb_pvalue *v = &sp->clf_params.v[i];
-        if (v->n_alts <= 1)
-            continue;
-        size_t at = (best / stride) % v->n_alts;
-        stride *= v->n_alts;
-        int numeric = pl->params[i].type == VB_PT_INT || pl->params[i].type == VB_PT_FLOAT;
-        if (numeric && v->n_alts > 2 && (at == 0 || at == v->n_alts - 1))
-            vb_log(VB_LOG_WARN, "%s: the best %s lies on the edge of its grid; consider extending the grid", sp->name,
-                   pl->params[i].name);
-    }
-    *grid_text = gb.data ? gb.data : vb_strdup("", NULL);
-    *tune_s = vb_now() - t0;
-    *out = best_clf;
-    return VB_OK;
-}
-
 /* Features of one fold, shared by pipelines with the same configuration. */
 typedef struct feat_entry {
     char *key;
@@ -365,10 +253,10 @@ vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const v
             vb_params_free(&p);
             vb_classifier_free(c);
         }
-        if (st == VB_OK && points > 1 && spec->split.validation <= 0)
+        if (st == VB_OK && points > 1 && spec->split.validation <= 0 && vb_tune_folds(sp) == 0)
             st = vb_fail(err, VB_ERR_SPEC,
                          "%s:%d:%d: pipeline '%s' lists several classifier values (a grid) but split.validation "
-                         "is 0; add validation: 0.1 to split",
+                         "is 0; add validation: 0.1 to split, or tune: {folds: 3} to the pipeline",
                          spec->path, sp->line, sp->col, sp->name);
         vb_featpipe_free(fp);
         vb_postchain_free(pc);

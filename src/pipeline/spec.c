@@ -25,6 +25,20 @@ static const vb_param_def split_params[] = {
      .help = "seed of the split (default: the spec's seed)"},
 };
 
+static const vb_param_def tune_params[] = {
+    {.name = "metric", .type = VB_PT_ENUM, .def = "accuracy", .choices = "accuracy|balanced_accuracy|macro_f1",
+     .flags = VB_PF_PRIMARY, .help = "what a grid point is scored by"},
+    {.name = "folds", .type = VB_PT_INT, .def = "0", .min = 0, .max = 20,
+     .help = "0: score on the split's validation part; k >= 2: stratified inner k-fold of the training part"},
+};
+
+const vb_plugin vb_tune_plugin = {
+    .name = "tune",
+    .help = "how a classifier grid (a list of values) is tuned; a pipeline key",
+    .params = tune_params,
+    .n_params = sizeof tune_params / sizeof tune_params[0],
+};
+
 const vb_plugin vb_split_plugin = {
     .name = "split",
     .help = "which samples train, validate and test each fold",
@@ -45,6 +59,7 @@ static void pipeline_free(vb_spec_pipeline *p)
     free(p->post);
     free(p->post_params);
     vb_params_free(&p->clf_params);
+    vb_params_free(&p->tune);
 }
 
 void vb_spec_free(vb_spec *spec)
@@ -134,10 +149,10 @@ static vb_status parse_prep_list(const vb_node *list, vb_prep_chain *chain, vb_e
 
 static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep, vb_spec_pipeline *p, vb_error *err)
 {
-    static const char *const keys[] = {"name", "preprocess", "features", "postprocess", "classifier"};
+    static const char *const keys[] = {"name", "preprocess", "features", "postprocess", "classifier", "tune"};
     vb_status st = vb_node_expect(node, VB_NODE_MAP, "each pipeline", err);
     if (st == VB_OK)
-        st = vb_node_check_keys(node, keys, 5, "a pipeline", err);
+        st = vb_node_check_keys(node, keys, 6, "a pipeline", err);
     if (st != VB_OK)
         return st;
     p->line = node->line;
@@ -212,6 +227,15 @@ static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep,
     if ((st = parse_entry(clf, REGISTRY("classifier", vb_classifier_registry), 1, &vt, &p->clf_params, err)) != VB_OK)
         return st;
     p->clf = vt;
+    const vb_node *tune = vb_node_get(node, "tune");
+    if ((st = vb_params_parse(&p->tune, &vb_tune_plugin, tune, 0, err)) != VB_OK)
+        return st;
+    if (vb_param_int(&p->tune, "folds") == 1)
+        return vb_param_fail(&p->tune, "folds", err, "must be 0 (the split's validation part) or at least 2");
+    if (tune && vb_params_grid_size(&p->clf_params) <= 1)
+        vb_log(VB_LOG_WARN, "%s:%d:%d: pipeline '%s' has a tune block but no grid (no parameter lists values); it "
+                            "is ignored",
+               tune->file, tune->line, tune->col, p->name);
     return VB_OK;
 }
 
