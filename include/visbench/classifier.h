@@ -57,6 +57,10 @@ typedef struct vb_classifier_vt {
     vb_status (*check)(const void *state, size_t d, vb_shape shape, int n_classes, vb_error *err);
     /* Optional: the learning curve of the last training (number of epochs). */
     size_t (*curve)(const void *state, const vb_epoch **epochs);
+    /* Optional: are the scores probabilities for these parameters? For
+     * classifiers where that depends on a parameter other than
+     * 'probability' (linear: loss logistic). Overrides the flags. */
+    int (*has_proba)(const vb_params *p);
 } vb_classifier_vt;
 
 const vb_classifier_vt *const *vb_classifier_registry(size_t *n);
