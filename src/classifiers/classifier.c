@@ -151,11 +151,12 @@ vb_status vb_classifier_load(vb_classifier *c, vb_reader *r, vb_error *err)
 
 /* ---- registry: one line per classifier --------------------------------- */
 
-extern const vb_classifier_vt vb_clf_svm, vb_clf_knn;
+extern const vb_classifier_vt vb_clf_svm, vb_clf_knn, vb_clf_forest;
 
 static const vb_classifier_vt *const classifiers[] = {
     &vb_clf_svm,
     &vb_clf_knn,
+    &vb_clf_forest,
 };
 
 const vb_classifier_vt *const *vb_classifier_registry(size_t *n)

@@ -376,12 +376,18 @@ static vb_status predict_forest(const knn_state *s, const float *X, size_t n, in
         } else {
 #pragma omp for schedule(dynamic, 16)
             for (size_t i = 0; i < n; i++) {
-                vl_size got = vl_kdforestsearcher_query(me, nb, (vl_size)k, X + i * s->d);
-                int len = (int)got;
-                for (int t = 0; t < len; t++) {
-                    dd[t] = sqrtf((float)nb[t].distance);
-                    ii[t] = (int32_t)nb[t].index;
+                /* (the return value counts comparisons, not neighbours) */
+                for (int t = 0; t < k; t++) {
+                    nb[t].distance = INFINITY;
+                    nb[t].index = (vl_uindex)-1;
                 }
+                vl_kdforestsearcher_query(me, nb, (vl_size)k, X + i * s->d);
+                int len = 0;
+                for (int t = 0; t < k; t++)
+                    if (nb[t].index < s->n && isfinite(nb[t].distance)) {
+                        dd[len] = sqrtf((float)nb[t].distance);
+                        ii[len++] = (int32_t)nb[t].index;
+                    }
                 labels[i] = vote(s, dd, ii, len, scores ? scores + i * (size_t)K : NULL, w);
             }
         }

@@ -375,6 +375,14 @@ vb_status vb_params_parse_text(vb_params *params, const vb_plugin *plugin, const
     if (st != VB_OK)
         return st;
     st = vb_params_parse(params, plugin, doc->root, 0, err);
+    /* The values would point at the document's file name, freed below
+     * (vb_param_fail would read it): text has no position worth naming. */
+    if (st == VB_OK)
+        for (size_t i = 0; i < plugin->n_params; i++) {
+            params->v[i].file = NULL;
+            for (size_t a = 0; a < params->v[i].n_alts; a++)
+                params->v[i].alts[a].file = NULL;
+        }
     vb_doc_free(doc);
     return st;
 }
