@@ -151,12 +151,14 @@ vb_status vb_classifier_load(vb_classifier *c, vb_reader *r, vb_error *err)
 
 /* ---- registry: one line per classifier --------------------------------- */
 
-extern const vb_classifier_vt vb_clf_svm, vb_clf_knn, vb_clf_forest;
+extern const vb_classifier_vt vb_clf_svm, vb_clf_linear, vb_clf_knn, vb_clf_forest, vb_clf_logreg;
 
 static const vb_classifier_vt *const classifiers[] = {
     &vb_clf_svm,
+    &vb_clf_linear,
     &vb_clf_knn,
     &vb_clf_forest,
+    &vb_clf_logreg,
 };
 
 const vb_classifier_vt *const *vb_classifier_registry(size_t *n)

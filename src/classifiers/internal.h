@@ -27,4 +27,9 @@ vb_status vb_clf_majority_map(const int *assign, const int *y, size_t n, int k, 
 /* Squared Euclidean norms of the n rows of X (n x d), in double. */
 void vb_clf_row_sqnorms(const float *X, size_t n, size_t d, float *out);
 
+/* logreg's objective f(theta) (theta = [W (K x d), b (K)]) and its
+ * gradient, exposed for the gradient check in the tests. NaN on no memory. */
+double vb_logreg_objective(const float *X, const int *y, size_t n, size_t d, int K, double C, double l1,
+                           int intercept, const double *theta, double *grad);
+
 #endif
