@@ -151,7 +151,8 @@ vb_status vb_classifier_load(vb_classifier *c, vb_reader *r, vb_error *err)
 
 /* ---- registry: one line per classifier --------------------------------- */
 
-extern const vb_classifier_vt vb_clf_svm, vb_clf_linear, vb_clf_knn, vb_clf_forest, vb_clf_logreg;
+extern const vb_classifier_vt vb_clf_svm, vb_clf_linear, vb_clf_knn, vb_clf_forest, vb_clf_logreg,
+    vb_clf_kmeans, vb_clf_gmm;
 
 static const vb_classifier_vt *const classifiers[] = {
     &vb_clf_svm,
@@ -159,6 +160,8 @@ static const vb_classifier_vt *const classifiers[] = {
     &vb_clf_knn,
     &vb_clf_forest,
     &vb_clf_logreg,
+    &vb_clf_kmeans,
+    &vb_clf_gmm,
 };
 
 const vb_classifier_vt *const *vb_classifier_registry(size_t *n)

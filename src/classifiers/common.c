@@ -1,6 +1,7 @@
 /* Helpers shared by the classifier plug-ins. */
 #include "internal.h"
 
+#include <cblas.h>
 #include <stdlib.h>
 
 void vb_clf_write_tag(vb_writer *w, uint32_t tag, uint32_t version)
@@ -73,4 +74,25 @@ void vb_clf_row_sqnorms(const float *X, size_t n, size_t d, float *out)
             q += (double)x[j] * x[j];
         out[i] = (float)q;
     }
+}
+
+vb_status vb_clf_sqdist(const float *X, size_t n, size_t d, const float *C, const float *csq, size_t k, float *D,
+                        vb_error *err)
+{
+    if (n > 0x7fffffff || d > 0x7fffffff || k > 0x7fffffff)
+        return vb_fail(err, VB_ERR_NOMEM, "distance block too large for BLAS");
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)k, (int)d, -2.0f, X, (int)d, C, (int)d, 0.0f,
+                D, (int)k);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        double q = 0;
+        const float *x = X + i * d;
+        for (size_t j = 0; j < d; j++)
+            q += (double)x[j] * x[j];
+        for (size_t c = 0; c < k; c++) {
+            float v = (float)q + csq[c] + D[i * k + c];
+            D[i * k + c] = v > 0 ? v : 0.0f;
+        }
+    }
+    return VB_OK;
 }

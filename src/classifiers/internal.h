@@ -27,9 +27,20 @@ vb_status vb_clf_majority_map(const int *assign, const int *y, size_t n, int k, 
 /* Squared Euclidean norms of the n rows of X (n x d), in double. */
 void vb_clf_row_sqnorms(const float *X, size_t n, size_t d, float *out);
 
+/* Squared Euclidean distances D (n x k) from the rows of X (n x d) to the
+ * centres C (k x d, squared norms csq), by one GEMM: |x|^2 + |c|^2 - 2 x.c,
+ * clamped at 0. VB_ERR_NOMEM when the sizes overflow BLAS ints. */
+vb_status vb_clf_sqdist(const float *X, size_t n, size_t d, const float *C, const float *csq, size_t k, float *D,
+                        vb_error *err);
+
 /* logreg's objective f(theta) (theta = [W (K x d), b (K)]) and its
  * gradient, exposed for the gradient check in the tests. NaN on no memory. */
 double vb_logreg_objective(const float *X, const int *y, size_t n, size_t d, int K, double C, double l1,
                            int intercept, const double *theta, double *grad);
+
+/* gmm: one EM step (E with the given parameters, then M in place) of a
+ * diagonal mixture; returns the mean log-likelihood per sample before the
+ * step. Exposed to check it against VLFeat's vl_gmm in the tests. */
+double vb_gmm_em_once(const float *X, size_t n, size_t d, int k, float *mu, float *var, double *pi, double floor_v);
 
 #endif
