@@ -23,6 +23,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <vl/generic.h>
 #include <vl/random.h>
 #include <vl/svm.h>
 
@@ -159,10 +160,12 @@ static vb_status linear_train(void *state, const vb_traindata *td, vb_error *err
             const double *w = vl_svm_get_model(svm);
             for (size_t j = 0; j < d; j++)
                 s->W[(size_t)c * d + j] = (float)w[j];
-            s->b[c] = (float)(vl_svm_get_bias(svm) * s->bias_mult);
+            s->b[c] = (float)vl_svm_get_bias(svm); /* (already times the multiplier) */
             const VlSvmStatistics *stt = vl_svm_get_statistics(svm);
             s->epochs_run[c] = (uint32_t)(stt->epoch + 1);
             s->converged[c] = stt->status == VlSvmStatusConverged;
+            /* vl_svm_delete (0.9.21) forgets the scores buffer */
+            vl_free((void *)(uintptr_t)vl_svm_get_scores(svm));
             vl_svm_delete(svm);
         }
         free(lab);
