@@ -391,15 +391,19 @@ static int grow_tree(const forest_state *s, const binned *bn, const int *y, size
             w->feat[j] = f;
             const uint8_t *col = bn->B + f * n;
             int32_t *h = w->hist;
-            int lo = 255, hi = 0;
+            /* occupied bins as a 256-bit set: small nodes scan only those */
+            uint64_t occ[4] = {0, 0, 0, 0};
             for (size_t i = 0; i < N; i++) {
                 int b = col[ix[i]];
                 h[b * K + w->yv[i]]++;
-                lo = b < lo ? b : lo;
-                hi = b > hi ? b : hi;
+                occ[b >> 6] |= 1ull << (b & 63);
             }
-            if (lo == hi) {
-                memset(h + (size_t)lo * (size_t)K, 0, (size_t)K * sizeof *h);
+            int nb = 0, bins[256];
+            for (int q = 0; q < 4; q++)
+                for (uint64_t bits = occ[q]; bits; bits &= bits - 1)
+                    bins[nb++] = q * 64 + __builtin_ctzll(bits);
+            if (nb < 2) {
+                memset(h + (size_t)bins[0] * (size_t)K, 0, (size_t)K * sizeof *h);
                 continue;
             }
             tried++;
@@ -409,8 +413,9 @@ static int grow_tree(const forest_state *s, const binned *bn, const int *y, size
             if (!s->entropy)
                 for (int c = 0; c < K; c++)
                     sr += cnt[c] * cnt[c];
-            for (int b = lo; b < hi; b++) {
-                const int32_t *hb = h + (size_t)b * (size_t)K;
+            for (int q = 0; q + 1 < nb; q++) {
+                int b = bins[q];
+                int32_t *hb = h + (size_t)b * (size_t)K;
                 for (int c = 0; c < K; c++)
                     if (hb[c]) {
                         double a = hb[c], l = lc[c], rr = cnt[c] - l;
@@ -420,6 +425,7 @@ static int grow_tree(const forest_state *s, const binned *bn, const int *y, size
                         }
                         lc[c] = l + a;
                         NL += a;
+                        hb[c] = 0;
                     }
                 double NR = dN - NL;
                 if (NL < (double)s->min_leaf || NR < (double)s->min_leaf)
@@ -438,7 +444,7 @@ static int grow_tree(const forest_state *s, const binned *bn, const int *y, size
                     best_b = b;
                 }
             }
-            memset(h + (size_t)lo * (size_t)K, 0, (size_t)(hi - lo + 1) * (size_t)K * sizeof *h);
+            memset(h + (size_t)bins[nb - 1] * (size_t)K, 0, (size_t)K * sizeof *h);
         }
         if (best_f < 0) {
             if (make_leaf(t, jb.node, cnt, K, dN) < 0)
