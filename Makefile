@@ -5,7 +5,7 @@
 #   make SANITIZE=1 test   the same under ASan + UBSan (in build/asan)
 #   make demo         install missing packages, build, run pipelines/quickstart.yaml
 #   make deps         install the Debian packages (apt-get)
-#   make bench        every benchmark (bench-features, ...)
+#   make bench        every benchmark (bench-features, bench-classifiers)
 
 SANITIZE ?= 0
 MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
@@ -44,7 +44,7 @@ BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIB = $(BUILD)/libvisbench.a
 CLI = $(BUILD)/visbench
 
-.PHONY: all install readme test-readme test test-unit test-e2e demo deps bench-deps bench bench-features clean
+.PHONY: all install readme test-readme test test-unit test-e2e demo deps bench-deps bench bench-features bench-classifiers clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -102,11 +102,16 @@ demo:
 bench-deps:
 	@bash scripts/deps.sh bench
 
-bench: bench-features
+bench: bench-features bench-classifiers
 
 bench-features: $(BENCHES)
 	@bash scripts/deps.sh bench >/dev/null || echo "(some benchmark peers are missing: make bench-deps)"
 	@BUILD=$(BUILD) bash bench/features.sh
+
+# BENCH_ARGS: e.g. "--train 10000 --test 2000 --only knn,forest --no-peers"
+bench-classifiers: $(BENCHES)
+	@bash scripts/deps.sh bench >/dev/null || echo "(some benchmark peers are missing: make bench-deps)"
+	@BUILD=$(BUILD) bash bench/classifiers.sh $(BENCH_ARGS)
 
 # make install PREFIX=/usr/local DESTDIR=: the CLI, the static library, the
 # headers and a pkg-config file (pkg-config --cflags --libs visbench).

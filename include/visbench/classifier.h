@@ -62,6 +62,10 @@ typedef struct vb_classifier_vt {
      * cannot make prediction read or write out of bounds. Required for
      * classifiers that can be loaded. */
     void (*dims)(const void *state, size_t *d, int *n_classes);
+    /* Optional: are the scores probabilities for these parameters? For
+     * classifiers where that depends on a parameter other than
+     * 'probability' (linear: loss logistic). Overrides the flags. */
+    int (*has_proba)(const vb_params *p);
 } vb_classifier_vt;
 
 const vb_classifier_vt *const *vb_classifier_registry(size_t *n);

@@ -74,4 +74,21 @@ vb_status vb_metrics_compute(const int *truth, const int *pred, size_t n, int n_
                              vb_error *err);
 void vb_metrics_free(vb_metrics *m);
 
+/* ---- clustering -------------------------------------------------------- */
+
+typedef struct vb_cluster_scores {
+    double purity; /* fraction of samples in their cluster's majority class */
+    double nmi;    /* mutual information / arithmetic mean of the entropies */
+    double ari;    /* Hubert and Arabie's adjusted Rand index */
+} vb_cluster_scores;
+
+/* Compares a clustering (assign[i] in [0, n_clusters)) with the true
+ * classes (truth[i] in [0, n_classes)). Conventions of scikit-learn: NMI
+ * and ARI are 1 when both partitions are a single group (or ARI: when both
+ * put every sample apart); NMI is 0 when exactly one of them is a single
+ * group. VB_ERR_DATA for a label or cluster out of range, n = 0 gives
+ * zeros. */
+vb_status vb_cluster_compare(const int *truth, const int *assign, size_t n, int n_classes, int n_clusters,
+                             vb_cluster_scores *out, vb_error *err);
+
 #endif

@@ -107,6 +107,8 @@ vb_status vb_classifier_predict(const vb_classifier *c, const float *X, size_t n
 
 int vb_classifier_has_proba(const vb_classifier *c)
 {
+    if (c->vt->has_proba)
+        return c->vt->has_proba(&c->params);
     if (c->vt->flags & VB_CLF_PROBA)
         return 1;
     if (c->vt->flags & VB_CLF_PROBA_PARAM)
@@ -159,10 +161,17 @@ vb_status vb_classifier_load(vb_classifier *c, vb_reader *r, vb_error *err)
 
 /* ---- registry: one line per classifier --------------------------------- */
 
-extern const vb_classifier_vt vb_clf_svm;
+extern const vb_classifier_vt vb_clf_svm, vb_clf_linear, vb_clf_knn, vb_clf_forest, vb_clf_logreg,
+    vb_clf_kmeans, vb_clf_gmm;
 
 static const vb_classifier_vt *const classifiers[] = {
     &vb_clf_svm,
+    &vb_clf_linear,
+    &vb_clf_knn,
+    &vb_clf_forest,
+    &vb_clf_logreg,
+    &vb_clf_kmeans,
+    &vb_clf_gmm,
 };
 
 const vb_classifier_vt *const *vb_classifier_registry(size_t *n)

@@ -1,0 +1,98 @@
+/* Helpers shared by the classifier plug-ins. */
+#include "internal.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+
+void vb_clf_write_tag(vb_writer *w, uint32_t tag, uint32_t version)
+{
+    vb_write_u32(w, tag);
+    vb_write_u32(w, version);
+}
+
+vb_status vb_clf_read_tag(vb_reader *r, uint32_t tag, uint32_t version, const char *name, vb_error *err)
+{
+    uint32_t t, v;
+    vb_status st;
+    if ((st = vb_read_u32(r, &t, err)) != VB_OK || (st = vb_read_u32(r, &v, err)) != VB_OK)
+        return st;
+    if (t != tag)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: not a saved %s classifier (the state belongs to another kind)",
+                       r->what, name);
+    if (v != version)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: %s state of format version %u, this build reads version %u",
+                       r->what, name, v, version);
+    return VB_OK;
+}
+
+vb_status vb_clf_check_count(const vb_reader *r, uint64_t count, size_t elem_bytes, const char *what,
+                             vb_error *err)
+{
+    size_t left = vb_reader_left(r);
+    if (elem_bytes == 0)
+        elem_bytes = 1;
+    if (count > left / elem_bytes)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt state (%llu %s, more than the input holds)", r->what,
+                       (unsigned long long)count, what);
+    return VB_OK;
+}
+
+vb_status vb_clf_majority_map(const int *assign, const int *y, size_t n, int k, int n_classes, int *map,
+                              vb_error *err)
+{
+    size_t *cnt = vb_calloc((size_t)k + 1, (size_t)n_classes * sizeof *cnt, err);
+    if (!cnt)
+        return VB_ERR_NOMEM;
+    size_t *all = cnt + (size_t)k * (size_t)n_classes;
+    for (size_t i = 0; i < n; i++) {
+        cnt[(size_t)assign[i] * (size_t)n_classes + (size_t)y[i]]++;
+        all[y[i]]++;
+    }
+    int global = 0;
+    for (int c = 1; c < n_classes; c++)
+        if (all[c] > all[global])
+            global = c;
+    for (int g = 0; g < k; g++) {
+        const size_t *row = cnt + (size_t)g * (size_t)n_classes;
+        int best = -1;
+        for (int c = 0; c < n_classes; c++)
+            if (row[c] > 0 && (best < 0 || row[c] > row[best]))
+                best = c;
+        map[g] = best < 0 ? global : best;
+    }
+    free(cnt);
+    return VB_OK;
+}
+
+void vb_clf_row_sqnorms(const float *X, size_t n, size_t d, float *out)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        double q = 0;
+        const float *x = X + i * d;
+        for (size_t j = 0; j < d; j++)
+            q += (double)x[j] * x[j];
+        out[i] = (float)q;
+    }
+}
+
+vb_status vb_clf_sqdist(const float *X, size_t n, size_t d, const float *C, const float *csq, size_t k, float *D,
+                        vb_error *err)
+{
+    if (n > 0x7fffffff || d > 0x7fffffff || k > 0x7fffffff)
+        return vb_fail(err, VB_ERR_NOMEM, "distance block too large for BLAS");
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)k, (int)d, -2.0f, X, (int)d, C, (int)d, 0.0f,
+                D, (int)k);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        double q = 0;
+        const float *x = X + i * d;
+        for (size_t j = 0; j < d; j++)
+            q += (double)x[j] * x[j];
+        for (size_t c = 0; c < k; c++) {
+            float v = (float)q + csq[c] + D[i * k + c];
+            D[i * k + c] = v > 0 ? v : 0.0f;
+        }
+    }
+    return VB_OK;
+}
