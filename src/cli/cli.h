@@ -24,6 +24,7 @@ int cli_print_leaderboard(vb_store *store, int64_t exp, vb_error *err);
 
 int cmd_run(int argc, char **argv);
 int cmd_results(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
 

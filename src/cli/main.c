@@ -121,6 +121,15 @@ static void usage(FILE *f)
           "        the leaderboard and pairwise significance tests of a stored\n"
           "        experiment (the latest by default); --predictions prints every\n"
           "        stored prediction as CSV\n"
+          "  report DB [-o FILE] [--format html|md|csv] [--experiment ID]\n"
+          "        the comparison report of a stored experiment (the latest by\n"
+          "        default), rendered from the store without re-running anything:\n"
+          "        html is one self-contained page with charts, written beside the\n"
+          "        store (results/x.db -> results/x.html) unless -o names a file;\n"
+          "        md (the same tables) and csv (every metric, one per line) go to\n"
+          "        standard output unless -o names a file ('-o -' always does).\n"
+          "        Without --format, the extension of -o chooses. Prints the path\n"
+          "        of the file it wrote\n"
           "  list [KIND] [--markdown]\n"
           "        every plug-in with its parameters (KIND: datasets, split, preprocess,\n"
           "        features, postprocess, classifiers)\n"
@@ -169,6 +178,8 @@ int main(int argc, char **argv)
         return cmd_run(sub_argc, sub_argv);
     if (strcmp(cmd, "results") == 0)
         return cmd_results(sub_argc, sub_argv);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(sub_argc, sub_argv);
     if (strcmp(cmd, "list") == 0)
         return cmd_list(sub_argc, sub_argv);
     if (strcmp(cmd, "dataset") == 0)
@@ -181,8 +192,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return VB_EXIT_OK;
     }
-    static const char *const cmds[] = {"run", "results", "list", "dataset", "version", "help"};
-    const char *near = vb_nearest_name(cmd, cmds, 6);
+    static const char *const cmds[] = {"run", "results", "report", "list", "dataset", "version", "help"};
+    const char *near = vb_nearest_name(cmd, cmds, sizeof cmds / sizeof cmds[0]);
     if (near)
         return cli_usage("", "unknown command '%s'; did you mean '%s'?", cmd, near);
     return cli_usage("", "unknown command '%s'", cmd);
