@@ -635,7 +635,7 @@ static void significance(page *p)
 {
     section(p, "significance", "Pairwise significance");
     if (p->s->n < 2)
-        note(p, "One pipeline only: nothing to compare.");
+        note(p, p->s->n ? "One pipeline only: nothing to compare." : "No runs yet: nothing to compare.");
     else {
         vb_buf_puts(p->b, "<div class=\"scroll\">");
         vb_render_pairwise(p->s, VB_FMT_HTML, p->b);

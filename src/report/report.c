@@ -252,6 +252,12 @@ static void render_md(const vb_summary *s, const rep_view *v, const char *source
     vb_md_cell(b, e->name);
     vb_buf_puts(b, "\n\n");
     vb_render_experiment(e, VB_FMT_MD, b);
+    vb_buf_printf(b, "Classes (%d): ", e->n_classes);
+    for (size_t c = 0; c < k; c++) {
+        vb_buf_puts(b, c ? ", " : "");
+        vb_md_cell(b, e->classes[c]);
+    }
+    vb_buf_puts(b, "\n\n");
 
     vb_buf_puts(b, "## Leaderboard\n\n");
     if (!s->n)
@@ -342,7 +348,7 @@ static void render_md(const vb_summary *s, const rep_view *v, const char *source
     }
     vb_buf_puts(b, "## Pairwise significance\n\n");
     if (s->n < 2)
-        vb_buf_puts(b, "One pipeline only: nothing to compare.\n\n");
+        vb_buf_puts(b, s->n ? "One pipeline only: nothing to compare.\n\n" : "No runs yet: nothing to compare.\n\n");
     else
         vb_render_pairwise(s, VB_FMT_MD, b);
 
