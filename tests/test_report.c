@@ -755,6 +755,10 @@ static void test_p_best(void **state)
     vb_buf_init(&b);
     vb_render_leaderboard(sum, VB_FMT_HTML, &b);
     assert_int_equal(count(b.data, "badge tie"), 1);
+    /* the best of each column in bold, as shown (4 decimals) */
+    assert_non_null(strstr(b.data, "<td class=\"num best\">1.0000</td>"));
+    assert_non_null(strstr(b.data, "<td class=\"num\">0.9444</td>"));
+    assert_non_null(strstr(b.data, "<td class=\"num best\">2</td>")); /* peak MB: lower is better */
     vb_buf_free(&b);
     vb_summary_free(sum);
     vb_store_exp_free(e);

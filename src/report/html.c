@@ -32,7 +32,7 @@ static const char CSS[] =
     ".heat td{text-align:center;min-width:48px}"
     "dl.meta{display:grid;grid-template-columns:max-content minmax(0,1fr) max-content minmax(0,1fr);"
     "gap:2px 18px;margin:8px 0}"
-    "dt.wide{grid-column:1}dd.wide{grid-column:2/-1}td.num{white-space:nowrap}"
+    "dt.wide{grid-column:1}dd.wide{grid-column:2/-1}td.num,td.nw{white-space:nowrap}"
     "dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}"
     "figure{margin:10px 0 16px;break-inside:avoid}"
     "figcaption{color:var(--muted);font-size:13px;max-width:820px;margin-top:4px}"
@@ -174,7 +174,8 @@ static void leaderboard(page *p)
                   " Bold: the best value of its column. <b>&#8776; best</b>: not significantly worse than the best"
                   " pipeline (p &#8805; %.2f in the test named by the <i>p vs best</i> column&#8217;s tooltip:"
                   " McNemar on the %s predictions when ranking by a single evaluation, otherwise the corrected"
-                  " resampled t-test across folds). Times are means per run; train s includes tuning.</p>\n",
+                  " resampled t-test across folds). Times are means per run; train s includes tuning; images/s is the prediction throughput (more in"
+                  " <a href=\"#resources\">Timings and memory</a>).</p>\n",
                   VB_SUMMARY_ALPHA, s->has_test ? "test" : "out-of-fold");
     vb_buf_puts(p->b, "</section>\n");
 }

@@ -131,23 +131,32 @@ void vb_render_experiment(const vb_store_exp *e, vb_format fmt, vb_buf *b)
     if (fmt == VB_FMT_CSV)
         return;
     if (fmt == VB_FMT_HTML) {
+        char seed[32], threads[32], id[32];
+        snprintf(seed, sizeof seed, "%llu", (unsigned long long)e->seed);
+        snprintf(threads, sizeof threads, "%d", e->threads);
+        snprintf(id, sizeof id, "%lld", (long long)e->id);
+        /* In pairs: the list is laid out two per row. */
         struct {
             const char *key, *value;
-        } kv[] = {{"experiment", e->name},     {"dataset", e->dataset},       {"dataset hash", e->dataset_hash},
-                  {"split protocol", e->protocol}, {"split hash", e->split_hash}, {"spec hash", e->spec_hash},
-                  {"visbench", e->version},    {"compiler", e->compiler},     {"machine", e->cpu},
-                  {"started", e->started},     {"finished", e->finished ? e->finished : "not finished (running or interrupted)"}};
+        } kv[] = {{"experiment", e->name},
+                  {"experiment id", id},
+                  {"dataset", e->dataset},
+                  {"dataset hash", e->dataset_hash},
+                  {"split protocol", e->protocol},
+                  {"split hash", e->split_hash},
+                  {"seed", seed},
+                  {"spec hash", e->spec_hash},
+                  {"visbench", e->version},
+                  {"compiler", e->compiler},
+                  {"machine", e->cpu},
+                  {"threads", threads},
+                  {"started", e->started},
+                  {"finished", e->finished ? e->finished : "not finished (running or interrupted)"}};
         vb_buf_puts(b, "<dl class=\"meta\">");
         for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
             vb_buf_printf(b, "<dt>%s</dt><dd>", kv[i].key);
             vb_html_text(b, kv[i].value);
-            if (strcmp(kv[i].key, "experiment") == 0)
-                vb_buf_printf(b, " (id %lld)", (long long)e->id);
             vb_buf_puts(b, "</dd>");
-            if (strcmp(kv[i].key, "split hash") == 0)
-                vb_buf_printf(b, "<dt>seed</dt><dd>%llu</dd>", (unsigned long long)e->seed);
-            if (strcmp(kv[i].key, "machine") == 0)
-                vb_buf_printf(b, "<dt>threads</dt><dd>%d</dd>", e->threads);
         }
         vb_buf_printf(b, "<dt class=\"wide\">classes</dt><dd class=\"wide\">%d: ", e->n_classes);
         for (int k = 0; k < e->n_classes; k++) {
@@ -194,22 +203,24 @@ static void p_best_cell(vb_buf *b, const vb_summary_row *r, int best)
                       r->p_best >= VB_SUMMARY_ALPHA ? " ≈" : "");
 }
 
-/* Is v the best of column values (higher is better unless lower)? */
-static int is_best(const vb_summary *s, size_t row, double (*get)(const vb_summary_row *), int lower)
+/* Is row's value the best of its column (higher is better unless lower),
+ * as shown with `decimals` digits? Ties share it; a column whose values
+ * all look the same has none. */
+static int is_best(const vb_summary *s, size_t row, double (*get)(const vb_summary_row *), int lower, int decimals)
 {
-    double v = get(&s->rows[row]);
+    double scale = pow(10, decimals), v = round(get(&s->rows[row]) * scale);
     if (isnan(v))
         return 0;
-    size_t n_valid = 0;
+    int differ = 0;
     for (size_t i = 0; i < s->n; i++) {
-        double w = get(&s->rows[i]);
+        double w = round(get(&s->rows[i]) * scale);
         if (isnan(w))
             continue;
-        n_valid++;
+        differ |= w != v;
         if (lower ? w < v : w > v)
             return 0;
     }
-    return n_valid > 1;
+    return differ;
 }
 
 static double g_test_acc(const vb_summary_row *r) { return r->accuracy.test; }
@@ -219,17 +230,15 @@ static double g_test_ll(const vb_summary_row *r) { return r->log_loss.test; }
 static double g_cv_acc(const vb_summary_row *r) { return r->accuracy.mean; }
 static double g_cv_f1(const vb_summary_row *r) { return r->macro_f1.mean; }
 static double g_train(const vb_summary_row *r) { return r->n_done ? r->train_s + r->tune_s : NAN; }
-static double g_pred(const vb_summary_row *r) { return r->n_done ? r->predict_s : NAN; }
 static double g_rate(const vb_summary_row *r) { return r->n_done ? r->predict_per_s : NAN; }
 static double g_rss(const vb_summary_row *r) { return r->n_done ? r->peak_rss_mb : NAN; }
-static double g_model(const vb_summary_row *r) { return r->n_done ? r->model_kb : NAN; }
 
 /* A number cell, bold when it is the best of its column. */
 static void html_num(vb_buf *b, const vb_summary *s, size_t row, double (*get)(const vb_summary_row *), int lower,
                      int decimals)
 {
     double v = get(&s->rows[row]);
-    int best = is_best(s, row, get, lower);
+    int best = is_best(s, row, get, lower, decimals);
     vb_buf_puts(b, best ? "<td class=\"num best\">" : "<td class=\"num\">");
     num(b, v, decimals);
     vb_buf_puts(b, "</td>");
@@ -238,7 +247,7 @@ static void html_num(vb_buf *b, const vb_summary *s, size_t row, double (*get)(c
 static void html_stat(vb_buf *b, const vb_summary *s, size_t row, const vb_stat *st,
                       double (*get)(const vb_summary_row *))
 {
-    vb_buf_puts(b, is_best(s, row, get, 0) ? "<td class=\"num best\">" : "<td class=\"num\">");
+    vb_buf_puts(b, is_best(s, row, get, 0, 4) ? "<td class=\"num best\">" : "<td class=\"num\">");
     mean_sd(b, st, 4);
     vb_buf_puts(b, "</td>");
 }
@@ -251,11 +260,10 @@ static void leaderboard_html(const vb_summary *s, vb_buf *b)
         vb_buf_printf(b, "<th>%s accuracy</th><th>%s macro-F1</th><th>%s AUC</th><th>%s log-loss</th>", tf, tf, tf, tf);
     if (s->has_cv)
         vb_buf_printf(b, "<th>CV accuracy (%zu folds)</th><th>CV macro-F1</th>", s->n_cv_folds);
-    vb_buf_puts(b, "<th>p vs best</th><th>train s</th><th>predict s</th><th>images/s</th><th>peak MB</th>"
-                   "<th>model KB</th><th class=\"l\">features</th></tr></thead><tbody>");
+    vb_buf_puts(b, "<th>p vs best</th><th>train s</th><th>images/s</th><th>peak MB</th></tr></thead><tbody>");
     for (size_t i = 0; i < s->n; i++) {
         const vb_summary_row *r = &s->rows[i];
-        vb_buf_printf(b, "<tr><td class=\"num\">%zu</td><td class=\"l\"><span class=\"pl\">", i + 1);
+        vb_buf_printf(b, "<tr><td class=\"num\">%zu</td><td class=\"l nw\"><span class=\"pl\">", i + 1);
         vb_html_text(b, r->pipeline);
         vb_buf_puts(b, "</span>");
         if (i == 0 && r->n_done)
@@ -285,13 +293,9 @@ static void leaderboard_html(const vb_summary *s, vb_buf *b)
         p_best_cell(b, r, i == 0);
         vb_buf_puts(b, "</td>");
         html_num(b, s, i, g_train, 1, 2);
-        html_num(b, s, i, g_pred, 1, 3);
         html_num(b, s, i, g_rate, 0, 0);
         html_num(b, s, i, g_rss, 1, 0);
-        html_num(b, s, i, g_model, 1, 1);
-        vb_buf_puts(b, "<td class=\"l small\">");
-        vb_html_text(b, r->features);
-        vb_buf_puts(b, "</td></tr>");
+        vb_buf_puts(b, "</tr>");
     }
     vb_buf_puts(b, "</tbody></table>\n");
 }
