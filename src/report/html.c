@@ -23,7 +23,7 @@ static const char CSS[] =
     "th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:right;vertical-align:top}"
     "th{background:var(--head);font-weight:600}"
     ".l{text-align:left}.small{font-size:12px;color:var(--muted)}td.best{font-weight:700}"
-    ".pl{font-weight:600}"
+    ".pl{font-weight:600;white-space:nowrap}"
     ".badge{display:inline-block;font-size:11px;line-height:16px;padding:0 6px;border-radius:8px;border:1px solid;"
     "margin-left:4px;white-space:nowrap;font-weight:600}"
     ".badge.best{background:#0072B2;border-color:#0072B2;color:#fff}.badge.tie{color:#0072B2}"
