@@ -46,7 +46,9 @@ static const char CSS[] =
     "footer{color:var(--muted);font-size:12px;margin-top:36px;padding-bottom:24px;border-top:1px solid var(--line)}"
     "@media print{body{font-size:11px}nav{display:none}header{border:0}"
     "h2{break-after:avoid}figure,table,dl{break-inside:avoid}.scroll{overflow:visible}"
-    "a{color:inherit;text-decoration:none}pre{white-space:pre-wrap}@page{margin:12mm}}";
+    "a{color:inherit;text-decoration:none}pre{white-space:pre-wrap}@page{margin:12mm}"
+    ".grid{gap:4px 3%}.grid>figure{max-width:48%;margin:4px 0}figure{margin:6px 0}h2{margin-top:18px}"
+    "details{display:none}}";
 
 /* First script: record every error (script errors, failed resource loads,
  * rejected promises) where the self-check below and a test can read it. */
