@@ -1,9 +1,9 @@
 # visbench — build, test, benchmarks, demo.
 #
 #   make              build/visbench and build/libvisbench.a
-#   make test         unit tests (cmocka) and end-to-end CLI tests
+#   make test         unit tests (cmocka), end-to-end CLI tests, the report in headless Chromium
 #   make SANITIZE=1 test   the same under ASan + UBSan (in build/asan)
-#   make demo         install missing packages, build, run pipelines/quickstart.yaml
+#   make demo         install missing packages, build, run pipelines/quickstart.yaml, write its report
 #   make deps         install the Debian packages (apt-get)
 #   make bench        every benchmark (bench-features, bench-classifiers)
 
@@ -44,7 +44,7 @@ BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIB = $(BUILD)/libvisbench.a
 CLI = $(BUILD)/visbench
 
-.PHONY: all install readme test-readme test test-unit test-e2e demo deps bench-deps bench bench-features bench-classifiers clean
+.PHONY: all install readme test-readme test test-unit test-e2e test-browser demo deps bench-deps bench bench-features bench-classifiers clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -81,7 +81,11 @@ test-unit: $(TESTS)
 test-e2e: $(CLI) $(LIB)
 	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) ROOT=$(CURDIR) SANITIZE=$(SANITIZE) bash tests/e2e/run.sh
 
-test: test-unit test-e2e test-readme
+# The HTML report opened in headless Chromium (Debian's chromium, make deps).
+test-browser: $(CLI)
+	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/e2e/browser.sh
+
+test: test-unit test-e2e test-browser test-readme
 	@echo "all tests passed ($(BUILD))"
 
 # The README's plug-in reference is generated from the parameter tables.
@@ -98,6 +102,8 @@ demo:
 	@bash scripts/deps.sh
 	@$(MAKE) --no-print-directory all
 	./$(CLI) run pipelines/quickstart.yaml
+	@echo "report:"
+	@./$(CLI) report results/quickstart.db
 
 bench-deps:
 	@bash scripts/deps.sh bench

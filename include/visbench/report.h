@@ -27,6 +27,28 @@ void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b);
  * in run order, fold order and sample order (deterministic bytes). */
 void vb_render_predictions_csv(const vb_store_exp *e, vb_buf *b);
 
+/* The comparison report of a loaded experiment (`visbench report`).
+ * Load the experiment with its predictions (vb_store_load with_predictions)
+ * for ROC curves and pooled confusion matrices; without them those
+ * sections say why they are missing. fmt:
+ *   VB_FMT_HTML  one self-contained page (inline CSS, SVG charts and a small
+ *                self-check script; nothing is fetched);
+ *   VB_FMT_MD    the same tables in Markdown;
+ *   VB_FMT_CSV   every stored number in long format (vb_report_metrics_csv).
+ * source names the store in the page's footer (may be NULL). Appends to b;
+ * returns VB_ERR_PARAM for another format and VB_ERR_NOMEM when memory ran
+ * out (b may then hold part of the report). Deterministic bytes: the same
+ * store renders the same report. */
+vb_status vb_report_render(const vb_store_exp *e, vb_format fmt, const char *source, vb_buf *b, vb_error *err);
+
+/* One tidy table of every number of the finished runs, one per line:
+ *   experiment,pipeline,fold,metric,class,value
+ * with the run metrics (class empty), per-class precision, recall, f1,
+ * support and auc (class = the class name), timings (extract_s, tune_s,
+ * train_s, predict_s), memory (peak_rss_kb, model_bytes) and sizes
+ * (n_train, n_val, n_test, dim). Undefined values are left out. */
+void vb_report_metrics_csv(const vb_store_exp *e, vb_buf *b);
+
 /* Escapers (shared by the renderers and the HTML report). */
 void vb_md_cell(vb_buf *b, const char *s);
 void vb_csv_field(vb_buf *b, const char *s);

@@ -35,6 +35,14 @@ typedef struct vb_summary_row {
     const char *features, *params, *grid;         /* of the test fold run, else the first */
     const vb_store_run *test_run;                 /* NULL without a test fold */
     const char *error;                            /* first failure message */
+    /* This row against the best (rows[0]) in the test that matches the
+     * ranking score: McNemar on the test fold when pipelines rank by test
+     * accuracy, else the corrected t-test across CV folds (McNemar on the
+     * pooled out-of-fold predictions where that is undefined). p_best is
+     * NaN for the best itself and where no test applies; p_best_test
+     * names the test ("McNemar", "corrected t-test") or is NULL. */
+    double p_best;
+    const char *p_best_test;
 } vb_summary_row;
 
 typedef struct vb_summary {
@@ -47,6 +55,9 @@ typedef struct vb_summary {
     double *mcnemar_p;       /* n x n in row order, NaN where undefined */
     double *ttest_p, *ttest_t;
 } vb_summary;
+
+/* Significance level of the markers in reports. */
+#define VB_SUMMARY_ALPHA 0.05
 
 vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *err);
 void vb_summary_free(vb_summary *s);

@@ -127,6 +127,15 @@ static void usage(FILE *f)
           "        the leaderboard and pairwise significance tests of a stored\n"
           "        experiment (the latest by default); --predictions prints every\n"
           "        stored prediction as CSV\n"
+          "  report DB [-o FILE] [--format html|md|csv] [--experiment ID]\n"
+          "        the comparison report of a stored experiment (the latest by\n"
+          "        default), rendered from the store without re-running anything:\n"
+          "        html is one self-contained page with charts, written beside the\n"
+          "        store (results/x.db -> results/x.html) unless -o names a file;\n"
+          "        md (the same tables) and csv (every metric, one per line) go to\n"
+          "        standard output unless -o names a file; '-o -' sends any format\n"
+          "        there. Without --format, the extension of -o chooses. Prints the\n"
+          "        path of the file it wrote\n"
           "  train SPEC --pipeline NAME [-o MODEL] [--fold NAME] [--with-val]\n"
           "        train one pipeline on the training part of the spec's split (the\n"
           "        test or holdout fold by default) and save the whole trained pipeline\n"
@@ -185,6 +194,8 @@ int main(int argc, char **argv)
         return cmd_run(sub_argc, sub_argv);
     if (strcmp(cmd, "results") == 0)
         return cmd_results(sub_argc, sub_argv);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(sub_argc, sub_argv);
     if (strcmp(cmd, "train") == 0)
         return cmd_train(sub_argc, sub_argv);
     if (strcmp(cmd, "predict") == 0)
@@ -203,9 +214,9 @@ int main(int argc, char **argv)
         usage(stdout);
         return VB_EXIT_OK;
     }
-    static const char *const cmds[] = {"run",     "results", "train", "predict", "evaluate",
-                                       "list",    "dataset", "version", "help"};
-    const char *near = vb_nearest_name(cmd, cmds, 9);
+    static const char *const cmds[] = {"run",  "results", "report",  "train",   "predict",
+                                       "evaluate", "list", "dataset", "version", "help"};
+    const char *near = vb_nearest_name(cmd, cmds, sizeof cmds / sizeof cmds[0]);
     if (near)
         return cli_usage("", "unknown command '%s'; did you mean '%s'?", cmd, near);
     return cli_usage("", "unknown command '%s'", cmd);

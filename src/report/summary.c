@@ -295,6 +295,25 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
     for (size_t a = 0; oof && a < n; a++)
         free_pseudo(&oof[a]);
     free(oof);
+    /* Against the best, in the test that matches the ranking score. */
+    int by_test = n && s->has_test && !isnan(s->rows[0].accuracy.test);
+    for (size_t i = 0; i < n; i++) {
+        double p = NAN;
+        const char *test = NULL;
+        if (i > 0 && by_test) {
+            p = s->mcnemar_p[i];
+            test = "McNemar";
+        } else if (i > 0) {
+            p = s->ttest_p[i];
+            test = "corrected t-test";
+            if (isnan(p)) {
+                p = s->mcnemar_p[i];
+                test = "McNemar";
+            }
+        }
+        s->rows[i].p_best = p;
+        s->rows[i].p_best_test = isnan(p) ? NULL : test;
+    }
     *out = s;
     return VB_OK;
 }

@@ -130,6 +130,45 @@ void vb_render_experiment(const vb_store_exp *e, vb_format fmt, vb_buf *b)
     }
     if (fmt == VB_FMT_CSV)
         return;
+    if (fmt == VB_FMT_HTML) {
+        char seed[32], threads[32], id[32];
+        snprintf(seed, sizeof seed, "%llu", (unsigned long long)e->seed);
+        snprintf(threads, sizeof threads, "%d", e->threads);
+        snprintf(id, sizeof id, "%lld", (long long)e->id);
+        /* In pairs: the list is laid out two per row. */
+        struct {
+            const char *key, *value;
+        } kv[] = {{"experiment", e->name},
+                  {"experiment id", id},
+                  {"dataset", e->dataset},
+                  {"dataset hash", e->dataset_hash},
+                  {"split protocol", e->protocol},
+                  {"split hash", e->split_hash},
+                  {"seed", seed},
+                  {"spec hash", e->spec_hash},
+                  {"visbench", e->version},
+                  {"compiler", e->compiler},
+                  {"machine", e->cpu},
+                  {"threads", threads},
+                  {"started", e->started},
+                  {"finished", e->finished ? e->finished : "not finished (running or interrupted)"}};
+        vb_buf_puts(b, "<dl class=\"meta\">");
+        for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+            vb_buf_printf(b, "<dt>%s</dt><dd>", kv[i].key);
+            vb_html_text(b, kv[i].value);
+            vb_buf_puts(b, "</dd>");
+        }
+        vb_buf_printf(b, "<dt class=\"wide\">classes</dt><dd class=\"wide\">%d: ", e->n_classes);
+        for (int k = 0; k < e->n_classes; k++) {
+            if (k)
+                vb_buf_puts(b, ", ");
+            vb_buf_puts(b, "<span class=\"cls\">");
+            vb_html_text(b, e->classes[k]);
+            vb_buf_puts(b, "</span>");
+        }
+        vb_buf_puts(b, "</dd></dl>\n");
+        return;
+    }
     if (fmt == VB_FMT_MD) {
         vb_buf_puts(b, "**");
         vb_md_cell(b, e->name);
@@ -150,6 +189,115 @@ void vb_render_experiment(const vb_store_exp *e, vb_format fmt, vb_buf *b)
                   e->dataset, e->protocol, e->split_hash, (unsigned long long)e->seed, e->n_classes);
     vb_buf_printf(b, "visbench %s, %s, %s, %d threads; %s .. %s\n\n", e->version, e->compiler, e->cpu, e->threads,
                   e->started, e->finished ? e->finished : "(running or interrupted)");
+}
+
+/* The p-value against the best, with "≈" when not significantly worse. */
+static void p_best_cell(vb_buf *b, const vb_summary_row *r, int best)
+{
+    if (best)
+        vb_buf_puts(b, "best");
+    else if (isnan(r->p_best))
+        vb_buf_puts(b, "-");
+    else
+        vb_buf_printf(b, r->p_best < 1e-4 ? "%.1e%s" : "%.4f%s", r->p_best,
+                      r->p_best >= VB_SUMMARY_ALPHA ? " ≈" : "");
+}
+
+/* Is row's value the best of its column (higher is better unless lower),
+ * as shown with `decimals` digits? Ties share it; a column whose values
+ * all look the same has none. */
+static int is_best(const vb_summary *s, size_t row, double (*get)(const vb_summary_row *), int lower, int decimals)
+{
+    double scale = pow(10, decimals), v = round(get(&s->rows[row]) * scale);
+    if (isnan(v))
+        return 0;
+    int differ = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        double w = round(get(&s->rows[i]) * scale);
+        if (isnan(w))
+            continue;
+        differ |= w != v;
+        if (lower ? w < v : w > v)
+            return 0;
+    }
+    return differ;
+}
+
+static double g_test_acc(const vb_summary_row *r) { return r->accuracy.test; }
+static double g_test_f1(const vb_summary_row *r) { return r->macro_f1.test; }
+static double g_test_auc(const vb_summary_row *r) { return r->auc_macro.test; }
+static double g_test_ll(const vb_summary_row *r) { return r->log_loss.test; }
+static double g_cv_acc(const vb_summary_row *r) { return r->accuracy.mean; }
+static double g_cv_f1(const vb_summary_row *r) { return r->macro_f1.mean; }
+static double g_train(const vb_summary_row *r) { return r->n_done ? r->train_s + r->tune_s : NAN; }
+static double g_rate(const vb_summary_row *r) { return r->n_done ? r->predict_per_s : NAN; }
+static double g_rss(const vb_summary_row *r) { return r->n_done ? r->peak_rss_mb : NAN; }
+
+/* A number cell, bold when it is the best of its column. */
+static void html_num(vb_buf *b, const vb_summary *s, size_t row, double (*get)(const vb_summary_row *), int lower,
+                     int decimals)
+{
+    double v = get(&s->rows[row]);
+    int best = is_best(s, row, get, lower, decimals);
+    vb_buf_puts(b, best ? "<td class=\"num best\">" : "<td class=\"num\">");
+    num(b, v, decimals);
+    vb_buf_puts(b, "</td>");
+}
+
+static void html_stat(vb_buf *b, const vb_summary *s, size_t row, const vb_stat *st,
+                      double (*get)(const vb_summary_row *))
+{
+    vb_buf_puts(b, is_best(s, row, get, 0, 4) ? "<td class=\"num best\">" : "<td class=\"num\">");
+    mean_sd(b, st, 4);
+    vb_buf_puts(b, "</td>");
+}
+
+static void leaderboard_html(const vb_summary *s, vb_buf *b)
+{
+    const char *tf = s->test_fold ? s->test_fold : "test";
+    vb_buf_puts(b, "<table class=\"lb\"><thead><tr><th>rank</th><th class=\"l\">pipeline</th>");
+    if (s->has_test)
+        vb_buf_printf(b, "<th>%s accuracy</th><th>%s macro-F1</th><th>%s AUC</th><th>%s log-loss</th>", tf, tf, tf, tf);
+    if (s->has_cv)
+        vb_buf_printf(b, "<th>CV accuracy (%zu folds)</th><th>CV macro-F1</th>", s->n_cv_folds);
+    vb_buf_puts(b, "<th>p vs best</th><th>train s</th><th>images/s</th><th>peak MB</th></tr></thead><tbody>");
+    for (size_t i = 0; i < s->n; i++) {
+        const vb_summary_row *r = &s->rows[i];
+        vb_buf_printf(b, "<tr><td class=\"num\">%zu</td><td class=\"l nw\"><span class=\"pl\">", i + 1);
+        vb_html_text(b, r->pipeline);
+        vb_buf_puts(b, "</span>");
+        if (i == 0 && r->n_done)
+            vb_buf_puts(b, " <span class=\"badge best\" title=\"ranked first\">best</span>");
+        else if (!isnan(r->p_best) && r->p_best >= VB_SUMMARY_ALPHA)
+            vb_buf_printf(b,
+                          " <span class=\"badge tie\" title=\"not significantly worse than the best (%s p = %.3g "
+                          "\u2265 %.2f)\">\u2248 best</span>",
+                          r->p_best_test, r->p_best, VB_SUMMARY_ALPHA);
+        if (r->n_failed)
+            vb_buf_printf(b, " <span class=\"badge fail\">%zu failed</span>", r->n_failed);
+        vb_buf_puts(b, "</td>");
+        if (s->has_test) {
+            html_num(b, s, i, g_test_acc, 0, 4);
+            html_num(b, s, i, g_test_f1, 0, 4);
+            html_num(b, s, i, g_test_auc, 0, 4);
+            html_num(b, s, i, g_test_ll, 1, 4);
+        }
+        if (s->has_cv) {
+            html_stat(b, s, i, &r->accuracy, g_cv_acc);
+            html_stat(b, s, i, &r->macro_f1, g_cv_f1);
+        }
+        vb_buf_puts(b, "<td class=\"num\"");
+        if (r->p_best_test)
+            vb_buf_printf(b, " title=\"%s\"", r->p_best_test);
+        vb_buf_puts(b, ">");
+        p_best_cell(b, r, i == 0);
+        vb_buf_puts(b, "</td>");
+        html_num(b, s, i, g_train, 1, 2);
+        html_num(b, s, i, g_rate, 0, 0);
+        html_num(b, s, i, g_rss, 1, 0);
+        vb_buf_puts(b, "</tr>");
+    }
+    vb_buf_puts(b, "</tbody></table>\n");
 }
 
 void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
@@ -221,6 +369,10 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
         vb_buf_puts(b, "]");
         return;
     }
+    if (fmt == VB_FMT_HTML) {
+        leaderboard_html(s, b);
+        return;
+    }
     int md = fmt == VB_FMT_MD;
     if (md) {
         vb_buf_puts(b, "| rank | pipeline |");
@@ -228,12 +380,12 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
             vb_buf_printf(b, " %s accuracy | %s macro-F1 | %s AUC |", tf, tf, tf);
         if (s->has_cv)
             vb_buf_printf(b, " CV accuracy (%zu folds) | CV macro-F1 |", s->n_cv_folds);
-        vb_buf_puts(b, " train s | predict s | images/s | peak MB | features |\n|---:|---|");
+        vb_buf_puts(b, " p vs best | train s | predict s | images/s | peak MB | features |\n|---:|---|");
         if (s->has_test)
             vb_buf_puts(b, "---:|---:|---:|");
         if (s->has_cv)
             vb_buf_puts(b, "---:|---:|");
-        vb_buf_puts(b, "---:|---:|---:|---:|---|\n");
+        vb_buf_puts(b, "---|---:|---:|---:|---:|---|\n");
     } else {
         vb_buf_printf(b, "%-4s %-22s", "rank", "pipeline");
         if (s->has_test)
@@ -272,6 +424,8 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
             if (s->has_cv)
                 vb_buf_printf(b, " %s | %s |", cv1, cv2);
             vb_buf_puts(b, " ");
+            p_best_cell(b, r, i == 0);
+            vb_buf_puts(b, " | ");
             num(b, r->train_s + r->tune_s, 2);
             vb_buf_puts(b, " | ");
             num(b, r->predict_s, 2);
@@ -299,6 +453,14 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
                           r->predict_per_s, r->peak_rss_mb, r->features ? r->features : "");
         }
     }
+    if (md) {
+        const char *test = NULL;
+        for (size_t i = 0; i < s->n && !test; i++)
+            test = s->rows[i].p_best_test;
+        if (test)
+            vb_buf_printf(b, "\np vs best: %s p-value against the best pipeline; ≈ marks pipelines not significantly "
+                             "worse than the best (p ≥ %.2f).\n", test, VB_SUMMARY_ALPHA);
+    }
     for (size_t i = 0; i < s->n; i++)
         if (s->rows[i].error) {
             if (md) {
@@ -310,6 +472,52 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
             } else
                 vb_buf_printf(b, "%s failed: %s\n", s->rows[i].pipeline, s->rows[i].error);
         }
+}
+
+static void pairwise_html(const vb_summary *s, int has_m, int has_t, vb_buf *b)
+{
+    size_t n = s->n;
+    vb_buf_puts(b, "<p>p-values. Above the diagonal: McNemar's exact test on ");
+    if (s->has_test)
+        vb_buf_printf(b, "the predictions of the %s fold", s->test_fold);
+    else
+        vb_buf_puts(b, "the pooled out-of-fold predictions of the first repetition");
+    if (has_t)
+        vb_buf_puts(b, ". Below it: Nadeau and Bengio's corrected resampled t-test on per-fold accuracy differences");
+    vb_buf_printf(b, ". Shaded cells: p &lt; %.2f, a significant difference.</p>\n", VB_SUMMARY_ALPHA);
+    if (!has_m && !has_t) {
+        vb_buf_puts(b, "<p class=\"note\">No paired predictions to compare.</p>\n");
+        return;
+    }
+    vb_buf_puts(b, "<table class=\"pw\"><thead><tr><th></th>");
+    for (size_t j = 0; j < n; j++) {
+        vb_buf_puts(b, "<th>");
+        vb_html_text(b, s->rows[j].pipeline);
+        vb_buf_puts(b, "</th>");
+    }
+    vb_buf_puts(b, "</tr></thead><tbody>");
+    for (size_t i = 0; i < n; i++) {
+        vb_buf_puts(b, "<tr><th class=\"l\">");
+        vb_html_text(b, s->rows[i].pipeline);
+        vb_buf_puts(b, "</th>");
+        for (size_t j = 0; j < n; j++) {
+            double p = i < j ? s->mcnemar_p[i * n + j] : i > j ? s->ttest_p[i * n + j] : NAN;
+            if (i == j) {
+                vb_buf_puts(b, "<td class=\"diag\"></td>");
+                continue;
+            }
+            const char *kind = i < j ? "McNemar" : "corrected t-test";
+            vb_buf_printf(b, "<td class=\"num%s\" title=\"%s\">", !isnan(p) && p < VB_SUMMARY_ALPHA ? " sig" : "",
+                          kind);
+            if (isnan(p))
+                vb_buf_puts(b, "-");
+            else
+                vb_buf_printf(b, p < 1e-4 ? "%.1e" : "%.4f", p);
+            vb_buf_puts(b, "</td>");
+        }
+        vb_buf_puts(b, "</tr>");
+    }
+    vb_buf_puts(b, "</tbody></table>\n");
 }
 
 void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b)
@@ -356,6 +564,10 @@ void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b)
             }
         if (fmt == VB_FMT_JSON)
             vb_buf_puts(b, "]");
+        return;
+    }
+    if (fmt == VB_FMT_HTML) {
+        pairwise_html(s, has_m, has_t, b);
         return;
     }
     int md = fmt == VB_FMT_MD;

@@ -81,6 +81,29 @@ grep -q '^rank,pipeline,runs,failed,test_accuracy' <("$VB" results run1.db --for
 "$VB" results run1.db --format json | grep -q '"leaderboard": \[{"rank": 1, "pipeline": ' && ok || bad "results json"
 expect_fail "results of a missing store" "nope.db: cannot open the store: No such file or directory" "$VB" results nope.db
 
+# ---- report -------------------------------------------------------------------
+expect_ok "report" "$VB" report run1.db
+[ "$(cat out.txt)" = run1.html ] && head -c 15 run1.html | grep -q '<!DOCTYPE html>' && ok || bad "report: run1.html"
+grep -q 'id="vb-check"' run1.html && grep -q '<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="acc"' run1.html \
+  && ok || bad "report: no chart"
+expect_ok "report md" "$VB" report run1.db --format md
+grep -q '^# visbench report: e2e$' out.txt && grep -q '^## Leaderboard$' out.txt && ok || bad "report md to stdout"
+expect_ok "report csv" "$VB" report run1.db --format csv
+head -1 out.txt | grep -q '^experiment,pipeline,fold,metric,class,value$' && grep -q '^e2e,hog-svm,holdout,accuracy,,' out.txt \
+  && grep -q '^e2e,raw-svm,holdout,f1,triangle,' out.txt && ok || bad "report csv"
+expect_ok "report -o by extension" "$VB" report run1.db -o rep.md
+[ "$(cat out.txt)" = rep.md ] && grep -q '^# visbench report' rep.md && ok || bad "report -o rep.md"
+expect_ok "report --experiment" "$VB" report run1.db --experiment 1
+[ "$(cat out.txt)" = run1-exp1.html ] && [ -s run1-exp1.html ] && ok || bad "report --experiment file name"
+cmp -s run1.html run1-exp1.html && ok || bad "report: not deterministic"
+expect_ok "report -o -" "$VB" report run1.db -o -
+head -c 15 out.txt | grep -q '<!DOCTYPE html>' && ok || bad "report -o - writes HTML to stdout"
+expect_fail "report of a missing store" "nope.db: cannot open the store" "$VB" report nope.db
+expect_fail "report format" "--format takes html, md or csv, not 'pdf'" "$VB" report run1.db --format pdf
+expect_fail "report over its store" "the output 'run1.db' is the store itself" "$VB" report run1.db -o run1.db
+expect_fail "report of a missing experiment" "no experiment 9" "$VB" report run1.db --experiment 9
+expect_fail "report into a missing folder" "nowhere/r.html: cannot create the file" "$VB" report run1.db -o nowhere/r.html
+
 # --json: one object per line with the documented keys
 expect_ok "run --json" "$VB" run spec.yaml --json --store run2.db
 [ "$(wc -l <out.txt)" -eq 2 ] && ok || bad "--json: expected 2 lines"

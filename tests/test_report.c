@@ -1,0 +1,780 @@
+/* report: escaping, SVG charts on hand-made data, and reports of stores
+ * built by hand (one pipeline, failures, no curves, CV only, test only). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "support/testutil.h"
+#include "visbench/chart.h"
+#include "visbench/report.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HOSTILE_CLASS "<img src=x onerror=alert(1)>"
+#define HOSTILE_CLASS_ESC "&lt;img src=x onerror=alert(1)&gt;"
+#define HOSTILE_PIPE "q\"uo'te & <b>amp</b>"
+#define HOSTILE_PIPE_ESC "q&quot;uo&#39;te &amp; &lt;b&gt;amp&lt;/b&gt;"
+#define HOSTILE_ERROR "<script>alert('x')</script> went wrong"
+
+/* ---- small text helpers ---------------------------------------------------- */
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0, len = strlen(needle);
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + len, needle))
+        n++;
+    return n;
+}
+
+/* Every '&' starts a well-formed character reference: truncation never
+ * cuts an entity and nothing raw slips through. */
+static void assert_entities_ok(const char *html)
+{
+    for (const char *p = strchr(html, '&'); p; p = strchr(p + 1, '&')) {
+        /* inside our scripts '&' is JavaScript */
+        const char *open = NULL;
+        for (const char *q = strstr(html, "<script>"); q && q < p; q = strstr(q + 1, "<script>"))
+            open = q;
+        const char *close = open ? strstr(open, "</script>") : NULL;
+        if (open && close && p < close)
+            continue;
+        const char *q = p + 1;
+        if (*q == '#') {
+            q++;
+            while (isalnum((unsigned char)*q))
+                q++;
+        } else
+            while (isalpha((unsigned char)*q))
+                q++;
+        if (*q != ';' || q == p + 1)
+            fail_msg("malformed character reference at: %.40s", p);
+    }
+}
+
+/* The element <tag ... id="id" ...> must exist, and its <g class="data">
+ * must draw something (a rect, path or circle) before the chart ends. */
+static void assert_chart_drawn(const char *html, const char *id)
+{
+    char key[96];
+    snprintf(key, sizeof key, "id=\"%s\"", id);
+    const char *p = strstr(html, key);
+    if (!p)
+        fail_msg("chart %s is missing", id);
+    const char *end = strstr(p, "</svg>");
+    const char *data = strstr(p, "<g class=\"data\"");
+    assert_non_null(end);
+    if (!data || data > end)
+        fail_msg("chart %s has no data group", id);
+    size_t len = (size_t)(end - data);
+    char *g = strndup(data, len);
+    int drawn = strstr(g, "<rect") || strstr(g, "<path") || strstr(g, "<circle");
+    free(g);
+    if (!drawn)
+        fail_msg("chart %s draws nothing", id);
+}
+
+/* Every chart the page lists for its self-check exists and draws. */
+static void assert_expected_charts(const char *html)
+{
+    const char *p = strstr(html, "data-expected=\"");
+    assert_non_null(p);
+    p += strlen("data-expected=\"");
+    const char *end = strchr(p, '"');
+    char *list = strndup(p, (size_t)(end - p));
+    for (char *tok = strtok(list, " "); tok; tok = strtok(NULL, " "))
+        assert_chart_drawn(html, tok);
+    free(list);
+}
+
+/* The data group of the first chart (malloc'ed). */
+static char *data_group(const char *svg)
+{
+    const char *a = strstr(svg, "<g class=\"data\"");
+    assert_non_null(a);
+    const char *z = strstr(a, "</svg>");
+    assert_non_null(z);
+    return strndup(a, (size_t)(z - a));
+}
+
+/* Numeric attribute `name` of the i-th `<tag` in s. */
+static double attr_of(const char *s, const char *tag, size_t i, const char *name)
+{
+    const char *p = s;
+    for (size_t k = 0; k <= i; k++) {
+        p = strstr(p, tag);
+        assert_non_null(p);
+        p += strlen(tag);
+    }
+    char key[32];
+    snprintf(key, sizeof key, " %s=\"", name);
+    const char *a = strstr(p, key);
+    const char *close = strchr(p, '>');
+    assert_non_null(a);
+    assert_true(a < close);
+    return strtod(a + strlen(key), NULL);
+}
+
+/* ---- CSV parsing (RFC 4180) ----------------------------------------------- */
+
+/* Parses one record at *p into fields (malloc'ed); returns the count. */
+static size_t csv_record(const char **p, char **fields, size_t max)
+{
+    size_t n = 0;
+    const char *s = *p;
+    for (;;) {
+        vb_buf f;
+        vb_buf_init(&f);
+        if (*s == '"') {
+            s++;
+            for (;;) {
+                if (*s == '"' && s[1] == '"') {
+                    vb_buf_append(&f, "\"", 1);
+                    s += 2;
+                } else if (*s == '"') {
+                    s++;
+                    break;
+                } else {
+                    assert_true(*s != 0);
+                    vb_buf_append(&f, s++, 1);
+                }
+            }
+        } else
+            while (*s && *s != ',' && *s != '\n')
+                vb_buf_append(&f, s++, 1);
+        assert_true(n < max);
+        fields[n++] = f.data ? f.data : strdup("");
+        if (*s == ',') {
+            s++;
+            continue;
+        }
+        if (*s == '\n')
+            s++;
+        break;
+    }
+    *p = s;
+    return n;
+}
+
+/* ---- charts ---------------------------------------------------------------- */
+
+static void test_ticks(void **state)
+{
+    double t[32];
+    size_t n = vb_chart_ticks(0, 1, 0, t, 32);
+    assert_int_equal(n, 6);
+    for (size_t i = 0; i < 6; i++)
+        assert_float_equal(t[i], 0.2 * (double)i, 1e-12);
+    n = vb_chart_ticks(0.02, 0.1, 1, t, 32); /* within a decade: 1, 2, 3, 5 */
+    assert_int_equal(n, 4);
+    assert_float_equal(t[0], 0.02, 1e-15);
+    assert_float_equal(t[1], 0.03, 1e-15);
+    assert_float_equal(t[2], 0.05, 1e-15);
+    assert_float_equal(t[3], 0.1, 1e-15);
+    n = vb_chart_ticks(1, 1e6, 1, t, 32); /* six decades: powers of ten only */
+    assert_int_equal(n, 7);
+    assert_float_equal(t[6], 1e6, 1e-6);
+    n = vb_chart_ticks(-5, 35, 0, t, 32); /* step 10 */
+    assert_int_equal(n, 4);
+    assert_float_equal(t[0], 0, 0);
+    assert_float_equal(t[3], 30, 0);
+    assert_int_equal(vb_chart_ticks(0.5, 0.5, 0, t, 32), 0);
+    assert_int_equal(vb_chart_ticks(0, 10, 1, t, 32), 0); /* log of 0 */
+    assert_int_equal(vb_chart_ticks(0, 1, 0, t, 3), 3);  /* capped */
+}
+
+/* Three bars: three rects whose widths are proportional to the values,
+ * ticks 0.0 .. 1.0, the axis title, error bars and dots. */
+static void test_bars(void **state)
+{
+    const double dots[3] = {0.3, 0.4, 0.5};
+    vb_bar bars[3] = {{.label = "a", .value = 0.2, .err = NAN, .marker = NAN, .color = 0},
+                      {.label = "b", .value = 0.4, .err = 0.1, .dots = dots, .n_dots = 3, .marker = 0.45, .color = 1},
+                      {.label = "c", .value = 0.8, .err = NAN, .marker = NAN, .color = 2}};
+    vb_bar_chart c = {.id = "bars", .title = "t", .x = {"accuracy", 0, 1, 0}, .value_legend = "mean",
+                      .dots_legend = "fold", .marker_legend = "test", .n = 3, .bars = bars};
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_chart_bars(&c, &b);
+    assert_false(b.failed);
+    assert_non_null(strstr(b.data, "<svg"));
+    assert_non_null(strstr(b.data, "id=\"bars\""));
+    assert_non_null(strstr(b.data, ">accuracy</text>"));
+    for (int i = 0; i <= 10; i += 2) {
+        char tick[32];
+        snprintf(tick, sizeof tick, ">%.1f</text>", i / 10.0);
+        if (!strstr(b.data, tick))
+            fail_msg("tick %s missing", tick);
+    }
+    char *g = data_group(b.data);
+    assert_int_equal(count(g, "<rect"), 3);
+    double w0 = attr_of(g, "<rect", 0, "width"), w1 = attr_of(g, "<rect", 1, "width"),
+           w2 = attr_of(g, "<rect", 2, "width");
+    double x0 = attr_of(g, "<rect", 0, "x"), x2 = attr_of(g, "<rect", 2, "x");
+    assert_float_equal(x0, x2, 0); /* all start at 0 */
+    assert_true(w0 > 10);
+    assert_float_equal(w1 / w0, 2.0, 0.01);
+    assert_float_equal(w2 / w0, 4.0, 0.01);
+    /* bar heights equal; rows go down */
+    assert_float_equal(attr_of(g, "<rect", 0, "height"), attr_of(g, "<rect", 2, "height"), 0);
+    assert_true(attr_of(g, "<rect", 2, "y") > attr_of(g, "<rect", 0, "y"));
+    assert_int_equal(count(g, "<circle"), 3); /* the dots */
+    assert_int_equal(count(g, "<path"), 2);   /* one error bar, one diamond */
+    free(g);
+    /* A bar without a value says so and draws nothing. */
+    vb_bar none = {.label = "x", .value = NAN, .err = NAN, .marker = NAN};
+    vb_bar_chart c2 = {.id = "none", .x = {"accuracy", 0, 1, 0}, .n = 1, .bars = &none};
+    vb_buf_free(&b);
+    vb_buf_init(&b);
+    vb_chart_bars(&c2, &b);
+    g = data_group(b.data);
+    assert_int_equal(count(g, "<rect") + count(g, "<path") + count(g, "<circle"), 0);
+    assert_non_null(strstr(g, "no result"));
+    free(g);
+    vb_buf_free(&b);
+}
+
+static void test_pareto(void **state)
+{
+    /* (time, accuracy): C is beaten by B (faster, more accurate), E ties
+     * B exactly (both stay), F has no time. */
+    const double x[6] = {1, 2, 3, 4, 2, NAN}, y[6] = {0.5, 0.7, 0.6, 0.9, 0.7, 0.99};
+    int on[6];
+    assert_int_equal(vb_pareto_front(x, y, 6, 1, on), 4);
+    const int want[6] = {1, 1, 0, 1, 1, 0};
+    assert_memory_equal(on, want, sizeof want);
+    /* Higher x better (throughput): D dominates everything. */
+    assert_int_equal(vb_pareto_front(x, y, 6, 0, on), 1);
+    assert_int_equal(on[3], 1);
+    /* Trade-off without domination: all on the front. */
+    const double x2[3] = {1, 10, 100}, y2[3] = {0.1, 0.5, 0.9};
+    assert_int_equal(vb_pareto_front(x2, y2, 3, 1, on), 3);
+    assert_int_equal(vb_pareto_front(x2, y2, 0, 1, on), 0);
+}
+
+static void test_scatter(void **state)
+{
+    vb_point pts[5] = {{"fast", 1, 0.5, 0}, {"mid", 2, 0.7, 1}, {"slow-worse", 3, 0.6, 2},
+                       {"slow", 4, 0.9, 3}, {"bad & <gone>", 0, 0.8, 4}}; /* x = 0: not on a log axis */
+    vb_scatter c = {.id = "sc", .title = "s", .x = {"time (s)", NAN, NAN, 1}, .y = {"accuracy", NAN, NAN, 0},
+                    .n = 5, .pts = pts, .x_lower_better = 1};
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_chart_scatter(&c, &b);
+    char *g = data_group(b.data);
+    assert_int_equal(count(g, "<circle"), 4);
+    assert_int_equal(count(g, "stroke=\"#000\" stroke-width=\"2\""), 3); /* ringed: the front */
+    assert_int_equal(count(g, "Pareto front)"), 3);
+    assert_int_equal(count(g, "<path"), 1); /* the front line through 3 points */
+    const char *d = strstr(g, "<path d=\"");
+    assert_non_null(d);
+    size_t ls = 0;
+    for (const char *q = d + 9; *q != '"'; q++)
+        ls += *q == 'L';
+    assert_int_equal(ls, 2);
+    free(g);
+    assert_non_null(strstr(b.data, "(log scale)"));
+    assert_null(strstr(b.data, "<gone>"));
+    assert_entities_ok(b.data);
+    vb_buf_free(&b);
+}
+
+static void test_lines(void **state)
+{
+    const double x[5] = {1, 2, 3, 4, 5}, y[5] = {0.1, 0.2, NAN, 0.4, 0.5}, none[5] = {NAN, NAN, NAN, NAN, NAN};
+    vb_series s[2] = {{"broken", x, y, 5, 0, 0}, {"empty", x, none, 5, 9, 1}};
+    vb_line_chart c = {.id = "ln", .title = "l", .x = {"epoch", NAN, NAN, 0}, .y = {"loss", NAN, NAN, 0}, .n = 2,
+                       .series = s, .markers = 1};
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_chart_lines(&c, &b);
+    char *g = data_group(b.data);
+    assert_int_equal(count(g, "<path"), 1); /* the empty series draws no path */
+    const char *d = strstr(g, "<path d=\"");
+    size_t ms = 0;
+    for (const char *q = d + 9; *q != '"'; q++)
+        ms += *q == 'M';
+    assert_int_equal(ms, 2); /* the NaN breaks the line */
+    assert_int_equal(count(g, "<circle"), 4);
+    free(g);
+    assert_non_null(strstr(b.data, ">broken</text>"));
+    assert_non_null(strstr(b.data, ">empty</text>")); /* still in the legend */
+    assert_non_null(strstr(b.data, "stroke-dasharray=\"9 3 2 3\"")); /* colour 9 + dashed */
+    vb_buf_free(&b);
+}
+
+static void test_heatmap(void **state)
+{
+    const char *rows[2] = {HOSTILE_CLASS, "b"}, *cols[3] = {"x", "y", "z&z"};
+    const double v[6] = {1, 2, 3, 4, 5, 6}, sh[6] = {0, 0.2, 0.4, 0.6, 0.8, 1};
+    vb_heatmap h = {.id = "hm", .title = "h", .rows = 2, .cols = 3, .row_labels = rows, .col_labels = cols,
+                    .row_title = "true", .col_title = "predicted", .shade = sh, .value = v, .decimals = 0};
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_chart_heatmap(&h, &b);
+    char *g = data_group(b.data);
+    assert_int_equal(count(g, "<rect"), 6);
+    assert_non_null(strstr(g, ">6</text>"));
+    assert_non_null(strstr(g, "fill=\"#fff\">6<")); /* white on the darkest cell */
+    free(g);
+    assert_null(strstr(b.data, "<img"));
+    assert_non_null(strstr(b.data, "&lt;img src=x"));
+    assert_entities_ok(b.data);
+    vb_buf_free(&b);
+}
+
+static void test_shade_and_shorten(void **state)
+{
+    double last = 1e9;
+    for (int i = 0; i <= 10; i++) {
+        char c[8];
+        vb_chart_shade(i / 10.0, c, NULL);
+        unsigned r, g, b;
+        assert_int_equal(sscanf(c, "#%2x%2x%2x", &r, &g, &b), 3);
+        double lum = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        assert_true(lum < last); /* darker as t grows */
+        last = lum;
+    }
+    char *s = vb_chart_shorten("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 3);
+    assert_string_equal(s, "\xc3\xa9\xc3\xa9\xe2\x80\xa6");
+    free(s);
+    s = vb_chart_shorten("abc", 3);
+    assert_string_equal(s, "abc");
+    free(s);
+    /* Labels are cut before escaping: no entity is split. */
+    vb_bar bar = {.label = "aaaaaaaaaaaaaaaaaaaaaaaaa&&&&&&&&&&&", .value = 0.5, .err = NAN, .marker = NAN};
+    vb_bar_chart c = {.id = "cut", .x = {"x", 0, 1, 0}, .n = 1, .bars = &bar};
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_chart_bars(&c, &b);
+    assert_entities_ok(b.data);
+    assert_non_null(strstr(b.data, "&amp;&amp;\xe2\x80\xa6"));
+    vb_buf_free(&b);
+}
+
+/* ---- stores built by hand --------------------------------------------------- */
+
+static const char SPEC[] = "name: rep\nseed: 5\ndataset: mem\nsplit: {protocol: kfold, k: 2}\n"
+                           "pipelines:\n  - {name: a, classifier: svm}\n";
+
+static vb_dataset *mem_dataset(int k)
+{
+    size_t n = 4 * (size_t)k;
+    vb_dataset *ds = vb_dataset_new(n, 0, NULL);
+    assert_non_null(ds);
+    ds->block = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        ds->block[i] = (uint8_t)(i * 7);
+        ds->px[i] = ds->block + i;
+        ds->w[i] = ds->h[i] = ds->c[i] = 1;
+        ds->labels[i] = (int)(i % (size_t)k);
+    }
+    const char *names[3] = {HOSTILE_CLASS, "cat & dog", "a|b*c"};
+    assert_int_equal(vb_dataset_set_classes(ds, names, k, NULL), VB_OK);
+    ds->name = strdup("mem <ds>");
+    vb_dataset_finish(ds);
+    return ds;
+}
+
+typedef struct store_ctx {
+    vb_spec *spec;
+    vb_dataset *ds;
+    vb_split *split;
+    vb_store *s;
+    int64_t exp;
+} store_ctx;
+
+static void ctx_open(store_ctx *c, const char *path)
+{
+    vb_error err = {0};
+    memset(c, 0, sizeof *c);
+    remove(path);
+    c->ds = mem_dataset(3);
+    if (vb_spec_parse(SPEC, "rep.yaml", &c->spec, &err) != VB_OK ||
+        vb_split_make(&c->spec->split, c->ds, &c->split, &err) != VB_OK ||
+        vb_store_open(path, 0, &c->s, &err) != VB_OK ||
+        vb_store_experiment(c->s, c->spec, c->ds, c->split, &c->exp, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+}
+
+static void ctx_close(store_ctx *c)
+{
+    vb_store_close(c->s);
+    vb_split_free(c->split);
+    vb_spec_free(c->spec);
+    vb_dataset_free(c->ds);
+}
+
+/* A run of 3 classes x n_per samples: `wrong` predictions are off by one
+ * class; scores favour the prediction, with a little spread so ROC curves
+ * have several points. fold_index decides the sample ids (disjoint
+ * folds). */
+static void add_run(store_ctx *c, const char *pipeline, size_t pidx, const char *fold, size_t fidx, size_t wrong,
+                    int scores, size_t n_epochs)
+{
+    enum { K = 3, NPER = 6, N = K * NPER };
+    int truth[N], pred[N];
+    size_t idx[N];
+    float sc[N * K];
+    vb_epoch ep[8];
+    for (size_t i = 0; i < N; i++) {
+        truth[i] = (int)(i % K);
+        pred[i] = i < wrong ? (truth[i] + 1) % K : truth[i];
+        idx[i] = fidx * 100 + i;
+        for (int k = 0; k < K; k++)
+            sc[i * K + (size_t)k] = k == pred[i] ? 0.6f + 0.02f * (float)(i % 5) : 0.2f - 0.01f * (float)(i % 5);
+    }
+    for (size_t e = 0; e < n_epochs && e < 8; e++)
+        ep[e] = (vb_epoch){2.0 / (double)(e + 1), 0.5 + 0.05 * (double)e, 2.2 / (double)(e + 1),
+                           e == 1 ? NAN : 0.45 + 0.05 * (double)e, 0.01, 1.0 + (double)e};
+    vb_metrics m;
+    vb_error err = {0};
+    assert_int_equal(vb_metrics_compute(truth, pred, N, K, &m, &err), VB_OK);
+    vb_run_result r = {.pipeline = pipeline, .fold = fold, .fold_index = fidx, .n_train = 40, .n_val = 4,
+                       .n_test = N, .n_classes = K, .test_idx = idx, .truth = truth, .pred = pred,
+                       .scores = scores ? sc : NULL, .proba = 0, .metrics = &m, .extract_s = 0.5 + (double)pidx,
+                       .tune_s = 0.1, .train_s = 1.0 + (double)pidx * 3, .predict_s = 0.01 * (double)(pidx + 1),
+                       .peak_rss_kb = 2048 * (pidx + 1), .model_bytes = 1000 * (pidx + 1), .dim = 12,
+                       .features = "raw 12 <f>", .params = "{C: 1, note: \"<x>\"}", .grid = fidx ? "C=1" : "C=10",
+                       .clf_info = "\"n_sv\": 4", .epochs = n_epochs ? ep : NULL, .n_epochs = n_epochs};
+    vb_claim cl;
+    if (vb_store_claim(c->s, c->exp, pipeline, pidx, fold, fidx, "cfg", 0, &cl, &err) != VB_OK ||
+        vb_store_save_run(c->s, c->exp, &r, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    vb_metrics_free(&m);
+}
+
+static void add_failure(store_ctx *c, const char *pipeline, size_t pidx, const char *fold, size_t fidx)
+{
+    vb_claim cl;
+    vb_error err = {0};
+    if (vb_store_claim(c->s, c->exp, pipeline, pidx, fold, fidx, "cfg", 0, &cl, &err) != VB_OK ||
+        vb_store_save_failure(c->s, c->exp, pipeline, fold, HOSTILE_ERROR, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+}
+
+typedef struct rendered {
+    char *html, *md, *csv;
+} rendered;
+
+/* Renders the store's latest experiment in the three formats, checking
+ * what every report must satisfy. */
+static rendered render_all(const char *path)
+{
+    vb_store *s = NULL;
+    vb_store_exp *e = NULL;
+    vb_error err = {0};
+    if (vb_store_open(path, 1, &s, &err) != VB_OK || vb_store_load(s, 0, 1, &e, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    rendered out;
+    char **dst[3] = {&out.html, &out.md, &out.csv};
+    const vb_format fmts[3] = {VB_FMT_HTML, VB_FMT_MD, VB_FMT_CSV};
+    for (int i = 0; i < 3; i++) {
+        vb_buf b;
+        vb_buf_init(&b);
+        if (vb_report_render(e, fmts[i], "dir/<store>.db", &b, &err) != VB_OK)
+            fail_msg("render %d: %s", i, err.msg);
+        assert_non_null(b.data);
+        *dst[i] = b.data;
+    }
+    vb_buf b;
+    vb_buf_init(&b);
+    assert_int_equal(vb_report_render(e, VB_FMT_JSON, NULL, &b, &err), VB_ERR_PARAM);
+    vb_buf_free(&b);
+    vb_store_exp_free(e);
+    vb_store_close(s);
+
+    /* HTML: one document, nothing fetched, every data string escaped. */
+    const char *h = out.html;
+    assert_int_equal(strncmp(h, "<!DOCTYPE html>", 15), 0);
+    assert_int_equal(count(h, "</html>"), 1);
+    assert_int_equal(count(h, "<img"), 0);
+    assert_int_equal(count(h, "<script"), 2); /* ours: the error recorder and the self-check */
+    /* the only URL is the SVG namespace, which is a name, not a fetch */
+    assert_int_equal(count(h, "http://"), count(h, "xmlns=\"http://www.w3.org/2000/svg\""));
+    assert_null(strstr(h, "https://"));
+    assert_null(strstr(h, "src=\""));
+    assert_non_null(strstr(h, "Content-Security-Policy\" content=\"default-src 'none'"));
+    assert_null(strstr(h, "<link"));
+    assert_non_null(strstr(h, HOSTILE_CLASS_ESC));
+    assert_null(strstr(h, "<store>"));
+    assert_null(strstr(h, "<ds>"));
+    assert_null(strstr(h, "<f>"));
+    assert_entities_ok(h);
+    assert_expected_charts(h);
+    /* Markdown: the same names, escaped for a Markdown renderer. */
+    assert_int_equal(count(out.md, "<img"), 0);
+    assert_non_null(strstr(out.md, HOSTILE_CLASS_ESC));
+    assert_non_null(strstr(out.md, "a\\|b\\*c"));
+    /* CSV: a header, then records of 6 fields. */
+    assert_int_equal(strncmp(out.csv, "experiment,pipeline,fold,metric,class,value\n", 44), 0);
+    return out;
+}
+
+static void rendered_free(rendered *r)
+{
+    free(r->html);
+    free(r->md);
+    free(r->csv);
+}
+
+/* Every CSV record has 6 fields; returns the value of (pipeline, fold,
+ * metric, class) or NaN; counts records in *n. */
+static double csv_lookup(const char *csv, const char *pipeline, const char *fold, const char *metric,
+                         const char *cls, size_t *n)
+{
+    const char *p = csv;
+    char *f[8];
+    double v = NAN;
+    size_t rec = 0;
+    assert_int_equal(csv_record(&p, f, 8), 6);
+    for (int i = 0; i < 6; i++)
+        free(f[i]);
+    while (*p) {
+        size_t nf = csv_record(&p, f, 8);
+        if (nf != 6)
+            fail_msg("a CSV record has %zu fields", nf);
+        rec++;
+        if (strcmp(f[1], pipeline) == 0 && strcmp(f[2], fold) == 0 && strcmp(f[3], metric) == 0 &&
+            strcmp(f[4], cls) == 0)
+            v = strtod(f[5], NULL);
+        for (size_t i = 0; i < nf; i++)
+            free(f[i]);
+    }
+    if (n)
+        *n = rec;
+    return v;
+}
+
+/* Hostile names in every format: escaped in HTML and Markdown, quoted and
+ * intact in CSV. Two pipelines, CV folds and a test fold, one with curves:
+ * every chart appears. */
+static void test_full_and_escaping(void **state)
+{
+    store_ctx c;
+    ctx_open(&c, "full.db");
+    const char *folds[3] = {"fold1", "fold2", "test"};
+    for (size_t f = 0; f < 3; f++) {
+        add_run(&c, HOSTILE_PIPE, 0, folds[f], f, 1 + f, 1, 0);
+        add_run(&c, "cnn", 1, folds[f], f, 4 + f, 1, f == 2 ? 5 : 0);
+    }
+    ctx_close(&c);
+    rendered r = render_all("full.db");
+    const char *h = r.html;
+    assert_null(strstr(h, HOSTILE_PIPE));
+    assert_null(strstr(h, "<b>amp</b>"));
+    assert_non_null(strstr(h, HOSTILE_PIPE_ESC));
+    assert_non_null(strstr(h, "cat &amp; dog"));
+    /* the escaped pipeline name is in SVG text and in <title> tooltips too */
+    assert_non_null(strstr(h, "<title>" HOSTILE_PIPE_ESC));
+    assert_non_null(strstr(h, ">" HOSTILE_PIPE_ESC "</text>"));
+    const char *charts[] = {"acc", "tradeoff-train", "tradeoff-predict", "cm-1-counts", "cm-1-rows",
+                            "cm-2-counts", "cm-2-rows", "roc-macro", "roc-1", "roc-2", "curve-loss", "curve-acc"};
+    for (size_t i = 0; i < sizeof charts / sizeof charts[0]; i++)
+        assert_chart_drawn(h, charts[i]);
+    assert_non_null(strstr(h, "id=\"significance\""));
+    assert_non_null(strstr(h, "<table class=\"pw\">"));
+    assert_null(strstr(h, "id=\"failures\""));
+    /* The pipeline with fewer errors ranks first and carries the badge. */
+    const char *best = strstr(h, "badge best");
+    assert_non_null(best);
+    const char *row1 = strstr(h, "<tbody><tr><td class=\"num\">1</td>");
+    assert_non_null(row1);
+    assert_true(strstr(row1, HOSTILE_PIPE_ESC) < best);
+    /* The grid chose differently per fold: each fold is listed. */
+    assert_non_null(strstr(h, "fold1: C=10<br>fold2: C=1"));
+
+    assert_null(strstr(r.md, HOSTILE_PIPE));
+    assert_non_null(strstr(r.md, "## Learning curves"));
+    assert_non_null(strstr(r.md, "## Pairwise significance"));
+
+    /* CSV: fields round-trip, per-class values are there. */
+    size_t n = 0;
+    double acc = csv_lookup(r.csv, HOSTILE_PIPE, "test", "accuracy", "", &n);
+    assert_float_equal(acc, 15.0 / 18.0, 1e-12);
+    assert_float_equal(csv_lookup(r.csv, HOSTILE_PIPE, "fold1", "support", HOSTILE_CLASS, NULL), 6, 0);
+    assert_float_equal(csv_lookup(r.csv, "cnn", "fold2", "train_s", "", NULL), 4.0, 0);
+    assert_float_equal(csv_lookup(r.csv, "cnn", "fold2", "peak_rss_kb", "", NULL), 4096, 0);
+    assert_float_equal(csv_lookup(r.csv, "cnn", "test", "model_bytes", "", NULL), 2000, 0);
+    assert_false(isnan(csv_lookup(r.csv, "cnn", "test", "auc", "cat & dog", NULL)));
+    assert_false(isnan(csv_lookup(r.csv, "cnn", "test", "f1", "a|b*c", NULL)));
+    assert_true(isnan(csv_lookup(r.csv, "cnn", "test", "log_loss", "", NULL))); /* not probabilities: left out */
+    /* 6 runs x (9 metrics + 3 classes x 5 + 10 run numbers) */
+    assert_int_equal(n, 6 * (9 + 15 + 10));
+    assert_non_null(strstr(r.csv, "\"q\"\"uo'te & <b>amp</b>\""));
+    rendered_free(&r);
+}
+
+static void test_single_pipeline(void **state)
+{
+    store_ctx c;
+    ctx_open(&c, "single.db");
+    add_run(&c, "only", 0, "fold1", 0, 2, 1, 0);
+    add_run(&c, "only", 0, "fold2", 1, 3, 1, 0);
+    ctx_close(&c);
+    rendered r = render_all("single.db");
+    assert_non_null(strstr(r.html, "One pipeline only: nothing to compare."));
+    assert_null(strstr(r.html, "<table class=\"pw\">"));
+    assert_non_null(strstr(r.html, "No run recorded a learning curve"));
+    assert_chart_drawn(r.html, "acc");
+    assert_chart_drawn(r.html, "roc-macro");
+    assert_null(strstr(r.html, "id=\"curve-loss\""));
+    assert_non_null(strstr(r.md, "One pipeline only"));
+    rendered_free(&r);
+}
+
+/* A pipeline whose every run failed, another with one failed fold, and no
+ * scores at all: no ROC, the failures listed with their messages escaped. */
+static void test_failed_runs(void **state)
+{
+    store_ctx c;
+    ctx_open(&c, "failed.db");
+    add_run(&c, "good", 0, "fold1", 0, 1, 0, 0);
+    add_run(&c, "good", 0, "fold2", 1, 2, 0, 0);
+    add_run(&c, "half", 1, "fold1", 0, 3, 0, 0);
+    add_failure(&c, "half", 1, "fold2", 1);
+    add_failure(&c, "broken", 2, "fold1", 0);
+    add_failure(&c, "broken", 2, "fold2", 1);
+    ctx_close(&c);
+    rendered r = render_all("failed.db");
+    const char *h = r.html;
+    assert_non_null(strstr(h, "id=\"failures\""));
+    assert_int_equal(count(h, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; went wrong"), 3);
+    assert_null(strstr(h, "<script>alert"));
+    assert_non_null(strstr(h, "No stored prediction scores"));
+    assert_null(strstr(h, "id=\"roc-macro\""));
+    assert_non_null(strstr(h, "badge fail\">1 failed"));
+    assert_non_null(strstr(h, "badge fail\">2 failed"));
+    assert_non_null(strstr(h, ">no result</text>")); /* the broken pipeline's bar */
+    /* no per-class row, confusion or point for the broken pipeline */
+    assert_null(strstr(h, "id=\"cm-3-counts\""));
+    assert_non_null(strstr(r.md, "## Runs that did not finish"));
+    assert_non_null(strstr(r.md, "&lt;script&gt;"));
+    size_t n = 0;
+    csv_lookup(r.csv, "x", "x", "x", "", &n);
+    assert_int_equal(n, 3 * (7 + 12 + 10)); /* 3 done runs; no score metrics or AUC */
+    rendered_free(&r);
+}
+
+/* Only a test fold: no CV spread, McNemar for the significance. */
+static void test_test_only(void **state)
+{
+    store_ctx c;
+    ctx_open(&c, "testonly.db");
+    add_run(&c, "p1", 0, "test", 0, 2, 1, 0);
+    add_run(&c, "p2", 1, "test", 0, 9, 1, 3);
+    ctx_close(&c);
+    rendered r = render_all("testonly.db");
+    const char *h = r.html;
+    assert_chart_drawn(h, "acc");
+    char *g = data_group(strstr(h, "id=\"acc\""));
+    assert_int_equal(count(g, "<rect"), 2);
+    assert_int_equal(count(g, "<circle"), 0); /* no folds, no dots */
+    free(g);
+    assert_null(strstr(h, "CV accuracy"));
+    assert_non_null(strstr(h, "<table class=\"pw\">"));
+    assert_non_null(strstr(h, "title=\"McNemar\""));
+    assert_chart_drawn(h, "curve-loss");
+    rendered_free(&r);
+}
+
+/* Only CV folds: ranking by the CV mean, confusion and ROC pooled. */
+static void test_cv_only(void **state)
+{
+    store_ctx c;
+    ctx_open(&c, "cvonly.db");
+    for (size_t f = 0; f < 3; f++) {
+        char fold[16];
+        snprintf(fold, sizeof fold, "fold%zu", f + 1);
+        add_run(&c, "p1", 0, fold, f, 1 + f, 1, 0);
+        add_run(&c, "p2", 1, fold, f, 6, 1, 0);
+    }
+    ctx_close(&c);
+    rendered r = render_all("cvonly.db");
+    const char *h = r.html;
+    assert_non_null(strstr(h, "out-of-fold predictions of the first CV repetition, pooled"));
+    assert_non_null(strstr(h, "CV accuracy (3 folds)"));
+    assert_non_null(strstr(h, "title=\"corrected t-test\""));
+    /* pooled counts: 3 folds x 18 samples, p1 made 1+2+3 errors */
+    const char *cm = strstr(h, "id=\"cm-1-counts\"");
+    assert_non_null(cm);
+    const char *cm_end = strstr(cm, "</svg>");
+    /* diagonal 18 - (3, 2, 1) errors; class c mistaken for c + 1 */
+    const char *cells[4] = {">15</text>", ">16</text>", ">17</text>", ">3</text>"};
+    for (int i = 0; i < 4; i++) {
+        const char *at = strstr(cm, cells[i]);
+        if (!at || at > cm_end)
+            fail_msg("pooled confusion lacks %s", cells[i]);
+    }
+    char *g = data_group(strstr(h, "id=\"acc\""));
+    assert_int_equal(count(g, "<circle"), 6); /* a dot per fold per pipeline */
+    free(g);
+    rendered_free(&r);
+}
+
+static void test_empty_experiment(void **state)
+{
+    store_ctx c;
+    ctx_open(&c, "empty.db");
+    ctx_close(&c);
+    rendered r = render_all("empty.db");
+    assert_non_null(strstr(r.html, "No runs are stored for this experiment yet."));
+    assert_non_null(strstr(r.html, "data-expected=\"\""));
+    assert_string_equal(r.csv, "experiment,pipeline,fold,metric,class,value\n");
+    rendered_free(&r);
+}
+
+/* The summary's p-value against the best follows the ranking's test. */
+static void test_p_best(void **state)
+{
+    store_ctx c;
+    ctx_open(&c, "pbest.db");
+    add_run(&c, "p1", 0, "test", 0, 0, 1, 0);
+    add_run(&c, "p2", 1, "test", 0, 1, 1, 0);  /* 1 error: not significant */
+    add_run(&c, "p3", 2, "test", 0, 12, 1, 0); /* 12 errors: significant */
+    ctx_close(&c);
+    vb_store *s = NULL;
+    vb_store_exp *e = NULL;
+    vb_summary *sum = NULL;
+    vb_error err = {0};
+    if (vb_store_open("pbest.db", 1, &s, &err) != VB_OK || vb_store_load(s, 0, 1, &e, &err) != VB_OK ||
+        vb_summary_build(e, &sum, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    assert_string_equal(sum->rows[0].pipeline, "p1");
+    assert_true(isnan(sum->rows[0].p_best));
+    assert_null(sum->rows[0].p_best_test);
+    assert_string_equal(sum->rows[1].p_best_test, "McNemar");
+    assert_float_equal(sum->rows[1].p_best, 1.0, 1e-12); /* b + c = 1: exact two-sided p = 1 */
+    assert_float_equal(sum->rows[2].p_best, pow(0.5, 11), 1e-12); /* 12 discordant, all one way */
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_render_leaderboard(sum, VB_FMT_HTML, &b);
+    assert_int_equal(count(b.data, "badge tie"), 1);
+    /* the best of each column in bold, as shown (4 decimals) */
+    assert_non_null(strstr(b.data, "<td class=\"num best\">1.0000</td>"));
+    assert_non_null(strstr(b.data, "<td class=\"num\">0.9444</td>"));
+    assert_non_null(strstr(b.data, "<td class=\"num best\">2</td>")); /* peak MB: lower is better */
+    vb_buf_free(&b);
+    vb_summary_free(sum);
+    vb_store_exp_free(e);
+    vb_store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ticks),           cmocka_unit_test(test_bars),
+        cmocka_unit_test(test_pareto),          cmocka_unit_test(test_scatter),
+        cmocka_unit_test(test_lines),           cmocka_unit_test(test_heatmap),
+        cmocka_unit_test(test_shade_and_shorten), cmocka_unit_test(test_full_and_escaping),
+        cmocka_unit_test(test_single_pipeline), cmocka_unit_test(test_failed_runs),
+        cmocka_unit_test(test_test_only),       cmocka_unit_test(test_cv_only),
+        cmocka_unit_test(test_empty_experiment), cmocka_unit_test(test_p_best),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
