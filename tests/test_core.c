@@ -1160,9 +1160,27 @@ static void test_time_and_memory(void **state)
     assert_int_equal(vb_get_threads(), 2);
 }
 
+static void test_buf_csv_field(void **state)
+{
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_buf_csv_field(&b, "plain");
+    vb_buf_puts(&b, "|");
+    vb_buf_csv_field(&b, "a,b");
+    vb_buf_puts(&b, "|");
+    vb_buf_csv_field(&b, "say \"hi\"");
+    vb_buf_puts(&b, "|");
+    vb_buf_csv_field(&b, "two\nlines");
+    vb_buf_puts(&b, "|");
+    vb_buf_csv_field(&b, NULL);
+    assert_string_equal(b.data, "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"|");
+    vb_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf_csv_field),
         cmocka_unit_test(test_fail_and_prefix),
         cmocka_unit_test(test_fail_truncates_long_messages),
         cmocka_unit_test(test_status_names),

@@ -1000,6 +1000,34 @@ static void test_load_errors(void **state)
     vb_dataset_free(ds);
 }
 
+/* Inner-CV folds: class counts per fold differ by at most one, every row
+ * gets a fold, and the seed decides. */
+static void test_stratified_folds(void **state)
+{
+    int y[100], f1[100], f2[100], f3[100];
+    for (int i = 0; i < 100; i++)
+        y[i] = i < 50 ? 0 : i < 80 ? 1 : 2; /* 50/30/20 */
+    vb_error err = {0};
+    assert_int_equal(vb_stratified_folds(y, 100, 3, 4, 9, f1, &err), VB_OK);
+    assert_int_equal(vb_stratified_folds(y, 100, 3, 4, 9, f2, &err), VB_OK);
+    assert_int_equal(vb_stratified_folds(y, 100, 3, 4, 10, f3, &err), VB_OK);
+    assert_memory_equal(f1, f2, sizeof f1);
+    assert_memory_not_equal(f1, f3, sizeof f1);
+    int cnt[3][4] = {{0}}, size[4] = {0};
+    for (int i = 0; i < 100; i++) {
+        assert_true(f1[i] >= 0 && f1[i] < 4);
+        cnt[y[i]][f1[i]]++;
+        size[f1[i]]++;
+    }
+    const int per[3] = {50, 30, 20};
+    for (int c = 0; c < 3; c++)
+        for (int f = 0; f < 4; f++)
+            assert_true(cnt[c][f] == per[c] / 4 || cnt[c][f] == per[c] / 4 + 1);
+    for (int f = 0; f < 4; f++)
+        assert_int_equal(size[f], 25);
+    assert_int_equal(vb_stratified_folds(y, 100, 3, 0, 9, f1, &err), VB_ERR_PARAM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1010,6 +1038,7 @@ int main(void)
         cmocka_unit_test(test_train_limit_largest_remainder),
         cmocka_unit_test(test_train_limit_keeps_rare_classes),
         cmocka_unit_test(test_kfold),
+        cmocka_unit_test(test_stratified_folds),
         cmocka_unit_test(test_kfold_repeats),
         cmocka_unit_test(test_kfold_official_test),
         cmocka_unit_test(test_kfold_test_limit),

@@ -156,6 +156,9 @@ void vb_buf_printf(vb_buf *b, const char *fmt, ...) VB_PRINTF(2, 3);
 void vb_buf_puts(vb_buf *b, const char *s);
 /* Appends s as a JSON string literal (quoted and escaped). */
 void vb_buf_json_str(vb_buf *b, const char *s);
+/* Appends s as one CSV field (RFC 4180: quoted when it holds a comma, a
+ * quote or a line break; quotes doubled). */
+void vb_buf_csv_field(vb_buf *b, const char *s);
 /* Appends a double with %.17g in the C locale regardless of the process locale. */
 void vb_buf_double(vb_buf *b, double v);
 

@@ -51,7 +51,6 @@ void vb_report_metrics_csv(const vb_store_exp *e, vb_buf *b);
 
 /* Escapers (shared by the renderers and the HTML report). */
 void vb_md_cell(vb_buf *b, const char *s);
-void vb_csv_field(vb_buf *b, const char *s);
 void vb_html_text(vb_buf *b, const char *s);
 
 #endif

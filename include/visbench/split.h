@@ -62,6 +62,12 @@ void vb_split_free(vb_split *s);
 vb_status vb_split_save(const vb_split *s, const char *path, vb_error *err);
 /* Reads a split file; the stored hash must match the contents. */
 vb_status vb_split_load(const char *path, vb_split **out, vb_error *err);
+/* Assigns n labelled rows (labels in [0, n_classes)) to k folds,
+ * stratified: a shuffle seeded by seed, then each class dealt round-robin,
+ * so class counts per fold differ by at most one. fold receives n values in
+ * [0, k). Used for inner cross-validation (calibration, grid tuning). */
+vb_status vb_stratified_folds(const int *y, size_t n, int n_classes, int k, uint64_t seed, int *fold, vb_error *err);
+
 /* Recomputes the hash from the contents. */
 uint64_t vb_split_compute_hash(const vb_split *s);
 /* The 16 hex digits of the hash. */

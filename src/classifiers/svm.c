@@ -6,6 +6,7 @@
  * cross-validated decision values (our RNG, not libsvm's rand()), coupled
  * across pairs as Wu, Lin and Weng (2004) describe. */
 #include "visbench/classifier.h"
+#include "visbench/split.h"
 
 #include <cblas.h>
 #include <libsvm/svm.h>
@@ -597,20 +598,9 @@ static vb_status calibrate(svm_state *s, const vb_traindata *td, const gram *g, 
     int *fold = vb_malloc(n, sizeof *fold, err);
     double *cvdec = vb_calloc(n, (P ? P : 1) * sizeof *cvdec, err);
     int *cvok = vb_calloc(n, (P ? P : 1) * sizeof *cvok, err);
-    vb_rng *rng = vb_rng_new(vb_seed_derive(td->seed, "svm-platt", 0));
-    size_t *order = vb_malloc(n, sizeof *order, err);
-    vb_status st = fold && cvdec && cvok && rng && order ? VB_OK : vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    /* Stratified assignment: shuffle, then deal each class round-robin. */
-    if (st == VB_OK) {
-        for (size_t i = 0; i < n; i++)
-            order[i] = i;
-        vb_rng_shuffle(rng, order, n);
-        int next = 0;
-        for (int c = 0; c < td->n_classes; c++)
-            for (size_t t = 0; t < n; t++)
-                if (td->y[order[t]] == c)
-                    fold[order[t]] = (next++) % folds;
-    }
+    vb_status st = fold && cvdec && cvok ? VB_OK : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    if (st == VB_OK)
+        st = vb_stratified_folds(td->y, n, td->n_classes, folds, vb_seed_derive(td->seed, "svm-platt", 0), fold, err);
     vb_error ferr[5];
     vb_status fst[5] = {VB_OK, VB_OK, VB_OK, VB_OK, VB_OK};
     if (st == VB_OK) {
@@ -690,8 +680,6 @@ static vb_status calibrate(svm_state *s, const vb_traindata *td, const gram *g, 
     free(fold);
     free(cvdec);
     free(cvok);
-    free(order);
-    vb_rng_free(rng);
     return st;
 }
 

@@ -193,9 +193,9 @@ static void print_prediction(const vb_model *m, const char *path, int label, con
 {
     int k = vb_model_n_classes(m);
     if (fmt == VB_FMT_CSV) {
-        vb_csv_field(b, path);
+        vb_buf_csv_field(b, path);
         vb_buf_puts(b, ",");
-        vb_csv_field(b, vb_model_class_name(m, label));
+        vb_buf_csv_field(b, vb_model_class_name(m, label));
         for (int c = 0; c < k; c++) {
             vb_buf_puts(b, ",");
             vb_buf_double(b, scores[c]);
@@ -303,7 +303,7 @@ int cmd_predict(int argc, char **argv)
         for (int j = 0; j < k; j++) {
             char *col = vb_asprintf("score:%s", vb_model_class_name(m, j));
             vb_buf_puts(&h, ",");
-            vb_csv_field(&h, col ? col : "score");
+            vb_buf_csv_field(&h, col ? col : "score");
             free(col);
         }
         printf("%s\n", h.data ? h.data : "");

@@ -193,6 +193,22 @@ void vb_buf_json_str(vb_buf *b, const char *s)
     vb_buf_append(b, "\"", 1);
 }
 
+void vb_buf_csv_field(vb_buf *b, const char *s)
+{
+    s = s ? s : "";
+    if (!strpbrk(s, ",\"\n\r")) {
+        vb_buf_puts(b, s);
+        return;
+    }
+    vb_buf_puts(b, "\"");
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            vb_buf_puts(b, "\"");
+        vb_buf_append(b, p, 1);
+    }
+    vb_buf_puts(b, "\"");
+}
+
 void vb_buf_double(vb_buf *b, double v)
 {
     if (isnan(v) || isinf(v)) {

@@ -5,21 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void csv_field(vb_buf *b, const char *s)
-{
-    if (!strpbrk(s, ",\"\n\r")) {
-        vb_buf_puts(b, s);
-        return;
-    }
-    vb_buf_puts(b, "\"");
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            vb_buf_puts(b, "\"");
-        vb_buf_append(b, p, 1);
-    }
-    vb_buf_puts(b, "\"");
-}
-
 vb_status vb_dataset_export(const vb_dataset *ds, const char *dir, int part, vb_error *err)
 {
     if (part != VB_PART_NONE && !ds->part)
@@ -68,7 +53,7 @@ vb_status vb_dataset_export(const vb_dataset *ds, const char *dir, int part, vb_
             continue;
         vb_buf *b = &man[with_parts && ds->part[i] == VB_PART_TEST];
         vb_buf_printf(b, "images/%06zu.png,", i);
-        csv_field(b, ds->classes[ds->labels[i]]);
+        vb_buf_csv_field(b, ds->classes[ds->labels[i]]);
         vb_buf_puts(b, "\n");
     }
     vb_buf y;

@@ -87,21 +87,11 @@ static vb_status kfold_score(const vb_spec_pipeline *sp, size_t g, const vb_trai
 {
     size_t n = td->n;
     int *fold = vb_malloc(n, sizeof *fold, err);
-    size_t *order = vb_malloc(n, sizeof *order, err), *tr = vb_malloc(n, sizeof *tr, err),
-           *te = vb_malloc(n, sizeof *te, err);
-    vb_rng *rng = vb_rng_new(vb_seed_derive(td->seed, "tune-folds", 0));
-    vb_status st = fold && order && tr && te && rng ? VB_OK : vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    if (st == VB_OK) {
-        /* Shuffle once (the same for every point), then deal each class in turn. */
-        for (size_t i = 0; i < n; i++)
-            order[i] = i;
-        vb_rng_shuffle(rng, order, n);
-        size_t next = 0;
-        for (int c = 0; c < td->n_classes; c++)
-            for (size_t t = 0; t < n; t++)
-                if (td->y[order[t]] == c)
-                    fold[order[t]] = (int)(next++ % (size_t)folds);
-    }
+    size_t *tr = vb_malloc(n, sizeof *tr, err), *te = vb_malloc(n, sizeof *te, err);
+    vb_status st = fold && tr && te ? VB_OK : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    /* The same folds for every grid point. */
+    if (st == VB_OK)
+        st = vb_stratified_folds(td->y, n, td->n_classes, folds, vb_seed_derive(td->seed, "tune-folds", 0), fold, err);
     double sum = 0;
     for (int f = 0; f < folds && st == VB_OK; f++) {
         size_t ntr = 0, nte = 0;
@@ -126,10 +116,8 @@ static vb_status kfold_score(const vb_spec_pipeline *sp, size_t g, const vb_trai
     if (st == VB_OK)
         *out = sum / folds;
     free(fold);
-    free(order);
     free(tr);
     free(te);
-    vb_rng_free(rng);
     return st;
 }
 

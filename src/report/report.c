@@ -425,13 +425,13 @@ static void csv_row(vb_buf *b, const vb_store_exp *e, const vb_store_run *r, con
 {
     if (isnan(v))
         return;
-    vb_csv_field(b, e->name);
+    vb_buf_csv_field(b, e->name);
     vb_buf_puts(b, ",");
-    vb_csv_field(b, r->pipeline);
+    vb_buf_csv_field(b, r->pipeline);
     vb_buf_puts(b, ",");
-    vb_csv_field(b, r->fold);
+    vb_buf_csv_field(b, r->fold);
     vb_buf_printf(b, ",%s,", metric);
-    vb_csv_field(b, cls);
+    vb_buf_csv_field(b, cls);
     vb_buf_puts(b, ",");
     vb_buf_double(b, v);
     vb_buf_puts(b, "\n");
@@ -447,13 +447,13 @@ void vb_report_metrics_csv(const vb_store_exp *e, vb_buf *b)
         for (size_t m = 0; m < r->n_metrics; m++) {
             if (isnan(r->metric_values[m]))
                 continue;
-            vb_csv_field(b, e->name);
+            vb_buf_csv_field(b, e->name);
             vb_buf_puts(b, ",");
-            vb_csv_field(b, r->pipeline);
+            vb_buf_csv_field(b, r->pipeline);
             vb_buf_puts(b, ",");
-            vb_csv_field(b, r->fold);
+            vb_buf_csv_field(b, r->fold);
             vb_buf_puts(b, ",");
-            vb_csv_field(b, r->metric_names[m]); /* names come from the store: quote them too */
+            vb_buf_csv_field(b, r->metric_names[m]); /* names come from the store: quote them too */
             vb_buf_puts(b, ",,");
             vb_buf_double(b, r->metric_values[m]);
             vb_buf_puts(b, "\n");

@@ -39,22 +39,6 @@ void vb_md_cell(vb_buf *b, const char *s)
     }
 }
 
-void vb_csv_field(vb_buf *b, const char *s)
-{
-    s = s ? s : "";
-    if (!strpbrk(s, ",\"\n\r")) {
-        vb_buf_puts(b, s);
-        return;
-    }
-    vb_buf_puts(b, "\"");
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            vb_buf_puts(b, "\"");
-        vb_buf_append(b, p, 1);
-    }
-    vb_buf_puts(b, "\"");
-}
-
 void vb_html_text(vb_buf *b, const char *s)
 {
     for (const char *p = s ? s : ""; *p; p++) {
@@ -310,7 +294,7 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
         for (size_t i = 0; i < s->n; i++) {
             const vb_summary_row *r = &s->rows[i];
             vb_buf_printf(b, "%zu,", i + 1);
-            vb_csv_field(b, r->pipeline);
+            vb_buf_csv_field(b, r->pipeline);
             vb_buf_printf(b, ",%zu,%zu", r->n_done, r->n_failed);
             double v[] = {r->accuracy.test, r->accuracy.mean, r->accuracy.sd, r->macro_f1.test, r->macro_f1.mean,
                           r->macro_f1.sd, r->auc_macro.test, r->log_loss.test, r->extract_s, r->train_s, r->tune_s,
@@ -321,11 +305,11 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
                     vb_buf_double(b, v[j]);
             }
             vb_buf_puts(b, ",");
-            vb_csv_field(b, r->features);
+            vb_buf_csv_field(b, r->features);
             vb_buf_puts(b, ",");
-            vb_csv_field(b, r->params);
+            vb_buf_csv_field(b, r->params);
             vb_buf_puts(b, ",");
-            vb_csv_field(b, r->grid);
+            vb_buf_csv_field(b, r->grid);
             vb_buf_puts(b, "\n");
         }
         return;
@@ -540,9 +524,9 @@ void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b)
             for (size_t j = i + 1; j < n; j++) {
                 size_t k = i * n + j;
                 if (fmt == VB_FMT_CSV) {
-                    vb_csv_field(b, s->rows[i].pipeline);
+                    vb_buf_csv_field(b, s->rows[i].pipeline);
                     vb_buf_puts(b, ",");
-                    vb_csv_field(b, s->rows[j].pipeline);
+                    vb_buf_csv_field(b, s->rows[j].pipeline);
                     double v[3] = {s->mcnemar_p[k], s->ttest_t[k], s->ttest_p[k]};
                     for (int c = 0; c < 3; c++) {
                         vb_buf_puts(b, ",");
@@ -631,16 +615,16 @@ void vb_render_predictions_csv(const vb_store_exp *e, vb_buf *b)
     for (int k = 0; k < e->n_classes; k++) {
         vb_buf_puts(b, ",");
         char *col = vb_asprintf("score:%s", e->classes[k]);
-        vb_csv_field(b, col ? col : "score");
+        vb_buf_csv_field(b, col ? col : "score");
         free(col);
     }
     vb_buf_puts(b, "\n");
     for (size_t i = 0; i < e->n_runs; i++) {
         const vb_store_run *r = &e->runs[i];
         for (size_t t = 0; t < r->n_pred; t++) {
-            vb_csv_field(b, r->pipeline);
+            vb_buf_csv_field(b, r->pipeline);
             vb_buf_puts(b, ",");
-            vb_csv_field(b, r->fold);
+            vb_buf_csv_field(b, r->fold);
             vb_buf_printf(b, ",%zu,%d,%d", r->sample[t], r->truth[t], r->pred[t]);
             for (int k = 0; k < e->n_classes; k++) {
                 vb_buf_puts(b, ",");

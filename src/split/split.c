@@ -379,6 +379,30 @@ vb_status vb_split_make(const vb_split_conf *conf, const vb_dataset *ds, vb_spli
     return VB_OK;
 }
 
+vb_status vb_stratified_folds(const int *y, size_t n, int n_classes, int k, uint64_t seed, int *fold, vb_error *err)
+{
+    if (k < 1)
+        return vb_fail(err, VB_ERR_PARAM, "stratified folds: k must be >= 1, not %d", k);
+    size_t *order = vb_malloc(n ? n : 1, sizeof *order, err);
+    vb_rng *rng = vb_rng_new(seed);
+    if (!order || !rng) {
+        free(order);
+        vb_rng_free(rng);
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    vb_rng_shuffle(rng, order, n);
+    size_t next = 0;
+    for (int c = 0; c < n_classes; c++)
+        for (size_t t = 0; t < n; t++)
+            if (y[order[t]] == c)
+                fold[order[t]] = (int)(next++ % (size_t)k);
+    free(order);
+    vb_rng_free(rng);
+    return VB_OK;
+}
+
 uint64_t vb_split_compute_hash(const vb_split *s)
 {
     uint64_t h = vb_hash64(&s->data_hash, sizeof s->data_hash, 0);
