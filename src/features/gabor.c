@@ -26,18 +26,14 @@
 #include <string.h>
 
 /* Vectors of 8 floats (GCC/Clang vector extension): AVX on x86-64 with
- * -march=native, pairs of SSE registers otherwise. */
+ * -march=native, pairs of SSE registers otherwise. v8fu is the same with
+ * float alignment, for unaligned loads and stores (a vector type may alias
+ * its element type). */
 typedef float v8f __attribute__((vector_size(32)));
+typedef float v8fu __attribute__((vector_size(32), aligned(4)));
 #define VL 8
-
-static inline v8f v8_load(const float *p)
-{
-    v8f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void v8_store(float *p, v8f v) { memcpy(p, &v, sizeof v); }
+#define V8(p) (*(const v8fu *)(const void *)(p))
+#define V8W(p) (*(v8fu *)(void *)(p))
 
 static const vb_param_def gabor_params[] = {
     {.name = "frequencies", .type = VB_PT_FLOATS, .def = "[0.1, 0.25]", .min = 0, .max = 0.5,
@@ -313,12 +309,12 @@ static void row_pass(const gabor_state *s, gabor_scratch *k, const gabor_filter 
         for (int x = 0; x < wv; x += VL) {
             v8f ar = {0}, ai = {0};
             for (int t = 0; t < kk; t++) {
-                v8f v = v8_load(p + x + t);
+                v8f v = V8(p + x + t);
                 ar += v * g->rc[t];
                 ai += v * g->rs[t];
             }
-            v8_store(zr + x, ar);
-            v8_store(zi + x, ai);
+            V8W(zr + x) = ar;
+            V8W(zi + x) = ai;
         }
     }
 }
@@ -337,11 +333,11 @@ static void col_pass(const gabor_state *s, gabor_scratch *k, const gabor_filter 
             v8f re = {0}, im = {0};
             for (int t = 0; t < kk; t++) {
                 size_t off = (size_t)rows[t] * wv + (size_t)x;
-                v8f zr = v8_load(k->zr + off), zi = v8_load(k->zi + off);
+                v8f zr = V8(k->zr + off), zi = V8(k->zi + off);
                 re += zr * g->cc[t] - zi * g->cs[t];
                 im += zr * g->cs[t] + zi * g->cc[t];
             }
-            re -= dc * v8_load(b + x);
+            re -= dc * V8(b + x);
             v8f q = re * re + im * im;
             float out[VL];
             memcpy(out, &q, sizeof out);
