@@ -55,7 +55,7 @@ typedef struct edges_state {
 } edges_state;
 
 typedef struct edges_scratch {
-    float *grey, *tmp, *smooth, *gx, *gy, *mag;
+    float *grey, *pad, *tmp, *smooth, *gx, *gy, *mag;
     uint8_t *edge;  /* 0 none, 1 weak candidate, 2 edge */
     int32_t *stack;
     double *hist;
@@ -125,6 +125,7 @@ static void edges_scratch_free(void *scratch)
     if (!k)
         return;
     free(k->grey);
+    free(k->pad);
     free(k->tmp);
     free(k->smooth);
     free(k->gx);
@@ -144,6 +145,7 @@ static void *edges_scratch_new(const void *state)
         return NULL;
     size_t n = (size_t)s->w * (size_t)s->h;
     k->grey = vb_malloc(n, sizeof(float), NULL);
+    k->pad = vb_malloc((size_t)s->w + 2 * (size_t)s->r, sizeof(float), NULL);
     k->tmp = vb_malloc(n, sizeof(float), NULL);
     k->smooth = vb_malloc(n, sizeof(float), NULL);
     k->gx = vb_malloc(n, sizeof(float), NULL);
@@ -152,7 +154,7 @@ static void *edges_scratch_new(const void *state)
     k->edge = vb_malloc(n, 1, NULL);
     k->stack = vb_malloc(n, sizeof(int32_t), NULL);
     k->hist = vb_malloc((size_t)s->cw * (size_t)s->ch * (size_t)s->bins, sizeof(double), NULL);
-    if (!k->grey || !k->tmp || !k->smooth || !k->gx || !k->gy || !k->mag || !k->edge || !k->stack || !k->hist) {
+    if (!k->grey || !k->pad || !k->tmp || !k->smooth || !k->gx || !k->gy || !k->mag || !k->edge || !k->stack || !k->hist) {
         edges_scratch_free(k);
         return NULL;
     }
@@ -181,20 +183,25 @@ static void sobel(const edges_state *s, const float *img, float *gx, float *gy, 
     }
 }
 
-/* Separable Gaussian with replicated borders. */
-static void gaussian(const edges_state *s, const float *src, float *tmp, float *dst)
+/* Separable Gaussian with replicated borders (rows padded into pad, which
+ * holds w + 2r floats). */
+static void gaussian(const edges_state *s, const float *src, float *pad, float *tmp, float *dst)
 {
     const int w = s->w, h = s->h, r = s->r;
     const float *g = s->gk;
     for (int y = 0; y < h; y++) {
         const float *row = src + (size_t)y * w;
-        float *o = tmp + (size_t)y * w;
-        for (int x = 0; x < w; x++) {
-            float acc = 0;
-            for (int t = -r; t <= r; t++)
-                acc += g[t + r] * row[clampi(x + t, 0, w - 1)];
-            o[x] = acc;
+        for (int t = 0; t < r; t++) {
+            pad[t] = row[0];
+            pad[r + w + t] = row[w - 1];
         }
+        memcpy(pad + r, row, (size_t)w * sizeof *pad);
+        float *o = tmp + (size_t)y * w;
+        for (int x = 0; x < w; x++)
+            o[x] = 0;
+        for (int t = 0; t <= 2 * r; t++)
+            for (int x = 0; x < w; x++)
+                o[x] += g[t] * pad[x + t];
     }
     for (int y = 0; y < h; y++) {
         float *o = dst + (size_t)y * w;
@@ -221,7 +228,7 @@ static void sobel_histograms(const edges_state *s, edges_scratch *k, float *out)
             float m = k->mag[i];
             if (m <= 0)
                 continue;
-            double a = atan2(k->gy[i], k->gx[i]);
+            double a = atan2f(k->gy[i], k->gx[i]);
             if (a < 0)
                 a += 2 * M_PI;
             if (!s->sgn && a >= M_PI)
@@ -316,12 +323,10 @@ static void canny(const edges_state *s, edges_scratch *k)
     while (top > 0) {
         int32_t i = stack[--top];
         int y = i / w, x = i % w;
+        /* only interior pixels are candidates, so neighbours are in the image */
         for (int dy = -1; dy <= 1; dy++)
             for (int dx = -1; dx <= 1; dx++) {
-                int yy = y + dy, xx = x + dx;
-                if (yy < 0 || yy >= h || xx < 0 || xx >= w)
-                    continue;
-                size_t j = (size_t)yy * w + xx;
+                size_t j = (size_t)(y + dy) * w + (size_t)(x + dx);
                 if (e[j] == 1) {
                     e[j] = 2;
                     stack[top++] = (int32_t)j;
@@ -369,7 +374,7 @@ static vb_status edges_extract(const void *state, void *scratch, const vb_image 
     if (s->canny) {
         const float *src = g;
         if (s->r > 0) {
-            gaussian(s, g, k->tmp, k->smooth);
+            gaussian(s, g, k->pad, k->tmp, k->smooth);
             src = k->smooth;
         }
         sobel(s, src, k->gx, k->gy, k->mag);
