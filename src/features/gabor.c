@@ -227,7 +227,8 @@ static void *gabor_scratch_new(const void *state)
     gabor_scratch *k = calloc(1, sizeof *k);
     if (!k)
         return NULL;
-    size_t plane = (size_t)s->h * (size_t)s->wv;
+    /* one vector of slack: the passes compute two vectors at a time */
+    size_t plane = (size_t)s->h * (size_t)s->wv + VL;
     k->grey = vb_malloc((size_t)s->w * (size_t)s->h, sizeof(float), NULL);
     k->pad = vb_calloc((size_t)s->h * (size_t)s->wp, sizeof(float), NULL);
     /* Zeroed: the lanes past w are computed (and never used) from them. */
@@ -299,57 +300,86 @@ static void box_sums(const gabor_state *s, gabor_scratch *k, int r)
     }
 }
 
-/* Row pass: zr + i zi = padded row (x) row kernel, VL outputs at a time. */
+/* The kernels are symmetric (cosine parts, g(-t) cos(-ut) = g(t) cos(ut))
+ * or antisymmetric (sine parts) about their centre, so both passes fold
+ * the taps at +t and -t: half the multiplications. */
+
+/* Row pass: zr + i zi = padded row (x) row kernel, 2 VL outputs at a time
+ * (wv is a multiple of VL; the padded rows have room for one more). */
 static void row_pass(const gabor_state *s, gabor_scratch *k, const gabor_filter *g, int r)
 {
-    const int kk = 2 * r + 1, wv = s->wv;
+    const int wv = s->wv;
+    const float *rc = g->rc + r, *rs = g->rs + r; /* centred: tap t in -r..r */
     for (int y = 0; y < s->h; y++) {
-        const float *p = k->pad + (size_t)y * s->wp;
+        const float *p = k->pad + (size_t)y * s->wp + r; /* p[x] is pixel x */
         float *zr = k->zr + (size_t)y * wv, *zi = k->zi + (size_t)y * wv;
-        for (int x = 0; x < wv; x += VL) {
-            v8f ar = {0}, ai = {0};
-            for (int t = 0; t < kk; t++) {
-                v8f v = V8(p + x + t);
-                ar += v * g->rc[t];
-                ai += v * g->rs[t];
+        for (int x = 0; x < wv; x += 2 * VL) {
+            v8f ar0 = V8(p + x) * rc[0], ar1 = V8(p + x + VL) * rc[0], ai0 = {0}, ai1 = {0};
+            for (int t = 1; t <= r; t++) {
+                v8f a0 = V8(p + x + t), b0 = V8(p + x - t), a1 = V8(p + x + VL + t), b1 = V8(p + x + VL - t);
+                ar0 += (a0 + b0) * rc[t];
+                ai0 += (a0 - b0) * rs[t];
+                ar1 += (a1 + b1) * rc[t];
+                ai1 += (a1 - b1) * rs[t];
             }
-            V8W(zr + x) = ar;
-            V8W(zi + x) = ai;
+            V8W(zr + x) = ar0;
+            V8W(zi + x) = ai0;
+            if (x + VL < wv) {
+                V8W(zr + x + VL) = ar1;
+                V8W(zi + x + VL) = ai1;
+            }
         }
     }
 }
 
-/* Column pass (complex), the DC removal and the magnitude. */
+static inline void magnitude(v8f re, v8f im, float *m)
+{
+    v8f q = re * re + im * im;
+    float out[VL];
+    memcpy(out, &q, sizeof out);
+    for (int j = 0; j < VL; j++)
+        out[j] = sqrtf(out[j]);
+    memcpy(m, out, sizeof out);
+}
+
+/* Column pass (complex), the DC removal and the magnitude, 2 VL outputs at
+ * a time (the planes have room for one more vector). */
 static void col_pass(const gabor_state *s, gabor_scratch *k, const gabor_filter *g, int r)
 {
-    const int kk = 2 * r + 1, wv = s->wv;
+    const size_t wv = (size_t)s->wv;
     const int *ym = s->ymap + (s->rmax - r);
-    const float dc = (float)g->dc;
+    const float dc = (float)g->dc, *cc = g->cc + r, *cs = g->cs + r;
     for (int y = 0; y < s->h; y++) {
-        const int *rows = ym + y;
+        const int *rows = ym + y + r; /* rows[t]: image row of tap t in -r..r */
         float *m = k->mag + (size_t)y * wv;
         const float *b = k->box + (size_t)y * wv;
-        for (int x = 0; x < wv; x += VL) {
-            v8f re = {0}, im = {0};
-            for (int t = 0; t < kk; t++) {
-                size_t off = (size_t)rows[t] * wv + (size_t)x;
-                v8f zr = V8(k->zr + off), zi = V8(k->zi + off);
-                re += zr * g->cc[t] - zi * g->cs[t];
-                im += zr * g->cs[t] + zi * g->cc[t];
+        for (size_t x = 0; x < wv; x += 2 * VL) {
+            const float *zr = k->zr + x, *zi = k->zi + x;
+            size_t c0 = (size_t)rows[0] * wv;
+            v8f re0 = V8(zr + c0) * cc[0], im0 = V8(zi + c0) * cc[0];
+            v8f re1 = V8(zr + c0 + VL) * cc[0], im1 = V8(zi + c0 + VL) * cc[0];
+            for (int t = 1; t <= r; t++) {
+                const size_t up = (size_t)rows[-t] * wv, dn = (size_t)rows[t] * wv;
+                v8f ra = V8(zr + dn), rb = V8(zr + up), ia = V8(zi + dn), ib = V8(zi + up);
+                re0 += (ra + rb) * cc[t] - (ia - ib) * cs[t];
+                im0 += (ra - rb) * cs[t] + (ia + ib) * cc[t];
+                ra = V8(zr + dn + VL);
+                rb = V8(zr + up + VL);
+                ia = V8(zi + dn + VL);
+                ib = V8(zi + up + VL);
+                re1 += (ra + rb) * cc[t] - (ia - ib) * cs[t];
+                im1 += (ra - rb) * cs[t] + (ia + ib) * cc[t];
             }
-            re -= dc * V8(b + x);
-            v8f q = re * re + im * im;
-            float out[VL];
-            memcpy(out, &q, sizeof out);
-            for (int j = 0; j < VL; j++)
-                out[j] = sqrtf(out[j]);
-            memcpy(m + x, out, sizeof out);
+            magnitude(re0 - dc * V8(b + x), im0, m + x);
+            if (x + VL < wv)
+                magnitude(re1 - dc * V8(b + x + VL), im1, m + x + VL);
         }
     }
 }
 
 /* Mean and (population) variance of the magnitude over each cell: two
- * passes in double. */
+ * passes, each row segment summed in float (at most `cell` values), the
+ * segments in double. */
 static void pool(const gabor_state *s, gabor_scratch *k, float *mean, float *var)
 {
     const int w = s->w, h = s->h, cell = s->cell, cw = s->cw, wv = s->wv;
@@ -360,35 +390,39 @@ static void pool(const gabor_state *s, gabor_scratch *k, float *mean, float *var
         const float *m = k->mag + (size_t)y * wv;
         double *a = acc + (size_t)(y / cell) * cw;
         for (int cx = 0; cx < cw; cx++) {
-            int x1 = (cx + 1) * cell < w ? (cx + 1) * cell : w;
-            double t = 0;
-            for (int x = cx * cell; x < x1; x++)
+            int x0 = cx * cell, x1 = x0 + cell < w ? x0 + cell : w;
+            float t = 0;
+            for (int x = x0; x < x1; x++)
                 t += m[x];
             a[cx] += t;
         }
     }
-    for (int cy = 0; cy < s->ch; cy++)
+    for (int cy = 0; cy < s->ch; cy++) {
+        int ny = ((cy + 1) * cell < h ? (cy + 1) * cell : h) - cy * cell;
         for (int cx = 0; cx < cw; cx++) {
             int nx = ((cx + 1) * cell < w ? (cx + 1) * cell : w) - cx * cell;
-            int ny = ((cy + 1) * cell < h ? (cy + 1) * cell : h) - cy * cell;
             size_t i = (size_t)cy * cw + cx;
-            acc[i] /= (double)nx * ny;
-            mean[i] = (float)acc[i];
+            mean[i] = (float)(acc[i] / ((double)nx * ny));
         }
-    for (size_t i = 0; i < ncell; i++)
-        var[i] = 0;
-    for (int cy = 0; cy < s->ch; cy++) {
-        int y1 = (cy + 1) * cell < h ? (cy + 1) * cell : h;
+    }
+    memset(acc, 0, ncell * sizeof *acc);
+    for (int y = 0; y < h; y++) {
+        const float *m = k->mag + (size_t)y * wv, *mu = mean + (size_t)(y / cell) * cw;
+        double *a = acc + (size_t)(y / cell) * cw;
         for (int cx = 0; cx < cw; cx++) {
-            int x1 = (cx + 1) * cell < w ? (cx + 1) * cell : w;
+            int x0 = cx * cell, x1 = x0 + cell < w ? x0 + cell : w;
+            float t = 0, c = mu[cx];
+            for (int x = x0; x < x1; x++)
+                t += (m[x] - c) * (m[x] - c);
+            a[cx] += t;
+        }
+    }
+    for (int cy = 0; cy < s->ch; cy++) {
+        int ny = ((cy + 1) * cell < h ? (cy + 1) * cell : h) - cy * cell;
+        for (int cx = 0; cx < cw; cx++) {
+            int nx = ((cx + 1) * cell < w ? (cx + 1) * cell : w) - cx * cell;
             size_t i = (size_t)cy * cw + cx;
-            double mu = acc[i], t = 0;
-            for (int y = cy * cell; y < y1; y++) {
-                const float *m = k->mag + (size_t)y * wv;
-                for (int x = cx * cell; x < x1; x++)
-                    t += ((double)m[x] - mu) * ((double)m[x] - mu);
-            }
-            var[i] = (float)(t / ((double)(x1 - cx * cell) * (y1 - cy * cell)));
+            var[i] = (float)(acc[i] / ((double)nx * ny));
         }
     }
 }
