@@ -11,11 +11,13 @@
  *
  * The isotropic envelope makes h a product of two 1-D complex filters,
  * h(x, y) = [g(x) e^{iux}] [g(y) e^{ivy}] with (u, v) = 2 pi f (cos, sin),
- * so each filter costs 6(2r+1) multiply-adds per pixel (a row pass on the
- * real image, a complex column pass) instead of 2(2r+1)^2 for the 2-D
- * kernels; the removed mean costs one box sum per frequency. Measured with
- * callgrind on 28x28 images (2 frequencies x 4 orientations), this was the
- * fastest of the three options considered (see the report). The 1-D
+ * so each filter costs about 6(r+1) multiply-adds per pixel (a row pass on
+ * the real image, a complex column pass, symmetric taps folded) instead of
+ * 2(2r+1)^2 for the 2-D kernels; the removed mean costs one box sum per
+ * frequency. Callgrind, 28x28 images, the default bank (r = 17 and 7): 0.54M
+ * instructions per image including pooling, against 2.9M for a vectorised
+ * direct 2-D correlation (filtering alone); an FFT would need nine 64x64
+ * complex transforms per image, more work still at this size. The 1-D
  * kernels are built once in create(); images are read with mirror
  * boundaries (scipy's 'reflect': d c b a | a b c d | d c b a).
  */
