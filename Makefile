@@ -50,6 +50,11 @@ CLI = $(BUILD)/visbench
 
 all: $(CLI) $(LIB)
 
+# Extractors: sqrtf may not set errno, so that pixel loops vectorise; hog
+# reproduces VLFeat's roundings, so nothing there is fused into an FMA.
+$(BUILD)/obj/src/features/%.o: CFLAGS += -fno-math-errno
+$(BUILD)/obj/src/features/hog.o: CFLAGS += -ffp-contract=off
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@

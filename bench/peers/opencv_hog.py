@@ -1,18 +1,22 @@
 """OpenCV's HOGDescriptor on the Fashion-MNIST test images, one thread.
 
-Usage: /usr/bin/python3 bench/peers/opencv_hog.py [SIZE] [CELL]
-Prints: RESULT name=opencv-hog threads=1 size=S images=N seconds=... images_per_s=... mpix_per_s=...
+Usage: /usr/bin/python3 bench/peers/opencv_hog.py [SIZE] [CELL] [COUNT]
+Images are upscaled to SIZE x SIZE (bicubic) before timing; COUNT limits
+how many (default all 10000). Prints:
+RESULT name=opencv-hog threads=1 size=S images=N seconds=... images_per_s=... mpix_per_s=...
 """
-import gzip, sys, time
-import numpy as np
+import sys
+import time
+
 import cv2
+import numpy as np
+
+from common import load_test_images, report
 
 size = int(sys.argv[1]) if len(sys.argv) > 1 else 28
 cell = int(sys.argv[2]) if len(sys.argv) > 2 else 4
-with gzip.open('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz') as f:
-    imgs = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
-if size != 28:
-    imgs = np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_CUBIC) for im in imgs])
+count = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+imgs = load_test_images(size, count)
 cv2.setNumThreads(1)
 # Dalal-Triggs layout: 2x2-cell blocks with a one-cell stride, 9 bins.
 win = (size // cell) * cell
@@ -24,6 +28,4 @@ for _ in range(3):
     for im in imgs:
         hog.compute(im)
     best = min(best, time.perf_counter() - t0)
-n = len(imgs)
-print(f"RESULT name=opencv-hog threads=1 size={size} images={n} seconds={best:.4f} "
-      f"images_per_s={n / best:.1f} mpix_per_s={n * size * size / best / 1e6:.2f}")
+report("opencv-hog", size, len(imgs), best)

@@ -73,12 +73,15 @@ void vb_post_free(vb_post *p)
 
 /* ---- registries: one line per plug-in ---------------------------------- */
 
-extern const vb_extractor_vt vb_ext_raw, vb_ext_hog;
+extern const vb_extractor_vt vb_ext_raw, vb_ext_hog, vb_ext_gabor, vb_ext_haar, vb_ext_edges;
 extern const vb_post_vt vb_post_standardize, vb_post_l2;
 
 static const vb_extractor_vt *const extractors[] = {
     &vb_ext_raw,
     &vb_ext_hog,
+    &vb_ext_gabor,
+    &vb_ext_haar,
+    &vb_ext_edges,
 };
 
 static const vb_post_vt *const posts[] = {
