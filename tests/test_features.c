@@ -117,6 +117,12 @@ static void test_registry_defaults(void **state)
             expect = 32 * 24; /* c x h x w */
         else if (strcmp(vt->info.name, "hog") == 0)
             expect = 4 * 3 * 31; /* cell 8: round(32/8) x round(24/8) cells x (3*9+4) */
+        else if (strcmp(vt->info.name, "gabor") == 0)
+            expect = 2 * 2 * 4 * (5 * 4); /* mean+var x 2 freqs x 4 orientations x ceil(32/7) x ceil(24/7) */
+        else if (strcmp(vt->info.name, "haar") == 0)
+            expect = 5 * (9 * 7 + 4 * 3); /* 5 types; S = 6 (step 3): 9 x 7 windows, S = 12 (step 6): 4 x 3 */
+        else if (strcmp(vt->info.name, "edges") == 0)
+            expect = (8 + 1) * (5 * 4); /* 8 sobel bins + canny density, ceil(32/7) x ceil(24/7) cells */
         else {
             fail_msg("extractor '%s' has no expected dimension in this test", vt->info.name);
             expect = 0;

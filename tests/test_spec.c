@@ -113,7 +113,7 @@ static void test_good_spec(void **state)
     assert_true(vb_param(&p->ext_params[0], "cell")->given);
     assert_false(vb_param(&p->ext_params[0], "variant")->given);
     assert_string_equal(pyaml(&p->ext_params[0], &b),
-                        "{cell: 4, orientations: 12, variant: uoctti, bilinear: false}");
+                        "{cell: 4, orientations: 12, variant: uoctti, bilinear: false, signed: false, norm: l2clip}");
 
     assert_int_equal(p->n_post, 2);
     assert_ptr_equal(p->post[0], vb_post_find("standardize"));
