@@ -21,5 +21,6 @@ void cli_progress_break(void);
 int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
+int cmd_features(int argc, char **argv);
 
 #endif

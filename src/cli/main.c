@@ -116,6 +116,11 @@ static void usage(FILE *f)
           "        run every pipeline of an experiment spec on the same split; print\n"
           "        accuracy, macro-F1, times and per-class metrics; write the results\n"
           "        to DIR (default results/<spec name>/)\n"
+          "  features SPEC --pipeline NAME --out FILE [--format libsvm|csv|npy]\n"
+          "        [--part train|val|test] [--fold N]\n"
+          "        write one pipeline's features (after post-processing, fitted on the\n"
+          "        fold's training part as run does) with labels; npy puts the labels\n"
+          "        in FILE.labels.npy (default: libsvm, test part, fold 1)\n"
           "  list [KIND] [--markdown]\n"
           "        every plug-in with its parameters (KIND: datasets, split, preprocess,\n"
           "        features, postprocess, classifiers)\n"
@@ -162,6 +167,8 @@ int main(int argc, char **argv)
     char **sub_argv = argv + i;
     if (strcmp(cmd, "run") == 0)
         return cmd_run(sub_argc, sub_argv);
+    if (strcmp(cmd, "features") == 0)
+        return cmd_features(sub_argc, sub_argv);
     if (strcmp(cmd, "list") == 0)
         return cmd_list(sub_argc, sub_argv);
     if (strcmp(cmd, "dataset") == 0)
@@ -174,8 +181,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return VB_EXIT_OK;
     }
-    static const char *const cmds[] = {"run", "list", "dataset", "version", "help"};
-    const char *near = vb_nearest_name(cmd, cmds, 5);
+    static const char *const cmds[] = {"run", "features", "list", "dataset", "version", "help"};
+    const char *near = vb_nearest_name(cmd, cmds, sizeof cmds / sizeof cmds[0]);
     if (near)
         return cli_usage("", "unknown command '%s'; did you mean '%s'?", cmd, near);
     return cli_usage("", "unknown command '%s'", cmd);
