@@ -11,15 +11,14 @@
  * done, so the codebook is a function of (descriptors, seed) only.
  *
  * Determinism across thread counts: k-means (Lloyd/Elkan/ANN) sums in a
- * fixed order whatever the threads; VLFeat's GMM M-step adds per-thread
- * partial sums in arrival order, so EM runs on one VLFeat thread. */
+ * fixed order whatever the threads; the GMM's M-step is ours for the same
+ * reason (see fit_gmm). */
 #include "internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <vl/fisher.h>
-#include <vl/generic.h>
 #include <vl/gmm.h>
 #include <vl/kmeans.h>
 #include <vl/random.h>
@@ -274,24 +273,33 @@ static void project(const vbf_enc *e, const float *X, size_t n, float *Y)
 
 /* ---- fit ----------------------------------------------------------------- */
 
+/* EM for a diagonal GMM, initialised from the k-means partition (one
+ * Gaussian per word; an empty word keeps its centre with the global
+ * variance). The E-step is VLFeat's vl_get_gmm_data_posteriors_f; the
+ * M-step is ours, because VLFeat 0.9.21's vl_gmm_em adds per-thread
+ * partial sums in arrival order (the model changes from run to run with
+ * three or more threads) and leaks a buffer every iteration
+ * (_vl_gmm_restart_empty_modes), and vl_gmm_delete leaks its covariance
+ * bounds. Here each component sums over the descriptors in order, so any
+ * thread count gives the same bits; EM runs exactly gmm_iterations
+ * iterations, since VLFeat's log-likelihood is a thread-order-dependent
+ * sum and a stopping test on it would not be. Variances are floored at
+ * 1e-4 of the largest data variance (VLFeat's MATLAB default); a
+ * component that receives no mass keeps its parameters. */
 static vb_status fit_gmm(vbf_enc *e, const float *Y, size_t n, vb_error *err)
 {
     size_t K = e->c.words, d = e->d;
-    float *D = vb_malloc(n, K * sizeof *D, err);
-    double *mean = vb_calloc(K * d, sizeof *mean, err), *var = vb_calloc(K * d, sizeof *var, err);
-    double *mass = vb_calloc(K, sizeof *mass, err), *gmean = vb_calloc(d, sizeof *gmean, err);
-    double *gvar = vb_calloc(d, sizeof *gvar, err);
+    float *D = vb_malloc(n, K * sizeof *D, err); /* distances, then posteriors */
+    double *gmean = vb_calloc(d, sizeof *gmean, err), *gvar = vb_calloc(d, sizeof *gvar, err);
     int32_t *near = vb_malloc(n, sizeof *near, err);
-    float *m0 = vb_malloc(K, d * sizeof *m0, err), *v0 = vb_malloc(K, d * sizeof *v0, err);
-    float *p0 = vb_malloc(K, sizeof *p0, err);
+    float *mu = vb_malloc(K, d * sizeof *mu, err), *var = vb_malloc(K, d * sizeof *var, err);
+    float *prior = vb_malloc(K, sizeof *prior, err);
+    double *mass = vb_calloc(K, sizeof *mass, err);
     vb_status st = VB_OK;
-    VlGMM *gmm = NULL;
-    if (!D || !mean || !var || !mass || !gmean || !gvar || !near || !m0 || !v0 || !p0) {
+    if (!D || !gmean || !gvar || !near || !mu || !var || !prior || !mass) {
         st = VB_ERR_NOMEM;
         goto out;
     }
-    /* Initial mixture from the k-means partition (one Gaussian per word);
-     * an empty word keeps its centre with the global variance. */
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         float *row = D + i * K;
@@ -302,58 +310,76 @@ static vb_status fit_gmm(vbf_enc *e, const float *Y, size_t n, vb_error *err)
                 best = k;
         near[i] = (int32_t)best;
     }
-    for (size_t i = 0; i < n; i++) {
-        const float *y = Y + i * d;
-        mass[near[i]] += 1;
-        for (size_t j = 0; j < d; j++) {
-            mean[near[i] * d + j] += y[j];
-            gmean[j] += y[j];
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            gmean[j] += Y[i * d + j];
     for (size_t j = 0; j < d; j++)
         gmean[j] /= (double)n;
-    for (size_t k = 0; k < K; k++)
-        for (size_t j = 0; j < d; j++)
-            mean[k * d + j] = mass[k] > 0 ? mean[k * d + j] / mass[k] : e->centers[k * d + j];
-    for (size_t i = 0; i < n; i++) {
-        const float *y = Y + i * d;
-        for (size_t j = 0; j < d; j++) {
-            double a = y[j] - mean[near[i] * d + j], b = y[j] - gmean[j];
-            var[near[i] * d + j] += a * a;
-            gvar[j] += b * b;
-        }
-    }
     double maxvar = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            gvar[j] += ((double)Y[i * d + j] - gmean[j]) * ((double)Y[i * d + j] - gmean[j]);
     for (size_t j = 0; j < d; j++) {
         gvar[j] /= (double)(n > 1 ? n - 1 : 1);
-        if (gvar[j] > maxvar)
-            maxvar = gvar[j];
+        maxvar = gvar[j] > maxvar ? gvar[j] : maxvar;
     }
-    /* VLFeat's MATLAB default bound: 1e-4 of the largest data variance. */
     double bound = maxvar > 0 ? 1e-4 * maxvar : 1e-10;
-    for (size_t k = 0; k < K; k++) {
-        p0[k] = (float)((mass[k] > 0 ? mass[k] : 1e-3) / (double)n);
+    /* the k-means partition as hard posteriors, then one M-step */
+    memset(D, 0, n * K * sizeof *D);
+    for (size_t i = 0; i < n; i++)
+        D[i * K + (size_t)near[i]] = 1;
+    for (size_t k = 0; k < K; k++)
         for (size_t j = 0; j < d; j++) {
-            double v = mass[k] > 0 ? var[k * d + j] / mass[k] : gvar[j];
-            v0[k * d + j] = (float)(v > bound ? v : bound);
-            m0[k * d + j] = (float)mean[k * d + j];
+            mu[k * d + j] = e->centers[k * d + j];
+            var[k * d + j] = (float)(gvar[j] > bound ? gvar[j] : bound);
         }
+    for (int it = 0; it <= e->c.gmm_iters; it++) {
+        if (it > 0) /* E-step */
+            vl_get_gmm_data_posteriors_f(D, (vl_size)K, (vl_size)n, prior, mu, (vl_size)d, var, Y);
+        /* M-step: one component per loop iteration, its sums in data order */
+#pragma omp parallel for schedule(dynamic, 1)
+        for (size_t k = 0; k < K; k++) {
+            double m = 0;
+            for (size_t i = 0; i < n; i++)
+                m += D[i * K + k];
+            mass[k] = m;
+            if (!(m > 1e-6 / (double)K))
+                continue;
+            double acc[1024];
+            for (size_t j0 = 0; j0 < d; j0 += 1024) {
+                size_t j1 = d - j0 < 1024 ? d : j0 + 1024;
+                memset(acc, 0, sizeof acc);
+                for (size_t i = 0; i < n; i++) {
+                    double p = D[i * K + k];
+                    if (p == 0)
+                        continue;
+                    for (size_t j = j0; j < j1; j++)
+                        acc[j - j0] += p * Y[i * d + j];
+                }
+                for (size_t j = j0; j < j1; j++)
+                    mu[k * d + j] = (float)(acc[j - j0] / m);
+                memset(acc, 0, sizeof acc);
+                for (size_t i = 0; i < n; i++) {
+                    double p = D[i * K + k];
+                    if (p == 0)
+                        continue;
+                    for (size_t j = j0; j < j1; j++) {
+                        double t = (double)Y[i * d + j] - mu[k * d + j];
+                        acc[j - j0] += p * t * t;
+                    }
+                }
+                for (size_t j = j0; j < j1; j++) {
+                    double v = acc[j - j0] / m;
+                    var[k * d + j] = (float)(v > bound ? v : bound);
+                }
+            }
+        }
+        double total = 0;
+        for (size_t k = 0; k < K; k++)
+            total += mass[k];
+        for (size_t k = 0; k < K; k++)
+            prior[k] = (float)(mass[k] > 1e-6 / (double)K ? mass[k] / total : 1e-6 / (double)K);
     }
-    gmm = vl_gmm_new(VL_TYPE_FLOAT, (vl_size)d, (vl_size)K);
-    if (!gmm) {
-        st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    vl_gmm_set_means(gmm, m0);
-    vl_gmm_set_covariances(gmm, v0);
-    vl_gmm_set_priors(gmm, p0);
-    vl_gmm_set_max_num_iterations(gmm, (vl_size)e->c.gmm_iters);
-    vl_gmm_set_covariance_lower_bound(gmm, bound);
-    vl_size threads = vl_get_max_threads();
-    vl_set_num_threads(1);
-    vl_gmm_em(gmm, Y, (vl_size)n);
-    vl_set_num_threads(threads);
-    const float *gm = vl_gmm_get_means(gmm), *gc = vl_gmm_get_covariances(gmm), *gp = vl_gmm_get_priors(gmm);
     e->covs = vb_malloc(K, d * sizeof *e->covs, err);
     e->priors = vb_malloc(K, sizeof *e->priors, err);
     if (!e->covs || !e->priors) {
@@ -361,29 +387,25 @@ static vb_status fit_gmm(vbf_enc *e, const float *Y, size_t n, vb_error *err)
         goto out;
     }
     for (size_t k = 0; k < K && st == VB_OK; k++) {
-        e->priors[k] = gp[k];
-        if (!(gp[k] > 0) || !isfinite(gp[k]))
-            st = vb_fail(err, VB_ERR_NUMERIC, "the GMM diverged (component %zu has prior %g)", k, (double)gp[k]);
+        e->priors[k] = prior[k];
+        if (!(prior[k] > 0) || !isfinite(prior[k]))
+            st = vb_fail(err, VB_ERR_NUMERIC, "the GMM diverged (component %zu has prior %g)", k, (double)prior[k]);
         for (size_t j = 0; j < d && st == VB_OK; j++) {
-            e->centers[k * d + j] = gm[k * d + j];
-            e->covs[k * d + j] = gc[k * d + j];
-            if (!(gc[k * d + j] > 0) || !isfinite(gc[k * d + j]) || !isfinite(gm[k * d + j]))
+            e->centers[k * d + j] = mu[k * d + j];
+            e->covs[k * d + j] = var[k * d + j];
+            if (!(var[k * d + j] > 0) || !isfinite(var[k * d + j]) || !isfinite(mu[k * d + j]))
                 st = vb_fail(err, VB_ERR_NUMERIC, "the GMM diverged (component %zu)", k);
         }
     }
 out:
-    if (gmm)
-        vl_gmm_delete(gmm);
     free(D);
-    free(mean);
-    free(var);
-    free(mass);
     free(gmean);
     free(gvar);
     free(near);
-    free(m0);
-    free(v0);
-    free(p0);
+    free(mu);
+    free(var);
+    free(prior);
+    free(mass);
     return st;
 }
 

@@ -5,10 +5,24 @@
 #include <cmocka.h>
 
 #include "featutil.h"
+#include "visbench/node.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Parameters from YAML text. The document stays alive until the plug-in is
+ * built: the parsed values point at its file name for their messages
+ * (vb_params_parse_text frees it at once, so a parameter error from
+ * create() would read freed memory). */
+static vb_status parse(vb_params *p, const vb_plugin *pl, const char *yaml, vb_doc **doc, vb_error *err)
+{
+    memset(p, 0, sizeof *p);
+    vb_status st = vb_doc_load_string(yaml, "test", doc, err);
+    if (st == VB_OK)
+        st = vb_params_parse(p, pl, (*doc)->root, 0, err);
+    return st;
+}
 
 vb_status fu_extractor_try(const char *name, const char *yaml, int w, int h, int c, vb_extractor **out,
                            vb_error *err)
@@ -17,11 +31,12 @@ vb_status fu_extractor_try(const char *name, const char *yaml, int w, int h, int
     if (!vt)
         fail_msg("no extractor %s", name);
     vb_params p;
-    vb_status st = vb_params_parse_text(&p, &vt->info, yaml, err);
-    if (st != VB_OK)
-        return st;
-    st = vb_extractor_new(vt, &p, (vb_shape){w, h, c}, out, err);
+    vb_doc *doc = NULL;
+    vb_status st = parse(&p, &vt->info, yaml, &doc, err);
+    if (st == VB_OK)
+        st = vb_extractor_new(vt, &p, (vb_shape){w, h, c}, out, err);
     vb_params_free(&p);
+    vb_doc_free(doc);
     return st;
 }
 
@@ -40,11 +55,12 @@ vb_status fu_post_try(const char *name, const char *yaml, size_t dim_in, vb_post
     if (!vt)
         fail_msg("no post step %s", name);
     vb_params p;
-    vb_status st = vb_params_parse_text(&p, &vt->info, yaml, err);
-    if (st != VB_OK)
-        return st;
-    st = vb_post_new(vt, &p, dim_in, out, err);
+    vb_doc *doc = NULL;
+    vb_status st = parse(&p, &vt->info, yaml, &doc, err);
+    if (st == VB_OK)
+        st = vb_post_new(vt, &p, dim_in, out, err);
     vb_params_free(&p);
+    vb_doc_free(doc);
     return st;
 }
 
