@@ -182,7 +182,7 @@ static const vb_param_def pca_params[] = {
     {.name = "variance", .type = VB_PT_FLOAT, .def = "0.95", .min = 0, .max = 1, .flags = VB_PF_MIN_OPEN,
      .help = "with components 0: keep the fewest leading components that explain this fraction of the variance"},
     {.name = "whiten", .type = VB_PT_BOOL, .def = "false",
-     .help = "divide each component by its standard deviation (the square root of its eigenvalue)"},
+     .help = "divide each component by its standard deviation (components without variance become 0)"},
 };
 
 typedef struct pca_state {
@@ -273,8 +273,9 @@ static void pca_derive(pca_state *s)
     double top = s->k ? s->values[0] : 0;
     for (size_t c = 0; c < s->k; c++) {
         double sc = 1.0;
+        /* whitening a direction without variance would blow up noise */
         if (s->whiten)
-            sc = 1.0 / sqrt(s->values[c] + 1e-12 * top + 1e-30);
+            sc = s->values[c] > 1e-12 * top && s->values[c] > 0 ? 1.0 / sqrt(s->values[c]) : 0.0;
         double o = 0;
         for (size_t j = 0; j < s->d; j++)
             o += (double)s->W[c * s->d + j] * s->mean[j];
