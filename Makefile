@@ -80,7 +80,7 @@ test-unit: $(TESTS)
 	@set -e; for t in $(TESTS); do \
 	  echo "== $$t"; \
 	  d=$(BUILD)/tmp/$$(basename $$t); rm -rf $$d; mkdir -p $$d; \
-	  (cd $$d && OMP_NUM_THREADS=2 $(CURDIR)/$$t); \
+	  (cd $$d && OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive $(CURDIR)/$$t); \
 	done
 
 test-e2e: $(CLI) $(LIB)

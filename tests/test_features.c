@@ -86,6 +86,29 @@ static vb_image *random_image(int w, int h, int c, uint64_t seed)
     return img;
 }
 
+/* Fits an extractor on n random 32 x 24 grey images. */
+typedef struct rand_src {
+    size_t n;
+} rand_src;
+
+static vb_status rand_get(const vb_imgsrc *src, size_t i, vb_image *dst, vb_error *err)
+{
+    vb_image *img = random_image(32, 24, 1, 100 + i);
+    vb_status st = vb_image_reshape(dst, 32, 24, 1, err);
+    if (st == VB_OK)
+        memcpy(dst->data, img->data, 32 * 24 * sizeof(float));
+    vb_image_free(img);
+    return st;
+}
+
+static void fit_random(vb_extractor *x, size_t n)
+{
+    vb_imgsrc src = {.n = n, .get = rand_get, .ctx = NULL};
+    vb_error err = {0};
+    if (x->vt->fit(x->state, &src, 5, &err) != VB_OK)
+        fail_msg("%s: %s", x->vt->info.name, err.msg);
+}
+
 static vb_post *post_new(const char *name, const char *yaml, size_t dim)
 {
     const vb_post_vt *vt = vb_post_find(name);
@@ -123,12 +146,25 @@ static void test_registry_defaults(void **state)
             expect = 5 * (9 * 7 + 4 * 3); /* 5 types; S = 6 (step 3): 9 x 7 windows, S = 12 (step 6): 4 x 3 */
         else if (strcmp(vt->info.name, "edges") == 0)
             expect = (8 + 1) * (5 * 4); /* 8 sobel bins + canny density, ceil(32/7) x ceil(24/7) cells */
+        else if (strcmp(vt->info.name, "sift") == 0)
+            expect = 256 * (1 + 4); /* bovw: 256 words x pyramid [1, 2] = 1 + 4 cells */
+        else if (strcmp(vt->info.name, "lbp") == 0)
+            expect = 58 * 3 * 4; /* 58 uniform patterns x floor(24/8) x floor(32/8) cells */
+        else if (strcmp(vt->info.name, "color") == 0)
+            expect = 1 * 1 * 8; /* one cell, one (grey) channel, 8 bins */
         else {
             fail_msg("extractor '%s' has no expected dimension in this test", vt->info.name);
             expect = 0;
         }
         assert_int_equal(x->dim, expect);
         assert_int_equal(vt->dim(x->state), expect);
+        if (vt->fit) {
+            /* An extractor that learns (a codebook) is fitted first, on
+             * random images, with a codebook small enough for them. */
+            vb_extractor_free(x);
+            x = ext_new(vt->info.name, "{words: 8}", shape);
+            fit_random(x, 12);
+        }
         /* Extracting gives dim finite values. */
         vb_image *img = random_image(32, 24, 1, 7);
         float *out = malloc(x->dim * sizeof *out);
@@ -148,7 +184,9 @@ static void test_registry_defaults(void **state)
         assert_ptr_equal(vb_post_find(posts[i]->info.name), posts[i]);
         vb_post *p = post_new(posts[i]->info.name, NULL, 5);
         assert_int_equal(p->dim_in, 5);
-        assert_int_equal(p->dim, 5); /* standardize and l2 keep the dimension */
+        /* homkermap: 2 order + 1 values each (order 1); the others keep the
+         * dimension until fitted (pca by variance knows its size after fit) */
+        assert_int_equal(p->dim, strcmp(posts[i]->info.name, "homkermap") == 0 ? 15 : 5);
         vb_post_free(p);
     }
     assert_non_null(vb_post_find("standardize"));

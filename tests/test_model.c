@@ -114,6 +114,13 @@ static void test_round_trip_pipelines(void **state)
                "classifier: {svm: {kernel: linear, probability: true}}}");
     round_trip("{name: two, preprocess: [rgb, {crop: 20}], features: [{hog: {cell: 5, variant: dalaltriggs}}, raw], "
                "postprocess: [standardize, l2], classifier: {svm: {kernel: poly, degree: 2}}}");
+    /* Learned encodings and fitted post-processing: codebooks, GMMs, PCA. */
+    round_trip("{name: fv, features: [{sift: {encoding: fisher, words: 4, descriptor_pca: 16, max_descriptors: 2000, "
+               "step: 4}}], postprocess: [{pca: {variance: 0.9}}], classifier: {svm: {kernel: linear}}}");
+    round_trip("{name: vlad, features: [{sift: {encoding: vlad, words: 4, max_descriptors: 2000, step: 4, "
+               "pyramid: [1, 2]}}], postprocess: [power, l2], classifier: {logreg: {}}}");
+    round_trip("{name: hk, features: [{lbp: {cell: 6}}, {color: {cells: 2}}], postprocess: [l2, homkermap], "
+               "classifier: {linear: {}}}");
 }
 
 /* Parameters that make a plug-in quick on 24 px images; plug-ins not listed
@@ -123,7 +130,7 @@ static const char *ext_params(const char *name)
     static const struct {
         const char *name, *params;
     } t[] = {{"hog", "{cell: 6}"},
-             {"sift", "{k: 8, max_descriptors: 2000, step: 4}"},
+             {"sift", "{words: 8, max_descriptors: 2000, step: 4}"},
              {"gabor", "{}"},
              {"haar", "{}"}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)

@@ -62,7 +62,9 @@ typedef struct vb_postchain {
 vb_status vb_postchain_new(const vb_spec_pipeline *sp, size_t dim_in, vb_postchain **out, vb_error *err);
 void vb_postchain_free(vb_postchain *pc);
 /* Fits each step on the training rows as transformed by the steps before
- * it; *out receives the transformed training rows (n x dim, malloc'ed). */
+ * it; *out receives the transformed training rows (n x dim, malloc'ed).
+ * A step whose size is only known once fitted (pca by variance) updates
+ * its dim, the later steps are rebuilt for it, and pc->dim is final. */
 vb_status vb_postchain_fit(vb_postchain *pc, const float *X, size_t n, float **out, vb_error *err);
 /* Transforms rows (n x dim_in) into a new n x dim matrix. With no steps,
  * *out is a copy. */

@@ -144,6 +144,11 @@ static void usage(FILE *f)
           "        label and top-K scores for each image (folders are searched)\n"
           "  evaluate MODEL DATASET [--part test|train|all] [--json]\n"
           "        the metrics of a saved model on a labelled dataset\n"
+          "  features SPEC --pipeline NAME --out FILE [--format libsvm|csv|npy]\n"
+          "        [--part train|val|test] [--fold N]\n"
+          "        write one pipeline's features (after post-processing, fitted on the\n"
+          "        fold's training part as run does) with labels; npy puts the labels\n"
+          "        in FILE.labels.npy (default: libsvm, test part, fold 1)\n"
           "  list [KIND] [--markdown]\n"
           "        every plug-in with its parameters (KIND: datasets, split, preprocess,\n"
           "        features, postprocess, classifiers)\n"
@@ -202,6 +207,8 @@ int main(int argc, char **argv)
         return cmd_predict(sub_argc, sub_argv);
     if (strcmp(cmd, "evaluate") == 0)
         return cmd_evaluate(sub_argc, sub_argv);
+    if (strcmp(cmd, "features") == 0)
+        return cmd_features(sub_argc, sub_argv);
     if (strcmp(cmd, "list") == 0)
         return cmd_list(sub_argc, sub_argv);
     if (strcmp(cmd, "dataset") == 0)
@@ -214,8 +221,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return VB_EXIT_OK;
     }
-    static const char *const cmds[] = {"run",  "results", "report",  "train",   "predict",
-                                       "evaluate", "list", "dataset", "version", "help"};
+    static const char *const cmds[] = {"run",      "results", "report",  "train",   "predict", "evaluate",
+                                       "features", "list",    "dataset", "version", "help"};
     const char *near = vb_nearest_name(cmd, cmds, sizeof cmds / sizeof cmds[0]);
     if (near)
         return cli_usage("", "unknown command '%s'; did you mean '%s'?", cmd, near);

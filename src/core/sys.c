@@ -19,6 +19,8 @@
 /* OpenBLAS's threading control; declared here so that core does not need
  * cblas.h. Resolved from libopenblas at link time. */
 void openblas_set_num_threads(int num_threads);
+/* VLFeat keeps its own OpenMP thread count (vl/generic.h). */
+void vl_set_num_threads(size_t n);
 
 uint32_t vb_crc32(const void *data, size_t len, uint32_t crc)
 {
@@ -101,6 +103,7 @@ void vb_set_threads(int n)
     omp_set_num_threads(n);
 #endif
     openblas_set_num_threads(n);
+    vl_set_num_threads((size_t)n);
 }
 
 int vb_get_threads(void)

@@ -74,7 +74,9 @@ void vb_post_free(vb_post *p)
 /* ---- registries: one line per plug-in ---------------------------------- */
 
 extern const vb_extractor_vt vb_ext_raw, vb_ext_hog, vb_ext_gabor, vb_ext_haar, vb_ext_edges;
+extern const vb_extractor_vt vb_ext_sift, vb_ext_lbp, vb_ext_color;
 extern const vb_post_vt vb_post_standardize, vb_post_l2;
+extern const vb_post_vt vb_post_pca, vb_post_power, vb_post_homkermap;
 
 static const vb_extractor_vt *const extractors[] = {
     &vb_ext_raw,
@@ -82,11 +84,17 @@ static const vb_extractor_vt *const extractors[] = {
     &vb_ext_gabor,
     &vb_ext_haar,
     &vb_ext_edges,
+    &vb_ext_sift,
+    &vb_ext_lbp,
+    &vb_ext_color,
 };
 
 static const vb_post_vt *const posts[] = {
     &vb_post_standardize,
     &vb_post_l2,
+    &vb_post_pca,
+    &vb_post_power,
+    &vb_post_homkermap,
 };
 
 const vb_extractor_vt *const *vb_extractor_registry(size_t *n)

@@ -501,13 +501,17 @@ static vb_status parse_sections(vb_model *m, const section *s, const char *name,
         if ((st = vb_post_new(vt, &sp.post_params[i], m->pc->dim, &m->pc->post[i], err)) != VB_OK)
             break;
         m->pc->n = i + 1;
-        if (m->pc->post[i]->dim != dout) {
-            st = vb_fail(err, VB_ERR_FORMAT, "%s: step %u gives %zu features, the file says %llu", pwhat, i,
-                         m->pc->post[i]->dim, (unsigned long long)dout);
+        vb_post *post = m->pc->post[i];
+        if ((st = read_state(&r, post->vt->load, post->state, post->vt->info.name, err)) != VB_OK)
+            break;
+        /* Some steps know their output size only once fitted (pca by variance). */
+        post->dim = post->vt->dim(post->state);
+        if (post->dim != dout) {
+            st = vb_fail(err, VB_ERR_FORMAT, "%s: step %u gives %zu features, the file says %llu", pwhat, i, post->dim,
+                         (unsigned long long)dout);
             break;
         }
-        m->pc->dim = m->pc->post[i]->dim;
-        st = read_state(&r, m->pc->post[i]->vt->load, m->pc->post[i]->state, m->pc->post[i]->vt->info.name, err);
+        m->pc->dim = post->dim;
     }
     if (st == VB_OK)
         st = vb_reader_end(&r, err);

@@ -277,7 +277,26 @@ vb_status vb_postchain_new(const vb_spec_pipeline *sp, size_t dim_in, vb_postcha
     return VB_OK;
 }
 
-static vb_status run_chain(const vb_postchain *pc, int fit, const float *X, size_t n, float **out, vb_error *err)
+/* A step whose output size is only known once fitted (pca with a variance
+ * fraction) changes the input size of the steps after it: they are rebuilt,
+ * still unfitted, for the new size. */
+static vb_status rebuild_after(vb_postchain *pc, size_t i, vb_error *err)
+{
+    for (size_t j = i + 1; j < pc->n; j++) {
+        vb_post *old = pc->post[j], *fresh = NULL;
+        vb_status st = vb_post_new(old->vt, &old->params, pc->post[j - 1]->dim, &fresh, err);
+        if (st != VB_OK)
+            return st;
+        vb_post_free(old);
+        pc->post[j] = fresh;
+    }
+    pc->dim = pc->n ? pc->post[pc->n - 1]->dim : pc->dim_in;
+    return VB_OK;
+}
+
+/* fit_pc is pc itself when fitting (then steps may be rebuilt), NULL otherwise. */
+static vb_status run_chain(const vb_postchain *pc, vb_postchain *fit_pc, const float *X, size_t n, float **out,
+                          vb_error *err)
 {
     *out = NULL;
     size_t d = pc->dim_in;
@@ -288,8 +307,13 @@ static vb_status run_chain(const vb_postchain *pc, int fit, const float *X, size
     for (size_t i = 0; i < pc->n; i++) {
         vb_post *p = pc->post[i];
         vb_status st = VB_OK;
-        if (fit && p->vt->fit)
+        if (fit_pc && p->vt->fit) {
             st = p->vt->fit(p->state, cur, n, err);
+            if (st == VB_OK && p->vt->dim(p->state) != p->dim) {
+                p->dim = p->vt->dim(p->state);
+                st = rebuild_after(fit_pc, i, err);
+            }
+        }
         float *next = st == VB_OK ? vb_malloc(n ? n : 1, p->dim * sizeof *next, err) : NULL;
         if (st == VB_OK && !next)
             st = VB_ERR_NOMEM;
@@ -308,10 +332,10 @@ static vb_status run_chain(const vb_postchain *pc, int fit, const float *X, size
 
 vb_status vb_postchain_fit(vb_postchain *pc, const float *X, size_t n, float **out, vb_error *err)
 {
-    return run_chain(pc, 1, X, n, out, err);
+    return run_chain(pc, pc, X, n, out, err);
 }
 
 vb_status vb_postchain_apply(const vb_postchain *pc, const float *X, size_t n, float **out, vb_error *err)
 {
-    return run_chain(pc, 0, X, n, out, err);
+    return run_chain(pc, NULL, X, n, out, err);
 }

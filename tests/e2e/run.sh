@@ -269,6 +269,59 @@ wait $p1 && wait $p2 && ok || { bad "concurrent runs failed"; cat a.err b.err >&
 "$VB" results both.db --predictions >both.csv
 cmp -s full.csv both.csv && ok || bad "concurrent: results differ from the uninterrupted run"
 [ "$(sqlite3 both.db 'pragma integrity_check')" = ok ] && ok || bad "concurrent: integrity check"
+# ---- features: one pipeline's post-processed matrix -------------------------
+expect_ok "features libsvm" "$VB" features spec.yaml --pipeline hog-svm --out hog.libsvm
+[ "$(wc -l <hog.libsvm)" -eq 30 ] && ok || bad "features: expected 30 test rows"
+# "label idx:val ...": class indices 0..2, 1-based increasing indices, no zeros
+awk '{ if ($1 !~ /^[0-2]$/) exit 1; last = 0
+       for (i = 2; i <= NF; i++) { split($i, kv, ":"); if (kv[1] + 0 <= last || kv[2] + 0 == 0) exit 1; last = kv[1] + 0 } }' \
+  hog.libsvm && ok || { bad "features: malformed libsvm rows"; head -2 hog.libsvm >&2; }
+expect_ok "features again" "$VB" features spec.yaml --pipeline hog-svm --out hog2.libsvm
+cmp -s hog.libsvm hog2.libsvm && ok || bad "features: two runs differ"
+expect_ok "features csv train" "$VB" features spec.yaml --pipeline raw-svm --out raw.csv --format csv --part train
+[ "$(wc -l <raw.csv)" -eq 91 ] && head -1 raw.csv | grep -q '^label,f1,f2,' && ok || bad "features csv: header + 90 rows"
+awk -F, 'NR > 1 && NF != 577 { exit 1 }' raw.csv && ok || bad "features csv: expected label + 576 columns"
+expect_ok "features npy" "$VB" features spec.yaml --pipeline raw-svm --out raw.npy --format npy
+head -c 6 raw.npy | od -c | head -1 | grep -q 'N   U   M   P   Y' && ok || bad "features npy: magic"
+head -c 128 raw.npy | grep -aq "'descr': '<f4', 'fortran_order': False, 'shape': (30, 576)" && ok || bad "features npy: header"
+[ "$(stat -c %s raw.npy)" -eq $((128 + 30 * 576 * 4)) ] && ok || bad "features npy: size"
+head -c 128 raw.labels.npy | grep -aq "'descr': '<i4', 'fortran_order': False, 'shape': (30,)" && ok \
+  || bad "features npy: labels file"
+[ "$(stat -c %s raw.labels.npy)" -eq $((128 + 30 * 4)) ] && ok || bad "features npy: labels size"
+expect_fail "features unknown pipeline" "no pipeline named 'hog-svn'; did you mean 'hog-svm'?" \
+  "$VB" features spec.yaml --pipeline hog-svn --out x.libsvm
+expect_fail "features unknown format" "unknown format 'arff'; use libsvm, csv or npy" \
+  "$VB" features spec.yaml --pipeline hog-svm --out x.arff --format arff
+expect_fail "features fold" "--fold 3, but the split has 1 fold" "$VB" features spec.yaml --pipeline hog-svm --out x --fold 3
+expect_fail "features no validation" "the split has no validation part" \
+  "$VB" features spec.yaml --pipeline hog-svm --out x --part val
+[ ! -e x.libsvm ] && [ ! -e x.arff ] && [ ! -e x ] && ok || bad "features: a failed command left a file"
+
+# ---- sift, lbp, color and the new post-processing steps ----------------------
+cat >feat.yaml <<'YAML'
+name: e2e-feat
+seed: 5
+dataset: shapes/dataset.yaml
+split: {protocol: holdout, test_fraction: 0.25, validation: 0.2}
+pipelines:
+  - name: sift-bovw
+    features: [{sift: {bin: [2, 3], words: 16, pyramid: [1, 2], assign: soft, knn: 3}}]
+    postprocess: [{homkermap: {order: 1}}]
+    classifier: {svm: {kernel: linear}}
+  - name: sift-fisher
+    features: [{sift: {bin: [3], words: 4, encoding: fisher, descriptor_pca: 16, pyramid: [1]}}]
+    classifier: {svm: {C: [1, 10]}}
+  - name: lbp-color
+    features: [{lbp: {cell: 6}}, {color: {bins: 4, cells: 2}}]
+    postprocess: [power, {pca: {variance: 0.9}}, standardize]
+    classifier: svm
+YAML
+expect_ok "run sift/lbp/color" "$VB" run feat.yaml --json --store runfeat.db
+[ "$(grep -c '"accuracy": ' out.txt)" -eq 3 ] && ok || { bad "sift/lbp/color: expected 3 results"; cat out.txt >&2; }
+grep -q '"features": "sift 80 -> 240"' out.txt && ok || bad "sift-bovw: 5 cells x 16 words, x3 by homkermap"
+grep -q '"features": "lbp 928 + color 16 -> [0-9]' out.txt && ok || bad "lbp-color: 58 x 4 x 4 + 2 x 2 cells x 1 grey channel x 4 bins, pca by variance"
+expect_ok "features sift npy" "$VB" features feat.yaml --pipeline sift-fisher --out f.npy --format npy --part val
+head -c 128 f.npy | grep -aq "'shape': (18, 128)" && ok || bad "features sift: 18 validation rows x 2 x 4 words x 16 dims"
 
 echo "e2e: $pass checks passed, $failures failed"
 [ $failures -eq 0 ]

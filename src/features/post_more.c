@@ -1,0 +1,588 @@
+/* Post-processing: pca (principal components fitted on the training rows),
+ * power (signed power normalisation) and homkermap (VLFeat's homogeneous
+ * kernel map, to give linear classifiers a chi2 / intersection / JS
+ * kernel).
+ *
+ * PCA route: the covariance is one BLAS ssyrk over the centred rows; the
+ * eigendecomposition is LAPACK's dsyevr (MRRR) from OpenBLAS rather than
+ * GSL's gsl_eigen_symmv (pca_gsl.c): GSL's unblocked QR takes tens of seconds for the
+ * 1,500-dimensional HOG covariance where dsyevr takes about a second, and
+ * the tests check the two against each other (vbf_pca_eig_gsl). */
+#include "internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vl/homkermap.h>
+
+/* LAPACK as exported by OpenBLAS (Debian ships no lapacke.h with it). The
+ * Fortran ABI passes character lengths as trailing hidden size_t arguments;
+ * they are passed explicitly, as gfortran-built LAPACK may rely on them. */
+extern void dsyevr_(const char *jobz, const char *range, const char *uplo, const int *n, double *a, const int *lda,
+                    const double *vl, const double *vu, const int *il, const int *iu, const double *abstol, int *m,
+                    double *w, double *z, const int *ldz, int *isuppz, double *work, const int *lwork, int *iwork,
+                    const int *liwork, int *info, size_t len_jobz, size_t len_range, size_t len_uplo);
+
+/* ---- PCA core ------------------------------------------------------------ */
+
+/* Mean and covariance (d x d doubles, full) of n rows. */
+vb_status vbf_pca_covariance(const float *X, size_t n, size_t d, double **mean_out, double **cov_out, vb_error *err)
+{
+    *mean_out = *cov_out = NULL;
+    if (n < 2)
+        return vb_fail(err, VB_ERR_DATA, "pca needs at least 2 training rows, not %zu", n);
+    if (d == 0)
+        return vb_fail(err, VB_ERR_DATA, "pca: the features are empty");
+    if (d > VBF_PCA_MAX_DIM)
+        return vb_fail(err, VB_ERR_PARAM,
+                       "pca on %zu features would need a %zu x %zu covariance; reduce the features below %d "
+                       "(e.g. a larger cell or fewer words) first",
+                       d, d, d, VBF_PCA_MAX_DIM);
+    size_t dd;
+    if (!vb_mul_ok(d, d, &dd))
+        return vb_fail(err, VB_ERR_NOMEM, "pca: size overflow");
+    double *mean = vb_calloc(d, sizeof *mean, err);
+    float *Xc = vb_malloc(n, d * sizeof *Xc, err);
+    float *C = vb_malloc(dd, sizeof *C, err);
+    double *cov = vb_malloc(dd, sizeof *cov, err);
+    if (!mean || !Xc || !C || !cov) {
+        free(mean);
+        free(Xc);
+        free(C);
+        free(cov);
+        return VB_ERR_NOMEM;
+    }
+    int bad = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) {
+            float v = X[i * d + j];
+            if (!isfinite(v))
+                bad = 1;
+            mean[j] += v;
+        }
+    if (bad) {
+        free(mean);
+        free(Xc);
+        free(C);
+        free(cov);
+        return vb_fail(err, VB_ERR_NUMERIC, "pca: the training features hold NaN or infinite values");
+    }
+    for (size_t j = 0; j < d; j++)
+        mean[j] /= (double)n;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            Xc[i * d + j] = (float)((double)X[i * d + j] - mean[j]);
+    /* Xc' Xc / (n - 1); the upper triangle is filled, then mirrored. */
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)n, (float)(1.0 / (double)(n - 1)), Xc, (int)d,
+                0.0f, C, (int)d);
+    for (size_t a = 0; a < d; a++)
+        for (size_t b = a; b < d; b++)
+            cov[a * d + b] = cov[b * d + a] = C[a * d + b];
+    free(Xc);
+    free(C);
+    *mean_out = mean;
+    *cov_out = cov;
+    return VB_OK;
+}
+
+/* Decreasing order, clamped values, sign convention (see internal.h).
+ * vec holds eigenvectors as rows, in increasing order of value on input. */
+void vbf_pca_finish(double *val, double *vec, size_t d)
+{
+    for (size_t a = 0, b = d - 1; a < b; a++, b--) {
+        double t = val[a];
+        val[a] = val[b];
+        val[b] = t;
+        for (size_t j = 0; j < d; j++) {
+            t = vec[a * d + j];
+            vec[a * d + j] = vec[b * d + j];
+            vec[b * d + j] = t;
+        }
+    }
+    for (size_t k = 0; k < d; k++) {
+        if (!(val[k] > 0))
+            val[k] = 0;
+        double *v = vec + k * d, best = 0;
+        size_t at = 0;
+        for (size_t j = 0; j < d; j++)
+            if (fabs(v[j]) > best * (1 + 1e-12)) {
+                best = fabs(v[j]);
+                at = j;
+            }
+        if (v[at] < 0)
+            for (size_t j = 0; j < d; j++)
+                v[j] = -v[j];
+    }
+}
+
+vb_status vbf_pca_eig(const float *X, size_t n, size_t d, double **mean, double **values, double **vectors,
+                      vb_error *err)
+{
+    *mean = *values = *vectors = NULL;
+    double *cov = NULL, *m = NULL;
+    vb_status st = vbf_pca_covariance(X, n, d, &m, &cov, err);
+    if (st != VB_OK)
+        return st;
+    int N = (int)d, M = 0, info = 0, lwork = -1, liwork = -1, iwkopt = 0, il = 1, iu = N;
+    double wkopt = 0, vl = 0, vu = 0, abstol = 0;
+    double *w = vb_malloc(d, sizeof *w, err), *z = vb_malloc(d, d * sizeof *z, err);
+    int *isuppz = vb_malloc(2 * d, sizeof *isuppz, err);
+    double *work = NULL;
+    int *iwork = NULL;
+    if (!w || !z || !isuppz) {
+        st = VB_ERR_NOMEM;
+        goto out;
+    }
+    /* Row-major symmetric = column-major symmetric; z comes back column-major
+     * (column k = eigenvector k), which read row-major is one vector per row. */
+    dsyevr_("V", "A", "U", &N, cov, &N, &vl, &vu, &il, &iu, &abstol, &M, w, z, &N, isuppz, &wkopt, &lwork, &iwkopt,
+            &liwork, &info, 1, 1, 1);
+    if (info != 0) {
+        st = vb_fail(err, VB_ERR_NUMERIC, "pca: LAPACK dsyevr workspace query failed (info %d)", info);
+        goto out;
+    }
+    lwork = (int)wkopt + 1;
+    liwork = iwkopt + 1;
+    work = vb_malloc((size_t)lwork, sizeof *work, err);
+    iwork = vb_malloc((size_t)liwork, sizeof *iwork, err);
+    if (!work || !iwork) {
+        st = VB_ERR_NOMEM;
+        goto out;
+    }
+    dsyevr_("V", "A", "U", &N, cov, &N, &vl, &vu, &il, &iu, &abstol, &M, w, z, &N, isuppz, work, &lwork, iwork,
+            &liwork, &info, 1, 1, 1);
+    if (info != 0 || M != N) {
+        st = vb_fail(err, VB_ERR_NUMERIC, "pca: the eigendecomposition failed (LAPACK dsyevr info %d)", info);
+        goto out;
+    }
+    vbf_pca_finish(w, z, d);
+    *mean = m;
+    *values = w;
+    *vectors = z;
+    m = w = z = NULL;
+out:
+    free(cov);
+    free(m);
+    free(w);
+    free(z);
+    free(isuppz);
+    free(work);
+    free(iwork);
+    return st;
+}
+
+/* ---- pca ----------------------------------------------------------------- */
+
+static const vb_param_def pca_params[] = {
+    {.name = "components", .type = VB_PT_INT, .def = "0", .min = 0, .max = VBF_PCA_MAX_DIM, .flags = VB_PF_GRID | VB_PF_PRIMARY,
+     .help = "components kept (0: as many as `variance` needs); more than the features or the training rows is an "
+             "error at fit"},
+    {.name = "variance", .type = VB_PT_FLOAT, .def = "0.95", .min = 0, .max = 1, .flags = VB_PF_MIN_OPEN,
+     .help = "with components 0: keep the fewest leading components that explain this fraction of the variance"},
+    {.name = "whiten", .type = VB_PT_BOOL, .def = "false",
+     .help = "divide each component by its standard deviation (components without variance become 0)"},
+};
+
+typedef struct pca_state {
+    size_t d, k;       /* input dimension; components kept (0 before fit in variance mode) */
+    size_t k_param;    /* requested components (0 = by variance) */
+    double variance;
+    int whiten;
+    int fitted;
+    float *mean;       /* d */
+    float *W;          /* k x d: components as rows */
+    float *scale;      /* k: 1, or 1/sqrt(eigenvalue) when whitening */
+    float *offset;     /* k: (W mean) * scale, subtracted after the product */
+    double *values;    /* k eigenvalues */
+    double explained;  /* fraction of the variance kept */
+} pca_state;
+
+static void pca_clear(pca_state *s)
+{
+    free(s->mean);
+    free(s->W);
+    free(s->scale);
+    free(s->offset);
+    free(s->values);
+    s->mean = s->W = s->scale = s->offset = NULL;
+    s->values = NULL;
+    s->fitted = 0;
+}
+
+static void pca_destroy(void *state)
+{
+    pca_state *s = state;
+    if (!s)
+        return;
+    pca_clear(s);
+    free(s);
+}
+
+static vb_status pca_create(const vb_params *p, size_t d, void **state, vb_error *err)
+{
+    long k = vb_param_int(p, "components");
+    if (k > 0 && vb_param(p, "variance")->given)
+        return vb_param_fail(p, "variance", err, "pca: give either components or variance, not both");
+    if (k > 0 && (size_t)k > d)
+        return vb_param_fail(p, "components", err, "pca: %ld components asked of %zu features", k, d);
+    if (d > VBF_PCA_MAX_DIM)
+        return vb_fail(err, VB_ERR_PARAM,
+                       "pca on %zu features would need a %zu x %zu covariance; reduce the features below %d first", d,
+                       d, d, VBF_PCA_MAX_DIM);
+    pca_state *s = vb_calloc(1, sizeof *s, err);
+    if (!s)
+        return VB_ERR_NOMEM;
+    s->d = d;
+    s->k_param = (size_t)k;
+    s->k = (size_t)k;
+    s->variance = vb_param_float(p, "variance");
+    s->whiten = vb_param_bool(p, "whiten");
+    *state = s;
+    return VB_OK;
+}
+
+/* Before fit in variance mode the dimension is not known: the input
+ * dimension is its upper bound, and the chain re-reads dim() after fit. */
+static size_t pca_dim(const void *state)
+{
+    const pca_state *s = state;
+    return s->k ? s->k : s->d;
+}
+
+/* Allocates the k-component buffers. */
+static vb_status pca_alloc(pca_state *s, size_t k, vb_error *err)
+{
+    s->k = k;
+    s->mean = vb_malloc(s->d, sizeof *s->mean, err);
+    s->W = vb_malloc(k, s->d * sizeof *s->W, err);
+    s->scale = vb_malloc(k, sizeof *s->scale, err);
+    s->offset = vb_malloc(k, sizeof *s->offset, err);
+    s->values = vb_malloc(k, sizeof *s->values, err);
+    if (!s->mean || !s->W || !s->scale || !s->offset || !s->values) {
+        pca_clear(s);
+        return VB_ERR_NOMEM;
+    }
+    return VB_OK;
+}
+
+/* scale and offset from mean, W, values. */
+static void pca_derive(pca_state *s)
+{
+    double top = s->k ? s->values[0] : 0;
+    for (size_t c = 0; c < s->k; c++) {
+        double sc = 1.0;
+        /* whitening a direction without variance would blow up noise */
+        if (s->whiten)
+            sc = s->values[c] > 1e-12 * top && s->values[c] > 0 ? 1.0 / sqrt(s->values[c]) : 0.0;
+        double o = 0;
+        for (size_t j = 0; j < s->d; j++)
+            o += (double)s->W[c * s->d + j] * s->mean[j];
+        s->scale[c] = (float)sc;
+        s->offset[c] = (float)(o * sc);
+    }
+}
+
+static vb_status pca_fit(void *state, const float *X, size_t n, vb_error *err)
+{
+    pca_state *s = state;
+    pca_clear(s);
+    if (s->k_param) {
+        size_t rank = n > 0 ? n - 1 : 0;
+        if (s->k_param > rank)
+            return vb_fail(err, VB_ERR_DATA,
+                           "pca: %zu components asked, but %zu training rows span at most %zu dimensions",
+                           s->k_param, n, rank);
+    }
+    double *mean = NULL, *val = NULL, *vec = NULL;
+    vb_status st = vbf_pca_eig(X, n, s->d, &mean, &val, &vec, err);
+    if (st != VB_OK)
+        return st;
+    double total = 0;
+    for (size_t j = 0; j < s->d; j++)
+        total += val[j];
+    size_t k = s->k_param;
+    if (!k) {
+        /* the fewest components reaching the fraction (all of them at worst) */
+        double acc = 0;
+        k = s->d;
+        for (size_t j = 0; j < s->d; j++) {
+            acc += val[j];
+            if (total > 0 && acc >= s->variance * total * (1 - 1e-12)) {
+                k = j + 1;
+                break;
+            }
+        }
+        if (total <= 0)
+            k = 1;
+    }
+    if ((st = pca_alloc(s, k, err)) == VB_OK) {
+        double kept = 0;
+        for (size_t j = 0; j < s->d; j++)
+            s->mean[j] = (float)mean[j];
+        for (size_t c = 0; c < k; c++) {
+            s->values[c] = val[c];
+            kept += val[c];
+            for (size_t j = 0; j < s->d; j++)
+                s->W[c * s->d + j] = (float)vec[c * s->d + j];
+        }
+        s->explained = total > 0 ? kept / total : 1.0;
+        pca_derive(s);
+        s->fitted = 1;
+        vb_log(VB_LOG_DEBUG, "pca: %zu of %zu components keep %.4f of the variance", k, s->d, s->explained);
+    }
+    free(mean);
+    free(val);
+    free(vec);
+    return st;
+}
+
+static vb_status pca_transform(const void *state, const float *in, size_t n, float *out, vb_error *err)
+{
+    const pca_state *s = state;
+    if (!s->fitted)
+        return vb_fail(err, VB_ERR_STATE, "pca: transform before fit");
+    if (n == 0)
+        return VB_OK;
+    size_t k = s->k, d = s->d;
+    /* Blocks of rows keep BLAS's int arguments in range for any n. */
+    const size_t block = 65536;
+    for (size_t i0 = 0; i0 < n; i0 += block) {
+        size_t m = n - i0 < block ? n - i0 : block;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)k, (int)d, 1.0f, in + i0 * d, (int)d, s->W,
+                    (int)d, 0.0f, out + i0 * k, (int)k);
+    }
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < k; c++)
+            out[i * k + c] = out[i * k + c] * s->scale[c] - s->offset[c];
+    return VB_OK;
+}
+
+static vb_status pca_save(const void *state, vb_writer *w, vb_error *err)
+{
+    const pca_state *s = state;
+    if (!s->fitted)
+        return vb_fail(err, VB_ERR_STATE, "pca: save before fit");
+    vb_write_u32(w, 1); /* format version */
+    vb_write_u64(w, s->d);
+    vb_write_u64(w, s->k);
+    vb_write_f32s(w, s->mean, s->d);
+    vb_write_f32s(w, s->W, s->k * s->d);
+    vb_write_f64s(w, s->values, s->k);
+    vb_write_f64(w, s->explained);
+    return vb_writer_status(w, err);
+}
+
+static vb_status pca_load(void *state, vb_reader *r, vb_error *err)
+{
+    pca_state *s = state;
+    uint32_t version;
+    uint64_t d, k;
+    vb_status st = vb_read_u32_range(r, &version, 1, 1, "pca format version", err);
+    if (st == VB_OK)
+        st = vb_read_u64(r, &d, err);
+    if (st == VB_OK)
+        st = vb_read_u64(r, &k, err);
+    if (st != VB_OK)
+        return st;
+    if (d != s->d)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: pca was fitted on %llu features, this pipeline gives %zu", r->what,
+                       (unsigned long long)d, s->d);
+    if (k == 0 || k > d || (s->k_param && k != s->k_param))
+        return vb_fail(err, VB_ERR_FORMAT, "%s: pca holds %llu components, expected %s%zu", r->what,
+                       (unsigned long long)k, s->k_param ? "" : "1 to ", s->k_param ? s->k_param : s->d);
+    /* The reader checks each array's length against the input left before
+     * anything is allocated from it; k * d is bounded by d^2 above. */
+    if (vb_reader_left(r) < (size_t)k * s->d * sizeof(float))
+        return vb_fail(err, VB_ERR_FORMAT, "%s: truncated pca state", r->what);
+    pca_clear(s);
+    if ((st = pca_alloc(s, (size_t)k, err)) != VB_OK)
+        return st;
+    double explained = 0;
+    st = vb_read_f32s_into(r, s->mean, s->d, err);
+    if (st == VB_OK)
+        st = vb_read_f32s_into(r, s->W, s->k * s->d, err);
+    if (st == VB_OK)
+        st = vb_read_f64s_into(r, s->values, s->k, err);
+    if (st == VB_OK)
+        st = vb_read_f64(r, &explained, err);
+    for (size_t c = 0; st == VB_OK && c < s->k; c++)
+        if (!(s->values[c] >= 0) || !isfinite(s->values[c]))
+            st = vb_fail(err, VB_ERR_FORMAT, "%s: pca eigenvalue %zu is invalid", r->what, c);
+    for (size_t j = 0; st == VB_OK && j < s->k * s->d; j++)
+        if (!isfinite(s->W[j]) || (j < s->d && !isfinite(s->mean[j])))
+            st = vb_fail(err, VB_ERR_FORMAT, "%s: pca state holds non-finite values", r->what);
+    if (st != VB_OK) {
+        pca_clear(s);
+        s->k = s->k_param;
+        return st;
+    }
+    s->explained = explained;
+    pca_derive(s);
+    s->fitted = 1;
+    return VB_OK;
+}
+
+const vb_post_vt vb_post_pca = {
+    .info = {.name = "pca",
+             .help = "principal component projection fitted on the training rows (optionally whitened)",
+             .doc = "Centres the rows on the training mean and projects them on the leading eigenvectors of the "
+                    "training covariance (BLAS ssyrk, LAPACK dsyevr). Output: `components` values, or with "
+                    "components 0 the fewest components that keep `variance` of the variance (known after fit). "
+                    "Each component's largest coefficient is positive, so results do not depend on the solver's "
+                    "signs. Up to 8192 input features.",
+             .params = pca_params,
+             .n_params = sizeof pca_params / sizeof pca_params[0]},
+    .create = pca_create,
+    .fit = pca_fit,
+    .dim = pca_dim,
+    .transform = pca_transform,
+    .save = pca_save,
+    .load = pca_load,
+    .destroy = pca_destroy,
+};
+
+/* ---- power --------------------------------------------------------------- */
+
+static const vb_param_def power_params[] = {
+    {.name = "alpha", .type = VB_PT_FLOAT, .def = "0.5", .min = 0, .max = 10, .flags = VB_PF_GRID | VB_PF_PRIMARY | VB_PF_MIN_OPEN,
+     .help = "exponent: x -> sign(x) |x|^alpha (0.5 on non-negative histograms = the Hellinger map)"},
+};
+
+typedef struct power_state {
+    size_t d;
+    double alpha;
+} power_state;
+
+static vb_status power_create(const vb_params *p, size_t d, void **state, vb_error *err)
+{
+    power_state *s = vb_calloc(1, sizeof *s, err);
+    if (!s)
+        return VB_ERR_NOMEM;
+    s->d = d;
+    s->alpha = vb_param_float(p, "alpha");
+    *state = s;
+    return VB_OK;
+}
+
+static size_t power_dim(const void *state) { return ((const power_state *)state)->d; }
+
+static vb_status power_transform(const void *state, const float *in, size_t n, float *out, vb_error *err)
+{
+    const power_state *s = state;
+    size_t d = s->d;
+    int is_sqrt = s->alpha == 0.5;
+    float a = (float)s->alpha;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) {
+            float x = in[i * d + j], m = fabsf(x);
+            float y = is_sqrt ? sqrtf(m) : powf(m, a);
+            out[i * d + j] = x < 0 ? -y : y;
+        }
+    return VB_OK;
+}
+
+static void power_destroy(void *state) { free(state); }
+
+const vb_post_vt vb_post_power = {
+    .info = {.name = "power",
+             .help = "signed power normalisation x -> sign(x) |x|^alpha (alpha 0.5: Hellinger / signed square root)",
+             .doc = "Output: as many values as its input. Often followed by l2.",
+             .params = power_params,
+             .n_params = sizeof power_params / sizeof power_params[0]},
+    .create = power_create,
+    .dim = power_dim,
+    .transform = power_transform,
+    .destroy = power_destroy,
+};
+
+/* ---- homkermap ----------------------------------------------------------- */
+
+static const vb_param_def hkm_params[] = {
+    {.name = "kernel", .type = VB_PT_ENUM, .def = "chi2", .choices = "chi2|intersection|js", .flags = VB_PF_PRIMARY,
+     .help = "the additive kernel approximated"},
+    {.name = "order", .type = VB_PT_INT, .def = "1", .min = 0, .max = 16, .flags = VB_PF_GRID,
+     .help = "approximation order n: each value becomes 2n+1 values"},
+    {.name = "gamma", .type = VB_PT_FLOAT, .def = "1", .min = 0, .max = 10, .flags = VB_PF_GRID | VB_PF_MIN_OPEN,
+     .help = "homogeneity degree of the kernel (1: the standard kernels; 0.5 often works better on histograms)"},
+    {.name = "window", .type = VB_PT_ENUM, .def = "rectangular", .choices = "rectangular|uniform",
+     .help = "window truncating the kernel's spectrum (VLFeat's default: rectangular)"},
+    {.name = "period", .type = VB_PT_FLOAT, .def = "auto", .choices = "auto", .min = 0, .max = 1e6,
+     .flags = VB_PF_MIN_OPEN, .help = "period of the sampled spectrum (auto: VLFeat's heuristic)"},
+};
+
+typedef struct hkm_state {
+    size_t d, m; /* input dimension; values per input value (2n+1) */
+    VlHomogeneousKernelMap *map;
+} hkm_state;
+
+static void hkm_destroy(void *state)
+{
+    hkm_state *s = state;
+    if (!s)
+        return;
+    if (s->map)
+        vl_homogeneouskernelmap_delete(s->map);
+    free(s);
+}
+
+static vb_status hkm_create(const vb_params *p, size_t d, void **state, vb_error *err)
+{
+    long order = vb_param_int(p, "order");
+    size_t m = 2 * (size_t)order + 1, dim;
+    if (!vb_mul_ok(d, m, &dim) || dim > ((size_t)1 << 40))
+        return vb_param_fail(p, "order", err, "homkermap: %zu features x %zu is too large", d, m);
+    VlHomogeneousKernelType kt = vb_param_is(p, "kernel", "intersection") ? VlHomogeneousKernelIntersection
+                                 : vb_param_is(p, "kernel", "js")         ? VlHomogeneousKernelJS
+                                                                          : VlHomogeneousKernelChi2;
+    VlHomogeneousKernelMapWindowType wt = vb_param_is(p, "window", "uniform") ? VlHomogeneousKernelMapWindowUniform
+                                                                              : VlHomogeneousKernelMapWindowRectangular;
+    double period = vb_param(p, "period")->word ? -1 : vb_param_float(p, "period");
+    hkm_state *s = vb_calloc(1, sizeof *s, err);
+    if (!s)
+        return VB_ERR_NOMEM;
+    s->d = d;
+    s->m = m;
+    s->map = vl_homogeneouskernelmap_new(kt, vb_param_float(p, "gamma"), (vl_size)order, period, wt);
+    if (!s->map) {
+        free(s);
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    }
+    *state = s;
+    return VB_OK;
+}
+
+static size_t hkm_dim(const void *state)
+{
+    const hkm_state *s = state;
+    return s->d * s->m;
+}
+
+static vb_status hkm_transform(const void *state, const float *in, size_t n, float *out, vb_error *err)
+{
+    const hkm_state *s = state;
+    size_t d = s->d, m = s->m;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            vl_homogeneouskernelmap_evaluate_f(s->map, out + (i * d + j) * m, 1, in[i * d + j]);
+    return VB_OK;
+}
+
+const vb_post_vt vb_post_homkermap = {
+    .info = {.name = "homkermap",
+             .help = "homogeneous kernel map (VLFeat): a linear classifier on the output approximates a chi2, "
+                     "intersection or Jensen-Shannon kernel",
+             .doc = "Output: every input value x becomes 2*order+1 values (consecutive), d*(2*order+1) in all. "
+                    "Meant for non-negative features (histograms); a negative x maps to -psi(-x) as in VLFeat. "
+                    "Vedaldi and Zisserman, Efficient additive kernels via explicit feature maps, PAMI 2012.",
+             .params = hkm_params,
+             .n_params = sizeof hkm_params / sizeof hkm_params[0]},
+    .create = hkm_create,
+    .dim = hkm_dim,
+    .transform = hkm_transform,
+    .destroy = hkm_destroy,
+};
