@@ -99,6 +99,47 @@ static void on_failure(void *user, const char *pipeline, const char *fold, const
         fprintf(stderr, "visbench: %s\n", werr.msg);
 }
 
+/* --dry-run: what would run, with each pipeline's feature size. */
+static int print_plan(const vb_spec *spec, const vb_dataset *ds, const vb_split *split, const char *only,
+                      vb_error *err)
+{
+    char hash[17];
+    vb_split_hash_text(split, hash);
+    printf("spec %s: dataset %s (%zu images, %d classes), %s split %s, %zu fold%s\n", spec->name, ds->name, ds->n,
+           ds->n_classes, vb_protocol_name(split->conf.protocol), hash, split->n_folds,
+           split->n_folds == 1 ? "" : "s");
+    for (size_t f = 0; f < split->n_folds; f++)
+        printf("  fold %-10s train %6zu  validation %6zu  test %6zu\n", split->folds[f].name, split->folds[f].n_train,
+               split->folds[f].n_val, split->folds[f].n_test);
+    vb_shape in = {ds->fixed_w, ds->fixed_h, ds->fixed_c ? ds->fixed_c : 3};
+    for (size_t i = 0; i < spec->n_pipelines; i++) {
+        const vb_spec_pipeline *sp = &spec->pipelines[i];
+        if (only && strcmp(only, sp->name) != 0)
+            continue;
+        vb_featpipe *fp = NULL;
+        vb_postchain *pc = NULL;
+        vb_buf d;
+        vb_buf_init(&d);
+        if (vb_featpipe_new(sp, in, &fp, err) != VB_OK || vb_postchain_new(sp, fp->dim, &pc, err) != VB_OK) {
+            vb_featpipe_free(fp);
+            return cli_error(err);
+        }
+        vb_featpipe_describe(fp, &d);
+        for (size_t k = 0; k < pc->n; k++)
+            vb_buf_printf(&d, " -> %s", pc->post[k]->vt->info.name);
+        size_t g = vb_params_grid_size(&sp->clf_params);
+        printf("  pipeline %-22s %dx%dx%d images -> %s -> %s", sp->name, fp->shape.w, fp->shape.h, fp->shape.c,
+               d.data ? d.data : "", sp->clf->info.name);
+        if (g > 1)
+            printf(" (grid of %zu points)", g);
+        printf("\n");
+        vb_buf_free(&d);
+        vb_featpipe_free(fp);
+        vb_postchain_free(pc);
+    }
+    return VB_EXIT_OK;
+}
+
 /* "results/x.db" -> "results/x.split.txt" */
 static char *split_path_of(const char *store)
 {
@@ -110,12 +151,13 @@ static char *split_path_of(const char *store)
 
 int cmd_run(int argc, char **argv)
 {
-    int json = 0, retry = 0;
+    int json = 0, retry = 0, dry = 0;
     const char *store_path = NULL, *only = NULL;
     static const struct option opts[] = {{"json", no_argument, 0, 'j'},
                                          {"store", required_argument, 0, 's'},
                                          {"pipeline", required_argument, 0, 'p'},
                                          {"retry-failed", no_argument, 0, 'r'},
+                                         {"dry-run", no_argument, 0, 'n'},
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -125,6 +167,7 @@ int cmd_run(int argc, char **argv)
         case 's': store_path = optarg; break;
         case 'p': only = optarg; break;
         case 'r': retry = 1; break;
+        case 'n': dry = 1; break;
         default: return cli_usage("run", "unknown option");
         }
     }
@@ -155,6 +198,10 @@ int cmd_run(int argc, char **argv)
     /* Everything is checked before the results folder is touched. */
     if (vb_experiment_check(spec, ds, &ropts, &err) != VB_OK)
         goto fail;
+    if (dry) {
+        rc = print_plan(spec, ds, split, only, &err);
+        goto done;
+    }
     vb_log(VB_LOG_INFO, "dataset %s: %zu images, %d classes, %s (%.1f s)", ds->name, ds->n, ds->n_classes,
            ds->fixed_w ? "fixed size" : "sizes vary", load_s);
     db = store_path ? strdup(store_path) : vb_asprintf("results/%s.db", spec->name);

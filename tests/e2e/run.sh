@@ -124,6 +124,13 @@ expect_ok "rerun" "$VB" run spec.yaml --json --store run2.db
 expect_ok "run --pipeline" "$VB" run spec.yaml --pipeline raw-svm --store run3.db --json
 [ "$(wc -l <out.txt)" -eq 1 ] && grep -q '"pipeline": "raw-svm"' out.txt && ok || bad "--pipeline"
 
+# --dry-run: the plan, nothing written
+rm -rf results
+expect_ok "dry run" "$VB" run spec.yaml --dry-run
+grep -q '^  fold holdout    train     90  validation      0  test     30$' out.txt && ok || { bad "dry run: fold line"; cat out.txt >&2; }
+grep -q '^  pipeline hog-svm .* 24x24x1 images -> hog 496 -> standardize -> svm$' out.txt && ok || { bad "dry run: pipeline line"; cat out.txt >&2; }
+[ ! -e results ] && ok || bad "dry run wrote results"
+
 # ---- bad input: one clear message, non-zero exit, nothing written ------------
 spec_with() { # spec_with FILE DATASET [sed expression]
   sed -e "s#dataset: shapes/dataset.yaml#dataset: $2#" ${3:+-e "$3"} spec.yaml >"$1"
