@@ -107,8 +107,7 @@ demo:
 	@bash scripts/deps.sh
 	@$(MAKE) --no-print-directory all
 	./$(CLI) run pipelines/quickstart.yaml
-	@echo "report:"
-	@./$(CLI) report results/quickstart.db
+	@echo "report: $$(./$(CLI) report results/quickstart.db) (open it in a browser)"
 
 bench-deps:
 	@bash scripts/deps.sh bench
