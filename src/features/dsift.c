@@ -511,26 +511,55 @@ static void pass2_group(const vbf_dsift *d, vbf_dsift_scratch *s, int g)
     }
 }
 
-/* Descriptors of frames (fx, fy0 .. fy0 + 7), one per lane: the weighted
- * bin values, the mass, l2 normalisation, clamp at 0.2, l2 normalisation
- * (each sum over the 128 values in order, as VLFeat's loops). */
-static void describe_block(const vbf_dsift *d, const vbf_dsift_scratch *s, int fx, int fy0, float *desc,
-                           float *mass)
+/* A block of 8 frames, one per lane: lanes 0-3 are frames (fx[0],
+ * fy[0] + k) and lanes 4-7 frames (fx[1], fy[1] + k - 4). When the frame
+ * column is at least 8 frames tall the two halves continue each other
+ * (split = 0: one load per value); shorter columns pair two of them
+ * (split = 1: two half loads), so small images do not leave half the
+ * lanes idle. dst[k]: the output descriptor of lane k, NULL for lanes past
+ * the last frame. */
+typedef struct block {
+    int fx[2], fy[2];
+    float *dst[VW];
+    float *mass[VW];
+} block;
+
+typedef float v4u __attribute__((vector_size(16), aligned(4), may_alias));
+
+INLINE vf ld_halves(const float *a, const float *b)
+{
+    union {
+        vf v;
+        v4u h[2];
+    } u;
+    u.h[0] = *(const v4u *)a;
+    u.h[1] = *(const v4u *)b;
+    return u.v;
+}
+
+/* The weighted bin values, the mass, l2 normalisation, clamp at 0.2, l2
+ * normalisation: each sum over the 128 values in order, as VLFeat's
+ * loops. */
+INLINE void describe_block(const vbf_dsift *d, const vbf_dsift_scratch *s, const block *b, int split)
 {
     vf D[VBF_DSIFT_D];
+    vf m = splat(0), n1 = splat(0);
+    const size_t cs = (size_t)NT * d->o2s;
     for (int by = 0; by < NB; by++)
         for (int bx = 0; bx < NB; bx++) {
-            const float *src = s->o2 + (size_t)d->cidx[bx * d->nfx + fx] * NT * d->o2s + d->rbase[by] + fy0;
+            const int *ci = d->cidx + bx * d->nfx;
+            const float *s0 = s->o2 + (size_t)ci[b->fx[0]] * cs + d->rbase[by] + b->fy[0];
+            const float *s1 = s->o2 + (size_t)ci[b->fx[1]] * cs + d->rbase[by] + b->fy[1];
             vf w = splat(d->w[bx][by]);
             vf *o = D + (by * NB + bx) * NT;
-            for (int t = 0; t < NT; t++)
-                o[t] = w * ldu(src + (size_t)t * d->o2s);
+            for (int t = 0; t < NT; t++) {
+                size_t at = (size_t)t * d->o2s;
+                vf v = w * (split ? ld_halves(s0 + at, s1 + at) : ldu(s0 + at));
+                o[t] = v;
+                m = m + v;
+                n1 = n1 + v * v;
+            }
         }
-    vf m = splat(0), n1 = splat(0);
-    for (int j = 0; j < VBF_DSIFT_D; j++) {
-        m = m + D[j];
-        n1 = n1 + D[j] * D[j];
-    }
     m = m / d->mass_div;
     n1 = fast_sqrt(n1, d->sqrt_min) + VL_EPSILON_F_;
     vf n2 = splat(0);
@@ -541,22 +570,52 @@ static void describe_block(const vbf_dsift *d, const vbf_dsift_scratch *s, int f
         n2 = n2 + v * v;
     }
     n2 = fast_sqrt(n2, d->sqrt_min) + VL_EPSILON_F_;
-    const int lanes = d->nfy - fy0 < VW ? d->nfy - fy0 : VW;
-    const size_t fstride = (size_t)d->nfx * VBF_DSIFT_D;
-    float *out = desc + ((size_t)fy0 * d->nfx + (size_t)fx) * VBF_DSIFT_D;
     for (int q = 0; q < VBF_DSIFT_D / VW; q++) {
         vf r[VW];
         for (int k = 0; k < VW; k++)
             r[k] = D[q * VW + k] / n2;
         transpose8(r);
-        for (int k = 0; k < lanes; k++)
-            stu(out + (size_t)k * fstride + (size_t)q * VW, r[k]);
+        for (int k = 0; k < VW; k++)
+            if (b->dst[k])
+                stu(b->dst[k] + q * VW, r[k]);
     }
-    if (mass) {
-        float mm[VW];
-        memcpy(mm, &m, sizeof mm);
-        for (int k = 0; k < lanes; k++)
-            mass[(size_t)(fy0 + k) * d->nfx + (size_t)fx] = mm[k];
+    float mm[VW];
+    memcpy(mm, &m, sizeof mm);
+    for (int k = 0; k < VW; k++)
+        if (b->mass[k])
+            *b->mass[k] = mm[k];
+}
+
+/* Lane k of a block: frame (fx, fy) if it exists. */
+static void lane(const vbf_dsift *d, block *b, int k, int fx, int fy, float *desc, float *mass)
+{
+    int ok = fx < d->nfx && fy < d->nfy;
+    size_t f = (size_t)fy * (size_t)d->nfx + (size_t)fx;
+    b->dst[k] = ok ? desc + f * VBF_DSIFT_D : NULL;
+    b->mass[k] = ok && mass ? mass + f : NULL;
+}
+
+static void describe_all(const vbf_dsift *d, const vbf_dsift_scratch *s, float *desc, float *mass)
+{
+    block b;
+    if (d->nfy > VW / 2) {
+        for (int fx = 0; fx < d->nfx; fx++)
+            for (int fy0 = 0; fy0 < d->nfy; fy0 += VW) {
+                b.fx[0] = b.fx[1] = fx;
+                b.fy[0] = b.fy[1] = fy0; /* unused: one load from fy0 */
+                for (int k = 0; k < VW; k++)
+                    lane(d, &b, k, fx, fy0 + k, desc, mass);
+                describe_block(d, s, &b, 0);
+            }
+        return;
+    }
+    for (int fx = 0; fx < d->nfx; fx += 2) {
+        b.fx[0] = fx;
+        b.fx[1] = fx + 1 < d->nfx ? fx + 1 : fx; /* a missing column: lanes unused */
+        b.fy[0] = b.fy[1] = 0;
+        for (int k = 0; k < VW; k++)
+            lane(d, &b, k, fx + k / (VW / 2), k % (VW / 2), desc, mass);
+        describe_block(d, s, &b, 1);
     }
 }
 
@@ -569,7 +628,5 @@ void vbf_dsift_process(const vbf_dsift *d, vbf_dsift_scratch *s, const float *im
         pass1_strip(d, s, x0);
     for (int g = 0; g < d->ng; g++)
         pass2_group(d, s, g);
-    for (int fx = 0; fx < d->nfx; fx++)
-        for (int fy0 = 0; fy0 < d->nfy; fy0 += VW)
-            describe_block(d, s, fx, fy0, desc, mass);
+    describe_all(d, s, desc, mass);
 }
