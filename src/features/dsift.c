@@ -539,51 +539,62 @@ INLINE vf ld_halves(const float *a, const float *b)
 
 /* The weighted bin values, the mass, l2 normalisation, clamp at 0.2, l2
  * normalisation: each sum over the 128 values in order, as VLFeat's
- * loops. */
-INLINE void describe_block(const vbf_dsift *d, const vbf_dsift_scratch *s, const block *b, int split)
+ * loops. nb blocks (1 or 2) at once: their sums are independent chains, so
+ * the second hides the latency of the first. */
+INLINE void describe_blocks(const vbf_dsift *d, const vbf_dsift_scratch *s, const block *b, int nb, int split)
 {
-    vf D[VBF_DSIFT_D];
-    vf m = splat(0), n1 = splat(0);
+    vf D[2][VBF_DSIFT_D], m[2], n1[2], n2[2];
     const size_t cs = (size_t)NT * d->o2s;
+    for (int i = 0; i < nb; i++)
+        m[i] = n1[i] = n2[i] = splat(0);
     for (int by = 0; by < NB; by++)
         for (int bx = 0; bx < NB; bx++) {
             const int *ci = d->cidx + bx * d->nfx;
-            const float *s0 = s->o2 + (size_t)ci[b->fx[0]] * cs + d->rbase[by] + b->fy[0];
-            const float *s1 = s->o2 + (size_t)ci[b->fx[1]] * cs + d->rbase[by] + b->fy[1];
+            const float *s0[2], *s1[2];
+            for (int i = 0; i < nb; i++) {
+                s0[i] = s->o2 + (size_t)ci[b[i].fx[0]] * cs + d->rbase[by] + b[i].fy[0];
+                s1[i] = s->o2 + (size_t)ci[b[i].fx[1]] * cs + d->rbase[by] + b[i].fy[1];
+            }
             vf w = splat(d->w[bx][by]);
-            vf *o = D + (by * NB + bx) * NT;
             for (int t = 0; t < NT; t++) {
                 size_t at = (size_t)t * d->o2s;
-                vf v = w * (split ? ld_halves(s0 + at, s1 + at) : ldu(s0 + at));
-                o[t] = v;
-                m = m + v;
-                n1 = n1 + v * v;
+                for (int i = 0; i < nb; i++) {
+                    vf v = w * (split ? ld_halves(s0[i] + at, s1[i] + at) : ldu(s0[i] + at));
+                    D[i][(by * NB + bx) * NT + t] = v;
+                    m[i] = m[i] + v;
+                    n1[i] = n1[i] + v * v;
+                }
             }
         }
-    m = m / d->mass_div;
-    n1 = fast_sqrt(n1, d->sqrt_min) + VL_EPSILON_F_;
-    vf n2 = splat(0);
-    for (int j = 0; j < VBF_DSIFT_D; j++) {
-        vf v = D[j] / n1;
-        v = sel(v > 0.2F, splat(0.2F), v);
-        D[j] = v;
-        n2 = n2 + v * v;
+    for (int i = 0; i < nb; i++) {
+        m[i] = m[i] / d->mass_div;
+        n1[i] = fast_sqrt(n1[i], d->sqrt_min) + VL_EPSILON_F_;
     }
-    n2 = fast_sqrt(n2, d->sqrt_min) + VL_EPSILON_F_;
-    for (int q = 0; q < VBF_DSIFT_D / VW; q++) {
-        vf r[VW];
+    for (int j = 0; j < VBF_DSIFT_D; j++)
+        for (int i = 0; i < nb; i++) {
+            vf v = D[i][j] / n1[i];
+            v = sel(v > 0.2F, splat(0.2F), v);
+            D[i][j] = v;
+            n2[i] = n2[i] + v * v;
+        }
+    for (int i = 0; i < nb; i++)
+        n2[i] = fast_sqrt(n2[i], d->sqrt_min) + VL_EPSILON_F_;
+    for (int i = 0; i < nb; i++) {
+        for (int q = 0; q < VBF_DSIFT_D / VW; q++) {
+            vf r[VW];
+            for (int k = 0; k < VW; k++)
+                r[k] = D[i][q * VW + k] / n2[i];
+            transpose8(r);
+            for (int k = 0; k < VW; k++)
+                if (b[i].dst[k])
+                    stu(b[i].dst[k] + q * VW, r[k]);
+        }
+        float mm[VW];
+        memcpy(mm, &m[i], sizeof mm);
         for (int k = 0; k < VW; k++)
-            r[k] = D[q * VW + k] / n2;
-        transpose8(r);
-        for (int k = 0; k < VW; k++)
-            if (b->dst[k])
-                stu(b->dst[k] + q * VW, r[k]);
+            if (b[i].mass[k])
+                *b[i].mass[k] = mm[k];
     }
-    float mm[VW];
-    memcpy(mm, &m, sizeof mm);
-    for (int k = 0; k < VW; k++)
-        if (b->mass[k])
-            *b->mass[k] = mm[k];
 }
 
 /* Lane k of a block: frame (fx, fy) if it exists. */
@@ -595,28 +606,43 @@ static void lane(const vbf_dsift *d, block *b, int k, int fx, int fy, float *des
     b->mass[k] = ok && mass ? mass + f : NULL;
 }
 
+/* Every frame, in blocks of 8 lanes, two blocks at a time. */
 static void describe_all(const vbf_dsift *d, const vbf_dsift_scratch *s, float *desc, float *mass)
 {
-    block b;
-    if (d->nfy > VW / 2) {
-        for (int fx = 0; fx < d->nfx; fx++)
-            for (int fy0 = 0; fy0 < d->nfy; fy0 += VW) {
-                b.fx[0] = b.fx[1] = fx;
-                b.fy[0] = b.fy[1] = fy0; /* unused: one load from fy0 */
+    block b[2];
+    int nb = 0, split = d->nfy <= VW / 2;
+    if (!split) {
+        /* along frame rows, so that the output is written as 8 streams */
+        for (int fy0 = 0; fy0 < d->nfy; fy0 += VW)
+            for (int fx = 0; fx < d->nfx; fx++) {
+                block *c = &b[nb++];
+                c->fx[0] = c->fx[1] = fx;
+                c->fy[0] = c->fy[1] = fy0; /* the second half is the 8-lane load's */
                 for (int k = 0; k < VW; k++)
-                    lane(d, &b, k, fx, fy0 + k, desc, mass);
-                describe_block(d, s, &b, 0);
+                    lane(d, c, k, fx, fy0 + k, desc, mass);
+                if (nb == 2) {
+                    describe_blocks(d, s, b, 2, 0);
+                    nb = 0;
+                }
             }
+        if (nb)
+            describe_blocks(d, s, b, 1, 0);
         return;
     }
     for (int fx = 0; fx < d->nfx; fx += 2) {
-        b.fx[0] = fx;
-        b.fx[1] = fx + 1 < d->nfx ? fx + 1 : fx; /* a missing column: lanes unused */
-        b.fy[0] = b.fy[1] = 0;
+        block *c = &b[nb++];
+        c->fx[0] = fx;
+        c->fx[1] = fx + 1 < d->nfx ? fx + 1 : fx; /* a missing column: lanes unused */
+        c->fy[0] = c->fy[1] = 0;
         for (int k = 0; k < VW; k++)
-            lane(d, &b, k, fx + k / (VW / 2), k % (VW / 2), desc, mass);
-        describe_block(d, s, &b, 1);
+            lane(d, c, k, fx + k / (VW / 2), k % (VW / 2), desc, mass);
+        if (nb == 2) {
+            describe_blocks(d, s, b, 2, 1);
+            nb = 0;
+        }
     }
+    if (nb)
+        describe_blocks(d, s, b, 1, 1);
 }
 
 void vbf_dsift_process(const vbf_dsift *d, vbf_dsift_scratch *s, const float *image, float *desc, float *mass)
