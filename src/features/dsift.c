@@ -365,7 +365,7 @@ INLINE void orient(vf gx, vf gy, float cut, vf v[NT])
     vi prev = b0 == NT - 1;
     for (int t = 0; t < NT; t++) {
         vi m = b0 == t;
-        v[t] = (vf)(((vi)w0 & m) | ((vi)w1 & prev));
+        v[t] = sel(m, w0, (vf)((vi)w1 & prev));
         prev = m;
     }
 }
