@@ -687,8 +687,9 @@ static vb_status sift_load(void *state, vb_reader *r, vb_error *err)
 
 const vb_extractor_vt vb_ext_sift = {
     .info = {.name = "sift",
-             .help = "dense (PHOW) or keypoint SIFT (VLFeat) encoded as bag of words, VLAD or Fisher vectors over a "
-                     "spatial pyramid; the codebook is fitted on the training images",
+             .help = "dense (PHOW) or keypoint SIFT encoded as bag of words, VLAD or Fisher vectors over a spatial "
+                     "pyramid (the codebook is fitted on the training images), or the dense descriptors themselves "
+                     "(encoding none)",
              .doc = "Colour: descriptors are computed on the luma (0.299 R + 0.587 G + 0.114 B). Dense SIFT with "
                     "the flat window is visbench's own implementation, equal to vl_dsift's bit for bit (Gaussian "
                     "window: vl_dsift itself). Output: for each "
