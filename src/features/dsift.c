@@ -23,7 +23,6 @@
  */
 #include "dsift.h"
 
-#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
