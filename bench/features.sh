@@ -100,7 +100,8 @@ for r in "${rows[@]}"; do echo "$r"; done
 echo
 echo "Parameters: hog {cell: 4} (uoctti, 9 orientations); sift dense step 4, bin 4, flat window (window size 2),"
 echo "one scale, no smoothing, no contrast threshold, encoding none: both sides output the 128-value descriptors"
-echo "of the same frames (16 per 28x28 image, 2809 per 224x224), nothing encoded; gabor defaults (frequencies"
-echo "0.1, 0.25; 4 orientations; bandwidth 1; cell 7); haar, edges,"
-echo "lbp defaults. The gabor peers filter and take the magnitude but do not pool."
+echo "of the same frames (16 per 28x28 image, 2809 per 224x224), nothing encoded (visbench writes them into"
+echo "its feature matrix, vl_dsift leaves them in its own buffer); gabor defaults (frequencies 0.1, 0.25;"
+echo "4 orientations; bandwidth 1; cell 7); haar, edges, lbp defaults. The gabor peers filter and take the"
+echo "magnitude but do not pool."
 echo "Elapsed: $(( $(date +%s) - t_start )) s."
