@@ -53,7 +53,7 @@ all: $(CLI) $(LIB)
 # Extractors: sqrtf may not set errno, so that pixel loops vectorise; hog
 # reproduces VLFeat's roundings, so nothing there is fused into an FMA.
 $(BUILD)/obj/src/features/%.o: CFLAGS += -fno-math-errno
-$(BUILD)/obj/src/features/hog.o: CFLAGS += -ffp-contract=off
+$(BUILD)/obj/src/features/hog.o $(BUILD)/obj/src/features/dsift.o: CFLAGS += -ffp-contract=off
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

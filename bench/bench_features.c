@@ -2,7 +2,8 @@
  *
  *   bench_features [--threads N] [--size S] [--count N] [--repeat R] EXTRACTOR [PARAMS]
  *   bench_features --vlfeat-hog CELL [--size S] ...        (vl_hog called directly, one thread)
- *   bench_features --vlfeat-dsift STEP,BIN [--size S] ...  (vl_dsift, flat window, one thread)
+ *   bench_features --vlfeat-dsift STEP,BIN [--size S] ...  (vl_dsift, flat window of size 2, whole image,
+ *                                                          one scale, descriptors and masses; one thread)
  *   bench_features --list                                  (the extractors in the registry)
  *
  * Images are decoded (and upscaled to S x S when --size is given) before
@@ -148,6 +149,7 @@ int main(int argc, char **argv)
         float *img = malloc((size_t)side * side * sizeof *img);
         VlDsiftFilter *f = vl_dsift_new_basic(side, side, ds_step, ds_bin);
         vl_dsift_set_flat_window(f, VL_TRUE);
+        vl_dsift_set_window_size(f, 2.0); /* VLFeat's default, stated: sift's row passes window_size: 2 */
         for (int r = 0; r < repeat; r++) {
             double t0 = vb_now();
             for (size_t i = 0; i < ds->n; i++) {

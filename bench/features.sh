@@ -4,7 +4,10 @@
 # 224x224 (the first 1000 upscaled bicubically, Mpix/s), with 1 and 2
 # threads, against peers measured in this same run on one thread:
 #   hog    VLFeat vl_hog called directly (C, UoCTTI, cell 4) and OpenCV's HOGDescriptor
-#   sift   VLFeat vl_dsift called directly (C, flat window, step 4, bin 4)
+#   sift   VLFeat vl_dsift called directly (C, flat window, step 4, bin 4, window size 2, whole image,
+#          one scale, no smoothing): the same descriptors as visbench's row (encoding: none), which
+#          also applies no contrast threshold (contrast: 0); both compute the 128-value descriptors
+#          and masses of the same frames
 #   gabor  OpenCV (getGaborKernel + filter2D) and scikit-image (filters.gabor)
 #   haar, edges, lbp: no peer
 # Rows for extractors missing from the registry (sift, lbp) are skipped.
@@ -66,10 +69,10 @@ for size in 28 224; do
   cv=""
   [ $pycv = 1 ] && cv=$(value "$size" $PY $PEERS/opencv_hog.py "$size" 4 "$cnt")
   row hog '{cell: 4}' "$size" "vl_hog $(fmt "$vl" "$size"), opencv $(fmt "$cv" "$size")" "$(echo "$vl $cv" | maxof)"
-  # sift (dense, flat window, one scale: the descriptors vl_dsift computes, then a 64-word BoVW)
+  # sift (dense, flat window, one scale, the descriptors only: like for like with vl_dsift)
   if have sift; then
     ds=$(value "$size" "$B" --vlfeat-dsift 4,4 --repeat 2 $([ "$size" = 28 ] || echo --size "$size" --count $N224))
-    row sift '{step: 4, bin: [4], magnif: 0, contrast: 0, words: 64, pyramid: [1], max_descriptors: 20000, iterations: 10}' \
+    row sift '{step: 4, bin: [4], magnif: 0, contrast: 0, window_size: 2, encoding: none}' \
       "$size" "vl_dsift $(fmt "$ds" "$size")" "$ds"
   else
     rows+=("$(printf '| %-6s | %3s | %s |' sift "$size" "not in the registry: skipped")")
@@ -95,7 +98,10 @@ printf '| %-6s | %3s | %11s | %11s | %5s | %-44s | %10s |\n' extr. size "visbenc
 printf '|%s|\n' "--------|-----|-------------|-------------|-------|----------------------------------------------|------------"
 for r in "${rows[@]}"; do echo "$r"; done
 echo
-echo "Parameters: hog {cell: 4} (uoctti, 9 orientations); sift dense step 4, bin 4, flat window, no smoothing,"
-echo "64-word BoVW; gabor defaults (frequencies 0.1, 0.25; 4 orientations; bandwidth 1; cell 7); haar, edges,"
-echo "lbp defaults. The gabor peers filter and take the magnitude but do not pool."
+echo "Parameters: hog {cell: 4} (uoctti, 9 orientations); sift dense step 4, bin 4, flat window (window size 2),"
+echo "one scale, no smoothing, no contrast threshold, encoding none: both sides output the 128-value descriptors"
+echo "of the same frames (16 per 28x28 image, 2809 per 224x224), nothing encoded (visbench writes them into"
+echo "its feature matrix, vl_dsift leaves them in its own buffer); gabor defaults (frequencies 0.1, 0.25;"
+echo "4 orientations; bandwidth 1; cell 7); haar, edges, lbp defaults. The gabor peers filter and take the"
+echo "magnitude but do not pool."
 echo "Elapsed: $(( $(date +%s) - t_start )) s."

@@ -121,6 +121,9 @@ static void test_round_trip_pipelines(void **state)
                "pyramid: [1, 2]}}], postprocess: [power, l2], classifier: {logreg: {}}}");
     round_trip("{name: hk, features: [{lbp: {cell: 6}}, {color: {cells: 2}}], postprocess: [l2, homkermap], "
                "classifier: {linear: {}}}");
+    /* Dense descriptors without an encoding: nothing fitted in the extractor. */
+    round_trip("{name: ds, features: [{sift: {encoding: none, step: 4, bin: [3, 4]}}], postprocess: [standardize], "
+               "classifier: {svm: {kernel: linear}}}");
 }
 
 /* Parameters that make a plug-in quick on 24 px images; plug-ins not listed

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <vl/dsift.h>
 #include <vl/generic.h>
+#include <vl/imopv.h>
 
 #define W 24
 #define H 24
@@ -121,6 +122,51 @@ static float *ref_dsift(const vb_image *img, int step, int bin, size_t *n, float
     }
     vl_dsift_delete(f);
     return d;
+}
+
+/* Reference dense descriptors as the extractor computed them before it had
+ * its own dense SIFT: for each bin size, vl_imsmooth_f with
+ * sigma = bin / magnif (when magnif > 0), vl_dsift with PHOW's bounds
+ * (offset floor(1.5 (max bin - bin))), descriptors of mass below contrast
+ * zeroed (drop = 0) or left out (drop = 1). Returns n x 128 values. */
+static float *ref_dense(const vb_image *img, int step, const int *bins, int nb, double magnif, int flat, double ws,
+                        double contrast, int drop, size_t *n)
+{
+    int w = img->w, h = img->h, maxbin = 0;
+    for (int k = 0; k < nb; k++)
+        maxbin = bins[k] > maxbin ? bins[k] : maxbin;
+    float *sm = malloc((size_t)w * h * sizeof *sm), *out = NULL;
+    *n = 0;
+    for (int k = 0; k < nb; k++) {
+        const float *im = img->data;
+        if (magnif > 0) {
+            vl_imsmooth_f(sm, w, img->data, w, h, w, bins[k] / magnif, bins[k] / magnif);
+            im = sm;
+        }
+        int off = (int)floor(1.5 * (maxbin - bins[k]));
+        VlDsiftFilter *f = vl_dsift_new_basic(w, h, step, bins[k]);
+        vl_dsift_set_flat_window(f, flat ? VL_TRUE : VL_FALSE);
+        vl_dsift_set_window_size(f, ws);
+        vl_dsift_set_bounds(f, off, off, w - 1, h - 1);
+        vl_dsift_process(f, im);
+        size_t m = (size_t)vl_dsift_get_keypoint_num(f);
+        out = realloc(out, (*n + m + 1) * 128 * sizeof *out);
+        const float *d = vl_dsift_get_descriptors(f);
+        const VlDsiftKeypoint *kp = vl_dsift_get_keypoints(f);
+        for (size_t i = 0; i < m; i++) {
+            int low = contrast > 0 && kp[i].norm < contrast;
+            if (low && drop)
+                continue;
+            if (low)
+                memset(out + *n * 128, 0, 128 * sizeof *out);
+            else
+                memcpy(out + *n * 128, d + i * 128, 128 * sizeof *out);
+            (*n)++;
+        }
+        vl_dsift_delete(f);
+    }
+    free(sm);
+    return out;
 }
 
 static size_t nearest(const float *x, const float *C, size_t K, size_t d)
@@ -502,6 +548,85 @@ static void test_save_load_bovw(void **state) { round_trip("{words: 6, assign: s
 static void test_save_load_vlad(void **state) { round_trip("{words: 4, encoding: vlad, descriptor_pca: 8, norm: intra}"); }
 static void test_save_load_fisher(void **state) { round_trip("{words: 3, encoding: fisher, descriptor_pca: 8}"); }
 
+/* encoding: none outputs the descriptors themselves, equal bit for bit to
+ * the reference: one scale (8 x 8 frames of 24x24, step 2, bin 3), PHOW's
+ * three smoothed scales with the contrast threshold, window sizes, the
+ * Gaussian window (vl_dsift), and RootSIFT. Nothing to fit: extract works
+ * on a fresh extractor, and save/load carries no state. */
+static void test_encoding_none(void **state)
+{
+    static const struct {
+        const char *yaml;
+        int step, bins[3], nb, flat, root;
+        double magnif, ws, contrast;
+    } cases[] = {
+        {"{" ONE_SCALE ", encoding: none}", 2, {3}, 1, 1, 0, 0, 1.5, 0},
+        {"{encoding: none}", 2, {4, 6, 8}, 3, 1, 0, 6, 1.5, 0.005},
+        {"{encoding: none, bin: [2, 3, 4], step: 1, contrast: 0.02}", 1, {2, 3, 4}, 3, 1, 0, 6, 1.5, 0.02},
+        {"{encoding: none, bin: [5], step: 3, magnif: 0, window_size: 2}", 3, {5}, 1, 1, 0, 0, 2, 0.005},
+        {"{encoding: none, bin: [4], step: 2, flat_window: false}", 2, {4}, 1, 0, 0, 6, 1.5, 0.005},
+        {"{encoding: none, bin: [3, 4], root: true}", 2, {3, 4}, 2, 1, 1, 6, 1.5, 0.005},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        vb_extractor *x = fu_extractor("sift", cases[c].yaml, W, H, 1);
+        for (int t = 0; t < 3; t++) {
+            size_t n;
+            float *ref = ref_dense(other[t], cases[c].step, cases[c].bins, cases[c].nb, cases[c].magnif,
+                                   cases[c].flat, cases[c].ws, cases[c].contrast, 0, &n);
+            if (c == 0)
+                assert_int_equal(n, 64);
+            assert_int_equal(x->dim, n * 128);
+            for (size_t i = 0; cases[c].root && i < n; i++) {
+                float *o = ref + i * 128, l1 = 0;
+                for (int j = 0; j < 128; j++)
+                    l1 += fabsf(o[j]);
+                if (l1 > 0)
+                    for (int j = 0; j < 128; j++)
+                        o[j] = sqrtf(fabsf(o[j]) / l1);
+            }
+            float *out = malloc(x->dim * sizeof *out);
+            fu_extract(x, other[t], out);
+            for (size_t j = 0; j < x->dim; j++)
+                if (memcmp(out + j, ref + j, sizeof *out) != 0)
+                    fail_msg("%s: value %zu (frame %zu) is %.9g, reference %.9g", cases[c].yaml, j, j / 128, out[j],
+                             ref[j]);
+            free(out);
+            free(ref);
+        }
+        size_t len;
+        uint8_t *bytes = fu_save_extractor(x, &len);
+        assert_int_equal(len, 4); /* the format version only */
+        free(bytes);
+        vb_extractor_free(x);
+    }
+}
+
+/* The extractor's dense descriptors (our dense SIFT) are the ones the
+ * codebook path sees too: PHOW's scales with low-contrast frames dropped. */
+static void test_dense_drop_matches_vlfeat(void **state)
+{
+    vb_extractor *x = fitted("{bin: [2, 3, 4], step: 1, words: 1, encoding: vlad, pyramid: [1], norm: none, "
+                             "sqrt: false, low_contrast: drop, contrast: 0.03}", 5);
+    saved s;
+    parse_saved(x, 0, &s);
+    float out[128];
+    fu_extract(x, other[1], out);
+    size_t n;
+    int bins[3] = {2, 3, 4};
+    float *D = ref_dense(other[1], 1, bins, 3, 6, 1, 1.5, 0.03, 1, &n);
+    assert_true(n > 0);
+    /* one word: VLAD is the sum of (x - c) over the kept descriptors */
+    for (int j = 0; j < 128; j++) {
+        double e = 0;
+        for (size_t i = 0; i < n; i++)
+            e += (double)D[i * 128 + j] - s.centers[j];
+        assert_float_equal(out[j], e, 1e-3);
+    }
+    free(D);
+    saved_free(&s);
+    vb_extractor_free(x);
+}
+
 static void test_bad_parameters(void **state)
 {
     vb_extractor *x = NULL;
@@ -513,6 +638,12 @@ static void test_bad_parameters(void **state)
                          "does not apply to vlad");
     tu_assert_fails_with(fu_extractor_try("sift", "{words: 64, max_descriptors: 10}", W, H, 1, &x, &err), err,
                          "at least words");
+    tu_assert_fails_with(fu_extractor_try("sift", "{encoding: none, mode: keypoints}", W, H, 1, &x, &err), err,
+                         "keypoint counts vary");
+    tu_assert_fails_with(fu_extractor_try("sift", "{encoding: none, low_contrast: drop}", W, H, 1, &x, &err), err,
+                         "low_contrast: zero");
+    tu_assert_fails_with(fu_extractor_try("sift", "{encoding: none, descriptor_pca: 32}", W, H, 1, &x, &err), err,
+                         "pca post-processing");
     assert_null(x);
     /* too few descriptors for the words: a data error at fit */
     x = fu_extractor("sift", "{bin: [3], step: 8, words: 200, max_descriptors: 200}", W, H, 1);
@@ -538,6 +669,8 @@ int main(void)
         cmocka_unit_test(test_save_load_bovw),
         cmocka_unit_test(test_save_load_vlad),
         cmocka_unit_test(test_save_load_fisher),
+        cmocka_unit_test(test_encoding_none),
+        cmocka_unit_test(test_dense_drop_matches_vlfeat),
         cmocka_unit_test(test_bad_parameters),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

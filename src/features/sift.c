@@ -1,19 +1,23 @@
 /* sift: SIFT descriptors encoded against a vocabulary learned on the
- * training images.
+ * training images, or the dense descriptors themselves.
  *
- * Descriptors: dense SIFT (VLFeat vl_dsift) at several bin sizes as VLFeat's
- * PHOW does -- before each bin size the image is smoothed with
- * sigma = bin / magnif, the grids of the different sizes share their
- * centres (offset floor(1.5 (max bin - bin))), and frames whose gradient
- * mass is below `contrast` are zeroed (or dropped) -- or keypoint SIFT
- * (vl_sift: DoG detector with peak and edge thresholds, up to four
- * orientations per keypoint).
+ * Descriptors: dense SIFT at several bin sizes as VLFeat's PHOW does --
+ * before each bin size the image is smoothed with sigma = bin / magnif, the
+ * grids of the different sizes share their centres (offset
+ * floor(1.5 (max bin - bin))), and frames whose gradient mass is below
+ * `contrast` are zeroed (or dropped) -- or keypoint SIFT (vl_sift: DoG
+ * detector with peak and edge thresholds, up to four orientations per
+ * keypoint). Dense SIFT with the flat window (PHOW's, the default) is ours
+ * (dsift.c: the same values as vl_dsift, bit for bit, without its per-pixel
+ * scalar passes); with the Gaussian window it is vl_dsift.
  *
  * Encoding (internal.h, encode.c): bag of visual words, VLAD or Fisher
  * vectors, per cell of a spatial pyramid. fit() samples at most
  * max_descriptors descriptors from the training images (the same number
  * from each image where it has them; seeded per image, so the sample does
- * not depend on the thread count) and learns the codebook / GMM. */
+ * not depend on the thread count) and learns the codebook / GMM. With
+ * `encoding: none` the output is the dense descriptors (nothing to fit). */
+#include "dsift.h"
 #include "internal.h"
 
 #include <math.h>
@@ -58,8 +62,9 @@ static const vb_param_def sift_params[] = {
     {.name = "octaves", .type = VB_PT_INT, .def = "0", .min = 0, .max = 16,
      .help = "keypoints: octaves (0 = as many as the image allows)"},
     {.name = "levels", .type = VB_PT_INT, .def = "3", .min = 1, .max = 10, .help = "keypoints: levels per octave"},
-    {.name = "encoding", .type = VB_PT_ENUM, .def = "bovw", .choices = "bovw|vlad|fisher",
-     .help = "bag of visual words, VLAD (vl_vlad_encode) or Fisher vectors (vl_gmm + vl_fisher_encode)"},
+    {.name = "encoding", .type = VB_PT_ENUM, .def = "bovw", .choices = "bovw|vlad|fisher|none",
+     .help = "bag of visual words, VLAD (vl_vlad_encode), Fisher vectors (vl_gmm + vl_fisher_encode), or none: "
+             "the dense descriptors themselves (the encoding parameters below are then unused)"},
     {.name = "words", .type = VB_PT_INT, .def = "256", .min = 1, .max = 65536, .flags = VB_PF_GRID,
      .help = "codebook size (k-means), or Gaussian components for fisher"},
     {.name = "assign", .type = VB_PT_ENUM, .def = "hard", .choices = "hard|soft",
@@ -96,14 +101,18 @@ typedef struct sift_state {
     double peak, edge;
     int first_octave, octaves, levels;
     size_t max_desc;
-    vbf_enc *enc;
+    vbf_enc *enc;                      /* NULL: encoding none */
+    vbf_dsift *plan[SIFT_MAX_SCALES];  /* flat window: our dense SIFT */
+    float *fpos[SIFT_MAX_SCALES];      /* flat window: frame centres, frames x 2, scaled to [0, 1) */
 } sift_state;
 
 typedef struct sift_scratch {
     VlDsiftFilter *dsift[SIFT_MAX_SCALES];
+    vbf_dsift_scratch *ds[SIFT_MAX_SCALES];
     VlSiftFilt *sift;
     float *grey, *smooth;
     float *desc, *pos; /* cap x 128, cap x 2 */
+    float *mass;       /* the largest scale's frames */
     size_t cap;
     vbf_enc_scratch *enc;
 } sift_scratch;
@@ -113,15 +122,18 @@ static void sift_scratch_free(void *scratch)
     sift_scratch *sc = scratch;
     if (!sc)
         return;
-    for (int i = 0; i < SIFT_MAX_SCALES; i++)
+    for (int i = 0; i < SIFT_MAX_SCALES; i++) {
         if (sc->dsift[i])
             vl_dsift_delete(sc->dsift[i]);
+        vbf_dsift_scratch_free(sc->ds[i]);
+    }
     if (sc->sift)
         vl_sift_delete(sc->sift);
     free(sc->grey);
     free(sc->smooth);
     free(sc->desc);
     free(sc->pos);
+    free(sc->mass);
     vbf_enc_scratch_free(sc->enc);
     free(sc);
 }
@@ -174,11 +186,17 @@ static void *sift_scratch_new(const void *state)
         return NULL;
     size_t px = (size_t)s->in.w * (size_t)s->in.h;
     int ok = (sc->grey = malloc(px * sizeof(float))) && (sc->smooth = malloc(px * sizeof(float))) &&
-             (sc->enc = vbf_enc_scratch_new(s->enc));
+             (!s->enc || (sc->enc = vbf_enc_scratch_new(s->enc)));
     if (ok && s->dense) {
-        for (int i = 0; ok && i < s->n_scales; i++)
-            ok = (sc->dsift[i] = dsift_new(s, i)) != NULL;
-        ok = ok && ensure(sc, s->total_frames ? s->total_frames : 1);
+        size_t most = 1;
+        for (int i = 0; ok && i < s->n_scales; i++) {
+            if (s->plan[i])
+                ok = (sc->ds[i] = vbf_dsift_scratch_new(s->plan[i])) != NULL;
+            else
+                ok = (sc->dsift[i] = dsift_new(s, i)) != NULL;
+            most = s->frames[i] > most ? s->frames[i] : most;
+        }
+        ok = ok && ensure(sc, s->total_frames ? s->total_frames : 1) && (sc->mass = malloc(most * sizeof(float)));
     } else if (ok) {
         sc->sift = vl_sift_new(s->in.w, s->in.h, s->octaves ? s->octaves : -1, s->levels, s->first_octave);
         ok = sc->sift != NULL;
@@ -200,6 +218,10 @@ static void sift_destroy(void *state)
     if (!s)
         return;
     vbf_enc_free(s->enc);
+    for (int i = 0; i < SIFT_MAX_SCALES; i++) {
+        vbf_dsift_free(s->plan[i]);
+        free(s->fpos[i]);
+    }
     free(s);
 }
 
@@ -248,10 +270,22 @@ static vb_status enc_conf_from(const vb_params *p, vbf_enc_conf *c, vb_error *er
 static vb_status sift_create(const vb_params *p, vb_shape in, void **state, vb_error *err)
 {
     vbf_enc_conf conf;
-    vb_status st = enc_conf_from(p, &conf, err);
-    if (st != VB_OK)
+    int none = vb_param_is(p, "encoding", "none");
+    vb_status st = VB_OK;
+    if (none) {
+        /* the output must have one size for every image */
+        if (!vb_param_is(p, "mode", "dense"))
+            return vb_param_fail(p, "encoding", err, "sift: encoding none outputs dense descriptors; keypoint counts "
+                                 "vary from image to image, so keypoints need an encoding (bovw, vlad or fisher)");
+        if (vb_param_is(p, "low_contrast", "drop"))
+            return vb_param_fail(p, "low_contrast", err, "sift: with encoding none low-contrast descriptors are "
+                                 "zeroed (dropping them would change the output size); use low_contrast: zero");
+        if (vb_param_int(p, "descriptor_pca"))
+            return vb_param_fail(p, "descriptor_pca", err, "sift: descriptor_pca is fitted for an encoding; with "
+                                 "encoding none use a pca post-processing step instead");
+    } else if ((st = enc_conf_from(p, &conf, err)) != VB_OK)
         return st;
-    if ((size_t)vb_param_int(p, "max_descriptors") < conf.words)
+    if (!none && (size_t)vb_param_int(p, "max_descriptors") < conf.words)
         return vb_param_fail(p, "max_descriptors", err, "sift: max_descriptors (%ld) must be at least words (%zu)",
                              vb_param_int(p, "max_descriptors"), conf.words);
     sift_state *s = vb_calloc(1, sizeof *s, err);
@@ -293,6 +327,31 @@ static vb_status sift_create(const vb_params *p, vb_shape in, void **state, vb_e
             s->frames[i] = (size_t)vl_dsift_get_keypoint_num(f);
             s->total_frames += s->frames[i];
             vl_dsift_delete(f);
+            if (s->flat && s->frames[i]) {
+                vbf_dsift_geom g = {.width = in.w, .height = in.h, .step = s->step, .bin = s->bins[i],
+                                    .min_x = s->offs[i], .min_y = s->offs[i], .max_x = in.w - 1, .max_y = in.h - 1,
+                                    .window_size = s->window_size};
+                if ((st = vbf_dsift_new(&g, &s->plan[i], err)) != VB_OK) {
+                    sift_destroy(s);
+                    return st;
+                }
+                size_t n = vbf_dsift_frames(s->plan[i]);
+                if (n != s->frames[i]) {
+                    size_t m = s->frames[i];
+                    sift_destroy(s);
+                    return vb_fail(err, VB_ERR_INTERNAL, "sift: %zu dense frames, vl_dsift has %zu", n, m);
+                }
+                if (!(s->fpos[i] = vb_malloc(n, 2 * sizeof(float), err))) {
+                    sift_destroy(s);
+                    return VB_ERR_NOMEM;
+                }
+                for (size_t j = 0; j < n; j++) {
+                    double x, y;
+                    vbf_dsift_frame_center(s->plan[i], j, &x, &y);
+                    s->fpos[i][2 * j] = (float)((x + 0.5) / (double)in.w);
+                    s->fpos[i][2 * j + 1] = (float)((y + 0.5) / (double)in.h);
+                }
+            }
         }
         if (s->total_frames == 0) {
             sift_destroy(s);
@@ -306,7 +365,12 @@ static vb_status sift_create(const vb_params *p, vb_shape in, void **state, vb_e
         return vb_param_fail(p, "mode", err, "sift: keypoints need images of at least 8x8 pixels, not %dx%d", in.w,
                              in.h);
     }
-    if ((st = vbf_enc_new(&conf, "sift", &s->enc, err)) != VB_OK) {
+    size_t dim;
+    if (none && !vb_mul_ok(s->total_frames, SIFT_D, &dim)) {
+        sift_destroy(s);
+        return vb_param_fail(p, "step", err, "sift: too many descriptors for encoding none");
+    }
+    if (!none && (st = vbf_enc_new(&conf, "sift", &s->enc, err)) != VB_OK) {
         sift_destroy(s);
         return st;
     }
@@ -314,11 +378,17 @@ static vb_status sift_create(const vb_params *p, vb_shape in, void **state, vb_e
     return VB_OK;
 }
 
-static size_t sift_dim(const void *state) { return vbf_enc_dim(((const sift_state *)state)->enc); }
+static size_t sift_dim(const void *state)
+{
+    const sift_state *s = state;
+    return s->enc ? vbf_enc_dim(s->enc) : s->total_frames * SIFT_D;
+}
 
-/* The descriptors of one image into sc->desc / sc->pos; *n receives their
- * count. */
-static vb_status describe(const sift_state *s, sift_scratch *sc, const vb_image *img, size_t *n, vb_error *err)
+/* The descriptors of one image into desc (sc->desc, or the output for
+ * encoding none) and, for an encoding, their positions into sc->pos; *n
+ * receives their count. */
+static vb_status describe(const sift_state *s, sift_scratch *sc, const vb_image *img, float *desc, size_t *n,
+                          vb_error *err)
 {
     *n = 0;
     size_t W = (size_t)s->in.w, H = (size_t)s->in.h, px = W * H;
@@ -340,6 +410,27 @@ static vb_status describe(const sift_state *s, sift_scratch *sc, const vb_image 
                 vl_imsmooth_f(sc->smooth, W, grey, W, H, W, sigma, sigma);
                 im = sc->smooth;
             }
+            if (s->plan[k]) {
+                float *o = desc + count * SIFT_D;
+                vbf_dsift_process(s->plan[k], sc->ds[k], im, o, sc->mass);
+                const float *fp = s->fpos[k];
+                for (size_t i = 0; i < s->frames[k]; i++) {
+                    int low = s->contrast > 0 && sc->mass[i] < s->contrast;
+                    if (low && s->drop)
+                        continue;
+                    float *dst = desc + count * SIFT_D;
+                    if (low)
+                        memset(dst, 0, SIFT_D * sizeof *dst);
+                    else if (dst != o + i * SIFT_D)
+                        memmove(dst, o + i * SIFT_D, SIFT_D * sizeof *dst);
+                    if (s->enc) {
+                        sc->pos[2 * count] = fp[2 * i];
+                        sc->pos[2 * count + 1] = fp[2 * i + 1];
+                    }
+                    count++;
+                }
+                continue;
+            }
             VlDsiftFilter *f = sc->dsift[k];
             vl_dsift_process(f, im);
             const float *d = vl_dsift_get_descriptors(f);
@@ -349,7 +440,7 @@ static vb_status describe(const sift_state *s, sift_scratch *sc, const vb_image 
                 int low = s->contrast > 0 && kp[i].norm < s->contrast;
                 if (low && s->drop)
                     continue;
-                float *o = sc->desc + count * SIFT_D;
+                float *o = desc + count * SIFT_D;
                 if (low)
                     memset(o, 0, SIFT_D * sizeof *o);
                 else
@@ -371,8 +462,9 @@ static vb_status describe(const sift_state *s, sift_scratch *sc, const vb_image 
                 int na = vl_sift_calc_keypoint_orientations(f, angles, &kp[i]);
                 if (!ensure(sc, count + (size_t)na))
                     return vb_fail(err, VB_ERR_NOMEM, "out of memory for SIFT keypoints");
+                desc = sc->desc; /* keypoints always describe into the scratch, which may have moved */
                 for (int a = 0; a < na; a++) {
-                    vl_sift_calc_keypoint_descriptor(f, sc->desc + count * SIFT_D, &kp[i], angles[a]);
+                    vl_sift_calc_keypoint_descriptor(f, desc + count * SIFT_D, &kp[i], angles[a]);
                     sc->pos[2 * count] = (float)((kp[i].x + 0.5) / (double)W);
                     sc->pos[2 * count + 1] = (float)((kp[i].y + 0.5) / (double)H);
                     count++;
@@ -383,7 +475,7 @@ static vb_status describe(const sift_state *s, sift_scratch *sc, const vb_image 
     }
     if (s->root)
         for (size_t i = 0; i < count; i++) {
-            float *o = sc->desc + i * SIFT_D, l1 = 0;
+            float *o = desc + i * SIFT_D, l1 = 0;
             for (int j = 0; j < SIFT_D; j++)
                 l1 += fabsf(o[j]);
             if (l1 > 0)
@@ -400,10 +492,12 @@ static vb_status sift_extract(const void *state, void *scratch, const vb_image *
     sift_scratch *sc = scratch;
     if (!sc)
         return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    size_t n;
+    if (!s->enc)
+        return describe(s, sc, img, out, &n, err);
     if (!vbf_enc_fitted(s->enc))
         return vb_fail(err, VB_ERR_STATE, "sift: extract before fit (the codebook is learned on the training images)");
-    size_t n;
-    vb_status st = describe(s, sc, img, &n, err);
+    vb_status st = describe(s, sc, img, sc->desc, &n, err);
     if (st == VB_OK)
         st = vbf_enc_encode(s->enc, sc->enc, sc->desc, sc->pos, n, out, err);
     return st;
@@ -412,6 +506,8 @@ static vb_status sift_extract(const void *state, void *scratch, const vb_image *
 static vb_status sift_fit(void *state, const vb_imgsrc *train, uint64_t seed, vb_error *err)
 {
     sift_state *s = state;
+    if (!s->enc)
+        return VB_OK; /* encoding none: nothing to learn */
     size_t n_img = train->n;
     if (n_img == 0)
         return vb_fail(err, VB_ERR_DATA, "sift: no training images to learn the codebook from");
@@ -449,7 +545,7 @@ static vb_status sift_fit(void *state, const vb_imgsrc *train, uint64_t seed, vb
                              s->in.w, s->in.h);
             size_t n = 0;
             if (st == VB_OK)
-                st = describe(s, sc, &img, &n, &e);
+                st = describe(s, sc, &img, sc->desc, &n, &e);
             if (st == VB_OK && n) {
                 size_t take = n < quota ? n : quota;
                 size_t *ix = pick;
@@ -578,7 +674,7 @@ static vb_status sift_save(const void *state, vb_writer *w, vb_error *err)
 {
     const sift_state *s = state;
     vb_write_u32(w, SIFT_FORMAT);
-    return vbf_enc_save(s->enc, w, err);
+    return s->enc ? vbf_enc_save(s->enc, w, err) : VB_OK;
 }
 
 static vb_status sift_load(void *state, vb_reader *r, vb_error *err)
@@ -586,16 +682,25 @@ static vb_status sift_load(void *state, vb_reader *r, vb_error *err)
     sift_state *s = state;
     uint32_t v;
     vb_status st = vb_read_u32_range(r, &v, SIFT_FORMAT, SIFT_FORMAT, "sift format version", err);
-    return st == VB_OK ? vbf_enc_load(s->enc, r, err) : st;
+    return st == VB_OK && s->enc ? vbf_enc_load(s->enc, r, err) : st;
 }
 
 const vb_extractor_vt vb_ext_sift = {
     .info = {.name = "sift",
-             .help = "dense (PHOW) or keypoint SIFT (VLFeat) encoded as bag of words, VLAD or Fisher vectors over a "
-                     "spatial pyramid; the codebook is fitted on the training images",
-             .doc = "Colour: descriptors are computed on the luma (0.299 R + 0.587 G + 0.114 B). Output: for each "
+             .help = "dense (PHOW) or keypoint SIFT encoded as bag of words, VLAD or Fisher vectors over a spatial "
+                     "pyramid (the codebook is fitted on the training images), or the dense descriptors themselves "
+                     "(encoding none)",
+             .doc = "Colour: descriptors are computed on the luma (0.299 R + 0.587 G + 0.114 B). Dense SIFT with "
+                    "the flat window is visbench's own implementation, equal to vl_dsift's bit for bit (Gaussian "
+                    "window: vl_dsift itself). Output: for each "
                     "pyramid cell (sum of g^2 over the `pyramid` grids) words values (bovw), words x 128 (vlad) or "
-                    "2 x words x 128 (fisher), with 128 replaced by descriptor_pca when set. Randomness: the "
+                    "2 x words x 128 (fisher), with 128 replaced by descriptor_pca when set. Encoding none (dense "
+                    "only): the descriptors, 128 values each, scale by scale in `bin` order; within a scale, frames "
+                    "row by row (top to bottom, then left to right), a frame's corner starting at offset "
+                    "floor(1.5 (max bin - bin)) and moving by `step` while its 4 x 4 bins fit (3 x bin + 1 pixels "
+                    "from the corner); within a descriptor VLFeat's order, value t + 8 bx + 32 by for spatial bin "
+                    "(bx, by) and orientation t (atan2(gy, gx) near t x 45 degrees, y pointing down); "
+                    "low-contrast descriptors zeroed. The size is fixed by the image size. Randomness: the "
                     "descriptor sample and VLFeat's k-means++ (its thread-local VlRand, seeded from the fit seed "
                     "and restored afterwards) derive from the spec's seed. References: Lazebnik et al. 2006 "
                     "(pyramids), Bosch et al. 2007 (PHOW), Jegou et al. 2010 (VLAD), Perronnin et al. 2010 "

@@ -140,6 +140,11 @@ vb_status vb_image_from_u8(const uint8_t *px, int w, int h, int c, vb_image *dst
         return st;
     size_t n = (size_t)w * (size_t)h;
     const float s = 1.0f / 255.0f;
+    if (c == 1) { /* grey: a unit stride, so the loop vectorises */
+        for (size_t i = 0; i < n; i++)
+            dst->data[i] = (float)px[i] * s;
+        return VB_OK;
+    }
     for (int k = 0; k < c; k++) {
         float *plane = dst->data + (size_t)k * n;
         for (size_t i = 0; i < n; i++)
