@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <vl/gmm.h>
+#include <vl/kmeans.h>
 
 /* VLFeat's GMM object leaks internal buffers on vl_gmm_delete (used here
  * only, as the reference of test_gmm_vs_vlfeat): keep LeakSanitizer quiet
@@ -742,6 +743,74 @@ static void test_gmm_vs_vlfeat(void **state)
     free(y);
 }
 
+/* gmm's own Lloyd k-means (its initialisation) against VLFeat's, from the
+ * same starting centres (two in one blob, none in the third, so it takes
+ * a few iterations): the same final centres and assignments. */
+static void test_gmm_kmeans_vs_vlfeat(void **state)
+{
+    int *y;
+    const size_t n = 600, d = 8;
+    const int k = 3;
+    float *X = tu_blobs(3, 200, d, 2.0, 83, &y);
+    size_t start[3] = {0, 1, 0};
+    for (size_t i = 0; i < n; i++)
+        if (y[i] == 1) {
+            start[2] = i;
+            break;
+        }
+    for (size_t i = 2; i < n && y[start[1]] != y[0]; i++)
+        start[1] = i; /* a second row of row 0's blob */
+    float C[3 * 8], Cvl[3 * 8];
+    for (int c = 0; c < k; c++)
+        memcpy(C + (size_t)c * d, X + start[c] * d, d * sizeof *C);
+    memcpy(Cvl, C, sizeof C);
+    VlKMeans *km = vl_kmeans_new(VL_TYPE_FLOAT, VlDistanceL2);
+    vl_kmeans_set_algorithm(km, VlKMeansLloyd);
+    vl_kmeans_set_max_num_iterations(km, 100);
+    vl_kmeans_set_centers(km, Cvl, d, (vl_size)k);
+    vl_kmeans_refine_centers(km, X, n);
+    vl_uint32 avl[600];
+    vl_kmeans_quantize(km, avl, NULL, X, n);
+    uint32_t a[600];
+    int it = vb_gmm_kmeans_lloyd(X, n, d, k, C, 100, 0, a);
+    assert_true(it >= 2 && it < 100);
+    const float *cv = vl_kmeans_get_centers(km);
+    for (size_t t = 0; t < (size_t)k * d; t++)
+        assert_float_equal(C[t], cv[t], 1e-4);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(a[i], avl[i]);
+    vl_kmeans_delete(km);
+    free(X);
+    free(y);
+}
+
+/* The same mixture with one and two threads: the sums run over slices of
+ * rows fixed by n alone, added in order. (2000 rows: several slices.) */
+static void test_gmm_threads(void **state)
+{
+    int *y;
+    float *X = tu_blobs(4, 500, 6, 1.5, 85, &y);
+    const char *params[] = {"{k: 6}", "{k: 3, init: rand}", "{mode: classify, k: 2}"};
+    int saved = vb_get_threads();
+    for (int p = 0; p < 3; p++) {
+        vb_writer w[2];
+        for (int t = 0; t < 2; t++) {
+            vb_set_threads(t + 1);
+            vb_classifier *c = make("gmm", params[p]);
+            train_ok(c, X, y, 2000, 6, 4, 5);
+            save(c, &w[t]);
+            vb_classifier_free(c);
+        }
+        assert_int_equal(w[0].buf.len, w[1].buf.len);
+        assert_memory_equal(w[0].buf.data, w[1].buf.data, w[0].buf.len);
+        vb_writer_free(&w[0]);
+        vb_writer_free(&w[1]);
+    }
+    vb_set_threads(saved);
+    free(X);
+    free(y);
+}
+
 /* The classify mode on blobs with two sub-clusters per class beats one
  * Gaussian per class; scores are posteriors. */
 static void test_gmm_classify(void **state)
@@ -819,6 +888,8 @@ int main(void)
         cmocka_unit_test(test_kmeans_errors),
         cmocka_unit_test(test_gmm_monotone),
         cmocka_unit_test(test_gmm_vs_vlfeat),
+        cmocka_unit_test(test_gmm_kmeans_vs_vlfeat),
+        cmocka_unit_test(test_gmm_threads),
         cmocka_unit_test(test_gmm_classify),
         cmocka_unit_test(test_linear_proba_flag),
     };
