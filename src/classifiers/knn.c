@@ -251,6 +251,43 @@ static int vote(const knn_state *s, const float *dd, const int32_t *ii, int m, f
 
 /* ---- prediction -------------------------------------------------------- */
 
+/* The k nearest of one test row from its GEMM row g (N dot products):
+ * distances x2 + |t_j|^2 - 2 g_j clamped at 0 (l2), or 1 - g_j (cosine,
+ * x2 unused). Chunks of TK_CHUNK distances are computed vectorised into a
+ * buffer, and only a chunk whose minimum beats the current k-th distance
+ * goes through topk_push (with the very same buffered values): after the
+ * first few thousand columns almost none do. A later column never wins a
+ * tie (its index is larger), so "beats" is strict. */
+#define TK_CHUNK 64
+static void topk_row(const knn_state *s, const float *g, size_t N, float x2, int k, float *dd, int32_t *ii, int *len)
+{
+    float v[TK_CHUNK];
+    int cosine = s->metric == M_COSINE;
+    for (size_t j0 = 0; j0 < N; j0 += TK_CHUNK) {
+        size_t m = N - j0 < TK_CHUNK ? N - j0 : TK_CHUNK;
+        float mn = INFINITY;
+        if (cosine) {
+#pragma omp simd reduction(min : mn)
+            for (size_t t = 0; t < m; t++) {
+                v[t] = 1.0f - g[j0 + t];
+                mn = v[t] < mn ? v[t] : mn;
+            }
+        } else {
+            const float *sq = s->sq + j0;
+#pragma omp simd reduction(min : mn)
+            for (size_t t = 0; t < m; t++) {
+                float q = x2 + sq[t] - 2.0f * g[j0 + t];
+                v[t] = q > 0 ? q : 0.0f;
+                mn = v[t] < mn ? v[t] : mn;
+            }
+        }
+        if (*len == k && !(mn < dd[k - 1]))
+            continue;
+        for (size_t t = 0; t < m; t++)
+            topk_push(dd, ii, len, k, v[t], (int32_t)(j0 + t));
+    }
+}
+
 static vb_status predict_gemm(const knn_state *s, const float *X, size_t n, int *labels, float *scores,
                               vb_error *err)
 {
@@ -289,20 +326,13 @@ static vb_status predict_gemm(const knn_state *s, const float *X, size_t n, int 
                 for (size_t i = 0; i < m; i++) {
                     const float *g = D + i * N;
                     int len = 0;
-                    if (s->metric == M_COSINE) {
-                        for (size_t j = 0; j < N; j++)
-                            topk_push(dd, ii, &len, k, 1.0f - g[j], (int32_t)j);
+                    topk_row(s, g, N, s->metric == M_COSINE ? 0.0f : qq[i], k, dd, ii, &len);
+                    if (s->metric == M_COSINE)
                         for (int t = 0; t < len; t++)
                             dd[t] = fmaxf(dd[t], 0.0f);
-                    } else {
-                        float x2 = qq[i];
-                        for (size_t j = 0; j < N; j++) {
-                            float v = x2 + s->sq[j] - 2.0f * g[j];
-                            topk_push(dd, ii, &len, k, v > 0 ? v : 0.0f, (int32_t)j);
-                        }
+                    else
                         for (int t = 0; t < len; t++)
                             dd[t] = sqrtf(dd[t]);
-                    }
                     labels[r0 + i] = vote(s, dd, ii, len, scores ? scores + (r0 + i) * (size_t)K : NULL, w);
                 }
             }
