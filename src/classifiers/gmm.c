@@ -27,7 +27,8 @@
  * Initialisation (scikit-learn's defaults): k-means, with our own greedy
  * k-means++ seeding and Lloyd iterations (at most 300, until no label
  * changes or the squared centre shift is <= 1e-4 x the mean feature
- * variance; checked against VLFeat's Lloyd in the tests), giving each
+ * variance; Hamerly's bounds skip the distances that cannot change a
+ * label; checked against VLFeat's Lloyd in the tests), giving each
  * cluster's mean, variance and weight; or k random training points with the
  * global variance and equal weights. Variances are floored at cov_floor
  * (scikit-learn adds its reg_covar instead). EM stops when the mean
@@ -340,32 +341,10 @@ double vb_gmm_em_once(const float *X, size_t n, size_t d, int k, float *mu, floa
 
  * Our own rather than VLFeat's: vl_kmeans (Elkan, SSE2 distances) cost
  * more than the whole EM here. Lloyd's algorithm with the distance kernel
- * above, sums by slices (deterministic), scikit-learn's stopping rule
+ * above and Hamerly's bounds, scikit-learn's stopping rule
  * (squared centre shift <= 1e-4 x the mean feature variance, or no label
  * changes) and its greedy k-means++ seeding (2 + ln k candidates per
  * centre, the one that lowers the potential most). */
-
-/* Nearest centre of every row into a; scratch: threads x 4k. */
-static void kmeans_assign(const float *X, size_t n, size_t d, const float *C, size_t k, uint32_t *a, double *scratch)
-{
-#pragma omp parallel
-    {
-        double *D = scratch + (size_t)omp_get_thread_num() * 4 * k;
-#pragma omp for schedule(static)
-        for (size_t i = 0; i < n; i += 4) {
-            int nr = n - i < 4 ? (int)(n - i) : 4;
-            dist_rows(X, i, nr, d, C, NULL, k, D);
-            for (int r = 0; r < nr; r++) {
-                const double *dr = D + (size_t)r * k;
-                size_t best = 0;
-                for (size_t c = 1; c < k; c++)
-                    if (dr[c] < dr[best])
-                        best = c;
-                a[i + (size_t)r] = (uint32_t)best;
-            }
-        }
-    }
-}
 
 /* Distance of every row to centre m, lowered to cur[i] where smaller. */
 static void min_dist(const float *X, size_t n, size_t d, const float *m, const double *cur, double *out)
@@ -487,46 +466,203 @@ static vb_status group_sums(const float *X, size_t n, size_t d, const uint32_t *
     return VB_OK;
 }
 
+/* sum_j (x_j - m_j)^2 for one row (float runs of KB added in double). */
+static double sq1(const float *x, const float *m, size_t d)
+{
+    double acc = 0;
+    for (size_t j0 = 0; j0 < d; j0 += KB) {
+        size_t j1 = d - j0 < KB ? d : j0 + KB;
+        float s0 = 0;
+#pragma omp simd reduction(+ : s0)
+        for (size_t j = j0; j < j1; j++) {
+            float t = x[j] - m[j];
+            s0 += t * t;
+        }
+        acc += s0;
+    }
+    return acc;
+}
+
+/* The nearest and second nearest centres of up to 4 rows (pointers x):
+ * a[r], and the distances (not squared) u[r], l[r]; D: scratch 4 k. */
+static void nearest2(const float *const x[4], int nr, const float *C, size_t k, size_t d, double *D, uint32_t *a,
+                     double *u, double *l)
+{
+    for (size_t c = 0; c < k; c++) {
+        double o[4];
+        wsq4(x, nr, C + c * d, NULL, d, o);
+        for (int r = 0; r < nr; r++)
+            D[(size_t)r * k + c] = o[r];
+    }
+    for (int r = 0; r < nr; r++) {
+        const double *dr = D + (size_t)r * k;
+        size_t best = 0;
+        double second = INFINITY;
+        for (size_t c = 1; c < k; c++)
+            if (dr[c] < dr[best]) {
+                second = dr[best];
+                best = c;
+            } else if (dr[c] < second)
+                second = dr[c];
+        a[r] = (uint32_t)best;
+        u[r] = sqrt(dr[best]);
+        l[r] = sqrt(second);
+    }
+}
+
+/* Hamerly's bounds keep Lloyd's result while skipping most distances: u[i]
+ * bounds the distance to the own centre from above, l[i] every other one
+ * from below; a row is settled while u <= max(l, half the distance from its
+ * centre to the nearest other). Bounds grow by how far centres moved. The
+ * slack covers float rounding of the distances, so a near tie is always
+ * recomputed and resolved as Lloyd does (smaller index). */
+#define HAM_SLACK 1e-5
+#define KM_CHUNK 256
+
 int vb_gmm_kmeans_lloyd(const float *X, size_t n, size_t d, int k_, float *C, int max_iter, double shift_tol,
                         uint32_t *a)
 {
     size_t k = (size_t)k_, kd = k * d;
     int threads = omp_get_max_threads(), it = 0;
-    vb_error err = {0};
-    double *S1 = malloc(kd * sizeof *S1), *cnt = malloc(k * sizeof *cnt);
-    double *scratch = malloc((size_t)threads * 4 * k * sizeof *scratch);
-    uint32_t *prev = malloc(n * sizeof *prev);
-    if (!S1 || !cnt || !scratch || !prev) {
+    double *sum = calloc(kd, sizeof *sum), *cnt = calloc(k, sizeof *cnt), *u = malloc(n * sizeof *u);
+    double *l = malloc(n * sizeof *l), *delta = malloc(k * sizeof *delta), *half = malloc(k * sizeof *half);
+    double *scratch = malloc((size_t)threads * (4 * k) * sizeof *scratch);
+    size_t *pend = malloc((size_t)threads * KM_CHUNK * sizeof *pend), *moved = malloc(n * sizeof *moved);
+    uint32_t *from = malloc(n * sizeof *from);
+    float *Cold = malloc(kd * sizeof *Cold);
+    if (!sum || !cnt || !u || !l || !delta || !half || !scratch || !pend || !moved || !from || !Cold) {
         it = -1;
         goto out;
     }
-    kmeans_assign(X, n, d, C, k, a, scratch);
-    while (it < max_iter) {
-        it++;
-        if (group_sums(X, n, d, a, k, C, cnt, S1, NULL, &err) != VB_OK) {
-            it = -1;
-            goto out;
-        }
-        double shift = 0;
-        for (size_t c = 0; c < k; c++) {
-            if (cnt[c] == 0)
-                continue; /* an empty cluster keeps its centre */
-            for (size_t j = 0; j < d; j++) {
-                double t = S1[c * d + j] / cnt[c];
-                shift += t * t;
-                C[c * d + j] = (float)((double)C[c * d + j] + t);
+    /* the first assignment, with exact bounds */
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i += 4) {
+        int nr = n - i < 4 ? (int)(n - i) : 4;
+        const float *x[4];
+        for (int r = 0; r < 4; r++)
+            x[r] = X + (i + (size_t)(r < nr ? r : 0)) * d;
+        nearest2(x, nr, C, k, d, scratch + (size_t)omp_get_thread_num() * 4 * k, a + i, u + i, l + i);
+    }
+    size_t n_moved = n;
+    for (size_t i = 0; i < n; i++) {
+        moved[i] = i;
+        from[i] = UINT32_MAX; /* (no centre to leave) */
+    }
+    while (1) {
+        /* sums of the rows per cluster, updated by the rows that moved;
+         * parallel over columns, so every sum runs in row order */
+#pragma omp parallel for schedule(static)
+        for (size_t j0 = 0; j0 < d; j0 += 64) {
+            size_t j1 = d - j0 < 64 ? d : j0 + 64;
+            for (size_t t = 0; t < n_moved; t++) {
+                size_t i = moved[t];
+                const float *x = X + i * d;
+                double *to = sum + (size_t)a[i] * d;
+                for (size_t j = j0; j < j1; j++)
+                    to[j] += x[j];
+                if (from[i] != UINT32_MAX) {
+                    double *fr = sum + (size_t)from[i] * d;
+                    for (size_t j = j0; j < j1; j++)
+                        fr[j] -= x[j];
+                }
             }
         }
-        memcpy(prev, a, n * sizeof *a);
-        kmeans_assign(X, n, d, C, k, a, scratch);
-        if (memcmp(prev, a, n * sizeof *a) == 0 || shift <= shift_tol)
+        for (size_t t = 0; t < n_moved; t++) {
+            size_t i = moved[t];
+            cnt[a[i]]++;
+            if (from[i] != UINT32_MAX)
+                cnt[from[i]]--;
+        }
+        if (it >= max_iter)
+            break;
+        it++;
+        /* new centres, how far each moved, half the gap to the nearest other */
+        memcpy(Cold, C, kd * sizeof *C);
+        double shift = 0, dmax = 0, dmax2 = 0;
+        size_t cmax = 0;
+        for (size_t c = 0; c < k; c++) {
+            double q = 0;
+            if (cnt[c] > 0) /* an empty cluster keeps its centre */
+                for (size_t j = 0; j < d; j++) {
+                    C[c * d + j] = (float)(sum[c * d + j] / cnt[c]);
+                    double t = (double)C[c * d + j] - Cold[c * d + j];
+                    q += t * t;
+                }
+            shift += q;
+            delta[c] = sqrt(q);
+            if (delta[c] > dmax) {
+                dmax2 = dmax;
+                dmax = delta[c];
+                cmax = c;
+            } else if (delta[c] > dmax2)
+                dmax2 = delta[c];
+        }
+        for (size_t c = 0; c < k; c++)
+            half[c] = INFINITY;
+        for (size_t c = 0; c < k; c++)
+            for (size_t e = c + 1; e < k; e++) {
+                double h = 0.5 * sqrt(sq1(C + c * d, C + e * d, d));
+                half[c] = h < half[c] ? h : half[c];
+                half[e] = h < half[e] ? h : half[e];
+            }
+        /* reassign: bounds first, distances where they do not settle a row */
+#pragma omp parallel
+        {
+            int tid = omp_get_thread_num();
+            size_t *pd = pend + (size_t)tid * KM_CHUNK;
+            double *D = scratch + (size_t)tid * 4 * k;
+#pragma omp for schedule(dynamic)
+            for (size_t i0 = 0; i0 < n; i0 += KM_CHUNK) {
+                size_t i1 = n - i0 < KM_CHUNK ? n : i0 + KM_CHUNK, np = 0;
+                for (size_t i = i0; i < i1; i++) {
+                    uint32_t c = a[i];
+                    from[i] = c;
+                    u[i] += delta[c];
+                    l[i] -= c == cmax ? dmax2 : dmax;
+                    double m = l[i] > half[c] ? l[i] : half[c];
+                    if (u[i] * (1 + HAM_SLACK) <= m * (1 - HAM_SLACK))
+                        continue;
+                    u[i] = sqrt(sq1(X + i * d, C + (size_t)c * d, d));
+                    if (u[i] * (1 + HAM_SLACK) <= m * (1 - HAM_SLACK))
+                        continue;
+                    pd[np++] = i;
+                }
+                for (size_t t = 0; t < np; t += 4) {
+                    int nr = np - t < 4 ? (int)(np - t) : 4;
+                    const float *x[4];
+                    uint32_t aa[4];
+                    double uu[4], ll[4];
+                    for (int r = 0; r < 4; r++)
+                        x[r] = X + pd[t + (size_t)(r < nr ? r : 0)] * d;
+                    nearest2(x, nr, C, k, d, D, aa, uu, ll);
+                    for (int r = 0; r < nr; r++) {
+                        size_t i = pd[t + (size_t)r];
+                        a[i] = aa[r];
+                        u[i] = uu[r];
+                        l[i] = ll[r];
+                    }
+                }
+            }
+        }
+        n_moved = 0;
+        for (size_t i = 0; i < n; i++)
+            if (a[i] != from[i])
+                moved[n_moved++] = i;
+        if (n_moved == 0 || shift <= shift_tol)
             break;
     }
 out:
-    free(S1);
+    free(sum);
     free(cnt);
+    free(u);
+    free(l);
+    free(delta);
+    free(half);
     free(scratch);
-    free(prev);
+    free(pend);
+    free(moved);
+    free(from);
+    free(Cold);
     return it;
 }
 
