@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <vl/gmm.h>
+#include <vl/kmeans.h>
 
 /* VLFeat's GMM object leaks internal buffers on vl_gmm_delete (used here
  * only, as the reference of test_gmm_vs_vlfeat): keep LeakSanitizer quiet
@@ -543,6 +544,51 @@ static void test_logreg_gradient(void **state)
     free(y);
 }
 
+/* The sliced one-pass objective against a plain double-precision one on
+ * 1001 rows (four slices, ragged four-row groups): loss and gradient. */
+static void test_logreg_objective_reference(void **state)
+{
+    int *y;
+    const size_t n = 1001, d = 7, K = 3, Kd = K * d, m = Kd + K;
+    float *X = tu_blobs(3, 334, d, 1.0, 53, &y); /* 1002 rows: the first 1001 */
+    double th[24], g[24], gr[24] = {0};
+    vb_rng *rng = vb_rng_new(54);
+    for (size_t j = 0; j < m; j++)
+        th[j] = vb_rng_gauss(rng, 0.3);
+    vb_rng_free(rng);
+    const double C = 0.5;
+    double f = vb_logreg_objective(X, y, n, d, (int)K, C, 0, 1, th, g), fr = 0;
+    for (size_t i = 0; i < n; i++) {
+        double z[3], mx = -INFINITY, sum = 0;
+        for (size_t c = 0; c < K; c++) {
+            z[c] = th[Kd + c];
+            for (size_t j = 0; j < d; j++)
+                z[c] += th[c * d + j] * X[i * d + j];
+            mx = fmax(mx, z[c]);
+        }
+        for (size_t c = 0; c < K; c++)
+            sum += exp(z[c] - mx);
+        fr += mx + log(sum) - z[y[i]];
+        for (size_t c = 0; c < K; c++) {
+            double r = exp(z[c] - mx) / sum - (c == (size_t)y[i]);
+            for (size_t j = 0; j < d; j++)
+                gr[c * d + j] += r * X[i * d + j];
+            gr[Kd + c] += r;
+        }
+    }
+    for (size_t j = 0; j < Kd; j++) {
+        fr += th[j] * th[j] / (2 * C);
+        gr[j] += th[j] / C;
+    }
+    fr /= (double)n;
+    assert_float_equal(f, fr, 1e-6 * fabs(fr));
+    for (size_t j = 0; j < m; j++)
+        if (fabs(g[j] - gr[j] / (double)n) > 1e-6 * fmax(1e-2, fabs(gr[j] / (double)n)))
+            fail_msg("logreg gradient %zu: %.9g, reference %.9g", j, g[j], gr[j] / (double)n);
+    free(X);
+    free(y);
+}
+
 /* x = -1 (class 0) and x = +1 (class 1), no intercept, C = 1. By symmetry
  * w0 = -w1 = -a; the summed objective is 2 log(1 + e^(-2a)) + a^2 / C,
  * stationary where a = 2 C sigmoid(-2a) = 2 C / (1 + e^(2a)). */
@@ -742,6 +788,79 @@ static void test_gmm_vs_vlfeat(void **state)
     free(y);
 }
 
+/* gmm's own Lloyd k-means (its initialisation) against VLFeat's, from the
+ * same starting centres (two in one blob, none in the third, so it takes
+ * a few iterations): the same final centres and assignments. */
+static void test_gmm_kmeans_vs_vlfeat(void **state)
+{
+    int *y;
+    const size_t n = 600, d = 8;
+    const int k = 3;
+    float *X = tu_blobs(3, 200, d, 2.0, 83, &y);
+    size_t start[3] = {0, 1, 0};
+    for (size_t i = 0; i < n; i++)
+        if (y[i] == 1) {
+            start[2] = i;
+            break;
+        }
+    for (size_t i = 2; i < n && y[start[1]] != y[0]; i++)
+        start[1] = i; /* a second row of row 0's blob */
+    float C[3 * 8], Cvl[3 * 8];
+    for (int c = 0; c < k; c++)
+        memcpy(C + (size_t)c * d, X + start[c] * d, d * sizeof *C);
+    memcpy(Cvl, C, sizeof C);
+    VlKMeans *km = vl_kmeans_new(VL_TYPE_FLOAT, VlDistanceL2);
+    vl_kmeans_set_algorithm(km, VlKMeansLloyd);
+    vl_kmeans_set_max_num_iterations(km, 100);
+    vl_kmeans_set_centers(km, Cvl, d, (vl_size)k);
+    vl_kmeans_refine_centers(km, X, n);
+    vl_uint32 avl[600];
+    vl_kmeans_quantize(km, avl, NULL, X, n);
+    uint32_t a[600];
+    int it = vb_gmm_kmeans_lloyd(X, n, d, k, C, 100, 0, a);
+    assert_true(it >= 2 && it < 100);
+    const float *cv = vl_kmeans_get_centers(km);
+    for (size_t t = 0; t < (size_t)k * d; t++)
+        assert_float_equal(C[t], cv[t], 1e-4);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(a[i], avl[i]);
+    vl_kmeans_delete(km);
+    free(X);
+    free(y);
+}
+
+/* gmm and logreg with one and two threads: the same model, as their sums
+ * run over slices of rows fixed by n alone, added in order. (2000 rows:
+ * several slices.) */
+static void test_sliced_threads(void **state)
+{
+    int *y;
+    float *X = tu_blobs(4, 500, 6, 1.5, 85, &y);
+    const ccase cs[] = {{"gmm", "{k: 6}"},
+                        {"gmm", "{k: 3, init: rand}"},
+                        {"gmm", "{mode: classify, k: 2}"},
+                        {"logreg", "{max_iter: 30}"},
+                        {"logreg", "{l1: 0.1, max_iter: 30}"}};
+    int saved = vb_get_threads();
+    for (size_t p = 0; p < sizeof cs / sizeof cs[0]; p++) {
+        vb_writer w[2];
+        for (int t = 0; t < 2; t++) {
+            vb_set_threads(t + 1);
+            vb_classifier *c = make(cs[p].name, cs[p].params);
+            train_ok(c, X, y, 2000, 6, 4, 5);
+            save(c, &w[t]);
+            vb_classifier_free(c);
+        }
+        if (w[0].buf.len != w[1].buf.len || memcmp(w[0].buf.data, w[1].buf.data, w[0].buf.len) != 0)
+            fail_msg("%s %s: one and two threads give different models", cs[p].name, cs[p].params);
+        vb_writer_free(&w[0]);
+        vb_writer_free(&w[1]);
+    }
+    vb_set_threads(saved);
+    free(X);
+    free(y);
+}
+
 /* The classify mode on blobs with two sub-clusters per class beats one
  * Gaussian per class; scores are posteriors. */
 static void test_gmm_classify(void **state)
@@ -815,10 +934,13 @@ int main(void)
         cmocka_unit_test(test_forest_stump),
         cmocka_unit_test(test_logreg_gradient),
         cmocka_unit_test(test_logreg_hand),
+        cmocka_unit_test(test_logreg_objective_reference),
         cmocka_unit_test(test_kmeans_centres),
         cmocka_unit_test(test_kmeans_errors),
         cmocka_unit_test(test_gmm_monotone),
         cmocka_unit_test(test_gmm_vs_vlfeat),
+        cmocka_unit_test(test_gmm_kmeans_vs_vlfeat),
+        cmocka_unit_test(test_sliced_threads),
         cmocka_unit_test(test_gmm_classify),
         cmocka_unit_test(test_linear_proba_flag),
     };

@@ -7,13 +7,23 @@
 
 int vb_find_nonfinite(const float *X, size_t n, size_t d, size_t *row, size_t *col)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        /* x * 0 is NaN exactly when x is not finite: one vectorised sum per
+         * row, and a scan only of a row that has one */
+        const float *x = X + i * d;
+        float acc = 0;
+#pragma omp simd reduction(+ : acc)
         for (size_t j = 0; j < d; j++)
-            if (!isfinite(X[i * d + j])) {
+            acc += x[j] * 0.0f;
+        if (acc == 0)
+            continue;
+        for (size_t j = 0; j < d; j++)
+            if (!isfinite(x[j])) {
                 *row = i;
                 *col = j;
                 return 1;
             }
+    }
     return 0;
 }
 

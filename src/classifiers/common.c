@@ -70,6 +70,7 @@ void vb_clf_row_sqnorms(const float *X, size_t n, size_t d, float *out)
     for (size_t i = 0; i < n; i++) {
         double q = 0;
         const float *x = X + i * d;
+#pragma omp simd reduction(+ : q)
         for (size_t j = 0; j < d; j++)
             q += (double)x[j] * x[j];
         out[i] = (float)q;

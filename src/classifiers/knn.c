@@ -1,12 +1,13 @@
 /* knn: k nearest neighbours by brute force, or approximately with VLFeat's
  * kd-forest (l2 only).
  *
- * Brute force works on blocks of test rows against the whole training set.
- * For l2 and cosine one block is one GEMM (||x||^2 + ||t||^2 - 2 X T^T; for
- * cosine the rows are normalised first and the distance is 1 - x.t), so the
- * memory is bounded by block_mb, never n_test x n_train. l1 and chi2 are
- * computed directly, row by row (vectorised over features, parallel over
- * test rows), keeping only a running top-k per row.
+ * Brute force works on tiles of test rows x training rows. For l2 and
+ * cosine one tile is one GEMM (||x||^2 + ||t||^2 - 2 X T^T; for cosine the
+ * rows are normalised first and the distance is 1 - x.t), so the memory is
+ * bounded by block_mb, never n_test x n_train; each test row keeps a running
+ * top-k across the tiles. l1 and chi2 are computed directly, row by row
+ * (vectorised over features, parallel over test rows), with the same
+ * running top-k.
  *
  * Neighbours are ordered by (distance, training index): ties go to the
  * earlier training row. Scores are the (weighted) vote fractions of the k
@@ -40,8 +41,8 @@ static const vb_param_def knn_params[] = {
     {.name = "trees", .type = VB_PT_INT, .def = "4", .min = 1, .max = 64, .help = "kdforest: number of trees"},
     {.name = "max_comparisons", .type = VB_PT_INT, .def = "256", .min = 0, .max = 1e9,
      .help = "kdforest: leaves checked per query (0 = unlimited, exact)"},
-    {.name = "block_mb", .type = VB_PT_FLOAT, .def = "256", .min = 0, .max = 1e6, .flags = VB_PF_MIN_OPEN,
-     .help = "memory for one block of test-to-training distances (brute l2/cosine)"},
+    {.name = "block_mb", .type = VB_PT_FLOAT, .def = "32", .min = 0, .max = 1e6, .flags = VB_PF_MIN_OPEN,
+     .help = "memory for one tile of test-to-training distances (brute l2/cosine; up to 1024 test rows)"},
 };
 
 enum { M_L2, M_COSINE, M_L1, M_CHI2 };
@@ -166,7 +167,11 @@ static vb_status knn_train(void *state, const vb_traindata *td, vb_error *err)
         knn_clear(s);
         return VB_ERR_NOMEM;
     }
-    memcpy(s->X, td->X, cells * sizeof *s->X);
+    /* in parallel: for 60k HOG rows (365 MB) the page faults of the fresh
+     * copy cost more than the copying */
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < td->n; i++)
+        memcpy(s->X + i * td->d, td->X + i * td->d, td->d * sizeof *s->X);
     memcpy(s->y, td->y, td->n * sizeof *s->y);
     if (s->metric == M_COSINE)
         normalise_rows(s->X, s->n, s->d);
@@ -251,70 +256,110 @@ static int vote(const knn_state *s, const float *dd, const int32_t *ii, int m, f
 
 /* ---- prediction -------------------------------------------------------- */
 
+/* Merges the distances of one test row to training columns j0..j0+m
+ * (GEMM row g: dot products) into its running top-k: x2 + |t_j|^2 - 2 g_j
+ * clamped at 0 (l2), or 1 - g_j (cosine, x2 unused). Chunks of TK_CHUNK
+ * distances are computed vectorised into a buffer, and only a chunk whose
+ * minimum beats the current k-th distance goes through topk_push (with the
+ * very same buffered values): after the first few thousand columns almost
+ * none do. A later column never wins a tie (its index is larger), so
+ * "beats" is strict. */
+#define TK_CHUNK 64
+static void topk_merge(const knn_state *s, const float *g, size_t j0, size_t m, float x2, int k, float *dd,
+                       int32_t *ii, int *len)
+{
+    float v[TK_CHUNK];
+    int cosine = s->metric == M_COSINE;
+    for (size_t c0 = 0; c0 < m; c0 += TK_CHUNK) {
+        size_t cm = m - c0 < TK_CHUNK ? m - c0 : TK_CHUNK;
+        const float *gc = g + c0;
+        float mn = INFINITY;
+        if (cosine) {
+#pragma omp simd reduction(min : mn)
+            for (size_t t = 0; t < cm; t++) {
+                v[t] = 1.0f - gc[t];
+                mn = v[t] < mn ? v[t] : mn;
+            }
+        } else {
+            const float *sq = s->sq + j0 + c0;
+#pragma omp simd reduction(min : mn)
+            for (size_t t = 0; t < cm; t++) {
+                float q = x2 + sq[t] - 2.0f * gc[t];
+                v[t] = q > 0 ? q : 0.0f;
+                mn = v[t] < mn ? v[t] : mn;
+            }
+        }
+        if (*len == k && !(mn < dd[k - 1]))
+            continue;
+        for (size_t t = 0; t < cm; t++)
+            topk_push(dd, ii, len, k, v[t], (int32_t)(j0 + c0 + t));
+    }
+}
+
+/* Tiles of at most TILE_ROWS test rows x as many training columns as
+ * block_mb allows: a tile of distances small enough to be written and
+ * scanned in cache, and to fault in few pages (a fresh page costs more
+ * here than the arithmetic on it), yet one GEMM large enough for OpenBLAS's
+ * peak. Each test row keeps its top-k across the column tiles. */
+#define TILE_ROWS 1024
+
 static vb_status predict_gemm(const knn_state *s, const float *X, size_t n, int *labels, float *scores,
                               vb_error *err)
 {
     size_t N = s->n, d = s->d;
     int k = s->k, K = s->n_classes;
-    size_t B = (size_t)(s->block_mb * 1048576.0 / 4.0 / (double)N);
+    double elems = s->block_mb * 1048576.0 / 4.0;
+    size_t B = elems < TILE_ROWS ? (size_t)elems : TILE_ROWS;
     B = B < 1 ? 1 : B > n ? n : B;
-    float *D = vb_malloc(B, N * sizeof *D, err);
+    size_t T = (size_t)(elems / (double)B);
+    T = T < 1 ? 1 : T > N ? N : T;
+    float *D = vb_malloc(B, T * sizeof *D, err);
     float *Q = vb_malloc(B, d * sizeof *Q, err), *qq = vb_malloc(B, sizeof *qq, err);
-    if (!D || !Q || !qq) {
-        free(D);
-        free(Q);
-        free(qq);
-        return VB_ERR_NOMEM;
+    float *dd = vb_malloc(B, (size_t)k * sizeof *dd, err);
+    int32_t *ii = vb_malloc(B, (size_t)k * sizeof *ii, err);
+    int *len = vb_malloc(B, sizeof *len, err);
+    double *w = vb_malloc((size_t)omp_get_max_threads(), (size_t)K * sizeof *w, err);
+    vb_status st = VB_OK;
+    if (!D || !Q || !qq || !dd || !ii || !len || !w) {
+        st = VB_ERR_NOMEM;
+        goto out;
     }
-    int fail = 0;
-    for (size_t r0 = 0; r0 < n && !fail; r0 += B) {
+    for (size_t r0 = 0; r0 < n; r0 += B) {
         size_t m = n - r0 < B ? n - r0 : B;
         memcpy(Q, X + r0 * d, m * d * sizeof *Q);
         if (s->metric == M_COSINE)
             normalise_rows(Q, m, d);
         else
             vb_clf_row_sqnorms(Q, m, d, qq);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)N, (int)d, 1.0f, Q, (int)d, s->X, (int)d,
-                    0.0f, D, (int)N);
-#pragma omp parallel
-        {
-            float *dd = malloc((size_t)k * sizeof *dd);
-            int32_t *ii = malloc((size_t)k * sizeof *ii);
-            double *w = malloc((size_t)K * sizeof *w);
-            if (!dd || !ii || !w) {
-#pragma omp atomic write
-                fail = 1;
-            } else {
-#pragma omp for schedule(static)
-                for (size_t i = 0; i < m; i++) {
-                    const float *g = D + i * N;
-                    int len = 0;
-                    if (s->metric == M_COSINE) {
-                        for (size_t j = 0; j < N; j++)
-                            topk_push(dd, ii, &len, k, 1.0f - g[j], (int32_t)j);
-                        for (int t = 0; t < len; t++)
-                            dd[t] = fmaxf(dd[t], 0.0f);
-                    } else {
-                        float x2 = qq[i];
-                        for (size_t j = 0; j < N; j++) {
-                            float v = x2 + s->sq[j] - 2.0f * g[j];
-                            topk_push(dd, ii, &len, k, v > 0 ? v : 0.0f, (int32_t)j);
-                        }
-                        for (int t = 0; t < len; t++)
-                            dd[t] = sqrtf(dd[t]);
-                    }
-                    labels[r0 + i] = vote(s, dd, ii, len, scores ? scores + (r0 + i) * (size_t)K : NULL, w);
-                }
-            }
-            free(dd);
-            free(ii);
-            free(w);
+        for (size_t i = 0; i < m; i++)
+            len[i] = 0;
+        for (size_t j0 = 0; j0 < N; j0 += T) {
+            size_t nt = N - j0 < T ? N - j0 : T;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)nt, (int)d, 1.0f, Q, (int)d,
+                        s->X + j0 * d, (int)d, 0.0f, D, (int)nt);
+#pragma omp parallel for schedule(static)
+            for (size_t i = 0; i < m; i++)
+                topk_merge(s, D + i * nt, j0, nt, s->metric == M_COSINE ? 0.0f : qq[i], k, dd + i * (size_t)k,
+                           ii + i * (size_t)k, &len[i]);
+        }
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < m; i++) {
+            float *di = dd + i * (size_t)k;
+            for (int t = 0; t < len[i]; t++)
+                di[t] = s->metric == M_COSINE ? fmaxf(di[t], 0.0f) : sqrtf(di[t]);
+            labels[r0 + i] = vote(s, di, ii + i * (size_t)k, len[i], scores ? scores + (r0 + i) * (size_t)K : NULL,
+                                  w + (size_t)omp_get_thread_num() * (size_t)K);
         }
     }
+out:
     free(D);
     free(Q);
     free(qq);
-    return fail ? vb_fail(err, VB_ERR_NOMEM, "knn: out of memory") : VB_OK;
+    free(dd);
+    free(ii);
+    free(len);
+    free(w);
+    return st;
 }
 
 static vb_status predict_direct(const knn_state *s, const float *X, size_t n, int *labels, float *scores,
