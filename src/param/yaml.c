@@ -2,9 +2,44 @@
 #include "visbench/node.h"
 
 #include <libfyaml.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* ---- document names ---------------------------------------------------- */
+
+/* Nodes outlive their document: parameters keep clones of spec nodes (and
+ * their positions) long after the spec's vb_doc is freed, and later errors
+ * name the file. So nodes point at an interned copy of the document name
+ * that lives as long as the process. A process sees few distinct names
+ * (spec files, descriptors, "default of x.y"), so the table stays small. */
+typedef struct interned {
+    struct interned *next;
+    char name[];
+} interned;
+
+static interned *interned_names;
+static pthread_mutex_t interned_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *intern_name(const char *name)
+{
+    pthread_mutex_lock(&interned_lock);
+    interned *e;
+    for (e = interned_names; e; e = e->next)
+        if (strcmp(e->name, name) == 0)
+            break;
+    if (!e) {
+        size_t len = strlen(name);
+        if ((e = malloc(sizeof *e + len + 1)) != NULL) {
+            memcpy(e->name, name, len + 1);
+            e->next = interned_names;
+            interned_names = e;
+        }
+    }
+    pthread_mutex_unlock(&interned_lock);
+    return e ? e->name : NULL;
+}
 
 /* ---- nodes ------------------------------------------------------------- */
 
@@ -252,8 +287,10 @@ static vb_status parse_with(struct fy_parser *fyp, struct fy_diag *diag, vb_doc 
 {
     builder b;
     memset(&b, 0, sizeof b);
-    b.file = doc->file;
+    b.file = intern_name(doc->file);
     b.err = err;
+    if (!b.file)
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
     vb_status st = VB_OK;
     struct fy_event *ev;
     int docs = 0;
