@@ -5,7 +5,8 @@
 #   make SANITIZE=1 test   the same under ASan + UBSan (in build/asan)
 #   make demo         install missing packages, build, run pipelines/quickstart.yaml
 #   make deps         install the Debian packages (apt-get)
-#   make bench        every benchmark (bench-features, ...)
+#   make bench        every benchmark (bench-features, bench-cnn)
+#   make bench-cnn    CNN training/inference against torch (CNN_BENCH=short: a quick subset)
 
 SANITIZE ?= 0
 MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
@@ -44,7 +45,7 @@ BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIB = $(BUILD)/libvisbench.a
 CLI = $(BUILD)/visbench
 
-.PHONY: all readme test-readme test test-unit test-e2e demo deps bench-deps bench bench-features clean
+.PHONY: all readme test-readme test test-unit test-e2e demo deps bench-deps bench bench-features bench-cnn clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -102,11 +103,15 @@ demo:
 bench-deps:
 	@bash scripts/deps.sh bench
 
-bench: bench-features
+bench: bench-features bench-cnn
 
 bench-features: $(BENCHES)
 	@bash scripts/deps.sh bench >/dev/null || echo "(some benchmark peers are missing: make bench-deps)"
 	@BUILD=$(BUILD) bash bench/features.sh
+
+bench-cnn: $(BUILD)/bench/bench_cnn
+	@bash scripts/deps.sh bench >/dev/null || echo "(some benchmark peers are missing: make bench-deps)"
+	@BUILD=$(BUILD) bash bench/cnn.sh
 
 clean:
 	rm -rf build

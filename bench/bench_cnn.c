@@ -59,6 +59,24 @@ static float *take(const vb_dataset *ds, int part, size_t want, int **labels, si
     return X;
 }
 
+/* The timed loops (a function of their own, for callgrind --toggle-collect). */
+__attribute__((noinline)) static void train_steps(vb_cnn *net, vb_cnn_ws *ws, vb_cnn_opt *opt, const int *y, int k,
+                                                  int batch)
+{
+    for (int s = 0; s < k; s++) {
+        vb_cnn_forward(net, ws, (size_t)batch, 1);
+        vb_cnn_xent(vb_cnn_ws_output(ws), y, (size_t)batch, 10, vb_cnn_ws_output_grad(ws), NULL, NULL);
+        vb_cnn_backward(net, ws, (size_t)batch);
+        vb_cnn_opt_step(opt, net, vb_cnn_ws_param_grad(ws), 1e-3);
+    }
+}
+
+__attribute__((noinline)) static void infer_steps(vb_cnn *net, vb_cnn_ws *ws, int k, int batch)
+{
+    for (int s = 0; s < k; s++)
+        vb_cnn_forward(net, ws, (size_t)batch, 0);
+}
+
 /* K training steps and K inference forwards of one batch of random images. */
 static int steps(const char *layers, const char *name, int k, int batch, int threads)
 {
@@ -85,15 +103,9 @@ static int steps(const char *layers, const char *name, int k, int batch, int thr
     for (int i = 0; i < batch * 784; i++)
         x[i] = xi[i] = (float)vb_rng_gauss(rng, 1);
     double t0 = vb_now(), c0 = vb_cpu_seconds();
-    for (int s = 0; s < k; s++) {
-        vb_cnn_forward(net, ws, (size_t)batch, 1);
-        vb_cnn_xent(vb_cnn_ws_output(ws), y, (size_t)batch, 10, vb_cnn_ws_output_grad(ws), NULL, NULL);
-        vb_cnn_backward(net, ws, (size_t)batch);
-        vb_cnn_opt_step(opt, net, vb_cnn_ws_param_grad(ws), 1e-3);
-    }
+    train_steps(net, ws, opt, y, k, batch);
     double t1 = vb_now(), c1 = vb_cpu_seconds();
-    for (int s = 0; s < k; s++)
-        vb_cnn_forward(net, iws, (size_t)batch, 0);
+    infer_steps(net, iws, k, batch);
     double t2 = vb_now(), c2 = vb_cpu_seconds();
     double f, t;
     vb_cnn_flops(net, &f, &t);

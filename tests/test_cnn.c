@@ -269,6 +269,22 @@ static void test_grad_fc(void **state)
     vb_cnn_free(net);
 }
 
+/* fc layers are cut into pieces by units, inputs or rows depending on
+ * their sizes: each way gets checked. */
+static void test_grad_fc_pieces(void **state)
+{
+    /* 300 units: forward and dW by blocks of units, dX by rows */
+    vb_cnn *net = make_net("[flatten, fc: 300]", 2, 2, 1, 300);
+    randomise(net, 8);
+    grad_check(net, 18, NULL, 1e-2, 0, 24, NULL);
+    vb_cnn_free(net);
+    /* 260 inputs, 5 units: forward by rows, dW and dX by blocks of inputs */
+    net = make_net("[flatten, fc: 5]", 13, 10, 2, 5);
+    randomise(net, 9);
+    grad_check(net, 17, NULL, 1e-2, 0, 25, NULL);
+    vb_cnn_free(net);
+}
+
 static void test_grad_batchnorm(void **state)
 {
     /* per channel over images and positions, training mode */
@@ -1026,6 +1042,7 @@ int main(void)
         cmocka_unit_test(test_grad_avgpool),
         cmocka_unit_test(test_grad_relu),
         cmocka_unit_test(test_grad_fc),
+        cmocka_unit_test(test_grad_fc_pieces),
         cmocka_unit_test(test_grad_batchnorm),
         cmocka_unit_test(test_grad_dropout),
         cmocka_unit_test(test_xent),

@@ -63,6 +63,8 @@ struct vb_cnn_ws {
     float **bstat;    /* batchnorm (train): batch mean (c), variance (c), 1/sd (c) */
     float *col, *dcol;  /* per thread: im2col buffers */
     size_t col_size;
+    float *pad;         /* per thread: a zero-bordered copy of an image */
+    size_t pad_size;
     float *acc;         /* conv gradient accumulators, CONV_CHUNKS x acc_stride */
     size_t acc_stride, chunk;
     size_t *acc_off;    /* per layer: a conv layer's place in a chunk's accumulator */
@@ -104,6 +106,7 @@ void vb_cnn_ws_free(vb_cnn_ws *ws)
     free(ws->pgrad);
     free(ws->col);
     free(ws->dcol);
+    free(ws->pad);
     free(ws->acc);
     free(ws->acc_off);
     free(ws);
@@ -147,7 +150,7 @@ vb_status vb_cnn_ws_new(const vb_cnn *net, size_t batch, int train, int input_gr
     /* A layer needs the gradient of its input when some layer below it has
      * parameters (or the caller wants the input gradient). */
     int below = ws->input_grad;
-    size_t col_size = 0, acc_stride = 0;
+    size_t col_size = 0, acc_stride = 0, pad_size = 0;
     for (size_t l = 0; l < L; l++) {
         const vb_cnn_layer *ly = &net->layers[l];
         vb_cnn_kind k = ly->conf.kind;
@@ -187,6 +190,8 @@ vb_status vb_cnn_ws_new(const vb_cnn *net, size_t batch, int train, int input_gr
             if (im2col_needed(ly)) {
                 size_t cs = (size_t)ly->in.c * ly->conf.size * ly->conf.size * (size_t)ly->out.w * ly->out.h;
                 col_size = cs > col_size ? cs : col_size;
+                size_t ps = (size_t)ly->in.c * (ly->in.h + 2 * ly->conf.pad) * (ly->in.w + 2 * ly->conf.pad);
+                pad_size = ly->conf.pad && ps > pad_size ? ps : pad_size;
             }
             ws->acc_off[l] = acc_stride;
             acc_stride += (ly->n_w + ly->n_b + 15) / 16 * 16;
@@ -215,6 +220,9 @@ vb_status vb_cnn_ws_new(const vb_cnn *net, size_t batch, int train, int input_gr
     /* Columns 16-float aligned per thread, so threads do not share lines. */
     col_size = (col_size + 15) / 16 * 16;
     ws->col_size = col_size;
+    ws->pad_size = (pad_size + 15) / 16 * 16;
+    if (pad_size && !(ws->pad = vb_malloc((size_t)ws->nthreads, ws->pad_size * sizeof(float), err)))
+        goto nomem;
     if (col_size) {
         if (!(ws->col = vb_malloc((size_t)ws->nthreads, col_size * sizeof(float), err)))
             goto nomem;
@@ -262,65 +270,72 @@ void vb_cnn_ws_draw_masks(vb_cnn_ws *ws, const vb_cnn *net, size_t n, vb_rng *rn
 
 /* ---- convolution ------------------------------------------------------- */
 
-/* The column matrix of one image: row (c, ky, kx), column (oy, ox). */
-static void im2col(const float *x, const vb_cnn_layer *L, float *col)
+/* Padding: the image is copied once into a zero-bordered buffer (C x
+ * (H + 2p) x (W + 2p)), so that im2col and col2im never test bounds. */
+static const float *pad_image(const float *x, const vb_cnn_layer *L, float *buf)
 {
-    const int C = L->in.c, H = L->in.h, W = L->in.w, k = L->conf.size, s = L->conf.stride, p = L->conf.pad;
-    const int Ho = L->out.h, Wo = L->out.w;
+    const int C = L->in.c, H = L->in.h, W = L->in.w, p = L->conf.pad, Wp = W + 2 * p, Hp = H + 2 * p;
+    if (p == 0)
+        return x;
+    memset(buf, 0, (size_t)C * Hp * Wp * sizeof *buf);
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < H; y++)
+            memcpy(buf + ((size_t)c * Hp + y + p) * Wp + p, x + ((size_t)c * H + y) * W, (size_t)W * sizeof *buf);
+    return buf;
+}
+
+/* The column matrix of one (padded) image: row (c, ky, kx), column (oy, ox). */
+static void im2col(const float *xp, const vb_cnn_layer *L, float *restrict col)
+{
+    const int C = L->in.c, k = L->conf.size, s = L->conf.stride, p = L->conf.pad;
+    const int Hp = L->in.h + 2 * p, Wp = L->in.w + 2 * p, Ho = L->out.h, Wo = L->out.w;
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
-                float *row = col + ((size_t)(c * k + ky) * k + kx) * (size_t)(Ho * Wo);
-                /* ox with 0 <= ox s - p + kx < W */
-                int lo = p - kx > 0 ? (p - kx + s - 1) / s : 0;
-                int t = W - 1 + p - kx, hi = t < 0 ? -1 : t / s;
-                if (hi > Wo - 1)
-                    hi = Wo - 1;
-                for (int oy = 0; oy < Ho; oy++) {
-                    float *r = row + (size_t)oy * Wo;
-                    int iy = oy * s - p + ky;
-                    if (iy < 0 || iy >= H || lo > hi) {
-                        memset(r, 0, (size_t)Wo * sizeof *r);
-                        continue;
+                const float *src = xp + ((size_t)c * Hp + ky) * Wp + kx;
+                if (s == 1)
+                    for (int oy = 0; oy < Ho; oy++, col += Wo) {
+                        const float *restrict sr = src + (size_t)oy * Wp;
+                        for (int ox = 0; ox < Wo; ox++)
+                            col[ox] = sr[ox];
                     }
-                    const float *xr = x + ((size_t)c * H + iy) * W + kx - p;
-                    for (int ox = 0; ox < lo; ox++)
-                        r[ox] = 0;
-                    if (s == 1)
-                        memcpy(r + lo, xr + lo, (size_t)(hi - lo + 1) * sizeof *r);
-                    else
-                        for (int ox = lo; ox <= hi; ox++)
-                            r[ox] = xr[ox * s];
-                    for (int ox = hi + 1; ox < Wo; ox++)
-                        r[ox] = 0;
-                }
+                else
+                    for (int oy = 0; oy < Ho; oy++, col += Wo) {
+                        const float *restrict sr = src + (size_t)oy * s * Wp;
+                        for (int ox = 0; ox < Wo; ox++)
+                            col[ox] = sr[ox * s];
+                    }
             }
 }
 
-/* The adjoint of im2col: adds the columns back into the image gradient. */
-static void col2im(const float *col, const vb_cnn_layer *L, float *dx)
+/* The adjoint of im2col then of the padding: adds the columns into the
+ * padded gradient dxp (zeroed here), then copies its interior to dx. */
+static void col2im(const float *col, const vb_cnn_layer *L, float *dxp, float *dx)
 {
     const int C = L->in.c, H = L->in.h, W = L->in.w, k = L->conf.size, s = L->conf.stride, p = L->conf.pad;
-    const int Ho = L->out.h, Wo = L->out.w;
-    memset(dx, 0, L->n_in * sizeof *dx);
+    const int Hp = H + 2 * p, Wp = W + 2 * p, Ho = L->out.h, Wo = L->out.w;
+    float *acc = p ? dxp : dx;
+    memset(acc, 0, (size_t)C * Hp * Wp * sizeof *acc);
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++) {
-                const float *row = col + ((size_t)(c * k + ky) * k + kx) * (size_t)(Ho * Wo);
-                int lo = p - kx > 0 ? (p - kx + s - 1) / s : 0;
-                int t = W - 1 + p - kx, hi = t < 0 ? -1 : t / s;
-                if (hi > Wo - 1)
-                    hi = Wo - 1;
-                for (int oy = 0; oy < Ho; oy++) {
-                    int iy = oy * s - p + ky;
-                    if (iy < 0 || iy >= H)
-                        continue;
-                    const float *r = row + (size_t)oy * Wo;
-                    float *xr = dx + ((size_t)c * H + iy) * W + kx - p;
-                    for (int ox = lo; ox <= hi; ox++)
-                        xr[ox * s] += r[ox];
+                float *dst = acc + ((size_t)c * Hp + ky) * Wp + kx;
+                for (int oy = 0; oy < Ho; oy++, col += Wo) {
+                    float *restrict dr = dst + (size_t)oy * s * Wp;
+                    const float *restrict cr = col;
+                    if (s == 1)
+                        for (int ox = 0; ox < Wo; ox++)
+                            dr[ox] += cr[ox];
+                    else
+                        for (int ox = 0; ox < Wo; ox++)
+                            dr[ox * s] += cr[ox];
                 }
             }
+    if (p)
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < H; y++)
+                memcpy(dx + ((size_t)c * H + y) * W, dxp + ((size_t)c * Hp + y + p) * Wp + p,
+                       (size_t)W * sizeof *dx);
 }
 
 /* Image-local layers (conv, pools, relu, dropout, flatten) work on one
@@ -344,7 +359,7 @@ static void conv_forward(const img_ctx *c, const float *x, float *y)
     const float *col = x;
     if (im2col_needed(L)) {
         float *cb = c->ws->col + (size_t)c->tid * c->ws->col_size;
-        im2col(x, L, cb);
+        im2col(pad_image(x, L, c->ws->pad + (size_t)c->tid * c->ws->pad_size), L, cb);
         col = cb;
     }
     for (int o = 0; o < Co; o++) {
@@ -363,9 +378,10 @@ static void conv_backward(const img_ctx *c, const float *x, const float *y, cons
     const float *Wt = c->net->params + L->w_off;
     const int cols = im2col_needed(L);
     float *colbuf = cols ? c->ws->col + (size_t)c->tid * c->ws->col_size : NULL;
+    float *padbuf = c->ws->pad + (size_t)c->tid * c->ws->pad_size;
     const float *col = x;
     if (cols) {
-        im2col(x, L, colbuf);
+        im2col(pad_image(x, L, padbuf), L, colbuf);
         col = colbuf;
     }
     /* dW += dY col^T */
@@ -383,7 +399,7 @@ static void conv_backward(const img_ctx *c, const float *x, const float *y, cons
         float *dcol = cols ? c->ws->dcol + (size_t)c->tid * c->ws->col_size : dx;
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, Co, 1.0f, Wt, K, dy, P, 0.0f, dcol, P);
         if (cols)
-            col2im(dcol, L, dx);
+            col2im(dcol, L, padbuf, dx);
     }
 }
 
@@ -397,13 +413,17 @@ static void maxpool_forward(const img_ctx *c, const float *x, float *y)
         const float *xp = x + ch * in_plane;
         float *yp = y + ch * out_plane;
         int32_t *ap = am ? am + ch * out_plane : NULL;
-        if (k == 2 && s == 2 && !ap) {
+        if (k == 2 && s == 2) {
+            /* the common case, with the same first-max-wins choice as below */
             for (int oy = 0; oy < Ho; oy++) {
                 const float *r0 = xp + (size_t)2 * oy * W, *r1 = r0 + W;
                 for (int ox = 0; ox < Wo; ox++) {
-                    float a = r0[2 * ox] > r0[2 * ox + 1] ? r0[2 * ox] : r0[2 * ox + 1];
-                    float b = r1[2 * ox] > r1[2 * ox + 1] ? r1[2 * ox] : r1[2 * ox + 1];
-                    yp[oy * Wo + ox] = a > b ? a : b;
+                    float v0 = r0[2 * ox], v1 = r0[2 * ox + 1], v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
+                    int i0 = 2 * oy * W + 2 * ox, ia = v1 > v0 ? i0 + 1 : i0, ib = v3 > v2 ? i0 + W + 1 : i0 + W;
+                    float a = v1 > v0 ? v1 : v0, b = v3 > v2 ? v3 : v2;
+                    yp[oy * Wo + ox] = b > a ? b : a;
+                    if (ap)
+                        ap[oy * Wo + ox] = b > a ? ib : ia;
                 }
             }
             continue;
@@ -544,7 +564,7 @@ static void batchnorm_forward(const vb_cnn *net, const vb_cnn_layer *L, size_t l
     const float *rm = net->stats + L->s_off, *rv = rm + C;
     const float eps = L->conf.eps;
     float *xh = train ? ws->xhat[l] : NULL, *bs = train ? ws->bstat[l] : NULL;
-#pragma omp parallel for num_threads(ws->nthreads) schedule(static)
+#pragma omp parallel for num_threads(ws->nthreads) schedule(dynamic)
     for (int c = 0; c < C; c++) {
         float mean, inv;
         if (train) {
@@ -596,7 +616,7 @@ static void batchnorm_backward(const vb_cnn *net, const vb_cnn_layer *L, size_t 
     const float *xh = ws->xhat[l], *bs = ws->bstat[l];
     float *dgamma = pg + L->w_off, *dbeta = pg + L->b_off;
     const double M = (double)(n * S);
-#pragma omp parallel for num_threads(ws->nthreads) schedule(static)
+#pragma omp parallel for num_threads(ws->nthreads) schedule(dynamic)
     for (int c = 0; c < C; c++) {
         double sdy = 0, sdyx = 0;
         for (size_t i = 0; i < n; i++) {
@@ -654,54 +674,77 @@ static void block_range(size_t units, size_t nb, size_t q, size_t *b0, size_t *b
     *b1 = (q + 1) * per < units ? (q + 1) * per : units;
 }
 
+/* Rows of the batch per piece when a layer is cut along the batch. */
+#define FC_ROWS 16
+
+/* Y = X W^T + b: blocks of units, or, with few units, blocks of rows. */
 static void fc_forward(const vb_cnn *net, const vb_cnn_layer *L, size_t l, vb_cnn_ws *ws, const float *x, float *y,
                        size_t n, int train)
 {
-    const size_t NI = L->n_in, NO = L->n_out, nb = fc_blocks(NO);
+    const size_t NI = L->n_in, NO = L->n_out, nbo = fc_blocks(NO);
+    const int by_rows = nbo < 2;
+    const size_t pieces = by_rows ? (n + FC_ROWS - 1) / FC_ROWS : nbo;
     const float *Wt = net->params + L->w_off, *b = net->params + L->b_off;
-#pragma omp parallel for num_threads(ws->nthreads) schedule(static)
-    for (size_t q = 0; q < nb; q++) {
-        size_t o0, o1;
-        block_range(NO, nb, q, &o0, &o1);
-        if (o0 >= o1)
+#pragma omp parallel for num_threads(ws->nthreads) schedule(dynamic)
+    for (size_t q = 0; q < pieces; q++) {
+        size_t o0 = 0, o1 = NO, r0 = 0, r1 = n;
+        if (by_rows) {
+            r0 = q * FC_ROWS;
+            r1 = r0 + FC_ROWS < n ? r0 + FC_ROWS : n;
+        } else
+            block_range(NO, nbo, q, &o0, &o1);
+        if (o0 >= o1 || r0 >= r1)
             continue;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = r0; i < r1; i++)
             memcpy(y + i * NO + o0, b + o0, (o1 - o0) * sizeof *y);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)(o1 - o0), (int)NI, 1.0f, x, (int)NI,
-                    Wt + o0 * NI, (int)NI, 1.0f, y + o0, (int)NO);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), (int)(o1 - o0), (int)NI, 1.0f,
+                    x + r0 * NI, (int)NI, Wt + o0 * NI, (int)NI, 1.0f, y + r0 * NO + o0, (int)NO);
     }
 }
 
+/* dW = dY^T X and db in blocks of units (or of inputs, with few units);
+ * dX = dY W in blocks of inputs (or of rows, with few inputs). */
 static void fc_backward(const vb_cnn *net, const vb_cnn_layer *L, size_t l, vb_cnn_ws *ws, const float *x,
                         const float *y, const float *dy, float *dx, float *pg, size_t n)
 {
-    const size_t NI = L->n_in, NO = L->n_out, nbo = fc_blocks(NO), nbi = dx ? fc_blocks(NI) : 0;
+    const size_t NI = L->n_in, NO = L->n_out, nbo = fc_blocks(NO), nbi = fc_blocks(NI);
+    const int w_by_in = nbo < 2, x_by_rows = nbi < 2;
+    const size_t pw = w_by_in ? nbi : nbo, px = !dx ? 0 : x_by_rows ? (n + FC_ROWS - 1) / FC_ROWS : nbi;
     const float *Wt = net->params + L->w_off;
     float *dW = pg + L->w_off, *db = pg + L->b_off;
-    /* one loop over both kinds of blocks keeps both threads busy */
-#pragma omp parallel for num_threads(ws->nthreads) schedule(static)
-    for (size_t q = 0; q < nbo + nbi; q++) {
-        if (q < nbo) {
-            size_t o0, o1;
-            block_range(NO, nbo, q, &o0, &o1);
-            if (o0 >= o1)
+    /* one loop over both kinds of pieces keeps the threads busy */
+#pragma omp parallel for num_threads(ws->nthreads) schedule(dynamic)
+    for (size_t q = 0; q < pw + px; q++) {
+        if (q < pw) {
+            size_t o0 = 0, o1 = NO, i0 = 0, i1 = NI;
+            if (w_by_in)
+                block_range(NI, nbi, q, &i0, &i1);
+            else
+                block_range(NO, nbo, q, &o0, &o1);
+            if (o0 >= o1 || i0 >= i1)
                 continue;
-            /* dW[o0:o1] = dY[:, o0:o1]^T X */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(o1 - o0), (int)NI, (int)n, 1.0f, dy + o0,
-                        (int)NO, x, (int)NI, 0.0f, dW + o0 * NI, (int)NI);
-            for (size_t o = o0; o < o1; o++)
-                db[o] = 0;
-            for (size_t i = 0; i < n; i++)
+            /* dW[o0:o1, i0:i1] = dY[:, o0:o1]^T X[:, i0:i1] */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(o1 - o0), (int)(i1 - i0), (int)n, 1.0f,
+                        dy + o0, (int)NO, x + i0, (int)NI, 0.0f, dW + o0 * NI + i0, (int)NI);
+            if (i0 == 0) {
                 for (size_t o = o0; o < o1; o++)
-                    db[o] += dy[i * NO + o];
+                    db[o] = 0;
+                for (size_t i = 0; i < n; i++)
+                    for (size_t o = o0; o < o1; o++)
+                        db[o] += dy[i * NO + o];
+            }
         } else {
-            size_t i0, i1;
-            block_range(NI, nbi, q - nbo, &i0, &i1);
-            if (i0 >= i1)
+            size_t i0 = 0, i1 = NI, r0 = 0, r1 = n;
+            if (x_by_rows) {
+                r0 = (q - pw) * FC_ROWS;
+                r1 = r0 + FC_ROWS < n ? r0 + FC_ROWS : n;
+            } else
+                block_range(NI, nbi, q - pw, &i0, &i1);
+            if (i0 >= i1 || r0 >= r1)
                 continue;
-            /* dX[:, i0:i1] = dY W[:, i0:i1] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)(i1 - i0), (int)NO, 1.0f, dy, (int)NO,
-                        Wt + i0, (int)NI, 0.0f, dx + i0, (int)NI);
+            /* dX[r0:r1, i0:i1] = dY[r0:r1] W[:, i0:i1] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), (int)(i1 - i0), (int)NO, 1.0f,
+                        dy + r0 * NO, (int)NO, Wt + i0, (int)NI, 0.0f, dx + r0 * NI + i0, (int)NI);
         }
     }
 }
@@ -737,7 +780,7 @@ static int is_local(const vb_cnn *net, size_t l) { return ops[net->layers[l].con
 /* Layers [l0, l1), all image-local, for images 0..n-1. */
 static void local_forward(const vb_cnn *net, vb_cnn_ws *ws, size_t l0, size_t l1, size_t n, int train)
 {
-#pragma omp parallel for num_threads(ws->nthreads) schedule(static)
+#pragma omp parallel for num_threads(ws->nthreads) schedule(dynamic)
     for (size_t i = 0; i < n; i++) {
         img_ctx c = {.net = net, .ws = ws, .i = i, .train = train, .tid = thread_id()};
         for (size_t l = l0; l < l1; l++) {
@@ -757,7 +800,7 @@ static void local_backward(const vb_cnn *net, vb_cnn_ws *ws, size_t l0, size_t l
 #pragma omp parallel num_threads(ws->nthreads)
     {
         img_ctx c = {.net = net, .ws = ws, .train = 1, .tid = thread_id()};
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
         for (size_t g = 0; g < nch; g++) {
             float *acc = ws->acc + g * ws->acc_stride;
             size_t i0 = g * G, i1 = i0 + G < n ? i0 + G : n;
@@ -783,7 +826,7 @@ static void local_backward(const vb_cnn *net, vb_cnn_ws *ws, size_t l0, size_t l
                 continue;
             const size_t npar = L->n_w + L->n_b, off = ws->acc_off[l];
             float *out = ws->pgrad + L->w_off;
-#pragma omp for schedule(static) nowait
+#pragma omp for schedule(dynamic, 4096) nowait
             for (size_t j = 0; j < npar; j++) {
                 float s = ws->acc[off + j];
                 for (size_t g = 1; g < nch; g++)

@@ -64,41 +64,38 @@ vb_status vb_cnn_opt_new(const vb_cnn *net, const vb_cnn_opt_conf *conf, double 
 void vb_cnn_opt_step(vb_cnn_opt *o, vb_cnn *net, const float *grad, double lr)
 {
     o->t++;
-    float *w = net->params;
+    float *w = net->params, *m = o->m, *v = o->v;
     const vb_cnn_opt_conf *c = &o->conf;
-    if (c->kind == VB_CNN_ADAM) {
-        const float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->eps;
-        const double bc1 = 1 - pow(c->beta1, (double)o->t), bc2 = 1 - pow(c->beta2, (double)o->t);
-        const float step = (float)(lr / bc1), rs = (float)(1 / sqrt(bc2));
-        for (size_t r = 0; r < o->n_ranges; r++) {
-            const size_t off = o->ranges[r].off, end = off + o->ranges[r].n;
-            const float wd = o->ranges[r].decay ? (float)o->wd : 0.0f;
-            float *m = o->m, *v = o->v;
-#pragma omp parallel for schedule(static) if (end - off > 8192)
+    const int adam = c->kind == VB_CNN_ADAM;
+    const float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->eps;
+    const double bc1 = 1 - pow(c->beta1, (double)o->t), bc2 = 1 - pow(c->beta2, (double)o->t);
+    const float step = adam ? (float)(lr / bc1) : (float)lr, rs = adam ? (float)(1 / sqrt(bc2)) : 1.0f;
+    const float mu = (float)c->momentum;
+    const int first = o->t == 1, nesterov = c->nesterov;
+    /* one parallel region; the ranges (weights decayed, biases not) share it */
+#pragma omp parallel if (o->n > 8192)
+    for (size_t r = 0; r < o->n_ranges; r++) {
+        const size_t off = o->ranges[r].off, end = off + o->ranges[r].n;
+        const float wd = o->ranges[r].decay ? (float)o->wd : 0.0f;
+        if (adam) {
+#pragma omp for schedule(dynamic, 8192) nowait
             for (size_t j = off; j < end; j++) {
                 float g = grad[j] + wd * w[j];
                 m[j] = b1 * m[j] + (1 - b1) * g;
                 v[j] = b2 * v[j] + (1 - b2) * g * g;
                 w[j] -= step * m[j] / (sqrtf(v[j]) * rs + eps);
             }
-        }
-        return;
-    }
-    const float mu = (float)c->momentum, fl = (float)lr;
-    const int first = o->t == 1, nesterov = c->nesterov;
-    for (size_t r = 0; r < o->n_ranges; r++) {
-        const size_t off = o->ranges[r].off, end = off + o->ranges[r].n;
-        const float wd = o->ranges[r].decay ? (float)o->wd : 0.0f;
-        float *m = o->m;
-#pragma omp parallel for schedule(static) if (end - off > 8192)
-        for (size_t j = off; j < end; j++) {
-            float g = grad[j] + wd * w[j];
-            if (mu != 0) {
-                /* torch starts the buffer at the first gradient */
-                m[j] = first ? g : mu * m[j] + g;
-                g = nesterov ? g + mu * m[j] : m[j];
+        } else {
+#pragma omp for schedule(dynamic, 8192) nowait
+            for (size_t j = off; j < end; j++) {
+                float g = grad[j] + wd * w[j];
+                if (mu != 0) {
+                    /* torch starts the buffer at the first gradient */
+                    m[j] = first ? g : mu * m[j] + g;
+                    g = nesterov ? g + mu * m[j] : m[j];
+                }
+                w[j] -= step * g;
             }
-            w[j] -= fl * g;
         }
     }
 }

@@ -46,7 +46,7 @@ static void standardise_one(const vb_cnn *net, const float *x, float *out)
 void vb_cnn_standardise(const vb_cnn *net, const float *X, size_t n, float *out, int nthreads)
 {
     const size_t d = (size_t)net->in.w * net->in.h * net->in.c;
-#pragma omp parallel for num_threads(nthreads) schedule(static)
+#pragma omp parallel for num_threads(nthreads) schedule(dynamic, 8)
     for (size_t i = 0; i < n; i++)
         standardise_one(net, X + i * d, out + i * d);
 }
@@ -326,7 +326,7 @@ vb_status vb_cnn_train(vb_cnn *net, const vb_cnn_train_conf *conf, const vb_trai
                 if (augment)
                     vb_cnn_augment_draw(aug, rng, &draws[i]);
             }
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
             for (size_t i = 0; i < m; i++) {
                 const float *x = td->X + order[i0 + i] * d;
                 if (augment)
