@@ -3,13 +3,15 @@
  *
  * Parallel work is cut into pieces that depend on the batch size only
  * (images, chunks of images, blocks of units), each piece summed in a
- * fixed order, so the numbers do not depend on the thread count. OpenBLAS
- * runs single-threaded inside the pieces (vb_cnn_blas_enter). */
+ * fixed order, so the numbers depend neither on the thread count nor on
+ * which thread takes a piece. Pieces are handed out dynamically: on a
+ * shared machine a descheduled thread does not hold the other one up at
+ * the next barrier. OpenBLAS runs single-threaded inside the pieces
+ * (vb_cnn_blas_enter), so its threads and ours never compete. */
 #include "visbench/cnn.h"
 #include "internal.h"
 
 #include <cblas.h>
-#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,9 +82,9 @@ void vb_cnn_ws_free(vb_cnn_ws *ws)
     if (!ws)
         return;
     for (size_t l = 0; l <= ws->n_layers; l++) {
-        if (ws->act && ws->own_act[l])
+        if (ws->act && ws->own_act && ws->own_act[l])
             free(ws->act[l]);
-        if (ws->grad && ws->own_grad[l])
+        if (ws->grad && ws->own_grad && ws->own_grad[l])
             free(ws->grad[l]);
     }
     for (size_t l = 0; l < ws->n_layers; l++) {
@@ -453,6 +455,25 @@ static void maxpool_backward(const img_ctx *c, const float *x, const float *y, c
     const vb_cnn_layer *L = c->L;
     const int32_t *am = c->ws->argmax[c->l] + c->i * L->n_out;
     const size_t in_plane = (size_t)L->in.h * L->in.w, out_plane = (size_t)L->out.h * L->out.w;
+    const int W = L->in.w, Ho = L->out.h, Wo = L->out.w;
+    if (L->conf.size == 2 && L->conf.stride == 2 && L->in.h == 2 * Ho && W == 2 * Wo) {
+        /* windows tile the plane: each input is written once, no zeroing pass */
+        for (int ch = 0; ch < L->in.c; ch++) {
+            float *dp = dx + ch * in_plane;
+            const float *gp = dy + ch * out_plane;
+            const int32_t *ap = am + ch * out_plane;
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++) {
+                    int o = oy * Wo + ox, i0 = 2 * oy * W + 2 * ox, a = ap[o];
+                    float g = gp[o];
+                    dp[i0] = a == i0 ? g : 0.0f;
+                    dp[i0 + 1] = a == i0 + 1 ? g : 0.0f;
+                    dp[i0 + W] = a == i0 + W ? g : 0.0f;
+                    dp[i0 + W + 1] = a == i0 + W + 1 ? g : 0.0f;
+                }
+        }
+        return;
+    }
     memset(dx, 0, L->n_in * sizeof *dx);
     for (int ch = 0; ch < L->in.c; ch++) {
         float *dp = dx + ch * in_plane;
