@@ -50,6 +50,9 @@ static int thread_id(void)
 #define CONV_CHUNKS 8
 /* Fully connected layers split their units into blocks of about this many. */
 #define FC_BLOCK 128
+/* Below this much work (values touched, or multiply-adds) a layer runs on
+ * the calling thread: a parallel region would cost more than it saves. */
+#define PARALLEL_MIN 65536
 
 struct vb_cnn_ws {
     size_t batch;
@@ -585,7 +588,7 @@ static void batchnorm_forward(const vb_cnn *net, const vb_cnn_layer *L, size_t l
     const float *rm = net->stats + L->s_off, *rv = rm + C;
     const float eps = L->conf.eps;
     float *xh = train ? ws->xhat[l] : NULL, *bs = train ? ws->bstat[l] : NULL;
-#pragma omp parallel for num_threads(ws->nthreads) schedule(dynamic)
+#pragma omp parallel for num_threads(ws->nthreads) schedule(dynamic) if (n * L->n_in >= PARALLEL_MIN)
     for (int c = 0; c < C; c++) {
         float mean, inv;
         if (train) {
@@ -637,7 +640,7 @@ static void batchnorm_backward(const vb_cnn *net, const vb_cnn_layer *L, size_t 
     const float *xh = ws->xhat[l], *bs = ws->bstat[l];
     float *dgamma = pg + L->w_off, *dbeta = pg + L->b_off;
     const double M = (double)(n * S);
-#pragma omp parallel for num_threads(ws->nthreads) schedule(dynamic)
+#pragma omp parallel for num_threads(ws->nthreads) schedule(dynamic) if (n * L->n_in >= PARALLEL_MIN)
     for (int c = 0; c < C; c++) {
         double sdy = 0, sdyx = 0;
         for (size_t i = 0; i < n; i++) {
@@ -706,7 +709,7 @@ static void fc_forward(const vb_cnn *net, const vb_cnn_layer *L, size_t l, vb_cn
     const int by_rows = nbo < 2;
     const size_t pieces = by_rows ? (n + FC_ROWS - 1) / FC_ROWS : nbo;
     const float *Wt = net->params + L->w_off, *b = net->params + L->b_off;
-#pragma omp parallel for num_threads(ws->nthreads) schedule(dynamic)
+#pragma omp parallel for num_threads(ws->nthreads) schedule(dynamic) if (n * NI * NO >= PARALLEL_MIN)
     for (size_t q = 0; q < pieces; q++) {
         size_t o0 = 0, o1 = NO, r0 = 0, r1 = n;
         if (by_rows) {
@@ -734,7 +737,7 @@ static void fc_backward(const vb_cnn *net, const vb_cnn_layer *L, size_t l, vb_c
     const float *Wt = net->params + L->w_off;
     float *dW = pg + L->w_off, *db = pg + L->b_off;
     /* one loop over both kinds of pieces keeps the threads busy */
-#pragma omp parallel for num_threads(ws->nthreads) schedule(dynamic)
+#pragma omp parallel for num_threads(ws->nthreads) schedule(dynamic) if (n * NI * NO >= PARALLEL_MIN)
     for (size_t q = 0; q < pw + px; q++) {
         if (q < pw) {
             size_t o0 = 0, o1 = NO, i0 = 0, i1 = NI;
@@ -798,10 +801,22 @@ static const struct {
 
 static int is_local(const vb_cnn *net, size_t l) { return ops[net->layers[l].conf.kind].img_forward != NULL; }
 
+/* Rough work of image-local layers [l0, l1) on n images: multiply-adds of
+ * the convolutions, values of the others. */
+static size_t segment_work(const vb_cnn *net, size_t l0, size_t l1, size_t n)
+{
+    size_t w = 0;
+    for (size_t l = l0; l < l1; l++) {
+        const vb_cnn_layer *L = &net->layers[l];
+        w += L->conf.kind == VB_CNN_CONV ? L->n_out * L->n_w / (size_t)L->out.c : L->n_in;
+    }
+    return w * n;
+}
+
 /* Layers [l0, l1), all image-local, for images 0..n-1. */
 static void local_forward(const vb_cnn *net, vb_cnn_ws *ws, size_t l0, size_t l1, size_t n, int train)
 {
-#pragma omp parallel for num_threads(ws->nthreads) schedule(dynamic)
+#pragma omp parallel for num_threads(ws->nthreads) schedule(dynamic) if (segment_work(net, l0, l1, n) >= PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) {
         img_ctx c = {.net = net, .ws = ws, .i = i, .train = train, .tid = thread_id()};
         for (size_t l = l0; l < l1; l++) {
@@ -818,7 +833,7 @@ static void local_forward(const vb_cnn *net, vb_cnn_ws *ws, size_t l0, size_t l1
 static void local_backward(const vb_cnn *net, vb_cnn_ws *ws, size_t l0, size_t l1, size_t n)
 {
     const size_t G = ws->chunk, nch = (n + G - 1) / G;
-#pragma omp parallel num_threads(ws->nthreads)
+#pragma omp parallel num_threads(ws->nthreads) if (segment_work(net, l0, l1, n) >= PARALLEL_MIN)
     {
         img_ctx c = {.net = net, .ws = ws, .train = 1, .tid = thread_id()};
 #pragma omp for schedule(dynamic)

@@ -394,7 +394,7 @@ vb_status vb_cnn_train(vb_cnn *net, const vb_cnn_train_conf *conf, const vb_trai
             snprintf(val, sizeof val, ", val acc %.4f%s", ep->val_acc, improved ? "*" : "");
         vb_log(VB_LOG_DEBUG, "%s: epoch %d/%d: loss %.4f, acc %.4f%s, lr %.3g, %.0f images/s, %.1f s", name, e + 1,
                conf->epochs, ep->train_loss, ep->train_acc, val, lr, (double)n / secs, secs);
-        if (conf->early_stopping > 0 && has_val && since_best >= conf->early_stopping) {
+        if (conf->early_stopping > 0 && has_val && since_best >= conf->early_stopping && e + 1 < conf->epochs) {
             hist->stopped_early = 1;
             vb_log(VB_LOG_INFO, "%s: early stopping after epoch %d (no better validation accuracy for %d epochs)",
                    name, e + 1, conf->early_stopping);
