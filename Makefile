@@ -5,7 +5,8 @@
 #   make SANITIZE=1 test   the same under ASan + UBSan (in build/asan)
 #   make demo         install missing packages, build, run pipelines/quickstart.yaml, write its report
 #   make deps         install the Debian packages (apt-get)
-#   make bench        every benchmark (bench-features, bench-classifiers)
+#   make bench        every benchmark (bench-features, bench-classifiers, bench-cnn)
+#   make bench-cnn    CNN training/inference against torch (CNN_BENCH=short: a quick subset)
 
 SANITIZE ?= 0
 MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
@@ -44,7 +45,7 @@ BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIB = $(BUILD)/libvisbench.a
 CLI = $(BUILD)/visbench
 
-.PHONY: all install readme test-readme test test-unit test-e2e test-browser demo deps bench-deps bench bench-features bench-classifiers clean
+.PHONY: all install readme test-readme test test-unit test-e2e test-browser demo deps bench-deps bench bench-features bench-classifiers bench-cnn clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -112,7 +113,7 @@ demo:
 bench-deps:
 	@bash scripts/deps.sh bench
 
-bench: bench-features bench-classifiers
+bench: bench-features bench-classifiers bench-cnn
 
 bench-features: $(BENCHES)
 	@bash scripts/deps.sh bench >/dev/null || echo "(some benchmark peers are missing: make bench-deps)"
@@ -122,6 +123,10 @@ bench-features: $(BENCHES)
 bench-classifiers: $(BENCHES)
 	@bash scripts/deps.sh bench >/dev/null || echo "(some benchmark peers are missing: make bench-deps)"
 	@BUILD=$(BUILD) bash bench/classifiers.sh $(BENCH_ARGS)
+
+bench-cnn: $(BUILD)/bench/bench_cnn
+	@bash scripts/deps.sh bench >/dev/null || echo "(some benchmark peers are missing: make bench-deps)"
+	@BUILD=$(BUILD) bash bench/cnn.sh
 
 # make install PREFIX=/usr/local DESTDIR=: the CLI, the static library, the
 # headers and a pkg-config file (pkg-config --cflags --libs visbench).

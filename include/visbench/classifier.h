@@ -31,6 +31,7 @@ typedef struct vb_traindata {
     size_t n_val;
     vb_shape shape; /* image shape of a row (c*h*w == d) when known, else zeros */
     uint64_t seed;
+    const char *name; /* the pipeline, for progress and log lines (may be NULL) */
 } vb_traindata;
 
 /* One epoch of an iterative learner (the CNN), for learning curves; NaN
@@ -86,6 +87,13 @@ void vb_classifier_free(vb_classifier *c);
 vb_status vb_classifier_train(vb_classifier *c, const vb_traindata *td, vb_error *err);
 vb_status vb_classifier_predict(const vb_classifier *c, const float *X, size_t n, size_t d, int *labels,
                                 float *scores, vb_error *err);
+/* Checks the instance's parameters against the input before any work: d
+ * features per row, shape when the rows are images (zeros otherwise),
+ * n_classes. Image classifiers (VB_CLF_IMAGE) need the shape; then the
+ * classifier's own check runs, if it has one. */
+vb_status vb_classifier_check(const vb_classifier *c, size_t d, vb_shape shape, int n_classes, vb_error *err);
+/* The learning curve of the last training (NULL and 0 when there is none). */
+size_t vb_classifier_curve(const vb_classifier *c, const vb_epoch **epochs);
 /* Are this instance's scores probabilities? */
 int vb_classifier_has_proba(const vb_classifier *c);
 /* Serialises d, n_classes and the trained state (params are the caller's). */

@@ -55,6 +55,34 @@ void vb_classifier_free(vb_classifier *c)
     free(c);
 }
 
+static vb_status image_rows_needed(const char *name, size_t d, vb_error *err)
+{
+    return vb_fail(err, VB_ERR_SPEC,
+                   "%s: needs raw image rows as input (give the pipeline no features, or features: [raw], and no "
+                   "postprocess), got %zu features",
+                   name, d);
+}
+
+vb_status vb_classifier_check(const vb_classifier *c, size_t d, vb_shape shape, int n_classes, vb_error *err)
+{
+    int image = shape.w > 0 && shape.h > 0 && shape.c > 0 && (size_t)shape.w * shape.h * shape.c == d;
+    if ((c->vt->flags & VB_CLF_IMAGE) && !image)
+        return image_rows_needed(c->vt->info.name, d, err);
+    if (!c->vt->check)
+        return VB_OK;
+    if (!image)
+        shape = (vb_shape){0, 0, 0};
+    return c->vt->check(c->state, d, shape, n_classes, err);
+}
+
+size_t vb_classifier_curve(const vb_classifier *c, const vb_epoch **epochs)
+{
+    *epochs = NULL;
+    if (!c->trained || !c->vt->curve)
+        return 0;
+    return c->vt->curve(c->state, epochs);
+}
+
 vb_status vb_classifier_train(vb_classifier *c, const vb_traindata *td, vb_error *err)
 {
     const char *name = c->vt->info.name;
@@ -87,9 +115,7 @@ vb_status vb_classifier_train(vb_classifier *c, const vb_traindata *td, vb_error
     if (td->Xval && vb_find_nonfinite(td->Xval, td->n_val, td->d, &r, &col))
         return vb_fail(err, VB_ERR_DATA, "%s: validation feature %zu of row %zu is not finite", name, col, r);
     if ((c->vt->flags & VB_CLF_IMAGE) && (size_t)td->shape.w * td->shape.h * td->shape.c != td->d)
-        return vb_fail(err, VB_ERR_SPEC,
-                       "%s: needs raw image rows as input (use features: [raw] or none), got %zu features", name,
-                       td->d);
+        return image_rows_needed(name, td->d, err);
     vb_status st = c->vt->train(c->state, td, err);
     if (st != VB_OK)
         return st;
@@ -172,7 +198,7 @@ vb_status vb_classifier_load(vb_classifier *c, vb_reader *r, vb_error *err)
 /* ---- registry: one line per classifier --------------------------------- */
 
 extern const vb_classifier_vt vb_clf_svm, vb_clf_linear, vb_clf_knn, vb_clf_forest, vb_clf_logreg,
-    vb_clf_kmeans, vb_clf_gmm;
+    vb_clf_kmeans, vb_clf_gmm, vb_clf_cnn;
 
 static const vb_classifier_vt *const classifiers[] = {
     &vb_clf_svm,
@@ -182,6 +208,7 @@ static const vb_classifier_vt *const classifiers[] = {
     &vb_clf_logreg,
     &vb_clf_kmeans,
     &vb_clf_gmm,
+    &vb_clf_cnn,
 };
 
 const vb_classifier_vt *const *vb_classifier_registry(size_t *n)

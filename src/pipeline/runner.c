@@ -43,6 +43,16 @@ static vb_shape dataset_shape(const vb_dataset *ds)
     return s;
 }
 
+/* The image shape of a feature row when the rows are the preprocessed
+ * images themselves (one raw extractor, no post-processing), else zeros. */
+static vb_shape row_shape(const vb_spec_pipeline *sp, const vb_featpipe *fp, const vb_postchain *pc)
+{
+    vb_shape none = {0, 0, 0};
+    if (pc->n == 0 && sp->n_ext == 1 && strcmp(sp->ext[0]->info.name, "raw") == 0)
+        return fp->shape;
+    return none;
+}
+
 static vb_status extract_fold(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds,
                               const vb_fold *fold, size_t fold_index, feat_cache *cache, feat_entry **out,
                               vb_error *err)
@@ -161,9 +171,8 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
         truth[i] = ds->labels[fold->test[i]];
     vb_traindata td = {.X = Xtr, .n = fold->n_train, .d = pc->dim, .y = ytr, .n_classes = ds->n_classes,
                        .Xval = Xval, .yval = yval, .n_val = fold->n_val,
-                       .seed = vb_seed_derive(spec->seed, sp->name, fold_index)};
-    if (pc->n == 0 && sp->n_ext == 1 && strcmp(sp->ext[0]->info.name, "raw") == 0)
-        td.shape = fe->fp->shape; /* rows are images */
+                       .seed = vb_seed_derive(spec->seed, sp->name, fold_index), .name = sp->name};
+    td.shape = row_shape(sp, fe->fp, pc);
     double t1 = vb_now();
     if ((st = vb_train_classifier(sp, &td, &clf, &grid, &tune_s, err)) != VB_OK)
         goto out;
@@ -209,6 +218,7 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
         .dim = pc->dim, .features = feat.data, .params = params.data, .grid = grid,
         .clf_info = info.data ? info.data : "",
     };
+    r.n_epochs = vb_classifier_curve(clf, &r.epochs);
     st = sink->on_result(sink->user, &r, err);
     *sink_failed = st != VB_OK;
 out:
@@ -251,6 +261,17 @@ vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const v
                 break;
             st = vb_classifier_new(sp->clf, &p, &c, err);
             vb_params_free(&p);
+            /* the parameters against this data: shapes, class count */
+            if (st == VB_OK)
+                st = vb_classifier_check(c, pc->dim, row_shape(sp, fp, pc), ds->n_classes, err);
+            if (st != VB_OK && points > 1) {
+                vb_buf gb;
+                vb_buf_init(&gb);
+                vb_params_grid_describe(&sp->clf_params, g, &gb);
+                vb_error_prefix(err, "pipeline '%s', grid point %s", sp->name, gb.data ? gb.data : "");
+                vb_buf_free(&gb);
+            } else if (st != VB_OK)
+                vb_error_prefix(err, "pipeline '%s'", sp->name);
             vb_classifier_free(c);
         }
         if (st == VB_OK && points > 1 && spec->split.validation <= 0 && vb_tune_folds(sp) == 0)

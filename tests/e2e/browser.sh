@@ -63,6 +63,9 @@ pipelines:
   - name: hog8-svm
     features: [{hog: {cell: 8}}]
     classifier: {svm: {C: 1}}
+  - name: cnn
+    classifier:
+      cnn: {layers: [conv: {filters: 4, size: 3, pad: 1}, relu, maxpool: 2, fc: classes], epochs: 3, batch: 16}
 YAML
 "$VB" -q run spec.yaml --store store.db >run.out 2>run.err && ok || { bad "run"; cat run.err >&2; }
 "$VB" report store.db >report.out 2>report.err && ok || { bad "report"; cat report.err >&2; }
@@ -85,7 +88,7 @@ n_expected=$(echo "$expected" | wc -w)
 [ "$(attr data-charts)" = "$n_expected" ] && ok || bad "$(attr data-charts) charts in the page, $n_expected expected"
 drawn=" $(attr data-drawn) "
 for id in acc tradeoff-train tradeoff-predict cm-1-counts cm-1-rows cm-2-counts cm-2-rows cm-3-counts cm-3-rows \
-          roc-macro roc-1 roc-2 roc-3; do
+          cm-4-counts cm-4-rows roc-macro roc-1 roc-2 roc-3 roc-4 curve-acc curve-loss; do
   n=$(echo "$drawn" | grep -o " $id=[0-9]*" | cut -d= -f2)
   [ "${n:-0}" -gt 0 ] && ok || bad "chart $id: ${n:-missing} drawn elements"
 done

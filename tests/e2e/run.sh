@@ -330,5 +330,37 @@ grep -q '"features": "lbp 928 + color 16 -> [0-9]' out.txt && ok || bad "lbp-col
 expect_ok "features sift npy" "$VB" features feat.yaml --pipeline sift-fisher --out f.npy --format npy --part val
 head -c 128 f.npy | grep -aq "'shape': (18, 128)" && ok || bad "features sift: 18 validation rows x 2 x 4 words x 16 dims"
 
+# ---- the cnn classifier ----------------------------------------------------
+cat >cnn.yaml <<'YAML'
+name: e2e-cnn
+seed: 3
+dataset: shapes/dataset.yaml
+split: {protocol: holdout, test_fraction: 0.25, validation: 0.2}
+pipelines:
+  - name: cnn
+    classifier:
+      cnn:
+        layers: [conv: {filters: 4, size: 3, pad: 1}, relu, maxpool: 2, fc: classes]
+        epochs: 3
+        batch: 16
+YAML
+expect_ok "cnn run" "$VB" run cnn.yaml --json --store runcnn.db
+grep -q '"pipeline": "cnn"' out.txt && grep -q '"epochs_run": 3' out.txt && ok || { bad "cnn: result"; cat out.txt >&2; }
+[ "$(sqlite3 runcnn.db 'select count(*) from curves')" -ge 3 ] && ok || bad "cnn: no learning curve in the store"
+"$VB" results runcnn.db --predictions >runcnn.csv
+expect_ok "cnn run again" "$VB" run cnn.yaml --json --store runcnn2.db
+"$VB" results runcnn2.db --predictions >runcnn2.csv
+cmp -s runcnn.csv runcnn2.csv && ok || bad "cnn: predictions differ between runs"
+expect_ok "cnn one thread" "$VB" --threads 1 run cnn.yaml --json --store runcnn3.db
+"$VB" results runcnn3.db --predictions >runcnn3.csv
+cmp -s runcnn.csv runcnn3.csv && ok || bad "cnn: predictions depend on the thread count"
+# layers that do not fit 24x24 images: the spec position, before any work
+sed 's/layers: \[conv: {filters: 4, size: 3, pad: 1}, relu, maxpool: 2, fc: classes\]/layers: [maxpool: 8, maxpool: 4, fc: classes]/' cnn.yaml >cnnbad.yaml
+expect_fail "cnn shape" "cnnbad.yaml:9:37: cnn layer 2 (maxpool 4): needs an input of at least 4x4, but gets 3x3x1" "$VB" run cnnbad.yaml
+sed 's/epochs: 3/epochs: 3\n        optimizer: {sgd: {lr: 0}}/' cnn.yaml >cnnlr.yaml
+expect_fail "cnn lr" "cnnlr.yaml:11:31: cnn.optimizer sgd lr must be > 0, not 0" "$VB" run cnnlr.yaml
+sed 's/^    classifier:/    features: [{hog: {cell: 6}}]\n    classifier:/' cnn.yaml >cnnhog.yaml
+expect_fail "cnn on features" "cnn: needs raw image rows as input" "$VB" run cnnhog.yaml
+
 echo "e2e: $pass checks passed, $failures failed"
 [ $failures -eq 0 ]

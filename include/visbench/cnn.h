@@ -1,0 +1,264 @@
+/* cnn: a small convolutional network library (layers, network, optimisers,
+ * training loop) behind the `cnn` classifier.
+ *
+ * Tensors are float32, image-major: a batch of n images of shape (c, h, w)
+ * is n x c x h x w, the same layout as the raw extractor's rows, so a
+ * training matrix is a batch as it stands and "flatten" costs nothing.
+ *
+ * Convolutions are im2col + GEMM (OpenBLAS sgemm, one image at a time per
+ * thread); fully connected layers are GEMMs over the batch. Work is split
+ * over OpenMP threads in pieces fixed by the batch size (never by the
+ * thread count), with OpenBLAS single-threaded inside them, so results do
+ * not depend on the number of threads and the two thread pools never
+ * compete for the cores.
+ *
+ *     vb_cnn_arch arch;                    // from the spec's layers list
+ *     vb_cnn_arch_parse(node, &arch, &err);
+ *     vb_cnn *net;
+ *     vb_cnn_new(&arch, shape, n_classes, &net, &err);
+ *     vb_cnn_history h;
+ *     vb_cnn_train(net, &conf, &td, &h, &err);
+ *     vb_cnn_predict(net, X, n, labels, probs, &err);
+ */
+#ifndef VISBENCH_CNN_H
+#define VISBENCH_CNN_H
+
+#include "visbench/classifier.h"
+
+/* ---- architecture ------------------------------------------------------ */
+
+typedef enum vb_cnn_kind {
+    VB_CNN_CONV,
+    VB_CNN_MAXPOOL,
+    VB_CNN_AVGPOOL,
+    VB_CNN_RELU,
+    VB_CNN_FC,
+    VB_CNN_DROPOUT,
+    VB_CNN_BATCHNORM,
+    VB_CNN_FLATTEN,
+    VB_CNN_N_KINDS
+} vb_cnn_kind;
+
+/* "conv", "maxpool", ... (the names the spec uses). */
+const char *vb_cnn_kind_name(vb_cnn_kind k);
+
+#define VB_CNN_CLASSES 0 /* fc units: the dataset's class count ("fc: classes") */
+
+/* One layer as written in the spec. */
+typedef struct vb_cnn_layer_conf {
+    vb_cnn_kind kind;
+    int units;             /* conv: filters; fc: outputs (VB_CNN_CLASSES = class count) */
+    int size, stride, pad; /* conv: kernel; pools: window (pad 0) */
+    float rate;            /* dropout: probability of dropping a value */
+    float momentum, eps;   /* batchnorm: running-average weight of a new batch, variance floor */
+    const char *file;      /* position in the spec, for messages; NULL when unknown */
+    int line, col;
+} vb_cnn_layer_conf;
+
+typedef struct vb_cnn_arch {
+    size_t n;
+    vb_cnn_layer_conf *layers;
+} vb_cnn_arch;
+
+/* Parses a layers list (a sequence of "relu" / "maxpool: 2" / "conv: {...}"
+ * entries) and checks each layer's own parameters. Errors name the file,
+ * line and column of the entry. arch is owned by the caller
+ * (vb_cnn_arch_free). */
+vb_status vb_cnn_arch_parse(const vb_node *layers, vb_cnn_arch *arch, vb_error *err);
+void vb_cnn_arch_free(vb_cnn_arch *arch);
+/* Infers every layer's shape for images of shape in and checks that each
+ * fits and that the last gives n_classes values. VB_ERR_SPEC with a message
+ * naming the layer (number, kind, spec position) otherwise. */
+vb_status vb_cnn_arch_check(const vb_cnn_arch *arch, vb_shape in, int n_classes, vb_error *err);
+/* "conv 32x5x5 pad 2, relu, maxpool 2, ..." */
+void vb_cnn_arch_describe(const vb_cnn_arch *arch, vb_buf *b);
+
+/* ---- network ----------------------------------------------------------- */
+
+/* A layer with its shapes and where its numbers live. Vectors (after fc or
+ * flatten) have shape (w 1, h 1, c n). Weights and bias of a layer are
+ * contiguous: b_off = w_off + n_w. */
+typedef struct vb_cnn_layer {
+    vb_cnn_layer_conf conf; /* units resolved (no VB_CNN_CLASSES) */
+    vb_shape in, out;
+    size_t n_in, n_out; /* values per image */
+    size_t w_off, n_w;  /* conv: units x (c size size); fc: units x n_in; batchnorm: gamma */
+    size_t b_off, n_b;  /* bias; batchnorm: beta */
+    size_t s_off;       /* batchnorm: running mean (c) then running variance (c) in stats */
+} vb_cnn_layer;
+
+typedef struct vb_cnn {
+    vb_shape in;
+    int n_classes;
+    size_t n_layers;
+    vb_cnn_layer *layers;
+    size_t n_params, n_stats;
+    float *params; /* every weight and bias */
+    float *stats;  /* batchnorm running statistics */
+    float *mean, *std; /* input standardisation, per channel (identity until fitted) */
+} vb_cnn;
+
+/* Builds the network (shapes checked as vb_cnn_arch_check does); weights
+ * are zero until vb_cnn_init. */
+vb_status vb_cnn_new(const vb_cnn_arch *arch, vb_shape in, int n_classes, vb_cnn **out, vb_error *err);
+void vb_cnn_free(vb_cnn *net);
+
+typedef enum vb_cnn_init_kind { VB_CNN_INIT_HE, VB_CNN_INIT_XAVIER } vb_cnn_init_kind;
+/* Gaussian weights (He: sd sqrt(2 / fan_in); Xavier: sd sqrt(2 / (fan_in +
+ * fan_out))) from vb_rng seeded with seed; zero biases; batchnorm gamma 1,
+ * beta 0, running mean 0, variance 1. VB_ERR_NOMEM when the RNG cannot be made. */
+vb_status vb_cnn_init(vb_cnn *net, vb_cnn_init_kind kind, uint64_t seed, vb_error *err);
+/* Multiply-adds x 2 per image: a forward pass, and a training step
+ * (forward + backward, without the input gradient of the first layer). */
+void vb_cnn_flops(const vb_cnn *net, double *forward, double *train);
+
+/* ---- workspace and passes (what training is made of; tests use it) ----- */
+
+typedef struct vb_cnn_ws vb_cnn_ws;
+
+/* Buffers for batches of up to `batch` images: activations, and with train
+ * also their gradients, the parameter gradient and the caches the
+ * backward pass needs; input_grad also keeps d loss / d input. Allocated
+ * once; no pass allocates. */
+vb_status vb_cnn_ws_new(const vb_cnn *net, size_t batch, int train, int input_grad, vb_cnn_ws **out,
+                        vb_error *err);
+void vb_cnn_ws_free(vb_cnn_ws *ws);
+size_t vb_cnn_ws_batch(const vb_cnn_ws *ws);
+float *vb_cnn_ws_input(vb_cnn_ws *ws);          /* batch x n_in of layer 0: fill before forward */
+float *vb_cnn_ws_output(vb_cnn_ws *ws);         /* batch x n_out of the last layer (logits) */
+float *vb_cnn_ws_output_grad(vb_cnn_ws *ws);    /* d loss / d output: fill before backward */
+const float *vb_cnn_ws_input_grad(const vb_cnn_ws *ws); /* after backward (input_grad only) */
+float *vb_cnn_ws_param_grad(vb_cnn_ws *ws);     /* n_params, after backward */
+/* Dropout mask of layer l (batch x n_in values: 0 or 1 / (1 - rate)), NULL
+ * for other layers; vb_cnn_ws_draw_masks draws new ones. */
+float *vb_cnn_ws_mask(vb_cnn_ws *ws, size_t l);
+void vb_cnn_ws_draw_masks(vb_cnn_ws *ws, const vb_cnn *net, size_t n, vb_rng *rng);
+
+/* Forward pass of n images (n <= batch) from the input buffer. train:
+ * batchnorm uses batch statistics and dropout the masks; otherwise running
+ * statistics and no dropout. */
+void vb_cnn_forward(const vb_cnn *net, vb_cnn_ws *ws, size_t n, int train);
+/* Backward pass after a training forward of the same n images: parameter
+ * gradients (overwritten, not accumulated) and, with input_grad, the
+ * input gradient. */
+void vb_cnn_backward(const vb_cnn *net, vb_cnn_ws *ws, size_t n);
+/* Folds the last training forward's batch statistics into the running ones. */
+void vb_cnn_update_stats(vb_cnn *net, const vb_cnn_ws *ws, size_t n);
+
+/* Softmax cross-entropy of logits (n x k) against labels y. Returns the sum
+ * of the n losses; dlogits (if not NULL) receives d(mean loss) / d logits,
+ * probs (if not NULL) the probabilities, *correct (if not NULL) the number
+ * of rows whose largest logit is the label's. */
+double vb_cnn_xent(const float *logits, const int *y, size_t n, int k, float *dlogits, float *probs,
+                   size_t *correct);
+
+/* ---- optimisers and schedules ------------------------------------------ */
+
+typedef enum vb_cnn_opt_kind { VB_CNN_SGD, VB_CNN_ADAM } vb_cnn_opt_kind;
+
+typedef struct vb_cnn_opt_conf {
+    vb_cnn_opt_kind kind;
+    double lr;
+    double momentum; /* sgd */
+    int nesterov;    /* sgd */
+    double beta1, beta2, eps; /* adam */
+} vb_cnn_opt_conf;
+
+/* Optimiser state for net's parameters. weight_decay adds wd * w to the
+ * gradient of conv and fc weights (not biases, not batchnorm), as torch's
+ * SGD and Adam (not AdamW) do for the parameters they are given. */
+typedef struct vb_cnn_opt vb_cnn_opt;
+vb_status vb_cnn_opt_new(const vb_cnn *net, const vb_cnn_opt_conf *conf, double weight_decay, vb_cnn_opt **out,
+                         vb_error *err);
+void vb_cnn_opt_free(vb_cnn_opt *o);
+/* One update of net->params from grad with learning rate lr (torch's
+ * update rules: SGD with momentum buffer b = m b + g; Adam with bias
+ * correction). */
+void vb_cnn_opt_step(vb_cnn_opt *o, vb_cnn *net, const float *grad, double lr);
+
+typedef enum vb_cnn_sched_kind { VB_CNN_SCHED_NONE, VB_CNN_SCHED_STEP, VB_CNN_SCHED_COSINE } vb_cnn_sched_kind;
+typedef struct vb_cnn_sched {
+    vb_cnn_sched_kind kind;
+    int every;     /* step: epochs between decays */
+    double gamma;  /* step: factor */
+    double min_lr; /* cosine: the floor */
+} vb_cnn_sched;
+
+/* Learning rate of epoch e (0-based) of `epochs`: step: lr0 gamma^floor(e /
+ * every); cosine: min + (lr0 - min) (1 + cos(pi e / epochs)) / 2. */
+double vb_cnn_sched_lr(const vb_cnn_sched *s, double lr0, int epoch, int epochs);
+
+/* ---- training ---------------------------------------------------------- */
+
+/* On-the-fly augmentation of training images, in input units before
+ * standardisation: a horizontal flip with probability 1/2, a shift of up to
+ * `shift` pixels in x and y, a rotation of up to `rotate` degrees about the
+ * centre (bilinear), and an offset of up to `brightness` added to every
+ * value. Uncovered pixels are 0. All zero = no augmentation. */
+typedef struct vb_cnn_augment {
+    int flip;
+    int shift;
+    double rotate, brightness;
+} vb_cnn_augment;
+
+/* One image's draw: flip (0/1), shift in pixels, rotation in radians,
+ * brightness offset. */
+typedef struct vb_cnn_aug_draw {
+    int flip, dx, dy;
+    float angle, delta;
+} vb_cnn_aug_draw;
+
+/* Draws one image's augmentation from rng. */
+void vb_cnn_augment_draw(const vb_cnn_augment *a, vb_rng *rng, vb_cnn_aug_draw *d);
+/* out = standardise(T(x) + delta) for one image x of net's input shape:
+ * out(p) = x(T^-1 p), T^-1 p = R(-angle) (p - centre - shift) + centre,
+ * mirrored in x when flip; bilinear when angle != 0, exact otherwise. */
+void vb_cnn_augment_image(const vb_cnn *net, const float *x, const vb_cnn_aug_draw *a, float *out);
+
+typedef struct vb_cnn_train_conf {
+    int epochs;
+    size_t batch;
+    vb_cnn_opt_conf opt;
+    double weight_decay;
+    vb_cnn_sched sched;
+    vb_cnn_init_kind init;
+    vb_cnn_augment aug;
+    int early_stopping; /* patience in epochs on validation accuracy; 0 = off */
+    int keep_best;      /* with validation rows: end with the best epoch's weights */
+    const char *name;   /* for progress and log lines */
+} vb_cnn_train_conf;
+
+typedef struct vb_cnn_history {
+    vb_epoch *epochs; /* one per finished epoch */
+    size_t n_epochs;
+    int best_epoch;     /* 1-based epoch whose weights the network holds */
+    int stopped_early;  /* early stopping ended training */
+    int diverged_epoch; /* the loss became NaN/inf in this epoch (0 = never) */
+    double seconds;     /* training time, validation excluded */
+    double images_per_s;
+} vb_cnn_history;
+
+void vb_cnn_history_free(vb_cnn_history *h);
+
+/* Trains net on td (rows are images of net->in; labels in [0, n_classes)):
+ * fits the input standardisation, initialises the weights from td->seed,
+ * then runs mini-batch epochs with validation after each when td has
+ * validation rows. A NaN or infinite loss stops training: when an epoch
+ * had finished, the network keeps the weights of the last good epoch (the
+ * best one with validation and keep_best), hist->diverged_epoch says when,
+ * a warning is logged and the return is VB_OK; in the first epoch it is
+ * VB_ERR_NUMERIC. hist is filled in either case (vb_cnn_history_free). */
+vb_status vb_cnn_train(vb_cnn *net, const vb_cnn_train_conf *conf, const vb_traindata *td, vb_cnn_history *hist,
+                       vb_error *err);
+
+/* Batched inference on n standardised-on-the-fly rows: labels (n) and
+ * probabilities (n x n_classes, may be NULL). */
+vb_status vb_cnn_predict(const vb_cnn *net, const float *X, size_t n, int *labels, float *probs, vb_error *err);
+
+/* Serialises the architecture, the input standardisation, the weights and
+ * the batchnorm statistics; vb_cnn_load rebuilds the same network (exact
+ * round trip) or fails with VB_ERR_FORMAT on truncated or corrupt input. */
+vb_status vb_cnn_save(const vb_cnn *net, vb_writer *w, vb_error *err);
+vb_status vb_cnn_load(vb_reader *r, vb_cnn **out, vb_error *err);
+
+#endif

@@ -1,0 +1,424 @@
+/* cnn: a small convolutional network trained on the raw image rows (the
+ * network itself lives in src/cnn). This file reads the parameters, checks
+ * the architecture against the data, and adapts the network to the
+ * classifier interface. */
+#include "visbench/classifier.h"
+#include "visbench/cnn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const vb_param_def cnn_params[] = {
+    {.name = "layers", .type = VB_PT_NODE,
+     .def = "[conv: {filters: 32, size: 3, pad: 1}, relu, maxpool: 2, conv: {filters: 64, size: 3, pad: 1}, relu, "
+            "maxpool: 2, fc: 128, relu, fc: classes]",
+     .help = "the network, first layer first: conv: {filters, size, stride: 1, pad: 0}, maxpool: size (or {size, "
+             "stride}), avgpool: size, relu, batchnorm (or {momentum: 0.1, eps: 1e-5}), dropout: rate, flatten, "
+             "fc: units (fc: classes = the class count); the loss is softmax cross-entropy on the last layer"},
+    {.name = "epochs", .type = VB_PT_INT, .def = "10", .min = 1, .max = 10000, .flags = VB_PF_GRID,
+     .help = "passes over the training rows"},
+    {.name = "batch", .type = VB_PT_INT, .def = "64", .min = 1, .max = 65536, .flags = VB_PF_GRID,
+     .help = "images per mini-batch"},
+    {.name = "optimizer", .type = VB_PT_NODE, .def = "{adam: {lr: 0.001}}",
+     .help = "{adam: {lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8}} or {sgd: {lr: 0.01, momentum: 0.9, "
+             "nesterov: false}}"},
+    {.name = "weight_decay", .type = VB_PT_FLOAT, .def = "0", .min = 0, .max = 1, .flags = VB_PF_GRID,
+     .help = "L2 penalty added to the gradient of conv and fc weights (not biases or batchnorm)"},
+    {.name = "schedule", .type = VB_PT_NODE, .def = "none",
+     .help = "learning rate per epoch: none, {step: {every: 5, gamma: 0.1}} or {cosine: {min_lr: 0}}"},
+    {.name = "init", .type = VB_PT_ENUM, .def = "he", .choices = "he|xavier",
+     .help = "initial weights: he (normal, sd sqrt(2/fan_in)) or xavier (sd sqrt(2/(fan_in+fan_out)))"},
+    {.name = "augment", .type = VB_PT_NODE, .def = "none",
+     .help = "training augmentation: none or {flip: false, shift: 0, rotate: 0, brightness: 0} (pixels, "
+             "degrees, added intensity)"},
+    {.name = "early_stopping", .type = VB_PT_INT, .def = "0", .min = 0, .max = 10000,
+     .help = "stop after this many epochs without a better validation accuracy (needs split.validation); 0 = off"},
+    {.name = "keep_best", .type = VB_PT_BOOL, .def = "true",
+     .help = "with validation rows, end with the weights of the epoch with the best validation accuracy"},
+};
+
+typedef struct cnn_state {
+    vb_cnn_arch arch;
+    vb_cnn_train_conf conf;
+    vb_cnn *net;
+    vb_cnn_history hist;
+} cnn_state;
+
+static void cnn_destroy(void *state)
+{
+    cnn_state *s = state;
+    if (!s)
+        return;
+    vb_cnn_arch_free(&s->arch);
+    vb_cnn_free(s->net);
+    vb_cnn_history_free(&s->hist);
+    free(s);
+}
+
+/* ---- parameters -------------------------------------------------------- */
+
+static vb_status node_num(const vb_node *map, const char *key, const char *what, double lo, int lo_open, double hi,
+                          double *out, vb_error *err)
+{
+    const vb_node *n = vb_node_get(map, key);
+    if (!n)
+        return VB_OK;
+    char full[96];
+    snprintf(full, sizeof full, "%s %s", what, key);
+    vb_status st = vb_node_double(n, full, out, err);
+    if (st != VB_OK)
+        return st;
+    int ok = isfinite(*out) && (lo_open ? *out > lo : *out >= lo) && *out <= hi;
+    if (ok)
+        return VB_OK;
+    if (hi < 1e300)
+        return vb_node_fail(n, err, "%s must be in %s%g, %g], not %s", full, lo_open ? "(" : "[", lo, hi, n->text);
+    return vb_node_fail(n, err, "%s must be %s %g, not %s", full, lo_open ? ">" : ">=", lo, n->text);
+}
+
+/* A plug-in style entry's value that may be absent ("cosine", "cosine:",
+ * "{cosine: {}}"): NULL or a mapping. */
+static vb_status entry_params(const vb_node *name, const vb_node **val, const char *what, vb_error *err)
+{
+    const vb_node *v = *val;
+    if (!v || v->kind == VB_NODE_MAP)
+        return VB_OK;
+    if (v->kind == VB_NODE_SCALAR && (!v->text[0] || strcmp(v->text, "~") == 0 || strcmp(v->text, "null") == 0)) {
+        *val = NULL;
+        return VB_OK;
+    }
+    return vb_node_fail(v, err, "%s: the parameters of '%s' are a mapping, e.g. {%s: {...}}", what, name->text,
+                        name->text);
+}
+
+static vb_status parse_optimizer(const vb_node *node, vb_cnn_opt_conf *o, vb_error *err)
+{
+    const vb_node *name, *val;
+    vb_status st = vb_node_entry(node, "cnn.optimizer", &name, &val, err);
+    if (st != VB_OK)
+        return st;
+    memset(o, 0, sizeof *o);
+    if (name->kind == VB_NODE_SCALAR && strcmp(name->text, "adam") == 0) {
+        static const char *const keys[] = {"lr", "beta1", "beta2", "eps"};
+        o->kind = VB_CNN_ADAM;
+        o->lr = 0.001;
+        o->beta1 = 0.9;
+        o->beta2 = 0.999;
+        o->eps = 1e-8;
+        if ((st = entry_params(name, &val, "cnn.optimizer", err)) != VB_OK)
+            return st;
+        if ((st = vb_node_check_keys(val, keys, 4, "cnn.optimizer adam", err)) != VB_OK ||
+            (st = node_num(val, "lr", "cnn.optimizer adam", 0, 1, 1e300, &o->lr, err)) != VB_OK ||
+            (st = node_num(val, "beta1", "cnn.optimizer adam", 0, 0, 0.999999, &o->beta1, err)) != VB_OK ||
+            (st = node_num(val, "beta2", "cnn.optimizer adam", 0, 0, 0.99999999, &o->beta2, err)) != VB_OK ||
+            (st = node_num(val, "eps", "cnn.optimizer adam", 0, 1, 1, &o->eps, err)) != VB_OK)
+            return st;
+        return VB_OK;
+    }
+    if (name->kind == VB_NODE_SCALAR && strcmp(name->text, "sgd") == 0) {
+        static const char *const keys[] = {"lr", "momentum", "nesterov"};
+        o->kind = VB_CNN_SGD;
+        o->lr = 0.01;
+        o->momentum = 0.9;
+        if ((st = entry_params(name, &val, "cnn.optimizer", err)) != VB_OK)
+            return st;
+        if ((st = vb_node_check_keys(val, keys, 3, "cnn.optimizer sgd", err)) != VB_OK ||
+            (st = node_num(val, "lr", "cnn.optimizer sgd", 0, 1, 1e300, &o->lr, err)) != VB_OK ||
+            (st = node_num(val, "momentum", "cnn.optimizer sgd", 0, 0, 0.999999, &o->momentum, err)) != VB_OK)
+            return st;
+        const vb_node *n = vb_node_get(val, "nesterov");
+        if (n && (st = vb_node_bool(n, "cnn.optimizer sgd nesterov", &o->nesterov, err)) != VB_OK)
+            return st;
+        if (o->nesterov && o->momentum == 0)
+            return vb_node_fail(n, err, "cnn.optimizer sgd: nesterov needs a momentum > 0");
+        return VB_OK;
+    }
+    static const char *const names[] = {"adam", "sgd"};
+    const char *near = name->kind == VB_NODE_SCALAR ? vb_nearest_name(name->text, names, 2) : NULL;
+    return vb_node_fail(name, err, "cnn.optimizer: unknown optimizer '%s'%s%s%s (adam or sgd, e.g. {adam: {lr: "
+                                   "0.001}})",
+                        name->text ? name->text : "", near ? "; did you mean '" : "", near ? near : "",
+                        near ? "'?" : "");
+}
+
+static vb_status parse_schedule(const vb_node *node, vb_cnn_sched *s, vb_error *err)
+{
+    memset(s, 0, sizeof *s);
+    if (node->kind == VB_NODE_SCALAR && strcmp(node->text, "none") == 0)
+        return VB_OK;
+    const vb_node *name, *val;
+    vb_status st = vb_node_entry(node, "cnn.schedule", &name, &val, err);
+    if (st != VB_OK)
+        return st;
+    if (name->kind != VB_NODE_SCALAR)
+        return vb_node_fail(name, err, "cnn.schedule: expected none, step or cosine");
+    if ((st = entry_params(name, &val, "cnn.schedule", err)) != VB_OK)
+        return st;
+    if (strcmp(name->text, "step") == 0) {
+        static const char *const keys[] = {"every", "gamma"};
+        s->kind = VB_CNN_SCHED_STEP;
+        s->gamma = 0.1;
+        if ((st = vb_node_check_keys(val, keys, 2, "cnn.schedule step", err)) != VB_OK)
+            return st;
+        const vb_node *ev = vb_node_get(val, "every");
+        if (!ev)
+            return vb_node_fail(val ? val : name, err, "cnn.schedule step needs 'every' (epochs between decays), "
+                                                       "e.g. {step: {every: 5, gamma: 0.1}}");
+        long e;
+        if ((st = vb_node_long(ev, "cnn.schedule step every", &e, err)) != VB_OK)
+            return st;
+        if (e < 1 || e > 100000)
+            return vb_node_fail(ev, err, "cnn.schedule step every must be a positive number of epochs, not %ld", e);
+        s->every = (int)e;
+        return node_num(val, "gamma", "cnn.schedule step", 0, 1, 1, &s->gamma, err);
+    }
+    if (strcmp(name->text, "cosine") == 0) {
+        static const char *const keys[] = {"min_lr"};
+        s->kind = VB_CNN_SCHED_COSINE;
+        if ((st = vb_node_check_keys(val, keys, 1, "cnn.schedule cosine", err)) != VB_OK)
+            return st;
+        return node_num(val, "min_lr", "cnn.schedule cosine", 0, 0, 1e300, &s->min_lr, err);
+    }
+    static const char *const names[] = {"none", "step", "cosine"};
+    const char *near = vb_nearest_name(name->text, names, 3);
+    return vb_node_fail(name, err, "cnn.schedule: unknown schedule '%s'%s%s%s (none, step or cosine)", name->text,
+                        near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+}
+
+static vb_status parse_augment(const vb_node *node, vb_cnn_augment *a, vb_error *err)
+{
+    memset(a, 0, sizeof *a);
+    if (node->kind == VB_NODE_SCALAR && (strcmp(node->text, "none") == 0 || strcmp(node->text, "false") == 0))
+        return VB_OK;
+    vb_status st = vb_node_expect(node, VB_NODE_MAP, "cnn.augment", err);
+    static const char *const keys[] = {"flip", "shift", "rotate", "brightness"};
+    if (st == VB_OK)
+        st = vb_node_check_keys(node, keys, 4, "cnn.augment", err);
+    if (st != VB_OK)
+        return st;
+    const vb_node *n;
+    if ((n = vb_node_get(node, "flip")) && (st = vb_node_bool(n, "cnn.augment flip", &a->flip, err)) != VB_OK)
+        return st;
+    if ((n = vb_node_get(node, "shift"))) {
+        long v;
+        if ((st = vb_node_long(n, "cnn.augment shift", &v, err)) != VB_OK)
+            return st;
+        if (v < 0 || v > 1024)
+            return vb_node_fail(n, err, "cnn.augment shift must be 0..1024 pixels, not %ld", v);
+        a->shift = (int)v;
+    }
+    if ((st = node_num(node, "rotate", "cnn.augment", 0, 0, 180, &a->rotate, err)) != VB_OK ||
+        (st = node_num(node, "brightness", "cnn.augment", 0, 0, 1e6, &a->brightness, err)) != VB_OK)
+        return st;
+    return VB_OK;
+}
+
+static vb_status cnn_create(const vb_params *p, void **state, vb_error *err)
+{
+    cnn_state *s = vb_calloc(1, sizeof *s, err);
+    if (!s)
+        return VB_ERR_NOMEM;
+    vb_cnn_train_conf *c = &s->conf;
+    vb_status st = vb_cnn_arch_parse(vb_param_node(p, "layers"), &s->arch, err);
+    if (st == VB_OK)
+        st = parse_optimizer(vb_param_node(p, "optimizer"), &c->opt, err);
+    if (st == VB_OK)
+        st = parse_schedule(vb_param_node(p, "schedule"), &c->sched, err);
+    if (st == VB_OK)
+        st = parse_augment(vb_param_node(p, "augment"), &c->aug, err);
+    if (st != VB_OK) {
+        cnn_destroy(s);
+        return st;
+    }
+    c->epochs = (int)vb_param_int(p, "epochs");
+    c->batch = (size_t)vb_param_int(p, "batch");
+    c->weight_decay = vb_param_float(p, "weight_decay");
+    c->init = vb_param_is(p, "init", "xavier") ? VB_CNN_INIT_XAVIER : VB_CNN_INIT_HE;
+    c->early_stopping = (int)vb_param_int(p, "early_stopping");
+    c->keep_best = vb_param_bool(p, "keep_best");
+    c->name = "cnn";
+    *state = s;
+    return VB_OK;
+}
+
+/* ---- the classifier interface ------------------------------------------ */
+
+static vb_status cnn_check(const void *state, size_t d, vb_shape shape, int n_classes, vb_error *err)
+{
+    const cnn_state *s = state;
+    return vb_cnn_arch_check(&s->arch, shape, n_classes, err);
+}
+
+static vb_status cnn_train(void *state, const vb_traindata *td, vb_error *err)
+{
+    cnn_state *s = state;
+    vb_cnn_free(s->net);
+    s->net = NULL;
+    vb_cnn_history_free(&s->hist);
+    vb_status st = vb_cnn_new(&s->arch, td->shape, td->n_classes, &s->net, err);
+    if (st != VB_OK)
+        return st;
+    vb_cnn_train_conf conf = s->conf;
+    if (td->name)
+        conf.name = td->name;
+    return vb_cnn_train(s->net, &conf, td, &s->hist, err);
+}
+
+static vb_status cnn_predict(const void *state, const float *X, size_t n, int *labels, float *scores, vb_error *err)
+{
+    const cnn_state *s = state;
+    if (!s->net)
+        return vb_fail(err, VB_ERR_STATE, "cnn: predict before train");
+    return vb_cnn_predict(s->net, X, n, labels, scores, err);
+}
+
+#define STATE_VERSION 1u
+
+static vb_status cnn_save(const void *state, vb_writer *w, vb_error *err)
+{
+    const cnn_state *s = state;
+    if (!s->net)
+        return vb_fail(err, VB_ERR_STATE, "cnn: nothing to save before training");
+    vb_write_u32(w, STATE_VERSION);
+    vb_status st = vb_cnn_save(s->net, w, err);
+    if (st != VB_OK)
+        return st;
+    const vb_cnn_history *h = &s->hist;
+    vb_write_u32(w, (uint32_t)h->best_epoch);
+    vb_write_u32(w, (uint32_t)h->stopped_early);
+    vb_write_u32(w, (uint32_t)h->diverged_epoch);
+    vb_write_f64(w, h->seconds);
+    vb_write_f64(w, h->images_per_s);
+    vb_write_u32(w, (uint32_t)h->n_epochs);
+    for (size_t e = 0; e < h->n_epochs; e++) {
+        const vb_epoch *ep = &h->epochs[e];
+        vb_write_f64(w, ep->train_loss);
+        vb_write_f64(w, ep->train_acc);
+        vb_write_f64(w, ep->val_loss);
+        vb_write_f64(w, ep->val_acc);
+        vb_write_f64(w, ep->lr);
+        vb_write_f64(w, ep->seconds);
+    }
+    return vb_writer_status(w, err);
+}
+
+/* Does the saved network have the layers the parameters describe? */
+static int same_arch(const vb_cnn_arch *a, const vb_cnn *net)
+{
+    if (a->n != net->n_layers)
+        return 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const vb_cnn_layer_conf *x = &a->layers[i], *y = &net->layers[i].conf;
+        int units = x->kind == VB_CNN_FC && x->units == VB_CNN_CLASSES ? net->n_classes : x->units;
+        if (x->kind != y->kind || units != y->units || x->size != y->size || x->stride != y->stride ||
+            x->pad != y->pad || x->rate != y->rate || x->momentum != y->momentum || x->eps != y->eps)
+            return 0;
+    }
+    return 1;
+}
+
+static vb_status cnn_load(void *state, vb_reader *r, vb_error *err)
+{
+    cnn_state *s = state;
+    uint32_t v, best, early, div, ne = 0;
+    vb_cnn *net = NULL;
+    vb_cnn_history h = {0};
+    vb_status st = vb_read_u32_range(r, &v, STATE_VERSION, STATE_VERSION, "cnn state version", err);
+    if (st == VB_OK)
+        st = vb_cnn_load(r, &net, err);
+    if (st == VB_OK && !same_arch(&s->arch, net))
+        st = vb_fail(err, VB_ERR_FORMAT, "%s: the saved network does not have the layers its parameters list",
+                     r->what ? r->what : "model");
+    if (st == VB_OK && (st = vb_read_u32_range(r, &best, 0, 1000000, "best epoch", err)) == VB_OK &&
+        (st = vb_read_u32_range(r, &early, 0, 1, "stopped early", err)) == VB_OK &&
+        (st = vb_read_u32_range(r, &div, 0, 1000000, "diverged epoch", err)) == VB_OK &&
+        (st = vb_read_f64(r, &h.seconds, err)) == VB_OK && (st = vb_read_f64(r, &h.images_per_s, err)) == VB_OK)
+        /* 48 bytes per epoch must still be in the input */
+        st = vb_read_u32_range(r, &ne, 0, (uint32_t)(vb_reader_left(r) / 48 < 10000 ? vb_reader_left(r) / 48 : 10000),
+                               "epoch count", err);
+    if (st == VB_OK && ne && !(h.epochs = vb_calloc(ne, sizeof *h.epochs, err)))
+        st = VB_ERR_NOMEM;
+    for (uint32_t e = 0; e < ne && st == VB_OK; e++) {
+        vb_epoch *ep = &h.epochs[e];
+        double *f[6] = {&ep->train_loss, &ep->train_acc, &ep->val_loss, &ep->val_acc, &ep->lr, &ep->seconds};
+        for (int j = 0; j < 6 && st == VB_OK; j++)
+            st = vb_read_f64(r, f[j], err);
+    }
+    if (st != VB_OK) {
+        vb_cnn_free(net);
+        free(h.epochs);
+        return st;
+    }
+    h.n_epochs = ne;
+    h.best_epoch = (int)best;
+    h.stopped_early = (int)early;
+    h.diverged_epoch = (int)div;
+    vb_cnn_free(s->net);
+    vb_cnn_history_free(&s->hist);
+    s->net = net;
+    s->hist = h;
+    return VB_OK;
+}
+
+static void cnn_info_json(const void *state, vb_buf *b)
+{
+    const cnn_state *s = state;
+    if (!s->net)
+        return;
+    double fwd, train;
+    vb_cnn_flops(s->net, &fwd, &train);
+    const vb_cnn_history *h = &s->hist;
+    vb_buf_printf(b, "\"weights\": %zu, \"mflop_per_image\": ", s->net->n_params);
+    vb_buf_double(b, fwd / 1e6);
+    vb_buf_printf(b, ", \"epochs_run\": %zu, \"best_epoch\": %d, \"stopped_early\": %s, \"diverged_epoch\": %d, "
+                     "\"train_images_per_s\": ",
+                  h->n_epochs, h->best_epoch, h->stopped_early ? "true" : "false", h->diverged_epoch);
+    vb_buf_double(b, round(h->images_per_s * 10) / 10);
+    vb_buf_puts(b, ", \"network\": ");
+    vb_buf nb;
+    vb_buf_init(&nb);
+    vb_cnn_arch_describe(&s->arch, &nb);
+    vb_buf_json_str(b, nb.data ? nb.data : "");
+    vb_buf_free(&nb);
+}
+
+static size_t cnn_curve(const void *state, const vb_epoch **epochs)
+{
+    const cnn_state *s = state;
+    *epochs = s->hist.epochs;
+    return s->hist.n_epochs;
+}
+
+static void cnn_dims(const void *state, size_t *d, int *n_classes)
+{
+    const cnn_state *s = state;
+    *d = s->net ? (size_t)s->net->in.w * (size_t)s->net->in.h * (size_t)s->net->in.c : 0;
+    *n_classes = s->net ? s->net->n_classes : 0;
+}
+
+const vb_classifier_vt vb_clf_cnn = {
+    .info = {.name = "cnn",
+             .help = "a small convolutional network on the raw image rows (softmax output)",
+             .doc = "Takes the preprocessed pixels (no features, or features: [raw], and no postprocess); images "
+                    "of one size. Rows are standardised per channel with the training mean and sd. "
+                    "Convolutions are im2col + OpenBLAS sgemm; the work is split over OpenMP threads in pieces "
+                    "fixed by the batch size, so results do not depend on the thread count. Validation rows "
+                    "(split.validation) give per-epoch validation accuracy, early stopping and the best "
+                    "epoch's weights. A NaN loss stops training with the last good epoch's weights and a "
+                    "warning (a failure when it happens in the first epoch).",
+             .params = cnn_params,
+             .n_params = sizeof cnn_params / sizeof cnn_params[0]},
+    .flags = VB_CLF_PROBA | VB_CLF_IMAGE,
+    .create = cnn_create,
+    .train = cnn_train,
+    .predict = cnn_predict,
+    .save = cnn_save,
+    .load = cnn_load,
+    .info_json = cnn_info_json,
+    .destroy = cnn_destroy,
+    .check = cnn_check,
+    .curve = cnn_curve,
+    .dims = cnn_dims,
+};

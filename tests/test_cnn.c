@@ -1,0 +1,1067 @@
+/* cnn: gradient checks for every layer and a whole network, optimiser and
+ * schedule values by hand, augmentation geometry, save/load round trips,
+ * determinism (also across thread counts), literal error messages, NaN
+ * handling, early stopping, and the runner wiring (check hook, curves). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "support/testutil.h"
+#include "visbench/cnn.h"
+#include "visbench/pipeline.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static void arch_from(const char *yaml, vb_cnn_arch *arch)
+{
+    vb_doc *doc = NULL;
+    vb_error err = {0};
+    if (vb_doc_load_string(yaml, "net.yaml", &doc, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    if (vb_cnn_arch_parse(doc->root, arch, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    vb_doc_free(doc);
+}
+
+static vb_cnn *make_net(const char *yaml, int w, int h, int c, int k)
+{
+    vb_cnn_arch arch;
+    arch_from(yaml, &arch);
+    vb_cnn *net = NULL;
+    vb_error err = {0};
+    vb_shape in = {w, h, c};
+    if (vb_cnn_new(&arch, in, k, &net, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    vb_cnn_arch_free(&arch);
+    return net;
+}
+
+/* The error message of building yaml for (w, h, c) images and k classes. */
+static vb_status arch_error(const char *yaml, int w, int h, int c, int k, vb_error *err)
+{
+    vb_doc *doc = NULL;
+    assert_int_equal(vb_doc_load_string(yaml, "net.yaml", &doc, err), VB_OK);
+    vb_cnn_arch arch;
+    vb_status st = vb_cnn_arch_parse(doc->root, &arch, err);
+    vb_doc_free(doc);
+    if (st != VB_OK)
+        return st;
+    vb_shape in = {w, h, c};
+    st = vb_cnn_arch_check(&arch, in, k, err);
+    vb_cnn_arch_free(&arch);
+    return st;
+}
+
+static void fill_gauss(float *v, size_t n, double sd, vb_rng *rng)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)vb_rng_gauss(rng, sd);
+}
+
+/* Random weights everywhere (biases and batchnorm too, so that every
+ * parameter has a non-trivial gradient). */
+static void randomise(vb_cnn *net, uint64_t seed)
+{
+    vb_rng *rng = vb_rng_new(seed);
+    fill_gauss(net->params, net->n_params, 0.5, rng);
+    for (size_t l = 0; l < net->n_layers; l++) {
+        const vb_cnn_layer *L = &net->layers[l];
+        if (L->conf.kind == VB_CNN_BATCHNORM)
+            for (size_t j = 0; j < L->n_w; j++)
+                net->params[L->w_off + j] = 1.0f + 0.3f * (float)vb_rng_gauss(rng, 1);
+    }
+    vb_rng_free(rng);
+}
+
+/* ---- gradient checks --------------------------------------------------- */
+
+typedef struct gc {
+    vb_cnn *net;
+    vb_cnn_ws *ws;
+    size_t n;
+    float *x;       /* n x n_in */
+    float *R;       /* n x n_out: L = sum R * out (when y is NULL) */
+    const int *y;   /* labels: L = mean softmax cross-entropy */
+} gc;
+
+static double gc_loss(gc *g)
+{
+    size_t d = g->net->layers[0].n_in, k = (size_t)g->net->n_classes;
+    memcpy(vb_cnn_ws_input(g->ws), g->x, g->n * d * sizeof(float));
+    vb_cnn_forward(g->net, g->ws, g->n, 1);
+    const float *out = vb_cnn_ws_output(g->ws);
+    if (g->y)
+        return vb_cnn_xent(out, g->y, g->n, (int)k, NULL, NULL, NULL) / (double)g->n;
+    double L = 0;
+    for (size_t j = 0; j < g->n * k; j++)
+        L += (double)g->R[j] * out[j];
+    return L;
+}
+
+/* Analytic gradients: params (n_params) and input (n x n_in). */
+static void gc_analytic(gc *g, float *dparams, float *dinput)
+{
+    size_t d = g->net->layers[0].n_in, k = (size_t)g->net->n_classes;
+    memcpy(vb_cnn_ws_input(g->ws), g->x, g->n * d * sizeof(float));
+    vb_cnn_forward(g->net, g->ws, g->n, 1);
+    float *dz = vb_cnn_ws_output_grad(g->ws);
+    if (g->y)
+        vb_cnn_xent(vb_cnn_ws_output(g->ws), g->y, g->n, (int)k, dz, NULL, NULL);
+    else
+        memcpy(dz, g->R, g->n * k * sizeof(float));
+    vb_cnn_backward(g->net, g->ws, g->n);
+    memcpy(dparams, vb_cnn_ws_param_grad(g->ws), g->net->n_params * sizeof(float));
+    const float *di = vb_cnn_ws_input_grad(g->ws);
+    assert_non_null(di);
+    memcpy(dinput, di, g->n * d * sizeof(float));
+}
+
+/* Difference quotient of the loss in *p over [p + lo, p + hi]. */
+static double quotient(gc *g, float *p, double lo, double hi)
+{
+    float old = *p, a = (float)(old + lo), b = (float)(old + hi);
+    *p = b;
+    double lb = gc_loss(g);
+    *p = a;
+    double la = gc_loss(g);
+    *p = old;
+    return (lb - la) / ((double)b - (double)a);
+}
+
+typedef struct gc_stats {
+    size_t checked, kinks, bad;
+    double worst;
+} gc_stats;
+
+/* Central difference against the analytic value; where they disagree, a
+ * kink (relu, max) between the probes shows as one one-sided difference
+ * matching: counted as a kink, not a failure. */
+static void gc_one(gc *g, float *p, double ana, double h, gc_stats *s, const char *what, size_t idx)
+{
+    const double atol = 2e-3, rtol = 1e-2;
+    double num = quotient(g, p, -h, h);
+    double err = fabs(num - ana), scale = fabs(num) > fabs(ana) ? fabs(num) : fabs(ana);
+    s->checked++;
+    if (err <= atol + rtol * scale)
+        return;
+    double fwd = quotient(g, p, 0, h / 8), bwd = quotient(g, p, -h / 8, 0);
+    if (fabs(fwd - ana) <= 5 * atol + 5e-2 * scale || fabs(bwd - ana) <= 5 * atol + 5e-2 * scale) {
+        s->kinks++;
+        return;
+    }
+    s->bad++;
+    if (err > s->worst)
+        s->worst = err;
+    if (s->bad <= 5)
+        print_message("gradient mismatch: %s[%zu]: analytic %.6g, numeric %.6g\n", what, idx, ana, num);
+}
+
+/* Checks every parameter and input gradient of net on n random images. */
+static void grad_check(vb_cnn *net, size_t n, const int *labels, double h, int away_from_zero, uint64_t seed,
+                       void (*setup)(vb_cnn_ws *ws, const vb_cnn *net, size_t n))
+{
+    vb_error err = {0};
+    gc g = {.net = net, .n = n, .y = labels};
+    assert_int_equal(vb_cnn_ws_new(net, n, 1, 1, &g.ws, &err), VB_OK);
+    size_t d = net->layers[0].n_in, k = (size_t)net->n_classes;
+    vb_rng *rng = vb_rng_new(seed);
+    g.x = malloc(n * d * sizeof(float));
+    g.R = malloc(n * k * sizeof(float));
+    fill_gauss(g.x, n * d, 1, rng);
+    fill_gauss(g.R, n * k, 1, rng);
+    if (away_from_zero) /* relu inputs well away from its kink */
+        for (size_t i = 0; i < n * d; i++)
+            g.x[i] = (g.x[i] < 0 ? -0.2f : 0.2f) + g.x[i];
+    if (away_from_zero == 2) /* max pooling: distinct values 0.05 apart */
+        for (size_t i = 0; i < n * d; i++)
+            g.x[i] = 0.05f * (float)vb_rng_below(rng, 20 * n * d) + 0.001f * (float)i / (float)(n * d);
+    if (setup)
+        setup(g.ws, net, n);
+    float *dp = malloc((net->n_params ? net->n_params : 1) * sizeof(float));
+    float *dx = malloc(n * d * sizeof(float));
+    gc_analytic(&g, dp, dx);
+    gc_stats s = {0};
+    for (size_t j = 0; j < net->n_params; j++)
+        gc_one(&g, &net->params[j], dp[j], h, &s, "param", j);
+    for (size_t j = 0; j < n * d; j++)
+        gc_one(&g, &g.x[j], dx[j], h, &s, "input", j);
+    if (s.bad)
+        fail_msg("%zu of %zu gradients wrong (worst error %g)", s.bad, s.checked, s.worst);
+    /* kinks are rare; many of them would hide a bug */
+    assert_true(s.kinks * 20 <= s.checked);
+    assert_true(s.checked == net->n_params + n * d);
+    free(dp);
+    free(dx);
+    free(g.x);
+    free(g.R);
+    vb_rng_free(rng);
+    vb_cnn_ws_free(g.ws);
+}
+
+static void test_grad_conv_stride_pad(void **state)
+{
+    /* 7x6x2 -> (7+2-3)/2+1 = 4 by (6+2-3)/2+1 = 3, 3 filters */
+    vb_cnn *net = make_net("[conv: {filters: 3, size: 3, stride: 2, pad: 1}]", 7, 6, 2, 36);
+    assert_int_equal(net->layers[0].out.w, 4);
+    assert_int_equal(net->layers[0].out.h, 3);
+    randomise(net, 1);
+    grad_check(net, 3, NULL, 1e-2, 0, 11, NULL);
+    vb_cnn_free(net);
+}
+
+static void test_grad_conv_pad2(void **state)
+{
+    vb_cnn *net = make_net("[conv: {filters: 2, size: 5, pad: 2}]", 6, 5, 1, 60);
+    randomise(net, 2);
+    grad_check(net, 2, NULL, 1e-2, 0, 12, NULL);
+    vb_cnn_free(net);
+}
+
+static void test_grad_conv_1x1(void **state)
+{
+    /* the path without im2col */
+    vb_cnn *net = make_net("[conv: {filters: 2, size: 1}]", 4, 3, 3, 24);
+    randomise(net, 3);
+    grad_check(net, 2, NULL, 1e-2, 0, 13, NULL);
+    vb_cnn_free(net);
+}
+
+static void test_grad_maxpool(void **state)
+{
+    vb_cnn *net = make_net("[maxpool: 2]", 6, 4, 2, 12);
+    grad_check(net, 3, NULL, 1e-2, 2, 14, NULL);
+    vb_cnn_free(net);
+    /* overlapping windows: one input can be the max of two */
+    net = make_net("[maxpool: {size: 3, stride: 2}]", 7, 7, 1, 9);
+    grad_check(net, 2, NULL, 1e-2, 2, 15, NULL);
+    vb_cnn_free(net);
+}
+
+static void test_grad_avgpool(void **state)
+{
+    vb_cnn *net = make_net("[avgpool: 2]", 4, 6, 2, 12);
+    grad_check(net, 3, NULL, 1e-2, 0, 16, NULL);
+    vb_cnn_free(net);
+    net = make_net("[avgpool: {size: 3, stride: 2}]", 7, 7, 1, 9);
+    grad_check(net, 2, NULL, 1e-2, 0, 17, NULL);
+    vb_cnn_free(net);
+}
+
+static void test_grad_relu(void **state)
+{
+    vb_cnn *net = make_net("[relu]", 5, 5, 1, 25);
+    grad_check(net, 3, NULL, 1e-2, 1, 18, NULL);
+    vb_cnn_free(net);
+}
+
+static void test_grad_fc(void **state)
+{
+    vb_cnn *net = make_net("[flatten, fc: 5]", 3, 3, 2, 5);
+    randomise(net, 4);
+    grad_check(net, 4, NULL, 1e-2, 0, 19, NULL);
+    vb_cnn_free(net);
+}
+
+/* fc layers are cut into pieces by units, inputs or rows depending on
+ * their sizes: each way gets checked. */
+static void test_grad_fc_pieces(void **state)
+{
+    /* 300 units: forward and dW by blocks of units, dX by rows */
+    vb_cnn *net = make_net("[flatten, fc: 300]", 2, 2, 1, 300);
+    randomise(net, 8);
+    grad_check(net, 18, NULL, 1e-2, 0, 24, NULL);
+    vb_cnn_free(net);
+    /* 260 inputs, 5 units: forward by rows, dW and dX by blocks of inputs */
+    net = make_net("[flatten, fc: 5]", 13, 10, 2, 5);
+    randomise(net, 9);
+    grad_check(net, 17, NULL, 1e-2, 0, 25, NULL);
+    vb_cnn_free(net);
+}
+
+static void test_grad_batchnorm(void **state)
+{
+    /* per channel over images and positions, training mode */
+    vb_cnn *net = make_net("[batchnorm]", 4, 3, 3, 36);
+    randomise(net, 5);
+    grad_check(net, 3, NULL, 1e-2, 0, 20, NULL);
+    vb_cnn_free(net);
+    /* per feature over images, after flatten */
+    net = make_net("[flatten, batchnorm]", 2, 2, 2, 8);
+    randomise(net, 6);
+    grad_check(net, 5, NULL, 1e-2, 0, 21, NULL);
+    vb_cnn_free(net);
+}
+
+static void fixed_mask(vb_cnn_ws *ws, const vb_cnn *net, size_t n)
+{
+    for (size_t l = 0; l < net->n_layers; l++) {
+        float *m = vb_cnn_ws_mask(ws, l);
+        if (!m)
+            continue;
+        float scale = 1.0f / (1.0f - net->layers[l].conf.rate);
+        for (size_t j = 0; j < n * net->layers[l].n_in; j++)
+            m[j] = (j * 7 + 3) % 5 < 2 ? 0.0f : scale;
+    }
+}
+
+static void test_grad_dropout(void **state)
+{
+    vb_cnn *net = make_net("[dropout: 0.4]", 4, 4, 1, 16);
+    grad_check(net, 3, NULL, 1e-2, 0, 22, fixed_mask);
+    /* and the forward pass applies the mask: zeros where it is zero */
+    vb_cnn_ws *ws = NULL;
+    vb_error err = {0};
+    assert_int_equal(vb_cnn_ws_new(net, 2, 1, 0, &ws, &err), VB_OK);
+    fixed_mask(ws, net, 2);
+    float *in = vb_cnn_ws_input(ws);
+    for (int j = 0; j < 32; j++)
+        in[j] = 1.0f + (float)j;
+    vb_cnn_forward(net, ws, 2, 1);
+    const float *out = vb_cnn_ws_output(ws), *m = vb_cnn_ws_mask(ws, 0);
+    for (int j = 0; j < 32; j++)
+        assert_float_equal(out[j], in[j] * m[j], 1e-6);
+    /* inference: identity */
+    vb_cnn_forward(net, ws, 2, 0);
+    for (int j = 0; j < 32; j++)
+        assert_float_equal(out[j], in[j], 0);
+    vb_cnn_ws_free(ws);
+    vb_cnn_free(net);
+}
+
+static void test_xent(void **state)
+{
+    /* logits (0, ln 2, ln 5): p = (1, 2, 5) / 8 */
+    const float z[3] = {0, (float)log(2.0), (float)log(5.0)};
+    const int y[1] = {1};
+    float dz[3], p[3];
+    size_t correct;
+    double L = vb_cnn_xent(z, y, 1, 3, dz, p, &correct);
+    assert_float_equal(L, -log(2.0 / 8), 1e-6);
+    assert_float_equal(p[0], 1.0 / 8, 1e-6);
+    assert_float_equal(p[2], 5.0 / 8, 1e-6);
+    assert_float_equal(dz[1], 2.0 / 8 - 1, 1e-6);
+    assert_float_equal(dz[2], 5.0 / 8, 1e-6);
+    assert_int_equal(correct, 0);
+    /* central differences of the mean loss over a batch */
+    vb_rng *rng = vb_rng_new(5);
+    float zz[4 * 6], dd[4 * 6];
+    const int yy[4] = {0, 5, 2, 2};
+    fill_gauss(zz, 24, 2, rng);
+    vb_cnn_xent(zz, yy, 4, 6, dd, NULL, NULL);
+    for (int j = 0; j < 24; j++) {
+        float old = zz[j];
+        zz[j] = old + 1e-2f;
+        double lp = vb_cnn_xent(zz, yy, 4, 6, NULL, NULL, NULL) / 4;
+        zz[j] = old - 1e-2f;
+        double lm = vb_cnn_xent(zz, yy, 4, 6, NULL, NULL, NULL) / 4;
+        zz[j] = old;
+        assert_float_equal(dd[j], (lp - lm) / 2e-2, 1e-4);
+    }
+    vb_rng_free(rng);
+}
+
+static void test_grad_network(void **state)
+{
+    /* every kind at once, with the loss: 9x9x2 -> conv s2 p1 5x5x4 -> bn ->
+     * relu -> maxpool 2 s1 4x4x4 -> avgpool 2 2x2x4 -> flatten -> fc 6 ->
+     * bn -> relu -> dropout -> fc 3 */
+    vb_cnn *net = make_net("[conv: {filters: 4, size: 3, stride: 2, pad: 1}, batchnorm, relu, "
+                           "maxpool: {size: 2, stride: 1}, avgpool: 2, flatten, fc: 6, batchnorm, relu, "
+                           "dropout: 0.25, conv: {filters: 5, size: 1}, fc: classes]",
+                           9, 9, 2, 3);
+    randomise(net, 7);
+    const int y[4] = {0, 2, 1, 2};
+    grad_check(net, 4, y, 1e-2, 0, 23, fixed_mask);
+    vb_cnn_free(net);
+}
+
+/* ---- optimisers, schedules ---------------------------------------------- */
+
+static void test_sgd_by_hand(void **state)
+{
+    vb_cnn *net = make_net("[flatten, fc: classes]", 1, 1, 2, 2); /* W 2x2, b 2 */
+    const float w0[6] = {0.5f, -1.0f, 2.0f, 0.25f, 0.1f, -0.2f};
+    const float g1[6] = {1, 2, -1, 0.5f, 0.3f, -0.4f}, g2[6] = {-0.5f, 1, 0, 2, 1, 1};
+    memcpy(net->params, w0, sizeof w0);
+    vb_cnn_opt_conf oc = {.kind = VB_CNN_SGD, .lr = 0.1, .momentum = 0.9};
+    vb_cnn_opt *o = NULL;
+    vb_error err = {0};
+    assert_int_equal(vb_cnn_opt_new(net, &oc, 0.01, &o, &err), VB_OK);
+    vb_cnn_opt_step(o, net, g1, 0.1);
+    vb_cnn_opt_step(o, net, g2, 0.05);
+    for (int j = 0; j < 6; j++) {
+        double wd = j < 4 ? 0.01 : 0; /* biases are not decayed */
+        double w = w0[j], b = g1[j] + wd * w; /* the buffer starts at the first gradient */
+        w -= 0.1 * b;
+        b = 0.9 * b + g2[j] + wd * w;
+        w -= 0.05 * b;
+        assert_float_equal(net->params[j], w, 1e-6);
+    }
+    vb_cnn_opt_free(o);
+    vb_cnn_free(net);
+}
+
+static void test_adam_by_hand(void **state)
+{
+    vb_cnn *net = make_net("[flatten, fc: classes]", 1, 1, 2, 2);
+    const float w0[6] = {0.5f, -1.0f, 2.0f, 0.25f, 0.1f, -0.2f};
+    const float g[3][6] = {{1, 2, -1, 0.5f, 0.3f, -0.4f}, {-0.5f, 1, 0, 2, 1, 1}, {0.1f, 0.1f, 0.1f, -3, 0, 2}};
+    memcpy(net->params, w0, sizeof w0);
+    vb_cnn_opt_conf oc = {.kind = VB_CNN_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    vb_cnn_opt *o = NULL;
+    vb_error err = {0};
+    assert_int_equal(vb_cnn_opt_new(net, &oc, 0.1, &o, &err), VB_OK);
+    for (int t = 0; t < 3; t++)
+        vb_cnn_opt_step(o, net, g[t], 0.01);
+    for (int j = 0; j < 6; j++) {
+        double w = w0[j], m = 0, v = 0, wd = j < 4 ? 0.1 : 0;
+        for (int t = 1; t <= 3; t++) {
+            double gg = g[t - 1][j] + wd * w;
+            m = 0.9 * m + 0.1 * gg;
+            v = 0.999 * v + 0.001 * gg * gg;
+            double mh = m / (1 - pow(0.9, t)), vh = v / (1 - pow(0.999, t));
+            w -= 0.01 * mh / (sqrt(vh) + 1e-8);
+        }
+        assert_float_equal(net->params[j], w, 1e-5);
+    }
+    vb_cnn_opt_free(o);
+    vb_cnn_free(net);
+}
+
+static void test_schedules(void **state)
+{
+    vb_cnn_sched none = {0}, step = {.kind = VB_CNN_SCHED_STEP, .every = 2, .gamma = 0.5},
+                 cosine = {.kind = VB_CNN_SCHED_COSINE, .min_lr = 0.1};
+    assert_float_equal(vb_cnn_sched_lr(&none, 1, 7, 10), 1, 0);
+    assert_float_equal(vb_cnn_sched_lr(&step, 1, 0, 10), 1, 0);
+    assert_float_equal(vb_cnn_sched_lr(&step, 1, 1, 10), 1, 0);
+    assert_float_equal(vb_cnn_sched_lr(&step, 1, 2, 10), 0.5, 1e-15);
+    assert_float_equal(vb_cnn_sched_lr(&step, 1, 5, 10), 0.25, 1e-15);
+    assert_float_equal(vb_cnn_sched_lr(&cosine, 1, 0, 4), 1, 1e-15);
+    assert_float_equal(vb_cnn_sched_lr(&cosine, 1, 2, 4), 0.55, 1e-15);
+    assert_float_equal(vb_cnn_sched_lr(&cosine, 1, 1, 4), 0.1 + 0.9 * (1 + cos(M_PI / 4)) / 2, 1e-15);
+}
+
+/* ---- augmentation ------------------------------------------------------- */
+
+static void test_augment_geometry(void **state)
+{
+    vb_cnn *net = make_net("[flatten, fc: classes]", 4, 3, 1, 2);
+    net->mean[0] = 1;
+    net->std[0] = 2;
+    float x[12], out[12];
+    for (int i = 0; i < 12; i++)
+        x[i] = (float)i;
+    vb_cnn_aug_draw a = {0};
+    vb_cnn_augment_image(net, x, &a, out);
+    for (int i = 0; i < 12; i++)
+        assert_float_equal(out[i], (x[i] - 1) / 2, 0);
+    a.flip = 1;
+    vb_cnn_augment_image(net, x, &a, out);
+    for (int y = 0; y < 3; y++)
+        for (int xx = 0; xx < 4; xx++)
+            assert_float_equal(out[y * 4 + xx], (x[y * 4 + 3 - xx] - 1) / 2, 0);
+    a = (vb_cnn_aug_draw){.dx = 1, .dy = -1, .delta = 0.5f};
+    vb_cnn_augment_image(net, x, &a, out);
+    for (int y = 0; y < 3; y++)
+        for (int xx = 0; xx < 4; xx++) {
+            int sx = xx - 1, sy = y + 1;
+            float v = sx >= 0 && sy < 3 ? x[sy * 4 + sx] : 0;
+            assert_float_equal(out[y * 4 + xx], (v + 0.5f - 1) / 2, 1e-6);
+        }
+    vb_cnn_free(net);
+    /* a quarter turn of a square image about its centre: out(x, y) = in(y, 2 - x) */
+    net = make_net("[flatten, fc: classes]", 3, 3, 1, 2);
+    float s[9], o[9];
+    for (int i = 0; i < 9; i++)
+        s[i] = (float)(i * i);
+    a = (vb_cnn_aug_draw){.angle = (float)(M_PI / 2)};
+    vb_cnn_augment_image(net, s, &a, o);
+    for (int y = 0; y < 3; y++)
+        for (int xx = 0; xx < 3; xx++)
+            assert_float_equal(o[y * 3 + xx], s[(2 - xx) * 3 + y], 1e-4);
+    vb_cnn_free(net);
+}
+
+/* ---- training on synthetic shapes --------------------------------------- */
+
+typedef struct shapes {
+    float *X, *Xv;
+    int *y, *yv;
+    size_t n, nv;
+} shapes;
+
+/* n training and nv validation images (size x size grey) of 3 classes a
+ * small net learns quickly: a horizontal bar, a vertical bar, a square
+ * blob, each at a random place and brightness, in Gaussian noise. */
+static void make_shapes(shapes *s, int k, size_t n, size_t nv, int size, uint64_t seed)
+{
+    assert_int_equal(k, 3);
+    vb_rng *rng = vb_rng_new(seed);
+    size_t d = (size_t)size * size;
+    s->n = n;
+    s->nv = nv;
+    s->X = malloc(n * d * sizeof(float));
+    s->Xv = malloc((nv ? nv : 1) * d * sizeof(float));
+    s->y = malloc(n * sizeof(int));
+    s->yv = malloc((nv ? nv : 1) * sizeof(int));
+    for (size_t i = 0; i < n + nv; i++) {
+        int c = (int)(i % 3);
+        float *img = i < n ? s->X + i * d : s->Xv + (i - n) * d;
+        for (size_t p = 0; p < d; p++)
+            img[p] = 0.2f + (float)vb_rng_gauss(rng, 0.1);
+        float v = 0.6f + 0.4f * (float)vb_rng_uniform(rng);
+        int a = 2 + (int)vb_rng_below(rng, (size_t)size - 4), b0 = (int)vb_rng_below(rng, (size_t)size / 2);
+        int len = size / 2;
+        for (int t = 0; t < len; t++) {
+            if (c == 0)
+                img[a * size + b0 + t] = v;
+            else if (c == 1)
+                img[(b0 + t) * size + a] = v;
+        }
+        if (c == 2)
+            for (int y = 0; y < 3; y++)
+                for (int x = 0; x < 3; x++)
+                    img[(a - 1 + y) * size + (b0 + x + 1)] = v;
+        if (i < n)
+            s->y[i] = c;
+        else
+            s->yv[i - n] = c;
+    }
+    vb_rng_free(rng);
+}
+
+static void free_shapes(shapes *s)
+{
+    free(s->X);
+    free(s->Xv);
+    free(s->y);
+    free(s->yv);
+}
+
+static const char *small_net = "[conv: {filters: 6, size: 3, pad: 1}, relu, maxpool: 2, conv: {filters: 8, size: 3}, "
+                               "batchnorm, relu, maxpool: 2, flatten, fc: 16, relu, dropout: 0.2, fc: classes]";
+
+static vb_cnn_train_conf base_conf(void)
+{
+    vb_cnn_train_conf c = {.epochs = 3, .batch = 16, .init = VB_CNN_INIT_HE, .keep_best = 1, .name = "test"};
+    c.opt = (vb_cnn_opt_conf){.kind = VB_CNN_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    return c;
+}
+
+static vb_traindata shapes_td(const shapes *s, int k, int size, int with_val)
+{
+    vb_traindata td = {.X = s->X, .n = s->n, .d = (size_t)size * size, .y = s->y, .n_classes = k,
+                       .shape = {size, size, 1}, .seed = 99};
+    if (with_val) {
+        td.Xval = s->Xv;
+        td.yval = s->yv;
+        td.n_val = s->nv;
+    }
+    return td;
+}
+
+static vb_cnn *train_small(const shapes *s, const vb_cnn_train_conf *conf, int with_val, vb_cnn_history *h)
+{
+    vb_cnn *net = make_net(small_net, 16, 16, 1, 3);
+    vb_traindata td = shapes_td(s, 3, 16, with_val);
+    vb_error err = {0};
+    if (vb_cnn_train(net, conf, &td, h, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    return net;
+}
+
+static void test_learns_shapes(void **state)
+{
+    shapes s;
+    make_shapes(&s, 3, 240, 60, 16, 1);
+    vb_cnn_train_conf conf = base_conf();
+    conf.epochs = 8;
+    conf.aug = (vb_cnn_augment){.shift = 1, .rotate = 5, .brightness = 0.05};
+    vb_cnn_history h;
+    vb_cnn *net = train_small(&s, &conf, 1, &h);
+    assert_int_equal(h.n_epochs, (size_t)conf.epochs);
+    assert_true(h.epochs[conf.epochs - 1].train_loss < h.epochs[0].train_loss);
+    int pred[60];
+    float probs[180];
+    vb_error err = {0};
+    assert_int_equal(vb_cnn_predict(net, s.Xv, 60, pred, probs, &err), VB_OK);
+    size_t hits = 0;
+    for (int i = 0; i < 60; i++) {
+        hits += pred[i] == s.yv[i];
+        assert_float_equal(probs[3 * i] + probs[3 * i + 1] + probs[3 * i + 2], 1, 1e-5);
+    }
+    /* the kept epoch's validation accuracy is what predict gives */
+    assert_float_equal((double)hits / 60, h.epochs[h.best_epoch - 1].val_acc, 1e-12);
+    assert_true(hits >= 57);
+    vb_cnn_history_free(&h);
+    vb_cnn_free(net);
+    free_shapes(&s);
+}
+
+static void test_deterministic(void **state)
+{
+    shapes s;
+    make_shapes(&s, 3, 96, 24, 16, 2);
+    vb_cnn_train_conf conf = base_conf();
+    conf.aug = (vb_cnn_augment){.flip = 1, .shift = 2, .rotate = 10, .brightness = 0.1};
+    vb_cnn_history h1, h2, h3;
+    vb_set_threads(2);
+    vb_cnn *a = train_small(&s, &conf, 1, &h1);
+    vb_cnn *b = train_small(&s, &conf, 1, &h2);
+    /* one thread: the same numbers, the work is cut by the batch size only */
+    vb_set_threads(1);
+    vb_cnn *c = train_small(&s, &conf, 1, &h3);
+    vb_set_threads(2);
+    assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
+    assert_memory_equal(a->stats, b->stats, a->n_stats * sizeof(float));
+    assert_memory_equal(a->params, c->params, a->n_params * sizeof(float));
+    assert_memory_equal(a->stats, c->stats, a->n_stats * sizeof(float));
+    assert_float_equal(h1.epochs[2].train_loss, h3.epochs[2].train_loss, 0);
+    /* another seed differs */
+    vb_traindata td = shapes_td(&s, 3, 16, 1);
+    td.seed = 100;
+    vb_cnn *d = make_net(small_net, 16, 16, 1, 3);
+    vb_cnn_history h4;
+    vb_error err = {0};
+    assert_int_equal(vb_cnn_train(d, &conf, &td, &h4, &err), VB_OK);
+    assert_true(memcmp(a->params, d->params, a->n_params * sizeof(float)) != 0);
+    vb_cnn_history_free(&h1);
+    vb_cnn_history_free(&h2);
+    vb_cnn_history_free(&h3);
+    vb_cnn_history_free(&h4);
+    vb_cnn_free(a);
+    vb_cnn_free(b);
+    vb_cnn_free(c);
+    vb_cnn_free(d);
+    free_shapes(&s);
+}
+
+static void test_save_load(void **state)
+{
+    shapes s;
+    make_shapes(&s, 3, 64, 40, 16, 3);
+    vb_cnn_train_conf conf = base_conf();
+    conf.epochs = 2;
+    vb_cnn_history h;
+    vb_cnn *net = train_small(&s, &conf, 0, &h);
+    vb_writer w;
+    vb_writer_init(&w);
+    vb_error err = {0};
+    assert_int_equal(vb_cnn_save(net, &w, &err), VB_OK);
+    vb_reader r;
+    vb_reader_init(&r, w.buf.data, w.buf.len, "net.bin");
+    vb_cnn *back = NULL;
+    assert_int_equal(vb_cnn_load(&r, &back, &err), VB_OK);
+    assert_int_equal(vb_reader_end(&r, &err), VB_OK);
+    assert_int_equal(back->n_params, net->n_params);
+    assert_memory_equal(back->params, net->params, net->n_params * sizeof(float));
+    assert_memory_equal(back->stats, net->stats, net->n_stats * sizeof(float));
+    int p1[40], p2[40];
+    float s1[120], s2[120];
+    assert_int_equal(vb_cnn_predict(net, s.Xv, 40, p1, s1, &err), VB_OK);
+    assert_int_equal(vb_cnn_predict(back, s.Xv, 40, p2, s2, &err), VB_OK);
+    assert_memory_equal(p1, p2, sizeof p1);
+    assert_memory_equal(s1, s2, sizeof s1);
+    /* every truncation and every flipped byte is rejected */
+    for (size_t len = 0; len < w.buf.len; len += len < 300 ? 1 : 37) {
+        vb_reader_init(&r, w.buf.data, len, "net.bin");
+        vb_cnn *x = NULL;
+        assert_int_equal(vb_cnn_load(&r, &x, &err), VB_ERR_FORMAT);
+        assert_null(x);
+    }
+    for (size_t pos = 0; pos < w.buf.len; pos += pos < 300 ? 1 : 53) {
+        w.buf.data[pos] ^= 0x10;
+        vb_reader_init(&r, w.buf.data, w.buf.len, "net.bin");
+        vb_cnn *x = NULL;
+        vb_status st = vb_cnn_load(&r, &x, &err);
+        w.buf.data[pos] ^= 0x10;
+        if (st != VB_ERR_FORMAT)
+            fail_msg("flipped byte %zu: load gave %s", pos, vb_status_name(st));
+        assert_null(x);
+    }
+    vb_writer_free(&w);
+    vb_cnn_free(back);
+    vb_cnn_free(net);
+    vb_cnn_history_free(&h);
+    free_shapes(&s);
+}
+
+/* The plug-in: train, save through the classifier wrapper, load into a
+ * fresh instance, same predictions and scores; other layers are refused. */
+static void test_classifier_round_trip(void **state)
+{
+    shapes s;
+    make_shapes(&s, 3, 60, 30, 12, 4);
+    const vb_classifier_vt *vt = vb_classifier_find("cnn");
+    assert_non_null(vt);
+    const char *text = "{layers: [conv: {filters: 4, size: 3}, relu, maxpool: 2, fc: 12, relu, fc: classes], "
+                       "epochs: 2, batch: 10, optimizer: {sgd: {lr: 0.05, momentum: 0.9}}, schedule: {cosine: {}}, "
+                       "init: xavier, weight_decay: 0.0005, augment: {flip: true, shift: 1}, early_stopping: 1}";
+    vb_params p;
+    vb_error err = {0};
+    assert_int_equal(vb_params_parse_text(&p, &vt->info, text, &err), VB_OK);
+    vb_classifier *a = NULL, *b = NULL, *c = NULL;
+    assert_int_equal(vb_classifier_new(vt, &p, &a, &err), VB_OK);
+    vb_traindata td = {.X = s.X, .n = 60, .d = 144, .y = s.y, .n_classes = 3, .shape = {12, 12, 1}, .seed = 5,
+                       .Xval = s.Xv, .yval = s.yv, .n_val = 30};
+    assert_int_equal(vb_classifier_train(a, &td, &err), VB_OK);
+    const vb_epoch *ep;
+    size_t ne = vb_classifier_curve(a, &ep);
+    assert_true(ne >= 1 && ne <= 2);
+    assert_false(isnan(ep[0].val_acc));
+    assert_float_equal(ep[0].lr, 0.05, 1e-12); /* cosine: epoch 0 at the full rate */
+    vb_writer w;
+    vb_writer_init(&w);
+    assert_int_equal(vb_classifier_save(a, &w, &err), VB_OK);
+    assert_int_equal(vb_classifier_new(vt, &p, &b, &err), VB_OK);
+    vb_reader r;
+    vb_reader_init(&r, w.buf.data, w.buf.len, "model");
+    assert_int_equal(vb_classifier_load(b, &r, &err), VB_OK);
+    assert_int_equal(vb_reader_end(&r, &err), VB_OK);
+    int la[30], lb[30];
+    float sa[90], sb[90];
+    assert_int_equal(vb_classifier_predict(a, s.Xv, 30, 144, la, sa, &err), VB_OK);
+    assert_int_equal(vb_classifier_predict(b, s.Xv, 30, 144, lb, sb, &err), VB_OK);
+    assert_memory_equal(la, lb, sizeof la);
+    assert_memory_equal(sa, sb, sizeof sa);
+    assert_true(vb_classifier_has_proba(b));
+    const vb_epoch *eb;
+    assert_int_equal(vb_classifier_curve(b, &eb), ne);
+    assert_memory_equal(ep, eb, ne * sizeof *ep);
+    /* a model whose layers differ from the parameters' */
+    vb_params q;
+    assert_int_equal(vb_params_parse_text(&q, &vt->info,
+                                          "{layers: [conv: {filters: 5, size: 3}, relu, maxpool: 2, fc: 12, relu, "
+                                          "fc: classes]}",
+                                          &err),
+                     VB_OK);
+    assert_int_equal(vb_classifier_new(vt, &q, &c, &err), VB_OK);
+    vb_reader_init(&r, w.buf.data, w.buf.len, "model");
+    tu_assert_fails_with(vb_classifier_load(c, &r, &err), err, "model: the saved network does not have the layers");
+    vb_writer_free(&w);
+    vb_classifier_free(a);
+    vb_classifier_free(b);
+    vb_classifier_free(c);
+    vb_params_free(&p);
+    vb_params_free(&q);
+    free_shapes(&s);
+}
+
+/* ---- divergence and early stopping -------------------------------------- */
+
+static void test_nan_first_epoch_fails(void **state)
+{
+    shapes s;
+    make_shapes(&s, 3, 64, 0, 16, 5);
+    vb_cnn_train_conf conf = base_conf();
+    conf.opt = (vb_cnn_opt_conf){.kind = VB_CNN_SGD, .lr = 1e30};
+    vb_cnn *net = make_net(small_net, 16, 16, 1, 3);
+    vb_traindata td = shapes_td(&s, 3, 16, 0);
+    vb_cnn_history h;
+    vb_error err = {0};
+    vb_status st = vb_cnn_train(net, &conf, &td, &h, &err);
+    assert_int_equal(st, VB_ERR_NUMERIC);
+    assert_non_null(strstr(err.msg, "test: the training loss became "));
+    assert_non_null(strstr(err.msg, " in epoch 1 (batch 2 of 4, learning rate 1e+30) before any epoch finished"));
+    assert_int_equal(h.diverged_epoch, 1);
+    vb_cnn_history_free(&h);
+    vb_cnn_free(net);
+    free_shapes(&s);
+}
+
+static void test_nan_later_keeps_last_good(void **state)
+{
+    shapes s;
+    make_shapes(&s, 3, 64, 0, 16, 6);
+    vb_cnn_train_conf conf = base_conf();
+    conf.epochs = 1;
+    vb_cnn_history h1, h2;
+    vb_cnn *one = train_small(&s, &conf, 0, &h1);
+    /* epoch 1 as above, then a learning rate that blows up in epoch 2 */
+    conf.epochs = 3;
+    conf.opt = (vb_cnn_opt_conf){.kind = VB_CNN_SGD, .lr = 0.01, .momentum = 0.9};
+    conf.sched = (vb_cnn_sched){.kind = VB_CNN_SCHED_STEP, .every = 1, .gamma = 1e30};
+    vb_cnn_train_conf conf1 = conf;
+    conf1.epochs = 1;
+    vb_cnn_history_free(&h1);
+    vb_cnn_free(one);
+    one = train_small(&s, &conf1, 0, &h1);
+    vb_cnn *net = train_small(&s, &conf, 0, &h2);
+    assert_int_equal(h2.diverged_epoch, 2);
+    assert_int_equal(h2.n_epochs, 1);
+    assert_int_equal(h2.best_epoch, 1);
+    assert_memory_equal(net->params, one->params, net->n_params * sizeof(float));
+    assert_memory_equal(net->stats, one->stats, net->n_stats * sizeof(float));
+    vb_cnn_history_free(&h1);
+    vb_cnn_history_free(&h2);
+    vb_cnn_free(one);
+    vb_cnn_free(net);
+    free_shapes(&s);
+}
+
+static void test_early_stopping(void **state)
+{
+    shapes s;
+    make_shapes(&s, 3, 48, 24, 16, 7);
+    vb_cnn_train_conf conf = base_conf();
+    conf.epochs = 10;
+    conf.early_stopping = 2;
+    conf.opt.lr = 1e-30; /* nothing changes, so no epoch beats the first */
+    /* (no batchnorm: its running statistics would change) */
+    vb_cnn *net = make_net("[conv: {filters: 4, size: 3}, relu, maxpool: 2, fc: classes]", 16, 16, 1, 3);
+    vb_traindata td = shapes_td(&s, 3, 16, 1);
+    vb_cnn_history h;
+    vb_error err = {0};
+    assert_int_equal(vb_cnn_train(net, &conf, &td, &h, &err), VB_OK);
+    assert_int_equal(h.n_epochs, 3);
+    assert_int_equal(h.stopped_early, 1);
+    assert_int_equal(h.best_epoch, 1);
+    assert_float_equal(h.epochs[0].val_acc, h.epochs[2].val_acc, 0);
+    vb_cnn_history_free(&h);
+    vb_cnn_free(net);
+    free_shapes(&s);
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+static void test_shape_errors(void **state)
+{
+    vb_error err = {0};
+    assert_int_equal(arch_error("- conv: {filters: 8, size: 5}\n- maxpool: 2\n- conv: {filters: 8, size: 5}\n"
+                                "- fc: classes\n",
+                                8, 8, 1, 10, &err),
+                     VB_ERR_SPEC);
+    assert_string_equal(err.msg, "net.yaml:3:3: cnn layer 3 (conv 8 of 5x5): needs an input of at least 5x5, but "
+                                 "gets 2x2x8 (w x h x channels); lower size, add pad, or remove a pooling layer "
+                                 "before it");
+    assert_int_equal(arch_error("- conv: {filters: 4, size: 3}\n- fc: 7\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
+    assert_string_equal(err.msg, "net.yaml:2:3: cnn layer 2 (fc 7): the network ends with 7 values per image but "
+                                 "the dataset has 10 classes; end the layers with 'fc: classes'");
+    assert_int_equal(arch_error("- fc: 20\n- conv: {filters: 4, size: 3}\n- fc: classes\n", 8, 8, 1, 10, &err),
+                     VB_ERR_SPEC);
+    assert_string_equal(err.msg, "net.yaml:2:3: cnn layer 2 (conv 4 of 3x3): gets a vector of 20 values (after fc "
+                                 "or flatten), not an image; put convolutions before them");
+    assert_int_equal(arch_error("- maxpool: 3\n- maxpool: 3\n- fc: classes\n", 5, 5, 1, 10, &err), VB_ERR_SPEC);
+    assert_string_equal(err.msg, "net.yaml:2:3: cnn layer 2 (maxpool 3): needs an input of at least 3x3, but gets "
+                                 "1x1x1 (w x h x channels); lower size, or remove a pooling layer before it");
+    assert_int_equal(arch_error("- conv: {filters: 0, size: 3}\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
+    assert_string_equal(err.msg, "net.yaml:1:19: cnn layer 1 (conv): filters must be a positive integer, not 0");
+    assert_int_equal(arch_error("- conv: {filters: 4, size: -3}\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
+    assert_string_equal(err.msg, "net.yaml:1:28: cnn layer 1 (conv): size must be a positive integer, not -3");
+    assert_int_equal(arch_error("- conv: {filters: 4, size: 3, pad: 3}\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
+    assert_string_equal(err.msg, "net.yaml:1:36: cnn layer 1 (conv): pad 3 must be smaller than size 3 (pad "
+                                 "(size - 1) / 2 keeps the image size)");
+    assert_int_equal(arch_error("- convv: {filters: 4, size: 3}\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
+    assert_string_equal(err.msg, "net.yaml:1:3: cnn layer 1: unknown layer 'convv'; did you mean 'conv'? (layers: "
+                                 "conv, maxpool, avgpool, relu, fc, dropout, batchnorm, flatten)");
+    assert_int_equal(arch_error("- dropout: 1\n- fc: classes\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
+    assert_string_equal(err.msg, "net.yaml:1:12: cnn layer 1 (dropout): rate must be in [0, 1), not 1");
+    assert_int_equal(arch_error("- maxpool: 0\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
+    assert_string_equal(err.msg, "net.yaml:1:12: cnn layer 1 (maxpool): size must be a positive integer, not 0");
+    assert_int_equal(arch_error("- fc: 0\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
+    assert_string_equal(err.msg, "net.yaml:1:7: cnn layer 1 (fc): outputs must be a positive integer, not 0");
+    assert_int_equal(arch_error("- relu: 3\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
+    assert_string_equal(err.msg, "net.yaml:1:9: cnn layer 1 (relu) takes no parameters; write just 'relu'");
+    assert_int_equal(arch_error("- softmax\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
+    assert_non_null(strstr(err.msg, "softmax is part of the loss"));
+    assert_int_equal(arch_error("[]", 8, 8, 1, 10, &err), VB_ERR_SPEC);
+    assert_non_null(strstr(err.msg, "cnn.layers is empty"));
+    /* fine: fc on an image flattens it, and fc: classes resolves */
+    assert_int_equal(arch_error("[conv: {filters: 2, size: 3, pad: 1}, fc: classes]", 8, 8, 1, 10, &err), VB_OK);
+}
+
+static void test_param_errors(void **state)
+{
+    const vb_classifier_vt *vt = vb_classifier_find("cnn");
+    struct {
+        const char *text, *msg;
+    } cases[] = {
+        {"{optimizer: {adam: {lr: 0}}}", "cnn:1:25: cnn.optimizer adam lr must be > 0, not 0"},
+        {"{optimizer: {sgd: {lr: -0.1}}}", "cnn:1:24: cnn.optimizer sgd lr must be > 0, not -0.1"},
+        {"{optimizer: {adma: {lr: 0.1}}}", "cnn:1:14: cnn.optimizer: unknown optimizer 'adma'; did you mean 'adam'?"},
+        {"{optimizer: {adam: {momentum: 0.9}}}", "unknown key 'momentum' in cnn.optimizer adam"},
+        {"{schedule: {step: {gamma: 0.5}}}", "cnn.schedule step needs 'every'"},
+        {"{schedule: {cosine: {min_lr: -1}}}", "cnn.schedule cosine min_lr must be >= 0, not -1"},
+        {"{schedule: linear}", "unknown schedule 'linear'"},
+        {"{augment: {shift: -1}}", "cnn.augment shift must be 0..1024 pixels, not -1"},
+        {"{augment: {rotate: 200}}", "cnn.augment rotate must be in [0, 180], not 200"},
+        {"{augment: {zoom: 2}}", "unknown key 'zoom' in cnn.augment"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vb_params p;
+        vb_error err = {0};
+        assert_int_equal(vb_params_parse_text(&p, &vt->info, cases[i].text, &err), VB_OK);
+        vb_classifier *c = NULL;
+        vb_status st = vb_classifier_new(vt, &p, &c, &err);
+        if (st == VB_OK || !strstr(err.msg, cases[i].msg))
+            fail_msg("%s: got '%s', want '%s'", cases[i].text, err.msg, cases[i].msg);
+        assert_null(c);
+        vb_params_free(&p);
+    }
+}
+
+/* ---- the runner ---------------------------------------------------------- */
+
+static vb_dataset *shapes_dataset(size_t n_per, int size)
+{
+    vb_error err = {0};
+    vb_dataset *ds = vb_dataset_new(3 * n_per, 0, &err);
+    size_t d = (size_t)size * size;
+    ds->block = malloc(3 * n_per * d);
+    vb_synth_opts o = vb_synth_defaults;
+    o.classes = 3;
+    o.size = size;
+    vb_rng *rng = vb_rng_new(8);
+    vb_image img = {0};
+    for (size_t i = 0; i < 3 * n_per; i++) {
+        int c = (int)(i % 3);
+        assert_int_equal(vb_synth_render(&o, c, rng, &img, &err), VB_OK);
+        ds->px[i] = ds->block + i * d;
+        for (size_t p = 0; p < d; p++)
+            ds->px[i][p] = (uint8_t)lrintf(img.data[p] * 255.0f);
+        ds->w[i] = ds->h[i] = (uint16_t)size;
+        ds->c[i] = 1;
+        ds->labels[i] = c;
+    }
+    free(img.data);
+    vb_rng_free(rng);
+    const char *names[3] = {"circle", "square", "triangle"};
+    assert_int_equal(vb_dataset_set_classes(ds, names, 3, &err), VB_OK);
+    ds->n_classes = 3;
+    vb_dataset_finish(ds);
+    return ds;
+}
+
+typedef struct sink_state {
+    size_t results, epochs;
+    int val_ok;
+    char info[512];
+} sink_state;
+
+static vb_status on_result(void *user, const vb_run_result *r, vb_error *err)
+{
+    sink_state *s = user;
+    s->results++;
+    s->epochs = r->n_epochs;
+    s->val_ok = r->n_epochs && !isnan(r->epochs[0].val_acc) && r->epochs[0].seconds > 0;
+    snprintf(s->info, sizeof s->info, "%s", r->clf_info);
+    return VB_OK;
+}
+
+static void on_failure(void *user, const char *pipeline, const char *fold, const vb_error *e)
+{
+    fail_msg("pipeline %s failed: %s", pipeline, e->msg);
+}
+
+static void test_runner(void **state)
+{
+    vb_dataset *ds = shapes_dataset(20, 12);
+    vb_error err = {0};
+    vb_spec *spec = NULL;
+    const char *text = "name: t\n"
+                       "dataset: none.yaml\n"
+                       "split: {protocol: holdout, test_fraction: 0.25, validation: 0.2}\n"
+                       "pipelines:\n"
+                       "  - name: net\n"
+                       "    classifier:\n"
+                       "      cnn:\n"
+                       "        layers: [conv: {filters: 4, size: 3}, relu, maxpool: 2, fc: classes]\n"
+                       "        epochs: 3\n";
+    assert_int_equal(vb_spec_parse(text, "spec.yaml", &spec, &err), VB_OK);
+    vb_split *split = NULL;
+    assert_int_equal(vb_split_make(&spec->split, ds, &split, &err), VB_OK);
+    sink_state s = {0};
+    vb_run_sink sink = {.user = &s, .on_result = on_result, .on_failure = on_failure};
+    size_t failed = 9;
+    assert_int_equal(vb_experiment_run(spec, ds, split, NULL, &sink, &failed, &err), VB_OK);
+    assert_int_equal(failed, 0);
+    assert_int_equal(s.results, 1);
+    assert_int_equal(s.epochs, 3);
+    assert_true(s.val_ok);
+    assert_non_null(strstr(s.info, "\"epochs_run\": 3"));
+    vb_split_free(split);
+    vb_spec_free(spec);
+    vb_dataset_free(ds);
+}
+
+/* vb_experiment_check reaches the cnn's check: a shape error names the
+ * spec position before any work; features other than raw are refused. */
+static void test_runner_check(void **state)
+{
+    vb_dataset *ds = shapes_dataset(4, 12);
+    vb_error err = {0};
+    vb_spec *spec = NULL;
+    const char *text = "name: t\n"
+                       "dataset: none.yaml\n"
+                       "split: {protocol: holdout}\n"
+                       "pipelines:\n"
+                       "  - name: deep\n"
+                       "    classifier:\n"
+                       "      cnn:\n"
+                       "        layers:\n"
+                       "          - conv: {filters: 4, size: 5}\n"
+                       "          - maxpool: 2\n"
+                       "          - conv: {filters: 4, size: 5}\n"
+                       "          - fc: classes\n";
+    assert_int_equal(vb_spec_parse(text, "spec.yaml", &spec, &err), VB_OK);
+    assert_int_equal(vb_experiment_check(spec, ds, NULL, &err), VB_ERR_SPEC);
+    assert_string_equal(err.msg, "pipeline 'deep': spec.yaml:11:13: cnn layer 3 (conv 4 of 5x5): needs an input of at "
+                                 "least 5x5, but gets 4x4x4 (w x h x channels); lower size, add pad, or remove a "
+                                 "pooling layer before it");
+    vb_spec_free(spec);
+    const char *hog = "name: t\n"
+                      "dataset: none.yaml\n"
+                      "split: {protocol: holdout}\n"
+                      "pipelines:\n"
+                      "  - name: h\n"
+                      "    features: [{hog: {cell: 4}}]\n"
+                      "    classifier: {cnn: {layers: [fc: classes]}}\n";
+    assert_int_equal(vb_spec_parse(hog, "spec.yaml", &spec, &err), VB_OK);
+    tu_assert_fails_with(vb_experiment_check(spec, ds, NULL, &err), err,
+                         "cnn: needs raw image rows as input (give the pipeline no features, or features: [raw], and "
+                         "no postprocess)");
+    vb_spec_free(spec);
+    vb_dataset_free(ds);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grad_conv_stride_pad),
+        cmocka_unit_test(test_grad_conv_pad2),
+        cmocka_unit_test(test_grad_conv_1x1),
+        cmocka_unit_test(test_grad_maxpool),
+        cmocka_unit_test(test_grad_avgpool),
+        cmocka_unit_test(test_grad_relu),
+        cmocka_unit_test(test_grad_fc),
+        cmocka_unit_test(test_grad_fc_pieces),
+        cmocka_unit_test(test_grad_batchnorm),
+        cmocka_unit_test(test_grad_dropout),
+        cmocka_unit_test(test_xent),
+        cmocka_unit_test(test_grad_network),
+        cmocka_unit_test(test_sgd_by_hand),
+        cmocka_unit_test(test_adam_by_hand),
+        cmocka_unit_test(test_schedules),
+        cmocka_unit_test(test_augment_geometry),
+        cmocka_unit_test(test_learns_shapes),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_classifier_round_trip),
+        cmocka_unit_test(test_nan_first_epoch_fails),
+        cmocka_unit_test(test_nan_later_keeps_last_good),
+        cmocka_unit_test(test_early_stopping),
+        cmocka_unit_test(test_shape_errors),
+        cmocka_unit_test(test_param_errors),
+        cmocka_unit_test(test_runner),
+        cmocka_unit_test(test_runner_check),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
