@@ -50,7 +50,7 @@ models = [
     ('knn', lambda: KNeighborsClassifier(5, n_jobs=2)),
     ('forest', lambda: RandomForestClassifier(100, n_jobs=2, random_state=0)),
     ('logreg', lambda: LogisticRegression(C=1, max_iter=100)),
-    ('linear', lambda: LinearSVC(C=1)),
+    ('linear', lambda: LinearSVC(C=0.01)),
     ('svm', lambda: SVC(C=10, gamma='scale')),
     ('kmeans', lambda: Majority(KMeans(10, n_init=1, random_state=0))),
     ('gmm', lambda: Majority(GaussianMixture(10, covariance_type='diag', random_state=0))),
