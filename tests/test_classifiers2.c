@@ -105,6 +105,7 @@ static const ccase cases[] = {
     {"logreg", "{l1: 0.1}"},
     {"kmeans", "{k: 3}"},
     {"kmeans", "{k: 3, algorithm: lloyd, init: random, scores: onehot}"},
+    {"kmeans", "{k: 3, init: random, repetitions: 3}"},
     {"gmm", "{}"},
     {"gmm", "{mode: classify, k: 2}"},
 };
@@ -623,6 +624,30 @@ static void test_logreg_hand(void **state)
 
 /* ---- kmeans ------------------------------------------------------------ */
 
+/* Our k-means gives the same centres (the saved state, byte for byte) with
+ * one and with two threads, on overlapping blobs where many rows move. */
+static void test_kmeans_threads(void **state)
+{
+    int *y;
+    float *X = tu_blobs(5, 400, 24, 1.5, 73, &y);
+    vb_writer w[2];
+    int saved = vb_get_threads();
+    for (int t = 0; t < 2; t++) {
+        vb_set_threads(t + 1);
+        vb_classifier *c = make("kmeans", "{k: 12, repetitions: 2}");
+        train_ok(c, X, y, 2000, 24, 5, 9);
+        save(c, &w[t]);
+        vb_classifier_free(c);
+    }
+    vb_set_threads(saved);
+    assert_int_equal(w[0].buf.len, w[1].buf.len);
+    assert_memory_equal(w[0].buf.data, w[1].buf.data, w[0].buf.len);
+    vb_writer_free(&w[0]);
+    vb_writer_free(&w[1]);
+    free(X);
+    free(y);
+}
+
 /* Four blobs far apart: the centres come back (in some order) within 0.3. */
 static void test_kmeans_centres(void **state)
 {
@@ -630,8 +655,8 @@ static void test_kmeans_centres(void **state)
     float *X = tu_blobs(4, 200, 2, 20.0, 61, &y);
     /* centres of tu_blobs in 2-d: (20, 0), (0, 20), (40, 0), (0, 40) */
     const double want[4][2] = {{20, 0}, {0, 20}, {40, 0}, {0, 40}};
-    const char *algos[] = {"lloyd", "elkan", "ann"};
-    for (int a = 0; a < 3; a++) {
+    const char *algos[] = {"hamerly", "lloyd", "elkan", "ann"};
+    for (int a = 0; a < 4; a++) {
         char yaml[96];
         snprintf(yaml, sizeof yaml, "{k: 4, algorithm: %s}", algos[a]);
         vb_classifier *c = make("kmeans", yaml);
@@ -936,6 +961,7 @@ int main(void)
         cmocka_unit_test(test_logreg_hand),
         cmocka_unit_test(test_logreg_objective_reference),
         cmocka_unit_test(test_kmeans_centres),
+        cmocka_unit_test(test_kmeans_threads),
         cmocka_unit_test(test_kmeans_errors),
         cmocka_unit_test(test_gmm_monotone),
         cmocka_unit_test(test_gmm_vs_vlfeat),

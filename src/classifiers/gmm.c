@@ -371,7 +371,7 @@ static double sum_in_order(const double *v, size_t n)
 }
 
 /* Greedy k-means++: k seeds of the n rows into C (k x d). */
-static vb_status kmeans_pp(const float *X, size_t n, size_t d, size_t k, vb_rng *rng, float *C, vb_error *err)
+vb_status vb_clf_kmeans_pp(const float *X, size_t n, size_t d, size_t k, vb_rng *rng, float *C, vb_error *err)
 {
     int trials = 2 + (int)log((double)k);
     double *D = vb_malloc(n, sizeof *D, err), *T = vb_malloc(n, (size_t)trials * sizeof *T, err);
@@ -744,7 +744,7 @@ static vb_status init_mix(const gmm_state *s, gmix *g, const float *X, size_t n,
     }
     mean_var /= (double)d;
     if (s->kmeans_init) {
-        if ((st = kmeans_pp(X, n, d, k, rng, g->mu, err)) != VB_OK)
+        if ((st = vb_clf_kmeans_pp(X, n, d, k, rng, g->mu, err)) != VB_OK)
             goto out;
         if (vb_gmm_kmeans_lloyd(X, n, d, (int)k, g->mu, KMEANS_MAX_ITER, KMEANS_TOL * mean_var, a) < 0) {
             st = vb_fail(err, VB_ERR_NOMEM, "gmm: out of memory");

@@ -51,4 +51,10 @@ double vb_gmm_em_once(const float *X, size_t n, size_t d, int k, float *mu, floa
 int vb_gmm_kmeans_lloyd(const float *X, size_t n, size_t d, int k, float *C, int max_iter, double shift_tol,
                         uint32_t *a);
 
+/* k-means++ seeding as scikit-learn does it (greedy: 2 + log k candidate
+ * draws per centre, the one that lowers the potential most is kept): k rows
+ * of X copied into C (k x d). The kmeans classifier and gmm's initial
+ * mixture both start from it. */
+vb_status vb_clf_kmeans_pp(const float *X, size_t n, size_t d, size_t k, vb_rng *rng, float *C, vb_error *err);
+
 #endif

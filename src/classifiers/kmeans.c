@@ -1,11 +1,22 @@
-/* kmeans: VLFeat k-means (Lloyd, Elkan or approximate with a kd-forest;
- * k-means++ or random seeding) used as a classifier: each cluster maps to
- * the most frequent training label among its members (ties: the smaller
- * label; an empty cluster: the most frequent label overall), and a point
- * takes the label of its nearest centre.
+/* kmeans: k-means (ours, or VLFeat's Lloyd, Elkan or approximate with a
+ * kd-forest; k-means++ or random seeding) used as a classifier: each cluster
+ * maps to the most frequent training label among its members (ties: the
+ * smaller label; an empty cluster: the most frequent label overall), and a
+ * point takes the label of its nearest centre.
  *
- * Seeding: VLFeat draws its initial centres from the calling thread's
- * generator (vl_get_rand()), reseeded here from the seed before clustering.
+ * algorithm: hamerly (the default) is scikit-learn's recipe done in C:
+ * greedy k-means++ seeding, then Lloyd's iterations that skip the distances
+ * Hamerly's bounds settle and update the centre sums by the rows that moved
+ * (gmm.c's k-means, also the start of every GMM), parallel over rows and
+ * features in fixed pieces, so the result does not depend on the thread
+ * count. It stops when no row changes cluster or the centres move less than
+ * tol times the mean feature variance in total (scikit-learn's rule). On
+ * 60k x 1519 HOG rows it is several times faster than VLFeat's Elkan, whose
+ * distance loops run on one thread.
+ *
+ * Seeding: hamerly draws its initial centres from our seeded RNG; VLFeat's
+ * variants from the calling thread's generator (vl_get_rand()), reseeded
+ * here from the seed before clustering.
  *
  * Scores (not probabilities, not flagged as such): with scores: softmax,
  * class c scores exp(-(d_c - d_min) / T) normalised over the classes, where
@@ -29,19 +40,23 @@
 static const vb_param_def kmeans_params[] = {
     {.name = "k", .type = VB_PT_INT, .def = "0", .min = 0, .max = 1e6, .flags = VB_PF_GRID | VB_PF_PRIMARY,
      .help = "clusters (0 = the number of classes)"},
-    {.name = "algorithm", .type = VB_PT_ENUM, .def = "elkan", .choices = "lloyd|elkan|ann",
-     .help = "VLFeat k-means variant (ann: approximate nearest centres with a kd-forest)"},
+    {.name = "algorithm", .type = VB_PT_ENUM, .def = "hamerly", .choices = "hamerly|lloyd|elkan|ann",
+     .help = "hamerly: our Lloyd iterations with Hamerly's bounds (exact, parallel); lloyd, elkan, ann: VLFeat's "
+             "variants (ann: approximate nearest centres with a kd-forest)"},
     {.name = "init", .type = VB_PT_ENUM, .def = "plusplus", .choices = "plusplus|random",
      .help = "initial centres: k-means++ or random training points"},
     {.name = "repetitions", .type = VB_PT_INT, .def = "1", .min = 1, .max = 1000,
      .help = "restarts; the lowest-energy clustering is kept"},
     {.name = "max_iter", .type = VB_PT_INT, .def = "100", .min = 1, .max = 1e6, .help = "iterations per restart"},
+    {.name = "tol", .type = VB_PT_FLOAT, .def = "0.0001", .min = 0, .max = 1,
+     .help = "hamerly: stop when the centres move less than tol x the mean feature variance (squared, in total)"},
     {.name = "scores", .type = VB_PT_ENUM, .def = "softmax", .choices = "softmax|onehot",
      .help = "softmax of negative squared distances (per class, nearest centre) or one-hot"},
 };
 
 typedef struct kmeans_state {
-    int k_param, algorithm, plusplus, repetitions, max_iter, onehot;
+    int k_param, algorithm, plusplus, repetitions, max_iter, onehot, own;
+    double tol;
     /* trained */
     size_t d;
     int k, K;
@@ -78,6 +93,8 @@ static vb_status kmeans_create(const vb_params *p, void **state, vb_error *err)
     s->k_param = (int)vb_param_int(p, "k");
     const char *a = vb_param_str(p, "algorithm");
     s->algorithm = strcmp(a, "lloyd") == 0 ? VlKMeansLloyd : strcmp(a, "ann") == 0 ? VlKMeansANN : VlKMeansElkan;
+    s->own = strcmp(a, "hamerly") == 0;
+    s->tol = vb_param_float(p, "tol");
     s->plusplus = vb_param_is(p, "init", "plusplus");
     s->repetitions = (int)vb_param_int(p, "repetitions");
     s->max_iter = (int)vb_param_int(p, "max_iter");
@@ -105,6 +122,97 @@ static vb_status assign(const kmeans_state *s, const float *X, size_t n, int *a,
     return VB_OK;
 }
 
+/* ---- our k-means: k-means++ and Lloyd with Hamerly's bounds ------------ */
+
+/* One restart: seeded centres (k-means++, or k distinct random rows), then
+ * Lloyd's iterations (gmm.c's, which skip the distances Hamerly's bounds
+ * settle); C (k x d) receives the centres, *energy the summed squared
+ * distance of the rows to their centres. */
+static vb_status kmeans_own(const kmeans_state *s, const float *X, size_t n, size_t d, int k, uint64_t seed,
+                            double mean_var, float *C, double *energy, vb_error *err)
+{
+    vb_rng *rng = vb_rng_new(seed);
+    uint32_t *a = vb_malloc(n, sizeof *a, err);
+    size_t *pick = vb_malloc((size_t)k, sizeof *pick, err);
+    vb_status st = VB_ERR_NOMEM;
+    if (!rng || !a || !pick) {
+        if (!rng)
+            vb_fail(err, VB_ERR_NOMEM, "kmeans: out of memory");
+        goto done;
+    }
+    if (s->plusplus) {
+        if ((st = vb_clf_kmeans_pp(X, n, d, (size_t)k, rng, C, err)) != VB_OK)
+            goto done;
+    } else
+        for (int c = 0; c < k; c++) {
+            int dup;
+            do { /* rejection: k <= n, and small next to n in practice */
+                pick[c] = vb_rng_below(rng, n);
+                dup = 0;
+                for (int e = 0; e < c && !dup; e++)
+                    dup = pick[e] == pick[c];
+            } while (dup);
+            memcpy(C + (size_t)c * d, X + pick[c] * d, d * sizeof *C);
+        }
+    if (vb_gmm_kmeans_lloyd(X, n, d, k, C, s->max_iter, s->tol * mean_var, a) < 0) {
+        st = vb_fail(err, VB_ERR_NOMEM, "kmeans: out of memory");
+        goto done;
+    }
+    /* partial sums over fixed pieces, added in order: the same total for
+     * any thread count */
+    enum { PIECES = 64 };
+    double part[PIECES] = {0}, e = 0;
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < PIECES; p++)
+        for (size_t i = n * p / PIECES; i < n * (p + 1) / PIECES; i++) {
+            const float *x = X + i * d, *c = C + (size_t)a[i] * d;
+            double q = 0;
+            for (size_t j = 0; j < d; j++)
+                q += ((double)x[j] - c[j]) * ((double)x[j] - c[j]);
+            part[p] += q;
+        }
+    for (size_t p = 0; p < PIECES; p++)
+        e += part[p];
+    *energy = e;
+    st = VB_OK;
+done:
+    vb_rng_free(rng);
+    free(a);
+    free(pick);
+    return st;
+}
+
+/* The mean over features of their variance (the scale of tol), added in
+ * feature order whatever the thread count. */
+static double mean_variance(const float *X, size_t n, size_t d, vb_error *err, vb_status *st)
+{
+    double *v = vb_malloc(d, sizeof *v, err), total = 0;
+    if (!v) {
+        *st = VB_ERR_NOMEM;
+        return 0;
+    }
+#pragma omp parallel for schedule(static)
+    for (size_t j0 = 0; j0 < d; j0 += 64) {
+        size_t j1 = d - j0 < 64 ? d : j0 + 64;
+        double m[64] = {0}, q[64] = {0};
+        for (size_t i = 0; i < n; i++) /* around row 0, for precision */
+            for (size_t j = j0; j < j1; j++) {
+                double t = (double)X[i * d + j] - X[j];
+                m[j - j0] += t;
+                q[j - j0] += t * t;
+            }
+        for (size_t j = j0; j < j1; j++) {
+            double mu = m[j - j0] / (double)n;
+            v[j] = q[j - j0] / (double)n - mu * mu;
+        }
+    }
+    for (size_t j = 0; j < d; j++)
+        total += v[j];
+    free(v);
+    *st = VB_OK;
+    return total / (double)d;
+}
+
 static vb_status finish(kmeans_state *s, vb_error *err)
 {
     s->csq = vb_malloc((size_t)s->k, sizeof *s->csq, err);
@@ -125,23 +233,45 @@ static vb_status kmeans_train(void *state, const vb_traindata *td, vb_error *err
     size_t n = td->n, d = td->d, kd;
     if (!vb_mul_ok((size_t)k, d, &kd))
         return vb_fail(err, VB_ERR_NOMEM, "kmeans: too many centres");
-    VlKMeans *km = vl_kmeans_new(VL_TYPE_FLOAT, VlDistanceL2);
-    if (!km)
-        return vb_fail(err, VB_ERR_NOMEM, "kmeans: out of memory");
-    vl_kmeans_set_algorithm(km, (VlKMeansAlgorithm)s->algorithm);
-    vl_kmeans_set_initialization(km, s->plusplus ? VlKMeansPlusPlus : VlKMeansRandomSelection);
-    vl_kmeans_set_num_repetitions(km, (vl_size)s->repetitions);
-    vl_kmeans_set_max_num_iterations(km, (vl_size)s->max_iter);
-    vl_kmeans_set_verbosity(km, 0);
-    vl_rand_seed(vl_get_rand(), (vl_uint32)vb_seed_derive(td->seed, "kmeans", 0));
-    s->energy = vl_kmeans_cluster(km, td->X, d, n, (vl_size)k);
     s->d = d;
     s->k = k;
     s->K = td->n_classes;
-    s->C = vb_malloc(kd, sizeof *s->C, err);
-    if (s->C)
-        memcpy(s->C, vl_kmeans_get_centers(km), kd * sizeof *s->C);
-    vl_kmeans_delete(km);
+    if (s->own) {
+        vb_status st;
+        const double mean_var = mean_variance(td->X, n, d, err, &st);
+        float *C = vb_malloc(kd, sizeof *C, err);
+        s->C = vb_malloc(kd, sizeof *s->C, err);
+        if (st == VB_OK && (!C || !s->C))
+            st = VB_ERR_NOMEM;
+        for (int r = 0; st == VB_OK && r < s->repetitions; r++) {
+            double e = 0;
+            st = kmeans_own(s, td->X, n, d, k, vb_seed_derive(td->seed, "kmeans", (uint64_t)r), mean_var, C, &e, err);
+            if (st == VB_OK && (r == 0 || e < s->energy)) {
+                s->energy = e;
+                memcpy(s->C, C, kd * sizeof *C);
+            }
+        }
+        free(C);
+        if (st != VB_OK) {
+            kmeans_clear(s);
+            return st;
+        }
+    } else {
+        VlKMeans *km = vl_kmeans_new(VL_TYPE_FLOAT, VlDistanceL2);
+        if (!km)
+            return vb_fail(err, VB_ERR_NOMEM, "kmeans: out of memory");
+        vl_kmeans_set_algorithm(km, (VlKMeansAlgorithm)s->algorithm);
+        vl_kmeans_set_initialization(km, s->plusplus ? VlKMeansPlusPlus : VlKMeansRandomSelection);
+        vl_kmeans_set_num_repetitions(km, (vl_size)s->repetitions);
+        vl_kmeans_set_max_num_iterations(km, (vl_size)s->max_iter);
+        vl_kmeans_set_verbosity(km, 0);
+        vl_rand_seed(vl_get_rand(), (vl_uint32)vb_seed_derive(td->seed, "kmeans", 0));
+        s->energy = vl_kmeans_cluster(km, td->X, d, n, (vl_size)k);
+        s->C = vb_malloc(kd, sizeof *s->C, err);
+        if (s->C)
+            memcpy(s->C, vl_kmeans_get_centers(km), kd * sizeof *s->C);
+        vl_kmeans_delete(km);
+    }
     int *a = vb_malloc(n, sizeof *a, err);
     float *dmin = vb_malloc(n, sizeof *dmin, err), *D = NULL;
     s->map = vb_malloc((size_t)k, sizeof *s->map, err);
@@ -161,7 +291,9 @@ static vb_status kmeans_train(void *state, const vb_traindata *td, vb_error *err
         double sum = 0;
         for (size_t i = 0; i < n; i++)
             sum += dmin[i];
-        s->T = sum / (double)n;
+        /* ours: from the exact distances summed in fixed order (the BLAS
+         * distances above round differently with the thread count) */
+        s->T = (s->own ? s->energy : sum) / (double)n;
         if (!(s->T > 0))
             s->T = 1;
     }
