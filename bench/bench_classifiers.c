@@ -73,7 +73,7 @@ static const bconf configs[] = {
     {"knn", "knn", "{k: 5}"},
     {"forest", "forest", "{n_trees: 100}"},
     {"logreg", "logreg", "{C: 1, max_iter: 100}"},
-    {"linear", "linear", "{loss: squared_hinge, C: 0.01}"},
+    {"linear", "linear", "{loss: squared_hinge, C: 0.01, epochs: 60, tol: 0.0001}"},
     {"svm", "svm", "{kernel: rbf, C: 10, gamma: scale}"},
     {"kmeans", "kmeans", "{k: 10}"},
     {"gmm", "gmm", "{k: 10}"},
