@@ -282,10 +282,22 @@ static const float *pad_image(const float *x, const vb_cnn_layer *L, float *buf)
     const int C = L->in.c, H = L->in.h, W = L->in.w, p = L->conf.pad, Wp = W + 2 * p, Hp = H + 2 * p;
     if (p == 0)
         return x;
-    memset(buf, 0, (size_t)C * Hp * Wp * sizeof *buf);
-    for (int c = 0; c < C; c++)
-        for (int y = 0; y < H; y++)
-            memcpy(buf + ((size_t)c * Hp + y + p) * Wp + p, x + ((size_t)c * H + y) * W, (size_t)W * sizeof *buf);
+    /* The buffer serves layers of other shapes too, so the border is
+     * zeroed every time, but only the border; rows are short, so plain
+     * loops rather than a memcpy call per row. */
+    for (int c = 0; c < C; c++) {
+        float *plane = buf + (size_t)c * Hp * Wp;
+        memset(plane, 0, (size_t)p * Wp * sizeof *buf);
+        memset(plane + (size_t)(p + H) * Wp, 0, (size_t)p * Wp * sizeof *buf);
+        for (int y = 0; y < H; y++) {
+            float *restrict row = plane + (size_t)(y + p) * Wp;
+            const float *restrict src = x + ((size_t)c * H + y) * W;
+            for (int j = 0; j < p; j++)
+                row[j] = row[p + W + j] = 0.0f;
+            for (int j = 0; j < W; j++)
+                row[p + j] = src[j];
+        }
+    }
     return buf;
 }
 
@@ -338,9 +350,12 @@ static void col2im(const float *col, const vb_cnn_layer *L, float *dxp, float *d
             }
     if (p)
         for (int c = 0; c < C; c++)
-            for (int y = 0; y < H; y++)
-                memcpy(dx + ((size_t)c * H + y) * W, dxp + ((size_t)c * Hp + y + p) * Wp + p,
-                       (size_t)W * sizeof *dx);
+            for (int y = 0; y < H; y++) {
+                float *restrict d = dx + ((size_t)c * H + y) * W;
+                const float *restrict sr = dxp + ((size_t)c * Hp + y + p) * Wp + p;
+                for (int j = 0; j < W; j++)
+                    d[j] = sr[j];
+            }
 }
 
 /* Image-local layers (conv, pools, relu, dropout, flatten) work on one
@@ -471,30 +486,8 @@ static void maxpool_backward(const img_ctx *c, const float *x, const float *y, c
     const vb_cnn_layer *L = c->L;
     const int32_t *am = c->ws->argmax[c->l] + c->i * L->n_out;
     const size_t in_plane = (size_t)L->in.h * L->in.w, out_plane = (size_t)L->out.h * L->out.w;
-    const int W = L->in.w, Ho = L->out.h, Wo = L->out.w;
-    if (L->conf.size == 2 && L->conf.stride == 2 && L->in.h == 2 * Ho && W == 2 * Wo) {
-        /* windows tile the plane: each input is written once, no zeroing pass */
-        for (int ch = 0; ch < L->in.c; ch++) {
-            float *dp = dx + ch * in_plane;
-            const float *gp = dy + ch * out_plane;
-            const int32_t *ap = am + ch * out_plane;
-            for (int oy = 0; oy < Ho; oy++) {
-                float *restrict d0 = dp + (size_t)2 * oy * W, *restrict d1 = d0 + W;
-                const float *restrict gr = gp + (size_t)oy * Wo;
-                const int32_t *restrict ar = ap + (size_t)oy * Wo;
-                const int32_t row = 2 * oy * W;
-                for (int ox = 0; ox < Wo; ox++) {
-                    const int32_t a = ar[ox] - row - 2 * ox;
-                    const float g = gr[ox];
-                    d0[2 * ox] = a == 0 ? g : 0.0f;
-                    d0[2 * ox + 1] = a == 1 ? g : 0.0f;
-                    d1[2 * ox] = a == W ? g : 0.0f;
-                    d1[2 * ox + 1] = a == W + 1 ? g : 0.0f;
-                }
-            }
-        }
-        return;
-    }
+    /* zeroing, then one add per output: cheaper than choosing each input
+     * of a window (data-dependent choices mispredict) */
     memset(dx, 0, L->n_in * sizeof *dx);
     for (int ch = 0; ch < L->in.c; ch++) {
         float *dp = dx + ch * in_plane;
