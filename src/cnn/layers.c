@@ -437,6 +437,41 @@ static void conv_backward(const img_ctx *c, const float *x, const float *y, cons
     }
 }
 
+/* A 2x2 stride-2 max pool of one plane, with the same first-max-wins
+ * choice as the general case; selects, not branches (which a random max
+ * mispredicts half the time), so that the loops vectorise. relu: pool
+ * max(x, 0) instead of x (a relu layer below, fused). */
+static inline __attribute__((always_inline)) void pool2_plane(const float *xp, float *yp, int32_t *ap, int W, int Ho,
+                                                              int Wo, const int relu)
+{
+#define POOL_IN(v) (relu ? ((v) > 0 ? (v) : 0.0f) : (v))
+    for (int oy = 0; oy < Ho; oy++) {
+        const float *restrict r0 = xp + (size_t)2 * oy * W, *restrict r1 = r0 + W;
+        float *restrict yr = yp + (size_t)oy * Wo;
+        if (!ap) {
+            for (int ox = 0; ox < Wo; ox++) {
+                float v0 = POOL_IN(r0[2 * ox]), v1 = POOL_IN(r0[2 * ox + 1]);
+                float v2 = POOL_IN(r1[2 * ox]), v3 = POOL_IN(r1[2 * ox + 1]);
+                float a = v1 > v0 ? v1 : v0, b = v3 > v2 ? v3 : v2;
+                yr[ox] = b > a ? b : a;
+            }
+            continue;
+        }
+        int32_t *restrict ar = ap + (size_t)oy * Wo;
+        const int32_t row = 2 * oy * W;
+        for (int ox = 0; ox < Wo; ox++) {
+            float v0 = POOL_IN(r0[2 * ox]), v1 = POOL_IN(r0[2 * ox + 1]);
+            float v2 = POOL_IN(r1[2 * ox]), v3 = POOL_IN(r1[2 * ox + 1]);
+            int32_t c01 = v1 > v0, c23 = v3 > v2;
+            float a = c01 ? v1 : v0, b = c23 ? v3 : v2;
+            int32_t cb = b > a;
+            yr[ox] = cb ? b : a;
+            ar[ox] = row + 2 * ox + c01 + cb * (W + c23 - c01);
+        }
+    }
+#undef POOL_IN
+}
+
 static void maxpool_forward(const img_ctx *c, const float *x, float *y)
 {
     const vb_cnn_layer *L = c->L;
@@ -448,31 +483,7 @@ static void maxpool_forward(const img_ctx *c, const float *x, float *y)
         float *yp = y + ch * out_plane;
         int32_t *ap = am ? am + ch * out_plane : NULL;
         if (k == 2 && s == 2) {
-            /* the common case, with the same first-max-wins choice as
-             * below; selects, not branches (which a random max mispredicts
-             * half the time), so that the loop vectorises */
-            for (int oy = 0; oy < Ho; oy++) {
-                const float *restrict r0 = xp + (size_t)2 * oy * W, *restrict r1 = r0 + W;
-                float *restrict yr = yp + (size_t)oy * Wo;
-                if (!ap) {
-                    for (int ox = 0; ox < Wo; ox++) {
-                        float v0 = r0[2 * ox], v1 = r0[2 * ox + 1], v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
-                        float a = v1 > v0 ? v1 : v0, b = v3 > v2 ? v3 : v2;
-                        yr[ox] = b > a ? b : a;
-                    }
-                    continue;
-                }
-                int32_t *restrict ar = ap + (size_t)oy * Wo;
-                const int32_t row = 2 * oy * W;
-                for (int ox = 0; ox < Wo; ox++) {
-                    float v0 = r0[2 * ox], v1 = r0[2 * ox + 1], v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
-                    int32_t c01 = v1 > v0, c23 = v3 > v2;
-                    float a = c01 ? v1 : v0, b = c23 ? v3 : v2;
-                    int32_t cb = b > a;
-                    yr[ox] = cb ? b : a;
-                    ar[ox] = row + 2 * ox + c01 + cb * (W + c23 - c01);
-                }
-            }
+            pool2_plane(xp, yp, ap, W, Ho, Wo, 0);
             continue;
         }
         for (int oy = 0; oy < Ho; oy++)
@@ -509,6 +520,45 @@ static void maxpool_backward(const img_ctx *c, const float *x, const float *y, c
         const int32_t *ap = am + ch * out_plane;
         for (size_t o = 0; o < out_plane; o++)
             dp[ap[o]] += gp[o];
+    }
+}
+
+/* relu then a 2x2 stride-2 maxpool that tiles its input (relu_pool_fits),
+ * in one pass: c is the pool's context, x the relu's input, y the pool's
+ * output. Pooling max(x, 0) gives the pool exactly what it would get; the
+ * relu's own output is not stored (the fused backward does not need it). */
+static int relu_pool_fits(const vb_cnn_layer *relu, const vb_cnn_layer *pool)
+{
+    return relu->conf.kind == VB_CNN_RELU && pool->conf.kind == VB_CNN_MAXPOOL && pool->conf.size == 2 &&
+           pool->conf.stride == 2 && pool->in.h == 2 * pool->out.h && pool->in.w == 2 * pool->out.w;
+}
+
+static void relu_maxpool_forward(const img_ctx *c, const float *x, float *y)
+{
+    const vb_cnn_layer *L = c->L;
+    const int W = L->in.w, Ho = L->out.h, Wo = L->out.w;
+    const size_t in_plane = (size_t)L->in.h * W, out_plane = (size_t)Ho * Wo;
+    int32_t *am = c->train && c->ws->argmax[c->l] ? c->ws->argmax[c->l] + c->i * L->n_out : NULL;
+    for (int ch = 0; ch < L->in.c; ch++)
+        pool2_plane(x + ch * in_plane, y + ch * out_plane, am ? am + ch * out_plane : NULL, W, Ho, Wo, 1);
+}
+
+/* Backward through a maxpool (c's layer, output y, gradient dy) and the
+ * relu below it, into the relu's input gradient dx: an output's gradient
+ * goes to its argmax when the pooled value is positive, which is where the
+ * relu passes it. Any window shape. */
+static void relu_maxpool_backward(const img_ctx *c, const float *y, const float *dy, float *dx)
+{
+    const vb_cnn_layer *L = c->L;
+    const int32_t *am = c->ws->argmax[c->l] + c->i * L->n_out;
+    const size_t in_plane = (size_t)L->in.h * L->in.w, out_plane = (size_t)L->out.h * L->out.w;
+    memset(dx, 0, L->n_in * sizeof *dx);
+    for (int ch = 0; ch < L->in.c; ch++) {
+        float *dp = dx + ch * in_plane;
+        const float *gp = dy + ch * out_plane, *yp = y + ch * out_plane;
+        const int32_t *ap = am + ch * out_plane;
+        for (size_t o = 0; o < out_plane; o++)
+            dp[ap[o]] += yp[o] > 0 ? gp[o] : 0.0f;
     }
 }
 
@@ -846,6 +896,13 @@ static void local_forward(const vb_cnn *net, vb_cnn_ws *ws, size_t l0, size_t l1
         img_ctx c = {.net = net, .ws = ws, .i = i, .train = train, .tid = thread_id()};
         for (size_t l = l0; l < l1; l++) {
             const vb_cnn_layer *L = &net->layers[l];
+            if (l + 1 < l1 && relu_pool_fits(L, &net->layers[l + 1])) {
+                c.L = &net->layers[l + 1];
+                c.l = l + 1;
+                relu_maxpool_forward(&c, ws->act[l] + i * L->n_in, ws->act[l + 2] + i * c.L->n_out);
+                l++;
+                continue;
+            }
             c.L = L;
             c.l = l;
             ops[L->conf.kind].img_forward(&c, ws->act[l] + i * L->n_in, ws->act[l + 1] + i * L->n_out);
@@ -873,6 +930,14 @@ static void local_backward(const vb_cnn *net, vb_cnn_ws *ws, size_t l0, size_t l
                         break; /* nothing below needs a gradient */
                     c.L = L;
                     c.l = l;
+                    if (L->conf.kind == VB_CNN_MAXPOOL && l > l0 && net->layers[l - 1].conf.kind == VB_CNN_RELU) {
+                        /* relu and pool in one pass (the relu's output may not be stored) */
+                        l--;
+                        if (ws->grad[l])
+                            relu_maxpool_backward(&c, ws->act[l + 2] + i * L->n_out, ws->grad[l + 2] + i * L->n_out,
+                                                  ws->grad[l] + i * net->layers[l].n_in);
+                        continue;
+                    }
                     float *dx = ws->grad[l] ? ws->grad[l] + i * L->n_in : NULL;
                     if (!dx && L->conf.kind != VB_CNN_CONV)
                         continue;
