@@ -55,6 +55,10 @@ all: $(CLI) $(LIB)
 # reproduces VLFeat's roundings, so nothing there is fused into an FMA.
 $(BUILD)/obj/src/features/%.o: CFLAGS += -fno-math-errno
 $(BUILD)/obj/src/features/hog.o $(BUILD)/obj/src/features/dsift.o: CFLAGS += -ffp-contract=off
+# The cnn: sqrtf likewise, for the Adam step (exact either way: the same
+# numbers); and loops stay loops: im2col's 14-float rows are no place for
+# a memcpy call apiece.
+$(BUILD)/obj/src/cnn/%.o: CFLAGS += -fno-math-errno -fno-tree-loop-distribute-patterns
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

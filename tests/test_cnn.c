@@ -244,6 +244,80 @@ static void test_grad_maxpool(void **state)
     vb_cnn_free(net);
 }
 
+/* relu then maxpool run fused (one pass each way); a rate-0 dropout in
+ * between keeps them apart. Both must give the same numbers, bit for bit:
+ * outputs (training and inference) and input gradients, on inputs with
+ * negatives, zeros, ties and all-negative windows. */
+static void relu_pool_same(const char *fused, const char *apart, int w, int h, int c, int k)
+{
+    vb_cnn *a = make_net(fused, w, h, c, k), *b = make_net(apart, w, h, c, k);
+    randomise(a, 5);
+    assert_int_equal(a->n_params, b->n_params);
+    memcpy(b->params, a->params, a->n_params * sizeof *a->params);
+    const int direct = a->layers[0].conf.kind == VB_CNN_RELU;
+    const size_t n = 3, d = (size_t)w * h * c;
+    vb_error err = {0};
+    vb_cnn_ws *wa = NULL, *wb = NULL, *ia = NULL, *ib = NULL;
+    assert_int_equal(vb_cnn_ws_new(a, n, 1, 1, &wa, &err), VB_OK);
+    assert_int_equal(vb_cnn_ws_new(b, n, 1, 1, &wb, &err), VB_OK);
+    assert_int_equal(vb_cnn_ws_new(a, n, 0, 0, &ia, &err), VB_OK);
+    assert_int_equal(vb_cnn_ws_new(b, n, 0, 0, &ib, &err), VB_OK);
+    vb_rng *rng = vb_rng_new(31);
+    float *x = vb_cnn_ws_input(wa);
+    fill_gauss(x, n * d, 1, rng);
+    for (size_t i = 0; i < n * d; i += 7)
+        x[i] = 0; /* zeros: ties at the relu's kink */
+    for (size_t i = 3; i < n * d; i += 11)
+        x[i] = x[i - 1]; /* ties between values */
+    for (int j = 0; j < 2 * w; j++)
+        x[j] = -1.0f - 0.1f * (float)j; /* the first two rows negative: all-negative windows */
+    memcpy(vb_cnn_ws_input(wb), x, n * d * sizeof *x);
+    memcpy(vb_cnn_ws_input(ia), x, n * d * sizeof *x);
+    memcpy(vb_cnn_ws_input(ib), x, n * d * sizeof *x);
+    vb_cnn_forward(a, wa, n, 1);
+    vb_cnn_forward(b, wb, n, 1);
+    vb_cnn_forward(a, ia, n, 0);
+    vb_cnn_forward(b, ib, n, 0);
+    assert_memory_equal(vb_cnn_ws_output(wa), vb_cnn_ws_output(wb), n * (size_t)k * sizeof(float));
+    assert_memory_equal(vb_cnn_ws_output(ia), vb_cnn_ws_output(ib), n * (size_t)k * sizeof(float));
+    assert_memory_equal(vb_cnn_ws_output(ia), vb_cnn_ws_output(wa), n * (size_t)k * sizeof(float));
+    float *ga = vb_cnn_ws_output_grad(wa);
+    fill_gauss(ga, n * (size_t)k, 1, rng);
+    memcpy(vb_cnn_ws_output_grad(wb), ga, n * (size_t)k * sizeof *ga);
+    vb_cnn_backward(a, wa, n);
+    vb_cnn_backward(b, wb, n);
+    const float *da = vb_cnn_ws_input_grad(wa), *db = vb_cnn_ws_input_grad(wb);
+    assert_memory_equal(da, db, n * d * sizeof *da);
+    size_t nonzero = 0;
+    for (size_t i = 0; i < n * d; i++) {
+        if (da[i] != 0 && direct)
+            assert_true(x[i] > 0); /* the relu passes nothing else */
+        nonzero += da[i] != 0;
+    }
+    assert_true(nonzero > 0);
+    if (a->n_params)
+        assert_memory_equal(vb_cnn_ws_param_grad(wa), vb_cnn_ws_param_grad(wb), a->n_params * sizeof(float));
+    vb_rng_free(rng);
+    vb_cnn_ws_free(wa);
+    vb_cnn_ws_free(wb);
+    vb_cnn_ws_free(ia);
+    vb_cnn_ws_free(ib);
+    vb_cnn_free(a);
+    vb_cnn_free(b);
+}
+
+static void test_relu_maxpool_fused(void **state)
+{
+    relu_pool_same("[relu, maxpool: 2]", "[relu, dropout: 0, maxpool: 2]", 8, 6, 3, 36);
+    /* odd sides: windows do not tile, the forward is not fused, the backward is */
+    relu_pool_same("[relu, maxpool: 2]", "[relu, dropout: 0, maxpool: 2]", 7, 5, 2, 12);
+    relu_pool_same("[relu, maxpool: {size: 3, stride: 2}]", "[relu, dropout: 0, maxpool: {size: 3, stride: 2}]", 7,
+                   7, 1, 9);
+    /* after a convolution, as in the classic nets */
+    relu_pool_same("[conv: {filters: 4, size: 3, pad: 1}, relu, maxpool: 2]",
+                   "[conv: {filters: 4, size: 3, pad: 1}, relu, dropout: 0, maxpool: 2]", 6, 6, 2, 36);
+}
+
 static void test_grad_avgpool(void **state)
 {
     vb_cnn *net = make_net("[avgpool: 2]", 4, 6, 2, 12);
@@ -1039,6 +1113,7 @@ int main(void)
         cmocka_unit_test(test_grad_conv_pad2),
         cmocka_unit_test(test_grad_conv_1x1),
         cmocka_unit_test(test_grad_maxpool),
+        cmocka_unit_test(test_relu_maxpool_fused),
         cmocka_unit_test(test_grad_avgpool),
         cmocka_unit_test(test_grad_relu),
         cmocka_unit_test(test_grad_fc),

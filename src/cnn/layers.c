@@ -275,6 +275,40 @@ void vb_cnn_ws_draw_masks(vb_cnn_ws *ws, const vb_cnn *net, size_t n, vb_rng *rn
 
 /* ---- convolution ------------------------------------------------------- */
 
+/* Sum of n floats in 16 interleaved partial sums (a fixed order, and one
+ * that vectorises: a single running sum waits on each add's latency). */
+static float row_sum(const float *restrict r, size_t n)
+{
+    float part[16] = {0};
+    size_t p = 0;
+    for (; p + 16 <= n; p += 16)
+        for (int j = 0; j < 16; j++)
+            part[j] += r[p + j];
+    float s = 0;
+    for (int j = 0; j < 16; j++)
+        s += part[j];
+    for (; p < n; p++)
+        s += r[p];
+    return s;
+}
+
+/* Copies a short row (n floats) in 8-float blocks, the last one
+ * overlapping its predecessor, not a loop the compiler turns into a memcpy
+ * call per row (im2col copies 14-float rows by the ten thousand). */
+static inline void copy_row(float *restrict d, const float *restrict s, int n)
+{
+    if (n < 8) {
+        for (int j = 0; j < n; j++)
+            d[j] = s[j];
+        return;
+    }
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        memcpy(d + j, s + j, 8 * sizeof *d);
+    if (j < n)
+        memcpy(d + n - 8, s + n - 8, 8 * sizeof *d);
+}
+
 /* Padding: the image is copied once into a zero-bordered buffer (C x
  * (H + 2p) x (W + 2p)), so that im2col and col2im never test bounds. */
 static const float *pad_image(const float *x, const vb_cnn_layer *L, float *buf)
@@ -282,10 +316,21 @@ static const float *pad_image(const float *x, const vb_cnn_layer *L, float *buf)
     const int C = L->in.c, H = L->in.h, W = L->in.w, p = L->conf.pad, Wp = W + 2 * p, Hp = H + 2 * p;
     if (p == 0)
         return x;
-    memset(buf, 0, (size_t)C * Hp * Wp * sizeof *buf);
-    for (int c = 0; c < C; c++)
-        for (int y = 0; y < H; y++)
-            memcpy(buf + ((size_t)c * Hp + y + p) * Wp + p, x + ((size_t)c * H + y) * W, (size_t)W * sizeof *buf);
+    /* The buffer serves layers of other shapes too, so the border is
+     * zeroed every time, but only the border; rows are short, so plain
+     * loops rather than a memcpy call per row. */
+    for (int c = 0; c < C; c++) {
+        float *plane = buf + (size_t)c * Hp * Wp;
+        memset(plane, 0, (size_t)p * Wp * sizeof *buf);
+        memset(plane + (size_t)(p + H) * Wp, 0, (size_t)p * Wp * sizeof *buf);
+        for (int y = 0; y < H; y++) {
+            float *restrict row = plane + (size_t)(y + p) * Wp;
+            const float *restrict src = x + ((size_t)c * H + y) * W;
+            for (int j = 0; j < p; j++)
+                row[j] = row[p + W + j] = 0.0f;
+            copy_row(row + p, src, W);
+        }
+    }
     return buf;
 }
 
@@ -299,11 +344,8 @@ static void im2col(const float *xp, const vb_cnn_layer *L, float *restrict col)
             for (int kx = 0; kx < k; kx++) {
                 const float *src = xp + ((size_t)c * Hp + ky) * Wp + kx;
                 if (s == 1)
-                    for (int oy = 0; oy < Ho; oy++, col += Wo) {
-                        const float *restrict sr = src + (size_t)oy * Wp;
-                        for (int ox = 0; ox < Wo; ox++)
-                            col[ox] = sr[ox];
-                    }
+                    for (int oy = 0; oy < Ho; oy++, col += Wo)
+                        copy_row(col, src + (size_t)oy * Wp, Wo);
                 else
                     for (int oy = 0; oy < Ho; oy++, col += Wo) {
                         const float *restrict sr = src + (size_t)oy * s * Wp;
@@ -339,8 +381,7 @@ static void col2im(const float *col, const vb_cnn_layer *L, float *dxp, float *d
     if (p)
         for (int c = 0; c < C; c++)
             for (int y = 0; y < H; y++)
-                memcpy(dx + ((size_t)c * H + y) * W, dxp + ((size_t)c * Hp + y + p) * Wp + p,
-                       (size_t)W * sizeof *dx);
+                copy_row(dx + ((size_t)c * H + y) * W, dxp + ((size_t)c * Hp + y + p) * Wp + p, W);
 }
 
 /* Image-local layers (conv, pools, relu, dropout, flatten) work on one
@@ -393,10 +434,7 @@ static void conv_backward(const img_ctx *c, const float *x, const float *y, cons
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Co, K, P, 1.0f, dy, P, col, P, first ? 0.0f : 1.0f, acc, K);
     float *accb = acc + L->n_w;
     for (int o = 0; o < Co; o++) {
-        const float *r = dy + (size_t)o * P;
-        float s = 0;
-        for (int p = 0; p < P; p++)
-            s += r[p];
+        const float s = row_sum(dy + (size_t)o * P, (size_t)P);
         accb[o] = first ? s : accb[o] + s;
     }
     if (dx) {
@@ -406,6 +444,41 @@ static void conv_backward(const img_ctx *c, const float *x, const float *y, cons
         if (cols)
             col2im(dcol, L, padbuf, dx);
     }
+}
+
+/* A 2x2 stride-2 max pool of one plane, with the same first-max-wins
+ * choice as the general case; selects, not branches (which a random max
+ * mispredicts half the time), so that the loops vectorise. relu: pool
+ * max(x, 0) instead of x (a relu layer below, fused). */
+static inline __attribute__((always_inline)) void pool2_plane(const float *xp, float *yp, int32_t *ap, int W, int Ho,
+                                                              int Wo, const int relu)
+{
+#define POOL_IN(v) (relu ? ((v) > 0 ? (v) : 0.0f) : (v))
+    for (int oy = 0; oy < Ho; oy++) {
+        const float *restrict r0 = xp + (size_t)2 * oy * W, *restrict r1 = r0 + W;
+        float *restrict yr = yp + (size_t)oy * Wo;
+        if (!ap) {
+            for (int ox = 0; ox < Wo; ox++) {
+                float v0 = POOL_IN(r0[2 * ox]), v1 = POOL_IN(r0[2 * ox + 1]);
+                float v2 = POOL_IN(r1[2 * ox]), v3 = POOL_IN(r1[2 * ox + 1]);
+                float a = v1 > v0 ? v1 : v0, b = v3 > v2 ? v3 : v2;
+                yr[ox] = b > a ? b : a;
+            }
+            continue;
+        }
+        int32_t *restrict ar = ap + (size_t)oy * Wo;
+        const int32_t row = 2 * oy * W;
+        for (int ox = 0; ox < Wo; ox++) {
+            float v0 = POOL_IN(r0[2 * ox]), v1 = POOL_IN(r0[2 * ox + 1]);
+            float v2 = POOL_IN(r1[2 * ox]), v3 = POOL_IN(r1[2 * ox + 1]);
+            int32_t c01 = v1 > v0, c23 = v3 > v2;
+            float a = c01 ? v1 : v0, b = c23 ? v3 : v2;
+            int32_t cb = b > a;
+            yr[ox] = cb ? b : a;
+            ar[ox] = row + 2 * ox + c01 + cb * (W + c23 - c01);
+        }
+    }
+#undef POOL_IN
 }
 
 static void maxpool_forward(const img_ctx *c, const float *x, float *y)
@@ -419,18 +492,7 @@ static void maxpool_forward(const img_ctx *c, const float *x, float *y)
         float *yp = y + ch * out_plane;
         int32_t *ap = am ? am + ch * out_plane : NULL;
         if (k == 2 && s == 2) {
-            /* the common case, with the same first-max-wins choice as below */
-            for (int oy = 0; oy < Ho; oy++) {
-                const float *r0 = xp + (size_t)2 * oy * W, *r1 = r0 + W;
-                for (int ox = 0; ox < Wo; ox++) {
-                    float v0 = r0[2 * ox], v1 = r0[2 * ox + 1], v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
-                    int i0 = 2 * oy * W + 2 * ox, ia = v1 > v0 ? i0 + 1 : i0, ib = v3 > v2 ? i0 + W + 1 : i0 + W;
-                    float a = v1 > v0 ? v1 : v0, b = v3 > v2 ? v3 : v2;
-                    yp[oy * Wo + ox] = b > a ? b : a;
-                    if (ap)
-                        ap[oy * Wo + ox] = b > a ? ib : ia;
-                }
-            }
+            pool2_plane(xp, yp, ap, W, Ho, Wo, 0);
             continue;
         }
         for (int oy = 0; oy < Ho; oy++)
@@ -458,25 +520,8 @@ static void maxpool_backward(const img_ctx *c, const float *x, const float *y, c
     const vb_cnn_layer *L = c->L;
     const int32_t *am = c->ws->argmax[c->l] + c->i * L->n_out;
     const size_t in_plane = (size_t)L->in.h * L->in.w, out_plane = (size_t)L->out.h * L->out.w;
-    const int W = L->in.w, Ho = L->out.h, Wo = L->out.w;
-    if (L->conf.size == 2 && L->conf.stride == 2 && L->in.h == 2 * Ho && W == 2 * Wo) {
-        /* windows tile the plane: each input is written once, no zeroing pass */
-        for (int ch = 0; ch < L->in.c; ch++) {
-            float *dp = dx + ch * in_plane;
-            const float *gp = dy + ch * out_plane;
-            const int32_t *ap = am + ch * out_plane;
-            for (int oy = 0; oy < Ho; oy++)
-                for (int ox = 0; ox < Wo; ox++) {
-                    int o = oy * Wo + ox, i0 = 2 * oy * W + 2 * ox, a = ap[o];
-                    float g = gp[o];
-                    dp[i0] = a == i0 ? g : 0.0f;
-                    dp[i0 + 1] = a == i0 + 1 ? g : 0.0f;
-                    dp[i0 + W] = a == i0 + W ? g : 0.0f;
-                    dp[i0 + W + 1] = a == i0 + W + 1 ? g : 0.0f;
-                }
-        }
-        return;
-    }
+    /* zeroing, then one add per output: cheaper than choosing each input
+     * of a window (data-dependent choices mispredict) */
     memset(dx, 0, L->n_in * sizeof *dx);
     for (int ch = 0; ch < L->in.c; ch++) {
         float *dp = dx + ch * in_plane;
@@ -484,6 +529,45 @@ static void maxpool_backward(const img_ctx *c, const float *x, const float *y, c
         const int32_t *ap = am + ch * out_plane;
         for (size_t o = 0; o < out_plane; o++)
             dp[ap[o]] += gp[o];
+    }
+}
+
+/* relu then a 2x2 stride-2 maxpool that tiles its input (relu_pool_fits),
+ * in one pass: c is the pool's context, x the relu's input, y the pool's
+ * output. Pooling max(x, 0) gives the pool exactly what it would get; the
+ * relu's own output is not stored (the fused backward does not need it). */
+static int relu_pool_fits(const vb_cnn_layer *relu, const vb_cnn_layer *pool)
+{
+    return relu->conf.kind == VB_CNN_RELU && pool->conf.kind == VB_CNN_MAXPOOL && pool->conf.size == 2 &&
+           pool->conf.stride == 2 && pool->in.h == 2 * pool->out.h && pool->in.w == 2 * pool->out.w;
+}
+
+static void relu_maxpool_forward(const img_ctx *c, const float *x, float *y)
+{
+    const vb_cnn_layer *L = c->L;
+    const int W = L->in.w, Ho = L->out.h, Wo = L->out.w;
+    const size_t in_plane = (size_t)L->in.h * W, out_plane = (size_t)Ho * Wo;
+    int32_t *am = c->train && c->ws->argmax[c->l] ? c->ws->argmax[c->l] + c->i * L->n_out : NULL;
+    for (int ch = 0; ch < L->in.c; ch++)
+        pool2_plane(x + ch * in_plane, y + ch * out_plane, am ? am + ch * out_plane : NULL, W, Ho, Wo, 1);
+}
+
+/* Backward through a maxpool (c's layer, output y, gradient dy) and the
+ * relu below it, into the relu's input gradient dx: an output's gradient
+ * goes to its argmax when the pooled value is positive, which is where the
+ * relu passes it. Any window shape. */
+static void relu_maxpool_backward(const img_ctx *c, const float *y, const float *dy, float *dx)
+{
+    const vb_cnn_layer *L = c->L;
+    const int32_t *am = c->ws->argmax[c->l] + c->i * L->n_out;
+    const size_t in_plane = (size_t)L->in.h * L->in.w, out_plane = (size_t)L->out.h * L->out.w;
+    memset(dx, 0, L->n_in * sizeof *dx);
+    for (int ch = 0; ch < L->in.c; ch++) {
+        float *dp = dx + ch * in_plane;
+        const float *gp = dy + ch * out_plane, *yp = y + ch * out_plane;
+        const int32_t *ap = am + ch * out_plane;
+        for (size_t o = 0; o < out_plane; o++)
+            dp[ap[o]] += yp[o] > 0 ? gp[o] : 0.0f;
     }
 }
 
@@ -821,6 +905,13 @@ static void local_forward(const vb_cnn *net, vb_cnn_ws *ws, size_t l0, size_t l1
         img_ctx c = {.net = net, .ws = ws, .i = i, .train = train, .tid = thread_id()};
         for (size_t l = l0; l < l1; l++) {
             const vb_cnn_layer *L = &net->layers[l];
+            if (l + 1 < l1 && relu_pool_fits(L, &net->layers[l + 1])) {
+                c.L = &net->layers[l + 1];
+                c.l = l + 1;
+                relu_maxpool_forward(&c, ws->act[l] + i * L->n_in, ws->act[l + 2] + i * c.L->n_out);
+                l++;
+                continue;
+            }
             c.L = L;
             c.l = l;
             ops[L->conf.kind].img_forward(&c, ws->act[l] + i * L->n_in, ws->act[l + 1] + i * L->n_out);
@@ -848,6 +939,14 @@ static void local_backward(const vb_cnn *net, vb_cnn_ws *ws, size_t l0, size_t l
                         break; /* nothing below needs a gradient */
                     c.L = L;
                     c.l = l;
+                    if (L->conf.kind == VB_CNN_MAXPOOL && l > l0 && net->layers[l - 1].conf.kind == VB_CNN_RELU) {
+                        /* relu and pool in one pass (the relu's output may not be stored) */
+                        l--;
+                        if (ws->grad[l])
+                            relu_maxpool_backward(&c, ws->act[l + 2] + i * L->n_out, ws->grad[l + 2] + i * L->n_out,
+                                                  ws->grad[l] + i * net->layers[l].n_in);
+                        continue;
+                    }
                     float *dx = ws->grad[l] ? ws->grad[l] + i * L->n_in : NULL;
                     if (!dx && L->conf.kind != VB_CNN_CONV)
                         continue;
