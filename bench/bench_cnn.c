@@ -2,7 +2,7 @@
  * classifier exactly as `visbench run` uses it.
  *
  *   bench_cnn [--net lenet|cnn2] [--train N] [--epochs E] [--test N] [--threads T] [--batch B]
- *             [--repeat R] [--seed S]
+ *             [--repeat R] [--seed S] [--init he|xavier|uniform]
  *   bench_cnn --steps K [--net ...] [--threads T] [--batch B]
  *             K training steps and K inference batches on random data (no
  *             data loading): the loop to profile.
@@ -131,6 +131,7 @@ int main(int argc, char **argv)
     size_t n_train = 60000, n_test = 10000;
     int epochs = 1, threads = 2, batch = 64, repeat = 3, nsteps = 0;
     unsigned long long seed = 1;
+    const char *init = "he";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
@@ -153,6 +154,8 @@ int main(int argc, char **argv)
             repeat = atoi(v);
         else if (strcmp(a, "--steps") == 0)
             nsteps = atoi(v);
+        else if (strcmp(a, "--init") == 0)
+            init = v;
         else if (strcmp(a, "--seed") == 0)
             seed = strtoull(v, NULL, 10);
         else {
@@ -182,8 +185,8 @@ int main(int argc, char **argv)
     const size_t d = (size_t)ds->fixed_w * ds->fixed_h;
 
     char params[1024];
-    snprintf(params, sizeof params, "{layers: %s, epochs: %d, batch: %d, optimizer: {adam: {lr: 0.001}}}", layers,
-             epochs, batch);
+    snprintf(params, sizeof params, "{layers: %s, epochs: %d, batch: %d, optimizer: {adam: {lr: 0.001}}, init: %s}",
+             layers, epochs, batch, init);
     const vb_classifier_vt *vt = vb_classifier_find("cnn");
     vb_params p;
     vb_classifier *clf = NULL;

@@ -2,7 +2,8 @@
 # make bench-cnn: training and inference throughput of the two reference CNNs
 # (LeNet-5-like and the classic 2-conv net) with 2 threads, visbench against
 # PyTorch (CPU) on the same Fashion-MNIST images in the same run: same nets,
-# Adam lr 0.001, batch 64, same input standardisation, same number of epochs.
+# Adam lr 0.001, batch 64, same input standardisation, same number of epochs,
+# same initialisation (init: uniform, PyTorch's default for conv and linear layers).
 #
 #   make bench-cnn                full: 60,000 training images, 2 epochs, 10,000 test images
 #   make bench-cnn CNN_BENCH=short   6,400 training images, 1 epoch, 2,000 test images
@@ -50,7 +51,7 @@ for net in lenet cnn2; do
   echo "$net"
   for mode in env native; do
     if [ $mode = env ]; then run() { "$@"; }; tag=${env_core:-default}; else run() { env -u OPENBLAS_CORETYPE "$@"; }; tag=$native; fi
-    v=$(run $B --net $net --train $TRAIN --epochs $EPOCHS --test $TEST --threads $THREADS | grep '^RESULT')
+    v=$(run $B --net $net --train $TRAIN --epochs $EPOCHS --test $TEST --threads $THREADS --init uniform | grep '^RESULT')
     row "visbench, OpenBLAS $tag" "$v"
     if [ $have_torch = 1 ]; then
       t=$(run $PY bench/peers/torch_cnn.py $net $TRAIN $EPOCHS $TEST $THREADS | grep '^RESULT')

@@ -43,6 +43,48 @@ static vb_cnn *make_net(const char *yaml, int w, int h, int c, int k)
     return net;
 }
 
+/* Initial weights: on an fc layer with fan-in 64 and 100 units (6,400
+ * weights) the sample moments match each scheme; He and Xavier leave the
+ * biases at zero, uniform (PyTorch's default) draws them in the same
+ * +-1/sqrt(fan_in) as the weights. */
+static void test_init_kinds(void **state)
+{
+    vb_cnn *net = make_net("[flatten, fc: 100, relu, fc: classes]", 8, 8, 1, 10);
+    const vb_cnn_layer *L = &net->layers[1];
+    assert_int_equal(L->conf.kind, VB_CNN_FC);
+    assert_int_equal(L->n_w, 6400);
+    const vb_cnn_init_kind kinds[] = {VB_CNN_INIT_HE, VB_CNN_INIT_XAVIER, VB_CNN_INIT_UNIFORM};
+    const double var_want[] = {2.0 / 64, 2.0 / (64 + 100), 1.0 / (3 * 64)};
+    for (int t = 0; t < 3; t++) {
+        vb_error err = {0};
+        assert_int_equal(vb_cnn_init(net, kinds[t], 7, &err), VB_OK);
+        const float *w = net->params + L->w_off, *b = net->params + L->b_off;
+        double m = 0, q = 0, wmax = 0;
+        for (size_t j = 0; j < L->n_w; j++) {
+            m += w[j];
+            q += (double)w[j] * w[j];
+            wmax = fmax(wmax, fabs(w[j]));
+        }
+        m /= (double)L->n_w;
+        double var = q / (double)L->n_w - m * m;
+        if (fabs(m) > 0.05 * sqrt(var_want[t]) * 2 || fabs(var / var_want[t] - 1) > 0.06)
+            fail_msg("init %d: mean %g, variance %g, expected 0 and %g", t, m, var, var_want[t]);
+        size_t nonzero = 0;
+        double bmax = 0;
+        for (size_t j = 0; j < L->n_b; j++) {
+            nonzero += b[j] != 0;
+            bmax = fmax(bmax, fabs(b[j]));
+        }
+        if (kinds[t] == VB_CNN_INIT_UNIFORM) {
+            assert_true(wmax <= 1 / 8.0);
+            assert_true(bmax <= 1 / 8.0);
+            assert_int_equal(nonzero, 100);
+        } else
+            assert_int_equal(nonzero, 0);
+    }
+    vb_cnn_free(net);
+}
+
 /* The error message of building yaml for (w, h, c) images and k classes. */
 static vb_status arch_error(const char *yaml, int w, int h, int c, int k, vb_error *err)
 {
@@ -1109,6 +1151,7 @@ static void test_runner_check(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_kinds),
         cmocka_unit_test(test_grad_conv_stride_pad),
         cmocka_unit_test(test_grad_conv_pad2),
         cmocka_unit_test(test_grad_conv_1x1),

@@ -103,9 +103,11 @@ typedef struct vb_cnn {
 vb_status vb_cnn_new(const vb_cnn_arch *arch, vb_shape in, int n_classes, vb_cnn **out, vb_error *err);
 void vb_cnn_free(vb_cnn *net);
 
-typedef enum vb_cnn_init_kind { VB_CNN_INIT_HE, VB_CNN_INIT_XAVIER } vb_cnn_init_kind;
+typedef enum vb_cnn_init_kind { VB_CNN_INIT_HE, VB_CNN_INIT_XAVIER, VB_CNN_INIT_UNIFORM } vb_cnn_init_kind;
 /* Gaussian weights (He: sd sqrt(2 / fan_in); Xavier: sd sqrt(2 / (fan_in +
- * fan_out))) from vb_rng seeded with seed; zero biases; batchnorm gamma 1,
+ * fan_out))) and zero biases, or (uniform, PyTorch's default for conv and
+ * linear layers) weights and biases uniform in +-1 / sqrt(fan_in); from
+ * vb_rng seeded with seed; batchnorm gamma 1,
  * beta 0, running mean 0, variance 1. VB_ERR_NOMEM when the RNG cannot be made. */
 vb_status vb_cnn_init(vb_cnn *net, vb_cnn_init_kind kind, uint64_t seed, vb_error *err);
 /* Multiply-adds x 2 per image: a forward pass, and a training step

@@ -28,8 +28,9 @@ static const vb_param_def cnn_params[] = {
      .help = "L2 penalty added to the gradient of conv and fc weights (not biases or batchnorm)"},
     {.name = "schedule", .type = VB_PT_NODE, .def = "none",
      .help = "learning rate per epoch: none, {step: {every: 5, gamma: 0.1}} or {cosine: {min_lr: 0}}"},
-    {.name = "init", .type = VB_PT_ENUM, .def = "he", .choices = "he|xavier",
-     .help = "initial weights: he (normal, sd sqrt(2/fan_in)) or xavier (sd sqrt(2/(fan_in+fan_out)))"},
+    {.name = "init", .type = VB_PT_ENUM, .def = "he", .choices = "he|xavier|uniform",
+     .help = "initial weights: he (normal, sd sqrt(2/fan_in), zero biases), xavier (sd sqrt(2/(fan_in+fan_out))), "
+             "or uniform (weights and biases in +-1/sqrt(fan_in), PyTorch's default)"},
     {.name = "augment", .type = VB_PT_NODE, .def = "none",
      .help = "training augmentation: none or {flip: false, shift: 0, rotate: 0, brightness: 0} (pixels, "
              "degrees, added intensity)"},
@@ -235,7 +236,9 @@ static vb_status cnn_create(const vb_params *p, void **state, vb_error *err)
     c->epochs = (int)vb_param_int(p, "epochs");
     c->batch = (size_t)vb_param_int(p, "batch");
     c->weight_decay = vb_param_float(p, "weight_decay");
-    c->init = vb_param_is(p, "init", "xavier") ? VB_CNN_INIT_XAVIER : VB_CNN_INIT_HE;
+    c->init = vb_param_is(p, "init", "xavier")    ? VB_CNN_INIT_XAVIER
+              : vb_param_is(p, "init", "uniform") ? VB_CNN_INIT_UNIFORM
+                                                  : VB_CNN_INIT_HE;
     c->early_stopping = (int)vb_param_int(p, "early_stopping");
     c->keep_best = vb_param_bool(p, "keep_best");
     c->name = "cnn";

@@ -88,6 +88,14 @@ vb_status vb_cnn_init(vb_cnn *net, vb_cnn_init_kind kind, uint64_t seed, vb_erro
             continue;
         } else
             continue;
+        if (kind == VB_CNN_INIT_UNIFORM) {
+            double bound = 1 / sqrt(fan_in);
+            for (size_t j = 0; j < L->n_w; j++)
+                w[j] = (float)((2 * vb_rng_uniform(rng) - 1) * bound);
+            for (size_t j = 0; j < L->n_b; j++)
+                b[j] = (float)((2 * vb_rng_uniform(rng) - 1) * bound);
+            continue;
+        }
         double sd = kind == VB_CNN_INIT_XAVIER ? sqrt(2.0 / (fan_in + fan_out)) : sqrt(2.0 / fan_in);
         for (size_t j = 0; j < L->n_w; j++)
             w[j] = (float)vb_rng_gauss(rng, sd);
