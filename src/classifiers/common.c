@@ -97,3 +97,13 @@ vb_status vb_clf_sqdist(const float *X, size_t n, size_t d, const float *C, cons
     }
     return VB_OK;
 }
+
+void vb_clf_cluster_json(vb_buf *b, const vb_cluster_scores *s)
+{
+    vb_buf_puts(b, ", \"train_purity\": ");
+    vb_buf_double(b, s->purity);
+    vb_buf_puts(b, ", \"train_nmi\": ");
+    vb_buf_double(b, s->nmi);
+    vb_buf_puts(b, ", \"train_ari\": ");
+    vb_buf_double(b, s->ari);
+}

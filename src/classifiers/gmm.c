@@ -466,6 +466,45 @@ static vb_status group_sums(const float *X, size_t n, size_t d, const uint32_t *
     return VB_OK;
 }
 
+/* The mean over features of their variance, from sums S1 and S2 (d each)
+ * of n rows around any origin. */
+static double mean_var_of(const double *S1, const double *S2, size_t n, size_t d)
+{
+    double v = 0;
+    for (size_t j = 0; j < d; j++) {
+        double m = S1[j] / (double)n;
+        v += S2[j] / (double)n - m * m;
+    }
+    return v / (double)d;
+}
+
+vb_status vb_clf_mean_variance(const float *X, size_t n, size_t d, double *out, vb_error *err)
+{
+    double *S = vb_malloc(2 * d + 1, sizeof *S, err);
+    if (!S)
+        return VB_ERR_NOMEM;
+    /* around the first row, for precision */
+    vb_status st = group_sums(X, n, d, NULL, 1, X, S + 2 * d, S, S + d, err);
+    if (st == VB_OK)
+        *out = mean_var_of(S, S + d, n, d);
+    free(S);
+    return st;
+}
+
+vb_status vb_clf_random_rows(const float *X, size_t n, size_t d, size_t k, vb_rng *rng, float *C, vb_error *err)
+{
+    size_t *rows = vb_malloc(n, sizeof *rows, err);
+    if (!rows)
+        return VB_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        rows[i] = i;
+    vb_rng_shuffle(rng, rows, n);
+    for (size_t c = 0; c < k; c++)
+        memcpy(C + c * d, X + rows[c] * d, d * sizeof *C);
+    free(rows);
+    return VB_OK;
+}
+
 /* sum_j (x_j - m_j)^2 for one row (float runs of KB added in double). */
 static double sq1(const float *x, const float *m, size_t d)
 {
@@ -737,12 +776,7 @@ static vb_status init_mix(const gmm_state *s, gmix *g, const float *X, size_t n,
     /* the feature variances (around the first row, for precision) */
     if ((st = group_sums(X, n, d, NULL, 1, X, cnt, S1, S2, err)) != VB_OK)
         goto out;
-    double mean_var = 0;
-    for (size_t j = 0; j < d; j++) {
-        double m = S1[j] / (double)n;
-        mean_var += S2[j] / (double)n - m * m;
-    }
-    mean_var /= (double)d;
+    const double mean_var = mean_var_of(S1, S2, n, d);
     if (s->kmeans_init) {
         if ((st = vb_clf_kmeans_pp(X, n, d, k, rng, g->mu, err)) != VB_OK)
             goto out;
@@ -762,23 +796,15 @@ static vb_status init_mix(const gmm_state *s, gmix *g, const float *X, size_t n,
             g->logpi[c] = log((cnt[c] > 0 ? cnt[c] : 0.5) / (double)n);
         }
     } else {
-        size_t *rows = vb_malloc(n, sizeof *rows, err);
-        if (!rows) {
-            st = VB_ERR_NOMEM;
+        if ((st = vb_clf_random_rows(X, n, d, k, rng, g->mu, err)) != VB_OK)
             goto out;
-        }
-        for (size_t i = 0; i < n; i++)
-            rows[i] = i;
-        vb_rng_shuffle(rng, rows, n);
         for (size_t c = 0; c < k; c++) {
-            memcpy(g->mu + c * d, X + rows[c] * d, d * sizeof *g->mu);
             for (size_t j = 0; j < d; j++) {
                 double m = S1[j] / (double)n, v = S2[j] / (double)n - m * m;
                 g->var[c * d + j] = (float)(v > s->floor_v ? v : s->floor_v);
             }
             g->logpi[c] = -log((double)k);
         }
-        free(rows);
     }
 out:
     free(S1);
@@ -1101,14 +1127,8 @@ static void gmm_info(const void *state, vb_buf *b)
                   s->classify ? "classify" : "cluster", s->mix ? s->mix[0].k : 0, s->iterations,
                   s->converged ? "true" : "false");
     vb_buf_double(b, s->loglik);
-    if (!s->classify) {
-        vb_buf_puts(b, ", \"train_purity\": ");
-        vb_buf_double(b, s->train.purity);
-        vb_buf_puts(b, ", \"train_nmi\": ");
-        vb_buf_double(b, s->train.nmi);
-        vb_buf_puts(b, ", \"train_ari\": ");
-        vb_buf_double(b, s->train.ari);
-    }
+    if (!s->classify)
+        vb_clf_cluster_json(b, &s->train);
 }
 
 static void gmm_dims(const void *state, size_t *d, int *n_classes)

@@ -3,6 +3,7 @@
 #define VB_CLASSIFIERS_INTERNAL_H
 
 #include "visbench/classifier.h"
+#include "visbench/eval.h"
 
 /* Every saved state starts with a four-letter tag and a format version, so
  * a state written by another classifier (or an older format) fails to load
@@ -56,5 +57,17 @@ int vb_gmm_kmeans_lloyd(const float *X, size_t n, size_t d, int k, float *C, int
  * of X copied into C (k x d). The kmeans classifier and gmm's initial
  * mixture both start from it. */
 vb_status vb_clf_kmeans_pp(const float *X, size_t n, size_t d, size_t k, vb_rng *rng, float *C, vb_error *err);
+
+/* Appends ', "train_purity": p, "train_nmi": n, "train_ari": a' to an info
+ * JSON object: the clustering classifiers' report on the training set. */
+void vb_clf_cluster_json(vb_buf *b, const vb_cluster_scores *s);
+
+/* k distinct random rows of X (a seeded shuffle) copied into C (k x d); the
+ * other seeding of both. */
+vb_status vb_clf_random_rows(const float *X, size_t n, size_t d, size_t k, vb_rng *rng, float *C, vb_error *err);
+
+/* The mean over the d features of their variance (the scale of both
+ * k-means' stopping tolerance), summed the same way for any thread count. */
+vb_status vb_clf_mean_variance(const float *X, size_t n, size_t d, double *out, vb_error *err);
 
 #endif

@@ -133,27 +133,16 @@ static vb_status kmeans_own(const kmeans_state *s, const float *X, size_t n, siz
 {
     vb_rng *rng = vb_rng_new(seed);
     uint32_t *a = vb_malloc(n, sizeof *a, err);
-    size_t *pick = vb_malloc((size_t)k, sizeof *pick, err);
     vb_status st = VB_ERR_NOMEM;
-    if (!rng || !a || !pick) {
+    if (!rng || !a) {
         if (!rng)
             vb_fail(err, VB_ERR_NOMEM, "kmeans: out of memory");
         goto done;
     }
-    if (s->plusplus) {
-        if ((st = vb_clf_kmeans_pp(X, n, d, (size_t)k, rng, C, err)) != VB_OK)
-            goto done;
-    } else
-        for (int c = 0; c < k; c++) {
-            int dup;
-            do { /* rejection: k <= n, and small next to n in practice */
-                pick[c] = vb_rng_below(rng, n);
-                dup = 0;
-                for (int e = 0; e < c && !dup; e++)
-                    dup = pick[e] == pick[c];
-            } while (dup);
-            memcpy(C + (size_t)c * d, X + pick[c] * d, d * sizeof *C);
-        }
+    st = s->plusplus ? vb_clf_kmeans_pp(X, n, d, (size_t)k, rng, C, err)
+                     : vb_clf_random_rows(X, n, d, (size_t)k, rng, C, err);
+    if (st != VB_OK)
+        goto done;
     if (vb_gmm_kmeans_lloyd(X, n, d, k, C, s->max_iter, s->tol * mean_var, a) < 0) {
         st = vb_fail(err, VB_ERR_NOMEM, "kmeans: out of memory");
         goto done;
@@ -178,39 +167,7 @@ static vb_status kmeans_own(const kmeans_state *s, const float *X, size_t n, siz
 done:
     vb_rng_free(rng);
     free(a);
-    free(pick);
     return st;
-}
-
-/* The mean over features of their variance (the scale of tol), added in
- * feature order whatever the thread count. */
-static double mean_variance(const float *X, size_t n, size_t d, vb_error *err, vb_status *st)
-{
-    double *v = vb_malloc(d, sizeof *v, err), total = 0;
-    if (!v) {
-        *st = VB_ERR_NOMEM;
-        return 0;
-    }
-#pragma omp parallel for schedule(static)
-    for (size_t j0 = 0; j0 < d; j0 += 64) {
-        size_t j1 = d - j0 < 64 ? d : j0 + 64;
-        double m[64] = {0}, q[64] = {0};
-        for (size_t i = 0; i < n; i++) /* around row 0, for precision */
-            for (size_t j = j0; j < j1; j++) {
-                double t = (double)X[i * d + j] - X[j];
-                m[j - j0] += t;
-                q[j - j0] += t * t;
-            }
-        for (size_t j = j0; j < j1; j++) {
-            double mu = m[j - j0] / (double)n;
-            v[j] = q[j - j0] / (double)n - mu * mu;
-        }
-    }
-    for (size_t j = 0; j < d; j++)
-        total += v[j];
-    free(v);
-    *st = VB_OK;
-    return total / (double)d;
 }
 
 static vb_status finish(kmeans_state *s, vb_error *err)
@@ -237,8 +194,8 @@ static vb_status kmeans_train(void *state, const vb_traindata *td, vb_error *err
     s->k = k;
     s->K = td->n_classes;
     if (s->own) {
-        vb_status st;
-        const double mean_var = mean_variance(td->X, n, d, err, &st);
+        double mean_var = 0;
+        vb_status st = vb_clf_mean_variance(td->X, n, d, &mean_var, err);
         float *C = vb_malloc(kd, sizeof *C, err);
         s->C = vb_malloc(kd, sizeof *s->C, err);
         if (st == VB_OK && (!C || !s->C))
@@ -408,12 +365,7 @@ static void kmeans_info(const void *state, vb_buf *b)
     const kmeans_state *s = state;
     vb_buf_printf(b, "\"clusters\": %d, \"energy\": ", s->k);
     vb_buf_double(b, s->energy);
-    vb_buf_puts(b, ", \"train_purity\": ");
-    vb_buf_double(b, s->train.purity);
-    vb_buf_puts(b, ", \"train_nmi\": ");
-    vb_buf_double(b, s->train.nmi);
-    vb_buf_puts(b, ", \"train_ari\": ");
-    vb_buf_double(b, s->train.ari);
+    vb_clf_cluster_json(b, &s->train);
 }
 
 static void kmeans_dims(const void *state, size_t *d, int *n_classes)
@@ -425,7 +377,7 @@ static void kmeans_dims(const void *state, size_t *d, int *n_classes)
 
 const vb_classifier_vt vb_clf_kmeans = {
     .info = {.name = "kmeans",
-             .help = "VLFeat k-means; each cluster votes its majority training label",
+             .help = "k-means (ours by default, or VLFeat's); each cluster votes its majority training label",
              .doc = "Scores: softmax over classes of negative squared distance to each class's nearest centre "
                     "(temperature: the mean training distortion), or one-hot. info reports purity, NMI and ARI "
                     "of the training-set clustering.",
