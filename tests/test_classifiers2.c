@@ -468,25 +468,33 @@ static void test_forest_xor(void **state)
     free(yt);
 }
 
+/* Trains name/yaml on X with one and with two threads and asserts that the
+ * saved states are identical, byte for byte. */
+static void assert_thread_independent(const char *name, const char *yaml, const float *X, const int *y, size_t n,
+                                      size_t d, int k, uint64_t seed)
+{
+    vb_writer w[2];
+    int saved = vb_get_threads();
+    for (int t = 0; t < 2; t++) {
+        vb_set_threads(t + 1);
+        vb_classifier *c = make(name, yaml);
+        train_ok(c, X, y, n, d, k, seed);
+        save(c, &w[t]);
+        vb_classifier_free(c);
+    }
+    vb_set_threads(saved);
+    if (w[0].buf.len != w[1].buf.len || memcmp(w[0].buf.data, w[1].buf.data, w[0].buf.len) != 0)
+        fail_msg("%s %s: one and two threads give different models", name, yaml);
+    vb_writer_free(&w[0]);
+    vb_writer_free(&w[1]);
+}
+
 /* The same forest with one and with two threads. */
 static void test_forest_threads(void **state)
 {
     int *y;
     float *X = xor_data(500, 41, &y);
-    vb_writer w[2];
-    int saved = vb_get_threads();
-    for (int t = 0; t < 2; t++) {
-        vb_set_threads(t + 1);
-        vb_classifier *c = make("forest", "{n_trees: 8, max_features: 0.5}");
-        train_ok(c, X, y, 500, 4, 2, 5);
-        save(c, &w[t]);
-        vb_classifier_free(c);
-    }
-    vb_set_threads(saved);
-    assert_int_equal(w[0].buf.len, w[1].buf.len);
-    assert_memory_equal(w[0].buf.data, w[1].buf.data, w[0].buf.len);
-    vb_writer_free(&w[0]);
-    vb_writer_free(&w[1]);
+    assert_thread_independent("forest", "{n_trees: 8, max_features: 0.5}", X, y, 500, 4, 2, 5);
     free(X);
     free(y);
 }
@@ -630,20 +638,7 @@ static void test_kmeans_threads(void **state)
 {
     int *y;
     float *X = tu_blobs(5, 400, 24, 1.5, 73, &y);
-    vb_writer w[2];
-    int saved = vb_get_threads();
-    for (int t = 0; t < 2; t++) {
-        vb_set_threads(t + 1);
-        vb_classifier *c = make("kmeans", "{k: 12, repetitions: 2}");
-        train_ok(c, X, y, 2000, 24, 5, 9);
-        save(c, &w[t]);
-        vb_classifier_free(c);
-    }
-    vb_set_threads(saved);
-    assert_int_equal(w[0].buf.len, w[1].buf.len);
-    assert_memory_equal(w[0].buf.data, w[1].buf.data, w[0].buf.len);
-    vb_writer_free(&w[0]);
-    vb_writer_free(&w[1]);
+    assert_thread_independent("kmeans", "{k: 12, repetitions: 2}", X, y, 2000, 24, 5, 9);
     free(X);
     free(y);
 }
@@ -866,22 +861,8 @@ static void test_sliced_threads(void **state)
                         {"gmm", "{mode: classify, k: 2}"},
                         {"logreg", "{max_iter: 30}"},
                         {"logreg", "{l1: 0.1, max_iter: 30}"}};
-    int saved = vb_get_threads();
-    for (size_t p = 0; p < sizeof cs / sizeof cs[0]; p++) {
-        vb_writer w[2];
-        for (int t = 0; t < 2; t++) {
-            vb_set_threads(t + 1);
-            vb_classifier *c = make(cs[p].name, cs[p].params);
-            train_ok(c, X, y, 2000, 6, 4, 5);
-            save(c, &w[t]);
-            vb_classifier_free(c);
-        }
-        if (w[0].buf.len != w[1].buf.len || memcmp(w[0].buf.data, w[1].buf.data, w[0].buf.len) != 0)
-            fail_msg("%s %s: one and two threads give different models", cs[p].name, cs[p].params);
-        vb_writer_free(&w[0]);
-        vb_writer_free(&w[1]);
-    }
-    vb_set_threads(saved);
+    for (size_t p = 0; p < sizeof cs / sizeof cs[0]; p++)
+        assert_thread_independent(cs[p].name, cs[p].params, X, y, 2000, 6, 4, 5);
     free(X);
     free(y);
 }
