@@ -837,7 +837,7 @@ static void test_gmm_kmeans_vs_vlfeat(void **state)
     vl_uint32 avl[600];
     vl_kmeans_quantize(km, avl, NULL, X, n);
     uint32_t a[600];
-    int it = vb_gmm_kmeans_lloyd(X, n, d, k, C, 100, 0, a);
+    int it = vb_clf_kmeans_lloyd(X, n, d, k, C, 100, 0, a);
     assert_true(it >= 2 && it < 100);
     const float *cv = vl_kmeans_get_centers(km);
     for (size_t t = 0; t < (size_t)k * d; t++)

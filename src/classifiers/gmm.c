@@ -558,7 +558,7 @@ static void nearest2(const float *const x[4], int nr, const float *C, size_t k, 
 #define HAM_SLACK 1e-5
 #define KM_CHUNK 256
 
-int vb_gmm_kmeans_lloyd(const float *X, size_t n, size_t d, int k_, float *C, int max_iter, double shift_tol,
+int vb_clf_kmeans_lloyd(const float *X, size_t n, size_t d, int k_, float *C, int max_iter, double shift_tol,
                         uint32_t *a)
 {
     size_t k = (size_t)k_, kd = k * d;
@@ -780,7 +780,7 @@ static vb_status init_mix(const gmm_state *s, gmix *g, const float *X, size_t n,
     if (s->kmeans_init) {
         if ((st = vb_clf_kmeans_pp(X, n, d, k, rng, g->mu, err)) != VB_OK)
             goto out;
-        if (vb_gmm_kmeans_lloyd(X, n, d, (int)k, g->mu, KMEANS_MAX_ITER, KMEANS_TOL * mean_var, a) < 0) {
+        if (vb_clf_kmeans_lloyd(X, n, d, (int)k, g->mu, KMEANS_MAX_ITER, KMEANS_TOL * mean_var, a) < 0) {
             st = vb_fail(err, VB_ERR_NOMEM, "gmm: out of memory");
             goto out;
         }

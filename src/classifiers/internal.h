@@ -44,12 +44,13 @@ double vb_logreg_objective(const float *X, const int *y, size_t n, size_t d, int
  * step. Exposed to check it against VLFeat's vl_gmm in the tests. */
 double vb_gmm_em_once(const float *X, size_t n, size_t d, int k, float *mu, float *var, double *pi, double floor_v);
 
-/* gmm's k-means (the initial mixture): Lloyd iterations from the k centres
- * C (k x d, refined in place) until no row changes cluster, the summed
- * squared centre shift is <= shift_tol, or max_iter; a (n) gets the nearest
- * centre of every row. Returns the iterations run, -1 on no memory.
- * Exposed to check it against VLFeat's Lloyd k-means in the tests. */
-int vb_gmm_kmeans_lloyd(const float *X, size_t n, size_t d, int k, float *C, int max_iter, double shift_tol,
+/* Our k-means (in gmm.c; the kmeans classifier and gmm's initial mixture):
+ * Lloyd iterations with Hamerly's bounds from the k centres C (k x d,
+ * refined in place) until no row changes cluster, the summed squared centre
+ * shift is <= shift_tol, or max_iter; a (n) gets the nearest centre of
+ * every row. Returns the iterations run, -1 on no memory. The tests check
+ * it against VLFeat's Lloyd k-means. */
+int vb_clf_kmeans_lloyd(const float *X, size_t n, size_t d, int k, float *C, int max_iter, double shift_tol,
                         uint32_t *a);
 
 /* k-means++ seeding as scikit-learn does it (greedy: 2 + log k candidate

@@ -143,7 +143,7 @@ static vb_status kmeans_own(const kmeans_state *s, const float *X, size_t n, siz
                      : vb_clf_random_rows(X, n, d, (size_t)k, rng, C, err);
     if (st != VB_OK)
         goto done;
-    if (vb_gmm_kmeans_lloyd(X, n, d, k, C, s->max_iter, s->tol * mean_var, a) < 0) {
+    if (vb_clf_kmeans_lloyd(X, n, d, k, C, s->max_iter, s->tol * mean_var, a) < 0) {
         st = vb_fail(err, VB_ERR_NOMEM, "kmeans: out of memory");
         goto done;
     }
