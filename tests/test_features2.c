@@ -341,7 +341,7 @@ static void test_pca_matches_gsl(void **state)
     float *X = low_rank(n, d, 30, 7);
     double *m1, *v1, *w1, *m2, *v2, *w2;
     vb_error err = {0};
-    assert_int_equal(vbf_pca_eig(X, n, d, &m1, &v1, &w1, &err), VB_OK);
+    assert_int_equal(vb_pca_eig(X, n, d, &m1, &v1, &w1, &err), VB_OK);
     assert_int_equal(vbf_pca_eig_gsl(X, n, d, &m2, &v2, &w2, &err), VB_OK);
     for (size_t k = 0; k < d; k++) {
         assert_float_equal(v1[k], v2[k], 1e-9 * v1[0]);

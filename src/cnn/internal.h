@@ -14,11 +14,6 @@ void vb_cnn_conf_defaults(vb_cnn_layer_conf *c, vb_cnn_kind kind);
 /* Shape inference; fills out[arch->n] when not NULL. */
 vb_status vb_cnn_infer(const vb_cnn_arch *arch, vb_shape in, int n_classes, vb_cnn_layer *out, vb_error *err);
 
-/* OpenBLAS runs single-threaded inside our OpenMP pieces; these save and
- * restore the caller's setting around a pass. */
-int vb_cnn_blas_enter(void);
-void vb_cnn_blas_leave(int saved);
-
 /* Standardises rows (n x c*h*w) of net's input into out, per channel, over
  * nthreads OpenMP threads. */
 void vb_cnn_standardise(const vb_cnn *net, const float *X, size_t n, float *out, int nthreads);

@@ -7,9 +7,11 @@
  * which thread takes a piece. Pieces are handed out dynamically: on a
  * shared machine a descheduled thread does not hold the other one up at
  * the next barrier. OpenBLAS runs single-threaded inside the pieces
- * (vb_cnn_blas_enter), so its threads and ours never compete. */
+ * (vb_blas_serial_enter), so its threads and ours never compete. */
 #include "visbench/cnn.h"
 #include "internal.h"
+
+#include "../core/linalg.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -18,23 +20,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
-
-int vb_cnn_blas_enter(void)
-{
-    int saved = openblas_get_num_threads();
-    if (saved != 1)
-        openblas_set_num_threads(1);
-    return saved;
-}
-
-void vb_cnn_blas_leave(int saved)
-{
-    if (saved != 1)
-        openblas_set_num_threads(saved);
-}
 
 static int thread_id(void)
 {
@@ -975,7 +960,7 @@ static void local_backward(const vb_cnn *net, vb_cnn_ws *ws, size_t l0, size_t l
 void vb_cnn_forward(const vb_cnn *net, vb_cnn_ws *ws, size_t n, int train)
 {
     train = train && ws->train;
-    int saved = vb_cnn_blas_enter();
+    int saved = vb_blas_serial_enter();
     for (size_t l = 0; l < net->n_layers;) {
         if (is_local(net, l)) {
             size_t r = l + 1;
@@ -989,14 +974,14 @@ void vb_cnn_forward(const vb_cnn *net, vb_cnn_ws *ws, size_t n, int train)
         ops[L->conf.kind].forward(net, L, l, ws, ws->act[l], ws->act[l + 1], n, train);
         l++;
     }
-    vb_cnn_blas_leave(saved);
+    vb_blas_serial_leave(saved);
 }
 
 void vb_cnn_backward(const vb_cnn *net, vb_cnn_ws *ws, size_t n)
 {
     if (!ws->train)
         return;
-    int saved = vb_cnn_blas_enter();
+    int saved = vb_blas_serial_enter();
     for (size_t l = net->n_layers; l > 0;) {
         if (is_local(net, l - 1)) {
             size_t s = l - 1;
@@ -1012,7 +997,7 @@ void vb_cnn_backward(const vb_cnn *net, vb_cnn_ws *ws, size_t n)
             ops[L->conf.kind].backward(net, L, l, ws, ws->act[l], ws->act[l + 1], ws->grad[l + 1], ws->grad[l],
                                        ws->pgrad, n);
     }
-    vb_cnn_blas_leave(saved);
+    vb_blas_serial_leave(saved);
 }
 
 /* ---- loss -------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* Timers, memory probe, thread settings, checked allocation, files. */
 #define _GNU_SOURCE
 #include "visbench/core.h"
+#include "linalg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 /* OpenBLAS's threading control; declared here so that core does not need
  * cblas.h. Resolved from libopenblas at link time. */
 void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
 /* VLFeat keeps its own OpenMP thread count (vl/generic.h). */
 void vl_set_num_threads(size_t n);
 
@@ -104,6 +106,20 @@ void vb_set_threads(int n)
 #endif
     openblas_set_num_threads(n);
     vl_set_num_threads((size_t)n);
+}
+
+int vb_blas_serial_enter(void)
+{
+    int saved = openblas_get_num_threads();
+    if (saved != 1)
+        openblas_set_num_threads(1);
+    return saved;
+}
+
+void vb_blas_serial_leave(int saved)
+{
+    if (saved != 1)
+        openblas_set_num_threads(saved);
 }
 
 int vb_get_threads(void)

@@ -2,7 +2,7 @@
  * soft assignment), VLAD (VLFeat vl_vlad_encode) and Fisher vectors (VLFeat
  * vl_gmm + vl_fisher_encode), pooled over a spatial pyramid. The codebook
  * is VLFeat's k-means (k-means++ initialisation); an optional PCA of the
- * descriptors (vbf_pca_eig) comes first, as Fisher vectors with diagonal
+ * descriptors (vb_pca_eig) comes first, as Fisher vectors with diagonal
  * Gaussians want decorrelated dimensions.
  *
  * Randomness: VLFeat's k-means draws from vl_get_rand(), the calling
@@ -496,7 +496,7 @@ vb_status vbf_enc_fit(vbf_enc *e, const float *X, size_t n, uint64_t seed, vb_er
     float *Ybuf = NULL;
     if (e->c.d_pca) {
         double *mean = NULL, *val = NULL, *vec = NULL;
-        if ((st = vbf_pca_eig(X, n, din, &mean, &val, &vec, err)) != VB_OK)
+        if ((st = vb_pca_eig(X, n, din, &mean, &val, &vec, err)) != VB_OK)
             return vb_error_prefix(err, "descriptor pca");
         e->pca_mean = vb_malloc(din, sizeof *e->pca_mean, err);
         e->pca_proj = vb_malloc(d, din * sizeof *e->pca_proj, err);

@@ -1,7 +1,7 @@
 /* Helpers shared by the feature plug-ins (not part of the public API):
  *
- *   - vbf_pca: principal components of a float matrix (used by the `pca`
- *     post-processing step and by the optional descriptor PCA of `sift`);
+ *   - vbf_pca_eig_gsl: the GSL reference for vb_pca_eig (core/linalg.h), which
+ *     the `pca` step and the descriptor PCA of `sift` use;
  *   - vbf_enc: local-descriptor encoders (bag of visual words, VLAD, Fisher
  *     vectors) with spatial pyramid pooling, fitted on sampled descriptors.
  */
@@ -10,29 +10,12 @@
 
 #include "visbench/features.h"
 
+#include "../core/linalg.h" /* vb_pca_eig, shared with the classifiers */
+
 /* ---- principal components ---------------------------------------------- */
 
-/* The eigen-decomposition of the covariance of n rows of d floats:
- * mean[d], eigenvalues in decreasing order (values[d], tiny negative ones
- * clamped to 0) and unit eigenvectors as rows (vectors[d x d], row k is
- * component k). Sign convention: the entry of largest magnitude of each
- * component is positive (the first such entry on ties), so the result does
- * not depend on the eigensolver's arbitrary signs. Fails with VB_ERR_DATA
- * for n < 2, VB_ERR_PARAM when d is too large for a dense d x d covariance
- * (VBF_PCA_MAX_DIM), VB_ERR_NUMERIC when the solver fails or the data hold
- * NaN/inf. All outputs are malloc'ed and owned by the caller. */
-#define VBF_PCA_MAX_DIM 8192
-vb_status vbf_pca_eig(const float *X, size_t n, size_t d, double **mean, double **values, double **vectors,
-                      vb_error *err);
-
-/* The pieces both solvers share: mean and full covariance (d x d doubles,
- * malloc'ed; the checks above), and the ordering and sign convention
- * applied to eigenvalues/eigenvectors (rows) given in increasing order. */
-vb_status vbf_pca_covariance(const float *X, size_t n, size_t d, double **mean, double **cov, vb_error *err);
-void vbf_pca_finish(double *values, double *vectors, size_t d);
-
 /* The reference solver (GSL gsl_eigen_symmv) on the same covariance; the
- * tests compare vbf_pca_eig against it. Same outputs and conventions. */
+ * tests compare vb_pca_eig against it. Same outputs and conventions. */
 vb_status vbf_pca_eig_gsl(const float *X, size_t n, size_t d, double **mean, double **values, double **vectors,
                           vb_error *err);
 

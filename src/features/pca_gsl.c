@@ -1,5 +1,5 @@
 /* The reference PCA eigensolver: GSL's gsl_eigen_symmv on the same
- * covariance as vbf_pca_eig (a separate file because GSL's CBLAS header
+ * covariance as vb_pca_eig (a separate file because GSL's CBLAS header
  * clashes with OpenBLAS's). */
 #include "internal.h"
 
@@ -12,7 +12,7 @@ vb_status vbf_pca_eig_gsl(const float *X, size_t n, size_t d, double **mean, dou
 {
     *mean = *values = *vectors = NULL;
     double *cov = NULL, *m = NULL;
-    vb_status st = vbf_pca_covariance(X, n, d, &m, &cov, err);
+    vb_status st = vb_pca_covariance(X, n, d, &m, &cov, err);
     if (st != VB_OK)
         return st;
     double *w = vb_malloc(d, sizeof *w, err), *z = vb_malloc(d, d * sizeof *z, err);
@@ -34,7 +34,7 @@ vb_status vbf_pca_eig_gsl(const float *X, size_t n, size_t d, double **mean, dou
         for (size_t j = 0; j < d; j++)
             z[k * d + j] = gsl_matrix_get(evec, j, k);
     }
-    vbf_pca_finish(w, z, d);
+    vb_pca_finish(w, z, d);
     *mean = m;
     *values = w;
     *vectors = z;

@@ -3,11 +3,8 @@
  * kernel map, to give linear classifiers a chi2 / intersection / JS
  * kernel).
  *
- * PCA route: the covariance is one BLAS ssyrk over the centred rows; the
- * eigendecomposition is LAPACK's dsyevr (MRRR) from OpenBLAS rather than
- * GSL's gsl_eigen_symmv (pca_gsl.c): GSL's unblocked QR takes tens of seconds for the
- * 1,500-dimensional HOG covariance where dsyevr takes about a second, and
- * the tests check the two against each other (vbf_pca_eig_gsl). */
+ * The principal components come from vb_pca_eig (core/pca.c: BLAS ssyrk,
+ * LAPACK dsyevr); the tests check it against GSL (vbf_pca_eig_gsl). */
 #include "internal.h"
 
 #include <cblas.h>
@@ -16,167 +13,10 @@
 #include <string.h>
 #include <vl/homkermap.h>
 
-/* LAPACK as exported by OpenBLAS (Debian ships no lapacke.h with it). The
- * Fortran ABI passes character lengths as trailing hidden size_t arguments;
- * they are passed explicitly, as gfortran-built LAPACK may rely on them. */
-extern void dsyevr_(const char *jobz, const char *range, const char *uplo, const int *n, double *a, const int *lda,
-                    const double *vl, const double *vu, const int *il, const int *iu, const double *abstol, int *m,
-                    double *w, double *z, const int *ldz, int *isuppz, double *work, const int *lwork, int *iwork,
-                    const int *liwork, int *info, size_t len_jobz, size_t len_range, size_t len_uplo);
-
-/* ---- PCA core ------------------------------------------------------------ */
-
-/* Mean and covariance (d x d doubles, full) of n rows. */
-vb_status vbf_pca_covariance(const float *X, size_t n, size_t d, double **mean_out, double **cov_out, vb_error *err)
-{
-    *mean_out = *cov_out = NULL;
-    if (n < 2)
-        return vb_fail(err, VB_ERR_DATA, "pca needs at least 2 training rows, not %zu", n);
-    if (d == 0)
-        return vb_fail(err, VB_ERR_DATA, "pca: the features are empty");
-    if (d > VBF_PCA_MAX_DIM)
-        return vb_fail(err, VB_ERR_PARAM,
-                       "pca on %zu features would need a %zu x %zu covariance; reduce the features below %d "
-                       "(e.g. a larger cell or fewer words) first",
-                       d, d, d, VBF_PCA_MAX_DIM);
-    size_t dd;
-    if (!vb_mul_ok(d, d, &dd))
-        return vb_fail(err, VB_ERR_NOMEM, "pca: size overflow");
-    double *mean = vb_calloc(d, sizeof *mean, err);
-    float *Xc = vb_malloc(n, d * sizeof *Xc, err);
-    float *C = vb_malloc(dd, sizeof *C, err);
-    double *cov = vb_malloc(dd, sizeof *cov, err);
-    if (!mean || !Xc || !C || !cov) {
-        free(mean);
-        free(Xc);
-        free(C);
-        free(cov);
-        return VB_ERR_NOMEM;
-    }
-    int bad = 0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++) {
-            float v = X[i * d + j];
-            if (!isfinite(v))
-                bad = 1;
-            mean[j] += v;
-        }
-    if (bad) {
-        free(mean);
-        free(Xc);
-        free(C);
-        free(cov);
-        return vb_fail(err, VB_ERR_NUMERIC, "pca: the training features hold NaN or infinite values");
-    }
-    for (size_t j = 0; j < d; j++)
-        mean[j] /= (double)n;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++)
-            Xc[i * d + j] = (float)((double)X[i * d + j] - mean[j]);
-    /* Xc' Xc / (n - 1); the upper triangle is filled, then mirrored. */
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)n, (float)(1.0 / (double)(n - 1)), Xc, (int)d,
-                0.0f, C, (int)d);
-    for (size_t a = 0; a < d; a++)
-        for (size_t b = a; b < d; b++)
-            cov[a * d + b] = cov[b * d + a] = C[a * d + b];
-    free(Xc);
-    free(C);
-    *mean_out = mean;
-    *cov_out = cov;
-    return VB_OK;
-}
-
-/* Decreasing order, clamped values, sign convention (see internal.h).
- * vec holds eigenvectors as rows, in increasing order of value on input. */
-void vbf_pca_finish(double *val, double *vec, size_t d)
-{
-    for (size_t a = 0, b = d - 1; a < b; a++, b--) {
-        double t = val[a];
-        val[a] = val[b];
-        val[b] = t;
-        for (size_t j = 0; j < d; j++) {
-            t = vec[a * d + j];
-            vec[a * d + j] = vec[b * d + j];
-            vec[b * d + j] = t;
-        }
-    }
-    for (size_t k = 0; k < d; k++) {
-        if (!(val[k] > 0))
-            val[k] = 0;
-        double *v = vec + k * d, best = 0;
-        size_t at = 0;
-        for (size_t j = 0; j < d; j++)
-            if (fabs(v[j]) > best * (1 + 1e-12)) {
-                best = fabs(v[j]);
-                at = j;
-            }
-        if (v[at] < 0)
-            for (size_t j = 0; j < d; j++)
-                v[j] = -v[j];
-    }
-}
-
-vb_status vbf_pca_eig(const float *X, size_t n, size_t d, double **mean, double **values, double **vectors,
-                      vb_error *err)
-{
-    *mean = *values = *vectors = NULL;
-    double *cov = NULL, *m = NULL;
-    vb_status st = vbf_pca_covariance(X, n, d, &m, &cov, err);
-    if (st != VB_OK)
-        return st;
-    int N = (int)d, M = 0, info = 0, lwork = -1, liwork = -1, iwkopt = 0, il = 1, iu = N;
-    double wkopt = 0, vl = 0, vu = 0, abstol = 0;
-    double *w = vb_malloc(d, sizeof *w, err), *z = vb_malloc(d, d * sizeof *z, err);
-    int *isuppz = vb_malloc(2 * d, sizeof *isuppz, err);
-    double *work = NULL;
-    int *iwork = NULL;
-    if (!w || !z || !isuppz) {
-        st = VB_ERR_NOMEM;
-        goto out;
-    }
-    /* Row-major symmetric = column-major symmetric; z comes back column-major
-     * (column k = eigenvector k), which read row-major is one vector per row. */
-    dsyevr_("V", "A", "U", &N, cov, &N, &vl, &vu, &il, &iu, &abstol, &M, w, z, &N, isuppz, &wkopt, &lwork, &iwkopt,
-            &liwork, &info, 1, 1, 1);
-    if (info != 0) {
-        st = vb_fail(err, VB_ERR_NUMERIC, "pca: LAPACK dsyevr workspace query failed (info %d)", info);
-        goto out;
-    }
-    lwork = (int)wkopt + 1;
-    liwork = iwkopt + 1;
-    work = vb_malloc((size_t)lwork, sizeof *work, err);
-    iwork = vb_malloc((size_t)liwork, sizeof *iwork, err);
-    if (!work || !iwork) {
-        st = VB_ERR_NOMEM;
-        goto out;
-    }
-    dsyevr_("V", "A", "U", &N, cov, &N, &vl, &vu, &il, &iu, &abstol, &M, w, z, &N, isuppz, work, &lwork, iwork,
-            &liwork, &info, 1, 1, 1);
-    if (info != 0 || M != N) {
-        st = vb_fail(err, VB_ERR_NUMERIC, "pca: the eigendecomposition failed (LAPACK dsyevr info %d)", info);
-        goto out;
-    }
-    vbf_pca_finish(w, z, d);
-    *mean = m;
-    *values = w;
-    *vectors = z;
-    m = w = z = NULL;
-out:
-    free(cov);
-    free(m);
-    free(w);
-    free(z);
-    free(isuppz);
-    free(work);
-    free(iwork);
-    return st;
-}
-
 /* ---- pca ----------------------------------------------------------------- */
 
 static const vb_param_def pca_params[] = {
-    {.name = "components", .type = VB_PT_INT, .def = "0", .min = 0, .max = VBF_PCA_MAX_DIM, .flags = VB_PF_GRID | VB_PF_PRIMARY,
+    {.name = "components", .type = VB_PT_INT, .def = "0", .min = 0, .max = VB_PCA_MAX_DIM, .flags = VB_PF_GRID | VB_PF_PRIMARY,
      .help = "components kept (0: as many as `variance` needs); more than the features or the training rows is an "
              "error at fit"},
     {.name = "variance", .type = VB_PT_FLOAT, .def = "0.95", .min = 0, .max = 1, .flags = VB_PF_MIN_OPEN,
@@ -227,10 +67,10 @@ static vb_status pca_create(const vb_params *p, size_t d, void **state, vb_error
         return vb_param_fail(p, "variance", err, "pca: give either components or variance, not both");
     if (k > 0 && (size_t)k > d)
         return vb_param_fail(p, "components", err, "pca: %ld components asked of %zu features", k, d);
-    if (d > VBF_PCA_MAX_DIM)
+    if (d > VB_PCA_MAX_DIM)
         return vb_fail(err, VB_ERR_PARAM,
                        "pca on %zu features would need a %zu x %zu covariance; reduce the features below %d first", d,
-                       d, d, VBF_PCA_MAX_DIM);
+                       d, d, VB_PCA_MAX_DIM);
     pca_state *s = vb_calloc(1, sizeof *s, err);
     if (!s)
         return VB_ERR_NOMEM;
@@ -296,7 +136,7 @@ static vb_status pca_fit(void *state, const float *X, size_t n, vb_error *err)
                            s->k_param, n, rank);
     }
     double *mean = NULL, *val = NULL, *vec = NULL;
-    vb_status st = vbf_pca_eig(X, n, s->d, &mean, &val, &vec, err);
+    vb_status st = vb_pca_eig(X, n, s->d, &mean, &val, &vec, err);
     if (st != VB_OK)
         return st;
     double total = 0;
