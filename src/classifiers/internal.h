@@ -71,4 +71,50 @@ vb_status vb_clf_random_rows(const float *X, size_t n, size_t d, size_t k, vb_rn
  * k-means' stopping tolerance), summed the same way for any thread count. */
 vb_status vb_clf_mean_variance(const float *X, size_t n, size_t d, double *out, vb_error *err);
 
+/* Inserts (v, j) into the list (dd, ii) of length *len <= k, sorted by
+ * (v, j), when it ranks among the k smallest (knn's neighbour lists). */
+static inline void vb_topk_push(float *dd, int32_t *ii, int *len, int k, float v, int32_t j)
+{
+    int m = *len;
+    if (m == k) {
+        if (v > dd[m - 1] || (v == dd[m - 1] && j > ii[m - 1]))
+            return;
+        m--;
+    }
+    int p = m;
+    while (p > 0 && (dd[p - 1] > v || (dd[p - 1] == v && ii[p - 1] > j))) {
+        dd[p] = dd[p - 1];
+        ii[p] = ii[p - 1];
+        p--;
+    }
+    dd[p] = v;
+    ii[p] = j;
+    *len = m + 1;
+}
+
+/* Exact k nearest neighbours in squared Euclidean distance (nnsearch.c):
+ * neighbours ranked by (directly summed distance, index), BLAS GEMMs only
+ * to bound the distances and skip rows, optionally on the leading principal
+ * components. The index borrows X (n x d), which must outlive it.
+ * prune: 0 none, -1 chosen by a pilot (when n and d are large enough),
+ * m > 0 that many components. k: the k the queries will use (for the
+ * pilot). */
+typedef struct vb_nn_index vb_nn_index;
+vb_status vb_nn_build(const float *X, size_t n, size_t d, int k, int prune, uint64_t seed, vb_nn_index **out,
+                      vb_error *err);
+void vb_nn_free(vb_nn_index *ix);
+/* the leading components the bounds use (0: none) */
+int vb_nn_dims(const vb_nn_index *ix);
+/* bounds kept per query before the threshold drops (0: the default); for
+ * the tests of the overflow path */
+void vb_nn_set_reserve(vb_nn_index *ix, int reserve);
+/* Reorders (v, j) so that v[r] is the (r+1)-th smallest value, with none
+ * larger before it and none smaller after it (r < n; ties in any order). */
+void vb_nn_select(float *v, int32_t *j, size_t n, size_t r);
+/* For each of the nq rows of Q (nq x d), its k <= n nearest rows: squared
+ * distances ascending (dist, nq x k) and indices (idx, nq x k); ties to the
+ * smaller index. Working memory about 2 x block_mb. */
+vb_status vb_nn_query(const vb_nn_index *ix, const float *Q, size_t nq, int k, double block_mb, float *dist,
+                      int32_t *idx, vb_error *err);
+
 #endif

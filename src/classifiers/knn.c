@@ -1,13 +1,14 @@
 /* knn: k nearest neighbours by brute force, or approximately with VLFeat's
  * kd-forest (l2 only).
  *
- * Brute force works on tiles of test rows x training rows. For l2 and
- * cosine one tile is one GEMM (||x||^2 + ||t||^2 - 2 X T^T; for cosine the
- * rows are normalised first and the distance is 1 - x.t), so the memory is
- * bounded by block_mb, never n_test x n_train; each test row keeps a running
- * top-k across the tiles. l1 and chi2 are computed directly, row by row
- * (vectorised over features, parallel over test rows), with the same
- * running top-k.
+ * Brute force for l2 and cosine is nnsearch.c: exact neighbours ranked by
+ * the directly summed squared distance, with GEMM tiles (bounded by
+ * block_mb, never n_test x n_train) of lower bounds to skip training rows,
+ * on the leading principal components when a pilot at training predicts a
+ * saving (prune). Cosine compares unit rows; its distance 1 - x.t is half
+ * their squared distance. l1 and chi2 are computed directly, row by row
+ * (vectorised over features, parallel over test rows), with a running
+ * top-k.
  *
  * Neighbours are ordered by (distance, training index): ties go to the
  * earlier training row. Scores are the (weighted) vote fractions of the k
@@ -17,7 +18,9 @@
  * at distance 0, only they vote (as in scikit-learn).
  *
  * Memory: the model is a copy of the training set, n x d floats plus n
- * labels (and n norms for l2): 60000 x 1519 HOG rows are 365 MB. */
+ * labels: 60000 x 1519 HOG rows are 365 MB; with pruning, the rows'
+ * projections on m components (n x (m + 1), padded) besides: 123 MB at
+ * m = 504. Only the copy is saved; the search index is rebuilt on load. */
 #include "internal.h"
 
 #include <cblas.h>
@@ -42,13 +45,20 @@ static const vb_param_def knn_params[] = {
     {.name = "max_comparisons", .type = VB_PT_INT, .def = "256", .min = 0, .max = 1e9,
      .help = "kdforest: leaves checked per query (0 = unlimited, exact)"},
     {.name = "block_mb", .type = VB_PT_FLOAT, .def = "32", .min = 0, .max = 1e6, .flags = VB_PF_MIN_OPEN,
-     .help = "memory for one tile of test-to-training distances (brute l2/cosine; up to 1024 test rows)"},
+     .help = "memory for one tile of test-to-training distance bounds (brute l2/cosine), and as much for the "
+             "candidates kept"},
+    {.name = "prune", .type = VB_PT_ENUM, .def = "auto", .choices = "auto|off",
+     .help = "brute l2/cosine: skip training rows by exact lower bounds on their distance from the leading "
+             "principal components (auto: when a pilot at training predicts a saving; the neighbours are the "
+             "same either way)"},
+    {.name = "prune_dims", .type = VB_PT_INT, .def = "0", .min = 0, .max = 8192,
+     .help = "prune: components of the bounds (0: chosen by the pilot; at most features - 1)"},
 };
 
 enum { M_L2, M_COSINE, M_L1, M_CHI2 };
 
 typedef struct knn_state {
-    int k, metric, distw, kdforest, trees;
+    int k, metric, distw, kdforest, trees, prune;
     long max_cmp;
     double block_mb;
     /* trained */
@@ -56,9 +66,9 @@ typedef struct knn_state {
     int n_classes;
     float *X;   /* n x d (cosine: unit rows) */
     int *y;     /* n */
-    float *sq;  /* n squared norms (l2) */
     uint64_t seed;
     VlKDForest *forest;
+    vb_nn_index *nn; /* brute l2 / cosine */
 } knn_state;
 
 static void knn_clear(knn_state *s)
@@ -66,10 +76,11 @@ static void knn_clear(knn_state *s)
     if (s->forest)
         vl_kdforest_delete(s->forest);
     s->forest = NULL;
+    vb_nn_free(s->nn);
+    s->nn = NULL;
     free(s->X);
     free(s->y);
-    free(s->sq);
-    s->X = s->sq = NULL;
+    s->X = NULL;
     s->y = NULL;
     s->n = 0;
 }
@@ -101,6 +112,7 @@ static vb_status knn_create(const vb_params *p, void **state, vb_error *err)
     s->trees = (int)vb_param_int(p, "trees");
     s->max_cmp = vb_param_int(p, "max_comparisons");
     s->block_mb = vb_param_float(p, "block_mb");
+    s->prune = vb_param_is(p, "prune", "off") ? 0 : vb_param_int(p, "prune_dims") > 0 ? (int)vb_param_int(p, "prune_dims") : -1;
     *state = s;
     return VB_OK;
 }
@@ -133,17 +145,14 @@ static vb_status build_forest(knn_state *s, vb_error *err)
     return VB_OK;
 }
 
-/* Fills the derived parts (norms, forest) of a state whose X, y are set. */
+/* Fills the derived parts (search index or forest) of a state whose X, y
+ * are set. */
 static vb_status knn_finish(knn_state *s, vb_error *err)
 {
-    if (s->metric == M_L2) {
-        s->sq = vb_malloc(s->n, sizeof *s->sq, err);
-        if (!s->sq)
-            return VB_ERR_NOMEM;
-        vb_clf_row_sqnorms(s->X, s->n, s->d, s->sq);
-    }
     if (s->kdforest)
         return build_forest(s, err);
+    if (s->metric == M_L2 || s->metric == M_COSINE)
+        return vb_nn_build(s->X, s->n, s->d, s->k, s->prune, s->seed, &s->nn, err);
     return VB_OK;
 }
 
@@ -182,27 +191,6 @@ static vb_status knn_train(void *state, const vb_traindata *td, vb_error *err)
 }
 
 /* ---- neighbour lists --------------------------------------------------- */
-
-/* Inserts (dist, idx) into the sorted list (dd, ii) of length *len <= k
- * when it ranks among the k smallest by (distance, index). */
-static inline void topk_push(float *dd, int32_t *ii, int *len, int k, float dist, int32_t idx)
-{
-    int m = *len;
-    if (m == k) {
-        if (dist > dd[m - 1] || (dist == dd[m - 1] && idx > ii[m - 1]))
-            return;
-        m--;
-    }
-    int p = m;
-    while (p > 0 && (dd[p - 1] > dist || (dd[p - 1] == dist && ii[p - 1] > idx))) {
-        dd[p] = dd[p - 1];
-        ii[p] = ii[p - 1];
-        p--;
-    }
-    dd[p] = dist;
-    ii[p] = idx;
-    *len = m + 1;
-}
 
 static inline float dist_l1(const float *a, const float *b, size_t d)
 {
@@ -256,108 +244,47 @@ static int vote(const knn_state *s, const float *dd, const int32_t *ii, int m, f
 
 /* ---- prediction -------------------------------------------------------- */
 
-/* Merges the distances of one test row to training columns j0..j0+m
- * (GEMM row g: dot products) into its running top-k: x2 + |t_j|^2 - 2 g_j
- * clamped at 0 (l2), or 1 - g_j (cosine, x2 unused). Chunks of TK_CHUNK
- * distances are computed vectorised into a buffer, and only a chunk whose
- * minimum beats the current k-th distance goes through topk_push (with the
- * very same buffered values): after the first few thousand columns almost
- * none do. A later column never wins a tie (its index is larger), so
- * "beats" is strict. */
-#define TK_CHUNK 64
-static void topk_merge(const knn_state *s, const float *g, size_t j0, size_t m, float x2, int k, float *dd,
-                       int32_t *ii, int *len)
-{
-    float v[TK_CHUNK];
-    int cosine = s->metric == M_COSINE;
-    for (size_t c0 = 0; c0 < m; c0 += TK_CHUNK) {
-        size_t cm = m - c0 < TK_CHUNK ? m - c0 : TK_CHUNK;
-        const float *gc = g + c0;
-        float mn = INFINITY;
-        if (cosine) {
-#pragma omp simd reduction(min : mn)
-            for (size_t t = 0; t < cm; t++) {
-                v[t] = 1.0f - gc[t];
-                mn = v[t] < mn ? v[t] : mn;
-            }
-        } else {
-            const float *sq = s->sq + j0 + c0;
-#pragma omp simd reduction(min : mn)
-            for (size_t t = 0; t < cm; t++) {
-                float q = x2 + sq[t] - 2.0f * gc[t];
-                v[t] = q > 0 ? q : 0.0f;
-                mn = v[t] < mn ? v[t] : mn;
-            }
-        }
-        if (*len == k && !(mn < dd[k - 1]))
-            continue;
-        for (size_t t = 0; t < cm; t++)
-            topk_push(dd, ii, len, k, v[t], (int32_t)(j0 + c0 + t));
-    }
-}
+/* l2 and cosine: the exact neighbours from the search index (nnsearch.c),
+ * in runs of queries so that the neighbour lists stay small; cosine
+ * compares unit rows, whose squared distance is 2 (1 - cos). */
+#define RUN_ROWS 8192
 
-/* Tiles of at most TILE_ROWS test rows x as many training columns as
- * block_mb allows: a tile of distances small enough to be written and
- * scanned in cache, and to fault in few pages (a fresh page costs more
- * here than the arithmetic on it), yet one GEMM large enough for OpenBLAS's
- * peak. Each test row keeps its top-k across the column tiles. */
-#define TILE_ROWS 1024
-
-static vb_status predict_gemm(const knn_state *s, const float *X, size_t n, int *labels, float *scores,
-                              vb_error *err)
+static vb_status predict_nn(const knn_state *s, const float *X, size_t n, int *labels, float *scores, vb_error *err)
 {
-    size_t N = s->n, d = s->d;
-    int k = s->k, K = s->n_classes;
-    double elems = s->block_mb * 1048576.0 / 4.0;
-    size_t B = elems < TILE_ROWS ? (size_t)elems : TILE_ROWS;
-    B = B < 1 ? 1 : B > n ? n : B;
-    size_t T = (size_t)(elems / (double)B);
-    T = T < 1 ? 1 : T > N ? N : T;
-    float *D = vb_malloc(B, T * sizeof *D, err);
-    float *Q = vb_malloc(B, d * sizeof *Q, err), *qq = vb_malloc(B, sizeof *qq, err);
-    float *dd = vb_malloc(B, (size_t)k * sizeof *dd, err);
-    int32_t *ii = vb_malloc(B, (size_t)k * sizeof *ii, err);
-    int *len = vb_malloc(B, sizeof *len, err);
+    size_t d = s->d, run = n < RUN_ROWS ? n : RUN_ROWS;
+    int k = s->k, K = s->n_classes, cosine = s->metric == M_COSINE;
+    float *dd = vb_malloc(run, (size_t)k * sizeof *dd, err);
+    int32_t *ii = vb_malloc(run, (size_t)k * sizeof *ii, err);
+    float *Q = cosine ? vb_malloc(run, d * sizeof *Q, err) : NULL;
     double *w = vb_malloc((size_t)omp_get_max_threads(), (size_t)K * sizeof *w, err);
     vb_status st = VB_OK;
-    if (!D || !Q || !qq || !dd || !ii || !len || !w) {
+    if (!dd || !ii || (cosine && !Q) || !w) {
         st = VB_ERR_NOMEM;
         goto out;
     }
-    for (size_t r0 = 0; r0 < n; r0 += B) {
-        size_t m = n - r0 < B ? n - r0 : B;
-        memcpy(Q, X + r0 * d, m * d * sizeof *Q);
-        if (s->metric == M_COSINE)
+    for (size_t r0 = 0; r0 < n; r0 += run) {
+        size_t m = n - r0 < run ? n - r0 : run;
+        const float *Qr = X + r0 * d;
+        if (cosine) {
+            memcpy(Q, Qr, m * d * sizeof *Q);
             normalise_rows(Q, m, d);
-        else
-            vb_clf_row_sqnorms(Q, m, d, qq);
-        for (size_t i = 0; i < m; i++)
-            len[i] = 0;
-        for (size_t j0 = 0; j0 < N; j0 += T) {
-            size_t nt = N - j0 < T ? N - j0 : T;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)nt, (int)d, 1.0f, Q, (int)d,
-                        s->X + j0 * d, (int)d, 0.0f, D, (int)nt);
-#pragma omp parallel for schedule(static)
-            for (size_t i = 0; i < m; i++)
-                topk_merge(s, D + i * nt, j0, nt, s->metric == M_COSINE ? 0.0f : qq[i], k, dd + i * (size_t)k,
-                           ii + i * (size_t)k, &len[i]);
+            Qr = Q;
         }
+        if ((st = vb_nn_query(s->nn, Qr, m, k, s->block_mb, dd, ii, err)) != VB_OK)
+            goto out;
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < m; i++) {
             float *di = dd + i * (size_t)k;
-            for (int t = 0; t < len[i]; t++)
-                di[t] = s->metric == M_COSINE ? fmaxf(di[t], 0.0f) : sqrtf(di[t]);
-            labels[r0 + i] = vote(s, di, ii + i * (size_t)k, len[i], scores ? scores + (r0 + i) * (size_t)K : NULL,
+            for (int t = 0; t < k; t++)
+                di[t] = cosine ? di[t] / 2 : sqrtf(di[t]);
+            labels[r0 + i] = vote(s, di, ii + i * (size_t)k, k, scores ? scores + (r0 + i) * (size_t)K : NULL,
                                   w + (size_t)omp_get_thread_num() * (size_t)K);
         }
     }
 out:
-    free(D);
-    free(Q);
-    free(qq);
     free(dd);
     free(ii);
-    free(len);
+    free(Q);
     free(w);
     return st;
 }
@@ -382,7 +309,7 @@ static vb_status predict_direct(const knn_state *s, const float *X, size_t n, in
                 int len = 0;
                 for (size_t j = 0; j < N; j++) {
                     float v = s->metric == M_L1 ? dist_l1(x, s->X + j * d, d) : dist_chi2(x, s->X + j * d, d);
-                    topk_push(dd, ii, &len, k, v, (int32_t)j);
+                    vb_topk_push(dd, ii, &len, k, v, (int32_t)j);
                 }
                 labels[i] = vote(s, dd, ii, len, scores ? scores + i * (size_t)K : NULL, w);
             }
@@ -455,7 +382,7 @@ static vb_status knn_predict(const void *state, const float *X, size_t n, int *l
     if (s->kdforest)
         return predict_forest(s, X, n, labels, scores, err);
     if (s->metric == M_L2 || s->metric == M_COSINE)
-        return predict_gemm(s, X, n, labels, scores, err);
+        return predict_nn(s, X, n, labels, scores, err);
     return predict_direct(s, X, n, labels, scores, err);
 }
 
@@ -519,6 +446,8 @@ static void knn_info(const void *state, vb_buf *b)
     const knn_state *s = state;
     vb_buf_printf(b, "\"n_train\": %zu, \"model_mb\": ", s->n);
     vb_buf_double(b, (double)s->n * ((double)s->d * 4 + 8) / 1048576.0);
+    if (s->nn)
+        vb_buf_printf(b, ", \"prune_dims\": %d", vb_nn_dims(s->nn));
 }
 
 static void knn_dims(const void *state, size_t *d, int *n_classes)
@@ -530,9 +459,14 @@ static void knn_dims(const void *state, size_t *d, int *n_classes)
 
 const vb_classifier_vt vb_clf_knn = {
     .info = {.name = "knn",
-             .help = "k nearest neighbours: brute force (BLAS blocks for l2/cosine, l1, chi2) or VLFeat kd-forest",
+             .help = "k nearest neighbours: exact (l2/cosine with BLAS bounds and PCA pruning, l1, chi2) or "
+                     "VLFeat kd-forest",
              .doc = "The model keeps a copy of the training set (n x d floats). Scores are the (1/distance "
-                    "weighted) vote fractions; ties go to the nearer training row, then to the smaller class.",
+                    "weighted) vote fractions; ties go to the nearer training row, then to the smaller class. "
+                    "l2 and cosine rank by the directly summed distance; GEMM lower bounds (on the leading "
+                    "principal components when `prune` finds them worth it) only skip rows, so the neighbours "
+                    "are the same with or without pruning and for any thread count. Training then fits the "
+                    "components on 4096 rows and prices each number of them on a pilot of other rows.",
              .params = knn_params,
              .n_params = sizeof knn_params / sizeof knn_params[0]},
     .flags = VB_CLF_PROBA,
