@@ -302,8 +302,15 @@ static vb_status build_pruned(vb_nn_index *ix, int k, int force_m, uint64_t seed
     vb_rng_shuffle(rng, rows, n);
     for (size_t i = 0; i < S; i++)
         memcpy(Xs + i * d, ix->X + rows[i] * d, d * sizeof *Xs);
-    if ((st = vb_pca_eig(Xs, S, d, &mean, &val, &vec, err)) != VB_OK)
+    if ((st = vb_pca_eig(Xs, S, d, &mean, &val, &vec, err)) != VB_OK) {
+        /* no components (the eigensolver failed): search without them */
+        if (st != VB_ERR_NOMEM) {
+            if (err)
+                *err = (vb_error){0};
+            st = VB_OK;
+        }
         goto out;
+    }
 
     /* candidate m: fractions of d, multiples of 8 */
     static const double frac[] = {1.0 / 16, 1.0 / 12, 1.0 / 8, 1.0 / 6, 1.0 / 4, 1.0 / 3, 0.4, 0.5};
