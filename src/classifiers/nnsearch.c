@@ -66,7 +66,7 @@ struct vb_nn_index {
     int reserve;    /* R: bounds kept per query (0: from k) */
     size_t k1;      /* columns of the bound rows: d, or m + 1 padded to 16 */
     float *c;       /* d: centre (m > 0) */
-    float *W;       /* m x d: components as rows (m > 0) */
+    float *W;       /* components as rows, the first m used (m > 0) */
     float *P;       /* n x (m + 1): projections, then the residual norm (m > 0) */
     float *nb;      /* n: (1 - EPS) |x - c|^2 (c = 0 when m = 0) */
 };
@@ -143,12 +143,49 @@ void vb_nn_free(vb_nn_index *ix)
     free(ix);
 }
 
-/* Centred projections of h rows of X (rows sel[0..h-1], or the first h
- * when sel is NULL) on the M components Wf (M x d): out (h x ldo, the first
- * M columns) and xc2 (h: |x - c|^2, in double). Each thread centres and
- * projects its own chunks of rows, with OpenBLAS serial. */
-static vb_status project(const float *X, size_t d, const size_t *sel, size_t h, const float *c, const float *Wf,
-                         size_t M, float *out, size_t ldo, double *xc2, vb_error *err)
+/* One thread's share of a projection: h rows of X (rows sel[0..h-1], or
+ * the first h when sel is NULL) centred into buf (h x d) and projected on
+ * the M components W (M x d): out (h x ldo, the first M columns) and xc2
+ * (h: |x - c|^2, in double). */
+static void project_rows(const float *X, size_t d, const size_t *sel, size_t h, const float *c, const float *W,
+                         size_t M, float *buf, float *out, size_t ldo, double *xc2)
+{
+    for (size_t i = 0; i < h; i++) {
+        const float *x = X + (sel ? sel[i] : i) * d;
+        float *o = buf + i * d;
+        double s = 0;
+#pragma omp simd reduction(+ : s)
+        for (size_t t = 0; t < d; t++) {
+            o[t] = x[t] - c[t];
+            s += (double)o[t] * o[t];
+        }
+        xc2[i] = s;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)h, (int)M, (int)d, 1.0f, buf, (int)d, W, (int)d, 0.0f,
+                out, (int)ldo);
+}
+
+/* Projections (h x ldo, M columns) made bound rows: the residual norm
+ * after them in column M, zeros up to ldo; and nb = (1 - EPS) |x - c|^2. */
+static void finish_rows(float *out, size_t ldo, size_t M, size_t h, const double *xc2, float *nb)
+{
+    for (size_t i = 0; i < h; i++) {
+        float *p = out + i * ldo;
+        double s = 0;
+#pragma omp simd reduction(+ : s)
+        for (size_t t = 0; t < M; t++)
+            s += (double)p[t] * p[t];
+        p[M] = (float)sqrt(fmax(xc2[i] - s, 0));
+        for (size_t t = M + 1; t < ldo; t++)
+            p[t] = 0;
+        nb[i] = (float)((1 - EPS) * xc2[i]);
+    }
+}
+
+/* The same over many rows, each thread on its own chunks with OpenBLAS
+ * serial; with nb, finished into bound rows (then ldo > M). */
+static vb_status project(const float *X, size_t d, const size_t *sel, size_t h, const float *c, const float *W,
+                         size_t M, float *out, size_t ldo, double *xc2, float *nb, vb_error *err)
 {
     size_t CH = 256, nch = (h + CH - 1) / CH;
     int fail = 0, saved = vb_blas_serial_enter();
@@ -162,25 +199,24 @@ static vb_status project(const float *X, size_t d, const size_t *sel, size_t h, 
 #pragma omp for schedule(dynamic, 1)
             for (size_t ch = 0; ch < nch; ch++) {
                 size_t i0 = ch * CH, hh = h - i0 < CH ? h - i0 : CH;
-                for (size_t i = 0; i < hh; i++) {
-                    const float *x = X + (sel ? sel[i0 + i] : i0 + i) * d;
-                    float *o = buf + i * d;
-                    double s = 0;
-#pragma omp simd reduction(+ : s)
-                    for (size_t t = 0; t < d; t++) {
-                        o[t] = x[t] - c[t];
-                        s += (double)o[t] * o[t];
-                    }
-                    xc2[i0 + i] = s;
-                }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)hh, (int)M, (int)d, 1.0f, buf, (int)d, Wf,
-                            (int)d, 0.0f, out + i0 * ldo, (int)ldo);
+                project_rows(sel ? X : X + i0 * d, d, sel ? sel + i0 : NULL, hh, c, W, M, buf, out + i0 * ldo, ldo,
+                             xc2 + i0);
+                if (nb)
+                    finish_rows(out + i0 * ldo, ldo, M, hh, xc2 + i0, nb + i0);
             }
         }
         free(buf);
     }
     vb_blas_serial_leave(saved);
     return fail ? vb_fail(err, VB_ERR_NOMEM, "knn: out of memory") : VB_OK;
+}
+
+/* (1 - EPS) |x|^2 of n rows: the norms of unpruned bounds. */
+static void scaled_sqnorms(const float *X, size_t n, size_t d, float *out)
+{
+    vb_clf_row_sqnorms(X, n, d, out);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)((1 - EPS) * out[i]);
 }
 
 /* The pilot: the first nq of the S sampled rows (rows) are queried.
@@ -197,10 +233,10 @@ static vb_status pilot(const vb_nn_index *ix, const size_t *rows, size_t S, cons
     size_t gcols = n > S ? n : S;
     float *Q = vb_malloc(nq, d * sizeof *Q, err), *G = vb_malloc(nq, gcols * sizeof *G, err);
     float *sq = vb_malloc(n, sizeof *sq, err), *dk = vb_malloc(nq, sizeof *dk, err);
-    double *p2 = vb_calloc(S, sizeof *p2, err);
+    double *p2 = vb_calloc(S, sizeof *p2, err), *rx = vb_malloc(S, sizeof *rx, err);
     vb_status st = VB_OK;
     int fail = 0;
-    if (!Q || !G || !sq || !dk || !p2) {
+    if (!Q || !G || !sq || !dk || !p2 || !rx) {
         st = VB_ERR_NOMEM;
         goto out;
     }
@@ -243,17 +279,17 @@ static vb_status pilot(const vb_nn_index *ix, const size_t *rows, size_t S, cons
     for (int t = 0, m0 = 0; t < nm; m0 = ms[t++]) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)S, ms[t] - m0, 1.0f, PS + m0, (int)M,
                     PS + m0, (int)M, t == 0 ? 0.0f : 1.0f, G, (int)S);
-        for (size_t b = 0; b < S; b++)
+        for (size_t b = 0; b < S; b++) {
             for (int u = m0; u < ms[t]; u++)
                 p2[b] += (double)PS[b * M + u] * PS[b * M + u];
+            rx[b] = sqrt(fmax(xc2s[b] - p2[b], 0)); /* the residual norm after ms[t] */
+        }
         double c = 0, o = 0;
 #pragma omp parallel for schedule(static) reduction(+ : c, o)
         for (size_t a = 0; a < nq; a++) {
             size_t cnt = 0;
-            double rq = sqrt(fmax(xc2s[a] - p2[a], 0));
             for (size_t b = 0; b < S; b++) {
-                double rx = sqrt(fmax(xc2s[b] - p2[b], 0));
-                double lb = (1 - EPS) * (xc2s[a] + xc2s[b]) - 2 * ((double)G[a * S + b] + rq * rx);
+                double lb = (1 - EPS) * (xc2s[a] + xc2s[b]) - 2 * ((double)G[a * S + b] + rx[a] * rx[b]);
                 cnt += b != a && lb <= dk[a];
             }
             c += (double)cnt * scale;
@@ -268,6 +304,7 @@ out:
     free(sq);
     free(dk);
     free(p2);
+    free(rx);
     return st;
 }
 
@@ -351,7 +388,7 @@ static vb_status build_pruned(vb_nn_index *ix, int k, int force_m, uint64_t seed
             st = VB_ERR_NOMEM;
             goto out;
         }
-        if (Sp < 2 || (st = project(ix->X, d, rows + S, Sp, ix->c, Wa, M, PS, M, xc2, err)) != VB_OK ||
+        if (Sp < 2 || (st = project(ix->X, d, rows + S, Sp, ix->c, Wa, M, PS, M, xc2, NULL, err)) != VB_OK ||
             (st = pilot(ix, rows + S, Sp, PS, xc2, nq, k, R, ms, nm, cand, over, err)) != VB_OK)
             goto out;
         /* the cheapest m, if it saves 30 % on the unpruned GEMM */
@@ -366,30 +403,20 @@ static vb_status build_pruned(vb_nn_index *ix, int k, int force_m, uint64_t seed
         if (!(best < 0.7 * brute))
             goto out;
     }
-    /* every row on the first m components; then the residual norm, and
-     * zeros up to a multiple of 16 columns (aligned GEMM rows) */
+    /* every row on the first m components (W keeps all M rows; the first
+     * m are used); then the residual norm, and zeros up to a multiple of
+     * 16 columns (aligned GEMM rows) */
     size_t K1 = ((size_t)m + 1 + 15) / 16 * 16;
-    ix->W = vb_malloc((size_t)m, d * sizeof *ix->W, err);
+    ix->W = Wa;
+    Wa = NULL;
     ix->P = vb_malloc(n, K1 * sizeof *ix->P, err);
     ix->nb = vb_malloc(n, sizeof *ix->nb, err);
-    if (!ix->W || !ix->P || !ix->nb) {
+    if (!ix->P || !ix->nb) {
         st = VB_ERR_NOMEM;
         goto out;
     }
-    memcpy(ix->W, Wa, (size_t)m * d * sizeof *ix->W);
-    if ((st = project(ix->X, d, NULL, n, ix->c, ix->W, (size_t)m, ix->P, K1, xc2, err)) != VB_OK)
+    if ((st = project(ix->X, d, NULL, n, ix->c, ix->W, (size_t)m, ix->P, K1, xc2, ix->nb, err)) != VB_OK)
         goto out;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float *p = ix->P + i * K1;
-        double s = 0;
-        for (int t = 0; t < m; t++)
-            s += (double)p[t] * p[t];
-        p[m] = (float)sqrt(fmax(xc2[i] - s, 0));
-        for (size_t t = (size_t)m + 1; t < K1; t++)
-            p[t] = 0;
-        ix->nb[i] = (float)((1 - EPS) * xc2[i]);
-    }
     ix->m = m;
     ix->k1 = K1;
 out:
@@ -431,11 +458,8 @@ vb_status vb_nn_build(const float *X, size_t n, size_t d, int k, int prune, uint
         ix->nb = vb_malloc(n, sizeof *ix->nb, err);
         if (!ix->nb)
             st = VB_ERR_NOMEM;
-        else {
-            vb_clf_row_sqnorms(X, n, d, ix->nb);
-            for (size_t i = 0; i < n; i++)
-                ix->nb[i] = (float)((1 - EPS) * ix->nb[i]);
-        }
+        else
+            scaled_sqnorms(X, n, d, ix->nb);
     }
     if (st != VB_OK) {
         vb_nn_free(ix);
@@ -451,36 +475,17 @@ void vb_nn_set_reserve(vb_nn_index *ix, int reserve) { ix->reserve = reserve; }
 
 /* ---- queries ------------------------------------------------------------- */
 
-/* The bound rows of queries Q (h x d): QB (h x K1, the GEMM's left side)
- * and qa (h: (1 - EPS) |q - c|^2). Qc: h x d scratch. */
-static void query_rows(const vb_nn_index *ix, const float *Q, size_t h, float *Qc, float *QB, float *qa)
+/* The bound rows of h queries Q (h x d) when m > 0: QB (h x K1, the GEMM's
+ * left side) and qa (h: (1 - EPS) |q - c|^2); without components the rows
+ * are Q themselves and qa (1 - EPS) |q|^2. Qc (h x d), xc2 (h): scratch. */
+static void query_rows(const vb_nn_index *ix, const float *Q, size_t h, float *Qc, double *xc2, float *QB, float *qa)
 {
-    size_t d = ix->d;
-    int m = ix->m;
-    if (m == 0) {
-        vb_clf_row_sqnorms(Q, h, d, qa);
-        for (size_t i = 0; i < h; i++)
-            qa[i] = (float)((1 - EPS) * qa[i]);
+    if (ix->m == 0) {
+        scaled_sqnorms(Q, h, ix->d, qa);
         return;
     }
-    size_t K1 = ix->k1;
-    memset(QB, 0, h * K1 * sizeof *QB); /* the padding columns */
-    for (size_t i = 0; i < h; i++)
-        for (size_t t = 0; t < d; t++)
-            Qc[i * d + t] = Q[i * d + t] - ix->c[t];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)h, m, (int)d, 1.0f, Qc, (int)d, ix->W, (int)d, 0.0f,
-                QB, (int)K1);
-    for (size_t i = 0; i < h; i++) {
-        double s = 0, p = 0;
-#pragma omp simd reduction(+ : s)
-        for (size_t t = 0; t < d; t++)
-            s += (double)Qc[i * d + t] * Qc[i * d + t];
-#pragma omp simd reduction(+ : p)
-        for (int t = 0; t < m; t++)
-            p += (double)QB[i * K1 + (size_t)t] * QB[i * K1 + (size_t)t];
-        QB[i * K1 + (size_t)m] = (float)sqrt(fmax(s - p, 0));
-        qa[i] = (float)((1 - EPS) * s);
-    }
+    project_rows(Q, ix->d, NULL, h, ix->c, ix->W, (size_t)ix->m, Qc, QB, ix->k1, xc2);
+    finish_rows(QB, ix->k1, (size_t)ix->m, h, xc2, qa);
 }
 
 /* One query's scan of the training rows, one bound at a time (the
@@ -508,7 +513,8 @@ static void scan_all(const vb_nn_index *ix, const float *q, const float *qb, flo
 /* One thread's working memory for a block of h queries. */
 typedef struct nn_work {
     float *D;          /* h x T bounds of a tile */
-    float *QB, *qa, *Qc;
+    float *QB, *qa, *Qc; /* QB, Qc: with components only */
+    double *xc2;
     float *bv, *thr;   /* h x room kept bounds; h thresholds */
     int32_t *bj;       /* h x room their rows */
     size_t *blen;
@@ -521,6 +527,7 @@ static void work_free(nn_work *w)
     free(w->QB);
     free(w->qa);
     free(w->Qc);
+    free(w->xc2);
     free(w->bv);
     free(w->thr);
     free(w->bj);
@@ -535,15 +542,19 @@ static int work_alloc(nn_work *w, size_t h, size_t T, size_t K1, size_t d, int c
     if (!vb_mul_ok(h, T, &a) || !vb_mul_ok(h, room, &b))
         return 0;
     w->D = malloc(a * sizeof *w->D);
-    w->QB = malloc(h * K1 * sizeof *w->QB);
     w->qa = malloc(h * sizeof *w->qa);
-    w->Qc = centred ? malloc(h * d * sizeof *w->Qc) : NULL;
+    if (centred) {
+        w->QB = malloc(h * K1 * sizeof *w->QB);
+        w->Qc = malloc(h * d * sizeof *w->Qc);
+        w->xc2 = malloc(h * sizeof *w->xc2);
+    }
     w->bv = malloc(b * sizeof *w->bv);
     w->thr = malloc(h * sizeof *w->thr);
     w->bj = malloc(b * sizeof *w->bj);
     w->blen = malloc(h * sizeof *w->blen);
     w->trunc = malloc(h);
-    return w->D && w->QB && w->qa && (!centred || w->Qc) && w->bv && w->thr && w->bj && w->blen && w->trunc;
+    return w->D && w->qa && (!centred || (w->QB && w->Qc && w->xc2)) && w->bv && w->thr && w->bj && w->blen &&
+           w->trunc;
 }
 
 /* Keeps the bounds of query i (bounds g of training rows j0..j0+nt) that
@@ -645,9 +656,8 @@ vb_status vb_nn_query(const vb_nn_index *ix, const float *Q, size_t nq, int k, d
             for (size_t blk = 0; blk < nblocks; blk++) {
                 size_t r0 = blk * h, hb = nq - r0 < h ? nq - r0 : h;
                 const float *Qr = Q + r0 * d;
-                if (ix->m == 0)
-                    memcpy(w.QB, Qr, hb * d * sizeof *w.QB);
-                query_rows(ix, Qr, hb, w.Qc, w.QB, w.qa);
+                query_rows(ix, Qr, hb, w.Qc, w.xc2, w.QB, w.qa);
+                const float *L = ix->m ? w.QB : Qr; /* the bound rows */
                 for (size_t i = 0; i < hb; i++) {
                     w.blen[i] = 0;
                     w.thr[i] = INFINITY;
@@ -655,7 +665,7 @@ vb_status vb_nn_query(const vb_nn_index *ix, const float *Q, size_t nq, int k, d
                 }
                 for (size_t j0 = 0; j0 < n; j0 += T) {
                     size_t tn = n - j0 < T ? n - j0 : T;
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)hb, (int)tn, (int)K1, 1.0f, w.QB,
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)hb, (int)tn, (int)K1, 1.0f, L,
                                 (int)K1, B + j0 * K1, (int)K1, 0.0f, w.D, (int)tn);
                     for (size_t i = 0; i < hb; i++)
                         keep_bounds(ix, &w, room, i, w.D + i * tn, j0, tn, cap, R, cut);
@@ -664,7 +674,7 @@ vb_status vb_nn_query(const vb_nn_index *ix, const float *Q, size_t nq, int k, d
                     float *dd = dist + (r0 + i) * (size_t)k;
                     int32_t *ii = idx + (r0 + i) * (size_t)k;
                     if (!exact_stage(ix, &w, room, i, Qr + i * d, k, dd, ii))
-                        scan_all(ix, Qr + i * d, w.QB + i * K1, w.qa[i], k, dd, ii);
+                        scan_all(ix, Qr + i * d, L + i * K1, w.qa[i], k, dd, ii);
                 }
             }
         }
