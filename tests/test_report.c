@@ -9,6 +9,7 @@
 #include "support/testutil.h"
 #include "visbench/chart.h"
 #include "visbench/report.h"
+#include "visbench/spec.h"
 
 #include <ctype.h>
 #include <math.h>

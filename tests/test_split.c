@@ -233,7 +233,9 @@ static void test_holdout_keeps_one_training_sample(void **state)
 }
 
 /* A holdout on a partitioned dataset splits all samples regardless of the parts. */
-static void test_holdout_ignores_parts(void **state)
+/* holdout on a dataset with an official test part draws from the training
+ * part only (the test part stays unseen); pool: all takes every sample. */
+static void test_holdout_pool(void **state)
 {
     const size_t tc[3] = {10, 10, 10};
     vb_dataset *ds = make_ds(c523, tc, 3);
@@ -241,8 +243,67 @@ static void test_holdout_ignores_parts(void **state)
     vb_split_conf conf = vb_split_conf_default;
     vb_split *s = NULL;
     assert_int_equal(vb_split_make(&conf, ds, &s, &err), VB_OK);
+    unsigned char *train = part_mask(ds, VB_PART_TRAIN);
+    assert_partition(&s->folds[0], train, ds->n);
+    free(train);
+    /* 20 % of the training part tests */
+    assert_int_equal(s->folds[0].n_test + s->folds[0].n_train, vb_split_pool_size(&conf, ds));
+    assert_int_equal(s->folds[0].n_test, (size_t)llround(0.2 * (double)vb_split_pool_size(&conf, ds)));
+    assert_int_equal(s->folds[0].kind, VB_FOLD_HOLDOUT);
+    assert_string_equal(vb_fold_kind_name(s->folds[0].kind), "holdout");
+    vb_split_free(s);
+
+    conf.pool = VB_POOL_ALL;
+    assert_int_equal(vb_split_make(&conf, ds, &s, &err), VB_OK);
     assert_partition(&s->folds[0], NULL, ds->n);
     assert_int_equal(s->folds[0].n_test, 26);
+    assert_int_equal(vb_split_pool_size(&conf, ds), ds->n);
+    vb_split_free(s);
+    vb_dataset_free(ds);
+}
+
+/* Fold kinds are data; `train` picks its fold by kind, never by name; the
+ * pool fold is the k-fold pool whole. */
+static void test_fold_kinds_and_pool(void **state)
+{
+    const size_t tc[3] = {10, 10, 10};
+    vb_dataset *ds = make_ds(c523, tc, 3);
+    vb_error err = {0};
+    vb_split_conf conf = vb_split_conf_default;
+    conf.protocol = VB_PROTO_KFOLD;
+    conf.k = 3;
+    conf.repeats = 2;
+    conf.official_test = 1;
+    vb_split *s = NULL;
+    assert_int_equal(vb_split_make(&conf, ds, &s, &err), VB_OK);
+    assert_int_equal(s->n_folds, 7);
+    for (int f = 0; f < 6; f++) {
+        assert_int_equal(s->folds[f].kind, VB_FOLD_REPEAT);
+        assert_int_equal(s->folds[f].repeat, f / 3 + 1);
+        assert_int_equal(s->folds[f].number, f % 3 + 1);
+    }
+    assert_int_equal(s->folds[6].kind, VB_FOLD_OFFICIAL_TEST);
+    assert_ptr_equal(vb_split_single_fold(s), &s->folds[6]);
+    vb_split_free(s);
+
+    conf.repeats = 1;
+    conf.official_test = 0;
+    conf.validation = 0.2;
+    assert_int_equal(vb_split_make(&conf, ds, &s, &err), VB_OK);
+    assert_int_equal(s->folds[1].kind, VB_FOLD_CV);
+    assert_int_equal(s->folds[1].repeat, 0);
+    assert_int_equal(s->folds[1].number, 2);
+    assert_null(vb_split_single_fold(s));
+    vb_fold pool;
+    assert_int_equal(vb_split_pool_fold(&conf, ds, &pool, &err), VB_OK);
+    assert_int_equal(pool.kind, VB_FOLD_POOL);
+    assert_int_equal(pool.n_test, 0);
+    /* every training-part sample, once, in train or validation */
+    unsigned char *train = part_mask(ds, VB_PART_TRAIN);
+    assert_partition(&pool, train, ds->n);
+    free(train);
+    assert_int_equal(pool.n_val, (size_t)llround(0.2 * (double)(pool.n_train + pool.n_val)));
+    vb_fold_free(&pool);
     vb_split_free(s);
     vb_dataset_free(ds);
 }
@@ -816,7 +877,12 @@ static void test_save_load_round_trip(void **state)
     char *ta = tu_read_file("split.txt", &la), *tb = tu_read_file("split2.txt", &lb);
     assert_int_equal(la, lb);
     assert_memory_equal(ta, tb, la);
-    assert_int_equal(strncmp(ta, "visbench-split 1\nprotocol kfold\n", 32), 0);
+    assert_int_equal(strncmp(ta, "visbench-split 2\nprotocol kfold\n", 32), 0);
+    for (size_t f = 0; f < s->n_folds; f++) {
+        assert_int_equal(l->folds[f].kind, s->folds[f].kind);
+        assert_int_equal(l->folds[f].repeat, s->folds[f].repeat);
+        assert_int_equal(l->folds[f].number, s->folds[f].number);
+    }
     free(ta);
     free(tb);
     vb_split_free(l);
@@ -908,10 +974,13 @@ static void test_load_errors(void **state)
     /* garbage header */
     tu_write_text("garbage.txt", "PK\x03\x04 this is a zip file\n");
     expect_error(vb_split_load("garbage.txt", &l, &err), err, VB_ERR_FORMAT,
-                 "garbage.txt:1: not a visbench split file (version 1); delete the file to have it rebuilt");
+                 "garbage.txt:1: not a visbench split file (version 2); delete the file to have it rebuilt");
     tu_write_text("garbage.txt", "");
     expect_error(vb_split_load("garbage.txt", &l, &err), err, VB_ERR_FORMAT,
-                 "garbage.txt: not a visbench split file (version 1); delete the file to have it rebuilt");
+                 "garbage.txt: not a visbench split file (version 2); delete the file to have it rebuilt");
+    tu_write_text("old.txt", "visbench-split 1\nprotocol kfold\n");
+    expect_error(vb_split_load("old.txt", &l, &err), err, VB_ERR_FORMAT,
+                 "old.txt:1: a split file of an older visbench (version 1); delete the file to have it rebuilt");
 
     /* truncated: without its hash line, in the middle of a list, after the header */
     char *hash_line = strstr(orig, "\nhash ");
@@ -944,7 +1013,7 @@ static void test_load_errors(void **state)
              "trunc.txt:%d: the file ends before fold 2 of 7 (truncated); delete the file to have it rebuilt", line);
     expect_error(vb_split_load("trunc.txt", &l, &err), err, VB_ERR_FORMAT, msg);
 
-    tu_write_text("trunc.txt", "visbench-split 1\nprotocol kfold\n");
+    tu_write_text("trunc.txt", "visbench-split 2\nprotocol kfold\n");
     expect_error(vb_split_load("trunc.txt", &l, &err), err, VB_ERR_FORMAT,
                  "trunc.txt:2: the file ends before 'test_fraction' (truncated); delete the file to have it rebuilt");
 
@@ -1033,7 +1102,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_holdout),
         cmocka_unit_test(test_holdout_keeps_one_training_sample),
-        cmocka_unit_test(test_holdout_ignores_parts),
+        cmocka_unit_test(test_holdout_pool),
+        cmocka_unit_test(test_fold_kinds_and_pool),
         cmocka_unit_test(test_official),
         cmocka_unit_test(test_train_limit_largest_remainder),
         cmocka_unit_test(test_train_limit_keeps_rare_classes),

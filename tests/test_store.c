@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "support/testutil.h"
+#include "visbench/pipeline.h"
 #include "visbench/store.h"
 
 #include <math.h>

@@ -13,32 +13,13 @@
 #ifndef VISBENCH_CLASSIFIER_H
 #define VISBENCH_CLASSIFIER_H
 
-#include "visbench/preprocess.h"
+#include "visbench/param.h"
 #include "visbench/serial.h"
+#include "visbench/traindata.h"
 
 #define VB_CLF_PROBA 1u    /* scores are calibrated probabilities */
 #define VB_CLF_IMAGE 2u    /* expects raw image rows (shape known) */
 #define VB_CLF_PROBA_PARAM 4u /* probabilities only when the 'probability' parameter is true */
-
-typedef struct vb_traindata {
-    const float *X;
-    size_t n, d;
-    const int *y;
-    int n_classes;
-    /* Optional validation rows (early stopping, monitoring). */
-    const float *Xval;
-    const int *yval;
-    size_t n_val;
-    vb_shape shape; /* image shape of a row (c*h*w == d) when known, else zeros */
-    uint64_t seed;
-    const char *name; /* the pipeline, for progress and log lines (may be NULL) */
-} vb_traindata;
-
-/* One epoch of an iterative learner (the CNN), for learning curves; NaN
- * where a value was not measured. */
-typedef struct vb_epoch {
-    double train_loss, train_acc, val_loss, val_acc, lr, seconds;
-} vb_epoch;
 
 typedef struct vb_classifier_vt {
     vb_plugin info;

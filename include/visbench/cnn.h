@@ -23,7 +23,9 @@
 #ifndef VISBENCH_CNN_H
 #define VISBENCH_CNN_H
 
-#include "visbench/classifier.h"
+#include "visbench/node.h"
+#include "visbench/serial.h"
+#include "visbench/traindata.h"
 
 /* ---- architecture ------------------------------------------------------ */
 

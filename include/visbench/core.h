@@ -95,6 +95,12 @@ void vb_rng_shuffle(vb_rng *rng, size_t *a, size_t n);
  * over an FNV-1a hash of the label). */
 uint64_t vb_seed_derive(uint64_t seed, const char *label, uint64_t index);
 
+/* Assigns n labelled rows (labels in [0, n_classes)) to k folds,
+ * stratified: a shuffle seeded by seed, then each class dealt round-robin,
+ * so class counts per fold differ by at most one. fold receives n values in
+ * [0, k). Used for inner cross-validation (calibration, grid tuning). */
+vb_status vb_stratified_folds(const int *y, size_t n, int n_classes, int k, uint64_t seed, int *fold, vb_error *err);
+
 /* ---- hashing ----------------------------------------------------------- */
 uint64_t vb_hash64(const void *data, size_t len, uint64_t h); /* FNV-1a; h = 0 to start */
 uint32_t vb_crc32(const void *data, size_t len, uint32_t crc); /* zlib crc32 */

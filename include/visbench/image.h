@@ -17,6 +17,11 @@ typedef struct vb_image {
     float *data; /* c * h * w floats, owned */
 } vb_image;
 
+/* An image shape; 0 in w/h means "varies". */
+typedef struct vb_shape {
+    int w, h, c;
+} vb_shape;
+
 /* Largest side accepted anywhere (guards size products). */
 #define VB_IMAGE_MAX_SIDE 32768
 

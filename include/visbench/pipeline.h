@@ -10,7 +10,7 @@
 #ifndef VISBENCH_PIPELINE_H
 #define VISBENCH_PIPELINE_H
 
-#include "visbench/eval.h"
+#include "visbench/run.h"
 #include "visbench/spec.h"
 
 /* ---- image sources ----------------------------------------------------- */
@@ -51,6 +51,11 @@ void vb_featpipe_describe(const vb_featpipe *fp, vb_buf *b);
 /* Canonical text of the preprocessing and extractor configuration. */
 void vb_featpipe_key(const vb_spec_pipeline *sp, vb_buf *b);
 
+/* The canonical configuration text of a whole pipeline (preprocessing,
+ * extractors, post-processing, classifier with its grid): a run is redone
+ * when it changes. */
+void vb_pipeline_config(const vb_spec_pipeline *sp, vb_buf *b);
+
 /* ---- post-processing chain --------------------------------------------- */
 
 typedef struct vb_postchain {
@@ -71,27 +76,6 @@ vb_status vb_postchain_fit(vb_postchain *pc, const float *X, size_t n, float **o
 vb_status vb_postchain_apply(const vb_postchain *pc, const float *X, size_t n, float **out, vb_error *err);
 
 /* ---- the experiment runner --------------------------------------------- */
-
-typedef struct vb_run_result {
-    const char *pipeline, *fold;
-    size_t fold_index;
-    size_t n_train, n_val, n_test;
-    int n_classes;
-    const size_t *test_idx; /* dataset indices of the test samples */
-    const int *truth, *pred;
-    const float *scores;    /* n_test x n_classes, or NULL */
-    int proba;              /* scores are probabilities */
-    const vb_metrics *metrics;
-    double extract_s, tune_s, train_s, predict_s;
-    int features_shared;    /* the features came from an earlier pipeline's extraction */
-    size_t peak_rss_kb, model_bytes, dim;
-    const char *features;   /* "hog 1519 + raw 784 -> 2303" */
-    const char *params;     /* the classifier's parameters as used (canonical YAML) */
-    const char *grid;       /* chosen grid values ("C=10, gamma=0.01") or NULL */
-    const char *clf_info;   /* JSON members from the classifier, or "" */
-    const vb_epoch *epochs; /* learning curve (CNN), or NULL */
-    size_t n_epochs;
-} vb_run_result;
 
 typedef struct vb_run_sink {
     void *user;

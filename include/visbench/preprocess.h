@@ -10,11 +10,6 @@
 #include "visbench/image.h"
 #include "visbench/param.h"
 
-/* An image shape; 0 in w/h means "varies". */
-typedef struct vb_shape {
-    int w, h, c;
-} vb_shape;
-
 typedef struct vb_prep_vt {
     vb_plugin info;
     /* Output shape for an input shape (w = h = 0 when sizes vary); checks parameters. */

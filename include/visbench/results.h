@@ -4,7 +4,8 @@
 #ifndef VISBENCH_RESULTS_H
 #define VISBENCH_RESULTS_H
 
-#include "visbench/pipeline.h"
+#include "visbench/data.h"
+#include "visbench/run.h"
 
 /* Appends one result as a JSON object (no newline): pipeline, fold, the
  * metrics, timings, sizes, parameters; details adds per-class metrics and

@@ -2,13 +2,16 @@
  * stratified, written to a file beside the results, read back, and
  * identified by a hash, so every pipeline of a spec sees the same samples.
  *
+ * The pool that holdout and kfold draw from is the dataset's official
+ * training part when it has one (its test part stays unseen), else all
+ * samples; `pool: all` makes it every sample of both parts.
+ *
  * Protocols
- *   holdout        one stratified train/test split of all samples (test_fraction)
+ *   holdout        one stratified train/test split of the pool (test_fraction)
  *   official-test  the dataset's own train and test parts
- *   kfold          stratified k folds (repeated `repeats` times) of the training
- *                  pool: the official training part when the dataset has one,
- *                  else all samples; with official_test, one more fold trains on
- *                  the whole pool and tests on the official test part.
+ *   kfold          stratified k folds (repeated `repeats` times) of the pool;
+ *                  with official_test, one more fold trains on the whole pool
+ *                  and tests on the official test part.
  * Then, for every fold: train_limit subsamples the training pool (for kfold,
  * before folding), test_limit subsamples the test side, and validation
  * carves a stratified fraction out of each training set.
@@ -20,6 +23,24 @@
 
 typedef enum vb_protocol { VB_PROTO_HOLDOUT, VB_PROTO_OFFICIAL, VB_PROTO_KFOLD } vb_protocol;
 
+/* What a fold is, as data (nothing parses fold names):
+ *   holdout        the one split of the holdout protocol
+ *   official-test  trains on the pool, tests on the official test part
+ *   cv             fold `number` of a k-fold cross-validation
+ *   repeat         fold `number` of repeat `repeat` of a repeated k-fold
+ *   pool           the whole pool, nothing held out: what `train` ships when
+ *                  no fold is named (never part of a split file) */
+typedef enum vb_fold_kind {
+    VB_FOLD_HOLDOUT,
+    VB_FOLD_OFFICIAL_TEST,
+    VB_FOLD_CV,
+    VB_FOLD_REPEAT,
+    VB_FOLD_POOL
+} vb_fold_kind;
+
+/* Where holdout and kfold draw their samples from. */
+typedef enum vb_pool { VB_POOL_TRAIN, VB_POOL_ALL } vb_pool;
+
 typedef struct vb_split_conf {
     vb_protocol protocol;
     double test_fraction; /* holdout */
@@ -29,13 +50,16 @@ typedef struct vb_split_conf {
     double validation;    /* fraction of each training set held out for tuning */
     size_t train_limit;   /* 0 = no limit */
     size_t test_limit;    /* 0 = no limit */
+    vb_pool pool;         /* holdout, kfold: the training part (default) or all */
     uint64_t seed;
 } vb_split_conf;
 
 extern const vb_split_conf vb_split_conf_default;
 
 typedef struct vb_fold {
-    char name[32]; /* "holdout", "test", "fold3", "r2-fold3" */
+    char name[32]; /* "holdout", "test", "fold3", "r2-fold3", "pool": for people */
+    vb_fold_kind kind;
+    int repeat, number; /* cv and repeat folds: 1-based; 0 otherwise */
     size_t *train, n_train;
     size_t *val, n_val;
     size_t *test, n_test;
@@ -51,6 +75,20 @@ typedef struct vb_split {
 } vb_split;
 
 const char *vb_protocol_name(vb_protocol p);
+const char *vb_fold_kind_name(vb_fold_kind k);
+int vb_fold_kind_parse(const char *s, vb_fold_kind *k);
+const char *vb_pool_name(vb_pool p);
+/* The pool a split of ds draws from, as said in run headers: "training part
+ * (60000 images)" or "all 70000 images". */
+size_t vb_split_pool_size(const vb_split_conf *conf, const vb_dataset *ds);
+/* The split's evaluation fold for `train` without --fold: the holdout or
+ * official-test fold when the split has exactly one fold, else NULL (cross-
+ * validation: train on the whole pool instead). */
+const vb_fold *vb_split_single_fold(const vb_split *s);
+/* The whole pool of the split as one fold (kind pool: every pool sample
+ * trains, validation carved out as in the folds, nothing tests). */
+vb_status vb_split_pool_fold(const vb_split_conf *conf, const vb_dataset *ds, vb_fold *out, vb_error *err);
+void vb_fold_free(vb_fold *f);
 int vb_protocol_parse(const char *s, vb_protocol *p);
 
 /* Builds the split of ds. Fails with a message for impossible requests
@@ -62,11 +100,6 @@ void vb_split_free(vb_split *s);
 vb_status vb_split_save(const vb_split *s, const char *path, vb_error *err);
 /* Reads a split file; the stored hash must match the contents. */
 vb_status vb_split_load(const char *path, vb_split **out, vb_error *err);
-/* Assigns n labelled rows (labels in [0, n_classes)) to k folds,
- * stratified: a shuffle seeded by seed, then each class dealt round-robin,
- * so class counts per fold differ by at most one. fold receives n values in
- * [0, k). Used for inner cross-validation (calibration, grid tuning). */
-vb_status vb_stratified_folds(const int *y, size_t n, int n_classes, int k, uint64_t seed, int *fold, vb_error *err);
 
 /* Recomputes the hash from the contents. */
 uint64_t vb_split_compute_hash(const vb_split *s);

@@ -19,7 +19,11 @@
 #ifndef VISBENCH_STORE_H
 #define VISBENCH_STORE_H
 
-#include "visbench/pipeline.h"
+#include "visbench/run.h"
+#include "visbench/split.h"
+
+/* The spec is only passed through (its name, text and hash are recorded). */
+typedef struct vb_spec vb_spec;
 
 typedef struct vb_store vb_store;
 
@@ -100,9 +104,5 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
 void vb_store_exp_free(vb_store_exp *e);
 /* Value of a named metric of a run, NaN when absent. */
 double vb_store_metric(const vb_store_run *r, const char *name);
-
-/* The canonical configuration text of a pipeline (preprocessing,
- * extractors, post-processing, classifier with its grid). */
-void vb_pipeline_config(const vb_spec_pipeline *sp, vb_buf *b);
 
 #endif

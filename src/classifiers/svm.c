@@ -6,7 +6,7 @@
  * cross-validated decision values (our RNG, not libsvm's rand()), coupled
  * across pairs as Wu, Lin and Weng (2004) describe. */
 #include "visbench/classifier.h"
-#include "visbench/split.h"
+
 
 #include <cblas.h>
 #include <libsvm/svm.h>

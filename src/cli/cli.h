@@ -3,6 +3,7 @@
 #define VB_CLI_H
 
 #include "visbench/report.h"
+#include "visbench/model.h"
 #include "visbench/results.h"
 
 #include <stdio.h>

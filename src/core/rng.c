@@ -102,3 +102,27 @@ uint64_t vb_seed_derive(uint64_t seed, const char *label, uint64_t index)
     uint64_t h = vb_hash64(label ? label : "", label ? strlen(label) : 0, 0);
     return splitmix64(splitmix64(seed ^ h) + index);
 }
+
+vb_status vb_stratified_folds(const int *y, size_t n, int n_classes, int k, uint64_t seed, int *fold, vb_error *err)
+{
+    if (k < 1)
+        return vb_fail(err, VB_ERR_PARAM, "stratified folds: k must be >= 1, not %d", k);
+    size_t *order = vb_malloc(n ? n : 1, sizeof *order, err);
+    vb_rng *rng = vb_rng_new(seed);
+    if (!order || !rng) {
+        free(order);
+        vb_rng_free(rng);
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    vb_rng_shuffle(rng, order, n);
+    size_t next = 0;
+    for (int c = 0; c < n_classes; c++)
+        for (size_t t = 0; t < n; t++)
+            if (y[order[t]] == c)
+                fold[order[t]] = (int)(next++ % (size_t)k);
+    free(order);
+    vb_rng_free(rng);
+    return VB_OK;
+}

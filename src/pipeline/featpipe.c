@@ -339,3 +339,20 @@ vb_status vb_postchain_apply(const vb_postchain *pc, const float *X, size_t n, f
 {
     return run_chain(pc, NULL, X, n, out, err);
 }
+
+void vb_pipeline_config(const vb_spec_pipeline *sp, vb_buf *b)
+{
+    vb_featpipe_key(sp, b);
+    vb_buf_puts(b, " post:");
+    for (size_t i = 0; i < sp->n_post; i++) {
+        vb_buf_printf(b, " %s", sp->post[i]->info.name);
+        vb_params_to_yaml(&sp->post_params[i], b);
+    }
+    vb_buf_printf(b, " classifier: %s", sp->clf->info.name);
+    vb_params_to_yaml(&sp->clf_params, b);
+    size_t g = vb_params_grid_size(&sp->clf_params);
+    for (size_t i = 0; g > 1 && i < g; i++) {
+        vb_buf_puts(b, i ? "; " : " grid: ");
+        vb_params_grid_describe(&sp->clf_params, i, b);
+    }
+}

@@ -21,6 +21,8 @@ static const vb_param_def split_params[] = {
      .help = "stratified subsample of the training pool (0 = all)"},
     {.name = "test_limit", .type = VB_PT_INT, .def = "0", .min = 0, .max = 1e12,
      .help = "stratified subsample of each test set (0 = all)"},
+    {.name = "pool", .type = VB_PT_ENUM, .def = "train", .choices = "train|all",
+     .help = "holdout, kfold: draw from the official training part only (train), or from every sample (all)"},
     {.name = "seed", .type = VB_PT_INT, .min = 0, .max = 9.2e18,
      .help = "seed of the split (default: the spec's seed)"},
 };
@@ -300,8 +302,14 @@ static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
     c->validation = vb_param_float(&sp, "validation");
     c->train_limit = (size_t)vb_param_int(&sp, "train_limit");
     c->test_limit = (size_t)vb_param_int(&sp, "test_limit");
+    c->pool = strcmp(vb_param_str(&sp, "pool"), "all") == 0 ? VB_POOL_ALL : VB_POOL_TRAIN;
+    if (c->pool == VB_POOL_ALL && c->protocol == VB_PROTO_OFFICIAL)
+        st = vb_param_fail(&sp, "pool", err, "does not apply to protocol: official-test (it uses the dataset's parts)");
+    else if (c->pool == VB_POOL_ALL && c->official_test)
+        st = vb_param_fail(&sp, "pool", err, "pool: all would put the official test part into the training folds; "
+                                              "drop official_test or the pool");
     c->seed = vb_param(&sp, "seed")->given ? (uint64_t)vb_param_int(&sp, "seed") : spec->seed;
-    if (c->official_test && c->protocol != VB_PROTO_KFOLD)
+    if (st == VB_OK && c->official_test && c->protocol != VB_PROTO_KFOLD)
         st = vb_param_fail(&sp, "official_test", err, "only applies to protocol: kfold");
     vb_params_free(&sp);
     if (st != VB_OK)

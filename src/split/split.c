@@ -11,8 +11,24 @@
 
 const vb_split_conf vb_split_conf_default = {
     .protocol = VB_PROTO_HOLDOUT, .test_fraction = 0.2, .k = 5, .repeats = 1, .official_test = 0,
-    .validation = 0.0, .train_limit = 0, .test_limit = 0, .seed = 1,
+    .validation = 0.0, .train_limit = 0, .test_limit = 0, .pool = VB_POOL_TRAIN, .seed = 1,
 };
+
+static const char *const kind_names[] = {"holdout", "official-test", "cv", "repeat", "pool"};
+
+const char *vb_fold_kind_name(vb_fold_kind k) { return (unsigned)k < 5 ? kind_names[k] : "?"; }
+
+int vb_fold_kind_parse(const char *s, vb_fold_kind *k)
+{
+    for (int i = 0; i < 5; i++)
+        if (strcmp(s, kind_names[i]) == 0) {
+            *k = (vb_fold_kind)i;
+            return 1;
+        }
+    return 0;
+}
+
+const char *vb_pool_name(vb_pool p) { return p == VB_POOL_ALL ? "all" : "train"; }
 
 static const char *const proto_names[] = {"holdout", "official-test", "kfold"};
 
@@ -28,15 +44,21 @@ int vb_protocol_parse(const char *s, vb_protocol *p)
     return 0;
 }
 
+void vb_fold_free(vb_fold *f)
+{
+    free(f->train);
+    free(f->val);
+    free(f->test);
+    f->train = f->val = f->test = NULL;
+    f->n_train = f->n_val = f->n_test = 0;
+}
+
 void vb_split_free(vb_split *s)
 {
     if (!s)
         return;
-    for (size_t f = 0; s->folds && f < s->n_folds; f++) {
-        free(s->folds[f].train);
-        free(s->folds[f].val);
-        free(s->folds[f].test);
-    }
+    for (size_t f = 0; s->folds && f < s->n_folds; f++)
+        vb_fold_free(&s->folds[f]);
     free(s->folds);
     free(s);
 }
@@ -186,10 +208,11 @@ static vb_status limit_list(ilist *l, size_t limit, const int *labels, int n_cla
 
 /* Fills a fold from its train and test lists (owning them), applying the
  * limits and the validation carve-out. */
-static vb_status make_fold(vb_fold *f, const char *name, ilist train, ilist test, const vb_split_conf *conf,
-                           const vb_dataset *ds, uint64_t stream, vb_error *err)
+static vb_status make_fold(vb_fold *f, const char *name, vb_fold_kind kind, ilist train, ilist test,
+                           const vb_split_conf *conf, const vb_dataset *ds, uint64_t stream, vb_error *err)
 {
     snprintf(f->name, sizeof f->name, "%s", name);
+    f->kind = kind;
     vb_rng *rng = vb_rng_new(vb_seed_derive(conf->seed, "fold", stream));
     vb_status st = rng ? VB_OK : vb_fail(err, VB_ERR_NOMEM, "out of memory");
     if (st == VB_OK && conf->protocol != VB_PROTO_KFOLD)
@@ -215,9 +238,24 @@ static vb_status make_fold(vb_fold *f, const char *name, ilist train, ilist test
     f->n_val = val.n;
     if (st == VB_OK && f->n_train == 0)
         st = vb_fail(err, VB_ERR_DATA, "split fold '%s' has no training samples", name);
-    if (st == VB_OK && f->n_test == 0)
+    if (st == VB_OK && f->n_test == 0 && kind != VB_FOLD_POOL)
         st = vb_fail(err, VB_ERR_DATA, "split fold '%s' has no test samples", name);
     return st;
+}
+
+/* The samples holdout and kfold draw from. */
+static int pool_part(const vb_split_conf *c, const vb_dataset *ds)
+{
+    return ds->part && c->pool == VB_POOL_TRAIN ? VB_PART_TRAIN : VB_PART_NONE;
+}
+
+size_t vb_split_pool_size(const vb_split_conf *conf, const vb_dataset *ds)
+{
+    int part = conf->protocol == VB_PROTO_OFFICIAL ? VB_PART_TRAIN : pool_part(conf, ds);
+    size_t n = 0;
+    for (size_t i = 0; i < ds->n; i++)
+        n += part == VB_PART_NONE || ds->part[i] == part;
+    return n;
 }
 
 static vb_status select_part(const vb_dataset *ds, int part, ilist *out, vb_error *err)
@@ -230,6 +268,16 @@ static vb_status select_part(const vb_dataset *ds, int part, ilist *out, vb_erro
         if (part == VB_PART_NONE || ds->part[i] == part)
             out->v[out->n++] = i;
     return VB_OK;
+}
+
+/* The pool k-fold deals out: the pool part, subsampled to train_limit by
+ * the split's own stream. */
+static vb_status kfold_pool(const vb_split_conf *conf, const vb_dataset *ds, vb_rng *rng, ilist *all, vb_error *err)
+{
+    vb_status st = select_part(ds, pool_part(conf, ds), all, err);
+    if (st == VB_OK)
+        st = limit_list(all, conf->train_limit, ds->labels, ds->n_classes, rng, err);
+    return st;
 }
 
 static vb_status check_conf(const vb_split_conf *c, const vb_dataset *ds, vb_error *err)
@@ -279,26 +327,24 @@ vb_status vb_split_make(const vb_split_conf *conf, const vb_dataset *ds, vb_spli
     }
     ilist all = {0}, a = {0}, b = {0};
     if (conf->protocol == VB_PROTO_HOLDOUT) {
-        st = select_part(ds, VB_PART_NONE, &all, err);
+        st = select_part(ds, pool_part(conf, ds), &all, err);
         if (st == VB_OK)
             st = strat_take(&all, ds->labels, ds->n_classes,
                             (size_t)llround(conf->test_fraction * (double)all.n), rng, 1, &b, &a, err);
         if (st == VB_OK)
-            st = make_fold(&s->folds[0], "holdout", a, b, conf, ds, 0, err);
+            st = make_fold(&s->folds[0], "holdout", VB_FOLD_HOLDOUT, a, b, conf, ds, 0, err);
     } else if (conf->protocol == VB_PROTO_OFFICIAL) {
         st = select_part(ds, VB_PART_TRAIN, &a, err);
         if (st == VB_OK)
             st = select_part(ds, VB_PART_TEST, &b, err);
         if (st == VB_OK)
-            st = make_fold(&s->folds[0], "test", a, b, conf, ds, 0, err);
+            st = make_fold(&s->folds[0], "test", VB_FOLD_OFFICIAL_TEST, a, b, conf, ds, 0, err);
         else {
             free(a.v);
             free(b.v);
         }
     } else {
-        st = select_part(ds, ds->part ? VB_PART_TRAIN : VB_PART_NONE, &all, err);
-        if (st == VB_OK)
-            st = limit_list(&all, conf->train_limit, ds->labels, ds->n_classes, rng, err);
+        st = kfold_pool(conf, ds, rng, &all, err);
         size_t *count = st == VB_OK ? vb_calloc((size_t)ds->n_classes, sizeof *count, err) : NULL;
         if (st == VB_OK && !count)
             st = VB_ERR_NOMEM;
@@ -348,7 +394,10 @@ vb_status vb_split_make(const vb_split_conf *conf, const vb_dataset *ds, vb_spli
                 else
                     snprintf(name, sizeof name, "fold%d", f + 1);
                 size_t fi = (size_t)r * (size_t)conf->k + (size_t)f;
-                st = make_fold(&s->folds[fi], name, tr, te, conf, ds, 1 + fi, err);
+                st = make_fold(&s->folds[fi], name, conf->repeats > 1 ? VB_FOLD_REPEAT : VB_FOLD_CV, tr, te, conf,
+                               ds, 1 + fi, err);
+                s->folds[fi].repeat = conf->repeats > 1 ? r + 1 : 0;
+                s->folds[fi].number = f + 1;
             }
             free(byclass.v);
             free(fold_of);
@@ -362,7 +411,7 @@ vb_status vb_split_make(const vb_split_conf *conf, const vb_dataset *ds, vb_spli
                 memcpy(tr.v, all.v, all.n * sizeof *tr.v);
                 st = select_part(ds, VB_PART_TEST, &b, err);
                 if (st == VB_OK)
-                    st = make_fold(&s->folds[n_folds - 1], "test", tr, b, conf, ds, 0, err);
+                    st = make_fold(&s->folds[n_folds - 1], "test", VB_FOLD_OFFICIAL_TEST, tr, b, conf, ds, 0, err);
                 else
                     free(tr.v);
             }
@@ -379,28 +428,35 @@ vb_status vb_split_make(const vb_split_conf *conf, const vb_dataset *ds, vb_spli
     return VB_OK;
 }
 
-vb_status vb_stratified_folds(const int *y, size_t n, int n_classes, int k, uint64_t seed, int *fold, vb_error *err)
+const vb_fold *vb_split_single_fold(const vb_split *s)
 {
-    if (k < 1)
-        return vb_fail(err, VB_ERR_PARAM, "stratified folds: k must be >= 1, not %d", k);
-    size_t *order = vb_malloc(n ? n : 1, sizeof *order, err);
-    vb_rng *rng = vb_rng_new(seed);
-    if (!order || !rng) {
-        free(order);
-        vb_rng_free(rng);
+    for (size_t f = 0; f < s->n_folds; f++)
+        if (s->folds[f].kind == VB_FOLD_HOLDOUT || s->folds[f].kind == VB_FOLD_OFFICIAL_TEST)
+            return &s->folds[f];
+    return NULL;
+}
+
+vb_status vb_split_pool_fold(const vb_split_conf *conf, const vb_dataset *ds, vb_fold *out, vb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    vb_status st = check_conf(conf, ds, err);
+    if (st != VB_OK)
+        return st;
+    vb_rng *rng = vb_rng_new(vb_seed_derive(conf->seed, "split", 0));
+    if (!rng)
         return vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < n; i++)
-        order[i] = i;
-    vb_rng_shuffle(rng, order, n);
-    size_t next = 0;
-    for (int c = 0; c < n_classes; c++)
-        for (size_t t = 0; t < n; t++)
-            if (y[order[t]] == c)
-                fold[order[t]] = (int)(next++ % (size_t)k);
-    free(order);
+    ilist all = {0}, none = {0};
+    vb_split_conf c = *conf;
+    c.protocol = VB_PROTO_KFOLD; /* the limit is applied here, not again in make_fold */
+    st = kfold_pool(&c, ds, rng, &all, err);
     vb_rng_free(rng);
-    return VB_OK;
+    if (st == VB_OK)
+        st = make_fold(out, "pool", VB_FOLD_POOL, all, none, &c, ds, UINT64_MAX, err);
+    else
+        free(all.v);
+    if (st != VB_OK)
+        vb_fold_free(out);
+    return st;
 }
 
 uint64_t vb_split_compute_hash(const vb_split *s)
@@ -411,6 +467,8 @@ uint64_t vb_split_compute_hash(const vb_split *s)
     for (size_t f = 0; f < s->n_folds; f++) {
         const vb_fold *fo = &s->folds[f];
         h = vb_hash64(fo->name, strlen(fo->name), h);
+        uint32_t kind[3] = {(uint32_t)fo->kind, (uint32_t)fo->repeat, (uint32_t)fo->number};
+        h = vb_hash64(kind, sizeof kind, h);
         const size_t *lists[3] = {fo->train, fo->val, fo->test};
         size_t counts[3] = {fo->n_train, fo->n_val, fo->n_test};
         for (int k = 0; k < 3; k++) {
@@ -445,17 +503,19 @@ vb_status vb_split_save(const vb_split *s, const char *path, vb_error *err)
     vb_buf b;
     vb_buf_init(&b);
     const vb_split_conf *c = &s->conf;
-    vb_buf_puts(&b, "visbench-split 1\n");
+    vb_buf_puts(&b, "visbench-split 2\n");
     vb_buf_printf(&b, "protocol %s\n", vb_protocol_name(c->protocol));
     vb_buf_printf(&b, "test_fraction ");
     vb_buf_double(&b, c->test_fraction);
     vb_buf_printf(&b, "\nk %d\nrepeats %d\nofficial_test %d\nvalidation ", c->k, c->repeats, c->official_test);
     vb_buf_double(&b, c->validation);
-    vb_buf_printf(&b, "\ntrain_limit %zu\ntest_limit %zu\nseed %" PRIu64 "\n", c->train_limit, c->test_limit, c->seed);
+    vb_buf_printf(&b, "\ntrain_limit %zu\ntest_limit %zu\npool %s\nseed %" PRIu64 "\n", c->train_limit, c->test_limit,
+                  vb_pool_name(c->pool), c->seed);
     vb_buf_printf(&b, "samples %zu\ndata_hash %016" PRIx64 "\nfolds %zu\n", s->n_samples, s->data_hash, s->n_folds);
     for (size_t f = 0; f < s->n_folds; f++) {
         const vb_fold *fo = &s->folds[f];
-        vb_buf_printf(&b, "fold %s %zu %zu %zu\n", fo->name, fo->n_train, fo->n_val, fo->n_test);
+        vb_buf_printf(&b, "fold %s %s %d %d %zu %zu %zu\n", fo->name, vb_fold_kind_name(fo->kind), fo->repeat,
+                      fo->number, fo->n_train, fo->n_val, fo->n_test);
         put_list(&b, "train", fo->train, fo->n_train);
         put_list(&b, "val", fo->val, fo->n_val);
         put_list(&b, "test", fo->test, fo->n_test);
@@ -599,8 +659,9 @@ vb_status vb_split_load(const char *path, vb_split **out, vb_error *err)
     char *v = NULL;
     uint64_t x;
     char *hdr = next_line(&l);
-    if (!hdr || strcmp(hdr, "visbench-split 1") != 0)
-        st = bad(&l, err, "not a visbench split file (version 1)");
+    if (!hdr || strcmp(hdr, "visbench-split 2") != 0)
+        st = bad(&l, err, hdr && strcmp(hdr, "visbench-split 1") == 0 ? "a split file of an older visbench (version 1)"
+                                                                    : "not a visbench split file (version 2)");
     if (st == VB_OK && (st = read_kv(&l, "protocol", &v, err)) == VB_OK && !vb_protocol_parse(v, &s->conf.protocol))
         st = bad(&l, err, "unknown protocol");
     if (st == VB_OK)
@@ -617,6 +678,12 @@ vb_status vb_split_load(const char *path, vb_split **out, vb_error *err)
         s->conf.train_limit = (size_t)x;
     if (st == VB_OK && (st = read_u64(&l, "test_limit", &x, 0, err)) == VB_OK)
         s->conf.test_limit = (size_t)x;
+    if (st == VB_OK && (st = read_kv(&l, "pool", &v, err)) == VB_OK) {
+        if (strcmp(v, "train") == 0 || strcmp(v, "all") == 0)
+            s->conf.pool = strcmp(v, "all") == 0 ? VB_POOL_ALL : VB_POOL_TRAIN;
+        else
+            st = bad(&l, err, "unknown pool");
+    }
     if (st == VB_OK)
         st = read_u64(&l, "seed", &s->conf.seed, 0, err);
     if (st == VB_OK && (st = read_u64(&l, "samples", &x, 0, err)) == VB_OK)
@@ -634,18 +701,22 @@ vb_status vb_split_load(const char *path, vb_split **out, vb_error *err)
     for (size_t f = 0; st == VB_OK && f < s->n_folds; f++) {
         vb_fold *fo = &s->folds[f];
         char *line = next_line(&l);
-        char name[32];
+        char name[32], kind[32];
         unsigned long long a, b, c;
+        int rep, num;
         if (!line) {
             st = bad(&l, err, "the file ends before fold %zu of %zu (truncated)", f + 1, s->n_folds);
             break;
         }
-        if (sscanf(line, "fold %31s %llu %llu %llu", name, &a, &b, &c) != 4 || a > s->n_samples ||
-            b > s->n_samples || c > s->n_samples) {
+        if (sscanf(line, "fold %31s %31s %d %d %llu %llu %llu", name, kind, &rep, &num, &a, &b, &c) != 7 ||
+            a > s->n_samples || b > s->n_samples || c > s->n_samples || rep < 0 || num < 0 ||
+            !vb_fold_kind_parse(kind, &fo->kind) || fo->kind == VB_FOLD_POOL) {
             st = bad(&l, err, "bad fold header");
             break;
         }
         snprintf(fo->name, sizeof fo->name, "%s", name);
+        fo->repeat = rep;
+        fo->number = num;
         if ((st = read_list(&l, "train", (size_t)a, s->n_samples, &fo->train, err)) != VB_OK)
             break;
         fo->n_train = (size_t)a;

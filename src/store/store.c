@@ -1,6 +1,7 @@
 /* The SQLite results store. */
 #define _GNU_SOURCE
 #include "visbench/store.h"
+#include "visbench/spec.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -334,23 +335,6 @@ vb_status vb_store_experiment_finish(vb_store *s, int64_t id, vb_error *err)
     }
     sqlite3_finalize(q);
     return st;
-}
-
-void vb_pipeline_config(const vb_spec_pipeline *sp, vb_buf *b)
-{
-    vb_featpipe_key(sp, b);
-    vb_buf_puts(b, " post:");
-    for (size_t i = 0; i < sp->n_post; i++) {
-        vb_buf_printf(b, " %s", sp->post[i]->info.name);
-        vb_params_to_yaml(&sp->post_params[i], b);
-    }
-    vb_buf_printf(b, " classifier: %s", sp->clf->info.name);
-    vb_params_to_yaml(&sp->clf_params, b);
-    size_t g = vb_params_grid_size(&sp->clf_params);
-    for (size_t i = 0; g > 1 && i < g; i++) {
-        vb_buf_puts(b, i ? "; " : " grid: ");
-        vb_params_grid_describe(&sp->clf_params, i, b);
-    }
 }
 
 vb_status vb_store_claim(vb_store *s, int64_t exp, const char *pipeline, size_t pipeline_index, const char *fold,

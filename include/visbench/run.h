@@ -1,0 +1,36 @@
+/* One finished run of one pipeline on one fold: what the runner hands to a
+ * sink (the store, `run --json`). Plain data over eval.h and traindata.h,
+ * so the store and the JSON writer need neither the pipeline nor the
+ * classifiers. */
+#ifndef VISBENCH_RUN_H
+#define VISBENCH_RUN_H
+
+#include "visbench/eval.h"
+#include "visbench/traindata.h"
+
+typedef struct vb_run_result {
+    const char *pipeline, *fold;
+    size_t fold_index;
+    size_t n_train, n_val, n_test;
+    int n_classes;
+    const size_t *test_idx; /* dataset indices of the test samples */
+    const int *truth, *pred;
+    const float *scores;    /* n_test x n_classes, or NULL */
+    int proba;              /* scores are probabilities */
+    const vb_metrics *metrics;
+    double extract_s, tune_s, train_s, predict_s;
+    int features_shared;    /* the features came from an earlier pipeline's extraction */
+    size_t peak_rss_kb, model_bytes, dim;
+    const char *features;   /* "hog 1519 + raw 784 -> 2303" */
+    const char *params;     /* the classifier's parameters as used (canonical YAML) */
+    const char *grid;       /* chosen grid values ("C=10, gamma=0.01") or NULL */
+    const char *clf_info;   /* JSON members from the classifier, or "" */
+    const vb_epoch *epochs; /* learning curve (CNN), or NULL */
+    size_t n_epochs;
+    /* Provenance of this run: wall-clock start and end (seconds since the
+     * Unix epoch) and the thread count it ran with. */
+    double started, finished;
+    int threads;
+} vb_run_result;
+
+#endif
