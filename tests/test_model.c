@@ -44,7 +44,7 @@ static vb_model *train(const char *pipeline_yaml, vb_split **split_out)
     vb_model *m = NULL;
     vb_error err = {0};
     if (vb_spec_parse(text, "m.yaml", &spec, &err) != VB_OK || vb_split_make(&spec->split, g_ds, &split, &err) ||
-        vb_model_train(spec, &spec->pipelines[0], g_ds, &split->folds[0], 0, &m, &err))
+        vb_train_model(spec, &spec->pipelines[0], g_ds, &split->folds[0], 0, &m, &err))
         fail_msg("%s: %s", pipeline_yaml, err.msg);
     free(text);
     vb_spec_free(spec);

@@ -17,9 +17,15 @@
 #include "visbench/serial.h"
 #include "visbench/traindata.h"
 
-#define VB_CLF_PROBA 1u    /* scores are calibrated probabilities */
-#define VB_CLF_IMAGE 2u    /* expects raw image rows (shape known) */
-#define VB_CLF_PROBA_PARAM 4u /* probabilities only when the 'probability' parameter is true */
+/* Capabilities, declared in the vtable's flags. */
+#define VB_CLF_PROBA 1u /* scores are probabilities (when proba_if says so, only then) */
+#define VB_CLF_IMAGE 2u /* expects raw image rows (shape known) */
+
+/* A condition on one parameter: `name` equals `value` (an enum choice, or
+ * "true"/"false" for a bool). */
+typedef struct vb_param_rule {
+    const char *name, *value;
+} vb_param_rule;
 
 typedef struct vb_classifier_vt {
     vb_plugin info;
@@ -44,10 +50,10 @@ typedef struct vb_classifier_vt {
      * cannot make prediction read or write out of bounds. Required for
      * classifiers that can be loaded. */
     void (*dims)(const void *state, size_t *d, int *n_classes);
-    /* Optional: are the scores probabilities for these parameters? For
-     * classifiers where that depends on a parameter other than
-     * 'probability' (linear: loss logistic). Overrides the flags. */
-    int (*has_proba)(const vb_params *p);
+    /* With VB_CLF_PROBA: the parameter setting that makes the scores
+     * probabilities (svm: probability true; linear: loss logistic), or
+     * {NULL} when they always are. */
+    vb_param_rule proba_if;
 } vb_classifier_vt;
 
 const vb_classifier_vt *const *vb_classifier_registry(size_t *n);

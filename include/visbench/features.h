@@ -24,8 +24,12 @@ typedef struct vb_imgsrc {
     const void *ctx;
 } vb_imgsrc;
 
+/* Capabilities, declared in the extractor vtable's flags. */
+#define VB_EXT_IMAGE_ROWS 1u /* a row is the preprocessed image itself (CHW floats): image classifiers take it */
+
 typedef struct vb_extractor_vt {
     vb_plugin info;
+    unsigned flags;
     /* Checks parameters against the input shape and builds the state. */
     vb_status (*create)(const vb_params *p, vb_shape in, void **state, vb_error *err);
     /* Optional: learns from training images; seed drives any sampling. */

@@ -12,7 +12,8 @@
  *     POST  post-processing steps: name, parameters, input dim, fitted state
  *     CLSF  classifier: name, parameters, trained state
  * Plug-ins are rebuilt through the same constructors `visbench run` uses,
- * then given their saved state. Files are written to a temporary file and
+ * then given their saved state. Models are built by the pipeline engine
+ * (vb_train_model in pipeline.h), exactly as `run` fits the pipeline. Files are written to a temporary file and
  * renamed into place.
  */
 #ifndef VISBENCH_MODEL_H
@@ -33,11 +34,8 @@ struct vb_model {
     vb_classifier *clf;
 };
 
-/* Trains pipeline sp of spec on the training part of fold (plus its
- * validation part when with_val; a grid is tuned on the validation part
- * first when there is one) and returns the model. */
-vb_status vb_model_train(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
-                         int with_val, vb_model **out, vb_error *err);
+/* Sets m->description from its parts (after building or loading). */
+vb_status vb_model_describe_build(vb_model *m, vb_error *err);
 /* Serialises a model into b (the file's bytes). */
 vb_status vb_model_serialize(const vb_model *m, vb_buf *b, vb_error *err);
 /* Writes a model file atomically. */

@@ -96,6 +96,69 @@ typedef struct vb_run_opts {
     const char *only; /* run only this pipeline (NULL = all) */
 } vb_run_opts;
 
+/* ---- the engine: one pipeline fitted on one fold (src/pipeline/fit.c) ---
+ *
+ * run, train and features all fit through these, so one spec, fold and
+ * seed give one model. Seeds: extractors vb_seed_derive(spec seed, feature
+ * configuration, fold index), classifier vb_seed_derive(spec seed, pipeline
+ * name, fold index). */
+
+/* The image shape extractors are built for on ds (mixed grey and colour
+ * datasets extract in colour). */
+vb_shape vb_dataset_input_shape(const vb_dataset *ds);
+/* The image shape of a feature row when rows are the preprocessed images
+ * themselves (one VB_EXT_IMAGE_ROWS extractor, no post-processing), else
+ * zeros: what image classifiers (the CNN) need. */
+vb_shape vb_pipeline_row_shape(const vb_featpipe *fp, const vb_postchain *pc);
+/* Wall-clock seconds since the Unix epoch (provenance, not timing). */
+double vb_wall_clock(void);
+
+enum { VB_ROWS_TRAIN, VB_ROWS_VAL, VB_ROWS_TEST };
+
+/* The features of one fold for one feature configuration (shared by the
+ * pipelines that have it). */
+typedef struct vb_fold_features {
+    char *key;        /* vb_featpipe_key */
+    vb_featpipe *fp;  /* fitted on the fold's training images */
+    float *X[3];      /* raw feature rows of train, validation, test (NULL when none) */
+    size_t n[3];
+    double extract_s; /* fitting + extraction */
+} vb_fold_features;
+
+/* Builds sp's feature pipeline, fits it on fold's training images and
+ * extracts the training and validation rows, and the test rows when
+ * with_test. */
+vb_status vb_fit_features(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
+                          size_t fold_index, int with_test, vb_fold_features *out, vb_error *err);
+void vb_fold_features_free(vb_fold_features *ff);
+
+/* Fits sp's post-processing on the training rows of ff; *Xtr and *Xval
+ * (when Xval is not NULL and there are validation rows) get the
+ * transformed rows. */
+vb_status vb_fit_postprocess(const vb_spec_pipeline *sp, const vb_fold_features *ff, vb_postchain **pc, float **Xtr,
+                             float **Xval, vb_error *err);
+
+typedef struct vb_fitted {
+    vb_postchain *pc;
+    vb_classifier *clf;
+    char *grid; /* the chosen grid point, or NULL */
+    double post_s, tune_s, train_s;
+} vb_fitted;
+
+/* Fits post-processing and the classifier (tuning a grid) on the fold's
+ * training rows, with ff from vb_fit_features on the same fold. */
+vb_status vb_fit_pipeline(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
+                          size_t fold_index, const vb_fold_features *ff, vb_fitted *out, vb_error *err);
+void vb_fitted_free(vb_fitted *f);
+
+/* The whole pipeline fitted on fold (its training part; the validation
+ * part tunes a grid) as a model: exactly what `run` evaluated on that
+ * fold. fold_index is the fold's place in the split (for a fold made
+ * outside it, such as the whole pool, one past the last). */
+struct vb_model;
+vb_status vb_train_model(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
+                         size_t fold_index, struct vb_model **out, vb_error *err);
+
 /* Checks that every pipeline can be built for ds (shapes, parameters)
  * before any work starts. */
 vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const vb_run_opts *opts, vb_error *err);

@@ -143,13 +143,17 @@ vb_status vb_classifier_predict(const vb_classifier *c, const float *X, size_t n
 
 int vb_classifier_has_proba(const vb_classifier *c)
 {
-    if (c->vt->has_proba)
-        return c->vt->has_proba(&c->params);
-    if (c->vt->flags & VB_CLF_PROBA)
+    if (!(c->vt->flags & VB_CLF_PROBA))
+        return 0;
+    const vb_param_rule *r = &c->vt->proba_if;
+    if (!r->name)
         return 1;
-    if (c->vt->flags & VB_CLF_PROBA_PARAM)
-        return vb_param_bool(&c->params, "probability");
-    return 0;
+    const vb_pvalue *v = vb_param(&c->params, r->name);
+    if (!v)
+        return 0;
+    if (v->word)
+        return strcmp(v->word, r->value) == 0;
+    return (v->num != 0) == (strcmp(r->value, "true") == 0); /* a bool */
 }
 
 vb_status vb_classifier_save(const vb_classifier *c, vb_writer *w, vb_error *err)

@@ -288,7 +288,6 @@ static void linear_info(const void *state, vb_buf *b)
     vb_buf_printf(b, ", \"converged_classes\": %d, \"classes\": %d, \"max_epochs_run\": %u", conv, s->K, emax);
 }
 
-static int linear_has_proba(const vb_params *p) { return loss_of(p) == L_LOGISTIC; }
 
 static void linear_dims(const void *state, size_t *d, int *n_classes)
 {
@@ -305,7 +304,7 @@ const vb_classifier_vt vb_clf_linear = {
                     "(seed, class), so the model does not depend on the thread count.",
              .params = linear_params,
              .n_params = sizeof linear_params / sizeof linear_params[0]},
-    .flags = 0,
+    .flags = VB_CLF_PROBA,
     .create = linear_create,
     .train = linear_train,
     .predict = linear_predict,
@@ -314,5 +313,5 @@ const vb_classifier_vt vb_clf_linear = {
     .info_json = linear_info,
     .destroy = linear_destroy,
     .dims = linear_dims,
-    .has_proba = linear_has_proba,
+    .proba_if = {"loss", "logistic"},
 };

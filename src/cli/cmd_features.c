@@ -1,8 +1,9 @@
 /* visbench features: one pipeline's feature matrix (after post-processing)
  * for one part of one fold, written for other tools.
  *
- * The split, the extractors' fit seed and the post-processing fit are
- * those of `visbench run`, so the rows are the ones its classifier sees.
+ * The split, the extractors' fit and the post-processing fit are the
+ * engine's (src/pipeline/fit.c), as `visbench run` does them, so the rows
+ * are the ones its classifier sees.
  *
  * Formats (labels are class indices, 0-based, as `dataset info` lists them):
  *   libsvm  "label idx:val ..." per row, 1-based indices, %.9g, zeros omitted
@@ -99,19 +100,6 @@ static vb_status write_matrix(const char *path, int fmt, const float *X, const i
     return st;
 }
 
-/* Extracts the rows of idx[0..n) into a new matrix. */
-static vb_status extract(const vb_featpipe *fp, const vb_dataset *ds, const size_t *idx, size_t n, const char *what,
-                         float **out, vb_error *err)
-{
-    *out = vb_malloc(n ? n : 1, fp->dim * sizeof **out, err);
-    if (!*out)
-        return VB_ERR_NOMEM;
-    vb_dataset_view view;
-    vb_imgsrc src;
-    vb_imgsrc_dataset(&src, &view, ds, idx, n);
-    return vb_featpipe_extract(fp, &src, *out, what, err);
-}
-
 int cmd_features(int argc, char **argv)
 {
     const char *only = NULL, *out = NULL, *format = "libsvm", *part_name = "test";
@@ -163,12 +151,11 @@ int cmd_features(int argc, char **argv)
     vb_spec *spec = NULL;
     vb_dataset *ds = NULL;
     vb_split *split = NULL;
-    vb_featpipe *fp = NULL;
+    vb_fold_features ff;
+    memset(&ff, 0, sizeof ff);
     vb_postchain *pc = NULL;
-    float *Xtr = NULL, *Xpart = NULL, *Ytr = NULL, *Ypart = NULL;
+    float *Ytr = NULL, *Ypart = NULL;
     int *labels = NULL;
-    vb_buf key;
-    vb_buf_init(&key);
     int rc = VB_EXIT_FAIL;
     vb_run_opts ropts = {.only = only};
 
@@ -206,38 +193,15 @@ int cmd_features(int argc, char **argv)
         vb_fail(&err, VB_ERR_SPEC, "%s: the split has no validation part; add validation: 0.1 to split", spec->path);
         goto fail;
     }
-    /* the shape `run` uses: mixed grey and colour datasets extract in colour */
-    vb_shape shape = {ds->fixed_w, ds->fixed_h, ds->fixed_c ? ds->fixed_c : 3};
-    if (vb_featpipe_new(sp, shape, &fp, &err) != VB_OK)
-        goto fail;
-    if (vb_featpipe_needs_fit(fp)) {
-        vb_featpipe_key(sp, &key);
-        if (key.failed) {
-            vb_fail(&err, VB_ERR_NOMEM, "out of memory");
-            goto fail;
-        }
-        vb_dataset_view view;
-        vb_imgsrc src;
-        vb_imgsrc_dataset(&src, &view, ds, fold->train, fold->n_train);
-        if (vb_featpipe_fit(fp, &src, vb_seed_derive(spec->seed, key.data, f), &err) != VB_OK)
-            goto fail;
-    }
-    char stage[160];
-    snprintf(stage, sizeof stage, "%s: features (train)", sp->name);
-    if (extract(fp, ds, fold->train, fold->n_train, stage, &Xtr, &err) != VB_OK)
-        goto fail;
-    if (vb_postchain_new(sp, fp->dim, &pc, &err) != VB_OK || vb_postchain_fit(pc, Xtr, fold->n_train, &Ytr, &err) != VB_OK)
+    /* The engine's own fit, as run does it on this fold. */
+    if (vb_fit_features(spec, sp, ds, fold, f, part == PART_TEST, &ff, &err) != VB_OK ||
+        vb_fit_postprocess(sp, &ff, &pc, &Ytr, part == PART_VAL ? &Ypart : NULL, &err) != VB_OK)
         goto fail;
     const size_t *idx = part == PART_TRAIN ? fold->train : part == PART_VAL ? fold->val : fold->test;
     size_t n = part == PART_TRAIN ? fold->n_train : part == PART_VAL ? fold->n_val : fold->n_test;
-    const float *rows = Ytr;
-    if (part != PART_TRAIN) {
-        snprintf(stage, sizeof stage, "%s: features (%s)", sp->name, part_name);
-        if (extract(fp, ds, idx, n, stage, &Xpart, &err) != VB_OK ||
-            vb_postchain_apply(pc, Xpart, n, &Ypart, &err) != VB_OK)
-            goto fail;
-        rows = Ypart;
-    }
+    if (part == PART_TEST && vb_postchain_apply(pc, ff.X[VB_ROWS_TEST], n, &Ypart, &err) != VB_OK)
+        goto fail;
+    const float *rows = part == PART_TRAIN ? Ytr : Ypart;
     if (!(labels = vb_malloc(n ? n : 1, sizeof *labels, &err)))
         goto fail;
     for (size_t i = 0; i < n; i++)
@@ -251,14 +215,11 @@ int cmd_features(int argc, char **argv)
 fail:
     rc = cli_error(&err);
 done:
-    vb_buf_free(&key);
-    free(Xtr);
-    free(Xpart);
     free(Ytr);
     free(Ypart);
     free(labels);
     vb_postchain_free(pc);
-    vb_featpipe_free(fp);
+    vb_fold_features_free(&ff);
     vb_split_free(split);
     vb_dataset_free(ds);
     vb_spec_free(spec);

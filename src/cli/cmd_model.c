@@ -8,24 +8,71 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* The fold `train` uses: the one named (--fold), else the single
- * evaluation fold ("test" or "holdout"), else the first. */
-static const vb_fold *pick_fold(const vb_split *split, const char *name, vb_error *err)
+/* The fold `train` fits, and its index (the seeds are the fold's): the one
+ * named with --fold; else the split's single evaluation fold (holdout or
+ * official-test: what run evaluated); else, for cross-validation, the whole
+ * pool as one fold, which run never evaluates: what a user ships. With
+ * with_val the validation part trains too (the fold is copied into *own). */
+static vb_status choose_fold(const vb_split *split, const vb_spec *spec, const vb_dataset *ds, const char *name,
+                             int with_val, vb_fold *own, const vb_fold **fold, size_t *index, vb_error *err)
 {
-    for (size_t f = 0; f < split->n_folds; f++)
-        if (name ? strcmp(split->folds[f].name, name) == 0
-                 : strcmp(split->folds[f].name, "test") == 0 || strcmp(split->folds[f].name, "holdout") == 0)
-            return &split->folds[f];
+    memset(own, 0, sizeof *own);
+    *fold = NULL;
     if (name) {
-        vb_buf list;
-        vb_buf_init(&list);
-        for (size_t f = 0; f < split->n_folds; f++)
-            vb_buf_printf(&list, "%s%s", f ? ", " : "", split->folds[f].name);
-        vb_fail(err, VB_ERR_PARAM, "no fold named '%s' (folds: %s)", name, list.data ? list.data : "");
-        vb_buf_free(&list);
-        return NULL;
+        for (size_t f = 0; f < split->n_folds && !*fold; f++)
+            if (strcmp(split->folds[f].name, name) == 0) {
+                *fold = &split->folds[f];
+                *index = f;
+            }
+        if (!*fold) {
+            vb_buf list;
+            vb_buf_init(&list);
+            for (size_t f = 0; f < split->n_folds; f++)
+                vb_buf_printf(&list, "%s%s", f ? ", " : "", split->folds[f].name);
+            vb_fail(err, VB_ERR_PARAM, "%s: no fold named '%s' (folds: %s)", spec->path, name,
+                    list.data ? list.data : "");
+            vb_buf_free(&list);
+            return VB_ERR_PARAM;
+        }
+    } else if ((*fold = vb_split_single_fold(split)))
+        *index = (size_t)(*fold - split->folds);
+    else {
+        vb_status st = vb_split_pool_fold(&spec->split, ds, own, err);
+        if (st != VB_OK)
+            return st;
+        *fold = own;
+        *index = split->n_folds;
+        vb_log(VB_LOG_INFO, "%s: no --fold given: training on the whole %s pool (%zu images), which run does not "
+                            "evaluate; --fold NAME reproduces one fold of run",
+               spec->path, vb_protocol_name(split->conf.protocol), own->n_train + own->n_val);
     }
-    return &split->folds[0];
+    if (!with_val || (*fold)->n_val == 0)
+        return VB_OK;
+    /* the validation part joins the training part, in index order */
+    const vb_fold *src = *fold;
+    size_t n = src->n_train + src->n_val;
+    size_t *tr = vb_malloc(n, sizeof *tr, err), *test = NULL;
+    if (!tr)
+        return VB_ERR_NOMEM;
+    if (src->n_test && !(test = vb_malloc(src->n_test, sizeof *test, err))) {
+        free(tr);
+        return VB_ERR_NOMEM;
+    }
+    size_t i = 0, j = 0, k = 0;
+    while (i < src->n_train || j < src->n_val)
+        tr[k++] = j >= src->n_val || (i < src->n_train && src->train[i] < src->val[j]) ? src->train[i++] : src->val[j++];
+    if (test)
+        memcpy(test, src->test, src->n_test * sizeof *test);
+    vb_fold merged = *src;
+    merged.train = tr;
+    merged.n_train = n;
+    merged.val = NULL;
+    merged.n_val = 0;
+    merged.test = test;
+    vb_fold_free(own);
+    *own = merged;
+    *fold = own;
+    return VB_OK;
 }
 
 int cmd_train(int argc, char **argv)
@@ -60,22 +107,25 @@ int cmd_train(int argc, char **argv)
     int rc = VB_EXIT_FAIL;
     const vb_spec_pipeline *sp = NULL;
     const vb_fold *fold = NULL;
+    vb_fold own;
+    memset(&own, 0, sizeof own);
+    size_t fold_index = 0;
     if (vb_spec_load(argv[optind], &spec, &err) != VB_OK || vb_spec_load_dataset(spec, &ds, &err) != VB_OK)
         goto fail;
     if (vb_split_make(&spec->split, ds, &split, &err) != VB_OK || vb_experiment_check(spec, ds, &ropts, &err) != VB_OK)
         goto fail;
     sp = vb_spec_find_pipeline(spec, only);
-    if (!(fold = pick_fold(split, fold_name, &err)))
+    if (choose_fold(split, spec, ds, fold_name, with_val, &own, &fold, &fold_index, &err) != VB_OK)
         goto fail;
     path = out ? strdup(out) : vb_asprintf("results/%s.%s.vbm", spec->name, sp->name);
     if (!path) {
         vb_fail(&err, VB_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    vb_log(VB_LOG_INFO, "training %s on fold %s: %zu training images%s", sp->name, fold->name,
-           fold->n_train + (with_val ? fold->n_val : 0), with_val && fold->n_val ? " (with the validation part)" : "");
+    vb_log(VB_LOG_INFO, "training %s on fold %s: %zu training images%s", sp->name, fold->name, fold->n_train,
+           with_val ? " (with the validation part)" : "");
     double t0 = vb_now();
-    if (vb_model_train(spec, sp, ds, fold, with_val, &m, &err) != VB_OK)
+    if (vb_train_model(spec, sp, ds, fold, fold_index, &m, &err) != VB_OK)
         goto fail;
     double train_s = vb_now() - t0;
     char *dir = vb_path_dirname(path);
@@ -85,8 +135,8 @@ int cmd_train(int argc, char **argv)
         goto fail;
     struct stat sb;
     printf("model: %s (%.1f kB)\n  %s\n  trained in %.1f s on %zu images of %s\n", path,
-           stat(path, &sb) == 0 ? (double)sb.st_size / 1024.0 : 0.0, vb_model_describe(m), train_s,
-           fold->n_train + (with_val ? fold->n_val : 0), ds->name);
+           stat(path, &sb) == 0 ? (double)sb.st_size / 1024.0 : 0.0, vb_model_describe(m), train_s, fold->n_train,
+           ds->name);
     /* A quick check on the fold's test part, as the same pipeline would score in run. */
     if (fold->n_test) {
         int *pred = vb_malloc(fold->n_test, sizeof *pred, &err), *truth = vb_malloc(fold->n_test, sizeof *truth, &err);
@@ -114,6 +164,7 @@ fail:
     rc = cli_error(&err);
 done:
     vb_model_free(m);
+    vb_fold_free(&own);
     vb_split_free(split);
     vb_dataset_free(ds);
     vb_spec_free(spec);

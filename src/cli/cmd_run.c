@@ -99,6 +99,27 @@ static void on_failure(void *user, const char *pipeline, const char *fold, const
         fprintf(stderr, "visbench: %s\n", werr.msg);
 }
 
+/* Where the split drew its samples from, for the run header and --dry-run:
+ * "the training part, 60000 of 70000 images (the test part stays unseen)". */
+static void pool_text(const vb_split *split, const vb_dataset *ds, char *out, size_t cap)
+{
+    const vb_split_conf *c = &split->conf;
+    size_t n = vb_split_pool_size(c, ds);
+    if (c->protocol == VB_PROTO_OFFICIAL)
+        snprintf(out, cap, "the dataset's own parts, %zu training images", n);
+    else if (!ds->part)
+        snprintf(out, cap, "all %zu images (the dataset has no official test part)", n);
+    else if (c->pool == VB_POOL_ALL)
+        snprintf(out, cap, "all %zu images, official test part included (pool: all)", n);
+    else
+        snprintf(out, cap, "the training part, %zu of %zu images (the official test part %s)", n, ds->n,
+                 c->official_test ? "is the last fold's test set" : "stays unseen; pool: all to include it");
+    if (c->train_limit && c->train_limit < n) {
+        size_t len = strlen(out);
+        snprintf(out + len, cap - len, ", subsampled to %zu", c->train_limit);
+    }
+}
+
 /* --dry-run: what would run, with each pipeline's feature size. */
 static int print_plan(const vb_spec *spec, const vb_dataset *ds, const vb_split *split, const char *only,
                       vb_error *err)
@@ -108,10 +129,14 @@ static int print_plan(const vb_spec *spec, const vb_dataset *ds, const vb_split 
     printf("spec %s: dataset %s (%zu images, %d classes), %s split %s, %zu fold%s\n", spec->name, ds->name, ds->n,
            ds->n_classes, vb_protocol_name(split->conf.protocol), hash, split->n_folds,
            split->n_folds == 1 ? "" : "s");
+    char pool[160];
+    pool_text(split, ds, pool, sizeof pool);
+    printf("  pool: %s\n", pool);
     for (size_t f = 0; f < split->n_folds; f++)
-        printf("  fold %-10s train %6zu  validation %6zu  test %6zu\n", split->folds[f].name, split->folds[f].n_train,
-               split->folds[f].n_val, split->folds[f].n_test);
-    vb_shape in = {ds->fixed_w, ds->fixed_h, ds->fixed_c ? ds->fixed_c : 3};
+        printf("  fold %-10s train %6zu  validation %6zu  test %6zu  (%s)\n", split->folds[f].name,
+               split->folds[f].n_train, split->folds[f].n_val, split->folds[f].n_test,
+               vb_fold_kind_name(split->folds[f].kind));
+    vb_shape in = vb_dataset_input_shape(ds);
     for (size_t i = 0; i < spec->n_pipelines; i++) {
         const vb_spec_pipeline *sp = &spec->pipelines[i];
         if (only && strcmp(only, sp->name) != 0)
@@ -222,8 +247,10 @@ int cmd_run(int argc, char **argv)
     }
     char hash[17];
     vb_split_hash_text(back, hash);
-    vb_log(VB_LOG_INFO, "split %s (hash %s): %zu fold%s, fold 1: train %zu, validation %zu, test %zu -> %s",
-           vb_protocol_name(back->conf.protocol), hash, back->n_folds, back->n_folds == 1 ? "" : "s",
+    char pool[160];
+    pool_text(back, ds, pool, sizeof pool);
+    vb_log(VB_LOG_INFO, "split %s (hash %s) of %s: %zu fold%s, fold 1: train %zu, validation %zu, test %zu -> %s",
+           vb_protocol_name(back->conf.protocol), hash, pool, back->n_folds, back->n_folds == 1 ? "" : "s",
            back->folds[0].n_train, back->folds[0].n_val, back->folds[0].n_test, split_path);
     if (vb_store_open(db, 0, &store, &err) != VB_OK || vb_store_experiment(store, spec, ds, back, &ctx.exp, &err) != VB_OK)
         goto fail;

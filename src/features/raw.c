@@ -33,6 +33,7 @@ static vb_status raw_extract(const void *state, void *scratch, const vb_image *i
 static void raw_destroy(void *state) { free(state); }
 
 const vb_extractor_vt vb_ext_raw = {
+    .flags = VB_EXT_IMAGE_ROWS,
     .info = {.name = "raw",
              .help = "the pixels themselves (c x h x w values, planes in order)",
              .doc = "Colour: all channels, one plane after another. Combine with resize to control the size; "

@@ -1,4 +1,6 @@
-/* Model files: whole trained pipelines saved, loaded and used to predict. */
+/* Model files: whole trained pipelines saved, loaded and used to predict.
+ * Training is the engine's (src/pipeline/fit.c); this file only writes,
+ * reads and applies what it built. */
 #include "visbench/model.h"
 
 #include <stdio.h>
@@ -45,7 +47,7 @@ int vb_model_has_probabilities(const vb_model *m) { return vb_classifier_has_pro
 
 const char *vb_model_describe(const vb_model *m) { return m->description ? m->description : ""; }
 
-static vb_status describe(vb_model *m, vb_error *err)
+vb_status vb_model_describe_build(vb_model *m, vb_error *err)
 {
     vb_buf b;
     vb_buf_init(&b);
@@ -60,115 +62,6 @@ static vb_status describe(vb_model *m, vb_error *err)
     }
     free(m->description);
     m->description = b.data;
-    return VB_OK;
-}
-
-/* ---- training ---------------------------------------------------------- */
-
-static vb_status extract(const vb_featpipe *fp, const vb_dataset *ds, const size_t *idx, size_t n, const char *stage,
-                         float **out, vb_error *err)
-{
-    *out = vb_malloc(n ? n : 1, fp->dim * sizeof **out, err);
-    if (!*out)
-        return VB_ERR_NOMEM;
-    vb_dataset_view view;
-    vb_imgsrc src;
-    vb_imgsrc_dataset(&src, &view, ds, idx, n);
-    return vb_featpipe_extract(fp, &src, *out, stage, err);
-}
-
-vb_status vb_model_train(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
-                         int with_val, vb_model **out, vb_error *err)
-{
-    *out = NULL;
-    vb_model *m = vb_calloc(1, sizeof *m, err);
-    if (!m)
-        return VB_ERR_NOMEM;
-    /* Training rows: the fold's training part, plus its validation part
-     * when asked (then no grid can be tuned on it). */
-    size_t n_tr = fold->n_train + (with_val ? fold->n_val : 0), n_val = with_val ? 0 : fold->n_val;
-    size_t *tr = vb_malloc(n_tr ? n_tr : 1, sizeof *tr, err);
-    float *Xraw = NULL, *Xvraw = NULL, *X = NULL, *Xv = NULL;
-    int *y = vb_malloc(n_tr ? n_tr : 1, sizeof *y, err), *yv = vb_malloc(n_val ? n_val : 1, sizeof *yv, err);
-    char *grid = NULL;
-    double tune_s;
-    vb_status st = tr && y && yv ? VB_OK : VB_ERR_NOMEM;
-    if (st == VB_OK) {
-        memcpy(tr, fold->train, fold->n_train * sizeof *tr);
-        if (with_val)
-            memcpy(tr + fold->n_train, fold->val, fold->n_val * sizeof *tr);
-        for (size_t i = 0; i < n_tr; i++)
-            y[i] = ds->labels[tr[i]];
-        for (size_t i = 0; i < n_val; i++)
-            yv[i] = ds->labels[fold->val[i]];
-        m->in = (vb_shape){ds->fixed_w, ds->fixed_h, ds->fixed_c ? ds->fixed_c : 3};
-        st = vb_featpipe_new(sp, m->in, &m->fp, err);
-    }
-    if (st == VB_OK && vb_featpipe_needs_fit(m->fp)) {
-        vb_dataset_view view;
-        vb_imgsrc src;
-        vb_imgsrc_dataset(&src, &view, ds, tr, n_tr);
-        vb_buf key;
-        vb_buf_init(&key);
-        vb_featpipe_key(sp, &key);
-        /* The same seed as `visbench run` uses for this fold's extractors. */
-        st = vb_featpipe_fit(m->fp, &src, vb_seed_derive(spec->seed, key.data ? key.data : "", 0), err);
-        vb_buf_free(&key);
-    }
-    if (st == VB_OK)
-        st = extract(m->fp, ds, tr, n_tr, "features (train)", &Xraw, err);
-    if (st == VB_OK && n_val)
-        st = extract(m->fp, ds, fold->val, n_val, "features (validation)", &Xvraw, err);
-    if (st == VB_OK)
-        st = vb_postchain_new(sp, m->fp->dim, &m->pc, err);
-    if (st == VB_OK)
-        st = vb_postchain_fit(m->pc, Xraw, n_tr, &X, err);
-    if (st == VB_OK && n_val)
-        st = vb_postchain_apply(m->pc, Xvraw, n_val, &Xv, err);
-    if (st == VB_OK) {
-        vb_traindata td = {.X = X, .n = n_tr, .d = m->pc->dim, .y = y, .n_classes = ds->n_classes,
-                           .Xval = Xv, .yval = n_val ? yv : NULL, .n_val = n_val,
-                           .seed = vb_seed_derive(spec->seed, sp->name, 0)};
-        if (m->pc->n == 0 && sp->n_ext == 1 && strcmp(sp->ext[0]->info.name, "raw") == 0)
-            td.shape = m->fp->shape;
-        st = vb_train_classifier(sp, &td, &m->clf, &grid, &tune_s, err);
-    }
-    if (st == VB_OK && grid)
-        vb_log(VB_LOG_INFO, "%s: grid chose %s", sp->name, grid);
-    if (st == VB_OK) {
-        m->n_classes = ds->n_classes;
-        m->classes = vb_calloc((size_t)ds->n_classes, sizeof *m->classes, err);
-        if (!m->classes)
-            st = VB_ERR_NOMEM;
-        for (int k = 0; st == VB_OK && k < ds->n_classes; k++)
-            if (!(m->classes[k] = vb_strdup(ds->classes[k], err)))
-                st = VB_ERR_NOMEM;
-    }
-    if (st == VB_OK) {
-        char now[32];
-        time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        m->spec_name = vb_strdup(spec->name, err);
-        m->pipeline = vb_strdup(sp->name, err);
-        m->dataset = vb_strdup(ds->name, err);
-        m->created = vb_strdup(now, err);
-        st = m->spec_name && m->pipeline && m->dataset && m->created ? describe(m, err) : VB_ERR_NOMEM;
-    }
-    free(tr);
-    free(y);
-    free(yv);
-    free(Xraw);
-    free(Xvraw);
-    free(X);
-    free(Xv);
-    free(grid);
-    if (st != VB_OK) {
-        vb_model_free(m);
-        return st;
-    }
-    *out = m;
     return VB_OK;
 }
 
@@ -548,7 +441,7 @@ static vb_status parse_sections(vb_model *m, const section *s, const char *name,
     free(sp.post);
     free(sp.post_params);
     if (st == VB_OK)
-        st = describe(m, err);
+        st = vb_model_describe_build(m, err);
     return st;
 }
 

@@ -127,7 +127,8 @@ expect_ok "run --pipeline" "$VB" run spec.yaml --pipeline raw-svm --store run3.d
 # --dry-run: the plan, nothing written
 rm -rf results
 expect_ok "dry run" "$VB" run spec.yaml --dry-run
-grep -q '^  fold holdout    train     90  validation      0  test     30$' out.txt && ok || { bad "dry run: fold line"; cat out.txt >&2; }
+grep -q '^  fold holdout    train     90  validation      0  test     30  (holdout)$' out.txt && ok || { bad "dry run: fold line"; cat out.txt >&2; }
+grep -q '^  pool: all 120 images (the dataset has no official test part)$' out.txt && ok || { bad "dry run: pool line"; cat out.txt >&2; }
 grep -q '^  pipeline hog-svm .* 24x24x1 images -> hog 496 -> standardize -> svm$' out.txt && ok || { bad "dry run: pipeline line"; cat out.txt >&2; }
 [ ! -e results ] && ok || bad "dry run wrote results"
 

@@ -1,0 +1,226 @@
+/* The pipeline engine: the one place where a pipeline is fitted on a fold.
+ *
+ * `run` (every pipeline through every fold), `train` (one pipeline on one
+ * fold, saved as a model) and `features` (one pipeline's matrix) all call
+ * the functions here, so the same spec, fold and seed give the same
+ * extractors, the same post-processing and the same classifier whichever
+ * command trains them. Seeds are derived from the spec's seed and the fold
+ * index only:
+ *   extractors   vb_seed_derive(seed, feature configuration, fold index)
+ *   classifier   vb_seed_derive(seed, pipeline name, fold index)
+ * so pipelines with the same feature configuration share one extraction
+ * without any number changing.
+ */
+#include "visbench/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+vb_shape vb_dataset_input_shape(const vb_dataset *ds)
+{
+    vb_shape s = {ds->fixed_w, ds->fixed_h, ds->fixed_c};
+    if (!s.c) /* mixed grey and colour: extract in colour */
+        s.c = 3;
+    return s;
+}
+
+vb_shape vb_pipeline_row_shape(const vb_featpipe *fp, const vb_postchain *pc)
+{
+    vb_shape none = {0, 0, 0};
+    if (pc->n == 0 && fp->n_ext == 1 && (fp->ext[0]->vt->flags & VB_EXT_IMAGE_ROWS))
+        return fp->shape;
+    return none;
+}
+
+double vb_wall_clock(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
+}
+
+/* ---- features of a fold ------------------------------------------------ */
+
+void vb_fold_features_free(vb_fold_features *ff)
+{
+    if (!ff)
+        return;
+    free(ff->key);
+    vb_featpipe_free(ff->fp);
+    for (int k = 0; k < 3; k++)
+        free(ff->X[k]);
+    memset(ff, 0, sizeof *ff);
+}
+
+vb_status vb_fit_features(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
+                          size_t fold_index, int with_test, vb_fold_features *ff, vb_error *err)
+{
+    memset(ff, 0, sizeof *ff);
+    vb_buf key;
+    vb_buf_init(&key);
+    vb_featpipe_key(sp, &key);
+    if (key.failed) {
+        vb_buf_free(&key);
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    }
+    ff->key = key.data;
+    double t0 = vb_now();
+    vb_status st = vb_featpipe_new(sp, vb_dataset_input_shape(ds), &ff->fp, err);
+    vb_dataset_view view;
+    vb_imgsrc src;
+    if (st == VB_OK && vb_featpipe_needs_fit(ff->fp)) {
+        vb_imgsrc_dataset(&src, &view, ds, fold->train, fold->n_train);
+        st = vb_featpipe_fit(ff->fp, &src, vb_seed_derive(spec->seed, ff->key, fold_index), err);
+    }
+    const size_t *lists[3] = {fold->train, fold->val, fold->test};
+    size_t counts[3] = {fold->n_train, fold->n_val, with_test ? fold->n_test : 0};
+    static const char *const what[3] = {"train", "validation", "test"};
+    for (int k = 0; k < 3 && st == VB_OK; k++) {
+        ff->n[k] = counts[k];
+        if (counts[k] == 0)
+            continue;
+        if (!(ff->X[k] = vb_malloc(counts[k], ff->fp->dim * sizeof(float), err))) {
+            st = VB_ERR_NOMEM;
+            break;
+        }
+        char stage[160];
+        snprintf(stage, sizeof stage, "%s: features (%s)", sp->name, what[k]);
+        vb_imgsrc_dataset(&src, &view, ds, lists[k], counts[k]);
+        st = vb_featpipe_extract(ff->fp, &src, ff->X[k], stage, err);
+    }
+    ff->extract_s = vb_now() - t0;
+    if (st != VB_OK)
+        vb_fold_features_free(ff);
+    return st;
+}
+
+/* ---- post-processing and the classifier -------------------------------- */
+
+vb_status vb_fit_postprocess(const vb_spec_pipeline *sp, const vb_fold_features *ff, vb_postchain **pc, float **Xtr,
+                             float **Xval, vb_error *err)
+{
+    *pc = NULL;
+    *Xtr = NULL;
+    if (Xval)
+        *Xval = NULL;
+    vb_status st = vb_postchain_new(sp, ff->fp->dim, pc, err);
+    if (st == VB_OK)
+        st = vb_postchain_fit(*pc, ff->X[VB_ROWS_TRAIN], ff->n[VB_ROWS_TRAIN], Xtr, err);
+    if (st == VB_OK && Xval && ff->n[VB_ROWS_VAL])
+        st = vb_postchain_apply(*pc, ff->X[VB_ROWS_VAL], ff->n[VB_ROWS_VAL], Xval, err);
+    if (st != VB_OK) {
+        vb_postchain_free(*pc);
+        *pc = NULL;
+        free(*Xtr);
+        *Xtr = NULL;
+        if (Xval) {
+            free(*Xval);
+            *Xval = NULL;
+        }
+    }
+    return st;
+}
+
+void vb_fitted_free(vb_fitted *f)
+{
+    if (!f)
+        return;
+    vb_postchain_free(f->pc);
+    vb_classifier_free(f->clf);
+    free(f->grid);
+    memset(f, 0, sizeof *f);
+}
+
+vb_status vb_fit_pipeline(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
+                          size_t fold_index, const vb_fold_features *ff, vb_fitted *out, vb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    float *Xtr = NULL, *Xval = NULL;
+    size_t n_tr = fold->n_train, n_val = fold->n_val;
+    int *ytr = vb_malloc(n_tr ? n_tr : 1, sizeof *ytr, err), *yval = vb_malloc(n_val ? n_val : 1, sizeof *yval, err);
+    vb_status st = ytr && yval ? VB_OK : VB_ERR_NOMEM;
+    if (st == VB_OK && (ff->n[VB_ROWS_TRAIN] != n_tr || ff->n[VB_ROWS_VAL] != n_val))
+        st = vb_fail(err, VB_ERR_INTERNAL, "%s: the features are not those of fold %s", sp->name, fold->name);
+    double t0 = vb_now();
+    if (st == VB_OK)
+        st = vb_fit_postprocess(sp, ff, &out->pc, &Xtr, &Xval, err);
+    out->post_s = vb_now() - t0;
+    if (st == VB_OK) {
+        for (size_t i = 0; i < n_tr; i++)
+            ytr[i] = ds->labels[fold->train[i]];
+        for (size_t i = 0; i < n_val; i++)
+            yval[i] = ds->labels[fold->val[i]];
+        vb_traindata td = {.X = Xtr, .n = n_tr, .d = out->pc->dim, .y = ytr, .n_classes = ds->n_classes,
+                           .Xval = Xval, .yval = n_val ? yval : NULL, .n_val = n_val,
+                           .shape = vb_pipeline_row_shape(ff->fp, out->pc),
+                           .seed = vb_seed_derive(spec->seed, sp->name, fold_index), .name = sp->name};
+        double t1 = vb_now();
+        st = vb_train_classifier(sp, &td, &out->clf, &out->grid, &out->tune_s, err);
+        out->train_s = vb_now() - t1 - out->tune_s;
+    }
+    free(Xtr);
+    free(Xval);
+    free(ytr);
+    free(yval);
+    if (st != VB_OK)
+        vb_fitted_free(out);
+    return st;
+}
+
+/* ---- a whole pipeline as a model --------------------------------------- */
+
+vb_status vb_train_model(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
+                         size_t fold_index, vb_model **out, vb_error *err)
+{
+    *out = NULL;
+    vb_fold_features ff;
+    vb_fitted fit;
+    memset(&fit, 0, sizeof fit);
+    vb_status st = vb_fit_features(spec, sp, ds, fold, fold_index, 0, &ff, err);
+    if (st != VB_OK)
+        return st;
+    st = vb_fit_pipeline(spec, sp, ds, fold, fold_index, &ff, &fit, err);
+    if (st == VB_OK && fit.grid)
+        vb_log(VB_LOG_INFO, "%s: grid chose %s", sp->name, fit.grid);
+    vb_model *m = st == VB_OK ? vb_calloc(1, sizeof *m, err) : NULL;
+    if (st == VB_OK && !m)
+        st = VB_ERR_NOMEM;
+    if (st == VB_OK) {
+        m->in = vb_dataset_input_shape(ds);
+        m->fp = ff.fp;
+        ff.fp = NULL;
+        m->pc = fit.pc;
+        m->clf = fit.clf;
+        fit.pc = NULL;
+        fit.clf = NULL;
+        m->n_classes = ds->n_classes;
+        if (!(m->classes = vb_calloc((size_t)ds->n_classes, sizeof *m->classes, err)))
+            st = VB_ERR_NOMEM;
+        for (int k = 0; st == VB_OK && k < ds->n_classes; k++)
+            if (!(m->classes[k] = vb_strdup(ds->classes[k], err)))
+                st = VB_ERR_NOMEM;
+    }
+    if (st == VB_OK) {
+        char now[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        m->spec_name = vb_strdup(spec->name, err);
+        m->pipeline = vb_strdup(sp->name, err);
+        m->dataset = vb_strdup(ds->name, err);
+        m->created = vb_strdup(now, err);
+        st = m->spec_name && m->pipeline && m->dataset && m->created ? vb_model_describe_build(m, err) : VB_ERR_NOMEM;
+    }
+    vb_fold_features_free(&ff);
+    vb_fitted_free(&fit);
+    if (st != VB_OK) {
+        vb_model_free(m);
+        return st;
+    }
+    *out = m;
+    return VB_OK;
+}
