@@ -185,6 +185,116 @@ static void test_round_trip_every_plugin(void **state)
     }
 }
 
+/* ---- train = run --------------------------------------------------------- */
+
+/* What run stored for one fold of one pipeline. */
+typedef struct fold_pred {
+    size_t n;
+    int *labels;
+    float *scores;
+} fold_pred;
+
+typedef struct pred_sink {
+    fold_pred fold[3];
+    int failed;
+} pred_sink;
+
+static vb_status keep_pred(void *user, const vb_run_result *r, vb_error *err)
+{
+    pred_sink *ps = user;
+    assert_true(r->fold_index < 3);
+    fold_pred *f = &ps->fold[r->fold_index];
+    f->n = r->n_test;
+    f->labels = malloc(r->n_test * sizeof *f->labels);
+    f->scores = malloc(r->n_test * (size_t)r->n_classes * sizeof *f->scores);
+    memcpy(f->labels, r->pred, r->n_test * sizeof *f->labels);
+    memcpy(f->scores, r->scores, r->n_test * (size_t)r->n_classes * sizeof *f->scores);
+    return VB_OK;
+}
+
+static void note_failure(void *user, const char *pipeline, const char *fold, const vb_error *e)
+{
+    ((pred_sink *)user)->failed = 1;
+    print_error("%s [%s]: %s\n", pipeline, fold, e->msg);
+}
+
+/* For each fold of a 3-fold split, the model `train --fold F` builds (here
+ * through the same vb_train_model, saved and loaded) predicts exactly the
+ * labels and scores that run computed for F. */
+static void train_equals_run(const char *pipeline_yaml, const char *split_yaml)
+{
+    char *text = vb_asprintf("name: tr\nseed: 7\ndataset: synth\nsplit: %s\npipelines:\n  - %s\n", split_yaml,
+                             pipeline_yaml);
+    vb_spec *spec = NULL;
+    vb_split *split = NULL;
+    vb_error err = {0};
+    if (vb_spec_parse(text, "tr.yaml", &spec, &err) != VB_OK || vb_split_make(&spec->split, g_ds, &split, &err))
+        fail_msg("%s: %s", pipeline_yaml, err.msg);
+    assert_int_equal(split->n_folds, 3);
+    pred_sink ps;
+    memset(&ps, 0, sizeof ps);
+    vb_run_sink sink = {.user = &ps, .on_result = keep_pred, .on_failure = note_failure};
+    size_t n_failed = 0;
+    if (vb_experiment_run(spec, g_ds, split, NULL, &sink, &n_failed, &err) != VB_OK || n_failed || ps.failed)
+        fail_msg("%s: run failed: %s", pipeline_yaml, err.msg);
+    for (size_t f = 0; f < 3; f++) {
+        const vb_fold *fold = &split->folds[f];
+        vb_model *m = NULL, *m2 = NULL;
+        if (vb_train_model(spec, &spec->pipelines[0], g_ds, fold, f, &m, &err) != VB_OK)
+            fail_msg("%s: train: %s", pipeline_yaml, err.msg);
+        vb_buf b = serialize(m);
+        if (vb_model_parse(b.data, b.len, "tr.vbm", &m2, &err) != VB_OK)
+            fail_msg("%s: %s", pipeline_yaml, err.msg);
+        size_t n = fold->n_test, k = 3;
+        assert_int_equal(ps.fold[f].n, n);
+        int *labels = malloc(n * sizeof *labels);
+        float *scores = malloc(n * k * sizeof *scores);
+        vb_dataset_view view;
+        vb_imgsrc src;
+        vb_imgsrc_dataset(&src, &view, g_ds, fold->test, n);
+        if (vb_model_predict_src(m2, &src, labels, scores, &err) != VB_OK)
+            fail_msg("%s: %s", pipeline_yaml, err.msg);
+        if (memcmp(labels, ps.fold[f].labels, n * sizeof *labels) != 0)
+            fail_msg("%s: fold %s: train's model predicts other labels than run", pipeline_yaml, fold->name);
+        if (memcmp(scores, ps.fold[f].scores, n * k * sizeof *scores) != 0)
+            fail_msg("%s: fold %s: train's model gives other scores than run", pipeline_yaml, fold->name);
+        free(labels);
+        free(scores);
+        vb_buf_free(&b);
+        vb_model_free(m);
+        vb_model_free(m2);
+        free(ps.fold[f].labels);
+        free(ps.fold[f].scores);
+    }
+    vb_split_free(split);
+    vb_spec_free(spec);
+    free(text);
+}
+
+/* Every classifier in the registry, behind an extractor that fits a
+ * codebook (sift), or on raw pixels for image classifiers; then a grid
+ * tuned on the validation part, with fitted post-processing (pca by
+ * components, which a loaded model once refused). */
+static void test_train_reproduces_run(void **state)
+{
+    size_t n;
+    const vb_classifier_vt *const *clf = vb_classifier_registry(&n);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = clf[i]->info.name;
+        int image = (clf[i]->flags & VB_CLF_IMAGE) != 0;
+        char *p = image ? vb_asprintf("{name: c, preprocess: [{resize: 12}], classifier: {%s: %s}}", name,
+                                      clf_params(name))
+                        : vb_asprintf("{name: c, features: [{sift: {words: 8, max_descriptors: 2000, step: 4}}], "
+                                      "postprocess: [standardize], classifier: {%s: %s}}",
+                                      name, clf_params(name));
+        train_equals_run(p, "{protocol: kfold, k: 3}");
+        free(p);
+    }
+    train_equals_run("{name: g, features: [{sift: {encoding: vlad, words: 4, max_descriptors: 2000, step: 4}}], "
+                     "postprocess: [{pca: {components: 8}}], classifier: {svm: {C: [1, 100], probability: true}}}",
+                     "{protocol: kfold, k: 3, validation: 0.25}");
+}
+
 /* ---- faults ------------------------------------------------------------ */
 
 static vb_buf sample_model(void)
@@ -409,6 +519,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_pipelines),
         cmocka_unit_test(test_round_trip_every_plugin),
+        cmocka_unit_test(test_train_reproduces_run),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_random_flips),
         cmocka_unit_test(test_crafted_lengths),
