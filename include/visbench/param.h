@@ -81,8 +81,7 @@ typedef struct vb_params {
  * VB_PF_GRID parameter becomes grid alternatives. */
 vb_status vb_params_parse(vb_params *params, const vb_plugin *plugin, const vb_node *node,
                           int allow_grid, vb_error *err);
-/* Parses params from canonical text (vb_params_to_yaml output). A value
- * with a default does not count as given: the text restates them all. */
+/* Parses params from canonical text (vb_params_to_yaml output). */
 vb_status vb_params_parse_text(vb_params *params, const vb_plugin *plugin, const char *yaml,
                                vb_error *err);
 void vb_params_free(vb_params *params);

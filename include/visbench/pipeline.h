@@ -50,6 +50,8 @@ vb_status vb_featpipe_extract(const vb_featpipe *fp, const vb_imgsrc *raw, float
 void vb_featpipe_describe(const vb_featpipe *fp, vb_buf *b);
 /* Canonical text of the preprocessing and extractor configuration. */
 void vb_featpipe_key(const vb_spec_pipeline *sp, vb_buf *b);
+/* The same as a malloc'ed string (NULL and err set when out of memory). */
+char *vb_featpipe_key_dup(const vb_spec_pipeline *sp, vb_error *err);
 
 /* The canonical configuration text of a whole pipeline (preprocessing,
  * extractors, post-processing, classifier with its grid): a run is redone

@@ -63,7 +63,10 @@ static void pca_destroy(void *state)
 static vb_status pca_create(const vb_params *p, size_t d, void **state, vb_error *err)
 {
     long k = vb_param_int(p, "components");
-    if (k > 0 && vb_param(p, "variance")->given)
+    /* A saved model's canonical parameters state variance at its default
+     * beside the components, so only a value other than the default
+     * conflicts. */
+    if (k > 0 && vb_param(p, "variance")->given && vb_param_float(p, "variance") != 0.95)
         return vb_param_fail(p, "variance", err, "pca: give either components or variance, not both");
     if (k > 0 && (size_t)k > d)
         return vb_param_fail(p, "components", err, "pca: %ld components asked of %zu features", k, d);

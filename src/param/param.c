@@ -385,14 +385,6 @@ vb_status vb_params_parse_text(vb_params *params, const vb_plugin *plugin, const
         return st;
     st = vb_params_parse(params, plugin, doc->root, 0, err);
     vb_doc_free(doc);
-    /* Canonical text states every value that has a default, so none of
-     * those was chosen by a person: checks of what a spec gave (pca's
-     * "components or variance, not both") must not fire on a saved model's
-     * parameters. A parameter without a default is only written when it was
-     * given, so there `given` keeps its meaning. */
-    for (size_t i = 0; st == VB_OK && i < plugin->n_params; i++)
-        if (plugin->params[i].def)
-            params->v[i].given = 0;
     return st;
 }
 

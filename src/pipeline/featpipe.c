@@ -340,6 +340,19 @@ vb_status vb_postchain_apply(const vb_postchain *pc, const float *X, size_t n, f
     return run_chain(pc, NULL, X, n, out, err);
 }
 
+char *vb_featpipe_key_dup(const vb_spec_pipeline *sp, vb_error *err)
+{
+    vb_buf key;
+    vb_buf_init(&key);
+    vb_featpipe_key(sp, &key);
+    if (key.failed || !key.data) {
+        vb_buf_free(&key);
+        vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    return key.data;
+}
+
 void vb_pipeline_config(const vb_spec_pipeline *sp, vb_buf *b)
 {
     vb_featpipe_key(sp, b);

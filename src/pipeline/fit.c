@@ -59,14 +59,8 @@ vb_status vb_fit_features(const vb_spec *spec, const vb_spec_pipeline *sp, const
                           size_t fold_index, int with_test, vb_fold_features *ff, vb_error *err)
 {
     memset(ff, 0, sizeof *ff);
-    vb_buf key;
-    vb_buf_init(&key);
-    vb_featpipe_key(sp, &key);
-    if (key.failed) {
-        vb_buf_free(&key);
-        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    }
-    ff->key = key.data;
+    if (!(ff->key = vb_featpipe_key_dup(sp, err)))
+        return VB_ERR_NOMEM;
     double t0 = vb_now();
     vb_status st = vb_featpipe_new(sp, vb_dataset_input_shape(ds), &ff->fp, err);
     vb_dataset_view view;

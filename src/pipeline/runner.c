@@ -32,16 +32,12 @@ static vb_status fold_features(const vb_spec *spec, const vb_spec_pipeline *sp, 
                                const vb_fold *fold, size_t fold_index, feat_cache *cache, feat_entry **out,
                                vb_error *err)
 {
-    vb_buf key;
-    vb_buf_init(&key);
-    vb_featpipe_key(sp, &key);
-    if (key.failed) {
-        vb_buf_free(&key);
-        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    }
+    char *key = vb_featpipe_key_dup(sp, err);
+    if (!key)
+        return VB_ERR_NOMEM;
     for (size_t i = 0; i < cache->n; i++)
-        if (strcmp(cache->e[i].ff.key, key.data) == 0) {
-            vb_buf_free(&key);
+        if (strcmp(cache->e[i].ff.key, key) == 0) {
+            free(key);
             if (cache->e[i].st != VB_OK) {
                 if (err)
                     *err = cache->e[i].err;
@@ -53,7 +49,7 @@ static vb_status fold_features(const vb_spec *spec, const vb_spec_pipeline *sp, 
         }
     feat_entry *grown = realloc(cache->e, (cache->n + 1) * sizeof *grown);
     if (!grown) {
-        vb_buf_free(&key);
+        free(key);
         return vb_fail(err, VB_ERR_NOMEM, "out of memory");
     }
     cache->e = grown;
@@ -62,7 +58,7 @@ static vb_status fold_features(const vb_spec *spec, const vb_spec_pipeline *sp, 
     vb_status st = vb_fit_features(spec, sp, ds, fold, fold_index, 1, &e->ff, err);
     if (st != VB_OK) {
         /* remembered by its key, so the pipelines sharing it fail alike */
-        e->ff.key = key.data;
+        e->ff.key = key;
         e->st = st;
         if (err)
             e->err = *err;
@@ -70,7 +66,7 @@ static vb_status fold_features(const vb_spec *spec, const vb_spec_pipeline *sp, 
             vb_fail(&e->err, st, "feature extraction failed");
         return st;
     }
-    vb_buf_free(&key);
+    free(key);
     e->users = 1;
     *out = e;
     return VB_OK;
