@@ -132,6 +132,26 @@ grep -q '^  pool: all 120 images (the dataset has no official test part)$' out.t
 grep -q '^  pipeline hog-svm .* 24x24x1 images -> hog 496 -> standardize -> svm$' out.txt && ok || { bad "dry run: pipeline line"; cat out.txt >&2; }
 [ ! -e results ] && ok || bad "dry run wrote results"
 
+# honest splits: on a dataset with an official test part, holdout draws from
+# the training part only unless the spec says pool: all
+expect_ok "synth with a test part" "$VB" dataset synth --out parts --classes 3 --per-class 20 --test-per-class 10 --size 24 --seed 2
+cat >pool.yaml <<'YAML'
+name: pool
+dataset: parts/dataset.yaml
+split: {protocol: holdout, test_fraction: 0.25}
+pipelines: [{name: raw-knn, classifier: knn}]
+YAML
+expect_ok "holdout pool dry run" "$VB" run pool.yaml --dry-run
+grep -q '^  pool: the training part, 60 of 90 images (the official test part stays unseen; pool: all to include it)$' out.txt \
+  && grep -q '^  fold holdout    train     45  validation      0  test     15  (holdout)$' out.txt && ok \
+  || { bad "holdout: not drawn from the training part"; cat out.txt >&2; }
+sed -i 's/test_fraction: 0.25}/test_fraction: 0.25, pool: all}/' pool.yaml
+expect_ok "holdout pool: all" "$VB" run pool.yaml --dry-run
+grep -q '^  pool: all 90 images, official test part included (pool: all)$' out.txt && grep -q 'test     23  (holdout)$' out.txt && ok \
+  || { bad "holdout pool: all"; cat out.txt >&2; }
+sed -i 's/protocol: holdout, test_fraction: 0.25, pool: all/protocol: official-test, pool: all/' pool.yaml
+expect_fail "pool with official-test" "pool.yaml:3:40: split.pool: does not apply to protocol: official-test" "$VB" run pool.yaml
+
 # ---- bad input: one clear message, non-zero exit, nothing written ------------
 spec_with() { # spec_with FILE DATASET [sed expression]
   sed -e "s#dataset: shapes/dataset.yaml#dataset: $2#" ${3:+-e "$3"} spec.yaml >"$1"
