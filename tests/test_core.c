@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <time.h>
 
 /* ---- errors ------------------------------------------------------------ */
@@ -695,6 +697,26 @@ static void test_file_write_atomic(void **state)
     assert_int_equal(err.status, VB_ERR_IO);
     tu_assert_fails_with(VB_ERR_IO, err, "atomic/nope/x.json");
     assert_false(tu_exists("atomic/nope"));
+
+    /* A temporary file left by a writer that died (kill -9 mid-write) is
+     * removed by the next write of that file; one of a live process, and
+     * one of another file, are left alone. */
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+        _exit(0);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    char dead[64], live[64];
+    snprintf(dead, sizeof dead, "atomic/m.vbm.tmp.%ld", (long)child);
+    snprintf(live, sizeof live, "atomic/m.vbm.tmp.%ld", (long)getppid());
+    tu_write_text(dead, "half a mod");
+    tu_write_text(live, "being written");
+    tu_write_text("atomic/other.vbm.tmp.1", "not ours");
+    assert_int_equal(vb_file_write_atomic("atomic/m.vbm", "model", 5, &err), VB_OK);
+    assert_false(tu_exists(dead));
+    assert_true(tu_exists(live));
+    assert_true(tu_exists("atomic/other.vbm.tmp.1"));
+    assert_int_equal(count_tmp_files("atomic"), 2);
 }
 
 static void test_file_read(void **state)

@@ -140,7 +140,8 @@ const char *vb_nearest_name(const char *s, const char *const *names, size_t n);
 /* ---- files ------------------------------------------------------------- */
 /* Reads a whole file into a malloc'ed buffer (NUL-terminated). */
 vb_status vb_file_read(const char *path, char **data, size_t *len, vb_error *err);
-/* Writes data to path atomically: a temporary file beside it, fsync, rename. */
+/* Writes data to path atomically: a temporary file beside it (PATH.tmp.PID), fsync, rename. Temporary
+ * files of PATH left by a process that died mid-write are removed first. */
 vb_status vb_file_write_atomic(const char *path, const void *data, size_t len, vb_error *err);
 /* mkdir -p */
 vb_status vb_mkdirs(const char *path, vb_error *err);

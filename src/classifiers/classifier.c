@@ -66,6 +66,9 @@ static vb_status image_rows_needed(const char *name, size_t d, vb_error *err)
 vb_status vb_classifier_check(const vb_classifier *c, size_t d, vb_shape shape, int n_classes, vb_error *err)
 {
     int image = shape.w > 0 && shape.h > 0 && shape.c > 0 && (size_t)shape.w * shape.h * shape.c == d;
+    if (n_classes < 2)
+        return vb_fail(err, VB_ERR_DATA, "%s: needs at least two classes, the data has %d", c->vt->info.name,
+                       n_classes);
     if ((c->vt->flags & VB_CLF_IMAGE) && !image)
         return image_rows_needed(c->vt->info.name, d, err);
     if (!c->vt->check)

@@ -155,7 +155,12 @@ int cmd_train(int argc, char **argv)
         vb_metrics_free(&mt);
         free(pred);
         free(truth);
-        if (st != VB_OK)
+        if (st == VB_ERR_INTERRUPTED) { /* the model is saved: that was the job */
+            cli_progress_break();
+            fprintf(stderr, "visbench: interrupted while scoring the %s fold's test part; the model %s is saved "
+                            "and complete\n",
+                    fold->name, path);
+        } else if (st != VB_OK)
             goto fail;
     }
     rc = VB_EXIT_OK;

@@ -236,10 +236,12 @@ int cmd_run(int argc, char **argv)
         vb_fail(&err, VB_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    /* The split is written beside the store and read back: what runs is
-     * exactly what the file says. */
-    if (vb_mkdirs(dir, &err) != VB_OK || vb_split_save(split, split_path, &err) != VB_OK ||
-        vb_split_load(split_path, &back, &err) != VB_OK)
+    /* The store is opened first, so a store that cannot be used leaves no
+     * split file behind. The split is written beside it and read back: what
+     * runs is exactly what the file says. */
+    if (vb_mkdirs(dir, &err) != VB_OK || vb_store_open(db, 0, &store, &err) != VB_OK)
+        goto fail;
+    if (vb_split_save(split, split_path, &err) != VB_OK || vb_split_load(split_path, &back, &err) != VB_OK)
         goto fail;
     if (back->hash != split->hash) {
         vb_fail(&err, VB_ERR_INTERNAL, "%s: the split read back differs from the one written", split_path);
@@ -252,7 +254,7 @@ int cmd_run(int argc, char **argv)
     vb_log(VB_LOG_INFO, "split %s (hash %s) of %s: %zu fold%s, fold 1: train %zu, validation %zu, test %zu -> %s",
            vb_protocol_name(back->conf.protocol), hash, pool, back->n_folds, back->n_folds == 1 ? "" : "s",
            back->folds[0].n_train, back->folds[0].n_val, back->folds[0].n_test, split_path);
-    if (vb_store_open(db, 0, &store, &err) != VB_OK || vb_store_experiment(store, spec, ds, back, &ctx.exp, &err) != VB_OK)
+    if (vb_store_experiment(store, spec, ds, back, &ctx.exp, &err) != VB_OK)
         goto fail;
     ctx.store = store;
     ctx.ds = ds;

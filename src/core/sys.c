@@ -3,7 +3,9 @@
 #include "visbench/core.h"
 #include "linalg.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,8 +235,39 @@ vb_status vb_file_read(const char *path, char **data, size_t *len, vb_error *err
     return VB_OK;
 }
 
+/* Removes PATH.tmp.PID files that a process killed while writing PATH left
+ * behind (its pid no longer runs). */
+static void sweep_stale_temps(const char *path)
+{
+    char *dir = vb_path_dirname(path);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t bl = strlen(base);
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strncmp(e->d_name, base, bl) != 0 || strncmp(e->d_name + bl, ".tmp.", 5) != 0)
+            continue;
+        const char *digits = e->d_name + bl + 5;
+        long pid;
+        if (!*digits || strspn(digits, "0123456789") != strlen(digits) || !vb_parse_long(digits, &pid) || pid <= 0 ||
+            pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* alive, or not ours to judge */
+        char *full = vb_path_join(dir, e->d_name);
+        if (full)
+            unlink(full);
+        free(full);
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+}
+
 vb_status vb_file_write_atomic(const char *path, const void *data, size_t len, vb_error *err)
 {
+    sweep_stale_temps(path);
     char *tmp = vb_asprintf("%s.tmp.%ld", path, (long)getpid());
     if (!tmp)
         return vb_fail(err, VB_ERR_NOMEM, "out of memory");

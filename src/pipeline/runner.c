@@ -160,8 +160,45 @@ out:
     return st;
 }
 
+/* Does the dataset have a file of its own to name (not inline in the spec)? */
+static int dataset_named(const vb_spec *spec, const vb_dataset *ds)
+{
+    return ds->source && strcmp(ds->source, spec->path) != 0;
+}
+
+/* An extractor needs one image size and the dataset's vary: say where in
+ * the spec, and show two images of different sizes. */
+static vb_status sizes_vary(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, vb_error *err)
+{
+    size_t a = 0, b = 0;
+    for (size_t i = 1; i < ds->n && !b; i++)
+        if (ds->w[i] != ds->w[0] || ds->h[i] != ds->h[0])
+            b = i;
+    char na[300], nb[300];
+    if (ds->paths) {
+        snprintf(na, sizeof na, "%s", ds->paths[a]);
+        snprintf(nb, sizeof nb, "%s", ds->paths[b]);
+    } else {
+        snprintf(na, sizeof na, "image %zu", a);
+        snprintf(nb, sizeof nb, "image %zu", b);
+    }
+    return vb_fail(err, VB_ERR_SPEC,
+                   "%s:%d:%d: pipeline '%s' extracts features that need one image size, but the dataset's images "
+                   "vary (%s is %dx%d, %s is %dx%d); add {resize: [w, h]} to its preprocess",
+                   spec->path, sp->line, sp->col, sp->name, na, ds->w[a], ds->h[a],
+                   nb, ds->w[b], ds->h[b]);
+}
+
 vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const vb_run_opts *opts, vb_error *err)
 {
+    if (ds->n_classes < 2)
+        return vb_fail(err, VB_ERR_DATA,
+                       "%s: the dataset%s%s has %d class%s%s%s%s; classification needs at least two (add images of "
+                       "another class)",
+                       spec->path, dataset_named(spec, ds) ? " " : "", dataset_named(spec, ds) ? ds->source : "",
+                       ds->n_classes, ds->n_classes == 1 ? "" : "es",
+                       ds->n_classes == 1 ? " ('" : "", ds->n_classes == 1 ? ds->classes[0] : "",
+                       ds->n_classes == 1 ? "')" : "");
     if (opts && opts->only && !vb_spec_find_pipeline(spec, opts->only))
         return vb_fail(err, VB_ERR_SPEC, "%s: no pipeline named '%s'", spec->path, opts->only);
     for (size_t i = 0; i < spec->n_pipelines; i++) {
@@ -171,6 +208,8 @@ vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const v
         vb_featpipe *fp = NULL;
         vb_postchain *pc = NULL;
         vb_status st = vb_featpipe_new(sp, vb_dataset_input_shape(ds), &fp, err);
+        if (st == VB_ERR_SPEC && !ds->fixed_w)
+            return sizes_vary(spec, sp, ds, err);
         if (st == VB_OK)
             st = vb_postchain_new(sp, fp->dim, &pc, err);
         size_t points = vb_params_grid_size(&sp->clf_params);

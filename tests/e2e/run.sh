@@ -132,6 +132,32 @@ grep -q '^  pool: all 120 images (the dataset has no official test part)$' out.t
 grep -q '^  pipeline hog-svm .* 24x24x1 images -> hog 496 -> standardize -> svm$' out.txt && ok || { bad "dry run: pipeline line"; cat out.txt >&2; }
 [ ! -e results ] && ok || bad "dry run wrote results"
 
+# checks that come before any work: one class, sizes that vary, a bad store
+mkdir -p oneclass/circle && cp shapes/circle/circle_000[0-9].png oneclass/circle/
+cat >one.yaml <<'YAML'
+name: one
+dataset: {format: folder, path: oneclass}
+split: {protocol: holdout, test_fraction: 0.25}
+pipelines: [{name: raw-knn, classifier: knn}]
+YAML
+expect_fail "one class" "one.yaml: the dataset has 1 class ('circle'); classification needs at least two" "$VB" run one.yaml
+expect_ok "synth 30 px" "$VB" dataset synth --out big --classes 2 --per-class 1 --size 30 --seed 1
+mkdir -p vary/a vary/b && cp shapes/circle/circle_000[0-4].png vary/a/ && cp shapes/square/square_000[0-4].png vary/b/ \
+  && cp big/circle/circle_0000.png vary/a/circle_0099.png
+cat >vary.yaml <<'YAML'
+name: vary
+dataset: {format: folder, path: vary}
+split: {protocol: holdout, test_fraction: 0.25}
+pipelines:
+  - name: hog-knn
+    features: [hog]
+    classifier: knn
+YAML
+expect_fail "sizes vary" "vary.yaml:5:5: pipeline 'hog-knn' extracts features that need one image size, but the dataset's images vary (vary/a/circle_0000.png is 24x24, vary/a/circle_0099.png is 30x30); add {resize: [w, h]}" "$VB" run vary.yaml
+echo "this is no database" >junk.db
+expect_fail "a store that is no database" "junk.db: file is not a database" "$VB" -q run spec.yaml --store junk.db
+[ ! -e junk.split.txt ] && ok || bad "a failed store open left junk.split.txt"
+
 # honest splits: on a dataset with an official test part, holdout draws from
 # the training part only unless the spec says pool: all
 expect_ok "synth with a test part" "$VB" dataset synth --out parts --classes 3 --per-class 20 --test-per-class 10 --size 24 --seed 2
