@@ -766,6 +766,50 @@ static void test_p_best(void **state)
     vb_store_close(s);
 }
 
+/* Many pipelines: the pairwise matrix covers the best 64, every pipeline
+ * still gets its p-value against the best, and it equals what the matrix
+ * gives a pipeline with the same predictions. */
+static void test_many_pipelines(void **state)
+{
+    store_ctx c;
+    ctx_open(&c, "many.db");
+    enum { P = 70 };
+    for (size_t i = 0; i < P; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p%02zu", i);
+        add_run(&c, name, i, "test", 0, i % 10, 1, 0);
+    }
+    ctx_close(&c);
+    vb_store *s = NULL;
+    vb_store_exp *e = NULL;
+    vb_summary *sum = NULL;
+    vb_error err = {0};
+    if (vb_store_open("many.db", 1, &s, &err) != VB_OK || vb_store_load(s, 0, 1, &e, &err) != VB_OK ||
+        vb_summary_build(e, &sum, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    assert_int_equal(sum->n, P);
+    assert_int_equal(sum->n_pairwise, VB_SUMMARY_MAX_PAIRWISE);
+    assert_string_equal(sum->rows[0].pipeline, "p00");
+    /* rows 63..69 all have 9 wrong predictions, in name order */
+    assert_string_equal(sum->rows[63].pipeline, "p09");
+    assert_string_equal(sum->rows[69].pipeline, "p69");
+    double want = sum->mcnemar_p[63]; /* row 0 against row 63, from the matrix */
+    assert_float_equal(want, pow(0.5, 8), 1e-12); /* 9 discordant, all one way */
+    for (size_t i = 63; i < P; i++) {
+        assert_float_equal(sum->rows[i].p_best, want, 0);
+        assert_string_equal(sum->rows[i].p_best_test, "McNemar");
+        assert_int_equal(sum->rows[i].n_runs, 1);
+    }
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_render_pairwise(sum, VB_FMT_TEXT, &b);
+    assert_non_null(strstr(b.data, "pairwise tests between the 64 best of 70 pipelines"));
+    vb_buf_free(&b);
+    vb_summary_free(sum);
+    vb_store_exp_free(e);
+    vb_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -776,6 +820,7 @@ int main(void)
         cmocka_unit_test(test_single_pipeline), cmocka_unit_test(test_failed_runs),
         cmocka_unit_test(test_test_only),       cmocka_unit_test(test_cv_only),
         cmocka_unit_test(test_empty_experiment), cmocka_unit_test(test_p_best),
+        cmocka_unit_test(test_many_pipelines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

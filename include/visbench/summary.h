@@ -18,6 +18,11 @@
 #include "visbench/store.h"
 
 /* A metric over the CV folds and on the test fold. */
+/* The pairwise matrix covers at most this many pipelines (the best ones):
+ * beyond that a table of p-values is no longer read, and its cost grows
+ * with the square. */
+#define VB_SUMMARY_MAX_PAIRWISE 64
+
 typedef struct vb_stat {
     double mean, sd; /* over CV folds (NaN without them; sd NaN with one) */
     double test;     /* on the test/holdout fold (NaN without it) */
@@ -35,6 +40,8 @@ typedef struct vb_summary_row {
     const char *features, *params, *grid;         /* of the test fold run, else the first */
     const vb_store_run *test_run;                 /* NULL without a test fold */
     const char *error;                            /* first failure message */
+    const size_t *run_idx;                        /* its runs: indices into e->runs, in fold order */
+    size_t n_runs;
     /* This row against the best (rows[0]) in the test that matches the
      * ranking score: McNemar on the test fold when pipelines rank by test
      * accuracy, else the corrected t-test across CV folds (McNemar on the
@@ -52,8 +59,13 @@ typedef struct vb_summary {
     int has_cv, has_test;
     const char *test_fold;   /* "test" or "holdout" */
     size_t n_cv_folds;
-    double *mcnemar_p;       /* n x n in row order, NaN where undefined */
+    /* Pairwise tests between the first n_pairwise ranked rows (all of them
+     * up to VB_SUMMARY_MAX_PAIRWISE): n_pairwise x n_pairwise in row order,
+     * NaN where undefined. Every row has p_best. */
+    size_t n_pairwise;
+    double *mcnemar_p;
     double *ttest_p, *ttest_t;
+    size_t *run_order;       /* e->runs indices grouped by pipeline (rows point into it) */
 } vb_summary;
 
 /* Significance level of the markers in reports. */

@@ -13,6 +13,7 @@ void vb_summary_free(vb_summary *s)
     if (!s)
         return;
     free(s->rows);
+    free(s->run_order);
     free(s->mcnemar_p);
     free(s->ttest_p);
     free(s->ttest_t);
@@ -34,14 +35,20 @@ static int by_score(const void *a, const void *b, void *ctx)
     return strcmp(((const vb_summary_row *)a)->pipeline, ((const vb_summary_row *)b)->pipeline);
 }
 
-static void stat_of(const vb_store_exp *e, const char *pipeline, const char *metric, vb_stat *st)
+/* The runs of one pipeline: indices into e->runs, in fold order. */
+typedef struct run_set {
+    const size_t *idx;
+    size_t n;
+} run_set;
+
+static void stat_of(const vb_store_exp *e, run_set rs, const char *metric, vb_stat *st)
 {
     double vals[4096];
     size_t n = 0;
     st->test = NAN;
-    for (size_t i = 0; i < e->n_runs; i++) {
-        const vb_store_run *r = &e->runs[i];
-        if (strcmp(r->pipeline, pipeline) != 0 || strcmp(r->status, "done") != 0)
+    for (size_t k = 0; k < rs.n; k++) {
+        const vb_store_run *r = &e->runs[rs.idx[k]];
+        if (strcmp(r->status, "done") != 0)
             continue;
         double v = vb_store_metric(r, metric);
         if (is_test_fold(r->fold))
@@ -56,13 +63,14 @@ static void stat_of(const vb_store_exp *e, const char *pipeline, const char *met
         st->mean = st->sd = NAN;
 }
 
-/* The run of pipeline on fold, or NULL. */
-static const vb_store_run *find_run(const vb_store_exp *e, const char *pipeline, const char *fold)
+/* The done run of a pipeline on fold, or NULL. */
+static const vb_store_run *find_run(const vb_store_exp *e, run_set rs, const char *fold)
 {
-    for (size_t i = 0; i < e->n_runs; i++)
-        if (strcmp(e->runs[i].pipeline, pipeline) == 0 && strcmp(e->runs[i].fold, fold) == 0 &&
-            strcmp(e->runs[i].status, "done") == 0)
-            return &e->runs[i];
+    for (size_t k = 0; k < rs.n; k++) {
+        const vb_store_run *r = &e->runs[rs.idx[k]];
+        if (strcmp(r->fold, fold) == 0 && strcmp(r->status, "done") == 0)
+            return r;
+    }
     return NULL;
 }
 
@@ -114,13 +122,13 @@ static int first_repetition(const char *fold)
 
 /* Pooled out-of-fold predictions of one pipeline over the CV folds of the
  * first repetition, as a pseudo-run sorted by sample. */
-static int pooled_oof(const vb_store_exp *e, const char *pipeline, vb_store_run *out)
+static int pooled_oof(const vb_store_exp *e, run_set rs, vb_store_run *out)
 {
     memset(out, 0, sizeof *out);
     size_t total = 0;
-    for (size_t i = 0; i < e->n_runs; i++) {
-        const vb_store_run *r = &e->runs[i];
-        if (strcmp(r->pipeline, pipeline) == 0 && strcmp(r->status, "done") == 0 && first_repetition(r->fold))
+    for (size_t k = 0; k < rs.n; k++) {
+        const vb_store_run *r = &e->runs[rs.idx[k]];
+        if (strcmp(r->status, "done") == 0 && first_repetition(r->fold))
             total += r->n_pred;
     }
     if (!total)
@@ -130,9 +138,9 @@ static int pooled_oof(const vb_store_exp *e, const char *pipeline, vb_store_run 
     out->pred = malloc(total * sizeof *out->pred);
     if (!out->sample || !out->truth || !out->pred)
         return 0;
-    for (size_t i = 0; i < e->n_runs; i++) {
-        const vb_store_run *r = &e->runs[i];
-        if (strcmp(r->pipeline, pipeline) != 0 || strcmp(r->status, "done") != 0 || !first_repetition(r->fold))
+    for (size_t k = 0; k < rs.n; k++) {
+        const vb_store_run *r = &e->runs[rs.idx[k]];
+        if (strcmp(r->status, "done") != 0 || !first_repetition(r->fold))
             continue;
         memcpy(out->sample + out->n_pred, r->sample, r->n_pred * sizeof *r->sample);
         memcpy(out->truth + out->n_pred, r->truth, r->n_pred * sizeof *r->truth);
@@ -166,6 +174,52 @@ static void free_pseudo(vb_store_run *r)
     free(r->pred);
 }
 
+/* Sorts run indices by pipeline name, then fold index. */
+static int by_pipeline_fold(const void *a, const void *b, void *ctx)
+{
+    const vb_store_exp *e = ctx;
+    const vb_store_run *x = &e->runs[*(const size_t *)a], *y = &e->runs[*(const size_t *)b];
+    int c = strcmp(x->pipeline, y->pipeline);
+    if (c)
+        return c;
+    if (x->fold_index != y->fold_index)
+        return x->fold_index < y->fold_index ? -1 : 1;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+static run_set runs_of(const vb_summary_row *row) { return (run_set){row->run_idx, row->n_runs}; }
+
+/* McNemar and the corrected t-test between rows a and b. */
+static void pair_tests(const vb_summary *s, const vb_store_run *oof, size_t a, size_t b, double *mc_p, double *t_p,
+                       double *t_t)
+{
+    const vb_store_exp *e = s->e;
+    const vb_summary_row *ra = &s->rows[a], *rb = &s->rows[b];
+    *mc_p = s->has_test ? mcnemar_runs(find_run(e, runs_of(ra), s->test_fold), find_run(e, runs_of(rb), s->test_fold))
+                        : mcnemar_runs(&oof[a], &oof[b]);
+    *t_p = *t_t = NAN;
+    /* corrected t-test over the CV folds both have */
+    double d[4096];
+    size_t J = 0;
+    double ntr = 0, nte = 0;
+    for (size_t k = 0; k < ra->n_runs && J < 4096; k++) {
+        const vb_store_run *x = &e->runs[ra->run_idx[k]];
+        if (strcmp(x->status, "done") != 0 || is_test_fold(x->fold))
+            continue;
+        const vb_store_run *y = find_run(e, runs_of(rb), x->fold);
+        if (!y)
+            continue;
+        d[J++] = vb_store_metric(x, "accuracy") - vb_store_metric(y, "accuracy");
+        ntr = (double)x->n_train;
+        nte = (double)x->n_test;
+    }
+    vb_ttest t;
+    if (J >= 2 && vb_corrected_ttest(d, J, ntr, nte, &t, NULL) == VB_OK) {
+        *t_p = t.p;
+        *t_t = t.t;
+    }
+}
+
 vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *err)
 {
     *out = NULL;
@@ -174,21 +228,24 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
         return VB_ERR_NOMEM;
     s->e = e;
     s->rows = vb_calloc(e->n_runs ? e->n_runs : 1, sizeof *s->rows, err);
-    if (!s->rows) {
-        free(s);
+    s->run_order = vb_malloc(e->n_runs ? e->n_runs : 1, sizeof *s->run_order, err);
+    if (!s->rows || !s->run_order) {
+        vb_summary_free(s);
         return VB_ERR_NOMEM;
     }
-    for (size_t i = 0; i < e->n_runs; i++) {
-        const vb_store_run *r = &e->runs[i];
-        size_t j;
-        for (j = 0; j < s->n; j++)
-            if (strcmp(s->rows[j].pipeline, r->pipeline) == 0)
-                break;
-        vb_summary_row *row = &s->rows[j];
-        if (j == s->n) {
+    /* Runs grouped by pipeline in one sort: n log n, however many pipelines. */
+    for (size_t i = 0; i < e->n_runs; i++)
+        s->run_order[i] = i;
+    qsort_r(s->run_order, e->n_runs, sizeof *s->run_order, by_pipeline_fold, (void *)e);
+    for (size_t k = 0; k < e->n_runs; k++) {
+        const vb_store_run *r = &e->runs[s->run_order[k]];
+        if (!s->n || strcmp(s->rows[s->n - 1].pipeline, r->pipeline) != 0) {
+            s->rows[s->n].pipeline = r->pipeline;
+            s->rows[s->n].run_idx = &s->run_order[k];
             s->n++;
-            row->pipeline = r->pipeline;
         }
+        vb_summary_row *row = &s->rows[s->n - 1];
+        row->n_runs++;
         if (is_test_fold(r->fold)) {
             s->has_test = 1;
             s->test_fold = r->fold;
@@ -232,88 +289,68 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
             row->predict_per_s /= n;
             row->model_kb /= n;
         }
-        stat_of(e, row->pipeline, "accuracy", &row->accuracy);
-        stat_of(e, row->pipeline, "balanced_accuracy", &row->balanced_accuracy);
-        stat_of(e, row->pipeline, "macro_f1", &row->macro_f1);
-        stat_of(e, row->pipeline, "auc_macro", &row->auc_macro);
-        stat_of(e, row->pipeline, "log_loss", &row->log_loss);
-        stat_of(e, row->pipeline, "top2_accuracy", &row->top2_accuracy);
+        run_set rs = runs_of(row);
+        stat_of(e, rs, "accuracy", &row->accuracy);
+        stat_of(e, rs, "balanced_accuracy", &row->balanced_accuracy);
+        stat_of(e, rs, "macro_f1", &row->macro_f1);
+        stat_of(e, rs, "auc_macro", &row->auc_macro);
+        stat_of(e, rs, "log_loss", &row->log_loss);
+        stat_of(e, rs, "top2_accuracy", &row->top2_accuracy);
         if (row->n_cv > s->n_cv_folds)
             s->n_cv_folds = row->n_cv;
     }
     qsort_r(s->rows, s->n, sizeof *s->rows, by_score, s);
     size_t n = s->n;
-    size_t nn = n ? n * n : 1;
-    s->mcnemar_p = vb_malloc(nn, sizeof *s->mcnemar_p, err);
-    s->ttest_p = vb_malloc(nn, sizeof *s->ttest_p, err);
-    s->ttest_t = vb_malloc(nn, sizeof *s->ttest_t, err);
-    if (!s->mcnemar_p || !s->ttest_p || !s->ttest_t) {
+    /* The full pairwise matrix for the leading pipelines; every pipeline
+     * against the best. */
+    size_t m = n < VB_SUMMARY_MAX_PAIRWISE ? n : VB_SUMMARY_MAX_PAIRWISE;
+    s->n_pairwise = m;
+    size_t mm = m ? m * m : 1;
+    s->mcnemar_p = vb_malloc(mm, sizeof *s->mcnemar_p, err);
+    s->ttest_p = vb_malloc(mm, sizeof *s->ttest_p, err);
+    s->ttest_t = vb_malloc(mm, sizeof *s->ttest_t, err);
+    vb_store_run *oof = !s->has_test ? vb_calloc(n ? n : 1, sizeof *oof, err) : NULL;
+    if (!s->mcnemar_p || !s->ttest_p || !s->ttest_t || (!s->has_test && !oof)) {
+        free(oof);
         vb_summary_free(s);
         return VB_ERR_NOMEM;
     }
-    for (size_t i = 0; i < n * n; i++)
+    for (size_t i = 0; i < mm; i++)
         s->mcnemar_p[i] = s->ttest_p[i] = s->ttest_t[i] = NAN;
-    vb_store_run *oof = NULL;
-    if (!s->has_test) {
-        oof = vb_calloc(n ? n : 1, sizeof *oof, err);
-        if (!oof) {
-            vb_summary_free(s);
-            return VB_ERR_NOMEM;
-        }
-        for (size_t a = 0; a < n; a++)
-            pooled_oof(e, s->rows[a].pipeline, &oof[a]);
-    }
-    for (size_t a = 0; a < n; a++)
-        for (size_t b = a + 1; b < n; b++) {
-            double p = s->has_test ? mcnemar_runs(find_run(e, s->rows[a].pipeline, s->test_fold),
-                                                  find_run(e, s->rows[b].pipeline, s->test_fold))
-                                   : mcnemar_runs(&oof[a], &oof[b]);
-            s->mcnemar_p[a * n + b] = s->mcnemar_p[b * n + a] = p;
-            /* corrected t-test over the CV folds both have */
-            double d[4096];
-            size_t J = 0;
-            double ntr = 0, nte = 0;
-            for (size_t i = 0; i < e->n_runs && J < 4096; i++) {
-                const vb_store_run *ra = &e->runs[i];
-                if (strcmp(ra->pipeline, s->rows[a].pipeline) != 0 || strcmp(ra->status, "done") != 0 ||
-                    is_test_fold(ra->fold))
-                    continue;
-                const vb_store_run *rb = find_run(e, s->rows[b].pipeline, ra->fold);
-                if (!rb)
-                    continue;
-                d[J++] = vb_store_metric(ra, "accuracy") - vb_store_metric(rb, "accuracy");
-                ntr = (double)ra->n_train;
-                nte = (double)ra->n_test;
-            }
-            vb_ttest t;
-            if (J >= 2 && vb_corrected_ttest(d, J, ntr, nte, &t, NULL) == VB_OK) {
-                s->ttest_p[a * n + b] = s->ttest_p[b * n + a] = t.p;
-                s->ttest_t[a * n + b] = t.t;
-                s->ttest_t[b * n + a] = -t.t;
-            }
-        }
     for (size_t a = 0; oof && a < n; a++)
-        free_pseudo(&oof[a]);
-    free(oof);
+        pooled_oof(e, runs_of(&s->rows[a]), &oof[a]);
+    for (size_t a = 0; a < m; a++)
+        for (size_t b = a + 1; b < m; b++) {
+            double mp, tp, tt;
+            pair_tests(s, oof, a, b, &mp, &tp, &tt);
+            s->mcnemar_p[a * m + b] = s->mcnemar_p[b * m + a] = mp;
+            s->ttest_p[a * m + b] = s->ttest_p[b * m + a] = tp;
+            s->ttest_t[a * m + b] = tt;
+            s->ttest_t[b * m + a] = -tt;
+        }
     /* Against the best, in the test that matches the ranking score. */
     int by_test = n && s->has_test && !isnan(s->rows[0].accuracy.test);
-    for (size_t i = 0; i < n; i++) {
-        double p = NAN;
-        const char *test = NULL;
-        if (i > 0 && by_test) {
-            p = s->mcnemar_p[i];
+    for (size_t i = 1; i < n; i++) {
+        double mp, tp, tt;
+        if (i < m) {
+            mp = s->mcnemar_p[i];
+            tp = s->ttest_p[i];
+        } else
+            pair_tests(s, oof, 0, i, &mp, &tp, &tt);
+        double p = by_test ? mp : tp;
+        const char *test = by_test ? "McNemar" : "corrected t-test";
+        if (!by_test && isnan(p)) {
+            p = mp;
             test = "McNemar";
-        } else if (i > 0) {
-            p = s->ttest_p[i];
-            test = "corrected t-test";
-            if (isnan(p)) {
-                p = s->mcnemar_p[i];
-                test = "McNemar";
-            }
         }
         s->rows[i].p_best = p;
         s->rows[i].p_best_test = isnan(p) ? NULL : test;
     }
+    if (n)
+        s->rows[0].p_best = NAN;
+    for (size_t a = 0; oof && a < n; a++)
+        free_pseudo(&oof[a]);
+    free(oof);
     *out = s;
     return VB_OK;
 }

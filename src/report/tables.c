@@ -460,7 +460,7 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
 
 static void pairwise_html(const vb_summary *s, int has_m, int has_t, vb_buf *b)
 {
-    size_t n = s->n;
+    size_t n = s->n_pairwise;
     vb_buf_puts(b, "<p>p-values. Above the diagonal: McNemar's exact test on ");
     if (s->has_test)
         vb_buf_printf(b, "the predictions of the %s fold", s->test_fold);
@@ -468,7 +468,10 @@ static void pairwise_html(const vb_summary *s, int has_m, int has_t, vb_buf *b)
         vb_buf_puts(b, "the pooled out-of-fold predictions of the first repetition");
     if (has_t)
         vb_buf_puts(b, ". Below it: Nadeau and Bengio's corrected resampled t-test on per-fold accuracy differences");
-    vb_buf_printf(b, ". Shaded cells: p &lt; %.2f, a significant difference.</p>\n", VB_SUMMARY_ALPHA);
+    vb_buf_printf(b, ". Shaded cells: p &lt; %.2f, a significant difference.", VB_SUMMARY_ALPHA);
+    if (s->n > n)
+        vb_buf_printf(b, " The %zu best of %zu pipelines; the leaderboard compares every one with the best.", n, s->n);
+    vb_buf_puts(b, "</p>\n");
     if (!has_m && !has_t) {
         vb_buf_puts(b, "<p class=\"note\">No paired predictions to compare.</p>\n");
         return;
@@ -506,11 +509,11 @@ static void pairwise_html(const vb_summary *s, int has_m, int has_t, vb_buf *b)
 
 void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b)
 {
-    size_t n = s->n;
+    size_t n = s->n_pairwise;
     if (n < 2)
         return;
     int has_t = 0, has_m = 0;
-    for (size_t i = 0; i < n * n; i++) {
+    for (size_t i = 0; i < s->n_pairwise * s->n_pairwise; i++) {
         has_t |= !isnan(s->ttest_p[i]);
         has_m |= !isnan(s->mcnemar_p[i]);
     }
@@ -556,6 +559,9 @@ void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b)
     }
     int md = fmt == VB_FMT_MD;
     const char *where = s->has_test ? s->test_fold : "pooled out-of-fold predictions";
+    if (s->n > n)
+        vb_buf_printf(b, "%sthe %zu best of %zu pipelines (the leaderboard compares every one with the best)%s",
+                      md ? "Pairwise tests between " : "pairwise tests between ", n, s->n, md ? ".\n\n" : "\n");
     if (md)
         vb_buf_printf(b, "Pairwise significance (p-values): McNemar's test on the %s%s%s above the diagonal%s.\n\n",
                       s->has_test ? "" : "", where, s->has_test ? " predictions" : "",
