@@ -20,6 +20,13 @@ void cli_setup(int verbose, int quiet);
 /* Ends a progress line that is being drawn (before printing other output). */
 void cli_progress_break(void);
 
+/* Help (help.c): the overview of every command; one command's usage,
+ * options with defaults and an example (NULL: the overview), exit 0; does
+ * argv hold -h or --help (before "--")? */
+void cli_help_overview(FILE *f);
+int cli_help(const char *command);
+int cli_wants_help(int argc, char **argv);
+
 /* Prints the text leaderboard and pairwise table of an experiment. */
 int cli_print_leaderboard(vb_store *store, int64_t exp, vb_error *err);
 

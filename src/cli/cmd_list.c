@@ -50,28 +50,34 @@ static void print_plugin(const vb_plugin *p, int md)
         if (p->doc)
             printf("      %s\n", p->doc);
     }
-    for (size_t i = 0; i < p->n_params; i++) {
-        const vb_param_def *d = &p->params[i];
-        vb_buf_init(&t);
-        vb_param_type_text(d, &t);
-        vb_buf r;
-        vb_buf_init(&r);
-        vb_param_range_text(d, &r);
-        const char *def = d->def ? d->def : (d->flags & VB_PF_REQUIRED) ? "required" : "-";
-        if (md) {
-            md_cell(d->name, 1);
-            md_cell(t.data ? t.data : "", 0);
-            md_cell(def, 0);
-            md_cell(r.data ? r.data : "", 0);
-            md_cell(d->help ? d->help : "", 0);
-            printf("|\n");
+    /* Columns as wide as this plug-in's longest entry, so they stay aligned. */
+    int w[4] = {4, 4, 7, 5};
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < p->n_params; i++) {
+            const vb_param_def *d = &p->params[i];
+            vb_buf_init(&t);
+            vb_param_type_text(d, &t);
+            vb_buf r;
+            vb_buf_init(&r);
+            vb_param_range_text(d, &r);
+            const char *def = d->def ? d->def : (d->flags & VB_PF_REQUIRED) ? "required" : "-";
+            const char *cell[4] = {d->name, t.data ? t.data : "", def, r.data ? r.data : ""};
+            if (pass == 0)
+                for (int k = 0; k < 4; k++)
+                    w[k] = (int)strlen(cell[k]) > w[k] ? (int)strlen(cell[k]) : w[k];
+            else if (md) {
+                md_cell(cell[0], 1);
+                md_cell(cell[1], 0);
+                md_cell(cell[2], 0);
+                md_cell(cell[3], 0);
+                md_cell(d->help ? d->help : "", 0);
+                printf("|\n");
+            } else
+                printf("      %-*s  %-*s  default %-*s  %-*s  %s\n", w[0], cell[0], w[1], cell[1], w[2], cell[2], w[3],
+                       cell[3], d->help ? d->help : "");
+            vb_buf_free(&t);
+            vb_buf_free(&r);
         }
-        else
-            printf("      %-14s %-26s default %-10s %-12s %s\n", d->name, t.data ? t.data : "", def,
-                   r.data ? r.data : "", d->help ? d->help : "");
-        vb_buf_free(&t);
-        vb_buf_free(&r);
-    }
     printf("\n");
 }
 
@@ -118,13 +124,21 @@ int cmd_list(int argc, char **argv)
         for (size_t i = 0; i < kinds[k].n; i++)
             print_plugin(kinds[k].p[i], md);
     }
+    /* A plug-in's name: that plug-in alone. */
+    for (int k = 0; !shown && only && k < 7; k++)
+        for (size_t i = 0; i < kinds[k].n; i++)
+            if (strcmp(kinds[k].p[i]->name, only) == 0 && kinds[k].n > 1) {
+                if (!shown++)
+                    printf(md ? "### %s\n\n`%s`\n\n" : "%s — %s\n\n", kinds[k].title, kinds[k].usage);
+                print_plugin(kinds[k].p[i], md);
+            }
     if (!shown) {
         const char *keys[7];
         for (int k = 0; k < 7; k++)
             keys[k] = kinds[k].key;
         const char *near = vb_nearest_name(only, keys, 7);
-        return cli_usage("list", "unknown kind '%s'%s%s%s (kinds: datasets, split, preprocess, features, "
-                                 "postprocess, classifiers, tune)",
+        return cli_usage("list", "unknown kind or plug-in '%s'%s%s%s (kinds: datasets, split, preprocess, features, "
+                                 "postprocess, classifiers, tune; or a plug-in's name)",
                          only, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
     }
     return VB_EXIT_OK;

@@ -113,61 +113,6 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     return VB_EXIT_USAGE;
 }
 
-static void usage(FILE *f)
-{
-    fputs("usage: visbench [--threads N] [-v|-q] COMMAND [ARGS]\n"
-          "\n"
-          "commands:\n"
-          "  run SPEC [--json] [--store DB] [--pipeline NAME] [--retry-failed] [--dry-run]\n"
-          "        run every pipeline of an experiment spec on the same split; print\n"
-          "        accuracy, macro-F1, times and per-class metrics; store everything in\n"
-          "        DB (default results/<spec name>.db). Runs finished earlier are kept:\n"
-          "        an interrupted run continues where it stopped. --dry-run checks the\n"
-          "        spec against the dataset and prints the plan without running\n"
-          "  results DB [--experiment ID] [--format text|md|csv|json] [--predictions]\n"
-          "        the leaderboard and pairwise significance tests of a stored\n"
-          "        experiment (the latest by default); --predictions prints every\n"
-          "        stored prediction as CSV\n"
-          "  report DB [-o FILE] [--format html|md|csv] [--experiment ID]\n"
-          "        the comparison report of a stored experiment (the latest by\n"
-          "        default), rendered from the store without re-running anything:\n"
-          "        html is one self-contained page with charts, written beside the\n"
-          "        store (results/x.db -> results/x.html) unless -o names a file;\n"
-          "        md (the same tables) and csv (every metric, one per line) go to\n"
-          "        standard output unless -o names a file; '-o -' sends any format\n"
-          "        there. Without --format, the extension of -o chooses. Prints the\n"
-          "        path of the file it wrote\n"
-          "  train SPEC --pipeline NAME [-o MODEL] [--fold NAME] [--with-val]\n"
-          "        train one pipeline on the training part of the spec's split (the\n"
-          "        test or holdout fold by default) and save the whole trained pipeline\n"
-          "        (default results/<spec>.<pipeline>.vbm)\n"
-          "  predict MODEL IMAGE|DIR... [--format text|csv|json] [--top K]\n"
-          "        label and top-K scores for each image (folders are searched)\n"
-          "  evaluate MODEL DATASET [--part test|train|all] [--json]\n"
-          "        the metrics of a saved model on a labelled dataset\n"
-          "  features SPEC --pipeline NAME --out FILE [--format libsvm|csv|npy]\n"
-          "        [--part train|val|test] [--fold N]\n"
-          "        write one pipeline's features (after post-processing, fitted on the\n"
-          "        fold's training part as run does) with labels; npy puts the labels\n"
-          "        in FILE.labels.npy (default: libsvm, test part, fold 1)\n"
-          "  list [KIND] [--markdown]\n"
-          "        every plug-in with its parameters (KIND: datasets, split, preprocess,\n"
-          "        features, postprocess, classifiers)\n"
-          "  dataset info DATASET\n"
-          "        classes, counts and image size of a descriptor or an image folder\n"
-          "  dataset synth --out DIR [--classes N] [--per-class N] [--test-per-class N]\n"
-          "        [--size S] [--color] [--noise SIGMA] [--clutter N] [--seed S]\n"
-          "        write a labelled synthetic PNG dataset (shapes and textures)\n"
-          "  dataset export DATASET --out DIR [--part all|train|test]\n"
-          "        write a dataset (IDX, CIFAR, ...) as PNG files with CSV manifests\n"
-          "  version\n"
-          "\n"
-          "options:\n"
-          "  --threads N   threads for OpenMP and OpenBLAS (default: all cores)\n"
-          "  -v, -q        more or less output on stderr\n",
-          f);
-}
-
 int main(int argc, char **argv)
 {
     int threads = 0, verbose = 0, quiet = 0, i = 1;
@@ -181,14 +126,16 @@ int main(int argc, char **argv)
             verbose = 1;
         else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
             quiet = 1;
-        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return cli_help(NULL);
+        else if (strcmp(argv[i], "--version") == 0) {
+            printf("visbench %s\n", VB_VERSION);
             return VB_EXIT_OK;
         } else
             return cli_usage("", "unknown option '%s'", argv[i]);
     }
     if (i >= argc) {
-        usage(stderr);
+        cli_help_overview(stderr);
         return VB_EXIT_USAGE;
     }
     vb_set_threads(threads);
@@ -196,6 +143,15 @@ int main(int argc, char **argv)
     const char *cmd = argv[i];
     int sub_argc = argc - i;
     char **sub_argv = argv + i;
+    if (strcmp(cmd, "help") == 0)
+        return cli_help(sub_argc > 1 ? sub_argv[1] : NULL);
+    if (strcmp(cmd, "version") != 0 && cli_wants_help(sub_argc, sub_argv)) {
+        static const char *const known[] = {"run",     "results", "report",  "train", "predict",
+                                            "evaluate", "features", "list", "dataset"};
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            if (strcmp(cmd, known[k]) == 0)
+                return cli_help(cmd);
+    }
     if (strcmp(cmd, "run") == 0)
         return cmd_run(sub_argc, sub_argv);
     if (strcmp(cmd, "results") == 0)
@@ -216,10 +172,6 @@ int main(int argc, char **argv)
         return cmd_dataset(sub_argc, sub_argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("visbench %s\n", VB_VERSION);
-        return VB_EXIT_OK;
-    }
-    if (strcmp(cmd, "help") == 0) {
-        usage(stdout);
         return VB_EXIT_OK;
     }
     static const char *const cmds[] = {"run",      "results", "report",  "train",   "predict", "evaluate",

@@ -47,7 +47,27 @@ for word in hog orientations svm gamma standardize resize idx folder train_limit
 done
 expect_ok "list features --markdown" "$VB" list features --markdown
 grep -q '^| `cell` | int, grid | 8 | 1..256 |' out.txt && ok || { bad "markdown table row for hog.cell"; head -20 out.txt >&2; }
-expect_fail "list unknown kind" "unknown kind 'feature'; did you mean 'features'?" "$VB" list feature
+expect_fail "list unknown kind" "unknown kind or plug-in 'feature'; did you mean 'features'?" "$VB" list feature
+expect_ok "list one plug-in" "$VB" list hog
+grep -q '^  hog$' out.txt && grep -q 'orientations' out.txt && ! grep -q '^  svm$' out.txt && ok || { bad "list hog"; cat out.txt >&2; }
+
+# ---- help -------------------------------------------------------------------
+for cmd in run results report train predict evaluate features list dataset; do
+  for flag in --help -h; do
+    expect_ok "$cmd $flag" "$VB" $cmd $flag
+    grep -q "^usage: visbench $cmd" out.txt && grep -q '^example:' out.txt && [ ! -s err.txt ] && ok \
+      || { bad "$cmd $flag: no help"; cat out.txt err.txt >&2; }
+  done
+done
+expect_ok "help run" "$VB" help run
+grep -q '^usage: visbench run SPEC' out.txt && grep -q -- '--dry-run' out.txt && ok || bad "help run"
+expect_ok "--version" "$VB" --version
+grep -q '^visbench [0-9]' out.txt && ok || bad "--version"
+expect_ok "help" "$VB" help
+for cmd in run results report train predict evaluate features list dataset version help; do
+  grep -q "^  $cmd " out.txt && ok || bad "help overview lacks $cmd"
+done
+expect_fail "help unknown" "unknown command 'rnu'; did you mean 'run'?" "$VB" help rnu
 
 # ---- a run ------------------------------------------------------------------
 cat >spec.yaml <<'YAML'
