@@ -329,6 +329,17 @@ static void test_heatmap(void **state)
     vb_buf_free(&b);
 }
 
+/* Markdown cells: what would open a tag, an entity or a table cell is
+ * escaped; arrows stay readable. */
+static void test_md_cell(void **state)
+{
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_md_cell(&b, "hog 1519 -> 200 | <b> & *x*");
+    assert_string_equal(b.data, "hog 1519 -> 200 \\| &lt;b> &amp; \\*x\\*");
+    vb_buf_free(&b);
+}
+
 static void test_shade_and_shorten(void **state)
 {
     double last = 1e9;
@@ -510,7 +521,8 @@ static rendered render_all(const char *path)
     assert_expected_charts(h);
     /* Markdown: the same names, escaped for a Markdown renderer. */
     assert_int_equal(count(out.md, "<img"), 0);
-    assert_non_null(strstr(out.md, HOSTILE_CLASS_ESC));
+    assert_non_null(strstr(out.md, "&lt;img src=x onerror=alert(1)>")); /* no tag opens; '>' stays '>' */
+    assert_null(strstr(out.md, "&gt;"));
     assert_non_null(strstr(out.md, "a\\|b\\*c"));
     /* CSV: a header, then records of 6 fields. */
     assert_int_equal(strncmp(out.csv, "experiment,pipeline,fold,metric,class,value\n", 44), 0);
@@ -655,7 +667,7 @@ static void test_failed_runs(void **state)
     /* no per-class row, confusion or point for the broken pipeline */
     assert_null(strstr(h, "id=\"cm-3-counts\""));
     assert_non_null(strstr(r.md, "## Runs that did not finish"));
-    assert_non_null(strstr(r.md, "&lt;script&gt;"));
+    assert_non_null(strstr(r.md, "&lt;script>alert"));
     size_t n = 0;
     csv_lookup(r.csv, "x", "x", "x", "", &n);
     assert_int_equal(n, 3 * (7 + 12 + 10)); /* 3 done runs; no score metrics or AUC */
@@ -821,6 +833,7 @@ int main(void)
         cmocka_unit_test(test_test_only),       cmocka_unit_test(test_cv_only),
         cmocka_unit_test(test_empty_experiment), cmocka_unit_test(test_p_best),
         cmocka_unit_test(test_many_pipelines),
+        cmocka_unit_test(test_md_cell),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

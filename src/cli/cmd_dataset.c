@@ -1,6 +1,8 @@
 /* visbench dataset info | synth */
 #include "cli.h"
 
+#include <dirent.h>
+
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,24 @@ static int number(const char *opt, const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+/* A folder that holds files is someone's data: writing a dataset over it
+ * needs --force. */
+static int refuse_nonempty(const char *cmd, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    if (!n)
+        return 0;
+    fprintf(stderr, "visbench: %s: %s is not empty; choose a new folder, or add --force to write over it\n", cmd, dir);
+    return VB_EXIT_FAIL;
+}
+
 static int synth(int argc, char **argv)
 {
     vb_synth_opts o = vb_synth_defaults;
@@ -74,14 +94,16 @@ static int synth(int argc, char **argv)
         {"per-class", required_argument, 0, 'n'}, {"test-per-class", required_argument, 0, 't'},
         {"size", required_argument, 0, 's'},      {"color", no_argument, 0, 'C'},
         {"noise", required_argument, 0, 'N'},     {"clutter", required_argument, 0, 'k'},
-        {"seed", required_argument, 0, 'S'},      {0, 0, 0, 0}};
-    int c, rc;
+        {"seed", required_argument, 0, 'S'},      {"force", no_argument, 0, 'F'},
+        {0, 0, 0, 0}};
+    int c, rc, force = 0;
     long v;
     double d;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
+        case 'F': force = 1; break;
         case 'c': if ((rc = number("--classes", optarg, 2, 10, &v))) return rc; o.classes = (int)v; break;
         case 'n': if ((rc = number("--per-class", optarg, 1, 1000000, &v))) return rc; o.per_class = (int)v; break;
         case 't': if ((rc = number("--test-per-class", optarg, 0, 1000000, &v))) return rc; o.test_per_class = (int)v; break;
@@ -102,6 +124,8 @@ static int synth(int argc, char **argv)
     if (optind < argc)
         return cli_usage("dataset synth", "unexpected argument '%s'", argv[optind]);
     vb_error err = {0};
+    if (!force && (rc = refuse_nonempty("dataset synth", out)))
+        return rc;
     if (vb_synth_write(&o, out, &err) != VB_OK)
         return cli_error(&err);
     printf("wrote %d classes x %d images (%dx%d %s)%s to %s; descriptor %s/dataset.yaml\n", o.classes, o.per_class,

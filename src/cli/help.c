@@ -92,7 +92,7 @@ static const cmd_help commands[] = {
     {"dataset",
      "dataset info DATASET\n"
      "       visbench dataset synth --out DIR [--classes N] [--per-class N] [--test-per-class N]\n"
-     "                [--size S] [--color] [--noise SIGMA] [--clutter N] [--seed S]\n"
+     "                [--size S] [--color] [--noise SIGMA] [--clutter N] [--seed S] [--force]\n"
      "       visbench dataset export DATASET --out DIR [--part all|train|test]",
      "inspect, generate or export datasets",
      "info: classes, counts per part and image size of a descriptor or an image folder.\n"
@@ -107,6 +107,7 @@ static const cmd_help commands[] = {
       {"--noise SIGMA", "synth: Gaussian noise (default: 0.05)"},
       {"--clutter N", "synth: distracting strokes per image (default: 2)"},
       {"--seed S", "synth: the seed (default: 1)"},
+      {"--force", "synth: write into a folder that is not empty (default: refuse)"},
       {"--part P", "export: all, train or test (default: all)"}},
      "visbench dataset synth --out shapes --classes 4 --per-class 30"},
     {"version", "version", "print the version", "Prints the visbench version (also: visbench --version).", {{0, 0}},

@@ -26,8 +26,9 @@ void vb_md_cell(vb_buf *b, const char *s)
     for (const char *p = s ? s : ""; *p; p++) {
         switch (*p) {
         case '|': vb_buf_puts(b, "\\|"); break;
+        /* '<' could open an HTML tag and '&' an entity; '>' means nothing
+         * inside a cell, so "hog -> svm" stays readable as plain text */
         case '<': vb_buf_puts(b, "&lt;"); break;
-        case '>': vb_buf_puts(b, "&gt;"); break;
         case '&': vb_buf_puts(b, "&amp;"); break;
         case '\n': vb_buf_puts(b, " "); break;
         case '*': case '_': case '`': case '[': case ']': case '\\':

@@ -36,6 +36,9 @@ expect_ok() {
 # ---- a synthetic dataset --------------------------------------------------
 expect_ok "synth" "$VB" dataset synth --out shapes --classes 3 --per-class 40 --size 24 --seed 5
 [ -f shapes/dataset.yaml ] && [ "$(ls shapes/circle | wc -l)" -eq 40 ] && ok || bad "synth: files missing"
+expect_fail "synth over a dataset" "dataset synth: shapes is not empty; choose a new folder, or add --force" \
+  "$VB" dataset synth --out shapes --classes 2 --per-class 3
+[ "$(ls shapes/circle | wc -l)" -eq 40 ] && [ ! -e shapes/circle/circle_0040.png ] && ok || bad "synth: a refused synth changed the folder"
 expect_ok "dataset info" "$VB" dataset info shapes/dataset.yaml
 grep -q '^images    120$' out.txt && grep -q 'triangle' out.txt && grep -q '24x24, grey' out.txt && ok \
   || { bad "dataset info output"; cat out.txt >&2; }
