@@ -44,12 +44,20 @@ BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 LIB = $(BUILD)/libvisbench.a
 CLI = $(BUILD)/visbench
+# The shared library: soname libvisbench.so.MAJOR, only the embedding API
+# exported (visbench.map: a version script, so internal symbols stay local).
+VERSION := $(shell sed -n 's/^\#define VB_VERSION "\(.*\)"/\1/p' include/visbench/core.h)
+SOMAJOR := 0
+SONAME = libvisbench.so.$(SOMAJOR)
+SOLIB = $(BUILD)/libvisbench.so.$(VERSION)
+# The headers a program that embeds visbench needs (make install puts only these).
+API_HEADERS = include/visbench/visbench.h include/visbench/core.h include/visbench/image.h
 
 .PHONY: all install readme test-readme test test-unit test-e2e test-browser demo deps bench-deps bench bench-features bench-classifiers bench-cnn clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(CLI) $(LIB)
+all: $(CLI) $(LIB) $(SOLIB)
 
 # Extractors: sqrtf may not set errno, so that pixel loops vectorise; hog
 # reproduces VLFeat's roundings, so nothing there is fused into an FMA.
@@ -68,6 +76,12 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
+
+$(SOLIB): $(LIB_OBJ) visbench.map
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=visbench.map -Wl,--no-undefined \
+	  -o $@ $(LIB_OBJ) $(LDLIBS)
+	ln -sf $(notdir $@) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/libvisbench.so
 
 $(CLI): $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
@@ -132,15 +146,19 @@ bench-cnn: $(BUILD)/bench/bench_cnn
 	@bash scripts/deps.sh bench >/dev/null || echo "(some benchmark peers are missing: make bench-deps)"
 	@BUILD=$(BUILD) bash bench/cnn.sh
 
-# make install PREFIX=/usr/local DESTDIR=: the CLI, the static library, the
-# headers and a pkg-config file (pkg-config --cflags --libs visbench).
+# make install PREFIX=/usr/local DESTDIR=: the CLI, the shared library
+# (libvisbench.so.0) and the static one, the embedding API's headers and a
+# pkg-config file (pkg-config --cflags --libs visbench links the shared
+# library; add --static for libvisbench.a).
 PREFIX ?= /usr/local
-VERSION := $(shell sed -n 's/^\#define VB_VERSION "\(.*\)"/\1/p' include/visbench/core.h)
-install: $(CLI) $(LIB)
+install: $(CLI) $(LIB) $(SOLIB)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/visbench
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/visbench
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libvisbench.a
-	install -m 644 include/visbench/*.h $(DESTDIR)$(PREFIX)/include/visbench/
+	install -m 755 $(SOLIB) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf $(notdir $(SOLIB)) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libvisbench.so
+	install -m 644 $(API_HEADERS) $(DESTDIR)$(PREFIX)/include/visbench/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@SANFLAGS@|$(SANFLAGS)|' visbench.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/visbench.pc
 

@@ -319,14 +319,28 @@ expect_ok "dataset export" "$VB" dataset export shapes --out exported
 make -C "$ROOT" --no-print-directory install PREFIX="$work/prefix" SANITIZE="${SANITIZE:-0}" >make-install.log 2>&1 \
   && ok || { bad "make install"; cat make-install.log >&2; }
 pc="$work/prefix/lib/pkgconfig"
-if cc "$ROOT/examples/predict.c" $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs visbench) -o example 2>cc.log; then
-  ok
-  ./example hog.vbm shapes/circle/circle_0000.png >ex.txt 2>&1 && ok || { bad "example failed"; cat ex.txt >&2; }
-  want=$("$VB" predict hog.vbm shapes/circle/circle_0000.png | cut -f2)
-  grep -q "^shapes/circle/circle_0000.png: $want (score " ex.txt && ok || { bad "example disagrees with predict ($want)"; cat ex.txt >&2; }
-else
-  bad "the example does not build against the installed library"; cat cc.log >&2
-fi
+want=$("$VB" predict hog.vbm shapes/circle/circle_0000.png | cut -f2)
+# against the shared library (the default), then the static one
+for how in shared static; do
+  flags=$(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs $([ $how = static ] && echo --static) visbench)
+  [ $how = static ] && flags="-static-libgcc $(echo "$flags" | sed "s|-lvisbench|$work/prefix/lib/libvisbench.a|")"
+  if cc "$ROOT/examples/predict.c" $flags -o example-$how 2>cc.log; then
+    ok
+    LD_LIBRARY_PATH="$work/prefix/lib" ./example-$how hog.vbm shapes/circle/circle_0000.png >ex.txt 2>&1 && ok \
+      || { bad "example ($how) failed"; cat ex.txt >&2; }
+    grep -q "^shapes/circle/circle_0000.png: $want (score " ex.txt && ok || { bad "example ($how) disagrees with predict ($want)"; cat ex.txt >&2; }
+  else
+    bad "the example does not build against the installed $how library"; cat cc.log >&2
+  fi
+done
+# the shared library: a soname, and only the embedding API exported
+LD_LIBRARY_PATH="$work/prefix/lib" ldd example-shared | grep -q "libvisbench.so.0 => $work/prefix/lib/libvisbench.so.0" && ok \
+  || { bad "example-shared does not load libvisbench.so.0"; ldd example-shared >&2; }
+exported=$(nm -D --defined-only "$work/prefix/lib/libvisbench.so" | awk '$2 == "T" {print $3}' | sed 's/@.*//' | sort | tr '\n' ' ')
+[ "$exported" = "vb_get_threads vb_image_clone vb_image_free vb_image_load vb_image_new vb_image_reshape vb_model_class_name vb_model_describe vb_model_free vb_model_has_probabilities vb_model_load vb_model_n_classes vb_model_predict_file vb_model_predict_files vb_model_predict_image vb_set_threads vb_status_name " ] \
+  && ok || bad "libvisbench.so exports more or less than the API: $exported"
+[ "$(ls "$work/prefix/include/visbench" | tr '\n' ' ')" = "core.h image.h visbench.h " ] && ok \
+  || bad "install: headers beyond the embedding API: $(ls "$work/prefix/include/visbench")"
 
 # ---- resume after kill -9, and two processes on one store -----------------
 cat >long.yaml <<'YAML'
