@@ -185,6 +185,45 @@ static void test_round_trip_every_plugin(void **state)
     }
 }
 
+/* The INFO section: written by train, read back; a file without it (an
+ * older visbench's) loads with no info, and both predict the same. */
+static void test_info_section(void **state)
+{
+    vb_split *split = NULL;
+    vb_model *m = train("{name: i, features: [{hog: {cell: 8}}], classifier: {svm: {kernel: linear}}}", &split);
+    assert_non_null(m->info);
+    assert_non_null(strstr(m->info, "\"task\": \"single-label\""));
+    assert_non_null(strstr(m->info, "\"fold_kind\": \"holdout\""));
+    vb_error err = {0};
+    assert_int_equal(vb_model_info_add(m, "\"test\": {\"n\": 3}", &err), VB_OK);
+    assert_int_equal(m->info[strlen(m->info) - 1], '}');
+    assert_non_null(strstr(m->info, ", \"test\": {\"n\": 3}}"));
+    vb_buf b = serialize(m);
+    vb_model *m2 = NULL;
+    assert_int_equal(vb_model_parse(b.data, b.len, "i.vbm", &m2, &err), VB_OK);
+    assert_string_equal(m2->info, m->info);
+    assert_string_equal(m2->written_by, VB_VERSION);
+    assert_true(m2->sections[5] > strlen(m->info));
+    free(m->info);
+    m->info = NULL;
+    vb_buf old = serialize(m);
+    assert_true(old.len < b.len);
+    vb_model *m3 = NULL;
+    assert_int_equal(vb_model_parse(old.data, old.len, "old.vbm", &m3, &err), VB_OK);
+    assert_null(m3->info);
+    assert_int_equal(m3->sections[5], 0);
+    vb_buf b3 = serialize(m3);
+    assert_int_equal(b3.len, old.len);
+    assert_memory_equal(b3.data, old.data, old.len);
+    vb_buf_free(&b);
+    vb_buf_free(&old);
+    vb_buf_free(&b3);
+    vb_model_free(m);
+    vb_model_free(m2);
+    vb_model_free(m3);
+    vb_split_free(split);
+}
+
 /* ---- train = run --------------------------------------------------------- */
 
 /* What run stored for one fold of one pipeline. */
@@ -520,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_pipelines),
         cmocka_unit_test(test_round_trip_every_plugin),
         cmocka_unit_test(test_train_reproduces_run),
+        cmocka_unit_test(test_info_section),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_random_flips),
         cmocka_unit_test(test_crafted_lengths),

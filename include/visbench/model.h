@@ -11,6 +11,10 @@
  *     EXTR  extractors: name, parameters, input shape, fitted state
  *     POST  post-processing steps: name, parameters, input dim, fitted state
  *     CLSF  classifier: name, parameters, trained state
+ *     INFO  (optional) how the model was made, as one JSON object: task,
+ *           spec, pipeline configuration, dataset hash and size, split,
+ *           fold, seeds, metrics on the fold's test part. Readers skip
+ *           sections they do not know, so older ones still load the file.
  * Plug-ins are rebuilt through the same constructors `visbench run` uses,
  * then given their saved state. Models are built by the pipeline engine
  * (vb_train_model in pipeline.h), exactly as `run` fits the pipeline. Files are written to a temporary file and
@@ -32,8 +36,13 @@ struct vb_model {
     vb_featpipe *fp;
     vb_postchain *pc;
     vb_classifier *clf;
+    char *info;          /* the INFO JSON object, or NULL */
+    char *written_by;    /* visbench version that wrote the file (loaded models) */
+    size_t sections[6];  /* bytes of HEAD, PREP, EXTR, POST, CLSF, INFO (loaded models) */
 };
 
+/* Appends JSON members ("\"k\": v, ...") to the INFO object. */
+vb_status vb_model_info_add(vb_model *m, const char *members, vb_error *err);
 /* Sets m->description from its parts (after building or loading). */
 vb_status vb_model_describe_build(vb_model *m, vb_error *err);
 /* Serialises a model into b (the file's bytes). */

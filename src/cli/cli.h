@@ -39,5 +39,6 @@ int cmd_report(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
 int cmd_features(int argc, char **argv);
+int cmd_model(int argc, char **argv);
 
 #endif

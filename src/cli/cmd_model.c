@@ -128,41 +128,68 @@ int cmd_train(int argc, char **argv)
     if (vb_train_model(spec, sp, ds, fold, fold_index, &m, &err) != VB_OK)
         goto fail;
     double train_s = vb_now() - t0;
-    char *dir = vb_path_dirname(path);
-    vb_status st = dir ? vb_mkdirs(dir, &err) : vb_fail(&err, VB_ERR_NOMEM, "out of memory");
-    free(dir);
-    if (st != VB_OK || vb_model_save(m, path, &err) != VB_OK)
+    char hash[17];
+    vb_split_hash_text(split, hash);
+    char *members = vb_asprintf("\"split_hash\": \"%s\", \"train_s\": %.3f", hash, train_s);
+    if (!members || vb_model_info_add(m, members, &err) != VB_OK) {
+        free(members);
+        vb_fail(&err, VB_ERR_NOMEM, "out of memory");
         goto fail;
-    struct stat sb;
-    printf("model: %s (%.1f kB)\n  %s\n  trained in %.1f s on %zu images of %s\n", path,
-           stat(path, &sb) == 0 ? (double)sb.st_size / 1024.0 : 0.0, vb_model_describe(m), train_s, fold->n_train,
-           ds->name);
-    /* A quick check on the fold's test part, as the same pipeline would score in run. */
+    }
+    free(members);
+    /* The fold's test part, as run scored it; the metrics go into the model's
+     * INFO. An interrupt here still saves the model, without them. */
+    vb_metrics mt = {0};
+    vb_status st = VB_OK;
+    int scored = 0;
     if (fold->n_test) {
         int *pred = vb_malloc(fold->n_test, sizeof *pred, &err), *truth = vb_malloc(fold->n_test, sizeof *truth, &err);
         vb_dataset_view view;
         vb_imgsrc src;
         vb_imgsrc_dataset(&src, &view, ds, fold->test, fold->n_test);
-        vb_metrics mt = {0};
         st = pred && truth ? vb_model_predict_src(m, &src, pred, NULL, &err) : VB_ERR_NOMEM;
         for (size_t i = 0; st == VB_OK && i < fold->n_test; i++)
             truth[i] = ds->labels[fold->test[i]];
         if (st == VB_OK)
             st = vb_metrics_compute(truth, pred, fold->n_test, ds->n_classes, &mt, &err);
-        if (st == VB_OK)
-            printf("  %s fold test part: accuracy %.4f, macro-F1 %.4f (%zu images)\n", fold->name, mt.accuracy,
-                   mt.macro_f1, fold->n_test);
-        vb_metrics_free(&mt);
         free(pred);
         free(truth);
-        if (st == VB_ERR_INTERRUPTED) { /* the model is saved: that was the job */
+        scored = st == VB_OK;
+        if (st == VB_ERR_INTERRUPTED) {
+            vb_interrupt_clear();
             cli_progress_break();
-            fprintf(stderr, "visbench: interrupted while scoring the %s fold's test part; the model %s is saved "
-                            "and complete\n",
-                    fold->name, path);
+            fprintf(stderr, "visbench: interrupted while scoring the %s fold's test part; saving the model without "
+                            "its test metrics\n",
+                    fold->name);
         } else if (st != VB_OK)
             goto fail;
     }
+    if (scored) {
+        char *mm = vb_asprintf("\"test\": {\"n\": %zu, \"accuracy\": %.6f, \"balanced_accuracy\": %.6f, "
+                               "\"macro_f1\": %.6f}",
+                               fold->n_test, mt.accuracy, mt.balanced_accuracy, mt.macro_f1);
+        st = mm ? vb_model_info_add(m, mm, &err) : vb_fail(&err, VB_ERR_NOMEM, "out of memory");
+        free(mm);
+        if (st != VB_OK) {
+            vb_metrics_free(&mt);
+            goto fail;
+        }
+    }
+    char *dir = vb_path_dirname(path);
+    st = dir ? vb_mkdirs(dir, &err) : vb_fail(&err, VB_ERR_NOMEM, "out of memory");
+    free(dir);
+    if (st != VB_OK || vb_model_save(m, path, &err) != VB_OK) {
+        vb_metrics_free(&mt);
+        goto fail;
+    }
+    struct stat sb;
+    printf("model: %s (%.1f kB)\n  %s\n  trained in %.1f s on %zu images of %s\n", path,
+           stat(path, &sb) == 0 ? (double)sb.st_size / 1024.0 : 0.0, vb_model_describe(m), train_s, fold->n_train,
+           ds->name);
+    if (scored)
+        printf("  %s fold test part: accuracy %.4f, macro-F1 %.4f (%zu images)\n", fold->name, mt.accuracy,
+               mt.macro_f1, fold->n_test);
+    vb_metrics_free(&mt);
     rc = VB_EXIT_OK;
     goto done;
 fail:
@@ -508,4 +535,122 @@ done:
     vb_dataset_free(ds);
     vb_model_free(m);
     return rc;
+}
+
+/* ---- model info ---------------------------------------------------------- */
+
+/* Prints the members of a flat JSON object (as vb_model_info writes it:
+ * strings, numbers, and objects of numbers) as "  key: value" lines. */
+static void print_info_members(const char *json)
+{
+    const char *p = json && *json == '{' ? json + 1 : "";
+    while (*p && *p != '}') {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p != '"')
+            break;
+        const char *k = ++p;
+        while (*p && *p != '"')
+            p++;
+        int klen = (int)(p - k);
+        if (*p)
+            p++;
+        while (*p == ':' || *p == ' ')
+            p++;
+        printf("  %-15.*s ", klen, k);
+        if (*p == '"') { /* a string: unescape \" and \\ */
+            for (p++; *p && *p != '"'; p++) {
+                if (*p == '\\' && p[1])
+                    p++;
+                putchar(*p);
+            }
+            if (*p)
+                p++;
+        } else if (*p == '{') {
+            const char *e = strchr(p, '}');
+            size_t n = e ? (size_t)(e - p + 1) : strlen(p);
+            printf("%.*s", (int)n, p);
+            p += n;
+        } else {
+            const char *e = p + strcspn(p, ",}");
+            printf("%.*s", (int)(e - p), p);
+            p = e;
+        }
+        putchar('\n');
+    }
+}
+
+int cmd_model(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "info") != 0)
+        return cli_usage("model", "expects 'info MODEL [--json]'");
+    int json = 0;
+    const char *path = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (argv[i][0] == '-')
+            return cli_usage("model info", "unknown option '%s'", argv[i]);
+        else if (!path)
+            path = argv[i];
+        else
+            return cli_usage("model info", "expects one model file");
+    }
+    if (!path)
+        return cli_usage("model info", "expects a model file, e.g. visbench model info hog.vbm");
+    vb_error err = {0};
+    vb_model *m = NULL;
+    if (vb_model_load(path, &m, &err) != VB_OK)
+        return cli_error(&err);
+    static const char *const names[6] = {"HEAD", "PREP", "EXTR", "POST", "CLSF", "INFO"};
+    size_t total = 0;
+    for (int i = 0; i < 6; i++)
+        total += m->sections[i];
+    vb_buf b;
+    vb_buf_init(&b);
+    if (json) {
+        vb_buf_puts(&b, "{\"path\": ");
+        vb_buf_json_str(&b, path);
+        vb_buf_puts(&b, ", \"written_by\": ");
+        vb_buf_json_str(&b, m->written_by ? m->written_by : "");
+        vb_buf_puts(&b, ", \"pipeline\": ");
+        vb_buf_json_str(&b, vb_model_describe(m));
+        vb_buf_printf(&b, ", \"probabilities\": %s, \"classes\": [", vb_model_has_probabilities(m) ? "true" : "false");
+        for (int k = 0; k < m->n_classes; k++) {
+            if (k)
+                vb_buf_puts(&b, ", ");
+            vb_buf_json_str(&b, m->classes[k]);
+        }
+        vb_buf_puts(&b, "], \"sections\": {");
+        for (int i = 0, first = 1; i < 6; i++)
+            if (m->sections[i]) {
+                vb_buf_printf(&b, "%s\"%s\": %zu", first ? "" : ", ", names[i], m->sections[i]);
+                first = 0;
+            }
+        vb_buf_printf(&b, "}, \"info\": %s}\n", m->info ? m->info : "null");
+        fputs(b.data ? b.data : "", stdout);
+    } else {
+        printf("model: %s (%.1f kB of sections, written by visbench %s)\n", path, (double)total / 1024.0,
+               m->written_by ? m->written_by : "?");
+        printf("pipeline: %s\n", vb_model_describe(m));
+        printf("scores: %s\n", vb_model_has_probabilities(m) ? "probabilities (they sum to 1)"
+                                                              : "decision values (higher = more likely)");
+        printf("classes (%d):", m->n_classes);
+        for (int k = 0; k < m->n_classes; k++)
+            printf("%s %s", k ? "," : "", m->classes[k]);
+        printf("\ninput: images of %dx%dx%d before preprocessing (others are resized)\n", m->in.w, m->in.h, m->in.c);
+        printf("sections:");
+        for (int i = 0; i < 6; i++)
+            if (m->sections[i])
+                printf(" %s %.1f kB", names[i], (double)m->sections[i] / 1024.0);
+        printf("\n");
+        if (m->info) {
+            printf("how it was made:\n");
+            print_info_members(m->info);
+        } else
+            printf("how it was made: not recorded (a model from an older visbench)\n");
+    }
+    vb_buf_free(&b);
+    vb_model_free(m);
+    return VB_EXIT_OK;
 }

@@ -110,6 +110,13 @@ static const cmd_help commands[] = {
       {"--force", "synth: write into a folder that is not empty (default: refuse)"},
       {"--part P", "export: all, train or test (default: all)"}},
      "visbench dataset synth --out shapes --classes 4 --per-class 30"},
+    {"model", "model info MODEL [--json]", "what a saved model is and how it was made",
+     "Prints a model file's pipeline, task, classes, whether its scores are probabilities, the input\n"
+     "shape, the size of each section, the visbench version that wrote it, and how it was made: the\n"
+     "spec, the dataset's hash and size, the split and fold, the seed, the chosen grid point, and the\n"
+     "metrics on the fold's test part at training time.",
+     {{"--json", "print it all as one JSON object"}},
+     "visbench model info results/quickstart.hog-svm.vbm"},
     {"version", "version", "print the version", "Prints the visbench version (also: visbench --version).", {{0, 0}},
      "visbench version"},
     {"help", "help [COMMAND]", "this overview, or one command's help",

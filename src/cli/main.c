@@ -147,7 +147,7 @@ int main(int argc, char **argv)
         return cli_help(sub_argc > 1 ? sub_argv[1] : NULL);
     if (strcmp(cmd, "version") != 0 && cli_wants_help(sub_argc, sub_argv)) {
         static const char *const known[] = {"run",     "results", "report",  "train", "predict",
-                                            "evaluate", "features", "list", "dataset"};
+                                            "evaluate", "features", "list", "dataset", "model"};
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             if (strcmp(cmd, known[k]) == 0)
                 return cli_help(cmd);
@@ -170,12 +170,14 @@ int main(int argc, char **argv)
         return cmd_list(sub_argc, sub_argv);
     if (strcmp(cmd, "dataset") == 0)
         return cmd_dataset(sub_argc, sub_argv);
+    if (strcmp(cmd, "model") == 0)
+        return cmd_model(sub_argc, sub_argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("visbench %s\n", VB_VERSION);
         return VB_EXIT_OK;
     }
     static const char *const cmds[] = {"run",      "results", "report",  "train",   "predict", "evaluate",
-                                       "features", "list",    "dataset", "version", "help"};
+                                       "features", "list",    "dataset", "model",   "version", "help"};
     const char *near = vb_nearest_name(cmd, cmds, sizeof cmds / sizeof cmds[0]);
     if (near)
         return cli_usage("", "unknown command '%s'; did you mean '%s'?", cmd, near);

@@ -15,6 +15,7 @@ enum {
     TAG_EXTR = TAG('E', 'X', 'T', 'R'),
     TAG_POST = TAG('P', 'O', 'S', 'T'),
     TAG_CLSF = TAG('C', 'L', 'S', 'F'),
+    TAG_INFO = TAG('I', 'N', 'F', 'O'),
 };
 static const char magic[8] = {'V', 'B', 'M', 'O', 'D', 'E', 'L', 0};
 
@@ -33,6 +34,8 @@ void vb_model_free(vb_model *m)
     free(m->dataset);
     free(m->created);
     free(m->description);
+    free(m->info);
+    free(m->written_by);
     free(m);
 }
 
@@ -62,6 +65,17 @@ vb_status vb_model_describe_build(vb_model *m, vb_error *err)
     }
     free(m->description);
     m->description = b.data;
+    return VB_OK;
+}
+
+vb_status vb_model_info_add(vb_model *m, const char *members, vb_error *err)
+{
+    size_t n = m->info ? strlen(m->info) : 0;
+    char *grown = n >= 2 ? vb_asprintf("%.*s, %s}", (int)(n - 1), m->info, members) : vb_asprintf("{%s}", members);
+    if (!grown)
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    free(m->info);
+    m->info = grown;
     return VB_OK;
 }
 
@@ -102,8 +116,9 @@ static vb_status classifier_state(const void *state, vb_writer *w, vb_error *err
 
 vb_status vb_model_serialize(const vb_model *m, vb_buf *out, vb_error *err)
 {
-    vb_writer sec[5];
-    for (int i = 0; i < 5; i++)
+    vb_writer sec[6];
+    int n_sec = m->info ? 6 : 5;
+    for (int i = 0; i < 6; i++)
         vb_writer_init(&sec[i]);
     vb_status st = VB_OK;
     /* HEAD */
@@ -152,26 +167,29 @@ vb_status vb_model_serialize(const vb_model *m, vb_buf *out, vb_error *err)
     write_params(w, &m->clf->params);
     if (st == VB_OK)
         st = write_state(w, classifier_state, m->clf, err);
-    for (int i = 0; i < 5 && st == VB_OK; i++)
+    /* INFO */
+    if (m->info)
+        vb_write_str(&sec[5], m->info);
+    for (int i = 0; i < n_sec && st == VB_OK; i++)
         st = vb_writer_status(&sec[i], err);
 
     if (st == VB_OK) {
-        static const uint32_t tags[5] = {TAG_HEAD, TAG_PREP, TAG_EXTR, TAG_POST, TAG_CLSF};
+        static const uint32_t tags[6] = {TAG_HEAD, TAG_PREP, TAG_EXTR, TAG_POST, TAG_CLSF, TAG_INFO};
         vb_writer f;
         vb_writer_init(&f);
         vb_write_bytes(&f, magic, 8);
         vb_write_u32(&f, VB_MODEL_FORMAT);
         vb_write_str(&f, VB_VERSION);
-        vb_write_u32(&f, 5);
-        size_t table = f.buf.len, offset = table + 5 * (4 + 8 + 8 + 4);
-        for (int i = 0; i < 5; i++) {
+        vb_write_u32(&f, (uint32_t)n_sec);
+        size_t table = f.buf.len, offset = table + (size_t)n_sec * (4 + 8 + 8 + 4);
+        for (int i = 0; i < n_sec; i++) {
             vb_write_u32(&f, tags[i]);
             vb_write_u64(&f, offset);
             vb_write_u64(&f, sec[i].buf.len);
             vb_write_u32(&f, vb_crc32(sec[i].buf.data, sec[i].buf.len, 0));
             offset += sec[i].buf.len;
         }
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < n_sec; i++)
             vb_write_bytes(&f, sec[i].buf.data, sec[i].buf.len);
         vb_write_u32(&f, vb_crc32(f.buf.data, f.buf.len, 0));
         st = vb_writer_status(&f, err);
@@ -180,7 +198,7 @@ vb_status vb_model_serialize(const vb_model *m, vb_buf *out, vb_error *err)
         else
             vb_writer_free(&f);
     }
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         vb_writer_free(&sec[i]);
     return st;
 }
@@ -474,38 +492,61 @@ vb_status vb_model_parse(const void *data, size_t len, const char *name, vb_mode
     uint32_t n_sec;
     if ((st = vb_read_str(&r, &ver, err)) != VB_OK)
         return st;
-    free(ver);
-    if ((st = vb_read_u32_range(&r, &n_sec, 5, 64, "section count", err)) != VB_OK)
+    if ((st = vb_read_u32_range(&r, &n_sec, 5, 64, "section count", err)) != VB_OK) {
+        free(ver);
         return st;
-    static const uint32_t want[5] = {TAG_HEAD, TAG_PREP, TAG_EXTR, TAG_POST, TAG_CLSF};
-    section s[5];
+    }
+    /* five required sections, then the optional INFO */
+    static const uint32_t want[6] = {TAG_HEAD, TAG_PREP, TAG_EXTR, TAG_POST, TAG_CLSF, TAG_INFO};
+    section s[6];
     memset(s, 0, sizeof s);
-    int seen[5] = {0};
+    int seen[6] = {0};
     for (uint32_t i = 0; i < n_sec; i++) {
         uint32_t tag, scrc;
         uint64_t off, slen;
         if ((st = vb_read_u32(&r, &tag, err)) || (st = vb_read_u64(&r, &off, err)) ||
             (st = vb_read_u64(&r, &slen, err)) || (st = vb_read_u32(&r, &scrc, err)))
-            return st;
-        if (off > len - 4 || slen > len - 4 - off)
-            return vb_fail(err, VB_ERR_FORMAT, "%s: section %u lies outside the file", name, i);
-        if (vb_crc32(p + off, (size_t)slen, 0) != scrc)
-            return vb_fail(err, VB_ERR_FORMAT, "%s: section %u checksum mismatch", name, i);
-        for (int j = 0; j < 5; j++)
+            break;
+        if (off > len - 4 || slen > len - 4 - off) {
+            st = vb_fail(err, VB_ERR_FORMAT, "%s: section %u lies outside the file", name, i);
+            break;
+        }
+        if (vb_crc32(p + off, (size_t)slen, 0) != scrc) {
+            st = vb_fail(err, VB_ERR_FORMAT, "%s: section %u checksum mismatch", name, i);
+            break;
+        }
+        for (int j = 0; j < 6 && st == VB_OK; j++)
             if (tag == want[j]) {
                 if (seen[j]++)
-                    return vb_fail(err, VB_ERR_FORMAT, "%s: section %u appears twice", name, i);
+                    st = vb_fail(err, VB_ERR_FORMAT, "%s: section %u appears twice", name, i);
                 s[j] = (section){tag, p + off, (size_t)slen};
             }
         /* Unknown sections are skipped: later minor versions may add some. */
     }
-    for (int j = 0; j < 5; j++)
+    for (int j = 0; j < 5 && st == VB_OK; j++)
         if (!seen[j])
-            return vb_fail(err, VB_ERR_FORMAT, "%s: a required section is missing", name);
-    vb_model *m = vb_calloc(1, sizeof *m, err);
-    if (!m)
-        return VB_ERR_NOMEM;
-    if ((st = parse_sections(m, s, name, err)) != VB_OK) {
+            st = vb_fail(err, VB_ERR_FORMAT, "%s: a required section is missing", name);
+    vb_model *m = st == VB_OK ? vb_calloc(1, sizeof *m, err) : NULL;
+    if (st == VB_OK && !m)
+        st = VB_ERR_NOMEM;
+    if (st != VB_OK) {
+        free(ver);
+        return st;
+    }
+    m->written_by = ver;
+    for (int j = 0; j < 6; j++)
+        m->sections[j] = s[j].len;
+    if (seen[5]) {
+        vb_reader ri;
+        char what[300];
+        snprintf(what, sizeof what, "%s (INFO)", name);
+        vb_reader_init(&ri, s[5].data, s[5].len, what);
+        if ((st = vb_read_str(&ri, &m->info, err)) == VB_OK)
+            st = vb_reader_end(&ri, err);
+    }
+    if (st == VB_OK)
+        st = parse_sections(m, s, name, err);
+    if (st != VB_OK) {
         vb_model_free(m);
         return st;
     }

@@ -166,6 +166,45 @@ vb_status vb_fit_pipeline(const vb_spec *spec, const vb_spec_pipeline *sp, const
 
 /* ---- a whole pipeline as a model --------------------------------------- */
 
+/* How the model was made, for `visbench model info` (the INFO section). */
+static vb_status model_info(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
+                            const vb_fitted *fit, vb_model *m, vb_error *err)
+{
+    vb_buf b, cfg;
+    vb_buf_init(&b);
+    vb_buf_init(&cfg);
+    vb_pipeline_config(sp, &cfg);
+    char hex[17];
+    vb_buf_puts(&b, "{\"task\": \"single-label\", \"spec\": ");
+    vb_buf_json_str(&b, spec->name);
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)spec->hash);
+    vb_buf_printf(&b, ", \"spec_hash\": \"%s\", \"pipeline\": ", hex);
+    vb_buf_json_str(&b, sp->name);
+    vb_buf_puts(&b, ", \"config\": ");
+    vb_buf_json_str(&b, cfg.data ? cfg.data : "");
+    vb_buf_puts(&b, ", \"dataset\": ");
+    vb_buf_json_str(&b, ds->name ? ds->name : "");
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)vb_dataset_hash(ds));
+    vb_buf_printf(&b, ", \"dataset_hash\": \"%s\", \"dataset_images\": %zu, \"protocol\": \"%s\", \"pool\": \"%s\"",
+                  hex, ds->n, vb_protocol_name(spec->split.protocol), vb_pool_name(spec->split.pool));
+    vb_buf_printf(&b, ", \"seed\": %llu, \"fold\": ", (unsigned long long)spec->seed);
+    vb_buf_json_str(&b, fold->name);
+    vb_buf_printf(&b, ", \"fold_kind\": \"%s\", \"n_train\": %zu, \"n_val\": %zu, \"features\": %zu",
+                  vb_fold_kind_name(fold->kind), fold->n_train, fold->n_val, m->pc->dim);
+    if (fit->grid) {
+        vb_buf_puts(&b, ", \"grid\": ");
+        vb_buf_json_str(&b, fit->grid);
+    }
+    vb_buf_puts(&b, "}");
+    vb_buf_free(&cfg);
+    if (b.failed || cfg.failed) {
+        vb_buf_free(&b);
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    }
+    m->info = b.data;
+    return VB_OK;
+}
+
 vb_status vb_train_model(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
                          size_t fold_index, vb_model **out, vb_error *err)
 {
@@ -197,6 +236,8 @@ vb_status vb_train_model(const vb_spec *spec, const vb_spec_pipeline *sp, const 
             if (!(m->classes[k] = vb_strdup(ds->classes[k], err)))
                 st = VB_ERR_NOMEM;
     }
+    if (st == VB_OK)
+        st = model_info(spec, sp, ds, fold, &fit, m, err);
     if (st == VB_OK) {
         char now[32];
         time_t t = time(NULL);

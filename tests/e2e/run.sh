@@ -67,7 +67,7 @@ grep -q '^usage: visbench run SPEC' out.txt && grep -q -- '--dry-run' out.txt &&
 expect_ok "--version" "$VB" --version
 grep -q '^visbench [0-9]' out.txt && ok || bad "--version"
 expect_ok "help" "$VB" help
-for cmd in run results report train predict evaluate features list dataset version help; do
+for cmd in run results report train predict evaluate features list dataset model version help; do
   grep -q "^  $cmd " out.txt && ok || bad "help overview lacks $cmd"
 done
 expect_fail "help unknown" "unknown command 'rnu'; did you mean 'run'?" "$VB" help rnu
@@ -298,6 +298,14 @@ grep -q "no --fold given: training on the whole kfold pool (120 images)" err.txt
   || { bad "train without --fold on kfold: not the whole pool"; cat out.txt err.txt >&2; }
 expect_fail "train unknown fold" "kf.yaml: no fold named 'fold9' (folds: fold1, fold2, fold3)" \
   "$VB" train kf.yaml --pipeline sift-forest --fold fold9 -o x.vbm
+expect_ok "model info" "$VB" model info kf-fold2.vbm
+grep -q '^pipeline: sift-forest: sift 160 -> forest, 3 classes$' out.txt && grep -q '^  fold_kind       cv$' out.txt \
+  && grep -q '^  test            {"n": 40, "accuracy": ' out.txt && grep -q '^sections: HEAD .* INFO ' out.txt \
+  && grep -q '^scores: probabilities' out.txt && ok || { bad "model info"; cat out.txt >&2; }
+expect_ok "model info --json" "$VB" model info kf-fold2.vbm --json
+/usr/bin/python3 -c 'import json, sys; d = json.load(open("out.txt")); assert d["info"]["fold"] == "fold2" and d["info"]["n_train"] == 80 and d["classes"] == ["circle", "square", "triangle"]' \
+  && ok || { bad "model info --json"; cat out.txt >&2; }
+expect_fail "model info of no model" "spec.yaml: not a visbench model" "$VB" model info spec.yaml
 expect_ok "predict" "$VB" predict hog.vbm shapes/circle/circle_0000.png shapes/square
 [ "$(wc -l <out.txt)" -eq 41 ] && ok || bad "predict: expected 41 lines"
 grep -q '^shapes/circle/circle_0000.png	' out.txt && ok || bad "predict: first line"
