@@ -3,6 +3,7 @@
 #include "visbench/model.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,23 +272,10 @@ static vb_status collect_dir(const char *dir, paths *out, vb_error *err)
     return st;
 }
 
-static void print_prediction(const vb_model *m, const char *path, int label, const float *scores, vb_format fmt, int top,
-                             vb_buf *b)
+/* The n best classes by score into order (ties to the lower class). */
+static int top_classes(const float *scores, int k, int top, int order[64])
 {
-    int k = vb_model_n_classes(m);
-    if (fmt == VB_FMT_CSV) {
-        vb_buf_csv_field(b, path);
-        vb_buf_puts(b, ",");
-        vb_buf_csv_field(b, vb_model_class_name(m, label));
-        for (int c = 0; c < k; c++) {
-            vb_buf_puts(b, ",");
-            vb_buf_double(b, scores[c]);
-        }
-        vb_buf_puts(b, "\n");
-        return;
-    }
-    /* the top classes by score */
-    int order[64], n = k < top ? k : top;
+    int n = k < top ? k : top;
     if (n > 64)
         n = 64;
     for (int t = 0; t < n; t++) { /* n is small: repeated selection */
@@ -301,12 +289,37 @@ static void print_prediction(const vb_model *m, const char *path, int label, con
         }
         order[t] = best;
     }
+    return n;
+}
+
+/* csv_top: CSV with the top classes (--top given) rather than every score. */
+static void print_prediction(const vb_model *m, const char *path, int label, const float *scores, vb_format fmt, int top,
+                             int csv_top, vb_buf *b)
+{
+    int k = vb_model_n_classes(m);
+    int order[64], n = top_classes(scores, k, top, order);
+    if (fmt == VB_FMT_CSV) {
+        vb_buf_csv_field(b, path);
+        vb_buf_puts(b, ",");
+        vb_buf_csv_field(b, vb_model_class_name(m, label));
+        for (int c = 0; c < (csv_top ? n : k); c++) {
+            vb_buf_puts(b, ",");
+            if (csv_top) {
+                vb_buf_csv_field(b, vb_model_class_name(m, order[c]));
+                vb_buf_puts(b, ",");
+            }
+            vb_buf_double(b, scores[csv_top ? order[c] : c]);
+        }
+        vb_buf_puts(b, "\n");
+        return;
+    }
     if (fmt == VB_FMT_JSON) {
         vb_buf_puts(b, "{\"path\": ");
         vb_buf_json_str(b, path);
         vb_buf_puts(b, ", \"label\": ");
         vb_buf_json_str(b, vb_model_class_name(m, label));
-        vb_buf_puts(b, ", \"top\": [");
+        vb_buf_printf(b, ", \"scores\": \"%s\", \"top\": [",
+                      vb_model_has_probabilities(m) ? "probabilities" : "decision values");
         for (int t = 0; t < n; t++) {
             vb_buf_puts(b, t ? ", {\"class\": " : "{\"class\": ");
             vb_buf_json_str(b, vb_model_class_name(m, order[t]));
@@ -327,6 +340,7 @@ int cmd_predict(int argc, char **argv)
 {
     vb_format fmt = VB_FMT_TEXT;
     long top = 3;
+    int top_given = 0;
     static const struct option opts[] = {{"format", required_argument, 0, 'f'}, {"top", required_argument, 0, 't'},
                                          {0, 0, 0, 0}};
     int c;
@@ -340,6 +354,7 @@ int cmd_predict(int argc, char **argv)
         case 't':
             if (!vb_parse_long(optarg, &top) || top < 1 || top > 64)
                 return cli_usage("predict", "--top takes 1..64, not '%s'", optarg);
+            top_given = 1;
             break;
         default: return cli_usage("predict", "unknown option");
         }
@@ -379,14 +394,19 @@ int cmd_predict(int argc, char **argv)
     scores = vb_malloc(B, (size_t)k * sizeof *scores, &err);
     if (!labels || !scores)
         goto fail;
+    int csv_top = fmt == VB_FMT_CSV && top_given;
     if (fmt == VB_FMT_CSV) {
         vb_buf h;
         vb_buf_init(&h);
         vb_buf_puts(&h, "path,label");
-        for (int j = 0; j < k; j++) {
-            char *col = vb_asprintf("score:%s", vb_model_class_name(m, j));
+        for (int j = 0; j < (csv_top ? (top < k ? (int)top : k) : k); j++) {
+            char *col = csv_top ? vb_asprintf("top%d,score%d", j + 1, j + 1)
+                                : vb_asprintf("score:%s", vb_model_class_name(m, j));
             vb_buf_puts(&h, ",");
-            vb_buf_csv_field(&h, col ? col : "score");
+            if (csv_top)
+                vb_buf_puts(&h, col ? col : "top,score");
+            else
+                vb_buf_csv_field(&h, col ? col : "score");
             free(col);
         }
         printf("%s\n", h.data ? h.data : "");
@@ -400,7 +420,7 @@ int cmd_predict(int argc, char **argv)
         vb_buf out;
         vb_buf_init(&out);
         for (size_t i = 0; i < n; i++)
-            print_prediction(m, files.v[at + i], labels[i], scores + i * (size_t)k, fmt, (int)top, &out);
+            print_prediction(m, files.v[at + i], labels[i], scores + i * (size_t)k, fmt, (int)top, csv_top, &out);
         cli_progress_break();
         if (out.data)
             fwrite(out.data, 1, out.len, stdout);
@@ -408,6 +428,9 @@ int cmd_predict(int argc, char **argv)
     }
     double el = vb_now() - t0;
     vb_log(VB_LOG_INFO, "%zu images in %.2f s (%.0f images/s)", files.n, el, el > 0 ? (double)files.n / el : 0.0);
+    vb_log(VB_LOG_INFO, "%s: scores are %s", argv[optind],
+           vb_model_has_probabilities(m) ? "probabilities (they sum to 1)"
+                                         : "decision values (higher = more likely), not probabilities");
     rc = VB_EXIT_OK;
     goto done;
 fail:
@@ -489,39 +512,105 @@ int cmd_evaluate(int argc, char **argv)
     vb_dataset_view view;
     vb_imgsrc src;
     vb_imgsrc_dataset(&src, &view, ds, idx, n);
-    double t0 = vb_now();
-    if (vb_model_predict_src(m, &src, pred, NULL, &err) != VB_OK ||
-        vb_metrics_compute(truth, pred, n, vb_model_n_classes(m), &mt, &err) != VB_OK)
+    int K = vb_model_n_classes(m);
+    float *scores = vb_malloc(n ? n : 1, (size_t)K * sizeof *scores, &err);
+    if (!scores)
         goto fail;
+    double t0 = vb_now();
+    if (vb_model_predict_src(m, &src, pred, scores, &err) != VB_OK ||
+        vb_metrics_compute(truth, pred, n, K, &mt, &err) != VB_OK) {
+        free(scores);
+        goto fail;
+    }
     double el = vb_now() - t0;
     cli_progress_break();
+    int proba = vb_model_has_probabilities(m);
+    /* The full metric set: the store's, from the labels and the scores. */
+    struct {
+        const char *name;
+        double v;
+    } ms[] = {{"accuracy", mt.accuracy},
+              {"balanced_accuracy", mt.balanced_accuracy},
+              {"macro_precision", mt.macro_precision},
+              {"macro_recall", mt.macro_recall},
+              {"macro_f1", mt.macro_f1},
+              {"micro_f1", mt.micro_f1},
+              {"weighted_f1", mt.weighted_f1},
+              {"top2_accuracy", vb_topk_accuracy(truth, scores, n, K, 2)},
+              {"top5_accuracy", K > 5 ? vb_topk_accuracy(truth, scores, n, K, 5) : NAN},
+              {"auc_macro", vb_auc_macro(truth, scores, n, K)},
+              {"log_loss", proba ? vb_log_loss(truth, scores, n, K) : NAN}};
+    size_t n_ms = sizeof ms / sizeof ms[0];
+    vb_buf b;
+    vb_buf_init(&b);
     if (json) {
-        vb_buf b;
-        vb_buf_init(&b);
         vb_buf_puts(&b, "{\"model\": ");
         vb_buf_json_str(&b, argv[optind]);
         vb_buf_puts(&b, ", \"dataset\": ");
         vb_buf_json_str(&b, ds->name);
-        vb_buf_printf(&b, ", \"n\": %zu, \"accuracy\": ", n);
-        vb_buf_double(&b, mt.accuracy);
-        vb_buf_puts(&b, ", \"balanced_accuracy\": ");
-        vb_buf_double(&b, mt.balanced_accuracy);
-        vb_buf_puts(&b, ", \"macro_f1\": ");
-        vb_buf_double(&b, mt.macro_f1);
+        vb_buf_printf(&b, ", \"n\": %zu, \"probabilities\": %s", n, proba ? "true" : "false");
+        for (size_t i = 0; i < n_ms; i++)
+            if (!isnan(ms[i].v)) {
+                vb_buf_printf(&b, ", \"%s\": ", ms[i].name);
+                vb_buf_double(&b, ms[i].v);
+            }
         vb_buf_puts(&b, ", \"seconds\": ");
         vb_buf_double(&b, el);
-        vb_buf_puts(&b, "}\n");
-        fputs(b.data ? b.data : "", stdout);
-        vb_buf_free(&b);
+        vb_buf_puts(&b, ", \"per_class\": [");
+        for (int k = 0; k < K; k++) {
+            vb_buf_puts(&b, k ? ", {\"class\": " : "{\"class\": ");
+            vb_buf_json_str(&b, vb_model_class_name(m, k));
+            double v[4] = {mt.precision[k], mt.recall[k], mt.f1[k], vb_auc_ovr(truth, scores, n, K, k)};
+            static const char *const vn[4] = {"precision", "recall", "f1", "auc"};
+            for (int j = 0; j < 4; j++)
+                if (!isnan(v[j])) {
+                    vb_buf_printf(&b, ", \"%s\": ", vn[j]);
+                    vb_buf_double(&b, v[j]);
+                }
+            vb_buf_printf(&b, ", \"support\": %zu}", mt.support[k]);
+        }
+        vb_buf_puts(&b, "], \"confusion\": [");
+        for (int i = 0; i < K; i++) {
+            vb_buf_puts(&b, i ? ", [" : "[");
+            for (int j = 0; j < K; j++)
+                vb_buf_printf(&b, "%s%zu", j ? ", " : "", mt.confusion[(size_t)i * (size_t)K + (size_t)j]);
+            vb_buf_puts(&b, "]");
+        }
+        vb_buf_puts(&b, "]}\n");
     } else {
-        printf("%s on %s (%zu images, %.1f s): accuracy %.4f, balanced %.4f, macro-F1 %.4f\n", argv[optind], ds->name,
-               n, el, mt.accuracy, mt.balanced_accuracy, mt.macro_f1);
-        printf("  %-22s %9s %8s %8s %8s\n", "class", "precision", "recall", "f1", "support");
-        for (int k = 0; k < mt.n_classes; k++)
-            if (mt.support[k])
-                printf("  %-22.22s %9.4f %8.4f %8.4f %8zu\n", vb_model_class_name(m, k), mt.precision[k], mt.recall[k],
-                       mt.f1[k], mt.support[k]);
+        vb_buf_printf(&b, "%s on %s (%zu images, %.1f s): accuracy %.4f, balanced %.4f, macro-F1 %.4f\n",
+                      argv[optind], ds->name, n, el, mt.accuracy, mt.balanced_accuracy, mt.macro_f1);
+        vb_buf_printf(&b, "scores: %s\n", proba ? "probabilities" : "decision values (log loss does not apply)");
+        for (size_t i = 0; i < n_ms; i++)
+            if (!isnan(ms[i].v))
+                vb_buf_printf(&b, "  %-18s %.4f\n", ms[i].name, ms[i].v);
+        vb_buf_printf(&b, "  %-22s %9s %8s %8s %8s %8s\n", "class", "precision", "recall", "f1", "auc", "support");
+        for (int k = 0; k < K; k++) {
+            double auc = vb_auc_ovr(truth, scores, n, K, k);
+            vb_buf_printf(&b, "  %-22.22s %9.4f %8.4f %8.4f ", vb_model_class_name(m, k), mt.precision[k],
+                          mt.recall[k], mt.f1[k]);
+            if (isnan(auc))
+                vb_buf_printf(&b, "%8s", "-");
+            else
+                vb_buf_printf(&b, "%8.4f", auc);
+            vb_buf_printf(&b, " %8zu\n", mt.support[k]);
+        }
+        vb_buf_puts(&b, "confusion (rows: true class, columns: predicted, in the order above):\n");
+        for (int i = 0; i < K; i++) {
+            vb_buf_printf(&b, "  %-22.22s", vb_model_class_name(m, i));
+            for (int j = 0; j < K; j++)
+                vb_buf_printf(&b, " %6zu", mt.confusion[(size_t)i * (size_t)K + (size_t)j]);
+            vb_buf_puts(&b, "\n");
+        }
     }
+    free(scores);
+    if (b.failed) {
+        vb_buf_free(&b);
+        vb_fail(&err, VB_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    fputs(b.data ? b.data : "", stdout);
+    vb_buf_free(&b);
     rc = VB_EXIT_OK;
     goto done;
 fail:

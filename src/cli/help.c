@@ -64,12 +64,16 @@ static const cmd_help commands[] = {
     {"predict", "predict MODEL IMAGE|DIR... [--format text|csv|json] [--top K]",
      "label new images with a saved model",
      "Prints the predicted label and the top scores of each image, through the model's own\n"
-     "preprocessing; folders are searched for images.",
-     {{"--format F", "text, csv or json (default: text)"}, {"--top K", "scores to print per image (default: 3)"}},
+     "preprocessing; folders are searched for images. Says on stderr whether the model's scores are\n"
+     "probabilities or decision values (json: \"scores\" in each object).",
+     {{"--format F", "text, csv or json (default: text)"},
+      {"--top K", "the K best classes with their scores (default: 3; csv prints every score unless --top)"}},
      "visbench predict hog.vbm shirt.png photos/ --format csv"},
     {"evaluate", "evaluate MODEL DATASET [--part test|train|all] [--json]",
      "the metrics of a saved model on a labelled dataset",
-     "Scores a saved model on a labelled dataset whose class names match the model's.",
+     "Scores a saved model on a labelled dataset whose class names match the model's: every metric\n"
+     "of the results store (accuracy, balanced accuracy, macro and micro scores, top-k, AUC, log loss\n"
+     "for probabilities), the per-class table with AUC, and the confusion matrix; --json has it all.",
      {{"--part P", "test, train or all (default: test when the dataset has one, else all)"},
       {"--json", "print the metrics as JSON"}},
      "visbench evaluate hog.vbm datasets/fashion-mnist.yaml"},

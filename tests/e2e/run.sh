@@ -312,9 +312,20 @@ grep -q '^shapes/circle/circle_0000.png	' out.txt && ok || bad "predict: first l
 expect_ok "predict csv" "$VB" predict hog.vbm shapes/triangle --format csv
 head -1 out.txt | grep -q '^path,label,score:circle,score:square,score:triangle$' && ok || bad "predict csv header"
 expect_ok "predict json" "$VB" predict hog.vbm shapes/triangle/triangle_0001.png --format json --top 2
-grep -q '^{"path": "shapes/triangle/triangle_0001.png", "label": "[a-z]*", "top": \[{"class": ' out.txt && ok || bad "predict json"
+grep -q '^{"path": "shapes/triangle/triangle_0001.png", "label": "[a-z]*", "scores": "decision values", "top": \[{"class": ' out.txt && ok || bad "predict json"
 expect_ok "evaluate" "$VB" evaluate hog.vbm shapes --json
-grep -q '"n": 120, "accuracy": ' out.txt && ok || bad "evaluate json"
+/usr/bin/python3 -c 'import json; d = json.load(open("out.txt")); assert d["n"] == 120 and d["probabilities"] is False and "auc_macro" in d and "log_loss" not in d and len(d["confusion"]) == 3 and sum(map(sum, d["confusion"])) == 120 and [c["class"] for c in d["per_class"]] == ["circle", "square", "triangle"]' \
+  && ok || { bad "evaluate json: the full metric set and the confusion matrix"; cat out.txt >&2; }
+expect_ok "evaluate text" "$VB" evaluate kf-fold2.vbm shapes
+grep -q '^scores: probabilities$' out.txt && grep -q '^  log_loss ' out.txt && grep -q '^  top2_accuracy ' out.txt \
+  && grep -q '^confusion (rows: true class' out.txt && [ "$(grep -c '^  \(circle\|square\|triangle\) ' out.txt)" -eq 6 ] && ok \
+  || { bad "evaluate text: metrics, per-class table and confusion matrix"; cat out.txt >&2; }
+expect_ok "predict csv --top" "$VB" predict hog.vbm shapes/triangle/triangle_0001.png --format csv --top 2
+head -1 out.txt | grep -q '^path,label,top1,score1,top2,score2$' && [ "$(tail -1 out.txt | awk -F, '{print NF}')" -eq 6 ] && ok \
+  || { bad "predict csv --top 2"; cat out.txt >&2; }
+grep -q 'hog.vbm: scores are decision values (higher = more likely), not probabilities' err.txt && ok || bad "predict: no word on the scores"
+expect_ok "predict json scores" "$VB" predict kf-fold2.vbm shapes/triangle/triangle_0001.png --format json
+grep -q '"scores": "probabilities", "top": ' out.txt && ok || bad "predict json: scores kind"
 head -c 1000 hog.vbm >cut.vbm
 expect_fail "truncated model" "cut.vbm: checksum mismatch: the model file is truncated or corrupted" "$VB" predict cut.vbm shapes
 echo "not an image" >fake.png
