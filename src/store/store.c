@@ -87,7 +87,9 @@ static vb_status prepare(vb_store *s, const char *sql, sqlite3_stmt **stmt, vb_e
 }
 
 /* Start time of a process in clock ticks since boot (field 22 of
- * /proc/PID/stat), so that a reused pid is not taken for the old process. */
+ * /proc/PID/stat), so that a reused pid is not taken for the old process;
+ * 0 when there is no such process or it has died and only waits to be
+ * reaped (a zombie, state Z or X, holds no claim any more). */
 static unsigned long long proc_start(long pid)
 {
     char path[64], buf[1024];
@@ -103,11 +105,15 @@ static unsigned long long proc_start(long pid)
         return 0;
     unsigned long long v = 0;
     int field = 2;
-    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " "))
-        if (++field == 22) {
+    char *save = NULL;
+    for (char *tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        if (++field == 3 && (tok[0] == 'Z' || tok[0] == 'X'))
+            return 0;
+        if (field == 22) {
             v = strtoull(tok, NULL, 10);
             break;
         }
+    }
     return v;
 }
 
@@ -126,6 +132,87 @@ static int owner_alive(const char *owner, const char *self)
     if (strcmp(owner, self) == 0)
         return 0; /* our own stale claim from an earlier attempt in this process */
     return proc_start(pid) == start;
+}
+
+/* ---- locking ------------------------------------------------------------
+ *
+ * Any number of processes may work on one store at once. SQLite waits for
+ * a lock through the busy handler (60 s here) in every case but one: a
+ * connection that holds a read lock and needs to turn it into a write lock
+ * is refused at once with SQLITE_BUSY, without calling the handler, since
+ * two readers waiting for each other to let go would deadlock. Two kinds
+ * of statement would do that here:
+ *  - PRAGMA journal_mode = WAL reads the file header under a shared lock,
+ *    then needs an exclusive one. Two processes creating the same new store
+ *    raced on it and one failed at once with "database is locked", however
+ *    long the timeout. So the mode is read first (a plain read, which
+ *    waits), switched only when it is not WAL yet (once in the life of a
+ *    store), and a refused switch is retried with backoff within the same
+ *    60 s budget (use_wal).
+ *  - a deferred transaction that reads and then writes. Every transaction
+ *    that writes is BEGIN IMMEDIATE instead (the write lock comes before the
+ *    first read, and waits), and every other write is a single autocommit
+ *    statement, which takes its write lock when it starts (and waits).
+ *    Only read-only transactions (vb_store_load) are deferred: they never
+ *    upgrade.
+ */
+#define BUSY_BUDGET_S 60.0
+
+static int is_busy(int rc)
+{
+    rc &= 0xff;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
+
+/* Waits before retry number `attempt` (about 1, 2, 4 .. 100 ms, jittered so
+ * that racing processes do not retry in step); 0 once the budget counted
+ * from t0 is spent. */
+static int backoff(double t0, unsigned attempt)
+{
+    if (vb_now() - t0 > BUSY_BUDGET_S)
+        return 0;
+    unsigned ms = attempt < 7 ? 1u << attempt : 100u;
+    unsigned h = ((unsigned)getpid() * 2654435761u) ^ (attempt * 40503u);
+    usleep(ms * 500u + h % (ms * 1000u)); /* 0.5 .. 1.5 x ms */
+    return 1;
+}
+
+/* The text of a pragma's one-row result ("" without a row); an SQLite code. */
+static int pragma_text(vb_store *s, const char *sql, char *out, size_t size)
+{
+    sqlite3_stmt *q = NULL;
+    out[0] = 0;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            const unsigned char *t = sqlite3_column_text(q, 0);
+            snprintf(out, size, "%s", t ? (const char *)t : "");
+            rc = SQLITE_OK;
+        } else if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* WAL: readers never block the writer. See "locking" above for why the
+ * mode is read before it is set, and why the switch is retried. Should the
+ * file system refuse WAL (SQLite then answers with the old mode), the store
+ * keeps its rollback journal: slower for readers, as safe. */
+static vb_status use_wal(vb_store *s, vb_error *err)
+{
+    double t0 = vb_now();
+    for (unsigned attempt = 0;; attempt++) {
+        char mode[16];
+        int rc = pragma_text(s, "PRAGMA journal_mode", mode, sizeof mode);
+        if (rc == SQLITE_OK && strcmp(mode, "wal") == 0)
+            return VB_OK;
+        if (rc == SQLITE_OK && (rc = pragma_text(s, "PRAGMA journal_mode = WAL", mode, sizeof mode)) == SQLITE_OK)
+            return VB_OK;
+        if (!is_busy(rc) || !backoff(t0, attempt))
+            return db_fail(s, err, "cannot switch to write-ahead logging");
+    }
 }
 
 static void now_iso(char out[32])
@@ -160,9 +247,12 @@ vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error
         st = exec(s, "PRAGMA foreign_keys = ON", err);
     }
     if (st == VB_OK && !readonly) {
-        /* WAL: readers never block the writer; synchronous=NORMAL in WAL
-         * mode keeps every committed transaction across a process crash. */
-        st = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", err);
+        /* synchronous=NORMAL in WAL mode keeps every committed transaction
+         * across a process crash (not across power loss: the last ones may
+         * go, never half of one). */
+        st = use_wal(s, err);
+        if (st == VB_OK)
+            st = exec(s, "PRAGMA synchronous = NORMAL", err);
         if (st == VB_OK)
             st = exec(s, "BEGIN IMMEDIATE", err);
         for (size_t i = 0; st == VB_OK && i < sizeof schema / sizeof schema[0]; i++)
@@ -863,12 +953,19 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
     vb_store_exp *e = vb_calloc(1, sizeof *e, err);
     if (!e)
         return VB_ERR_NOMEM;
+    /* One read transaction: every row from one snapshot, though other
+     * processes write runs meanwhile. */
+    vb_status st = exec(s, "BEGIN", err);
+    if (st != VB_OK) {
+        free(e);
+        return st;
+    }
     sqlite3_stmt *q = NULL;
-    vb_status st = prepare(s,
-                           "SELECT id, name, spec_text, spec_hash, dataset, dataset_hash, protocol, split_hash, seed,"
-                           " visbench_version, compiler, cpu, threads, started, finished FROM experiments"
-                           " WHERE ?1 = 0 OR id = ?1 ORDER BY started DESC, id DESC LIMIT 1",
-                           &q, err);
+    st = prepare(s,
+                 "SELECT id, name, spec_text, spec_hash, dataset, dataset_hash, protocol, split_hash, seed,"
+                 " visbench_version, compiler, cpu, threads, started, finished FROM experiments"
+                 " WHERE ?1 = 0 OR id = ?1 ORDER BY started DESC, id DESC LIMIT 1",
+                 &q, err);
     if (st == VB_OK) {
         sqlite3_bind_int64(q, 1, id);
         int rc = sqlite3_step(q);
@@ -961,6 +1058,7 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
     sqlite3_finalize(q);
     for (size_t i = 0; st == VB_OK && i < e->n_runs; i++)
         st = load_run_details(s, e, &e->runs[i], with_predictions, err);
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL); /* ends the read; nothing to lose */
     if (st != VB_OK) {
         vb_store_exp_free(e);
         return st;

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# End-to-end tests of the results store: resume after kill -9, processes
+# sharing one store, what the store records. A few seconds.
+# Usage: VB=path/to/visbench BUILD=build/dir bash tests/e2e/store.sh
+set -u
+VB=${VB:?set VB to the visbench binary}
+work=${BUILD:-/tmp}/tmp/e2e-store
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+pass=0 failures=0
+ok() { pass=$((pass + 1)); }
+bad() { failures=$((failures + 1)); echo "FAIL: $*" >&2; }
+expect_ok() {
+  local name=$1; shift
+  if "$@" >out.txt 2>err.txt; then ok; else bad "$name: exit $?"; cat err.txt >&2; fi
+}
+# q DB SQL: one query, waiting for writers instead of failing
+q() { sqlite3 -cmd '.timeout 10000' "$@"; }
+
+"$VB" -q dataset synth --out shapes --classes 3 --per-class 40 --size 24 --seed 5 >/dev/null || exit 1
+cat >long.yaml <<'YAML'
+name: long
+seed: 4
+dataset: shapes/dataset.yaml
+split: {protocol: kfold, k: 4}
+pipelines:
+  - {name: h4, features: [{hog: {cell: 4}}], postprocess: [standardize], classifier: {svm: {probability: true}}}
+  - {name: h6, features: [{hog: {cell: 6}}], postprocess: [standardize], classifier: {svm: {probability: true}}}
+  - {name: h8, features: [{hog: {cell: 8}}], postprocess: [standardize], classifier: {svm: {probability: true}}}
+  - {name: raw, postprocess: [standardize], classifier: {svm: {probability: true}}}
+YAML
+expect_ok "uninterrupted" "$VB" -q --threads 2 run long.yaml --store full.db
+"$VB" results full.db --predictions >full.csv
+[ "$(q full.db "select count(*) from runs where status = 'done'")" = 16 ] && ok || bad "uninterrupted: 16 runs"
+
+# ---- kill -9 in the middle of a run, then two processes resume --------------
+"$VB" -q --threads 2 run long.yaml --store killed.db >/dev/null 2>&1 &
+pid=$!
+# Kill it while it holds a claim, once at least one run is done.
+for _ in $(seq 1 1000); do
+  n=$(q killed.db "select (select count(*) from runs where status = 'done') >= 1 and
+                   (select count(*) from runs where status = 'running' and owner like '%:$pid:%') = 1" 2>/dev/null)
+  [ "$n" = 1 ] && break
+  sleep 0.01
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+n=$(q killed.db "select count(*) from runs where status = 'done'")
+[ "$n" -ge 1 ] && [ "$n" -lt 16 ] && ok || bad "kill -9: expected a partial store, found $n done runs"
+[ "$(q killed.db "select count(*) from runs where status = 'running' and owner like '%:$pid:%'")" = 1 ] && ok \
+  || bad "kill -9: the killed process held no claim"
+[ "$(q killed.db 'pragma integrity_check')" = ok ] && ok || bad "kill -9: integrity check"
+q killed.db "select id, pipeline, fold, finished from runs where status = 'done' order by id" >kept.txt
+# two processes at once finish the work: each remaining run computed once
+# (the same thread count as the reference: the SVM's scores change in the
+# last bits with it)
+"$VB" --threads 2 run long.yaml --store killed.db --json >r1.out 2>r1.err &
+p1=$!
+"$VB" --threads 2 run long.yaml --store killed.db --json >r2.out 2>r2.err &
+p2=$!
+wait $p1 && wait $p2 && ok || { bad "resume failed"; cat r1.err r2.err >&2; }
+[ "$(cat r1.out r2.out | grep -c '"pipeline": ')" -eq $((16 - n)) ] && ok \
+  || bad "resume: computed $(cat r1.out r2.out | grep -c '"pipeline": ') runs, expected $((16 - n))"
+[ "$(q killed.db "select count(*) from runs where status = 'done'")" = 16 ] && ok || bad "resume: 16 runs done"
+[ "$(q killed.db "select count(*) from runs where status <> 'done' or owner is not null")" = 0 ] && ok \
+  || bad "resume: a claim is left (the dead process's was not taken back?)"
+q killed.db "select id, pipeline, fold, finished from runs where status = 'done' and id in
+             ($(cut -d'|' -f1 kept.txt | paste -sd,)) order by id" >kept2.txt
+cmp -s kept.txt kept2.txt && ok || { bad "resume: the runs done before the kill changed"; diff kept.txt kept2.txt >&2; }
+"$VB" results killed.db --predictions >killed.csv
+cmp -s full.csv killed.csv && ok || bad "resume: results differ from the uninterrupted run"
+[ "$(q killed.db 'pragma integrity_check')" = ok ] && ok || bad "resume: integrity check"
+
+# ---- two processes on a new store share the work and lose nothing ----------
+"$VB" -q --threads 2 run long.yaml --store both.db --json >a.out 2>a.err &
+p1=$!
+"$VB" -q --threads 2 run long.yaml --store both.db --json >b.out 2>b.err &
+p2=$!
+wait $p1 && wait $p2 && ok || { bad "concurrent runs failed"; cat a.err b.err >&2; }
+[ "$(cat a.out b.out | grep -c '"pipeline": ')" -eq 16 ] && ok || bad "concurrent: a run was computed twice or not at all"
+[ "$(q both.db "select count(*) from runs where status = 'done'")" = 16 ] && ok || bad "concurrent: 16 runs"
+"$VB" results both.db --predictions >both.csv
+cmp -s full.csv both.csv && ok || bad "concurrent: results differ from the uninterrupted run"
+[ "$(q both.db 'pragma integrity_check')" = ok ] && ok || bad "concurrent: integrity check"
+
+echo "e2e store: $pass checks passed, $failures failed"
+[ $failures -eq 0 ]
