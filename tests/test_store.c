@@ -127,8 +127,16 @@ static void test_round_trip(void **state)
     assert_int_equal(claim_ok(s, exp, "a", "fold1", "cfg", 0), VB_CLAIM_RUN);
     fake f;
     fake_result(&f, "a", "fold1");
+    f.r.threads = 3;
+    f.r.started = 1700000000.25;  /* 2023-11-14T22:13:20.250Z */
+    f.r.finished = 1700000061.5;
     assert_int_equal(vb_store_save_run(s, exp, &f.r, &err), VB_OK);
-    assert_int_equal(vb_store_experiment_finish(s, exp, &err), VB_OK);
+    /* A run the runner gave no times or thread count: the claim's time, the
+     * save's, thread count unknown. */
+    assert_int_equal(claim_ok(s, exp, "b", "fold1", "cfg", 0), VB_CLAIM_RUN);
+    fake g;
+    fake_result(&g, "b", "fold1");
+    assert_int_equal(vb_store_save_run(s, exp, &g.r, &err), VB_OK);
     vb_store_close(s);
 
     s = open_ok("rt.db", 1);
@@ -143,12 +151,30 @@ static void test_round_trip(void **state)
     vb_split_hash_text(fx->split, hash);
     assert_string_equal(e->split_hash, hash);
     assert_int_equal(e->seed, 5);
-    assert_string_equal(e->version, VB_VERSION);
-    assert_non_null(e->finished);
+    assert_non_null(e->created);
+    assert_non_null(e->updated);
+    assert_true(strcmp(e->updated, e->created) >= 0);
     assert_int_equal(e->n_classes, 2);
     assert_string_equal(e->classes[1], "yes <b>");
-    assert_int_equal(e->n_runs, 1);
+    assert_int_equal(e->n_runs, 2);
     const vb_store_run *r = &e->runs[0];
+    /* provenance, per run */
+    assert_int_equal(r->threads, 3);
+    assert_string_equal(r->started, "2023-11-14T22:13:20.250Z");
+    assert_string_equal(r->finished, "2023-11-14T22:14:21.500Z");
+    assert_string_equal(r->version, VB_VERSION);
+    assert_true(strncmp(r->compiler, "gcc ", 4) == 0 || strncmp(r->compiler, "clang ", 6) == 0);
+    char host[128] = "";
+    gethostname(host, sizeof host - 1);
+    assert_string_equal(r->host, host);
+    assert_non_null(strstr(r->cpu, " cores"));
+    const vb_store_run *r2 = &e->runs[1];
+    assert_int_equal(r2->threads, 0);
+    assert_non_null(r2->started);
+    assert_non_null(r2->finished);
+    assert_true(strcmp(r2->started, r2->finished) <= 0);
+    assert_true(strcmp(r2->finished, e->created) >= 0);
+    assert_string_equal(e->updated, r2->finished); /* the last run written */
     assert_string_equal(r->pipeline, "a");
     assert_string_equal(r->fold, "fold1");
     assert_string_equal(r->status, "done");
@@ -202,6 +228,7 @@ static void test_round_trip(void **state)
     vb_store_exp_free(e);
     vb_store_close(s);
     vb_metrics_free(&f.m);
+    vb_metrics_free(&g.m);
 }
 
 static void test_claims(void **state)
@@ -406,7 +433,7 @@ static void test_open_errors(void **state)
     assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'", 0, 0, 0), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(vb_store_open("new.db", 1, &s, &err), VB_ERR_FORMAT);
-    assert_string_equal(err.msg, "new.db: written by a newer visbench (schema 99 > 1); upgrade visbench");
+    assert_string_equal(err.msg, "new.db: written by a newer visbench (schema 99 > 2); upgrade visbench");
     /* An empty store has no experiment to show. */
     s = open_ok("empty.db", 0);
     vb_store_exp *e = NULL;
@@ -415,6 +442,105 @@ static void test_open_errors(void **state)
     assert_int_equal(vb_store_load(s, 7, 0, &e, &err), VB_ERR_DATA);
     assert_string_equal(err.msg, "empty.db: no experiment 7");
     vb_store_close(s);
+}
+
+/* The experiment row says what is true of the experiment: registering it
+ * again (a rerun, another process) changes nothing; an edited spec is
+ * recorded and dates the row. */
+static void test_experiment_row(void **state)
+{
+    fixture *fx = *state;
+    vb_error err = {0};
+    vb_store *s = open_ok("er.db", 0);
+    int64_t exp, again;
+    assert_int_equal(vb_store_experiment(s, fx->spec, fx->ds, fx->split, &exp, &err), VB_OK);
+    vb_store_exp *e = NULL;
+    assert_int_equal(vb_store_load(s, exp, 0, &e, &err), VB_OK);
+    char created[32], updated[32];
+    snprintf(created, sizeof created, "%s", e->created);
+    snprintf(updated, sizeof updated, "%s", e->updated);
+    vb_store_exp_free(e);
+    usleep(2000); /* the times have milliseconds */
+    assert_int_equal(vb_store_experiment(s, fx->spec, fx->ds, fx->split, &again, &err), VB_OK);
+    assert_int_equal(again, exp);
+    assert_int_equal(vb_store_load(s, exp, 0, &e, &err), VB_OK);
+    assert_string_equal(e->created, created);
+    assert_string_equal(e->updated, updated);
+    vb_store_exp_free(e);
+    vb_spec *edited = NULL;
+    char *text = vb_asprintf("%s  - {name: c, classifier: knn}\n", SPEC);
+    assert_int_equal(vb_spec_parse(text, "st.yaml", &edited, &err), VB_OK);
+    assert_int_equal(vb_store_experiment(s, edited, fx->ds, fx->split, &again, &err), VB_OK);
+    assert_int_equal(again, exp);
+    assert_int_equal(vb_store_load(s, exp, 0, &e, &err), VB_OK);
+    assert_string_equal(e->created, created);
+    assert_true(strcmp(e->updated, updated) > 0);
+    assert_string_equal(e->spec_text, text);
+    vb_store_exp_free(e);
+    vb_spec_free(edited);
+    free(text);
+    vb_store_close(s);
+}
+
+static int count_rows(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int n = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+/* A store written by visbench 0.1.0 (schema 1) is refused, read-only or
+ * not, with what to do, and left as it was. */
+static void test_schema_1_refused(void **state)
+{
+    (void)state;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open("v1.db", &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                     "INSERT INTO meta VALUES ('schema_version', '1');"
+                     "CREATE TABLE experiments(id INTEGER PRIMARY KEY, name TEXT NOT NULL, spec_text TEXT NOT NULL,"
+                     " spec_hash TEXT NOT NULL, dataset TEXT NOT NULL, dataset_hash TEXT NOT NULL,"
+                     " n_samples INTEGER NOT NULL, protocol TEXT NOT NULL, split_hash TEXT NOT NULL,"
+                     " seed INTEGER NOT NULL, n_folds INTEGER NOT NULL, visbench_version TEXT NOT NULL,"
+                     " compiler TEXT NOT NULL, cpu TEXT NOT NULL, threads INTEGER NOT NULL, started TEXT NOT NULL,"
+                     " finished TEXT, UNIQUE(name, split_hash));"
+                     "INSERT INTO experiments VALUES (1, 'st', 'name: st', '0', 'mem', '0', 8, 'kfold', '0', 5, 2,"
+                     " '0.1.0', 'gcc', 'cpu', 2, '2024-01-01T00:00:00Z', NULL);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    const char *want = "v1.db: store schema 1 is from an older visbench, which still reads it; this visbench "
+                       "reads and writes schema 2 only. Move v1.db aside (or run with --store NEW.db) and run the "
+                       "spec again";
+    for (int ro = 0; ro < 2; ro++) {
+        vb_store *s = NULL;
+        vb_error err = {0};
+        assert_int_equal(vb_store_open("v1.db", ro, &s, &err), VB_ERR_FORMAT);
+        assert_null(s);
+        assert_string_equal(err.msg, want);
+    }
+    assert_int_equal(count_rows("v1.db", "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 2);
+    assert_int_equal(count_rows("v1.db", "SELECT value FROM meta WHERE key = 'schema_version'"), 1);
+    /* A database with tables but none of ours is no store either, and is
+     * not written to. */
+    assert_int_equal(sqlite3_open("other.db", &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    vb_store *s = NULL;
+    vb_error err = {0};
+    assert_int_equal(vb_store_open("other.db", 0, &s, &err), VB_ERR_FORMAT);
+    assert_string_equal(err.msg, "other.db: not a visbench store (no schema version)");
+    assert_int_equal(count_rows("other.db", "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 1);
+    assert_int_equal(count_rows("other.db", "SELECT journal_mode = 'delete' FROM pragma_journal_mode"), 1);
+    assert_int_equal(count_rows("v1.db", "SELECT journal_mode = 'delete' FROM pragma_journal_mode"), 1);
 }
 
 /* The configuration text covers the grid, so changing it redoes the run. */
@@ -454,6 +580,8 @@ int main(void)
         cmocka_unit_test(test_two_handles),
         cmocka_unit_test(test_concurrent_open),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_experiment_row),
+        cmocka_unit_test(test_schema_1_refused),
         cmocka_unit_test(test_pipeline_config),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -32,6 +32,27 @@ expect_ok "uninterrupted" "$VB" -q --threads 2 run long.yaml --store full.db
 "$VB" results full.db --predictions >full.csv
 [ "$(q full.db "select count(*) from runs where status = 'done'")" = 16 ] && ok || bad "uninterrupted: 16 runs"
 
+# ---- provenance: each run keeps its own ---------------------------------------
+prov="select id, started, finished, threads, host, visbench_version, compiler, cpu from runs order by id"
+q full.db "$prov" >prov1.txt
+q full.db "select * from experiments" >exp1.txt
+[ "$(q full.db "select count(*) from runs where threads = 2 and host is not null and started <= finished
+                and visbench_version is not null and compiler is not null and cpu is not null")" = 16 ] && ok \
+  || { bad "provenance: runs lack their thread count, host, version or times"; cat prov1.txt >&2; }
+# a rerun with another thread count keeps every run, so it changes nothing
+expect_ok "rerun with --threads 1" "$VB" --threads 1 run long.yaml --store full.db
+grep -q '16 runs finished earlier and kept' err.txt && ok || { bad "rerun: runs not kept"; cat err.txt >&2; }
+q full.db "$prov" >prov2.txt
+cmp -s prov1.txt prov2.txt && ok || { bad "rerun: the kept runs' provenance changed"; diff prov1.txt prov2.txt >&2; }
+q full.db "select * from experiments" >exp2.txt
+cmp -s exp1.txt exp2.txt && ok || { bad "rerun: the experiment row changed"; diff exp1.txt exp2.txt >&2; }
+for fmt in text md; do
+  "$VB" results full.db --format $fmt >res.txt
+  grep -q 'threads 2;' res.txt && ! grep -q 'threads 1' res.txt && ok || { bad "results $fmt: not the runs' threads"; head -3 res.txt >&2; }
+done
+"$VB" results full.db --format json | grep -q '"threads": \[2\], "started": "'"$(q full.db 'select min(started) from runs')"'"' \
+  && ok || bad "results json: the runs' threads and first start"
+
 # ---- kill -9 in the middle of a run, then two processes resume --------------
 "$VB" -q --threads 2 run long.yaml --store killed.db >/dev/null 2>&1 &
 pid=$!
