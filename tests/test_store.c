@@ -76,6 +76,20 @@ static vb_store *open_ok(const char *path, int ro)
     return s;
 }
 
+/* The integer a query on a store gives (through SQLite itself). */
+static int count_rows(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int n = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
 static vb_claim claim_ok(vb_store *s, int64_t exp, const char *pipeline, const char *fold, const char *config, int retry)
 {
     vb_claim c;
@@ -175,14 +189,17 @@ static void test_round_trip(void **state)
     assert_true(strcmp(r2->started, r2->finished) <= 0);
     assert_true(strcmp(r2->finished, e->created) >= 0);
     assert_string_equal(e->updated, r2->finished); /* the last run written */
+    assert_int_equal(count_rows("rt.db", "SELECT count(*) FROM runs WHERE json_valid(params) AND json_valid(model_info)"
+                                         " AND json_extract(params, '$.C') = 1 AND model_info ->> 'n_sv' = 4"),
+                     2);
     assert_string_equal(r->pipeline, "a");
     assert_string_equal(r->fold, "fold1");
     assert_string_equal(r->status, "done");
     assert_string_equal(r->config, "cfg");
-    assert_string_equal(r->params, "{C: 1}");
+    assert_string_equal(r->params, "{\"C\": 1}"); /* the runner's YAML as JSON */
     assert_string_equal(r->grid, "C=1");
     assert_string_equal(r->features, "raw 1");
-    assert_string_equal(r->model_info, "\"n_sv\": 4");
+    assert_string_equal(r->model_info, "{\"n_sv\": 4}"); /* members in braces */
     assert_int_equal(r->proba, 1);
     assert_int_equal(r->features_shared, 1);
     assert_int_equal(r->n_train, 4);
@@ -480,19 +497,6 @@ static void test_experiment_row(void **state)
     vb_spec_free(edited);
     free(text);
     vb_store_close(s);
-}
-
-static int count_rows(const char *path, const char *sql)
-{
-    sqlite3 *db;
-    sqlite3_stmt *q;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    int n = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return n;
 }
 
 /* A store written by visbench 0.1.0 (schema 1) is refused, read-only or

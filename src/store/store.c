@@ -657,6 +657,26 @@ static vb_status touch_experiment(vb_store *s, int64_t exp, const char *when, vb
     return st;
 }
 
+/* The JSON columns hold JSON: the parameters (canonical flow YAML from the
+ * runner) as an object, and the classifier's facts (JSON members) in
+ * braces; NULL when there are none. */
+static vb_status json_columns(vb_store *s, const vb_run_result *r, vb_buf *params, vb_buf *info, vb_error *err)
+{
+    if (r->params && *r->params) {
+        vb_doc *doc = NULL;
+        vb_status st = vb_doc_load_string(r->params, "parameters", &doc, err);
+        if (st != VB_OK) {
+            vb_error_prefix(err, "%s: run %s [%s]: the parameters", s->path, r->pipeline, r->fold);
+            return st;
+        }
+        vb_node_to_json(doc->root, params);
+        vb_doc_free(doc);
+    }
+    if (r->clf_info && *r->clf_info)
+        vb_buf_printf(info, "{%s}", r->clf_info);
+    return params->failed || info->failed ? vb_fail(err, VB_ERR_NOMEM, "out of memory") : VB_OK;
+}
+
 static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_result *r, vb_error *err)
 {
     /* The run's own times when the runner measured them, else the claim
@@ -668,16 +688,21 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
         iso_time(r->finished, finished);
     else
         now_iso(finished);
+    vb_buf params, info;
+    vb_buf_init(&params);
+    vb_buf_init(&info);
     sqlite3_stmt *q = NULL;
-    vb_status st = prepare(s,
-                           "UPDATE runs SET status = 'done', owner = NULL, params = ?, grid = ?, features = ?, dim = ?,"
-                           " probabilities = ?, features_shared = ?, n_train = ?, n_val = ?, n_test = ?,"
-                           " extract_s = ?, tune_s = ?, train_s = ?, predict_s = ?, peak_rss_kb = ?, model_bytes = ?,"
-                           " model_info = ?16, finished = ?17, started = coalesce(?19, started), host = ?20,"
-                           " threads = ?21, visbench_version = ?22, compiler = ?23, cpu = ?24 WHERE id = ?18",
-                           &q, err);
+    vb_status st = json_columns(s, r, &params, &info, err);
+    if (st == VB_OK)
+        st = prepare(s,
+                     "UPDATE runs SET status = 'done', owner = NULL, params = ?, grid = ?, features = ?, dim = ?,"
+                     " probabilities = ?, features_shared = ?, n_train = ?, n_val = ?, n_test = ?,"
+                     " extract_s = ?, tune_s = ?, train_s = ?, predict_s = ?, peak_rss_kb = ?, model_bytes = ?,"
+                     " model_info = ?16, finished = ?17, started = coalesce(?19, started), host = ?20,"
+                     " threads = ?21, visbench_version = ?22, compiler = ?23, cpu = ?24 WHERE id = ?18",
+                     &q, err);
     if (st == VB_OK) {
-        bind_text(q, 1, r->params);
+        bind_text(q, 1, params.data);
         bind_text(q, 2, r->grid);
         bind_text(q, 3, r->features);
         sqlite3_bind_int64(q, 4, (sqlite3_int64)r->dim);
@@ -692,7 +717,7 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
         sqlite3_bind_double(q, 13, r->predict_s);
         sqlite3_bind_int64(q, 14, (sqlite3_int64)r->peak_rss_kb);
         sqlite3_bind_int64(q, 15, (sqlite3_int64)r->model_bytes);
-        bind_text(q, 16, r->clf_info && *r->clf_info ? r->clf_info : NULL);
+        bind_text(q, 16, info.data);
         bind_text(q, 17, finished);
         sqlite3_bind_int64(q, 18, run);
         bind_text(q, 19, r->started > 0 ? started : NULL);
@@ -702,6 +727,8 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
     }
     sqlite3_finalize(q);
     q = NULL;
+    vb_buf_free(&params);
+    vb_buf_free(&info);
     if (st == VB_OK)
         st = touch_experiment(s, exp, finished, err);
 

@@ -103,5 +103,33 @@ wait $p1 && wait $p2 && ok || { bad "concurrent runs failed"; cat a.err b.err >&
 cmp -s full.csv both.csv && ok || bad "concurrent: results differ from the uninterrupted run"
 [ "$(q both.db 'pragma integrity_check')" = ok ] && ok || bad "concurrent: integrity check"
 
+# ---- JSON columns: every classifier's parameters and facts -----------------
+cat >kinds.yaml <<'YAML'
+name: kinds
+seed: 2
+dataset: shapes/dataset.yaml
+split: {protocol: holdout, test_fraction: 0.25}
+pipelines:
+  - {name: svm, classifier: {svm: {gamma: scale}}}
+  - {name: linear, classifier: linear}
+  - {name: knn, classifier: {knn: {k: 3}}}
+  - {name: forest, classifier: {forest: {n_trees: 5}}}
+  - {name: logreg, classifier: logreg}
+  - {name: kmeans, classifier: kmeans}
+  - {name: gmm, features: [{hog: {cell: 8}}], classifier: gmm}
+  - name: cnn
+    classifier: {cnn: {layers: [conv: {filters: 2, size: 3, pad: 1}, relu, maxpool: 2, fc: classes], epochs: 1}}
+YAML
+expect_ok "every classifier" "$VB" -q run kinds.yaml --store kinds.db
+[ "$(q kinds.db "select count(*) from runs where status = 'done'")" = 8 ] && ok || bad "kinds: 8 runs done"
+bad_json=$(q kinds.db "select pipeline from runs where not json_valid(params) or json_type(params) <> 'object'
+                       or not json_valid(coalesce(model_info, '{}')) or json_type(coalesce(model_info, '{}')) <> 'object'")
+[ -z "$bad_json" ] && ok || bad "JSON columns: not JSON objects for $bad_json"
+[ "$(q kinds.db "select params ->> 'n_trees' from runs where pipeline = 'forest'")" = 5 ] && ok || bad "json: forest n_trees"
+[ "$(q kinds.db "select params ->> 'gamma' from runs where pipeline = 'svm'")" = scale ] && ok || bad "json: svm gamma"
+[ "$(q kinds.db "select params -> 'layers' ->> '[0].conv.filters' from runs where pipeline = 'cnn'")" = 2 ] && ok \
+  || bad "json: cnn layers"
+[ "$(q kinds.db "select count(*) from runs where model_info is not null")" -ge 4 ] && ok || bad "json: few classifiers give facts"
+
 echo "e2e store: $pass checks passed, $failures failed"
 [ $failures -eq 0 ]
