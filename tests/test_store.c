@@ -189,6 +189,12 @@ static void test_round_trip(void **state)
     assert_true(strcmp(r2->started, r2->finished) <= 0);
     assert_true(strcmp(r2->finished, e->created) >= 0);
     assert_string_equal(e->updated, r2->finished); /* the last run written */
+    /* what each fold is, as data; what the split drew from */
+    assert_int_equal(count_rows("rt.db", "SELECT count(*) FROM folds WHERE kind = 'cv' AND repeat IS NULL"
+                                         " AND number = fold_index + 1"),
+                     2);
+    assert_string_equal(e->pool, "train");
+    assert_int_equal(count_rows("rt.db", "SELECT count(*) FROM experiments WHERE pool = 'train'"), 1);
     assert_int_equal(count_rows("rt.db", "SELECT count(*) FROM runs WHERE json_valid(params) AND json_valid(model_info)"
                                          " AND json_extract(params, '$.C') = 1 AND model_info ->> 'n_sv' = 4"),
                      2);

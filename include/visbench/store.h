@@ -99,6 +99,7 @@ typedef struct vb_store_run {
 typedef struct vb_store_exp {
     int64_t id;
     char *name, *spec_text, *spec_hash, *dataset, *dataset_hash, *protocol, *split_hash;
+    char *pool; /* what holdout and kfold drew from: "train" or "all" (vb_pool_name) */
     uint64_t seed;
     char *created, *updated; /* first recorded; last spec change or run written */
     int n_classes;

@@ -191,6 +191,7 @@ void vb_render_experiment(const vb_store_exp *e, vb_format fmt, vb_buf *b)
         vb_buf_json_str(b, e->dataset);
         vb_buf_puts(b, ", \"protocol\": ");
         vb_buf_json_str(b, e->protocol);
+        json_str_or_null(b, "pool", e->pool);
         vb_buf_puts(b, ", \"split_hash\": ");
         vb_buf_json_str(b, e->split_hash);
         vb_buf_printf(b, ", \"seed\": %llu", (unsigned long long)e->seed);

@@ -38,13 +38,15 @@ static const char *const schema[] = {
     "CREATE TABLE experiments("
     " id INTEGER PRIMARY KEY, name TEXT NOT NULL, spec_text TEXT NOT NULL, spec_hash TEXT NOT NULL,"
     " dataset TEXT NOT NULL, dataset_hash TEXT NOT NULL, n_samples INTEGER NOT NULL,"
-    " protocol TEXT NOT NULL, split_hash TEXT NOT NULL, seed INTEGER NOT NULL, n_folds INTEGER NOT NULL,"
-    " created TEXT NOT NULL, updated TEXT NOT NULL, UNIQUE(name, split_hash))",
+    " protocol TEXT NOT NULL, pool TEXT NOT NULL, split_hash TEXT NOT NULL, seed INTEGER NOT NULL,"
+    " n_folds INTEGER NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL, UNIQUE(name, split_hash))",
     "CREATE TABLE classes(experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
     " class INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY(experiment_id, class))",
     "CREATE TABLE folds(experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
-    " fold_index INTEGER NOT NULL, name TEXT NOT NULL, n_train INTEGER NOT NULL, n_val INTEGER NOT NULL,"
-    " n_test INTEGER NOT NULL, PRIMARY KEY(experiment_id, fold_index))",
+    " fold_index INTEGER NOT NULL, name TEXT NOT NULL,"
+    " kind TEXT NOT NULL CHECK(kind IN ('holdout', 'official-test', 'cv', 'repeat')), repeat INTEGER, number INTEGER,"
+    " n_train INTEGER NOT NULL, n_val INTEGER NOT NULL, n_test INTEGER NOT NULL,"
+    " PRIMARY KEY(experiment_id, fold_index))",
     "CREATE TABLE runs("
     " id INTEGER PRIMARY KEY, experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
     " pipeline TEXT NOT NULL, pipeline_index INTEGER NOT NULL, fold TEXT NOT NULL, fold_index INTEGER NOT NULL,"
@@ -434,8 +436,8 @@ vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset
     if (st == VB_OK)
         st = prepare(s,
                      "INSERT INTO experiments(name, spec_text, spec_hash, dataset, dataset_hash, n_samples, protocol,"
-                     " split_hash, seed, n_folds, created, updated)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)"
+                     " split_hash, seed, n_folds, created, updated, pool)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)"
                      " ON CONFLICT(name, split_hash) DO UPDATE SET spec_text = ?2, spec_hash = ?3,"
                      " updated = CASE WHEN spec_hash = ?3 THEN updated ELSE ?11 END RETURNING id",
                      &q, err);
@@ -451,6 +453,7 @@ vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset
         sqlite3_bind_int64(q, 9, (sqlite3_int64)split->conf.seed);
         sqlite3_bind_int64(q, 10, (sqlite3_int64)split->n_folds);
         bind_text(q, 11, now);
+        bind_text(q, 12, vb_pool_name(split->conf.pool));
         if (sqlite3_step(q) != SQLITE_ROW)
             st = db_fail(s, err, "cannot record the experiment");
         else
@@ -472,8 +475,8 @@ vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset
     q = NULL;
     if (st == VB_OK)
         st = prepare(s,
-                     "INSERT OR REPLACE INTO folds(experiment_id, fold_index, name, n_train, n_val, n_test)"
-                     " VALUES (?, ?, ?, ?, ?, ?)",
+                     "INSERT OR REPLACE INTO folds(experiment_id, fold_index, name, n_train, n_val, n_test, kind,"
+                     " repeat, number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      &q, err);
     for (size_t f = 0; st == VB_OK && f < split->n_folds; f++) {
         const vb_fold *fo = &split->folds[f];
@@ -484,6 +487,16 @@ vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset
         sqlite3_bind_int64(q, 4, (sqlite3_int64)fo->n_train);
         sqlite3_bind_int64(q, 5, (sqlite3_int64)fo->n_val);
         sqlite3_bind_int64(q, 6, (sqlite3_int64)fo->n_test);
+        bind_text(q, 7, vb_fold_kind_name(fo->kind));
+        /* 1-based for cv and repeat folds, NULL otherwise */
+        if (fo->repeat > 0)
+            sqlite3_bind_int(q, 8, fo->repeat);
+        else
+            sqlite3_bind_null(q, 8);
+        if (fo->number > 0)
+            sqlite3_bind_int(q, 9, fo->number);
+        else
+            sqlite3_bind_null(q, 9);
         if (sqlite3_step(q) != SQLITE_DONE)
             st = db_fail(s, err, "cannot record the folds");
     }
@@ -961,6 +974,7 @@ void vb_store_exp_free(vb_store_exp *e)
     free(e->split_hash);
     free(e->created);
     free(e->updated);
+    free(e->pool);
     free(e);
 }
 
@@ -1113,7 +1127,7 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
     sqlite3_stmt *q = NULL;
     st = prepare(s,
                  "SELECT id, name, spec_text, spec_hash, dataset, dataset_hash, protocol, split_hash, seed,"
-                 " created, updated FROM experiments"
+                 " created, updated, pool FROM experiments"
                  " WHERE ?1 = 0 OR id = ?1 ORDER BY updated DESC, id DESC LIMIT 1",
                  &q, err);
     if (st == VB_OK) {
@@ -1131,6 +1145,7 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
             e->seed = (uint64_t)sqlite3_column_int64(q, 8);
             e->created = col_text(q, 9);
             e->updated = col_text(q, 10);
+            e->pool = col_text(q, 11);
         } else if (rc == SQLITE_DONE)
             st = id ? vb_fail(err, VB_ERR_DATA, "%s: no experiment %" PRId64, s->path, id)
                     : vb_fail(err, VB_ERR_DATA, "%s: the store holds no experiment yet", s->path);

@@ -103,6 +103,25 @@ wait $p1 && wait $p2 && ok || { bad "concurrent runs failed"; cat a.err b.err >&
 cmp -s full.csv both.csv && ok || bad "concurrent: results differ from the uninterrupted run"
 [ "$(q both.db 'pragma integrity_check')" = ok ] && ok || bad "concurrent: integrity check"
 
+# ---- folds as data ------------------------------------------------------------
+[ "$(q full.db "select group_concat(kind || ':' || ifnull(repeat, '-') || ':' || number, ' ') from folds")" \
+  = "cv:-:1 cv:-:2 cv:-:3 cv:-:4" ] && ok || bad "folds: kind, repeat, number"
+[ "$(q full.db "select pool from experiments")" = train ] && ok || bad "experiments: pool train"
+"$VB" dataset synth --out parts --classes 3 --per-class 12 --test-per-class 4 --size 16 --seed 5 >/dev/null 2>&1
+one_pipeline() { # one_pipeline FILE SPLIT: long.yaml's raw pipeline on the parts dataset
+  sed -e "s#dataset: shapes/dataset.yaml#dataset: parts/dataset.yaml#; s#split: {protocol: kfold, k: 4}#split: $2#" \
+      -e '/name: h[468],/d' long.yaml >"$1"
+}
+one_pipeline rep.yaml "{protocol: kfold, k: 2, repeats: 2, official_test: true}"
+expect_ok "repeated kfold" "$VB" -q run rep.yaml --store rep.db
+[ "$(q rep.db "select group_concat(kind || ':' || ifnull(repeat, '-') || ':' || ifnull(number, '-'), ' ') from folds")" \
+  = "repeat:1:1 repeat:1:2 repeat:2:1 repeat:2:2 official-test:-:-" ] && ok \
+  || { bad "folds: repeats and the official test"; q rep.db "select * from folds" >&2; }
+one_pipeline all.yaml "{protocol: holdout, pool: all}"
+expect_ok "holdout of all" "$VB" -q run all.yaml --store all.db
+[ "$(q all.db "select pool || ' ' || (select kind || ':' || ifnull(number, '-') from folds) from experiments")" \
+  = "all holdout:-" ] && ok || bad "experiments: pool all, a holdout fold"
+
 # ---- JSON columns: every classifier's parameters and facts -----------------
 cat >kinds.yaml <<'YAML'
 name: kinds
