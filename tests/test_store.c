@@ -505,6 +505,46 @@ static void test_experiment_row(void **state)
     vb_store_close(s);
 }
 
+/* Each sample's source: its file (folder, CSV) or file and record (IDX,
+ * CIFAR), as an absolute path; rewritten when the dataset moved. */
+static void test_samples(void **state)
+{
+    fixture *fx = *state;
+    vb_error err = {0};
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    vb_dataset *ds = mem_dataset();
+    ds->part = calloc(ds->n, 1);
+    for (size_t i = 0; i < ds->n; i++)
+        ds->part[i] = i < 6 ? VB_PART_TRAIN : VB_PART_TEST;
+    assert_int_equal(vb_dataset_add_file(ds, "data/train-images", 0, 6, &err), VB_OK);
+    assert_int_equal(vb_dataset_add_file(ds, "/abs/test-images", 6, 2, &err), VB_OK);
+    vb_store *s = open_ok("sm.db", 0);
+    int64_t exp;
+    assert_int_equal(vb_store_experiment(s, fx->spec, ds, fx->split, &exp, &err), VB_OK);
+    char *sql = vb_asprintf("SELECT count(*) FROM samples WHERE experiment_id = 1 AND ("
+                            "(sample < 6 AND part = 'train' AND file = '%s/data/train-images' AND item = sample) OR"
+                            " (sample >= 6 AND part = 'test' AND file = '/abs/test-images' AND item = sample - 6))",
+                            cwd);
+    assert_int_equal(count_rows("sm.db", sql), 8);
+    free(sql);
+    /* one file per sample; moved */
+    vb_dataset *moved = mem_dataset();
+    moved->paths = calloc(moved->n, sizeof *moved->paths);
+    for (size_t i = 0; i < moved->n; i++)
+        moved->paths[i] = vb_asprintf("/new/%zu.png", i);
+    assert_int_equal(vb_store_experiment(s, fx->spec, moved, fx->split, &exp, &err), VB_OK);
+    assert_int_equal(count_rows("sm.db", "SELECT count(*) FROM samples WHERE part IS NULL AND item IS NULL"
+                                         " AND file = '/new/' || sample || '.png'"),
+                     8);
+    /* made in memory: no file */
+    assert_int_equal(vb_store_experiment(s, fx->spec, fx->ds, fx->split, &exp, &err), VB_OK);
+    assert_int_equal(count_rows("sm.db", "SELECT count(*) FROM samples WHERE file IS NULL"), 8);
+    vb_store_close(s);
+    vb_dataset_free(ds);
+    vb_dataset_free(moved);
+}
+
 /* A store written by visbench 0.1.0 (schema 1) is refused, read-only or
  * not, with what to do, and left as it was. */
 static void test_schema_1_refused(void **state)
@@ -591,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_open),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_experiment_row),
+        cmocka_unit_test(test_samples),
         cmocka_unit_test(test_schema_1_refused),
         cmocka_unit_test(test_pipeline_config),
     };

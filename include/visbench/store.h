@@ -2,7 +2,8 @@
  * (results/<spec name>.db by default).
  *
  * Tables (see the README for the columns): experiments, classes, folds,
- * runs, metrics, class_metrics, confusion, predictions, curves.
+ * samples (each sample's source file), runs, metrics, class_metrics,
+ * confusion, predictions, curves.
  *
  * An experiment is identified by (spec name, split hash). Within it a run
  * is one (pipeline, fold), stored with a hash of the pipeline's
@@ -39,7 +40,7 @@ void vb_store_close(vb_store *s);
 const char *vb_store_path(const vb_store *s);
 
 /* Finds or creates the experiment of (spec, split) and records the spec
- * text, dataset, split and classes. Only what is true of the experiment:
+ * text, dataset, split, classes and where each sample came from. Only what is true of the experiment:
  * where and how each run ran is in its run (vb_store_save_run). */
 vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset *ds, const vb_split *split,
                               int64_t *id, vb_error *err);

@@ -47,6 +47,9 @@ static const char *const schema[] = {
     " kind TEXT NOT NULL CHECK(kind IN ('holdout', 'official-test', 'cv', 'repeat')), repeat INTEGER, number INTEGER,"
     " n_train INTEGER NOT NULL, n_val INTEGER NOT NULL, n_test INTEGER NOT NULL,"
     " PRIMARY KEY(experiment_id, fold_index))",
+    "CREATE TABLE samples(experiment_id INTEGER NOT NULL REFERENCES experiments(id), sample INTEGER NOT NULL,"
+    " part TEXT CHECK(part IN ('train', 'test')), file TEXT, item INTEGER, PRIMARY KEY(experiment_id, sample))"
+    " WITHOUT ROWID",
     "CREATE TABLE runs("
     " id INTEGER PRIMARY KEY, experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
     " pipeline TEXT NOT NULL, pipeline_index INTEGER NOT NULL, fold TEXT NOT NULL, fold_index INTEGER NOT NULL,"
@@ -421,6 +424,47 @@ static void bind_text(sqlite3_stmt *q, int i, const char *v)
         sqlite3_bind_null(q, i);
 }
 
+/* Where every sample of the dataset came from: its own file (folder, CSV),
+ * or a record of a file of many (IDX, CIFAR: item is the 0-based record),
+ * as an absolute path; NULL when the dataset was made in memory. A row is
+ * only written when it changes (the dataset moved, say), so that a rerun
+ * costs reads. */
+static vb_status write_samples(vb_store *s, int64_t exp, const vb_dataset *ds, vb_error *err)
+{
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd))
+        snprintf(cwd, sizeof cwd, ".");
+    sqlite3_stmt *q = NULL;
+    vb_status st = prepare(s,
+                           "INSERT INTO samples(experiment_id, sample, part, file, item) VALUES (?1, ?2, ?3, ?4, ?5)"
+                           " ON CONFLICT(experiment_id, sample) DO UPDATE SET part = ?3, file = ?4, item = ?5"
+                           " WHERE part IS NOT ?3 OR file IS NOT ?4 OR item IS NOT ?5",
+                           &q, err);
+    for (size_t i = 0; st == VB_OK && i < ds->n; i++) {
+        const char *file = ds->paths ? ds->paths[i] : ds->file_of ? ds->files[ds->file_of[i]] : NULL;
+        char *abs = file ? vb_path_join(cwd, file) : NULL;
+        if (file && !abs) {
+            st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+            break;
+        }
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, exp);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)i);
+        int part = ds->part ? ds->part[i] : VB_PART_NONE;
+        bind_text(q, 3, part == VB_PART_TRAIN ? "train" : part == VB_PART_TEST ? "test" : NULL);
+        bind_text(q, 4, abs);
+        if (!ds->paths && ds->file_of)
+            sqlite3_bind_int64(q, 5, ds->item_of[i]);
+        else
+            sqlite3_bind_null(q, 5);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            st = db_fail(s, err, "cannot record the samples");
+        free(abs);
+    }
+    sqlite3_finalize(q);
+    return st;
+}
+
 vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset *ds, const vb_split *split,
                               int64_t *id, vb_error *err)
 {
@@ -501,6 +545,8 @@ vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset
             st = db_fail(s, err, "cannot record the folds");
     }
     sqlite3_finalize(q);
+    if (st == VB_OK)
+        st = write_samples(s, *id, ds, err);
     if (st == VB_OK)
         st = exec(s, "COMMIT", err);
     else

@@ -122,6 +122,48 @@ expect_ok "holdout of all" "$VB" -q run all.yaml --store all.db
 [ "$(q all.db "select pool || ' ' || (select kind || ':' || ifnull(number, '-') from folds) from experiments")" \
   = "all holdout:-" ] && ok || bad "experiments: pool all, a holdout fold"
 
+# ---- every prediction links to its sample's source ------------------------------
+[ "$(q full.db "select count(*) from predictions p join runs r on r.id = p.run_id
+                join samples s on s.experiment_id = r.experiment_id and s.sample = p.sample
+                join classes c on c.experiment_id = r.experiment_id and c.class = p.true_class
+                where s.file like '$PWD/shapes/' || c.name || '/%.png' and s.item is null")" \
+  = "$(q full.db "select count(*) from predictions")" ] && ok || bad "samples: predictions without their image file"
+f=$(q full.db "select s.file from predictions p join samples s on s.sample = p.sample limit 1")
+[ -f "$f" ] && ok || bad "samples: $f is not a file"
+# IDX: the file and the record within it; train and official test part
+idx_images() { # idx_images N: N 2x2 images
+  printf '\x00\x00\x08\x03\x00\x00\x00'; printf "\\x$(printf %02x "$1")"; printf '\x00\x00\x00\x02\x00\x00\x00\x02'
+  for i in $(seq 1 "$1"); do printf "\\x$(printf %02x $((i % 2 * 200)))\\x10\\x$(printf %02x $((i * 7)))\\x20"; done
+}
+idx_labels() { # idx_labels N: alternating 1, 0
+  printf '\x00\x00\x08\x01\x00\x00\x00'; printf "\\x$(printf %02x "$1")"
+  for i in $(seq 1 "$1"); do printf "\\x$(printf %02x $((i % 2)))"; done
+}
+mkdir -p idx && idx_images 12 | gzip -c >idx/train-images.gz && idx_labels 12 >idx/train-labels \
+  && idx_images 6 >idx/test-images && idx_labels 6 >idx/test-labels
+cat >idx/d.yaml <<'YAML'
+format: idx
+train_images: train-images.gz
+train_labels: train-labels
+test_images: test-images
+test_labels: test-labels
+YAML
+cat >idx.yaml <<'YAML'
+name: idx
+seed: 1
+dataset: idx/d.yaml
+split: {protocol: official-test}
+pipelines:
+  - {name: knn, classifier: {knn: {k: 1}}}
+YAML
+expect_ok "idx run" "$VB" -q run idx.yaml --store idx.db
+[ "$(q idx.db "select group_concat(part || ':' || substr(file, length('$PWD/idx/') + 1) || ':' || item, ' ')
+               from (select * from samples order by sample)")" \
+  = "$(for i in $(seq 0 11); do printf 'train:train-images.gz:%d ' $i; done; for i in $(seq 0 5); do printf 'test:test-images:%d ' $i; done | sed 's/ $//')" ] \
+  && ok || { bad "samples: IDX file and record"; q idx.db "select * from samples" >&2; }
+[ "$(q idx.db "select count(*) from predictions p join samples s on s.sample = p.sample where s.part = 'test'")" = 6 ] \
+  && ok || bad "samples: the test predictions are the official test part"
+
 # ---- JSON columns: every classifier's parameters and facts -----------------
 cat >kinds.yaml <<'YAML'
 name: kinds
