@@ -505,6 +505,54 @@ static void test_experiment_row(void **state)
     vb_store_close(s);
 }
 
+/* The table of contents: every experiment with its run counts. */
+static void test_list(void **state)
+{
+    fixture *fx = *state;
+    vb_error err = {0};
+    vb_store *s = open_ok("ls.db", 0);
+    vb_store_exp_info *l = NULL;
+    size_t n = 9;
+    assert_int_equal(vb_store_list(s, &l, &n, &err), VB_OK);
+    assert_int_equal(n, 0);
+    vb_store_list_free(l, n);
+    int64_t exp;
+    assert_int_equal(vb_store_experiment(s, fx->spec, fx->ds, fx->split, &exp, &err), VB_OK);
+    fake f;
+    fake_result(&f, "a", "fold1");
+    assert_int_equal(claim_ok(s, exp, "a", "fold1", "cfg", 0), VB_CLAIM_RUN);
+    assert_int_equal(vb_store_save_run(s, exp, &f.r, &err), VB_OK);
+    assert_int_equal(claim_ok(s, exp, "a", "fold2", "cfg", 0), VB_CLAIM_RUN);
+    assert_int_equal(vb_store_save_failure(s, exp, "a", "fold2", "broke", &err), VB_OK);
+    assert_int_equal(claim_ok(s, exp, "b", "fold1", "cfg", 0), VB_CLAIM_RUN); /* running */
+    vb_spec *other = NULL;
+    assert_int_equal(vb_spec_parse("name: other\ndataset: mem\npipelines:\n  - {name: a, classifier: svm}\n",
+                                   "o.yaml", &other, &err),
+                     VB_OK);
+    int64_t exp2;
+    assert_int_equal(vb_store_experiment(s, other, fx->ds, fx->split, &exp2, &err), VB_OK);
+    assert_int_equal(vb_store_list(s, &l, &n, &err), VB_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(l[0].id, exp);
+    assert_string_equal(l[0].name, "st");
+    assert_string_equal(l[0].dataset, "mem");
+    assert_string_equal(l[0].protocol, "kfold");
+    char hash[17];
+    vb_split_hash_text(fx->split, hash);
+    assert_string_equal(l[0].split_hash, hash);
+    assert_int_equal(l[0].n_runs, 3);
+    assert_int_equal(l[0].n_done, 1);
+    assert_int_equal(l[0].n_failed, 1);
+    assert_true(strcmp(l[0].updated, l[0].created) > 0);
+    assert_int_equal(l[1].id, exp2);
+    assert_string_equal(l[1].name, "other");
+    assert_int_equal(l[1].n_runs, 0);
+    vb_store_list_free(l, n);
+    vb_spec_free(other);
+    vb_store_close(s);
+    vb_metrics_free(&f.m);
+}
+
 /* Each sample's source: its file (folder, CSV) or file and record (IDX,
  * CIFAR), as an absolute path; rewritten when the dataset moved. */
 static void test_samples(void **state)
@@ -632,6 +680,7 @@ int main(void)
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_experiment_row),
         cmocka_unit_test(test_samples),
+        cmocka_unit_test(test_list),
         cmocka_unit_test(test_schema_1_refused),
         cmocka_unit_test(test_pipeline_config),
     };

@@ -109,6 +109,17 @@ typedef struct vb_store_exp {
     vb_store_run *runs; /* ordered by the pipeline's place in the spec, then fold index */
 } vb_store_exp;
 
+/* One line of the store's table of contents (vb_store_list). */
+typedef struct vb_store_exp_info {
+    int64_t id;
+    char *name, *dataset, *protocol, *split_hash, *created, *updated;
+    size_t n_runs, n_done, n_failed; /* n_runs - done - failed are running or interrupted */
+} vb_store_exp_info;
+
+/* Every experiment of the store, by id. */
+vb_status vb_store_list(vb_store *s, vb_store_exp_info **out, size_t *n, vb_error *err);
+void vb_store_list_free(vb_store_exp_info *list, size_t n);
+
 /* Loads an experiment (id 0 = the most recent) with its runs; predictions
  * and scores too when with_predictions. */
 vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_exp **out, vb_error *err);

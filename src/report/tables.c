@@ -289,6 +289,59 @@ void vb_render_experiment(const vb_store_exp *e, vb_format fmt, vb_buf *b)
     vb_buf_free(&prov);
 }
 
+void vb_render_experiments(const vb_store_exp_info *list, size_t n, vb_format fmt, vb_buf *b)
+{
+    if (fmt == VB_FMT_JSON) {
+        vb_buf_puts(b, "[");
+        for (size_t i = 0; i < n; i++) {
+            const vb_store_exp_info *x = &list[i];
+            vb_buf_printf(b, "%s{\"id\": %lld", i ? ", " : "", (long long)x->id);
+            const char *keys[6] = {"name", "dataset", "protocol", "split_hash", "created", "updated"};
+            const char *vals[6] = {x->name, x->dataset, x->protocol, x->split_hash, x->created, x->updated};
+            for (int k = 0; k < 6; k++)
+                json_str_or_null(b, keys[k], vals[k]);
+            vb_buf_printf(b, ", \"runs\": %zu, \"done\": %zu, \"failed\": %zu}", x->n_runs, x->n_done, x->n_failed);
+        }
+        vb_buf_puts(b, "]\n");
+        return;
+    }
+    if (fmt == VB_FMT_CSV) {
+        vb_buf_puts(b, "id,name,dataset,protocol,split_hash,runs,done,failed,created,updated\n");
+        for (size_t i = 0; i < n; i++) {
+            const vb_store_exp_info *x = &list[i];
+            vb_buf_printf(b, "%lld,", (long long)x->id);
+            const char *vals[4] = {x->name, x->dataset, x->protocol, x->split_hash};
+            for (int k = 0; k < 4; k++) {
+                vb_buf_csv_field(b, vals[k]);
+                vb_buf_puts(b, ",");
+            }
+            vb_buf_printf(b, "%zu,%zu,%zu,%s,%s\n", x->n_runs, x->n_done, x->n_failed, x->created, x->updated);
+        }
+        return;
+    }
+    int md = fmt == VB_FMT_MD;
+    if (md)
+        vb_buf_puts(b, "| id | experiment | dataset | protocol | split | done | failed | created | updated |\n"
+                       "|---:|---|---|---|---|---:|---:|---|---|\n");
+    else
+        vb_buf_printf(b, "%-4s %-20s %-16s %-13s %-16s %5s %5s %6s  %-24s  %s\n", "id", "experiment", "dataset",
+                      "protocol", "split", "runs", "done", "failed", "created", "updated");
+    for (size_t i = 0; i < n; i++) {
+        const vb_store_exp_info *x = &list[i];
+        if (md) {
+            vb_buf_printf(b, "| %lld | ", (long long)x->id);
+            vb_md_cell(b, x->name);
+            vb_buf_puts(b, " | ");
+            vb_md_cell(b, x->dataset);
+            vb_buf_printf(b, " | %s | `%s` | %zu of %zu | %zu | %s | %s |\n", x->protocol, x->split_hash, x->n_done,
+                          x->n_runs, x->n_failed, x->created, x->updated);
+        } else
+            vb_buf_printf(b, "%-4lld %-20s %-16s %-13s %-16s %5zu %5zu %6zu  %-24s  %s\n", (long long)x->id, x->name,
+                          x->dataset, x->protocol, x->split_hash, x->n_runs, x->n_done, x->n_failed, x->created,
+                          x->updated);
+    }
+}
+
 /* The p-value against the best, with "≈" when not significantly worse. */
 static void p_best_cell(vb_buf *b, const vb_summary_row *r, int best)
 {

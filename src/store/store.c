@@ -1281,3 +1281,59 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
     *out = e;
     return VB_OK;
 }
+
+vb_status vb_store_list(vb_store *s, vb_store_exp_info **out, size_t *n, vb_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *q = NULL;
+    vb_status st = prepare(s,
+                           "SELECT e.id, e.name, e.dataset, e.protocol, e.split_hash, e.created, e.updated,"
+                           " count(r.id), coalesce(sum(r.status = 'done'), 0), coalesce(sum(r.status = 'failed'), 0)"
+                           " FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id GROUP BY e.id ORDER BY e.id",
+                           &q, err);
+    int rc = SQLITE_DONE;
+    while (st == VB_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        vb_store_exp_info *nl = realloc(*out, (*n + 1) * sizeof *nl);
+        if (!nl) {
+            st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+            break;
+        }
+        *out = nl;
+        vb_store_exp_info *x = &nl[(*n)++];
+        x->id = sqlite3_column_int64(q, 0);
+        x->name = col_text(q, 1);
+        x->dataset = col_text(q, 2);
+        x->protocol = col_text(q, 3);
+        x->split_hash = col_text(q, 4);
+        x->created = col_text(q, 5);
+        x->updated = col_text(q, 6);
+        x->n_runs = (size_t)sqlite3_column_int64(q, 7);
+        x->n_done = (size_t)sqlite3_column_int64(q, 8);
+        x->n_failed = (size_t)sqlite3_column_int64(q, 9);
+        if (!x->name || !x->dataset || !x->protocol || !x->split_hash || !x->created || !x->updated)
+            st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    }
+    if (st == VB_OK && rc != SQLITE_DONE)
+        st = db_fail(s, err, "cannot read the experiments");
+    sqlite3_finalize(q);
+    if (st != VB_OK) {
+        vb_store_list_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return st;
+}
+
+void vb_store_list_free(vb_store_exp_info *list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++) {
+        free(list[i].name);
+        free(list[i].dataset);
+        free(list[i].protocol);
+        free(list[i].split_hash);
+        free(list[i].created);
+        free(list[i].updated);
+    }
+    free(list);
+}

@@ -4,6 +4,7 @@
 # Usage: VB=path/to/visbench BUILD=build/dir bash tests/e2e/store.sh
 set -u
 VB=${VB:?set VB to the visbench binary}
+ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 work=${BUILD:-/tmp}/tmp/e2e-store
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 pass=0 failures=0
@@ -163,6 +164,37 @@ expect_ok "idx run" "$VB" -q run idx.yaml --store idx.db
   && ok || { bad "samples: IDX file and record"; q idx.db "select * from samples" >&2; }
 [ "$(q idx.db "select count(*) from predictions p join samples s on s.sample = p.sample where s.part = 'test'")" = 6 ] \
   && ok || bad "samples: the test predictions are the official test part"
+
+# ---- the store's table of contents --------------------------------------------
+cp full.db multi.db && rm -f multi.db-wal multi.db-shm
+expect_ok "second experiment" "$VB" -q run idx.yaml --store multi.db
+expect_ok "results --experiments" "$VB" results multi.db --experiments
+[ "$(wc -l <out.txt)" = 3 ] && grep -q '^1 *long  *synth  *kfold  *[0-9a-f]\{16\}  *16  *16  *0  *20' out.txt \
+  && grep -q '^2 *idx  *idx  *official-test  *[0-9a-f]\{16\}  *1  *1  *0  *20' out.txt && ok \
+  || { bad "results --experiments"; cat out.txt >&2; }
+"$VB" results multi.db --experiments --format csv >out.txt
+head -1 out.txt | grep -q '^id,name,dataset,protocol,split_hash,runs,done,failed,created,updated$' \
+  && grep -q '^2,idx,idx,official-test,' out.txt && ok || { bad "results --experiments csv"; cat out.txt >&2; }
+json=$("$VB" results multi.db --experiments --format json)
+[ "$(sqlite3 :memory: "select json_array_length('$json') || ' ' || json_extract('$json', '\$[1].done')")" = "2 1" ] \
+  && ok || bad "results --experiments json: $json"
+"$VB" results multi.db --experiments --predictions >out.txt 2>err.txt
+[ $? -eq 2 ] && grep -q 'it takes no --predictions' err.txt && ok || bad "results --experiments --predictions"
+
+# ---- the README's example queries run, and find rows ---------------------------
+sed -e 's#^name: quickstart#name: quickstart#; s#dataset: ../datasets/fashion-mnist.yaml#dataset: parts/dataset.yaml#' \
+    -e 's#train_limit: 10000#train_limit: 30#; s#cell: 4, #cell: 8, #' "$ROOT/pipelines/quickstart.yaml" >quick.yaml
+expect_ok "quickstart on small data" "$VB" -q run quick.yaml --store quick.db
+sed -n '/^```sql$/,/^```$/p' "$ROOT/README.md" | grep -v '^```' >readme.sql
+nq=0
+while IFS= read -r -d ';' query; do
+  [ -n "$(echo "$query" | tr -d '[:space:]')" ] || continue
+  nq=$((nq + 1))
+  rows=$(printf "%s;\n" "$query" | sqlite3 -bail quick.db 2>&1)
+  [ $? -eq 0 ] && [ -n "$rows" ] && ! echo "$rows" | grep -q '^Error' && ok \
+    || { bad "README query $nq gives no rows or fails:"; echo "$query" >&2; echo "$rows" >&2; }
+done <readme.sql
+[ $nq -ge 5 ] && ok || bad "README: found $nq queries"
 
 # ---- JSON columns: every classifier's parameters and facts -----------------
 cat >kinds.yaml <<'YAML'
