@@ -2,6 +2,7 @@
 #
 #   make              build/visbench and build/libvisbench.a
 #   make test         unit tests (cmocka), end-to-end CLI tests, the report in headless Chromium
+#   make test-stress  eight `visbench run` processes on one store, 20 rounds
 #   make SANITIZE=1 test   the same under ASan + UBSan (in build/asan)
 #   make demo         install missing packages, build, run pipelines/quickstart.yaml, write its report
 #   make deps         install the Debian packages (apt-get)
@@ -53,7 +54,7 @@ SOLIB = $(BUILD)/libvisbench.so.$(VERSION)
 # The headers a program that embeds visbench needs (make install puts only these).
 API_HEADERS = include/visbench/visbench.h include/visbench/core.h include/visbench/image.h
 
-.PHONY: all install readme test-readme test test-unit test-e2e test-browser demo deps bench-deps bench bench-features bench-classifiers bench-cnn clean
+.PHONY: all install readme test-readme test test-unit test-e2e test-stress test-browser demo deps bench-deps bench bench-features bench-classifiers bench-cnn clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -104,6 +105,12 @@ test-unit: $(TESTS)
 
 test-e2e: $(CLI) $(LIB)
 	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) ROOT=$(CURDIR) SANITIZE=$(SANITIZE) bash tests/e2e/run.sh
+	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) ROOT=$(CURDIR) bash tests/e2e/store.sh
+
+# Many processes on one store, round after round (not part of `make test`).
+# STRESS_ROUNDS, STRESS_PROCS: 20 rounds of 8 processes by default.
+test-stress: $(CLI)
+	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/e2e/stress.sh
 
 # The HTML report opened in headless Chromium (Debian's chromium, make deps).
 test-browser: $(CLI)

@@ -131,8 +131,27 @@ static float at(const vb_image *img, int x, int y, int k)
 
 /* ---- IDX ---------------------------------------------------------------- */
 
-static void check_idx_set(const vb_dataset *ds)
+/* Each sample knows its file and its place there. */
+static void check_files(const vb_dataset *ds, const char *const *files, size_t n_files, const uint32_t *file_of,
+                        const uint32_t *item_of)
 {
+    assert_int_equal(ds->n_files, n_files);
+    for (size_t f = 0; f < n_files; f++)
+        assert_string_equal(ds->files[f], files[f]);
+    assert_non_null(ds->file_of);
+    assert_non_null(ds->item_of);
+    assert_memory_equal(ds->file_of, file_of, ds->n * sizeof *file_of);
+    assert_memory_equal(ds->item_of, item_of, ds->n * sizeof *item_of);
+}
+
+static void check_idx_set(const vb_dataset *ds, const char *dir)
+{
+    char train[64], test[64];
+    snprintf(train, sizeof train, "%s/train-images", dir);
+    snprintf(test, sizeof test, "%s/test-images", dir);
+    const char *files[2] = {train, test};
+    const uint32_t file_of[5] = {0, 0, 0, 1, 1}, item_of[5] = {0, 1, 2, 0, 1};
+    check_files(ds, files, 2, file_of, item_of);
     assert_int_equal(ds->n, 5);
     assert_int_equal(ds->n_classes, 3);
     assert_string_equal(ds->classes[0], "ant");
@@ -177,7 +196,7 @@ static void test_idx_plain_train_gz_test(void **state)
     vb_dataset *ds = NULL;
     vb_error err = {0};
     assert_int_equal(vb_dataset_load_path("idx1/d.yaml", &ds, &err), VB_OK);
-    check_idx_set(ds);
+    check_idx_set(ds, "idx1");
     assert_string_equal(ds->name, "tiny");
     assert_string_equal(ds->source, "idx1/d.yaml");
     size_t counts[3];
@@ -199,7 +218,7 @@ static void test_idx_gz_train_plain_test(void **state)
     vb_dataset *ds = NULL;
     vb_error err = {0};
     assert_int_equal(vb_dataset_load_path("idx2/d.yaml", &ds, &err), VB_OK);
-    check_idx_set(ds);
+    check_idx_set(ds, "idx2");
     vb_dataset_free(ds);
 }
 
@@ -214,6 +233,9 @@ static void test_idx_train_only_default_classes(void **state)
     assert_int_equal(vb_dataset_load_path("idx3/d.yaml", &ds, &err), VB_OK);
     assert_int_equal(ds->n, 3);
     assert_null(ds->part);
+    const char *files[1] = {"idx3/train-images"};
+    const uint32_t file_of[3] = {0, 0, 0}, item_of[3] = {0, 1, 2};
+    check_files(ds, files, 1, file_of, item_of);
     assert_string_equal(ds->name, "idx");
     assert_int_equal(ds->n_classes, 3);
     assert_string_equal(ds->classes[0], "0");
@@ -466,7 +488,7 @@ static void test_load_node_inline(void **state)
                      VB_OK);
     vb_dataset *ds = NULL;
     assert_int_equal(vb_dataset_load_node(doc->root, "inl/sub", &ds, &err), VB_OK);
-    check_idx_set(ds);
+    check_idx_set(ds, "inl/sub");
     assert_string_equal(ds->name, "inline");
     assert_string_equal(ds->source, "spec.yaml");
     vb_dataset_free(ds);
@@ -549,6 +571,8 @@ static void check_folder_set(const vb_dataset *ds, const char *root)
     const char *files[5] = {"ant/c.png", "moose/a.png", "moose/z.png", "zebra/a.png", "zebra/b.png"};
     const int labels[5] = {0, 1, 1, 2, 2};
     assert_non_null(ds->paths);
+    assert_null(ds->files); /* one file per sample: paths says it */
+    assert_null(ds->file_of);
     for (int i = 0; i < 5; i++) {
         char want[256];
         snprintf(want, sizeof want, "%s/%s", root, files[i]);
@@ -928,6 +952,10 @@ static void test_cifar(void **state)
     vb_error err = {0};
     assert_int_equal(vb_dataset_load_path("cf.yaml", &ds, &err), VB_OK);
     assert_int_equal(ds->n, 4);
+    const char *files[2] = {"cf/batch_a.bin", "cf/t.bin"};
+    const uint32_t file_of[4] = {0, 0, 0, 1}, item_of[4] = {0, 1, 2, 0};
+    check_files(ds, files, 2, file_of, item_of);
+    assert_null(ds->paths);
     const int labels[4] = {3, 9, 0, 7};
     const uint8_t parts[4] = {VB_PART_TRAIN, VB_PART_TRAIN, VB_PART_TRAIN, VB_PART_TEST};
     for (int i = 0; i < 4; i++) {

@@ -252,6 +252,39 @@ static void test_yaml_scalar(void **state)
     }
 }
 
+/* YAML as JSON: scalars typed as the core schema reads them. */
+static void test_node_to_json(void **state)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"{C: 10, gamma: scale, tol: 1e-3, bias: -0.5, shrinking: true, off: False, none: null, tilde: ~}",
+         "{\"C\": 10, \"gamma\": \"scale\", \"tol\": 1e-3, \"bias\": -0.5, \"shrinking\": true, \"off\": false, "
+         "\"none\": null, \"tilde\": null}"},
+        {"{quoted: \"12\", single: 'true', words: hello world, odd: \"a\\\"b\"}",
+         "{\"quoted\": \"12\", \"single\": \"true\", \"words\": \"hello world\", \"odd\": \"a\\\"b\"}"},
+        {"[+1, .5, 1., 007, 0x1f, .inf, .nan, 1e, -x]", "[1, 0.5, 1, 7, \"0x1f\", \".inf\", \".nan\", \"1e\", \"-x\"]"},
+        {"{layers: [{conv: {filters: 4, size: 3}}, relu, {fc: classes}], empty: {}, list: [], gap: }",
+         "{\"layers\": [{\"conv\": {\"filters\": 4, \"size\": 3}}, \"relu\", {\"fc\": \"classes\"}], \"empty\": {}, "
+         "\"list\": [], \"gap\": null}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vb_doc *doc = load_ok(cases[i].in);
+        vb_buf b;
+        vb_buf_init(&b);
+        vb_node_to_json(doc->root, &b);
+        if (strcmp(b.data, cases[i].out) != 0)
+            fail_msg("vb_node_to_json('%s') = '%s', expected '%s'", cases[i].in, b.data, cases[i].out);
+        vb_buf_free(&b);
+        vb_doc_free(doc);
+    }
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_node_to_json(NULL, &b);
+    assert_string_equal(b.data, "null");
+    vb_buf_free(&b);
+}
+
 static void test_emit_round_trip(void **state)
 {
     const char *text = "name: demo\n"
@@ -891,6 +924,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alias_bomb),
         cmocka_unit_test(test_positions_block_style),
+        cmocka_unit_test(test_node_to_json),
         cmocka_unit_test(test_positions_flow_style),
         cmocka_unit_test(test_null_and_empty),
         cmocka_unit_test(test_syntax_errors),

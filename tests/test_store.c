@@ -76,6 +76,20 @@ static vb_store *open_ok(const char *path, int ro)
     return s;
 }
 
+/* The integer a query on a store gives (through SQLite itself). */
+static int count_rows(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int n = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
 static vb_claim claim_ok(vb_store *s, int64_t exp, const char *pipeline, const char *fold, const char *config, int retry)
 {
     vb_claim c;
@@ -127,8 +141,16 @@ static void test_round_trip(void **state)
     assert_int_equal(claim_ok(s, exp, "a", "fold1", "cfg", 0), VB_CLAIM_RUN);
     fake f;
     fake_result(&f, "a", "fold1");
+    f.r.threads = 3;
+    f.r.started = 1700000000.25;  /* 2023-11-14T22:13:20.250Z */
+    f.r.finished = 1700000061.5;
     assert_int_equal(vb_store_save_run(s, exp, &f.r, &err), VB_OK);
-    assert_int_equal(vb_store_experiment_finish(s, exp, &err), VB_OK);
+    /* A run the runner gave no times or thread count: the claim's time, the
+     * save's, thread count unknown. */
+    assert_int_equal(claim_ok(s, exp, "b", "fold1", "cfg", 0), VB_CLAIM_RUN);
+    fake g;
+    fake_result(&g, "b", "fold1");
+    assert_int_equal(vb_store_save_run(s, exp, &g.r, &err), VB_OK);
     vb_store_close(s);
 
     s = open_ok("rt.db", 1);
@@ -143,20 +165,47 @@ static void test_round_trip(void **state)
     vb_split_hash_text(fx->split, hash);
     assert_string_equal(e->split_hash, hash);
     assert_int_equal(e->seed, 5);
-    assert_string_equal(e->version, VB_VERSION);
-    assert_non_null(e->finished);
+    assert_non_null(e->created);
+    assert_non_null(e->updated);
+    assert_true(strcmp(e->updated, e->created) >= 0);
     assert_int_equal(e->n_classes, 2);
     assert_string_equal(e->classes[1], "yes <b>");
-    assert_int_equal(e->n_runs, 1);
+    assert_int_equal(e->n_runs, 2);
     const vb_store_run *r = &e->runs[0];
+    /* provenance, per run */
+    assert_int_equal(r->threads, 3);
+    assert_string_equal(r->started, "2023-11-14T22:13:20.250Z");
+    assert_string_equal(r->finished, "2023-11-14T22:14:21.500Z");
+    assert_string_equal(r->version, VB_VERSION);
+    assert_true(strncmp(r->compiler, "gcc ", 4) == 0 || strncmp(r->compiler, "clang ", 6) == 0);
+    char host[128] = "";
+    gethostname(host, sizeof host - 1);
+    assert_string_equal(r->host, host);
+    assert_non_null(strstr(r->cpu, " cores"));
+    const vb_store_run *r2 = &e->runs[1];
+    assert_int_equal(r2->threads, 0);
+    assert_non_null(r2->started);
+    assert_non_null(r2->finished);
+    assert_true(strcmp(r2->started, r2->finished) <= 0);
+    assert_true(strcmp(r2->finished, e->created) >= 0);
+    assert_string_equal(e->updated, r2->finished); /* the last run written */
+    /* what each fold is, as data; what the split drew from */
+    assert_int_equal(count_rows("rt.db", "SELECT count(*) FROM folds WHERE kind = 'cv' AND repeat IS NULL"
+                                         " AND number = fold_index + 1"),
+                     2);
+    assert_string_equal(e->pool, "train");
+    assert_int_equal(count_rows("rt.db", "SELECT count(*) FROM experiments WHERE pool = 'train'"), 1);
+    assert_int_equal(count_rows("rt.db", "SELECT count(*) FROM runs WHERE json_valid(params) AND json_valid(model_info)"
+                                         " AND json_extract(params, '$.C') = 1 AND model_info ->> 'n_sv' = 4"),
+                     2);
     assert_string_equal(r->pipeline, "a");
     assert_string_equal(r->fold, "fold1");
     assert_string_equal(r->status, "done");
     assert_string_equal(r->config, "cfg");
-    assert_string_equal(r->params, "{C: 1}");
+    assert_string_equal(r->params, "{\"C\": 1}"); /* the runner's YAML as JSON */
     assert_string_equal(r->grid, "C=1");
     assert_string_equal(r->features, "raw 1");
-    assert_string_equal(r->model_info, "\"n_sv\": 4");
+    assert_string_equal(r->model_info, "{\"n_sv\": 4}"); /* members in braces */
     assert_int_equal(r->proba, 1);
     assert_int_equal(r->features_shared, 1);
     assert_int_equal(r->n_train, 4);
@@ -202,6 +251,7 @@ static void test_round_trip(void **state)
     vb_store_exp_free(e);
     vb_store_close(s);
     vb_metrics_free(&f.m);
+    vb_metrics_free(&g.m);
 }
 
 static void test_claims(void **state)
@@ -293,6 +343,10 @@ static void test_claims_across_processes(void **state)
     /* other runs are still free */
     assert_int_equal(claim_ok(s, 1, "b", "fold1", "cfg", 0), VB_CLAIM_RUN);
     kill(pid, SIGKILL);
+    /* Dead but not yet reaped (a zombie): its claims are free already. */
+    for (int i = 0; i < 1000 && claim_ok(s, 1, "a", "fold1", "cfg", 0) == VB_CLAIM_BUSY; i++)
+        usleep(1000);
+    assert_int_equal(claim_ok(s, 1, "a", "fold1", "cfg", 0), VB_CLAIM_RUN);
     int status;
     waitpid(pid, &status, 0);
     assert_int_equal(claim_ok(s, 1, "a", "fold1", "cfg", 0), VB_CLAIM_RUN);
@@ -331,6 +385,59 @@ static void test_two_handles(void **state)
     vb_metrics_free(&f.m);
 }
 
+/* Eight processes open one new store at the same moment, round after
+ * round: none may fail (switching a new file to WAL took a lock that SQLite
+ * does not wait for, and one process in a few rounds failed with "database
+ * is locked"), and all of them find the one experiment. */
+static void test_concurrent_open(void **state)
+{
+    fixture *fx = *state;
+    enum { ROUNDS = 30, PROCS = 8 };
+    int failures = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        char path[32];
+        snprintf(path, sizeof path, "co%d.db", round);
+        int gate[2];
+        assert_int_equal(pipe(gate), 0);
+        pid_t kids[PROCS];
+        for (int p = 0; p < PROCS; p++) {
+            kids[p] = fork();
+            assert_true(kids[p] >= 0);
+            if (kids[p] == 0) {
+                close(gate[1]);
+                char x;
+                if (read(gate[0], &x, 1) < 0) /* returns when the parent closes the gate */
+                    _exit(2);
+                vb_store *s = NULL;
+                vb_error e = {0};
+                int64_t exp = 0;
+                int ok = vb_store_open(path, 0, &s, &e) == VB_OK &&
+                         vb_store_experiment(s, fx->spec, fx->ds, fx->split, &exp, &e) == VB_OK && exp == 1;
+                if (!ok)
+                    fprintf(stderr, "child %d: %s\n", p, e.msg);
+                vb_store_close(s);
+                _exit(ok ? 0 : 1);
+            }
+        }
+        close(gate[0]);
+        close(gate[1]);
+        for (int p = 0; p < PROCS; p++) {
+            int status = 0;
+            assert_int_equal(waitpid(kids[p], &status, 0), kids[p]);
+            failures += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+        }
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        sqlite3_stmt *q;
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM experiments", -1, &q, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(q, 0), 1);
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+    }
+    assert_int_equal(failures, 0);
+}
+
 static void test_open_errors(void **state)
 {
     vb_store *s = NULL;
@@ -349,7 +456,7 @@ static void test_open_errors(void **state)
     assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'", 0, 0, 0), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(vb_store_open("new.db", 1, &s, &err), VB_ERR_FORMAT);
-    assert_string_equal(err.msg, "new.db: written by a newer visbench (schema 99 > 1); upgrade visbench");
+    assert_string_equal(err.msg, "new.db: written by a newer visbench (schema 99 > 2); upgrade visbench");
     /* An empty store has no experiment to show. */
     s = open_ok("empty.db", 0);
     vb_store_exp *e = NULL;
@@ -358,6 +465,180 @@ static void test_open_errors(void **state)
     assert_int_equal(vb_store_load(s, 7, 0, &e, &err), VB_ERR_DATA);
     assert_string_equal(err.msg, "empty.db: no experiment 7");
     vb_store_close(s);
+}
+
+/* The experiment row says what is true of the experiment: registering it
+ * again (a rerun, another process) changes nothing; an edited spec is
+ * recorded and dates the row. */
+static void test_experiment_row(void **state)
+{
+    fixture *fx = *state;
+    vb_error err = {0};
+    vb_store *s = open_ok("er.db", 0);
+    int64_t exp, again;
+    assert_int_equal(vb_store_experiment(s, fx->spec, fx->ds, fx->split, &exp, &err), VB_OK);
+    vb_store_exp *e = NULL;
+    assert_int_equal(vb_store_load(s, exp, 0, &e, &err), VB_OK);
+    char created[32], updated[32];
+    snprintf(created, sizeof created, "%s", e->created);
+    snprintf(updated, sizeof updated, "%s", e->updated);
+    vb_store_exp_free(e);
+    usleep(2000); /* the times have milliseconds */
+    assert_int_equal(vb_store_experiment(s, fx->spec, fx->ds, fx->split, &again, &err), VB_OK);
+    assert_int_equal(again, exp);
+    assert_int_equal(vb_store_load(s, exp, 0, &e, &err), VB_OK);
+    assert_string_equal(e->created, created);
+    assert_string_equal(e->updated, updated);
+    vb_store_exp_free(e);
+    vb_spec *edited = NULL;
+    char *text = vb_asprintf("%s  - {name: c, classifier: knn}\n", SPEC);
+    assert_int_equal(vb_spec_parse(text, "st.yaml", &edited, &err), VB_OK);
+    assert_int_equal(vb_store_experiment(s, edited, fx->ds, fx->split, &again, &err), VB_OK);
+    assert_int_equal(again, exp);
+    assert_int_equal(vb_store_load(s, exp, 0, &e, &err), VB_OK);
+    assert_string_equal(e->created, created);
+    assert_true(strcmp(e->updated, updated) > 0);
+    assert_string_equal(e->spec_text, text);
+    vb_store_exp_free(e);
+    vb_spec_free(edited);
+    free(text);
+    vb_store_close(s);
+}
+
+/* The table of contents: every experiment with its run counts. */
+static void test_list(void **state)
+{
+    fixture *fx = *state;
+    vb_error err = {0};
+    vb_store *s = open_ok("ls.db", 0);
+    vb_store_exp_info *l = NULL;
+    size_t n = 9;
+    assert_int_equal(vb_store_list(s, &l, &n, &err), VB_OK);
+    assert_int_equal(n, 0);
+    vb_store_list_free(l, n);
+    int64_t exp;
+    assert_int_equal(vb_store_experiment(s, fx->spec, fx->ds, fx->split, &exp, &err), VB_OK);
+    fake f;
+    fake_result(&f, "a", "fold1");
+    assert_int_equal(claim_ok(s, exp, "a", "fold1", "cfg", 0), VB_CLAIM_RUN);
+    assert_int_equal(vb_store_save_run(s, exp, &f.r, &err), VB_OK);
+    assert_int_equal(claim_ok(s, exp, "a", "fold2", "cfg", 0), VB_CLAIM_RUN);
+    assert_int_equal(vb_store_save_failure(s, exp, "a", "fold2", "broke", &err), VB_OK);
+    assert_int_equal(claim_ok(s, exp, "b", "fold1", "cfg", 0), VB_CLAIM_RUN); /* running */
+    vb_spec *other = NULL;
+    assert_int_equal(vb_spec_parse("name: other\ndataset: mem\npipelines:\n  - {name: a, classifier: svm}\n",
+                                   "o.yaml", &other, &err),
+                     VB_OK);
+    int64_t exp2;
+    assert_int_equal(vb_store_experiment(s, other, fx->ds, fx->split, &exp2, &err), VB_OK);
+    assert_int_equal(vb_store_list(s, &l, &n, &err), VB_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(l[0].id, exp);
+    assert_string_equal(l[0].name, "st");
+    assert_string_equal(l[0].dataset, "mem");
+    assert_string_equal(l[0].protocol, "kfold");
+    char hash[17];
+    vb_split_hash_text(fx->split, hash);
+    assert_string_equal(l[0].split_hash, hash);
+    assert_int_equal(l[0].n_runs, 3);
+    assert_int_equal(l[0].n_done, 1);
+    assert_int_equal(l[0].n_failed, 1);
+    assert_true(strcmp(l[0].updated, l[0].created) > 0);
+    assert_int_equal(l[1].id, exp2);
+    assert_string_equal(l[1].name, "other");
+    assert_int_equal(l[1].n_runs, 0);
+    vb_store_list_free(l, n);
+    vb_spec_free(other);
+    vb_store_close(s);
+    vb_metrics_free(&f.m);
+}
+
+/* Each sample's source: its file (folder, CSV) or file and record (IDX,
+ * CIFAR), as an absolute path; rewritten when the dataset moved. */
+static void test_samples(void **state)
+{
+    fixture *fx = *state;
+    vb_error err = {0};
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    vb_dataset *ds = mem_dataset();
+    ds->part = calloc(ds->n, 1);
+    for (size_t i = 0; i < ds->n; i++)
+        ds->part[i] = i < 6 ? VB_PART_TRAIN : VB_PART_TEST;
+    assert_int_equal(vb_dataset_add_file(ds, "data/train-images", 0, 6, &err), VB_OK);
+    assert_int_equal(vb_dataset_add_file(ds, "/abs/test-images", 6, 2, &err), VB_OK);
+    vb_store *s = open_ok("sm.db", 0);
+    int64_t exp;
+    assert_int_equal(vb_store_experiment(s, fx->spec, ds, fx->split, &exp, &err), VB_OK);
+    char *sql = vb_asprintf("SELECT count(*) FROM samples WHERE experiment_id = 1 AND ("
+                            "(sample < 6 AND part = 'train' AND file = '%s/data/train-images' AND item = sample) OR"
+                            " (sample >= 6 AND part = 'test' AND file = '/abs/test-images' AND item = sample - 6))",
+                            cwd);
+    assert_int_equal(count_rows("sm.db", sql), 8);
+    free(sql);
+    /* one file per sample; moved */
+    vb_dataset *moved = mem_dataset();
+    moved->paths = calloc(moved->n, sizeof *moved->paths);
+    for (size_t i = 0; i < moved->n; i++)
+        moved->paths[i] = vb_asprintf("/new/%zu.png", i);
+    assert_int_equal(vb_store_experiment(s, fx->spec, moved, fx->split, &exp, &err), VB_OK);
+    assert_int_equal(count_rows("sm.db", "SELECT count(*) FROM samples WHERE part IS NULL AND item IS NULL"
+                                         " AND file = '/new/' || sample || '.png'"),
+                     8);
+    /* made in memory: no file */
+    assert_int_equal(vb_store_experiment(s, fx->spec, fx->ds, fx->split, &exp, &err), VB_OK);
+    assert_int_equal(count_rows("sm.db", "SELECT count(*) FROM samples WHERE file IS NULL"), 8);
+    vb_store_close(s);
+    vb_dataset_free(ds);
+    vb_dataset_free(moved);
+}
+
+/* A store written by visbench 0.1.0 (schema 1) is refused, read-only or
+ * not, with what to do, and left as it was. */
+static void test_schema_1_refused(void **state)
+{
+    (void)state;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open("v1.db", &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                     "INSERT INTO meta VALUES ('schema_version', '1');"
+                     "CREATE TABLE experiments(id INTEGER PRIMARY KEY, name TEXT NOT NULL, spec_text TEXT NOT NULL,"
+                     " spec_hash TEXT NOT NULL, dataset TEXT NOT NULL, dataset_hash TEXT NOT NULL,"
+                     " n_samples INTEGER NOT NULL, protocol TEXT NOT NULL, split_hash TEXT NOT NULL,"
+                     " seed INTEGER NOT NULL, n_folds INTEGER NOT NULL, visbench_version TEXT NOT NULL,"
+                     " compiler TEXT NOT NULL, cpu TEXT NOT NULL, threads INTEGER NOT NULL, started TEXT NOT NULL,"
+                     " finished TEXT, UNIQUE(name, split_hash));"
+                     "INSERT INTO experiments VALUES (1, 'st', 'name: st', '0', 'mem', '0', 8, 'kfold', '0', 5, 2,"
+                     " '0.1.0', 'gcc', 'cpu', 2, '2024-01-01T00:00:00Z', NULL);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    const char *want = "v1.db: store schema 1 is from an older visbench, which still reads it; this visbench "
+                       "reads and writes schema 2 only. Move v1.db aside (or run with --store NEW.db) and run the "
+                       "spec again";
+    for (int ro = 0; ro < 2; ro++) {
+        vb_store *s = NULL;
+        vb_error err = {0};
+        assert_int_equal(vb_store_open("v1.db", ro, &s, &err), VB_ERR_FORMAT);
+        assert_null(s);
+        assert_string_equal(err.msg, want);
+    }
+    assert_int_equal(count_rows("v1.db", "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 2);
+    assert_int_equal(count_rows("v1.db", "SELECT value FROM meta WHERE key = 'schema_version'"), 1);
+    /* A database with tables but none of ours is no store either, and is
+     * not written to. */
+    assert_int_equal(sqlite3_open("other.db", &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    vb_store *s = NULL;
+    vb_error err = {0};
+    assert_int_equal(vb_store_open("other.db", 0, &s, &err), VB_ERR_FORMAT);
+    assert_string_equal(err.msg, "other.db: not a visbench store (no schema version)");
+    assert_int_equal(count_rows("other.db", "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 1);
+    assert_int_equal(count_rows("other.db", "SELECT journal_mode = 'delete' FROM pragma_journal_mode"), 1);
+    assert_int_equal(count_rows("v1.db", "SELECT journal_mode = 'delete' FROM pragma_journal_mode"), 1);
 }
 
 /* The configuration text covers the grid, so changing it redoes the run. */
@@ -395,7 +676,12 @@ int main(void)
         cmocka_unit_test(test_claims),
         cmocka_unit_test(test_claims_across_processes),
         cmocka_unit_test(test_two_handles),
+        cmocka_unit_test(test_concurrent_open),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_experiment_row),
+        cmocka_unit_test(test_samples),
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_schema_1_refused),
         cmocka_unit_test(test_pipeline_config),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

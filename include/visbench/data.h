@@ -34,12 +34,18 @@ typedef struct vb_dataset {
     uint8_t *c;         /* n: 1 or 3 */
     uint8_t *block;     /* one allocation behind px[] when the loader used one */
     char **paths;       /* n source files (folder / csv), or NULL */
+    /* Samples read from files that hold many (IDX, CIFAR batches): sample i
+     * is record item_of[i] (0-based) of files[file_of[i]]. NULL / 0 for
+     * datasets of one file per sample (paths) or made in memory. */
+    char **files;
+    size_t n_files;
+    uint32_t *file_of, *item_of; /* n each */
     int fixed_w, fixed_h, fixed_c; /* common shape, 0 when images differ */
 } vb_dataset;
 
 /* Empty dataset with room for n samples (labels, part when with_part, sizes). */
 vb_dataset *vb_dataset_new(size_t n, int with_part, vb_error *err);
-void vb_dataset_free(vb_dataset *ds);
+void vb_dataset_free(vb_dataset *ds); /* also paths, files, file_of, item_of */
 /* Sets the common shape fields from the samples. */
 void vb_dataset_finish(vb_dataset *ds);
 /* Sample i as a float image in [0, 1] (dst is reshaped). */
@@ -68,6 +74,9 @@ vb_status vb_dataset_load_path(const char *path, vb_dataset **out, vb_error *err
 vb_status vb_dataset_load_node(const vb_node *node, const char *base_dir, vb_dataset **out, vb_error *err);
 
 /* Shared helpers for loaders. */
+/* Records that samples first .. first + n - 1 are records 0 .. n - 1 of
+ * the file at path (a copy is kept). */
+vb_status vb_dataset_add_file(vb_dataset *ds, const char *path, size_t first, size_t n, vb_error *err);
 vb_status vb_dataset_set_classes(vb_dataset *ds, const char *const *names, int n, vb_error *err);
 /* Sets class names from the descriptor's `classes` list when given, checking
  * its length against the labels; default names are "0", "1", ... */

@@ -66,6 +66,10 @@ vb_status vb_node_entry(const vb_node *n, const char *what, const vb_node **name
 /* Appends a node as flow-style YAML text (canonical: used to store chosen
  * parameters and to rebuild plug-ins from a model file). */
 void vb_node_to_yaml(const vb_node *n, vb_buf *b);
+/* Appends a node as JSON, scalars typed as YAML's core schema reads them
+ * when plain (true/false, null or ~, decimal numbers; "+1" and ".5" are
+ * rewritten as JSON numbers), strings otherwise and when quoted. */
+void vb_node_to_json(const vb_node *n, vb_buf *b);
 /* Deep copy (positions kept); the copy shares the file name string. */
 vb_node *vb_node_clone(const vb_node *n);
 void vb_node_free(vb_node *n);

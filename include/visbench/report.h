@@ -19,6 +19,10 @@ int vb_format_parse(const char *s, vb_format *out);
 
 /* The experiment's identity and machine. */
 void vb_render_experiment(const vb_store_exp *e, vb_format fmt, vb_buf *b);
+/* The store's experiments (vb_store_list), one per line or object: id,
+ * name, dataset, protocol, split hash, runs done / failed / other, created,
+ * updated. */
+void vb_render_experiments(const vb_store_exp_info *list, size_t n, vb_format fmt, vb_buf *b);
 /* Ranked pipelines: test and CV accuracy, macro-F1, AUC, log-loss, times, memory. */
 void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b);
 /* Pairwise McNemar and corrected t-test p-values. */

@@ -2,7 +2,8 @@
  * (results/<spec name>.db by default).
  *
  * Tables (see the README for the columns): experiments, classes, folds,
- * runs, metrics, class_metrics, confusion, predictions, curves.
+ * samples (each sample's source file), runs, metrics, class_metrics,
+ * confusion, predictions, curves.
  *
  * An experiment is identified by (spec name, split hash). Within it a run
  * is one (pipeline, fold), stored with a hash of the pipeline's
@@ -27,7 +28,10 @@ typedef struct vb_spec vb_spec;
 
 typedef struct vb_store vb_store;
 
-#define VB_STORE_SCHEMA_VERSION 1
+/* 2: per-run provenance (host, threads, version, compiler, CPU, times) in
+ * the runs, not the experiment. A store of another version is refused with
+ * a message saying what to do; nothing converts one. */
+#define VB_STORE_SCHEMA_VERSION 2
 
 /* Opens or creates a store. readonly opens an existing file without
  * writing (for reports). */
@@ -36,10 +40,10 @@ void vb_store_close(vb_store *s);
 const char *vb_store_path(const vb_store *s);
 
 /* Finds or creates the experiment of (spec, split) and records the spec
- * text, dataset, machine and start time. */
+ * text, dataset, split, classes and where each sample came from. Only what is true of the experiment:
+ * where and how each run ran is in its run (vb_store_save_run). */
 vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset *ds, const vb_split *split,
                               int64_t *id, vb_error *err);
-vb_status vb_store_experiment_finish(vb_store *s, int64_t id, vb_error *err);
 
 typedef enum vb_claim {
     VB_CLAIM_RUN,  /* this process runs it */
@@ -53,7 +57,10 @@ vb_status vb_store_claim(vb_store *s, int64_t exp, const char *pipeline, size_t 
                          size_t fold_index, const char *config, int retry_failed, vb_claim *out, vb_error *err);
 /* Gives a claim back (the run was interrupted). */
 vb_status vb_store_release(vb_store *s, int64_t exp, const char *pipeline, const char *fold, vb_error *err);
-/* Writes a finished run (claimed by this process) in one transaction. */
+/* Writes a finished run (claimed by this process) in one transaction, with
+ * its provenance: r->started and r->finished when set (else the claim's
+ * time and now), r->threads when set (else unknown, NULL), and this
+ * process's host, visbench version, compiler and CPU. */
 vb_status vb_store_save_run(vb_store *s, int64_t exp, const vb_run_result *r, vb_error *err);
 vb_status vb_store_save_failure(vb_store *s, int64_t exp, const char *pipeline, const char *fold, const char *msg,
                                 vb_error *err);
@@ -84,19 +91,34 @@ typedef struct vb_store_run {
     float *scores;                         /* n_pred x n_classes */
     size_t n_epochs;
     vb_store_epoch *epochs;
+    /* provenance; NULL / 0 when unknown */
+    char *started, *finished; /* ISO 8601 UTC */
+    char *host, *version, *compiler, *cpu;
+    int threads;
 } vb_store_run;
 
 typedef struct vb_store_exp {
     int64_t id;
     char *name, *spec_text, *spec_hash, *dataset, *dataset_hash, *protocol, *split_hash;
+    char *pool; /* what holdout and kfold drew from: "train" or "all" (vb_pool_name) */
     uint64_t seed;
-    char *version, *compiler, *cpu, *started, *finished;
-    int threads;
+    char *created, *updated; /* first recorded; last spec change or run written */
     int n_classes;
     char **classes;
     size_t n_runs;
     vb_store_run *runs; /* ordered by the pipeline's place in the spec, then fold index */
 } vb_store_exp;
+
+/* One line of the store's table of contents (vb_store_list). */
+typedef struct vb_store_exp_info {
+    int64_t id;
+    char *name, *dataset, *protocol, *split_hash, *created, *updated;
+    size_t n_runs, n_done, n_failed; /* n_runs - done - failed are running or interrupted */
+} vb_store_exp_info;
+
+/* Every experiment of the store, by id. */
+vb_status vb_store_list(vb_store *s, vb_store_exp_info **out, size_t *n, vb_error *err);
+void vb_store_list_free(vb_store_exp_info *list, size_t n);
 
 /* Loads an experiment (id 0 = the most recent) with its runs; predictions
  * and scores too when with_predictions. */

@@ -5,6 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Writes b to standard output and frees it; out of memory if it ran out. */
+static int emit(vb_buf *b, vb_error *err)
+{
+    int rc = VB_EXIT_OK;
+    if (b->failed) {
+        vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        rc = cli_error(err);
+    } else
+        fwrite(b->data, 1, b->len, stdout);
+    vb_buf_free(b);
+    return rc;
+}
+
 static int render(vb_store *store, int64_t exp, vb_format fmt, int predictions, vb_error *err)
 {
     vb_store_exp *e = NULL;
@@ -33,13 +46,7 @@ static int render(vb_store *store, int64_t exp, vb_format fmt, int predictions, 
         vb_buf_puts(&b, "\n");
         vb_render_pairwise(s, fmt, &b);
     }
-    int rc = VB_EXIT_OK;
-    if (b.failed) {
-        vb_fail(err, VB_ERR_NOMEM, "out of memory");
-        rc = cli_error(err);
-    } else
-        fwrite(b.data, 1, b.len, stdout);
-    vb_buf_free(&b);
+    int rc = emit(&b, err);
     vb_summary_free(s);
     vb_store_exp_free(e);
     return rc;
@@ -50,14 +57,29 @@ int cli_print_leaderboard(vb_store *store, int64_t exp, vb_error *err)
     return render(store, exp, VB_FMT_TEXT, 0, err);
 }
 
+/* --experiments: the store's table of contents. */
+static int render_list(vb_store *store, vb_format fmt, vb_error *err)
+{
+    vb_store_exp_info *list = NULL;
+    size_t n = 0;
+    if (vb_store_list(store, &list, &n, err) != VB_OK)
+        return cli_error(err);
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_render_experiments(list, n, fmt, &b);
+    vb_store_list_free(list, n);
+    return emit(&b, err);
+}
+
 int cmd_results(int argc, char **argv)
 {
     vb_format fmt = VB_FMT_TEXT;
     long exp = 0;
-    int predictions = 0;
+    int predictions = 0, list = 0;
     static const struct option opts[] = {{"format", required_argument, 0, 'f'},
                                          {"experiment", required_argument, 0, 'e'},
                                          {"predictions", no_argument, 0, 'p'},
+                                         {"experiments", no_argument, 0, 'l'},
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -72,16 +94,20 @@ int cmd_results(int argc, char **argv)
                 return cli_usage("results", "--experiment takes an experiment id (1, 2, ...), not '%s'", optarg);
             break;
         case 'p': predictions = 1; break;
+        case 'l': list = 1; break;
         default: return cli_usage("results", "unknown option");
         }
     }
+    if (list && (predictions || exp))
+        return cli_usage("results", "--experiments lists the store's experiments; it takes no %s",
+                         predictions ? "--predictions" : "--experiment");
     if (optind != argc - 1)
         return cli_usage("results", "expects one store, e.g. visbench results results/quickstart.db");
     vb_error err = {0};
     vb_store *store = NULL;
     if (vb_store_open(argv[optind], 1, &store, &err) != VB_OK)
         return cli_error(&err);
-    int rc = render(store, exp, fmt, predictions, &err);
+    int rc = list ? render_list(store, fmt, &err) : render(store, exp, fmt, predictions, &err);
     vb_store_close(store);
     return rc;
 }

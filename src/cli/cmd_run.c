@@ -65,9 +65,15 @@ static void on_release(void *user, const char *pipeline, const char *fold)
     }
 }
 
-static vb_status on_result(void *user, const vb_run_result *r, vb_error *err)
+static vb_status on_result(void *user, const vb_run_result *res, vb_error *err)
 {
     run_ctx *c = user;
+    /* A runner that does not say how many threads a run had gave it the
+     * process's. */
+    vb_run_result with_threads = *res;
+    if (with_threads.threads <= 0)
+        with_threads.threads = vb_get_threads();
+    const vb_run_result *r = &with_threads;
     vb_status st = vb_store_save_run(c->store, c->exp, r, err);
     if (st != VB_OK)
         return st;
@@ -264,8 +270,6 @@ int cmd_run(int argc, char **argv)
     vb_run_sink sink = {.user = &ctx, .claim = on_claim, .release = on_release, .on_result = on_result,
                         .on_failure = on_failure};
     if (vb_experiment_run(spec, ds, back, &ropts, &sink, &failed, &err) != VB_OK)
-        goto fail;
-    if (vb_store_experiment_finish(store, ctx.exp, &err) != VB_OK)
         goto fail;
     if (ctx.kept)
         vb_log(VB_LOG_INFO, "%zu run%s finished earlier and kept (see visbench results %s)", ctx.kept,

@@ -125,6 +125,8 @@ static vb_status cifar_load(const vb_params *p, const char *base_dir, vb_dataset
     size_t at = 0;
     for (size_t i = 0; st == VB_OK && i < ntr + nte; i++) {
         st = read_batch(&b[i], ds, at, err);
+        if (st == VB_OK)
+            st = vb_dataset_add_file(ds, b[i].path, at, b[i].n, err);
         at += b[i].n;
     }
     if (st == VB_OK) {

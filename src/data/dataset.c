@@ -35,6 +35,11 @@ void vb_dataset_free(vb_dataset *ds)
         for (size_t i = 0; i < ds->n; i++)
             free(ds->paths[i]);
     free(ds->paths);
+    for (size_t k = 0; k < ds->n_files; k++)
+        free(ds->files[k]);
+    free(ds->files);
+    free(ds->file_of);
+    free(ds->item_of);
     for (int k = 0; ds->classes && k < ds->n_classes; k++)
         free(ds->classes[k]);
     free(ds->classes);
@@ -46,6 +51,28 @@ void vb_dataset_free(vb_dataset *ds)
     free(ds->name);
     free(ds->source);
     free(ds);
+}
+
+vb_status vb_dataset_add_file(vb_dataset *ds, const char *path, size_t first, size_t n, vb_error *err)
+{
+    if (first > ds->n || n > ds->n - first || n > UINT32_MAX || ds->n_files >= UINT32_MAX)
+        return vb_fail(err, VB_ERR_INTERNAL, "%s: samples %zu + %zu out of range (%zu samples)", path, first, n,
+                       ds->n);
+    if (!ds->file_of && (!(ds->file_of = vb_calloc(ds->n ? ds->n : 1, sizeof *ds->file_of, err)) ||
+                         !(ds->item_of = vb_calloc(ds->n ? ds->n : 1, sizeof *ds->item_of, err))))
+        return VB_ERR_NOMEM;
+    char **nf = realloc(ds->files, (ds->n_files + 1) * sizeof *nf);
+    if (!nf)
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    ds->files = nf;
+    if (!(nf[ds->n_files] = vb_strdup(path, err)))
+        return VB_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        ds->file_of[first + i] = (uint32_t)ds->n_files;
+        ds->item_of[first + i] = (uint32_t)i;
+    }
+    ds->n_files++;
+    return VB_OK;
 }
 
 void vb_dataset_finish(vb_dataset *ds)

@@ -170,6 +170,20 @@ static vb_status read_pair(const char *img_path, const char *lab_path, vb_datase
         memcpy(nd->labels, old->labels, base * sizeof *nd->labels);
         memcpy(nd->part, old->part, base);
     }
+    /* Where every sample came from: the earlier pairs' files, then this one. */
+    for (size_t f = 0; st == VB_OK && old && f < old->n_files; f++) {
+        size_t first = 0, count = 0;
+        for (size_t i = 0; i < base; i++)
+            if (old->file_of[i] == f && !count++)
+                first = i;
+        st = vb_dataset_add_file(nd, old->files[f], first, count, err);
+    }
+    if (st == VB_OK)
+        st = vb_dataset_add_file(nd, img_path, base, n, err);
+    if (st != VB_OK) {
+        vb_dataset_free(nd);
+        goto out;
+    }
     for (size_t i = 0; i < base + n; i++) {
         nd->px[i] = nd->block + i * side;
         nd->w[i] = (uint16_t)idims[2];

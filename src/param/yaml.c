@@ -580,7 +580,67 @@ void vb_yaml_scalar(vb_buf *b, const char *s)
         vb_buf_json_str(b, s);
 }
 
-void vb_node_to_yaml(const vb_node *n, vb_buf *b)
+/* A plain scalar that YAML's core schema reads as a decimal number: as
+ * JSON writes one (kept as it is), or in a form JSON lacks ("+1", ".5",
+ * "1.") that is rewritten. 0 for anything else (words, hex, .inf, .nan). */
+static int yaml_number(const char *s, int *as_json)
+{
+    const char *p = s;
+    int digits = 0;
+    *as_json = 1;
+    if (*p == '+')
+        *as_json = 0;
+    if (*p == '-' || *p == '+')
+        p++;
+    if (*p == '0' && p[1] >= '0' && p[1] <= '9')
+        *as_json = 0; /* a leading zero */
+    if (*p == '.')
+        *as_json = 0;
+    while (*p >= '0' && *p <= '9')
+        p++, digits++;
+    if (*p == '.') {
+        p++;
+        if (!(*p >= '0' && *p <= '9'))
+            *as_json = 0;
+        while (*p >= '0' && *p <= '9')
+            p++, digits++;
+    }
+    if (!digits)
+        return 0;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '-' || *p == '+')
+            p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return 0;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return *p == 0;
+}
+
+/* A plain scalar as JSON: typed as YAML's core schema reads it. */
+static void plain_to_json(const char *t, vb_buf *b)
+{
+    int as_json;
+    double v = 0;
+    if (!strcmp(t, "true") || !strcmp(t, "True") || !strcmp(t, "TRUE"))
+        vb_buf_puts(b, "true");
+    else if (!strcmp(t, "false") || !strcmp(t, "False") || !strcmp(t, "FALSE"))
+        vb_buf_puts(b, "false");
+    else if (!*t || !strcmp(t, "~") || !strcmp(t, "null") || !strcmp(t, "Null") || !strcmp(t, "NULL"))
+        vb_buf_puts(b, "null");
+    else if (yaml_number(t, &as_json) && as_json)
+        vb_buf_puts(b, t);
+    else if (yaml_number(t, &as_json) && vb_parse_double(t, &v))
+        vb_buf_double(b, v);
+    else
+        vb_buf_json_str(b, t);
+}
+
+/* Flow YAML (canonical) or JSON: the same tree, scalars and keys written
+ * each its way. */
+static void emit_node(const vb_node *n, int json, vb_buf *b)
 {
     if (!n) {
         vb_buf_puts(b, "null");
@@ -588,17 +648,19 @@ void vb_node_to_yaml(const vb_node *n, vb_buf *b)
     }
     switch (n->kind) {
     case VB_NODE_SCALAR:
-        if (n->plain)
-            vb_yaml_scalar(b, n->text);
-        else
+        if (!n->plain)
             vb_buf_json_str(b, n->text);
+        else if (json)
+            plain_to_json(n->text, b);
+        else
+            vb_yaml_scalar(b, n->text);
         break;
     case VB_NODE_SEQ:
         vb_buf_puts(b, "[");
         for (size_t i = 0; i < n->n; i++) {
             if (i)
                 vb_buf_puts(b, ", ");
-            vb_node_to_yaml(n->items[i], b);
+            emit_node(n->items[i], json, b);
         }
         vb_buf_puts(b, "]");
         break;
@@ -607,11 +669,18 @@ void vb_node_to_yaml(const vb_node *n, vb_buf *b)
         for (size_t i = 0; i < n->n; i++) {
             if (i)
                 vb_buf_puts(b, ", ");
-            vb_yaml_scalar(b, n->keys[i]->text);
+            if (json)
+                vb_buf_json_str(b, n->keys[i]->text);
+            else
+                vb_yaml_scalar(b, n->keys[i]->text);
             vb_buf_puts(b, ": ");
-            vb_node_to_yaml(n->items[i], b);
+            emit_node(n->items[i], json, b);
         }
         vb_buf_puts(b, "}");
         break;
     }
 }
+
+void vb_node_to_yaml(const vb_node *n, vb_buf *b) { emit_node(n, 0, b); }
+
+void vb_node_to_json(const vb_node *n, vb_buf *b) { emit_node(n, 1, b); }

@@ -801,7 +801,7 @@ void rep_html(const vb_summary *s, const rep_view *v, const char *source, vb_buf
     text(&p, e->protocol);
     vb_buf_printf(b, " split &middot; %zu pipeline%s &middot; %d classes &middot; ", s->n, s->n == 1 ? "" : "s",
                   e->n_classes);
-    text(&p, e->started);
+    text(&p, rep_first_start(e));
     vb_buf_puts(b, "</p><nav><a href=\"#summary\">Summary</a><a href=\"#leaderboard\">Leaderboard</a>"
                    "<a href=\"#accuracy\">Accuracy</a><a href=\"#tradeoffs\">Cost</a><a href=\"#per-class\">Per class</a>"
                    "<a href=\"#confusion\">Confusion</a><a href=\"#roc\">ROC</a><a href=\"#curves\">Curves</a>"

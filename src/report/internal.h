@@ -34,6 +34,9 @@ int rep_first_repetition(const char *fold);
 
 void rep_html(const vb_summary *s, const rep_view *v, const char *source, vb_buf *b);
 
+/* When the experiment's first finished run started (else its creation). */
+const char *rep_first_start(const vb_store_exp *e);
+
 /* Macro-averaged one-vs-rest ROC of a view on a common FPR grid of
  * n_grid points (tpr averaged over classes with a curve). Returns the
  * number of classes averaged (0: no curve). */

@@ -1,5 +1,5 @@
 /* Leaderboard, pairwise and prediction tables in text, Markdown, CSV, JSON. */
-#include "visbench/report.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -80,8 +80,111 @@ static void json_num(vb_buf *b, const char *key, double v)
     vb_buf_double(b, v); /* NaN -> null */
 }
 
+/* ---- provenance: where the experiment's runs ran ------------------------ */
+
+typedef enum prov_field { PROV_VERSION, PROV_COMPILER, PROV_HOST, PROV_CPU, PROV_THREADS } prov_field;
+
+/* A run that has finished (done or failed) says where it ran. */
+static int run_finished(const vb_store_run *r) { return strcmp(r->status, "running") != 0; }
+
+static const char *prov_value(const vb_store_run *r, prov_field f, char tmp[16])
+{
+    if (!run_finished(r))
+        return NULL;
+    switch (f) {
+    case PROV_VERSION: return r->version;
+    case PROV_COMPILER: return r->compiler;
+    case PROV_HOST: return r->host;
+    case PROV_CPU: return r->cpu;
+    case PROV_THREADS:
+        if (r->threads <= 0)
+            return NULL;
+        snprintf(tmp, 16, "%d", r->threads);
+        return tmp;
+    }
+    return NULL;
+}
+
+/* The distinct values of a field over the finished runs, in run order:
+ * "a, b" ("unknown" when no run says), or a JSON array. */
+static void prov_list(const vb_store_exp *e, prov_field f, int json, vb_buf *b)
+{
+    size_t n = 0;
+    if (json)
+        vb_buf_puts(b, "[");
+    for (size_t i = 0; i < e->n_runs; i++) {
+        char t1[16], t2[16];
+        const char *v = prov_value(&e->runs[i], f, t1);
+        int seen = !v;
+        for (size_t j = 0; j < i && !seen; j++) {
+            const char *w = prov_value(&e->runs[j], f, t2);
+            seen = w && strcmp(v, w) == 0;
+        }
+        if (seen)
+            continue;
+        if (n++)
+            vb_buf_puts(b, ", ");
+        if (json && f != PROV_THREADS)
+            vb_buf_json_str(b, v);
+        else
+            vb_buf_puts(b, v);
+    }
+    if (json)
+        vb_buf_puts(b, "]");
+    else if (!n)
+        vb_buf_puts(b, "unknown");
+}
+
+/* The earliest start and latest end of the finished runs (NULL: none). */
+static void run_span(const vb_store_exp *e, const char **first, const char **last)
+{
+    *first = *last = NULL;
+    for (size_t i = 0; i < e->n_runs; i++) {
+        const vb_store_run *r = &e->runs[i];
+        if (!run_finished(r))
+            continue;
+        if (r->started && (!*first || strcmp(r->started, *first) < 0))
+            *first = r->started;
+        if (r->finished && (!*last || strcmp(r->finished, *last) > 0))
+            *last = r->finished;
+    }
+}
+
+const char *rep_first_start(const vb_store_exp *e)
+{
+    const char *first, *last;
+    run_span(e, &first, &last);
+    return first ? first : e->created;
+}
+
+/* "visbench 0.1.0, gcc 12.2.0, host h (CPU), 2 threads" as plain text. */
+static void prov_text(const vb_store_exp *e, vb_buf *b)
+{
+    vb_buf_puts(b, "visbench ");
+    prov_list(e, PROV_VERSION, 0, b);
+    vb_buf_puts(b, ", ");
+    prov_list(e, PROV_COMPILER, 0, b);
+    vb_buf_puts(b, ", host ");
+    prov_list(e, PROV_HOST, 0, b);
+    vb_buf_puts(b, " (");
+    prov_list(e, PROV_CPU, 0, b);
+    vb_buf_puts(b, "), threads ");
+    prov_list(e, PROV_THREADS, 0, b);
+}
+
+static void json_str_or_null(vb_buf *b, const char *key, const char *v)
+{
+    vb_buf_printf(b, ", \"%s\": ", key);
+    if (v)
+        vb_buf_json_str(b, v);
+    else
+        vb_buf_puts(b, "null");
+}
+
 void vb_render_experiment(const vb_store_exp *e, vb_format fmt, vb_buf *b)
 {
+    const char *first, *last;
+    run_span(e, &first, &last);
     if (fmt == VB_FMT_JSON) {
         vb_buf_printf(b, "{\"id\": %lld, \"name\": ", (long long)e->id);
         vb_buf_json_str(b, e->name);
@@ -89,21 +192,24 @@ void vb_render_experiment(const vb_store_exp *e, vb_format fmt, vb_buf *b)
         vb_buf_json_str(b, e->dataset);
         vb_buf_puts(b, ", \"protocol\": ");
         vb_buf_json_str(b, e->protocol);
+        json_str_or_null(b, "pool", e->pool);
         vb_buf_puts(b, ", \"split_hash\": ");
         vb_buf_json_str(b, e->split_hash);
-        vb_buf_printf(b, ", \"seed\": %llu, \"visbench\": ", (unsigned long long)e->seed);
-        vb_buf_json_str(b, e->version);
-        vb_buf_puts(b, ", \"compiler\": ");
-        vb_buf_json_str(b, e->compiler);
-        vb_buf_puts(b, ", \"cpu\": ");
-        vb_buf_json_str(b, e->cpu);
-        vb_buf_printf(b, ", \"threads\": %d, \"started\": ", e->threads);
-        vb_buf_json_str(b, e->started);
-        vb_buf_puts(b, ", \"finished\": ");
-        if (e->finished)
-            vb_buf_json_str(b, e->finished);
-        else
-            vb_buf_puts(b, "null");
+        vb_buf_printf(b, ", \"seed\": %llu", (unsigned long long)e->seed);
+        json_str_or_null(b, "created", e->created);
+        json_str_or_null(b, "updated", e->updated);
+        /* where the runs ran: the distinct values over the finished runs */
+        static const struct {
+            const char *key;
+            prov_field f;
+        } lists[] = {{"visbench", PROV_VERSION}, {"compiler", PROV_COMPILER}, {"host", PROV_HOST},
+                     {"cpu", PROV_CPU},          {"threads", PROV_THREADS}};
+        for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+            vb_buf_printf(b, ", \"%s\": ", lists[i].key);
+            prov_list(e, lists[i].f, 1, b);
+        }
+        json_str_or_null(b, "started", first);
+        json_str_or_null(b, "finished", last);
         vb_buf_puts(b, ", \"classes\": [");
         for (int k = 0; k < e->n_classes; k++) {
             if (k)
@@ -116,10 +222,14 @@ void vb_render_experiment(const vb_store_exp *e, vb_format fmt, vb_buf *b)
     if (fmt == VB_FMT_CSV)
         return;
     if (fmt == VB_FMT_HTML) {
-        char seed[32], threads[32], id[32];
+        char seed[32], id[32];
         snprintf(seed, sizeof seed, "%llu", (unsigned long long)e->seed);
-        snprintf(threads, sizeof threads, "%d", e->threads);
         snprintf(id, sizeof id, "%lld", (long long)e->id);
+        vb_buf lists[5];
+        for (int i = 0; i < 5; i++) {
+            vb_buf_init(&lists[i]);
+            prov_list(e, (prov_field)i, 0, &lists[i]);
+        }
         /* In pairs: the list is laid out two per row. */
         struct {
             const char *key, *value;
@@ -131,18 +241,22 @@ void vb_render_experiment(const vb_store_exp *e, vb_format fmt, vb_buf *b)
                   {"split hash", e->split_hash},
                   {"seed", seed},
                   {"spec hash", e->spec_hash},
-                  {"visbench", e->version},
-                  {"compiler", e->compiler},
-                  {"machine", e->cpu},
-                  {"threads", threads},
-                  {"started", e->started},
-                  {"finished", e->finished ? e->finished : "not finished (running or interrupted)"}};
+                  {"visbench", lists[PROV_VERSION].data},
+                  {"compiler", lists[PROV_COMPILER].data},
+                  {"host", lists[PROV_HOST].data},
+                  {"machine", lists[PROV_CPU].data},
+                  {"threads", lists[PROV_THREADS].data},
+                  {"created", e->created},
+                  {"first run started", first ? first : "no finished run"},
+                  {"last run finished", last ? last : "no finished run"}};
         vb_buf_puts(b, "<dl class=\"meta\">");
         for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
             vb_buf_printf(b, "<dt>%s</dt><dd>", kv[i].key);
             vb_html_text(b, kv[i].value);
             vb_buf_puts(b, "</dd>");
         }
+        for (int i = 0; i < 5; i++)
+            vb_buf_free(&lists[i]);
         vb_buf_printf(b, "<dt class=\"wide\">classes</dt><dd class=\"wide\">%d: ", e->n_classes);
         for (int k = 0; k < e->n_classes; k++) {
             if (k)
@@ -154,6 +268,9 @@ void vb_render_experiment(const vb_store_exp *e, vb_format fmt, vb_buf *b)
         vb_buf_puts(b, "</dd></dl>\n");
         return;
     }
+    vb_buf prov;
+    vb_buf_init(&prov);
+    prov_text(e, &prov);
     if (fmt == VB_FMT_MD) {
         vb_buf_puts(b, "**");
         vb_md_cell(b, e->name);
@@ -161,19 +278,69 @@ void vb_render_experiment(const vb_store_exp *e, vb_format fmt, vb_buf *b)
         vb_md_cell(b, e->dataset);
         vb_buf_printf(b, " — %s split `%s`, seed %llu, %d classes  \n", e->protocol, e->split_hash,
                       (unsigned long long)e->seed, e->n_classes);
-        vb_buf_puts(b, "visbench ");
-        vb_md_cell(b, e->version);
-        vb_buf_puts(b, ", ");
-        vb_md_cell(b, e->compiler);
-        vb_buf_puts(b, ", ");
-        vb_md_cell(b, e->cpu);
-        vb_buf_printf(b, ", %d threads; %s .. %s\n\n", e->threads, e->started, e->finished ? e->finished : "running");
+        vb_buf_puts(b, "runs: ");
+        vb_md_cell(b, prov.data);
+        vb_buf_printf(b, "; %s .. %s\n\n", first ? first : "none finished", last ? last : "");
+    } else {
+        vb_buf_printf(b, "experiment %lld: %s on %s, %s split %s, seed %llu, %d classes\n", (long long)e->id,
+                      e->name, e->dataset, e->protocol, e->split_hash, (unsigned long long)e->seed, e->n_classes);
+        vb_buf_printf(b, "runs: %s; %s .. %s\n\n", prov.data ? prov.data : "", first ? first : "none finished",
+                      last ? last : "");
+    }
+    vb_buf_free(&prov);
+}
+
+void vb_render_experiments(const vb_store_exp_info *list, size_t n, vb_format fmt, vb_buf *b)
+{
+    if (fmt == VB_FMT_JSON) {
+        vb_buf_puts(b, "[");
+        for (size_t i = 0; i < n; i++) {
+            const vb_store_exp_info *x = &list[i];
+            vb_buf_printf(b, "%s{\"id\": %lld", i ? ", " : "", (long long)x->id);
+            const char *keys[6] = {"name", "dataset", "protocol", "split_hash", "created", "updated"};
+            const char *vals[6] = {x->name, x->dataset, x->protocol, x->split_hash, x->created, x->updated};
+            for (int k = 0; k < 6; k++)
+                json_str_or_null(b, keys[k], vals[k]);
+            vb_buf_printf(b, ", \"runs\": %zu, \"done\": %zu, \"failed\": %zu}", x->n_runs, x->n_done, x->n_failed);
+        }
+        vb_buf_puts(b, "]\n");
         return;
     }
-    vb_buf_printf(b, "experiment %lld: %s on %s, %s split %s, seed %llu, %d classes\n", (long long)e->id, e->name,
-                  e->dataset, e->protocol, e->split_hash, (unsigned long long)e->seed, e->n_classes);
-    vb_buf_printf(b, "visbench %s, %s, %s, %d threads; %s .. %s\n\n", e->version, e->compiler, e->cpu, e->threads,
-                  e->started, e->finished ? e->finished : "(running or interrupted)");
+    if (fmt == VB_FMT_CSV) {
+        vb_buf_puts(b, "id,name,dataset,protocol,split_hash,runs,done,failed,created,updated\n");
+        for (size_t i = 0; i < n; i++) {
+            const vb_store_exp_info *x = &list[i];
+            vb_buf_printf(b, "%lld,", (long long)x->id);
+            const char *vals[4] = {x->name, x->dataset, x->protocol, x->split_hash};
+            for (int k = 0; k < 4; k++) {
+                vb_buf_csv_field(b, vals[k]);
+                vb_buf_puts(b, ",");
+            }
+            vb_buf_printf(b, "%zu,%zu,%zu,%s,%s\n", x->n_runs, x->n_done, x->n_failed, x->created, x->updated);
+        }
+        return;
+    }
+    int md = fmt == VB_FMT_MD;
+    if (md)
+        vb_buf_puts(b, "| id | experiment | dataset | protocol | split | done | failed | created | updated |\n"
+                       "|---:|---|---|---|---|---:|---:|---|---|\n");
+    else
+        vb_buf_printf(b, "%-4s %-20s %-16s %-13s %-16s %5s %5s %6s  %-24s  %s\n", "id", "experiment", "dataset",
+                      "protocol", "split", "runs", "done", "failed", "created", "updated");
+    for (size_t i = 0; i < n; i++) {
+        const vb_store_exp_info *x = &list[i];
+        if (md) {
+            vb_buf_printf(b, "| %lld | ", (long long)x->id);
+            vb_md_cell(b, x->name);
+            vb_buf_puts(b, " | ");
+            vb_md_cell(b, x->dataset);
+            vb_buf_printf(b, " | %s | `%s` | %zu of %zu | %zu | %s | %s |\n", x->protocol, x->split_hash, x->n_done,
+                          x->n_runs, x->n_failed, x->created, x->updated);
+        } else
+            vb_buf_printf(b, "%-4lld %-20s %-16s %-13s %-16s %5zu %5zu %6zu  %-24s  %s\n", (long long)x->id, x->name,
+                          x->dataset, x->protocol, x->split_hash, x->n_runs, x->n_done, x->n_failed, x->created,
+                          x->updated);
+    }
 }
 
 /* The p-value against the best, with "≈" when not significantly worse. */

@@ -17,23 +17,40 @@
 struct vb_store {
     sqlite3 *db;
     char *path;
+    char host[128];
     char owner[160]; /* host:pid:start-time of this process */
+    char *cpu;       /* "model name, N cores" (read-write stores) */
 };
 
+#if defined(__clang__)
+#define VB_COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define VB_COMPILER "gcc " __VERSION__
+#else
+#define VB_COMPILER "unknown compiler"
+#endif
+
+/* Version 2: the experiment row holds only what is true of the experiment;
+ * where, when, with how many threads and by which build each run ran is in
+ * its own row. */
 static const char *const schema[] = {
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS experiments("
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE experiments("
     " id INTEGER PRIMARY KEY, name TEXT NOT NULL, spec_text TEXT NOT NULL, spec_hash TEXT NOT NULL,"
     " dataset TEXT NOT NULL, dataset_hash TEXT NOT NULL, n_samples INTEGER NOT NULL,"
-    " protocol TEXT NOT NULL, split_hash TEXT NOT NULL, seed INTEGER NOT NULL, n_folds INTEGER NOT NULL,"
-    " visbench_version TEXT NOT NULL, compiler TEXT NOT NULL, cpu TEXT NOT NULL, threads INTEGER NOT NULL,"
-    " started TEXT NOT NULL, finished TEXT, UNIQUE(name, split_hash))",
-    "CREATE TABLE IF NOT EXISTS classes(experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
+    " protocol TEXT NOT NULL, pool TEXT NOT NULL, split_hash TEXT NOT NULL, seed INTEGER NOT NULL,"
+    " n_folds INTEGER NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL, UNIQUE(name, split_hash))",
+    "CREATE TABLE classes(experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
     " class INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY(experiment_id, class))",
-    "CREATE TABLE IF NOT EXISTS folds(experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
-    " fold_index INTEGER NOT NULL, name TEXT NOT NULL, n_train INTEGER NOT NULL, n_val INTEGER NOT NULL,"
-    " n_test INTEGER NOT NULL, PRIMARY KEY(experiment_id, fold_index))",
-    "CREATE TABLE IF NOT EXISTS runs("
+    "CREATE TABLE folds(experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
+    " fold_index INTEGER NOT NULL, name TEXT NOT NULL,"
+    " kind TEXT NOT NULL CHECK(kind IN ('holdout', 'official-test', 'cv', 'repeat')), repeat INTEGER, number INTEGER,"
+    " n_train INTEGER NOT NULL, n_val INTEGER NOT NULL, n_test INTEGER NOT NULL,"
+    " PRIMARY KEY(experiment_id, fold_index))",
+    "CREATE TABLE samples(experiment_id INTEGER NOT NULL REFERENCES experiments(id), sample INTEGER NOT NULL,"
+    " part TEXT CHECK(part IN ('train', 'test')), file TEXT, item INTEGER, PRIMARY KEY(experiment_id, sample))"
+    " WITHOUT ROWID",
+    "CREATE TABLE runs("
     " id INTEGER PRIMARY KEY, experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
     " pipeline TEXT NOT NULL, pipeline_index INTEGER NOT NULL, fold TEXT NOT NULL, fold_index INTEGER NOT NULL,"
     " config_hash TEXT NOT NULL, config TEXT NOT NULL,"
@@ -42,19 +59,20 @@ static const char *const schema[] = {
     " n_train INTEGER, n_val INTEGER, n_test INTEGER,"
     " extract_s REAL, tune_s REAL, train_s REAL, predict_s REAL, peak_rss_kb INTEGER, model_bytes INTEGER,"
     " model_info TEXT, started TEXT NOT NULL, finished TEXT,"
+    " host TEXT, threads INTEGER, visbench_version TEXT, compiler TEXT, cpu TEXT,"
     " UNIQUE(experiment_id, pipeline, fold))",
-    "CREATE TABLE IF NOT EXISTS metrics(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "CREATE TABLE metrics(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " name TEXT NOT NULL, value REAL, PRIMARY KEY(run_id, name))",
-    "CREATE TABLE IF NOT EXISTS class_metrics(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "CREATE TABLE class_metrics(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " class INTEGER NOT NULL, precision REAL, recall REAL, f1 REAL, support INTEGER, auc REAL,"
     " PRIMARY KEY(run_id, class))",
-    "CREATE TABLE IF NOT EXISTS confusion(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "CREATE TABLE confusion(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " true_class INTEGER NOT NULL, pred_class INTEGER NOT NULL, count INTEGER NOT NULL,"
     " PRIMARY KEY(run_id, true_class, pred_class))",
-    "CREATE TABLE IF NOT EXISTS predictions(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "CREATE TABLE predictions(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " sample INTEGER NOT NULL, true_class INTEGER NOT NULL, pred_class INTEGER NOT NULL, scores BLOB,"
     " PRIMARY KEY(run_id, sample)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS curves(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "CREATE TABLE curves(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " epoch INTEGER NOT NULL, train_loss REAL, train_acc REAL, val_loss REAL, val_acc REAL, lr REAL,"
     " seconds REAL, PRIMARY KEY(run_id, epoch))",
 };
@@ -87,7 +105,9 @@ static vb_status prepare(vb_store *s, const char *sql, sqlite3_stmt **stmt, vb_e
 }
 
 /* Start time of a process in clock ticks since boot (field 22 of
- * /proc/PID/stat), so that a reused pid is not taken for the old process. */
+ * /proc/PID/stat), so that a reused pid is not taken for the old process;
+ * 0 when there is no such process or it has died and only waits to be
+ * reaped (a zombie, state Z or X, holds no claim any more). */
 static unsigned long long proc_start(long pid)
 {
     char path[64], buf[1024];
@@ -103,11 +123,15 @@ static unsigned long long proc_start(long pid)
         return 0;
     unsigned long long v = 0;
     int field = 2;
-    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " "))
-        if (++field == 22) {
+    char *save = NULL;
+    for (char *tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        if (++field == 3 && (tok[0] == 'Z' || tok[0] == 'X'))
+            return 0;
+        if (field == 22) {
             v = strtoull(tok, NULL, 10);
             break;
         }
+    }
     return v;
 }
 
@@ -128,84 +152,107 @@ static int owner_alive(const char *owner, const char *self)
     return proc_start(pid) == start;
 }
 
+/* ---- locking ------------------------------------------------------------
+ *
+ * Any number of processes may work on one store at once. SQLite waits for
+ * a lock through the busy handler (60 s here) in every case but one: a
+ * connection that holds a read lock and needs to turn it into a write lock
+ * is refused at once with SQLITE_BUSY, without calling the handler, since
+ * two readers waiting for each other to let go would deadlock. Two kinds
+ * of statement would do that here:
+ *  - PRAGMA journal_mode = WAL reads the file header under a shared lock,
+ *    then needs an exclusive one. Two processes creating the same new store
+ *    raced on it and one failed at once with "database is locked", however
+ *    long the timeout. So the mode is read first (a plain read, which
+ *    waits), switched only when it is not WAL yet (once in the life of a
+ *    store), and a refused switch is retried with backoff within the same
+ *    60 s budget (use_wal).
+ *  - a deferred transaction that reads and then writes. Every transaction
+ *    that writes is BEGIN IMMEDIATE instead (the write lock comes before the
+ *    first read, and waits), and every other write is a single autocommit
+ *    statement, which takes its write lock when it starts (and waits).
+ *    Only read-only transactions (vb_store_load) are deferred: they never
+ *    upgrade.
+ */
+#define BUSY_BUDGET_S 60.0
+
+static int is_busy(int rc)
+{
+    rc &= 0xff;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
+
+/* Waits before retry number `attempt` (about 1, 2, 4 .. 100 ms, jittered so
+ * that racing processes do not retry in step); 0 once the budget counted
+ * from t0 is spent. */
+static int backoff(double t0, unsigned attempt)
+{
+    if (vb_now() - t0 > BUSY_BUDGET_S)
+        return 0;
+    unsigned ms = attempt < 7 ? 1u << attempt : 100u;
+    unsigned h = ((unsigned)getpid() * 2654435761u) ^ (attempt * 40503u);
+    usleep(ms * 500u + h % (ms * 1000u)); /* 0.5 .. 1.5 x ms */
+    return 1;
+}
+
+/* The text of a pragma's one-row result ("" without a row); an SQLite code. */
+static int pragma_text(vb_store *s, const char *sql, char *out, size_t size)
+{
+    sqlite3_stmt *q = NULL;
+    out[0] = 0;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW) {
+            const unsigned char *t = sqlite3_column_text(q, 0);
+            snprintf(out, size, "%s", t ? (const char *)t : "");
+            rc = SQLITE_OK;
+        } else if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* WAL: readers never block the writer. See "locking" above for why the
+ * mode is read before it is set, and why the switch is retried. Should the
+ * file system refuse WAL (SQLite then answers with the old mode), the store
+ * keeps its rollback journal: slower for readers, as safe. */
+static vb_status use_wal(vb_store *s, vb_error *err)
+{
+    double t0 = vb_now();
+    for (unsigned attempt = 0;; attempt++) {
+        char mode[16];
+        int rc = pragma_text(s, "PRAGMA journal_mode", mode, sizeof mode);
+        if (rc == SQLITE_OK && strcmp(mode, "wal") == 0)
+            return VB_OK;
+        if (rc == SQLITE_OK && (rc = pragma_text(s, "PRAGMA journal_mode = WAL", mode, sizeof mode)) == SQLITE_OK)
+            return VB_OK;
+        if (!is_busy(rc) || !backoff(t0, attempt))
+            return db_fail(s, err, "cannot switch to write-ahead logging");
+    }
+}
+
+/* Wall-clock time (seconds since the Unix epoch) as ISO 8601 UTC with
+ * milliseconds, "2025-03-01T12:34:56.789Z": sorts as text, and SQLite's
+ * date functions read it. */
+static void iso_time(double t, char out[32])
+{
+    time_t sec = (time_t)floor(t);
+    int ms = (int)((t - (double)sec) * 1000.0);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char base[24];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 32, "%s.%03dZ", base, ms < 0 ? 0 : ms > 999 ? 999 : ms);
+}
+
 static void now_iso(char out[32])
 {
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    iso_time((double)ts.tv_sec + ts.tv_nsec * 1e-9, out);
 }
-
-vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error *err)
-{
-    *out = NULL;
-    if (readonly && access(path, R_OK) != 0)
-        return vb_fail(err, VB_ERR_IO, "%s: cannot open the store: %s", path, strerror(errno));
-    vb_store *s = vb_calloc(1, sizeof *s, err);
-    if (!s)
-        return VB_ERR_NOMEM;
-    s->path = vb_strdup(path, err);
-    char host[128] = "localhost";
-    gethostname(host, sizeof host - 1);
-    host[strcspn(host, ":")] = 0;
-    snprintf(s->owner, sizeof s->owner, "%s:%ld:%llu", host, (long)getpid(), proc_start((long)getpid()));
-    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    vb_status st = VB_OK;
-    if (!s->path)
-        st = VB_ERR_NOMEM;
-    else if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK)
-        st = s->db ? db_fail(s, err, "cannot open the store") : vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    if (st == VB_OK) {
-        sqlite3_busy_timeout(s->db, 60000);
-        st = exec(s, "PRAGMA foreign_keys = ON", err);
-    }
-    if (st == VB_OK && !readonly) {
-        /* WAL: readers never block the writer; synchronous=NORMAL in WAL
-         * mode keeps every committed transaction across a process crash. */
-        st = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", err);
-        if (st == VB_OK)
-            st = exec(s, "BEGIN IMMEDIATE", err);
-        for (size_t i = 0; st == VB_OK && i < sizeof schema / sizeof schema[0]; i++)
-            st = exec(s, schema[i], err);
-        if (st == VB_OK)
-            st = exec(s, "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')", err);
-        if (st == VB_OK)
-            st = exec(s, "COMMIT", err);
-        else
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    }
-    if (st == VB_OK) {
-        sqlite3_stmt *q = NULL;
-        st = prepare(s, "SELECT value FROM meta WHERE key = 'schema_version'", &q, err);
-        if (st == VB_OK) {
-            int rc = sqlite3_step(q);
-            if (rc != SQLITE_ROW)
-                st = vb_fail(err, VB_ERR_FORMAT, "%s: not a visbench store (no schema version)", path);
-            else if (sqlite3_column_int(q, 0) > VB_STORE_SCHEMA_VERSION)
-                st = vb_fail(err, VB_ERR_FORMAT, "%s: written by a newer visbench (schema %d > %d); upgrade visbench",
-                             path, sqlite3_column_int(q, 0), VB_STORE_SCHEMA_VERSION);
-        }
-        sqlite3_finalize(q);
-    }
-    if (st != VB_OK) {
-        vb_store_close(s);
-        return st;
-    }
-    *out = s;
-    return VB_OK;
-}
-
-void vb_store_close(vb_store *s)
-{
-    if (!s)
-        return;
-    if (s->db)
-        sqlite3_close_v2(s->db);
-    free(s->path);
-    free(s);
-}
-
-const char *vb_store_path(const vb_store *s) { return s->path; }
 
 static char *cpu_name(void)
 {
@@ -232,6 +279,143 @@ static char *cpu_name(void)
     return full;
 }
 
+/* The schema version of the open file: 0 and *empty when it holds no table
+ * at all (a new file), -1 when it has tables but no version (not a store). */
+static vb_status schema_version(vb_store *s, int *version, int *empty, vb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    *version = -1;
+    vb_status st = prepare(s,
+                           "SELECT count(*), coalesce(sum(name = 'meta'), 0) FROM sqlite_master WHERE type = 'table'",
+                           &q, err);
+    int tables = 0, meta = 0;
+    if (st == VB_OK && sqlite3_step(q) == SQLITE_ROW) {
+        tables = sqlite3_column_int(q, 0);
+        meta = sqlite3_column_int(q, 1);
+    } else if (st == VB_OK)
+        st = db_fail(s, err, "cannot read the schema");
+    sqlite3_finalize(q);
+    q = NULL;
+    *empty = tables == 0;
+    if (st != VB_OK || !meta) {
+        if (!tables)
+            *version = 0;
+        return st;
+    }
+    st = prepare(s, "SELECT value FROM meta WHERE key = 'schema_version'", &q, err);
+    if (st == VB_OK && sqlite3_step(q) == SQLITE_ROW)
+        *version = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return st;
+}
+
+static vb_status check_version(vb_store *s, int version, vb_error *err)
+{
+    if (version == VB_STORE_SCHEMA_VERSION)
+        return VB_OK;
+    if (version < 0)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: not a visbench store (no schema version)", s->path);
+    if (version > VB_STORE_SCHEMA_VERSION)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: written by a newer visbench (schema %d > %d); upgrade visbench",
+                       s->path, version, VB_STORE_SCHEMA_VERSION);
+    return vb_fail(err, VB_ERR_FORMAT,
+                   "%s: store schema %d is from an older visbench, which still reads it; this visbench reads and "
+                   "writes schema %d only. Move %s aside (or run with --store NEW.db) and run the spec again",
+                   s->path, version, VB_STORE_SCHEMA_VERSION, s->path);
+}
+
+/* Creates the tables of a new store, or checks an existing one's version,
+ * in one immediate transaction: of several processes opening a new store
+ * at once, one creates it and the others find it made. An existing store
+ * is never written here. */
+static vb_status init_schema(vb_store *s, vb_error *err)
+{
+    vb_status st = exec(s, "BEGIN IMMEDIATE", err);
+    if (st != VB_OK)
+        return st;
+    int version = 0, empty = 0;
+    st = schema_version(s, &version, &empty, err);
+    for (size_t i = 0; st == VB_OK && empty && i < sizeof schema / sizeof schema[0]; i++)
+        st = exec(s, schema[i], err);
+    if (st == VB_OK && empty) {
+        char *sql = vb_asprintf("INSERT INTO meta(key, value) VALUES ('schema_version', '%d')",
+                                VB_STORE_SCHEMA_VERSION);
+        st = sql ? exec(s, sql, err) : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        free(sql);
+        version = VB_STORE_SCHEMA_VERSION;
+    }
+    if (st == VB_OK)
+        st = check_version(s, version, err);
+    if (st == VB_OK)
+        st = exec(s, "COMMIT", err);
+    else
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
+vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error *err)
+{
+    *out = NULL;
+    if (readonly && access(path, R_OK) != 0)
+        return vb_fail(err, VB_ERR_IO, "%s: cannot open the store: %s", path, strerror(errno));
+    vb_store *s = vb_calloc(1, sizeof *s, err);
+    if (!s)
+        return VB_ERR_NOMEM;
+    s->path = vb_strdup(path, err);
+    snprintf(s->host, sizeof s->host, "localhost");
+    gethostname(s->host, sizeof s->host - 1);
+    s->host[strcspn(s->host, ":")] = 0;
+    snprintf(s->owner, sizeof s->owner, "%s:%ld:%llu", s->host, (long)getpid(), proc_start((long)getpid()));
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    vb_status st = VB_OK;
+    if (!s->path)
+        st = VB_ERR_NOMEM;
+    else if (!readonly && !(s->cpu = cpu_name()))
+        st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    else if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK)
+        st = s->db ? db_fail(s, err, "cannot open the store") : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    if (st == VB_OK) {
+        sqlite3_busy_timeout(s->db, (int)(BUSY_BUDGET_S * 1000));
+        st = exec(s, "PRAGMA foreign_keys = ON", err);
+    }
+    /* Another file (an older store, some other database) is refused before
+     * anything is written to it; a new one is made (init_schema). */
+    int version = 0, empty = 0;
+    if (st == VB_OK)
+        st = schema_version(s, &version, &empty, err);
+    if (st == VB_OK && (readonly || !empty))
+        st = check_version(s, empty ? -1 : version, err);
+    if (st == VB_OK && !readonly) {
+        /* synchronous=NORMAL in WAL mode keeps every committed transaction
+         * across a process crash (not across power loss: the last ones may
+         * go, never half of one). */
+        st = use_wal(s, err);
+        if (st == VB_OK)
+            st = exec(s, "PRAGMA synchronous = NORMAL", err);
+        if (st == VB_OK)
+            st = init_schema(s, err);
+    }
+    if (st != VB_OK) {
+        vb_store_close(s);
+        return st;
+    }
+    *out = s;
+    return VB_OK;
+}
+
+void vb_store_close(vb_store *s)
+{
+    if (!s)
+        return;
+    if (s->db)
+        sqlite3_close_v2(s->db);
+    free(s->path);
+    free(s->cpu);
+    free(s);
+}
+
+const char *vb_store_path(const vb_store *s) { return s->path; }
+
 static void bind_text(sqlite3_stmt *q, int i, const char *v)
 {
     if (v)
@@ -240,25 +424,66 @@ static void bind_text(sqlite3_stmt *q, int i, const char *v)
         sqlite3_bind_null(q, i);
 }
 
+/* Where every sample of the dataset came from: its own file (folder, CSV),
+ * or a record of a file of many (IDX, CIFAR: item is the 0-based record),
+ * as an absolute path; NULL when the dataset was made in memory. A row is
+ * only written when it changes (the dataset moved, say), so that a rerun
+ * costs reads. */
+static vb_status write_samples(vb_store *s, int64_t exp, const vb_dataset *ds, vb_error *err)
+{
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd))
+        snprintf(cwd, sizeof cwd, ".");
+    sqlite3_stmt *q = NULL;
+    vb_status st = prepare(s,
+                           "INSERT INTO samples(experiment_id, sample, part, file, item) VALUES (?1, ?2, ?3, ?4, ?5)"
+                           " ON CONFLICT(experiment_id, sample) DO UPDATE SET part = ?3, file = ?4, item = ?5"
+                           " WHERE part IS NOT ?3 OR file IS NOT ?4 OR item IS NOT ?5",
+                           &q, err);
+    for (size_t i = 0; st == VB_OK && i < ds->n; i++) {
+        const char *file = ds->paths ? ds->paths[i] : ds->file_of ? ds->files[ds->file_of[i]] : NULL;
+        char *abs = file ? vb_path_join(cwd, file) : NULL;
+        if (file && !abs) {
+            st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+            break;
+        }
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, exp);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)i);
+        int part = ds->part ? ds->part[i] : VB_PART_NONE;
+        bind_text(q, 3, part == VB_PART_TRAIN ? "train" : part == VB_PART_TEST ? "test" : NULL);
+        bind_text(q, 4, abs);
+        if (!ds->paths && ds->file_of)
+            sqlite3_bind_int64(q, 5, ds->item_of[i]);
+        else
+            sqlite3_bind_null(q, 5);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            st = db_fail(s, err, "cannot record the samples");
+        free(abs);
+    }
+    sqlite3_finalize(q);
+    return st;
+}
+
 vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset *ds, const vb_split *split,
                               int64_t *id, vb_error *err)
 {
-    char spec_hash[17], data_hash[17], split_hash[17], started[32];
+    char spec_hash[17], data_hash[17], split_hash[17], now[32];
     snprintf(spec_hash, sizeof spec_hash, "%016" PRIx64, spec->hash);
     snprintf(data_hash, sizeof data_hash, "%016" PRIx64, split->data_hash);
     vb_split_hash_text(split, split_hash);
-    now_iso(started);
-    char *cpu = cpu_name();
+    now_iso(now);
     vb_status st = exec(s, "BEGIN IMMEDIATE", err);
     sqlite3_stmt *q = NULL;
+    /* A rerun of the same spec leaves the row as it is; an edited spec
+     * (other pipelines, the same split) is recorded, and dates the row. */
     if (st == VB_OK)
         st = prepare(s,
                      "INSERT INTO experiments(name, spec_text, spec_hash, dataset, dataset_hash, n_samples, protocol,"
-                     " split_hash, seed, n_folds, visbench_version, compiler, cpu, threads, started)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                     " split_hash, seed, n_folds, created, updated, pool)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)"
                      " ON CONFLICT(name, split_hash) DO UPDATE SET spec_text = ?2, spec_hash = ?3,"
-                     " visbench_version = ?11, compiler = ?12, cpu = ?13, threads = ?14, started = ?15,"
-                     " finished = NULL RETURNING id",
+                     " updated = CASE WHEN spec_hash = ?3 THEN updated ELSE ?11 END RETURNING id",
                      &q, err);
     if (st == VB_OK) {
         bind_text(q, 1, spec->name);
@@ -271,11 +496,8 @@ vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset
         bind_text(q, 8, split_hash);
         sqlite3_bind_int64(q, 9, (sqlite3_int64)split->conf.seed);
         sqlite3_bind_int64(q, 10, (sqlite3_int64)split->n_folds);
-        bind_text(q, 11, VB_VERSION);
-        bind_text(q, 12, "gcc " __VERSION__);
-        bind_text(q, 13, cpu ? cpu : "unknown");
-        sqlite3_bind_int(q, 14, vb_get_threads());
-        bind_text(q, 15, started);
+        bind_text(q, 11, now);
+        bind_text(q, 12, vb_pool_name(split->conf.pool));
         if (sqlite3_step(q) != SQLITE_ROW)
             st = db_fail(s, err, "cannot record the experiment");
         else
@@ -297,8 +519,8 @@ vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset
     q = NULL;
     if (st == VB_OK)
         st = prepare(s,
-                     "INSERT OR REPLACE INTO folds(experiment_id, fold_index, name, n_train, n_val, n_test)"
-                     " VALUES (?, ?, ?, ?, ?, ?)",
+                     "INSERT OR REPLACE INTO folds(experiment_id, fold_index, name, n_train, n_val, n_test, kind,"
+                     " repeat, number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      &q, err);
     for (size_t f = 0; st == VB_OK && f < split->n_folds; f++) {
         const vb_fold *fo = &split->folds[f];
@@ -309,31 +531,26 @@ vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset
         sqlite3_bind_int64(q, 4, (sqlite3_int64)fo->n_train);
         sqlite3_bind_int64(q, 5, (sqlite3_int64)fo->n_val);
         sqlite3_bind_int64(q, 6, (sqlite3_int64)fo->n_test);
+        bind_text(q, 7, vb_fold_kind_name(fo->kind));
+        /* 1-based for cv and repeat folds, NULL otherwise */
+        if (fo->repeat > 0)
+            sqlite3_bind_int(q, 8, fo->repeat);
+        else
+            sqlite3_bind_null(q, 8);
+        if (fo->number > 0)
+            sqlite3_bind_int(q, 9, fo->number);
+        else
+            sqlite3_bind_null(q, 9);
         if (sqlite3_step(q) != SQLITE_DONE)
             st = db_fail(s, err, "cannot record the folds");
     }
     sqlite3_finalize(q);
-    free(cpu);
+    if (st == VB_OK)
+        st = write_samples(s, *id, ds, err);
     if (st == VB_OK)
         st = exec(s, "COMMIT", err);
     else
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return st;
-}
-
-vb_status vb_store_experiment_finish(vb_store *s, int64_t id, vb_error *err)
-{
-    char now[32];
-    now_iso(now);
-    sqlite3_stmt *q = NULL;
-    vb_status st = prepare(s, "UPDATE experiments SET finished = ? WHERE id = ?", &q, err);
-    if (st == VB_OK) {
-        bind_text(q, 1, now);
-        sqlite3_bind_int64(q, 2, id);
-        if (sqlite3_step(q) != SQLITE_DONE)
-            st = db_fail(s, err, "cannot record the end of the experiment");
-    }
-    sqlite3_finalize(q);
     return st;
 }
 
@@ -470,19 +687,81 @@ static vb_status put_metric(vb_store *s, sqlite3_stmt *q, int64_t run, const cha
     return sqlite3_step(q) == SQLITE_DONE ? VB_OK : db_fail(s, err, "cannot write metrics");
 }
 
-static vb_status write_run(vb_store *s, int64_t run, const vb_run_result *r, vb_error *err)
+/* Where a run ran, as columns host, threads, visbench_version, compiler,
+ * cpu bound from index i on: this process's (threads 0 = unknown, NULL). */
+static void bind_provenance(vb_store *s, sqlite3_stmt *q, int i, int threads)
 {
-    char finished[32];
-    now_iso(finished);
+    bind_text(q, i, s->host);
+    if (threads > 0)
+        sqlite3_bind_int(q, i + 1, threads);
+    else
+        sqlite3_bind_null(q, i + 1);
+    bind_text(q, i + 2, VB_VERSION);
+    bind_text(q, i + 3, VB_COMPILER);
+    bind_text(q, i + 4, s->cpu);
+}
+
+/* The experiment changed (a run was written) at `when`. */
+static vb_status touch_experiment(vb_store *s, int64_t exp, const char *when, vb_error *err)
+{
     sqlite3_stmt *q = NULL;
-    vb_status st = prepare(s,
-                           "UPDATE runs SET status = 'done', owner = NULL, params = ?, grid = ?, features = ?, dim = ?,"
-                           " probabilities = ?, features_shared = ?, n_train = ?, n_val = ?, n_test = ?,"
-                           " extract_s = ?, tune_s = ?, train_s = ?, predict_s = ?, peak_rss_kb = ?, model_bytes = ?,"
-                           " model_info = ?, finished = ? WHERE id = ?",
-                           &q, err);
+    vb_status st = prepare(s, "UPDATE experiments SET updated = max(updated, ?) WHERE id = ?", &q, err);
     if (st == VB_OK) {
-        bind_text(q, 1, r->params);
+        bind_text(q, 1, when);
+        sqlite3_bind_int64(q, 2, exp);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            st = db_fail(s, err, "cannot record the experiment's update");
+    }
+    sqlite3_finalize(q);
+    return st;
+}
+
+/* The JSON columns hold JSON: the parameters (canonical flow YAML from the
+ * runner) as an object, and the classifier's facts (JSON members) in
+ * braces; NULL when there are none. */
+static vb_status json_columns(vb_store *s, const vb_run_result *r, vb_buf *params, vb_buf *info, vb_error *err)
+{
+    if (r->params && *r->params) {
+        vb_doc *doc = NULL;
+        vb_status st = vb_doc_load_string(r->params, "parameters", &doc, err);
+        if (st != VB_OK) {
+            vb_error_prefix(err, "%s: run %s [%s]: the parameters", s->path, r->pipeline, r->fold);
+            return st;
+        }
+        vb_node_to_json(doc->root, params);
+        vb_doc_free(doc);
+    }
+    if (r->clf_info && *r->clf_info)
+        vb_buf_printf(info, "{%s}", r->clf_info);
+    return params->failed || info->failed ? vb_fail(err, VB_ERR_NOMEM, "out of memory") : VB_OK;
+}
+
+static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_result *r, vb_error *err)
+{
+    /* The run's own times when the runner measured them, else the claim
+     * (kept from it) and now. */
+    char started[32], finished[32];
+    if (r->started > 0)
+        iso_time(r->started, started);
+    if (r->finished > 0)
+        iso_time(r->finished, finished);
+    else
+        now_iso(finished);
+    vb_buf params, info;
+    vb_buf_init(&params);
+    vb_buf_init(&info);
+    sqlite3_stmt *q = NULL;
+    vb_status st = json_columns(s, r, &params, &info, err);
+    if (st == VB_OK)
+        st = prepare(s,
+                     "UPDATE runs SET status = 'done', owner = NULL, params = ?, grid = ?, features = ?, dim = ?,"
+                     " probabilities = ?, features_shared = ?, n_train = ?, n_val = ?, n_test = ?,"
+                     " extract_s = ?, tune_s = ?, train_s = ?, predict_s = ?, peak_rss_kb = ?, model_bytes = ?,"
+                     " model_info = ?16, finished = ?17, started = coalesce(?19, started), host = ?20,"
+                     " threads = ?21, visbench_version = ?22, compiler = ?23, cpu = ?24 WHERE id = ?18",
+                     &q, err);
+    if (st == VB_OK) {
+        bind_text(q, 1, params.data);
         bind_text(q, 2, r->grid);
         bind_text(q, 3, r->features);
         sqlite3_bind_int64(q, 4, (sqlite3_int64)r->dim);
@@ -497,14 +776,20 @@ static vb_status write_run(vb_store *s, int64_t run, const vb_run_result *r, vb_
         sqlite3_bind_double(q, 13, r->predict_s);
         sqlite3_bind_int64(q, 14, (sqlite3_int64)r->peak_rss_kb);
         sqlite3_bind_int64(q, 15, (sqlite3_int64)r->model_bytes);
-        bind_text(q, 16, r->clf_info && *r->clf_info ? r->clf_info : NULL);
+        bind_text(q, 16, info.data);
         bind_text(q, 17, finished);
         sqlite3_bind_int64(q, 18, run);
+        bind_text(q, 19, r->started > 0 ? started : NULL);
+        bind_provenance(s, q, 20, r->threads);
         if (sqlite3_step(q) != SQLITE_DONE)
             st = db_fail(s, err, "cannot write a run");
     }
     sqlite3_finalize(q);
     q = NULL;
+    vb_buf_free(&params);
+    vb_buf_free(&info);
+    if (st == VB_OK)
+        st = touch_experiment(s, exp, finished, err);
 
     const vb_metrics *m = r->metrics;
     int k = r->n_classes;
@@ -631,7 +916,7 @@ vb_status vb_store_save_run(vb_store *s, int64_t exp, const vb_run_result *r, vb
     int64_t run = 0;
     st = claimed_id(s, exp, r->pipeline, r->fold, &run, err);
     if (st == VB_OK)
-        st = write_run(s, run, r, err);
+        st = write_run(s, exp, run, r, err);
     if (st == VB_OK)
         st = exec(s, "COMMIT", err);
     else
@@ -644,22 +929,33 @@ vb_status vb_store_save_failure(vb_store *s, int64_t exp, const char *pipeline, 
 {
     char finished[32];
     now_iso(finished);
+    vb_status st = exec(s, "BEGIN IMMEDIATE", err);
+    if (st != VB_OK)
+        return st;
     sqlite3_stmt *q = NULL;
-    vb_status st = prepare(s,
-                           "UPDATE runs SET status = 'failed', owner = NULL, error = ?, finished = ?"
-                           " WHERE experiment_id = ? AND pipeline = ? AND fold = ? AND owner = ?",
-                           &q, err);
+    st = prepare(s,
+                 "UPDATE runs SET status = 'failed', owner = NULL, error = ?, finished = ?,"
+                 " host = ?, threads = ?, visbench_version = ?, compiler = ?, cpu = ?"
+                 " WHERE experiment_id = ? AND pipeline = ? AND fold = ? AND owner = ?",
+                 &q, err);
     if (st == VB_OK) {
         bind_text(q, 1, msg);
         bind_text(q, 2, finished);
-        sqlite3_bind_int64(q, 3, exp);
-        bind_text(q, 4, pipeline);
-        bind_text(q, 5, fold);
-        bind_text(q, 6, s->owner);
+        bind_provenance(s, q, 3, 0); /* the thread count is the runner's to say */
+        sqlite3_bind_int64(q, 8, exp);
+        bind_text(q, 9, pipeline);
+        bind_text(q, 10, fold);
+        bind_text(q, 11, s->owner);
         if (sqlite3_step(q) != SQLITE_DONE)
             st = db_fail(s, err, "cannot record a failure");
     }
     sqlite3_finalize(q);
+    if (st == VB_OK)
+        st = touch_experiment(s, exp, finished, err);
+    if (st == VB_OK)
+        st = exec(s, "COMMIT", err);
+    else
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return st;
 }
 
@@ -697,6 +993,12 @@ static void run_free(vb_store_run *r)
     free(r->pred);
     free(r->scores);
     free(r->epochs);
+    free(r->started);
+    free(r->finished);
+    free(r->host);
+    free(r->version);
+    free(r->compiler);
+    free(r->cpu);
 }
 
 void vb_store_exp_free(vb_store_exp *e)
@@ -716,11 +1018,9 @@ void vb_store_exp_free(vb_store_exp *e)
     free(e->dataset_hash);
     free(e->protocol);
     free(e->split_hash);
-    free(e->version);
-    free(e->compiler);
-    free(e->cpu);
-    free(e->started);
-    free(e->finished);
+    free(e->created);
+    free(e->updated);
+    free(e->pool);
     free(e);
 }
 
@@ -863,12 +1163,19 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
     vb_store_exp *e = vb_calloc(1, sizeof *e, err);
     if (!e)
         return VB_ERR_NOMEM;
+    /* One read transaction: every row from one snapshot, though other
+     * processes write runs meanwhile. */
+    vb_status st = exec(s, "BEGIN", err);
+    if (st != VB_OK) {
+        free(e);
+        return st;
+    }
     sqlite3_stmt *q = NULL;
-    vb_status st = prepare(s,
-                           "SELECT id, name, spec_text, spec_hash, dataset, dataset_hash, protocol, split_hash, seed,"
-                           " visbench_version, compiler, cpu, threads, started, finished FROM experiments"
-                           " WHERE ?1 = 0 OR id = ?1 ORDER BY started DESC, id DESC LIMIT 1",
-                           &q, err);
+    st = prepare(s,
+                 "SELECT id, name, spec_text, spec_hash, dataset, dataset_hash, protocol, split_hash, seed,"
+                 " created, updated, pool FROM experiments"
+                 " WHERE ?1 = 0 OR id = ?1 ORDER BY updated DESC, id DESC LIMIT 1",
+                 &q, err);
     if (st == VB_OK) {
         sqlite3_bind_int64(q, 1, id);
         int rc = sqlite3_step(q);
@@ -882,12 +1189,9 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
             e->protocol = col_text(q, 6);
             e->split_hash = col_text(q, 7);
             e->seed = (uint64_t)sqlite3_column_int64(q, 8);
-            e->version = col_text(q, 9);
-            e->compiler = col_text(q, 10);
-            e->cpu = col_text(q, 11);
-            e->threads = sqlite3_column_int(q, 12);
-            e->started = col_text(q, 13);
-            e->finished = col_text(q, 14);
+            e->created = col_text(q, 9);
+            e->updated = col_text(q, 10);
+            e->pool = col_text(q, 11);
         } else if (rc == SQLITE_DONE)
             st = id ? vb_fail(err, VB_ERR_DATA, "%s: no experiment %" PRId64, s->path, id)
                     : vb_fail(err, VB_ERR_DATA, "%s: the store holds no experiment yet", s->path);
@@ -916,7 +1220,8 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
         st = prepare(s,
                      "SELECT id, pipeline, fold, fold_index, status, error, config, params, grid, features, dim,"
                      " probabilities, features_shared, n_train, n_val, n_test, extract_s, tune_s, train_s, predict_s,"
-                     " peak_rss_kb, model_bytes, model_info, pipeline_index FROM runs WHERE experiment_id = ?"
+                     " peak_rss_kb, model_bytes, model_info, pipeline_index, started, finished, host, threads,"
+                     " visbench_version, compiler, cpu FROM runs WHERE experiment_id = ?"
                      " ORDER BY pipeline_index, pipeline, fold_index",
                      &q, err);
     if (st == VB_OK) {
@@ -954,6 +1259,13 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
             r->model_bytes = (size_t)sqlite3_column_int64(q, 21);
             r->model_info = col_text(q, 22);
             r->pipeline_index = sqlite3_column_int(q, 23);
+            r->started = col_text(q, 24);
+            r->finished = col_text(q, 25);
+            r->host = col_text(q, 26);
+            r->threads = sqlite3_column_int(q, 27);
+            r->version = col_text(q, 28);
+            r->compiler = col_text(q, 29);
+            r->cpu = col_text(q, 30);
             if (!r->pipeline || !r->fold || !r->status)
                 st = vb_fail(err, VB_ERR_FORMAT, "%s: a run lacks its pipeline, fold or status", s->path);
         }
@@ -961,10 +1273,67 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
     sqlite3_finalize(q);
     for (size_t i = 0; st == VB_OK && i < e->n_runs; i++)
         st = load_run_details(s, e, &e->runs[i], with_predictions, err);
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL); /* ends the read; nothing to lose */
     if (st != VB_OK) {
         vb_store_exp_free(e);
         return st;
     }
     *out = e;
     return VB_OK;
+}
+
+vb_status vb_store_list(vb_store *s, vb_store_exp_info **out, size_t *n, vb_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *q = NULL;
+    vb_status st = prepare(s,
+                           "SELECT e.id, e.name, e.dataset, e.protocol, e.split_hash, e.created, e.updated,"
+                           " count(r.id), coalesce(sum(r.status = 'done'), 0), coalesce(sum(r.status = 'failed'), 0)"
+                           " FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id GROUP BY e.id ORDER BY e.id",
+                           &q, err);
+    int rc = SQLITE_DONE;
+    while (st == VB_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        vb_store_exp_info *nl = realloc(*out, (*n + 1) * sizeof *nl);
+        if (!nl) {
+            st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+            break;
+        }
+        *out = nl;
+        vb_store_exp_info *x = &nl[(*n)++];
+        x->id = sqlite3_column_int64(q, 0);
+        x->name = col_text(q, 1);
+        x->dataset = col_text(q, 2);
+        x->protocol = col_text(q, 3);
+        x->split_hash = col_text(q, 4);
+        x->created = col_text(q, 5);
+        x->updated = col_text(q, 6);
+        x->n_runs = (size_t)sqlite3_column_int64(q, 7);
+        x->n_done = (size_t)sqlite3_column_int64(q, 8);
+        x->n_failed = (size_t)sqlite3_column_int64(q, 9);
+        if (!x->name || !x->dataset || !x->protocol || !x->split_hash || !x->created || !x->updated)
+            st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    }
+    if (st == VB_OK && rc != SQLITE_DONE)
+        st = db_fail(s, err, "cannot read the experiments");
+    sqlite3_finalize(q);
+    if (st != VB_OK) {
+        vb_store_list_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return st;
+}
+
+void vb_store_list_free(vb_store_exp_info *list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++) {
+        free(list[i].name);
+        free(list[i].dataset);
+        free(list[i].protocol);
+        free(list[i].split_hash);
+        free(list[i].created);
+        free(list[i].updated);
+    }
+    free(list);
 }

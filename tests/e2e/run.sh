@@ -361,49 +361,6 @@ exported=$(nm -D --defined-only "$work/prefix/lib/libvisbench.so" | awk '$2 == "
 [ "$(ls "$work/prefix/include/visbench" | tr '\n' ' ')" = "core.h image.h visbench.h " ] && ok \
   || bad "install: headers beyond the embedding API: $(ls "$work/prefix/include/visbench")"
 
-# ---- resume after kill -9, and two processes on one store -----------------
-cat >long.yaml <<'YAML'
-name: long
-seed: 4
-dataset: shapes/dataset.yaml
-split: {protocol: kfold, k: 4}
-pipelines:
-  - {name: h4, features: [{hog: {cell: 4}}], postprocess: [standardize], classifier: {svm: {probability: true}}}
-  - {name: h6, features: [{hog: {cell: 6}}], postprocess: [standardize], classifier: {svm: {probability: true}}}
-  - {name: h8, features: [{hog: {cell: 8}}], postprocess: [standardize], classifier: {svm: {probability: true}}}
-  - {name: raw, postprocess: [standardize], classifier: {svm: {probability: true}}}
-YAML
-expect_ok "uninterrupted" "$VB" -q run long.yaml --store full.db
-"$VB" results full.db --predictions >full.csv
-[ "$(sqlite3 full.db "select count(*) from runs where status = 'done'")" = 16 ] && ok || bad "uninterrupted: 16 runs"
-# kill -9 once a run has finished, rerun, compare
-"$VB" -q run long.yaml --store killed.db >/dev/null 2>&1 &
-pid=$!
-for _ in $(seq 1 400); do
-  n=$(sqlite3 killed.db "select count(*) from runs where status = 'done'" 2>/dev/null || echo 0)
-  [ "${n:-0}" -ge 1 ] && break
-  sleep 0.05
-done
-kill -9 $pid 2>/dev/null
-wait $pid 2>/dev/null
-n=$(sqlite3 killed.db "select count(*) from runs where status = 'done'")
-[ "$n" -ge 1 ] && [ "$n" -lt 16 ] && ok || bad "kill -9: expected a partial store, found $n done runs"
-[ "$(sqlite3 killed.db 'pragma integrity_check')" = ok ] && ok || bad "kill -9: integrity check"
-expect_ok "resume" "$VB" run long.yaml --store killed.db --json
-[ "$(wc -l <out.txt)" -eq $((16 - n)) ] && ok || bad "resume: redid $(wc -l <out.txt) runs, expected $((16 - n))"
-"$VB" results killed.db --predictions >killed.csv
-cmp -s full.csv killed.csv && ok || bad "resume: results differ from the uninterrupted run"
-[ "$(sqlite3 killed.db 'pragma integrity_check')" = ok ] && ok || bad "resume: integrity check"
-# two processes at once share the work and lose nothing
-"$VB" -q run long.yaml --store both.db >a.out 2>a.err &
-p1=$!
-"$VB" -q run long.yaml --store both.db >b.out 2>b.err &
-p2=$!
-wait $p1 && wait $p2 && ok || { bad "concurrent runs failed"; cat a.err b.err >&2; }
-[ "$(sqlite3 both.db "select count(*) from runs where status = 'done'")" = 16 ] && ok || bad "concurrent: 16 runs"
-"$VB" results both.db --predictions >both.csv
-cmp -s full.csv both.csv && ok || bad "concurrent: results differ from the uninterrupted run"
-[ "$(sqlite3 both.db 'pragma integrity_check')" = ok ] && ok || bad "concurrent: integrity check"
 # ---- features: one pipeline's post-processed matrix -------------------------
 expect_ok "features libsvm" "$VB" features spec.yaml --pipeline hog-svm --out hog.libsvm
 [ "$(wc -l <hog.libsvm)" -eq 30 ] && ok || bad "features: expected 30 test rows"
