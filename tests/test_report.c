@@ -371,13 +371,14 @@ static void test_shade_and_shorten(void **state)
 
 /* ---- stores built by hand --------------------------------------------------- */
 
-static const char SPEC[] = "name: rep\nseed: 5\ndataset: mem\nsplit: {protocol: kfold, k: 2}\n"
+/* Its folds (fold1..fold3 and test) are the ones the hand-made runs name. */
+static const char SPEC[] = "name: rep\nseed: 5\ndataset: mem\nsplit: {protocol: kfold, k: 3, official_test: true}\n"
                            "pipelines:\n  - {name: a, classifier: svm}\n";
 
 static vb_dataset *mem_dataset(int k)
 {
     size_t n = 4 * (size_t)k;
-    vb_dataset *ds = vb_dataset_new(n, 0, NULL);
+    vb_dataset *ds = vb_dataset_new(n, 1, NULL);
     assert_non_null(ds);
     ds->block = malloc(n);
     for (size_t i = 0; i < n; i++) {
@@ -385,6 +386,7 @@ static vb_dataset *mem_dataset(int k)
         ds->px[i] = ds->block + i;
         ds->w[i] = ds->h[i] = ds->c[i] = 1;
         ds->labels[i] = (int)(i % (size_t)k);
+        ds->part[i] = i < 3 * (size_t)k ? VB_PART_TRAIN : VB_PART_TEST;
     }
     const char *names[3] = {HOSTILE_CLASS, "cat & dog", "a|b*c"};
     assert_int_equal(vb_dataset_set_classes(ds, names, k, NULL), VB_OK);

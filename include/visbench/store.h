@@ -91,6 +91,8 @@ typedef struct vb_store_run {
     float *scores;                         /* n_pred x n_classes */
     size_t n_epochs;
     vb_store_epoch *epochs;
+    vb_fold_kind fold_kind; /* from the folds table: what the fold is */
+    int fold_repeat;        /* repeat of a repeated k-fold (1-based), else 0 */
     /* provenance; NULL / 0 when unknown */
     char *started, *finished; /* ISO 8601 UTC */
     char *host, *version, *compiler, *cpu;
@@ -124,6 +126,11 @@ void vb_store_list_free(vb_store_exp_info *list, size_t n);
  * and scores too when with_predictions. */
 vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_exp **out, vb_error *err);
 void vb_store_exp_free(vb_store_exp *e);
+/* Is the run a single evaluation (a holdout or official-test fold), not a
+ * cross-validation fold? Is it a fold of the first (or only) repetition of
+ * a cross-validation? By the folds' kinds, never by their names. */
+int vb_store_run_is_test(const vb_store_run *r);
+int vb_store_run_first_repetition(const vb_store_run *r);
 /* Value of a named metric of a run, NaN when absent. */
 double vb_store_metric(const vb_store_run *r, const char *name);
 

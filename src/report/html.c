@@ -138,7 +138,7 @@ static void summary(page *p)
         vb_buf_puts(p->b, "<tr><td class=\"l\">");
         text(p, r->fold);
         vb_buf_printf(p->b, "</td><td>%s</td><td>%zu</td><td>%zu</td><td>%zu</td></tr>",
-                      rep_is_test_fold(r->fold) ? "single evaluation" : "cross-validation", r->n_train, r->n_val,
+                      vb_store_run_is_test(r) ? "single evaluation" : "cross-validation", r->n_train, r->n_val,
                       r->n_test);
     }
     if (shown)

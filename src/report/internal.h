@@ -29,8 +29,6 @@ typedef struct rep_view {
 vb_status rep_views_build(const vb_summary *s, rep_view **out, vb_error *err);
 void rep_views_free(rep_view *v, size_t n);
 
-int rep_is_test_fold(const char *fold);
-int rep_first_repetition(const char *fold);
 
 void rep_html(const vb_summary *s, const rep_view *v, const char *source, vb_buf *b);
 

@@ -5,11 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-int rep_is_test_fold(const char *fold) { return strcmp(fold, "test") == 0 || strcmp(fold, "holdout") == 0; }
-
-/* A CV fold of the first repetition ("fold3" or "r1-fold3"): pooled, they
- * predict every sample of the pool exactly once. */
-int rep_first_repetition(const char *fold) { return strncmp(fold, "fold", 4) == 0 || strncmp(fold, "r1-", 3) == 0; }
+/* Folds are told apart by their kind (vb_store_run_is_test,
+ * vb_store_run_first_repetition): the CV folds of the first repetition,
+ * pooled, predict every sample of the pool exactly once. */
 
 static int done(const vb_store_run *r) { return strcmp(r->status, "done") == 0; }
 
@@ -56,7 +54,7 @@ static vb_status view_build(const vb_store_exp *e, const vb_summary_row *row, re
         }
         if (r->n_epochs && (!v->curves || r == test))
             v->curves = r;
-        if (!rep_is_test_fold(r->fold)) {
+        if (!vb_store_run_is_test(r)) {
             double a = vb_store_metric(r, "accuracy");
             if (!isnan(a))
                 v->cv_acc[v->n_cv_acc++] = a;
@@ -93,7 +91,7 @@ static vb_status view_build(const vb_store_exp *e, const vb_summary_row *row, re
     size_t n_pool = 0, n_rep1 = 0, n_rep1_scored = 0;
     for (size_t i = 0; i < e->n_runs; i++) {
         const vb_store_run *r = &e->runs[i];
-        if (strcmp(r->pipeline, row->pipeline) != 0 || !done(r) || rep_is_test_fold(r->fold))
+        if (strcmp(r->pipeline, row->pipeline) != 0 || !done(r) || vb_store_run_is_test(r))
             continue;
         v->n_cv++;
         for (size_t c = 0; c < k; c++) {
@@ -105,7 +103,7 @@ static vb_status view_build(const vb_store_exp *e, const vb_summary_row *row, re
                 auc_n[c]++;
             }
         }
-        if (rep_first_repetition(r->fold)) {
+        if (vb_store_run_first_repetition(r)) {
             n_rep1++;
             n_rep1_scored += has_scores(r);
             n_pool += r->n_pred;
@@ -133,8 +131,8 @@ static vb_status view_build(const vb_store_exp *e, const vb_summary_row *row, re
             return VB_ERR_NOMEM;
         for (size_t i = 0; i < e->n_runs; i++) {
             const vb_store_run *r = &e->runs[i];
-            if (strcmp(r->pipeline, row->pipeline) != 0 || !done(r) || rep_is_test_fold(r->fold) ||
-                !rep_first_repetition(r->fold))
+            if (strcmp(r->pipeline, row->pipeline) != 0 || !done(r) || vb_store_run_is_test(r) ||
+                !vb_store_run_first_repetition(r))
                 continue;
             memcpy(v->truth + v->n_pred, r->truth, r->n_pred * sizeof *v->truth);
             memcpy(v->scores + v->n_pred * k, r->scores, r->n_pred * k * sizeof *v->scores);

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int is_test_fold(const char *fold) { return strcmp(fold, "test") == 0 || strcmp(fold, "holdout") == 0; }
 
 void vb_summary_free(vb_summary *s)
 {
@@ -51,7 +50,7 @@ static void stat_of(const vb_store_exp *e, run_set rs, const char *metric, vb_st
         if (strcmp(r->status, "done") != 0)
             continue;
         double v = vb_store_metric(r, metric);
-        if (is_test_fold(r->fold))
+        if (vb_store_run_is_test(r))
             st->test = v;
         else if (!isnan(v) && n < 4096)
             vals[n++] = v;
@@ -114,12 +113,6 @@ static int by_sample(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Is fold a CV fold of the first repetition ("fold3" or "r1-fold3")? */
-static int first_repetition(const char *fold)
-{
-    return strncmp(fold, "fold", 4) == 0 || strncmp(fold, "r1-", 3) == 0;
-}
-
 /* Pooled out-of-fold predictions of one pipeline over the CV folds of the
  * first repetition, as a pseudo-run sorted by sample. */
 static int pooled_oof(const vb_store_exp *e, run_set rs, vb_store_run *out)
@@ -128,7 +121,7 @@ static int pooled_oof(const vb_store_exp *e, run_set rs, vb_store_run *out)
     size_t total = 0;
     for (size_t k = 0; k < rs.n; k++) {
         const vb_store_run *r = &e->runs[rs.idx[k]];
-        if (strcmp(r->status, "done") == 0 && first_repetition(r->fold))
+        if (strcmp(r->status, "done") == 0 && vb_store_run_first_repetition(r))
             total += r->n_pred;
     }
     if (!total)
@@ -140,7 +133,7 @@ static int pooled_oof(const vb_store_exp *e, run_set rs, vb_store_run *out)
         return 0;
     for (size_t k = 0; k < rs.n; k++) {
         const vb_store_run *r = &e->runs[rs.idx[k]];
-        if (strcmp(r->status, "done") != 0 || !first_repetition(r->fold))
+        if (strcmp(r->status, "done") != 0 || !vb_store_run_first_repetition(r))
             continue;
         memcpy(out->sample + out->n_pred, r->sample, r->n_pred * sizeof *r->sample);
         memcpy(out->truth + out->n_pred, r->truth, r->n_pred * sizeof *r->truth);
@@ -204,7 +197,7 @@ static void pair_tests(const vb_summary *s, const vb_store_run *oof, size_t a, s
     double ntr = 0, nte = 0;
     for (size_t k = 0; k < ra->n_runs && J < 4096; k++) {
         const vb_store_run *x = &e->runs[ra->run_idx[k]];
-        if (strcmp(x->status, "done") != 0 || is_test_fold(x->fold))
+        if (strcmp(x->status, "done") != 0 || vb_store_run_is_test(x))
             continue;
         const vb_store_run *y = find_run(e, runs_of(rb), x->fold);
         if (!y)
@@ -246,7 +239,7 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
         }
         vb_summary_row *row = &s->rows[s->n - 1];
         row->n_runs++;
-        if (is_test_fold(r->fold)) {
+        if (vb_store_run_is_test(r)) {
             s->has_test = 1;
             s->test_fold = r->fold;
         } else
@@ -260,7 +253,7 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
         if (strcmp(r->status, "done") != 0)
             continue;
         row->n_done++;
-        row->n_cv += !is_test_fold(r->fold);
+        row->n_cv += !vb_store_run_is_test(r);
         row->extract_s += r->extract_s;
         row->train_s += r->train_s;
         row->tune_s += r->tune_s;
@@ -270,12 +263,12 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
         double mb = (double)r->peak_rss_kb / 1024.0;
         row->peak_rss_mb = mb > row->peak_rss_mb ? mb : row->peak_rss_mb;
         row->proba = r->proba;
-        if (is_test_fold(r->fold) || !row->features) {
+        if (vb_store_run_is_test(r) || !row->features) {
             row->features = r->features;
             row->params = r->params;
             row->grid = r->grid;
         }
-        if (is_test_fold(r->fold))
+        if (vb_store_run_is_test(r))
             row->test_run = r;
     }
     for (size_t j = 0; j < s->n; j++) {

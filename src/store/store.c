@@ -82,8 +82,11 @@ static vb_status db_fail(vb_store *s, vb_error *err, const char *what)
     int code = sqlite3_errcode(s->db);
     vb_status st = code == SQLITE_NOMEM ? VB_ERR_NOMEM
                  : code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? VB_ERR_FORMAT : VB_ERR_IO;
-    return vb_fail(err, st, "%s: %s: %s%s", s->path, what, sqlite3_errmsg(s->db),
-                   code == SQLITE_NOTADB ? " (not a visbench store)" : "");
+    if (code == SQLITE_NOTADB) /* what failed does not matter to a person: the file is no store */
+        return vb_fail(err, st, "%s: not a visbench store (the file is not an SQLite database); name a new file "
+                                "or a visbench store",
+                       s->path);
+    return vb_fail(err, st, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
 static vb_status exec(vb_store *s, const char *sql, vb_error *err)
@@ -1024,6 +1027,16 @@ void vb_store_exp_free(vb_store_exp *e)
     free(e);
 }
 
+int vb_store_run_is_test(const vb_store_run *r)
+{
+    return r->fold_kind == VB_FOLD_HOLDOUT || r->fold_kind == VB_FOLD_OFFICIAL_TEST;
+}
+
+int vb_store_run_first_repetition(const vb_store_run *r)
+{
+    return r->fold_kind == VB_FOLD_CV || (r->fold_kind == VB_FOLD_REPEAT && r->fold_repeat == 1);
+}
+
 double vb_store_metric(const vb_store_run *r, const char *name)
 {
     for (size_t i = 0; i < r->n_metrics; i++)
@@ -1221,8 +1234,10 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
                      "SELECT id, pipeline, fold, fold_index, status, error, config, params, grid, features, dim,"
                      " probabilities, features_shared, n_train, n_val, n_test, extract_s, tune_s, train_s, predict_s,"
                      " peak_rss_kb, model_bytes, model_info, pipeline_index, started, finished, host, threads,"
-                     " visbench_version, compiler, cpu FROM runs WHERE experiment_id = ?"
-                     " ORDER BY pipeline_index, pipeline, fold_index",
+                     " visbench_version, compiler, cpu,"
+                     " (SELECT kind FROM folds f WHERE f.experiment_id = runs.experiment_id AND f.name = runs.fold),"
+                     " (SELECT repeat FROM folds f WHERE f.experiment_id = runs.experiment_id AND f.name = runs.fold)"
+                     " FROM runs WHERE experiment_id = ? ORDER BY pipeline_index, pipeline, fold_index",
                      &q, err);
     if (st == VB_OK) {
         sqlite3_bind_int64(q, 1, e->id);
@@ -1266,7 +1281,12 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
             r->version = col_text(q, 28);
             r->compiler = col_text(q, 29);
             r->cpu = col_text(q, 30);
-            if (!r->pipeline || !r->fold || !r->status)
+            const char *kind = (const char *)sqlite3_column_text(q, 31);
+            if (!kind || !vb_fold_kind_parse(kind, &r->fold_kind))
+                st = vb_fail(err, VB_ERR_FORMAT, "%s: run %s [%s] has no fold of a known kind", s->path,
+                             r->pipeline ? r->pipeline : "?", r->fold ? r->fold : "?");
+            r->fold_repeat = sqlite3_column_type(q, 32) == SQLITE_NULL ? 0 : sqlite3_column_int(q, 32);
+            if (st == VB_OK && (!r->pipeline || !r->fold || !r->status))
                 st = vb_fail(err, VB_ERR_FORMAT, "%s: a run lacks its pipeline, fold or status", s->path);
         }
     }

@@ -178,7 +178,7 @@ pipelines:
 YAML
 expect_fail "sizes vary" "vary.yaml:5:5: pipeline 'hog-knn' extracts features that need one image size, but the dataset's images vary (vary/a/circle_0000.png is 24x24, vary/a/circle_0099.png is 30x30); add {resize: [w, h]}" "$VB" run vary.yaml
 echo "this is no database" >junk.db
-expect_fail "a store that is no database" "junk.db: file is not a database" "$VB" -q run spec.yaml --store junk.db
+expect_fail "a store that is no database" "junk.db: not a visbench store (the file is not an SQLite database)" "$VB" -q run spec.yaml --store junk.db
 [ ! -e junk.split.txt ] && ok || bad "a failed store open left junk.split.txt"
 
 # honest splits: on a dataset with an official test part, holdout draws from
