@@ -518,6 +518,7 @@ static void test_list(void **state)
     vb_store_list_free(l, n);
     int64_t exp;
     assert_int_equal(vb_store_experiment(s, fx->spec, fx->ds, fx->split, &exp, &err), VB_OK);
+    usleep(2000); /* the times have milliseconds: the run's write comes later than the creation */
     fake f;
     fake_result(&f, "a", "fold1");
     assert_int_equal(claim_ok(s, exp, "a", "fold1", "cfg", 0), VB_CLAIM_RUN);

@@ -1,5 +1,6 @@
 /* Helpers shared by the classifier plug-ins. */
 #include "internal.h"
+#include "../core/linalg.h"
 
 #include <cblas.h>
 #include <stdlib.h>
@@ -82,8 +83,7 @@ vb_status vb_clf_sqdist(const float *X, size_t n, size_t d, const float *C, cons
 {
     if (n > 0x7fffffff || d > 0x7fffffff || k > 0x7fffffff)
         return vb_fail(err, VB_ERR_NOMEM, "distance block too large for BLAS");
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)k, (int)d, -2.0f, X, (int)d, C, (int)d, 0.0f,
-                D, (int)k);
+    vb_sgemm(0, 1, n, k, d, -2.0f, X, d, C, d, 0.0f, D, k);
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         double q = 0;

@@ -18,6 +18,7 @@
  * probabilities); the logistic loss gives one-vs-rest probabilities
  * sigmoid(s_c) / sum_k sigmoid(s_k) (scikit-learn's OvR predict_proba). */
 #include "internal.h"
+#include "../core/linalg.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -196,8 +197,7 @@ static vb_status linear_predict(const void *state, const float *X, size_t n, int
         return VB_ERR_NOMEM;
     for (size_t r0 = 0; r0 < n; r0 += B) {
         size_t m = n - r0 < B ? n - r0 : B;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)K, (int)s->d, 1.0f, X + r0 * s->d,
-                    (int)s->d, s->W, (int)s->d, 0.0f, Z, (int)K);
+        vb_sgemm(0, 1, m, K, s->d, 1.0f, X + r0 * s->d, s->d, s->W, s->d, 0.0f, Z, K);
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < m; i++) {
             float *z = Z + i * K;

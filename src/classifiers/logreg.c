@@ -22,6 +22,7 @@
  * default factr), or at max_iter (with a warning).
  * Features are not standardised here: that is the postprocess step's job. */
 #include "internal.h"
+#include "../core/linalg.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -442,8 +443,7 @@ static vb_status logreg_predict(const void *state, const float *X, size_t n, int
         return VB_ERR_NOMEM;
     for (size_t r0 = 0; r0 < n; r0 += B) {
         size_t mm = n - r0 < B ? n - r0 : B;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)mm, (int)K, (int)s->d, 1.0f, X + r0 * s->d,
-                    (int)s->d, s->W, (int)s->d, 0.0f, Z, (int)K);
+        vb_sgemm(0, 1, mm, K, s->d, 1.0f, X + r0 * s->d, s->d, s->W, s->d, 0.0f, Z, K);
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < mm; i++) {
             float *z = Z + i * K;

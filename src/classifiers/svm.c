@@ -6,6 +6,7 @@
  * cross-validated decision values (our RNG, not libsvm's rand()), coupled
  * across pairs as Wu, Lin and Weng (2004) describe. */
 #include "visbench/classifier.h"
+#include "../core/linalg.h"
 
 
 #include <cblas.h>
@@ -206,8 +207,7 @@ static vb_status decision_values(const svm_state *s, const float *X, size_t n, d
         size_t m = n - r0 < B ? n - r0 : B;
         const float *Xb = X + r0 * d;
         /* G = Xb SV^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)l, (int)d, 1.0f, Xb, (int)d, s->sv,
-                    (int)d, 0.0f, G, (int)l);
+        vb_sgemm(0, 1, m, l, d, 1.0f, Xb, d, s->sv, d, 0.0f, G, l);
         int kernel = s->kernel, degree = s->degree;
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < m; i++) {
@@ -233,8 +233,7 @@ static vb_status decision_values(const svm_state *s, const float *X, size_t n, d
             }
         }
         /* D = K W^T: the pairwise sums, then minus rho. */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)P, (int)l, 1.0f, G, (int)l, s->w, (int)l,
-                    0.0f, D, (int)P);
+        vb_sgemm(0, 1, m, P, l, 1.0f, G, l, s->w, l, 0.0f, D, P);
         for (size_t i = 0; i < m; i++)
             for (size_t p = 0; p < P; p++)
                 dec[(r0 + i) * P + p] = (double)D[i * P + p] - s->rho[p];
@@ -446,8 +445,7 @@ static vb_status gram_build(const svm_state *s, const float *X, size_t n, size_t
     }
     for (size_t r0 = 0; r0 < n; r0 += B) {
         size_t m = n - r0 < B ? n - r0 : B;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)d, 1.0, Xd + r0 * d, (int)d, Xd,
-                    (int)d, 0.0, G, (int)n);
+        vb_dgemm(0, 1, m, n, d, 1.0, Xd + r0 * d, d, Xd, d, 0.0, G, n);
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < m; i++) {
             struct svm_node *row = g->nodes + (r0 + i) * (n + 2);

@@ -29,4 +29,16 @@ void vb_pca_finish(double *values, double *vectors, size_t d);
 int vb_blas_serial_enter(void);
 void vb_blas_serial_leave(int saved);
 
+/* C = alpha op(A) op(B) + beta C, row-major (op = transpose when trans_*),
+ * with the same bits for any thread count (fixed tiles, each a serial
+ * OpenBLAS call, shared out by OpenMP). Use these, not cblas_?gemm, for
+ * anything whose result reaches a model or a metric. */
+void vb_sgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
+              const float *B, size_t ldb, float beta, float *C, size_t ldc);
+void vb_dgemm(int trans_a, int trans_b, size_t m, size_t n, size_t k, double alpha, const double *A, size_t lda,
+              const double *B, size_t ldb, double beta, double *C, size_t ldc);
+/* The upper triangle (at least) of C = alpha A' A, A being k x n: the
+ * covariance product, with the same bits for any thread count. */
+void vb_ssyrk_upper_t(size_t n, size_t k, float alpha, const float *A, size_t lda, float *C, size_t ldc);
+
 #endif

@@ -69,8 +69,7 @@ vb_status vb_pca_covariance(const float *X, size_t n, size_t d, double **mean_ou
         for (size_t j = 0; j < d; j++)
             Xc[i * d + j] = (float)((double)X[i * d + j] - mean[j]);
     /* Xc' Xc / (n - 1); the upper triangle is filled, then mirrored. */
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)n, (float)(1.0 / (double)(n - 1)), Xc, (int)d,
-                0.0f, C, (int)d);
+    vb_ssyrk_upper_t(d, n, (float)(1.0 / (double)(n - 1)), Xc, d, C, d);
     for (size_t a = 0; a < d; a++)
         for (size_t b = a; b < d; b++)
             cov[a * d + b] = cov[b * d + a] = C[a * d + b];

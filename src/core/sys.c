@@ -109,12 +109,20 @@ void vb_set_threads(int n)
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif
-    openblas_set_num_threads(n);
+    /* OpenBLAS stays single-threaded: our OpenMP threads share out GEMM
+     * tiles (vb_sgemm), and a threaded OpenBLAS call gives other bits for
+     * another thread count, and races with ours when called from inside
+     * a parallel region. */
+    openblas_set_num_threads(1);
     vl_set_num_threads((size_t)n);
 }
 
 int vb_blas_serial_enter(void)
 {
+#ifdef _OPENMP
+    if (omp_in_parallel()) /* the setting is global: only the serial part of a program changes it */
+        return 1;
+#endif
     int saved = openblas_get_num_threads();
     if (saved != 1)
         openblas_set_num_threads(1);

@@ -6,6 +6,7 @@
  * The principal components come from vb_pca_eig (core/pca.c: BLAS ssyrk,
  * LAPACK dsyevr); the tests check it against GSL (vbf_pca_eig_gsl). */
 #include "internal.h"
+#include "../core/linalg.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -193,8 +194,7 @@ static vb_status pca_transform(const void *state, const float *in, size_t n, flo
     const size_t block = 65536;
     for (size_t i0 = 0; i0 < n; i0 += block) {
         size_t m = n - i0 < block ? n - i0 : block;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)k, (int)d, 1.0f, in + i0 * d, (int)d, s->W,
-                    (int)d, 0.0f, out + i0 * k, (int)k);
+        vb_sgemm(0, 1, m, k, d, 1.0f, in + i0 * d, d, s->W, d, 0.0f, out + i0 * k, k);
     }
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++)

@@ -181,6 +181,29 @@ echo "this is no database" >junk.db
 expect_fail "a store that is no database" "junk.db: not a visbench store (the file is not an SQLite database)" "$VB" -q run spec.yaml --store junk.db
 [ ! -e junk.split.txt ] && ok || bad "a failed store open left junk.split.txt"
 
+# the same numbers with any thread count: every classifier, a tuned grid,
+# fitted pca, a sift codebook (a threaded OpenBLAS gave the SVM other bits)
+cat >thr.yaml <<'YAML'
+name: thr
+seed: 9
+dataset: shapes/dataset.yaml
+split: {protocol: kfold, k: 3, validation: 0.2}
+pipelines:
+  - {name: svm-p, features: [{hog: {cell: 4}}], postprocess: [standardize, {pca: {components: 20}}], classifier: {svm: {probability: true, C: [1, 10]}}}
+  - {name: linear, features: [{hog: {cell: 6}}], classifier: {linear: {loss: logistic}}}
+  - {name: knn, features: [{hog: {cell: 6}}], classifier: {knn: {k: 3}}}
+  - {name: forest, features: [{sift: {words: 16, step: 4, max_descriptors: 2000}}], classifier: {forest: {n_trees: 10}}}
+  - {name: logreg, features: [{lbp: {cell: 8}}], postprocess: [standardize], classifier: logreg}
+  - {name: kmeans, features: [{hog: {cell: 6}}], classifier: {kmeans: {k: 6}}}
+  - {name: gmm, features: [{hog: {cell: 8}}], postprocess: [{pca: {components: 8}}], classifier: {gmm: {k: 2}}}
+  - {name: cnn, preprocess: [{resize: 16}], classifier: {cnn: {layers: [conv: {filters: 4, size: 3}, relu, maxpool: 2, flatten, fc: classes], epochs: 2}}}
+YAML
+expect_ok "one thread" "$VB" -q --threads 1 run thr.yaml --store thr1.db
+expect_ok "two threads" "$VB" -q --threads 2 run thr.yaml --store thr2.db
+"$VB" results thr1.db --predictions >thr1.csv && "$VB" results thr2.db --predictions >thr2.csv
+[ "$(wc -l <thr1.csv)" -eq $((8 * 120 + 1)) ] && cmp -s thr1.csv thr2.csv && ok \
+  || bad "threads: predictions differ between 1 and 2 threads in: $(diff thr1.csv thr2.csv | awk -F, '/^[<>]/ {print substr($1, 3)}' | sort -u | tr '\n' ' ')"
+
 # honest splits: on a dataset with an official test part, holdout draws from
 # the training part only unless the spec says pool: all
 expect_ok "synth with a test part" "$VB" dataset synth --out parts --classes 3 --per-class 20 --test-per-class 10 --size 24 --seed 2
