@@ -429,7 +429,7 @@ static vb_status cap_claim(void *user, const vb_spec_pipeline *sp, const vb_fold
     vb_status st = vb_store_claim(c->store, c->exp, sp->name, (size_t)(sp - c->spec->pipelines), fold->name, fold_index,
                                   config.data, 0, &claim, err);
     vb_buf_free(&config);
-    *run = claim == VB_CLAIM_RUN;
+    *run = claim == VB_CLAIM_RUN ? VB_RUN_IT : claim == VB_CLAIM_BUSY ? VB_RUN_BUSY : VB_RUN_DONE;
     return st;
 }
 

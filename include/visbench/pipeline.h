@@ -79,11 +79,16 @@ vb_status vb_postchain_apply(const vb_postchain *pc, const float *X, size_t n, f
 
 /* ---- the experiment runner --------------------------------------------- */
 
+enum { VB_RUN_DONE = 0, VB_RUN_IT = 1, VB_RUN_BUSY = 2 };
+
 typedef struct vb_run_sink {
     void *user;
-    /* Optional: should this process run (pipeline, fold)? Sets *run to 0 for
-     * runs that finished earlier or that another process is running (a
-     * results store claims the run for this process when *run is 1). */
+    /* Optional: should this process run (pipeline, fold)? Sets *run to
+     * VB_RUN_IT (a results store claims the run for this process), to
+     * VB_RUN_DONE for a run that finished earlier, or to VB_RUN_BUSY for one
+     * another live process is running: the runner asks again about those
+     * once it has done everything else, about once a second, until each is
+     * done or can be taken over (its holder died). */
     vb_status (*claim)(void *user, const vb_spec_pipeline *sp, const vb_fold *fold, size_t fold_index, int *run,
                        vb_error *err);
     /* Optional: a claimed run was interrupted; give it back. */

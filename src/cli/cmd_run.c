@@ -11,7 +11,9 @@ typedef struct run_ctx {
     const vb_dataset *ds;
     const vb_spec *spec;
     int json, retry_failed;
-    size_t ran, kept, busy;
+    size_t ran, kept, by_other;
+    size_t n_folds;
+    unsigned char *was_busy; /* [pipeline * n_folds + fold]: another process held it */
 } run_ctx;
 
 static void print_result(const vb_run_result *r, const vb_dataset *ds)
@@ -49,9 +51,14 @@ static vb_status on_claim(void *user, const vb_spec_pipeline *sp, const vb_fold 
     vb_buf_free(&config);
     if (st != VB_OK)
         return st;
-    *run = claim == VB_CLAIM_RUN;
-    c->kept += claim == VB_CLAIM_DONE;
-    c->busy += claim == VB_CLAIM_BUSY;
+    *run = claim == VB_CLAIM_RUN ? VB_RUN_IT : claim == VB_CLAIM_BUSY ? VB_RUN_BUSY : VB_RUN_DONE;
+    unsigned char *held = &c->was_busy[(size_t)(sp - c->spec->pipelines) * c->n_folds + fold_index];
+    if (claim == VB_CLAIM_BUSY)
+        *held = 1;
+    else if (claim == VB_CLAIM_DONE && *held)
+        c->by_other++;
+    else if (claim == VB_CLAIM_DONE)
+        c->kept++;
     return VB_OK;
 }
 
@@ -267,6 +274,9 @@ int cmd_run(int argc, char **argv)
     ctx.spec = spec;
     ctx.json = json;
     ctx.retry_failed = retry;
+    ctx.n_folds = back->n_folds;
+    if (!(ctx.was_busy = vb_calloc(spec->n_pipelines * back->n_folds, 1, &err)))
+        goto fail;
     vb_run_sink sink = {.user = &ctx, .claim = on_claim, .release = on_release, .on_result = on_result,
                         .on_failure = on_failure};
     if (vb_experiment_run(spec, ds, back, &ropts, &sink, &failed, &err) != VB_OK)
@@ -274,9 +284,9 @@ int cmd_run(int argc, char **argv)
     if (ctx.kept)
         vb_log(VB_LOG_INFO, "%zu run%s finished earlier and kept (see visbench results %s)", ctx.kept,
                ctx.kept == 1 ? "" : "s", db);
-    if (ctx.busy)
-        vb_log(VB_LOG_WARN, "%zu run%s left to another visbench process working on %s", ctx.busy,
-               ctx.busy == 1 ? "" : "s", db);
+    if (ctx.by_other)
+        vb_log(VB_LOG_INFO, "%zu run%s done by another visbench process working on %s", ctx.by_other,
+               ctx.by_other == 1 ? "" : "s", db);
     if (!json) {
         cli_progress_break();
         printf("\n");
@@ -293,6 +303,7 @@ int cmd_run(int argc, char **argv)
 fail:
     rc = cli_error(&err);
 done:
+    free(ctx.was_busy);
     vb_store_close(store);
     vb_split_free(split);
     vb_split_free(back);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Features of one fold, shared by pipelines with the same configuration.
  * A failed extraction stays failed for the pipelines that share it. */
@@ -253,40 +254,68 @@ vb_status vb_experiment_run(const vb_spec *spec, const vb_dataset *ds, const vb_
     vb_status st = vb_experiment_check(spec, ds, opts, err);
     if (st != VB_OK)
         return st;
-    for (size_t f = 0; f < split->n_folds; f++) {
-        const vb_fold *fold = &split->folds[f];
-        feat_cache cache = {0};
-        for (size_t i = 0; i < spec->n_pipelines; i++) {
-            const vb_spec_pipeline *sp = &spec->pipelines[i];
-            if (opts && opts->only && strcmp(opts->only, sp->name) != 0)
-                continue;
-            int run = 1;
-            if (sink->claim && (st = sink->claim(sink->user, sp, fold, f, &run, err)) != VB_OK) {
-                cache_clear(&cache);
-                return st;
-            }
-            if (!run)
-                continue;
-            vb_error e = {0};
-            int sink_failed = 0;
-            st = run_one(spec, sp, ds, fold, f, &cache, sink, &sink_failed, &e);
-            /* A failing sink stops the experiment, whatever its status. */
-            if (sink_failed || st == VB_ERR_INTERRUPTED || st == VB_ERR_NOMEM || st == VB_ERR_IO) {
-                /* The run did not finish: hand it back so a rerun does it. */
-                if (sink->release)
-                    sink->release(sink->user, sp->name, fold->name);
-                cache_clear(&cache);
-                if (err)
-                    *err = e;
-                return st;
-            }
-            if (st != VB_OK) {
-                (*n_failed)++;
-                if (sink->on_failure)
-                    sink->on_failure(sink->user, sp->name, fold->name, &e);
+    /* Runs another live process holds are tried again once this process
+     * has done all it could: taken over if that process dies, skipped when
+     * it finishes them. busy[f * P + i] marks them. */
+    size_t P = spec->n_pipelines, n_busy = 0;
+    size_t cells = split->n_folds * P;
+    unsigned char *busy = vb_calloc(cells ? cells : 1, 1, err);
+    if (!busy)
+        return VB_ERR_NOMEM;
+    for (int pass = 0; st == VB_OK; pass++) {
+        if (pass > 0) {
+            if (!n_busy)
+                break;
+            if (pass == 1)
+                vb_log(VB_LOG_INFO, "waiting for %zu run%s that another visbench process is doing", n_busy,
+                       n_busy == 1 ? "" : "s");
+            for (int w = 0; w < 10 && !vb_interrupted(); w++) /* a second between looks, interruptible */
+                usleep(100000);
+            if (vb_interrupted()) {
+                st = vb_fail(err, VB_ERR_INTERRUPTED, "interrupted while waiting for runs of another process");
+                break;
             }
         }
-        cache_clear(&cache);
+        for (size_t f = 0; f < split->n_folds && st == VB_OK; f++) {
+            const vb_fold *fold = &split->folds[f];
+            feat_cache cache = {0};
+            for (size_t i = 0; i < P; i++) {
+                const vb_spec_pipeline *sp = &spec->pipelines[i];
+                if (opts && opts->only && strcmp(opts->only, sp->name) != 0)
+                    continue;
+                if (pass > 0 && !busy[f * P + i])
+                    continue;
+                int run = VB_RUN_IT;
+                if (sink->claim && (st = sink->claim(sink->user, sp, fold, f, &run, err)) != VB_OK)
+                    break;
+                if (busy[f * P + i] != (run == VB_RUN_BUSY)) {
+                    n_busy += run == VB_RUN_BUSY ? 1 : (size_t)-1;
+                    busy[f * P + i] = run == VB_RUN_BUSY;
+                }
+                if (run != VB_RUN_IT)
+                    continue;
+                vb_error e = {0};
+                int sink_failed = 0;
+                st = run_one(spec, sp, ds, fold, f, &cache, sink, &sink_failed, &e);
+                /* A failing sink stops the experiment, whatever its status. */
+                if (sink_failed || st == VB_ERR_INTERRUPTED || st == VB_ERR_NOMEM || st == VB_ERR_IO) {
+                    /* The run did not finish: hand it back so a rerun does it. */
+                    if (sink->release)
+                        sink->release(sink->user, sp->name, fold->name);
+                    if (err)
+                        *err = e;
+                    break;
+                }
+                if (st != VB_OK) {
+                    st = VB_OK;
+                    (*n_failed)++;
+                    if (sink->on_failure)
+                        sink->on_failure(sink->user, sp->name, fold->name, &e);
+                }
+            }
+            cache_clear(&cache);
+        }
     }
-    return VB_OK;
+    free(busy);
+    return st;
 }

@@ -73,8 +73,6 @@ n=$(q killed.db "select count(*) from runs where status = 'done'")
 [ "$(q killed.db 'pragma integrity_check')" = ok ] && ok || bad "kill -9: integrity check"
 q killed.db "select id, pipeline, fold, finished from runs where status = 'done' order by id" >kept.txt
 # two processes at once finish the work: each remaining run computed once
-# (the same thread count as the reference: the SVM's scores change in the
-# last bits with it)
 "$VB" --threads 2 run long.yaml --store killed.db --json >r1.out 2>r1.err &
 p1=$!
 "$VB" --threads 2 run long.yaml --store killed.db --json >r2.out 2>r2.err &
@@ -91,6 +89,26 @@ cmp -s kept.txt kept2.txt && ok || { bad "resume: the runs done before the kill 
 "$VB" results killed.db --predictions >killed.csv
 cmp -s full.csv killed.csv && ok || bad "resume: results differ from the uninterrupted run"
 [ "$(q killed.db 'pragma integrity_check')" = ok ] && ok || bad "resume: integrity check"
+
+# ---- a process waits for another's runs, and takes them over when it dies ---
+"$VB" -q --threads 2 run long.yaml --store takeover.db >/dev/null 2>&1 &
+pa=$!
+for _ in $(seq 1 1000); do
+  [ "$(q takeover.db "select count(*) from runs where status = 'running' and owner like '%:$pa:%'" 2>/dev/null)" = 1 ] && break
+  sleep 0.01
+done
+kill -STOP $pa # alive, holding its claim: the other process must wait for it
+"$VB" --threads 2 run long.yaml --store takeover.db --json >tb.out 2>tb.err &
+pb=$!
+for _ in $(seq 1 3000); do grep -q 'waiting for 1 run that another visbench process is doing' tb.err && break; sleep 0.01; done
+grep -q 'waiting for 1 run that another visbench process is doing' tb.err && ok || { bad "takeover: the second process did not wait"; cat tb.err >&2; }
+kill -9 $pa
+wait $pa 2>/dev/null
+wait $pb && ok || { bad "takeover: the waiting process failed"; cat tb.err >&2; }
+[ "$(q takeover.db "select count(*) from runs where status = 'done' and owner is null")" = 16 ] && ok \
+  || bad "takeover: not every run done once the holder died"
+"$VB" results takeover.db --predictions >takeover.csv
+cmp -s full.csv takeover.csv && ok || bad "takeover: results differ from the uninterrupted run"
 
 # ---- two processes on a new store share the work and lose nothing ----------
 "$VB" -q --threads 2 run long.yaml --store both.db --json >a.out 2>a.err &
