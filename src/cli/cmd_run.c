@@ -14,6 +14,7 @@ typedef struct run_ctx {
     size_t ran, kept, by_other;
     size_t n_folds;
     unsigned char *was_busy; /* [pipeline * n_folds + fold]: another process held it */
+    vb_store_exp *stored;    /* --json: the experiment as read from the store, for kept runs */
 } run_ctx;
 
 static void print_result(const vb_run_result *r, const vb_dataset *ds)
@@ -32,6 +33,38 @@ static void print_result(const vb_run_result *r, const vb_dataset *ds)
         printf("  %-22.22s %9.4f %8.4f %8.4f %8zu\n", ds->classes[k], m->precision[k], m->recall[k], m->f1[k],
                m->support[k]);
     fflush(stdout);
+}
+
+/* --json: the object of a run that finished earlier (or that another
+ * process finished), read back from the store, marked "kept": true. */
+static vb_status print_kept(run_ctx *c, const char *pipeline, const char *fold, vb_error *err)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        for (size_t i = 0; c->stored && i < c->stored->n_runs; i++) {
+            const vb_store_run *r = &c->stored->runs[i];
+            if (strcmp(r->pipeline, pipeline) != 0 || strcmp(r->fold, fold) != 0 || strcmp(r->status, "done") != 0)
+                continue;
+            vb_buf b;
+            vb_buf_init(&b);
+            vb_stored_result_json(r, &b);
+            if (b.failed) {
+                vb_buf_free(&b);
+                return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+            }
+            cli_progress_break();
+            printf("%s\n", b.data);
+            fflush(stdout);
+            vb_buf_free(&b);
+            return VB_OK;
+        }
+        /* not in the copy read so far (done by another process since): read again */
+        vb_store_exp_free(c->stored);
+        c->stored = NULL;
+        vb_status st = vb_store_load(c->store, c->exp, 0, &c->stored, err);
+        if (st != VB_OK)
+            return st;
+    }
+    return VB_OK; /* a failed run: nothing to print */
 }
 
 static vb_status on_claim(void *user, const vb_spec_pipeline *sp, const vb_fold *fold, size_t fold_index, int *run,
@@ -59,6 +92,8 @@ static vb_status on_claim(void *user, const vb_spec_pipeline *sp, const vb_fold 
         c->by_other++;
     else if (claim == VB_CLAIM_DONE)
         c->kept++;
+    if (claim == VB_CLAIM_DONE && c->json) /* scripts get every run, kept or new */
+        return print_kept(c, sp->name, fold->name, err);
     return VB_OK;
 }
 
@@ -304,6 +339,7 @@ fail:
     rc = cli_error(&err);
 done:
     free(ctx.was_busy);
+    vb_store_exp_free(ctx.stored);
     vb_store_close(store);
     vb_split_free(split);
     vb_split_free(back);

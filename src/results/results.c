@@ -1,9 +1,22 @@
 /* A finished run as one JSON object (visbench run --json). */
 #include "visbench/results.h"
+#include "visbench/node.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The parameters (canonical flow YAML) as a JSON object, as the store
+ * keeps them; the text as a string should it not parse. */
+static void params_json(const char *yaml, vb_buf *b)
+{
+    vb_doc *doc = NULL;
+    if (yaml && *yaml && vb_doc_load_string(yaml, "parameters", &doc, NULL) == VB_OK) {
+        vb_node_to_json(doc->root, b);
+        vb_doc_free(doc);
+    } else
+        vb_buf_json_str(b, yaml ? yaml : "");
+}
 
 void vb_result_json(const vb_run_result *r, const vb_dataset *ds, int details, vb_buf *b)
 {
@@ -32,7 +45,7 @@ void vb_result_json(const vb_run_result *r, const vb_dataset *ds, int details, v
                   r->proba ? "true" : "false");
     vb_buf_json_str(b, r->features);
     vb_buf_puts(b, ", \"params\": ");
-    vb_buf_json_str(b, r->params);
+    params_json(r->params, b);
     if (r->grid) {
         vb_buf_puts(b, ", \"grid\": ");
         vb_buf_json_str(b, r->grid);
@@ -61,6 +74,42 @@ void vb_result_json(const vb_run_result *r, const vb_dataset *ds, int details, v
         }
         vb_buf_puts(b, "]");
     }
-    vb_buf_puts(b, "}");
+    vb_buf_puts(b, ", \"kept\": false}");
 }
 
+void vb_stored_result_json(const vb_store_run *r, vb_buf *b)
+{
+    vb_buf_puts(b, "{\"pipeline\": ");
+    vb_buf_json_str(b, r->pipeline);
+    vb_buf_puts(b, ", \"fold\": ");
+    vb_buf_json_str(b, r->fold);
+    static const char *const metrics[] = {"accuracy",        "balanced_accuracy", "macro_f1",
+                                          "macro_precision", "macro_recall",      "weighted_f1"};
+    for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++) {
+        vb_buf_printf(b, ", \"%s\": ", metrics[i]);
+        vb_buf_double(b, vb_store_metric(r, metrics[i]));
+    }
+    struct {
+        const char *name;
+        double v;
+    } times[] = {{"extract_s", r->extract_s}, {"tune_s", r->tune_s}, {"train_s", r->train_s}, {"predict_s", r->predict_s}};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        vb_buf_printf(b, ", \"%s\": ", times[i].name);
+        vb_buf_double(b, times[i].v);
+    }
+    vb_buf_printf(b, ", \"n_train\": %zu, \"n_val\": %zu, \"n_test\": %zu, \"dim\": %zu", r->n_train, r->n_val,
+                  r->n_test, r->dim);
+    vb_buf_printf(b, ", \"features_shared\": %s, \"peak_rss_mb\": ", r->features_shared ? "true" : "false");
+    vb_buf_double(b, (double)r->peak_rss_kb / 1024.0);
+    vb_buf_printf(b, ", \"model_bytes\": %zu, \"probabilities\": %s, \"features\": ", r->model_bytes,
+                  r->proba ? "true" : "false");
+    vb_buf_json_str(b, r->features ? r->features : "");
+    vb_buf_printf(b, ", \"params\": %s", r->params && *r->params ? r->params : "{}");
+    if (r->grid) {
+        vb_buf_puts(b, ", \"grid\": ");
+        vb_buf_json_str(b, r->grid);
+    }
+    if (r->model_info && *r->model_info)
+        vb_buf_printf(b, ", \"model\": %s", r->model_info);
+    vb_buf_puts(b, ", \"kept\": true}");
+}

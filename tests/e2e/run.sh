@@ -141,7 +141,10 @@ cmp -s pred1.csv pred2.csv && ok || bad "determinism: predictions differ"
 cmp -s run1.split.txt run2.split.txt && ok || bad "determinism: splits differ"
 # a second run of the same command redoes nothing
 expect_ok "rerun" "$VB" run spec.yaml --json --store run2.db
-[ ! -s out.txt ] && grep -q '2 runs finished earlier and kept' err.txt && ok || { bad "rerun redid work"; cat err.txt >&2; }
+# (and --json still prints every run, the kept ones marked: scripts get all results)
+[ "$(grep -c '"kept": true}$' out.txt)" -eq 2 ] && ! grep -q '"kept": false' out.txt \
+  && grep -q '2 runs finished earlier and kept' err.txt && ok || { bad "rerun redid work, or --json hid the kept runs"; cat out.txt err.txt >&2; }
+/usr/bin/python3 -c 'import json, sys; [json.loads(l) for l in open("out.txt")]' && ok || bad "rerun --json: not JSON lines"
 
 # --pipeline runs one
 expect_ok "run --pipeline" "$VB" run spec.yaml --pipeline raw-svm --store run3.db --json

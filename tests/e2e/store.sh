@@ -78,8 +78,8 @@ p1=$!
 "$VB" --threads 2 run long.yaml --store killed.db --json >r2.out 2>r2.err &
 p2=$!
 wait $p1 && wait $p2 && ok || { bad "resume failed"; cat r1.err r2.err >&2; }
-[ "$(cat r1.out r2.out | grep -c '"pipeline": ')" -eq $((16 - n)) ] && ok \
-  || bad "resume: computed $(cat r1.out r2.out | grep -c '"pipeline": ') runs, expected $((16 - n))"
+[ "$(cat r1.out r2.out | grep -c '"kept": false}')" -eq $((16 - n)) ] && ok \
+  || bad "resume: computed $(cat r1.out r2.out | grep -c '"kept": false}') runs, expected $((16 - n))"
 [ "$(q killed.db "select count(*) from runs where status = 'done'")" = 16 ] && ok || bad "resume: 16 runs done"
 [ "$(q killed.db "select count(*) from runs where status <> 'done' or owner is not null")" = 0 ] && ok \
   || bad "resume: a claim is left (the dead process's was not taken back?)"
@@ -116,7 +116,7 @@ p1=$!
 "$VB" -q --threads 2 run long.yaml --store both.db --json >b.out 2>b.err &
 p2=$!
 wait $p1 && wait $p2 && ok || { bad "concurrent runs failed"; cat a.err b.err >&2; }
-[ "$(cat a.out b.out | grep -c '"pipeline": ')" -eq 16 ] && ok || bad "concurrent: a run was computed twice or not at all"
+[ "$(cat a.out b.out | grep -c '"kept": false}')" -eq 16 ] && ok || bad "concurrent: a run was computed twice or not at all"
 [ "$(q both.db "select count(*) from runs where status = 'done'")" = 16 ] && ok || bad "concurrent: 16 runs"
 "$VB" results both.db --predictions >both.csv
 cmp -s full.csv both.csv && ok || bad "concurrent: results differ from the uninterrupted run"

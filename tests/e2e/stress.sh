@@ -40,7 +40,7 @@ for round in $(seq 1 "$rounds"); do
   done
   bad=0 exits=0
   for pid in "${pids[@]}"; do wait "$pid" || exits=$((exits + 1)); done
-  computed=$(cat r/*.out | grep -c '"pipeline": ')
+  computed=$(cat r/*.out | grep -c '"kept": false}')
   done_runs=$(sqlite3 r/R.db "select count(*) from runs where status = 'done'")
   all_runs=$(sqlite3 r/R.db "select count(*) from runs")
   distinct=$(sqlite3 r/R.db "select count(distinct pipeline || '/' || fold) from runs")
