@@ -17,6 +17,8 @@ int cli_error(const vb_error *err);
 int cli_usage(const char *cmd, const char *fmt, ...) VB_PRINTF(2, 3);
 /* Installs the log and progress hooks and the SIGINT handler. */
 void cli_setup(int verbose, int quiet);
+/* 0 with -q, 1 by default, 2 with -v. */
+int cli_verbosity(void);
 /* Ends a progress line that is being drawn (before printing other output). */
 void cli_progress_break(void);
 

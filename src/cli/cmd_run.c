@@ -15,11 +15,21 @@ typedef struct run_ctx {
     size_t n_folds;
     unsigned char *was_busy; /* [pipeline * n_folds + fold]: another process held it */
     vb_store_exp *stored;    /* --json: the experiment as read from the store, for kept runs */
+    int detailed;            /* per-run blocks with per-class tables (-v, or a single run) */
 } run_ctx;
 
-static void print_result(const vb_run_result *r, const vb_dataset *ds)
+/* One line per finished run; the whole block (sizes, timings, grid, the
+ * per-class table) with -v, or when the spec has a single run. */
+static void print_result(const vb_run_result *r, const vb_dataset *ds, int detailed)
 {
     const vb_metrics *m = r->metrics;
+    if (!detailed) {
+        printf("%s [%s]  accuracy %.4f  macro-F1 %.4f  extract %.2f s  train %.2f s  predict %.2f s%s%s\n",
+               r->pipeline, r->fold, m->accuracy, m->macro_f1, r->extract_s, r->train_s, r->predict_s,
+               r->grid ? "  grid " : "", r->grid ? r->grid : "");
+        fflush(stdout);
+        return;
+    }
     printf("\n%s [%s]  accuracy %.4f  balanced %.4f  macro-F1 %.4f\n", r->pipeline, r->fold, m->accuracy,
            m->balanced_accuracy, m->macro_f1);
     printf("  features %s%s; train %zu, validation %zu, test %zu\n", r->features,
@@ -133,7 +143,7 @@ static vb_status on_result(void *user, const vb_run_result *res, vb_error *err)
         fflush(stdout);
         vb_buf_free(&b);
     } else
-        print_result(r, c->ds);
+        print_result(r, c->ds, c->detailed);
     return VB_OK;
 }
 
@@ -310,6 +320,7 @@ int cmd_run(int argc, char **argv)
     ctx.json = json;
     ctx.retry_failed = retry;
     ctx.n_folds = back->n_folds;
+    ctx.detailed = cli_verbosity() >= 2 || (only ? 1 : spec->n_pipelines) * back->n_folds == 1;
     if (!(ctx.was_busy = vb_calloc(spec->n_pipelines * back->n_folds, 1, &err)))
         goto fail;
     vb_run_sink sink = {.user = &ctx, .claim = on_claim, .release = on_release, .on_result = on_result,

@@ -14,6 +14,8 @@ static double progress_last;
 static char progress_stage[200];
 static double progress_t0;
 
+int cli_verbosity(void) { return verbosity; }
+
 void cli_progress_break(void)
 {
     if (progress_open) {

@@ -314,6 +314,14 @@ pipelines:
 YAML
 expect_ok "run kfold" "$VB" run kf.yaml --store kf.db
 "$VB" results kf.db --predictions >kf-pred.csv
+# quiet by default: one line per run; -v adds the per-class tables
+rm -f quiet.db
+expect_ok "run quiet" "$VB" run kf.yaml --store quiet.db
+[ "$(grep -c '^sift-forest \[fold[123]\]  accuracy ' out.txt)" -eq 3 ] && ! grep -q 'precision' out.txt && ok \
+  || { bad "run: not one line per run by default"; cat out.txt >&2; }
+rm -f verbose.db
+expect_ok "run -v" "$VB" -v run kf.yaml --store verbose.db
+[ "$(grep -c '^  class  *precision' out.txt)" -eq 3 ] && ok || { bad "run -v: no per-class tables"; cat out.txt >&2; }
 for f in fold1 fold2 fold3; do
   acc=$(awk -F, -v f=$f '$2 == f { n++; c += ($4 == $5) } END { printf "%.4f", c / n }' kf-pred.csv)
   expect_ok "train --fold $f" "$VB" train kf.yaml --pipeline sift-forest --fold $f -o kf-$f.vbm
