@@ -903,7 +903,8 @@ static void test_result_json(void **state)
                        .n_classes = 2, .test_idx = idx, .truth = truth, .pred = pred, .scores = scores, .proba = 1,
                        .metrics = &m, .extract_s = 1.5, .tune_s = 0.5, .train_s = 2, .predict_s = 0.25,
                        .features_shared = 1, .peak_rss_kb = 2048, .model_bytes = 123, .dim = 7,
-                       .features = "hog 7", .params = "{C: 10}", .grid = "C=10", .clf_info = "\"n_sv\": 3"};
+                       .features = "hog 7", .params = "{C: 10}", .grid = "C=10", .clf_info = "\"n_sv\": 3",
+                       .postprocess_s = 0.125};
     vb_buf b;
     vb_buf_init(&b);
     vb_result_json(&r, NULL, 0, &b);
@@ -911,10 +912,10 @@ static void test_result_json(void **state)
     const char *want = "{\"pipeline\": \"p1\", \"fold\": \"fold2\", \"accuracy\": 0.75, \"balanced_accuracy\": 0.75, "
                        "\"macro_f1\": 0.7333333333333334, \"macro_precision\": 0.8333333333333333, "
                        "\"macro_recall\": 0.75, \"weighted_f1\": 0.7333333333333334, \"extract_s\": 1.5, "
-                       "\"tune_s\": 0.5, \"train_s\": 2, \"predict_s\": 0.25, \"n_train\": 10, \"n_val\": 2, "
+                       "\"postprocess_s\": 0.125, \"tune_s\": 0.5, \"train_s\": 2, \"predict_s\": 0.25, \"n_train\": 10, \"n_val\": 2, "
                        "\"n_test\": 4, \"dim\": 7, \"features_shared\": true, \"peak_rss_mb\": 2, "
                        "\"model_bytes\": 123, \"probabilities\": true, \"features\": \"hog 7\", "
-                       "\"params\": \"{C: 10}\", \"grid\": \"C=10\", \"model\": {\"n_sv\": 3}}";
+                       "\"params\": {\"C\": 10}, \"grid\": \"C=10\", \"model\": {\"n_sv\": 3}, \"kept\": false}";
     assert_string_equal(b.data, want);
     vb_buf_free(&b);
 
@@ -928,7 +929,7 @@ static void test_result_json(void **state)
     assert_null(strstr(b.data, "\"model\""));
     assert_non_null(strstr(b.data, "\"per_class\": [{\"class\": \"dark\", \"precision\": "));
     assert_non_null(strstr(b.data, "{\"class\": \"mid,grey\", \"precision\": 1, \"recall\": 0.5, "));
-    assert_non_null(strstr(b.data, "\"support\": 2}], \"confusion\": [[2, 0], [1, 1]]}"));
+    assert_non_null(strstr(b.data, "\"support\": 2}], \"confusion\": [[2, 0], [1, 1]], \"kept\": false}"));
     vb_buf_free(&b);
 
     vb_dataset_free(ds);

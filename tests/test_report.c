@@ -620,7 +620,7 @@ static void test_full_and_escaping(void **state)
     assert_false(isnan(csv_lookup(r.csv, "cnn", "test", "f1", "a|b*c", NULL)));
     assert_true(isnan(csv_lookup(r.csv, "cnn", "test", "log_loss", "", NULL))); /* not probabilities: left out */
     /* 6 runs x (9 metrics + 3 classes x 5 + 10 run numbers) */
-    assert_int_equal(n, 6 * (9 + 15 + 10));
+    assert_int_equal(n, 6 * (9 + 15 + 11));
     assert_non_null(strstr(r.csv, "\"q\"\"uo'te & <b>amp</b>\""));
     rendered_free(&r);
 }
@@ -672,7 +672,7 @@ static void test_failed_runs(void **state)
     assert_non_null(strstr(r.md, "&lt;script>alert"));
     size_t n = 0;
     csv_lookup(r.csv, "x", "x", "x", "", &n);
-    assert_int_equal(n, 3 * (7 + 12 + 10)); /* 3 done runs; no score metrics or AUC */
+    assert_int_equal(n, 3 * (7 + 12 + 11)); /* 3 done runs; no score metrics or AUC */
     rendered_free(&r);
 }
 

@@ -18,7 +18,7 @@ typedef struct vb_run_result {
     const float *scores;    /* n_test x n_classes, or NULL */
     int proba;              /* scores are probabilities */
     const vb_metrics *metrics;
-    double extract_s, tune_s, train_s, predict_s;
+    double extract_s, postprocess_s, tune_s, train_s, predict_s; /* train_s: the classifier alone */
     int features_shared;    /* the features came from an earlier pipeline's extraction */
     size_t peak_rss_kb, model_bytes, dim;
     const char *features;   /* "hog 1519 + raw 784 -> 2303" */

@@ -78,7 +78,7 @@ typedef struct vb_store_run {
     char *config, *params, *grid, *features, *model_info;
     int proba, features_shared;
     size_t n_train, n_val, n_test, dim, peak_rss_kb, model_bytes;
-    double extract_s, tune_s, train_s, predict_s;
+    double extract_s, postprocess_s, tune_s, train_s, predict_s;
     size_t n_metrics;
     char **metric_names;
     double *metric_values;

@@ -33,7 +33,7 @@ typedef struct vb_summary_row {
     const char *pipeline;
     size_t n_done, n_failed, n_cv;
     vb_stat accuracy, balanced_accuracy, macro_f1, auc_macro, log_loss, top2_accuracy;
-    double extract_s, train_s, tune_s, predict_s; /* mean over done runs */
+    double extract_s, postprocess_s, train_s, tune_s, predict_s; /* mean over done runs */
     double predict_per_s;                         /* test images per second of prediction */
     double peak_rss_mb, model_kb;                 /* max and mean */
     int proba;

@@ -24,9 +24,10 @@ static void print_result(const vb_run_result *r, const vb_dataset *ds, int detai
 {
     const vb_metrics *m = r->metrics;
     if (!detailed) {
-        printf("%s [%s]  accuracy %.4f  macro-F1 %.4f  extract %.2f s  train %.2f s  predict %.2f s%s%s\n",
-               r->pipeline, r->fold, m->accuracy, m->macro_f1, r->extract_s, r->train_s, r->predict_s,
-               r->grid ? "  grid " : "", r->grid ? r->grid : "");
+        printf("%s [%s]  accuracy %.4f  macro-F1 %.4f  extract %.2f s  postprocess %.2f s  tune %.2f s  train %.2f s"
+               "  predict %.2f s%s%s\n",
+               r->pipeline, r->fold, m->accuracy, m->macro_f1, r->extract_s, r->postprocess_s, r->tune_s, r->train_s,
+               r->predict_s, r->grid ? "  grid " : "", r->grid ? r->grid : "");
         fflush(stdout);
         return;
     }
@@ -34,8 +35,10 @@ static void print_result(const vb_run_result *r, const vb_dataset *ds, int detai
            m->balanced_accuracy, m->macro_f1);
     printf("  features %s%s; train %zu, validation %zu, test %zu\n", r->features,
            r->features_shared ? " (shared)" : "", r->n_train, r->n_val, r->n_test);
-    printf("  extract %.2f s, train %.2f s, predict %.2f s, peak RSS %.0f MB, model %.1f kB\n", r->extract_s,
-           r->train_s, r->predict_s, (double)r->peak_rss_kb / 1024.0, (double)r->model_bytes / 1024.0);
+    printf("  extract %.2f s, postprocess %.2f s, tune %.2f s, train %.2f s, predict %.2f s, peak RSS %.0f MB, "
+           "model %.1f kB\n",
+           r->extract_s, r->postprocess_s, r->tune_s, r->train_s, r->predict_s, (double)r->peak_rss_kb / 1024.0,
+           (double)r->model_bytes / 1024.0);
     if (r->grid)
         printf("  grid: chose %s (tuning %.2f s)\n", r->grid, r->tune_s);
     printf("  %-22s %9s %8s %8s %8s\n", "class", "precision", "recall", "f1", "support");

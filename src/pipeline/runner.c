@@ -137,8 +137,7 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
         .n_train = fold->n_train, .n_val = fold->n_val, .n_test = fold->n_test, .n_classes = ds->n_classes,
         .test_idx = fold->test, .truth = truth, .pred = pred, .scores = scores,
         .proba = vb_classifier_has_proba(fit.clf), .metrics = &m,
-        /* post-processing fits count as training, as they always have */
-        .extract_s = ff->extract_s, .tune_s = fit.tune_s, .train_s = fit.train_s + fit.post_s,
+        .extract_s = ff->extract_s, .postprocess_s = fit.post_s, .tune_s = fit.tune_s, .train_s = fit.train_s,
         .predict_s = predict_s, .features_shared = fe->users > 1, .peak_rss_kb = vb_rss_peak_kb(),
         .model_bytes = model_bytes, .dim = fit.pc->dim, .features = feat.data, .params = params.data,
         .grid = fit.grid, .clf_info = info.data ? info.data : "",

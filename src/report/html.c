@@ -728,7 +728,8 @@ static void resources(page *p)
         return;
     }
     vb_buf_puts(p->b, "<div class=\"scroll\"><table><thead><tr><th class=\"l\">pipeline</th><th>runs</th>"
-                      "<th>extract s</th><th>tune s</th><th>train s</th><th>predict s</th><th>images/s</th>"
+                      "<th>extract s</th><th>postprocess s</th><th>tune s</th><th>train s</th><th>predict s</th>"
+                      "<th>images/s</th>"
                       "<th>peak RSS MB</th><th>model KB</th><th>feature dim</th></tr></thead><tbody>");
     for (size_t i = 0; i < s->n; i++) {
         const vb_summary_row *r = &s->rows[i];
@@ -737,6 +738,7 @@ static void resources(page *p)
         text(p, r->pipeline);
         vb_buf_printf(p->b, "</span></td><td>%zu</td>", r->n_done);
         cell_num(p, d ? r->extract_s : NAN, 3);
+        cell_num(p, d ? r->postprocess_s : NAN, 3);
         cell_num(p, d ? r->tune_s : NAN, 3);
         cell_num(p, d ? r->train_s : NAN, 3);
         cell_num(p, d ? r->predict_s : NAN, 3);

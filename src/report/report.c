@@ -365,15 +365,15 @@ static void render_md(const vb_summary *s, const rep_view *v, const char *source
         vb_buf_puts(b, " |\n");
     }
     vb_buf_puts(b, "\n## Timings and memory\n\nMeans per run (seconds); peak RSS is the maximum.\n\n"
-                   "| pipeline | runs | extract s | tune s | train s | predict s | images/s | peak RSS MB | model KB |"
-                   " dim |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                   "| pipeline | runs | extract s | postprocess s | tune s | train s | predict s | images/s | peak RSS MB |"
+                   " model KB | dim |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (size_t i = 0; i < s->n; i++) {
         const vb_summary_row *r = &s->rows[i];
         vb_buf_puts(b, "| ");
         vb_md_cell(b, r->pipeline);
         vb_buf_printf(b, " | %zu", r->n_done);
-        double vals[] = {r->extract_s, r->tune_s, r->train_s, r->predict_s};
-        for (size_t j = 0; j < 4; j++) {
+        double vals[] = {r->extract_s, r->postprocess_s, r->tune_s, r->train_s, r->predict_s};
+        for (size_t j = 0; j < 5; j++) {
             vb_buf_puts(b, " | ");
             md_num(b, r->n_done ? vals[j] : NAN, 3);
         }
@@ -465,6 +465,7 @@ void vb_report_metrics_csv(const vb_store_exp *e, vb_buf *b)
             csv_row(b, e, r, "auc", cls, r->auc[c]);
         }
         csv_row(b, e, r, "extract_s", "", r->extract_s);
+        csv_row(b, e, r, "postprocess_s", "", r->postprocess_s);
         csv_row(b, e, r, "tune_s", "", r->tune_s);
         csv_row(b, e, r, "train_s", "", r->train_s);
         csv_row(b, e, r, "predict_s", "", r->predict_s);

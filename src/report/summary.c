@@ -255,6 +255,7 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
         row->n_done++;
         row->n_cv += !vb_store_run_is_test(r);
         row->extract_s += r->extract_s;
+        row->postprocess_s += r->postprocess_s;
         row->train_s += r->train_s;
         row->tune_s += r->tune_s;
         row->predict_s += r->predict_s;
@@ -276,6 +277,7 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
         if (row->n_done) {
             double n = (double)row->n_done;
             row->extract_s /= n;
+            row->postprocess_s /= n;
             row->train_s /= n;
             row->tune_s /= n;
             row->predict_s /= n;

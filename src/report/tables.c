@@ -458,7 +458,7 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
     if (fmt == VB_FMT_CSV) {
         vb_buf_puts(b, "rank,pipeline,runs,failed,test_accuracy,cv_accuracy_mean,cv_accuracy_sd,test_macro_f1,"
                        "cv_macro_f1_mean,cv_macro_f1_sd,test_auc,test_log_loss,extract_s,train_s,tune_s,predict_s,"
-                       "predict_per_s,peak_rss_mb,model_kb,features,params,grid\n");
+                       "predict_per_s,peak_rss_mb,model_kb,postprocess_s,features,params,grid\n");
         for (size_t i = 0; i < s->n; i++) {
             const vb_summary_row *r = &s->rows[i];
             vb_buf_printf(b, "%zu,", i + 1);
@@ -466,7 +466,7 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
             vb_buf_printf(b, ",%zu,%zu", r->n_done, r->n_failed);
             double v[] = {r->accuracy.test, r->accuracy.mean, r->accuracy.sd, r->macro_f1.test, r->macro_f1.mean,
                           r->macro_f1.sd, r->auc_macro.test, r->log_loss.test, r->extract_s, r->train_s, r->tune_s,
-                          r->predict_s, r->predict_per_s, r->peak_rss_mb, r->model_kb};
+                          r->predict_s, r->predict_per_s, r->peak_rss_mb, r->model_kb, r->postprocess_s};
             for (size_t j = 0; j < sizeof v / sizeof v[0]; j++) {
                 vb_buf_puts(b, ",");
                 if (!isnan(v[j]))
@@ -498,6 +498,7 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
             json_num(b, "test_auc", r->auc_macro.test);
             json_num(b, "test_log_loss", r->log_loss.test);
             json_num(b, "extract_s", r->extract_s);
+            json_num(b, "postprocess_s", r->postprocess_s);
             json_num(b, "train_s", r->train_s);
             json_num(b, "tune_s", r->tune_s);
             json_num(b, "predict_s", r->predict_s);

@@ -31,7 +31,8 @@ void vb_result_json(const vb_run_result *r, const vb_dataset *ds, int details, v
     } nums[] = {{"accuracy", m->accuracy},         {"balanced_accuracy", m->balanced_accuracy},
                 {"macro_f1", m->macro_f1},         {"macro_precision", m->macro_precision},
                 {"macro_recall", m->macro_recall}, {"weighted_f1", m->weighted_f1},
-                {"extract_s", r->extract_s},       {"tune_s", r->tune_s},
+                {"extract_s", r->extract_s},       {"postprocess_s", r->postprocess_s},
+                {"tune_s", r->tune_s},
                 {"train_s", r->train_s},           {"predict_s", r->predict_s}};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         vb_buf_printf(b, ", \"%s\": ", nums[i].name);
@@ -92,7 +93,11 @@ void vb_stored_result_json(const vb_store_run *r, vb_buf *b)
     struct {
         const char *name;
         double v;
-    } times[] = {{"extract_s", r->extract_s}, {"tune_s", r->tune_s}, {"train_s", r->train_s}, {"predict_s", r->predict_s}};
+    } times[] = {{"extract_s", r->extract_s},
+                 {"postprocess_s", r->postprocess_s},
+                 {"tune_s", r->tune_s},
+                 {"train_s", r->train_s},
+                 {"predict_s", r->predict_s}};
     for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
         vb_buf_printf(b, ", \"%s\": ", times[i].name);
         vb_buf_double(b, times[i].v);

@@ -57,7 +57,8 @@ static const char *const schema[] = {
     " status TEXT NOT NULL CHECK(status IN ('running', 'done', 'failed')), owner TEXT, error TEXT,"
     " params TEXT, grid TEXT, features TEXT, dim INTEGER, probabilities INTEGER, features_shared INTEGER,"
     " n_train INTEGER, n_val INTEGER, n_test INTEGER,"
-    " extract_s REAL, tune_s REAL, train_s REAL, predict_s REAL, peak_rss_kb INTEGER, model_bytes INTEGER,"
+    " extract_s REAL, postprocess_s REAL, tune_s REAL, train_s REAL, predict_s REAL, peak_rss_kb INTEGER,"
+    " model_bytes INTEGER,"
     " model_info TEXT, started TEXT NOT NULL, finished TEXT,"
     " host TEXT, threads INTEGER, visbench_version TEXT, compiler TEXT, cpu TEXT,"
     " UNIQUE(experiment_id, pipeline, fold))",
@@ -761,7 +762,8 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
                      " probabilities = ?, features_shared = ?, n_train = ?, n_val = ?, n_test = ?,"
                      " extract_s = ?, tune_s = ?, train_s = ?, predict_s = ?, peak_rss_kb = ?, model_bytes = ?,"
                      " model_info = ?16, finished = ?17, started = coalesce(?19, started), host = ?20,"
-                     " threads = ?21, visbench_version = ?22, compiler = ?23, cpu = ?24 WHERE id = ?18",
+                     " threads = ?21, visbench_version = ?22, compiler = ?23, cpu = ?24, postprocess_s = ?25"
+                     " WHERE id = ?18",
                      &q, err);
     if (st == VB_OK) {
         bind_text(q, 1, params.data);
@@ -784,6 +786,7 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
         sqlite3_bind_int64(q, 18, run);
         bind_text(q, 19, r->started > 0 ? started : NULL);
         bind_provenance(s, q, 20, r->threads);
+        sqlite3_bind_double(q, 25, r->postprocess_s);
         if (sqlite3_step(q) != SQLITE_DONE)
             st = db_fail(s, err, "cannot write a run");
     }
@@ -1234,7 +1237,7 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
                      "SELECT id, pipeline, fold, fold_index, status, error, config, params, grid, features, dim,"
                      " probabilities, features_shared, n_train, n_val, n_test, extract_s, tune_s, train_s, predict_s,"
                      " peak_rss_kb, model_bytes, model_info, pipeline_index, started, finished, host, threads,"
-                     " visbench_version, compiler, cpu,"
+                     " visbench_version, compiler, cpu, postprocess_s,"
                      " (SELECT kind FROM folds f WHERE f.experiment_id = runs.experiment_id AND f.name = runs.fold),"
                      " (SELECT repeat FROM folds f WHERE f.experiment_id = runs.experiment_id AND f.name = runs.fold)"
                      " FROM runs WHERE experiment_id = ? ORDER BY pipeline_index, pipeline, fold_index",
@@ -1281,11 +1284,12 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
             r->version = col_text(q, 28);
             r->compiler = col_text(q, 29);
             r->cpu = col_text(q, 30);
-            const char *kind = (const char *)sqlite3_column_text(q, 31);
+            r->postprocess_s = sqlite3_column_double(q, 31);
+            const char *kind = (const char *)sqlite3_column_text(q, 32);
             if (!kind || !vb_fold_kind_parse(kind, &r->fold_kind))
                 st = vb_fail(err, VB_ERR_FORMAT, "%s: run %s [%s] has no fold of a known kind", s->path,
                              r->pipeline ? r->pipeline : "?", r->fold ? r->fold : "?");
-            r->fold_repeat = sqlite3_column_type(q, 32) == SQLITE_NULL ? 0 : sqlite3_column_int(q, 32);
+            r->fold_repeat = sqlite3_column_type(q, 33) == SQLITE_NULL ? 0 : sqlite3_column_int(q, 33);
             if (st == VB_OK && (!r->pipeline || !r->fold || !r->status))
                 st = vb_fail(err, VB_ERR_FORMAT, "%s: a run lacks its pipeline, fold or status", s->path);
         }
