@@ -1,7 +1,9 @@
 /* visbench: entry point, global options, hooks. */
 #include "cli.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 static int verbosity = 1; /* 0 quiet, 1 normal, 2 verbose */
 static int progress_tty;
 static int progress_open; /* a \r-drawn line is on screen */
+static pthread_mutex_t progress_mu = PTHREAD_MUTEX_INITIALIZER; /* the ticker thread draws too */
 static double progress_last;
 static char progress_stage[200];
 static double progress_t0;
@@ -18,10 +21,12 @@ int cli_verbosity(void) { return verbosity; }
 
 void cli_progress_break(void)
 {
+    pthread_mutex_lock(&progress_mu);
     if (progress_open) {
         fputs("\r\033[K", stderr);
         progress_open = 0;
     }
+    pthread_mutex_unlock(&progress_mu);
 }
 
 static void log_hook(void *user, vb_log_level level, const char *msg)
@@ -32,48 +37,120 @@ static void log_hook(void *user, vb_log_level level, const char *msg)
     fprintf(stderr, "%s%s\n", level == VB_LOG_WARN ? "warning: " : "", msg);
 }
 
-/* On a terminal: one bar redrawn in place, at most ten times a second.
- * Otherwise: a line when a stage starts and when it ends. */
+/* Progress, on a terminal only (nothing when stderr is not one, nothing
+ * with -q): one line redrawn in place, at most ten times a second, never
+ * wider than the terminal and never cut inside a word. A stage whose total
+ * is known draws a bar; one whose total is unknown (total 0: training a
+ * classifier, fitting PCA) shows what it is doing and the time so far,
+ * which a ticker thread keeps current while the library works. */
+static size_t progress_done, progress_total;
+static int progress_unknown; /* the open stage has no known total */
+
+static int term_columns(void)
+{
+    struct winsize ws;
+    if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+        return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    long v;
+    if (c && vb_parse_long(c, &v) && v >= 20 && v <= 1000)
+        return (int)v;
+    return 80;
+}
+
+/* text cut to at most max columns at a word boundary ("..." marks a cut) */
+static void fit_words(const char *text, int max, char *out, size_t cap)
+{
+    size_t n = strlen(text);
+    if ((int)n <= max || max < 4) {
+        snprintf(out, cap, "%.*s", max < 0 ? 0 : max, text);
+        return;
+    }
+    int cut = max - 3;
+    while (cut > 0 && text[cut] != ' ')
+        cut--;
+    while (cut > 0 && text[cut - 1] == ' ')
+        cut--;
+    if (cut == 0)
+        cut = max - 3; /* one long word: nothing better to do */
+    snprintf(out, cap, "%.*s...", cut, text);
+}
+
+/* Draws the open stage (progress_mu held). */
+static void progress_draw(double now)
+{
+    int cols = term_columns() - 1; /* the last column would wrap on some terminals */
+    double el = now - progress_t0;
+    char tail[96], head[256];
+    if (progress_unknown)
+        snprintf(tail, sizeof tail, "  %.1f s", el);
+    else {
+        int fill = progress_total ? (int)((double)progress_done / (double)progress_total * 20) : 20;
+        char bar[24];
+        for (int i = 0; i < 20; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[20] = 0;
+        snprintf(tail, sizeof tail, " [%s] %3d%% %zu/%zu %.1f s", bar,
+                 progress_total ? (int)(100.0 * (double)progress_done / (double)progress_total) : 100, progress_done,
+                 progress_total, el);
+    }
+    int room = cols - (int)strlen(tail);
+    if (room < 8) { /* a narrow terminal: the stage alone */
+        tail[0] = 0;
+        room = cols;
+    }
+    fit_words(progress_stage, room, head, sizeof head);
+    fprintf(stderr, "\r\033[K%s%s", head, tail);
+    progress_open = 1;
+}
+
+static void *progress_ticker(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        usleep(250000);
+        pthread_mutex_lock(&progress_mu);
+        double now = vb_now();
+        if (progress_stage[0] && progress_unknown && now - progress_t0 >= 0.5)
+            progress_draw(now);
+        pthread_mutex_unlock(&progress_mu);
+    }
+    return NULL;
+}
+
 static void progress_hook(void *user, const char *stage, size_t done, size_t total)
 {
-    if (verbosity < 1)
+    if (verbosity < 1 || !progress_tty)
         return;
+    pthread_mutex_lock(&progress_mu);
     double now = vb_now();
-    int new_stage = strcmp(stage, progress_stage) != 0;
-    if (new_stage) {
+    int ends = total > 0 && done >= total;
+    if (ends && strcmp(stage, progress_stage) != 0) { /* an outer stage ending after an inner one: said already */
+        pthread_mutex_unlock(&progress_mu);
+        return;
+    }
+    if (strcmp(stage, progress_stage) != 0) {
         snprintf(progress_stage, sizeof progress_stage, "%s", stage);
         progress_t0 = now;
         progress_last = 0;
     }
-    if (!progress_tty) {
-        /* Logs stay short: a line when a stage ends, and while a long one
-         * runs (after 2 s) a line every 30 s, so a quick failure prints
-         * only its error. */
-        if (done >= total && total > 0)
-            fprintf(stderr, "%s: done (%.1f s)\n", stage, now - progress_t0);
-        else if (now - progress_t0 >= 2 && (progress_last == 0 || now - progress_last >= 30)) {
-            fprintf(stderr, "%s: %zu/%zu (%.0f%%)\n", stage, done, total,
-                    total ? 100.0 * (double)done / (double)total : 0.0);
-            progress_last = now;
+    progress_done = done;
+    progress_total = total;
+    progress_unknown = total == 0;
+    int end = total > 0 && done >= total;
+    if (end) {
+        if (progress_open) { /* a stage that showed itself says it is done */
+            char head[256];
+            fit_words(stage, term_columns() - 16, head, sizeof head);
+            fprintf(stderr, "\r\033[K%s: done (%.1f s)\n", head, now - progress_t0);
         }
-        return;
-    }
-    if (done < total && now - progress_last < 0.1)
-        return;
-    progress_last = now;
-    int width = 30, fill = total ? (int)((double)done / (double)total * width) : width;
-    char bar[64];
-    for (int i = 0; i < width; i++)
-        bar[i] = i < fill ? '#' : '.';
-    bar[width] = 0;
-    double el = now - progress_t0, rate = el > 0 ? (double)done / el : 0;
-    fprintf(stderr, "\r\033[K%-40.40s [%s] %3d%% %zu/%zu  %.0f/s", stage, bar,
-            total ? (int)(100.0 * (double)done / (double)total) : 100, done, total, rate);
-    progress_open = 1;
-    if (done >= total) {
-        fprintf(stderr, "\r\033[K%s: done (%.1f s)\n", stage, el);
         progress_open = 0;
+        progress_stage[0] = 0;
+    } else if (now - progress_t0 >= 0.5 && now - progress_last >= 0.1) { /* quick stages stay silent */
+        progress_last = now;
+        progress_draw(now);
     }
+    pthread_mutex_unlock(&progress_mu);
 }
 
 static void on_sigint(int sig)
@@ -88,6 +165,11 @@ void cli_setup(int verbose, int quiet)
 {
     verbosity = quiet ? 0 : verbose ? 2 : 1;
     progress_tty = isatty(2);
+    if (progress_tty && verbosity > 0) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, progress_ticker, NULL) == 0)
+            pthread_detach(t);
+    }
     vb_log_set_hook(log_hook, NULL);
     vb_progress_set_hook(progress_hook, NULL);
     struct sigaction sa;

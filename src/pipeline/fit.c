@@ -66,8 +66,12 @@ vb_status vb_fit_features(const vb_spec *spec, const vb_spec_pipeline *sp, const
     vb_dataset_view view;
     vb_imgsrc src;
     if (st == VB_OK && vb_featpipe_needs_fit(ff->fp)) {
+        char stage[200];
+        snprintf(stage, sizeof stage, "%s: fitting the extractors on %zu images", sp->name, fold->n_train);
+        vb_progress(stage, 0, 0);
         vb_imgsrc_dataset(&src, &view, ds, fold->train, fold->n_train);
         st = vb_featpipe_fit(ff->fp, &src, vb_seed_derive(spec->seed, ff->key, fold_index), err);
+        vb_progress(stage, 1, 1);
     }
     const size_t *lists[3] = {fold->train, fold->val, fold->test};
     size_t counts[3] = {fold->n_train, fold->n_val, with_test ? fold->n_test : 0};
@@ -139,8 +143,14 @@ vb_status vb_fit_pipeline(const vb_spec *spec, const vb_spec_pipeline *sp, const
     if (st == VB_OK && (ff->n[VB_ROWS_TRAIN] != n_tr || ff->n[VB_ROWS_VAL] != n_val))
         st = vb_fail(err, VB_ERR_INTERNAL, "%s: the features are not those of fold %s", sp->name, fold->name);
     double t0 = vb_now();
+    char stage[200];
+    snprintf(stage, sizeof stage, "%s: fitting the post-processing", sp->name);
+    if (st == VB_OK && sp->n_post)
+        vb_progress(stage, 0, 0); /* no known total: the CLI shows the time so far */
     if (st == VB_OK)
         st = vb_fit_postprocess(sp, ff, &out->pc, &Xtr, &Xval, err);
+    if (sp->n_post)
+        vb_progress(stage, 1, 1);
     out->post_s = vb_now() - t0;
     if (st == VB_OK) {
         for (size_t i = 0; i < n_tr; i++)
@@ -152,7 +162,11 @@ vb_status vb_fit_pipeline(const vb_spec *spec, const vb_spec_pipeline *sp, const
                            .shape = vb_pipeline_row_shape(ff->fp, out->pc),
                            .seed = vb_seed_derive(spec->seed, sp->name, fold_index), .name = sp->name};
         double t1 = vb_now();
+        snprintf(stage, sizeof stage, "%s: training %s (%zu x %zu)", sp->name, sp->clf->info.name, n_tr,
+                 out->pc->dim);
+        vb_progress(stage, 0, 0);
         st = vb_train_classifier(sp, &td, &out->clf, &out->grid, &out->tune_s, err);
+        vb_progress(stage, 1, 1);
         out->train_s = vb_now() - t1 - out->tune_s;
     }
     free(Xtr);

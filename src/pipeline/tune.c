@@ -1,6 +1,7 @@
 /* Training a pipeline's classifier, tuning its grid when it has one. */
 #include "visbench/pipeline.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,9 +153,13 @@ vb_status vb_train_classifier(const vb_spec_pipeline *sp, const vb_traindata *td
         inner.yval = NULL;
         inner.n_val = 0;
     }
+    char stage[200];
+    snprintf(stage, sizeof stage, "%s: grid of %zu points (%s)", sp->name, points,
+             folds ? "inner k-fold" : "validation part");
     for (size_t g = 0; g < points && st == VB_OK; g++) {
         double v = 0;
         vb_classifier *c = NULL;
+        vb_progress(stage, g, points);
         if (folds > 0)
             st = kfold_score(sp, g, &inner, folds, &v, err);
         else if ((st = train_point(sp, g, &inner, &c, err)) == VB_OK)
@@ -177,6 +182,8 @@ vb_status vb_train_classifier(const vb_spec_pipeline *sp, const vb_traindata *td
         }
         vb_classifier_free(c);
     }
+    if (st == VB_OK)
+        vb_progress(stage, points, points);
     /* With an inner k-fold the chosen point is trained on all training rows. */
     if (st == VB_OK && folds > 0)
         st = train_point(sp, best, &inner, &best_clf, err);

@@ -210,6 +210,36 @@ expect_ok "two threads" "$VB" -q --threads 2 run thr.yaml --store thr2.db
 [ "$(sqlite3 thr1.db "select count(*) from runs where pipeline = 'svm-p' and postprocess_s > 0 and train_s > 0 and tune_s > 0")" = 3 ] \
   && "$VB" results thr1.db --format json | grep -q '"postprocess_s": ' && ok || bad "timings: postprocess_s not stored apart"
 
+# progress: on a terminal, long stages show what they are doing and the time
+# (a bar when the total is known), within 80 columns; nothing off a terminal
+# or with -q
+cat >slow.yaml <<'YAML'
+name: slow
+seed: 1
+dataset: shapes/dataset.yaml
+split: {protocol: holdout, test_fraction: 0.25}
+pipelines:
+  - {name: forest-of-twenty-thousand-trees, features: [{hog: {cell: 4}}], postprocess: [{pca: {components: 40}}], classifier: {forest: {n_trees: 20000}}}
+YAML
+if command -v script >/dev/null; then
+  COLUMNS=80 script -qfec "$VB run slow.yaml --store tty.db" /dev/null >tty.out 2>&1
+  /usr/bin/python3 - tty.out <<'PY' && ok || { bad "progress on a terminal"; cat -v tty.out | head -c 2000 >&2; }
+import re, sys
+t = open(sys.argv[1], 'rb').read().decode('utf-8', 'replace').replace('\x1b[K', '')
+segs = [s for s in re.split(r'[\r\n]', t) if s]
+prog = [s for s in segs if re.search(r'^forest-of-twenty-thousand-trees: training forest \(90 x 40\)  [0-9.]+ s$', s)]
+assert prog, 'no progress line for the training stage'
+assert any(re.search(r'training forest \(90 x 40\): done \([0-9.]+ s\)$', s) for s in segs), 'no done line'
+assert all(len(s) <= 79 for s in segs if ' s' in s and (s in prog or ': done (' in s)), 'a progress line is wider than 80 columns'
+PY
+  COLUMNS=80 script -qfec "$VB -q run slow.yaml --store tty-q.db" /dev/null >ttyq.out 2>&1
+  ! grep -q 'training forest' ttyq.out && ok || bad "progress with -q"
+else
+  echo "e2e: no 'script' command; the terminal progress check is skipped" >&2
+fi
+expect_ok "progress off a terminal" "$VB" run slow.yaml --store notty.db
+! grep -q 'training forest' err.txt && ! grep -q "$(printf '\r')" err.txt && ok || { bad "progress off a terminal"; cat err.txt >&2; }
+
 # honest splits: on a dataset with an official test part, holdout draws from
 # the training part only unless the spec says pool: all
 expect_ok "synth with a test part" "$VB" dataset synth --out parts --classes 3 --per-class 20 --test-per-class 10 --size 24 --seed 2
