@@ -846,6 +846,8 @@ static void test_full_and_escaping(void **state)
         assert_chart_drawn(h, charts[i]);
     assert_non_null(strstr(h, "id=\"significance\""));
     assert_non_null(strstr(h, "<table class=\"pw\">"));
+    assert_null(strstr(h, "<table class=\"vs\">")); /* two pipelines: the matrix says it all */
+    assert_null(strstr(h, "<summary><span class=\"pl\">")); /* and nothing is folded */
     assert_null(strstr(h, "id=\"failures\""));
     /* The pipeline with fewer errors ranks first and carries the badge. */
     const char *best = strstr(h, "badge best");
@@ -1076,6 +1078,89 @@ static void test_many_pipelines(void **state)
     vb_store_close(s);
 }
 
+/* The largest tick label (text filled #333) in a chart. */
+static double max_tick(const char *svg)
+{
+    double m = -INFINITY;
+    const char *key = "fill=\"#333\">";
+    for (const char *p = strstr(svg, key); p; p = strstr(p + 1, key))
+        m = fmax(m, strtod(p + strlen(key), NULL));
+    return m;
+}
+
+/* The part of s from the first `from` to the next `to` (malloc'ed). */
+static char *between(const char *s, const char *from, const char *to)
+{
+    const char *a = strstr(s, from);
+    if (!a)
+        fail_msg("no %s", from);
+    const char *z = strstr(a, to);
+    assert_non_null(z);
+    return strndup(a, (size_t)(z - a));
+}
+
+/* Twenty pipelines: per-pipeline detail folded (closed), the significance
+ * section a list against the best with the matrix of the best twelve in a
+ * fold, per-class ROC in class colours only, the accuracy axis zoomed. */
+static void test_report_scales(void **state)
+{
+    store_ctx c;
+    ctx_open(&c, "scales.db");
+    enum { P = 20 };
+    const char *folds[3] = {"fold1", "fold2", "test"};
+    for (size_t i = 0; i < P; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "pipe-%02zu", i);
+        for (size_t f = 0; f < 3; f++)
+            add_run(&c, name, i, folds[f], f, f == 2 ? i % 3 : 1 + (i + f) % 3, 1, 0);
+    }
+    ctx_close(&c);
+    rendered r = render_all("scales.db");
+    const char *h = r.html;
+    /* one closed fold per pipeline for confusion matrices and per-class ROC */
+    assert_int_equal(count(h, "<details><summary><span class=\"pl\">"), 2 * P);
+    assert_int_equal(count(h, "<details open"), 0);
+    assert_chart_drawn(h, "cm-20-counts");
+    assert_chart_drawn(h, "roc-20");
+    /* against the best: a row per pipeline */
+    char *vs = between(h, "<table class=\"vs\">", "</table>");
+    assert_int_equal(count(vs, "<tr>"), P + 1);
+    assert_non_null(strstr(vs, "&#8776; best"));
+    free(vs);
+    /* the matrix: the best twelve, columns numbered, in a fold */
+    assert_non_null(strstr(h, "<details><summary>Every pair among the 12 best pipelines</summary><p>"));
+    char *pw = between(h, "<table class=\"pw\">", "</table>");
+    assert_int_equal(count(pw, "<th title=\""), 12);
+    assert_int_equal(count(pw, "<tr>"), 13);
+    assert_non_null(strstr(pw, "<th class=\"l nw\">12. "));
+    free(pw);
+    /* the tables of every pipeline's parameters and timings are folded */
+    assert_non_null(strstr(h, "<details><summary>Parameters, grid choices, features and model facts of the 20"));
+    assert_non_null(strstr(h, "<details><summary>Extraction, tuning, training and prediction times"));
+    /* per-class ROC: class colours, never a pipeline's */
+    char *roc = between(strstr(h, "id=\"roc-1\""), "<g class=\"legend\">", "</svg>");
+    char key[32];
+    snprintf(key, sizeof key, "stroke=\"%s\"", vb_chart_style(VB_PALETTE_CLASSES, 0).color);
+    assert_non_null(strstr(roc, key));
+    for (size_t i = 0; i < VB_CHART_COLORS; i++) {
+        snprintf(key, sizeof key, "\"%s\"", vb_chart_color(i));
+        if (strstr(roc, key))
+            fail_msg("a per-class ROC chart uses pipeline colour %s", vb_chart_color(i));
+    }
+    free(roc);
+    /* the macro ROC: pipelines 13..20 dashed in the colours of 1..8 */
+    char *macro = between(strstr(h, "id=\"roc-macro\""), "<g class=\"data\">", "</svg>");
+    assert_int_equal(count(macro, "stroke-dasharray=\"7 3\""), P - VB_CHART_COLORS);
+    free(macro);
+    /* test accuracies 1, 17/18 and 16/18: the axis zooms, says so, stops at 1 */
+    char *acc = between(strstr(h, "id=\"acc\""), "<g", "</svg>");
+    assert_non_null(strstr(acc, ">axis from 0."));
+    assert_non_null(strstr(acc, ">1.00</text>"));
+    assert_true(max_tick(acc) == 1.0);
+    free(acc);
+    rendered_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1089,6 +1174,7 @@ int main(void)
         cmocka_unit_test(test_many_pipelines),
         cmocka_unit_test(test_md_cell),         cmocka_unit_test(test_palette),
         cmocka_unit_test(test_zoom),            cmocka_unit_test(test_place_labels),
+        cmocka_unit_test(test_report_scales),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
