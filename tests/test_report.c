@@ -520,7 +520,7 @@ static void test_place_labels(void **state)
     vb_label apart[3] = {{.ax = 50, .ay = 50, .r = 6, .w = 60, .h = 14},
                          {.ax = 200, .ay = 150, .r = 6, .w = 60, .h = 14},
                          {.ax = 300, .ay = 250, .r = 6, .w = 60, .h = 14}};
-    assert_int_equal(vb_chart_place_labels(apart, 3, bounds, 2), 3);
+    assert_int_equal(vb_chart_place_labels(apart, 3, NULL, 0, bounds, 2), 3);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(apart[i].leader, 0);
         assert_float_equal(apart[i].box.x, apart[i].ax + 6 + 3, 1e-9); /* east first */
@@ -528,7 +528,7 @@ static void test_place_labels(void **state)
     }
     /* a point at the right edge: its label goes west */
     vb_label edge = {.ax = 395, .ay = 100, .r = 4, .w = 60, .h = 14};
-    assert_int_equal(vb_chart_place_labels(&edge, 1, bounds, 2), 1);
+    assert_int_equal(vb_chart_place_labels(&edge, 1, NULL, 0, bounds, 2), 1);
     assert_true(edge.box.x + edge.box.w <= edge.ax - 4);
     /* crowded: 16 points in a 60 x 40 patch, labels 70 x 14: whatever is
      * placed does not collide, the first (most important) is beside its
@@ -536,7 +536,7 @@ static void test_place_labels(void **state)
     vb_label crowd[16];
     for (int i = 0; i < 16; i++)
         crowd[i] = (vb_label){.ax = 170 + (i % 4) * 20, .ay = 130 + (i / 4) * 13, .r = 6, .w = 70, .h = 14};
-    size_t n = vb_chart_place_labels(crowd, 16, bounds, 2);
+    size_t n = vb_chart_place_labels(crowd, 16, NULL, 0, bounds, 2);
     assert_int_equal(check_placement(crowd, 16, &bounds), n);
     assert_true(n >= 8);
     assert_true(crowd[0].placed && !crowd[0].leader);
@@ -544,9 +544,15 @@ static void test_place_labels(void **state)
     for (int i = 0; i < 16; i++)
         leaders += crowd[i].placed && crowd[i].leader;
     assert_true(leaders > 0);
+    /* a line through the place east of a point: the label goes elsewhere,
+     * clear of it */
+    vb_label by_line = {.ax = 100, .ay = 100, .r = 6, .w = 60, .h = 14};
+    vb_segment line = {110, 100, 300, 100}; /* from beside the point through its east side */
+    assert_int_equal(vb_chart_place_labels(&by_line, 1, &line, 1, bounds, 2), 1);
+    assert_true(by_line.box.x + by_line.box.w <= 100); /* west of it */
     /* no room at all: nothing placed */
     vb_label tiny[2] = {{.ax = 10, .ay = 10, .r = 6, .w = 60, .h = 14}, {.ax = 12, .ay = 12, .r = 6, .w = 60, .h = 14}};
-    assert_int_equal(vb_chart_place_labels(tiny, 2, (vb_box){0, 0, 30, 30}, 2), 0);
+    assert_int_equal(vb_chart_place_labels(tiny, 2, NULL, 0, (vb_box){0, 0, 30, 30}, 2), 0);
 
     /* A crowded scatter: every point is named, by a label or in the list
      * under the chart, and labels are text outside the data group. */

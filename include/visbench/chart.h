@@ -88,14 +88,19 @@ typedef struct vb_label {
     int leader;       /* out: 1 when the label stands off and needs a leader line */
 } vb_label;
 
+typedef struct vb_segment {
+    double x0, y0, x1, y1;
+} vb_segment;
+
 /* Greedy placement in array order (put the important labels first): each
  * label takes the first of a ring of candidate places around its point,
  * nearest first, whose box lies within bounds and clears every label
- * placed so far, every point's marker (pad pixels around each) and the
- * leader lines drawn so far, and whose own leader line crosses no placed
- * label. A label with no such place is left out (placed = 0). Returns
- * the number placed. */
-size_t vb_chart_place_labels(vb_label *l, size_t n, vb_box bounds, double pad);
+ * placed so far, every point's marker, the given lines (such as a Pareto
+ * front; pad pixels around each of these) and the leader lines drawn so
+ * far, and whose own leader line crosses no placed label. A label with no
+ * such place is left out (placed = 0). Returns the number placed. */
+size_t vb_chart_place_labels(vb_label *l, size_t n, const vb_segment *lines, size_t n_lines, vb_box bounds,
+                             double pad);
 
 /* Tick positions for [lo, hi]: multiples of 1, 2 or 5 x 10^k (linear), or
  * powers of ten with 2 and 5 between them when the range spans less than

@@ -688,7 +688,8 @@ static void leader_of(const vb_label *l, double *x0, double *y0, double *x1, dou
     *y0 = l->ay + uy * l->r;
 }
 
-size_t vb_chart_place_labels(vb_label *l, size_t n, vb_box bounds, double pad)
+size_t vb_chart_place_labels(vb_label *l, size_t n, const vb_segment *lines, size_t n_lines, vb_box bounds,
+                             double pad)
 {
     /* east, west, north, south, then the diagonals; nearest ring first */
     static const double dirs[8][2] = {{1, 0}, {-1, 0}, {0, -1}, {0, 1}, {1, -1}, {-1, -1}, {1, 1}, {-1, 1}};
@@ -710,6 +711,8 @@ size_t vb_chart_place_labels(vb_label *l, size_t n, vb_box bounds, double pad)
                 for (size_t j = 0; j < n && ok; j++) /* every marker, placed label and leader */
                     ok = !disc_meets_box(l[j].ax, l[j].ay, l[j].r + pad, &bx) &&
                          !(j < i && l[j].placed && boxes_meet(&l[j].box, &bx, pad));
+                for (size_t j = 0; j < n_lines && ok; j++)
+                    ok = !segment_meets_box(lines[j].x0, lines[j].y0, lines[j].x1, lines[j].y1, &bx, pad);
                 for (size_t j = 0; j < i && ok; j++)
                     if (l[j].placed && l[j].leader) {
                         double x0, y0, x1, y1;
@@ -803,7 +806,8 @@ void vb_chart_scatter(const vb_scatter *c, vb_buf *b)
     ordered *fp = malloc(m * sizeof *fp);
     rank_key *order = malloc(m * sizeof *order);
     vb_label *lab = calloc(m, sizeof *lab);
-    if (!xs || !ys || !front || !fp || !order || !lab) {
+    vb_segment *seg = malloc(m * sizeof *seg);
+    if (!xs || !ys || !front || !fp || !order || !lab || !seg) {
         b->failed = 1;
         goto out;
     }
@@ -825,8 +829,17 @@ void vb_chart_scatter(const vb_scatter *c, vb_buf *b)
     axis_range(&c->x, xmin, xmax, &sx.lo, &sx.hi);
     int yzoom = axis_range(&c->y, ymin, ymax, &sy.lo, &sy.hi);
 
-    /* Labels: the best points first; those that find no free place are
-     * listed under the chart. */
+    /* The front, left to right. */
+    size_t nf = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (front[i])
+            fp[nf++] = (ordered){map(&sx, xs[i]), map(&sy, ys[i])};
+    qsort(fp, nf, sizeof *fp, by_x);
+    for (size_t i = 0; i + 1 < nf; i++)
+        seg[i] = (vb_segment){fp[i].x, fp[i].y, fp[i + 1].x, fp[i + 1].y};
+
+    /* Labels: the best points first, clear of the front line; those that
+     * find no free place are listed under the chart. */
     size_t nd = 0;
     for (size_t i = 0; i < c->n; i++)
         if (!isnan(xs[i]))
@@ -838,8 +851,8 @@ void vb_chart_scatter(const vb_scatter *c, vb_buf *b)
                             .w = text_wf(c->pts[i].label, POINT_LABEL_MAX, POINT_FONT) + 2, .h = POINT_FONT * 1.2};
     }
     /* every point is an obstacle; only the first PLACE_MAX get a label */
-    vb_chart_place_labels(lab, nd < PLACE_MAX ? nd : PLACE_MAX, (vb_box){left + 1, top, right - left - 1, bottom - top - 1},
-                          2);
+    vb_chart_place_labels(lab, nd < PLACE_MAX ? nd : PLACE_MAX, seg, nf > 1 ? nf - 1 : 0,
+                          (vb_box){left + 1, top, right - left - 1, bottom - top - 1}, 2);
     for (size_t k = PLACE_MAX; k < nd; k++)
         lab[k].placed = 0;
     size_t n_un = 0, rows = 0;
@@ -906,12 +919,7 @@ void vb_chart_scatter(const vb_scatter *c, vb_buf *b)
                           ux > W - 260 ? y + 20 : y + 4, POINT_FONT, more);
     }
     vb_buf_puts(b, "</g><g class=\"data\">");
-    size_t nf = 0;
-    for (size_t i = 0; i < c->n; i++)
-        if (front[i])
-            fp[nf++] = (ordered){map(&sx, xs[i]), map(&sy, ys[i])};
     if (nf > 1) {
-        qsort(fp, nf, sizeof *fp, by_x);
         vb_buf_puts(b, "<path d=\"");
         for (size_t i = 0; i < nf; i++)
             vb_buf_printf(b, "%c%.1f %.1f", i ? 'L' : 'M', fp[i].x, fp[i].y);
@@ -956,6 +964,7 @@ out:
     free(fp);
     free(order);
     free(lab);
+    free(seg);
 }
 
 /* ---- lines --------------------------------------------------------------------- */
