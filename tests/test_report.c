@@ -288,7 +288,7 @@ static void test_scatter(void **state)
 static void test_lines(void **state)
 {
     const double x[5] = {1, 2, 3, 4, 5}, y[5] = {0.1, 0.2, NAN, 0.4, 0.5}, none[5] = {NAN, NAN, NAN, NAN, NAN};
-    vb_series s[2] = {{"broken", x, y, 5, 0, 0}, {"empty", x, none, 5, 9, 1}};
+    vb_series s[2] = {{"broken", x, y, 5, 0, 0}, {"empty", x, none, 5, 13, 1}};
     vb_line_chart c = {.id = "ln", .title = "l", .x = {"epoch", NAN, NAN, 0}, .y = {"loss", NAN, NAN, 0}, .n = 2,
                        .series = s, .markers = 1};
     vb_buf b;
@@ -305,7 +305,7 @@ static void test_lines(void **state)
     free(g);
     assert_non_null(strstr(b.data, ">broken</text>"));
     assert_non_null(strstr(b.data, ">empty</text>")); /* still in the legend */
-    assert_non_null(strstr(b.data, "stroke-dasharray=\"9 3 2 3\"")); /* colour 9 + dashed */
+    assert_non_null(strstr(b.data, "stroke-dasharray=\"9 3 2 3\"")); /* style 13 (second variant) + dashed */
     vb_buf_free(&b);
 }
 
@@ -325,6 +325,266 @@ static void test_heatmap(void **state)
     free(g);
     assert_null(strstr(b.data, "<img"));
     assert_non_null(strstr(b.data, "&lt;img src=x"));
+    assert_entities_ok(b.data);
+    vb_buf_free(&b);
+}
+
+/* ---- styles, zoomed axes, label placement ------------------------------------ */
+
+static void hex_lab(const char *hex, double lab[3])
+{
+    unsigned v[3];
+    assert_int_equal(sscanf(hex, "#%2x%2x%2x", &v[0], &v[1], &v[2]), 3);
+    double c[3];
+    for (int i = 0; i < 3; i++) {
+        double u = v[i] / 255.0;
+        c[i] = u <= 0.04045 ? u / 12.92 : pow((u + 0.055) / 1.055, 2.4);
+    }
+    double xyz[3] = {(0.4124 * c[0] + 0.3576 * c[1] + 0.1805 * c[2]) / 0.95047,
+                     0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2],
+                     (0.0193 * c[0] + 0.1192 * c[1] + 0.9505 * c[2]) / 1.08883};
+    double f[3];
+    for (int i = 0; i < 3; i++)
+        f[i] = xyz[i] > 216.0 / 24389 ? cbrt(xyz[i]) : (24389.0 / 27 * xyz[i] + 16) / 116;
+    lab[0] = 116 * f[1] - 16;
+    lab[1] = 500 * (f[0] - f[1]);
+    lab[2] = 200 * (f[1] - f[2]);
+}
+
+/* CIE76 colour difference of two "#RRGGBB" colours. */
+static double delta_e(const char *a, const char *b)
+{
+    double p[3], q[3];
+    hex_lab(a, p);
+    hex_lab(b, q);
+    return sqrt((p[0] - q[0]) * (p[0] - q[0]) + (p[1] - q[1]) * (p[1] - q[1]) + (p[2] - q[2]) * (p[2] - q[2]));
+}
+
+/* Twelve colours per palette, far apart; the class palette shares none
+ * with the pipelines'; 48 distinct styles (colour, marker, dash). */
+static void test_palette(void **state)
+{
+    const vb_palette pals[2] = {VB_PALETTE_PIPELINES, VB_PALETTE_CLASSES};
+    for (int p = 0; p < 2; p++)
+        for (size_t i = 0; i < VB_CHART_COLORS; i++) {
+            const char *a = vb_chart_style(pals[p], i).color;
+            assert_int_equal(strlen(a), 7);
+            for (size_t j = i + 1; j < VB_CHART_COLORS; j++) {
+                const char *b = vb_chart_style(pals[p], j).color;
+                if (delta_e(a, b) < 25)
+                    fail_msg("palette %d: %s and %s differ by %.1f only", p, a, b, delta_e(a, b));
+            }
+            for (size_t j = 0; p == 1 && j < VB_CHART_COLORS; j++) {
+                const char *b = vb_chart_color(j);
+                if (strcmp(a, b) == 0 || delta_e(a, b) < 15)
+                    fail_msg("class colour %s is too close to pipeline colour %s", a, b);
+            }
+        }
+    assert_string_equal(vb_chart_color(0), "#0072B2");
+    assert_string_equal(vb_chart_color(12), vb_chart_color(0)); /* cycles */
+    /* styles: the first twelve are circles with solid lines, then other
+     * shapes and dashes; all 48 differ in something */
+    enum { NS = VB_CHART_COLORS * VB_CHART_VARIANTS };
+    assert_int_equal(NS, 48);
+    vb_style st[NS];
+    for (size_t i = 0; i < NS; i++)
+        st[i] = vb_chart_style(VB_PALETTE_PIPELINES, i);
+    for (size_t i = 0; i < VB_CHART_COLORS; i++) {
+        assert_int_equal(st[i].marker, VB_MARKER_CIRCLE);
+        assert_null(st[i].dash);
+    }
+    assert_int_equal(st[12].marker, VB_MARKER_SQUARE);
+    assert_non_null(st[12].dash);
+    assert_string_equal(st[12].color, st[0].color);
+    for (size_t i = 0; i < NS; i++)
+        for (size_t j = i + 1; j < NS; j++) {
+            int same = strcmp(st[i].color, st[j].color) == 0 && st[i].marker == st[j].marker &&
+                       (st[i].dash == st[j].dash || (st[i].dash && st[j].dash && strcmp(st[i].dash, st[j].dash) == 0));
+            if (same)
+                fail_msg("styles %zu and %zu look the same", i, j);
+        }
+    /* DejaVu Sans advances: "hog8-logreg" is 6.064 em */
+    assert_float_equal(vb_chart_text_width("hog8-logreg", 12), 72.768, 1e-9);
+    assert_float_equal(vb_chart_text_width("\xe2\x80\xa6", 10), 10, 1e-12); /* an ellipsis: 1 em */
+}
+
+static void test_zoom(void **state)
+{
+    double lo, hi;
+    /* close accuracies: a zoomed axis around them, never past 1 */
+    assert_int_equal(vb_chart_zoom(0.87, 0.89, 0, 1, &lo, &hi), 1);
+    assert_true(lo >= 0.8 && lo <= 0.87 && hi >= 0.89 && hi <= 0.95);
+    assert_float_equal(lo, 0.86, 1e-9);
+    assert_float_equal(hi, 0.90, 1e-9);
+    /* at the top: clipped to exactly 1 */
+    assert_int_equal(vb_chart_zoom(0.98, 1.0, 0, 1, &lo, &hi), 1);
+    assert_float_equal(hi, 1.0, 0);
+    assert_float_equal(lo, 0.97, 1e-9);
+    /* one value: a margin of a hundredth of the limits either side */
+    assert_int_equal(vb_chart_zoom(0.9, 0.9, 0, 1, &lo, &hi), 1);
+    assert_true(lo < 0.9 && lo >= 0.885 && hi > 0.9 && hi <= 0.915);
+    /* spread out: the axis starts at 0, nothing to say */
+    assert_int_equal(vb_chart_zoom(0.12, 0.66, 0, 1, &lo, &hi), 0);
+    assert_float_equal(lo, 0, 0);
+    assert_float_equal(hi, 0.8, 1e-9);
+    /* 0.5 .. 0.95: from 0.4 to 1 */
+    assert_int_equal(vb_chart_zoom(0.5, 0.95, 0, 1, &lo, &hi), 1);
+    assert_float_equal(lo, 0.4, 1e-9);
+    assert_float_equal(hi, 1.0, 0);
+    /* no data: the limits */
+    assert_int_equal(vb_chart_zoom(NAN, NAN, 0, 1, &lo, &hi), 0);
+    assert_float_equal(lo, 0, 0);
+    assert_float_equal(hi, 1, 0);
+    /* every case within the limits */
+    for (int a = 0; a <= 100; a += 7)
+        for (int z = a; z <= 100; z += 3) {
+            vb_chart_zoom(a / 100.0, z / 100.0, 0, 1, &lo, &hi);
+            assert_true(lo >= 0 && hi <= 1 && lo <= a / 100.0 + 1e-12 && hi >= z / 100.0 - 1e-12 && hi > lo);
+        }
+
+    /* A zoomed bar chart: it says where it starts, bar lengths count from
+     * there, and no tick is past 1. */
+    vb_bar bars[2] = {{.label = "a", .value = 0.89, .err = NAN, .marker = NAN, .color = 0},
+                      {.label = "b", .value = 0.87, .err = NAN, .marker = NAN, .color = 1}};
+    vb_bar_chart c = {.id = "z", .x = {"accuracy", 0, 1, 0, 1}, .n = 2, .bars = bars};
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_chart_bars(&c, &b);
+    assert_non_null(strstr(b.data, ">axis from 0.86</text>"));
+    assert_non_null(strstr(b.data, ">0.90</text>"));
+    assert_null(strstr(b.data, ">1.0"));
+    char *g = data_group(b.data);
+    double w0 = attr_of(g, "<rect", 0, "width"), w1 = attr_of(g, "<rect", 1, "width");
+    assert_float_equal(w0 / w1, (0.89 - 0.86) / (0.87 - 0.86), 0.01); /* 3 : 1, not 89 : 87 */
+    free(g);
+    vb_buf_free(&b);
+    /* not zoomed: no note, bars from 0 */
+    c.x.zoom = 0;
+    vb_buf_init(&b);
+    vb_chart_bars(&c, &b);
+    assert_null(strstr(b.data, "axis from"));
+    g = data_group(b.data);
+    assert_float_equal(attr_of(g, "<rect", 0, "width") / attr_of(g, "<rect", 1, "width"), 0.89 / 0.87, 0.01);
+    free(g);
+    vb_buf_free(&b);
+    /* a scatter's accuracy axis: zoomed, said, within [0, 1] */
+    vb_point pts[2] = {{"p", 1, 0.97, 0}, {"q", 2, 0.99, 1}};
+    vb_scatter sc = {.id = "s", .x = {"t", NAN, NAN, 1}, .y = {"accuracy", 0, 1, 0, 1}, .n = 2, .pts = pts,
+                     .x_lower_better = 1};
+    vb_buf_init(&b);
+    vb_chart_scatter(&sc, &b);
+    assert_non_null(strstr(b.data, ">y axis from 0.96</text>"));
+    assert_non_null(strstr(b.data, ">1.00</text>"));
+    assert_null(strstr(b.data, ">1.01"));
+    vb_buf_free(&b);
+}
+
+static int box_in(const vb_box *a, const vb_box *o)
+{
+    return a->x >= o->x - 1e-9 && a->y >= o->y - 1e-9 && a->x + a->w <= o->x + o->w + 1e-9 &&
+           a->y + a->h <= o->y + o->h + 1e-9;
+}
+
+static int boxes_overlap(const vb_box *a, const vb_box *b)
+{
+    return a->x < b->x + b->w && b->x < a->x + a->w && a->y < b->y + b->h && b->y < a->y + a->h;
+}
+
+/* Placed label boxes lie in bounds, overlap no other label and cover no
+ * marker; returns the number placed. */
+static size_t check_placement(const vb_label *l, size_t n, const vb_box *bounds)
+{
+    size_t placed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!l[i].placed)
+            continue;
+        placed++;
+        assert_true(box_in(&l[i].box, bounds));
+        assert_float_equal(l[i].box.w, l[i].w, 0);
+        for (size_t j = 0; j < n; j++) {
+            if (j != i && l[j].placed && boxes_overlap(&l[i].box, &l[j].box))
+                fail_msg("labels %zu and %zu overlap", i, j);
+            double nx = fmin(fmax(l[j].ax, l[i].box.x), l[i].box.x + l[i].box.w);
+            double ny = fmin(fmax(l[j].ay, l[i].box.y), l[i].box.y + l[i].box.h);
+            if (hypot(nx - l[j].ax, ny - l[j].ay) < l[j].r)
+                fail_msg("label %zu covers the marker of %zu", i, j);
+        }
+    }
+    return placed;
+}
+
+static void test_place_labels(void **state)
+{
+    vb_box bounds = {0, 0, 400, 300};
+    /* far apart: each label right beside its point, no leader */
+    vb_label apart[3] = {{.ax = 50, .ay = 50, .r = 6, .w = 60, .h = 14},
+                         {.ax = 200, .ay = 150, .r = 6, .w = 60, .h = 14},
+                         {.ax = 300, .ay = 250, .r = 6, .w = 60, .h = 14}};
+    assert_int_equal(vb_chart_place_labels(apart, 3, NULL, 0, bounds, 2), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(apart[i].leader, 0);
+        assert_float_equal(apart[i].box.x, apart[i].ax + 6 + 3, 1e-9); /* east first */
+        assert_float_equal(apart[i].box.y + 7, apart[i].ay, 1e-9);
+    }
+    /* a point at the right edge: its label goes west */
+    vb_label edge = {.ax = 395, .ay = 100, .r = 4, .w = 60, .h = 14};
+    assert_int_equal(vb_chart_place_labels(&edge, 1, NULL, 0, bounds, 2), 1);
+    assert_true(edge.box.x + edge.box.w <= edge.ax - 4);
+    /* crowded: 16 points in a 60 x 40 patch, labels 70 x 14: whatever is
+     * placed does not collide, the first (most important) is beside its
+     * point, later ones stand off with leaders */
+    vb_label crowd[16];
+    for (int i = 0; i < 16; i++)
+        crowd[i] = (vb_label){.ax = 170 + (i % 4) * 20, .ay = 130 + (i / 4) * 13, .r = 6, .w = 70, .h = 14};
+    size_t n = vb_chart_place_labels(crowd, 16, NULL, 0, bounds, 2);
+    assert_int_equal(check_placement(crowd, 16, &bounds), n);
+    assert_true(n >= 8);
+    assert_true(crowd[0].placed && !crowd[0].leader);
+    size_t leaders = 0;
+    for (int i = 0; i < 16; i++)
+        leaders += crowd[i].placed && crowd[i].leader;
+    assert_true(leaders > 0);
+    /* a line through the place east of a point: the label goes elsewhere,
+     * clear of it */
+    vb_label by_line = {.ax = 100, .ay = 100, .r = 6, .w = 60, .h = 14};
+    vb_segment line = {110, 100, 300, 100}; /* from beside the point through its east side */
+    assert_int_equal(vb_chart_place_labels(&by_line, 1, &line, 1, bounds, 2), 1);
+    assert_true(by_line.box.x + by_line.box.w <= 100); /* west of it */
+    /* no room at all: nothing placed */
+    vb_label tiny[2] = {{.ax = 10, .ay = 10, .r = 6, .w = 60, .h = 14}, {.ax = 12, .ay = 12, .r = 6, .w = 60, .h = 14}};
+    assert_int_equal(vb_chart_place_labels(tiny, 2, NULL, 0, (vb_box){0, 0, 30, 30}, 2), 0);
+
+    /* A crowded scatter: every point is named, by a label or in the list
+     * under the chart, and labels are text outside the data group. */
+    enum { NP = 24 };
+    vb_point pts[NP];
+    char names[NP][16];
+    for (int i = 0; i < NP; i++) {
+        snprintf(names[i], sizeof names[i], "pipeline-%02u", (unsigned)i % 100u);
+        pts[i] = (vb_point){names[i], 1 + 0.01 * i, 0.80 + 0.002 * (i % 6), (size_t)i};
+    }
+    vb_scatter sc = {.id = "crowd", .x = {"t", NAN, NAN, 1}, .y = {"accuracy", 0, 1, 0, 1}, .n = NP, .pts = pts,
+                     .x_lower_better = 1};
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_chart_scatter(&sc, &b);
+    assert_false(b.failed);
+    const char *labels = strstr(b.data, "<g class=\"labels\"");
+    assert_non_null(labels);
+    const char *listed = strstr(b.data, ">not labelled:</text>");
+    assert_non_null(listed); /* 24 labels cannot all fit in that patch */
+    for (int i = 0; i < NP; i++) {
+        char key[64];
+        snprintf(key, sizeof key, ">%.15s</text>", names[i]);
+        const char *at = strstr(b.data, key);
+        if (!at)
+            fail_msg("%s is neither labelled nor listed", names[i]);
+        assert_null(strstr(at + 1, key)); /* once */
+    }
+    /* points 12..23 are squares (the second style): rects in the data */
+    char *g = data_group(b.data);
+    assert_int_equal(count(g, "<rect"), 12);
+    free(g);
     assert_entities_ok(b.data);
     vb_buf_free(&b);
 }
@@ -594,6 +854,8 @@ static void test_full_and_escaping(void **state)
         assert_chart_drawn(h, charts[i]);
     assert_non_null(strstr(h, "id=\"significance\""));
     assert_non_null(strstr(h, "<table class=\"pw\">"));
+    assert_null(strstr(h, "<table class=\"vs\">")); /* two pipelines: the matrix says it all */
+    assert_null(strstr(h, "<summary><span class=\"pl\">")); /* and nothing is folded */
     assert_null(strstr(h, "id=\"failures\""));
     /* The pipeline with fewer errors ranks first and carries the badge. */
     const char *best = strstr(h, "badge best");
@@ -824,6 +1086,89 @@ static void test_many_pipelines(void **state)
     vb_store_close(s);
 }
 
+/* The largest tick label (text filled #333) in a chart. */
+static double max_tick(const char *svg)
+{
+    double m = -INFINITY;
+    const char *key = "fill=\"#333\">";
+    for (const char *p = strstr(svg, key); p; p = strstr(p + 1, key))
+        m = fmax(m, strtod(p + strlen(key), NULL));
+    return m;
+}
+
+/* The part of s from the first `from` to the next `to` (malloc'ed). */
+static char *between(const char *s, const char *from, const char *to)
+{
+    const char *a = strstr(s, from);
+    if (!a)
+        fail_msg("no %s", from);
+    const char *z = strstr(a, to);
+    assert_non_null(z);
+    return strndup(a, (size_t)(z - a));
+}
+
+/* Twenty pipelines: per-pipeline detail folded (closed), the significance
+ * section a list against the best with the matrix of the best twelve in a
+ * fold, per-class ROC in class colours only, the accuracy axis zoomed. */
+static void test_report_scales(void **state)
+{
+    store_ctx c;
+    ctx_open(&c, "scales.db");
+    enum { P = 20 };
+    const char *folds[3] = {"fold1", "fold2", "test"};
+    for (size_t i = 0; i < P; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "pipe-%02zu", i);
+        for (size_t f = 0; f < 3; f++)
+            add_run(&c, name, i, folds[f], f, f == 2 ? i % 3 : 1 + (i + f) % 3, 1, 0);
+    }
+    ctx_close(&c);
+    rendered r = render_all("scales.db");
+    const char *h = r.html;
+    /* one closed fold per pipeline for confusion matrices and per-class ROC */
+    assert_int_equal(count(h, "<details><summary><span class=\"pl\">"), 2 * P);
+    assert_int_equal(count(h, "<details open"), 0);
+    assert_chart_drawn(h, "cm-20-counts");
+    assert_chart_drawn(h, "roc-20");
+    /* against the best: a row per pipeline */
+    char *vs = between(h, "<table class=\"vs\">", "</table>");
+    assert_int_equal(count(vs, "<tr>"), P + 1);
+    assert_non_null(strstr(vs, "&#8776; best"));
+    free(vs);
+    /* the matrix: the best twelve, columns numbered, in a fold */
+    assert_non_null(strstr(h, "<details><summary>Every pair among the 12 best pipelines</summary><p>"));
+    char *pw = between(h, "<table class=\"pw\">", "</table>");
+    assert_int_equal(count(pw, "<th title=\""), 12);
+    assert_int_equal(count(pw, "<tr>"), 13);
+    assert_non_null(strstr(pw, "<th class=\"l nw\">12. "));
+    free(pw);
+    /* the tables of every pipeline's parameters and timings are folded */
+    assert_non_null(strstr(h, "<details><summary>Parameters, grid choices, features and model facts of the 20"));
+    assert_non_null(strstr(h, "<details><summary>Extraction, tuning, training and prediction times"));
+    /* per-class ROC: class colours, never a pipeline's */
+    char *roc = between(strstr(h, "id=\"roc-1\""), "<g class=\"legend\">", "</svg>");
+    char key[32];
+    snprintf(key, sizeof key, "stroke=\"%s\"", vb_chart_style(VB_PALETTE_CLASSES, 0).color);
+    assert_non_null(strstr(roc, key));
+    for (size_t i = 0; i < VB_CHART_COLORS; i++) {
+        snprintf(key, sizeof key, "\"%s\"", vb_chart_color(i));
+        if (strstr(roc, key))
+            fail_msg("a per-class ROC chart uses pipeline colour %s", vb_chart_color(i));
+    }
+    free(roc);
+    /* the macro ROC: pipelines 13..20 dashed in the colours of 1..8 */
+    char *macro = between(strstr(h, "id=\"roc-macro\""), "<g class=\"data\">", "</svg>");
+    assert_int_equal(count(macro, "stroke-dasharray=\"7 3\""), P - VB_CHART_COLORS);
+    free(macro);
+    /* test accuracies 1, 17/18 and 16/18: the axis zooms, says so, stops at 1 */
+    char *acc = between(strstr(h, "id=\"acc\""), "<g", "</svg>");
+    assert_non_null(strstr(acc, ">axis from 0."));
+    assert_non_null(strstr(acc, ">1.00</text>"));
+    assert_true(max_tick(acc) == 1.0);
+    free(acc);
+    rendered_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -835,7 +1180,9 @@ int main(void)
         cmocka_unit_test(test_test_only),       cmocka_unit_test(test_cv_only),
         cmocka_unit_test(test_empty_experiment), cmocka_unit_test(test_p_best),
         cmocka_unit_test(test_many_pipelines),
-        cmocka_unit_test(test_md_cell),
+        cmocka_unit_test(test_md_cell),         cmocka_unit_test(test_palette),
+        cmocka_unit_test(test_zoom),            cmocka_unit_test(test_place_labels),
+        cmocka_unit_test(test_report_scales),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,9 +6,14 @@
  * or the report's self-check can count what was drawn). Every string is
  * escaped for HTML text and attributes; labels longer than the chart has
  * room for are shortened with an ellipsis and keep their full text in a
- * <title> tooltip. Series colours come from the Okabe-Ito palette, which
- * stays distinguishable with the common colour-vision deficiencies; series
- * beyond its eight colours are dashed.
+ * <title> tooltip. Pipelines take their colours from a palette of twelve
+ * (Okabe-Ito's first seven, which stay distinguishable with the common
+ * colour-vision deficiencies, and five more); past twelve the colours
+ * repeat with another marker shape and dash pattern, so 48 pipelines have
+ * distinct styles. Per-class charts use a palette of their own, none of
+ * whose colours is a pipeline's. Accuracy axes may zoom to the data (the
+ * chart then says where the axis starts); scatter labels are placed where
+ * they collide with nothing, or left out and listed under the chart.
  *
  *     vb_bar bars[2] = {{.label = "hog-svm", .value = 0.91, .err = 0.01},
  *                       {.label = "raw-svm", .value = 0.85, .err = NAN, .color = 1}};
@@ -22,7 +27,22 @@
 
 #include "visbench/core.h"
 
-/* Colour i of the categorical palette (cycled), as "#rrggbb". */
+#define VB_CHART_COLORS 12  /* colours in each palette */
+#define VB_CHART_VARIANTS 4 /* marker shapes and dash patterns */
+
+typedef enum vb_palette { VB_PALETTE_PIPELINES, VB_PALETTE_CLASSES } vb_palette;
+typedef enum vb_marker { VB_MARKER_CIRCLE, VB_MARKER_SQUARE, VB_MARKER_TRIANGLE, VB_MARKER_DIAMOND } vb_marker;
+
+/* How series i is drawn: colour i % 12 of the palette, and for i >= 12 the
+ * marker shape and dash pattern of variant (i / 12) % 4 (dash NULL: solid).
+ * Distinct for i < VB_CHART_COLORS * VB_CHART_VARIANTS. */
+typedef struct vb_style {
+    const char *color; /* "#RRGGBB" */
+    vb_marker marker;
+    const char *dash;  /* stroke-dasharray, NULL for a solid line */
+} vb_style;
+vb_style vb_chart_style(vb_palette pal, size_t i);
+/* The pipeline colour of index i (cycled), as "#RRGGBB". */
 const char *vb_chart_color(size_t i);
 /* Sequential colour for t in [0, 1] (white to dark blue, monotone in
  * lightness); *dark is set when text drawn on it should be white. NaN gives
@@ -33,11 +53,54 @@ void vb_chart_shade(double t, char out[8], int *dark);
  * ellipsis when it was longer; malloc'ed (NULL when out of memory). */
 char *vb_chart_shorten(const char *s, size_t max);
 
+/* Width in pixels of s in a sans-serif font of size font: per-character
+ * advances of DejaVu Sans (among the widest common sans fonts, so that
+ * the estimate rarely falls short), 1 em for anything not ASCII. */
+double vb_chart_text_width(const char *s, double font);
+
 typedef struct vb_axis {
     const char *title;
-    double lo, hi; /* the range; NaN = from the data */
+    double lo, hi; /* the range; NaN = from the data. With zoom: the limits */
     int log;       /* log10 scale: values <= 0 are left out */
+    int zoom;      /* linear only: the data's range with a margin, within [lo, hi] */
 } vb_axis;
+
+/* A zoomed axis for data in [dmin, dmax] within the limits [lim_lo,
+ * lim_hi] (e.g. accuracy: 0 and 1): the data plus a margin of a tenth of
+ * its span (at least a hundredth of the limits'), rounded out to tick
+ * steps and clipped to the limits, so it never runs past them. When the
+ * cut below would be small next to the range, the axis starts at lim_lo.
+ * NaN data: the limits. Returns 1 when *lo > lim_lo (the chart then says
+ * where the axis starts). */
+int vb_chart_zoom(double dmin, double dmax, double lim_lo, double lim_hi, double *lo, double *hi);
+
+/* ---- label placement --------------------------------------------------------- */
+
+typedef struct vb_box {
+    double x, y, w, h; /* top left corner and size, in pixels (y down) */
+} vb_box;
+
+typedef struct vb_label {
+    double ax, ay, r; /* in: the point labelled and the radius of its marker */
+    double w, h;      /* in: the label's size */
+    int placed;       /* out: 1 when a place was found */
+    vb_box box;       /* out: where the label goes */
+    int leader;       /* out: 1 when the label stands off and needs a leader line */
+} vb_label;
+
+typedef struct vb_segment {
+    double x0, y0, x1, y1;
+} vb_segment;
+
+/* Greedy placement in array order (put the important labels first): each
+ * label takes the first of a ring of candidate places around its point,
+ * nearest first, whose box lies within bounds and clears every label
+ * placed so far, every point's marker, the given lines (such as a Pareto
+ * front; pad pixels around each of these) and the leader lines drawn so
+ * far, and whose own leader line crosses no placed label. A label with no
+ * such place is left out (placed = 0). Returns the number placed. */
+size_t vb_chart_place_labels(vb_label *l, size_t n, const vb_segment *lines, size_t n_lines, vb_box bounds,
+                             double pad);
 
 /* Tick positions for [lo, hi]: multiples of 1, 2 or 5 x 10^k (linear), or
  * powers of ten with 2 and 5 between them when the range spans less than
@@ -53,12 +116,12 @@ typedef struct vb_bar {
     const double *dots; /* individual values (folds) drawn over the bar */
     size_t n_dots;
     double marker;      /* one more value drawn as a diamond (NaN: none) */
-    size_t color;       /* palette index */
+    size_t color;       /* style index (vb_chart_style) */
 } vb_bar;
 
 typedef struct vb_bar_chart {
     const char *id, *title; /* title: accessible name of the chart */
-    vb_axis x;              /* the value axis (bars start at 0) */
+    vb_axis x;              /* the value axis (bars start at its lower end: 0 unless zoomed) */
     const char *value_legend, *dots_legend, *marker_legend; /* NULL: no entry */
     size_t n;
     const vb_bar *bars;
@@ -108,6 +171,7 @@ typedef struct vb_line_chart {
     int diagonal; /* draw the y = x chance line (ROC) */
     int markers;  /* a dot at every point (short series such as epochs) */
     int small;    /* a narrow chart with the legend below (small multiples) */
+    vb_palette palette; /* the series' colours: pipelines or classes */
 } vb_line_chart;
 
 void vb_chart_lines(const vb_line_chart *c, vb_buf *b);

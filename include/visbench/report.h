@@ -27,6 +27,10 @@ void vb_render_experiments(const vb_store_exp_info *list, size_t n, vb_format fm
 void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b);
 /* Pairwise McNemar and corrected t-test p-values. */
 void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b);
+/* The same matrix in HTML for the best max pipelines only (at most
+ * n_pairwise); past five, columns are headed by rank, the name in a
+ * tooltip, so that it fits a page's width. */
+void vb_render_pairwise_html(const vb_summary *s, size_t max, vb_buf *b);
 /* Every stored prediction as CSV: pipeline,fold,sample,true,predicted,score:<class>...
  * in run order, fold order and sample order (deterministic bytes). */
 void vb_render_predictions_csv(const vb_store_exp *e, vb_buf *b);

@@ -40,6 +40,11 @@ static const char CSS[] =
     ".grid{display:flex;flex-wrap:wrap;gap:8px 32px;align-items:flex-start}.grid>figure{max-width:540px}"
     ".note{color:var(--muted);font-style:italic}"
     ".scroll{overflow-x:auto}"
+    "summary{cursor:pointer}"
+    ".folds{display:flex;flex-wrap:wrap;gap:6px 8px;align-items:flex-start;margin:6px 0 12px}"
+    ".folds>details{border:1px solid var(--line);border-radius:4px;padding:3px 8px}"
+    ".folds>details[open]{flex-basis:100%}.folds summary .small{margin-left:4px}"
+    ".vs td.sig{background:#fbe3cf}.vs td,.vs th{padding:2px 8px;vertical-align:middle}"
     "pre{background:#f6f6f6;padding:8px 10px;overflow-x:auto;font-size:12px;white-space:pre-wrap}"
     "td.err{text-align:left;font-family:ui-monospace,monospace;font-size:12px;white-space:pre-wrap;"
     "overflow-wrap:anywhere;max-width:640px}"
@@ -48,7 +53,7 @@ static const char CSS[] =
     "h2{break-after:avoid}figure,table,dl{break-inside:avoid}.scroll{overflow:visible}"
     "a{color:inherit;text-decoration:none}pre{white-space:pre-wrap}@page{margin:12mm}"
     ".grid{gap:4px 3%}.grid>figure{max-width:48%;margin:4px 0}figure{margin:6px 0}h2{margin-top:18px}"
-    "details{display:none}}";
+    "details:not([open]){display:none}}";
 
 /* First script: record every error (script errors, failed resource loads,
  * rejected promises) where the self-check below and a test can read it. */
@@ -112,6 +117,57 @@ static void fig_close(page *p, const char *caption)
 }
 
 static const char *tf(const page *p) { return p->s->test_fold ? p->s->test_fold : "test"; }
+
+/* Per-pipeline detail (confusion matrices, per-class ROC) is folded
+ * when there are more pipelines than this: one closed <details> each,
+ * laid out as a row of chips, so the page stays short. */
+#define FOLD_OVER 4
+
+static int folded(const page *p) { return p->s->n > FOLD_OVER; }
+
+/* Opens pipeline i's detail: a heading, or a closed fold named by rank. */
+static void detail_open(page *p, size_t i, const char *what)
+{
+    const rep_view *v = &p->v[i];
+    if (folded(p)) {
+        vb_buf_printf(p->b, "<details><summary><span class=\"pl\">%zu. ", i + 1);
+        text(p, v->row->pipeline);
+        vb_buf_puts(p->b, "</span>");
+    } else {
+        vb_buf_puts(p->b, "<h3>");
+        text(p, v->row->pipeline);
+    }
+    /* a fold names its source only when it is not the test fold (the
+     * section's note says which fold that is) */
+    vb_buf_puts(p->b, " <span class=\"small\">");
+    if (what)
+        vb_buf_puts(p->b, what);
+    else if (v->from_test) {
+        if (!folded(p)) {
+            text(p, tf(p));
+            vb_buf_puts(p->b, " fold");
+        }
+    } else
+        vb_buf_puts(p->b, folded(p) ? "out-of-fold, pooled" : "out-of-fold predictions of the first CV repetition, pooled");
+    vb_buf_puts(p->b, folded(p) ? "</span></summary>" : "</span></h3>");
+}
+
+/* The note over a row of folds: where their numbers come from. */
+static void folds_note(page *p, const char *what)
+{
+    size_t test = 0;
+    for (size_t i = 0; i < p->s->n; i++)
+        test += p->v[i].from_test;
+    vb_buf_printf(p->b, " One fold per pipeline, in rank order: open one to see its %s", what);
+    if (test) {
+        vb_buf_puts(p->b, " (on the ");
+        text(p, tf(p));
+        vb_buf_puts(p->b, test < p->s->n ? " fold unless marked otherwise)." : " fold).");
+    } else
+        vb_buf_puts(p->b, " (the pooled out-of-fold predictions of the first CV repetition).");
+}
+
+static void detail_close(page *p) { vb_buf_puts(p->b, folded(p) ? "</details>\n" : "\n"); }
 
 /* ---- summary ------------------------------------------------------------------ */
 
@@ -215,7 +271,7 @@ static void accuracy(page *p)
     if (!drawn)
         note(p, "No pipeline has an accuracy yet: every run failed or none finished.");
     else {
-        vb_bar_chart c = {.id = "acc", .title = "Accuracy of each pipeline", .x = {"accuracy", 0, 1, 0},
+        vb_bar_chart c = {.id = "acc", .title = "Accuracy of each pipeline", .x = {"accuracy", 0, 1, 0, 1},
                           .n = s->n, .bars = bars};
         if (s->has_cv) {
             c.value_legend = "CV mean \xc2\xb1 sd";
@@ -229,7 +285,11 @@ static void accuracy(page *p)
         fig_close(p, s->has_cv ? "Bars: mean accuracy over the cross-validation folds, with one standard deviation"
                                  " (error bar) and each fold (dots)."
                                  " The diamond is the single evaluation on the test fold, when there is one."
-                               : "Accuracy on the single evaluation fold (no cross-validation folds, so no spread).");
+                                 " The axis spans the values: when it does not start at 0, the chart says where it"
+                                 " starts, and bars are compared by where they end."
+                               : "Accuracy on the single evaluation fold (no cross-validation folds, so no spread)."
+                                 " The axis spans the values: when it does not start at 0, the chart says where it"
+                                 " starts, and bars are compared by where they end.");
     }
     vb_buf_puts(p->b, "</section>\n");
     free(bars);
@@ -264,7 +324,7 @@ static void tradeoffs(page *p)
     vb_buf_puts(p->b, "<div class=\"grid\">");
     if (n1) {
         vb_scatter c = {.id = "tradeoff-train", .title = "Accuracy against training time",
-                        .x = {"training time per run (s, incl. tuning)", NAN, NAN, 1}, .y = {ytitle, NAN, NAN, 0},
+                        .x = {"training time per run (s, incl. tuning)", NAN, NAN, 1}, .y = {ytitle, 0, 1, 0, 1},
                         .n = s->n, .pts = pts, .x_lower_better = 1};
         fig_open(p);
         vb_chart_scatter(&c, p->b);
@@ -275,7 +335,7 @@ static void tradeoffs(page *p)
     }
     if (n2) {
         vb_scatter c = {.id = "tradeoff-predict", .title = "Accuracy against prediction throughput",
-                        .x = {"prediction throughput (images/s)", NAN, NAN, 1}, .y = {ytitle, NAN, NAN, 0},
+                        .x = {"prediction throughput (images/s)", NAN, NAN, 1}, .y = {ytitle, 0, 1, 0, 1},
                         .n = s->n, .pts = pts2, .x_lower_better = 0};
         fig_open(p);
         vb_chart_scatter(&c, p->b);
@@ -379,20 +439,18 @@ static void confusion(page *p)
     }
     const char *const *names = (const char *const *)p->e->classes;
     vb_buf_puts(p->b, "<p class=\"small\">Rows: true class; columns: predicted class. Left: counts (shaded by count);"
-                      " right: each row divided by its total, so the diagonal is the recall of each class.</p>\n");
+                      " right: each row divided by its total, so the diagonal is the recall of each class.");
+    if (folded(p))
+        folds_note(p, "matrices");
+    vb_buf_puts(p->b, "</p>\n");
+    if (folded(p))
+        vb_buf_puts(p->b, "<div class=\"folds\">");
     for (size_t i = 0; i < s->n; i++) {
         const rep_view *v = &p->v[i];
         if (!v->confusion)
             continue;
-        vb_buf_puts(p->b, "<h3>");
-        text(p, v->row->pipeline);
-        vb_buf_puts(p->b, " <span class=\"small\">");
-        if (v->from_test) {
-            text(p, tf(p));
-            vb_buf_puts(p->b, " fold");
-        } else
-            vb_buf_puts(p->b, "out-of-fold predictions of the first CV repetition, pooled");
-        vb_buf_puts(p->b, "</span></h3><div class=\"grid\">");
+        detail_open(p, i, NULL);
+        vb_buf_puts(p->b, "<div class=\"grid\">");
         size_t max = 0;
         for (size_t j = 0; j < kk; j++)
             max = v->confusion[j] > max ? v->confusion[j] : max;
@@ -426,8 +484,11 @@ static void confusion(page *p)
         vb_chart_heatmap(&h, p->b);
         expect(p, id2);
         fig_close(p, "row-normalised");
-        vb_buf_puts(p->b, "</div>\n");
+        vb_buf_puts(p->b, "</div>");
+        detail_close(p);
     }
+    if (folded(p))
+        vb_buf_puts(p->b, "</div>");
     vb_buf_puts(p->b, "</section>\n");
     free(shade);
     free(val);
@@ -490,7 +551,14 @@ static void roc(page *p)
         free(labels[j]);
         labels[j] = NULL;
     }
-    vb_buf_puts(p->b, "<h3>Per class</h3><div class=\"grid\">");
+    vb_buf_puts(p->b, "<h3>Per class</h3>");
+    if (folded(p)) {
+        vb_buf_puts(p->b, "<p class=\"small\">Each class against the rest; classes have colours of their own, none"
+                          " of them a pipeline&#8217;s.");
+        folds_note(p, "curves");
+        vb_buf_puts(p->b, "</p>");
+    }
+    vb_buf_puts(p->b, folded(p) ? "<div class=\"folds\">" : "<div class=\"grid\">");
     for (size_t i = 0; i < s->n; i++) {
         const rep_view *v = &p->v[i];
         if (!v->n_pred)
@@ -506,7 +574,7 @@ static void roc(page *p)
             labels[nc] = vb_asprintf("%s (AUC %.3f)", name ? name : "?", auc);
             free(name);
             ser[nc] = (vb_series){labels[nc] ? labels[nc] : p->e->classes[c], fpr + (size_t)c * ROC_POINTS,
-                                  tpr + (size_t)c * ROC_POINTS, np, (size_t)c, 0};
+                                  tpr + (size_t)c * ROC_POINTS, np, (size_t)c, 0}; /* the class's colour */
             nc++;
         }
         if (nc) {
@@ -514,7 +582,9 @@ static void roc(page *p)
             snprintf(id, sizeof id, "roc-%zu", i + 1);
             vb_line_chart c = {.id = id, .title = "ROC curves per class", .x = {"false positive rate", 0, 1, 0},
                                .y = {"true positive rate", 0, 1, 0}, .n = nc, .series = ser, .diagonal = 1,
-                               .small = 1};
+                               .small = 1, .palette = VB_PALETTE_CLASSES};
+            if (folded(p))
+                detail_open(p, i, NULL);
             fig_open(p);
             vb_chart_lines(&c, p->b);
             expect(p, id);
@@ -528,6 +598,8 @@ static void roc(page *p)
             } else
                 vb_buf_puts(p->b, "on the pooled out-of-fold scores of the first CV repetition");
             vb_buf_puts(p->b, ".</figcaption></figure>\n");
+            if (folded(p))
+                detail_close(p);
         }
         for (size_t j = 0; j < nc; j++) {
             free(labels[j]);
@@ -610,7 +682,7 @@ static void curves(page *p)
         vb_line_chart c = {.id = chart ? "curve-acc" : "curve-loss",
                            .title = chart ? "Accuracy per epoch" : "Loss per epoch",
                            .x = {"epoch", NAN, NAN, 0},
-                           .y = {what[chart], chart ? 0 : NAN, chart ? 1 : NAN, 0},
+                           .y = {what[chart], chart ? 0 : NAN, chart ? 1 : NAN, 0, chart},
                            .n = ns,
                            .series = ser,
                            .markers = maxep <= 40};
@@ -634,18 +706,86 @@ out:
 
 /* ---- significance, parameters, resources, failures ------------------------------------ */
 
+static void cell_num(page *p, double v, int decimals)
+{
+    vb_buf_puts(p->b, "<td>");
+    if (isnan(v))
+        vb_buf_puts(p->b, "-");
+    else
+        vb_buf_printf(p->b, "%.*f", decimals, v);
+    vb_buf_puts(p->b, "</td>");
+}
+
+/* Up to this many pipelines the section is the full matrix; past it, each
+ * pipeline against the best, and the matrix of the best few in a fold
+ * (a matrix of twenty columns no longer fits a page's width). */
+#define PAIRWISE_OPEN_MAX 5
+#define PAIRWISE_MATRIX_MAX 12
+
+static void versus_best(page *p)
+{
+    const vb_summary *s = p->s;
+    const vb_summary_row *best = &s->rows[0];
+    double b0 = vb_summary_score(s, best);
+    vb_buf_puts(p->b, "<p>Each pipeline against the best, ");
+    text(p, best->pipeline);
+    vb_buf_printf(p->b, ", in the test that matches the ranking (McNemar on the %s predictions when ranking by a"
+                        " single evaluation, otherwise the corrected resampled t-test across folds). Shaded: p &lt;"
+                        " %.2f, significantly worse than the best.</p>\n",
+                  s->has_test ? "test" : "out-of-fold", VB_SUMMARY_ALPHA);
+    vb_buf_printf(p->b, "<table class=\"vs\"><thead><tr><th>rank</th><th class=\"l\">pipeline</th><th>%s</th>"
+                        "<th>difference</th><th>p vs best</th><th class=\"l\">test</th><th class=\"l\">verdict</th>"
+                        "</tr></thead><tbody>",
+                  s->has_test ? "accuracy (test fold)" : "accuracy (CV mean)");
+    for (size_t i = 0; i < s->n; i++) {
+        const vb_summary_row *r = &s->rows[i];
+        double v = vb_summary_score(s, r);
+        int sig = i && !isnan(r->p_best) && r->p_best < VB_SUMMARY_ALPHA;
+        vb_buf_printf(p->b, "<tr><td class=\"num\">%zu</td><td class=\"l nw\"><span class=\"pl\">", i + 1);
+        text(p, r->pipeline);
+        vb_buf_puts(p->b, "</span></td>");
+        cell_num(p, v, 4);
+        if (i && !isnan(v) && !isnan(b0))
+            vb_buf_printf(p->b, "<td class=\"num\">%+.4f</td>", v - b0);
+        else
+            vb_buf_puts(p->b, "<td>-</td>");
+        vb_buf_printf(p->b, "<td class=\"num%s\">", sig ? " sig" : "");
+        if (!i)
+            vb_buf_puts(p->b, "best");
+        else if (isnan(r->p_best))
+            vb_buf_puts(p->b, "-");
+        else
+            vb_buf_printf(p->b, r->p_best < 1e-4 ? "%.1e" : "%.4f", r->p_best);
+        vb_buf_printf(p->b, "</td><td class=\"l small\">%s</td><td class=\"l\">%s</td></tr>",
+                      i && r->p_best_test ? r->p_best_test : "", !i ? "best" : isnan(r->p_best) ? "not compared"
+                                                                 : sig ? "worse" : "&#8776; best");
+    }
+    vb_buf_puts(p->b, "</tbody></table>\n");
+}
+
 static void significance(page *p)
 {
+    const vb_summary *s = p->s;
     section(p, "significance", "Pairwise significance");
-    if (p->s->n < 2)
-        note(p, p->s->n ? "One pipeline only: nothing to compare." : "No runs yet: nothing to compare.");
-    else {
+    if (s->n < 2)
+        note(p, s->n ? "One pipeline only: nothing to compare." : "No runs yet: nothing to compare.");
+    else if (s->n <= PAIRWISE_OPEN_MAX) {
         vb_buf_puts(p->b, "<div class=\"scroll\">");
-        vb_render_pairwise(p->s, VB_FMT_HTML, p->b);
+        vb_render_pairwise(s, VB_FMT_HTML, p->b);
         vb_buf_puts(p->b, "</div>");
+    } else {
+        versus_best(p);
+        size_t m = s->n_pairwise < PAIRWISE_MATRIX_MAX ? s->n_pairwise : PAIRWISE_MATRIX_MAX;
+        if (m >= 2) {
+            vb_buf_printf(p->b, "<details><summary>Every pair among the %zu best pipelines</summary>", m);
+            vb_render_pairwise_html(s, m, p->b);
+            vb_buf_puts(p->b, "</details>");
+        }
     }
     vb_buf_puts(p->b, "</section>\n");
 }
+
+#define HYPER_OPEN_MAX 8
 
 static void hyperparameters(page *p)
 {
@@ -657,6 +797,11 @@ static void hyperparameters(page *p)
         vb_buf_puts(p->b, "</section>\n");
         return;
     }
+    /* Past HYPER_OPEN_MAX pipelines the table is folded: a row of
+     * parameters and model facts per pipeline makes it a page long. */
+    if (s->n > HYPER_OPEN_MAX)
+        vb_buf_printf(p->b, "<details><summary>Parameters, grid choices, features and model facts of the %zu"
+                            " pipelines</summary>", s->n);
     vb_buf_puts(p->b, "<div class=\"scroll\"><table><thead><tr><th class=\"l\">pipeline</th>"
                       "<th class=\"l\">classifier parameters</th><th class=\"l\">grid choice</th>"
                       "<th class=\"l\">features</th><th class=\"l\">model</th></tr></thead><tbody>");
@@ -704,18 +849,11 @@ static void hyperparameters(page *p)
         text(p, info ? info : "-");
         vb_buf_puts(p->b, "</td></tr>");
     }
-    vb_buf_puts(p->b, "</tbody></table></div><p class=\"small\">Parameters as used by the run on the test fold (else"
+    vb_buf_puts(p->b, "</tbody></table></div>");
+    if (s->n > HYPER_OPEN_MAX)
+        vb_buf_puts(p->b, "</details>");
+    vb_buf_puts(p->b, "<p class=\"small\">Parameters as used by the run on the test fold (else"
                       " the first fold); a grid choice is the value tuned on the validation part.</p></section>\n");
-}
-
-static void cell_num(page *p, double v, int decimals)
-{
-    vb_buf_puts(p->b, "<td>");
-    if (isnan(v))
-        vb_buf_puts(p->b, "-");
-    else
-        vb_buf_printf(p->b, "%.*f", decimals, v);
-    vb_buf_puts(p->b, "</td>");
 }
 
 static void resources(page *p)
@@ -727,6 +865,10 @@ static void resources(page *p)
         vb_buf_puts(p->b, "</section>\n");
         return;
     }
+    /* folded like the hyperparameters (the leaderboard has the main times) */
+    if (s->n > HYPER_OPEN_MAX)
+        vb_buf_printf(p->b, "<details><summary>Extraction, tuning, training and prediction times, memory, model size"
+                            " and feature dimension of the %zu pipelines</summary>", s->n);
     vb_buf_puts(p->b, "<div class=\"scroll\"><table><thead><tr><th class=\"l\">pipeline</th><th>runs</th>"
                       "<th>extract s</th><th>postprocess s</th><th>tune s</th><th>train s</th><th>predict s</th>"
                       "<th>images/s</th>"
@@ -748,7 +890,10 @@ static void resources(page *p)
         cell_num(p, p->v[i].dim_run_features ? (double)p->v[i].dim : NAN, 0);
         vb_buf_puts(p->b, "</tr>");
     }
-    vb_buf_puts(p->b, "</tbody></table></div><p class=\"small\">Means per finished run. Extraction is shared between"
+    vb_buf_puts(p->b, "</tbody></table></div>");
+    if (s->n > HYPER_OPEN_MAX)
+        vb_buf_puts(p->b, "</details>");
+    vb_buf_puts(p->b, "<p class=\"small\">Means per finished run. Extraction is shared between"
                       " pipelines with the same features, so a pipeline that reused another&#8217;s shows little"
                       " extract time. Peak RSS is the process&#8217;s peak during the run (the maximum over runs); model"
                       " size is the serialised classifier.</p></section>\n");
@@ -826,7 +971,8 @@ void rep_html(const vb_summary *s, const rep_view *v, const char *source, vb_buf
         vb_buf_puts(b, " from ");
         text(&p, source);
     }
-    vb_buf_printf(b, " (experiment %lld), from the stored results only. Colours: Okabe&#8211;Ito palette.</p>"
+    vb_buf_printf(b, " (experiment %lld), from the stored results only. Colours: the Okabe&#8211;Ito palette and five more,"
+                     " then marker shapes and dash patterns; classes have a palette of their own.</p>"
                      "</footer>\n",
                   (long long)e->id);
     if (p.expected.failed)

@@ -7,12 +7,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Okabe & Ito (2008): blue, orange, green, vermillion, purple, sky blue,
- * black, yellow. Yellow is last: it is the hardest to see on white. */
-static const char *const palette[8] = {"#0072B2", "#E69F00", "#009E73", "#D55E00",
-                                       "#CC79A7", "#56B4E9", "#000000", "#F0E442"};
+/* Pipelines: Okabe & Ito (2008) without its yellow (too faint on white):
+ * blue, orange, green, vermillion, reddish purple, sky blue, black; then
+ * Tol's indigo, wine and olive, a maroon and a dark olive green. Chosen so
+ * that any two differ by at least 20 in CIEDE2000. */
+static const char *const pipeline_colors[VB_CHART_COLORS] = {
+    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9",
+    "#000000", "#332288", "#882255", "#999933", "#7F0000", "#556B2F"};
+/* Classes (per-class charts): another set, none of the pipelines' colours,
+ * so that a class never looks like a pipeline of another chart. */
+static const char *const class_colors[VB_CHART_COLORS] = {
+    "#D62728", "#17BECF", "#33A02C", "#7570B3", "#A6761D", "#E7298A",
+    "#00707A", "#FF7F00", "#8C564B", "#AA4499", "#EE6677", "#7F7F7F"};
+/* When the colours run out: the next marker shape and dash pattern. */
+static const char *const variant_dash[VB_CHART_VARIANTS] = {NULL, "7 3", "2 2", "8 3 2 3"};
+/* Dashed series (validation curves) of each variant. */
+static const char *const variant_dash2[VB_CHART_VARIANTS] = {"6 4", "9 3 2 3", "1 3", "12 4"};
 
-const char *vb_chart_color(size_t i) { return palette[i % 8]; }
+vb_style vb_chart_style(vb_palette pal, size_t i)
+{
+    size_t v = (i / VB_CHART_COLORS) % VB_CHART_VARIANTS;
+    vb_style st = {pal == VB_PALETTE_CLASSES ? class_colors[i % VB_CHART_COLORS] : pipeline_colors[i % VB_CHART_COLORS],
+                   (vb_marker)v, variant_dash[v]};
+    return st;
+}
+
+const char *vb_chart_color(size_t i) { return pipeline_colors[i % VB_CHART_COLORS]; }
 
 void vb_chart_shade(double t, char out[8], int *dark)
 {
@@ -42,8 +62,6 @@ void vb_chart_shade(double t, char out[8], int *dark)
 /* ---- text ------------------------------------------------------------------ */
 
 #define FONT 12.0
-#define CHAR_W (FONT * 0.6) /* average advance of a sans-serif glyph */
-
 static size_t utf8_len(const char *s)
 {
     size_t n = 0;
@@ -86,11 +104,39 @@ static void text_fit(vb_buf *b, const char *s, size_t max)
     free(cut);
 }
 
-static double text_w(const char *s, size_t max)
+/* Advances of DejaVu Sans in thousandths of an em, for ' ' .. '~'. */
+static const unsigned short advance[95] = {
+    318, 401, 460, 838, 636, 950, 780, 275, 390, 390, 500, 838, 318, 361, 318, 337, /*  !"#$%&'()*+,-./ */
+    636, 636, 636, 636, 636, 636, 636, 636, 636, 636, 337, 337, 838, 838, 838, 531, /* 0-9 :;<=>? */
+    1000, 684, 686, 698, 770, 632, 575, 775, 752, 295, 295, 656, 557, 863, 748, 787, /* @A-O */
+    603, 787, 695, 635, 611, 732, 684, 989, 685, 611, 685, 390, 337, 390, 838, 500, /* P-Z [\]^_ */
+    500, 613, 635, 550, 635, 615, 352, 635, 634, 278, 278, 579, 278, 974, 634, 612, /* `a-o */
+    635, 635, 411, 521, 392, 634, 592, 818, 592, 592, 525, 636, 337, 636, 838};    /* p-z {|}~ */
+
+double vb_chart_text_width(const char *s, double font)
 {
-    size_t n = utf8_len(s);
-    return (double)(n < max ? n : max) * CHAR_W;
+    double em = 0;
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p >= 0x20 && *p < 0x7f)
+            em += advance[*p - 0x20] / 1000.0;
+        else if ((*p & 0xC0) != 0x80 && *p >= 0x80)
+            em += 1.0; /* a code point beyond ASCII (the ellipsis is 1 em) */
+    }
+    return em * font;
 }
+
+/* Width of s as text_fit writes it (cut to max code points). */
+static double text_wf(const char *s, size_t max, double font)
+{
+    if (utf8_len(s) <= max)
+        return vb_chart_text_width(s, font);
+    char *cut = vb_chart_shorten(s, max);
+    double w = cut ? vb_chart_text_width(cut, font) : (double)max * font;
+    free(cut);
+    return w;
+}
+
+static double text_w(const char *s, size_t max) { return text_wf(s, max, FONT); }
 
 /* A <title> tooltip with the full text. */
 static void tooltip(vb_buf *b, const char *s)
@@ -196,14 +242,42 @@ static double map(const scale *s, double v)
 
 static int drawable(const scale *s, double v) { return !isnan(v) && isfinite(v) && (!s->log || v > 0); }
 
-/* Range of an axis: the given ends, else the data's, padded and rounded
- * to tick values. */
-static void axis_range(const vb_axis *a, double dmin, double dmax, double *lo, double *hi)
+int vb_chart_zoom(double dmin, double dmax, double lim_lo, double lim_hi, double *lo, double *hi)
 {
+    *lo = lim_lo;
+    *hi = lim_hi;
+    if (isnan(dmin) || isnan(dmax) || !(lim_hi > lim_lo))
+        return 0;
+    dmin = fmax(dmin, lim_lo);
+    dmax = fmin(dmax, lim_hi);
+    if (dmax < dmin)
+        dmax = dmin;
+    double margin = fmax(0.1 * (dmax - dmin), 0.01 * (lim_hi - lim_lo));
+    double a = dmin - margin, z = dmax + margin;
+    double step = nice_step((z - a) / 5);
+    double l = floor(a / step + 1e-9) * step, h = ceil(z / step - 1e-9) * step;
+    l = fmax(l, lim_lo);
+    h = fmin(h, lim_hi);
+    if (l - lim_lo < 0.3 * (h - l)) /* so little cut off that the axis may as well start at the limit */
+        l = lim_lo;
+    if (!(h > l))
+        return 0;
+    *lo = l;
+    *hi = h;
+    return l > lim_lo;
+}
+
+/* Range of an axis: the given ends, else the data's, padded and rounded
+ * to tick values; zoomed within the given ends (vb_chart_zoom). Returns
+ * 1 when a zoomed axis starts above its lower limit. */
+static int axis_range(const vb_axis *a, double dmin, double dmax, double *lo, double *hi)
+{
+    if (a->zoom && !a->log && !isnan(a->lo) && !isnan(a->hi))
+        return vb_chart_zoom(dmin, dmax, a->lo, a->hi, lo, hi);
     *lo = a->lo;
     *hi = a->hi;
     if (!isnan(*lo) && !isnan(*hi) && *hi > *lo)
-        return;
+        return 0;
     if (isnan(dmin) || isnan(dmax)) { /* no data */
         dmin = a->log ? 1 : 0;
         dmax = a->log ? 10 : 1;
@@ -229,32 +303,53 @@ static void axis_range(const vb_axis *a, double dmin, double dmax, double *lo, d
     }
     if (!(*hi > *lo))
         *hi = a->log ? *lo * 10 : *lo + 1;
+    return 0;
 }
 
-static void tick_label(vb_buf *b, double v, const scale *s)
+/* A tick value as written: log axes with k and M for thousands and
+ * millions (100k, 2M rather than 100000, 2e+06). */
+static void tick_text(char out[32], double v, const scale *s)
 {
     if (s->log) {
-        vb_buf_printf(b, "%g", v);
+        double a = fabs(v);
+        if (a >= 1e6 && a < 1e15)
+            snprintf(out, 32, "%gM", v / 1e6);
+        else if (a >= 1e4 && a < 1e6)
+            snprintf(out, 32, "%gk", v / 1e3);
+        else
+            snprintf(out, 32, "%g", v);
         return;
     }
     double step = nice_step((s->hi - s->lo) / 5);
     int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
-    vb_buf_printf(b, "%.*f", dec > 6 ? 6 : dec, v);
+    snprintf(out, 32, "%.*f", dec > 6 ? 6 : dec, v);
 }
 
 /* Grid lines, ticks and labels of the x axis along the bottom of the plot
- * (top..bottom pixels), with the axis title below. */
-static void x_axis(vb_buf *b, const scale *sx, double top, double bottom, const char *title)
+ * (top..bottom pixels), with the axis title below. corner: a y axis
+ * stands at the left end, so a tick label there starts at the corner
+ * instead of straddling it (it would meet the y axis's lowest label).
+ * A label that would touch the one before is left out (its grid line
+ * stays). */
+static void x_axis(vb_buf *b, const scale *sx, double top, double bottom, const char *title, int corner)
 {
     double t[32];
     size_t n = vb_chart_ticks(sx->lo, sx->hi, sx->log, t, 32);
+    double last = -INFINITY;
     vb_buf_puts(b, "<g class=\"axis\">");
     for (size_t i = 0; i < n; i++) {
         double x = map(sx, t[i]);
+        char lab[32];
+        tick_text(lab, t[i], sx);
+        double w = vb_chart_text_width(lab, FONT);
+        int start = corner && x - sx->p0 < w / 2;
+        double x0 = start ? x : x - w / 2;
         vb_buf_printf(b, "<path d=\"M%.1f %.1fV%.1f\" stroke=\"#ddd\"/>", x, top, bottom);
-        vb_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#333\">", x, bottom + 15);
-        tick_label(b, t[i], sx);
-        vb_buf_puts(b, "</text>");
+        if (x0 < last + 6)
+            continue;
+        last = x0 + w;
+        vb_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" fill=\"#333\">%s</text>", x, bottom + 15,
+                      start ? "start" : "middle", lab);
     }
     vb_buf_printf(b, "<path d=\"M%.1f %.1fH%.1f\" stroke=\"#555\"/>", sx->p0, bottom, sx->p1);
     if (title) {
@@ -272,13 +367,18 @@ static void y_axis(vb_buf *b, const scale *sy, double left, double right, const 
 {
     double t[32];
     size_t n = vb_chart_ticks(sy->lo, sy->hi, sy->log, t, 32);
+    double last = INFINITY;
     vb_buf_puts(b, "<g class=\"axis\">");
     for (size_t i = 0; i < n; i++) {
         double y = map(sy, t[i]);
+        char lab[32];
+        tick_text(lab, t[i], sy);
         vb_buf_printf(b, "<path d=\"M%.1f %.1fH%.1f\" stroke=\"#ddd\"/>", left, y, right);
-        vb_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#333\">", left - 6, y + 4);
-        tick_label(b, t[i], sy);
-        vb_buf_puts(b, "</text>");
+        if (y > last - FONT * 1.3) /* ticks go up the page */
+            continue;
+        last = y;
+        vb_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#333\">%s</text>", left - 6, y + 4,
+                      lab);
     }
     vb_buf_printf(b, "<path d=\"M%.1f %.1fV%.1f\" stroke=\"#555\"/>", left, sy->p0, sy->p1);
     if (title) {
@@ -295,25 +395,75 @@ static void y_axis(vb_buf *b, const scale *sy, double left, double right, const 
     vb_buf_puts(b, "</g>");
 }
 
-/* ---- legends ---------------------------------------------------------------- */
-
-typedef enum swatch { SW_RECT, SW_LINE, SW_DOT, SW_DIAMOND, SW_FRONT, SW_FADED } swatch;
-
-static const char *dash_of(size_t color, int dashed)
+/* A zoomed value axis says where it starts: a break mark across the axis
+ * line at its left end and "axis from 0.85" under it. */
+static void zoom_note(vb_buf *b, const scale *sx, double bottom)
 {
-    if (color >= 8)
-        return dashed ? "9 3 2 3" : "2 2";
-    return dashed ? "6 4" : NULL;
+    char lab[32];
+    tick_text(lab, sx->lo, sx);
+    vb_buf_printf(b,
+                  "<g class=\"zoom\"><path d=\"M%.1f %.1fl6 -8M%.1f %.1fl6 -8\" stroke=\"#555\" stroke-width=\"1.5\"/>"
+                  "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\" font-style=\"italic\" font-size=\"11\">axis from %s"
+                  "</text></g>",
+                  sx->p0 + 2, bottom + 4, sx->p0 + 7, bottom + 4, sx->p0, bottom + 34, lab);
 }
 
-static void swatch_at(vb_buf *b, swatch k, double x, double y, size_t color, int dashed)
+/* ---- markers and legends ------------------------------------------------------ */
+
+/* Opens the element of marker m centred at (x, y): a circle of radius r,
+ * or a square, triangle or diamond of about its area. The tag is left
+ * open for more attributes; returns the element's name, to close it. */
+static const char *marker_open(vb_buf *b, vb_marker m, double x, double y, double r)
 {
-    const char *c = vb_chart_color(color);
+    switch (m) {
+    case VB_MARKER_SQUARE: {
+        double h = r * 0.89;
+        vb_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"", x - h, y - h, 2 * h, 2 * h);
+        return "rect";
+    }
+    case VB_MARKER_TRIANGLE: {
+        double h = r * 1.45;
+        vb_buf_printf(b, "<path d=\"M%.1f %.1fL%.1f %.1fL%.1f %.1fZ\"", x, y - h, x + h * 0.866, y + h * 0.5,
+                      x - h * 0.866, y + h * 0.5);
+        return "path";
+    }
+    case VB_MARKER_DIAMOND: {
+        double h = r * 1.25;
+        vb_buf_printf(b, "<path d=\"M%.1f %.1fL%.1f %.1fL%.1f %.1fL%.1f %.1fZ\"", x, y - h, x + h, y, x, y + h, x - h, y);
+        return "path";
+    }
+    default:
+        vb_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\"", x, y, r);
+        return "circle";
+    }
+}
+
+/* A closed marker filled with its style's colour. */
+static void marker_key(vb_buf *b, const vb_style *st, double x, double y, double r)
+{
+    const char *tag = marker_open(b, st->marker, x, y, r);
+    vb_buf_printf(b, " fill=\"%s\"></%s>", st->color, tag);
+}
+
+static const char *dash_of(size_t i, int dashed)
+{
+    size_t v = (i / VB_CHART_COLORS) % VB_CHART_VARIANTS;
+    return dashed ? variant_dash2[v] : variant_dash[v];
+}
+
+typedef enum swatch { SW_RECT, SW_LINE, SW_DOT, SW_DIAMOND, SW_FRONT, SW_FADED, SW_MARKER } swatch;
+
+static void swatch_at(vb_buf *b, swatch k, double x, double y, vb_palette pal, size_t color, int dashed)
+{
+    vb_style st = vb_chart_style(pal, color);
     switch (k) {
-    case SW_RECT: vb_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" height=\"10\" fill=\"%s\"/>", x, y - 5, c); break;
+    case SW_RECT:
+        vb_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" height=\"10\" fill=\"%s\"/>", x, y - 5, st.color);
+        break;
     case SW_LINE: {
         const char *d = dash_of(color, dashed);
-        vb_buf_printf(b, "<path d=\"M%.1f %.1fH%.1f\" stroke=\"%s\" stroke-width=\"2.5\" fill=\"none\"", x, y, x + 22, c);
+        vb_buf_printf(b, "<path d=\"M%.1f %.1fH%.1f\" stroke=\"%s\" stroke-width=\"2.5\" fill=\"none\"", x, y, x + 22,
+                      st.color);
         if (d)
             vb_buf_printf(b, " stroke-dasharray=\"%s\"", d);
         vb_buf_puts(b, "/>");
@@ -336,14 +486,15 @@ static void swatch_at(vb_buf *b, swatch k, double x, double y, size_t color, int
         vb_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"#888\" fill-opacity=\"0.35\" stroke=\"#888\"/>",
                       x + 11, y);
         break;
+    case SW_MARKER: marker_key(b, &st, x + 11, y, 4.5); break;
     }
 }
 
 /* One legend entry: swatch then label; returns the x after it. */
-static double legend_item(vb_buf *b, swatch k, double x, double y, size_t color, int dashed, const char *label,
-                          size_t max)
+static double legend_item(vb_buf *b, swatch k, double x, double y, vb_palette pal, size_t color, int dashed,
+                          const char *label, size_t max)
 {
-    swatch_at(b, k, x, y, color, dashed);
+    swatch_at(b, k, x, y, pal, color, dashed);
     vb_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\">", x + 28, y + 4);
     text_fit(b, label, max);
     vb_buf_puts(b, "</text>");
@@ -354,49 +505,76 @@ static double legend_item(vb_buf *b, swatch k, double x, double y, size_t color,
 
 #define BAR_LABEL_MAX 28
 
+static void span_add(double v, double *lo, double *hi)
+{
+    if (isnan(v) || !isfinite(v))
+        return;
+    *lo = isnan(*lo) || v < *lo ? v : *lo;
+    *hi = isnan(*hi) || v > *hi ? v : *hi;
+}
+
 void vb_chart_bars(const vb_bar_chart *c, vb_buf *b)
 {
-    double maxlab = 0, dmax = 0;
+    double maxlab = 0, dmax = 0, zmin = NAN, zmax = NAN;
     for (size_t i = 0; i < c->n; i++) {
         const vb_bar *r = &c->bars[i];
         double w = text_w(r->label, BAR_LABEL_MAX);
         maxlab = w > maxlab ? w : maxlab;
-        double top = r->value + (isnan(r->err) ? 0 : r->err);
+        double e = isnan(r->err) ? 0 : r->err;
+        double top = r->value + e;
         if (!isnan(top) && top > dmax)
             dmax = top;
         if (!isnan(r->marker) && r->marker > dmax)
             dmax = r->marker;
-        for (size_t j = 0; j < r->n_dots; j++)
+        span_add(r->value - e, &zmin, &zmax);
+        span_add(r->value + e, &zmin, &zmax);
+        span_add(r->marker, &zmin, &zmax);
+        for (size_t j = 0; j < r->n_dots; j++) {
             if (!isnan(r->dots[j]) && r->dots[j] > dmax)
                 dmax = r->dots[j];
+            span_add(r->dots[j], &zmin, &zmax);
+        }
     }
     int legend = c->value_legend || c->dots_legend || c->marker_legend;
-    double W = 680, left = 14 + maxlab + 10, right = W - 24, top = legend ? 34 : 12, row = 30;
+    /* left of the plot: the label, then the pipeline's marker (the key to
+     * the scatter charts, and what tells apart two bars of one colour) */
+    /* rows closer together when there are many */
+    double W = 680, left = 14 + maxlab + 28, right = W - 24, top = legend ? 34 : 12, row = c->n > 12 ? 24 : 30;
+    double bh = row - 12;
     double H = top + (double)c->n * row + 50;
     vb_axis ax = c->x;
     ax.log = 0;
     double lo = 0, hi;
-    axis_range(&ax, 0, dmax > 0 ? dmax : 1, &lo, &hi);
-    lo = 0;
+    int zoomed = 0;
+    if (ax.zoom)
+        zoomed = axis_range(&ax, zmin, zmax, &lo, &hi);
+    else {
+        axis_range(&ax, 0, dmax > 0 ? dmax : 1, &lo, &hi);
+        lo = 0;
+    }
     scale sx = {lo, hi, left, right, 0};
     open_svg(b, c->id, c->title, W, H);
     double bottom = top + (double)c->n * row;
-    x_axis(b, &sx, top, bottom, c->x.title);
+    x_axis(b, &sx, top, bottom, c->x.title, 0);
+    if (zoomed)
+        zoom_note(b, &sx, bottom);
     if (legend) {
         vb_buf_puts(b, "<g class=\"legend\">");
         double x = left;
         if (c->value_legend)
-            x = legend_item(b, SW_RECT, x, 14, 0, 0, c->value_legend, 40);
+            x = legend_item(b, SW_RECT, x, 14, VB_PALETTE_PIPELINES, 0, 0, c->value_legend, 40);
         if (c->dots_legend)
-            x = legend_item(b, SW_DOT, x, 14, 0, 0, c->dots_legend, 40);
+            x = legend_item(b, SW_DOT, x, 14, VB_PALETTE_PIPELINES, 0, 0, c->dots_legend, 40);
         if (c->marker_legend)
-            legend_item(b, SW_DIAMOND, x, 14, 0, 0, c->marker_legend, 40);
+            legend_item(b, SW_DIAMOND, x, 14, VB_PALETTE_PIPELINES, 0, 0, c->marker_legend, 40);
         vb_buf_puts(b, "</g>");
     }
     vb_buf_puts(b, "<g class=\"labels\">");
     for (size_t i = 0; i < c->n; i++) {
         double yc = top + (double)i * row + row / 2;
-        vb_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", left - 8, yc + 4);
+        vb_style st = vb_chart_style(VB_PALETTE_PIPELINES, c->bars[i].color);
+        marker_key(b, &st, left - 12, yc, 4.5);
+        vb_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", left - 24, yc + 4);
         tooltip(b, c->bars[i].label);
         text_fit(b, c->bars[i].label, BAR_LABEL_MAX);
         vb_buf_puts(b, "</text>");
@@ -407,9 +585,9 @@ void vb_chart_bars(const vb_bar_chart *c, vb_buf *b)
         double yc = top + (double)i * row + row / 2;
         int any = 0;
         if (!isnan(r->value)) {
-            double x1 = map(&sx, r->value < 0 ? 0 : r->value > hi ? hi : r->value);
-            vb_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"18\" fill=\"%s\">", left, yc - 9,
-                          x1 - left, vb_chart_color(r->color));
+            double x1 = map(&sx, r->value < lo ? lo : r->value > hi ? hi : r->value);
+            vb_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.0f\" fill=\"%s\">", left,
+                          yc - bh / 2, x1 - left, bh, vb_chart_color(r->color));
             vb_buf_puts(b, "<title>");
             vb_html_text(b, r->label);
             vb_buf_printf(b, ": %.4f", r->value);
@@ -453,6 +631,113 @@ void vb_chart_bars(const vb_bar_chart *c, vb_buf *b)
     vb_buf_puts(b, "</g></svg>");
 }
 
+/* ---- label placement ------------------------------------------------------------ */
+
+static int boxes_meet(const vb_box *a, const vb_box *b, double pad)
+{
+    return a->x < b->x + b->w + pad && b->x < a->x + a->w + pad && a->y < b->y + b->h + pad &&
+           b->y < a->y + a->h + pad;
+}
+
+/* The point of box nearest to (x, y). */
+static void box_nearest(const vb_box *bx, double x, double y, double *nx, double *ny)
+{
+    *nx = fmin(fmax(x, bx->x), bx->x + bx->w);
+    *ny = fmin(fmax(y, bx->y), bx->y + bx->h);
+}
+
+static int disc_meets_box(double x, double y, double r, const vb_box *bx)
+{
+    double nx, ny;
+    box_nearest(bx, x, y, &nx, &ny);
+    return hypot(nx - x, ny - y) < r;
+}
+
+/* Does the segment (x0, y0)-(x1, y1) pass through the box grown by pad?
+ * (Liang-Barsky clipping.) */
+static int segment_meets_box(double x0, double y0, double x1, double y1, const vb_box *bx, double pad)
+{
+    double dx = x1 - x0, dy = y1 - y0, t0 = 0, t1 = 1;
+    double p[4] = {-dx, dx, -dy, dy};
+    double q[4] = {x0 - (bx->x - pad), bx->x + bx->w + pad - x0, y0 - (bx->y - pad), bx->y + bx->h + pad - y0};
+    for (int i = 0; i < 4; i++) {
+        if (p[i] == 0) {
+            if (q[i] < 0)
+                return 0;
+            continue;
+        }
+        double t = q[i] / p[i];
+        if (p[i] < 0)
+            t0 = fmax(t0, t);
+        else
+            t1 = fmin(t1, t);
+        if (t0 > t1)
+            return 0;
+    }
+    return 1;
+}
+
+/* The leader from the edge of label i's marker to the nearest point of
+ * its box. */
+static void leader_of(const vb_label *l, double *x0, double *y0, double *x1, double *y1)
+{
+    box_nearest(&l->box, l->ax, l->ay, x1, y1);
+    double d = hypot(*x1 - l->ax, *y1 - l->ay);
+    double ux = d > 0 ? (*x1 - l->ax) / d : 0, uy = d > 0 ? (*y1 - l->ay) / d : 0;
+    *x0 = l->ax + ux * l->r;
+    *y0 = l->ay + uy * l->r;
+}
+
+size_t vb_chart_place_labels(vb_label *l, size_t n, const vb_segment *lines, size_t n_lines, vb_box bounds,
+                             double pad)
+{
+    /* east, west, north, south, then the diagonals; nearest ring first */
+    static const double dirs[8][2] = {{1, 0}, {-1, 0}, {0, -1}, {0, 1}, {1, -1}, {-1, -1}, {1, 1}, {-1, 1}};
+    static const double gaps[5] = {3, 14, 28, 44, 62};
+    size_t placed = 0;
+    for (size_t i = 0; i < n; i++) {
+        vb_label *c = &l[i];
+        c->placed = c->leader = 0;
+        for (size_t g = 0; g < 5 && !c->placed; g++)
+            for (size_t d = 0; d < 8 && !c->placed; d++) {
+                double dx = dirs[d][0], dy = dirs[d][1], reach = c->r + gaps[g];
+                double k = dx != 0 && dy != 0 ? 0.7071 : 1;
+                vb_box bx = {c->ax + dx * reach * k - (dx < 0 ? c->w : dx == 0 ? c->w / 2 : 0),
+                             c->ay + dy * reach * k - (dy < 0 ? c->h : dy == 0 ? c->h / 2 : 0), c->w, c->h};
+                if (bx.x < bounds.x || bx.y < bounds.y || bx.x + bx.w > bounds.x + bounds.w ||
+                    bx.y + bx.h > bounds.y + bounds.h)
+                    continue;
+                int ok = 1;
+                for (size_t j = 0; j < n && ok; j++) /* every marker, placed label and leader */
+                    ok = !disc_meets_box(l[j].ax, l[j].ay, l[j].r + pad, &bx) &&
+                         !(j < i && l[j].placed && boxes_meet(&l[j].box, &bx, pad));
+                for (size_t j = 0; j < n_lines && ok; j++)
+                    ok = !segment_meets_box(lines[j].x0, lines[j].y0, lines[j].x1, lines[j].y1, &bx, pad);
+                for (size_t j = 0; j < i && ok; j++)
+                    if (l[j].placed && l[j].leader) {
+                        double x0, y0, x1, y1;
+                        leader_of(&l[j], &x0, &y0, &x1, &y1);
+                        ok = !segment_meets_box(x0, y0, x1, y1, &bx, pad);
+                    }
+                if (!ok)
+                    continue;
+                c->box = bx;
+                if (g > 0) { /* standing off: its leader must cross no label */
+                    double x0, y0, x1, y1;
+                    leader_of(c, &x0, &y0, &x1, &y1);
+                    for (size_t j = 0; j < i && ok; j++)
+                        ok = !(l[j].placed && segment_meets_box(x0, y0, x1, y1, &l[j].box, 1));
+                    if (!ok)
+                        continue;
+                }
+                c->placed = 1;
+                c->leader = g > 0;
+                placed++;
+            }
+    }
+    return placed;
+}
+
 /* ---- scatter ----------------------------------------------------------------- */
 
 size_t vb_pareto_front(const double *x, const double *y, size_t n, int x_lower_better, int *on_front)
@@ -489,20 +774,42 @@ static int by_x(const void *a, const void *b)
 }
 
 #define POINT_LABEL_MAX 24
+#define POINT_FONT 11.0
+#define POINT_R 6.0
+/* Labels tried (the rest are listed as unlabelled), and names listed. */
+#define PLACE_MAX 64
+#define UNLABELLED_MAX 32
+
+typedef struct rank_key {
+    size_t i;
+    int front;
+    double y;
+} rank_key;
+
+/* Front first, then higher y (the better points get the labels). */
+static int by_priority(const void *a, const void *b)
+{
+    const rank_key *p = a, *q = b;
+    if (p->front != q->front)
+        return q->front - p->front;
+    if (p->y != q->y)
+        return p->y > q->y ? -1 : 1;
+    return p->i < q->i ? -1 : p->i > q->i;
+}
 
 void vb_chart_scatter(const vb_scatter *c, vb_buf *b)
 {
     double W = 540, H = 360, left = 70, right = W - 20, top = 34, bottom = H - 52;
-    double *xs = malloc((c->n ? c->n : 1) * sizeof *xs), *ys = malloc((c->n ? c->n : 1) * sizeof *ys);
-    int *front = malloc((c->n ? c->n : 1) * sizeof *front);
-    ordered *fp = malloc((c->n ? c->n : 1) * sizeof *fp);
-    if (!xs || !ys || !front || !fp) {
+    size_t m = c->n ? c->n : 1;
+    double *xs = malloc(m * sizeof *xs), *ys = malloc(m * sizeof *ys);
+    int *front = malloc(m * sizeof *front);
+    ordered *fp = malloc(m * sizeof *fp);
+    rank_key *order = malloc(m * sizeof *order);
+    vb_label *lab = calloc(m, sizeof *lab);
+    vb_segment *seg = malloc(m * sizeof *seg);
+    if (!xs || !ys || !front || !fp || !order || !lab || !seg) {
         b->failed = 1;
-        free(xs);
-        free(ys);
-        free(front);
-        free(fp);
-        return;
+        goto out;
     }
     double xmin = NAN, xmax = NAN, ymin = NAN, ymax = NAN;
     for (size_t i = 0; i < c->n; i++) {
@@ -520,20 +827,99 @@ void vb_chart_scatter(const vb_scatter *c, vb_buf *b)
     vb_pareto_front(xs, ys, c->n, c->x_lower_better, front);
     scale sx = {0, 0, left, right, c->x.log}, sy = {0, 0, bottom, top, c->y.log};
     axis_range(&c->x, xmin, xmax, &sx.lo, &sx.hi);
-    axis_range(&c->y, ymin, ymax, &sy.lo, &sy.hi);
-    open_svg(b, c->id, c->title, W, H);
-    x_axis(b, &sx, top, bottom, c->x.title);
-    y_axis(b, &sy, left, right, c->y.title);
-    vb_buf_puts(b, "<g class=\"legend\">");
-    double lx = legend_item(b, SW_FRONT, left, 14, 0, 0, "Pareto front", 40);
-    legend_item(b, SW_FADED, lx, 14, 0, 0, "dominated", 40);
-    vb_buf_puts(b, "</g><g class=\"data\">");
+    int yzoom = axis_range(&c->y, ymin, ymax, &sy.lo, &sy.hi);
+
+    /* The front, left to right. */
     size_t nf = 0;
     for (size_t i = 0; i < c->n; i++)
         if (front[i])
             fp[nf++] = (ordered){map(&sx, xs[i]), map(&sy, ys[i])};
+    qsort(fp, nf, sizeof *fp, by_x);
+    for (size_t i = 0; i + 1 < nf; i++)
+        seg[i] = (vb_segment){fp[i].x, fp[i].y, fp[i + 1].x, fp[i + 1].y};
+
+    /* Labels: the best points first, clear of the front line; those that
+     * find no free place are listed under the chart. */
+    size_t nd = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (!isnan(xs[i]))
+            order[nd++] = (rank_key){i, front[i], ys[i]};
+    qsort(order, nd, sizeof *order, by_priority);
+    for (size_t k = 0; k < nd; k++) {
+        size_t i = order[k].i;
+        lab[k] = (vb_label){.ax = map(&sx, xs[i]), .ay = map(&sy, ys[i]), .r = POINT_R + 1,
+                            .w = text_wf(c->pts[i].label, POINT_LABEL_MAX, POINT_FONT) + 2, .h = POINT_FONT * 1.2};
+    }
+    /* every point is an obstacle; only the first PLACE_MAX get a label */
+    vb_chart_place_labels(lab, nd < PLACE_MAX ? nd : PLACE_MAX, seg, nf > 1 ? nf - 1 : 0,
+                          (vb_box){left + 1, top, right - left - 1, bottom - top - 1}, 2);
+    for (size_t k = PLACE_MAX; k < nd; k++)
+        lab[k].placed = 0;
+    size_t n_un = 0, rows = 0;
+    double ux = W, uw = 0;
+    for (size_t k = 0; k < nd; k++) {
+        if (lab[k].placed || n_un >= UNLABELLED_MAX)
+            continue;
+        n_un++;
+        uw = 14 + text_wf(c->pts[order[k].i].label, POINT_LABEL_MAX, POINT_FONT) + 14;
+        if (ux + uw > W - 10) {
+            rows++;
+            ux = 20 + vb_chart_text_width("not labelled: ", POINT_FONT);
+        }
+        ux += uw;
+    }
+    size_t more = 0;
+    for (size_t k = 0; k < nd; k++)
+        more += !lab[k].placed;
+    more -= n_un;
+    if (more)
+        rows++;
+    H += rows ? (double)rows * 16 + 6 : 0;
+
+    open_svg(b, c->id, c->title, W, H);
+    x_axis(b, &sx, top, bottom, c->x.title, 1);
+    y_axis(b, &sy, left, right, c->y.title);
+    vb_buf_puts(b, "<g class=\"legend\">");
+    double lx = legend_item(b, SW_FRONT, left, 14, VB_PALETTE_PIPELINES, 0, 0, "Pareto front", 40);
+    legend_item(b, SW_FADED, lx, 14, VB_PALETTE_PIPELINES, 0, 0, "dominated", 40);
+    if (yzoom) {
+        char lo[32];
+        tick_text(lo, sy.lo, &sy);
+        vb_buf_printf(b, "<text x=\"%.1f\" y=\"18\" text-anchor=\"end\" fill=\"#555\" font-style=\"italic\""
+                         " font-size=\"11\">y axis from %s</text>", right, lo);
+    }
+    if (rows) {
+        double y = H - (double)rows * 16 + 6;
+        vb_buf_printf(b, "<text x=\"20\" y=\"%.1f\" fill=\"#555\" font-size=\"%.0f\">not labelled:</text>", y + 4,
+                      POINT_FONT);
+        ux = 20 + vb_chart_text_width("not labelled: ", POINT_FONT);
+        size_t listed = 0;
+        for (size_t k = 0; k < nd && listed < n_un; k++) {
+            if (lab[k].placed)
+                continue;
+            size_t i = order[k].i;
+            uw = 14 + text_wf(c->pts[i].label, POINT_LABEL_MAX, POINT_FONT) + 14;
+            if (ux + uw > W - 10 && listed) {
+                y += 16;
+                ux = 20 + vb_chart_text_width("not labelled: ", POINT_FONT);
+            }
+            vb_style st = vb_chart_style(VB_PALETTE_PIPELINES, c->pts[i].color);
+            vb_buf_puts(b, "<g>");
+            tooltip(b, c->pts[i].label);
+            marker_key(b, &st, ux + 5, y, 4);
+            vb_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\">", ux + 14, y + 4, POINT_FONT);
+            text_fit(b, c->pts[i].label, POINT_LABEL_MAX);
+            vb_buf_puts(b, "</text></g>");
+            ux += uw;
+            listed++;
+        }
+        if (more)
+            vb_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\" font-size=\"%.0f\">and %zu more (hover a"
+                             " point for its name)</text>", ux > W - 260 ? 20 + vb_chart_text_width("not labelled: ", POINT_FONT) : ux,
+                          ux > W - 260 ? y + 20 : y + 4, POINT_FONT, more);
+    }
+    vb_buf_puts(b, "</g><g class=\"data\">");
     if (nf > 1) {
-        qsort(fp, nf, sizeof *fp, by_x);
         vb_buf_puts(b, "<path d=\"");
         for (size_t i = 0; i < nf; i++)
             vb_buf_printf(b, "%c%.1f %.1f", i ? 'L' : 'M', fp[i].x, fp[i].y);
@@ -543,37 +929,42 @@ void vb_chart_scatter(const vb_scatter *c, vb_buf *b)
         for (size_t i = 0; i < c->n; i++) {
             if (isnan(xs[i]) || front[i] != pass)
                 continue;
-            const char *col = vb_chart_color(c->pts[i].color);
+            vb_style st = vb_chart_style(VB_PALETTE_PIPELINES, c->pts[i].color);
             double px = map(&sx, xs[i]), py = map(&sy, ys[i]);
+            const char *tag = marker_open(b, st.marker, px, py, POINT_R);
             if (front[i])
-                vb_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"%s\" stroke=\"#000\" stroke-width=\"2\">",
-                              px, py, col);
+                vb_buf_printf(b, " fill=\"%s\" stroke=\"#000\" stroke-width=\"2\">", st.color);
             else
-                vb_buf_printf(b,
-                              "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"%s\" fill-opacity=\"0.35\" stroke=\"%s\""
-                              " stroke-width=\"1.5\">",
-                              px, py, col, col);
+                vb_buf_printf(b, " fill=\"%s\" fill-opacity=\"0.35\" stroke=\"%s\" stroke-width=\"1.5\">", st.color,
+                              st.color);
             vb_buf_puts(b, "<title>");
             vb_html_text(b, c->pts[i].label);
-            vb_buf_printf(b, ": %s %.4g, %s %.4f%s</title></circle>", c->x.title ? c->x.title : "x", xs[i],
-                          c->y.title ? c->y.title : "y", ys[i], front[i] ? " (Pareto front)" : "");
+            vb_buf_printf(b, ": %s %.4g, %s %.4f%s</title></%s>", c->x.title ? c->x.title : "x", xs[i],
+                          c->y.title ? c->y.title : "y", ys[i], front[i] ? " (Pareto front)" : "", tag);
         }
-    vb_buf_puts(b, "</g><g class=\"labels\">");
-    for (size_t i = 0; i < c->n; i++) {
-        if (isnan(xs[i]))
+    vb_buf_printf(b, "</g><g class=\"labels\" font-size=\"%.0f\">", POINT_FONT);
+    for (size_t k = 0; k < nd; k++) {
+        const vb_label *l = &lab[k];
+        if (!l->placed)
             continue;
-        double px = map(&sx, xs[i]), py = map(&sy, ys[i]);
-        int flip = px > right - 150;
-        vb_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\"%s fill=\"#222\">", flip ? px - 9 : px + 9, py - 8,
-                      flip ? " text-anchor=\"end\"" : "");
-        text_fit(b, c->pts[i].label, POINT_LABEL_MAX);
+        if (l->leader) {
+            double x0, y0, x1, y1;
+            leader_of(l, &x0, &y0, &x1, &y1);
+            vb_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>", x0, y0, x1, y1);
+        }
+        vb_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#222\">", l->box.x + 1, l->box.y + POINT_FONT * 0.95);
+        text_fit(b, c->pts[order[k].i].label, POINT_LABEL_MAX);
         vb_buf_puts(b, "</text>");
     }
     vb_buf_puts(b, "</g></svg>");
+out:
     free(xs);
     free(ys);
     free(front);
     free(fp);
+    free(order);
+    free(lab);
+    free(seg);
 }
 
 /* ---- lines --------------------------------------------------------------------- */
@@ -598,17 +989,24 @@ void vb_chart_lines(const vb_line_chart *c, vb_buf *b)
             ymax = isnan(ymax) || y > ymax ? y : ymax;
         }
     }
-    /* Large: legend on the right. Small (for small multiples): legend below. */
+    /* Large: legend on the right (the chart grows to hold it). Small (for
+     * small multiples): legend below. */
     size_t lmax = c->small ? 48 : SERIES_LABEL_MAX;
     double lw = 40 + maxlab, W = c->small ? 440 : 600 + lw, left = c->small ? 58 : 66;
     double right = c->small ? W - 16 : W - lw - 8, top = 14, bottom = c->small ? 274 : 288;
-    double H = c->small ? bottom + 50 + (double)c->n * 18 : 340;
+    double H = c->small ? bottom + 50 + (double)c->n * 18 : fmax(340, top + 8 + (double)c->n * 18);
     scale sx = {0, 0, left, right, c->x.log}, sy = {0, 0, bottom, top, c->y.log};
     axis_range(&c->x, xmin, xmax, &sx.lo, &sx.hi);
-    axis_range(&c->y, ymin, ymax, &sy.lo, &sy.hi);
+    int yzoom = axis_range(&c->y, ymin, ymax, &sy.lo, &sy.hi);
     open_svg(b, c->id, c->title, W, H);
-    x_axis(b, &sx, top, bottom, c->x.title);
+    x_axis(b, &sx, top, bottom, c->x.title, 1);
     y_axis(b, &sy, left, right, c->y.title);
+    if (yzoom) {
+        char lo[32];
+        tick_text(lo, sy.lo, &sy);
+        vb_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#555\" font-style=\"italic\""
+                         " font-size=\"11\">y axis from %s</text>", right, bottom + 34, lo);
+    }
     if (c->diagonal) {
         double lo = fmax(sx.lo, sy.lo), hi = fmin(sx.hi, sy.hi);
         if (hi > lo)
@@ -620,14 +1018,15 @@ void vb_chart_lines(const vb_line_chart *c, vb_buf *b)
         double y = c->small ? bottom + 54 + (double)i * 18 : top + 8 + (double)i * 18;
         vb_buf_puts(b, "<g>");
         tooltip(b, c->series[i].label);
-        legend_item(b, SW_LINE, c->small ? left - 30 : right + 14, y, c->series[i].color, c->series[i].dashed,
-                    c->series[i].label, lmax);
+        legend_item(b, SW_LINE, c->small ? left - 30 : right + 14, y, c->palette, c->series[i].color,
+                    c->series[i].dashed, c->series[i].label, lmax);
         vb_buf_puts(b, "</g>");
     }
     vb_buf_puts(b, "</g><g class=\"data\">");
     for (size_t i = 0; i < c->n; i++) {
         const vb_series *s = &c->series[i];
-        const char *col = vb_chart_color(s->color), *dash = dash_of(s->color, s->dashed);
+        vb_style st = vb_chart_style(c->palette, s->color);
+        const char *col = st.color, *dash = dash_of(s->color, s->dashed);
         vb_buf t;
         vb_buf_init(&t);
         int pen = 0;
@@ -656,10 +1055,11 @@ void vb_chart_lines(const vb_line_chart *c, vb_buf *b)
         for (size_t j = 0; c->markers && j < s->n; j++) {
             if (!drawable(&sx, s->x[j]) || !drawable(&sy, s->y[j]))
                 continue;
-            vb_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"><title>", map(&sx, s->x[j]),
-                          map(&sy, s->y[j]), col);
+            const char *tag = marker_open(b, st.marker, map(&sx, fmin(sx.hi, fmax(sx.lo, s->x[j]))),
+                                          map(&sy, fmin(sy.hi, fmax(sy.lo, s->y[j]))), 2.5);
+            vb_buf_printf(b, " fill=\"%s\"><title>", col);
             vb_html_text(b, s->label);
-            vb_buf_printf(b, ": %g, %.4g</title></circle>", s->x[j], s->y[j]);
+            vb_buf_printf(b, ": %g, %.4g</title></%s>", s->x[j], s->y[j], tag);
         }
     }
     vb_buf_puts(b, "</g></svg>");

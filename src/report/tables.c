@@ -627,9 +627,14 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
         }
 }
 
-static void pairwise_html(const vb_summary *s, int has_m, int has_t, vb_buf *b)
+/* Columns headed by the pipeline's rank (its name in a tooltip) past this
+ * many: names as headers make a matrix of twenty too wide for a page. */
+#define PAIRWISE_NAMED_MAX 5
+
+static void pairwise_html(const vb_summary *s, int has_m, int has_t, size_t m, vb_buf *b)
 {
     size_t n = s->n_pairwise;
+    int numbered = m > PAIRWISE_NAMED_MAX;
     vb_buf_puts(b, "<p>p-values. Above the diagonal: McNemar's exact test on ");
     if (s->has_test)
         vb_buf_printf(b, "the predictions of the %s fold", s->test_fold);
@@ -638,25 +643,35 @@ static void pairwise_html(const vb_summary *s, int has_m, int has_t, vb_buf *b)
     if (has_t)
         vb_buf_puts(b, ". Below it: Nadeau and Bengio's corrected resampled t-test on per-fold accuracy differences");
     vb_buf_printf(b, ". Shaded cells: p &lt; %.2f, a significant difference.", VB_SUMMARY_ALPHA);
-    if (s->n > n)
-        vb_buf_printf(b, " The %zu best of %zu pipelines; the leaderboard compares every one with the best.", n, s->n);
+    if (s->n > m)
+        vb_buf_printf(b, " The %zu best of %zu pipelines; the leaderboard compares every one with the best.", m, s->n);
+    if (numbered)
+        vb_buf_puts(b, " Columns are numbered by rank.");
     vb_buf_puts(b, "</p>\n");
     if (!has_m && !has_t) {
         vb_buf_puts(b, "<p class=\"note\">No paired predictions to compare.</p>\n");
         return;
     }
     vb_buf_puts(b, "<table class=\"pw\"><thead><tr><th></th>");
-    for (size_t j = 0; j < n; j++) {
+    for (size_t j = 0; j < m; j++) {
+        if (numbered) {
+            vb_buf_puts(b, "<th title=\"");
+            vb_html_text(b, s->rows[j].pipeline);
+            vb_buf_printf(b, "\">%zu</th>", j + 1);
+            continue;
+        }
         vb_buf_puts(b, "<th>");
         vb_html_text(b, s->rows[j].pipeline);
         vb_buf_puts(b, "</th>");
     }
     vb_buf_puts(b, "</tr></thead><tbody>");
-    for (size_t i = 0; i < n; i++) {
-        vb_buf_puts(b, "<tr><th class=\"l\">");
+    for (size_t i = 0; i < m; i++) {
+        vb_buf_puts(b, "<tr><th class=\"l nw\">");
+        if (numbered)
+            vb_buf_printf(b, "%zu. ", i + 1);
         vb_html_text(b, s->rows[i].pipeline);
         vb_buf_puts(b, "</th>");
-        for (size_t j = 0; j < n; j++) {
+        for (size_t j = 0; j < m; j++) {
             double p = i < j ? s->mcnemar_p[i * n + j] : i > j ? s->ttest_p[i * n + j] : NAN;
             if (i == j) {
                 vb_buf_puts(b, "<td class=\"diag\"></td>");
@@ -676,16 +691,32 @@ static void pairwise_html(const vb_summary *s, int has_m, int has_t, vb_buf *b)
     vb_buf_puts(b, "</tbody></table>\n");
 }
 
+static void pairwise_has(const vb_summary *s, int *has_m, int *has_t)
+{
+    *has_t = *has_m = 0;
+    for (size_t i = 0; i < s->n_pairwise * s->n_pairwise; i++) {
+        *has_t |= !isnan(s->ttest_p[i]);
+        *has_m |= !isnan(s->mcnemar_p[i]);
+    }
+}
+
+void vb_render_pairwise_html(const vb_summary *s, size_t max, vb_buf *b)
+{
+    size_t m = max < s->n_pairwise ? max : s->n_pairwise;
+    if (m < 2)
+        return;
+    int has_m, has_t;
+    pairwise_has(s, &has_m, &has_t);
+    pairwise_html(s, has_m, has_t, m, b);
+}
+
 void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b)
 {
     size_t n = s->n_pairwise;
     if (n < 2)
         return;
-    int has_t = 0, has_m = 0;
-    for (size_t i = 0; i < s->n_pairwise * s->n_pairwise; i++) {
-        has_t |= !isnan(s->ttest_p[i]);
-        has_m |= !isnan(s->mcnemar_p[i]);
-    }
+    int has_t, has_m;
+    pairwise_has(s, &has_m, &has_t);
     if (fmt == VB_FMT_CSV || fmt == VB_FMT_JSON) {
         if (fmt == VB_FMT_CSV)
             vb_buf_puts(b, "pipeline_a,pipeline_b,mcnemar_p,ttest_t,ttest_p\n");
@@ -723,7 +754,7 @@ void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b)
         return;
     }
     if (fmt == VB_FMT_HTML) {
-        pairwise_html(s, has_m, has_t, b);
+        pairwise_html(s, has_m, has_t, n, b);
         return;
     }
     int md = fmt == VB_FMT_MD;
