@@ -44,6 +44,7 @@ static void log_hook(void *user, vb_log_level level, const char *msg)
  * classifier, fitting PCA) shows what it is doing and the time so far,
  * which a ticker thread keeps current while the library works. */
 static size_t progress_done, progress_total;
+static double progress_delay = 0.5; /* seconds before a stage shows (VISBENCH_PROGRESS_DELAY) */
 static int progress_unknown; /* the open stage has no known total */
 
 static int term_columns(void)
@@ -85,11 +86,11 @@ static void progress_draw(double now)
     if (progress_unknown)
         snprintf(tail, sizeof tail, "  %.1f s", el);
     else {
-        int fill = progress_total ? (int)((double)progress_done / (double)progress_total * 20) : 20;
-        char bar[24];
-        for (int i = 0; i < 20; i++)
+        int fill = progress_total ? (int)((double)progress_done / (double)progress_total * 12) : 12;
+        char bar[16];
+        for (int i = 0; i < 12; i++)
             bar[i] = i < fill ? '#' : '.';
-        bar[20] = 0;
+        bar[12] = 0;
         snprintf(tail, sizeof tail, " [%s] %3d%% %zu/%zu %.1f s", bar,
                  progress_total ? (int)(100.0 * (double)progress_done / (double)progress_total) : 100, progress_done,
                  progress_total, el);
@@ -111,7 +112,7 @@ static void *progress_ticker(void *arg)
         usleep(250000);
         pthread_mutex_lock(&progress_mu);
         double now = vb_now();
-        if (progress_stage[0] && progress_unknown && now - progress_t0 >= 0.5)
+        if (progress_stage[0] && progress_unknown && now - progress_t0 >= progress_delay)
             progress_draw(now);
         pthread_mutex_unlock(&progress_mu);
     }
@@ -146,7 +147,7 @@ static void progress_hook(void *user, const char *stage, size_t done, size_t tot
         }
         progress_open = 0;
         progress_stage[0] = 0;
-    } else if (now - progress_t0 >= 0.5 && now - progress_last >= 0.1) { /* quick stages stay silent */
+    } else if (now - progress_t0 >= progress_delay && now - progress_last >= 0.1) { /* quick stages stay silent */
         progress_last = now;
         progress_draw(now);
     }
@@ -165,6 +166,10 @@ void cli_setup(int verbose, int quiet)
 {
     verbosity = quiet ? 0 : verbose ? 2 : 1;
     progress_tty = isatty(2);
+    const char *delay = getenv("VISBENCH_PROGRESS_DELAY");
+    double dv;
+    if (delay && vb_parse_double(delay, &dv) && dv >= 0 && dv <= 3600)
+        progress_delay = dv;
     if (progress_tty && verbosity > 0) {
         pthread_t t;
         if (pthread_create(&t, NULL, progress_ticker, NULL) == 0)
