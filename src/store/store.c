@@ -576,6 +576,8 @@ static vb_status write_run(vb_store *s, int64_t run, const vb_run_result *r, vb_
                      "INSERT INTO predictions(run_id, sample, true_class, pred_class, scores) VALUES (?, ?, ?, ?, ?)",
                      &q, err);
     uint8_t *blob = st == VB_OK && r->scores ? vb_malloc((size_t)k, 4, err) : NULL;
+    if (st == VB_OK && r->scores && !blob)
+        st = VB_ERR_NOMEM; /* not predictions without their scores */
     for (size_t i = 0; st == VB_OK && i < r->n_test; i++) {
         sqlite3_reset(q);
         sqlite3_bind_int64(q, 1, run);
@@ -665,10 +667,18 @@ vb_status vb_store_save_failure(vb_store *s, int64_t exp, const char *pipeline, 
 
 /* ---- reading ----------------------------------------------------------- */
 
+/* Set when col_text could not copy a value, so that vb_store_load fails
+ * with "out of memory" instead of handing back a NULL where the store has
+ * text (thread-local: loads in other threads are not disturbed). */
+static _Thread_local int col_text_failed;
+
 static char *col_text(sqlite3_stmt *q, int i)
 {
     const unsigned char *t = sqlite3_column_text(q, i);
-    return t ? strdup((const char *)t) : NULL;
+    char *d = t ? strdup((const char *)t) : NULL;
+    if (t && !d)
+        col_text_failed = 1;
+    return d;
 }
 
 static void run_free(vb_store_run *r)
@@ -860,6 +870,7 @@ static vb_status load_run_details(vb_store *s, vb_store_exp *e, vb_store_run *r,
 vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_exp **out, vb_error *err)
 {
     *out = NULL;
+    col_text_failed = 0;
     vb_store_exp *e = vb_calloc(1, sizeof *e, err);
     if (!e)
         return VB_ERR_NOMEM;
@@ -954,13 +965,17 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
             r->model_bytes = (size_t)sqlite3_column_int64(q, 21);
             r->model_info = col_text(q, 22);
             r->pipeline_index = sqlite3_column_int(q, 23);
-            if (!r->pipeline || !r->fold || !r->status)
+            if (col_text_failed)
+                st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+            else if (!r->pipeline || !r->fold || !r->status)
                 st = vb_fail(err, VB_ERR_FORMAT, "%s: a run lacks its pipeline, fold or status", s->path);
         }
     }
     sqlite3_finalize(q);
     for (size_t i = 0; st == VB_OK && i < e->n_runs; i++)
         st = load_run_details(s, e, &e->runs[i], with_predictions, err);
+    if (st == VB_OK && col_text_failed)
+        st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
     if (st != VB_OK) {
         vb_store_exp_free(e);
         return st;
