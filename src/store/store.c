@@ -136,6 +136,32 @@ static void now_iso(char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Reopens a read-only store as immutable (see vb_store_open). */
+static vb_status reopen_immutable(vb_store *s, const char *path, vb_error *err)
+{
+    vb_buf uri;
+    vb_buf_init(&uri);
+    vb_buf_puts(&uri, path[0] == '/' ? "file://" : "file:"); /* an empty authority before an absolute path */
+    for (const char *p = path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#')
+            vb_buf_printf(&uri, "%%%02X", (unsigned)(unsigned char)*p);
+        else
+            vb_buf_append(&uri, p, 1);
+    }
+    vb_buf_puts(&uri, "?immutable=1");
+    if (uri.failed) {
+        vb_buf_free(&uri);
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    }
+    sqlite3_close_v2(s->db);
+    s->db = NULL;
+    int rc = sqlite3_open_v2(uri.data, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, NULL);
+    vb_buf_free(&uri);
+    if (rc != SQLITE_OK)
+        return s->db ? db_fail(s, err, "cannot open the store") : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    return VB_OK;
+}
+
 vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error *err)
 {
     *out = NULL;
@@ -155,6 +181,15 @@ vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error
         st = VB_ERR_NOMEM;
     else if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK)
         st = s->db ? db_fail(s, err, "cannot open the store") : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    /* A store is in WAL mode, and a WAL reader needs the -shm file beside
+     * it: on a read-only mount (or a folder it may not write to) SQLite
+     * cannot create it, and every query fails with "unable to open database
+     * file". Nothing can write there, so read the file as immutable: no
+     * locks, no -shm (a -wal left there by a writer that crashed is not
+     * read; a store closed cleanly has none). */
+    if (st == VB_OK && readonly &&
+        (sqlite3_exec(s->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) & 0xff) == SQLITE_CANTOPEN)
+        st = reopen_immutable(s, path, err);
     if (st == VB_OK) {
         sqlite3_busy_timeout(s->db, 60000);
         st = exec(s, "PRAGMA foreign_keys = ON", err);
