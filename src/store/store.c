@@ -162,11 +162,27 @@ static vb_status reopen_immutable(vb_store *s, const char *path, vb_error *err)
     return VB_OK;
 }
 
+/* Removes a store file this process created but could not set up (a full
+ * disk), with its -wal and -shm, so that no empty store is left behind. */
+static void remove_new_store(const char *path)
+{
+    unlink(path);
+    char *side = vb_asprintf("%s-wal", path);
+    if (side)
+        unlink(side);
+    free(side);
+    side = vb_asprintf("%s-shm", path);
+    if (side)
+        unlink(side);
+    free(side);
+}
+
 vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error *err)
 {
     *out = NULL;
     if (readonly && access(path, R_OK) != 0)
         return vb_fail(err, VB_ERR_IO, "%s: cannot open the store: %s", path, strerror(errno));
+    int created = !readonly && access(path, F_OK) != 0;
     vb_store *s = vb_calloc(1, sizeof *s, err);
     if (!s)
         return VB_ERR_NOMEM;
@@ -224,6 +240,8 @@ vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error
     }
     if (st != VB_OK) {
         vb_store_close(s);
+        if (created)
+            remove_new_store(path);
         return st;
     }
     *out = s;
@@ -460,7 +478,17 @@ vb_status vb_store_release(vb_store *s, int64_t exp, const char *pipeline, const
         bind_text(q, 2, pipeline);
         bind_text(q, 3, fold);
         bind_text(q, 4, s->owner);
-        if (sqlite3_step(q) != SQLITE_DONE)
+        int rc = sqlite3_step(q);
+        /* A run is released after a failure, often a full disk, where the
+         * WAL cannot grow by the frames this delete needs: copy the WAL
+         * into the store (its pages exist there already) and truncate it,
+         * which frees that room, then try once more. */
+        if (rc == SQLITE_FULL) {
+            sqlite3_reset(q);
+            sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+            rc = sqlite3_step(q);
+        }
+        if (rc != SQLITE_DONE)
             st = db_fail(s, err, "cannot release a run");
     }
     sqlite3_finalize(q);
