@@ -115,6 +115,7 @@ $(FAULT_CLI): $(CLI_OBJ) $(BUILD)/obj/tests/faults/inject.o $(LIB)
 ifeq ($(SANITIZE),1)
 test-faults: $(CLI) $(FAULT_CLI)
 	@VB=$(CURDIR)/$(CLI) VBF=$(CURDIR)/$(FAULT_CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/faults/alloc.sh $(FAULTS_ARGS)
+	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/faults/disk.sh
 	@echo "fault tests passed ($(BUILD))"
 else
 test-faults:

@@ -130,7 +130,7 @@ check_report() {
 one() {
   local name=$1 n=$2 rc why=
   "prep_$name"
-  VB_FAIL_ALLOC=$n "cmd_$name" 2>err.txt
+  VB_FAIL_ALLOC=$n "cmd_$name" >out.txt 2>err.txt
   rc=$?
   if grep -qE 'Sanitizer|runtime error' err.txt; then
     why="sanitizer report (exit $rc)"
