@@ -35,7 +35,8 @@ rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 # exitcode=200: a sanitizer report is told apart from visbench's own exit 1.
 export ASAN_OPTIONS=detect_leaks=1:exitcode=200:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive
+export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=passive OPENBLAS_NUM_THREADS=1
+shopt -s nullglob
 unset VB_FAIL_ALLOC VB_COUNT_ALLOC VB_FAIL_TRACE
 failures=0 total=0
 
@@ -73,32 +74,30 @@ metrics ref.db >ref.metrics || exit 1
 # prep_NAME clears its outputs; check_NAME RC judges what is left (prints
 # the problem and returns 1).
 prep_synth() { rm -rf o; }
-cmd_synth() { "$VBF" -q dataset synth --out o --classes 2 --per-class 6 --size 16 --seed 1; }
+cmd_synth() { "$VBF" -q --threads 1 dataset synth --out o --classes 2 --per-class 6 --size 16 --seed 1; }
 check_synth() {
   [ -d o ] || return 0
   local f
   for f in $(cd o && find . -type f); do
-    cmp -s "o/$f" "d.ref/$f" || { echo "o/$f differs from the reference (half-written?)"; return 1; }
+    cmp -s "o/$f" "d.ref/$f" || { why="o/$f differs from the reference (half-written?)"; return 1; }
   done
-  if [ "$1" = 0 ]; then diff -r o d.ref >/dev/null || { echo "exit 0 but the dataset is incomplete"; return 1; }; fi
+  if [ "$1" = 0 ]; then diff -r o d.ref >/dev/null || { why="exit 0 but the dataset is incomplete"; return 1; }; fi
 }
 
 prep_run() { rm -f r.db r.db-wal r.db-shm r.split.txt; }
 cmd_run() { "$VBF" -q --threads 1 run s.yaml --store r.db; }
 check_run() {
-  if [ -e r.split.txt ] && ! cmp -s r.split.txt ref.split.txt; then echo "r.split.txt is not the reference split"; return 1; fi
+  if [ -e r.split.txt ] && ! cmp -s r.split.txt ref.split.txt; then why="r.split.txt is not the reference split"; return 1; fi
   if [ -e r.db ]; then
-    local ic running
-    ic=$(sqlite3 r.db 'pragma integrity_check' 2>&1)
-    [ "$ic" = ok ] || { echo "r.db: integrity check: $ic"; return 1; }
-    running=$(sqlite3 r.db "select count(*) from runs where status = 'running'" 2>&1)
-    [ "$running" = 0 ] || { echo "r.db: $running run(s) left claimed ('running')"; return 1; }
+    local state
+    state=$(sqlite3 r.db "pragma integrity_check; select count(*) from runs where status = 'running'" 2>&1)
+    [ "$state" = $'ok\n0' ] || { why="r.db: integrity check and runs left claimed ('running'): $state"; return 1; }
   fi
   if [ "$1" = 0 ]; then
     "$VB" -q results r.db --predictions >got.pred 2>&1 && cmp -s got.pred ref.pred \
-      || { echo "exit 0 but the stored predictions differ from the reference"; return 1; }
+      || { why="exit 0 but the stored predictions differ from the reference"; return 1; }
     metrics r.db >got.metrics 2>&1 && cmp -s got.metrics ref.metrics \
-      || { echo "exit 0 but the stored metrics differ from the reference"; return 1; }
+      || { why="exit 0 but the stored metrics differ from the reference"; return 1; }
   fi
 }
 
@@ -107,43 +106,47 @@ cmd_train() { "$VBF" -q --threads 1 train s.yaml --pipeline hog-svm -o m.vbm; }
 check_train() {
   if [ -e m.vbm ]; then
     "$VB" -q --threads 1 predict m.vbm d/circle d/square >got.predict 2>&1 && cmp -s got.predict ref.predict \
-      || { echo "m.vbm is left but does not predict as the reference model"; return 1; }
+      || { why="m.vbm is left but does not predict as the reference model"; return 1; }
   elif [ "$1" = 0 ]; then
-    echo "exit 0 but no model"; return 1
+    why="exit 0 but no model"; return 1
   fi
 }
 
 prep_predict() { :; }
 cmd_predict() { "$VBF" -q --threads 1 predict ref.vbm d/circle d/square >got.predict; }
 check_predict() {
-  if [ "$1" = 0 ] && ! cmp -s got.predict ref.predict; then echo "exit 0 but the predictions differ"; return 1; fi
+  if [ "$1" = 0 ] && ! cmp -s got.predict ref.predict; then why="exit 0 but the predictions differ"; return 1; fi
 }
 
 prep_report() { rm -f rep.html; }
-cmd_report() { "$VBF" -q report ref.db -o rep.html >/dev/null; }
+cmd_report() { "$VBF" -q --threads 1 report ref.db -o rep.html >/dev/null; }
 check_report() {
-  if [ -e rep.html ] && ! cmp -s rep.html ref.html; then echo "rep.html differs from the reference (half-written?)"; return 1; fi
-  if [ "$1" = 0 ] && [ ! -e rep.html ]; then echo "exit 0 but no report"; return 1; fi
+  if [ -e rep.html ] && ! cmp -s rep.html ref.html; then why="rep.html differs from the reference (half-written?)"; return 1; fi
+  if [ "$1" = 0 ] && [ ! -e rep.html ]; then why="exit 0 but no report"; return 1; fi
 }
 
 # one NAME N: run the command with allocation N failing; 0 when it passes.
+# (Builtins where a fork per allocation would add up: mapfile, globs.)
 one() {
-  local name=$1 n=$2 rc why=
+  local name=$1 n=$2 rc lines tmps
+  why=
   "prep_$name"
   VB_FAIL_ALLOC=$n "cmd_$name" >out.txt 2>err.txt
   rc=$?
-  if grep -qE 'Sanitizer|runtime error' err.txt; then
+  mapfile -t lines <err.txt
+  tmps=(*.tmp.* o/*.tmp.* o/*/*.tmp.*)
+  if [[ "${lines[*]}" == *Sanitizer* || "${lines[*]}" == *"runtime error"* ]]; then
     why="sanitizer report (exit $rc)"
   elif [ $rc -ge 128 ]; then
     why="crashed (exit $rc)"
-  elif [ $rc -eq 0 ] && [ -s err.txt ]; then
+  elif [ $rc -eq 0 ] && [ ${#lines[@]} -ne 0 ]; then
     why="exit 0 but wrote to stderr"
-  elif [ $rc -ne 0 ] && { [ "$(wc -l <err.txt)" -ne 1 ] || ! grep -q '^visbench: ' err.txt; }; then
+  elif [ $rc -ne 0 ] && { [ ${#lines[@]} -ne 1 ] || [[ "${lines[0]}" != "visbench: "* ]]; }; then
     why="exit $rc without exactly one 'visbench: ' line on stderr"
-  elif ls -a | grep -q '\.tmp\.' || { [ -d o ] && find o -name '*.tmp.*' | grep -q .; }; then
-    why="left a temporary file: $(ls -a | grep '\.tmp\.'; [ -d o ] && find o -name '*.tmp.*')"
-  else
-    why=$("check_$name" $rc) && return 0
+  elif [ ${#tmps[@]} -ne 0 ]; then
+    why="left a temporary file: ${tmps[*]}"
+  elif "check_$name" $rc; then
+    return 0
   fi
   failures=$((failures + 1))
   echo "FAIL: $name, allocation $n: $why" >&2
