@@ -4,6 +4,7 @@
 #   make test         unit tests (cmocka), end-to-end CLI tests, the report in headless Chromium
 #   make test-stress  eight `visbench run` processes on one store, 20 rounds
 #   make SANITIZE=1 test   the same under ASan + UBSan (in build/asan)
+#   make test-faults  allocation failures, a full disk, a read-only store (ASan build in $(BUILD)/faults)
 #   make demo         install missing packages, build, run pipelines/quickstart.yaml, write its report
 #   make deps         install the Debian packages (apt-get)
 #   make bench        every benchmark (bench-features, bench-classifiers, bench-cnn)
@@ -54,7 +55,7 @@ SOLIB = $(BUILD)/libvisbench.so.$(VERSION)
 # The headers a program that embeds visbench needs (make install puts only these).
 API_HEADERS = include/visbench/visbench.h include/visbench/core.h include/visbench/image.h
 
-.PHONY: all install readme test-readme test test-unit test-e2e test-stress test-browser demo deps bench-deps bench bench-features bench-classifiers bench-cnn clean
+.PHONY: all install readme test-readme test test-unit test-e2e test-stress test-browser test-faults demo deps bench-deps bench bench-features bench-classifiers bench-cnn clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -119,6 +120,29 @@ test-browser: $(CLI)
 test: test-unit test-e2e test-browser test-readme
 	@echo "all tests passed ($(BUILD))"
 
+# Fault tests (tests/faults): the CLI linked so that the N-th allocation
+# made by visbench's own code fails (tests/faults/inject.c; calls inside
+# shared libraries are not wrapped), swept over every allocation of small
+# commands under ASan + LeakSanitizer; then a full disk and a read-only
+# store. Always a sanitizer build: without SANITIZE=1 it builds one in
+# $(BUILD)/faults. FAULTS_ARGS: e.g. "--stride 10" for a quick look.
+FAULT_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup \
+             -Wl,--wrap=posix_memalign,--wrap=aligned_alloc,--wrap=vasprintf
+FAULT_CLI = $(BUILD)/visbench-faults
+
+$(FAULT_CLI): $(CLI_OBJ) $(BUILD)/obj/tests/faults/inject.o $(LIB)
+	$(CC) $(LDFLAGS) $(FAULT_WRAP) -o $@ $(CLI_OBJ) $(BUILD)/obj/tests/faults/inject.o $(LIB) $(LDLIBS)
+
+ifeq ($(SANITIZE),1)
+test-faults: $(CLI) $(FAULT_CLI)
+	@VB=$(CURDIR)/$(CLI) VBF=$(CURDIR)/$(FAULT_CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/faults/alloc.sh $(FAULTS_ARGS)
+	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/faults/disk.sh
+	@echo "fault tests passed ($(BUILD))"
+else
+test-faults:
+	@$(MAKE) --no-print-directory SANITIZE=1 BUILD=$(BUILD)/faults test-faults
+endif
+
 # The README's plug-in reference is generated from the parameter tables.
 readme: $(CLI)
 	@VB=$(CLI) bash scripts/readme-reference.sh
@@ -172,4 +196,4 @@ install: $(CLI) $(LIB) $(SOLIB)
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TSUP_OBJ:.o=.d) $(TEST_SRC:%.c=$(BUILD)/obj/%.d) $(BENCH_SRC:%.c=$(BUILD)/obj/%.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/obj/tests/faults/inject.d $(TSUP_OBJ:.o=.d) $(TEST_SRC:%.c=$(BUILD)/obj/%.d) $(BENCH_SRC:%.c=$(BUILD)/obj/%.d)

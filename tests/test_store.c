@@ -1,4 +1,5 @@
 /* store: schema round trip, claims, resume and concurrency rules. */
+#define _GNU_SOURCE /* unshare */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,11 +11,14 @@
 #include "visbench/store.h"
 
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -642,6 +646,54 @@ static void test_schema_1_refused(void **state)
     assert_int_equal(count_rows("v1.db", "SELECT journal_mode = 'delete' FROM pragma_journal_mode"), 1);
 }
 
+/* A store on a read-only mount: SQLite cannot create the -shm file its WAL
+ * reader needs, so vb_store_open reopens it immutable. The mount is made in
+ * a child's own mount namespace (nothing outside sees it); skipped where
+ * that is not permitted. */
+static void test_read_only_store(void **state)
+{
+    fixture *fx = *state;
+    vb_error err = {0};
+    assert_int_equal(mkdir("rosrc", 0755), 0);
+    assert_int_equal(mkdir("romnt", 0755), 0);
+    vb_store *s = open_ok("rosrc/ro.db", 0);
+    int64_t exp = 0;
+    assert_int_equal(vb_store_experiment(s, fx->spec, fx->ds, fx->split, &exp, &err), VB_OK);
+    assert_int_equal(claim_ok(s, exp, "a", "fold1", "cfg", 0), VB_CLAIM_RUN);
+    fake f;
+    fake_result(&f, "a", "fold1");
+    assert_int_equal(vb_store_save_run(s, exp, &f.r, &err), VB_OK);
+    vb_store_close(s);
+    vb_metrics_free(&f.m);
+    assert_int_not_equal(access("rosrc/ro.db-shm", F_OK), 0); /* closed cleanly: no -shm, no -wal */
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+            mount("rosrc", "romnt", NULL, MS_BIND, NULL) != 0 ||
+            mount(NULL, "romnt", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0)
+            _exit(77);
+        vb_store *r = NULL;
+        vb_store_exp *e = NULL;
+        vb_error cerr = {0};
+        int ok = vb_store_open("romnt/ro.db", 1, &r, &cerr) == VB_OK && vb_store_load(r, 0, 1, &e, &cerr) == VB_OK &&
+                 e->n_runs == 1 && e->runs[0].n_pred == 4 && strcmp(vb_store_path(r), "romnt/ro.db") == 0;
+        if (!ok)
+            fprintf(stderr, "read-only store: %s\n", cerr.msg);
+        /* and nothing can write there: a writer says so */
+        vb_store *w = NULL;
+        ok = ok && vb_store_open("romnt/ro.db", 0, &w, &cerr) != VB_OK && strstr(cerr.msg, "romnt/ro.db: ");
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        skip(); /* no mount namespace here */
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* The configuration text covers the grid, so changing it redoes the run. */
 static void test_pipeline_config(void **state)
 {
@@ -683,6 +735,7 @@ int main(void)
         cmocka_unit_test(test_samples),
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_schema_1_refused),
+        cmocka_unit_test(test_read_only_store),
         cmocka_unit_test(test_pipeline_config),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

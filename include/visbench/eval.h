@@ -27,7 +27,9 @@ typedef struct vb_metrics {
 
 /* Area under the ROC curve of class c against the rest, from scores
  * (n x k, higher = more likely c), by the Mann-Whitney statistic with ties
- * counted half. NaN when class c or the rest is absent. */
+ * counted half. NaN when class c or the rest is absent. This and
+ * vb_roc_ovr never fail for memory: without room for their sorted copy of
+ * the scores they scan them (O(n) per distinct score), same result. */
 double vb_auc_ovr(const int *truth, const float *scores, size_t n, int k, int c);
 /* Mean of the per-class one-vs-rest AUCs over the classes present (macro). */
 double vb_auc_macro(const int *truth, const float *scores, size_t n, int k);

@@ -407,9 +407,15 @@ int cmd_predict(int argc, char **argv)
                 vb_buf_puts(&h, col ? col : "top,score");
             else
                 vb_buf_csv_field(&h, col ? col : "score");
+            h.failed |= !col;
             free(col);
         }
-        printf("%s\n", h.data ? h.data : "");
+        if (h.failed) {
+            vb_buf_free(&h);
+            vb_fail(&err, VB_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        printf("%s\n", h.data);
         vb_buf_free(&h);
     }
     double t0 = vb_now();
@@ -421,6 +427,11 @@ int cmd_predict(int argc, char **argv)
         vb_buf_init(&out);
         for (size_t i = 0; i < n; i++)
             print_prediction(m, files.v[at + i], labels[i], scores + i * (size_t)k, fmt, (int)top, csv_top, &out);
+        if (out.failed) { /* not a list of predictions cut short */
+            vb_buf_free(&out);
+            vb_fail(&err, VB_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
         cli_progress_break();
         if (out.data)
             fwrite(out.data, 1, out.len, stdout);

@@ -16,6 +16,7 @@ typedef struct run_ctx {
     unsigned char *was_busy; /* [pipeline * n_folds + fold]: another process held it */
     vb_store_exp *stored;    /* --json: the experiment as read from the store, for kept runs */
     int detailed;            /* per-run blocks with per-class tables (-v, or a single run) */
+    char unreleased[200]; /* a run whose claim could not be handed back */
 } run_ctx;
 
 /* One line per finished run; the whole block (sizes, timings, grid, the
@@ -110,14 +111,16 @@ static vb_status on_claim(void *user, const vb_spec_pipeline *sp, const vb_fold 
     return VB_OK;
 }
 
+/* After the failure that stops the run. When the store cannot take even
+ * the release (a full disk), that failure's message says so, rather than a
+ * second error: the claim stays until a later run sees that this process
+ * has ended and takes the run over. */
 static void on_release(void *user, const char *pipeline, const char *fold)
 {
     run_ctx *c = user;
     vb_error err = {0};
-    if (vb_store_release(c->store, c->exp, pipeline, fold, &err) != VB_OK) {
-        cli_progress_break();
-        fprintf(stderr, "visbench: %s\n", err.msg);
-    }
+    if (vb_store_release(c->store, c->exp, pipeline, fold, &err) != VB_OK)
+        snprintf(c->unreleased, sizeof c->unreleased, "%s [%s]", pipeline, fold);
 }
 
 static vb_status on_result(void *user, const vb_run_result *res, vb_error *err)
@@ -350,6 +353,11 @@ int cmd_run(int argc, char **argv)
                 failed == 1 ? "" : "s", db);
     goto done;
 fail:
+    if (ctx.unreleased[0]) {
+        size_t n = strlen(err.msg);
+        snprintf(err.msg + n, sizeof err.msg - n, " (run %s stays claimed in the store until the next run takes it over)",
+                 ctx.unreleased);
+    }
     rc = cli_error(&err);
 done:
     free(ctx.was_busy);

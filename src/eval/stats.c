@@ -16,51 +16,109 @@ static int by_score_desc(const void *a, const void *b)
     return x > y ? -1 : x < y;
 }
 
-/* The samples of one-vs-rest class c sorted by score, highest first. */
-static scored *sorted_ovr(const int *truth, const float *scores, size_t n, int k, int c, size_t *np, size_t *nn)
+/* The groups of equal scores of one-vs-rest class c, highest score first,
+ * each with its counts of positives and negatives. From a sorted copy of
+ * the scores when there is memory for one; without (malloc failed), by
+ * scanning the scores for the next lower one, O(n) a group: the same
+ * groups in the same order, so AUC and ROC are exact either way and these
+ * functions, which cannot report an error, never fail for memory. */
+typedef struct score_walk {
+    scored *v; /* sorted, or NULL: scan */
+    const int *truth;
+    const float *scores;
+    size_t n, i;
+    int k, c, started;
+    float last;
+} score_walk;
+
+static void walk_init(score_walk *w, const int *truth, const float *scores, size_t n, int k, int c, size_t *np,
+                      size_t *nn)
 {
-    scored *v = malloc((n ? n : 1) * sizeof *v);
-    if (!v)
-        return NULL;
+    *w = (score_walk){.truth = truth, .scores = scores, .n = n, .k = k, .c = c};
     *np = *nn = 0;
     for (size_t i = 0; i < n; i++) {
-        v[i].s = scores[i * (size_t)k + (size_t)c];
-        v[i].pos = truth[i] == c;
-        if (v[i].pos)
+        if (truth[i] == c)
             (*np)++;
         else
             (*nn)++;
     }
-    qsort(v, n, sizeof *v, by_score_desc);
-    return v;
+    w->v = malloc((n ? n : 1) * sizeof *w->v);
+    if (!w->v)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        w->v[i].s = scores[i * (size_t)k + (size_t)c];
+        w->v[i].pos = truth[i] == c;
+    }
+    qsort(w->v, n, sizeof *w->v, by_score_desc);
+}
+
+static void walk_rewind(score_walk *w)
+{
+    w->i = 0;
+    w->started = 0;
+}
+
+/* The next group's positives and negatives; 0 after the last group. */
+static int next_group(score_walk *w, size_t *gp, size_t *gn)
+{
+    *gp = *gn = 0;
+    if (w->v) {
+        if (w->i >= w->n)
+            return 0;
+        size_t j = w->i;
+        while (j < w->n && w->v[j].s == w->v[w->i].s) {
+            if (w->v[j].pos)
+                (*gp)++;
+            else
+                (*gn)++;
+            j++;
+        }
+        w->i = j;
+        return 1;
+    }
+    int found = 0;
+    float best = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        float s = w->scores[i * (size_t)w->k + (size_t)w->c];
+        if ((!w->started || s < w->last) && (!found || s > best)) {
+            best = s;
+            found = 1;
+        }
+    }
+    if (!found)
+        return 0;
+    for (size_t i = 0; i < w->n; i++)
+        if (w->scores[i * (size_t)w->k + (size_t)w->c] == best) {
+            if (w->truth[i] == w->c)
+                (*gp)++;
+            else
+                (*gn)++;
+        }
+    w->started = 1;
+    w->last = best;
+    return 1;
 }
 
 double vb_auc_ovr(const int *truth, const float *scores, size_t n, int k, int c)
 {
     size_t np, nn;
-    scored *v = sorted_ovr(truth, scores, n, k, c, &np, &nn);
-    if (!v || np == 0 || nn == 0) {
-        free(v);
+    if (n == 0)
+        return NAN;
+    score_walk w;
+    walk_init(&w, truth, scores, n, k, c, &np, &nn);
+    if (np == 0 || nn == 0) {
+        free(w.v);
         return NAN;
     }
     /* Walk groups of equal scores: each negative in a group beats the
      * positives seen before it, and ties with those in its group count half. */
     double wins = 0;
-    size_t pos_above = 0;
-    for (size_t i = 0; i < n;) {
-        size_t j = i, gp = 0, gn = 0;
-        while (j < n && v[j].s == v[i].s) {
-            if (v[j].pos)
-                gp++;
-            else
-                gn++;
-            j++;
-        }
+    size_t pos_above = 0, gp, gn;
+    while (next_group(&w, &gp, &gn)) {
         wins += (double)gn * ((double)pos_above + 0.5 * (double)gp);
         pos_above += gp;
-        i = j;
     }
-    free(v);
+    free(w.v);
     return wins / ((double)np * (double)nn);
 }
 
@@ -82,32 +140,27 @@ size_t vb_roc_ovr(const int *truth, const float *scores, size_t n, int k, int c,
                   size_t max_points)
 {
     size_t np, nn;
-    if (max_points < 2)
+    if (max_points < 2 || n == 0)
         return 0;
-    scored *v = sorted_ovr(truth, scores, n, k, c, &np, &nn);
-    if (!v || np == 0 || nn == 0) {
-        free(v);
+    score_walk w;
+    walk_init(&w, truth, scores, n, k, c, &np, &nn);
+    if (np == 0 || nn == 0) {
+        free(w.v);
         return 0;
     }
     /* Thresholds at each distinct score: count them first to thin evenly. */
-    size_t groups = 0;
-    for (size_t i = 0; i < n; i++)
-        if (i == 0 || v[i].s != v[i - 1].s)
-            groups++;
+    size_t groups = 0, gp, gn;
+    while (next_group(&w, &gp, &gn))
+        groups++;
+    walk_rewind(&w);
     size_t out = 0, g = 0, tp = 0, fp = 0;
     fpr[out] = 0;
     tpr[out++] = 0;
     double stride = groups + 1 > max_points ? (double)groups / (double)(max_points - 1) : 1.0;
     double next = stride;
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j < n && v[j].s == v[i].s) {
-            if (v[j].pos)
-                tp++;
-            else
-                fp++;
-            j++;
-        }
+    while (next_group(&w, &gp, &gn)) {
+        tp += gp;
+        fp += gn;
         g++;
         if ((double)g + 1e-9 >= next || g == groups) {
             if (out < max_points) {
@@ -117,7 +170,6 @@ size_t vb_roc_ovr(const int *truth, const float *scores, size_t n, int k, int c,
             while (next <= (double)g + 1e-9)
                 next += stride;
         }
-        i = j;
     }
     if (fpr[out - 1] != 1.0 || tpr[out - 1] != 1.0) { /* always end at (1, 1) */
         if (out == max_points)
@@ -125,7 +177,7 @@ size_t vb_roc_ovr(const int *truth, const float *scores, size_t n, int k, int c,
         fpr[out] = 1.0;
         tpr[out++] = 1.0;
     }
-    free(v);
+    free(w.v);
     return out;
 }
 

@@ -176,6 +176,8 @@ vb_status vb_image_load(const char *path, vb_image **out, vb_error *err)
     return VB_OK;
 }
 
+static void png_append(void *buf, void *data, int len) { vb_buf_append(buf, data, (size_t)len); }
+
 vb_status vb_image_save_png(const vb_image *img, const char *path, vb_error *err)
 {
     size_t n = (size_t)img->w * (size_t)img->h;
@@ -190,11 +192,16 @@ vb_status vb_image_save_png(const vb_image *img, const char *path, vb_error *err
             px[i * (size_t)img->c + (size_t)k] = !(v > 0.0f) ? 0 : v >= 255.0f ? 255 : (uint8_t)v;
         }
     }
-    int ok = stbi_write_png(path, img->w, img->h, img->c, px, img->w * img->c);
+    /* Encoded in memory, then written atomically: stbi_write_png does not
+     * check its writes, so a full disk left a truncated PNG and success. */
+    vb_buf png;
+    vb_buf_init(&png);
+    int ok = stbi_write_png_to_func(png_append, &png, img->w, img->h, img->c, px, img->w * img->c);
     free(px);
-    if (!ok)
-        return vb_fail(err, VB_ERR_IO, "%s: cannot write PNG", path);
-    return VB_OK;
+    vb_status st = !ok || png.failed ? vb_fail(err, VB_ERR_NOMEM, "%s: out of memory encoding the PNG", path)
+                                     : vb_file_write_atomic(path, png.data, png.len, err);
+    vb_buf_free(&png);
+    return st;
 }
 
 vb_status vb_image_resize(const vb_image *src, int w, int h, vb_image *dst, vb_error *err)

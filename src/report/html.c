@@ -533,6 +533,8 @@ static void roc(page *p)
         double auc = vb_auc_macro(v->truth, v->scores, v->n_pred, k);
         char *name = vb_chart_shorten(v->row->pipeline, 22);
         labels[ns] = vb_asprintf("%s (AUC %.3f)", name ? name : "?", auc);
+        if (!name || !labels[ns])
+            p->b->failed = 1; /* out of memory: no report rather than one with a label short */
         free(name);
         ser[ns] = (vb_series){labels[ns] ? labels[ns] : v->row->pipeline, grid, macro + ns * ROC_GRID, ROC_GRID,
                               v->color, 0};
@@ -572,6 +574,8 @@ static void roc(page *p)
             double auc = vb_auc_ovr(v->truth, v->scores, v->n_pred, k, c);
             char *name = vb_chart_shorten(p->e->classes[c], 32);
             labels[nc] = vb_asprintf("%s (AUC %.3f)", name ? name : "?", auc);
+            if (!name || !labels[nc])
+                p->b->failed = 1;
             free(name);
             ser[nc] = (vb_series){labels[nc] ? labels[nc] : p->e->classes[c], fpr + (size_t)c * ROC_POINTS,
                                   tpr + (size_t)c * ROC_POINTS, np, (size_t)c, 0}; /* the class's colour */
@@ -670,6 +674,8 @@ static void curves(page *p)
                     y[j] = (&r->epochs[j].train_loss)[field];
                 char *name = vb_chart_shorten(p->v[i].row->pipeline, 22);
                 labels[nl] = vb_asprintf("%s %s", name ? name : "?", val ? "validation" : "train");
+                if (!name || !labels[nl])
+                    p->b->failed = 1;
                 free(name);
                 ser[ns++] = (vb_series){labels[nl] ? labels[nl] : p->v[i].row->pipeline, x, y, r->n_epochs,
                                         p->v[i].color, val};

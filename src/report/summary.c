@@ -73,15 +73,18 @@ static const vb_store_run *find_run(const vb_store_exp *e, run_set rs, const cha
     return NULL;
 }
 
-/* McNemar between two runs over the samples both predicted (matched by sample id). */
-static double mcnemar_runs(const vb_store_run *a, const vb_store_run *b)
+/* McNemar between two runs over the samples both predicted (matched by
+ * sample id): *p, NaN when they share no sample. */
+static vb_status mcnemar_runs(const vb_store_run *a, const vb_store_run *b, double *p, vb_error *err)
 {
+    *p = NAN;
     if (!a || !b || !a->n_pred || !b->n_pred)
-        return NAN;
+        return VB_OK;
     size_t n = a->n_pred < b->n_pred ? a->n_pred : b->n_pred;
     int *t = malloc(n * sizeof *t), *pa = malloc(n * sizeof *pa), *pb = malloc(n * sizeof *pb);
     size_t m = 0, i = 0, j = 0;
-    if (t && pa && pb)
+    vb_status st = t && pa && pb ? VB_OK : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    if (st == VB_OK)
         while (i < a->n_pred && j < b->n_pred) { /* both sorted by sample */
             if (a->sample[i] < b->sample[j])
                 i++;
@@ -95,16 +98,15 @@ static double mcnemar_runs(const vb_store_run *a, const vb_store_run *b)
                 j++;
             }
         }
-    double p = NAN;
     if (m) {
         vb_mcnemar mc;
         vb_mcnemar_test(t, pa, pb, m, &mc);
-        p = mc.p;
+        *p = mc.p;
     }
     free(t);
     free(pa);
     free(pb);
-    return p;
+    return st;
 }
 
 static int by_sample(const void *a, const void *b)
@@ -114,8 +116,8 @@ static int by_sample(const void *a, const void *b)
 }
 
 /* Pooled out-of-fold predictions of one pipeline over the CV folds of the
- * first repetition, as a pseudo-run sorted by sample. */
-static int pooled_oof(const vb_store_exp *e, run_set rs, vb_store_run *out)
+ * first repetition, as a pseudo-run sorted by sample (none: n_pred 0). */
+static vb_status pooled_oof(const vb_store_exp *e, run_set rs, vb_store_run *out, vb_error *err)
 {
     memset(out, 0, sizeof *out);
     size_t total = 0;
@@ -125,12 +127,12 @@ static int pooled_oof(const vb_store_exp *e, run_set rs, vb_store_run *out)
             total += r->n_pred;
     }
     if (!total)
-        return 0;
+        return VB_OK;
     out->sample = malloc(total * sizeof *out->sample);
     out->truth = malloc(total * sizeof *out->truth);
     out->pred = malloc(total * sizeof *out->pred);
     if (!out->sample || !out->truth || !out->pred)
-        return 0;
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
     for (size_t k = 0; k < rs.n; k++) {
         const vb_store_run *r = &e->runs[rs.idx[k]];
         if (strcmp(r->status, "done") != 0 || !vb_store_run_first_repetition(r))
@@ -147,7 +149,7 @@ static int pooled_oof(const vb_store_exp *e, run_set rs, vb_store_run *out)
     } triple;
     triple *t = malloc(out->n_pred * sizeof *t);
     if (!t)
-        return 0;
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < out->n_pred; i++)
         t[i] = (triple){out->sample[i], out->truth[i], out->pred[i]};
     qsort(t, out->n_pred, sizeof *t, by_sample);
@@ -157,7 +159,7 @@ static int pooled_oof(const vb_store_exp *e, run_set rs, vb_store_run *out)
         out->pred[i] = t[i].pred;
     }
     free(t);
-    return 1;
+    return VB_OK;
 }
 
 static void free_pseudo(vb_store_run *r)
@@ -183,14 +185,17 @@ static int by_pipeline_fold(const void *a, const void *b, void *ctx)
 static run_set runs_of(const vb_summary_row *row) { return (run_set){row->run_idx, row->n_runs}; }
 
 /* McNemar and the corrected t-test between rows a and b. */
-static void pair_tests(const vb_summary *s, const vb_store_run *oof, size_t a, size_t b, double *mc_p, double *t_p,
-                       double *t_t)
+static vb_status pair_tests(const vb_summary *s, const vb_store_run *oof, size_t a, size_t b, double *mc_p,
+                            double *t_p, double *t_t, vb_error *err)
 {
     const vb_store_exp *e = s->e;
     const vb_summary_row *ra = &s->rows[a], *rb = &s->rows[b];
-    *mc_p = s->has_test ? mcnemar_runs(find_run(e, runs_of(ra), s->test_fold), find_run(e, runs_of(rb), s->test_fold))
-                        : mcnemar_runs(&oof[a], &oof[b]);
     *t_p = *t_t = NAN;
+    vb_status st = s->has_test ? mcnemar_runs(find_run(e, runs_of(ra), s->test_fold),
+                                              find_run(e, runs_of(rb), s->test_fold), mc_p, err)
+                               : mcnemar_runs(&oof[a], &oof[b], mc_p, err);
+    if (st != VB_OK)
+        return st;
     /* corrected t-test over the CV folds both have */
     double d[4096];
     size_t J = 0;
@@ -211,6 +216,7 @@ static void pair_tests(const vb_summary *s, const vb_store_run *oof, size_t a, s
         *t_p = t.p;
         *t_t = t.t;
     }
+    return VB_OK;
 }
 
 vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *err)
@@ -312,12 +318,14 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
     }
     for (size_t i = 0; i < mm; i++)
         s->mcnemar_p[i] = s->ttest_p[i] = s->ttest_t[i] = NAN;
-    for (size_t a = 0; oof && a < n; a++)
-        pooled_oof(e, runs_of(&s->rows[a]), &oof[a]);
-    for (size_t a = 0; a < m; a++)
-        for (size_t b = a + 1; b < m; b++) {
+    vb_status st = VB_OK;
+    for (size_t a = 0; oof && a < n && st == VB_OK; a++)
+        st = pooled_oof(e, runs_of(&s->rows[a]), &oof[a], err);
+    for (size_t a = 0; a < m && st == VB_OK; a++)
+        for (size_t b = a + 1; b < m && st == VB_OK; b++) {
             double mp, tp, tt;
-            pair_tests(s, oof, a, b, &mp, &tp, &tt);
+            if ((st = pair_tests(s, oof, a, b, &mp, &tp, &tt, err)) != VB_OK)
+                break;
             s->mcnemar_p[a * m + b] = s->mcnemar_p[b * m + a] = mp;
             s->ttest_p[a * m + b] = s->ttest_p[b * m + a] = tp;
             s->ttest_t[a * m + b] = tt;
@@ -325,13 +333,13 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
         }
     /* Against the best, in the test that matches the ranking score. */
     int by_test = n && s->has_test && !isnan(s->rows[0].accuracy.test);
-    for (size_t i = 1; i < n; i++) {
+    for (size_t i = 1; i < n && st == VB_OK; i++) {
         double mp, tp, tt;
         if (i < m) {
             mp = s->mcnemar_p[i];
             tp = s->ttest_p[i];
-        } else
-            pair_tests(s, oof, 0, i, &mp, &tp, &tt);
+        } else if ((st = pair_tests(s, oof, 0, i, &mp, &tp, &tt, err)) != VB_OK)
+            break;
         double p = by_test ? mp : tp;
         const char *test = by_test ? "McNemar" : "corrected t-test";
         if (!by_test && isnan(p)) {
@@ -346,6 +354,10 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
     for (size_t a = 0; oof && a < n; a++)
         free_pseudo(&oof[a]);
     free(oof);
+    if (st != VB_OK) {
+        vb_summary_free(s);
+        return st;
+    }
     *out = s;
     return VB_OK;
 }

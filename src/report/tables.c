@@ -821,6 +821,8 @@ void vb_render_predictions_csv(const vb_store_exp *e, vb_buf *b)
     for (int k = 0; k < e->n_classes; k++) {
         vb_buf_puts(b, ",");
         char *col = vb_asprintf("score:%s", e->classes[k]);
+        if (!col)
+            b->failed = 1; /* out of memory: no header short of its class names */
         vb_buf_csv_field(b, col ? col : "score");
         free(col);
     }

@@ -258,6 +258,47 @@ static void now_iso(char out[32])
     iso_time((double)ts.tv_sec + ts.tv_nsec * 1e-9, out);
 }
 
+/* Reopens a read-only store as immutable (see vb_store_open). */
+static vb_status reopen_immutable(vb_store *s, const char *path, vb_error *err)
+{
+    vb_buf uri;
+    vb_buf_init(&uri);
+    vb_buf_puts(&uri, path[0] == '/' ? "file://" : "file:"); /* an empty authority before an absolute path */
+    for (const char *p = path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#')
+            vb_buf_printf(&uri, "%%%02X", (unsigned)(unsigned char)*p);
+        else
+            vb_buf_append(&uri, p, 1);
+    }
+    vb_buf_puts(&uri, "?immutable=1");
+    if (uri.failed) {
+        vb_buf_free(&uri);
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    }
+    sqlite3_close_v2(s->db);
+    s->db = NULL;
+    int rc = sqlite3_open_v2(uri.data, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, NULL);
+    vb_buf_free(&uri);
+    if (rc != SQLITE_OK)
+        return s->db ? db_fail(s, err, "cannot open the store") : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    return VB_OK;
+}
+
+/* Removes a store file this process created but could not set up (a full
+ * disk), with its -wal and -shm, so that no empty store is left behind. */
+static void remove_new_store(const char *path)
+{
+    unlink(path);
+    char *side = vb_asprintf("%s-wal", path);
+    if (side)
+        unlink(side);
+    free(side);
+    side = vb_asprintf("%s-shm", path);
+    if (side)
+        unlink(side);
+    free(side);
+}
+
 static char *cpu_name(void)
 {
     FILE *f = fopen("/proc/cpuinfo", "r");
@@ -362,6 +403,7 @@ vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error
     *out = NULL;
     if (readonly && access(path, R_OK) != 0)
         return vb_fail(err, VB_ERR_IO, "%s: cannot open the store: %s", path, strerror(errno));
+    int created = !readonly && access(path, F_OK) != 0;
     vb_store *s = vb_calloc(1, sizeof *s, err);
     if (!s)
         return VB_ERR_NOMEM;
@@ -378,6 +420,15 @@ vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error
         st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
     else if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK)
         st = s->db ? db_fail(s, err, "cannot open the store") : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    /* A store is in WAL mode, and a WAL reader needs the -shm file beside
+     * it: on a read-only mount (or a folder it may not write to) SQLite
+     * cannot create it, and every query fails with "unable to open database
+     * file". Nothing can write there, so read the file as immutable: no
+     * locks, no -shm (a -wal left there by a writer that crashed is not
+     * read; a store closed cleanly has none). */
+    if (st == VB_OK && readonly &&
+        (sqlite3_exec(s->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) & 0xff) == SQLITE_CANTOPEN)
+        st = reopen_immutable(s, path, err);
     if (st == VB_OK) {
         sqlite3_busy_timeout(s->db, (int)(BUSY_BUDGET_S * 1000));
         st = exec(s, "PRAGMA foreign_keys = ON", err);
@@ -401,6 +452,8 @@ vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error
     }
     if (st != VB_OK) {
         vb_store_close(s);
+        if (created) /* a full disk: no empty store left behind */
+            remove_new_store(path);
         return st;
     }
     *out = s;
@@ -646,7 +699,17 @@ vb_status vb_store_release(vb_store *s, int64_t exp, const char *pipeline, const
         bind_text(q, 2, pipeline);
         bind_text(q, 3, fold);
         bind_text(q, 4, s->owner);
-        if (sqlite3_step(q) != SQLITE_DONE)
+        int rc = sqlite3_step(q);
+        /* A run is released after a failure, often a full disk, where the
+         * WAL cannot grow by the frames this delete needs: copy the WAL
+         * into the store (its pages exist there already) and truncate it,
+         * which frees that room, then try once more. */
+        if (rc == SQLITE_FULL) {
+            sqlite3_reset(q);
+            sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+            rc = sqlite3_step(q);
+        }
+        if (rc != SQLITE_DONE)
             st = db_fail(s, err, "cannot release a run");
     }
     sqlite3_finalize(q);
@@ -867,6 +930,8 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
                      "INSERT INTO predictions(run_id, sample, true_class, pred_class, scores) VALUES (?, ?, ?, ?, ?)",
                      &q, err);
     uint8_t *blob = st == VB_OK && r->scores ? vb_malloc((size_t)k, 4, err) : NULL;
+    if (st == VB_OK && r->scores && !blob)
+        st = VB_ERR_NOMEM; /* not predictions without their scores */
     for (size_t i = 0; st == VB_OK && i < r->n_test; i++) {
         sqlite3_reset(q);
         sqlite3_bind_int64(q, 1, run);
@@ -967,10 +1032,18 @@ vb_status vb_store_save_failure(vb_store *s, int64_t exp, const char *pipeline, 
 
 /* ---- reading ----------------------------------------------------------- */
 
+/* Set when col_text could not copy a value, so that vb_store_load fails
+ * with "out of memory" instead of handing back a NULL where the store has
+ * text (thread-local: loads in other threads are not disturbed). */
+static _Thread_local int col_text_failed;
+
 static char *col_text(sqlite3_stmt *q, int i)
 {
     const unsigned char *t = sqlite3_column_text(q, i);
-    return t ? strdup((const char *)t) : NULL;
+    char *d = t ? strdup((const char *)t) : NULL;
+    if (t && !d)
+        col_text_failed = 1;
+    return d;
 }
 
 static void run_free(vb_store_run *r)
@@ -1176,6 +1249,7 @@ static vb_status load_run_details(vb_store *s, vb_store_exp *e, vb_store_run *r,
 vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_exp **out, vb_error *err)
 {
     *out = NULL;
+    col_text_failed = 0;
     vb_store_exp *e = vb_calloc(1, sizeof *e, err);
     if (!e)
         return VB_ERR_NOMEM;
@@ -1290,7 +1364,9 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
                 st = vb_fail(err, VB_ERR_FORMAT, "%s: run %s [%s] has no fold of a known kind", s->path,
                              r->pipeline ? r->pipeline : "?", r->fold ? r->fold : "?");
             r->fold_repeat = sqlite3_column_type(q, 33) == SQLITE_NULL ? 0 : sqlite3_column_int(q, 33);
-            if (st == VB_OK && (!r->pipeline || !r->fold || !r->status))
+            if (st == VB_OK && col_text_failed)
+                st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+            else if (st == VB_OK && (!r->pipeline || !r->fold || !r->status))
                 st = vb_fail(err, VB_ERR_FORMAT, "%s: a run lacks its pipeline, fold or status", s->path);
         }
     }
@@ -1298,6 +1374,8 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
     for (size_t i = 0; st == VB_OK && i < e->n_runs; i++)
         st = load_run_details(s, e, &e->runs[i], with_predictions, err);
     sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL); /* ends the read; nothing to lose */
+    if (st == VB_OK && col_text_failed)
+        st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
     if (st != VB_OK) {
         vb_store_exp_free(e);
         return st;
