@@ -255,8 +255,10 @@ void vb_render_experiment(const vb_store_exp *e, vb_format fmt, vb_buf *b)
             vb_html_text(b, kv[i].value);
             vb_buf_puts(b, "</dd>");
         }
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 5; i++) {
+            b->failed |= lists[i].failed; /* out of memory fails the page, not a blank field */
             vb_buf_free(&lists[i]);
+        }
         vb_buf_printf(b, "<dt class=\"wide\">classes</dt><dd class=\"wide\">%d: ", e->n_classes);
         for (int k = 0; k < e->n_classes; k++) {
             if (k)
@@ -287,6 +289,7 @@ void vb_render_experiment(const vb_store_exp *e, vb_format fmt, vb_buf *b)
         vb_buf_printf(b, "runs: %s; %s .. %s\n\n", prov.data ? prov.data : "", first ? first : "none finished",
                       last ? last : "");
     }
+    b->failed |= prov.failed;
     vb_buf_free(&prov);
 }
 

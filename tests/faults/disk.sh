@@ -117,7 +117,7 @@ done
 "$VB" -q report ref1.db -o ref1.html >/dev/null || exit 1
 "$VB" -q report ref1.db -o ref1.md >/dev/null || exit 1
 
-# ---- dataset synth: a new dataset, then over a previous one ----------------
+# ---- dataset synth: a new dataset, then over a previous one (--force) -------
 prep_synth_new() { :; }
 check_synth() { # every file there is one of the two complete datasets' files
   local f
@@ -130,7 +130,7 @@ check_synth() { # every file there is one of the two complete datasets' files
 }
 sweep synth_new 262144 check_synth "$VB" -q dataset synth --out "$mnt/ds" --classes 2 --per-class 8 --size 32 --seed 2
 prep_synth_over() { cp -r syn1 "$mnt/ds"; }
-sweep synth_over 262144 check_synth "$VB" -q dataset synth --out "$mnt/ds" --classes 2 --per-class 8 --size 32 --seed 2
+sweep synth_over 262144 check_synth "$VB" -q dataset synth --force --out "$mnt/ds" --classes 2 --per-class 8 --size 32 --seed 2
 
 # ---- run: a new store, then a second experiment into a store that has one ---
 # check_store REF RC: the store is absent or intact, no run left claimed; the
