@@ -388,5 +388,20 @@ expect_fail "cnn lr" "cnnlr.yaml:11:31: cnn.optimizer sgd lr must be > 0, not 0"
 sed 's/^    classifier:/    features: [{hog: {cell: 6}}]\n    classifier:/' cnn.yaml >cnnhog.yaml
 expect_fail "cnn on features" "cnn: needs raw image rows as input" "$VB" run cnnhog.yaml
 
+# ---- reliability: a diverging cnn -------------------------------------------
+# sgd with lr 1e30 and one batch per epoch: the loss is finite before the
+# update and the network gives NaN after it. run once kept those weights and
+# hung on their NaN scores; now the run fails, promptly, with one message
+# naming the pipeline, the fold and the divergence, and nothing NaN is stored.
+sed -e 's/epochs: 3/epochs: 1\n        optimizer: {sgd: {lr: 1e30}}/' -e 's/batch: 16/batch: 128/' cnn.yaml >cnnnan.yaml
+timeout -k 5 300 "$VB" run cnnnan.yaml --store cnnnan.db >out.txt 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && ok || { bad "cnn lr 1e30: exit $rc, expected 1"; cat err.txt >&2; }
+[ "$(grep -c "^visbench: pipeline 'cnn' \[holdout\] failed: " err.txt)" -eq 1 ] \
+  && grep -q "failed: cnn: the weights or the outputs became NaN or infinite in epoch 1" err.txt && ok \
+  || { bad "cnn lr 1e30: no clear failure message"; cat err.txt >&2; }
+[ "$(sqlite3 cnnnan.db "select status from runs")" = failed ] && ok || bad "cnn lr 1e30: the run is not stored as failed"
+[ "$(sqlite3 cnnnan.db "select count(*) from metrics")" = 0 ] && ok || bad "cnn lr 1e30: metrics stored"
+
 echo "e2e: $pass checks passed, $failures failed"
 [ $failures -eq 0 ]
