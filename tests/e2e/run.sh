@@ -403,5 +403,14 @@ rc=$?
 [ "$(sqlite3 cnnnan.db "select status from runs")" = failed ] && ok || bad "cnn lr 1e30: the run is not stored as failed"
 [ "$(sqlite3 cnnnan.db "select count(*) from metrics")" = 0 ] && ok || bad "cnn lr 1e30: metrics stored"
 
+# ---- reliability: a 4-byte spec ----------------------------------------------
+# "%\xff" once sent libfyaml 0.7.12 into an endless loop that one SIGTERM did
+# not stop; the text is checked before libfyaml sees it.
+printf '%%\xff\n' >dir.yaml
+expect_fail "spec: malformed directive" "dir.yaml:1:1: a line starting with '%' is a YAML directive" \
+  timeout -k 2 10 "$VB" run dir.yaml
+printf 'name: x\nseed: \xc3\n' >utf8.yaml
+expect_fail "spec: invalid UTF-8" "utf8.yaml:2:7: byte 0xc3 is not valid UTF-8" timeout -k 2 10 "$VB" run utf8.yaml
+
 echo "e2e: $pass checks passed, $failures failed"
 [ $failures -eq 0 ]
