@@ -283,7 +283,51 @@ static void test_decode_errors(void **state)
     free(row);
     assert_int_equal(vb_image_decode_u8("wide.png", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
     assert_null(out);
-    assert_string_equal(err.msg, "wide.png: unsupported image size 32769x1");
+    assert_string_equal(err.msg, "wide.png: unsupported image size 32769x1 (at most 32768 pixels a side and 33554432 "
+                                 "pixels in all)");
+}
+
+/* A PNG of a few dozen bytes whose header claims w x h pixels (stb_image
+ * checks no CRC, and needs no pixel data to read the header). */
+static void write_png_header(const char *path, uint32_t w, uint32_t h, int bits, int color)
+{
+    uint8_t b[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+                   0, 0, 0, 13, 'I', 'H', 'D', 'R', (uint8_t)(w >> 24), (uint8_t)(w >> 16), (uint8_t)(w >> 8),
+                   (uint8_t)w, (uint8_t)(h >> 24), (uint8_t)(h >> 16), (uint8_t)(h >> 8), (uint8_t)h,
+                   (uint8_t)bits, (uint8_t)color, 0, 0, 0, 0, 0, 0, 0,
+                   0, 0, 0, 8, 'I', 'D', 'A', 'T', 0x78, 0x9c, 0x03, 0, 0, 0, 0, 1, 0, 0, 0, 0,
+                   0, 0, 0, 0, 'I', 'E', 'N', 'D', 0, 0, 0, 0};
+    tu_write_file(path, b, sizeof b);
+}
+
+/* The size a header claims is checked before stb_image decodes (and
+ * allocates): 16000 x 16000 grey at 16 bits once cost over 0.5 GB before
+ * the "unsupported size" error (stb_image itself stops at 2^30 bytes of
+ * 8-bit samples). */
+static void test_decode_checks_claimed_size(void **state)
+{
+    write_png_header("claim.png", 16000, 16000, 16, 0);
+    uint8_t *out = (uint8_t *)1;
+    int ow, oh, oc;
+    vb_error err = {0};
+    assert_int_equal(vb_image_decode_u8("claim.png", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
+    assert_null(out);
+    assert_string_equal(err.msg, "claim.png: unsupported image size 16000x16000 (at most 32768 pixels a side and "
+                                 "33554432 pixels in all)");
+    /* the same from memory, and a side within limits but too many pixels */
+    write_png_header("claim.png", 32768, 1025, 8, 0);
+    size_t len;
+    char *bytes = tu_read_file("claim.png", &len);
+    assert_int_equal(vb_image_decode_u8_memory(bytes, len, "blob", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
+    assert_string_equal(err.msg, "blob: unsupported image size 32768x1025 (at most 32768 pixels a side and "
+                                 "33554432 pixels in all)");
+    free(bytes);
+    /* the probe still sees an image (its size is an error when decoded) */
+    assert_true(vb_image_probe("claim.png"));
+    /* at the limit the header passes, and the missing pixels are the error */
+    write_png_header("claim.png", 8192, 4096, 8, 0);
+    assert_int_equal(vb_image_decode_u8("claim.png", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
+    assert_memory_equal(err.msg, "claim.png: not a readable image (", 33);
 }
 
 static void test_probe(void **state)
@@ -435,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_save_png_clamps),
         cmocka_unit_test(test_resize),
+        cmocka_unit_test(test_decode_checks_claimed_size),
         cmocka_unit_test(test_gray_and_rgb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

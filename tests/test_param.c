@@ -929,11 +929,38 @@ static void test_text_guard(void **state)
     alarm(0);
 }
 
+/* A spec over VB_YAML_MAX_BYTES is refused before it is read or parsed (a
+ * 50 MB spec once took 5 GB and 45 s): from a file, and as a string. */
+static void test_yaml_size_limit(void **state)
+{
+    size_t n = VB_YAML_MAX_BYTES + 1;
+    char *text = malloc(n + 1);
+    assert_non_null(text);
+    for (size_t i = 0; i < n; i++)
+        text[i] = i % 8 == 7 ? '\n' : i % 8 == 0 ? '#' : 'x'; /* comments: valid YAML */
+    text[n] = 0;
+    FILE *f = fopen("big.yaml", "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, n, f), n);
+    fclose(f);
+    vb_doc *doc = NULL;
+    vb_error err = {0};
+    assert_int_equal(vb_doc_load_file("big.yaml", &doc, &err), VB_ERR_FORMAT);
+    assert_null(doc);
+    assert_string_equal(err.msg, "big.yaml: 4194305 bytes, more than the 4194304 bytes a YAML spec or descriptor "
+                                 "may have");
+    load_fails(text, "t.yaml: 4194305 bytes, more than the 4194304 bytes a YAML spec or descriptor may have");
+    text[n - 1] = 0; /* the limit itself is fine */
+    vb_doc_free(load_ok(text));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alias_bomb),
         cmocka_unit_test(test_text_guard),
+        cmocka_unit_test(test_yaml_size_limit),
         cmocka_unit_test(test_positions_block_style),
         cmocka_unit_test(test_positions_flow_style),
         cmocka_unit_test(test_null_and_empty),

@@ -72,13 +72,9 @@ vb_image *vb_image_clone(const vb_image *img, vb_error *err)
 }
 
 /* stb gives 1..4 channels; keep 1 (grey) or 3 (RGB), dropping alpha. */
-static vb_status finish_decode(unsigned char *raw, int w, int h, int comp, const char *name,
-                               uint8_t **px, int *pw, int *ph, int *pc, vb_error *err)
+static vb_status finish_decode(unsigned char *raw, int w, int h, int comp, uint8_t **px, int *pw, int *ph, int *pc,
+                               vb_error *err)
 {
-    if (w <= 0 || h <= 0 || w > VB_IMAGE_MAX_SIDE || h > VB_IMAGE_MAX_SIDE) {
-        stbi_image_free(raw);
-        return vb_fail(err, VB_ERR_FORMAT, "%s: unsupported image size %dx%d", name, w, h);
-    }
     int c = (comp == 1 || comp == 2) ? 1 : 3;
     size_t n = (size_t)w * (size_t)h;
     uint8_t *out = vb_malloc(n, (size_t)c, err);
@@ -97,40 +93,84 @@ static vb_status finish_decode(unsigned char *raw, int w, int h, int comp, const
     return VB_OK;
 }
 
+static vb_status unreadable(const char *name, const char *hint, vb_error *err)
+{
+    return vb_fail(err, VB_ERR_FORMAT, "%s: not a readable image (%s)%s", name,
+                   stbi_failure_reason() ? stbi_failure_reason() : "unknown reason", hint);
+}
+
+/* stb_image allocates whatever a header claims: the claimed size is
+ * checked against the limits before anything is decoded. */
+static vb_status check_header(const unsigned char *data, size_t len, const char *name, const char *hint,
+                              vb_error *err)
+{
+    if (len > VB_IMAGE_MAX_FILE_BYTES)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: %zu bytes, more than the %zu bytes an image file may have", name,
+                       len, (size_t)VB_IMAGE_MAX_FILE_BYTES);
+    int w = 0, h = 0, comp = 0;
+    if (!stbi_info_from_memory(data, (int)len, &w, &h, &comp))
+        return unreadable(name, hint, err);
+    if (w <= 0 || h <= 0 || w > VB_IMAGE_MAX_SIDE || h > VB_IMAGE_MAX_SIDE ||
+        (size_t)w * (size_t)h > VB_IMAGE_MAX_PIXELS)
+        return vb_fail(err, VB_ERR_FORMAT,
+                       "%s: unsupported image size %dx%d (at most %d pixels a side and %zu pixels in all)", name, w,
+                       h, VB_IMAGE_MAX_SIDE, (size_t)VB_IMAGE_MAX_PIXELS);
+    return VB_OK;
+}
+
+static vb_status decode_memory(const unsigned char *data, size_t len, const char *name, const char *hint,
+                               uint8_t **px, int *w, int *h, int *c, vb_error *err)
+{
+    *px = NULL;
+    vb_status st = check_header(data, len, name, hint, err);
+    if (st != VB_OK)
+        return st;
+    int iw = 0, ih = 0, comp = 0;
+    unsigned char *raw = stbi_load_from_memory(data, (int)len, &iw, &ih, &comp, 0);
+    if (!raw)
+        return unreadable(name, hint, err);
+    if (iw <= 0 || ih <= 0 || iw > VB_IMAGE_MAX_SIDE || ih > VB_IMAGE_MAX_SIDE ||
+        (size_t)iw * (size_t)ih > VB_IMAGE_MAX_PIXELS) { /* (the header said otherwise) */
+        stbi_image_free(raw);
+        return vb_fail(err, VB_ERR_FORMAT, "%s: unsupported image size %dx%d", name, iw, ih);
+    }
+    return finish_decode(raw, iw, ih, comp, px, w, h, c, err);
+}
+
 vb_status vb_image_decode_u8(const char *path, uint8_t **px, int *w, int *h, int *c, vb_error *err)
 {
     *px = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return vb_fail(err, VB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    int iw = 0, ih = 0, comp = 0;
-    unsigned char *raw = stbi_load_from_file(f, &iw, &ih, &comp, 0);
-    fclose(f);
-    if (!raw)
-        return vb_fail(err, VB_ERR_FORMAT,
-                       "%s: not a readable image (%s); remove or replace the file",
-                       path, stbi_failure_reason() ? stbi_failure_reason() : "unknown reason");
-    return finish_decode(raw, iw, ih, comp, path, px, w, h, c, err);
+    char *data;
+    size_t len;
+    vb_status st = vb_file_read_max(path, VB_IMAGE_MAX_FILE_BYTES, "an image file", &data, &len, err);
+    if (st != VB_OK)
+        return st;
+    st = decode_memory((const unsigned char *)data, len, path, "; remove or replace the file", px, w, h, c, err);
+    free(data);
+    return st;
 }
 
 vb_status vb_image_decode_u8_memory(const void *data, size_t len, const char *name, uint8_t **px,
                                     int *w, int *h, int *c, vb_error *err)
 {
-    *px = NULL;
-    if (len > 0x7fffffff)
-        return vb_fail(err, VB_ERR_FORMAT, "%s: file too large to decode", name);
-    int iw = 0, ih = 0, comp = 0;
-    unsigned char *raw = stbi_load_from_memory(data, (int)len, &iw, &ih, &comp, 0);
-    if (!raw)
-        return vb_fail(err, VB_ERR_FORMAT, "%s: not a readable image (%s)", name,
-                       stbi_failure_reason() ? stbi_failure_reason() : "unknown reason");
-    return finish_decode(raw, iw, ih, comp, name, px, w, h, c, err);
+    return decode_memory(data, len, name, "", px, w, h, c, err);
 }
+
+/* The probe reads no more than this: enough for any header stb_image
+ * reads before the pixels. */
+#define PROBE_BYTES ((size_t)1 << 20)
 
 int vb_image_probe(const char *path)
 {
-    int w, h, comp;
-    return stbi_info(path, &w, &h, &comp) != 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    unsigned char *buf = malloc(PROBE_BYTES);
+    size_t len = buf ? fread(buf, 1, PROBE_BYTES, f) : 0;
+    fclose(f);
+    int w, h, comp, ok = len > 0 && stbi_info_from_memory(buf, (int)len, &w, &h, &comp);
+    free(buf);
+    return ok;
 }
 
 vb_status vb_image_from_u8(const uint8_t *px, int w, int h, int c, vb_image *dst, vb_error *err)

@@ -464,6 +464,9 @@ static vb_status check_text(const char *text, size_t len, const char *file, vb_e
 static vb_status load(const char *text, size_t len, const char *name, vb_doc **out, vb_error *err)
 {
     *out = NULL;
+    if (len > VB_YAML_MAX_BYTES)
+        return vb_fail(err, VB_ERR_SPEC, "%s: %zu bytes, more than the %zu bytes a YAML spec or descriptor may have",
+                       name, len, VB_YAML_MAX_BYTES);
     vb_status cst = check_text(text, len, name, err);
     if (cst != VB_OK)
         return cst;
@@ -509,7 +512,7 @@ vb_status vb_doc_load_file(const char *path, vb_doc **out, vb_error *err)
     *out = NULL; /* also when the file cannot be read */
     char *text;
     size_t len;
-    vb_status st = vb_file_read(path, &text, &len, err);
+    vb_status st = vb_file_read_max(path, VB_YAML_MAX_BYTES, "a YAML spec or descriptor", &text, &len, err);
     if (st != VB_OK)
         return st;
     st = load(text, len, path, out, err);

@@ -412,5 +412,38 @@ expect_fail "spec: malformed directive" "dir.yaml:1:1: a line starting with '%' 
 printf 'name: x\nseed: \xc3\n' >utf8.yaml
 expect_fail "spec: invalid UTF-8" "utf8.yaml:2:7: byte 0xc3 is not valid UTF-8" timeout -k 2 10 "$VB" run utf8.yaml
 
+# ---- reliability: small files that claim huge sizes -----------------------
+# Each claim is checked against the limits and the file before memory is
+# spent on it: under a 600 MB address-space limit (visbench itself needs
+# about 250 MB of it, OpenBLAS's buffers) these fail with their message,
+# where they once allocated 0.5 to 1.9 GB first. ASan needs far more
+# address space, so the limit is left out under SANITIZE=1.
+limited() { if [ "$SANITIZE" = 1 ]; then "$@"; else (ulimit -v 600000; exec "$@"); fi; }
+printf '\0\0\x08\x03\x05\xf5\xe1\x00\0\0\0\x1c\0\0\0\x1c\0\0\0\0\0\0\0\0' >huge-images   # 10^8 images, 24 bytes
+printf '\0\0\x08\x01\x05\xf5\xe1\x00' >huge-labels
+printf 'format: idx\ntrain_images: huge-images\ntrain_labels: huge-labels\n' >huge.yaml
+expect_fail "idx claims 10^8 images" "huge-images: claims 100000000 images of 784 bytes each, more than a dataset may hold" \
+  limited timeout -k 5 60 "$VB" dataset info huge.yaml
+printf '\0\0\x08\x03\x00\x0f\x42\x40\0\0\0\x1c\0\0\0\x1c\0\0\0\0\0\0\0\0' >big-images      # 10^6 images: 784 MB
+printf '\0\0\x08\x01\x00\x0f\x42\x40' >big-labels
+gzip -c big-images >big-images.gz && gzip -c big-labels >big-labels.gz
+printf 'format: idx\ntrain_images: big-images\ntrain_labels: big-labels\n' >big.yaml
+printf 'format: idx\ntrain_images: big-images.gz\ntrain_labels: big-labels.gz\n' >biggz.yaml
+expect_fail "idx claims 784 MB" "big-images: truncated: the header promises 784000000 bytes of pixels, the file holds 8" \
+  limited timeout -k 5 60 "$VB" dataset info big.yaml
+expect_fail "idx.gz claims 784 MB" "big-images.gz: truncated: the header promises 784000000 bytes of pixels, the file holds 8" \
+  limited timeout -k 5 60 "$VB" dataset info biggz.yaml
+# a 57-byte PNG whose header claims 16000x16000 16-bit grey (512 MB decoded)
+mkdir -p bigpng/a bigpng/b
+printf '\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\x3e\x80\0\0\x3e\x80\x10\0\0\0\0\0\0\0\0\0\0\0\x08IDAT\x78\x9c\x03\0\0\0\0\x01\0\0\0\0\0\0\0\0IEND\0\0\0\0' \
+  >bigpng/a/big.png
+cp shapes/circle/circle_0000.png bigpng/b/
+expect_fail "png claims 16000x16000" "bigpng/a/big.png: unsupported image size 16000x16000 (at most 32768 pixels a side and 33554432 pixels in all)" \
+  limited timeout -k 5 60 "$VB" dataset info bigpng
+# a 5 MB spec (comments only) is refused before it is parsed
+awk 'BEGIN { for (i = 0; i < 90000; i++) print "# a comment line that is padded out to about sixty bytes ......" }' >bigspec.yaml
+expect_fail "spec over 4 MB" "bigspec.yaml: 5760000 bytes, more than the 4194304 bytes a YAML spec or descriptor may have" \
+  limited timeout -k 5 60 "$VB" run bigspec.yaml
+
 echo "e2e: $pass checks passed, $failures failed"
 [ $failures -eq 0 ]
