@@ -60,6 +60,12 @@ $(BUILD)/obj/src/features/hog.o $(BUILD)/obj/src/features/dsift.o: CFLAGS += -ff
 # a memcpy call apiece.
 $(BUILD)/obj/src/cnn/%.o: CFLAGS += -fno-math-errno -fno-tree-loop-distribute-patterns
 
+# Under the sanitizers stb_image is compiled in (src/image/stb_impl.c), so
+# that what it does with bad input is checked too.
+ifeq ($(SANITIZE),1)
+$(BUILD)/obj/src/image/stb_impl.o: CPPFLAGS += -DVB_STB_IMPL
+endif
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@

@@ -330,6 +330,56 @@ static void test_decode_checks_claimed_size(void **state)
     assert_memory_equal(err.msg, "claim.png: not a readable image (", 33);
 }
 
+/* Input that is undefined behaviour inside stb_image 2.27 is refused before
+ * it gets there (under SANITIZE=1 stb_image is compiled in and checked, so
+ * these once gave UBSan reports): a JPEG Huffman table with more than 256
+ * codes, and PNM header numbers that overflow an int. */
+static void test_stb_undefined_inputs(void **state)
+{
+    /* SOI, a DHT of 16 counts of 32 (512 codes) and their values, EOI */
+    unsigned char jpg[2 + 4 + 17 + 512 + 2] = {0xff, 0xd8, 0xff, 0xc4, 0x02, 0x13, 0x00};
+    for (int i = 0; i < 16; i++)
+        jpg[7 + i] = 32;
+    jpg[sizeof jpg - 2] = 0xff;
+    jpg[sizeof jpg - 1] = 0xd9;
+    tu_write_file("dht.jpg", jpg, sizeof jpg);
+    uint8_t *out = (uint8_t *)1;
+    int ow, oh, oc;
+    vb_error err = {0};
+    assert_int_equal(vb_image_decode_u8("dht.jpg", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
+    assert_null(out);
+    assert_string_equal(err.msg, "dht.jpg: corrupt JPEG: a Huffman table (DHT) lists more than 256 codes; remove or "
+                                 "replace the file");
+    assert_int_equal(vb_image_decode_u8_memory(jpg, sizeof jpg, "blob", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
+    assert_string_equal(err.msg, "blob: corrupt JPEG: a Huffman table (DHT) lists more than 256 codes");
+    assert_false(vb_image_probe("dht.jpg"));
+    /* a table of 256 codes is fine as far as we are concerned (stb_image
+     * then judges the file: here it has no frame) */
+    for (int i = 0; i < 16; i++)
+        jpg[7 + i] = 16;
+    assert_int_equal(vb_image_decode_u8_memory(jpg, 2 + 4 + 17 + 256, "ok", &out, &ow, &oh, &oc, &err),
+                     VB_ERR_FORMAT);
+    assert_memory_equal(err.msg, "ok: not a readable image (", 26);
+
+    static const char *const pnm[] = {"P5 99999999999 1 255\n", "P6\n# a comment 9999999999\n1 99999999999 255\n",
+                                      "P5 1 1 4294967297\n\x01", "P5 32769 1 255\n"};
+    for (size_t i = 0; i < sizeof pnm / sizeof pnm[0]; i++) {
+        tu_write_file("big.pgm", pnm[i], strlen(pnm[i]));
+        assert_int_equal(vb_image_decode_u8("big.pgm", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
+        assert_string_equal(err.msg, "big.pgm: corrupt PNM header: a side over 32768 or a maximum value over 65535; "
+                                     "remove or replace the file");
+        assert_false(vb_image_probe("big.pgm"));
+    }
+    /* numbers in a comment do not count, and a good header decodes */
+    const char good[] = "P5\n# 99999999999\n2 1\n255\n\x10\x20";
+    tu_write_file("good.pgm", good, sizeof good - 1);
+    assert_int_equal(vb_image_decode_u8("good.pgm", &out, &ow, &oh, &oc, &err), VB_OK);
+    assert_int_equal(ow, 2);
+    assert_int_equal(oh, 1);
+    assert_int_equal(out[1], 0x20);
+    free(out);
+}
+
 static void test_probe(void **state)
 {
     uint8_t px[4] = {1, 2, 3, 4};
@@ -480,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_save_png_clamps),
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_decode_checks_claimed_size),
+        cmocka_unit_test(test_stb_undefined_inputs),
         cmocka_unit_test(test_gray_and_rgb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -99,6 +99,98 @@ static vb_status unreadable(const char *name, const char *hint, vb_error *err)
                    stbi_failure_reason() ? stbi_failure_reason() : "unknown reason", hint);
 }
 
+/* ---- what stb_image 2.27 must not see ------------------------------------ */
+
+/* Byte i of d, or 0 past the end (as stb_image reads). */
+static unsigned at(const unsigned char *d, size_t len, size_t i)
+{
+    return i < len ? d[i] : 0;
+}
+
+/* A JPEG Huffman table (DHT) whose 16 code counts add up to more than 256:
+ * stb_image writes past its 257-entry size table and 256-entry value table
+ * before it checks the codes. Every marker segment is walked, the ones
+ * between progressive scans too (entropy-coded data has no other 0xFF
+ * than stuffed 0xFF00 and RSTn). 0 when the JPEG has none. */
+static int jpeg_bad_dht(const unsigned char *d, size_t len)
+{
+    if (len < 2 || d[0] != 0xff || d[1] != 0xd8)
+        return 0;
+    for (size_t p = 2; p + 1 < len;) {
+        unsigned m = d[p + 1];
+        if (d[p] != 0xff || m == 0xff) { /* data, or fill before a marker */
+            p++;
+            continue;
+        }
+        if (m == 0x00 || m == 0x01 || (m >= 0xd0 && m <= 0xd8)) { /* stuffing, TEM, RSTn, SOI */
+            p += 2;
+            continue;
+        }
+        if (m == 0xd9) /* EOI */
+            return 0;
+        long seg = (long)(at(d, len, p + 2) << 8 | at(d, len, p + 3));
+        if (m == 0xc4) /* as stbi__process_marker reads it */
+            for (long left = seg - 2, q = (long)p + 4; left > 0;) {
+                unsigned tc = at(d, len, (size_t)q) >> 4, th = at(d, len, (size_t)q) & 15, n = 0;
+                if (tc > 1 || th > 3)
+                    break; /* stb refuses the table itself */
+                for (int i = 1; i <= 16; i++)
+                    n += at(d, len, (size_t)q + (size_t)i);
+                if (n > 256)
+                    return 1;
+                left -= 17 + (long)n;
+                q += 17 + (long)n;
+            }
+        p += 2 + (size_t)seg;
+    }
+    return 0;
+}
+
+/* A binary PNM header (P5, P6) with a side over VB_IMAGE_MAX_SIDE or a
+ * maximum value over 65535: stb_image reads its numbers into an int
+ * without an overflow check. Its parse exactly: whitespace and # comments
+ * between the three numbers, and a digit that ends the data is not read. */
+static int pnm_bad_header(const unsigned char *d, size_t len)
+{
+    if (len < 2 || d[0] != 'P' || (d[1] != '5' && d[1] != '6'))
+        return 0;
+    size_t p = 2;
+    unsigned c = at(d, len, p++);
+    const unsigned long limit[3] = {VB_IMAGE_MAX_SIDE, VB_IMAGE_MAX_SIDE, 65535};
+    for (int k = 0; k < 3; k++) {
+        for (;;) {
+            while (p < len && (c == ' ' || (c >= '\t' && c <= '\r')))
+                c = at(d, len, p++);
+            if (p >= len || c != '#')
+                break;
+            while (p < len && c != '\n' && c != '\r')
+                c = at(d, len, p++);
+        }
+        unsigned long v = 0;
+        while (p < len && c >= '0' && c <= '9') {
+            v = v * 10 + (c - '0');
+            if (v > limit[k])
+                return 1;
+            c = at(d, len, p++);
+        }
+    }
+    return 0;
+}
+
+/* Input that is undefined behaviour inside stb_image, refused at our
+ * boundary (both are corrupt files; newer stb versions refuse them too). */
+static vb_status check_stb_input(const unsigned char *data, size_t len, const char *name, const char *hint,
+                                 vb_error *err)
+{
+    if (jpeg_bad_dht(data, len))
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt JPEG: a Huffman table (DHT) lists more than 256 codes%s",
+                       name, hint);
+    if (pnm_bad_header(data, len))
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt PNM header: a side over %d or a maximum value over 65535%s",
+                       name, VB_IMAGE_MAX_SIDE, hint);
+    return VB_OK;
+}
+
 /* stb_image allocates whatever a header claims: the claimed size is
  * checked against the limits before anything is decoded. */
 static vb_status check_header(const unsigned char *data, size_t len, const char *name, const char *hint,
@@ -107,6 +199,9 @@ static vb_status check_header(const unsigned char *data, size_t len, const char 
     if (len > VB_IMAGE_MAX_FILE_BYTES)
         return vb_fail(err, VB_ERR_FORMAT, "%s: %zu bytes, more than the %zu bytes an image file may have", name,
                        len, (size_t)VB_IMAGE_MAX_FILE_BYTES);
+    vb_status st = check_stb_input(data, len, name, hint, err);
+    if (st != VB_OK)
+        return st;
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(data, (int)len, &w, &h, &comp))
         return unreadable(name, hint, err);
@@ -168,7 +263,8 @@ int vb_image_probe(const char *path)
     unsigned char *buf = malloc(PROBE_BYTES);
     size_t len = buf ? fread(buf, 1, PROBE_BYTES, f) : 0;
     fclose(f);
-    int w, h, comp, ok = len > 0 && stbi_info_from_memory(buf, (int)len, &w, &h, &comp);
+    int w, h, comp, ok = len > 0 && check_stb_input(buf, len, path, "", NULL) == VB_OK &&
+                         stbi_info_from_memory(buf, (int)len, &w, &h, &comp);
     free(buf);
     return ok;
 }

@@ -445,5 +445,18 @@ awk 'BEGIN { for (i = 0; i < 90000; i++) print "# a comment line that is padded 
 expect_fail "spec over 4 MB" "bigspec.yaml: 5760000 bytes, more than the 4194304 bytes a YAML spec or descriptor may have" \
   limited timeout -k 5 60 "$VB" run bigspec.yaml
 
+# ---- reliability: input that is undefined behaviour in stb_image -------------
+# refused before stb_image sees it (under SANITIZE=1 stb_image is compiled in
+# with the sanitizers, and these once gave UBSan reports)
+mkdir -p ubimg/a ubimg/b
+cp shapes/circle/circle_0000.png ubimg/b/
+{ printf '\xff\xd8\xff\xc4\x02\x13\x00'; for i in $(seq 16); do printf '\x20'; done; head -c 512 /dev/zero; printf '\xff\xd9'; } >ubimg/a/dht.jpg
+expect_fail "jpeg with a bad DHT" "ubimg/a/dht.jpg: corrupt JPEG: a Huffman table (DHT) lists more than 256 codes" \
+  "$VB" dataset info ubimg
+rm ubimg/a/dht.jpg
+printf 'P5 99999999999 1 255\n' >ubimg/a/big.pgm
+expect_fail "pnm with a huge side" "ubimg/a/big.pgm: corrupt PNM header: a side over 32768 or a maximum value over 65535" \
+  "$VB" dataset info ubimg
+
 echo "e2e: $pass checks passed, $failures failed"
 [ $failures -eq 0 ]
