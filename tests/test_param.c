@@ -920,7 +920,8 @@ static void test_text_guard(void **state)
     assert_int_equal(vb_doc_load_file("nul.yaml", &doc, &err), VB_ERR_SPEC);
     assert_string_equal(err.msg, "nul.yaml:2:5: a NUL byte; YAML files must be UTF-8 text");
     /* what stays accepted: the two directives, UTF-8 text, '%' inside values */
-    vb_doc *d = load_ok("%YAML 1.2\n%TAG !e! tag:example.com,2000:app/ # tags\n---\nname: caf\xc3\xa9 \xf0\x9f\x98\x80\nv: 50%\n");
+    vb_doc *d = load_ok("%YAML 1.2\n%TAG !e! tag:example.com,2000:app/ # tags\n---\n"
+                        "name: caf\xc3\xa9 \xf0\x9f\x98\x80\nv: 50%\n");
     assert_string_equal(vb_node_get(d->root, "name")->text, "caf\xc3\xa9 \xf0\x9f\x98\x80");
     assert_string_equal(vb_node_get(d->root, "v")->text, "50%");
     vb_doc_free(d);

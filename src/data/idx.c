@@ -222,7 +222,8 @@ static vb_status read_pair(const char *img_path, const char *lab_path, vb_datase
         (st = idx_check_size(&fi, 16, n * side, "pixels", err)) != VB_OK ||
         (st = idx_check_size(&fl, 8, n, "labels", err)) != VB_OK ||
         (st = gz_read_grow(&fi, old ? old->block : NULL, base * side, n * side, "pixels", &block, err)) != VB_OK ||
-        (st = idx_expect_end(&fi, err)) != VB_OK || (st = gz_read_grow(&fl, NULL, 0, n, "labels", &lab, err)) != VB_OK ||
+        (st = idx_expect_end(&fi, err)) != VB_OK ||
+        (st = gz_read_grow(&fl, NULL, 0, n, "labels", &lab, err)) != VB_OK ||
         (st = idx_expect_end(&fl, err)) != VB_OK) {
         free(block);
         free(lab);
