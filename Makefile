@@ -27,6 +27,19 @@ SANFLAGS =
 endif
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+# gcc or clang (make CC=clang): the few flags one of them lacks.
+CC_IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo 1)
+ifeq ($(CC_IS_CLANG),1)
+# clang reports an `omp simd` loop it leaves scalar; that is no error
+WARN    += -Wno-pass-failed
+NO_LOOP_PATTERNS =
+# what a program linking the installed library needs for clang's OpenMP
+# runtime (libomp, in LLVM's lib folder beside its bin; Debian: libomp-dev)
+OMP_LIBS = -L$(abspath $(dir $(realpath $(shell command -v $(CC))))../lib) -lomp
+else
+NO_LOOP_PATTERNS = -fno-tree-loop-distribute-patterns
+OMP_LIBS = -fopenmp
+endif
 CPPFLAGS += -Iinclude -isystem /usr/include/$(MULTIARCH)/openblas-pthread -MMD -MP
 CFLAGS  += -std=gnu11 $(OPT) $(WARN) -fopenmp -fPIC $(SANFLAGS)
 LDLIBS   = -lsvm -lvl -lgsl -lstb -lopenblas -lfyaml -lsqlite3 -lz -lm
@@ -68,7 +81,13 @@ $(BUILD)/obj/src/features/hog.o $(BUILD)/obj/src/features/dsift.o: CFLAGS += -ff
 # The cnn: sqrtf likewise, for the Adam step (exact either way: the same
 # numbers); and loops stay loops: im2col's 14-float rows are no place for
 # a memcpy call apiece.
-$(BUILD)/obj/src/cnn/%.o: CFLAGS += -fno-math-errno -fno-tree-loop-distribute-patterns
+$(BUILD)/obj/src/cnn/%.o: CFLAGS += -fno-math-errno $(NO_LOOP_PATTERNS)
+
+# Under the sanitizers stb_image is compiled in (src/image/stb_impl.c), so
+# that what it does with bad input is checked too.
+ifeq ($(SANITIZE),1)
+$(BUILD)/obj/src/image/stb_impl.o: CPPFLAGS += -DVB_STB_IMPL
+endif
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -105,7 +124,7 @@ test-unit: $(TESTS)
 	done
 
 test-e2e: $(CLI) $(LIB)
-	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) ROOT=$(CURDIR) SANITIZE=$(SANITIZE) bash tests/e2e/run.sh
+	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) ROOT=$(CURDIR) SANITIZE=$(SANITIZE) CC=$(CC) bash tests/e2e/run.sh
 	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) ROOT=$(CURDIR) bash tests/e2e/store.sh
 
 # Many processes on one store, round after round (not part of `make test`).
@@ -190,7 +209,8 @@ install: $(CLI) $(LIB) $(SOLIB)
 	ln -sf $(notdir $(SOLIB)) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libvisbench.so
 	install -m 644 $(API_HEADERS) $(DESTDIR)$(PREFIX)/include/visbench/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@SANFLAGS@|$(SANFLAGS)|' visbench.pc.in \
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@SANFLAGS@|$(SANFLAGS)|' \
+	  -e 's|@OMP_LIBS@|$(OMP_LIBS)|' visbench.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/visbench.pc
 
 clean:

@@ -8,7 +8,8 @@ group=${1:-core}
 core=(gcc make pkg-config
       libsvm-dev libvlfeat-dev libgsl-dev libstb-dev libopenblas-dev libfyaml-dev
       libsqlite3-dev sqlite3 zlib1g-dev libcmocka-dev dataset-fashion-mnist
-      chromium)  # chromium: make test opens the HTML report in it (tests/e2e/browser.sh)
+      chromium   # chromium: make test opens the HTML report in it (tests/e2e/browser.sh)
+      clang libomp-dev libclang-rt-dev)  # make CC=clang (libomp: its OpenMP) and make fuzz (libFuzzer, sanitizers)
 bench=(python3 python3-numpy python3-opencv python3-sklearn python3-skimage python3-torch hyperfine)
 case "$group" in
   core) want=("${core[@]}") ;;

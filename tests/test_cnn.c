@@ -923,6 +923,50 @@ static void test_nan_later_keeps_last_good(void **state)
     free_shapes(&s);
 }
 
+/* One batch per epoch and a learning rate of 1e30: the loss of each batch
+ * is computed before its update, so it stays finite while the update makes
+ * the network produce NaN. The weights of such an epoch are never kept:
+ * training fails when it is the first, and keeps the last epoch that ended
+ * finite otherwise (a network once kept its NaN-producing weights, and run
+ * then hung on their NaN scores). */
+static void test_huge_lr_keeps_finite_weights(void **state)
+{
+    shapes s;
+    make_shapes(&s, 3, 64, 0, 16, 5);
+    vb_cnn_train_conf conf = base_conf();
+    conf.epochs = 1;
+    conf.batch = 64;
+    conf.opt = (vb_cnn_opt_conf){.kind = VB_CNN_SGD, .lr = 1e30};
+    /* (no batchnorm: it would keep the huge weights' outputs finite) */
+    vb_cnn *net = make_net("[conv: {filters: 4, size: 3, pad: 1}, relu, maxpool: 2, fc: classes]", 16, 16, 1, 3);
+    vb_traindata td = shapes_td(&s, 3, 16, 0);
+    vb_cnn_history h;
+    vb_error err = {0};
+    tu_assert_fails_with(vb_cnn_train(net, &conf, &td, &h, &err), err,
+                         "test: the weights or the outputs became NaN or infinite in epoch 1 (after its last "
+                         "update, learning rate 1e+30) before any epoch finished with finite weights");
+    assert_int_equal(err.status, VB_ERR_NUMERIC);
+    assert_int_equal(h.diverged_epoch, 1);
+    vb_cnn_history_free(&h);
+    /* a sane first epoch, then the schedule multiplies the rate by 1e30 */
+    conf.epochs = 3;
+    conf.opt = (vb_cnn_opt_conf){.kind = VB_CNN_SGD, .lr = 0.01};
+    conf.sched = (vb_cnn_sched){.kind = VB_CNN_SCHED_STEP, .every = 1, .gamma = 1e30};
+    assert_int_equal(vb_cnn_train(net, &conf, &td, &h, &err), VB_OK);
+    assert_int_equal(h.diverged_epoch, 2);
+    assert_int_equal(h.best_epoch, 1);
+    for (size_t i = 0; i < net->n_params; i++)
+        assert_true(isfinite(net->params[i]));
+    float probs[64 * 3];
+    int labels[64];
+    assert_int_equal(vb_cnn_predict(net, s.X, 64, labels, probs, &err), VB_OK);
+    for (size_t i = 0; i < 64 * 3; i++)
+        assert_true(isfinite(probs[i]));
+    vb_cnn_history_free(&h);
+    vb_cnn_free(net);
+    free_shapes(&s);
+}
+
 static void test_early_stopping(void **state)
 {
     shapes s;
@@ -1175,6 +1219,7 @@ int main(void)
         cmocka_unit_test(test_classifier_round_trip),
         cmocka_unit_test(test_nan_first_epoch_fails),
         cmocka_unit_test(test_nan_later_keeps_last_good),
+        cmocka_unit_test(test_huge_lr_keeps_finite_weights),
         cmocka_unit_test(test_early_stopping),
         cmocka_unit_test(test_shape_errors),
         cmocka_unit_test(test_param_errors),

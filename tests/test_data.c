@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -337,6 +338,59 @@ static void test_idx_truncated(void **state)
     free(gzdata);
     expect_error(vb_dataset_load_path("idx6/d.yaml", &ds, &err), err, VB_ERR_FORMAT,
                  "idx6/train-images: corrupt compressed data (invalid block type)");
+    assert_null(ds);
+}
+
+/* A sparse file: any size, no disk space. */
+static void write_sparse(const char *path, off_t size)
+{
+    int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, size), 0);
+    close(fd);
+}
+
+/* Tiny files that claim huge datasets: each claim is checked against the
+ * limits (data.h) and the file before memory is spent on it, and the
+ * error names the file. (tests/e2e/run.sh runs such files under ulimit -v.) */
+static void test_loader_claims(void **state)
+{
+    vb_dataset *ds = NULL;
+    vb_error err = {0};
+    mkdir_p("claim/cf");
+    /* IDX: 24 bytes that claim 10^8 images of 28x28, and 2^32 - 1 of 1x1 */
+    uint8_t px[8] = {0};
+    write_idx_images("claim/huge-images", 0x803, 100000000, 28, 28, px, 8, 0);
+    write_idx_labels("claim/huge-labels", 0x801, 100000000, NULL, 0, 0);
+    tu_write_text("claim/huge.yaml", "format: idx\ntrain_images: huge-images\ntrain_labels: huge-labels\n");
+    expect_error(vb_dataset_load_path("claim/huge.yaml", &ds, &err), err, VB_ERR_FORMAT,
+                 "claim/huge-images: claims 100000000 images of 784 bytes each, more than a dataset may hold "
+                 "(33554432 images, 17179869184 bytes of pixels); the file is corrupt or not what it seems");
+    write_idx_images("claim/huge-images", 0x803, 0xffffffffu, 1, 1, px, 8, 0);
+    write_idx_labels("claim/huge-labels", 0x801, 0xffffffffu, NULL, 0, 0);
+    expect_error(vb_dataset_load_path("claim/huge.yaml", &ds, &err), err, VB_ERR_FORMAT,
+                 "claim/huge-images: claims 4294967295 images of 1 bytes each, more than a dataset may hold "
+                 "(33554432 images, 17179869184 bytes of pixels); the file is corrupt or not what it seems");
+    /* within the limits but beyond the file: a plain file by its size, a
+     * compressed one as it decompresses */
+    for (int gz = 0; gz < 2; gz++) {
+        write_idx_images("claim/huge-images", 0x803, 1000000, 28, 28, px, 8, gz);
+        write_idx_labels("claim/huge-labels", 0x801, 1000000, NULL, 0, gz);
+        expect_error(vb_dataset_load_path("claim/huge.yaml", &ds, &err), err, VB_ERR_FORMAT,
+                     "claim/huge-images: truncated: the header promises 784000000 bytes of pixels, the file holds "
+                     "8; download or reinstall it");
+    }
+    /* CIFAR-10: 6 million records (18 GB) in a sparse file */
+    write_sparse("claim/cf/b.bin", (off_t)3073 * 6000000);
+    tu_write_text("claim/cf.yaml", "format: cifar10\npath: cf\ntrain_files: [b.bin]\ntest_files: []\n");
+    expect_error(vb_dataset_load_path("claim/cf.yaml", &ds, &err), err, VB_ERR_FORMAT,
+                 "claim/cf/b.bin: claims 6000000 images of 3072 bytes each, more than a dataset may hold "
+                 "(33554432 images, 17179869184 bytes of pixels); the file is corrupt or not what it seems");
+    /* a CSV manifest over its limit is not read at all */
+    write_sparse("claim/big.csv", (off_t)VB_DATA_MAX_MANIFEST_BYTES + 1);
+    tu_write_text("claim/csv.yaml", "format: csv\npath: big.csv\n");
+    expect_error(vb_dataset_load_path("claim/csv.yaml", &ds, &err), err, VB_ERR_FORMAT,
+                 "claim/big.csv: 268435457 bytes, more than the 268435456 bytes a CSV manifest may have");
     assert_null(ds);
 }
 
@@ -1308,6 +1362,7 @@ int main(void)
         cmocka_unit_test(test_idx_wrong_magic),
         cmocka_unit_test(test_idx_truncated),
         cmocka_unit_test(test_idx_count_mismatch_and_trailing_bytes),
+        cmocka_unit_test(test_loader_claims),
         cmocka_unit_test(test_idx_test_part_errors),
         cmocka_unit_test(test_idx_classes_shorter_than_labels),
         cmocka_unit_test(test_descriptor_errors),

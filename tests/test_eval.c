@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 /* truth: 0 0 0 1 1 2 2 2 2 ; pred: 0 1 0 1 1 2 0 2 1
  * confusion (rows true, cols pred):
@@ -123,6 +124,57 @@ static void test_topk_logloss(void **state)
     assert_float_equal(vb_log_loss(truth, q, 3, 3), expect, 1e-6);
 }
 
+/* NaN scores (a diverged model): every score metric returns, with the
+ * value eval.h documents. The alarm only turns a hang (the AUC's tie walk
+ * once never advanced past a NaN) into a failure instead of a stuck make. */
+static void test_nan_scores(void **state)
+{
+    alarm(60);
+    const int truth[] = {1, 0, 1, 0};
+    float s[8];
+    memcpy(s, auc_scores, sizeof s);
+    s[3] = NAN; /* sample 1, class 1 */
+    assert_true(isnan(vb_auc_ovr(truth, s, 4, 2, 1)));
+    /* class 0's column has no NaN: its AUC stands, and the macro is its */
+    assert_float_equal(vb_auc_ovr(truth, s, 4, 2, 0), 0.75, 1e-12);
+    assert_float_equal(vb_auc_macro(truth, s, 4, 2), 0.75, 1e-12);
+    double fpr[10], tpr[10];
+    assert_int_equal(vb_roc_ovr(truth, s, 4, 2, 1, fpr, tpr, 10), 0);
+    assert_int_equal(vb_roc_ovr(truth, s, 4, 2, 0, fpr, tpr, 10), 5);
+    assert_true(isnan(vb_topk_accuracy(truth, s, 4, 2, 1)));
+    assert_true(isnan(vb_log_loss(truth, s, 4, 2)));
+    float all[8];
+    for (int i = 0; i < 8; i++)
+        all[i] = NAN;
+    assert_true(isnan(vb_auc_macro(truth, all, 4, 2)));
+    assert_int_equal(vb_roc_ovr(truth, all, 4, 2, 0, fpr, tpr, 10), 0);
+    /* infinite scores rank as the extremes: -inf for the 0.1 negative and
+     * +inf for the 0.9 positive change no order */
+    memcpy(s, auc_scores, sizeof s);
+    s[1] = INFINITY;
+    s[7] = -INFINITY;
+    assert_float_equal(vb_auc_ovr(truth, s, 4, 2, 1), 0.75, 1e-12);
+    assert_int_equal(vb_roc_ovr(truth, s, 4, 2, 1, fpr, tpr, 10), 5);
+    assert_float_equal(vb_topk_accuracy(truth, s, 4, 2, 1), 0.5, 1e-12);
+    /* as probabilities they are not: log loss is NaN */
+    assert_true(isnan(vb_log_loss(truth, s, 4, 2)));
+    alarm(0);
+}
+
+static void test_scores_check(void **state)
+{
+    vb_error err = {0};
+    assert_int_equal(vb_scores_check(auc_scores, 4, 2, &err), VB_OK);
+    float s[8];
+    memcpy(s, auc_scores, sizeof s);
+    s[5] = NAN;
+    tu_assert_fails_with(vb_scores_check(s, 4, 2, &err), err, "scored test sample 3 of 4 NaN for class 1");
+    assert_int_equal(err.status, VB_ERR_NUMERIC);
+    s[5] = 0;
+    s[6] = -INFINITY;
+    tu_assert_fails_with(vb_scores_check(s, 4, 2, &err), err, "scored test sample 4 of 4 -infinity for class 0");
+}
+
 /* b = 10 samples only A gets right, c = 2 only B: exact two-sided p =
  * 2 P(X <= 2), X ~ Bin(12, 1/2) = 2 (1 + 12 + 66) / 4096. */
 static void test_mcnemar_hand(void **state)
@@ -182,6 +234,8 @@ int main(void)
         cmocka_unit_test(test_auc_hand),
         cmocka_unit_test(test_roc_hand),
         cmocka_unit_test(test_topk_logloss),
+        cmocka_unit_test(test_nan_scores),
+        cmocka_unit_test(test_scores_check),
         cmocka_unit_test(test_mcnemar_hand),
         cmocka_unit_test(test_corrected_ttest),
     };

@@ -283,7 +283,101 @@ static void test_decode_errors(void **state)
     free(row);
     assert_int_equal(vb_image_decode_u8("wide.png", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
     assert_null(out);
-    assert_string_equal(err.msg, "wide.png: unsupported image size 32769x1");
+    assert_string_equal(err.msg, "wide.png: unsupported image size 32769x1 (at most 32768 pixels a side and 33554432 "
+                                 "pixels in all)");
+}
+
+/* A PNG of a few dozen bytes whose header claims w x h pixels (stb_image
+ * checks no CRC, and needs no pixel data to read the header). */
+static void write_png_header(const char *path, uint32_t w, uint32_t h, int bits, int color)
+{
+    uint8_t b[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+                   0, 0, 0, 13, 'I', 'H', 'D', 'R', (uint8_t)(w >> 24), (uint8_t)(w >> 16), (uint8_t)(w >> 8),
+                   (uint8_t)w, (uint8_t)(h >> 24), (uint8_t)(h >> 16), (uint8_t)(h >> 8), (uint8_t)h,
+                   (uint8_t)bits, (uint8_t)color, 0, 0, 0, 0, 0, 0, 0,
+                   0, 0, 0, 8, 'I', 'D', 'A', 'T', 0x78, 0x9c, 0x03, 0, 0, 0, 0, 1, 0, 0, 0, 0,
+                   0, 0, 0, 0, 'I', 'E', 'N', 'D', 0, 0, 0, 0};
+    tu_write_file(path, b, sizeof b);
+}
+
+/* The size a header claims is checked before stb_image decodes (and
+ * allocates): 16000 x 16000 grey at 16 bits once cost over 0.5 GB before
+ * the "unsupported size" error (stb_image itself stops at 2^30 bytes of
+ * 8-bit samples). */
+static void test_decode_checks_claimed_size(void **state)
+{
+    write_png_header("claim.png", 16000, 16000, 16, 0);
+    uint8_t *out = (uint8_t *)1;
+    int ow, oh, oc;
+    vb_error err = {0};
+    assert_int_equal(vb_image_decode_u8("claim.png", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
+    assert_null(out);
+    assert_string_equal(err.msg, "claim.png: unsupported image size 16000x16000 (at most 32768 pixels a side and "
+                                 "33554432 pixels in all)");
+    /* the same from memory, and a side within limits but too many pixels */
+    write_png_header("claim.png", 32768, 1025, 8, 0);
+    size_t len;
+    char *bytes = tu_read_file("claim.png", &len);
+    assert_int_equal(vb_image_decode_u8_memory(bytes, len, "blob", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
+    assert_string_equal(err.msg, "blob: unsupported image size 32768x1025 (at most 32768 pixels a side and "
+                                 "33554432 pixels in all)");
+    free(bytes);
+    /* the probe still sees an image (its size is an error when decoded) */
+    assert_true(vb_image_probe("claim.png"));
+    /* at the limit the header passes, and the missing pixels are the error */
+    write_png_header("claim.png", 8192, 4096, 8, 0);
+    assert_int_equal(vb_image_decode_u8("claim.png", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
+    assert_memory_equal(err.msg, "claim.png: not a readable image (", 33);
+}
+
+/* Input that is undefined behaviour inside stb_image 2.27 is refused before
+ * it gets there (under SANITIZE=1 stb_image is compiled in and checked, so
+ * these once gave UBSan reports): a JPEG Huffman table with more than 256
+ * codes, and PNM header numbers that overflow an int. */
+static void test_stb_undefined_inputs(void **state)
+{
+    /* SOI, a DHT of 16 counts of 32 (512 codes) and their values, EOI */
+    unsigned char jpg[2 + 4 + 17 + 512 + 2] = {0xff, 0xd8, 0xff, 0xc4, 0x02, 0x13, 0x00};
+    for (int i = 0; i < 16; i++)
+        jpg[7 + i] = 32;
+    jpg[sizeof jpg - 2] = 0xff;
+    jpg[sizeof jpg - 1] = 0xd9;
+    tu_write_file("dht.jpg", jpg, sizeof jpg);
+    uint8_t *out = (uint8_t *)1;
+    int ow, oh, oc;
+    vb_error err = {0};
+    assert_int_equal(vb_image_decode_u8("dht.jpg", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
+    assert_null(out);
+    assert_string_equal(err.msg, "dht.jpg: corrupt JPEG: a Huffman table (DHT) lists more than 256 codes; remove or "
+                                 "replace the file");
+    assert_int_equal(vb_image_decode_u8_memory(jpg, sizeof jpg, "blob", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
+    assert_string_equal(err.msg, "blob: corrupt JPEG: a Huffman table (DHT) lists more than 256 codes");
+    assert_false(vb_image_probe("dht.jpg"));
+    /* a table of 256 codes is fine as far as we are concerned (stb_image
+     * then judges the file: here it has no frame) */
+    for (int i = 0; i < 16; i++)
+        jpg[7 + i] = 16;
+    assert_int_equal(vb_image_decode_u8_memory(jpg, 2 + 4 + 17 + 256, "ok", &out, &ow, &oh, &oc, &err),
+                     VB_ERR_FORMAT);
+    assert_memory_equal(err.msg, "ok: not a readable image (", 26);
+
+    static const char *const pnm[] = {"P5 99999999999 1 255\n", "P6\n# a comment 9999999999\n1 99999999999 255\n",
+                                      "P5 1 1 4294967297\n\x01", "P5 32769 1 255\n"};
+    for (size_t i = 0; i < sizeof pnm / sizeof pnm[0]; i++) {
+        tu_write_file("big.pgm", pnm[i], strlen(pnm[i]));
+        assert_int_equal(vb_image_decode_u8("big.pgm", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
+        assert_string_equal(err.msg, "big.pgm: corrupt PNM header: a side over 32768 or a maximum value over 65535; "
+                                     "remove or replace the file");
+        assert_false(vb_image_probe("big.pgm"));
+    }
+    /* numbers in a comment do not count, and a good header decodes */
+    const char good[] = "P5\n# 99999999999\n2 1\n255\n\x10\x20";
+    tu_write_file("good.pgm", good, sizeof good - 1);
+    assert_int_equal(vb_image_decode_u8("good.pgm", &out, &ow, &oh, &oc, &err), VB_OK);
+    assert_int_equal(ow, 2);
+    assert_int_equal(oh, 1);
+    assert_int_equal(out[1], 0x20);
+    free(out);
 }
 
 static void test_probe(void **state)
@@ -435,6 +529,8 @@ int main(void)
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_save_png_clamps),
         cmocka_unit_test(test_resize),
+        cmocka_unit_test(test_decode_checks_claimed_size),
+        cmocka_unit_test(test_stb_undefined_inputs),
         cmocka_unit_test(test_gray_and_rgb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -919,10 +920,81 @@ static void test_alias_bomb(void **state)
     assert_string_equal(err.msg, "bomb.yaml:5:37: aliases expand to more than 100000 nodes; write the values out");
 }
 
+/* libfyaml 0.7.12 loops forever on "%\xff\n" (in fy_scan_directive), so
+ * text is checked before it reaches libfyaml: UTF-8, no NUL, and only
+ * well-formed %YAML / %TAG directives. Each refusal names file:line:col. */
+static void test_text_guard(void **state)
+{
+    alarm(60); /* a hang (as before the guard) fails instead of stopping make */
+    static const char dir[] = "a line starting with '%' is a YAML directive, and only well-formed '%YAML 1.x' "
+                              "and '%TAG !handle! prefix' directives are accepted; remove the line";
+    char want[512];
+    snprintf(want, sizeof want, "t.yaml:1:1: %s", dir);
+    load_fails("%\xff\n", want);
+    load_fails("%\n", want);
+    load_fails("%YAML\n---\na: 1\n", want);
+    load_fails("%YAML 2.0\n---\na: 1\n", want);
+    load_fails("%YAML 1.2x\n---\na: 1\n", want);
+    load_fails("%FOO bar\n---\na: 1\n", want);
+    load_fails("%TAG !x tag:a,2000:\n---\na: 1\n", want);
+    snprintf(want, sizeof want, "t.yaml:3:1: %s", dir);
+    load_fails("%YAML 1.2\n---\n%\x01\n", want);
+    load_fails("a: 1\n  \xc3\xa9\xc3\n", "t.yaml:2:4: byte 0xc3 is not valid UTF-8; YAML files must be UTF-8 text");
+    load_fails("a: \xed\xa0\x80\n", "t.yaml:1:4: byte 0xed is not valid UTF-8; YAML files must be UTF-8 text");
+    load_fails("a: \xc0\xaf\n", "t.yaml:1:4: byte 0xc0 is not valid UTF-8; YAML files must be UTF-8 text");
+    load_fails("a: 1\r\nb: \xff\n", "t.yaml:2:4: byte 0xff is not valid UTF-8; YAML files must be UTF-8 text");
+    /* a NUL byte can only come from a file */
+    FILE *f = fopen("nul.yaml", "wb");
+    assert_non_null(f);
+    fwrite("a: 1\nb: x\0y\n", 1, 13, f);
+    fclose(f);
+    vb_doc *doc = NULL;
+    vb_error err = {0};
+    assert_int_equal(vb_doc_load_file("nul.yaml", &doc, &err), VB_ERR_SPEC);
+    assert_string_equal(err.msg, "nul.yaml:2:5: a NUL byte; YAML files must be UTF-8 text");
+    /* what stays accepted: the two directives, UTF-8 text, '%' inside values */
+    vb_doc *d = load_ok("%YAML 1.2\n%TAG !e! tag:example.com,2000:app/ # tags\n---\n"
+                        "name: caf\xc3\xa9 \xf0\x9f\x98\x80\nv: 50%\n");
+    assert_string_equal(vb_node_get(d->root, "name")->text, "caf\xc3\xa9 \xf0\x9f\x98\x80");
+    assert_string_equal(vb_node_get(d->root, "v")->text, "50%");
+    vb_doc_free(d);
+    d = load_ok("%TAG ! tag:a,2000:\n%TAG !! tag:b,2000:\n---\na: 1\n");
+    vb_doc_free(d);
+    alarm(0);
+}
+
+/* A spec over VB_YAML_MAX_BYTES is refused before it is read or parsed (a
+ * 50 MB spec once took 5 GB and 45 s): from a file, and as a string. */
+static void test_yaml_size_limit(void **state)
+{
+    size_t n = VB_YAML_MAX_BYTES + 1;
+    char *text = malloc(n + 1);
+    assert_non_null(text);
+    for (size_t i = 0; i < n; i++)
+        text[i] = i % 8 == 7 ? '\n' : i % 8 == 0 ? '#' : 'x'; /* comments: valid YAML */
+    text[n] = 0;
+    FILE *f = fopen("big.yaml", "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, n, f), n);
+    fclose(f);
+    vb_doc *doc = NULL;
+    vb_error err = {0};
+    assert_int_equal(vb_doc_load_file("big.yaml", &doc, &err), VB_ERR_FORMAT);
+    assert_null(doc);
+    assert_string_equal(err.msg, "big.yaml: 4194305 bytes, more than the 4194304 bytes a YAML spec or descriptor "
+                                 "may have");
+    load_fails(text, "t.yaml: 4194305 bytes, more than the 4194304 bytes a YAML spec or descriptor may have");
+    text[n - 1] = 0; /* the limit itself is fine */
+    vb_doc_free(load_ok(text));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alias_bomb),
+        cmocka_unit_test(test_text_guard),
+        cmocka_unit_test(test_yaml_size_limit),
         cmocka_unit_test(test_positions_block_style),
         cmocka_unit_test(test_node_to_json),
         cmocka_unit_test(test_positions_flow_style),

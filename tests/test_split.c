@@ -399,10 +399,11 @@ static void check_kfold(const vb_dataset *ds, const vb_split *s, size_t first, i
         n_pool += pool ? pool[i] : 1;
     unsigned char *tested = calloc(ds->n, 1);
     assert_non_null(tested);
-    size_t min_size = SIZE_MAX, max_size = 0;
+    size_t min_size = SIZE_MAX, max_size = 0, n_tested = 0;
     for (int f = 0; f < k; f++) {
         const vb_fold *fo = &s->folds[first + (size_t)f];
         assert_partition(fo, pool, ds->n);
+        n_tested += fo->n_test;
         for (size_t i = 0; i < fo->n_test; i++) {
             assert_false(tested[fo->test[i]]);
             tested[fo->test[i]] = 1;
@@ -419,7 +420,8 @@ static void check_kfold(const vb_dataset *ds, const vb_split *s, size_t first, i
             assert_int_equal(trc[c] + cnt[c], pool_counts[c]);
     }
     assert_true(max_size - min_size <= 1);
-    /* the test sets cover the pool */
+    /* the test sets cover the pool, each sample once */
+    assert_int_equal(n_tested, n_pool);
     for (size_t i = 0; i < ds->n; i++)
         assert_int_equal(tested[i], pool ? pool[i] : 1);
     free(tested);

@@ -140,6 +140,11 @@ const char *vb_nearest_name(const char *s, const char *const *names, size_t n);
 /* ---- files ------------------------------------------------------------- */
 /* Reads a whole file into a malloc'ed buffer (NUL-terminated). */
 vb_status vb_file_read(const char *path, char **data, size_t *len, vb_error *err);
+/* The same for a file of at most max bytes: a larger one is VB_ERR_FORMAT
+ * ("PATH: N bytes, more than the MAX bytes WHAT may have"), refused before
+ * it is read when it is a regular file. */
+vb_status vb_file_read_max(const char *path, size_t max, const char *what, char **data, size_t *len,
+                           vb_error *err);
 /* Writes data to path atomically: a temporary file beside it (PATH.tmp.PID), fsync, rename. Temporary
  * files of PATH left by a process that died mid-write are removed first. */
 vb_status vb_file_write_atomic(const char *path, const void *data, size_t len, vb_error *err);

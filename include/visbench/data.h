@@ -18,6 +18,13 @@
 #include "visbench/image.h"
 #include "visbench/param.h"
 
+/* Limits every loader checks a file's claims against before it allocates
+ * (besides the file's own size): samples per dataset, bytes of 8-bit
+ * pixels per dataset, and bytes of a CSV manifest. */
+#define VB_DATA_MAX_IMAGES (1u << 25)                /* 33,554,432 */
+#define VB_DATA_MAX_BYTES ((size_t)16 << 30)         /* 16 GiB */
+#define VB_DATA_MAX_MANIFEST_BYTES ((size_t)256 << 20) /* 256 MiB */
+
 /* Official partition of a sample, when the dataset has one. */
 enum { VB_PART_NONE = 0, VB_PART_TRAIN = 1, VB_PART_TEST = 2 };
 

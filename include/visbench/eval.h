@@ -25,6 +25,17 @@ typedef struct vb_metrics {
 
 /* ---- scores ------------------------------------------------------------ */
 
+/* NaN scores: no metric below ranks a NaN. The AUC and ROC of class c are
+ * undefined (NaN, 0 points) when a score of class c is NaN, top-k accuracy
+ * is NaN when any score is NaN, and log loss is NaN when any probability is
+ * NaN or infinite. Infinite scores rank as the largest / smallest values.
+ * Each function terminates in O(n log n) time, whatever the scores. */
+
+/* VB_ERR_NUMERIC, naming the first sample and class, when a score (n x k)
+ * is NaN or infinite: how the runner refuses a diverged model's scores
+ * before any metric or result is written. */
+vb_status vb_scores_check(const float *scores, size_t n, int k, vb_error *err);
+
 /* Area under the ROC curve of class c against the rest, from scores
  * (n x k, higher = more likely c), by the Mann-Whitney statistic with ties
  * counted half. NaN when class c or the rest is absent. This and

@@ -24,6 +24,11 @@ typedef struct vb_shape {
 
 /* Largest side accepted anywhere (guards size products). */
 #define VB_IMAGE_MAX_SIDE 32768
+/* Decoding checks a file's header against these before stb_image
+ * allocates anything: pixels of one image (8192 x 4096; its float RGB copy
+ * takes 400 MB) and bytes of one image file. */
+#define VB_IMAGE_MAX_PIXELS (1u << 25)
+#define VB_IMAGE_MAX_FILE_BYTES (256u << 20)
 
 /* A zeroed image; NULL (and err set) for invalid sizes or no memory. */
 vb_image *vb_image_new(int w, int h, int c, vb_error *err);
@@ -38,7 +43,8 @@ static inline float *vb_image_plane(const vb_image *img, int ch)
 
 /* Decodes any format stb_image reads (PNG, JPEG, BMP, PGM/PPM, TGA, GIF, PSD,
  * HDR, PIC) into 8-bit interleaved pixels with 1 or 3 channels. *px is
- * malloc'ed. Errors name the file. */
+ * malloc'ed. Errors name the file; a file or a claimed size over the
+ * limits above is refused before it is decoded. */
 vb_status vb_image_decode_u8(const char *path, uint8_t **px, int *w, int *h, int *c, vb_error *err);
 vb_status vb_image_decode_u8_memory(const void *data, size_t len, const char *name, uint8_t **px,
                                     int *w, int *h, int *c, vb_error *err);

@@ -33,8 +33,14 @@ typedef struct vb_doc {
     size_t text_len;
 } vb_doc;
 
+/* The largest YAML text (spec, descriptor) accepted, checked before it is
+ * read: a parsed node costs about a hundred times its text. */
+#define VB_YAML_MAX_BYTES ((size_t)4 << 20)
+
 /* Parses a file or a string ("name" is used in messages). A YAML syntax
- * error gives VB_ERR_SPEC with "file:line:col: message". */
+ * error gives VB_ERR_SPEC with "file:line:col: message"; text over
+ * VB_YAML_MAX_BYTES, not UTF-8, or with a malformed directive is refused
+ * before parsing. */
 vb_status vb_doc_load_file(const char *path, vb_doc **out, vb_error *err);
 vb_status vb_doc_load_string(const char *text, const char *name, vb_doc **out, vb_error *err);
 void vb_doc_free(vb_doc *doc);

@@ -409,8 +409,9 @@ const vb_classifier_vt vb_clf_cnn = {
                     "Convolutions are im2col + OpenBLAS sgemm; the work is split over OpenMP threads in pieces "
                     "fixed by the batch size, so results do not depend on the thread count. Validation rows "
                     "(split.validation) give per-epoch validation accuracy, early stopping and the best "
-                    "epoch's weights. A NaN loss stops training with the last good epoch's weights and a "
-                    "warning (a failure when it happens in the first epoch).",
+                    "epoch's weights. A NaN or infinite loss, or an epoch ending with weights that are not finite "
+                    "or give its last batch non-finite outputs, stops training with the weights of the last "
+                    "epoch that ended finite and a warning (a failure when no epoch did).",
              .params = cnn_params,
              .n_params = sizeof cnn_params / sizeof cnn_params[0]},
     .flags = VB_CLF_PROBA | VB_CLF_IMAGE,

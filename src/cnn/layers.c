@@ -382,6 +382,13 @@ typedef struct img_ctx {
     int train, tid;
 } img_ctx;
 
+/* This thread's padding buffer; NULL when no layer pads (an offset from a
+ * NULL pointer, even 0, is undefined). */
+static float *thread_pad(const img_ctx *c)
+{
+    return c->ws->pad ? c->ws->pad + (size_t)c->tid * c->ws->pad_size : NULL;
+}
+
 static void conv_forward(const img_ctx *c, const float *x, float *y)
 {
     const vb_cnn_layer *L = c->L;
@@ -390,7 +397,7 @@ static void conv_forward(const img_ctx *c, const float *x, float *y)
     const float *col = x;
     if (im2col_needed(L)) {
         float *cb = c->ws->col + (size_t)c->tid * c->ws->col_size;
-        im2col(pad_image(x, L, c->ws->pad + (size_t)c->tid * c->ws->pad_size), L, cb);
+        im2col(pad_image(x, L, thread_pad(c)), L, cb);
         col = cb;
     }
     for (int o = 0; o < Co; o++) {
@@ -409,7 +416,7 @@ static void conv_backward(const img_ctx *c, const float *x, const float *y, cons
     const float *Wt = c->net->params + L->w_off;
     const int cols = im2col_needed(L);
     float *colbuf = cols ? c->ws->col + (size_t)c->tid * c->ws->col_size : NULL;
-    float *padbuf = c->ws->pad + (size_t)c->tid * c->ws->pad_size;
+    float *padbuf = thread_pad(c);
     const float *col = x;
     if (cols) {
         im2col(pad_image(x, L, padbuf), L, colbuf);
@@ -914,7 +921,7 @@ static void local_backward(const vb_cnn *net, vb_cnn_ws *ws, size_t l0, size_t l
         img_ctx c = {.net = net, .ws = ws, .train = 1, .tid = thread_id()};
 #pragma omp for schedule(dynamic)
         for (size_t g = 0; g < nch; g++) {
-            float *acc = ws->acc + g * ws->acc_stride;
+            float *acc = ws->acc ? ws->acc + g * ws->acc_stride : NULL; /* (NULL: no conv here) */
             size_t i0 = g * G, i1 = i0 + G < n ? i0 + G : n;
             for (size_t i = i0; i < i1; i++) {
                 c.i = i;
@@ -935,8 +942,9 @@ static void local_backward(const vb_cnn *net, vb_cnn_ws *ws, size_t l0, size_t l
                     float *dx = ws->grad[l] ? ws->grad[l] + i * L->n_in : NULL;
                     if (!dx && L->conf.kind != VB_CNN_CONV)
                         continue;
+                    float *lacc = acc ? acc + ws->acc_off[l] : NULL;
                     ops[L->conf.kind].img_backward(&c, ws->act[l] + i * L->n_in, ws->act[l + 1] + i * L->n_out,
-                                                   ws->grad[l + 1] + i * L->n_out, dx, acc + ws->acc_off[l], i == i0);
+                                                   ws->grad[l + 1] + i * L->n_out, dx, lacc, i == i0);
                 }
             }
         }

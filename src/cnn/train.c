@@ -224,6 +224,52 @@ static void snap_free(snapshot *s)
     free(s->stats);
 }
 
+static int finite_weights(const vb_cnn *net)
+{
+    for (size_t i = 0; i < net->n_params; i++)
+        if (!isfinite(net->params[i]))
+            return 0;
+    for (size_t i = 0; i < net->n_stats; i++)
+        if (!isfinite(net->stats[i]))
+            return 0;
+    return 1;
+}
+
+/* The logits of the m rows in the workspace's input (the last batch), in
+ * inference mode, are all finite. */
+static int finite_outputs(const vb_cnn *net, vb_cnn_ws *ws, size_t m)
+{
+    vb_cnn_forward(net, ws, m, 0);
+    const float *z = vb_cnn_ws_output(ws);
+    for (size_t i = 0; i < m * (size_t)net->n_classes; i++)
+        if (!isfinite(z[i]))
+            return 0;
+    return 1;
+}
+
+/* Training diverged in epoch e (0-based) at `where`: the network gets the
+ * weights of an earlier epoch, from `best` when it holds one, else `good`
+ * (both finite), with a warning; VB_ERR_NUMERIC when no epoch finished
+ * with finite weights. */
+static vb_status diverge(vb_cnn *net, const char *name, const char *what, int e, const char *where, double lr,
+                         const snapshot *best, const snapshot *good, vb_cnn_history *hist, vb_error *err)
+{
+    hist->diverged_epoch = e + 1;
+    if (!good->epoch)
+        return vb_fail(err, VB_ERR_NUMERIC,
+                       "%s: %s in epoch %d (%s, learning rate %g) before any epoch finished with finite weights, "
+                       "so there are no weights to keep; lower the learning rate",
+                       name, what, e + 1, where, lr);
+    const snapshot *keep = best->epoch ? best : good;
+    snap_restore(keep, net);
+    hist->best_epoch = keep->epoch;
+    vb_log(VB_LOG_WARN,
+           "%s: %s in epoch %d (%s, learning rate %g); training stopped and the network keeps the weights of "
+           "epoch %d; lower the learning rate",
+           name, what, e + 1, where, lr, keep->epoch);
+    return VB_OK;
+}
+
 static vb_status check_conf(const vb_cnn *net, const vb_cnn_train_conf *c, const vb_traindata *td, vb_error *err)
 {
     const char *name = c->name ? c->name : "cnn";
@@ -339,24 +385,13 @@ vb_status vb_cnn_train(vb_cnn *net, const vb_cnn_train_conf *conf, const vb_trai
             size_t c = 0;
             double loss = vb_cnn_xent(vb_cnn_ws_output(ws), yb, m, (int)k, dz, NULL, &c);
             if (!isfinite(loss)) {
-                hist->diverged_epoch = e + 1;
+                char what[64], where[64];
+                snprintf(what, sizeof what, "the training loss became %s", isnan(loss) ? "NaN" : "infinite");
+                snprintf(where, sizeof where, "batch %zu of %zu", b + 1, n_batches);
                 train_time += vb_now() - t0;
-                if (e == 0) {
-                    st = vb_fail(err, VB_ERR_NUMERIC,
-                                 "%s: the training loss became %s in epoch 1 (batch %zu of %zu, learning rate %g) "
-                                 "before any epoch finished, so there are no weights to keep; lower the learning "
-                                 "rate",
-                                 name, isnan(loss) ? "NaN" : "infinite", b + 1, n_batches, lr);
-                    goto out;
-                }
-                const snapshot *keep = has_val && conf->keep_best && best.epoch ? &best : &good;
-                snap_restore(keep, net);
-                hist->best_epoch = keep->epoch;
-                vb_log(VB_LOG_WARN,
-                       "%s: the training loss became %s in epoch %d (batch %zu of %zu, learning rate %g); training "
-                       "stopped and the network keeps the weights of epoch %d; lower the learning rate",
-                       name, isnan(loss) ? "NaN" : "infinite", e + 1, b + 1, n_batches, lr, keep->epoch);
-                goto done;
+                st = diverge(net, name, what, e, where, lr, has_val && conf->keep_best ? &best : &good, &good, hist,
+                             err);
+                goto diverged;
             }
             loss_sum += loss;
             hits += c;
@@ -368,6 +403,14 @@ vb_status vb_cnn_train(vb_cnn *net, const vb_cnn_train_conf *conf, const vb_trai
         }
         double secs = vb_now() - t0;
         train_time += secs;
+        /* A finite loss before the last step says nothing of the weights
+         * after it: they are kept only when finite and when they give the
+         * last batch finite outputs. */
+        if (!finite_weights(net) || !finite_outputs(net, ws, n - (n_batches - 1) * B)) {
+            st = diverge(net, name, "the weights or the outputs became NaN or infinite", e, "after its last update",
+                         lr, has_val && conf->keep_best ? &best : &good, &good, hist, err);
+            goto diverged;
+        }
         images += n;
         vb_epoch *ep = &hist->epochs[hist->n_epochs++];
         ep->train_loss = loss_sum / (double)n;
@@ -408,7 +451,9 @@ vb_status vb_cnn_train(vb_cnn *net, const vb_cnn_train_conf *conf, const vb_trai
         snap_restore(&best, net);
         hist->best_epoch = best.epoch;
     }
-done:
+diverged:
+    if (st != VB_OK)
+        goto out;
     hist->seconds = train_time;
     hist->images_per_s = train_time > 0 ? (double)images / train_time : 0;
     if (hist->n_epochs) {

@@ -212,7 +212,7 @@ char *vb_asprintf(const char *fmt, ...)
     return s;
 }
 
-vb_status vb_file_read(const char *path, char **data, size_t *len, vb_error *err)
+vb_status vb_file_read_max(const char *path, size_t max, const char *what, char **data, size_t *len, vb_error *err)
 {
     *data = NULL;
     if (len)
@@ -220,12 +220,26 @@ vb_status vb_file_read(const char *path, char **data, size_t *len, vb_error *err
     FILE *f = fopen(path, "rb");
     if (!f)
         return vb_fail(err, VB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* A regular file's size is known before a byte is read; a pipe or a
+     * device is cut off as it passes the limit. */
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && (unsigned long long)sb.st_size > max) {
+        fclose(f);
+        return vb_fail(err, VB_ERR_FORMAT, "%s: %lld bytes, more than the %zu bytes %s may have", path,
+                       (long long)sb.st_size, max, what);
+    }
     vb_buf b;
     vb_buf_init(&b);
     char chunk[65536];
     size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (got > max - b.len) {
+            fclose(f);
+            vb_buf_free(&b);
+            return vb_fail(err, VB_ERR_FORMAT, "%s: more than the %zu bytes %s may have", path, max, what);
+        }
         vb_buf_append(&b, chunk, got);
+    }
     int bad = ferror(f);
     fclose(f);
     if (bad) {
@@ -271,6 +285,11 @@ static void sweep_stale_temps(const char *path)
     if (d)
         closedir(d);
     free(dir);
+}
+
+vb_status vb_file_read(const char *path, char **data, size_t *len, vb_error *err)
+{
+    return vb_file_read_max(path, SIZE_MAX - 1, "a file", data, len, err);
 }
 
 vb_status vb_file_write_atomic(const char *path, const void *data, size_t len, vb_error *err)

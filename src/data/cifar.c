@@ -108,20 +108,21 @@ static vb_status cifar_load(const vb_params *p, const char *base_dir, vb_dataset
         else if (stat(b[i].path, &sb) != 0)
             st = vb_fail(err, VB_ERR_IO, "%s: cannot open: %s%s", b[i].path, strerror(errno),
                          vb_data_missing_hint(b[i].path));
-        else if (sb.st_size == 0 || sb.st_size % REC != 0)
+        else if (!S_ISREG(sb.st_mode) || sb.st_size == 0 || sb.st_size % REC != 0)
             st = vb_fail(err, VB_ERR_FORMAT,
                          "%s: %lld bytes is not a whole number of %d-byte CIFAR-10 records (truncated?)",
                          b[i].path, (long long)sb.st_size, REC);
         else {
             b[i].n = (size_t)sb.st_size / REC;
             total += b[i].n;
+            /* (a sparse file can claim any size without the disk space) */
+            st = vb_data_check_claim(b[i].path, total, SIDE * SIDE * 3, err);
         }
     }
     vb_dataset *ds = NULL;
-    if (st == VB_OK && !(ds = vb_dataset_new(total, nte > 0, err)))
-        st = VB_ERR_NOMEM;
-    if (st == VB_OK && !(ds->block = vb_malloc(total, SIDE * SIDE * 3, err)))
-        st = VB_ERR_NOMEM;
+    if (st == VB_OK && (!(ds = vb_dataset_new(total, nte > 0, err)) ||
+                        !(ds->block = vb_malloc(total, SIDE * SIDE * 3, err))))
+        st = vb_error_prefix(err, "%s", dir);
     size_t at = 0;
     for (size_t i = 0; st == VB_OK && i < ntr + nte; i++) {
         st = read_batch(&b[i], ds, at, err);

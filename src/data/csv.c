@@ -71,7 +71,7 @@ static int split_line(char *line, char *fields[2], int *nf)
 static vb_status read_csv(const char *csv, uint8_t part, row **rows, size_t *n, size_t *cap, vb_error *err)
 {
     char *text;
-    vb_status st = vb_file_read(csv, &text, NULL, err);
+    vb_status st = vb_file_read_max(csv, VB_DATA_MAX_MANIFEST_BYTES, "a CSV manifest", &text, NULL, err);
     if (st == VB_ERR_IO && err) {
         size_t used = strlen(err->msg);
         snprintf(err->msg + used, sizeof err->msg - used, "%s", vb_data_missing_hint(csv));
@@ -113,6 +113,11 @@ static vb_status read_csv(const char *csv, uint8_t part, row **rows, size_t *n, 
             st = vb_fail(err, VB_ERR_FORMAT, "%s:%d: empty path or label", csv, lineno);
             break;
         }
+        if (*n == VB_DATA_MAX_IMAGES) {
+            st = vb_fail(err, VB_ERR_FORMAT, "%s:%d: more than the %u images a dataset may hold", csv, lineno,
+                         VB_DATA_MAX_IMAGES);
+            break;
+        }
         if (*n == *cap) {
             *cap = *cap ? *cap * 2 : 1024;
             row *nr = realloc(*rows, *cap * sizeof *nr);
@@ -143,6 +148,16 @@ static vb_status read_csv(const char *csv, uint8_t part, row **rows, size_t *n, 
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+typedef struct named {
+    const char *name;
+    size_t k;
+} named;
+
+static int cmp_named(const void *a, const void *b)
+{
+    return strcmp(((const named *)a)->name, ((const named *)b)->name);
+}
 
 static vb_status csv_load(const vb_params *p, const char *base_dir, vb_dataset **out, vb_error *err)
 {
@@ -187,14 +202,20 @@ static vb_status csv_load(const vb_params *p, const char *base_dir, vb_dataset *
                 names[u++] = names[i];
         n_names = u;
     }
+    /* Labels to class indices by binary search: a manifest of a million
+     * distinct labels must not cost a million squared comparisons. */
     vb_file_item *items = st == VB_OK ? calloc(n ? n : 1, sizeof *items) : NULL;
-    if (st == VB_OK && !items)
+    named *by_name = st == VB_OK ? calloc(n_names ? n_names : 1, sizeof *by_name) : NULL;
+    if (st == VB_OK && (!items || !by_name))
         st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; st == VB_OK && k < n_names; k++)
+        by_name[k] = (named){names[k], k};
+    if (st == VB_OK)
+        qsort(by_name, n_names, sizeof *by_name, cmp_named);
     for (size_t i = 0; st == VB_OK && i < n; i++) {
-        size_t k;
-        for (k = 0; k < n_names; k++)
-            if (strcmp(names[k], rows[i].label) == 0)
-                break;
+        named key = {rows[i].label, 0};
+        const named *hit = bsearch(&key, by_name, n_names, sizeof *by_name, cmp_named);
+        size_t k = hit ? hit->k : n_names;
         if (k == n_names)
             st = vb_fail(err, VB_ERR_DATA, "%s: label '%s' of %s is not in the classes list",
                          rows[i].part == VB_PART_TEST ? files[1] : files[0], rows[i].label, rows[i].path);
@@ -210,6 +231,7 @@ static vb_status csv_load(const vb_params *p, const char *base_dir, vb_dataset *
     if (st == VB_OK)
         st = vb_dataset_check_classes(ds, files[0], err);
     free(items);
+    free(by_name);
     free(names);
     for (size_t i = 0; i < n; i++) {
         free(rows[i].path);

@@ -1,5 +1,6 @@
 /* The dataset container, descriptor parsing and the loader registry. */
 #include "visbench/data.h"
+#include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,16 @@ vb_dataset *vb_dataset_new(size_t n, int with_part, vb_error *err)
         return NULL;
     }
     return ds;
+}
+
+vb_status vb_data_check_claim(const char *path, size_t n, size_t px_bytes, vb_error *err)
+{
+    if (n <= VB_DATA_MAX_IMAGES && px_bytes && n <= VB_DATA_MAX_BYTES / px_bytes)
+        return VB_OK;
+    return vb_fail(err, VB_ERR_FORMAT,
+                   "%s: claims %zu images of %zu bytes each, more than a dataset may hold (%u images, %zu bytes "
+                   "of pixels); the file is corrupt or not what it seems",
+                   path, n, px_bytes, VB_DATA_MAX_IMAGES, VB_DATA_MAX_BYTES);
 }
 
 void vb_dataset_free(vb_dataset *ds)

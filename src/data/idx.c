@@ -1,10 +1,13 @@
 /* IDX files (MNIST, Fashion-MNIST): gzip through zlib or plain. The magic,
- * the dimensions and the length are checked against the header. */
+ * the dimensions and the length are checked against the header, and the
+ * header's claims against the limits (data.h) and the file before memory
+ * is spent on them. */
 #include "internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 static const vb_param_def idx_params[] = {
@@ -35,13 +38,15 @@ static const char *gz_msg(const idx_file *f)
     return msg;
 }
 
-static vb_status gz_read_exact(idx_file *f, void *buf, size_t len, const char *what, vb_error *err)
+/* Reads up to len bytes; *got says how many arrived (fewer only where the
+ * data ends). */
+static vb_status gz_read_upto(idx_file *f, void *buf, size_t len, size_t *got, vb_error *err)
 {
     unsigned char *p = buf;
-    size_t got = 0;
-    while (got < len) {
-        unsigned chunk = len - got > (1u << 30) ? (1u << 30) : (unsigned)(len - got);
-        int r = gzread(f->gz, p + got, chunk);
+    *got = 0;
+    while (*got < len) {
+        unsigned chunk = len - *got > (1u << 30) ? (1u << 30) : (unsigned)(len - *got);
+        int r = gzread(f->gz, p + *got, chunk);
         if (r < 0)
             return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt compressed data (%s)", f->path, gz_msg(f));
         if (r == 0) {
@@ -51,18 +56,74 @@ static vb_status gz_read_exact(idx_file *f, void *buf, size_t len, const char *w
                 return vb_fail(err, VB_ERR_FORMAT, "%s: truncated: the compressed data ends early; "
                                                    "download or reinstall it",
                                f->path);
-            if (strcmp(what, "header") == 0)
-                return vb_fail(err, VB_ERR_FORMAT, "%s: truncated: too short for an IDX header; "
-                                                   "download or reinstall it",
-                               f->path);
-            return vb_fail(err, VB_ERR_FORMAT,
-                           "%s: truncated: the header promises %zu bytes of %s, the file holds %zu; "
-                           "download or reinstall it",
-                           f->path, len, what, got);
+            break;
         }
-        got += (size_t)r;
+        *got += (size_t)r;
     }
     return VB_OK;
+}
+
+static vb_status truncated(const idx_file *f, const char *what, size_t len, size_t got, vb_error *err)
+{
+    if (strcmp(what, "header") == 0)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: truncated: too short for an IDX header; download or reinstall it",
+                       f->path);
+    return vb_fail(err, VB_ERR_FORMAT,
+                   "%s: truncated: the header promises %zu bytes of %s, the file holds %zu; download or "
+                   "reinstall it",
+                   f->path, len, what, got);
+}
+
+static vb_status gz_read_exact(idx_file *f, void *buf, size_t len, const char *what, vb_error *err)
+{
+    size_t got;
+    vb_status st = gz_read_upto(f, buf, len, &got, err);
+    return st == VB_OK && got < len ? truncated(f, what, len, got, err) : st;
+}
+
+/* Reads the len bytes of `what` into a new buffer (*out) behind a copy of
+ * keep[0..n_keep), growing it as the data arrives: a header that promises
+ * more than a compressed file holds costs no more memory than the file. */
+static vb_status gz_read_grow(idx_file *f, const unsigned char *keep, size_t n_keep, size_t len, const char *what,
+                              unsigned char **out, vb_error *err)
+{
+    size_t got = 0, cap = len < ((size_t)1 << 20) ? len : (size_t)1 << 20;
+    unsigned char *buf = NULL;
+    for (;;) {
+        unsigned char *nb = realloc(buf, n_keep + cap);
+        if (!nb) {
+            free(buf);
+            return vb_fail(err, VB_ERR_NOMEM, "%s: out of memory for %zu bytes of %s", f->path, n_keep + cap, what);
+        }
+        if (!buf && n_keep)
+            memcpy(nb, keep, n_keep);
+        buf = nb;
+        size_t step;
+        vb_status st = gz_read_upto(f, buf + n_keep + got, cap - got, &step, err);
+        got += step;
+        if (st == VB_OK && got < cap)
+            st = truncated(f, what, len, got, err);
+        if (st != VB_OK) {
+            free(buf);
+            return st;
+        }
+        if (got == len)
+            break;
+        cap = len - cap < cap ? len : 2 * cap;
+    }
+    *out = buf;
+    return VB_OK;
+}
+
+/* An uncompressed file's size is known: it must hold what the header
+ * promises before anything is allocated for it. */
+static vb_status idx_check_size(const idx_file *f, size_t header, size_t len, const char *what, vb_error *err)
+{
+    struct stat sb;
+    if (!gzdirect(f->gz) || stat(f->path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return VB_OK; /* compressed: checked as it decompresses */
+    size_t have = (size_t)sb.st_size > header ? (size_t)sb.st_size - header : 0;
+    return have < len ? truncated(f, what, len, have, err) : VB_OK;
 }
 
 static uint32_t be32(const unsigned char *b)
@@ -154,19 +215,29 @@ static vb_status read_pair(const char *img_path, const char *lab_path, vb_datase
     /* Grow the dataset: samples of earlier pairs keep their place. */
     vb_dataset *old = *ds;
     size_t base = old ? old->n : 0;
+    /* What the header claims, against the limits and the file, before any
+     * allocation; the data is read before the dataset is made. */
+    unsigned char *block = NULL, *lab = NULL;
+    if ((st = vb_data_check_claim(img_path, base + n, side, err)) != VB_OK ||
+        (st = idx_check_size(&fi, 16, n * side, "pixels", err)) != VB_OK ||
+        (st = idx_check_size(&fl, 8, n, "labels", err)) != VB_OK ||
+        (st = gz_read_grow(&fi, old ? old->block : NULL, base * side, n * side, "pixels", &block, err)) != VB_OK ||
+        (st = idx_expect_end(&fi, err)) != VB_OK ||
+        (st = gz_read_grow(&fl, NULL, 0, n, "labels", &lab, err)) != VB_OK ||
+        (st = idx_expect_end(&fl, err)) != VB_OK) {
+        free(block);
+        free(lab);
+        goto out;
+    }
     vb_dataset *nd = vb_dataset_new(base + n, 1, err);
     if (!nd) {
-        st = VB_ERR_NOMEM;
+        free(block);
+        free(lab);
+        st = vb_error_prefix(err, "%s", img_path);
         goto out;
     }
-    size_t total_px;
-    if (!vb_mul_ok(base + n, side, &total_px) || !(nd->block = vb_malloc(total_px, 1, err))) {
-        vb_dataset_free(nd);
-        st = vb_fail(err, VB_ERR_NOMEM, "%s: out of memory for %zu images", img_path, n);
-        goto out;
-    }
+    nd->block = block;
     if (old) {
-        memcpy(nd->block, old->block, base * side);
         memcpy(nd->labels, old->labels, base * sizeof *nd->labels);
         memcpy(nd->part, old->part, base);
     }
@@ -189,22 +260,6 @@ static vb_status read_pair(const char *img_path, const char *lab_path, vb_datase
         nd->w[i] = (uint16_t)idims[2];
         nd->h[i] = (uint16_t)idims[1];
         nd->c[i] = 1;
-    }
-    if ((st = gz_read_exact(&fi, nd->block + base * side, n * side, "pixels", err)) != VB_OK ||
-        (st = idx_expect_end(&fi, err)) != VB_OK) {
-        vb_dataset_free(nd);
-        goto out;
-    }
-    unsigned char *lab = vb_malloc(n, 1, err);
-    if (!lab) {
-        vb_dataset_free(nd);
-        st = VB_ERR_NOMEM;
-        goto out;
-    }
-    if ((st = gz_read_exact(&fl, lab, n, "labels", err)) != VB_OK || (st = idx_expect_end(&fl, err)) != VB_OK) {
-        free(lab);
-        vb_dataset_free(nd);
-        goto out;
     }
     for (size_t i = 0; i < n; i++) {
         nd->labels[base + i] = lab[i];

@@ -16,6 +16,11 @@ typedef struct vb_file_item {
 vb_status vb_data_decode_files(const vb_file_item *items, size_t n, int with_part, int skip_invalid,
                                vb_dataset **out, vb_error *err);
 
+/* VB_OK when n images of px_bytes pixel bytes each stay within
+ * VB_DATA_MAX_IMAGES and VB_DATA_MAX_BYTES; else VB_ERR_FORMAT naming the
+ * file whose claim (header, size) would take the dataset past them. */
+vb_status vb_data_check_claim(const char *path, size_t n, size_t px_bytes, vb_error *err);
+
 /* What to do about a data file that cannot be opened: a hint for the
  * message ("install ..." for Debian dataset packages, else where relative
  * paths start). */

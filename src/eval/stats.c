@@ -10,10 +10,41 @@ typedef struct scored {
     int pos;
 } scored;
 
+/* A total order, NaN last: the metrics never sort a NaN (they return NaN
+ * first), but a comparator that is not a total order is undefined in qsort. */
 static int by_score_desc(const void *a, const void *b)
 {
     float x = ((const scored *)a)->s, y = ((const scored *)b)->s;
+    if (isnan(x) || isnan(y))
+        return isnan(x) - isnan(y);
     return x > y ? -1 : x < y;
+}
+
+/* Whether a score (n x k) is NaN: in column `only`, or in any column when
+ * only < 0. */
+static int has_nan(const float *scores, size_t n, int k, int only)
+{
+    int c0 = only < 0 ? 0 : only, c1 = only < 0 ? k : only + 1;
+    for (size_t i = 0; i < n; i++)
+        for (int c = c0; c < c1; c++)
+            if (isnan(scores[i * (size_t)k + (size_t)c]))
+                return 1;
+    return 0;
+}
+
+vb_status vb_scores_check(const float *scores, size_t n, int k, vb_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < k; c++) {
+            float s = scores[i * (size_t)k + (size_t)c];
+            if (!isfinite(s))
+                return vb_fail(err, VB_ERR_NUMERIC,
+                               "the classifier scored test sample %zu of %zu %s for class %d, so no metric can "
+                               "be computed; the model diverged or overflowed (for a network: lower the learning "
+                               "rate)",
+                               i + 1, n, isnan(s) ? "NaN" : s > 0 ? "+infinity" : "-infinity", c);
+        }
+    return VB_OK;
 }
 
 /* The groups of equal scores of one-vs-rest class c, highest score first,
@@ -66,7 +97,7 @@ static int next_group(score_walk *w, size_t *gp, size_t *gn)
         if (w->i >= w->n)
             return 0;
         size_t j = w->i;
-        while (j < w->n && w->v[j].s == w->v[w->i].s) {
+        while (j < w->n && (j == w->i || w->v[j].s == w->v[w->i].s)) { /* a group has at least one sample */
             if (w->v[j].pos)
                 (*gp)++;
             else
@@ -102,7 +133,7 @@ static int next_group(score_walk *w, size_t *gp, size_t *gn)
 double vb_auc_ovr(const int *truth, const float *scores, size_t n, int k, int c)
 {
     size_t np, nn;
-    if (n == 0)
+    if (n == 0 || has_nan(scores, n, k, c)) /* NaN scores have no ranking: no AUC */
         return NAN;
     score_walk w;
     walk_init(&w, truth, scores, n, k, c, &np, &nn);
@@ -140,7 +171,7 @@ size_t vb_roc_ovr(const int *truth, const float *scores, size_t n, int k, int c,
                   size_t max_points)
 {
     size_t np, nn;
-    if (max_points < 2 || n == 0)
+    if (max_points < 2 || n == 0 || has_nan(scores, n, k, c))
         return 0;
     score_walk w;
     walk_init(&w, truth, scores, n, k, c, &np, &nn);
@@ -183,7 +214,7 @@ size_t vb_roc_ovr(const int *truth, const float *scores, size_t n, int k, int c,
 
 double vb_topk_accuracy(const int *truth, const float *scores, size_t n, int k, int top_k)
 {
-    if (n == 0)
+    if (n == 0 || has_nan(scores, n, k, -1))
         return NAN;
     size_t hit = 0;
     for (size_t i = 0; i < n; i++) {
@@ -201,6 +232,9 @@ double vb_log_loss(const int *truth, const float *probs, size_t n, int k)
 {
     if (n == 0)
         return NAN;
+    for (size_t i = 0; i < n * (size_t)k; i++)
+        if (!isfinite(probs[i]))
+            return NAN;
     double total = 0;
     for (size_t i = 0; i < n; i++) {
         const float *row = probs + i * (size_t)k;

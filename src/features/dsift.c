@@ -47,6 +47,15 @@ typedef float vfu __attribute__((vector_size(VW * 4), aligned(4), may_alias));
 
 #define INLINE static inline __attribute__((always_inline))
 
+/* A lane shuffle of two vectors by constant indices into their
+ * concatenation (0..VW-1 from a, VW..2VW-1 from b): GCC and clang name the
+ * builtin differently. */
+#ifdef __clang__
+#define SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define SHUF(a, b, ...) __builtin_shuffle(a, b, (vi){__VA_ARGS__})
+#endif
+
 INLINE vf ldu(const float *p) { return *(const vfu *)p; }
 INLINE vf lda(const float *p) { return *(const vfa *)p; }
 INLINE void sta(float *p, vf v) { *(vfa *)p = v; }
@@ -312,30 +321,30 @@ INLINE vf fast_sqrt(vf x, float cut)
 /* 8 x 8 transpose: r[i][k] -> r[k][i]. */
 INLINE void transpose8(vf r[8])
 {
-    vf t0 = __builtin_shuffle(r[0], r[1], (vi){0, 8, 1, 9, 4, 12, 5, 13});
-    vf t1 = __builtin_shuffle(r[0], r[1], (vi){2, 10, 3, 11, 6, 14, 7, 15});
-    vf t2 = __builtin_shuffle(r[2], r[3], (vi){0, 8, 1, 9, 4, 12, 5, 13});
-    vf t3 = __builtin_shuffle(r[2], r[3], (vi){2, 10, 3, 11, 6, 14, 7, 15});
-    vf t4 = __builtin_shuffle(r[4], r[5], (vi){0, 8, 1, 9, 4, 12, 5, 13});
-    vf t5 = __builtin_shuffle(r[4], r[5], (vi){2, 10, 3, 11, 6, 14, 7, 15});
-    vf t6 = __builtin_shuffle(r[6], r[7], (vi){0, 8, 1, 9, 4, 12, 5, 13});
-    vf t7 = __builtin_shuffle(r[6], r[7], (vi){2, 10, 3, 11, 6, 14, 7, 15});
-    vf u0 = __builtin_shuffle(t0, t2, (vi){0, 1, 8, 9, 4, 5, 12, 13});
-    vf u1 = __builtin_shuffle(t0, t2, (vi){2, 3, 10, 11, 6, 7, 14, 15});
-    vf u2 = __builtin_shuffle(t1, t3, (vi){0, 1, 8, 9, 4, 5, 12, 13});
-    vf u3 = __builtin_shuffle(t1, t3, (vi){2, 3, 10, 11, 6, 7, 14, 15});
-    vf u4 = __builtin_shuffle(t4, t6, (vi){0, 1, 8, 9, 4, 5, 12, 13});
-    vf u5 = __builtin_shuffle(t4, t6, (vi){2, 3, 10, 11, 6, 7, 14, 15});
-    vf u6 = __builtin_shuffle(t5, t7, (vi){0, 1, 8, 9, 4, 5, 12, 13});
-    vf u7 = __builtin_shuffle(t5, t7, (vi){2, 3, 10, 11, 6, 7, 14, 15});
-    r[0] = __builtin_shuffle(u0, u4, (vi){0, 1, 2, 3, 8, 9, 10, 11});
-    r[4] = __builtin_shuffle(u0, u4, (vi){4, 5, 6, 7, 12, 13, 14, 15});
-    r[1] = __builtin_shuffle(u1, u5, (vi){0, 1, 2, 3, 8, 9, 10, 11});
-    r[5] = __builtin_shuffle(u1, u5, (vi){4, 5, 6, 7, 12, 13, 14, 15});
-    r[2] = __builtin_shuffle(u2, u6, (vi){0, 1, 2, 3, 8, 9, 10, 11});
-    r[6] = __builtin_shuffle(u2, u6, (vi){4, 5, 6, 7, 12, 13, 14, 15});
-    r[3] = __builtin_shuffle(u3, u7, (vi){0, 1, 2, 3, 8, 9, 10, 11});
-    r[7] = __builtin_shuffle(u3, u7, (vi){4, 5, 6, 7, 12, 13, 14, 15});
+    vf t0 = SHUF(r[0], r[1], 0, 8, 1, 9, 4, 12, 5, 13);
+    vf t1 = SHUF(r[0], r[1], 2, 10, 3, 11, 6, 14, 7, 15);
+    vf t2 = SHUF(r[2], r[3], 0, 8, 1, 9, 4, 12, 5, 13);
+    vf t3 = SHUF(r[2], r[3], 2, 10, 3, 11, 6, 14, 7, 15);
+    vf t4 = SHUF(r[4], r[5], 0, 8, 1, 9, 4, 12, 5, 13);
+    vf t5 = SHUF(r[4], r[5], 2, 10, 3, 11, 6, 14, 7, 15);
+    vf t6 = SHUF(r[6], r[7], 0, 8, 1, 9, 4, 12, 5, 13);
+    vf t7 = SHUF(r[6], r[7], 2, 10, 3, 11, 6, 14, 7, 15);
+    vf u0 = SHUF(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13);
+    vf u1 = SHUF(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);
+    vf u2 = SHUF(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13);
+    vf u3 = SHUF(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
+    vf u4 = SHUF(t4, t6, 0, 1, 8, 9, 4, 5, 12, 13);
+    vf u5 = SHUF(t4, t6, 2, 3, 10, 11, 6, 7, 14, 15);
+    vf u6 = SHUF(t5, t7, 0, 1, 8, 9, 4, 5, 12, 13);
+    vf u7 = SHUF(t5, t7, 2, 3, 10, 11, 6, 7, 14, 15);
+    r[0] = SHUF(u0, u4, 0, 1, 2, 3, 8, 9, 10, 11);
+    r[4] = SHUF(u0, u4, 4, 5, 6, 7, 12, 13, 14, 15);
+    r[1] = SHUF(u1, u5, 0, 1, 2, 3, 8, 9, 10, 11);
+    r[5] = SHUF(u1, u5, 4, 5, 6, 7, 12, 13, 14, 15);
+    r[2] = SHUF(u2, u6, 0, 1, 2, 3, 8, 9, 10, 11);
+    r[6] = SHUF(u2, u6, 4, 5, 6, 7, 12, 13, 14, 15);
+    r[3] = SHUF(u3, u7, 0, 1, 2, 3, 8, 9, 10, 11);
+    r[7] = SHUF(u3, u7, 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
 /* The orientation planes of 8 pixels from their gradients, as vl_dsift:

@@ -244,8 +244,12 @@ static void gradients(const hog_state *s, const float *src, size_t len, float *r
                       float *restrict g2)
 {
     const size_t w = (size_t)s->w, cs = (size_t)s->w * (size_t)s->h;
+    /* The neighbours through their own pointers: src[j - 1] with j = 0
+     * would form an index of SIZE_MAX (undefined, though it reads the
+     * same float). */
+    const float *l = src - 1, *r = src + 1, *u = src - w, *d = src + w;
     for (size_t j = 0; j < len; j++) {
-        float a = src[j + 1] - src[j - 1], b = src[j + w] - src[j - w];
+        float a = r[j] - l[j], b = d[j] - u[j];
         float q = a * a + b * b;
         int keep = q > 0.0f;
         gx[j] = keep ? a : 0.0f;
@@ -254,8 +258,9 @@ static void gradients(const hog_state *s, const float *src, size_t len, float *r
     }
     for (int ch = 1; ch < s->c; ch++) {
         const float *p = src + (size_t)ch * cs;
+        const float *pl = p - 1, *pr = p + 1, *pu = p - w, *pd = p + w;
         for (size_t j = 0; j < len; j++) {
-            float a = p[j + 1] - p[j - 1], b = p[j + w] - p[j - w];
+            float a = pr[j] - pl[j], b = pd[j] - pu[j];
             float q = a * a + b * b;
             int keep = q > g2[j];
             gx[j] = keep ? a : gx[j];
@@ -276,10 +281,13 @@ orient_hard(size_t len, const float *restrict src, size_t w, const float *restri
             const float *restrict g2a, const float *restrict ox, const float *restrict oy, int n, int32_t cells,
             float *restrict mag, int32_t *restrict bin)
 {
+    /* (as in gradients(); no arithmetic on a NULL src) */
+    const float *l = src ? src - 1 : NULL, *r = src ? src + 1 : NULL, *u = src ? src - w : NULL,
+                *d = src ? src + w : NULL;
     for (size_t j = 0; j < len; j++) {
         float gx, gy, q;
         if (src) {
-            float a = src[j + 1] - src[j - 1], b = src[j + w] - src[j - w];
+            float a = r[j] - l[j], b = d[j] - u[j];
             float aa = a * a + b * b;
             gx = aa > 0.0f ? a : 0.0f;
             gy = aa > 0.0f ? b : 0.0f;

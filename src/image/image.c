@@ -72,13 +72,9 @@ vb_image *vb_image_clone(const vb_image *img, vb_error *err)
 }
 
 /* stb gives 1..4 channels; keep 1 (grey) or 3 (RGB), dropping alpha. */
-static vb_status finish_decode(unsigned char *raw, int w, int h, int comp, const char *name,
-                               uint8_t **px, int *pw, int *ph, int *pc, vb_error *err)
+static vb_status finish_decode(unsigned char *raw, int w, int h, int comp, uint8_t **px, int *pw, int *ph, int *pc,
+                               vb_error *err)
 {
-    if (w <= 0 || h <= 0 || w > VB_IMAGE_MAX_SIDE || h > VB_IMAGE_MAX_SIDE) {
-        stbi_image_free(raw);
-        return vb_fail(err, VB_ERR_FORMAT, "%s: unsupported image size %dx%d", name, w, h);
-    }
     int c = (comp == 1 || comp == 2) ? 1 : 3;
     size_t n = (size_t)w * (size_t)h;
     uint8_t *out = vb_malloc(n, (size_t)c, err);
@@ -97,40 +93,180 @@ static vb_status finish_decode(unsigned char *raw, int w, int h, int comp, const
     return VB_OK;
 }
 
+static vb_status unreadable(const char *name, const char *hint, vb_error *err)
+{
+    return vb_fail(err, VB_ERR_FORMAT, "%s: not a readable image (%s)%s", name,
+                   stbi_failure_reason() ? stbi_failure_reason() : "unknown reason", hint);
+}
+
+/* ---- what stb_image 2.27 must not see ------------------------------------ */
+
+/* Byte i of d, or 0 past the end (as stb_image reads). */
+static unsigned at(const unsigned char *d, size_t len, size_t i)
+{
+    return i < len ? d[i] : 0;
+}
+
+/* A JPEG Huffman table (DHT) whose 16 code counts add up to more than 256:
+ * stb_image writes past its 257-entry size table and 256-entry value table
+ * before it checks the codes. Every marker segment is walked, the ones
+ * between progressive scans too (entropy-coded data has no other 0xFF
+ * than stuffed 0xFF00 and RSTn). 0 when the JPEG has none. */
+static int jpeg_bad_dht(const unsigned char *d, size_t len)
+{
+    if (len < 2 || d[0] != 0xff || d[1] != 0xd8)
+        return 0;
+    for (size_t p = 2; p + 1 < len;) {
+        unsigned m = d[p + 1];
+        if (d[p] != 0xff || m == 0xff) { /* data, or fill before a marker */
+            p++;
+            continue;
+        }
+        if (m == 0x00 || m == 0x01 || (m >= 0xd0 && m <= 0xd8)) { /* stuffing, TEM, RSTn, SOI */
+            p += 2;
+            continue;
+        }
+        if (m == 0xd9) /* EOI */
+            return 0;
+        long seg = (long)(at(d, len, p + 2) << 8 | at(d, len, p + 3));
+        if (m == 0xc4) /* as stbi__process_marker reads it */
+            for (long left = seg - 2, q = (long)p + 4; left > 0;) {
+                unsigned tc = at(d, len, (size_t)q) >> 4, th = at(d, len, (size_t)q) & 15, n = 0;
+                if (tc > 1 || th > 3)
+                    break; /* stb refuses the table itself */
+                for (int i = 1; i <= 16; i++)
+                    n += at(d, len, (size_t)q + (size_t)i);
+                if (n > 256)
+                    return 1;
+                left -= 17 + (long)n;
+                q += 17 + (long)n;
+            }
+        p += 2 + (size_t)seg;
+    }
+    return 0;
+}
+
+/* A binary PNM header (P5, P6) with a side over VB_IMAGE_MAX_SIDE or a
+ * maximum value over 65535: stb_image reads its numbers into an int
+ * without an overflow check. Its parse exactly: whitespace and # comments
+ * between the three numbers, and a digit that ends the data is not read. */
+static int pnm_bad_header(const unsigned char *d, size_t len)
+{
+    if (len < 2 || d[0] != 'P' || (d[1] != '5' && d[1] != '6'))
+        return 0;
+    size_t p = 2;
+    unsigned c = at(d, len, p++);
+    const unsigned long limit[3] = {VB_IMAGE_MAX_SIDE, VB_IMAGE_MAX_SIDE, 65535};
+    for (int k = 0; k < 3; k++) {
+        for (;;) {
+            while (p < len && (c == ' ' || (c >= '\t' && c <= '\r')))
+                c = at(d, len, p++);
+            if (p >= len || c != '#')
+                break;
+            while (p < len && c != '\n' && c != '\r')
+                c = at(d, len, p++);
+        }
+        unsigned long v = 0;
+        while (p < len && c >= '0' && c <= '9') {
+            v = v * 10 + (c - '0');
+            if (v > limit[k])
+                return 1;
+            c = at(d, len, p++);
+        }
+    }
+    return 0;
+}
+
+/* Input that is undefined behaviour inside stb_image, refused at our
+ * boundary (both are corrupt files; newer stb versions refuse them too). */
+static vb_status check_stb_input(const unsigned char *data, size_t len, const char *name, const char *hint,
+                                 vb_error *err)
+{
+    if (jpeg_bad_dht(data, len))
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt JPEG: a Huffman table (DHT) lists more than 256 codes%s",
+                       name, hint);
+    if (pnm_bad_header(data, len))
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt PNM header: a side over %d or a maximum value over 65535%s",
+                       name, VB_IMAGE_MAX_SIDE, hint);
+    return VB_OK;
+}
+
+/* stb_image allocates whatever a header claims: the claimed size is
+ * checked against the limits before anything is decoded. */
+static vb_status check_header(const unsigned char *data, size_t len, const char *name, const char *hint,
+                              vb_error *err)
+{
+    if (len > VB_IMAGE_MAX_FILE_BYTES)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: %zu bytes, more than the %zu bytes an image file may have", name,
+                       len, (size_t)VB_IMAGE_MAX_FILE_BYTES);
+    vb_status st = check_stb_input(data, len, name, hint, err);
+    if (st != VB_OK)
+        return st;
+    int w = 0, h = 0, comp = 0;
+    if (!stbi_info_from_memory(data, (int)len, &w, &h, &comp))
+        return unreadable(name, hint, err);
+    if (w <= 0 || h <= 0 || w > VB_IMAGE_MAX_SIDE || h > VB_IMAGE_MAX_SIDE ||
+        (size_t)w * (size_t)h > VB_IMAGE_MAX_PIXELS)
+        return vb_fail(err, VB_ERR_FORMAT,
+                       "%s: unsupported image size %dx%d (at most %d pixels a side and %zu pixels in all)", name, w,
+                       h, VB_IMAGE_MAX_SIDE, (size_t)VB_IMAGE_MAX_PIXELS);
+    return VB_OK;
+}
+
+static vb_status decode_memory(const unsigned char *data, size_t len, const char *name, const char *hint,
+                               uint8_t **px, int *w, int *h, int *c, vb_error *err)
+{
+    *px = NULL;
+    vb_status st = check_header(data, len, name, hint, err);
+    if (st != VB_OK)
+        return st;
+    int iw = 0, ih = 0, comp = 0;
+    unsigned char *raw = stbi_load_from_memory(data, (int)len, &iw, &ih, &comp, 0);
+    if (!raw)
+        return unreadable(name, hint, err);
+    if (iw <= 0 || ih <= 0 || iw > VB_IMAGE_MAX_SIDE || ih > VB_IMAGE_MAX_SIDE ||
+        (size_t)iw * (size_t)ih > VB_IMAGE_MAX_PIXELS) { /* (the header said otherwise) */
+        stbi_image_free(raw);
+        return vb_fail(err, VB_ERR_FORMAT, "%s: unsupported image size %dx%d", name, iw, ih);
+    }
+    return finish_decode(raw, iw, ih, comp, px, w, h, c, err);
+}
+
 vb_status vb_image_decode_u8(const char *path, uint8_t **px, int *w, int *h, int *c, vb_error *err)
 {
     *px = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return vb_fail(err, VB_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    int iw = 0, ih = 0, comp = 0;
-    unsigned char *raw = stbi_load_from_file(f, &iw, &ih, &comp, 0);
-    fclose(f);
-    if (!raw)
-        return vb_fail(err, VB_ERR_FORMAT,
-                       "%s: not a readable image (%s); remove or replace the file",
-                       path, stbi_failure_reason() ? stbi_failure_reason() : "unknown reason");
-    return finish_decode(raw, iw, ih, comp, path, px, w, h, c, err);
+    char *data;
+    size_t len;
+    vb_status st = vb_file_read_max(path, VB_IMAGE_MAX_FILE_BYTES, "an image file", &data, &len, err);
+    if (st != VB_OK)
+        return st;
+    st = decode_memory((const unsigned char *)data, len, path, "; remove or replace the file", px, w, h, c, err);
+    free(data);
+    return st;
 }
 
 vb_status vb_image_decode_u8_memory(const void *data, size_t len, const char *name, uint8_t **px,
                                     int *w, int *h, int *c, vb_error *err)
 {
-    *px = NULL;
-    if (len > 0x7fffffff)
-        return vb_fail(err, VB_ERR_FORMAT, "%s: file too large to decode", name);
-    int iw = 0, ih = 0, comp = 0;
-    unsigned char *raw = stbi_load_from_memory(data, (int)len, &iw, &ih, &comp, 0);
-    if (!raw)
-        return vb_fail(err, VB_ERR_FORMAT, "%s: not a readable image (%s)", name,
-                       stbi_failure_reason() ? stbi_failure_reason() : "unknown reason");
-    return finish_decode(raw, iw, ih, comp, name, px, w, h, c, err);
+    return decode_memory(data, len, name, "", px, w, h, c, err);
 }
+
+/* The probe reads no more than this: enough for any header stb_image
+ * reads before the pixels. */
+#define PROBE_BYTES ((size_t)1 << 20)
 
 int vb_image_probe(const char *path)
 {
-    int w, h, comp;
-    return stbi_info(path, &w, &h, &comp) != 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    unsigned char *buf = malloc(PROBE_BYTES);
+    size_t len = buf ? fread(buf, 1, PROBE_BYTES, f) : 0;
+    fclose(f);
+    int w, h, comp, ok = len > 0 && check_stb_input(buf, len, path, "", NULL) == VB_OK &&
+                         stbi_info_from_memory(buf, (int)len, &w, &h, &comp);
+    free(buf);
+    return ok;
 }
 
 vb_status vb_image_from_u8(const uint8_t *px, int w, int h, int c, vb_image *dst, vb_error *err)

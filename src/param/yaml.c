@@ -1,6 +1,7 @@
 /* YAML documents through libfyaml's event parser into vb_node trees. */
 #include "visbench/node.h"
 
+#include <ctype.h>
 #include <libfyaml.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -356,9 +357,119 @@ static vb_status parse_with(struct fy_parser *fyp, struct fy_diag *diag, vb_doc 
     return VB_OK;
 }
 
+/* ---- the text libfyaml may see ------------------------------------------ */
+
+/* Length of the UTF-8 sequence at s (at most n bytes), 0 when it is not
+ * valid: truncated, overlong, a surrogate or beyond U+10FFFF. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
+        (c == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Whether the directive line s[0..n) (it starts with '%') is a well-formed
+ * "%YAML 1.x" or "%TAG !handle! prefix", maybe followed by a comment. */
+static int directive_ok(const char *s, size_t n)
+{
+    size_t i;
+    if (n > 5 && memcmp(s, "%YAML", 5) == 0 && is_blank(s[5])) {
+        for (i = 5; i < n && is_blank(s[i]); i++)
+            ;
+        if (i + 2 >= n || s[i] != '1' || s[i + 1] != '.' || s[i + 2] < '0' || s[i + 2] > '9')
+            return 0;
+        for (i += 2; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            ;
+    } else if (n > 4 && memcmp(s, "%TAG", 4) == 0 && is_blank(s[4])) {
+        for (i = 4; i < n && is_blank(s[i]); i++)
+            ;
+        /* the handle: !, !! or !word! */
+        if (i >= n || s[i++] != '!')
+            return 0;
+        size_t w = i;
+        while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '-'))
+            i++;
+        if (i < n && s[i] == '!')
+            i++;
+        else if (i != w)
+            return 0;
+        if (i >= n || !is_blank(s[i]))
+            return 0;
+        while (i < n && is_blank(s[i]))
+            i++;
+        size_t p = i; /* the prefix: printable ASCII, no blanks */
+        while (i < n && s[i] > ' ' && s[i] < 0x7f)
+            i++;
+        if (i == p)
+            return 0;
+    } else
+        return 0;
+    size_t end = i;
+    while (i < n && is_blank(s[i]))
+        i++;
+    return i == n || (i > end && s[i] == '#');
+}
+
+/* libfyaml 0.7.12 never returns from fy_scan_directive on some malformed
+ * directives ("%\xff"), so nothing reaches it unchecked: the text must be
+ * UTF-8 without NUL bytes, and a line that starts with '%' must be one of
+ * the two directives YAML 1.2 defines, well formed. Positions count
+ * characters, 1-based, as libfyaml's do. */
+static vb_status check_text(const char *text, size_t len, const char *file, vb_error *err)
+{
+    const unsigned char *t = (const unsigned char *)text;
+    int line = 1, col = 1;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_len(t + i, len - i);
+        if (n == 0)
+            return vb_fail(err, VB_ERR_SPEC, "%s:%d:%d: byte 0x%02x is not valid UTF-8; YAML files must be UTF-8 text",
+                           file, line, col, t[i]);
+        if (t[i] == 0)
+            return vb_fail(err, VB_ERR_SPEC, "%s:%d:%d: a NUL byte; YAML files must be UTF-8 text", file, line, col);
+        if (col == 1 && t[i] == '%') {
+            size_t e = i;
+            while (e < len && t[e] != '\n' && t[e] != '\r')
+                e++;
+            if (!directive_ok(text + i, e - i))
+                return vb_fail(err, VB_ERR_SPEC,
+                               "%s:%d:1: a line starting with '%%' is a YAML directive, and only well-formed "
+                               "'%%YAML 1.x' and '%%TAG !handle! prefix' directives are accepted; remove the line",
+                               file, line);
+        }
+        if (t[i] == '\n' || (t[i] == '\r' && (i + 1 == len || t[i + 1] != '\n'))) {
+            line++;
+            col = 1;
+        } else if (t[i] != '\r')
+            col++;
+        i += n;
+    }
+    return VB_OK;
+}
+
 static vb_status load(const char *text, size_t len, const char *name, vb_doc **out, vb_error *err)
 {
     *out = NULL;
+    if (len > VB_YAML_MAX_BYTES)
+        return vb_fail(err, VB_ERR_SPEC, "%s: %zu bytes, more than the %zu bytes a YAML spec or descriptor may have",
+                       name, len, VB_YAML_MAX_BYTES);
+    vb_status cst = check_text(text, len, name, err);
+    if (cst != VB_OK)
+        return cst;
     vb_doc *doc = calloc(1, sizeof *doc);
     if (!doc || !(doc->file = strdup(name)) || !(doc->text = malloc(len + 1))) {
         vb_doc_free(doc);
@@ -401,7 +512,7 @@ vb_status vb_doc_load_file(const char *path, vb_doc **out, vb_error *err)
     *out = NULL; /* also when the file cannot be read */
     char *text;
     size_t len;
-    vb_status st = vb_file_read(path, &text, &len, err);
+    vb_status st = vb_file_read_max(path, VB_YAML_MAX_BYTES, "a YAML spec or descriptor", &text, &len, err);
     if (st != VB_OK)
         return st;
     st = load(text, len, path, out, err);

@@ -111,6 +111,8 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
         goto out;
     if ((st = vb_classifier_predict(fit.clf, Xte, fold->n_test, fit.pc->dim, pred, scores, err)) != VB_OK)
         goto out;
+    if ((st = vb_scores_check(scores, fold->n_test, ds->n_classes, err)) != VB_OK)
+        goto out;
     predict_s = vb_now() - t2;
     if ((st = vb_metrics_compute(truth, pred, fold->n_test, ds->n_classes, &m, err)) != VB_OK)
         goto out;
