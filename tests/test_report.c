@@ -197,7 +197,7 @@ static void test_bars(void **state)
     vb_bar bars[3] = {{.label = "a", .value = 0.2, .err = NAN, .marker = NAN, .color = 0},
                       {.label = "b", .value = 0.4, .err = 0.1, .dots = dots, .n_dots = 3, .marker = 0.45, .color = 1},
                       {.label = "c", .value = 0.8, .err = NAN, .marker = NAN, .color = 2}};
-    vb_bar_chart c = {.id = "bars", .title = "t", .x = {"accuracy", 0, 1, 0}, .value_legend = "mean",
+    vb_bar_chart c = {.id = "bars", .title = "t", .x = {"accuracy", 0, 1, 0, 0}, .value_legend = "mean",
                       .dots_legend = "fold", .marker_legend = "test", .n = 3, .bars = bars};
     vb_buf b;
     vb_buf_init(&b);
@@ -229,7 +229,7 @@ static void test_bars(void **state)
     free(g);
     /* A bar without a value says so and draws nothing. */
     vb_bar none = {.label = "x", .value = NAN, .err = NAN, .marker = NAN};
-    vb_bar_chart c2 = {.id = "none", .x = {"accuracy", 0, 1, 0}, .n = 1, .bars = &none};
+    vb_bar_chart c2 = {.id = "none", .x = {"accuracy", 0, 1, 0, 0}, .n = 1, .bars = &none};
     vb_buf_free(&b);
     vb_buf_init(&b);
     vb_chart_bars(&c2, &b);
@@ -262,7 +262,7 @@ static void test_scatter(void **state)
 {
     vb_point pts[5] = {{"fast", 1, 0.5, 0}, {"mid", 2, 0.7, 1}, {"slow-worse", 3, 0.6, 2},
                        {"slow", 4, 0.9, 3}, {"bad & <gone>", 0, 0.8, 4}}; /* x = 0: not on a log axis */
-    vb_scatter c = {.id = "sc", .title = "s", .x = {"time (s)", NAN, NAN, 1}, .y = {"accuracy", NAN, NAN, 0},
+    vb_scatter c = {.id = "sc", .title = "s", .x = {"time (s)", NAN, NAN, 1, 0}, .y = {"accuracy", NAN, NAN, 0, 0},
                     .n = 5, .pts = pts, .x_lower_better = 1};
     vb_buf b;
     vb_buf_init(&b);
@@ -289,7 +289,7 @@ static void test_lines(void **state)
 {
     const double x[5] = {1, 2, 3, 4, 5}, y[5] = {0.1, 0.2, NAN, 0.4, 0.5}, none[5] = {NAN, NAN, NAN, NAN, NAN};
     vb_series s[2] = {{"broken", x, y, 5, 0, 0}, {"empty", x, none, 5, 13, 1}};
-    vb_line_chart c = {.id = "ln", .title = "l", .x = {"epoch", NAN, NAN, 0}, .y = {"loss", NAN, NAN, 0}, .n = 2,
+    vb_line_chart c = {.id = "ln", .title = "l", .x = {"epoch", NAN, NAN, 0, 0}, .y = {"loss", NAN, NAN, 0, 0}, .n = 2,
                        .series = s, .markers = 1};
     vb_buf b;
     vb_buf_init(&b);
@@ -469,7 +469,7 @@ static void test_zoom(void **state)
     vb_buf_free(&b);
     /* a scatter's accuracy axis: zoomed, said, within [0, 1] */
     vb_point pts[2] = {{"p", 1, 0.97, 0}, {"q", 2, 0.99, 1}};
-    vb_scatter sc = {.id = "s", .x = {"t", NAN, NAN, 1}, .y = {"accuracy", 0, 1, 0, 1}, .n = 2, .pts = pts,
+    vb_scatter sc = {.id = "s", .x = {"t", NAN, NAN, 1, 0}, .y = {"accuracy", 0, 1, 0, 1}, .n = 2, .pts = pts,
                      .x_lower_better = 1};
     vb_buf_init(&b);
     vb_chart_scatter(&sc, &b);
@@ -563,7 +563,7 @@ static void test_place_labels(void **state)
         snprintf(names[i], sizeof names[i], "pipeline-%02u", (unsigned)i % 100u);
         pts[i] = (vb_point){names[i], 1 + 0.01 * i, 0.80 + 0.002 * (i % 6), (size_t)i};
     }
-    vb_scatter sc = {.id = "crowd", .x = {"t", NAN, NAN, 1}, .y = {"accuracy", 0, 1, 0, 1}, .n = NP, .pts = pts,
+    vb_scatter sc = {.id = "crowd", .x = {"t", NAN, NAN, 1, 0}, .y = {"accuracy", 0, 1, 0, 1}, .n = NP, .pts = pts,
                      .x_lower_better = 1};
     vb_buf b;
     vb_buf_init(&b);
@@ -620,7 +620,7 @@ static void test_shade_and_shorten(void **state)
     free(s);
     /* Labels are cut before escaping: no entity is split. */
     vb_bar bar = {.label = "aaaaaaaaaaaaaaaaaaaaaaaaa&&&&&&&&&&&", .value = 0.5, .err = NAN, .marker = NAN};
-    vb_bar_chart c = {.id = "cut", .x = {"x", 0, 1, 0}, .n = 1, .bars = &bar};
+    vb_bar_chart c = {.id = "cut", .x = {"x", 0, 1, 0, 0}, .n = 1, .bars = &bar};
     vb_buf b;
     vb_buf_init(&b);
     vb_chart_bars(&c, &b);

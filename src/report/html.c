@@ -324,7 +324,7 @@ static void tradeoffs(page *p)
     vb_buf_puts(p->b, "<div class=\"grid\">");
     if (n1) {
         vb_scatter c = {.id = "tradeoff-train", .title = "Accuracy against training time",
-                        .x = {"training time per run (s, incl. tuning)", NAN, NAN, 1}, .y = {ytitle, 0, 1, 0, 1},
+                        .x = {"training time per run (s, incl. tuning)", NAN, NAN, 1, 0}, .y = {ytitle, 0, 1, 0, 1},
                         .n = s->n, .pts = pts, .x_lower_better = 1};
         fig_open(p);
         vb_chart_scatter(&c, p->b);
@@ -335,7 +335,7 @@ static void tradeoffs(page *p)
     }
     if (n2) {
         vb_scatter c = {.id = "tradeoff-predict", .title = "Accuracy against prediction throughput",
-                        .x = {"prediction throughput (images/s)", NAN, NAN, 1}, .y = {ytitle, 0, 1, 0, 1},
+                        .x = {"prediction throughput (images/s)", NAN, NAN, 1, 0}, .y = {ytitle, 0, 1, 0, 1},
                         .n = s->n, .pts = pts2, .x_lower_better = 0};
         fig_open(p);
         vb_chart_scatter(&c, p->b);
@@ -541,8 +541,8 @@ static void roc(page *p)
         ns++;
     }
     if (ns) {
-        vb_line_chart c = {.id = "roc-macro", .title = "Macro-averaged ROC curves", .x = {"false positive rate", 0, 1, 0},
-                           .y = {"true positive rate", 0, 1, 0}, .n = ns, .series = ser, .diagonal = 1};
+        vb_line_chart c = {.id = "roc-macro", .title = "Macro-averaged ROC curves", .x = {"false positive rate", 0, 1, 0, 0},
+                           .y = {"true positive rate", 0, 1, 0, 0}, .n = ns, .series = ser, .diagonal = 1};
         fig_open(p);
         vb_chart_lines(&c, p->b);
         expect(p, "roc-macro");
@@ -584,8 +584,8 @@ static void roc(page *p)
         if (nc) {
             char id[48];
             snprintf(id, sizeof id, "roc-%zu", i + 1);
-            vb_line_chart c = {.id = id, .title = "ROC curves per class", .x = {"false positive rate", 0, 1, 0},
-                               .y = {"true positive rate", 0, 1, 0}, .n = nc, .series = ser, .diagonal = 1,
+            vb_line_chart c = {.id = id, .title = "ROC curves per class", .x = {"false positive rate", 0, 1, 0, 0},
+                               .y = {"true positive rate", 0, 1, 0, 0}, .n = nc, .series = ser, .diagonal = 1,
                                .small = 1, .palette = VB_PALETTE_CLASSES};
             if (folded(p))
                 detail_open(p, i, NULL);
@@ -687,7 +687,7 @@ static void curves(page *p)
             continue;
         vb_line_chart c = {.id = chart ? "curve-acc" : "curve-loss",
                            .title = chart ? "Accuracy per epoch" : "Loss per epoch",
-                           .x = {"epoch", NAN, NAN, 0},
+                           .x = {"epoch", NAN, NAN, 0, 0},
                            .y = {what[chart], chart ? 0 : NAN, chart ? 1 : NAN, 0, chart},
                            .n = ns,
                            .series = ser,
