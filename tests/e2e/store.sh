@@ -58,10 +58,19 @@ done
 "$VB" -q --threads 2 run long.yaml --store killed.db >/dev/null 2>&1 &
 pid=$!
 # Kill it while it holds a claim, once at least one run is done.
-for _ in $(seq 1 1000); do
-  n=$(q killed.db "select (select count(*) from runs where status = 'done') >= 1 and
-                   (select count(*) from runs where status = 'running' and owner like '%:$pid:%') = 1" 2>/dev/null)
-  [ "$n" = 1 ] && break
+# (No time limit that a loaded machine could miss: poll while it runs, up to 10 minutes.)
+deadline=$((SECONDS + 600))
+# Checked again once stopped: between two runs it holds no claim.
+claimed() {
+  [ "$(q killed.db "select (select count(*) from runs where status = 'done') >= 1 and
+                   (select count(*) from runs where status = 'running' and owner like '%:$pid:%') = 1" 2>/dev/null)" = 1 ]
+}
+while kill -0 $pid 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+  if claimed; then
+    kill -STOP $pid
+    claimed && break
+    kill -CONT $pid
+  fi
   sleep 0.01
 done
 kill -9 $pid 2>/dev/null
@@ -93,14 +102,26 @@ cmp -s full.csv killed.csv && ok || bad "resume: results differ from the uninter
 # ---- a process waits for another's runs, and takes them over when it dies ---
 "$VB" -q --threads 2 run long.yaml --store takeover.db >/dev/null 2>&1 &
 pa=$!
-for _ in $(seq 1 1000); do
-  [ "$(q takeover.db "select count(*) from runs where status = 'running' and owner like '%:$pa:%'" 2>/dev/null)" = 1 ] && break
+# Stop it while it holds a claim (checked after the stop: between two runs
+# it holds none), so that the other process must wait for that run.
+holds() { [ "$(q takeover.db "select count(*) from runs where status = 'running' and owner like '%:$pa:%'" 2>/dev/null)" = 1 ]; }
+deadline=$((SECONDS + 600))
+while kill -0 $pa 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+  if holds; then
+    kill -STOP $pa
+    # and not stopped inside a write transaction, which would lock the other out
+    holds && sqlite3 -cmd '.timeout 200' takeover.db 'BEGIN IMMEDIATE; ROLLBACK;' >/dev/null 2>&1 && break
+    kill -CONT $pa
+  fi
   sleep 0.01
 done
-kill -STOP $pa # alive, holding its claim: the other process must wait for it
 "$VB" --threads 2 run long.yaml --store takeover.db --json >tb.out 2>tb.err &
 pb=$!
-for _ in $(seq 1 3000); do grep -q 'waiting for 1 run that another visbench process is doing' tb.err && break; sleep 0.01; done
+deadline=$((SECONDS + 600)) # the other fifteen runs first, however long a loaded machine takes
+while kill -0 $pb 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+  grep -q 'waiting for 1 run that another visbench process is doing' tb.err && break
+  sleep 0.05
+done
 grep -q 'waiting for 1 run that another visbench process is doing' tb.err && ok || { bad "takeover: the second process did not wait"; cat tb.err >&2; }
 kill -9 $pa
 wait $pa 2>/dev/null
