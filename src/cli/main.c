@@ -119,8 +119,15 @@ static void *progress_ticker(void *arg)
     return NULL;
 }
 
+/* VISBENCH_INTERRUPT_AT=TEXT: a test knob that interrupts the process (as
+ * Ctrl-C would) when a stage whose name holds TEXT starts, so that tests
+ * can interrupt a precise stage without racing a signal against it. */
+static const char *interrupt_at;
+
 static void progress_hook(void *user, const char *stage, size_t done, size_t total)
 {
+    if (interrupt_at && *interrupt_at && strstr(stage, interrupt_at))
+        vb_interrupt_request();
     if (verbosity < 1 || !progress_tty)
         return;
     pthread_mutex_lock(&progress_mu);
@@ -166,6 +173,7 @@ void cli_setup(int verbose, int quiet)
 {
     verbosity = quiet ? 0 : verbose ? 2 : 1;
     progress_tty = isatty(2);
+    interrupt_at = getenv("VISBENCH_INTERRUPT_AT");
     const char *delay = getenv("VISBENCH_PROGRESS_DELAY");
     double dv;
     if (delay && vb_parse_double(delay, &dv) && dv >= 0 && dv <= 3600)

@@ -362,6 +362,27 @@ for f in fold1 fold2 fold3; do
   expect_ok "train --fold $f" "$VB" train kf.yaml --pipeline sift-forest --fold $f -o kf-$f.vbm
   grep -q "^  $f fold test part: accuracy $acc" out.txt && ok || { bad "train --fold $f: accuracy differs from run ($acc)"; cat out.txt >&2; }
 done
+# byte for byte: the fold2 model, given the files of fold2's test images
+# (the store links each prediction to its file), predicts the labels and
+# scores run stored
+sqlite3 kf.db "select s.file from predictions p join runs r on r.id = p.run_id join samples s
+               on s.experiment_id = r.experiment_id and s.sample = p.sample where r.fold = 'fold2' order by p.sample" >f2.txt
+"$VB" -q predict kf-fold2.vbm $(cat f2.txt) --format csv | tail -n +2 | cut -d, -f2- \
+  | sed 's/^circle,/0,/; s/^square,/1,/; s/^triangle,/2,/' >f2-model.csv
+awk -F, '$2 == "fold2"' kf-pred.csv | cut -d, -f5- >f2-run.csv
+[ "$(wc -l <f2.txt)" -eq 40 ] && cmp -s f2-model.csv f2-run.csv && ok \
+  || { bad "train --fold fold2: the model's predictions differ from the ones run stored"; diff f2-model.csv f2-run.csv | head >&2; }
+# interrupted (as by Ctrl-C) while it scores the test part: the model is
+# saved whole, without the test metrics, and the command succeeds
+VISBENCH_INTERRUPT_AT="predict: features" "$VB" train kf.yaml --pipeline sift-forest --fold fold2 -o int.vbm >out.txt 2>err.txt
+rc=$?
+[ $rc -eq 0 ] && grep -q "interrupted while scoring the fold2 fold's test part; saving the model without its test metrics" err.txt \
+  && "$VB" model info int.vbm >info.txt && ! grep -q '^  test ' info.txt && grep -q '^  fold            fold2$' info.txt && ok \
+  || { bad "train interrupted while scoring: exit $rc"; cat err.txt info.txt >&2; }
+VISBENCH_INTERRUPT_AT="features (train)" "$VB" train kf.yaml --pipeline sift-forest --fold fold2 -o int2.vbm >out.txt 2>err.txt
+rc=$?
+[ $rc -eq 130 ] && [ ! -e int2.vbm ] && ! ls int2.vbm.tmp.* >/dev/null 2>&1 && ok \
+  || { bad "train interrupted while training: exit $rc, or a model was written"; cat err.txt >&2; }
 expect_ok "train the whole pool" "$VB" train kf.yaml --pipeline sift-forest -o kf.vbm
 grep -q "no --fold given: training on the whole kfold pool (120 images)" err.txt && grep -q "on 120 images" out.txt && ok \
   || { bad "train without --fold on kfold: not the whole pool"; cat out.txt err.txt >&2; }
