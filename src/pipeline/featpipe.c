@@ -210,7 +210,9 @@ vb_status vb_featpipe_extract(const vb_featpipe *fp, const vb_imgsrc *raw, float
         free(t2.data);
         free(t3.data);
     }
-    if (interrupted)
+    /* thread 0 polls as it goes; a request it did not see (the others took
+     * every image) still stops here, so an interrupt is never lost */
+    if (interrupted || vb_interrupted())
         return vb_fail(err, VB_ERR_INTERRUPTED, "interrupted");
     if (failed_at != (size_t)-1) {
         if (err)
