@@ -18,6 +18,19 @@ static void params_json(const char *yaml, vb_buf *b)
         vb_buf_json_str(b, yaml ? yaml : "");
 }
 
+/* The members both kinds of result share: sizes, memory, the features. */
+static void sizes_json(size_t n_train, size_t n_val, size_t n_test, size_t dim, int shared, size_t peak_kb,
+                       size_t model_bytes, int proba, const char *features, vb_buf *b)
+{
+    vb_buf_printf(b, ", \"n_train\": %zu, \"n_val\": %zu, \"n_test\": %zu, \"dim\": %zu", n_train, n_val, n_test,
+                  dim);
+    vb_buf_printf(b, ", \"features_shared\": %s, \"peak_rss_mb\": ", shared ? "true" : "false");
+    vb_buf_double(b, (double)peak_kb / 1024.0);
+    vb_buf_printf(b, ", \"model_bytes\": %zu, \"probabilities\": %s, \"features\": ", model_bytes,
+                  proba ? "true" : "false");
+    vb_buf_json_str(b, features ? features : "");
+}
+
 void vb_result_json(const vb_run_result *r, const vb_dataset *ds, int details, vb_buf *b)
 {
     const vb_metrics *m = r->metrics;
@@ -38,13 +51,8 @@ void vb_result_json(const vb_run_result *r, const vb_dataset *ds, int details, v
         vb_buf_printf(b, ", \"%s\": ", nums[i].name);
         vb_buf_double(b, nums[i].v);
     }
-    vb_buf_printf(b, ", \"n_train\": %zu, \"n_val\": %zu, \"n_test\": %zu, \"dim\": %zu", r->n_train, r->n_val,
-                  r->n_test, r->dim);
-    vb_buf_printf(b, ", \"features_shared\": %s, \"peak_rss_mb\": ", r->features_shared ? "true" : "false");
-    vb_buf_double(b, (double)r->peak_rss_kb / 1024.0);
-    vb_buf_printf(b, ", \"model_bytes\": %zu, \"probabilities\": %s, \"features\": ", r->model_bytes,
-                  r->proba ? "true" : "false");
-    vb_buf_json_str(b, r->features);
+    sizes_json(r->n_train, r->n_val, r->n_test, r->dim, r->features_shared, r->peak_rss_kb, r->model_bytes, r->proba,
+               r->features, b);
     vb_buf_puts(b, ", \"params\": ");
     params_json(r->params, b);
     if (r->grid) {
@@ -102,13 +110,8 @@ void vb_stored_result_json(const vb_store_run *r, vb_buf *b)
         vb_buf_printf(b, ", \"%s\": ", times[i].name);
         vb_buf_double(b, times[i].v);
     }
-    vb_buf_printf(b, ", \"n_train\": %zu, \"n_val\": %zu, \"n_test\": %zu, \"dim\": %zu", r->n_train, r->n_val,
-                  r->n_test, r->dim);
-    vb_buf_printf(b, ", \"features_shared\": %s, \"peak_rss_mb\": ", r->features_shared ? "true" : "false");
-    vb_buf_double(b, (double)r->peak_rss_kb / 1024.0);
-    vb_buf_printf(b, ", \"model_bytes\": %zu, \"probabilities\": %s, \"features\": ", r->model_bytes,
-                  r->proba ? "true" : "false");
-    vb_buf_json_str(b, r->features ? r->features : "");
+    sizes_json(r->n_train, r->n_val, r->n_test, r->dim, r->features_shared, r->peak_rss_kb, r->model_bytes, r->proba,
+               r->features, b);
     vb_buf_printf(b, ", \"params\": %s", r->params && *r->params ? r->params : "{}");
     if (r->grid) {
         vb_buf_puts(b, ", \"grid\": ");
