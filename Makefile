@@ -9,6 +9,7 @@
 #   make deps         install the Debian packages (apt-get)
 #   make bench        every benchmark (bench-features, bench-classifiers, bench-cnn)
 #   make bench-cnn    CNN training/inference against torch (CNN_BENCH=short: a quick subset)
+#   make fuzz         libFuzzer targets (fuzz/, clang) FUZZ_S seconds each (FUZZ_ONLY=spec: one)
 
 SANITIZE ?= 0
 MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
@@ -68,7 +69,7 @@ SOLIB = $(BUILD)/libvisbench.so.$(VERSION)
 # The headers a program that embeds visbench needs (make install puts only these).
 API_HEADERS = include/visbench/visbench.h include/visbench/core.h include/visbench/image.h
 
-.PHONY: all install readme test-readme test test-unit test-e2e test-stress test-browser test-faults demo deps bench-deps bench bench-features bench-classifiers bench-cnn clean
+.PHONY: all install readme test-readme test test-unit test-e2e test-stress test-browser test-faults demo deps bench-deps bench bench-features bench-classifiers bench-cnn clean fuzz fuzz-run
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -212,6 +213,48 @@ install: $(CLI) $(LIB) $(SOLIB)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@SANFLAGS@|$(SANFLAGS)|' \
 	  -e 's|@OMP_LIBS@|$(OMP_LIBS)|' visbench.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/visbench.pc
+
+# ---- fuzzing ----------------------------------------------------------------
+# make fuzz [FUZZ_S=30] [FUZZ_ONLY="spec idx"]: the libFuzzer targets in
+# fuzz/ (one .c each), built with clang in build/fuzz with
+# -fsanitize=fuzzer,address,undefined (stb_image compiled in), each run
+# FUZZ_S seconds on its corpus build/fuzz/corpus/NAME, which fuzz/seeds.sh
+# seeds and which grows from run to run. A crash, leak, hang (10 s) or
+# broken contract stops make and leaves the input in build/fuzz/crash-NAME-*.
+FUZZ_S ?= 30
+FUZZ_ALL := spec idx cifar csv image model
+FUZZ_ONLY ?= $(FUZZ_ALL)
+
+fuzz:
+	@$(MAKE) --no-print-directory CC=clang SANITIZE=1 FUZZ=1 BUILD=build/fuzz fuzz-run
+
+ifeq ($(FUZZ),1)
+SANFLAGS += -fsanitize=fuzzer-no-link
+FUZZ_BINS := $(FUZZ_ONLY:%=$(BUILD)/fuzz/%)
+
+fuzz-run: $(FUZZ_BINS) $(BUILD)/fuzz/mkseeds $(CLI)
+	@set -e; for t in $(FUZZ_ONLY); do \
+	  c=$(BUILD)/fuzz/corpus/$$t; \
+	  BUILD=$(BUILD) bash fuzz/seeds.sh $$t $$c; \
+	  echo "== fuzz $$t: $(FUZZ_S) s on $$(ls $$c | wc -l) inputs"; \
+	  if ! OMP_NUM_THREADS=1 LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/lsan.supp:print_suppressions=0 \
+	      $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_S) -timeout=10 -rss_limit_mb=2048 \
+	      -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/crash-$$t- $$c >$(BUILD)/fuzz/$$t.log 2>&1; then \
+	    tail -60 $(BUILD)/fuzz/$$t.log; echo "fuzz $$t: FAILED (log $(BUILD)/fuzz/$$t.log)"; exit 1; \
+	  fi; \
+	  grep -E '^stat::number_of_executed_units|^stat::new_units_added' $(BUILD)/fuzz/$$t.log | tr '\n' ' '; echo; \
+	done
+
+$(BUILD)/fuzz/mkseeds: $(BUILD)/obj/fuzz/mkseeds.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(LDLIBS)
+
+-include $(wildcard $(BUILD)/obj/fuzz/*.d)
+endif
 
 clean:
 	rm -rf build

@@ -38,6 +38,12 @@ static void test_fail_and_prefix(void **state)
     /* A NULL slot still returns the status. */
     assert_int_equal(vb_fail(NULL, VB_ERR_IO, "x"), VB_ERR_IO);
     assert_int_equal(vb_error_prefix(NULL, "x"), VB_ERR_INTERNAL);
+    /* A message is one line, whatever the values it quotes (make fuzz found
+     * a spec whose folded multi-line value broke it over lines). */
+    vb_fail(&err, VB_ERR_SPEC, "must be an integer, not '%s'", "100\n\n00\t\r\x01\x7f");
+    assert_string_equal(err.msg, "must be an integer, not '100\\n\\n00\\t\\r\\x01\\x7f'");
+    vb_error_prefix(&err, "file\n%s", "x");
+    assert_string_equal(err.msg, "file\\nx: must be an integer, not '100\\n\\n00\\t\\r\\x01\\x7f'");
 }
 
 static void test_fail_truncates_long_messages(void **state)

@@ -322,6 +322,15 @@ static void test_decode_checks_claimed_size(void **state)
     assert_string_equal(err.msg, "blob: unsupported image size 32768x1025 (at most 32768 pixels a side and "
                                  "33554432 pixels in all)");
     free(bytes);
+    /* stb_image puts an unknown critical chunk's type bytes into its
+     * reason: the message stays one printable line (found by make fuzz) */
+    write_png_header("claim.png", 7, 5, 8, 6);
+    bytes = tu_read_file("claim.png", &len);
+    memcpy(bytes + 37, "\x1a\nAB", 4); /* the IDAT chunk's type */
+    assert_int_equal(vb_image_decode_u8_memory(bytes, len, "chunk", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
+    assert_string_equal(err.msg, "chunk: not a readable image (??AB PNG chunk not known)");
+    free(bytes);
+    write_png_header("claim.png", 32768, 1025, 8, 0);
     /* the probe still sees an image (its size is an error when decoded) */
     assert_true(vb_image_probe("claim.png"));
     /* at the limit the header passes, and the missing pixels are the error */

@@ -336,16 +336,21 @@ static void test_train_reproduces_run(void **state)
 
 /* ---- faults ------------------------------------------------------------ */
 
-static vb_buf sample_model(void)
+/* The file bytes of a model of the pipeline, trained on the test set. */
+static vb_buf model_bytes(const char *pipeline_yaml)
 {
     vb_split *split = NULL;
-    vb_model *m = train("{name: f, features: [{hog: {cell: 8}}], postprocess: [standardize], "
-                        "classifier: {svm: {kernel: linear}}}",
-                        &split);
+    vb_model *m = train(pipeline_yaml, &split);
     vb_buf b = serialize(m);
     vb_model_free(m);
     vb_split_free(split);
     return b;
+}
+
+static vb_buf sample_model(void)
+{
+    return model_bytes("{name: f, features: [{hog: {cell: 8}}], postprocess: [standardize], "
+                       "classifier: {svm: {kernel: linear}}}");
 }
 
 static void expect_format_error(const uint8_t *data, size_t len, const char *what)
@@ -490,6 +495,34 @@ static void test_crafted_lengths(void **state)
     vb_buf_free(&b);
 }
 
+/* Parameters a plug-in refuses when it is made from them (the cnn parses
+ * its layers then): the model is corrupt, and the message names the file
+ * (make fuzz found "cnn:1:49: cnn layer 3: unknown layer ..." without it). */
+static void test_refused_parameters(void **state)
+{
+    vb_buf b = model_bytes("{name: c, classifier: {cnn: {layers: [conv: {filters: 2, size: 3}, relu, maxpool: 2, "
+                           "fc: classes], epochs: 1}}}");
+    uint8_t *d = malloc(b.len);
+    memcpy(d, b.data, b.len);
+    size_t entry, off, len, at = 0;
+    section(d, 4, &entry, &off, &len);
+    for (size_t i = off; !at && i + 7 <= off + len; i++)
+        if (memcmp(d + i, "maxpool", 7) == 0)
+            at = i;
+    assert_true(at > 0);
+    memcpy(d + at, "maxpoox", 7);
+    reseal(d, b.len, 4);
+    vb_model *bad = (vb_model *)1;
+    vb_error err = {0};
+    assert_int_equal(vb_model_parse(d, b.len, "f.vbm", &bad, &err), VB_ERR_FORMAT);
+    assert_null(bad);
+    assert_int_equal(err.status, VB_ERR_FORMAT);
+    assert_memory_equal(err.msg, "f.vbm (CLSF): corrupt classifier: ", 34);
+    assert_non_null(strstr(err.msg, "unknown layer 'maxpoox'"));
+    free(d);
+    vb_buf_free(&b);
+}
+
 static void test_foreign_and_missing(void **state)
 {
     vb_model *m = NULL;
@@ -563,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_random_flips),
         cmocka_unit_test(test_crafted_lengths),
+        cmocka_unit_test(test_refused_parameters),
         cmocka_unit_test(test_foreign_and_missing),
         cmocka_unit_test(test_public_api),
     };

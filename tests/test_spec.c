@@ -281,6 +281,10 @@ static void test_split_errors(void **state)
                 "t.yaml:3:12: split.k takes a single value, not a list");
     parse_fails(HEAD "split: {validation: lots}\n" PIPE("    classifier: svm\n"),
                 "t.yaml:3:21: split.validation must be a number, not 'lots'");
+    /* a plain value folded over lines: the message stays one line (found
+     * by make fuzz) */
+    parse_fails(HEAD "split: {train_limit: 100\n\n\n  00}\n" PIPE("    classifier: svm\n"),
+                "t.yaml:3:22: split.train_limit must be an integer, not '100\\n\\n00'");
 }
 
 static void test_pipeline_errors(void **state)

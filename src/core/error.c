@@ -5,6 +5,31 @@
 #include <stdio.h>
 #include <string.h>
 
+/* A message is one line: control characters from the input it quotes (a
+ * folded multi-line YAML value, a file name) are written as \n, \t, \r or
+ * \xHH. */
+static void one_line(char *msg, size_t cap)
+{
+    char out[sizeof ((vb_error *)0)->msg];
+    size_t n = 0;
+    for (const unsigned char *c = (const unsigned char *)msg; *c; c++) {
+        int plain = *c >= 0x20 && *c != 0x7f, named = *c == '\n' || *c == '\t' || *c == '\r';
+        if (n + (plain ? 1 : named ? 2 : 4) >= sizeof out)
+            break;
+        if (plain)
+            out[n++] = (char)*c;
+        else if (named) {
+            out[n++] = '\\';
+            out[n++] = *c == '\n' ? 'n' : *c == '\t' ? 't' : 'r';
+        } else
+            n += (size_t)snprintf(out + n, sizeof out - n, "\\x%02x", *c);
+    }
+    out[n] = 0;
+    n = n < cap ? n : cap - 1;
+    memcpy(msg, out, n);
+    msg[n] = 0;
+}
+
 vb_status vb_fail(vb_error *err, vb_status st, const char *fmt, ...)
 {
     if (err) {
@@ -12,6 +37,7 @@ vb_status vb_fail(vb_error *err, vb_status st, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        one_line(err->msg, sizeof err->msg);
         err->status = st;
     }
     return st;
@@ -34,6 +60,7 @@ vb_status vb_error_prefix(vb_error *err, const char *fmt, ...)
         for (const char *c = *p; *c && n < cap; c++)
             err->msg[n++] = *c;
     err->msg[n] = 0;
+    one_line(err->msg, sizeof err->msg);
     return err->status;
 }
 

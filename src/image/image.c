@@ -93,10 +93,17 @@ static vb_status finish_decode(unsigned char *raw, int w, int h, int comp, uint8
     return VB_OK;
 }
 
+/* stb_image's reason, printable: for an unknown PNG chunk it copies the
+ * chunk's type bytes from the file into the text (a newline, say). */
 static vb_status unreadable(const char *name, const char *hint, vb_error *err)
 {
-    return vb_fail(err, VB_ERR_FORMAT, "%s: not a readable image (%s)%s", name,
-                   stbi_failure_reason() ? stbi_failure_reason() : "unknown reason", hint);
+    const char *r = stbi_failure_reason();
+    char reason[64];
+    size_t n = 0;
+    for (; r && r[n] && n < sizeof reason - 1; n++)
+        reason[n] = r[n] >= 0x20 && r[n] < 0x7f ? r[n] : '?';
+    reason[n] = 0;
+    return vb_fail(err, VB_ERR_FORMAT, "%s: not a readable image (%s)%s", name, n ? reason : "unknown reason", hint);
 }
 
 /* ---- what stb_image 2.27 must not see ------------------------------------ */

@@ -271,6 +271,18 @@ static vb_status read_plugin(vb_reader *r, const void *const *registry, size_t n
     return st;
 }
 
+/* A plug-in refused what the file holds (its own checks of the stored
+ * parameters say "cnn:1:49: unknown layer ..."): the file is corrupt, and
+ * the message names it. */
+static vb_status corrupt(vb_status st, const char *what, const char *kind, vb_error *err)
+{
+    if (st == VB_OK || st == VB_ERR_NOMEM || !err)
+        return st;
+    vb_error_prefix(err, "%s: corrupt %s", what, kind);
+    err->status = VB_ERR_FORMAT;
+    return VB_ERR_FORMAT;
+}
+
 static vb_status parse_sections(vb_model *m, const section *s, const char *name, vb_error *err)
 {
     vb_reader r;
@@ -317,7 +329,7 @@ static vb_status parse_sections(vb_model *m, const section *s, const char *name,
         const void *vt;
         vb_params p;
         if ((st = read_plugin(&r, preps, n_all, "preprocess op", &vt, &p, err)) == VB_OK) {
-            st = vb_prep_chain_add(&sp.prep, vt, &p, err);
+            st = corrupt(vb_prep_chain_add(&sp.prep, vt, &p, err), what, "preprocess op", err);
             vb_params_free(&p);
         }
     }
@@ -361,8 +373,8 @@ static vb_status parse_sections(vb_model *m, const section *s, const char *name,
     }
     if (st == VB_OK)
         st = vb_reader_end(&re, err);
-    if (st == VB_OK && (st = vb_featpipe_new(&sp, m->in, &m->fp, err)) != VB_OK)
-        vb_error_prefix(err, "%s: cannot rebuild the feature pipeline", name);
+    if (st == VB_OK)
+        st = corrupt(vb_featpipe_new(&sp, m->in, &m->fp, err), name, "feature pipeline", err);
     for (uint32_t i = 0; i < n_ext && st == VB_OK; i++) {
         vb_extractor *x = m->fp->ext[i];
         if (x->dim != dims[i]) {
@@ -409,7 +421,9 @@ static vb_status parse_sections(vb_model *m, const section *s, const char *name,
                          (unsigned long long)din, m->pc->dim);
             break;
         }
-        if ((st = vb_post_new(vt, &sp.post_params[i], m->pc->dim, &m->pc->post[i], err)) != VB_OK)
+        st = corrupt(vb_post_new(vt, &sp.post_params[i], m->pc->dim, &m->pc->post[i], err), pwhat, "postprocess step",
+                     err);
+        if (st != VB_OK)
             break;
         m->pc->n = i + 1;
         vb_post *post = m->pc->post[i];
@@ -438,7 +452,7 @@ static vb_status parse_sections(vb_model *m, const section *s, const char *name,
     if (st == VB_OK)
         st = read_plugin(&r, clfs, n_all, "classifier", &cvt, &cp, err);
     if (st == VB_OK)
-        st = vb_classifier_new(cvt, &cp, &m->clf, err);
+        st = corrupt(vb_classifier_new(cvt, &cp, &m->clf, err), cwhat, "classifier", err);
     if (st == VB_OK)
         st = read_state(&r, classifier_load, m->clf, ((const vb_plugin *)cvt)->name, err);
     if (st == VB_OK)
