@@ -7,9 +7,10 @@
 
 static const vb_param_def split_params[] = {
     {.name = "protocol", .type = VB_PT_ENUM, .def = "holdout", .choices = "holdout|official-test|kfold",
-     .help = "holdout: one stratified split; official-test: the dataset's own parts; kfold: stratified k folds"},
+     .help = "holdout: one stratified split of the pool; official-test: the dataset's own parts; kfold: stratified k "
+             "folds of the pool (see pool)"},
     {.name = "test_fraction", .type = VB_PT_FLOAT, .def = "0.2", .min = 0, .max = 1, .flags = VB_PF_MIN_OPEN,
-     .help = "holdout: fraction of the samples for testing"},
+     .help = "holdout: fraction of the pool for testing"},
     {.name = "k", .type = VB_PT_INT, .def = "5", .min = 2, .max = 1000, .help = "kfold: number of folds"},
     {.name = "repeats", .type = VB_PT_INT, .def = "1", .min = 1, .max = 1000,
      .help = "kfold: repetitions with fresh shuffles (repeated k-fold)"},
