@@ -66,6 +66,9 @@ VERSION := $(shell sed -n 's/^\#define VB_VERSION "\(.*\)"/\1/p' include/visbenc
 SOMAJOR := 0
 SONAME = libvisbench.so.$(SOMAJOR)
 SOLIB = $(BUILD)/libvisbench.so.$(VERSION)
+# Every symbol resolved at link time, except under the sanitizers: clang's
+# ASan runtime comes with the program, not with a shared library.
+SO_NOUNDEF = $(if $(filter 1,$(SANITIZE)),,-Wl,--no-undefined)
 # The headers a program that embeds visbench needs (make install puts only these).
 API_HEADERS = include/visbench/visbench.h include/visbench/core.h include/visbench/image.h
 
@@ -100,7 +103,7 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(SOLIB): $(LIB_OBJ) visbench.map
-	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=visbench.map -Wl,--no-undefined \
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=visbench.map $(SO_NOUNDEF) \
 	  -o $@ $(LIB_OBJ) $(LDLIBS)
 	ln -sf $(notdir $@) $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $(BUILD)/libvisbench.so
