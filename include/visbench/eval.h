@@ -23,6 +23,22 @@ typedef struct vb_metrics {
     double weighted_f1;
 } vb_metrics;
 
+/* ---- the metric set ---------------------------------------------------- */
+
+/* The metrics a run is known by (the store keeps them, evaluate prints
+ * them), in this order: accuracy, balanced_accuracy, macro_precision,
+ * macro_recall, macro_f1, micro_f1, weighted_f1, top2_accuracy,
+ * top5_accuracy (more than 5 classes), auc_macro, log_loss (probabilities
+ * only). Those that need scores are NaN when scores is NULL; a NaN value
+ * means "does not apply". */
+#define VB_METRIC_SET_SIZE 11
+typedef struct vb_named_value {
+    const char *name;
+    double v;
+} vb_named_value;
+void vb_metric_set(const vb_metrics *m, const int *truth, const float *scores, size_t n, int k, int proba,
+                   vb_named_value out[VB_METRIC_SET_SIZE]);
+
 /* ---- scores ------------------------------------------------------------ */
 
 /* NaN scores: no metric below ranks a NaN. The AUC and ROC of class c are

@@ -131,7 +131,8 @@ int cmd_train(int argc, char **argv)
     double train_s = vb_now() - t0;
     char hash[17];
     vb_split_hash_text(split, hash);
-    char *members = vb_asprintf("\"split_hash\": \"%s\", \"train_s\": %.3f", hash, train_s);
+    char *members = vb_asprintf("\"dataset_hash\": \"%016llx\", \"split_hash\": \"%s\", \"train_s\": %.3f",
+                                (unsigned long long)split->data_hash, hash, train_s);
     if (!members || vb_model_info_add(m, members, &err) != VB_OK) {
         free(members);
         vb_fail(&err, VB_ERR_NOMEM, "out of memory");
@@ -537,21 +538,9 @@ int cmd_evaluate(int argc, char **argv)
     cli_progress_break();
     int proba = vb_model_has_probabilities(m);
     /* The full metric set: the store's, from the labels and the scores. */
-    struct {
-        const char *name;
-        double v;
-    } ms[] = {{"accuracy", mt.accuracy},
-              {"balanced_accuracy", mt.balanced_accuracy},
-              {"macro_precision", mt.macro_precision},
-              {"macro_recall", mt.macro_recall},
-              {"macro_f1", mt.macro_f1},
-              {"micro_f1", mt.micro_f1},
-              {"weighted_f1", mt.weighted_f1},
-              {"top2_accuracy", vb_topk_accuracy(truth, scores, n, K, 2)},
-              {"top5_accuracy", K > 5 ? vb_topk_accuracy(truth, scores, n, K, 5) : NAN},
-              {"auc_macro", vb_auc_macro(truth, scores, n, K)},
-              {"log_loss", proba ? vb_log_loss(truth, scores, n, K) : NAN}};
-    size_t n_ms = sizeof ms / sizeof ms[0];
+    vb_named_value ms[VB_METRIC_SET_SIZE];
+    vb_metric_set(&mt, truth, scores, n, K, proba, ms);
+    size_t n_ms = VB_METRIC_SET_SIZE;
     vb_buf b;
     vb_buf_init(&b);
     if (json) {

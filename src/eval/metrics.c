@@ -1,6 +1,7 @@
 /* Confusion matrix and the metrics derived from it. */
 #include "visbench/eval.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,4 +77,23 @@ vb_status vb_metrics_compute(const int *truth, const int *pred, size_t n, int k,
     m->balanced_accuracy = in_truth ? bal / in_truth : 0.0;
     m->weighted_f1 = n ? wf / (double)n : 0.0;
     return VB_OK;
+}
+
+void vb_metric_set(const vb_metrics *m, const int *truth, const float *scores, size_t n, int k, int proba,
+                   vb_named_value out[VB_METRIC_SET_SIZE])
+{
+    const vb_named_value set[VB_METRIC_SET_SIZE] = {
+        {"accuracy", m->accuracy},
+        {"balanced_accuracy", m->balanced_accuracy},
+        {"macro_precision", m->macro_precision},
+        {"macro_recall", m->macro_recall},
+        {"macro_f1", m->macro_f1},
+        {"micro_f1", m->micro_f1},
+        {"weighted_f1", m->weighted_f1},
+        {"top2_accuracy", scores ? vb_topk_accuracy(truth, scores, n, k, 2) : NAN},
+        {"top5_accuracy", scores && k > 5 ? vb_topk_accuracy(truth, scores, n, k, 5) : NAN},
+        {"auc_macro", scores ? vb_auc_macro(truth, scores, n, k) : NAN},
+        {"log_loss", scores && proba ? vb_log_loss(truth, scores, n, k) : NAN}};
+    for (int i = 0; i < VB_METRIC_SET_SIZE; i++)
+        out[i] = set[i];
 }

@@ -198,9 +198,10 @@ static vb_status model_info(const vb_spec *spec, const vb_spec_pipeline *sp, con
     vb_buf_json_str(&b, cfg.data ? cfg.data : "");
     vb_buf_puts(&b, ", \"dataset\": ");
     vb_buf_json_str(&b, ds->name ? ds->name : "");
-    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)vb_dataset_hash(ds));
-    vb_buf_printf(&b, ", \"dataset_hash\": \"%s\", \"dataset_images\": %zu, \"protocol\": \"%s\", \"pool\": \"%s\"",
-                  hex, ds->n, vb_protocol_name(spec->split.protocol), vb_pool_name(spec->split.pool));
+    /* the dataset's hash comes with the split (the caller's, vb_model_info_add):
+     * hashing every pixel again here would repeat vb_split_make's work */
+    vb_buf_printf(&b, ", \"dataset_images\": %zu, \"protocol\": \"%s\", \"pool\": \"%s\"", ds->n,
+                  vb_protocol_name(spec->split.protocol), vb_pool_name(spec->split.pool));
     vb_buf_printf(&b, ", \"seed\": %llu, \"fold\": ", (unsigned long long)spec->seed);
     vb_buf_json_str(&b, fold->name);
     vb_buf_printf(&b, ", \"fold_kind\": \"%s\", \"n_train\": %zu, \"n_val\": %zu, \"features\": %zu",

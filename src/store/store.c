@@ -865,21 +865,9 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
     if (st == VB_OK)
         st = prepare(s, "INSERT INTO metrics(run_id, name, value) VALUES (?, ?, ?)", &q, err);
     if (st == VB_OK) {
-        struct {
-            const char *name;
-            double v;
-        } ms[] = {{"accuracy", m->accuracy},
-                  {"balanced_accuracy", m->balanced_accuracy},
-                  {"macro_precision", m->macro_precision},
-                  {"macro_recall", m->macro_recall},
-                  {"macro_f1", m->macro_f1},
-                  {"micro_f1", m->micro_f1},
-                  {"weighted_f1", m->weighted_f1},
-                  {"top2_accuracy", r->scores ? vb_topk_accuracy(r->truth, r->scores, r->n_test, k, 2) : NAN},
-                  {"top5_accuracy", r->scores && k > 5 ? vb_topk_accuracy(r->truth, r->scores, r->n_test, k, 5) : NAN},
-                  {"auc_macro", r->scores ? vb_auc_macro(r->truth, r->scores, r->n_test, k) : NAN},
-                  {"log_loss", r->scores && r->proba ? vb_log_loss(r->truth, r->scores, r->n_test, k) : NAN}};
-        for (size_t i = 0; st == VB_OK && i < sizeof ms / sizeof ms[0]; i++)
+        vb_named_value ms[VB_METRIC_SET_SIZE];
+        vb_metric_set(m, r->truth, r->scores, r->n_test, k, r->proba, ms);
+        for (size_t i = 0; st == VB_OK && i < VB_METRIC_SET_SIZE; i++)
             if (!isnan(ms[i].v))
                 st = put_metric(s, q, run, ms[i].name, ms[i].v, err);
     }
