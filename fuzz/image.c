@@ -23,6 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char p[128];
     fuzz_write(fuzz_path(p, sizeof p, "probe"), data, size);
-    (void)vb_image_probe(p);
+    int is_image = -1;
+    st = vb_image_probe(p, &is_image, &err);
+    FUZZ_REQUIRE(st == VB_OK && (is_image == 0 || is_image == 1), "probe: %d, %d", (int)st, is_image);
     return 0;
 }

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <stb/stb_image_write.h>
 
@@ -287,6 +289,16 @@ static void test_decode_errors(void **state)
                                  "pixels in all)");
 }
 
+/* vb_image_probe's answer, for a probe that must not fail */
+static int probe(const char *path)
+{
+    int is_image = -1;
+    vb_error err = {0};
+    assert_int_equal(vb_image_probe(path, &is_image, &err), VB_OK);
+    assert_true(is_image == 0 || is_image == 1);
+    return is_image;
+}
+
 /* A PNG of a few dozen bytes whose header claims w x h pixels (stb_image
  * checks no CRC, and needs no pixel data to read the header). */
 static void write_png_header(const char *path, uint32_t w, uint32_t h, int bits, int color)
@@ -304,6 +316,7 @@ static void write_png_header(const char *path, uint32_t w, uint32_t h, int bits,
  * allocates): 16000 x 16000 grey at 16 bits once cost over 0.5 GB before
  * the "unsupported size" error (stb_image itself stops at 2^30 bytes of
  * 8-bit samples). */
+
 static void test_decode_checks_claimed_size(void **state)
 {
     write_png_header("claim.png", 16000, 16000, 16, 0);
@@ -332,7 +345,7 @@ static void test_decode_checks_claimed_size(void **state)
     free(bytes);
     write_png_header("claim.png", 32768, 1025, 8, 0);
     /* the probe still sees an image (its size is an error when decoded) */
-    assert_true(vb_image_probe("claim.png"));
+    assert_true(probe("claim.png"));
     /* at the limit the header passes, and the missing pixels are the error */
     write_png_header("claim.png", 8192, 4096, 8, 0);
     assert_int_equal(vb_image_decode_u8("claim.png", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
@@ -361,7 +374,7 @@ static void test_stb_undefined_inputs(void **state)
                                  "replace the file");
     assert_int_equal(vb_image_decode_u8_memory(jpg, sizeof jpg, "blob", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
     assert_string_equal(err.msg, "blob: corrupt JPEG: a Huffman table (DHT) lists more than 256 codes");
-    assert_false(vb_image_probe("dht.jpg"));
+    assert_false(probe("dht.jpg"));
     /* a table of 256 codes is fine as far as we are concerned (stb_image
      * then judges the file: here it has no frame) */
     for (int i = 0; i < 16; i++)
@@ -377,8 +390,43 @@ static void test_stb_undefined_inputs(void **state)
         assert_int_equal(vb_image_decode_u8("big.pgm", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
         assert_string_equal(err.msg, "big.pgm: corrupt PNM header: a side over 32768 or a maximum value over 65535; "
                                      "remove or replace the file");
-        assert_false(vb_image_probe("big.pgm"));
+        assert_false(probe("big.pgm"));
     }
+    /* a PNG whose first IDAT chunk is empty (stb_image would add its
+     * offset to a null pointer); an empty IDAT after one with data is fine */
+    uint8_t px[6] = {10, 20, 30, 40, 50, 60};
+    assert_true(stbi_write_png("idat.png", 3, 2, 1, px, 3));
+    size_t plen;
+    uint8_t *png = (uint8_t *)tu_read_file("idat.png", &plen);
+    size_t at_idat = 0;
+    for (size_t i = 8; i + 4 <= plen && !at_idat; i++)
+        if (memcmp(png + i, "IDAT", 4) == 0)
+            at_idat = i - 4;
+    assert_true(at_idat > 8);
+    uint32_t n_idat = (uint32_t)png[at_idat] << 24 | (uint32_t)png[at_idat + 1] << 16 |
+                      (uint32_t)png[at_idat + 2] << 8 | png[at_idat + 3];
+    const uint8_t empty[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xaf, 0x06, 0x1e};
+    for (int after = 0; after < 2; after++) {
+        size_t cut = after ? at_idat + 12 + n_idat : at_idat;
+        uint8_t *spliced = malloc(plen + 12);
+        assert_non_null(spliced);
+        memcpy(spliced, png, cut);
+        memcpy(spliced + cut, empty, 12);
+        memcpy(spliced + cut + 12, png + cut, plen - cut);
+        vb_status st = vb_image_decode_u8_memory(spliced, plen + 12, "idat", &out, &ow, &oh, &oc, &err);
+        if (after) {
+            assert_int_equal(st, VB_OK);
+            assert_int_equal(ow * oh * oc, 6);
+            assert_memory_equal(out, px, 6);
+            free(out);
+        } else {
+            assert_int_equal(st, VB_ERR_FORMAT);
+            assert_null(out);
+            assert_string_equal(err.msg, "idat: corrupt PNG: the first IDAT chunk is empty");
+        }
+        free(spliced);
+    }
+    free(png);
     /* numbers in a comment do not count, and a good header decodes */
     const char good[] = "P5\n# 99999999999\n2 1\n255\n\x10\x20";
     tu_write_file("good.pgm", good, sizeof good - 1);
@@ -393,12 +441,21 @@ static void test_probe(void **state)
 {
     uint8_t px[4] = {1, 2, 3, 4};
     assert_true(stbi_write_png("p.png", 2, 2, 1, px, 2));
-    assert_true(vb_image_probe("p.png"));
+    assert_true(probe("p.png"));
     tu_write_text("p.txt", "hello");
-    assert_false(vb_image_probe("p.txt"));
-    assert_false(vb_image_probe("p-missing.png"));
+    assert_false(probe("p.txt"));
+    assert_false(probe("p-missing.png"));
     tu_write_file("p-empty.png", "", 0);
-    assert_false(vb_image_probe("p-empty.png"));
+    assert_false(probe("p-empty.png"));
+    /* a file that cannot be read is an error, never "not an image" (a
+     * caller would skip it): a directory opens, and reading it fails */
+    assert_int_equal(mkdir("p-dir.png", 0755), 0);
+    int is_image = 1;
+    vb_error err = {0};
+    assert_int_equal(vb_image_probe("p-dir.png", &is_image, &err), VB_ERR_IO);
+    assert_int_equal(is_image, 0);
+    assert_string_equal(err.msg, "p-dir.png: read error; check the disk and the file");
+    rmdir("p-dir.png");
 }
 
 static void test_save_png_clamps(void **state)

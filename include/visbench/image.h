@@ -48,8 +48,11 @@ static inline float *vb_image_plane(const vb_image *img, int ch)
 vb_status vb_image_decode_u8(const char *path, uint8_t **px, int *w, int *h, int *c, vb_error *err);
 vb_status vb_image_decode_u8_memory(const void *data, size_t len, const char *name, uint8_t **px,
                                     int *w, int *h, int *c, vb_error *err);
-/* Reads only the header: is this an image stb_image can decode? */
-int vb_image_probe(const char *path);
+/* Reads only the header: *is_image says whether path is an image
+ * stb_image can decode (0 for a file that is not, or that is gone). A
+ * file that cannot be read, or memory that runs out, is an error: a
+ * caller must not take it for "not an image" and skip the file. */
+vb_status vb_image_probe(const char *path, int *is_image, vb_error *err);
 
 /* Converts 8-bit interleaved HWC pixels into dst (reshaped to w x h x c), scaled to [0, 1]. */
 vb_status vb_image_from_u8(const uint8_t *px, int w, int h, int c, vb_image *dst, vb_error *err);

@@ -261,11 +261,16 @@ static vb_status collect_dir(const char *dir, paths *out, vb_error *err)
         if (S_ISDIR(sb.st_mode)) {
             st = collect_dir(here.v[i], out, err);
             free(here.v[i]);
-        } else if (vb_image_probe(here.v[i])) {
+            continue;
+        }
+        int image = 0;
+        st = vb_image_probe(here.v[i], &image, err);
+        if (st == VB_OK && image) {
             if (!push_path(out, here.v[i]))
                 st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
         } else {
-            vb_log(VB_LOG_WARN, "%s: not an image, skipped", here.v[i]);
+            if (st == VB_OK)
+                vb_log(VB_LOG_WARN, "%s: not an image, skipped", here.v[i]);
             free(here.v[i]);
         }
     }

@@ -52,8 +52,11 @@ static vb_status scan_root(collect *c, const char *root, uint8_t part, vb_error 
             /* Files beside the class folders (a README, dataset.yaml) are
              * fine; an image there is a mistake worth reporting. */
             char *full = vb_path_join(root, names[i]);
-            int image = full && vb_image_probe(full);
+            int image = 0;
+            st = full ? vb_image_probe(full, &image, err) : vb_fail(err, VB_ERR_NOMEM, "out of memory");
             free(full);
+            if (st != VB_OK)
+                break;
             if (image) {
                 st = vb_fail(err, VB_ERR_DATA,
                              "%s/%s: image outside a class folder; put images in %s/<class>/ "

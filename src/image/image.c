@@ -184,14 +184,37 @@ static int pnm_bad_header(const unsigned char *d, size_t len)
     return 0;
 }
 
+/* A PNG whose first IDAT chunk is empty: stb_image appends each IDAT's
+ * bytes to a buffer it allocates only for a chunk with data, so it adds
+ * the empty chunk's offset to a null pointer (stb_image.h:5130; found by
+ * make fuzz). The chunks are walked as stb_image walks them; writers put
+ * no empty IDAT first, so such a file is refused as corrupt. */
+static int png_empty_first_idat(const unsigned char *d, size_t len)
+{
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (len < 8 || memcmp(d, sig, 8) != 0)
+        return 0;
+    for (size_t p = 8; p + 8 <= len;) {
+        size_t n = (size_t)d[p] << 24 | (size_t)d[p + 1] << 16 | (size_t)d[p + 2] << 8 | d[p + 3];
+        if (memcmp(d + p + 4, "IDAT", 4) == 0)
+            return n == 0;
+        if (memcmp(d + p + 4, "IEND", 4) == 0 || n > len - p - 8)
+            return 0;
+        p += 8 + n + 4; /* length and type, data, CRC */
+    }
+    return 0;
+}
+
 /* Input that is undefined behaviour inside stb_image, refused at our
- * boundary (both are corrupt files; newer stb versions refuse them too). */
+ * boundary (all are corrupt or odd files that no writer makes). */
 static vb_status check_stb_input(const unsigned char *data, size_t len, const char *name, const char *hint,
                                  vb_error *err)
 {
     if (jpeg_bad_dht(data, len))
         return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt JPEG: a Huffman table (DHT) lists more than 256 codes%s",
                        name, hint);
+    if (png_empty_first_idat(data, len))
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt PNG: the first IDAT chunk is empty%s", name, hint);
     if (pnm_bad_header(data, len))
         return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt PNM header: a side over %d or a maximum value over 65535%s",
                        name, VB_IMAGE_MAX_SIDE, hint);
@@ -262,18 +285,32 @@ vb_status vb_image_decode_u8_memory(const void *data, size_t len, const char *na
  * reads before the pixels. */
 #define PROBE_BYTES ((size_t)1 << 20)
 
-int vb_image_probe(const char *path)
+vb_status vb_image_probe(const char *path, int *is_image, vb_error *err)
 {
+    *is_image = 0;
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
+    if (!f) {
+        if (errno == ENOENT) /* gone since it was listed: not an image */
+            return VB_OK;
+        return vb_fail(err, VB_ERR_IO, "%s: cannot read (%s); check its permissions", path, strerror(errno));
+    }
     unsigned char *buf = malloc(PROBE_BYTES);
-    size_t len = buf ? fread(buf, 1, PROBE_BYTES, f) : 0;
+    if (!buf) {
+        fclose(f);
+        return vb_fail(err, VB_ERR_NOMEM, "%s: out of memory while reading its header", path);
+    }
+    size_t len = fread(buf, 1, PROBE_BYTES, f);
+    int bad = ferror(f);
     fclose(f);
-    int w, h, comp, ok = len > 0 && check_stb_input(buf, len, path, "", NULL) == VB_OK &&
-                         stbi_info_from_memory(buf, (int)len, &w, &h, &comp);
+    if (bad) {
+        free(buf);
+        return vb_fail(err, VB_ERR_IO, "%s: read error; check the disk and the file", path);
+    }
+    int w, h, comp;
+    *is_image = len > 0 && check_stb_input(buf, len, path, "", NULL) == VB_OK &&
+                stbi_info_from_memory(buf, (int)len, &w, &h, &comp);
     free(buf);
-    return ok;
+    return VB_OK;
 }
 
 vb_status vb_image_from_u8(const uint8_t *px, int w, int h, int c, vb_image *dst, vb_error *err)
