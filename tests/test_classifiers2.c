@@ -714,6 +714,94 @@ static void test_kmeans_errors(void **state)
     vb_classifier_free(c);
 }
 
+/* The cluster hook: kmeans and gmm (cluster mode) give each row its
+ * cluster, consistent with the labels they predict (each cluster maps to
+ * one label); gmm in classify mode and other classifiers are no
+ * clusterings. Trained on one class (data without labels), a clustering
+ * still clusters, and a classifier refuses. */
+static void test_cluster_hook(void **state)
+{
+    int *y;
+    float *X = blobs3(40, 5, &y);
+    size_t n = 120;
+    int *a = malloc(n * sizeof *a), *lab = malloc(n * sizeof *lab), *one = calloc(n, sizeof *one);
+    assert_true(a && lab && one);
+    const char *const name[] = {"kmeans", "gmm"};
+    for (int i = 0; i < 2; i++) {
+        vb_classifier *c = make(name[i], "{k: 3}");
+        vb_error err = {0};
+        int k = -1;
+        assert_true(vb_classifier_clusters(c->vt, &c->params));
+        assert_int_equal(vb_classifier_cluster(c, X, n, 4, a, &k, &err), VB_ERR_STATE);
+        train_ok(c, X, y, n, 4, 3, 9);
+        assert_int_equal(vb_classifier_cluster(c, X, n, 4, a, &k, &err), VB_OK);
+        assert_int_equal(k, 3);
+        assert_int_equal(vb_classifier_cluster(c, X, n, 3, a, &k, &err), VB_ERR_DATA);
+        assert_int_equal(vb_classifier_cluster(c, X, n, 4, a, &k, &err), VB_OK);
+        vb_cluster_scores cs;
+        assert_int_equal(vb_cluster_compare(y, a, n, 3, k, &cs, &err), VB_OK);
+        assert_float_equal(cs.nmi, 1, 1e-12); /* separable blobs */
+        predict_ok(c, X, n, 4, lab, NULL);
+        int map[3] = {-1, -1, -1};
+        for (size_t r = 0; r < n; r++) {
+            if (map[a[r]] < 0)
+                map[a[r]] = lab[r];
+            assert_int_equal(map[a[r]], lab[r]);
+        }
+        vb_classifier_free(c);
+        /* one class: every cluster maps to it, and the clusters stay apart */
+        c = make(name[i], "{k: 3}");
+        train_ok(c, X, one, n, 4, 1, 9);
+        assert_int_equal(vb_classifier_cluster(c, X, n, 4, a, &k, &err), VB_OK);
+        assert_int_equal(vb_cluster_compare(y, a, n, 3, k, &cs, &err), VB_OK);
+        assert_float_equal(cs.nmi, 1, 1e-12);
+        predict_ok(c, X, n, 4, lab, NULL);
+        for (size_t r = 0; r < n; r++)
+            assert_int_equal(lab[r], 0);
+        vb_writer w;
+        vb_writer_init(&w);
+        assert_int_equal(vb_classifier_save(c, &w, &err), VB_OK);
+        vb_classifier *back = make(name[i], "{k: 3}");
+        vb_reader r;
+        vb_reader_init(&r, w.buf.data, w.buf.len, "one-class");
+        assert_int_equal(vb_classifier_load(back, &r, &err), VB_OK);
+        int *b = malloc(n * sizeof *b);
+        assert_non_null(b);
+        assert_int_equal(vb_classifier_cluster(back, X, n, 4, b, &k, &err), VB_OK);
+        assert_memory_equal(a, b, n * sizeof *a);
+        free(b);
+        vb_writer_free(&w);
+        vb_classifier_free(back);
+        vb_classifier_free(c);
+    }
+    /* k: 0 (one per class) needs classes */
+    vb_classifier *c = make("kmeans", "{}");
+    vb_error err = {0};
+    tu_assert_fails_with(vb_classifier_check(c, 4, (vb_shape){0, 0, 0}, 1, &err), err,
+                         "kmeans: k: 0 means one cluster per class, and the data set has no labels");
+    vb_classifier_free(c);
+    const char *const no[][2] = {{"gmm", "{mode: classify}"}, {"svm", "{}"}, {"knn", "{}"}};
+    for (int i = 0; i < 3; i++) {
+        c = make(no[i][0], no[i][1]);
+        assert_false(vb_classifier_clusters(c->vt, &c->params));
+        int k = -1;
+        if (i == 0) {
+            train_ok(c, X, y, n, 4, 3, 9);
+            assert_int_equal(vb_classifier_cluster(c, X, n, 4, a, &k, &err), VB_OK);
+            assert_int_equal(k, 0);
+        } else {
+            vb_traindata td = tdata(X, one, n, 4, 1, 9);
+            tu_assert_fails_with(vb_classifier_train(c, &td, &err), err, "needs at least two classes");
+        }
+        vb_classifier_free(c);
+    }
+    free(X);
+    free(y);
+    free(a);
+    free(lab);
+    free(one);
+}
+
 /* ---- gmm --------------------------------------------------------------- */
 
 static double info_number(const vb_classifier *c, const char *key)
@@ -944,6 +1032,7 @@ int main(void)
         cmocka_unit_test(test_kmeans_centres),
         cmocka_unit_test(test_kmeans_threads),
         cmocka_unit_test(test_kmeans_errors),
+        cmocka_unit_test(test_cluster_hook),
         cmocka_unit_test(test_gmm_monotone),
         cmocka_unit_test(test_gmm_vs_vlfeat),
         cmocka_unit_test(test_gmm_kmeans_vs_vlfeat),

@@ -732,6 +732,85 @@ static void add_failure(store_ctx *c, const char *pipeline, size_t pidx, const c
         fail_msg("%s", err.msg);
 }
 
+/* A clustering run as mode: cluster stores it: NMI, ARI, purity of the
+ * test part and every sample's cluster, no classification results. */
+static void add_cluster_run(store_ctx *c, const char *pipeline, size_t pidx, const char *fold, size_t fidx,
+                            double nmi)
+{
+    enum { N = 6 };
+    int truth[N] = {0, 1, 2, 0, 1, 2}, pred[N] = {0, 1, 2, 0, 1, 2}, assign[N] = {1, 0, 0, 1, 0, 1};
+    size_t idx[N];
+    for (size_t i = 0; i < N; i++)
+        idx[i] = fidx * 100 + i;
+    vb_metrics m;
+    vb_error err = {0};
+    assert_int_equal(vb_metrics_compute(truth, pred, N, 3, &m, &err), VB_OK);
+    vb_cluster_scores cs = {.purity = 0.5, .nmi = nmi, .ari = nmi / 2};
+    vb_run_result r = {.pipeline = pipeline, .fold = fold, .fold_index = fidx, .n_train = 40, .n_test = N,
+                       .n_classes = 3, .test_idx = idx, .truth = truth, .pred = pred, .metrics = &m,
+                       .features = "raw 12", .params = "{k: 2}", .clf_info = "", .cluster_mode = 1, .labeled = 1,
+                       .n_clusters = 2, .cluster = &cs, .n_assigned = N, .assigned_idx = idx, .assign = assign};
+    vb_claim cl;
+    if (vb_store_claim(c->s, c->exp, pipeline, pidx, fold, fidx, "cfg", 0, &cl, &err) != VB_OK ||
+        vb_store_save_run(c->s, c->exp, &r, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    vb_metrics_free(&m);
+}
+
+/* mode: cluster: only clustering scores are kept, pipelines rank by NMI
+ * (not by name), the assignments come back as CSV, and the report draws
+ * no classification sections. */
+static void test_cluster_mode(void **state)
+{
+    store_ctx c;
+    ctx_open(&c, "clu.db");
+    static const char *const folds[] = {"fold1", "fold2", "fold3", "test"};
+    for (size_t f = 0; f < 4; f++) {
+        add_cluster_run(&c, "a-low", 0, folds[f], f, 0.2 + 0.01 * (double)f);
+        add_cluster_run(&c, "b-high", 1, folds[f], f, 0.6);
+    }
+    vb_error err = {0};
+    vb_buf b;
+    vb_buf_init(&b);
+    assert_int_equal(vb_store_clusters_csv(c.s, c.exp, &b, &err), VB_OK);
+    assert_int_equal(strncmp(b.data, "pipeline,fold,sample,part,file,item,cluster\na-low,fold1,0,", 58), 0);
+    assert_int_equal(count(b.data, "\n"), 1 + 2 * 4 * 6);
+    assert_non_null(strstr(b.data, "\nb-high,test,305,"));
+    vb_buf_free(&b);
+    ctx_close(&c);
+
+    vb_store *s = NULL;
+    vb_store_exp *e = NULL;
+    vb_summary *sum = NULL;
+    if (vb_store_open("clu.db", 1, &s, &err) != VB_OK || vb_store_load(s, 0, 1, &e, &err) != VB_OK ||
+        vb_summary_build(e, &sum, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    assert_true(isnan(vb_store_metric(&e->runs[0], "accuracy")));
+    assert_float_equal(vb_store_metric(&e->runs[0], "nmi"), 0.2, 1e-12);
+    assert_float_equal(vb_store_metric(&e->runs[0], "clusters"), 2, 0);
+    assert_int_equal(e->runs[0].n_pred, 0);
+    assert_true(sum->cluster_only && sum->by_nmi && sum->has_nmi);
+    assert_string_equal(sum->rows[0].pipeline, "b-high");
+    assert_float_equal(sum->rows[0].nmi.test, 0.6, 1e-12);
+    assert_float_equal(sum->rows[1].nmi.mean, 0.21, 1e-12);
+    assert_float_equal(sum->rows[1].ari.test, 0.115, 1e-12);
+    vb_buf_init(&b);
+    vb_render_leaderboard(sum, VB_FMT_TEXT, &b);
+    assert_non_null(strstr(b.data, "NMI     ARI  purity clusters"));
+    assert_null(strstr(b.data, "accuracy"));
+    vb_buf_free(&b);
+    vb_buf_init(&b);
+    assert_int_equal(vb_report_render(e, VB_FMT_HTML, "clu.db", &b, &err), VB_OK);
+    assert_non_null(strstr(b.data, "<section id=\"clustering\">"));
+    assert_non_null(strstr(b.data, "Ranked by NMI on the test part."));
+    assert_null(strstr(b.data, "id=\"confusion\""));
+    assert_null(strstr(b.data, "id=\"accuracy\""));
+    vb_buf_free(&b);
+    vb_summary_free(sum);
+    vb_store_exp_free(e);
+    vb_store_close(s);
+}
+
 typedef struct rendered {
     char *html, *md, *csv;
 } rendered;
@@ -1183,6 +1262,7 @@ int main(void)
         cmocka_unit_test(test_md_cell),         cmocka_unit_test(test_palette),
         cmocka_unit_test(test_zoom),            cmocka_unit_test(test_place_labels),
         cmocka_unit_test(test_report_scales),
+        cmocka_unit_test(test_cluster_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

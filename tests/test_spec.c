@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 static vb_spec *parse_ok(const char *text)
@@ -215,11 +216,41 @@ static void test_defaults_and_inline_dataset(void **state)
 #define HEAD "name: t\ndataset: d.yaml\n"
 #define PIPE(x) "pipelines:\n  - name: p\n" x
 
+/* mode: cluster takes clusterings only, each with one setting. */
+static void test_cluster_mode(void **state)
+{
+    const char *head = "name: c\nmode: cluster\ndataset: d\npipelines:\n";
+    char text[512];
+    snprintf(text, sizeof text, "%s  - name: km\n    classifier: {kmeans: {k: 4}}\n  - name: g\n    classifier: gmm\n",
+             head);
+    vb_spec *spec = NULL;
+    vb_error err = {0};
+    assert_int_equal(vb_spec_parse(text, "t.yaml", &spec, &err), VB_OK);
+    assert_int_equal(spec->cluster, 1);
+    vb_spec_free(spec);
+    assert_int_equal(vb_spec_parse("name: c\ndataset: d\npipelines: [{name: k, classifier: kmeans}]\n", "t.yaml",
+                                   &spec, &err),
+                     VB_OK);
+    assert_int_equal(spec->cluster, 0);
+    vb_spec_free(spec);
+    snprintf(text, sizeof text, "%s  - name: s\n    classifier: svm\n", head);
+    parse_fails(text, "t.yaml:6:17: pipeline 's': svm does not cluster; mode: cluster takes kmeans, or gmm with "
+                      "mode: cluster");
+    snprintf(text, sizeof text, "%s  - name: g\n    classifier: {gmm: {mode: classify}}\n", head);
+    parse_fails(text, "t.yaml:6:17: pipeline 'g': gmm in mode: classify does not cluster; mode: cluster takes "
+                      "kmeans, or gmm with mode: cluster");
+    snprintf(text, sizeof text, "%s  - name: k\n    classifier: {kmeans: {k: [2, 3]}}\n", head);
+    parse_fails(text, "t.yaml:6:17: pipeline 'k': mode: cluster has no labels to tune a grid on; give each "
+                      "parameter one value (one pipeline per setting compares them)");
+    parse_fails("name: c\nmode: clusters\ndataset: d\npipelines: [{name: k, classifier: kmeans}]\n",
+                "t.yaml:2:7: mode must be classify (the default) or cluster, not 'clusters'");
+}
+
 static void test_root_errors(void **state)
 {
     parse_fails(HEAD "pipeline: []\n", "t.yaml:3:1: unknown key 'pipeline' in the spec; did you mean 'pipelines'?");
     parse_fails(HEAD "colour: red\n",
-                "t.yaml:3:1: unknown key 'colour' in the spec (valid keys: name, seed, dataset, split, preprocess, "
+                "t.yaml:3:1: unknown key 'colour' in the spec (valid keys: name, seed, mode, dataset, split, preprocess, "
                 "pipelines)");
     parse_fails("dataset: d.yaml\npipelines: [{name: p, classifier: svm}]\n",
                 "t.yaml:1:1: the spec needs a 'name' (it names the results folder)");
@@ -406,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_good_spec),
         cmocka_unit_test(test_defaults_and_inline_dataset),
         cmocka_unit_test(test_root_errors),
+        cmocka_unit_test(test_cluster_mode),
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_split_errors),
         cmocka_unit_test(test_pipeline_errors),

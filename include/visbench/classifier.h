@@ -54,6 +54,12 @@ typedef struct vb_classifier_vt {
      * probabilities (svm: probability true; linear: loss logistic), or
      * {NULL} when they always are. */
     vb_param_rule proba_if;
+    /* Optional, for clusterings (kmeans, gmm in cluster mode): the cluster
+     * of each of n rows into assign, in [0, *k); *k = 0 when this
+     * instance is no clustering. cluster_if: the parameter setting that
+     * makes an instance a clustering ({NULL}: every instance is). */
+    vb_status (*cluster)(const void *state, const float *X, size_t n, int *assign, int *k, vb_error *err);
+    vb_param_rule cluster_if;
 } vb_classifier_vt;
 
 const vb_classifier_vt *const *vb_classifier_registry(size_t *n);
@@ -81,6 +87,12 @@ vb_status vb_classifier_predict(const vb_classifier *c, const float *X, size_t n
 vb_status vb_classifier_check(const vb_classifier *c, size_t d, vb_shape shape, int n_classes, vb_error *err);
 /* The learning curve of the last training (NULL and 0 when there is none). */
 size_t vb_classifier_curve(const vb_classifier *c, const vb_epoch **epochs);
+/* The cluster of each of n rows (n x d) when the trained instance is a
+ * clustering (*k clusters), else *k = 0 and assign is untouched. */
+vb_status vb_classifier_cluster(const vb_classifier *c, const float *X, size_t n, size_t d, int *assign, int *k,
+                                vb_error *err);
+/* Can instances of this vtable, with these parameters, cluster? */
+int vb_classifier_clusters(const vb_classifier_vt *vt, const vb_params *p);
 /* Are this instance's scores probabilities? */
 int vb_classifier_has_proba(const vb_classifier *c);
 /* Serialises d, n_classes and the trained state (params are the caller's). */

@@ -48,6 +48,7 @@ typedef struct vb_dataset {
     size_t n_files;
     uint32_t *file_of, *item_of; /* n each */
     int fixed_w, fixed_h, fixed_c; /* common shape, 0 when images differ */
+    int unlabeled;      /* no classes (one class, "(none)"): data to cluster */
 } vb_dataset;
 
 /* Empty dataset with room for n samples (labels, part when with_part, sizes). */

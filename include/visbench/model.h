@@ -54,5 +54,13 @@ vb_status vb_model_parse(const void *data, size_t len, const char *name, vb_mode
 /* Predicts raw images from a source (preprocessing and extraction in
  * parallel, then one classifier batch). */
 vb_status vb_model_predict_src(const vb_model *m, const vb_imgsrc *src, int *labels, float *scores, vb_error *err);
+/* Does the model's classifier cluster (kmeans, gmm in cluster mode)? */
+int vb_model_clusters(const vb_model *m);
+/* As vb_model_predict_src / _files, and each image's cluster into
+ * clusters (n; a model that does not cluster is an error). */
+vb_status vb_model_predict_src_ex(const vb_model *m, const vb_imgsrc *src, int *labels, float *scores, int *clusters,
+                                  vb_error *err);
+vb_status vb_model_predict_files_ex(const vb_model *m, const char *const *paths, size_t n, int *labels, float *scores,
+                                    int *clusters, vb_error *err);
 
 #endif

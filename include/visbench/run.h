@@ -31,6 +31,17 @@ typedef struct vb_run_result {
      * Unix epoch) and the thread count it ran with. */
     double started, finished;
     int threads;
+    /* Clusterings (kmeans, gmm in cluster mode): n_clusters > 0; cluster
+     * holds the test part's purity, NMI and ARI against the labels (NULL
+     * without labels). In mode: cluster (cluster_mode), where accuracy and
+     * the other classification metrics are not kept, assign[j] is the
+     * cluster of dataset sample assigned_idx[j], for every sample of the
+     * fold's training and test parts (n_assigned; 0 otherwise). */
+    int cluster_mode, labeled, n_clusters;
+    const vb_cluster_scores *cluster;
+    size_t n_assigned;
+    const size_t *assigned_idx;
+    const int *assign;
 } vb_run_result;
 
 #endif

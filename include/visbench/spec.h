@@ -3,6 +3,7 @@
  *     name: quickstart
  *     seed: 42
  *     dataset: ../datasets/fashion-mnist.yaml     # or an inline mapping
+ *     mode: classify                              # or cluster (kmeans, gmm; labels optional)
  *     split: {protocol: official-test, train_limit: 10000}
  *     preprocess: [{resize: [32, 32]}]            # for every pipeline
  *     pipelines:
@@ -44,6 +45,7 @@ typedef struct vb_spec {
     char *text; /* the spec file's text */
     uint64_t hash;
     uint64_t seed;
+    int cluster;           /* mode: cluster (every classifier clusters; labels only score it) */
     char *dataset_path;    /* dataset given as a path (resolved against the spec's folder) */
     vb_node *dataset_node; /* or inline */
     char *base_dir;        /* the spec's folder */

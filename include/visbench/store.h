@@ -3,7 +3,7 @@
  *
  * Tables (see the README for the columns): experiments, classes, folds,
  * samples (each sample's source file), runs, metrics, class_metrics,
- * confusion, predictions, curves.
+ * confusion, predictions, clusters (mode: cluster), curves.
  *
  * An experiment is identified by (spec name, split hash). Within it a run
  * is one (pipeline, fold), stored with a hash of the pipeline's
@@ -117,6 +117,11 @@ typedef struct vb_store_exp_info {
     char *name, *dataset, *protocol, *split_hash, *created, *updated;
     size_t n_runs, n_done, n_failed; /* n_runs - done - failed are running or interrupted */
 } vb_store_exp_info;
+
+/* mode: cluster: every stored assignment of experiment exp as CSV rows
+ * pipeline,fold,sample,part,file,item,cluster (file and item say where the
+ * sample came from; the part is the dataset's official part, if any). */
+vb_status vb_store_clusters_csv(vb_store *s, int64_t exp, vb_buf *b, vb_error *err);
 
 /* Every experiment of the store, by id. */
 vb_status vb_store_list(vb_store *s, vb_store_exp_info **out, size_t *n, vb_error *err);

@@ -5,7 +5,8 @@
  * is a cross-validation fold. For each pipeline, every metric is averaged
  * (mean and sample standard deviation) over its CV folds, and the single
  * evaluation is kept apart. Pipelines rank by test accuracy when there is a
- * test fold, else by mean CV accuracy.
+ * test fold, else by mean CV accuracy; in mode: cluster (no accuracy) by
+ * NMI the same way, and without labels in spec order.
  *
  * Pairwise tests: McNemar's test on the predictions of the test fold (or,
  * without one, the pooled out-of-fold predictions of the first repetition);
@@ -33,6 +34,7 @@ typedef struct vb_summary_row {
     const char *pipeline;
     size_t n_done, n_failed, n_cv;
     vb_stat accuracy, balanced_accuracy, macro_f1, auc_macro, log_loss, top2_accuracy;
+    vb_stat purity, nmi, ari, clusters; /* clusterings (kmeans, gmm): the test part against the labels */
     double extract_s, postprocess_s, train_s, tune_s, predict_s; /* mean over done runs */
     double predict_per_s;                         /* test images per second of prediction */
     double peak_rss_mb, model_kb;                 /* max and mean */
@@ -57,6 +59,10 @@ typedef struct vb_summary {
     size_t n;                /* pipelines */
     vb_summary_row *rows;    /* ranked best first */
     int has_cv, has_test;
+    int has_cluster;         /* some pipeline clusters (a clusters column) */
+    int has_nmi;             /* ... and was scored against labels (purity, NMI, ARI columns) */
+    int cluster_only;        /* mode: cluster: no classification metrics at all */
+    int by_nmi;              /* cluster_only with labels: pipelines rank by NMI */
     const char *test_fold;   /* "test" or "holdout" */
     size_t n_cv_folds;
     /* Pairwise tests between the first n_pairwise ranked rows (all of them

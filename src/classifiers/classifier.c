@@ -63,10 +63,13 @@ static vb_status image_rows_needed(const char *name, size_t d, vb_error *err)
                    name, d);
 }
 
+/* A classifier needs two classes; a clustering learns without labels (one class). */
+static int min_classes(const vb_classifier *c) { return vb_classifier_clusters(c->vt, &c->params) ? 1 : 2; }
+
 vb_status vb_classifier_check(const vb_classifier *c, size_t d, vb_shape shape, int n_classes, vb_error *err)
 {
     int image = shape.w > 0 && shape.h > 0 && shape.c > 0 && (size_t)shape.w * shape.h * shape.c == d;
-    if (n_classes < 2)
+    if (n_classes < min_classes(c))
         return vb_fail(err, VB_ERR_DATA, "%s: needs at least two classes, the data has %d", c->vt->info.name,
                        n_classes);
     if ((c->vt->flags & VB_CLF_IMAGE) && !image)
@@ -91,7 +94,7 @@ vb_status vb_classifier_train(vb_classifier *c, const vb_traindata *td, vb_error
     const char *name = c->vt->info.name;
     if (td->n == 0 || td->d == 0)
         return vb_fail(err, VB_ERR_DATA, "%s: empty training set (%zu rows of %zu features)", name, td->n, td->d);
-    if (td->n_classes < 2)
+    if (td->n_classes < min_classes(c))
         return vb_fail(err, VB_ERR_DATA, "%s: needs at least two classes, the dataset has %d", name, td->n_classes);
     int *seen = vb_calloc((size_t)td->n_classes, sizeof *seen, err);
     if (!seen)
@@ -107,7 +110,7 @@ vb_status vb_classifier_train(vb_classifier *c, const vb_traindata *td, vb_error
             distinct++;
     }
     free(seen);
-    if (distinct < 2)
+    if (distinct < min_classes(c))
         return vb_fail(err, VB_ERR_DATA,
                        "%s: the training set holds only one class; a classifier needs at least two", name);
     size_t r, col;
@@ -144,19 +147,44 @@ vb_status vb_classifier_predict(const vb_classifier *c, const float *X, size_t n
     return c->vt->predict(c->state, X, n, labels, scores, err);
 }
 
-int vb_classifier_has_proba(const vb_classifier *c)
+/* Does the parameter rule hold ({NULL} always does)? */
+static int rule_holds(const vb_params *p, const vb_param_rule *r)
 {
-    if (!(c->vt->flags & VB_CLF_PROBA))
-        return 0;
-    const vb_param_rule *r = &c->vt->proba_if;
     if (!r->name)
         return 1;
-    const vb_pvalue *v = vb_param(&c->params, r->name);
+    const vb_pvalue *v = vb_param(p, r->name);
     if (!v)
         return 0;
     if (v->word)
         return strcmp(v->word, r->value) == 0;
     return (v->num != 0) == (strcmp(r->value, "true") == 0); /* a bool */
+}
+
+int vb_classifier_has_proba(const vb_classifier *c)
+{
+    return (c->vt->flags & VB_CLF_PROBA) && rule_holds(&c->params, &c->vt->proba_if);
+}
+
+int vb_classifier_clusters(const vb_classifier_vt *vt, const vb_params *p)
+{
+    return vt->cluster && rule_holds(p, &vt->cluster_if);
+}
+
+vb_status vb_classifier_cluster(const vb_classifier *c, const float *X, size_t n, size_t d, int *assign, int *k,
+                                vb_error *err)
+{
+    *k = 0;
+    if (!vb_classifier_clusters(c->vt, &c->params))
+        return VB_OK;
+    const char *name = c->vt->info.name;
+    if (!c->trained)
+        return vb_fail(err, VB_ERR_STATE, "%s: cluster before train", name);
+    if (d != c->d)
+        return vb_fail(err, VB_ERR_DATA, "%s: trained on %zu features, asked to cluster rows of %zu", name, c->d, d);
+    size_t r, col;
+    if (vb_find_nonfinite(X, n, d, &r, &col))
+        return vb_fail(err, VB_ERR_DATA, "%s: feature %zu of row %zu is not finite", name, col, r);
+    return c->vt->cluster(c->state, X, n, assign, k, err);
 }
 
 vb_status vb_classifier_save(const vb_classifier *c, vb_writer *w, vb_error *err)
@@ -179,7 +207,7 @@ vb_status vb_classifier_load(vb_classifier *c, vb_reader *r, vb_error *err)
     c->trained = 0;
     vb_status st = vb_read_u64(r, &d, err);
     if (st == VB_OK)
-        st = vb_read_u32_range(r, &k, 2, 1u << 20, "n_classes", err);
+        st = vb_read_u32_range(r, &k, (uint32_t)min_classes(c), 1u << 20, "n_classes", err);
     if (st == VB_OK && (d == 0 || d > (1ull << 32)))
         st = vb_fail(err, VB_ERR_FORMAT, "%s: corrupt feature dimension %llu", r->what, (unsigned long long)d);
     if (st != VB_OK)

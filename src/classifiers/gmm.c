@@ -926,6 +926,43 @@ static vb_status gmm_predict(const void *state, const float *X, size_t n, int *l
     return VB_OK;
 }
 
+static vb_status gmm_check(const void *state, size_t d, vb_shape shape, int n_classes, vb_error *err)
+{
+    const gmm_state *s = state;
+    if (!s->classify && s->k_param == 0 && n_classes < 2)
+        return vb_fail(err, VB_ERR_SPEC, "gmm: k: 0 means one component per class, and the data set has no labels; "
+                                         "give k, the number of components");
+    return VB_OK;
+}
+
+/* Cluster mode: each row's most likely component. */
+static vb_status gmm_cluster(const void *state, const float *X, size_t n, int *assign, int *k, vb_error *err)
+{
+    const gmm_state *s = state;
+    *k = 0;
+    if (s->classify)
+        return VB_OK;
+    const gmix *g = &s->mix[0];
+    double *R = vb_malloc(BLOCK, (size_t)g->k * sizeof *R, err);
+    if (!R)
+        return VB_ERR_NOMEM;
+    for (size_t r0 = 0; r0 < n; r0 += BLOCK) {
+        size_t m = n - r0 < BLOCK ? n - r0 : BLOCK;
+        posteriors(g, X + r0 * s->d, m, R, NULL);
+        for (size_t i = 0; i < m; i++) {
+            const double *l = R + i * (size_t)g->k;
+            int best = 0;
+            for (int c = 1; c < g->k; c++)
+                if (l[c] > l[best])
+                    best = c;
+            assign[r0 + i] = best;
+        }
+    }
+    free(R);
+    *k = g->k;
+    return VB_OK;
+}
+
 static vb_status gmm_train(void *state, const vb_traindata *td, vb_error *err)
 {
     gmm_state *s = state;
@@ -953,27 +990,14 @@ static vb_status gmm_train(void *state, const vb_traindata *td, vb_error *err)
                      &s->loglik, err);
         /* components -> majority labels, by each row's most likely component */
         int *a = st == VB_OK ? vb_malloc(n, sizeof *a, err) : NULL;
-        double *R = a ? vb_malloc(BLOCK, (size_t)k * sizeof *R, err) : NULL;
-        if (st == VB_OK && !R)
-            st = VB_ERR_NOMEM;
-        for (size_t r0 = 0; st == VB_OK && r0 < n; r0 += BLOCK) {
-            size_t m = n - r0 < BLOCK ? n - r0 : BLOCK;
-            posteriors(&s->mix[0], td->X + r0 * d, m, R, NULL);
-            for (size_t i = 0; i < m; i++) {
-                const double *l = R + i * (size_t)k;
-                int best = 0;
-                for (int c = 1; c < k; c++)
-                    if (l[c] > l[best])
-                        best = c;
-                a[r0 + i] = best;
-            }
-        }
+        int got = 0;
+        if (st == VB_OK)
+            st = a ? gmm_cluster(s, td->X, n, a, &got, err) : VB_ERR_NOMEM;
         if (st == VB_OK)
             st = vb_clf_majority_map(a, td->y, n, k, K, s->map, err);
         if (st == VB_OK)
             st = vb_cluster_compare(td->y, a, n, K, k, &s->train, err);
         free(a);
-        free(R);
     } else {
         int k = s->k_param ? s->k_param : 1;
         size_t *cnt = vb_calloc((size_t)K, sizeof *cnt, err);
@@ -1063,7 +1087,7 @@ static vb_status gmm_load(void *state, vb_reader *r, vb_error *err)
     uint32_t K, nm, it;
     vb_status st;
     if ((st = vb_clf_read_tag(r, GMM_TAG, 1, "gmm", err)) || (st = vb_read_u8(r, &classify, err)) ||
-        (st = vb_read_u64(r, &d, err)) || (st = vb_read_u32_range(r, &K, 2, 1u << 20, "classes", err)) ||
+        (st = vb_read_u64(r, &d, err)) || (st = vb_read_u32_range(r, &K, 1, 1u << 20, "classes", err)) ||
         (st = vb_read_u32_range(r, &nm, 1, K, "mixtures", err)))
         return st;
     if ((classify != 0) != (s->classify != 0) || nm != (classify ? K : 1))
@@ -1127,7 +1151,7 @@ static void gmm_info(const void *state, vb_buf *b)
                   s->classify ? "classify" : "cluster", s->mix ? s->mix[0].k : 0, s->iterations,
                   s->converged ? "true" : "false");
     vb_buf_double(b, s->loglik);
-    if (!s->classify)
+    if (!s->classify && s->K > 1)
         vb_clf_cluster_json(b, &s->train);
 }
 
@@ -1156,4 +1180,7 @@ const vb_classifier_vt vb_clf_gmm = {
     .info_json = gmm_info,
     .destroy = gmm_destroy,
     .dims = gmm_dims,
+    .check = gmm_check,
+    .cluster = gmm_cluster,
+    .cluster_if = {"mode", "cluster"},
 };

@@ -26,8 +26,10 @@
  * scores: onehot gives 1 to the predicted label.
  *
  * info reports the clustering of the training set (purity, NMI, ARI against
- * the training labels): the test-time assignment would need mutable state
- * in predict, so the runner's test metrics cover the test side. */
+ * the training labels); the cluster hook gives the runner the test
+ * assignment, so the same scores are measured on the test part. Trained
+ * on one class (data without labels, `mode: cluster`) every cluster maps
+ * to it. */
 #include "internal.h"
 
 #include "visbench/eval.h"
@@ -307,6 +309,28 @@ static vb_status kmeans_predict(const void *state, const float *X, size_t n, int
     return st;
 }
 
+static vb_status kmeans_check(const void *state, size_t d, vb_shape shape, int n_classes, vb_error *err)
+{
+    const kmeans_state *s = state;
+    if (s->k_param == 0 && n_classes < 2)
+        return vb_fail(err, VB_ERR_SPEC, "kmeans: k: 0 means one cluster per class, and the data set has no labels; "
+                                         "give k, the number of clusters");
+    return VB_OK;
+}
+
+static vb_status kmeans_cluster(const void *state, const float *X, size_t n, int *out, int *k, vb_error *err)
+{
+    const kmeans_state *s = state;
+    size_t B = 8192;
+    float *D = vb_malloc(B, (size_t)s->k * sizeof *D, err);
+    vb_status st = D ? VB_OK : VB_ERR_NOMEM;
+    for (size_t r0 = 0; st == VB_OK && r0 < n; r0 += B)
+        st = assign(s, X + r0 * s->d, n - r0 < B ? n - r0 : B, out + r0, NULL, D, err);
+    free(D);
+    *k = st == VB_OK ? s->k : 0;
+    return st;
+}
+
 #define KMEANS_TAG VB_CLF_TAG('K', 'M', 'N', 'S')
 
 static vb_status kmeans_save(const void *state, vb_writer *w, vb_error *err)
@@ -335,7 +359,7 @@ static vb_status kmeans_load(void *state, vb_reader *r, vb_error *err)
     vb_status st;
     if ((st = vb_clf_read_tag(r, KMEANS_TAG, 1, "kmeans", err)) || (st = vb_read_u64(r, &d, err)) ||
         (st = vb_read_u32_range(r, &k, 1, 1000000, "clusters", err)) ||
-        (st = vb_read_u32_range(r, &K, 2, 1u << 20, "classes", err)))
+        (st = vb_read_u32_range(r, &K, 1, 1u << 20, "classes", err)))
         return st;
     size_t kd;
     if (d == 0 || !vb_mul_ok((size_t)d, k, &kd) || (st = vb_clf_check_count(r, kd, 4, "centre values", err)))
@@ -365,7 +389,8 @@ static void kmeans_info(const void *state, vb_buf *b)
     const kmeans_state *s = state;
     vb_buf_printf(b, "\"clusters\": %d, \"energy\": ", s->k);
     vb_buf_double(b, s->energy);
-    vb_clf_cluster_json(b, &s->train);
+    if (s->K > 1) /* trained with labels: how the clustering matches them */
+        vb_clf_cluster_json(b, &s->train);
 }
 
 static void kmeans_dims(const void *state, size_t *d, int *n_classes)
@@ -392,4 +417,6 @@ const vb_classifier_vt vb_clf_kmeans = {
     .info_json = kmeans_info,
     .destroy = kmeans_destroy,
     .dims = kmeans_dims,
+    .check = kmeans_check,
+    .cluster = kmeans_cluster,
 };

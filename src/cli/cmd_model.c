@@ -142,20 +142,28 @@ int cmd_train(int argc, char **argv)
     /* The fold's test part, as run scored it; the metrics go into the model's
      * INFO. An interrupt here still saves the model, without them. */
     vb_metrics mt = {0};
+    vb_cluster_scores cs = {0};
     vb_status st = VB_OK;
-    int scored = 0;
-    if (fold->n_test) {
+    int scored = 0, clusters = vb_model_clusters(m), k = 0;
+    if (fold->n_test && !ds->unlabeled) {
         int *pred = vb_malloc(fold->n_test, sizeof *pred, &err), *truth = vb_malloc(fold->n_test, sizeof *truth, &err);
+        int *assign = clusters ? vb_malloc(fold->n_test, sizeof *assign, &err) : NULL;
         vb_dataset_view view;
         vb_imgsrc src;
         vb_imgsrc_dataset(&src, &view, ds, fold->test, fold->n_test);
-        st = pred && truth ? vb_model_predict_src(m, &src, pred, NULL, &err) : VB_ERR_NOMEM;
+        st = pred && truth && (assign || !clusters) ? vb_model_predict_src_ex(m, &src, pred, NULL, assign, &err)
+                                                     : VB_ERR_NOMEM;
         for (size_t i = 0; st == VB_OK && i < fold->n_test; i++)
             truth[i] = ds->labels[fold->test[i]];
         if (st == VB_OK)
             st = vb_metrics_compute(truth, pred, fold->n_test, ds->n_classes, &mt, &err);
+        for (size_t i = 0; st == VB_OK && clusters && i < fold->n_test; i++)
+            k = assign[i] + 1 > k ? assign[i] + 1 : k;
+        if (st == VB_OK && clusters)
+            st = vb_cluster_compare(truth, assign, fold->n_test, ds->n_classes, k, &cs, &err);
         free(pred);
         free(truth);
+        free(assign);
         scored = st == VB_OK;
         if (st == VB_ERR_INTERRUPTED) {
             vb_interrupt_clear();
@@ -167,10 +175,18 @@ int cmd_train(int argc, char **argv)
             goto fail;
     }
     if (scored) {
-        char *mm = vb_asprintf("\"test\": {\"n\": %zu, \"accuracy\": %.6f, \"balanced_accuracy\": %.6f, "
-                               "\"macro_f1\": %.6f}",
-                               fold->n_test, mt.accuracy, mt.balanced_accuracy, mt.macro_f1);
+        /* mode: cluster keeps the clustering scores only, as run does */
+        char *acc = spec->cluster ? vb_strdup("", &err)
+                                  : vb_asprintf(", \"accuracy\": %.6f, \"balanced_accuracy\": %.6f, "
+                                                "\"macro_f1\": %.6f",
+                                                mt.accuracy, mt.balanced_accuracy, mt.macro_f1);
+        char *clu = !clusters ? vb_strdup("", &err)
+                              : vb_asprintf(", \"nmi\": %.6f, \"ari\": %.6f, \"purity\": %.6f", cs.nmi, cs.ari,
+                                            cs.purity);
+        char *mm = acc && clu ? vb_asprintf("\"test\": {\"n\": %zu%s%s}", fold->n_test, acc, clu) : NULL;
         st = mm ? vb_model_info_add(m, mm, &err) : vb_fail(&err, VB_ERR_NOMEM, "out of memory");
+        free(acc);
+        free(clu);
         free(mm);
         if (st != VB_OK) {
             vb_metrics_free(&mt);
@@ -188,9 +204,15 @@ int cmd_train(int argc, char **argv)
     printf("model: %s (%.1f kB)\n  %s\n  trained in %.1f s on %zu images of %s\n", path,
            stat(path, &sb) == 0 ? (double)sb.st_size / 1024.0 : 0.0, vb_model_describe(m), train_s, fold->n_train,
            ds->name);
-    if (scored)
+    if (scored && !spec->cluster)
         printf("  %s fold test part: accuracy %.4f, macro-F1 %.4f (%zu images)\n", fold->name, mt.accuracy,
                mt.macro_f1, fold->n_test);
+    if (scored && clusters)
+        printf("  %s fold test part: NMI %.4f, ARI %.4f, purity %.4f (%zu images)\n", fold->name, cs.nmi, cs.ari,
+               cs.purity, fold->n_test);
+    else if (ds->unlabeled && fold->n_test)
+        printf("  %s fold test part: no labels to score the clusters against (%zu images)\n", fold->name,
+               fold->n_test);
     vb_metrics_free(&mt);
     rc = VB_EXIT_OK;
     goto done;
@@ -299,8 +321,9 @@ static int top_classes(const float *scores, int k, int top, int order[64])
 }
 
 /* csv_top: CSV with the top classes (--top given) rather than every score. */
-static void print_prediction(const vb_model *m, const char *path, int label, const float *scores, vb_format fmt, int top,
-                             int csv_top, vb_buf *b)
+/* cluster: the image's cluster, or -1 for a model that does not cluster. */
+static void print_prediction(const vb_model *m, const char *path, int label, int cluster, const float *scores,
+                             vb_format fmt, int top, int csv_top, vb_buf *b)
 {
     int k = vb_model_n_classes(m);
     int order[64], n = top_classes(scores, k, top, order);
@@ -308,6 +331,8 @@ static void print_prediction(const vb_model *m, const char *path, int label, con
         vb_buf_csv_field(b, path);
         vb_buf_puts(b, ",");
         vb_buf_csv_field(b, vb_model_class_name(m, label));
+        if (cluster >= 0)
+            vb_buf_printf(b, ",%d", cluster);
         for (int c = 0; c < (csv_top ? n : k); c++) {
             vb_buf_puts(b, ",");
             if (csv_top) {
@@ -324,6 +349,8 @@ static void print_prediction(const vb_model *m, const char *path, int label, con
         vb_buf_json_str(b, path);
         vb_buf_puts(b, ", \"label\": ");
         vb_buf_json_str(b, vb_model_class_name(m, label));
+        if (cluster >= 0)
+            vb_buf_printf(b, ", \"cluster\": %d", cluster);
         vb_buf_printf(b, ", \"scores\": \"%s\", \"top\": [",
                       vb_model_has_probabilities(m) ? "probabilities" : "decision values");
         for (int t = 0; t < n; t++) {
@@ -337,6 +364,8 @@ static void print_prediction(const vb_model *m, const char *path, int label, con
         return;
     }
     vb_buf_printf(b, "%s\t%s", path, vb_model_class_name(m, label));
+    if (cluster >= 0)
+        vb_buf_printf(b, "\tcluster %d", cluster);
     for (int t = 0; t < n; t++)
         vb_buf_printf(b, "\t%s %.4f", vb_model_class_name(m, order[t]), scores[order[t]]);
     vb_buf_puts(b, "\n");
@@ -371,7 +400,7 @@ int cmd_predict(int argc, char **argv)
     vb_model *m = NULL;
     paths files = {0};
     int rc = VB_EXIT_FAIL;
-    int *labels = NULL;
+    int *labels = NULL, *clusters = NULL;
     float *scores = NULL;
     if (vb_model_load(argv[optind], &m, &err) != VB_OK)
         goto fail;
@@ -398,13 +427,14 @@ int cmd_predict(int argc, char **argv)
     int k = vb_model_n_classes(m);
     labels = vb_malloc(B, sizeof *labels, &err);
     scores = vb_malloc(B, (size_t)k * sizeof *scores, &err);
-    if (!labels || !scores)
+    clusters = vb_model_clusters(m) ? vb_malloc(B, sizeof *clusters, &err) : NULL;
+    if (!labels || !scores || (vb_model_clusters(m) && !clusters))
         goto fail;
     int csv_top = fmt == VB_FMT_CSV && top_given;
     if (fmt == VB_FMT_CSV) {
         vb_buf h;
         vb_buf_init(&h);
-        vb_buf_puts(&h, "path,label");
+        vb_buf_puts(&h, clusters ? "path,label,cluster" : "path,label");
         for (int j = 0; j < (csv_top ? (top < k ? (int)top : k) : k); j++) {
             char *col = csv_top ? vb_asprintf("top%d,score%d", j + 1, j + 1)
                                 : vb_asprintf("score:%s", vb_model_class_name(m, j));
@@ -427,12 +457,14 @@ int cmd_predict(int argc, char **argv)
     double t0 = vb_now();
     for (size_t at = 0; at < files.n; at += B) {
         size_t n = files.n - at < B ? files.n - at : B;
-        if (vb_model_predict_files(m, (const char *const *)files.v + at, n, labels, scores, &err) != VB_OK)
+        if (vb_model_predict_files_ex(m, (const char *const *)files.v + at, n, labels, scores, clusters, &err) !=
+            VB_OK)
             goto fail;
         vb_buf out;
         vb_buf_init(&out);
         for (size_t i = 0; i < n; i++)
-            print_prediction(m, files.v[at + i], labels[i], scores + i * (size_t)k, fmt, (int)top, csv_top, &out);
+            print_prediction(m, files.v[at + i], labels[i], clusters ? clusters[i] : -1, scores + i * (size_t)k, fmt,
+                             (int)top, csv_top, &out);
         if (out.failed) { /* not a list of predictions cut short */
             vb_buf_free(&out);
             vb_fail(&err, VB_ERR_NOMEM, "out of memory");
@@ -458,6 +490,7 @@ done:
     free(files.v);
     free(labels);
     free(scores);
+    free(clusters);
     vb_model_free(m);
     return rc;
 }

@@ -18,7 +18,9 @@ static int emit(vb_buf *b, vb_error *err)
     return rc;
 }
 
-static int render(vb_store *store, int64_t exp, vb_format fmt, int predictions, vb_error *err)
+enum { SHOW_LEADERBOARD, SHOW_PREDICTIONS, SHOW_CLUSTERS };
+
+static int render(vb_store *store, int64_t exp, vb_format fmt, int show, vb_error *err)
 {
     vb_store_exp *e = NULL;
     vb_summary *s = NULL;
@@ -28,7 +30,15 @@ static int render(vb_store *store, int64_t exp, vb_format fmt, int predictions, 
         vb_store_exp_free(e);
         return cli_error(err);
     }
-    if (predictions)
+    if (show == SHOW_CLUSTERS && vb_store_clusters_csv(store, e->id, &b, err) != VB_OK) {
+        vb_buf_free(&b);
+        vb_summary_free(s);
+        vb_store_exp_free(e);
+        return cli_error(err);
+    }
+    if (show == SHOW_CLUSTERS)
+        ;
+    else if (show == SHOW_PREDICTIONS)
         vb_render_predictions_csv(e, &b);
     else if (fmt == VB_FMT_JSON) {
         vb_buf_puts(&b, "{\"experiment\": ");
@@ -54,7 +64,7 @@ static int render(vb_store *store, int64_t exp, vb_format fmt, int predictions, 
 
 int cli_print_leaderboard(vb_store *store, int64_t exp, vb_error *err)
 {
-    return render(store, exp, VB_FMT_TEXT, 0, err);
+    return render(store, exp, VB_FMT_TEXT, SHOW_LEADERBOARD, err);
 }
 
 /* --experiments: the store's table of contents. */
@@ -75,10 +85,11 @@ int cmd_results(int argc, char **argv)
 {
     vb_format fmt = VB_FMT_TEXT;
     long exp = 0;
-    int predictions = 0, list = 0;
+    int show = SHOW_LEADERBOARD, list = 0;
     static const struct option opts[] = {{"format", required_argument, 0, 'f'},
                                          {"experiment", required_argument, 0, 'e'},
                                          {"predictions", no_argument, 0, 'p'},
+                                         {"clusters", no_argument, 0, 'c'},
                                          {"experiments", no_argument, 0, 'l'},
                                          {0, 0, 0, 0}};
     int c;
@@ -93,21 +104,27 @@ int cmd_results(int argc, char **argv)
             if (!vb_parse_long(optarg, &exp) || exp < 1)
                 return cli_usage("results", "--experiment takes an experiment id (1, 2, ...), not '%s'", optarg);
             break;
-        case 'p': predictions = 1; break;
+        case 'p':
+        case 'c':
+            if (show != SHOW_LEADERBOARD)
+                return cli_usage("results", "--predictions and --clusters each print a whole table; give one");
+            show = c == 'p' ? SHOW_PREDICTIONS : SHOW_CLUSTERS;
+            break;
         case 'l': list = 1; break;
         default: return cli_usage("results", "unknown option");
         }
     }
-    if (list && (predictions || exp))
+    if (list && (show != SHOW_LEADERBOARD || exp))
         return cli_usage("results", "--experiments lists the store's experiments; it takes no %s",
-                         predictions ? "--predictions" : "--experiment");
+                         show == SHOW_PREDICTIONS ? "--predictions" : show == SHOW_CLUSTERS ? "--clusters"
+                                                                                            : "--experiment");
     if (optind != argc - 1)
         return cli_usage("results", "expects one store, e.g. visbench results results/quickstart.db");
     vb_error err = {0};
     vb_store *store = NULL;
     if (vb_store_open(argv[optind], 1, &store, &err) != VB_OK)
         return cli_error(&err);
-    int rc = list ? render_list(store, fmt, &err) : render(store, exp, fmt, predictions, &err);
+    int rc = list ? render_list(store, fmt, &err) : render(store, exp, fmt, show, &err);
     vb_store_close(store);
     return rc;
 }

@@ -21,14 +21,32 @@ typedef struct run_ctx {
 
 /* One line per finished run; the whole block (sizes, timings, grid, the
  * per-class table) with -v, or when the spec has a single run. */
+/* mode: cluster: the clusters and, with labels, how they match them. */
+static void print_clusters(const vb_run_result *r)
+{
+    printf("%s [%s]  %d clusters", r->pipeline, r->fold, r->n_clusters);
+    if (r->cluster)
+        printf("  NMI %.4f  ARI %.4f  purity %.4f", r->cluster->nmi, r->cluster->ari, r->cluster->purity);
+    printf("  %zu samples assigned\n", r->n_assigned);
+}
+
 static void print_result(const vb_run_result *r, const vb_dataset *ds, int detailed)
 {
     const vb_metrics *m = r->metrics;
+    if (r->cluster_mode) {
+        print_clusters(r);
+        if (detailed)
+            printf("  features %s; extract %.2f s, postprocess %.2f s, train %.2f s, predict %.2f s\n", r->features,
+                   r->extract_s, r->postprocess_s, r->train_s, r->predict_s);
+        fflush(stdout);
+        return;
+    }
     if (!detailed) {
-        printf("%s [%s]  accuracy %.4f  macro-F1 %.4f  extract %.2f s  postprocess %.2f s  tune %.2f s  train %.2f s"
-               "  predict %.2f s%s%s\n",
-               r->pipeline, r->fold, m->accuracy, m->macro_f1, r->extract_s, r->postprocess_s, r->tune_s, r->train_s,
-               r->predict_s, r->grid ? "  grid " : "", r->grid ? r->grid : "");
+        printf("%s [%s]  accuracy %.4f  macro-F1 %.4f", r->pipeline, r->fold, m->accuracy, m->macro_f1);
+        if (r->cluster)
+            printf("  NMI %.4f  ARI %.4f", r->cluster->nmi, r->cluster->ari);
+        printf("  extract %.2f s  postprocess %.2f s  tune %.2f s  train %.2f s  predict %.2f s%s%s\n", r->extract_s,
+               r->postprocess_s, r->tune_s, r->train_s, r->predict_s, r->grid ? "  grid " : "", r->grid ? r->grid : "");
         fflush(stdout);
         return;
     }
@@ -88,6 +106,8 @@ static vb_status on_claim(void *user, const vb_spec_pipeline *sp, const vb_fold 
     vb_buf config;
     vb_buf_init(&config);
     vb_pipeline_config(sp, &config);
+    if (c->spec->cluster) /* the same pipeline clustering is another run */
+        vb_buf_puts(&config, " mode: cluster");
     if (config.failed) {
         vb_buf_free(&config);
         return vb_fail(err, VB_ERR_NOMEM, "out of memory");
@@ -184,14 +204,25 @@ static void pool_text(const vb_split *split, const vb_dataset *ds, char *out, si
     }
 }
 
+/* "3 classes", or "no labels" (labels: false) */
+static const char *classes_text(const vb_dataset *ds, char *buf, size_t size)
+{
+    if (ds->unlabeled)
+        snprintf(buf, size, "no labels");
+    else
+        snprintf(buf, size, "%d class%s", ds->n_classes, ds->n_classes == 1 ? "" : "es");
+    return buf;
+}
+
 /* --dry-run: what would run, with each pipeline's feature size. */
 static int print_plan(const vb_spec *spec, const vb_dataset *ds, const vb_split *split, const char *only,
                       vb_error *err)
 {
     char hash[17];
     vb_split_hash_text(split, hash);
-    printf("spec %s: dataset %s (%zu images, %d classes), %s split %s, %zu fold%s\n", spec->name, ds->name, ds->n,
-           ds->n_classes, vb_protocol_name(split->conf.protocol), hash, split->n_folds,
+    char ct[32];
+    printf("spec %s: dataset %s (%zu images, %s), %s split %s, %zu fold%s\n", spec->name, ds->name, ds->n,
+           classes_text(ds, ct, sizeof ct), vb_protocol_name(split->conf.protocol), hash, split->n_folds,
            split->n_folds == 1 ? "" : "s");
     char pool[160];
     pool_text(split, ds, pool, sizeof pool);
@@ -291,7 +322,8 @@ int cmd_run(int argc, char **argv)
         rc = print_plan(spec, ds, split, only, &err);
         goto done;
     }
-    vb_log(VB_LOG_INFO, "dataset %s: %zu images, %d classes, %s (%.1f s)", ds->name, ds->n, ds->n_classes,
+    char ct[32];
+    vb_log(VB_LOG_INFO, "dataset %s: %zu images, %s, %s (%.1f s)", ds->name, ds->n, classes_text(ds, ct, sizeof ct),
            ds->fixed_w ? "fixed size" : "sizes vary", load_s);
     db = store_path ? strdup(store_path) : vb_asprintf("results/%s.db", spec->name);
     split_path = db ? split_path_of(db) : NULL;

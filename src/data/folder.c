@@ -1,5 +1,7 @@
 /* Image folders: one sub-folder per class, files in sorted order. Either
- * one root (`path`) or an official split (`train` and `test` roots). */
+ * one root (`path`) or an official split (`train` and `test` roots). With
+ * `labels: false` the images sit in the folder itself and have no class
+ * (data to cluster, `mode: cluster`). */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -10,6 +12,8 @@ static const vb_param_def folder_params[] = {
      .help = "folder with one sub-folder of images per class (relative to the descriptor)"},
     {.name = "train", .type = VB_PT_STRING, .help = "training folder of class sub-folders (instead of path)"},
     {.name = "test", .type = VB_PT_STRING, .help = "official test folder of class sub-folders (with train)"},
+    {.name = "labels", .type = VB_PT_BOOL, .def = "true",
+     .help = "false: the images are in the folder itself, without classes (for mode: cluster)"},
     {.name = "skip_invalid", .type = VB_PT_BOOL, .def = "false",
      .help = "skip files that are not readable images, with a warning for each (default: error)"},
 };
@@ -120,6 +124,55 @@ static vb_status scan_root(collect *c, const char *root, uint8_t part, vb_error 
     return st;
 }
 
+/* Text files that may sit beside unlabelled images (a manifest, notes). */
+static int is_note(const char *name)
+{
+    static const char *const ext[] = {".yaml", ".yml", ".txt", ".md", ".csv", ".json"};
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+        size_t m = strlen(ext[i]);
+        if (n > m && strcmp(name + n - m, ext[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* labels: false: every file in root (but notes) is an image of class 0. */
+static vb_status scan_flat(collect *c, const char *root, vb_error *err)
+{
+    char **names;
+    int *is_dir;
+    size_t n;
+    vb_status st = vb_data_list_dir(root, &names, &is_dir, &n, err);
+    if (st != VB_OK)
+        return st;
+    if (class_index(c, "(none)", 1) != 0)
+        st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    c->items = st == VB_OK ? vb_calloc(n ? n : 1, sizeof *c->items, err) : NULL;
+    if (st == VB_OK && !c->items)
+        st = VB_ERR_NOMEM;
+    for (size_t i = 0; i < n && st == VB_OK; i++) {
+        if (is_dir[i]) {
+            st = vb_fail(err, VB_ERR_DATA,
+                         "%s/%s: a folder; with labels: false the images sit in %s itself (move them up, or drop "
+                         "labels: false for one sub-folder per class)",
+                         root, names[i], root);
+            break;
+        }
+        if (is_note(names[i]))
+            continue;
+        vb_file_item *it = &c->items[c->n_items];
+        if (!(it->path = vb_path_join(root, names[i])))
+            st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        else
+            c->n_items++;
+    }
+    if (st == VB_OK && c->n_items == 0)
+        st = vb_fail(err, VB_ERR_DATA, "%s: holds no images", root);
+    vb_data_free_names(names, is_dir, n);
+    return st;
+}
+
 static vb_status folder_load(const vb_params *p, const char *base_dir, vb_dataset **out, vb_error *err)
 {
     *out = NULL;
@@ -129,13 +182,16 @@ static vb_status folder_load(const vb_params *p, const char *base_dir, vb_datase
                              "give either path (one folder) or train (and optionally test) folders");
     if (test && !train)
         return vb_param_fail(p, "test", err, "test needs train");
+    int labels = vb_param_bool(p, "labels");
+    if (!labels && !path)
+        return vb_param_fail(p, "labels", err, "labels: false takes one folder (path), not train and test");
     collect c = {0};
     vb_status st = VB_OK;
     char *roots[2] = {vb_path_join(base_dir, path ? path : train), test ? vb_path_join(base_dir, test) : NULL};
     if (!roots[0] || (test && !roots[1]))
         st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
     if (st == VB_OK)
-        st = scan_root(&c, roots[0], test ? VB_PART_TRAIN : VB_PART_NONE, err);
+        st = labels ? scan_root(&c, roots[0], test ? VB_PART_TRAIN : VB_PART_NONE, err) : scan_flat(&c, roots[0], err);
     if (st == VB_OK && test)
         st = scan_root(&c, roots[1], VB_PART_TEST, err);
     vb_dataset *ds = NULL;
@@ -144,8 +200,10 @@ static vb_status folder_load(const vb_params *p, const char *base_dir, vb_datase
     if (st == VB_OK)
         st = vb_dataset_set_classes(ds, (const char *const *)c.classes, (int)c.n_classes, err);
     /* A class whose every file was skipped is empty now. */
-    if (st == VB_OK)
+    if (st == VB_OK && labels)
         st = vb_dataset_check_classes(ds, roots[0], err);
+    if (st == VB_OK)
+        ds->unlabeled = !labels;
     for (size_t i = 0; i < c.n_items; i++)
         free(c.items[i].path);
     free(c.items);
@@ -167,7 +225,9 @@ const vb_loader_vt vb_loader_folder = {
              .help = "image files in one sub-folder per class (any format stb_image reads)",
              .doc = "Classes are the sub-folder names in sorted order; files are read in sorted order. "
                     "Hidden files, and non-image files beside the class folders (README, dataset.yaml), "
-                    "are ignored; any other file that is not an image is an error unless skip_invalid is set.",
+                    "are ignored; any other file that is not an image is an error unless skip_invalid is set. "
+                    "With labels: false the images sit in the folder itself and have no class (for mode: "
+                    "cluster); text files there (.yaml, .yml, .txt, .md, .csv, .json) are ignored.",
              .params = folder_params,
              .n_params = sizeof folder_params / sizeof folder_params[0]},
     .load = folder_load,

@@ -58,7 +58,7 @@ vb_status vb_model_describe_build(vb_model *m, vb_error *err)
     vb_featpipe_describe(m->fp, &b);
     for (size_t i = 0; i < m->pc->n; i++)
         vb_buf_printf(&b, " -> %s", m->pc->post[i]->vt->info.name);
-    vb_buf_printf(&b, " -> %s, %d classes", m->clf->vt->info.name, m->n_classes);
+    vb_buf_printf(&b, " -> %s, %d class%s", m->clf->vt->info.name, m->n_classes, m->n_classes == 1 ? "" : "es");
     if (b.failed) {
         vb_buf_free(&b);
         return vb_fail(err, VB_ERR_NOMEM, "out of memory");
@@ -292,7 +292,9 @@ static vb_status parse_sections(vb_model *m, const section *s, const char *name,
     snprintf(what, sizeof what, "%s (HEAD)", name);
     vb_reader_init(&r, s[0].data, s[0].len, what);
     uint32_t k;
-    if ((st = vb_read_u32_range(&r, &k, 2, 1u << 16, "class count", err)) != VB_OK)
+    /* one class: a clustering of data without labels (the classifier's own
+     * load refuses one class for anything else) */
+    if ((st = vb_read_u32_range(&r, &k, 1, 1u << 16, "class count", err)) != VB_OK)
         return st;
     if (k > vb_reader_left(&r) / 8)
         return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt class count %u", what, k);
@@ -583,7 +585,8 @@ vb_status vb_model_load(const char *path, vb_model **out, vb_error *err)
 
 /* ---- prediction -------------------------------------------------------- */
 
-vb_status vb_model_predict_src(const vb_model *m, const vb_imgsrc *src, int *labels, float *scores, vb_error *err)
+vb_status vb_model_predict_src_ex(const vb_model *m, const vb_imgsrc *src, int *labels, float *scores, int *clusters,
+                                  vb_error *err)
 {
     size_t n = src->n;
     float *raw = vb_malloc(n ? n : 1, m->fp->dim * sizeof *raw, err), *X = NULL;
@@ -598,11 +601,23 @@ vb_status vb_model_predict_src(const vb_model *m, const vb_imgsrc *src, int *lab
         st = vb_postchain_apply(m->pc, raw, n, &X, err);
     if (st == VB_OK)
         st = vb_classifier_predict(m->clf, X, n, m->pc->dim, labels, scores ? scores : sc, err);
+    int k = 0;
+    if (st == VB_OK && clusters)
+        st = vb_classifier_cluster(m->clf, X, n, m->pc->dim, clusters, &k, err);
+    if (st == VB_OK && clusters && !k)
+        st = vb_fail(err, VB_ERR_STATE, "%s: the model's classifier does not cluster", m->clf->vt->info.name);
     free(raw);
     free(X);
     free(sc);
     return st;
 }
+
+vb_status vb_model_predict_src(const vb_model *m, const vb_imgsrc *src, int *labels, float *scores, vb_error *err)
+{
+    return vb_model_predict_src_ex(m, src, labels, scores, NULL, err);
+}
+
+int vb_model_clusters(const vb_model *m) { return vb_classifier_clusters(m->clf->vt, &m->clf->params); }
 
 typedef struct one_image {
     const vb_image *img;
@@ -640,8 +655,14 @@ static vb_status file_get(const vb_imgsrc *src, size_t i, vb_image *dst, vb_erro
 vb_status vb_model_predict_files(const vb_model *m, const char *const *paths, size_t n, int *labels, float *scores,
                                  vb_error *err)
 {
+    return vb_model_predict_files_ex(m, paths, n, labels, scores, NULL, err);
+}
+
+vb_status vb_model_predict_files_ex(const vb_model *m, const char *const *paths, size_t n, int *labels, float *scores,
+                                    int *clusters, vb_error *err)
+{
     vb_imgsrc src = {.n = n, .get = file_get, .ctx = paths};
-    return vb_model_predict_src(m, &src, labels, scores, err);
+    return vb_model_predict_src_ex(m, &src, labels, scores, clusters, err);
 }
 
 vb_status vb_model_predict_file(const vb_model *m, const char *path, int *label, float *scores, vb_error *err)

@@ -189,7 +189,7 @@ static vb_status model_info(const vb_spec *spec, const vb_spec_pipeline *sp, con
     vb_buf_init(&cfg);
     vb_pipeline_config(sp, &cfg);
     char hex[17];
-    vb_buf_puts(&b, "{\"task\": \"single-label\", \"spec\": ");
+    vb_buf_printf(&b, "{\"task\": \"%s\", \"spec\": ", spec->cluster ? "cluster" : "single-label");
     vb_buf_json_str(&b, spec->name);
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)spec->hash);
     vb_buf_printf(&b, ", \"spec_hash\": \"%s\", \"pipeline\": ", hex);

@@ -73,6 +73,62 @@ static vb_status fold_features(const vb_spec *spec, const vb_spec_pipeline *sp, 
     return VB_OK;
 }
 
+/* A clustering's view of one fold: the test part's scores against the
+ * labels, and in mode: cluster the assignment of every sample of the fold
+ * (training, validation, then test part). */
+typedef struct fold_clusters {
+    int k; /* clusters; 0 when the classifier is no clustering */
+    vb_cluster_scores scores;
+    size_t n;
+    size_t *idx;
+    int *assign;
+} fold_clusters;
+
+static vb_status cluster_fold(const vb_spec *spec, const vb_dataset *ds, const vb_fold *fold,
+                              const vb_fold_features *ff, const vb_fitted *fit, const float *Xte, fold_clusters *cl,
+                              vb_error *err)
+{
+    const size_t *part_idx[3] = {fold->train, fold->val, fold->test};
+    size_t part_n[3] = {fold->n_train, fold->n_val, fold->n_test};
+    size_t n_te = fold->n_test, n = spec->cluster ? part_n[0] + part_n[1] + n_te : n_te;
+    cl->idx = vb_malloc(n ? n : 1, sizeof *cl->idx, err);
+    cl->assign = vb_malloc(n ? n : 1, sizeof *cl->assign, err);
+    if (!cl->idx || !cl->assign)
+        return VB_ERR_NOMEM;
+    int *te = cl->assign + (n - n_te);
+    vb_status st = vb_classifier_cluster(fit->clf, Xte, n_te, fit->pc->dim, te, &cl->k, err);
+    if (st != VB_OK || !cl->k)
+        return st;
+    if (!ds->unlabeled) {
+        int *truth = vb_malloc(n_te ? n_te : 1, sizeof *truth, err);
+        if (!truth)
+            return VB_ERR_NOMEM;
+        for (size_t i = 0; i < n_te; i++)
+            truth[i] = ds->labels[fold->test[i]];
+        st = vb_cluster_compare(truth, te, n_te, ds->n_classes, cl->k, &cl->scores, err);
+        free(truth);
+        if (st != VB_OK)
+            return st;
+    }
+    if (!spec->cluster)
+        return VB_OK;
+    size_t at = 0;
+    for (int p = VB_ROWS_TRAIN; p <= VB_ROWS_TEST && st == VB_OK; p++) {
+        memcpy(cl->idx + at, part_idx[p], part_n[p] * sizeof *cl->idx);
+        if (p != VB_ROWS_TEST && part_n[p]) {
+            float *X = NULL;
+            int k;
+            st = vb_postchain_apply(fit->pc, ff->X[p], part_n[p], &X, err);
+            if (st == VB_OK)
+                st = vb_classifier_cluster(fit->clf, X, part_n[p], fit->pc->dim, cl->assign + at, &k, err);
+            free(X);
+        }
+        at += part_n[p];
+    }
+    cl->n = st == VB_OK ? n : 0;
+    return st;
+}
+
 static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
                          size_t fold_index, feat_cache *cache, const vb_run_sink *sink, int *sink_failed,
                          vb_error *err)
@@ -89,6 +145,7 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
     float *Xte = NULL, *scores = NULL;
     int *truth = NULL, *pred = NULL;
     vb_metrics m = {0};
+    fold_clusters cl = {0};
     vb_buf feat, params, info;
     vb_buf_init(&feat);
     vb_buf_init(&params);
@@ -115,6 +172,8 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
         goto out;
     predict_s = vb_now() - t2;
     if ((st = vb_metrics_compute(truth, pred, fold->n_test, ds->n_classes, &m, err)) != VB_OK)
+        goto out;
+    if ((st = cluster_fold(spec, ds, fold, ff, &fit, Xte, &cl, err)) != VB_OK)
         goto out;
 
     vb_writer w;
@@ -144,12 +203,17 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
         .model_bytes = model_bytes, .dim = fit.pc->dim, .features = feat.data, .params = params.data,
         .grid = fit.grid, .clf_info = info.data ? info.data : "",
         .started = started, .threads = vb_get_threads(),
+        .cluster_mode = spec->cluster, .labeled = !ds->unlabeled, .n_clusters = cl.k,
+        .cluster = cl.k && !ds->unlabeled ? &cl.scores : NULL,
+        .n_assigned = cl.n, .assigned_idx = cl.idx, .assign = cl.assign,
     };
     r.n_epochs = vb_classifier_curve(fit.clf, &r.epochs);
     r.finished = vb_wall_clock();
     st = sink->on_result(sink->user, &r, err);
     *sink_failed = st != VB_OK;
 out:
+    free(cl.idx);
+    free(cl.assign);
     vb_metrics_free(&m);
     vb_buf_free(&feat);
     vb_buf_free(&params);
@@ -191,9 +255,29 @@ static vb_status sizes_vary(const vb_spec *spec, const vb_spec_pipeline *sp, con
                    nb, ds->w[b], ds->h[b]);
 }
 
+/* Prefixes "pipeline 'P'" and what (one %s), and the pipeline's place in
+ * the spec unless the message names a place in it already. */
+static void where_prefix(const vb_spec *spec, const vb_spec_pipeline *sp, vb_error *err, const char *what,
+                         const char *arg)
+{
+    if (!err)
+        return;
+    char w[200];
+    snprintf(w, sizeof w, what, arg);
+    if (strstr(err->msg, spec->path))
+        vb_error_prefix(err, "pipeline '%s'%s", sp->name, w);
+    else
+        vb_error_prefix(err, "%s:%d:%d: pipeline '%s'%s", spec->path, sp->line, sp->col, sp->name, w);
+}
+
 vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const vb_run_opts *opts, vb_error *err)
 {
-    if (ds->n_classes < 2)
+    if (ds->unlabeled && !spec->cluster)
+        return vb_fail(err, VB_ERR_SPEC,
+                       "%s: the dataset%s%s has no labels (labels: false); classification needs them. Add mode: "
+                       "cluster to the spec to cluster it",
+                       spec->path, dataset_named(spec, ds) ? " " : "", dataset_named(spec, ds) ? ds->source : "");
+    if (ds->n_classes < 2 && !spec->cluster)
         return vb_fail(err, VB_ERR_DATA,
                        "%s: the dataset%s%s has %d class%s%s%s%s; classification needs at least two (add images of "
                        "another class)",
@@ -229,10 +313,10 @@ vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const v
                 vb_buf gb;
                 vb_buf_init(&gb);
                 vb_params_grid_describe(&sp->clf_params, g, &gb);
-                vb_error_prefix(err, "pipeline '%s', grid point %s", sp->name, gb.data ? gb.data : "");
+                where_prefix(spec, sp, err, ", grid point %s", gb.data ? gb.data : "");
                 vb_buf_free(&gb);
             } else if (st != VB_OK)
-                vb_error_prefix(err, "pipeline '%s'", sp->name);
+                where_prefix(spec, sp, err, "%s", "");
             vb_classifier_free(c);
         }
         if (st == VB_OK && points > 1 && spec->split.validation <= 0 && vb_tune_folds(sp) == 0)

@@ -150,7 +150,8 @@ static vb_status parse_prep_list(const vb_node *list, vb_prep_chain *chain, vb_e
     return st;
 }
 
-static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep, vb_spec_pipeline *p, vb_error *err)
+static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep, int cluster, vb_spec_pipeline *p,
+                                vb_error *err)
 {
     static const char *const keys[] = {"name", "preprocess", "features", "postprocess", "classifier", "tune"};
     vb_status st = vb_node_expect(node, VB_NODE_MAP, "each pipeline", err);
@@ -230,6 +231,16 @@ static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep,
     if ((st = parse_entry(clf, REGISTRY("classifier", vb_classifier_registry), 1, &vt, &p->clf_params, err)) != VB_OK)
         return st;
     p->clf = vt;
+    if (cluster && !vb_classifier_clusters(p->clf, &p->clf_params))
+        return vb_node_fail(clf, err,
+                            "pipeline '%s': %s%s does not cluster; mode: cluster takes kmeans, or gmm with mode: "
+                            "cluster",
+                            p->name, p->clf->info.name, strcmp(p->clf->info.name, "gmm") == 0 ? " in mode: classify" : "");
+    if (cluster && vb_params_grid_size(&p->clf_params) > 1)
+        return vb_node_fail(clf, err,
+                            "pipeline '%s': mode: cluster has no labels to tune a grid on; give each parameter one "
+                            "value (one pipeline per setting compares them)",
+                            p->name);
     const vb_node *tune = vb_node_get(node, "tune");
     if ((st = vb_params_parse(&p->tune, &vb_tune_plugin, tune, 0, err)) != VB_OK)
         return st;
@@ -244,13 +255,13 @@ static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep,
 
 static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
 {
-    static const char *const keys[] = {"name", "seed", "dataset", "split", "preprocess", "pipelines"};
+    static const char *const keys[] = {"name", "seed", "mode", "dataset", "split", "preprocess", "pipelines"};
     const vb_node *root = doc->root;
     if (!root)
         return vb_fail(err, VB_ERR_SPEC, "%s: the spec is empty", doc->file);
     vb_status st = vb_node_expect(root, VB_NODE_MAP, "the spec", err);
     if (st == VB_OK)
-        st = vb_node_check_keys(root, keys, 6, "the spec", err);
+        st = vb_node_check_keys(root, keys, 7, "the spec", err);
     if (st != VB_OK)
         return st;
 
@@ -276,6 +287,16 @@ static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
         if (v < 0)
             return vb_node_fail(seed, err, "seed must be >= 0, not %ld", v);
         spec->seed = (uint64_t)v;
+    }
+
+    const vb_node *mode = vb_node_get(root, "mode");
+    if (mode) {
+        const char *m;
+        if ((st = vb_node_str(mode, "mode", &m, err)) != VB_OK)
+            return st;
+        if (strcmp(m, "cluster") != 0 && strcmp(m, "classify") != 0)
+            return vb_node_fail(mode, err, "mode must be classify (the default) or cluster, not '%s'", m);
+        spec->cluster = strcmp(m, "cluster") == 0;
     }
 
     const vb_node *ds = vb_node_get(root, "dataset");
@@ -331,7 +352,7 @@ static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
         return VB_ERR_NOMEM;
     for (size_t i = 0; i < pipes->n; i++) {
         spec->n_pipelines = i + 1;
-        if ((st = parse_pipeline(pipes->items[i], gprep, &spec->pipelines[i], err)) != VB_OK)
+        if ((st = parse_pipeline(pipes->items[i], gprep, spec->cluster, &spec->pipelines[i], err)) != VB_OK)
             return st;
         for (size_t j = 0; j < i; j++)
             if (strcmp(spec->pipelines[j].name, spec->pipelines[i].name) == 0)

@@ -222,6 +222,14 @@ static void leaderboard(page *p)
     }
     vb_buf_puts(p->b, "<div class=\"scroll\">");
     vb_render_leaderboard(s, VB_FMT_HTML, p->b);
+    if (s->cluster_only) {
+        vb_buf_puts(p->b, "</div><p class=\"small\">");
+        vb_buf_puts(p->b, !s->by_nmi ? "In spec order: without labels nothing ranks the clusterings."
+                          : s->has_test ? "Ranked by NMI on the test part." : "Ranked by mean NMI over the folds.");
+        vb_buf_puts(p->b, " mode: cluster keeps no classification metrics; see <a href=\"#clustering\">"
+                          "Clustering</a>.</p>\n</section>\n");
+        return;
+    }
     vb_buf_puts(p->b, "</div><p class=\"small\">Ranked by ");
     vb_buf_puts(p->b, s->has_test ? "accuracy on the " : "mean accuracy over the cross-validation folds.");
     if (s->has_test) {
@@ -236,6 +244,75 @@ static void leaderboard(page *p)
                   " <a href=\"#resources\">Timings and memory</a>).</p>\n",
                   VB_SUMMARY_ALPHA, s->has_test ? "test" : "out-of-fold");
     vb_buf_puts(p->b, "</section>\n");
+}
+
+/* ---- clustering ------------------------------------------------------------------ */
+
+static void cell_num(page *p, double v, int decimals);
+
+static void stat_cell(page *p, const vb_stat *v, int test)
+{
+    vb_buf_puts(p->b, "<td class=\"num\">");
+    double x = test ? v->test : v->mean;
+    if (isnan(x))
+        vb_buf_puts(p->b, "-");
+    else if (!test && !isnan(v->sd))
+        vb_buf_printf(p->b, "%.4f &#177; %.4f", x, v->sd);
+    else
+        vb_buf_printf(p->b, "%.4f", x);
+    vb_buf_puts(p->b, "</td>");
+}
+
+/* Pipelines that cluster (kmeans, gmm): their test clusterings against the labels. */
+static void clustering(page *p)
+{
+    const vb_summary *s = p->s;
+    if (!s->has_cluster)
+        return;
+    section(p, "clustering", "Clustering");
+    expect(p, "clustering");
+    vb_buf_puts(p->b, "<div class=\"scroll\"><table><thead><tr><th class=\"l\">pipeline</th><th>clusters</th>");
+    static const char *const names[] = {"NMI", "ARI", "purity"};
+    for (int t = 1; t >= 0; t--) {
+        if (t ? !s->has_test : !s->has_cv)
+            continue;
+        for (int j = 0; s->has_nmi && j < 3; j++) {
+            vb_buf_printf(p->b, "<th>%s ", t ? "" : "CV");
+            if (t)
+                text(p, tf(p));
+            vb_buf_printf(p->b, " %s</th>", names[j]);
+        }
+    }
+    vb_buf_puts(p->b, "</tr></thead><tbody>");
+    for (size_t i = 0; i < s->n; i++) {
+        const vb_summary_row *r = &s->rows[i];
+        if (isnan(r->clusters.test) && !r->clusters.n)
+            continue;
+        vb_buf_puts(p->b, "<tr><td class=\"l nw\">");
+        text(p, r->pipeline);
+        vb_buf_puts(p->b, "</td>");
+        cell_num(p, !isnan(r->clusters.test) ? r->clusters.test : r->clusters.mean, 0);
+        for (int t = 1; t >= 0; t--) {
+            if (t ? !s->has_test : !s->has_cv)
+                continue;
+            const vb_stat *v[3] = {&r->nmi, &r->ari, &r->purity};
+            for (int j = 0; s->has_nmi && j < 3; j++)
+                stat_cell(p, v[j], t);
+        }
+        vb_buf_puts(p->b, "</tr>");
+    }
+    vb_buf_puts(p->b, "</tbody></table></div><p class=\"small\">");
+    if (s->has_nmi)
+        vb_buf_puts(p->b, "Each clustering of the test part against its labels: NMI (normalised mutual information, "
+                          "arithmetic mean), ARI (adjusted Rand index, 0 for chance) and purity (the share of "
+                          "samples in their cluster&#8217;s majority class). Cluster numbers are arbitrary, so these "
+                          "compare clusterings, not predictions. ");
+    else
+        vb_buf_puts(p->b, "The data set has no labels, so nothing scores the clusterings here. ");
+    if (s->cluster_only)
+        vb_buf_puts(p->b, "In <code>mode: cluster</code> every sample&#8217;s cluster is stored: "
+                          "<code>visbench results DB --clusters</code> prints them as CSV.");
+    vb_buf_puts(p->b, "</p></section>\n");
 }
 
 /* ---- accuracy bars -------------------------------------------------------------- */
@@ -955,20 +1032,28 @@ void rep_html(const vb_summary *s, const rep_view *v, const char *source, vb_buf
     vb_buf_printf(b, " split &middot; %zu pipeline%s &middot; %d classes &middot; ", s->n, s->n == 1 ? "" : "s",
                   e->n_classes);
     text(&p, rep_first_start(e));
-    vb_buf_puts(b, "</p><nav><a href=\"#summary\">Summary</a><a href=\"#leaderboard\">Leaderboard</a>"
-                   "<a href=\"#accuracy\">Accuracy</a><a href=\"#tradeoffs\">Cost</a><a href=\"#per-class\">Per class</a>"
-                   "<a href=\"#confusion\">Confusion</a><a href=\"#roc\">ROC</a><a href=\"#curves\">Curves</a>"
-                   "<a href=\"#significance\">Significance</a><a href=\"#hyperparameters\">Hyperparameters</a>"
-                   "<a href=\"#resources\">Timings</a></nav></header>\n<main>\n");
+    vb_buf_puts(b, "</p><nav><a href=\"#summary\">Summary</a><a href=\"#leaderboard\">Leaderboard</a>");
+    if (s->has_cluster)
+        vb_buf_puts(b, "<a href=\"#clustering\">Clustering</a>");
+    /* mode: cluster has no classification results to draw */
+    if (!s->cluster_only)
+        vb_buf_puts(b, "<a href=\"#accuracy\">Accuracy</a><a href=\"#tradeoffs\">Cost</a><a href=\"#per-class\">Per "
+                       "class</a><a href=\"#confusion\">Confusion</a><a href=\"#roc\">ROC</a><a href=\"#curves\">"
+                       "Curves</a><a href=\"#significance\">Significance</a>");
+    vb_buf_puts(b, "<a href=\"#hyperparameters\">Hyperparameters</a><a href=\"#resources\">Timings</a></nav></header>"
+                   "\n<main>\n");
     summary(&p);
     leaderboard(&p);
-    accuracy(&p);
-    tradeoffs(&p);
-    per_class(&p);
-    confusion(&p);
-    roc(&p);
-    curves(&p);
-    significance(&p);
+    clustering(&p);
+    if (!s->cluster_only) {
+        accuracy(&p);
+        tradeoffs(&p);
+        per_class(&p);
+        confusion(&p);
+        roc(&p);
+        curves(&p);
+        significance(&p);
+    }
     hyperparameters(&p);
     resources(&p);
     failures(&p);

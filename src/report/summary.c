@@ -21,7 +21,8 @@ void vb_summary_free(vb_summary *s)
 
 double vb_summary_score(const vb_summary *s, const vb_summary_row *r)
 {
-    return s->has_test && !isnan(r->accuracy.test) ? r->accuracy.test : r->accuracy.mean;
+    const vb_stat *v = s->by_nmi ? &r->nmi : &r->accuracy;
+    return s->has_test && !isnan(v->test) ? v->test : v->mean;
 }
 
 static int by_score(const void *a, const void *b, void *ctx)
@@ -278,6 +279,7 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
         if (vb_store_run_is_test(r))
             row->test_run = r;
     }
+    int has_accuracy = 0;
     for (size_t j = 0; j < s->n; j++) {
         vb_summary_row *row = &s->rows[j];
         if (row->n_done) {
@@ -297,9 +299,18 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
         stat_of(e, rs, "auc_macro", &row->auc_macro);
         stat_of(e, rs, "log_loss", &row->log_loss);
         stat_of(e, rs, "top2_accuracy", &row->top2_accuracy);
+        stat_of(e, rs, "purity", &row->purity);
+        stat_of(e, rs, "nmi", &row->nmi);
+        stat_of(e, rs, "ari", &row->ari);
+        stat_of(e, rs, "clusters", &row->clusters);
+        s->has_cluster |= !isnan(row->clusters.test) || row->clusters.n > 0;
+        has_accuracy |= !isnan(row->accuracy.test) || row->accuracy.n > 0;
+        s->has_nmi |= !isnan(row->nmi.test) || row->nmi.n > 0;
         if (row->n_cv > s->n_cv_folds)
             s->n_cv_folds = row->n_cv;
     }
+    s->cluster_only = !has_accuracy && s->has_cluster;
+    s->by_nmi = s->cluster_only && s->has_nmi;
     qsort_r(s->rows, s->n, sizeof *s->rows, by_score, s);
     size_t n = s->n;
     /* The full pairwise matrix for the leading pipelines; every pipeline

@@ -384,6 +384,11 @@ static double g_test_auc(const vb_summary_row *r) { return r->auc_macro.test; }
 static double g_test_ll(const vb_summary_row *r) { return r->log_loss.test; }
 static double g_cv_acc(const vb_summary_row *r) { return r->accuracy.mean; }
 static double g_cv_f1(const vb_summary_row *r) { return r->macro_f1.mean; }
+/* Clustering scores: on the test fold when there is one, else the CV mean. */
+static double test_or_mean(const vb_stat *v) { return !isnan(v->test) ? v->test : v->mean; }
+static double g_nmi(const vb_summary_row *r) { return test_or_mean(&r->nmi); }
+static double g_ari(const vb_summary_row *r) { return test_or_mean(&r->ari); }
+static double g_purity(const vb_summary_row *r) { return test_or_mean(&r->purity); }
 static double g_train(const vb_summary_row *r) { return r->n_done ? r->train_s + r->tune_s : NAN; }
 static double g_rate(const vb_summary_row *r) { return r->n_done ? r->predict_per_s : NAN; }
 static double g_rss(const vb_summary_row *r) { return r->n_done ? r->peak_rss_mb : NAN; }
@@ -410,18 +415,25 @@ static void html_stat(vb_buf *b, const vb_summary *s, size_t row, const vb_stat 
 static void leaderboard_html(const vb_summary *s, vb_buf *b)
 {
     const char *tf = s->test_fold ? s->test_fold : "test";
+    int acc = !s->cluster_only;
     vb_buf_puts(b, "<table class=\"lb\"><thead><tr><th>rank</th><th class=\"l\">pipeline</th>");
-    if (s->has_test)
+    if (s->has_test && acc)
         vb_buf_printf(b, "<th>%s accuracy</th><th>%s macro-F1</th><th>%s AUC</th><th>%s log-loss</th>", tf, tf, tf, tf);
-    if (s->has_cv)
+    if (s->has_cv && acc)
         vb_buf_printf(b, "<th>CV accuracy (%zu folds)</th><th>CV macro-F1</th>", s->n_cv_folds);
-    vb_buf_puts(b, "<th>p vs best</th><th>train s</th><th>images/s</th><th>peak MB</th></tr></thead><tbody>");
+    if (s->has_nmi)
+        vb_buf_printf(b, "<th>%s NMI</th><th>%s ARI</th><th>%s purity</th>", s->has_test ? tf : "CV",
+                      s->has_test ? tf : "CV", s->has_test ? tf : "CV");
+    if (s->has_cluster)
+        vb_buf_puts(b, "<th>clusters</th>");
+    vb_buf_puts(b, acc ? "<th>p vs best</th>" : "");
+    vb_buf_puts(b, "<th>train s</th><th>images/s</th><th>peak MB</th></tr></thead><tbody>");
     for (size_t i = 0; i < s->n; i++) {
         const vb_summary_row *r = &s->rows[i];
         vb_buf_printf(b, "<tr><td class=\"num\">%zu</td><td class=\"l nw\"><span class=\"pl\">", i + 1);
         vb_html_text(b, r->pipeline);
         vb_buf_puts(b, "</span>");
-        if (i == 0 && r->n_done)
+        if (i == 0 && r->n_done && (acc || s->by_nmi))
             vb_buf_puts(b, " <span class=\"badge best\" title=\"ranked first\">best</span>");
         else if (!isnan(r->p_best) && r->p_best >= VB_SUMMARY_ALPHA)
             vb_buf_printf(b,
@@ -431,22 +443,34 @@ static void leaderboard_html(const vb_summary *s, vb_buf *b)
         if (r->n_failed)
             vb_buf_printf(b, " <span class=\"badge fail\">%zu failed</span>", r->n_failed);
         vb_buf_puts(b, "</td>");
-        if (s->has_test) {
+        if (s->has_test && acc) {
             html_num(b, s, i, g_test_acc, 0, 4);
             html_num(b, s, i, g_test_f1, 0, 4);
             html_num(b, s, i, g_test_auc, 0, 4);
             html_num(b, s, i, g_test_ll, 1, 4);
         }
-        if (s->has_cv) {
+        if (s->has_cv && acc) {
             html_stat(b, s, i, &r->accuracy, g_cv_acc);
             html_stat(b, s, i, &r->macro_f1, g_cv_f1);
         }
-        vb_buf_puts(b, "<td class=\"num\"");
-        if (r->p_best_test)
-            vb_buf_printf(b, " title=\"%s\"", r->p_best_test);
-        vb_buf_puts(b, ">");
-        p_best_cell(b, r, i == 0);
-        vb_buf_puts(b, "</td>");
+        if (s->has_nmi) {
+            html_num(b, s, i, g_nmi, 0, 4);
+            html_num(b, s, i, g_ari, 0, 4);
+            html_num(b, s, i, g_purity, 0, 4);
+        }
+        if (s->has_cluster) {
+            vb_buf_puts(b, "<td class=\"num\">");
+            num(b, test_or_mean(&r->clusters), 0);
+            vb_buf_puts(b, "</td>");
+        }
+        if (acc) {
+            vb_buf_puts(b, "<td class=\"num\"");
+            if (r->p_best_test)
+                vb_buf_printf(b, " title=\"%s\"", r->p_best_test);
+            vb_buf_puts(b, ">");
+            p_best_cell(b, r, i == 0);
+            vb_buf_puts(b, "</td>");
+        }
         html_num(b, s, i, g_train, 1, 2);
         html_num(b, s, i, g_rate, 0, 0);
         html_num(b, s, i, g_rss, 1, 0);
@@ -461,7 +485,8 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
     if (fmt == VB_FMT_CSV) {
         vb_buf_puts(b, "rank,pipeline,runs,failed,test_accuracy,cv_accuracy_mean,cv_accuracy_sd,test_macro_f1,"
                        "cv_macro_f1_mean,cv_macro_f1_sd,test_auc,test_log_loss,extract_s,train_s,tune_s,predict_s,"
-                       "predict_per_s,peak_rss_mb,model_kb,postprocess_s,features,params,grid\n");
+                       "predict_per_s,peak_rss_mb,model_kb,postprocess_s,test_nmi,cv_nmi_mean,test_ari,cv_ari_mean,"
+                       "test_purity,cv_purity_mean,clusters,features,params,grid\n");
         for (size_t i = 0; i < s->n; i++) {
             const vb_summary_row *r = &s->rows[i];
             vb_buf_printf(b, "%zu,", i + 1);
@@ -469,7 +494,9 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
             vb_buf_printf(b, ",%zu,%zu", r->n_done, r->n_failed);
             double v[] = {r->accuracy.test, r->accuracy.mean, r->accuracy.sd, r->macro_f1.test, r->macro_f1.mean,
                           r->macro_f1.sd, r->auc_macro.test, r->log_loss.test, r->extract_s, r->train_s, r->tune_s,
-                          r->predict_s, r->predict_per_s, r->peak_rss_mb, r->model_kb, r->postprocess_s};
+                          r->predict_s, r->predict_per_s, r->peak_rss_mb, r->model_kb, r->postprocess_s,
+                          r->nmi.test, r->nmi.mean, r->ari.test, r->ari.mean, r->purity.test, r->purity.mean,
+                          test_or_mean(&r->clusters)};
             for (size_t j = 0; j < sizeof v / sizeof v[0]; j++) {
                 vb_buf_puts(b, ",");
                 if (!isnan(v[j]))
@@ -508,6 +535,15 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
             json_num(b, "predict_per_s", r->predict_per_s);
             json_num(b, "peak_rss_mb", r->peak_rss_mb);
             json_num(b, "model_kb", r->model_kb);
+            if (s->has_cluster) {
+                json_num(b, "test_nmi", r->nmi.test);
+                json_num(b, "cv_nmi_mean", r->nmi.mean);
+                json_num(b, "test_ari", r->ari.test);
+                json_num(b, "cv_ari_mean", r->ari.mean);
+                json_num(b, "test_purity", r->purity.test);
+                json_num(b, "cv_purity_mean", r->purity.mean);
+                json_num(b, "clusters", test_or_mean(&r->clusters));
+            }
             vb_buf_puts(b, ", \"features\": ");
             vb_buf_json_str(b, r->features);
             vb_buf_puts(b, ", \"params\": ");
@@ -529,25 +565,39 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
         leaderboard_html(s, b);
         return;
     }
-    int md = fmt == VB_FMT_MD;
+    int md = fmt == VB_FMT_MD, acc = !s->cluster_only, clu = s->has_nmi;
+    const char *cw = s->has_test ? tf : "CV";
     if (md) {
         vb_buf_puts(b, "| rank | pipeline |");
-        if (s->has_test)
+        if (s->has_test && acc)
             vb_buf_printf(b, " %s accuracy | %s macro-F1 | %s AUC |", tf, tf, tf);
-        if (s->has_cv)
+        if (s->has_cv && acc)
             vb_buf_printf(b, " CV accuracy (%zu folds) | CV macro-F1 |", s->n_cv_folds);
-        vb_buf_puts(b, " p vs best | train s | predict s | images/s | peak MB | features |\n|---:|---|");
-        if (s->has_test)
+        if (clu)
+            vb_buf_printf(b, " %s NMI | %s ARI | %s purity |", cw, cw, cw);
+        if (s->has_cluster)
+            vb_buf_puts(b, " clusters |");
+        vb_buf_puts(b, acc ? " p vs best | train s | predict s | images/s | peak MB | features |\n|---:|---|"
+                           : " train s | predict s | images/s | peak MB | features |\n|---:|---|");
+        if (s->has_test && acc)
             vb_buf_puts(b, "---:|---:|---:|");
-        if (s->has_cv)
+        if (s->has_cv && acc)
             vb_buf_puts(b, "---:|---:|");
-        vb_buf_puts(b, "---|---:|---:|---:|---:|---|\n");
+        if (clu)
+            vb_buf_puts(b, "---:|---:|---:|");
+        if (s->has_cluster)
+            vb_buf_puts(b, "---:|");
+        vb_buf_puts(b, acc ? "---|---:|---:|---:|---:|---|\n" : "---:|---:|---:|---:|---|\n");
     } else {
         vb_buf_printf(b, "%-4s %-22s", "rank", "pipeline");
-        if (s->has_test)
+        if (s->has_test && acc)
             vb_buf_printf(b, " %9s %9s %7s", "accuracy", "macro-F1", "AUC");
-        if (s->has_cv)
+        if (s->has_cv && acc)
             vb_buf_printf(b, " %-19s %-19s", "CV accuracy", "CV macro-F1");
+        if (clu)
+            vb_buf_printf(b, " %7s %7s %7s", "NMI", "ARI", "purity");
+        if (s->has_cluster)
+            vb_buf_printf(b, " %8s", "clusters");
         vb_buf_printf(b, " %9s %9s %10s %8s  %s\n", "train s", "predict s", "images/s", "peak MB", "features");
     }
     for (size_t i = 0; i < s->n; i++) {
@@ -568,7 +618,7 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
             if (r->n_failed)
                 vb_buf_printf(b, " (%zu failed)", r->n_failed);
             vb_buf_puts(b, " |");
-            if (s->has_test) {
+            if (s->has_test && acc) {
                 vb_buf_puts(b, i == 0 ? " **" : " ");
                 num(b, r->accuracy.test, 4);
                 vb_buf_puts(b, i == 0 ? "** | " : " | ");
@@ -577,11 +627,24 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
                 num(b, r->auc_macro.test, 4);
                 vb_buf_puts(b, " |");
             }
-            if (s->has_cv)
+            if (s->has_cv && acc)
                 vb_buf_printf(b, " %s | %s |", cv1, cv2);
+            for (int j = 0; clu && j < 3; j++) {
+                vb_buf_puts(b, " ");
+                num(b, (j == 0 ? g_nmi : j == 1 ? g_ari : g_purity)(r), 4);
+                vb_buf_puts(b, " |");
+            }
+            if (s->has_cluster) {
+                vb_buf_puts(b, " ");
+                num(b, test_or_mean(&r->clusters), 0);
+                vb_buf_puts(b, " |");
+            }
+            if (acc) {
+                vb_buf_puts(b, " ");
+                p_best_cell(b, r, i == 0);
+                vb_buf_puts(b, " |");
+            }
             vb_buf_puts(b, " ");
-            p_best_cell(b, r, i == 0);
-            vb_buf_puts(b, " | ");
             num(b, r->train_s + r->tune_s, 2);
             vb_buf_puts(b, " | ");
             num(b, r->predict_s, 2);
@@ -596,15 +659,27 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
             char name[64];
             snprintf(name, sizeof name, "%s%s", r->pipeline, r->n_failed ? " (failed)" : "");
             vb_buf_printf(b, "%-4zu %-22s", i + 1, name);
-            if (s->has_test) {
+            if (s->has_test && acc) {
                 char a[32], f[32], u[32];
                 snprintf(a, sizeof a, isnan(r->accuracy.test) ? "-" : "%.4f", r->accuracy.test);
                 snprintf(f, sizeof f, isnan(r->macro_f1.test) ? "-" : "%.4f", r->macro_f1.test);
                 snprintf(u, sizeof u, isnan(r->auc_macro.test) ? "-" : "%.4f", r->auc_macro.test);
                 vb_buf_printf(b, " %9s %9s %7s", a, f, u);
             }
-            if (s->has_cv)
+            if (s->has_cv && acc)
                 vb_buf_printf(b, " %-19s %-19s", cv1, cv2);
+            for (int j = 0; clu && j < 3; j++) {
+                double v = (j == 0 ? g_nmi : j == 1 ? g_ari : g_purity)(r);
+                char c[32];
+                snprintf(c, sizeof c, isnan(v) ? "-" : "%.4f", v);
+                vb_buf_printf(b, " %7s", c);
+            }
+            if (s->has_cluster) {
+                double v = test_or_mean(&r->clusters);
+                char c[32];
+                snprintf(c, sizeof c, isnan(v) ? "-" : "%.0f", v);
+                vb_buf_printf(b, " %8s", c);
+            }
             vb_buf_printf(b, " %9.2f %9.2f %10.0f %8.0f  %s\n", r->train_s + r->tune_s, r->predict_s,
                           r->predict_per_s, r->peak_rss_mb, r->features ? r->features : "");
         }
@@ -761,6 +836,13 @@ void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b)
         return;
     }
     int md = fmt == VB_FMT_MD;
+    if (s->cluster_only) {
+        vb_buf_puts(b, "pairwise tests: none in mode: cluster (a cluster's number is arbitrary, so predictions do not "
+                       "pair up; compare the NMI and ARI columns)\n");
+        if (md)
+            vb_buf_puts(b, "\n");
+        return;
+    }
     const char *where = s->has_test ? s->test_fold : "pooled out-of-fold predictions";
     if (s->n > n)
         vb_buf_printf(b, "%sthe %zu best of %zu pipelines (the leaderboard compares every one with the best)%s",

@@ -3,6 +3,7 @@
 #include "visbench/node.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,9 +48,20 @@ void vb_result_json(const vb_run_result *r, const vb_dataset *ds, int details, v
                 {"extract_s", r->extract_s},       {"postprocess_s", r->postprocess_s},
                 {"tune_s", r->tune_s},
                 {"train_s", r->train_s},           {"predict_s", r->predict_s}};
-    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+    /* mode: cluster: no classification metrics (the first six) */
+    for (size_t i = r->cluster_mode ? 6 : 0; i < sizeof nums / sizeof nums[0]; i++) {
         vb_buf_printf(b, ", \"%s\": ", nums[i].name);
         vb_buf_double(b, nums[i].v);
+    }
+    if (r->n_clusters)
+        vb_buf_printf(b, ", \"clusters\": %d", r->n_clusters);
+    if (r->cluster) {
+        vb_buf_puts(b, ", \"nmi\": ");
+        vb_buf_double(b, r->cluster->nmi);
+        vb_buf_puts(b, ", \"ari\": ");
+        vb_buf_double(b, r->cluster->ari);
+        vb_buf_puts(b, ", \"purity\": ");
+        vb_buf_double(b, r->cluster->purity);
     }
     sizes_json(r->n_train, r->n_val, r->n_test, r->dim, r->features_shared, r->peak_rss_kb, r->model_bytes, r->proba,
                r->features, b);
@@ -94,10 +106,18 @@ void vb_stored_result_json(const vb_store_run *r, vb_buf *b)
     vb_buf_json_str(b, r->fold);
     static const char *const metrics[] = {"accuracy",        "balanced_accuracy", "macro_f1",
                                           "macro_precision", "macro_recall",      "weighted_f1"};
-    for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++) {
+    /* mode: cluster stores no accuracy, and only clusterings have the rest */
+    int cluster_mode = isnan(vb_store_metric(r, "accuracy")) && !isnan(vb_store_metric(r, "clusters"));
+    for (size_t i = 0; !cluster_mode && i < sizeof metrics / sizeof metrics[0]; i++) {
         vb_buf_printf(b, ", \"%s\": ", metrics[i]);
         vb_buf_double(b, vb_store_metric(r, metrics[i]));
     }
+    static const char *const cluster[] = {"clusters", "nmi", "ari", "purity"};
+    for (size_t i = 0; i < sizeof cluster / sizeof cluster[0]; i++)
+        if (!isnan(vb_store_metric(r, cluster[i]))) {
+            vb_buf_printf(b, ", \"%s\": ", cluster[i]);
+            vb_buf_double(b, vb_store_metric(r, cluster[i]));
+        }
     struct {
         const char *name;
         double v;

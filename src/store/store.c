@@ -73,6 +73,8 @@ static const char *const schema[] = {
     "CREATE TABLE predictions(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " sample INTEGER NOT NULL, true_class INTEGER NOT NULL, pred_class INTEGER NOT NULL, scores BLOB,"
     " PRIMARY KEY(run_id, sample)) WITHOUT ROWID",
+    "CREATE TABLE clusters(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " sample INTEGER NOT NULL, cluster INTEGER NOT NULL, PRIMARY KEY(run_id, sample)) WITHOUT ROWID",
     "CREATE TABLE curves(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " epoch INTEGER NOT NULL, train_loss REAL, train_acc REAL, val_loss REAL, val_acc REAL, lr REAL,"
     " seconds REAL, PRIMARY KEY(run_id, epoch))",
@@ -864,12 +866,20 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
     int k = r->n_classes;
     if (st == VB_OK)
         st = prepare(s, "INSERT INTO metrics(run_id, name, value) VALUES (?, ?, ?)", &q, err);
-    if (st == VB_OK) {
+    if (st == VB_OK && !r->cluster_mode) {
         vb_named_value ms[VB_METRIC_SET_SIZE];
         vb_metric_set(m, r->truth, r->scores, r->n_test, k, r->proba, ms);
         for (size_t i = 0; st == VB_OK && i < VB_METRIC_SET_SIZE; i++)
             if (!isnan(ms[i].v))
                 st = put_metric(s, q, run, ms[i].name, ms[i].v, err);
+    }
+    if (st == VB_OK && r->n_clusters)
+        st = put_metric(s, q, run, "clusters", r->n_clusters, err);
+    if (st == VB_OK && r->cluster) {
+        const vb_named_value cs[] = {
+            {"purity", r->cluster->purity}, {"nmi", r->cluster->nmi}, {"ari", r->cluster->ari}};
+        for (size_t i = 0; st == VB_OK && i < sizeof cs / sizeof cs[0]; i++)
+            st = put_metric(s, q, run, cs[i].name, cs[i].v, err);
     }
     sqlite3_finalize(q);
     q = NULL;
@@ -878,7 +888,8 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
                      "INSERT INTO class_metrics(run_id, class, precision, recall, f1, support, auc)"
                      " VALUES (?, ?, ?, ?, ?, ?, ?)",
                      &q, err);
-    for (int c = 0; st == VB_OK && c < k; c++) {
+    /* mode: cluster keeps no classification results, only its clusters */
+    for (int c = 0; st == VB_OK && !r->cluster_mode && c < k; c++) {
         sqlite3_reset(q);
         sqlite3_bind_int64(q, 1, run);
         sqlite3_bind_int(q, 2, c);
@@ -898,7 +909,7 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
     q = NULL;
     if (st == VB_OK)
         st = prepare(s, "INSERT INTO confusion(run_id, true_class, pred_class, count) VALUES (?, ?, ?, ?)", &q, err);
-    for (int i = 0; st == VB_OK && i < k; i++)
+    for (int i = 0; st == VB_OK && !r->cluster_mode && i < k; i++)
         for (int j = 0; st == VB_OK && j < k; j++) {
             size_t cnt = m->confusion[(size_t)i * (size_t)k + (size_t)j];
             if (!cnt)
@@ -920,7 +931,7 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
     uint8_t *blob = st == VB_OK && r->scores ? vb_malloc((size_t)k, 4, err) : NULL;
     if (st == VB_OK && r->scores && !blob)
         st = VB_ERR_NOMEM; /* not predictions without their scores */
-    for (size_t i = 0; st == VB_OK && i < r->n_test; i++) {
+    for (size_t i = 0; st == VB_OK && !r->cluster_mode && i < r->n_test; i++) {
         sqlite3_reset(q);
         sqlite3_bind_int64(q, 1, run);
         sqlite3_bind_int64(q, 2, (sqlite3_int64)r->test_idx[i]);
@@ -941,6 +952,18 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
             st = db_fail(s, err, "cannot write predictions");
     }
     free(blob);
+    sqlite3_finalize(q);
+    q = NULL;
+    if (st == VB_OK && r->n_assigned)
+        st = prepare(s, "INSERT INTO clusters(run_id, sample, cluster) VALUES (?, ?, ?)", &q, err);
+    for (size_t i = 0; st == VB_OK && i < r->n_assigned; i++) {
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, run);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)r->assigned_idx[i]);
+        sqlite3_bind_int(q, 3, r->assign[i]);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            st = db_fail(s, err, "cannot write cluster assignments");
+    }
     sqlite3_finalize(q);
     q = NULL;
     if (st == VB_OK && r->n_epochs)
@@ -1426,4 +1449,36 @@ void vb_store_list_free(vb_store_exp_info *list, size_t n)
         free(list[i].updated);
     }
     free(list);
+}
+
+vb_status vb_store_clusters_csv(vb_store *s, int64_t exp, vb_buf *b, vb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    vb_status st = prepare(s,
+                           "SELECT r.pipeline, r.fold, c.sample, m.part, m.file, m.item, c.cluster"
+                           " FROM clusters c JOIN runs r ON r.id = c.run_id"
+                           " LEFT JOIN samples m ON m.experiment_id = r.experiment_id AND m.sample = c.sample"
+                           " WHERE r.experiment_id = ? AND r.status = 'done'"
+                           " ORDER BY r.pipeline_index, r.fold_index, c.sample",
+                           &q, err);
+    if (st != VB_OK)
+        return st;
+    sqlite3_bind_int64(q, 1, exp);
+    vb_buf_puts(b, "pipeline,fold,sample,part,file,item,cluster\n");
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        for (int c = 0; c < 7; c++) {
+            if (c)
+                vb_buf_puts(b, ",");
+            if (sqlite3_column_type(q, c) == SQLITE_INTEGER)
+                vb_buf_printf(b, "%lld", (long long)sqlite3_column_int64(q, c));
+            else if (sqlite3_column_type(q, c) != SQLITE_NULL)
+                vb_buf_csv_field(b, (const char *)sqlite3_column_text(q, c));
+        }
+        vb_buf_puts(b, "\n");
+    }
+    if (rc != SQLITE_DONE)
+        st = db_fail(s, err, "cannot read the cluster assignments");
+    sqlite3_finalize(q);
+    return st;
 }

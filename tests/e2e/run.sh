@@ -607,5 +607,85 @@ printf 'P5 99999999999 1 255\n' >ubimg/a/big.pgm
 expect_fail "pnm with a huge side" "ubimg/a/big.pgm: corrupt PNM header: a side over 32768 or a maximum value over 65535" \
   "$VB" dataset info ubimg
 
+# a PNG whose first IDAT chunk is empty (stb_image would add to a null pointer)
+{ printf '\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x01\0\0\0\x01\x08\0\0\0\0\0\0\0\0'
+  printf '\0\0\0\0IDAT\0\0\0\0\0\0\0\0IEND\0\0\0\0'; } >ubimg/a/idat.png
+rm -f ubimg/a/big.pgm
+expect_fail "png with an empty first IDAT" "ubimg/a/idat.png: corrupt PNG: the first IDAT chunk is empty" \
+  "$VB" dataset info ubimg
+
+# ---- clustering ---------------------------------------------------------------
+# kmeans and gmm next to classifiers: purity, NMI and ARI of the test part
+cat >clu-mixed.yaml <<'YAML'
+name: clu-mixed
+dataset: shapes
+split: {protocol: kfold, k: 3}
+pipelines:
+  - name: hog-km
+    features: [hog]
+    classifier: {kmeans: {k: 3}}
+  - name: hog-knn
+    features: [hog]
+    classifier: knn
+YAML
+expect_ok "run with a clustering" "$VB" run clu-mixed.yaml
+grep -q '^rank .*CV accuracy.*NMI *ARI *purity *clusters' out.txt && grep -q '^hog-km \[fold1\]  accuracy .*  NMI 0\.' out.txt && ok || { bad "leaderboard lacks the cluster columns"; cat out.txt >&2; }
+grep -E '^[12] +hog-km .* 0\.[0-9]{4} +-?[01]\.[0-9]{4} +[01]\.[0-9]{4} +3 ' out.txt >/dev/null && ok || { bad "hog-km cluster scores"; cat out.txt >&2; }
+grep -E '^[12] +hog-knn .* - +- +- +- ' out.txt >/dev/null && ok || { bad "knn shows cluster scores"; cat out.txt >&2; }
+n=$(sqlite3 results/clu-mixed.db "select count(*) from metrics m join runs r on r.id = m.run_id where r.pipeline = 'hog-km' and m.name in ('nmi', 'ari', 'purity') and m.value between -1 and 1")
+[ "$n" = 9 ] && ok || bad "store: $n cluster metrics for 3 folds, expected 9"
+expect_ok "results --format csv" "$VB" results results/clu-mixed.db --format csv
+head -1 out.txt | grep -q 'test_nmi,cv_nmi_mean,test_ari,cv_ari_mean,test_purity,cv_purity_mean,clusters' && ok || bad "csv lacks cluster columns"
+expect_ok "report with a clustering" "$VB" report results/clu-mixed.db -o clu-mixed.html
+grep -q 'id="clustering"' clu-mixed.html && grep -q 'CV NMI' clu-mixed.html && ok || bad "report lacks the Clustering section"
+
+# mode: cluster on images without labels: assignments in the store
+mkdir -p unlabeled && cp shapes/circle/*.png shapes/square/*.png unlabeled/ && echo notes >unlabeled/README.md
+cat >clu.yaml <<'YAML'
+name: clu
+mode: cluster
+dataset: {format: folder, path: unlabeled, labels: false}
+split: {protocol: holdout, test_fraction: 0.25}
+pipelines:
+  - name: hog-km
+    features: [hog]
+    classifier: {kmeans: {k: 2}}
+  - name: raw-gmm
+    classifier: {gmm: {k: 3}}
+YAML
+expect_ok "run mode: cluster" "$VB" run clu.yaml
+grep -q 'clusters' out.txt && ! grep -q 'accuracy' out.txt && ok || { bad "mode: cluster leaderboard"; cat out.txt >&2; }
+expect_ok "results --clusters" "$VB" results results/clu.db --clusters
+[ "$(head -1 out.txt)" = "pipeline,fold,sample,part,file,item,cluster" ] && ok || bad "clusters header: $(head -1 out.txt)"
+[ "$(grep -c '^hog-km,holdout,' out.txt)" = 80 ] && [ "$(grep -c '^raw-gmm,holdout,' out.txt)" = 80 ] && ok || bad "expected 80 assignments per pipeline"
+[ "$(grep '^hog-km,' out.txt | cut -d, -f7 | sort -u | tr '\n' ' ')" = "0 1 " ] && ok || bad "hog-km clusters: $(grep '^hog-km,' out.txt | cut -d, -f7 | sort -u | tr '\n' ' ')"
+grep -q '^hog-km,holdout,0,,.*unlabeled/circle_0000.png,,[01]$' out.txt && ok || bad "assignment rows name the file"
+n=$(sqlite3 results/clu.db "select count(*) from metrics where name in ('accuracy', 'macro_f1', 'nmi')")
+[ "$n" = 0 ] && ok || bad "mode: cluster without labels stored $n accuracy/NMI metrics"
+expect_ok "report mode: cluster" "$VB" report results/clu.db -o clu.html
+grep -q 'id="clustering"' clu.html && ! grep -q 'id="confusion"' clu.html && grep -q 'results DB --clusters' clu.html && ok \
+  || bad "mode: cluster report"
+expect_ok "train mode: cluster" "$VB" train clu.yaml --pipeline hog-km -o km.vbm
+grep -q 'no labels to score' out.txt && ok || { bad "train mode: cluster output"; cat out.txt >&2; }
+expect_ok "predict with a clustering" "$VB" predict --format csv km.vbm unlabeled/circle_0000.png
+[ "$(head -1 out.txt)" = "path,label,cluster,score:(none)" ] && grep -q '^unlabeled/circle_0000.png,(none),[01],' out.txt && ok \
+  || { bad "predict clusters"; cat out.txt >&2; }
+# the model clusters as the run did (same fold, same seed)
+want=$(sqlite3 results/clu.db "select c.cluster from clusters c join runs r on r.id = c.run_id join samples s on s.sample = c.sample and s.experiment_id = r.experiment_id where r.pipeline = 'hog-km' and s.file like '%/circle_0000.png'")
+[ "$(tail -1 out.txt | cut -d, -f3)" = "$want" ] && ok || bad "predict cluster $(tail -1 out.txt | cut -d, -f3), run stored $want"
+# what mode: cluster refuses
+sed 's/classifier: {kmeans: {k: 2}}/classifier: svm/' clu.yaml >clu-svm.yaml
+expect_fail "mode: cluster with svm" "clu-svm.yaml:8:17: pipeline 'hog-km': svm does not cluster; mode: cluster takes kmeans, or gmm with mode: cluster" \
+  "$VB" run clu-svm.yaml
+sed 's/{kmeans: {k: 2}}/kmeans/' clu.yaml >clu-k0.yaml
+expect_fail "mode: cluster, k: 0 without labels" "clu-k0.yaml:6:5: pipeline 'hog-km': kmeans: k: 0 means one cluster per class, and the data set has no labels; give k" \
+  "$VB" run clu-k0.yaml
+sed '/^mode: cluster$/d' clu.yaml >clu-classify.yaml
+expect_fail "unlabeled data to classify" "clu-classify.yaml: the dataset has no labels (labels: false); classification needs them. Add mode: cluster" \
+  "$VB" run clu-classify.yaml
+mkdir -p unlabeled/sub
+expect_fail "labels: false with a sub-folder" "unlabeled/sub: a folder; with labels: false the images sit in" "$VB" run --dry-run clu.yaml
+rmdir unlabeled/sub
+
 echo "e2e: $pass checks passed, $failures failed"
 [ $failures -eq 0 ]
