@@ -41,13 +41,17 @@ fi
 
 # chrome URL OUTPUT-ARGS...: one headless run with a fresh profile and no
 # network of its own (no background requests, no QUIC, no updates).
-runs=0
+# Its exit status is kept in chrome_rc (124: the timeout, which is generous:
+# a first start with a fresh profile takes tens of seconds on a loaded
+# 2-core machine).
+runs=0 chrome_rc=0
 chrome() {
   local url=$1; shift
   runs=$((runs + 1))
-  timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+  timeout 180 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync --disable-dev-shm-usage \
     --user-data-dir="$work/profile$runs" "$@" "$url" 2>>chromium.err
+  chrome_rc=$?
 }
 
 # attr NAME: an attribute of the vb-check element in dom.html.
@@ -92,7 +96,7 @@ grep -qF "$escaped" store.html && ok || bad "source: escaped class name missing"
 
 # ---- Chromium: scripts ran, no error, every chart drawn ----------------------
 chrome "file://$work/store.html" --dump-dom >dom.html
-[ -s dom.html ] && ok || { bad "chromium wrote no DOM"; tail -5 chromium.err >&2; }
+[ -s dom.html ] && ok || { bad "chromium wrote no DOM (exit $chrome_rc)"; tail -5 chromium.err >&2; }
 [ "$(attr data-status)" = done ] && ok || bad "self-check did not run (status '$(attr data-status)')"
 [ "$(attr data-errors)" = 0 ] && ok || bad "JavaScript errors: $(attr data-errors): $(attr data-error-text)"
 [ -z "$(attr data-missing)" ] && ok || bad "charts missing: $(attr data-missing)"
@@ -252,6 +256,25 @@ if [ -s report-20.png ] && [ "$(head -c 8 report-20.png | od -An -tx1 | tr -d ' 
 else
   bad "no screenshot of the 20-pipeline report"
 fi
+
+# ---- mode: cluster: the report of clusterings opens without errors ----------
+mkdir -p flat && cp shapes/train/circle/*.png flat/
+cat >clu.yaml <<'YAML'
+name: clu
+mode: cluster
+dataset: {format: folder, path: flat, labels: false}
+split: {protocol: holdout}
+pipelines:
+  - {name: km, classifier: {kmeans: {k: 2}}}
+  - {name: gm, classifier: {gmm: {k: 3}}}
+YAML
+"$VB" -q run clu.yaml --store clu.db >/dev/null 2>clu.err && "$VB" report clu.db >/dev/null 2>>clu.err && ok \
+  || { bad "mode: cluster run and report"; cat clu.err >&2; }
+chrome "file://$work/clu.html" --dump-dom >dom.html
+[ "$(attr data-status)" = done ] && [ "$(attr data-errors)" = 0 ] && [ -z "$(attr data-missing)" ] && ok \
+  || bad "mode: cluster report: status '$(attr data-status)', errors '$(attr data-errors)', missing '$(attr data-missing)'"
+grep -q '<section id="clustering">' dom.html && ! grep -q '<section id="accuracy">' dom.html && ok \
+  || bad "mode: cluster report sections"
 
 echo "browser: $pass checks passed, $failures failed"
 [ $failures -eq 0 ]
