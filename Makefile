@@ -224,7 +224,10 @@ install: $(CLI) $(LIB) $(SOLIB)
 # FUZZ_S seconds on its corpus build/fuzz/corpus/NAME, which fuzz/seeds.sh
 # seeds and which grows from run to run. A crash, leak, hang (10 s) or
 # broken contract stops make and leaves the input in build/fuzz/crash-NAME-*.
+# FUZZ_SEED=N fixes libFuzzer's random seed (0, the default: a new one each
+# run); CI fixes it, so the inputs a run tries are the same on every machine.
 FUZZ_S ?= 30
+FUZZ_SEED ?= 0
 FUZZ_ALL := spec idx cifar csv image model
 FUZZ_ONLY ?= $(FUZZ_ALL)
 
@@ -241,7 +244,7 @@ fuzz-run: $(FUZZ_BINS) $(BUILD)/fuzz/mkseeds $(CLI)
 	  BUILD=$(BUILD) bash fuzz/seeds.sh $$t $$c; \
 	  echo "== fuzz $$t: $(FUZZ_S) s on $$(ls $$c | wc -l) inputs"; \
 	  if ! OMP_NUM_THREADS=1 LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/lsan.supp:print_suppressions=0 \
-	      $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_S) -timeout=10 -rss_limit_mb=2048 \
+	      $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_S) -seed=$(FUZZ_SEED) -timeout=10 -rss_limit_mb=2048 \
 	      -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/crash-$$t- $$c >$(BUILD)/fuzz/$$t.log 2>&1; then \
 	    tail -60 $(BUILD)/fuzz/$$t.log; echo "fuzz $$t: FAILED (log $(BUILD)/fuzz/$$t.log)"; exit 1; \
 	  fi; \
