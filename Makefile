@@ -147,7 +147,7 @@ test: test-unit test-e2e test-browser test-readme
 # made by visbench's own code fails (tests/faults/inject.c; calls inside
 # shared libraries are not wrapped), swept over every allocation of small
 # commands under ASan + LeakSanitizer; then a full disk and a read-only
-# store; then the catalogue of bad input (tests/faults/badinput.sh). Always a sanitizer build: without SANITIZE=1 it builds one in
+# store. Always a sanitizer build: without SANITIZE=1 it builds one in
 # $(BUILD)/faults. FAULTS_ARGS: e.g. "--stride 10" for a quick look.
 FAULT_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup \
              -Wl,--wrap=posix_memalign,--wrap=aligned_alloc,--wrap=vasprintf
@@ -160,7 +160,6 @@ ifeq ($(SANITIZE),1)
 test-faults: $(CLI) $(FAULT_CLI)
 	@VB=$(CURDIR)/$(CLI) VBF=$(CURDIR)/$(FAULT_CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/faults/alloc.sh $(FAULTS_ARGS)
 	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/faults/disk.sh
-	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/faults/badinput.sh
 	@echo "fault tests passed ($(BUILD))"
 else
 test-faults:

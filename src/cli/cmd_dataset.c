@@ -116,7 +116,7 @@ static int synth(int argc, char **argv)
             break;
         case 'k': if ((rc = number("--clutter", optarg, 0, 100, &v))) return rc; o.clutter = (int)v; break;
         case 'S': if ((rc = number("--seed", optarg, 0, 0x7fffffffffffffffL, &v))) return rc; o.seed = (uint64_t)v; break;
-        default: return cli_bad_option("dataset synth", argv);
+        default: return cli_usage("dataset synth", "unknown option");
         }
     }
     if (!out)
@@ -149,7 +149,7 @@ static int export_(int argc, char **argv)
                 return cli_usage("dataset export", "--part takes all, train or test, not '%s'", optarg);
             part_name = optarg;
             break;
-        default: return cli_bad_option("dataset export", argv);
+        default: return cli_usage("dataset export", "unknown option");
         }
     }
     if (!out || optind != argc - 1)

@@ -122,7 +122,7 @@ int cmd_features(int argc, char **argv)
             if (!vb_parse_long(optarg, &fold_no) || fold_no < 1)
                 return cli_usage("features", "--fold takes a fold number from 1, not '%s'", optarg);
             break;
-        default: return cli_bad_option("features", argv);
+        default: return cli_usage("features", "unknown option");
         }
     }
     if (optind != argc - 1)

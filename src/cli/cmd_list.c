@@ -91,7 +91,7 @@ int cmd_list(int argc, char **argv)
         if (c == 'm')
             md = 1;
         else
-            return cli_bad_option("list", argv);
+            return cli_usage("list", "unknown option");
     }
     const char *only = optind < argc ? argv[optind] : NULL;
     static kind kinds[7] = {

@@ -93,7 +93,7 @@ int cmd_train(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'f': fold_name = optarg; break;
         case 'v': with_val = 1; break;
-        default: return cli_bad_option("train", argv);
+        default: return cli_usage("train", "unknown option");
         }
     }
     if (optind != argc - 1 || !only)
@@ -121,11 +121,6 @@ int cmd_train(int argc, char **argv)
     path = out ? strdup(out) : vb_asprintf("results/%s.%s.vbm", spec->name, sp->name);
     if (!path) {
         vb_fail(&err, VB_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    struct stat ps;
-    if (stat(path, &ps) == 0 && S_ISDIR(ps.st_mode)) { /* before the training, not after it */
-        vb_fail(&err, VB_ERR_IO, "%s: a folder; give -o the model's file name (e.g. %s/%s.vbm)", path, path, sp->name);
         goto fail;
     }
     vb_log(VB_LOG_INFO, "training %s on fold %s: %zu training images%s", sp->name, fold->name, fold->n_train,
@@ -261,7 +256,7 @@ static int push_path(paths *p, char *s)
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Every image under dir (sorted, recursively); other files are reported. */
-static vb_status collect_dir(const char *dir, paths *out, paths *skipped, vb_error *err)
+static vb_status collect_dir(const char *dir, paths *out, vb_error *err)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -286,7 +281,7 @@ static vb_status collect_dir(const char *dir, paths *out, paths *skipped, vb_err
             continue;
         }
         if (S_ISDIR(sb.st_mode)) {
-            st = collect_dir(here.v[i], out, skipped, err);
+            st = collect_dir(here.v[i], out, err);
             free(here.v[i]);
             continue;
         }
@@ -295,11 +290,11 @@ static vb_status collect_dir(const char *dir, paths *out, paths *skipped, vb_err
         if (st == VB_OK && image) {
             if (!push_path(out, here.v[i]))
                 st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
-        } else if (st == VB_OK) { /* said once the whole list is known */
-            if (!push_path(skipped, here.v[i]))
-                st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
-        } else
+        } else {
+            if (st == VB_OK)
+                vb_log(VB_LOG_WARN, "%s: not an image, skipped", here.v[i]);
             free(here.v[i]);
+        }
     }
     free(here.v);
     return st;
@@ -396,14 +391,14 @@ int cmd_predict(int argc, char **argv)
                 return cli_usage("predict", "--top takes 1..64, not '%s'", optarg);
             top_given = 1;
             break;
-        default: return cli_bad_option("predict", argv);
+        default: return cli_usage("predict", "unknown option");
         }
     }
     if (argc - optind < 2)
         return cli_usage("predict", "expects MODEL IMAGE|DIR...");
     vb_error err = {0};
     vb_model *m = NULL;
-    paths files = {0}, skipped = {0};
+    paths files = {0};
     int rc = VB_EXIT_FAIL;
     int *labels = NULL, *clusters = NULL;
     float *scores = NULL;
@@ -416,7 +411,7 @@ int cmd_predict(int argc, char **argv)
             goto fail;
         }
         if (S_ISDIR(sb.st_mode)) {
-            if (collect_dir(argv[i], &files, &skipped, &err) != VB_OK)
+            if (collect_dir(argv[i], &files, &err) != VB_OK)
                 goto fail;
         } else if (!push_path(&files, strdup(argv[i]))) {
             vb_fail(&err, VB_ERR_NOMEM, "out of memory");
@@ -424,17 +419,9 @@ int cmd_predict(int argc, char **argv)
         }
     }
     if (files.n == 0) {
-        if (skipped.n == 1)
-            vb_fail(&err, VB_ERR_DATA, "no images to predict: %s is not an image", skipped.v[0]);
-        else if (skipped.n)
-            vb_fail(&err, VB_ERR_DATA, "no images to predict: none of the %zu files (%s, ...) is an image", skipped.n,
-                    skipped.v[0]);
-        else
-            vb_fail(&err, VB_ERR_DATA, "no images to predict");
+        vb_fail(&err, VB_ERR_DATA, "no images to predict");
         goto fail;
     }
-    for (size_t i = 0; i < skipped.n; i++)
-        vb_log(VB_LOG_WARN, "%s: not an image, skipped", skipped.v[i]);
     /* In batches: memory stays bounded for folders of any size. */
     const size_t B = 4096;
     int k = vb_model_n_classes(m);
@@ -501,9 +488,6 @@ done:
     for (size_t i = 0; i < files.n; i++)
         free(files.v[i]);
     free(files.v);
-    for (size_t i = 0; i < skipped.n; i++)
-        free(skipped.v[i]);
-    free(skipped.v);
     free(labels);
     free(scores);
     free(clusters);
@@ -529,7 +513,7 @@ int cmd_evaluate(int argc, char **argv)
             part_name = optarg;
             break;
         case 'j': json = 1; break;
-        default: return cli_bad_option("evaluate", argv);
+        default: return cli_usage("evaluate", "unknown option");
         }
     }
     if (argc - optind != 2)

@@ -53,7 +53,7 @@ int cmd_report(int argc, char **argv)
                 return cli_usage("report", "--experiment takes an experiment id (1, 2, ...), not '%s'", optarg);
             break;
         case 'o': out = optarg; break;
-        default: return cli_bad_option("report", argv);
+        default: return cli_usage("report", "unknown option");
         }
     }
     if (optind != argc - 1)

@@ -111,7 +111,7 @@ int cmd_results(int argc, char **argv)
             show = c == 'p' ? SHOW_PREDICTIONS : SHOW_CLUSTERS;
             break;
         case 'l': list = 1; break;
-        default: return cli_bad_option("results", argv);
+        default: return cli_usage("results", "unknown option");
         }
     }
     if (list && (show != SHOW_LEADERBOARD || exp))

@@ -288,7 +288,7 @@ int cmd_run(int argc, char **argv)
         case 'p': only = optarg; break;
         case 'r': retry = 1; break;
         case 'n': dry = 1; break;
-        default: return cli_bad_option("run", argv);
+        default: return cli_usage("run", "unknown option");
         }
     }
     if (optind != argc - 1)
@@ -322,6 +322,9 @@ int cmd_run(int argc, char **argv)
         rc = print_plan(spec, ds, split, only, &err);
         goto done;
     }
+    char ct[32];
+    vb_log(VB_LOG_INFO, "dataset %s: %zu images, %s, %s (%.1f s)", ds->name, ds->n, classes_text(ds, ct, sizeof ct),
+           ds->fixed_w ? "fixed size" : "sizes vary", load_s);
     db = store_path ? strdup(store_path) : vb_asprintf("results/%s.db", spec->name);
     split_path = db ? split_path_of(db) : NULL;
     dir = db ? vb_path_dirname(db) : NULL;
@@ -334,10 +337,6 @@ int cmd_run(int argc, char **argv)
      * runs is exactly what the file says. */
     if (vb_mkdirs(dir, &err) != VB_OK || vb_store_open(db, 0, &store, &err) != VB_OK)
         goto fail;
-    /* (said once the store opened: a store it cannot use is the one message) */
-    char ct[32];
-    vb_log(VB_LOG_INFO, "dataset %s: %zu images, %s, %s (%.1f s)", ds->name, ds->n, classes_text(ds, ct, sizeof ct),
-           ds->fixed_w ? "fixed size" : "sizes vary", load_s);
     if (vb_split_save(split, split_path, &err) != VB_OK || vb_split_load(split_path, &back, &err) != VB_OK)
         goto fail;
     if (back->hash != split->hash) {

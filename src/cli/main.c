@@ -210,14 +210,8 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     return VB_EXIT_USAGE;
 }
 
-int cli_bad_option(const char *cmd, char **argv)
-{
-    return cli_usage(cmd, "unknown option '%s', or an option without its value", argv[optind - 1]);
-}
-
 int main(int argc, char **argv)
 {
-    opterr = 0; /* one message per error: cli_bad_option's */
     int threads = 0, verbose = 0, quiet = 0, i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {

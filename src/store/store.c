@@ -414,12 +414,7 @@ vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error
     gethostname(s->host, sizeof s->host - 1);
     s->host[strcspn(s->host, ":")] = 0;
     snprintf(s->owner, sizeof s->owner, "%s:%ld:%llu", s->host, (long)getpid(), proc_start((long)getpid()));
-    /* A reader of a file it may write opens it read-write all the same (and
-     * writes nothing): SQLite's read-only connections leave the -wal and
-     * -shm files of a WAL database behind them, a read-write one removes
-     * them when it closes. */
-    int flags = !readonly ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-              : access(path, W_OK) == 0 ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     vb_status st = VB_OK;
     if (!s->path)
         st = VB_ERR_NOMEM;
