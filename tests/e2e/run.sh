@@ -322,6 +322,8 @@ expect_fail "unknown top-level key" "top.yaml:4:1: unknown key 'splt' in the spe
 spec_with grid.yaml shapes/dataset.yaml 's/{svm: {C: 10}}/{svm: {C: [1, 10]}}/'
 expect_fail "grid without validation" "pipeline 'hog-svm' lists several classifier values (a grid) but split.validation is 0" "$VB" run grid.yaml
 expect_fail "unknown command" "visbench: unknown command 'rnu'; did you mean 'run'?" "$VB" rnu spec.yaml
+expect_fail "unknown option" "visbench: run: unknown option '--bogus'" "$VB" run spec.yaml --bogus
+expect_fail "option without its value" "visbench: run: option '--store' needs a value" "$VB" run spec.yaml --store
 
 # a grid with a validation part tunes and reports its choice
 spec_with gridv.yaml shapes/dataset.yaml 's/{svm: {C: 10}}/{svm: {C: [1, 10]}}/; s/test_fraction: 0.25}/test_fraction: 0.25, validation: 0.2}/'
