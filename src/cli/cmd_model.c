@@ -272,7 +272,8 @@ static vb_status collect_dir(const char *dir, paths *out, vb_error *err)
             return vb_fail(err, VB_ERR_NOMEM, "out of memory");
         }
     closedir(d);
-    qsort(here.v, here.n, sizeof *here.v, cmp_str);
+    if (here.n) /* here.v is NULL for an empty folder */
+        qsort(here.v, here.n, sizeof *here.v, cmp_str);
     vb_status st = VB_OK;
     for (size_t i = 0; i < here.n; i++) {
         struct stat sb;
@@ -419,7 +420,10 @@ int cmd_predict(int argc, char **argv)
         }
     }
     if (files.n == 0) {
-        vb_fail(&err, VB_ERR_DATA, "no images to predict");
+        if (argc - optind == 2)
+            vb_fail(&err, VB_ERR_DATA, "%s: no images to predict", argv[optind + 1]);
+        else
+            vb_fail(&err, VB_ERR_DATA, "%s and the other folders given: no images to predict", argv[optind + 1]);
         goto fail;
     }
     /* In batches: memory stays bounded for folders of any size. */
