@@ -437,6 +437,25 @@ static void test_stb_undefined_inputs(void **state)
     free(out);
 }
 
+/* A FIFO is not read (that waits for a writer, forever): decoding refuses
+ * it and the probe says it is no image. An alarm fails the test where it
+ * would hang. */
+static void test_fifo_not_read(void **state)
+{
+    uint8_t *out = NULL;
+    int ow, oh, oc;
+    vb_error err = {0};
+    assert_int_equal(mkfifo("pipe.png", 0644), 0);
+    alarm(30);
+    int is_image = 1;
+    assert_int_equal(vb_image_probe("pipe.png", &is_image, &err), VB_OK);
+    assert_int_equal(is_image, 0);
+    assert_int_equal(vb_image_decode_u8("pipe.png", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
+    assert_string_equal(err.msg, "pipe.png: not a regular file; remove or replace it");
+    alarm(0);
+    unlink("pipe.png");
+}
+
 static void test_probe(void **state)
 {
     uint8_t px[4] = {1, 2, 3, 4};
@@ -597,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_decode_checks_claimed_size),
         cmocka_unit_test(test_stb_undefined_inputs),
+        cmocka_unit_test(test_fifo_not_read),
         cmocka_unit_test(test_gray_and_rgb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
@@ -267,6 +268,11 @@ vb_status vb_image_decode_u8(const char *path, uint8_t **px, int *w, int *h, int
     *px = NULL;
     char *data;
     size_t len;
+    /* A FIFO would block the read until a writer came (a device might
+     * never end): only regular files are images. */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return vb_fail(err, VB_ERR_FORMAT, "%s: not a regular file; remove or replace it", path);
     vb_status st = vb_file_read_max(path, VB_IMAGE_MAX_FILE_BYTES, "an image file", &data, &len, err);
     if (st != VB_OK)
         return st;
@@ -288,6 +294,9 @@ vb_status vb_image_decode_u8_memory(const void *data, size_t len, const char *na
 vb_status vb_image_probe(const char *path, int *is_image, vb_error *err)
 {
     *is_image = 0;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) /* see vb_image_decode_u8 */
+        return VB_OK;
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (errno == ENOENT) /* gone since it was listed: not an image */
