@@ -154,11 +154,13 @@ static int jpeg_bad_dht(const unsigned char *d, size_t len)
     return 0;
 }
 
-/* A binary PNM header (P5, P6) with a side over VB_IMAGE_MAX_SIDE or a
- * maximum value over 65535: stb_image reads its numbers into an int
- * without an overflow check. Its parse exactly: whitespace and # comments
- * between the three numbers, and a digit that ends the data is not read. */
-static int pnm_bad_header(const unsigned char *d, size_t len)
+/* A binary PNM header (P5, P6), parsed as stb_image parses it: whitespace
+ * and # comments between the three numbers, and a digit that ends the data
+ * is not read. 0: not one; -1: a side over VB_IMAGE_MAX_SIDE or a maximum
+ * value over 65535 (stb_image reads its numbers into an int without an
+ * overflow check); 1: v holds width, height and maximum value, and *off
+ * where the pixels start. */
+static int pnm_header(const unsigned char *d, size_t len, unsigned long v[3], size_t *off)
 {
     if (len < 2 || d[0] != 'P' || (d[1] != '5' && d[1] != '6'))
         return 0;
@@ -174,15 +176,42 @@ static int pnm_bad_header(const unsigned char *d, size_t len)
             while (p < len && c != '\n' && c != '\r')
                 c = at(d, len, p++);
         }
-        unsigned long v = 0;
+        v[k] = 0;
         while (p < len && c >= '0' && c <= '9') {
-            v = v * 10 + (c - '0');
-            if (v > limit[k])
-                return 1;
+            v[k] = v[k] * 10 + (c - '0');
+            if (v[k] > limit[k])
+                return -1;
             c = at(d, len, p++);
         }
     }
-    return 0;
+    *off = p < len ? p : len;
+    return 1;
+}
+
+static int pnm_bad_header(const unsigned char *d, size_t len)
+{
+    unsigned long v[3];
+    size_t off;
+    return pnm_header(d, len, v, &off) < 0;
+}
+
+/* A PNM file with fewer pixel bytes than its header promises: stb_image
+ * 2.27 ignores the short read and returns the pixels uninitialised. */
+static vb_status pnm_check_size(const unsigned char *d, size_t len, const char *name, const char *hint,
+                                vb_error *err)
+{
+    unsigned long v[3];
+    size_t off;
+    if (pnm_header(d, len, v, &off) <= 0)
+        return VB_OK;
+    if (v[2] == 0)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt PNM header: the maximum value is 0 or missing%s", name,
+                       hint);
+    size_t need = (size_t)v[0] * v[1] * (d[1] == '6' ? 3 : 1) * (v[2] > 255 ? 2 : 1);
+    if (len - off < need)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: truncated PNM: the header promises %zu bytes of pixels, the file "
+                       "holds %zu%s", name, need, len - off, hint);
+    return VB_OK;
 }
 
 /* A PNG whose first IDAT chunk is empty: stb_image appends each IDAT's
@@ -231,6 +260,8 @@ static vb_status check_header(const unsigned char *data, size_t len, const char 
         return vb_fail(err, VB_ERR_FORMAT, "%s: %zu bytes, more than the %zu bytes an image file may have", name,
                        len, (size_t)VB_IMAGE_MAX_FILE_BYTES);
     vb_status st = check_stb_input(data, len, name, hint, err);
+    if (st == VB_OK)
+        st = pnm_check_size(data, len, name, hint, err);
     if (st != VB_OK)
         return st;
     int w = 0, h = 0, comp = 0;
