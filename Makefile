@@ -4,7 +4,7 @@
 #   make test         unit tests (cmocka), end-to-end CLI tests, the report in headless Chromium
 #   make test-stress  eight `visbench run` processes on one store, 20 rounds
 #   make SANITIZE=1 test   the same under ASan + UBSan (in build/asan)
-#   make test-faults  allocation failures, a full disk, a read-only store (ASan build in $(BUILD)/faults)
+#   make test-faults  allocation failures, a full disk, a read-only store, bad input (ASan build in $(BUILD)/faults)
 #   make demo         install missing packages, build, run pipelines/quickstart.yaml, write its report
 #   make deps         install the Debian packages (apt-get)
 #   make bench        every benchmark (bench-features, bench-classifiers, bench-cnn)
@@ -147,8 +147,9 @@ test: test-unit test-e2e test-browser test-readme
 # made by visbench's own code fails (tests/faults/inject.c; calls inside
 # shared libraries are not wrapped), swept over every allocation of small
 # commands under ASan + LeakSanitizer; then a full disk and a read-only
-# store. Always a sanitizer build: without SANITIZE=1 it builds one in
-# $(BUILD)/faults. FAULTS_ARGS: e.g. "--stride 10" for a quick look.
+# store; then a catalogue of bad input (badinput.sh). Always a sanitizer
+# build: without SANITIZE=1 it builds one in $(BUILD)/faults. FAULTS_ARGS:
+# e.g. "--stride 10" for a quick look.
 FAULT_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup \
              -Wl,--wrap=posix_memalign,--wrap=aligned_alloc,--wrap=vasprintf
 FAULT_CLI = $(BUILD)/visbench-faults
@@ -160,6 +161,7 @@ ifeq ($(SANITIZE),1)
 test-faults: $(CLI) $(FAULT_CLI)
 	@VB=$(CURDIR)/$(CLI) VBF=$(CURDIR)/$(FAULT_CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/faults/alloc.sh $(FAULTS_ARGS)
 	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/faults/disk.sh
+	@bash tests/faults/badinput.sh $(CLI)
 	@echo "fault tests passed ($(BUILD))"
 else
 test-faults:

@@ -942,6 +942,11 @@ static void test_csv_errors(void **state)
     tu_write_text("man/list.csv", "img/a.png,\n");
     expect_error(vb_dataset_load_path("man/d.yaml", &ds, &err), err, VB_ERR_FORMAT,
                  "man/list.csv:1: empty path or label");
+    /* a NUL byte would end the manifest there, the rows after it unread */
+    static const char nul_csv[] = "img/a.png,owl\nimg/d.png,c\0at\n\"img/b, c.png\",cat\n";
+    tu_write_file("man/list.csv", nul_csv, sizeof nul_csv - 1);
+    expect_error(vb_dataset_load_path("man/d.yaml", &ds, &err), err, VB_ERR_FORMAT,
+                 "man/list.csv:2: a NUL byte; a CSV manifest is text");
     tu_write_text("man/list.csv", "img/a.png,owl\nimg/d.png,cat\n");
     tu_write_text("man/d.yaml", "format: csv\npath: list.csv\nclasses: [owl, cat, owl]\n");
     expect_error(vb_dataset_load_path("man/d.yaml", &ds, &err), err, VB_ERR_PARAM,

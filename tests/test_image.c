@@ -437,6 +437,53 @@ static void test_stb_undefined_inputs(void **state)
     free(out);
 }
 
+/* A PNM file with fewer pixel bytes than its header promises (stb_image
+ * 2.27 returns such pixels uninitialised) or a maximum value of 0 is
+ * corrupt. */
+static void test_pnm_truncated(void **state)
+{
+    uint8_t *out = NULL;
+    int ow, oh, oc;
+    vb_error err = {0};
+    static const struct {
+        const char *data, *msg;
+    } bad[] = {
+        {"P5 4 4 255\n0123456789", "truncated PNM: the header promises 16 bytes of pixels, the file holds 10"},
+        {"P6 2 1 65535\n01234567890", "truncated PNM: the header promises 12 bytes of pixels, the file holds 11"},
+        {"P5 16 16\n", "corrupt PNM header: the maximum value is 0 or missing"},
+        {"P5 1 1 0\n\x01", "corrupt PNM header: the maximum value is 0 or missing"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tu_write_file("bad.pgm", bad[i].data, strlen(bad[i].data));
+        assert_int_equal(vb_image_decode_u8("bad.pgm", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
+        char want[200];
+        snprintf(want, sizeof want, "bad.pgm: %s; remove or replace the file", bad[i].msg);
+        assert_string_equal(err.msg, want);
+    }
+    tu_write_file("whole.pgm", "P6 2 1 65535\n012345678901", 25);
+    assert_int_equal(vb_image_decode_u8("whole.pgm", &out, &ow, &oh, &oc, &err), VB_OK);
+    free(out);
+}
+
+/* A FIFO is not read (that waits for a writer, forever): decoding refuses
+ * it and the probe says it is no image. An alarm fails the test where it
+ * would hang. */
+static void test_fifo_not_read(void **state)
+{
+    uint8_t *out = NULL;
+    int ow, oh, oc;
+    vb_error err = {0};
+    assert_int_equal(mkfifo("pipe.png", 0644), 0);
+    alarm(30);
+    int is_image = 1;
+    assert_int_equal(vb_image_probe("pipe.png", &is_image, &err), VB_OK);
+    assert_int_equal(is_image, 0);
+    assert_int_equal(vb_image_decode_u8("pipe.png", &out, &ow, &oh, &oc, &err), VB_ERR_FORMAT);
+    assert_string_equal(err.msg, "pipe.png: not a regular file; remove or replace it");
+    alarm(0);
+    unlink("pipe.png");
+}
+
 static void test_probe(void **state)
 {
     uint8_t px[4] = {1, 2, 3, 4};
@@ -597,6 +644,8 @@ int main(void)
         cmocka_unit_test(test_resize),
         cmocka_unit_test(test_decode_checks_claimed_size),
         cmocka_unit_test(test_stb_undefined_inputs),
+        cmocka_unit_test(test_pnm_truncated),
+        cmocka_unit_test(test_fifo_not_read),
         cmocka_unit_test(test_gray_and_rgb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -461,6 +461,13 @@ static void test_open_errors(void **state)
     sqlite3_close(db);
     assert_int_equal(vb_store_open("new.db", 1, &s, &err), VB_ERR_FORMAT);
     assert_string_equal(err.msg, "new.db: written by a newer visbench (schema 99 > 2); upgrade visbench");
+    /* a reader leaves no -wal or -shm beside the store, failing or not */
+    assert_false(tu_exists("new.db-wal") || tu_exists("new.db-shm"));
+    assert_int_equal(mkdir("dir.db", 0755), 0);
+    for (int ro = 0; ro < 2; ro++) {
+        assert_int_equal(vb_store_open("dir.db", ro, &s, &err), VB_ERR_IO);
+        assert_string_equal(err.msg, "dir.db: a folder, not a store; name a file");
+    }
     /* An empty store has no experiment to show. */
     s = open_ok("empty.db", 0);
     vb_store_exp *e = NULL;
@@ -469,6 +476,47 @@ static void test_open_errors(void **state)
     assert_int_equal(vb_store_load(s, 7, 0, &e, &err), VB_ERR_DATA);
     assert_string_equal(err.msg, "empty.db: no experiment 7");
     vb_store_close(s);
+}
+
+/* A store in a folder this user may not write (someone else's results):
+ * SQLite cannot make the -shm file and says "attempt to write a readonly
+ * database"; the store is read as immutable. As root, a child gives up
+ * its rights first; skipped where it cannot. */
+static void test_store_in_read_only_folder(void **state)
+{
+    fixture *fx = *state;
+    vb_error err = {0};
+    assert_int_equal(mkdir("rodir", 0755), 0);
+    vb_store *s = open_ok("rodir/ro.db", 0);
+    int64_t exp = 0;
+    assert_int_equal(vb_store_experiment(s, fx->spec, fx->ds, fx->split, &exp, &err), VB_OK);
+    vb_store_close(s);
+    assert_int_equal(chmod("rodir/ro.db", 0444), 0);
+    assert_int_equal(chmod("rodir", 0555), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(77);
+        if (access("rodir", W_OK) == 0 || access("rodir/ro.db", R_OK) != 0)
+            _exit(77);
+        vb_store *r = NULL;
+        vb_store_exp *e = NULL;
+        vb_error cerr = {0};
+        int ok = vb_store_open("rodir/ro.db", 1, &r, &cerr) == VB_OK && vb_store_load(r, 0, 1, &e, &cerr) == VB_OK &&
+                 e->id == exp;
+        if (!ok)
+            fprintf(stderr, "store in a read-only folder: %s\n", cerr.msg);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    chmod("rodir", 0755);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        skip();
+    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 /* The experiment row says what is true of the experiment: registering it
@@ -731,6 +779,7 @@ int main(void)
         cmocka_unit_test(test_two_handles),
         cmocka_unit_test(test_concurrent_open),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_store_in_read_only_folder),
         cmocka_unit_test(test_experiment_row),
         cmocka_unit_test(test_samples),
         cmocka_unit_test(test_list),

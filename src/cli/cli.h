@@ -15,6 +15,9 @@ enum { VB_EXIT_OK = 0, VB_EXIT_FAIL = 1, VB_EXIT_USAGE = 2, VB_EXIT_INTERRUPTED 
 int cli_error(const vb_error *err);
 /* Prints a usage error and returns VB_EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) VB_PRINTF(2, 3);
+/* The usage error for what getopt_long (optstring starting with ':')
+ * returned as C: an unknown option, or one missing its value. */
+int cli_bad_option(const char *cmd, int c, char **argv);
 /* Installs the log and progress hooks and the SIGINT handler. */
 void cli_setup(int verbose, int quiet);
 /* 0 with -q, 1 by default, 2 with -v. */

@@ -100,7 +100,7 @@ static int synth(int argc, char **argv)
     long v;
     double d;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'F': force = 1; break;
@@ -116,7 +116,7 @@ static int synth(int argc, char **argv)
             break;
         case 'k': if ((rc = number("--clutter", optarg, 0, 100, &v))) return rc; o.clutter = (int)v; break;
         case 'S': if ((rc = number("--seed", optarg, 0, 0x7fffffffffffffffL, &v))) return rc; o.seed = (uint64_t)v; break;
-        default: return cli_usage("dataset synth", "unknown option");
+        default: return cli_bad_option("dataset synth", c, argv);
         }
     }
     if (!out)
@@ -141,7 +141,7 @@ static int export_(int argc, char **argv)
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'p':
@@ -149,7 +149,7 @@ static int export_(int argc, char **argv)
                 return cli_usage("dataset export", "--part takes all, train or test, not '%s'", optarg);
             part_name = optarg;
             break;
-        default: return cli_usage("dataset export", "unknown option");
+        default: return cli_bad_option("dataset export", c, argv);
         }
     }
     if (!out || optind != argc - 1)

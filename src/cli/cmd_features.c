@@ -112,7 +112,7 @@ int cmd_features(int argc, char **argv)
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "p:o:f:t:k:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:o:f:t:k:", opts, NULL)) != -1) {
         switch (c) {
         case 'p': only = optarg; break;
         case 'o': out = optarg; break;
@@ -122,7 +122,7 @@ int cmd_features(int argc, char **argv)
             if (!vb_parse_long(optarg, &fold_no) || fold_no < 1)
                 return cli_usage("features", "--fold takes a fold number from 1, not '%s'", optarg);
             break;
-        default: return cli_usage("features", "unknown option");
+        default: return cli_bad_option("features", c, argv);
         }
     }
     if (optind != argc - 1)

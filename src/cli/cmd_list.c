@@ -87,11 +87,11 @@ int cmd_list(int argc, char **argv)
     static const struct option opts[] = {{"markdown", no_argument, 0, 'm'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m", opts, NULL)) != -1) {
         if (c == 'm')
             md = 1;
         else
-            return cli_usage("list", "unknown option");
+            return cli_bad_option("list", c, argv);
     }
     const char *only = optind < argc ? argv[optind] : NULL;
     static kind kinds[7] = {

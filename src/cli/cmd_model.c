@@ -87,13 +87,13 @@ int cmd_train(int argc, char **argv)
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "p:o:f:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:o:f:", opts, NULL)) != -1) {
         switch (c) {
         case 'p': only = optarg; break;
         case 'o': out = optarg; break;
         case 'f': fold_name = optarg; break;
         case 'v': with_val = 1; break;
-        default: return cli_usage("train", "unknown option");
+        default: return cli_bad_option("train", c, argv);
         }
     }
     if (optind != argc - 1 || !only)
@@ -272,7 +272,8 @@ static vb_status collect_dir(const char *dir, paths *out, vb_error *err)
             return vb_fail(err, VB_ERR_NOMEM, "out of memory");
         }
     closedir(d);
-    qsort(here.v, here.n, sizeof *here.v, cmp_str);
+    if (here.n) /* here.v is NULL for an empty folder */
+        qsort(here.v, here.n, sizeof *here.v, cmp_str);
     vb_status st = VB_OK;
     for (size_t i = 0; i < here.n; i++) {
         struct stat sb;
@@ -380,7 +381,7 @@ int cmd_predict(int argc, char **argv)
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":f:", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
             if (!vb_format_parse(optarg, &fmt) || fmt == VB_FMT_MD || fmt == VB_FMT_HTML)
@@ -391,7 +392,7 @@ int cmd_predict(int argc, char **argv)
                 return cli_usage("predict", "--top takes 1..64, not '%s'", optarg);
             top_given = 1;
             break;
-        default: return cli_usage("predict", "unknown option");
+        default: return cli_bad_option("predict", c, argv);
         }
     }
     if (argc - optind < 2)
@@ -419,7 +420,10 @@ int cmd_predict(int argc, char **argv)
         }
     }
     if (files.n == 0) {
-        vb_fail(&err, VB_ERR_DATA, "no images to predict");
+        if (argc - optind == 2)
+            vb_fail(&err, VB_ERR_DATA, "%s: no images to predict", argv[optind + 1]);
+        else
+            vb_fail(&err, VB_ERR_DATA, "%s and the other folders given: no images to predict", argv[optind + 1]);
         goto fail;
     }
     /* In batches: memory stays bounded for folders of any size. */
@@ -505,7 +509,7 @@ int cmd_evaluate(int argc, char **argv)
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "p:j", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:j", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
             if (strcmp(optarg, "test") && strcmp(optarg, "train") && strcmp(optarg, "all"))
@@ -513,7 +517,7 @@ int cmd_evaluate(int argc, char **argv)
             part_name = optarg;
             break;
         case 'j': json = 1; break;
-        default: return cli_usage("evaluate", "unknown option");
+        default: return cli_bad_option("evaluate", c, argv);
         }
     }
     if (argc - optind != 2)

@@ -41,7 +41,7 @@ int cmd_report(int argc, char **argv)
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "f:e:o:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":f:e:o:", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
             if (!vb_format_parse(optarg, &fmt) || (fmt != VB_FMT_HTML && fmt != VB_FMT_MD && fmt != VB_FMT_CSV))
@@ -53,7 +53,7 @@ int cmd_report(int argc, char **argv)
                 return cli_usage("report", "--experiment takes an experiment id (1, 2, ...), not '%s'", optarg);
             break;
         case 'o': out = optarg; break;
-        default: return cli_usage("report", "unknown option");
+        default: return cli_bad_option("report", c, argv);
         }
     }
     if (optind != argc - 1)

@@ -94,7 +94,7 @@ int cmd_results(int argc, char **argv)
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "f:e:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":f:e:", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
             if (!vb_format_parse(optarg, &fmt) || fmt == VB_FMT_HTML)
@@ -111,7 +111,7 @@ int cmd_results(int argc, char **argv)
             show = c == 'p' ? SHOW_PREDICTIONS : SHOW_CLUSTERS;
             break;
         case 'l': list = 1; break;
-        default: return cli_usage("results", "unknown option");
+        default: return cli_bad_option("results", c, argv);
         }
     }
     if (list && (show != SHOW_LEADERBOARD || exp))

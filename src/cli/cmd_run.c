@@ -281,14 +281,14 @@ int cmd_run(int argc, char **argv)
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "js:p:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":js:p:", opts, NULL)) != -1) {
         switch (c) {
         case 'j': json = 1; break;
         case 's': store_path = optarg; break;
         case 'p': only = optarg; break;
         case 'r': retry = 1; break;
         case 'n': dry = 1; break;
-        default: return cli_usage("run", "unknown option");
+        default: return cli_bad_option("run", c, argv);
         }
     }
     if (optind != argc - 1)

@@ -210,12 +210,27 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     return VB_EXIT_USAGE;
 }
 
+int cli_bad_option(const char *cmd, int c, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    if (c == ':')
+        return cli_usage(cmd, "option '%s' needs a value", arg);
+    if (strncmp(arg, "--", 2) != 0)
+        return cli_usage(cmd, "unknown option '-%c'", optopt);
+    int len = (int)strcspn(arg, "=");
+    if (optopt) /* a known long option given a value it does not take */
+        return cli_usage(cmd, "option '%.*s' takes no value", len, arg);
+    return cli_usage(cmd, "unknown option '%.*s'", len, arg);
+}
+
 int main(int argc, char **argv)
 {
     int threads = 0, verbose = 0, quiet = 0, i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--threads") == 0) {
             long t;
+            if (i + 1 == argc)
+                return cli_usage("", "--threads takes a number from 1 to 1024");
             if (!vb_parse_long(argv[++i], &t) || t < 1 || t > 1024)
                 return cli_usage("", "--threads takes a number from 1 to 1024, not '%s'", argv[i]);
             threads = (int)t;

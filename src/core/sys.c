@@ -240,11 +240,11 @@ vb_status vb_file_read_max(const char *path, size_t max, const char *what, char 
         }
         vb_buf_append(&b, chunk, got);
     }
-    int bad = ferror(f);
+    int bad = ferror(f), why = errno;
     fclose(f);
     if (bad) {
         vb_buf_free(&b);
-        return vb_fail(err, VB_ERR_IO, "%s: read error", path);
+        return vb_fail(err, VB_ERR_IO, "%s: read error: %s", path, strerror(why));
     }
     vb_buf_append(&b, "", 1);
     if (b.failed) {

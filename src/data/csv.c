@@ -71,13 +71,23 @@ static int split_line(char *line, char *fields[2], int *nf)
 static vb_status read_csv(const char *csv, uint8_t part, row **rows, size_t *n, size_t *cap, vb_error *err)
 {
     char *text;
-    vb_status st = vb_file_read_max(csv, VB_DATA_MAX_MANIFEST_BYTES, "a CSV manifest", &text, NULL, err);
+    size_t len;
+    vb_status st = vb_file_read_max(csv, VB_DATA_MAX_MANIFEST_BYTES, "a CSV manifest", &text, &len, err);
     if (st == VB_ERR_IO && err) {
         size_t used = strlen(err->msg);
         snprintf(err->msg + used, sizeof err->msg - used, "%s", vb_data_missing_hint(csv));
     }
     if (st != VB_OK)
         return st;
+    /* the lines are C strings: a NUL would end the manifest there, silently */
+    const char *nul = memchr(text, 0, len);
+    if (nul) {
+        int at = 1;
+        for (const char *q = text; q < nul; q++)
+            at += *q == '\n';
+        free(text);
+        return vb_fail(err, VB_ERR_FORMAT, "%s:%d: a NUL byte; a CSV manifest is text", csv, at);
+    }
     char *dir = vb_path_dirname(csv);
     if (!dir) {
         free(text);

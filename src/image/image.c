@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
@@ -153,11 +154,13 @@ static int jpeg_bad_dht(const unsigned char *d, size_t len)
     return 0;
 }
 
-/* A binary PNM header (P5, P6) with a side over VB_IMAGE_MAX_SIDE or a
- * maximum value over 65535: stb_image reads its numbers into an int
- * without an overflow check. Its parse exactly: whitespace and # comments
- * between the three numbers, and a digit that ends the data is not read. */
-static int pnm_bad_header(const unsigned char *d, size_t len)
+/* A binary PNM header (P5, P6), parsed as stb_image parses it: whitespace
+ * and # comments between the three numbers, and a digit that ends the data
+ * is not read. 0: not one; -1: a side over VB_IMAGE_MAX_SIDE or a maximum
+ * value over 65535 (stb_image reads its numbers into an int without an
+ * overflow check); 1: v holds width, height and maximum value, and *off
+ * where the pixels start. */
+static int pnm_header(const unsigned char *d, size_t len, unsigned long v[3], size_t *off)
 {
     if (len < 2 || d[0] != 'P' || (d[1] != '5' && d[1] != '6'))
         return 0;
@@ -173,15 +176,42 @@ static int pnm_bad_header(const unsigned char *d, size_t len)
             while (p < len && c != '\n' && c != '\r')
                 c = at(d, len, p++);
         }
-        unsigned long v = 0;
+        v[k] = 0;
         while (p < len && c >= '0' && c <= '9') {
-            v = v * 10 + (c - '0');
-            if (v > limit[k])
-                return 1;
+            v[k] = v[k] * 10 + (c - '0');
+            if (v[k] > limit[k])
+                return -1;
             c = at(d, len, p++);
         }
     }
-    return 0;
+    *off = p < len ? p : len;
+    return 1;
+}
+
+static int pnm_bad_header(const unsigned char *d, size_t len)
+{
+    unsigned long v[3];
+    size_t off;
+    return pnm_header(d, len, v, &off) < 0;
+}
+
+/* A PNM file with fewer pixel bytes than its header promises: stb_image
+ * 2.27 ignores the short read and returns the pixels uninitialised. */
+static vb_status pnm_check_size(const unsigned char *d, size_t len, const char *name, const char *hint,
+                                vb_error *err)
+{
+    unsigned long v[3];
+    size_t off;
+    if (pnm_header(d, len, v, &off) <= 0)
+        return VB_OK;
+    if (v[2] == 0)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt PNM header: the maximum value is 0 or missing%s", name,
+                       hint);
+    size_t need = (size_t)v[0] * v[1] * (d[1] == '6' ? 3 : 1) * (v[2] > 255 ? 2 : 1);
+    if (len - off < need)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: truncated PNM: the header promises %zu bytes of pixels, the file "
+                       "holds %zu%s", name, need, len - off, hint);
+    return VB_OK;
 }
 
 /* A PNG whose first IDAT chunk is empty: stb_image appends each IDAT's
@@ -230,6 +260,8 @@ static vb_status check_header(const unsigned char *data, size_t len, const char 
         return vb_fail(err, VB_ERR_FORMAT, "%s: %zu bytes, more than the %zu bytes an image file may have", name,
                        len, (size_t)VB_IMAGE_MAX_FILE_BYTES);
     vb_status st = check_stb_input(data, len, name, hint, err);
+    if (st == VB_OK)
+        st = pnm_check_size(data, len, name, hint, err);
     if (st != VB_OK)
         return st;
     int w = 0, h = 0, comp = 0;
@@ -267,6 +299,11 @@ vb_status vb_image_decode_u8(const char *path, uint8_t **px, int *w, int *h, int
     *px = NULL;
     char *data;
     size_t len;
+    /* A FIFO would block the read until a writer came (a device might
+     * never end): only regular files are images. */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return vb_fail(err, VB_ERR_FORMAT, "%s: not a regular file; remove or replace it", path);
     vb_status st = vb_file_read_max(path, VB_IMAGE_MAX_FILE_BYTES, "an image file", &data, &len, err);
     if (st != VB_OK)
         return st;
@@ -288,6 +325,9 @@ vb_status vb_image_decode_u8_memory(const void *data, size_t len, const char *na
 vb_status vb_image_probe(const char *path, int *is_image, vb_error *err)
 {
     *is_image = 0;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) /* see vb_image_decode_u8 */
+        return VB_OK;
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (errno == ENOENT) /* gone since it was listed: not an image */

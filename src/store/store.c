@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -405,7 +406,15 @@ vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error
     *out = NULL;
     if (readonly && access(path, R_OK) != 0)
         return vb_fail(err, VB_ERR_IO, "%s: cannot open the store: %s", path, strerror(errno));
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return vb_fail(err, VB_ERR_IO, "%s: a folder, not a store; name a file", path);
     int created = !readonly && access(path, F_OK) != 0;
+    /* A reader opens a file it may write read-write all the same (and
+     * writes nothing: query_only), so that SQLite removes the -wal and -shm
+     * files when it is the last to close the store; a read-only connection
+     * leaves them beside it. */
+    int rw_reader = readonly && access(path, W_OK) == 0;
     vb_store *s = vb_calloc(1, sizeof *s, err);
     if (!s)
         return VB_ERR_NOMEM;
@@ -414,7 +423,9 @@ vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error
     gethostname(s->host, sizeof s->host - 1);
     s->host[strcspn(s->host, ":")] = 0;
     snprintf(s->owner, sizeof s->owner, "%s:%ld:%llu", s->host, (long)getpid(), proc_start((long)getpid()));
-    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int flags = rw_reader  ? SQLITE_OPEN_READWRITE
+                : readonly ? SQLITE_OPEN_READONLY
+                           : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     vb_status st = VB_OK;
     if (!s->path)
         st = VB_ERR_NOMEM;
@@ -422,15 +433,20 @@ vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error
         st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
     else if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK)
         st = s->db ? db_fail(s, err, "cannot open the store") : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    if (st == VB_OK && rw_reader)
+        st = exec(s, "PRAGMA query_only = ON", err);
     /* A store is in WAL mode, and a WAL reader needs the -shm file beside
-     * it: on a read-only mount (or a folder it may not write to) SQLite
+     * it: on a read-only mount (or in a folder it may not write to) SQLite
      * cannot create it, and every query fails with "unable to open database
-     * file". Nothing can write there, so read the file as immutable: no
-     * locks, no -shm (a -wal left there by a writer that crashed is not
-     * read; a store closed cleanly has none). */
-    if (st == VB_OK && readonly &&
-        (sqlite3_exec(s->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) & 0xff) == SQLITE_CANTOPEN)
-        st = reopen_immutable(s, path, err);
+     * file" (or, in the folder, "attempt to write a readonly database").
+     * Nothing can write there, so read the file as immutable: no locks, no
+     * -shm (a -wal left there by a writer that crashed is not read; a store
+     * closed cleanly has none). */
+    if (st == VB_OK && readonly) {
+        int rc = sqlite3_exec(s->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) & 0xff;
+        if (rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY)
+            st = reopen_immutable(s, path, err);
+    }
     if (st == VB_OK) {
         sqlite3_busy_timeout(s->db, (int)(BUSY_BUDGET_S * 1000));
         st = exec(s, "PRAGMA foreign_keys = ON", err);

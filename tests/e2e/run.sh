@@ -322,6 +322,8 @@ expect_fail "unknown top-level key" "top.yaml:4:1: unknown key 'splt' in the spe
 spec_with grid.yaml shapes/dataset.yaml 's/{svm: {C: 10}}/{svm: {C: [1, 10]}}/'
 expect_fail "grid without validation" "pipeline 'hog-svm' lists several classifier values (a grid) but split.validation is 0" "$VB" run grid.yaml
 expect_fail "unknown command" "visbench: unknown command 'rnu'; did you mean 'run'?" "$VB" rnu spec.yaml
+expect_fail "unknown option" "visbench: run: unknown option '--bogus'" "$VB" run spec.yaml --bogus
+expect_fail "option without its value" "visbench: run: option '--store' needs a value" "$VB" run spec.yaml --store
 
 # a grid with a validation part tunes and reports its choice
 spec_with gridv.yaml shapes/dataset.yaml 's/{svm: {C: 10}}/{svm: {C: [1, 10]}}/; s/test_fraction: 0.25}/test_fraction: 0.25, validation: 0.2}/'
@@ -403,6 +405,8 @@ expect_ok "predict csv" "$VB" predict hog.vbm shapes/triangle --format csv
 head -1 out.txt | grep -q '^path,label,score:circle,score:square,score:triangle$' && ok || bad "predict csv header"
 expect_ok "predict json" "$VB" predict hog.vbm shapes/triangle/triangle_0001.png --format json --top 2
 grep -q '^{"path": "shapes/triangle/triangle_0001.png", "label": "[a-z]*", "scores": "decision values", "top": \[{"class": ' out.txt && ok || bad "predict json"
+mkdir -p nothing-here
+expect_fail "predict an empty folder" "nothing-here: no images to predict" "$VB" predict hog.vbm nothing-here
 expect_ok "evaluate" "$VB" evaluate hog.vbm shapes --json
 /usr/bin/python3 -c 'import json; d = json.load(open("out.txt")); assert d["n"] == 120 and d["probabilities"] is False and "auc_macro" in d and "log_loss" not in d and len(d["confusion"]) == 3 and sum(map(sum, d["confusion"])) == 120 and [c["class"] for c in d["per_class"]] == ["circle", "square", "triangle"]' \
   && ok || { bad "evaluate json: the full metric set and the confusion matrix"; cat out.txt >&2; }
