@@ -123,6 +123,11 @@ int cmd_train(int argc, char **argv)
         vb_fail(&err, VB_ERR_NOMEM, "out of memory");
         goto fail;
     }
+    struct stat ps;
+    if (stat(path, &ps) == 0 && S_ISDIR(ps.st_mode)) { /* before the training, not after it */
+        vb_fail(&err, VB_ERR_IO, "%s: a folder; give -o the model's file name (e.g. %s/%s.vbm)", path, path, sp->name);
+        goto fail;
+    }
     vb_log(VB_LOG_INFO, "training %s on fold %s: %zu training images%s", sp->name, fold->name, fold->n_train,
            with_val ? " (with the validation part)" : "");
     double t0 = vb_now();
@@ -256,7 +261,7 @@ static int push_path(paths *p, char *s)
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Every image under dir (sorted, recursively); other files are reported. */
-static vb_status collect_dir(const char *dir, paths *out, vb_error *err)
+static vb_status collect_dir(const char *dir, paths *out, paths *skipped, vb_error *err)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -282,7 +287,7 @@ static vb_status collect_dir(const char *dir, paths *out, vb_error *err)
             continue;
         }
         if (S_ISDIR(sb.st_mode)) {
-            st = collect_dir(here.v[i], out, err);
+            st = collect_dir(here.v[i], out, skipped, err);
             free(here.v[i]);
             continue;
         }
@@ -291,11 +296,11 @@ static vb_status collect_dir(const char *dir, paths *out, vb_error *err)
         if (st == VB_OK && image) {
             if (!push_path(out, here.v[i]))
                 st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
-        } else {
-            if (st == VB_OK)
-                vb_log(VB_LOG_WARN, "%s: not an image, skipped", here.v[i]);
+        } else if (st == VB_OK) { /* said once the whole list is known */
+            if (!push_path(skipped, here.v[i]))
+                st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        } else
             free(here.v[i]);
-        }
     }
     free(here.v);
     return st;
@@ -399,7 +404,7 @@ int cmd_predict(int argc, char **argv)
         return cli_usage("predict", "expects MODEL IMAGE|DIR...");
     vb_error err = {0};
     vb_model *m = NULL;
-    paths files = {0};
+    paths files = {0}, skipped = {0};
     int rc = VB_EXIT_FAIL;
     int *labels = NULL, *clusters = NULL;
     float *scores = NULL;
@@ -412,7 +417,7 @@ int cmd_predict(int argc, char **argv)
             goto fail;
         }
         if (S_ISDIR(sb.st_mode)) {
-            if (collect_dir(argv[i], &files, &err) != VB_OK)
+            if (collect_dir(argv[i], &files, &skipped, &err) != VB_OK)
                 goto fail;
         } else if (!push_path(&files, strdup(argv[i]))) {
             vb_fail(&err, VB_ERR_NOMEM, "out of memory");
@@ -420,12 +425,17 @@ int cmd_predict(int argc, char **argv)
         }
     }
     if (files.n == 0) {
-        if (argc - optind == 2)
+        if (skipped.n) /* one message, not a warning per file and then the error */
+            vb_fail(&err, VB_ERR_DATA, "%s: no images to predict (%s%s is not an image)", argv[optind + 1],
+                    skipped.v[0], skipped.n > 1 ? ", like every other file there," : "");
+        else if (argc - optind == 2)
             vb_fail(&err, VB_ERR_DATA, "%s: no images to predict", argv[optind + 1]);
         else
             vb_fail(&err, VB_ERR_DATA, "%s and the other folders given: no images to predict", argv[optind + 1]);
         goto fail;
     }
+    for (size_t i = 0; i < skipped.n; i++)
+        vb_log(VB_LOG_WARN, "%s: not an image, skipped", skipped.v[i]);
     /* In batches: memory stays bounded for folders of any size. */
     const size_t B = 4096;
     int k = vb_model_n_classes(m);
@@ -492,6 +502,9 @@ done:
     for (size_t i = 0; i < files.n; i++)
         free(files.v[i]);
     free(files.v);
+    for (size_t i = 0; i < skipped.n; i++)
+        free(skipped.v[i]);
+    free(skipped.v);
     free(labels);
     free(scores);
     free(clusters);

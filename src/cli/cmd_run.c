@@ -322,9 +322,6 @@ int cmd_run(int argc, char **argv)
         rc = print_plan(spec, ds, split, only, &err);
         goto done;
     }
-    char ct[32];
-    vb_log(VB_LOG_INFO, "dataset %s: %zu images, %s, %s (%.1f s)", ds->name, ds->n, classes_text(ds, ct, sizeof ct),
-           ds->fixed_w ? "fixed size" : "sizes vary", load_s);
     db = store_path ? strdup(store_path) : vb_asprintf("results/%s.db", spec->name);
     split_path = db ? split_path_of(db) : NULL;
     dir = db ? vb_path_dirname(db) : NULL;
@@ -337,6 +334,10 @@ int cmd_run(int argc, char **argv)
      * runs is exactly what the file says. */
     if (vb_mkdirs(dir, &err) != VB_OK || vb_store_open(db, 0, &store, &err) != VB_OK)
         goto fail;
+    /* (said once the store opened: a store it cannot use is the one message) */
+    char ct[32];
+    vb_log(VB_LOG_INFO, "dataset %s: %zu images, %s, %s (%.1f s)", ds->name, ds->n, classes_text(ds, ct, sizeof ct),
+           ds->fixed_w ? "fixed size" : "sizes vary", load_s);
     if (vb_split_save(split, split_path, &err) != VB_OK || vb_split_load(split_path, &back, &err) != VB_OK)
         goto fail;
     if (back->hash != split->hash) {

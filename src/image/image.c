@@ -214,22 +214,34 @@ static vb_status pnm_check_size(const unsigned char *d, size_t len, const char *
     return VB_OK;
 }
 
-/* A PNG whose first IDAT chunk is empty: stb_image appends each IDAT's
- * bytes to a buffer it allocates only for a chunk with data, so it adds
- * the empty chunk's offset to a null pointer (stb_image.h:5130; found by
- * make fuzz). The chunks are walked as stb_image walks them; writers put
- * no empty IDAT first, so such a file is refused as corrupt. */
-static int png_empty_first_idat(const unsigned char *d, size_t len)
+/* PNG chunks stb_image 2.27 mishandles, walked as it walks them:
+ *  - the first IDAT chunk empty: stb_image appends each IDAT's bytes to a
+ *    buffer it allocates only for a chunk with data, so it adds the empty
+ *    chunk's offset to a null pointer (stb_image.h:5130; found by make fuzz);
+ *  - an IDAT chunk that claims more bytes than the file holds: stb_image
+ *    grows its buffer to the claim before it reads (a 91-byte file asked
+ *    for 2 GiB; found by make fuzz).
+ * Writers make neither, so such a file is refused as corrupt. Returns 0,
+ * or 1 and 2 for these. */
+static int png_bad_idat(const unsigned char *d, size_t len, size_t *claim, size_t *left)
 {
     static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     if (len < 8 || memcmp(d, sig, 8) != 0)
         return 0;
+    int seen_idat = 0;
     for (size_t p = 8; p + 8 <= len;) {
         size_t n = (size_t)d[p] << 24 | (size_t)d[p + 1] << 16 | (size_t)d[p + 2] << 8 | d[p + 3];
-        if (memcmp(d + p + 4, "IDAT", 4) == 0)
-            return n == 0;
+        int idat = memcmp(d + p + 4, "IDAT", 4) == 0;
+        if (idat && n == 0 && !seen_idat)
+            return 1;
+        if (idat && n > len - p - 8) {
+            *claim = n;
+            *left = len - p - 8;
+            return 2;
+        }
         if (memcmp(d + p + 4, "IEND", 4) == 0 || n > len - p - 8)
             return 0;
+        seen_idat |= idat && n > 0;
         p += 8 + n + 4; /* length and type, data, CRC */
     }
     return 0;
@@ -243,8 +255,13 @@ static vb_status check_stb_input(const unsigned char *data, size_t len, const ch
     if (jpeg_bad_dht(data, len))
         return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt JPEG: a Huffman table (DHT) lists more than 256 codes%s",
                        name, hint);
-    if (png_empty_first_idat(data, len))
+    size_t claim = 0, left = 0;
+    int png = png_bad_idat(data, len, &claim, &left);
+    if (png == 1)
         return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt PNG: the first IDAT chunk is empty%s", name, hint);
+    if (png == 2)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: truncated PNG: an IDAT chunk claims %zu bytes, the file has %zu left%s",
+                       name, claim, left, hint);
     if (pnm_bad_header(data, len))
         return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt PNM header: a side over %d or a maximum value over 65535%s",
                        name, VB_IMAGE_MAX_SIDE, hint);

@@ -273,7 +273,7 @@ expect_fail "missing spec" "absent.yaml: cannot open" "$VB" run absent.yaml
 # a truncated PNG in a class folder
 cp -r shapes trunc && f=trunc/circle/circle_0003.png && head -c 60 "$f" >t.png && mv t.png "$f"
 spec_with trunc.yaml trunc/dataset.yaml
-expect_fail "truncated png" "trunc/circle/circle_0003.png: not a readable image" "$VB" run trunc.yaml
+expect_fail "truncated png" "trunc/circle/circle_0003.png: truncated PNG: an IDAT chunk claims" "$VB" run trunc.yaml
 
 # a text file in a class folder
 cp -r shapes text && echo "not an image" >text/square/notes.txt

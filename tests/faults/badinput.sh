@@ -201,6 +201,7 @@ begin "train: no --pipeline";         expect fail "train: expects" "$VB" train s
 begin "train: unknown pipeline";      expect fail "'nope'" "$VB" -q train s.yaml --pipeline nope -o x.vbm
 begin "train: unknown fold";          expect fail "'fold9'" "$VB" -q train s.yaml --pipeline hog-svm --fold fold9 -o x.vbm
 begin "train: -o a folder";           mkdir x.vbm; expect fail "x.vbm" "$VB" -q train s.yaml --pipeline hog-svm -o x.vbm
+begin "train: -o a folder (not -q)";  mkdir x.vbm; expect fail "x.vbm: a folder" "$VB" train s.yaml --pipeline hog-svm -o x.vbm
 begin "train: -o under a file";       expect fail "s.yaml: cannot create directory" "$VB" -q train s.yaml --pipeline hog-svm -o s.yaml/x.vbm
 begin "train: unknown option";        expect fail "'--bogus'" "$VB" train s.yaml --pipeline hog-svm --bogus
 begin "train: bad spec over a model"; spec b.yaml 's/cell: 8/cell: 0/'
@@ -324,6 +325,14 @@ begin "spec: alias bomb"
 expect fail "x.yaml:" "$VB" -q run x.yaml
 begin "spec: deep nesting";           { printf 'name: bad\nseed: '; head -c 100000 /dev/zero | tr '\0' '['; echo; } >x.yaml
                                       expect fail "x.yaml:2:" "$VB" -q run x.yaml
+begin "spec: a billion laughs";      { printf 'a: &a [x, x, x, x, x, x, x, x, x, x]\n'; p=a
+                                        for l in b c d e f g h i; do printf '%s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n' $l $l $p $p $p $p $p $p $p $p $p $p; p=$l; done
+                                        cat s.yaml; } >x.yaml
+                                      expect fail "aliases expand to more than 100000 nodes" "$VB" -q run x.yaml
+begin "spec: mode: cluster with svm"; sed 's/^seed: 1$/seed: 1\nmode: cluster/' s.yaml >x.yaml; expect fail "does not cluster" "$VB" -q run x.yaml
+begin "spec: an unknown mode";        sed 's/^seed: 1$/seed: 1\nmode: regress/' s.yaml >x.yaml; expect fail "x.yaml:3:7: mode must be" "$VB" -q run x.yaml
+begin "data: no labels to classify";  mkdir flat && cp d/circle/*.png flat/ && sed 's|^dataset: .*|dataset: {format: folder, path: flat, labels: false}|' s.yaml >x.yaml
+                                      expect fail "the dataset has no labels (labels: false)" "$VB" -q run x.yaml
 begin "spec: over 4 MB";              { cat s.yaml; head -c 5000000 /dev/zero | tr '\0' '#'; echo; } >x.yaml; expect fail "x.yaml: " "$VB" -q run x.yaml
 begin "spec: a 1 MB key";             { cat s.yaml; head -c 1000000 /dev/zero | tr '\0' k; echo ': 1'; } >x.yaml; expect fail "x.yaml:11:1" "$VB" -q run x.yaml
 begin "spec: descriptor of unknown format"; printf 'format: tiff\npath: d\n' >dd.yaml; descriptor dd.yaml; expect fail "dd.yaml:1:" "$VB" -q run ds.yaml
@@ -352,6 +361,8 @@ begin "data: PNG 16000x16000";        printf '\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\
                                       expect fail "d/circle/big.png" "$VB" -q run s.yaml
 begin "data: PNG with an empty IDAT"; { printf '\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x01\0\0\0\x01\x08\0\0\0\0\0\0\0\0'; printf '\0\0\0\0IDAT\0\0\0\0\0\0\0\0IEND\0\0\0\0'; } >d/square/idat.png
                                       expect fail "d/square/idat.png" "$VB" -q dataset info d
+begin "data: PNG whose IDAT claims 2 GB"; { head -c 33 $PNG; printf '\x78\x00\x00\x1dIDATx^EN'; } >d/square/lie.png
+                                      expect fail "d/square/lie.png: truncated PNG: an IDAT chunk claims 2013265949 bytes" "$VB" -q dataset info d
 begin "data: a zero-byte JPEG";       : >d/circle/x.jpg; expect fail "d/circle/x.jpg" "$VB" -q run s.yaml
 begin "data: a JPEG of garbage";      { printf '\xff\xd8\xff\xe0\0\x10JFIF\0'; head -c 300 /dev/zero | tr '\0' 'Z'; } >d/circle/x.jpg
                                       expect fail "d/circle/x.jpg" "$VB" -q dataset info d
@@ -436,6 +447,8 @@ begin "model: an RGB 20x20 data set (ok)"; "$VB" -q dataset synth --out rgb2 --c
 begin "predict: a zero-byte image";   : >z.png; expect fail "z.png" "$VB" -q predict m.vbm z.png
 begin "predict: a truncated image";   head -c 60 $PNG >z.png; expect fail "z.png" "$VB" -q predict m.vbm z.png
 begin "predict: an empty folder";     mkdir empty-dir; expect fail "empty-dir: no images" "$VB" -q predict m.vbm empty-dir
+begin "predict: a folder of notes only"; mkdir notes && echo x >notes/a.txt && echo y >notes/b.txt
+                                      expect fail "notes: no images to predict (notes/a.txt, like every other file there, is not an image)" "$VB" predict m.vbm notes
 begin "predict: a note beside images (ok)"; echo notes >d/circle/README.txt; expect ok "d/circle/README.txt" "$VB" predict m.vbm d/circle
 begin "predict: a FIFO beside images (ok)"; mkfifo d/circle/pipe.png; expect ok "d/circle/pipe.png" "$VB" predict m.vbm d/circle
 
@@ -443,6 +456,7 @@ begin "predict: a FIFO beside images (ok)"; mkfifo d/circle/pipe.png; expect ok 
 foreign() { sqlite3 f.db 'create table foo(x); insert into foo values (1);'; }
 begin "store: results of a foreign SQLite file"; foreign; expect fail "f.db: not a visbench store" "$VB" results f.db
 begin "store: run into a foreign SQLite file"; foreign; expect fail "f.db: not a visbench store" "$VB" -q run s.yaml --store f.db
+begin "store: run into a foreign SQLite file (not -q)"; foreign; expect fail "f.db: not a visbench store" "$VB" run s.yaml --store f.db
 begin "store: report of a foreign SQLite file"; foreign; expect fail "f.db: not a visbench store" "$VB" report f.db
 begin "store: results of a text file"; echo junk >j.db; expect fail "j.db: not a visbench store" "$VB" results j.db
 begin "store: run into a text file";  echo junk >j.db; expect fail "j.db: not a visbench store" "$VB" -q run s.yaml --store j.db
