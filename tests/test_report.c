@@ -748,7 +748,7 @@ static void add_cluster_run(store_ctx *c, const char *pipeline, size_t pidx, con
     vb_cluster_scores cs = {.purity = 0.5, .nmi = nmi, .ari = nmi / 2};
     vb_run_result r = {.pipeline = pipeline, .fold = fold, .fold_index = fidx, .n_train = 40, .n_test = N,
                        .n_classes = 3, .test_idx = idx, .truth = truth, .pred = pred, .metrics = &m,
-                       .features = "raw 12", .params = "{k: 2}", .clf_info = "", .cluster_mode = 1, .labeled = 1,
+                       .features = "raw 12", .params = "{k: 2}", .clf_info = "", .cluster_mode = 1,
                        .n_clusters = 2, .cluster = &cs, .n_assigned = N, .assigned_idx = idx, .assign = assign};
     vb_claim cl;
     if (vb_store_claim(c->s, c->exp, pipeline, pidx, fold, fidx, "cfg", 0, &cl, &err) != VB_OK ||

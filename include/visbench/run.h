@@ -37,7 +37,7 @@ typedef struct vb_run_result {
      * the other classification metrics are not kept, assign[j] is the
      * cluster of dataset sample assigned_idx[j], for every sample of the
      * fold's training and test parts (n_assigned; 0 otherwise). */
-    int cluster_mode, labeled, n_clusters;
+    int cluster_mode, n_clusters;
     const vb_cluster_scores *cluster;
     size_t n_assigned;
     const size_t *assigned_idx;

@@ -26,21 +26,20 @@ static int render(vb_store *store, int64_t exp, vb_format fmt, int show, vb_erro
     vb_summary *s = NULL;
     vb_buf b;
     vb_buf_init(&b);
-    if (vb_store_load(store, exp, 1, &e, err) != VB_OK || vb_summary_build(e, &s, err) != VB_OK) {
-        vb_store_exp_free(e);
-        return cli_error(err);
-    }
-    if (show == SHOW_CLUSTERS && vb_store_clusters_csv(store, e->id, &b, err) != VB_OK) {
+    /* the cluster assignments are read by one query: no predictions, no summary */
+    vb_status st = vb_store_load(store, exp, show != SHOW_CLUSTERS, &e, err);
+    if (st == VB_OK && show == SHOW_LEADERBOARD)
+        st = vb_summary_build(e, &s, err);
+    if (st == VB_OK && show == SHOW_CLUSTERS)
+        st = vb_store_clusters_csv(store, e->id, &b, err);
+    if (st != VB_OK) {
         vb_buf_free(&b);
-        vb_summary_free(s);
         vb_store_exp_free(e);
         return cli_error(err);
     }
-    if (show == SHOW_CLUSTERS)
-        ;
-    else if (show == SHOW_PREDICTIONS)
+    if (show == SHOW_PREDICTIONS)
         vb_render_predictions_csv(e, &b);
-    else if (fmt == VB_FMT_JSON) {
+    else if (show == SHOW_LEADERBOARD && fmt == VB_FMT_JSON) {
         vb_buf_puts(&b, "{\"experiment\": ");
         vb_render_experiment(e, fmt, &b);
         vb_buf_puts(&b, ", \"leaderboard\": ");
@@ -48,9 +47,9 @@ static int render(vb_store *store, int64_t exp, vb_format fmt, int show, vb_erro
         vb_buf_puts(&b, ", \"pairwise\": ");
         vb_render_pairwise(s, fmt, &b);
         vb_buf_puts(&b, "}\n");
-    } else if (fmt == VB_FMT_CSV) {
+    } else if (show == SHOW_LEADERBOARD && fmt == VB_FMT_CSV) {
         vb_render_leaderboard(s, fmt, &b);
-    } else {
+    } else if (show == SHOW_LEADERBOARD) {
         vb_render_experiment(e, fmt, &b);
         vb_render_leaderboard(s, fmt, &b);
         vb_buf_puts(&b, "\n");

@@ -74,8 +74,8 @@ static vb_status fold_features(const vb_spec *spec, const vb_spec_pipeline *sp, 
 }
 
 /* A clustering's view of one fold: the test part's scores against the
- * labels, and in mode: cluster the assignment of every sample of the fold
- * (training, validation, then test part). */
+ * labels (truth), and in mode: cluster the assignment of every sample of
+ * the fold (training, validation, then test part). */
 typedef struct fold_clusters {
     int k; /* clusters; 0 when the classifier is no clustering */
     vb_cluster_scores scores;
@@ -85,33 +85,23 @@ typedef struct fold_clusters {
 } fold_clusters;
 
 static vb_status cluster_fold(const vb_spec *spec, const vb_dataset *ds, const vb_fold *fold,
-                              const vb_fold_features *ff, const vb_fitted *fit, const float *Xte, fold_clusters *cl,
-                              vb_error *err)
+                              const vb_fold_features *ff, const vb_fitted *fit, const float *Xte, const int *truth,
+                              fold_clusters *cl, vb_error *err)
 {
     const size_t *part_idx[3] = {fold->train, fold->val, fold->test};
     size_t part_n[3] = {fold->n_train, fold->n_val, fold->n_test};
     size_t n_te = fold->n_test, n = spec->cluster ? part_n[0] + part_n[1] + n_te : n_te;
-    cl->idx = vb_malloc(n ? n : 1, sizeof *cl->idx, err);
     cl->assign = vb_malloc(n ? n : 1, sizeof *cl->assign, err);
-    if (!cl->idx || !cl->assign)
+    if (!cl->assign)
         return VB_ERR_NOMEM;
     int *te = cl->assign + (n - n_te);
     vb_status st = vb_classifier_cluster(fit->clf, Xte, n_te, fit->pc->dim, te, &cl->k, err);
-    if (st != VB_OK || !cl->k)
-        return st;
-    if (!ds->unlabeled) {
-        int *truth = vb_malloc(n_te ? n_te : 1, sizeof *truth, err);
-        if (!truth)
-            return VB_ERR_NOMEM;
-        for (size_t i = 0; i < n_te; i++)
-            truth[i] = ds->labels[fold->test[i]];
+    if (st == VB_OK && cl->k && !ds->unlabeled)
         st = vb_cluster_compare(truth, te, n_te, ds->n_classes, cl->k, &cl->scores, err);
-        free(truth);
-        if (st != VB_OK)
-            return st;
-    }
-    if (!spec->cluster)
-        return VB_OK;
+    if (st != VB_OK || !cl->k || !spec->cluster)
+        return st;
+    if (!(cl->idx = vb_malloc(n ? n : 1, sizeof *cl->idx, err)))
+        return VB_ERR_NOMEM;
     size_t at = 0;
     for (int p = VB_ROWS_TRAIN; p <= VB_ROWS_TEST && st == VB_OK; p++) {
         memcpy(cl->idx + at, part_idx[p], part_n[p] * sizeof *cl->idx);
@@ -173,7 +163,7 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
     predict_s = vb_now() - t2;
     if ((st = vb_metrics_compute(truth, pred, fold->n_test, ds->n_classes, &m, err)) != VB_OK)
         goto out;
-    if ((st = cluster_fold(spec, ds, fold, ff, &fit, Xte, &cl, err)) != VB_OK)
+    if ((st = cluster_fold(spec, ds, fold, ff, &fit, Xte, truth, &cl, err)) != VB_OK)
         goto out;
 
     vb_writer w;
@@ -203,7 +193,7 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
         .model_bytes = model_bytes, .dim = fit.pc->dim, .features = feat.data, .params = params.data,
         .grid = fit.grid, .clf_info = info.data ? info.data : "",
         .started = started, .threads = vb_get_threads(),
-        .cluster_mode = spec->cluster, .labeled = !ds->unlabeled, .n_clusters = cl.k,
+        .cluster_mode = spec->cluster, .n_clusters = cl.k,
         .cluster = cl.k && !ds->unlabeled ? &cl.scores : NULL,
         .n_assigned = cl.n, .assigned_idx = cl.idx, .assign = cl.assign,
     };

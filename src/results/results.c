@@ -19,6 +19,15 @@ static void params_json(const char *yaml, vb_buf *b)
         vb_buf_json_str(b, yaml ? yaml : "");
 }
 
+/* ", \"name\": value" for each of n values. */
+static void json_members(vb_buf *b, const vb_named_value *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        vb_buf_printf(b, ", \"%s\": ", v[i].name);
+        vb_buf_double(b, v[i].v);
+    }
+}
+
 /* The members both kinds of result share: sizes, memory, the features. */
 static void sizes_json(size_t n_train, size_t n_val, size_t n_test, size_t dim, int shared, size_t peak_kb,
                        size_t model_bytes, int proba, const char *features, vb_buf *b)
@@ -39,29 +48,21 @@ void vb_result_json(const vb_run_result *r, const vb_dataset *ds, int details, v
     vb_buf_json_str(b, r->pipeline);
     vb_buf_puts(b, ", \"fold\": ");
     vb_buf_json_str(b, r->fold);
-    struct {
-        const char *name;
-        double v;
-    } nums[] = {{"accuracy", m->accuracy},         {"balanced_accuracy", m->balanced_accuracy},
-                {"macro_f1", m->macro_f1},         {"macro_precision", m->macro_precision},
-                {"macro_recall", m->macro_recall}, {"weighted_f1", m->weighted_f1},
-                {"extract_s", r->extract_s},       {"postprocess_s", r->postprocess_s},
-                {"tune_s", r->tune_s},
-                {"train_s", r->train_s},           {"predict_s", r->predict_s}};
-    /* mode: cluster: no classification metrics (the first six) */
-    for (size_t i = r->cluster_mode ? 6 : 0; i < sizeof nums / sizeof nums[0]; i++) {
-        vb_buf_printf(b, ", \"%s\": ", nums[i].name);
-        vb_buf_double(b, nums[i].v);
-    }
+    const vb_named_value metrics[] = {
+        {"accuracy", m->accuracy},         {"balanced_accuracy", m->balanced_accuracy},
+        {"macro_f1", m->macro_f1},         {"macro_precision", m->macro_precision},
+        {"macro_recall", m->macro_recall}, {"weighted_f1", m->weighted_f1}};
+    const vb_named_value times[] = {{"extract_s", r->extract_s}, {"postprocess_s", r->postprocess_s},
+                                    {"tune_s", r->tune_s},       {"train_s", r->train_s},
+                                    {"predict_s", r->predict_s}};
+    if (!r->cluster_mode) /* mode: cluster keeps no classification metrics */
+        json_members(b, metrics, sizeof metrics / sizeof metrics[0]);
+    json_members(b, times, sizeof times / sizeof times[0]);
     if (r->n_clusters)
         vb_buf_printf(b, ", \"clusters\": %d", r->n_clusters);
     if (r->cluster) {
-        vb_buf_puts(b, ", \"nmi\": ");
-        vb_buf_double(b, r->cluster->nmi);
-        vb_buf_puts(b, ", \"ari\": ");
-        vb_buf_double(b, r->cluster->ari);
-        vb_buf_puts(b, ", \"purity\": ");
-        vb_buf_double(b, r->cluster->purity);
+        const vb_named_value cs[] = {{"nmi", r->cluster->nmi}, {"ari", r->cluster->ari}, {"purity", r->cluster->purity}};
+        json_members(b, cs, sizeof cs / sizeof cs[0]);
     }
     sizes_json(r->n_train, r->n_val, r->n_test, r->dim, r->features_shared, r->peak_rss_kb, r->model_bytes, r->proba,
                r->features, b);
@@ -108,28 +109,18 @@ void vb_stored_result_json(const vb_store_run *r, vb_buf *b)
                                           "macro_precision", "macro_recall",      "weighted_f1"};
     /* mode: cluster stores no accuracy, and only clusterings have the rest */
     int cluster_mode = isnan(vb_store_metric(r, "accuracy")) && !isnan(vb_store_metric(r, "clusters"));
-    for (size_t i = 0; !cluster_mode && i < sizeof metrics / sizeof metrics[0]; i++) {
-        vb_buf_printf(b, ", \"%s\": ", metrics[i]);
-        vb_buf_double(b, vb_store_metric(r, metrics[i]));
-    }
+    for (size_t i = 0; !cluster_mode && i < sizeof metrics / sizeof metrics[0]; i++)
+        json_members(b, &(vb_named_value){metrics[i], vb_store_metric(r, metrics[i])}, 1);
     static const char *const cluster[] = {"clusters", "nmi", "ari", "purity"};
     for (size_t i = 0; i < sizeof cluster / sizeof cluster[0]; i++)
-        if (!isnan(vb_store_metric(r, cluster[i]))) {
-            vb_buf_printf(b, ", \"%s\": ", cluster[i]);
-            vb_buf_double(b, vb_store_metric(r, cluster[i]));
-        }
-    struct {
-        const char *name;
-        double v;
-    } times[] = {{"extract_s", r->extract_s},
-                 {"postprocess_s", r->postprocess_s},
-                 {"tune_s", r->tune_s},
-                 {"train_s", r->train_s},
-                 {"predict_s", r->predict_s}};
-    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
-        vb_buf_printf(b, ", \"%s\": ", times[i].name);
-        vb_buf_double(b, times[i].v);
-    }
+        if (!isnan(vb_store_metric(r, cluster[i])))
+            json_members(b, &(vb_named_value){cluster[i], vb_store_metric(r, cluster[i])}, 1);
+    const vb_named_value times[] = {{"extract_s", r->extract_s},
+                                    {"postprocess_s", r->postprocess_s},
+                                    {"tune_s", r->tune_s},
+                                    {"train_s", r->train_s},
+                                    {"predict_s", r->predict_s}};
+    json_members(b, times, sizeof times / sizeof times[0]);
     sizes_json(r->n_train, r->n_val, r->n_test, r->dim, r->features_shared, r->peak_rss_kb, r->model_bytes, r->proba,
                r->features, b);
     vb_buf_printf(b, ", \"params\": %s", r->params && *r->params ? r->params : "{}");
