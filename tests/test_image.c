@@ -506,6 +506,22 @@ static void test_probe(void **state)
     assert_false(probe("p-missing.png"));
     tu_write_file("p-empty.png", "", 0);
     assert_false(probe("p-empty.png"));
+    /* a PNG larger than the probe reads: its one IDAT chunk runs past the
+     * prefix, which is no truncation (only a decode checks that) */
+    size_t side = 1100;
+    uint8_t *noise = malloc(side * side);
+    assert_non_null(noise);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < side * side; i++) {
+        x = x * 1664525u + 1013904223u;
+        noise[i] = (uint8_t)(x >> 24);
+    }
+    assert_true(stbi_write_png("p-big.png", (int)side, (int)side, 1, noise, (int)side));
+    free(noise);
+    struct stat big;
+    assert_int_equal(stat("p-big.png", &big), 0);
+    assert_true(big.st_size > (1 << 20));
+    assert_true(probe("p-big.png"));
     /* a file that cannot be read is an error, never "not an image" (a
      * caller would skip it): a directory opens, and reading it fails */
     assert_int_equal(mkdir("p-dir.png", 0755), 0);

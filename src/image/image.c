@@ -195,25 +195,6 @@ static int pnm_bad_header(const unsigned char *d, size_t len)
     return pnm_header(d, len, v, &off) < 0;
 }
 
-/* A PNM file with fewer pixel bytes than its header promises: stb_image
- * 2.27 ignores the short read and returns the pixels uninitialised. */
-static vb_status pnm_check_size(const unsigned char *d, size_t len, const char *name, const char *hint,
-                                vb_error *err)
-{
-    unsigned long v[3];
-    size_t off;
-    if (pnm_header(d, len, v, &off) <= 0)
-        return VB_OK;
-    if (v[2] == 0)
-        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt PNM header: the maximum value is 0 or missing%s", name,
-                       hint);
-    size_t need = (size_t)v[0] * v[1] * (d[1] == '6' ? 3 : 1) * (v[2] > 255 ? 2 : 1);
-    if (len - off < need)
-        return vb_fail(err, VB_ERR_FORMAT, "%s: truncated PNM: the header promises %zu bytes of pixels, the file "
-                       "holds %zu%s", name, need, len - off, hint);
-    return VB_OK;
-}
-
 /* PNG chunks stb_image 2.27 mishandles, walked as it walks them:
  *  - the first IDAT chunk empty: stb_image appends each IDAT's bytes to a
  *    buffer it allocates only for a chunk with data, so it adds the empty
@@ -247,6 +228,33 @@ static int png_bad_idat(const unsigned char *d, size_t len, size_t *claim, size_
     return 0;
 }
 
+/* Claims the bytes of a whole file must back (the probe reads only a
+ * prefix, so these are checked before decoding, not in check_stb_input):
+ * a PNG IDAT chunk longer than what is left (stb_image would allocate the
+ * claim), and a PNM file with fewer pixel bytes than its header promises
+ * (stb_image 2.27 ignores the short read and returns the pixels
+ * uninitialised). */
+static vb_status check_size_claims(const unsigned char *d, size_t len, const char *name, const char *hint,
+                                   vb_error *err)
+{
+    size_t claim, left;
+    if (png_bad_idat(d, len, &claim, &left) == 2)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: truncated PNG: an IDAT chunk claims %zu bytes, the file has %zu left%s",
+                       name, claim, left, hint);
+    unsigned long v[3];
+    size_t off;
+    if (pnm_header(d, len, v, &off) <= 0)
+        return VB_OK;
+    if (v[2] == 0)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt PNM header: the maximum value is 0 or missing%s", name,
+                       hint);
+    size_t need = (size_t)v[0] * v[1] * (d[1] == '6' ? 3 : 1) * (v[2] > 255 ? 2 : 1);
+    if (len - off < need)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: truncated PNM: the header promises %zu bytes of pixels, the file "
+                       "holds %zu%s", name, need, len - off, hint);
+    return VB_OK;
+}
+
 /* Input that is undefined behaviour inside stb_image, refused at our
  * boundary (all are corrupt or odd files that no writer makes). */
 static vb_status check_stb_input(const unsigned char *data, size_t len, const char *name, const char *hint,
@@ -255,13 +263,9 @@ static vb_status check_stb_input(const unsigned char *data, size_t len, const ch
     if (jpeg_bad_dht(data, len))
         return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt JPEG: a Huffman table (DHT) lists more than 256 codes%s",
                        name, hint);
-    size_t claim = 0, left = 0;
-    int png = png_bad_idat(data, len, &claim, &left);
-    if (png == 1)
+    size_t claim, left;
+    if (png_bad_idat(data, len, &claim, &left) == 1)
         return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt PNG: the first IDAT chunk is empty%s", name, hint);
-    if (png == 2)
-        return vb_fail(err, VB_ERR_FORMAT, "%s: truncated PNG: an IDAT chunk claims %zu bytes, the file has %zu left%s",
-                       name, claim, left, hint);
     if (pnm_bad_header(data, len))
         return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt PNM header: a side over %d or a maximum value over 65535%s",
                        name, VB_IMAGE_MAX_SIDE, hint);
@@ -278,7 +282,7 @@ static vb_status check_header(const unsigned char *data, size_t len, const char 
                        len, (size_t)VB_IMAGE_MAX_FILE_BYTES);
     vb_status st = check_stb_input(data, len, name, hint, err);
     if (st == VB_OK)
-        st = pnm_check_size(data, len, name, hint, err);
+        st = check_size_claims(data, len, name, hint, err);
     if (st != VB_OK)
         return st;
     int w = 0, h = 0, comp = 0;
