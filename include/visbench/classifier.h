@@ -20,6 +20,14 @@
 /* Capabilities, declared in the vtable's flags. */
 #define VB_CLF_PROBA 1u /* scores are probabilities (when proba_if says so, only then) */
 #define VB_CLF_IMAGE 2u /* expects raw image rows (shape known) */
+/* Multilabel (when multilabel_if says so, only then): trains on label sets
+ * (vb_traindata.Y), predicts a set per row (predict_sets) with one score
+ * per label, independent across labels (probabilities of each label with
+ * VB_CLF_PROBA, else decision values). */
+#define VB_CLF_MULTILABEL 4u
+/* Hierarchical: trains on leaves with the taxonomy (vb_traindata.tax) and
+ * may predict an inner node (label = its node id, >= n_classes) where it stops early. */
+#define VB_CLF_HIER 8u
 
 /* A condition on one parameter: `name` equals `value` (an enum choice, or
  * "true"/"false" for a bool). */
@@ -60,6 +68,14 @@ typedef struct vb_classifier_vt {
      * makes an instance a clustering ({NULL}: every instance is). */
     vb_status (*cluster)(const void *state, const float *X, size_t n, int *assign, int *k, vb_error *err);
     vb_param_rule cluster_if;
+    /* With VB_CLF_MULTILABEL: the label set of each of n rows into sets
+     * (n x n_classes, 0/1) and per-label scores (n x n_classes, or NULL),
+     * thresholds applied as the classifier tuned them. Its `predict` then
+     * gives each row's best-scoring label. multilabel_if: the parameter
+     * setting that makes an instance multilabel ({NULL}: every instance). */
+    vb_status (*predict_sets)(const void *state, const float *X, size_t n, uint8_t *sets, float *scores,
+                              vb_error *err);
+    vb_param_rule multilabel_if;
 } vb_classifier_vt;
 
 const vb_classifier_vt *const *vb_classifier_registry(size_t *n);
@@ -93,6 +109,12 @@ vb_status vb_classifier_cluster(const vb_classifier *c, const float *X, size_t n
                                 vb_error *err);
 /* Can instances of this vtable, with these parameters, cluster? */
 int vb_classifier_clusters(const vb_classifier_vt *vt, const vb_params *p);
+/* Can instances of this vtable, with these parameters, learn label sets? */
+int vb_classifier_multilabels(const vb_classifier_vt *vt, const vb_params *p);
+/* Label sets (n x n_classes bytes) and per-label scores (or NULL) of n rows
+ * from a trained multilabel instance. */
+vb_status vb_classifier_predict_sets(const vb_classifier *c, const float *X, size_t n, size_t d, uint8_t *sets,
+                                     float *scores, vb_error *err);
 /* Are this instance's scores probabilities? */
 int vb_classifier_has_proba(const vb_classifier *c);
 /* Serialises d, n_classes and the trained state (params are the caller's). */

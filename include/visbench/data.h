@@ -17,6 +17,7 @@
 
 #include "visbench/image.h"
 #include "visbench/param.h"
+#include "visbench/taxonomy.h"
 
 /* Limits every loader checks a file's claims against before it allocates
  * (besides the file's own size): samples per dataset, bytes of 8-bit
@@ -24,6 +25,18 @@
 #define VB_DATA_MAX_IMAGES (1u << 25)                /* 33,554,432 */
 #define VB_DATA_MAX_BYTES ((size_t)16 << 30)         /* 16 GiB */
 #define VB_DATA_MAX_MANIFEST_BYTES ((size_t)256 << 20) /* 256 MiB */
+
+/* What a sample's label is:
+ *   single-label  one class per image (labels[i])
+ *   multilabel    a set of labels per image, possibly empty (Y: n x n_classes
+ *                 bytes, 1 where image i has label k); labels[i] is then the
+ *                 image's first label or 0 and means nothing on its own
+ *   hierarchical  one leaf class per image (labels[i]) in a taxonomy (tax)
+ *                 whose leaves are the classes */
+typedef enum vb_task { VB_TASK_SINGLE = 0, VB_TASK_MULTILABEL = 1, VB_TASK_HIER = 2 } vb_task;
+/* "single-label", "multilabel", "hierarchical" */
+const char *vb_task_name(vb_task t);
+int vb_task_parse(const char *s, vb_task *t);
 
 /* Official partition of a sample, when the dataset has one. */
 enum { VB_PART_NONE = 0, VB_PART_TRAIN = 1, VB_PART_TEST = 2 };
@@ -49,6 +62,10 @@ typedef struct vb_dataset {
     uint32_t *file_of, *item_of; /* n each */
     int fixed_w, fixed_h, fixed_c; /* common shape, 0 when images differ */
     int unlabeled;      /* no classes (one class, "(none)"): data to cluster */
+    vb_task task;
+    uint8_t *Y;         /* multilabel: n x n_classes label sets (0/1); NULL otherwise */
+    size_t n_empty;     /* multilabel: images with no label */
+    vb_taxonomy *tax;   /* hierarchical: leaves = classes; NULL otherwise */
 } vb_dataset;
 
 /* Empty dataset with room for n samples (labels, part when with_part, sizes). */

@@ -10,6 +10,7 @@
 #define VISBENCH_EVAL_H
 
 #include "visbench/core.h"
+#include "visbench/taxonomy.h"
 
 typedef struct vb_metrics {
     int n_classes;
@@ -119,5 +120,83 @@ typedef struct vb_cluster_scores {
  * zeros. */
 vb_status vb_cluster_compare(const int *truth, const int *assign, size_t n, int n_classes, int n_clusters,
                              vb_cluster_scores *out, vb_error *err);
+
+/* ---- multilabel -------------------------------------------------------
+ *
+ * Truth Y and predictions P are n x L bytes (0/1), scores n x L (higher =
+ * more likely the label; NULL: the ranking metrics are NaN). Conventions,
+ * those of scikit-learn with zero_division=0 unless said:
+ *   hamming_loss      mismatching (sample, label) pairs / (n L)
+ *   subset_accuracy   samples whose predicted set equals the true set
+ *   micro P/R/F1      over all (sample, label) pairs
+ *   per-label P/R/F1  0 where undefined; support = true count
+ *   macro F1          mean over the labels present in the truth or the
+ *                     predictions (visbench's single-label convention; a
+ *                     label absent from both is not averaged)
+ *   samples F1        mean over samples of the F1 of the two sets; a sample
+ *                     whose true and predicted sets are both empty scores 1
+ *   auc[l]            ROC AUC of label l, NaN when l is all 0 or all 1 in
+ *                     the truth; auc_macro the mean of the defined ones
+ *   lrap              label ranking average precision; a sample with no
+ *                     true label (or all labels true) scores 1
+ *   coverage_error    mean over samples of the rank (ties counted at the
+ *                     worst) of the lowest-scored true label; 0 for a
+ *                     sample with no true label
+ */
+typedef struct vb_ml_metrics {
+    int n_labels;
+    size_t n;
+    size_t n_empty_truth, n_empty_pred; /* samples with no true / no predicted label */
+    double hamming_loss, subset_accuracy;
+    double micro_precision, micro_recall, micro_f1;
+    double macro_precision, macro_recall, macro_f1, samples_f1;
+    double lrap, coverage_error, auc_macro;
+    double *precision, *recall, *f1, *auc; /* n_labels each */
+    size_t *support, *predicted;           /* true and predicted count per label */
+} vb_ml_metrics;
+
+vb_status vb_ml_metrics_compute(const uint8_t *Y, const uint8_t *P, const float *scores, size_t n, int L,
+                                vb_ml_metrics *m, vb_error *err);
+void vb_ml_metrics_free(vb_ml_metrics *m);
+/* The multilabel metrics a run is known by (stored, printed), in this
+ * order: subset_accuracy, hamming_loss, micro_f1, macro_f1, samples_f1,
+ * micro_precision, micro_recall, lrap, coverage_error, auc_macro. */
+#define VB_ML_METRIC_SET_SIZE 10
+void vb_ml_metric_set(const vb_ml_metrics *m, vb_named_value out[VB_ML_METRIC_SET_SIZE]);
+
+/* ---- hierarchical -----------------------------------------------------
+ *
+ * truth: leaves (nodes 0 .. n_leaves-1); pred: any node (an inner node when
+ * a classifier stopped early). Hierarchical precision, recall and F1 after
+ * Kiritchenko et al. (2006), micro-averaged over samples: with A(x) the
+ * node x and its ancestors (the root excluded),
+ *   hP = sum |A(pred) ∩ A(true)| / sum |A(pred)|,
+ *   hR = sum |A(pred) ∩ A(true)| / sum |A(true)|,  hF = 2 hP hR / (hP + hR).
+ * Per level L (1 .. max_depth): both sides mapped by vb_tax_at_level; a
+ * prediction that stopped above level L counts as wrong there. Accuracy and
+ * macro-F1 (single-label conventions) over vb_tax_level_nodes(L), and the
+ * confusion matrix of that level (a stopped prediction is in no column).
+ */
+typedef struct vb_hier_level {
+    int n_nodes;        /* classes of this level */
+    int *nodes;         /* their taxonomy node ids */
+    double accuracy, macro_f1;
+    size_t *confusion;  /* n_nodes x n_nodes: row = true, column = predicted */
+    size_t n_stopped;   /* predictions that stopped above this level */
+} vb_hier_level;
+
+typedef struct vb_hier_metrics {
+    double hp, hr, hf;
+    int n_levels;
+    vb_hier_level *level; /* n_levels */
+} vb_hier_metrics;
+
+vb_status vb_hier_metrics_compute(const vb_taxonomy *t, const int *truth, const int *pred, size_t n,
+                                  vb_hier_metrics *m, vb_error *err);
+void vb_hier_metrics_free(vb_hier_metrics *m);
+
+/* McNemar's test from per-sample correctness (1 right, 0 wrong) of two
+ * methods on the same samples: subset-correctness for multilabel. */
+void vb_mcnemar_correct(const uint8_t *right_a, const uint8_t *right_b, size_t n, vb_mcnemar *out);
 
 #endif

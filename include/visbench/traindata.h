@@ -5,6 +5,7 @@
 #define VISBENCH_TRAINDATA_H
 
 #include "visbench/image.h"
+#include "visbench/taxonomy.h"
 
 typedef struct vb_traindata {
     const float *X;
@@ -18,6 +19,13 @@ typedef struct vb_traindata {
     vb_shape shape; /* image shape of a row (c*h*w == d) when known, else zeros */
     uint64_t seed;
     const char *name; /* the pipeline, for progress and log lines (may be NULL) */
+    /* Multilabel data: label sets, n x n_classes and n_val x n_classes bytes
+     * (0/1); y and yval then hold each row's first label (or 0). NULL for
+     * single-label data. */
+    const uint8_t *Y, *Yval;
+    /* Hierarchical data: the taxonomy whose leaves are the n_classes
+     * classes (y are leaves). NULL otherwise. */
+    const vb_taxonomy *tax;
 } vb_traindata;
 
 /* One epoch of an iterative learner (the CNN), for learning curves; NaN

@@ -110,7 +110,13 @@ vb_status vb_classifier_train(vb_classifier *c, const vb_traindata *td, vb_error
             distinct++;
     }
     free(seen);
-    if (distinct < min_classes(c))
+    int ml = vb_classifier_multilabels(c->vt, &c->params);
+    if (ml && !td->Y)
+        return vb_fail(err, VB_ERR_DATA,
+                       "%s: learns label sets (multilabel) but the data has one label per image; use a multilabel "
+                       "dataset, or a single-label classifier",
+                       name);
+    if (!ml && distinct < min_classes(c))
         return vb_fail(err, VB_ERR_DATA,
                        "%s: the training set holds only one class; a classifier needs at least two", name);
     size_t r, col;
@@ -163,6 +169,29 @@ static int rule_holds(const vb_params *p, const vb_param_rule *r)
 int vb_classifier_has_proba(const vb_classifier *c)
 {
     return (c->vt->flags & VB_CLF_PROBA) && rule_holds(&c->params, &c->vt->proba_if);
+}
+
+int vb_classifier_multilabels(const vb_classifier_vt *vt, const vb_params *p)
+{
+    return (vt->flags & VB_CLF_MULTILABEL) && vt->predict_sets && rule_holds(p, &vt->multilabel_if);
+}
+
+vb_status vb_classifier_predict_sets(const vb_classifier *c, const float *X, size_t n, size_t d, uint8_t *sets,
+                                     float *scores, vb_error *err)
+{
+    const char *name = c->vt->info.name;
+    if (!vb_classifier_multilabels(c->vt, &c->params))
+        return vb_fail(err, VB_ERR_STATE, "%s: predicts one label per image, not label sets", name);
+    if (!c->trained)
+        return vb_fail(err, VB_ERR_STATE, "%s: predict before train", name);
+    if (d != c->d)
+        return vb_fail(err, VB_ERR_DATA, "%s: trained on %zu features, asked to predict rows of %zu", name, c->d, d);
+    size_t r, col;
+    if (vb_find_nonfinite(X, n, d, &r, &col))
+        return vb_fail(err, VB_ERR_DATA, "%s: feature %zu of row %zu is not finite", name, col, r);
+    if (n == 0)
+        return VB_OK;
+    return c->vt->predict_sets(c->state, X, n, sets, scores, err);
 }
 
 int vb_classifier_clusters(const vb_classifier_vt *vt, const vb_params *p)

@@ -117,4 +117,33 @@ void vb_nn_select(float *v, int32_t *j, size_t n, size_t r);
 vb_status vb_nn_query(const vb_nn_index *ix, const float *Q, size_t nq, int k, double block_mb, float *dist,
                       int32_t *idx, vb_error *err);
 
+/* ---- multilabel decision thresholds (br, chain, cnn with sigmoid outputs) --
+ *
+ * A label is predicted when its score is above its threshold. Modes:
+ * fixed (every threshold = base), global (one threshold for every label,
+ * maximising micro-F1 on the validation rows), per-label (each label's own,
+ * maximising its F1; base for a label with no positive validation row).
+ * Candidates are base and the midpoints between consecutive distinct
+ * validation scores; ties go to the candidate closest to base. */
+enum { VB_ML_THRESH_FIXED, VB_ML_THRESH_GLOBAL, VB_ML_THRESH_PER_LABEL };
+/* The parameter table entries "threshold" and "threshold_value" every
+ * multilabel classifier declares (threshold_value: auto = 0.5 for
+ * probabilities, 0 for decision values). */
+#define VB_ML_THRESH_PARAMS                                                                                   \
+    {.name = "threshold", .type = VB_PT_ENUM, .def = "per-label", .choices = "per-label|global|fixed",       \
+     .help = "multilabel decision thresholds: tuned per label or one global value on the validation part "   \
+             "(split.validation), or fixed"},                                                                \
+    {.name = "threshold_value", .type = VB_PT_FLOAT, .def = "auto", .min = -1e6, .max = 1e6,                 \
+     .choices = "auto",                                                                                       \
+     .help = "the fixed threshold, and the start of tuning (auto: 0.5 for probabilities, 0 for decision "    \
+             "values)"}
+/* Mode and base threshold from those parameters. */
+void vb_ml_thresh_params(const vb_params *p, int proba, int *mode, float *base);
+/* Thresholds t (L) from validation scores S (n x L) and truth Y (n x L);
+ * with n = 0 every threshold is base. */
+vb_status vb_ml_tune_thresholds(const float *S, const uint8_t *Y, size_t n, int L, int mode, float base, float *t,
+                                vb_error *err);
+/* sets[i L + l] = S[i L + l] > t[l]. */
+void vb_ml_apply_thresholds(const float *S, size_t n, int L, const float *t, uint8_t *sets);
+
 #endif
