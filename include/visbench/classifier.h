@@ -76,6 +76,10 @@ typedef struct vb_classifier_vt {
     vb_status (*predict_sets)(const void *state, const float *X, size_t n, uint8_t *sets, float *scores,
                               vb_error *err);
     vb_param_rule multilabel_if;
+    /* Optional, with VB_CLF_PROBA: decides from the parameters whether the
+     * scores are probabilities, instead of proba_if (a wrapper whose scores
+     * are its base classifier's: br, chain). */
+    int (*proba_of)(const vb_params *p);
 } vb_classifier_vt;
 
 const vb_classifier_vt *const *vb_classifier_registry(size_t *n);
@@ -115,6 +119,8 @@ int vb_classifier_multilabels(const vb_classifier_vt *vt, const vb_params *p);
  * from a trained multilabel instance. */
 vb_status vb_classifier_predict_sets(const vb_classifier *c, const float *X, size_t n, size_t d, uint8_t *sets,
                                      float *scores, vb_error *err);
+/* Would an instance of vt with parameters p give probabilities? */
+int vb_classifier_params_proba(const vb_classifier_vt *vt, const vb_params *p);
 /* Are this instance's scores probabilities? */
 int vb_classifier_has_proba(const vb_classifier *c);
 /* Serialises d, n_classes and the trained state (params are the caller's). */

@@ -77,6 +77,9 @@ void vb_dataset_finish(vb_dataset *ds);
 vb_status vb_dataset_image(const vb_dataset *ds, size_t i, vb_image *dst, vb_error *err);
 /* 64-bit identity of the labels, partition and pixels. */
 uint64_t vb_dataset_hash(const vb_dataset *ds);
+/* Multilabel: the label sets of samples idx[0..n) as n x n_classes bytes
+ * (malloc'ed; at least one byte when n is 0). NULL and err on no memory. */
+uint8_t *vb_dataset_label_rows(const vb_dataset *ds, const size_t *idx, size_t n, vb_error *err);
 /* Counts per class (n_classes entries), optionally restricted to one part. */
 void vb_dataset_class_counts(const vb_dataset *ds, int part, size_t *counts);
 /* Fails, naming `where` and the class, when a class has no training images

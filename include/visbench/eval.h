@@ -99,7 +99,9 @@ vb_status vb_corrected_ttest(const double *d, size_t J, double n_train, double n
 /* Mean and sample standard deviation (J-1) of x[0..n). */
 void vb_mean_sd(const double *x, size_t n, double *mean, double *sd);
 
-/* Fills m from truth and predictions (labels in [0, n_classes)). */
+/* Fills m from truth and predictions (labels in [0, n_classes)). A
+ * prediction of -1 is no prediction (a hierarchical classifier that stopped
+ * above the leaves): wrong, in its true class's support, in no column. */
 vb_status vb_metrics_compute(const int *truth, const int *pred, size_t n, int n_classes, vb_metrics *m,
                              vb_error *err);
 void vb_metrics_free(vb_metrics *m);

@@ -42,6 +42,17 @@ typedef struct vb_run_result {
     size_t n_assigned;
     const size_t *assigned_idx;
     const int *assign;
+    /* The task (vb_task, data.h). Multilabel: the test part's label sets
+     * (n_test x n_classes bytes each) and their metrics, metrics is NULL,
+     * truth holds each image's first label and pred its best-scoring one,
+     * scores are per label. Hierarchical: the taxonomy and the hierarchical
+     * metrics; pred may be an inner node (a node id >= n_classes) where the
+     * classifier stopped early. */
+    int task;
+    const uint8_t *truth_sets, *pred_sets;
+    const vb_ml_metrics *ml;
+    const vb_taxonomy *tax;
+    const vb_hier_metrics *hier;
 } vb_run_result;
 
 #endif

@@ -166,10 +166,14 @@ static int rule_holds(const vb_params *p, const vb_param_rule *r)
     return (v->num != 0) == (strcmp(r->value, "true") == 0); /* a bool */
 }
 
-int vb_classifier_has_proba(const vb_classifier *c)
+int vb_classifier_params_proba(const vb_classifier_vt *vt, const vb_params *p)
 {
-    return (c->vt->flags & VB_CLF_PROBA) && rule_holds(&c->params, &c->vt->proba_if);
+    if (!(vt->flags & VB_CLF_PROBA))
+        return 0;
+    return vt->proba_of ? vt->proba_of(p) : rule_holds(p, &vt->proba_if);
 }
+
+int vb_classifier_has_proba(const vb_classifier *c) { return vb_classifier_params_proba(c->vt, &c->params); }
 
 int vb_classifier_multilabels(const vb_classifier_vt *vt, const vb_params *p)
 {
@@ -262,7 +266,7 @@ vb_status vb_classifier_load(vb_classifier *c, vb_reader *r, vb_error *err)
 /* ---- registry: one line per classifier --------------------------------- */
 
 extern const vb_classifier_vt vb_clf_svm, vb_clf_linear, vb_clf_knn, vb_clf_forest, vb_clf_logreg,
-    vb_clf_kmeans, vb_clf_gmm, vb_clf_cnn;
+    vb_clf_kmeans, vb_clf_gmm, vb_clf_cnn, vb_clf_br, vb_clf_chain, vb_clf_hier;
 
 static const vb_classifier_vt *const classifiers[] = {
     &vb_clf_svm,
@@ -273,6 +277,9 @@ static const vb_classifier_vt *const classifiers[] = {
     &vb_clf_kmeans,
     &vb_clf_gmm,
     &vb_clf_cnn,
+    &vb_clf_br,
+    &vb_clf_chain,
+    &vb_clf_hier,
 };
 
 const vb_classifier_vt *const *vb_classifier_registry(size_t *n)

@@ -3,7 +3,9 @@
 #include "../core/linalg.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 void vb_clf_write_tag(vb_writer *w, uint32_t tag, uint32_t version)
 {
@@ -106,4 +108,62 @@ void vb_clf_cluster_json(vb_buf *b, const vb_cluster_scores *s)
     vb_buf_double(b, s->nmi);
     vb_buf_puts(b, ", \"train_ari\": ");
     vb_buf_double(b, s->ari);
+}
+
+vb_status vb_clf_parse_base(const vb_params *p, const char *owner, const vb_classifier_vt **vt, vb_params *bp,
+                            vb_error *err)
+{
+    memset(bp, 0, sizeof *bp);
+    *vt = NULL;
+    const vb_node *n = vb_param_node(p, "base");
+    const vb_node *name = NULL, *value = NULL;
+    if (!n)
+        return vb_fail(err, VB_ERR_SPEC, "%s: base: a classifier is required", owner);
+    vb_status st = vb_node_entry(n, "base classifier", &name, &value, err);
+    if (st != VB_OK)
+        return st;
+    const vb_classifier_vt *b = vb_classifier_find(name->text);
+    if (!b) {
+        size_t nreg;
+        const vb_classifier_vt *const *reg = vb_classifier_registry(&nreg);
+        const char *names[64];
+        size_t k = 0;
+        for (size_t i = 0; i < nreg && k < 64; i++)
+            names[k++] = reg[i]->info.name;
+        const char *near = vb_nearest_name(name->text, names, k);
+        return vb_node_fail(name, err, "%s: base: unknown classifier '%s'%s%s%s", owner, name->text,
+                            near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+    }
+    if (b->flags & (VB_CLF_MULTILABEL | VB_CLF_HIER) || b->cluster)
+        return vb_node_fail(name, err,
+                            "%s: base: '%s' cannot be a base classifier (it is itself %s); give a single-label "
+                            "classifier such as svm, logreg or forest",
+                            owner, b->info.name,
+                            b->cluster ? "a clustering" : (b->flags & VB_CLF_HIER) ? "hierarchical" : "multilabel");
+    if ((st = vb_params_parse(bp, &b->info, value, 0, err)) != VB_OK)
+        return st;
+    *vt = b;
+    return VB_OK;
+}
+
+void vb_clf_scores_to_dist(float *s, size_t n, int k, int proba)
+{
+    for (size_t i = 0; i < n; i++) {
+        float *r = s + i * (size_t)k;
+        double sum = 0;
+        if (proba) {
+            for (int c = 0; c < k; c++)
+                sum += r[c] > 0 ? r[c] : 0;
+            for (int c = 0; c < k; c++)
+                r[c] = sum > 0 ? (float)((r[c] > 0 ? r[c] : 0) / sum) : 1.0f / (float)k;
+            continue;
+        }
+        float mx = r[0];
+        for (int c = 1; c < k; c++)
+            mx = r[c] > mx ? r[c] : mx;
+        for (int c = 0; c < k; c++)
+            sum += exp((double)r[c] - mx);
+        for (int c = 0; c < k; c++)
+            r[c] = (float)(exp((double)r[c] - mx) / sum);
+    }
 }

@@ -117,6 +117,24 @@ void vb_nn_select(float *v, int32_t *j, size_t n, size_t r);
 vb_status vb_nn_query(const vb_nn_index *ix, const float *Q, size_t nq, int k, double block_mb, float *dist,
                       int32_t *idx, vb_error *err);
 
+/* ---- wrappers over a base classifier (br, chain, hier) ----------------- */
+
+/* The `base` parameter of a wrapper: "svm" or {svm: {C: 10}}, a
+ * single-label classifier of the registry (no grid, no clustering, no
+ * wrapper). *vt and *bp (parsed, to free with vb_params_free) on success;
+ * errors name the place in the spec. */
+vb_status vb_clf_parse_base(const vb_params *p, const char *owner, const vb_classifier_vt **vt, vb_params *bp,
+                            vb_error *err);
+/* The node that the `base` parameter of a wrapper's table declares. */
+#define VB_BASE_PARAM(what)                                                                                   \
+    {.name = "base", .type = VB_PT_NODE, .def = "{logreg: {}}",                                              \
+     .help = "the classifier " what ": any single-label classifier of the registry with its parameters, e.g. " \
+             "{svm: {kernel: linear, C: 1}}"}
+/* Per-class scores (n x k, from a base classifier) turned into a
+ * distribution per row in place: probabilities are renormalised, decision
+ * values go through a softmax. */
+void vb_clf_scores_to_dist(float *s, size_t n, int k, int proba);
+
 /* ---- multilabel decision thresholds (br, chain, cnn with sigmoid outputs) --
  *
  * A label is predicted when its score is above its threshold. Modes:

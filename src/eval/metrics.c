@@ -34,8 +34,19 @@ vb_status vb_metrics_compute(const int *truth, const int *pred, size_t n, int k,
         vb_metrics_free(m);
         return VB_ERR_NOMEM;
     }
+    size_t *abstain = vb_calloc(kk, sizeof *abstain, err), n_abstain = 0;
+    if (!abstain) {
+        vb_metrics_free(m);
+        return VB_ERR_NOMEM;
+    }
     for (size_t i = 0; i < n; i++) {
+        if (truth[i] >= 0 && truth[i] < k && pred[i] == -1) {
+            abstain[truth[i]]++;
+            n_abstain++;
+            continue;
+        }
         if (truth[i] < 0 || truth[i] >= k || pred[i] < 0 || pred[i] >= k) {
+            free(abstain);
             vb_metrics_free(m);
             return vb_fail(err, VB_ERR_DATA, "label out of range at sample %zu (true %d, predicted %d, %d classes)",
                            i, truth[i], pred[i], k);
@@ -46,7 +57,7 @@ vb_status vb_metrics_compute(const int *truth, const int *pred, size_t n, int k,
     int present = 0, in_truth = 0;
     double sum_p = 0, sum_r = 0, sum_f = 0, wf = 0, bal = 0;
     for (size_t c = 0; c < kk; c++) {
-        size_t tp = m->confusion[c * kk + c], row = 0, col = 0;
+        size_t tp = m->confusion[c * kk + c], row = abstain[c], col = 0;
         for (size_t j = 0; j < kk; j++) {
             row += m->confusion[c * kk + j];
             col += m->confusion[j * kk + c];
@@ -69,8 +80,14 @@ vb_status vb_metrics_compute(const int *truth, const int *pred, size_t n, int k,
             wf += m->f1[c] * (double)row;
         }
     }
+    free(abstain);
     m->accuracy = n ? (double)correct / (double)n : 0.0;
     m->micro_precision = m->micro_recall = m->micro_f1 = m->accuracy;
+    if (n_abstain) { /* predictions that stopped above the leaves */
+        m->micro_precision = n > n_abstain ? (double)correct / (double)(n - n_abstain) : 0.0;
+        double pr = m->micro_precision + m->micro_recall;
+        m->micro_f1 = pr > 0 ? 2 * m->micro_precision * m->micro_recall / pr : 0.0;
+    }
     m->macro_precision = present ? sum_p / present : 0.0;
     m->macro_recall = present ? sum_r / present : 0.0;
     m->macro_f1 = present ? sum_f / present : 0.0;

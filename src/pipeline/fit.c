@@ -139,7 +139,14 @@ vb_status vb_fit_pipeline(const vb_spec *spec, const vb_spec_pipeline *sp, const
     float *Xtr = NULL, *Xval = NULL;
     size_t n_tr = fold->n_train, n_val = fold->n_val;
     int *ytr = vb_malloc(n_tr ? n_tr : 1, sizeof *ytr, err), *yval = vb_malloc(n_val ? n_val : 1, sizeof *yval, err);
+    uint8_t *Ytr = NULL, *Yval = NULL;
     vb_status st = ytr && yval ? VB_OK : VB_ERR_NOMEM;
+    if (st == VB_OK && ds->task == VB_TASK_MULTILABEL) {
+        Ytr = vb_dataset_label_rows(ds, fold->train, n_tr, err);
+        Yval = vb_dataset_label_rows(ds, fold->val, n_val, err);
+        if (!Ytr || !Yval)
+            st = VB_ERR_NOMEM;
+    }
     if (st == VB_OK && (ff->n[VB_ROWS_TRAIN] != n_tr || ff->n[VB_ROWS_VAL] != n_val))
         st = vb_fail(err, VB_ERR_INTERNAL, "%s: the features are not those of fold %s", sp->name, fold->name);
     double t0 = vb_now();
@@ -160,7 +167,8 @@ vb_status vb_fit_pipeline(const vb_spec *spec, const vb_spec_pipeline *sp, const
         vb_traindata td = {.X = Xtr, .n = n_tr, .d = out->pc->dim, .y = ytr, .n_classes = ds->n_classes,
                            .Xval = Xval, .yval = n_val ? yval : NULL, .n_val = n_val,
                            .shape = vb_pipeline_row_shape(ff->fp, out->pc),
-                           .seed = vb_seed_derive(spec->seed, sp->name, fold_index), .name = sp->name};
+                           .seed = vb_seed_derive(spec->seed, sp->name, fold_index), .name = sp->name,
+                           .Y = Ytr, .Yval = n_val ? Yval : NULL, .tax = ds->tax};
         double t1 = vb_now();
         snprintf(stage, sizeof stage, "%s: training %s (%zu x %zu)", sp->name, sp->clf->info.name, n_tr,
                  out->pc->dim);
@@ -173,6 +181,8 @@ vb_status vb_fit_pipeline(const vb_spec *spec, const vb_spec_pipeline *sp, const
     free(Xval);
     free(ytr);
     free(yval);
+    free(Ytr);
+    free(Yval);
     if (st != VB_OK)
         vb_fitted_free(out);
     return st;
@@ -189,7 +199,7 @@ static vb_status model_info(const vb_spec *spec, const vb_spec_pipeline *sp, con
     vb_buf_init(&cfg);
     vb_pipeline_config(sp, &cfg);
     char hex[17];
-    vb_buf_printf(&b, "{\"task\": \"%s\", \"spec\": ", spec->cluster ? "cluster" : "single-label");
+    vb_buf_printf(&b, "{\"task\": \"%s\", \"spec\": ", spec->cluster ? "cluster" : vb_task_name(ds->task));
     vb_buf_json_str(&b, spec->name);
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)spec->hash);
     vb_buf_printf(&b, ", \"spec_hash\": \"%s\", \"pipeline\": ", hex);

@@ -135,6 +135,10 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
     float *Xte = NULL, *scores = NULL;
     int *truth = NULL, *pred = NULL;
     vb_metrics m = {0};
+    vb_ml_metrics mlm = {0};
+    vb_hier_metrics hm = {0};
+    int ml = ds->task == VB_TASK_MULTILABEL, have_hm = 0;
+    uint8_t *tsets = NULL, *psets = NULL;
     fold_clusters cl = {0};
     vb_buf feat, params, info;
     vb_buf_init(&feat);
@@ -156,12 +160,47 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
     double t2 = vb_now();
     if ((st = vb_postchain_apply(fit.pc, ff->X[VB_ROWS_TEST], fold->n_test, &Xte, err)) != VB_OK)
         goto out;
-    if ((st = vb_classifier_predict(fit.clf, Xte, fold->n_test, fit.pc->dim, pred, scores, err)) != VB_OK)
+    if (ml) {
+        tsets = vb_dataset_label_rows(ds, fold->test, fold->n_test, err);
+        psets = vb_malloc(fold->n_test ? fold->n_test : 1, (size_t)ds->n_classes, err);
+        if (!tsets || !psets) {
+            st = VB_ERR_NOMEM;
+            goto out;
+        }
+        st = vb_classifier_predict_sets(fit.clf, Xte, fold->n_test, fit.pc->dim, psets, scores, err);
+        for (size_t i = 0; st == VB_OK && i < fold->n_test; i++) {
+            const float *r = scores + i * (size_t)ds->n_classes;
+            int b = 0;
+            for (int c = 1; c < ds->n_classes; c++)
+                b = r[c] > r[b] ? c : b;
+            pred[i] = b;
+        }
+    } else
+        st = vb_classifier_predict(fit.clf, Xte, fold->n_test, fit.pc->dim, pred, scores, err);
+    if (st != VB_OK)
         goto out;
     if ((st = vb_scores_check(scores, fold->n_test, ds->n_classes, err)) != VB_OK)
         goto out;
     predict_s = vb_now() - t2;
-    if ((st = vb_metrics_compute(truth, pred, fold->n_test, ds->n_classes, &m, err)) != VB_OK)
+    if (ml)
+        st = vb_ml_metrics_compute(tsets, psets, scores, fold->n_test, ds->n_classes, &mlm, err);
+    else {
+        /* a hierarchical prediction that stopped at an inner node is no leaf */
+        int *flat = vb_malloc(fold->n_test ? fold->n_test : 1, sizeof *flat, err);
+        if (!flat) {
+            st = VB_ERR_NOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < fold->n_test; i++)
+            flat[i] = pred[i] >= ds->n_classes ? -1 : pred[i];
+        st = vb_metrics_compute(truth, flat, fold->n_test, ds->n_classes, &m, err);
+        free(flat);
+        if (st == VB_OK && ds->tax) {
+            st = vb_hier_metrics_compute(ds->tax, truth, pred, fold->n_test, &hm, err);
+            have_hm = st == VB_OK;
+        }
+    }
+    if (st != VB_OK)
         goto out;
     if ((st = cluster_fold(spec, ds, fold, ff, &fit, Xte, truth, &cl, err)) != VB_OK)
         goto out;
@@ -187,7 +226,7 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
         .pipeline = sp->name, .fold = fold->name, .fold_index = fold_index,
         .n_train = fold->n_train, .n_val = fold->n_val, .n_test = fold->n_test, .n_classes = ds->n_classes,
         .test_idx = fold->test, .truth = truth, .pred = pred, .scores = scores,
-        .proba = vb_classifier_has_proba(fit.clf), .metrics = &m,
+        .proba = vb_classifier_has_proba(fit.clf), .metrics = ml ? NULL : &m,
         .extract_s = ff->extract_s, .postprocess_s = fit.post_s, .tune_s = fit.tune_s, .train_s = fit.train_s,
         .predict_s = predict_s, .features_shared = fe->users > 1, .peak_rss_kb = vb_rss_peak_kb(),
         .model_bytes = model_bytes, .dim = fit.pc->dim, .features = feat.data, .params = params.data,
@@ -196,6 +235,8 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
         .cluster_mode = spec->cluster, .n_clusters = cl.k,
         .cluster = cl.k && !ds->unlabeled ? &cl.scores : NULL,
         .n_assigned = cl.n, .assigned_idx = cl.idx, .assign = cl.assign,
+        .task = ds->task, .truth_sets = tsets, .pred_sets = psets, .ml = ml ? &mlm : NULL,
+        .tax = ds->tax, .hier = have_hm ? &hm : NULL,
     };
     r.n_epochs = vb_classifier_curve(fit.clf, &r.epochs);
     r.finished = vb_wall_clock();
@@ -205,6 +246,11 @@ out:
     free(cl.idx);
     free(cl.assign);
     vb_metrics_free(&m);
+    vb_ml_metrics_free(&mlm);
+    if (have_hm)
+        vb_hier_metrics_free(&hm);
+    free(tsets);
+    free(psets);
     vb_buf_free(&feat);
     vb_buf_free(&params);
     vb_buf_free(&info);
@@ -260,6 +306,33 @@ static void where_prefix(const vb_spec *spec, const vb_spec_pipeline *sp, vb_err
         vb_error_prefix(err, "%s:%d:%d: pipeline '%s'%s", spec->path, sp->line, sp->col, sp->name, w);
 }
 
+/* Can classifier c learn the dataset's kind of labels? */
+static vb_status task_check(const vb_spec *spec, const vb_dataset *ds, const vb_classifier *c, vb_error *err)
+{
+    const char *name = c->vt->info.name;
+    int sets = vb_classifier_multilabels(c->vt, &c->params);
+    if (ds->task == VB_TASK_MULTILABEL && !sets)
+        return vb_fail(err, VB_ERR_SPEC,
+                       "classifier %s predicts one label per image, but the dataset has label sets (multilabel); "
+                       "wrap it: {br: {base: {%s: ...}}} (binary relevance) or {chain: {base: ...}}, or use the "
+                       "cnn with output: sigmoid",
+                       name, name);
+    if (ds->task != VB_TASK_MULTILABEL && sets)
+        return vb_fail(err, VB_ERR_SPEC,
+                       "classifier %s learns label sets (multilabel), but the dataset has one label per image; use "
+                       "it on a multilabel dataset (multilabel: true in the descriptor), or a single-label classifier",
+                       name);
+    if ((c->vt->flags & VB_CLF_HIER) && !ds->tax)
+        return vb_fail(err, VB_ERR_SPEC,
+                       "classifier %s needs a class taxonomy, and the dataset has none; use nested class folders or "
+                       "add hierarchy: to the dataset descriptor",
+                       name);
+    if (spec->cluster && ds->task == VB_TASK_MULTILABEL)
+        return vb_fail(err, VB_ERR_SPEC, "mode: cluster compares clusters with one label per image; this dataset "
+                                         "has label sets (multilabel)");
+    return VB_OK;
+}
+
 vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const vb_run_opts *opts, vb_error *err)
 {
     if (ds->unlabeled && !spec->cluster)
@@ -296,7 +369,9 @@ vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const v
                 break;
             st = vb_classifier_new(sp->clf, &p, &c, err);
             vb_params_free(&p);
-            /* the parameters against this data: shapes, class count */
+            /* the parameters against this data: task, shapes, class count */
+            if (st == VB_OK)
+                st = task_check(spec, ds, c, err);
             if (st == VB_OK)
                 st = vb_classifier_check(c, pc->dim, vb_pipeline_row_shape(fp, pc), ds->n_classes, err);
             if (st != VB_OK && points > 1) {

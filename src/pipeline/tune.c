@@ -35,10 +35,35 @@ static vb_status train_point(const vb_spec_pipeline *sp, size_t g, const vb_trai
     return st;
 }
 
-/* The metric of predictions on labelled rows. */
-static vb_status score(const vb_classifier *c, const float *X, const int *y, size_t n, size_t d, int k,
-                       const char *metric, double *out, vb_error *err)
+/* The metric of a multilabel classifier's sets on rows with label sets Y:
+ * accuracy is subset accuracy, macro_f1 the labels' macro-F1, and
+ * balanced_accuracy (no multilabel meaning) micro-F1. */
+static vb_status score_sets(const vb_classifier *c, const float *X, const uint8_t *Y, size_t n, size_t d, int k,
+                            const char *metric, double *out, vb_error *err)
 {
+    uint8_t *P = vb_malloc(n ? n : 1, (size_t)k, err);
+    if (!P)
+        return VB_ERR_NOMEM;
+    vb_ml_metrics m;
+    vb_status st = vb_classifier_predict_sets(c, X, n, d, P, NULL, err);
+    if (st == VB_OK)
+        st = vb_ml_metrics_compute(Y, P, NULL, n, k, &m, err);
+    if (st == VB_OK) {
+        *out = strcmp(metric, "macro_f1") == 0 ? m.macro_f1
+             : strcmp(metric, "accuracy") == 0 ? m.subset_accuracy : m.micro_f1;
+        vb_ml_metrics_free(&m);
+    }
+    free(P);
+    return st;
+}
+
+/* The metric of predictions on labelled rows (label sets Y for a
+ * multilabel classifier). */
+static vb_status score(const vb_classifier *c, const float *X, const int *y, const uint8_t *Y, size_t n, size_t d,
+                       int k, const char *metric, double *out, vb_error *err)
+{
+    if (vb_classifier_multilabels(c->vt, &c->params))
+        return score_sets(c, X, Y, n, d, k, metric, out, err);
     int *pred = vb_malloc(n ? n : 1, sizeof *pred, err);
     if (!pred)
         return VB_ERR_NOMEM;
@@ -106,7 +131,7 @@ static vb_status kfold_score(const vb_spec_pipeline *sp, size_t g, const vb_trai
         if ((st = subset(td, tr, ntr, &a, &Xa, &ya, err)) == VB_OK &&
             (st = subset(td, te, nte, &b, &Xb, &yb, err)) == VB_OK &&
             (st = train_point(sp, g, &a, &c, err)) == VB_OK &&
-            (st = score(c, Xb, yb, nte, td->d, td->n_classes, tune_metric(sp), &v, err)) == VB_OK)
+            (st = score(c, Xb, yb, NULL, nte, td->d, td->n_classes, tune_metric(sp), &v, err)) == VB_OK)
             sum += v;
         vb_classifier_free(c);
         free(Xa);
@@ -138,6 +163,11 @@ vb_status vb_train_classifier(const vb_spec_pipeline *sp, const vb_traindata *td
                        "pipeline '%s': the classifier lists several values (a grid of %zu points) but the split "
                        "has no validation part; add validation: 0.1 to split, or tune: {folds: 3} to the pipeline",
                        sp->name, points);
+    if (folds > 0 && td->Y)
+        return vb_fail(err, VB_ERR_SPEC,
+                       "pipeline '%s': tune.folds (an inner k-fold) is not available for label sets (multilabel); "
+                       "tune on the validation part instead: remove tune.folds and add validation: 0.2 to split",
+                       sp->name);
     if (folds > 0 && td->n < (size_t)folds * 2)
         return vb_fail(err, VB_ERR_DATA, "pipeline '%s': %zu training rows are too few for tune.folds = %d", sp->name,
                        td->n, folds);
@@ -148,7 +178,8 @@ vb_status vb_train_classifier(const vb_spec_pipeline *sp, const vb_traindata *td
     /* Validation mode: points train on the training rows (the CNN also sees
      * the validation rows, for early stopping) and are scored on them. */
     vb_traindata inner = *td;
-    if (!(sp->clf->flags & VB_CLF_IMAGE)) {
+    /* (a multilabel classifier keeps them too: it tunes its thresholds on them) */
+    if (!(sp->clf->flags & VB_CLF_IMAGE) && !td->Y) {
         inner.Xval = NULL;
         inner.yval = NULL;
         inner.n_val = 0;
@@ -163,7 +194,7 @@ vb_status vb_train_classifier(const vb_spec_pipeline *sp, const vb_traindata *td
         if (folds > 0)
             st = kfold_score(sp, g, &inner, folds, &v, err);
         else if ((st = train_point(sp, g, &inner, &c, err)) == VB_OK)
-            st = score(c, td->Xval, td->yval, td->n_val, td->d, td->n_classes, metric, &v, err);
+            st = score(c, td->Xval, td->yval, td->Yval, td->n_val, td->d, td->n_classes, metric, &v, err);
         vb_buf gb;
         vb_buf_init(&gb);
         vb_params_grid_describe(&sp->clf_params, g, &gb);
