@@ -11,6 +11,8 @@
  *     EXTR  extractors: name, parameters, input shape, fitted state
  *     POST  post-processing steps: name, parameters, input dim, fitted state
  *     CLSF  classifier: name, parameters, trained state
+ *     TASK  (format 2) the task kind and, for hierarchical models, the
+ *           taxonomy; a reader refuses a task kind it does not know
  *     INFO  (optional) how the model was made, as one JSON object: task,
  *           spec, pipeline configuration, dataset hash and size, split,
  *           fold, seeds, metrics on the fold's test part. Readers skip
@@ -26,7 +28,11 @@
 #include "visbench/pipeline.h"
 #include "visbench/visbench.h"
 
-#define VB_MODEL_FORMAT 1
+/* The newest format this visbench reads and writes: 2 adds the TASK
+ * section (u32 task kind, u8 taxonomy present, the taxonomy), written for
+ * multilabel and hierarchical models only; single-label models are still
+ * written as format 1, which older readers read. */
+#define VB_MODEL_FORMAT 2
 
 struct vb_model {
     char *spec_name, *pipeline, *dataset, *created, *description;
@@ -38,7 +44,9 @@ struct vb_model {
     vb_classifier *clf;
     char *info;          /* the INFO JSON object, or NULL */
     char *written_by;    /* visbench version that wrote the file (loaded models) */
-    size_t sections[6];  /* bytes of HEAD, PREP, EXTR, POST, CLSF, INFO (loaded models) */
+    size_t sections[7];  /* bytes of HEAD, PREP, EXTR, POST, CLSF, INFO, TASK (loaded models) */
+    vb_task task;        /* single-label unless a TASK section says otherwise */
+    vb_taxonomy *tax;    /* hierarchical models */
 };
 
 /* Appends JSON members ("\"k\": v, ...") to the INFO object. */
@@ -62,5 +70,13 @@ vb_status vb_model_predict_src_ex(const vb_model *m, const vb_imgsrc *src, int *
                                   vb_error *err);
 vb_status vb_model_predict_files_ex(const vb_model *m, const char *const *paths, size_t n, int *labels, float *scores,
                                     int *clusters, vb_error *err);
+
+/* As vb_model_predict_src_ex, and for a multilabel model each image's
+ * label set into sets (n x n_classes bytes; NULL: not wanted) with the
+ * per-label scores in scores. */
+vb_status vb_model_predict_src_sets(const vb_model *m, const vb_imgsrc *src, int *labels, float *scores,
+                                    int *clusters, uint8_t *sets, vb_error *err);
+vb_status vb_model_predict_files_sets(const vb_model *m, const char *const *paths, size_t n, int *labels,
+                                      float *scores, uint8_t *sets, vb_error *err);
 
 #endif

@@ -28,10 +28,12 @@ typedef struct vb_spec vb_spec;
 
 typedef struct vb_store vb_store;
 
-/* 2: per-run provenance (host, threads, version, compiler, CPU, times) in
+/* 3: the task (multilabel, hierarchical), label sets in predictions, the
+ * taxonomy and a confusion matrix per level.
+ * 2: per-run provenance (host, threads, version, compiler, CPU, times) in
  * the runs, not the experiment. A store of another version is refused with
  * a message saying what to do; nothing converts one. */
-#define VB_STORE_SCHEMA_VERSION 2
+#define VB_STORE_SCHEMA_VERSION 3
 
 /* Opens or creates a store. readonly opens an existing file without
  * writing (for reports). */
@@ -97,6 +99,14 @@ typedef struct vb_store_run {
     char *started, *finished; /* ISO 8601 UTC */
     char *host, *version, *compiler, *cpu;
     int threads;
+    /* multilabel, with predictions: the label sets (n_pred x n_classes
+     * bytes each), NULL otherwise */
+    uint8_t *truth_sets, *pred_sets;
+    /* hierarchical: the confusion matrices per level as rows (level, true
+     * node, predicted node, count) */
+    size_t n_level_conf;
+    int *lc_level, *lc_true, *lc_pred;
+    size_t *lc_count;
 } vb_store_run;
 
 typedef struct vb_store_exp {
@@ -107,6 +117,8 @@ typedef struct vb_store_exp {
     char *created, *updated; /* first recorded; last spec change or run written */
     int n_classes;
     char **classes;
+    char *task;       /* vb_task_name */
+    vb_taxonomy *tax; /* hierarchical experiments, else NULL */
     size_t n_runs;
     vb_store_run *runs; /* ordered by the pipeline's place in the spec, then fold index */
 } vb_store_exp;

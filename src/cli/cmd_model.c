@@ -147,6 +147,7 @@ int cmd_train(int argc, char **argv)
     /* The fold's test part, as run scored it; the metrics go into the model's
      * INFO. An interrupt here still saves the model, without them. */
     vb_metrics mt = {0};
+    vb_ml_metrics mlt = {0};
     vb_cluster_scores cs = {0};
     vb_status st = VB_OK;
     int scored = 0, clusters = vb_model_clusters(m), k = 0;
@@ -156,12 +157,27 @@ int cmd_train(int argc, char **argv)
         vb_dataset_view view;
         vb_imgsrc src;
         vb_imgsrc_dataset(&src, &view, ds, fold->test, fold->n_test);
-        st = pred && truth && (assign || !clusters) ? vb_model_predict_src_ex(m, &src, pred, NULL, assign, &err)
-                                                     : VB_ERR_NOMEM;
-        for (size_t i = 0; st == VB_OK && i < fold->n_test; i++)
+        int ml = m->task == VB_TASK_MULTILABEL;
+        uint8_t *sets = ml ? vb_malloc(fold->n_test, (size_t)ds->n_classes, &err) : NULL;
+        uint8_t *tsets = ml ? vb_dataset_label_rows(ds, fold->test, fold->n_test, &err) : NULL;
+        float *sc = ml ? vb_malloc(fold->n_test, (size_t)ds->n_classes * sizeof *sc, &err) : NULL;
+        st = pred && truth && (assign || !clusters) && (!ml || (sets && tsets && sc))
+                 ? vb_model_predict_src_sets(m, &src, pred, sc, assign, sets, &err)
+                 : VB_ERR_NOMEM;
+        for (size_t i = 0; st == VB_OK && i < fold->n_test; i++) {
             truth[i] = ds->labels[fold->test[i]];
-        if (st == VB_OK)
+            pred[i] = pred[i] >= ds->n_classes ? -1 : pred[i]; /* stopped above the leaves */
+        }
+        if (st == VB_OK && ml) {
+            st = vb_ml_metrics_compute(tsets, sets, sc, fold->n_test, ds->n_classes, &mlt, &err);
+            mt.accuracy = mlt.subset_accuracy;
+            mt.macro_f1 = mlt.macro_f1;
+            mt.balanced_accuracy = mlt.micro_f1;
+        } else if (st == VB_OK)
             st = vb_metrics_compute(truth, pred, fold->n_test, ds->n_classes, &mt, &err);
+        free(sets);
+        free(tsets);
+        free(sc);
         for (size_t i = 0; st == VB_OK && clusters && i < fold->n_test; i++)
             k = assign[i] + 1 > k ? assign[i] + 1 : k;
         if (st == VB_OK && clusters)
@@ -182,9 +198,12 @@ int cmd_train(int argc, char **argv)
     if (scored) {
         /* mode: cluster keeps the clustering scores only, as run does */
         char *acc = spec->cluster ? vb_strdup("", &err)
-                                  : vb_asprintf(", \"accuracy\": %.6f, \"balanced_accuracy\": %.6f, "
-                                                "\"macro_f1\": %.6f",
-                                                mt.accuracy, mt.balanced_accuracy, mt.macro_f1);
+                    : m->task == VB_TASK_MULTILABEL
+                        ? vb_asprintf(", \"subset_accuracy\": %.6f, \"micro_f1\": %.6f, \"macro_f1\": %.6f, "
+                                      "\"hamming_loss\": %.6f",
+                                      mlt.subset_accuracy, mlt.micro_f1, mlt.macro_f1, mlt.hamming_loss)
+                        : vb_asprintf(", \"accuracy\": %.6f, \"balanced_accuracy\": %.6f, \"macro_f1\": %.6f",
+                                      mt.accuracy, mt.balanced_accuracy, mt.macro_f1);
         char *clu = !clusters ? vb_strdup("", &err)
                               : vb_asprintf(", \"nmi\": %.6f, \"ari\": %.6f, \"purity\": %.6f", cs.nmi, cs.ari,
                                             cs.purity);
@@ -195,6 +214,7 @@ int cmd_train(int argc, char **argv)
         free(mm);
         if (st != VB_OK) {
             vb_metrics_free(&mt);
+            vb_ml_metrics_free(&mlt);
             goto fail;
         }
     }
@@ -203,13 +223,18 @@ int cmd_train(int argc, char **argv)
     free(dir);
     if (st != VB_OK || vb_model_save(m, path, &err) != VB_OK) {
         vb_metrics_free(&mt);
+        vb_ml_metrics_free(&mlt);
         goto fail;
     }
     struct stat sb;
     printf("model: %s (%.1f kB)\n  %s\n  trained in %.1f s on %zu images of %s\n", path,
            stat(path, &sb) == 0 ? (double)sb.st_size / 1024.0 : 0.0, vb_model_describe(m), train_s, fold->n_train,
            ds->name);
-    if (scored && !spec->cluster)
+    if (scored && m->task == VB_TASK_MULTILABEL)
+        printf("  %s fold test part: subset accuracy %.4f, micro-F1 %.4f, macro-F1 %.4f, Hamming loss %.4f (%zu "
+               "images)\n",
+               fold->name, mlt.subset_accuracy, mlt.micro_f1, mlt.macro_f1, mlt.hamming_loss, fold->n_test);
+    else if (scored && !spec->cluster)
         printf("  %s fold test part: accuracy %.4f, macro-F1 %.4f (%zu images)\n", fold->name, mt.accuracy,
                mt.macro_f1, fold->n_test);
     if (scored && clusters)
@@ -219,6 +244,7 @@ int cmd_train(int argc, char **argv)
         printf("  %s fold test part: no labels to score the clusters against (%zu images)\n", fold->name,
                fold->n_test);
     vb_metrics_free(&mt);
+    vb_ml_metrics_free(&mlt);
     rc = VB_EXIT_OK;
     goto done;
 fail:
@@ -326,17 +352,60 @@ static int top_classes(const float *scores, int k, int top, int order[64])
     return n;
 }
 
+/* What a model's scores are, for people. */
+static const char *scores_text(const vb_model *m)
+{
+    int p = vb_model_has_probabilities(m);
+    if (m->task == VB_TASK_MULTILABEL)
+        return p ? "per-label probabilities (each label on its own; the set is the labels above their thresholds)"
+                 : "per-label decision values (the set is the labels above their thresholds)";
+    return p ? "probabilities (they sum to 1)" : "decision values (higher = more likely), not probabilities";
+}
+
+/* What a prediction says, for people: the class; a multilabel model's
+ * label set ("dog;car", "" for none); a hierarchical model's node (a leaf,
+ * or an inner node where it stopped early). */
+static void label_text(const vb_model *m, int label, const uint8_t *set, vb_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = 0;
+    if (set) {
+        for (int c = 0; c < m->n_classes; c++)
+            if (set[c])
+                vb_buf_printf(b, "%s%s", b->len ? ";" : "", m->classes[c]);
+        if (!b->data)
+            vb_buf_puts(b, "");
+        return;
+    }
+    vb_buf_puts(b, m->tax && label >= 0 && label < m->tax->n_nodes ? m->tax->names[label]
+                                                                  : vb_model_class_name(m, label));
+}
+
 /* csv_top: CSV with the top classes (--top given) rather than every score. */
 /* cluster: the image's cluster, or -1 for a model that does not cluster. */
-static void print_prediction(const vb_model *m, const char *path, int label, int cluster, const float *scores,
-                             vb_format fmt, int top, int csv_top, vb_buf *b)
+/* set: a multilabel model's label set of the image, else NULL. */
+static void print_prediction(const vb_model *m, const char *path, int label, int cluster, const uint8_t *set,
+                             const float *scores, vb_format fmt, int top, int csv_top, vb_buf *b)
 {
     int k = vb_model_n_classes(m);
     int order[64], n = top_classes(scores, k, top, order);
+    vb_buf lt, tp;
+    vb_buf_init(&lt);
+    vb_buf_init(&tp);
+    label_text(m, label, set, &lt);
+    if (m->tax)
+        vb_tax_path_text(m->tax, label, &tp);
+    b->failed |= lt.failed | tp.failed;
+    const char *lab = lt.data ? lt.data : "", *tpath = tp.data ? tp.data : "";
     if (fmt == VB_FMT_CSV) {
         vb_buf_csv_field(b, path);
         vb_buf_puts(b, ",");
-        vb_buf_csv_field(b, vb_model_class_name(m, label));
+        vb_buf_csv_field(b, lab);
+        if (m->tax) {
+            vb_buf_puts(b, ",");
+            vb_buf_csv_field(b, tpath);
+        }
         if (cluster >= 0)
             vb_buf_printf(b, ",%d", cluster);
         for (int c = 0; c < (csv_top ? n : k); c++) {
@@ -348,13 +417,29 @@ static void print_prediction(const vb_model *m, const char *path, int label, int
             vb_buf_double(b, scores[csv_top ? order[c] : c]);
         }
         vb_buf_puts(b, "\n");
-        return;
+        goto out;
     }
     if (fmt == VB_FMT_JSON) {
         vb_buf_puts(b, "{\"path\": ");
         vb_buf_json_str(b, path);
-        vb_buf_puts(b, ", \"label\": ");
-        vb_buf_json_str(b, vb_model_class_name(m, label));
+        if (set) {
+            vb_buf_puts(b, ", \"labels\": [");
+            int first = 1;
+            for (int c = 0; c < k; c++)
+                if (set[c]) {
+                    vb_buf_puts(b, first ? "" : ", ");
+                    vb_buf_json_str(b, m->classes[c]);
+                    first = 0;
+                }
+            vb_buf_puts(b, "]");
+        } else {
+            vb_buf_puts(b, ", \"label\": ");
+            vb_buf_json_str(b, lab);
+        }
+        if (m->tax) {
+            vb_buf_puts(b, ", \"taxonomy_path\": ");
+            vb_buf_json_str(b, tpath);
+        }
         if (cluster >= 0)
             vb_buf_printf(b, ", \"cluster\": %d", cluster);
         vb_buf_printf(b, ", \"scores\": \"%s\", \"top\": [",
@@ -367,14 +452,20 @@ static void print_prediction(const vb_model *m, const char *path, int label, int
             vb_buf_puts(b, "}");
         }
         vb_buf_puts(b, "]}\n");
-        return;
+        goto out;
     }
-    vb_buf_printf(b, "%s\t%s", path, vb_model_class_name(m, label));
+    if (set)
+        vb_buf_printf(b, "%s\t{%s}", path, lab);
+    else
+        vb_buf_printf(b, "%s\t%s", path, m->tax ? tpath : lab);
     if (cluster >= 0)
         vb_buf_printf(b, "\tcluster %d", cluster);
     for (int t = 0; t < n; t++)
         vb_buf_printf(b, "\t%s %.4f", vb_model_class_name(m, order[t]), scores[order[t]]);
     vb_buf_puts(b, "\n");
+out:
+    vb_buf_free(&lt);
+    vb_buf_free(&tp);
 }
 
 int cmd_predict(int argc, char **argv)
@@ -408,6 +499,7 @@ int cmd_predict(int argc, char **argv)
     int rc = VB_EXIT_FAIL;
     int *labels = NULL, *clusters = NULL;
     float *scores = NULL;
+    uint8_t *sets = NULL;
     if (vb_model_load(argv[optind], &m, &err) != VB_OK)
         goto fail;
     for (int i = optind + 1; i < argc; i++) {
@@ -442,13 +534,19 @@ int cmd_predict(int argc, char **argv)
     labels = vb_malloc(B, sizeof *labels, &err);
     scores = vb_malloc(B, (size_t)k * sizeof *scores, &err);
     clusters = vb_model_clusters(m) ? vb_malloc(B, sizeof *clusters, &err) : NULL;
-    if (!labels || !scores || (vb_model_clusters(m) && !clusters))
+    int ml = m->task == VB_TASK_MULTILABEL;
+    sets = ml ? vb_malloc(B, (size_t)k, &err) : NULL;
+    if (!labels || !scores || (vb_model_clusters(m) && !clusters) || (ml && !sets))
         goto fail;
     int csv_top = fmt == VB_FMT_CSV && top_given;
     if (fmt == VB_FMT_CSV) {
         vb_buf h;
         vb_buf_init(&h);
-        vb_buf_puts(&h, clusters ? "path,label,cluster" : "path,label");
+        vb_buf_puts(&h, ml ? "path,labels" : "path,label");
+        if (m->tax)
+            vb_buf_puts(&h, ",taxonomy_path");
+        if (clusters)
+            vb_buf_puts(&h, ",cluster");
         for (int j = 0; j < (csv_top ? (top < k ? (int)top : k) : k); j++) {
             char *col = csv_top ? vb_asprintf("top%d,score%d", j + 1, j + 1)
                                 : vb_asprintf("score:%s", vb_model_class_name(m, j));
@@ -471,14 +569,15 @@ int cmd_predict(int argc, char **argv)
     double t0 = vb_now();
     for (size_t at = 0; at < files.n; at += B) {
         size_t n = files.n - at < B ? files.n - at : B;
-        if (vb_model_predict_files_ex(m, (const char *const *)files.v + at, n, labels, scores, clusters, &err) !=
-            VB_OK)
+        if ((ml ? vb_model_predict_files_sets(m, (const char *const *)files.v + at, n, labels, scores, sets, &err)
+                : vb_model_predict_files_ex(m, (const char *const *)files.v + at, n, labels, scores, clusters,
+                                            &err)) != VB_OK)
             goto fail;
         vb_buf out;
         vb_buf_init(&out);
         for (size_t i = 0; i < n; i++)
-            print_prediction(m, files.v[at + i], labels[i], clusters ? clusters[i] : -1, scores + i * (size_t)k, fmt,
-                             (int)top, csv_top, &out);
+            print_prediction(m, files.v[at + i], labels[i], clusters ? clusters[i] : -1,
+                             sets ? sets + i * (size_t)k : NULL, scores + i * (size_t)k, fmt, (int)top, csv_top, &out);
         if (out.failed) { /* not a list of predictions cut short */
             vb_buf_free(&out);
             vb_fail(&err, VB_ERR_NOMEM, "out of memory");
@@ -491,9 +590,7 @@ int cmd_predict(int argc, char **argv)
     }
     double el = vb_now() - t0;
     vb_log(VB_LOG_INFO, "%zu images in %.2f s (%.0f images/s)", files.n, el, el > 0 ? (double)files.n / el : 0.0);
-    vb_log(VB_LOG_INFO, "%s: scores are %s", argv[optind],
-           vb_model_has_probabilities(m) ? "probabilities (they sum to 1)"
-                                         : "decision values (higher = more likely), not probabilities");
+    vb_log(VB_LOG_INFO, "%s: scores are %s", argv[optind], scores_text(m));
     rc = VB_EXIT_OK;
     goto done;
 fail:
@@ -508,6 +605,7 @@ done:
     free(labels);
     free(scores);
     free(clusters);
+    free(sets);
     vb_model_free(m);
     return rc;
 }
@@ -565,6 +663,13 @@ int cmd_evaluate(int argc, char **argv)
         vb_fail(&err, VB_ERR_DATA, "%s: the dataset has no %s part; use --part all", argv[optind + 1], part_name);
         goto fail;
     }
+    if (m->task == VB_TASK_MULTILABEL || ds->task == VB_TASK_MULTILABEL) {
+        vb_fail(&err, VB_ERR_DATA,
+                "%s: evaluate scores one label per image; for label sets (multilabel) the metrics come from run "
+                "(visbench results) and train (the fold's test part)",
+                m->task == VB_TASK_MULTILABEL ? argv[optind] : argv[optind + 1]);
+        goto fail;
+    }
     if (!(idx = vb_malloc(ds->n, sizeof *idx, &err)))
         goto fail;
     for (size_t i = 0; i < ds->n; i++)
@@ -584,8 +689,10 @@ int cmd_evaluate(int argc, char **argv)
     if (!scores)
         goto fail;
     double t0 = vb_now();
-    if (vb_model_predict_src(m, &src, pred, scores, &err) != VB_OK ||
-        vb_metrics_compute(truth, pred, n, K, &mt, &err) != VB_OK) {
+    vb_status pst = vb_model_predict_src(m, &src, pred, scores, &err);
+    for (size_t i = 0; pst == VB_OK && i < n; i++)
+        pred[i] = pred[i] >= K ? -1 : pred[i]; /* stopped above the leaves: no class */
+    if (pst != VB_OK || vb_metrics_compute(truth, pred, n, K, &mt, &err) != VB_OK) {
         free(scores);
         goto fail;
     }
@@ -777,8 +884,17 @@ int cmd_model(int argc, char **argv)
         printf("model: %s (%.1f kB of sections, written by visbench %s)\n", path, (double)total / 1024.0,
                m->written_by ? m->written_by : "?");
         printf("pipeline: %s\n", vb_model_describe(m));
-        printf("scores: %s\n", vb_model_has_probabilities(m) ? "probabilities (they sum to 1)"
-                                                              : "decision values (higher = more likely)");
+        printf("task: %s\nscores: %s\n", vb_task_name(m->task), scores_text(m));
+        if (m->tax) {
+            vb_buf tb;
+            vb_buf_init(&tb);
+            for (int l = 0; l < m->tax->n_leaves; l++) {
+                vb_buf_puts(&tb, l ? ", " : "");
+                vb_tax_path_text(m->tax, l, &tb);
+            }
+            printf("taxonomy (%d levels): %s\n", m->tax->max_depth, tb.data ? tb.data : "");
+            vb_buf_free(&tb);
+        }
         printf("classes (%d):", m->n_classes);
         for (int k = 0; k < m->n_classes; k++)
             printf("%s %s", k ? "," : "", m->classes[k]);

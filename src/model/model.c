@@ -16,7 +16,12 @@ enum {
     TAG_POST = TAG('P', 'O', 'S', 'T'),
     TAG_CLSF = TAG('C', 'L', 'S', 'F'),
     TAG_INFO = TAG('I', 'N', 'F', 'O'),
+    TAG_TASK = TAG('T', 'A', 'S', 'K'),
 };
+/* Format 1: single-label models (what older readers read). Format 2: a
+ * TASK section (multilabel, hierarchical with its taxonomy), which a
+ * format-1 reader refuses as newer. */
+#define FORMAT_SINGLE 1
 static const char magic[8] = {'V', 'B', 'M', 'O', 'D', 'E', 'L', 0};
 
 void vb_model_free(vb_model *m)
@@ -36,6 +41,7 @@ void vb_model_free(vb_model *m)
     free(m->description);
     free(m->info);
     free(m->written_by);
+    vb_taxonomy_free(m->tax);
     free(m);
 }
 
@@ -116,9 +122,10 @@ static vb_status classifier_state(const void *state, vb_writer *w, vb_error *err
 
 vb_status vb_model_serialize(const vb_model *m, vb_buf *out, vb_error *err)
 {
-    vb_writer sec[6];
-    int n_sec = m->info ? 6 : 5;
-    for (int i = 0; i < 6; i++)
+    vb_writer sec[7];
+    uint32_t tags[7] = {TAG_HEAD, TAG_PREP, TAG_EXTR, TAG_POST, TAG_CLSF, TAG_INFO, TAG_TASK};
+    int n_sec = m->info ? 6 : 5, with_task = m->task != VB_TASK_SINGLE;
+    for (int i = 0; i < 7; i++)
         vb_writer_init(&sec[i]);
     vb_status st = VB_OK;
     /* HEAD */
@@ -170,15 +177,23 @@ vb_status vb_model_serialize(const vb_model *m, vb_buf *out, vb_error *err)
     /* INFO */
     if (m->info)
         vb_write_str(&sec[5], m->info);
+    /* TASK: the task kind, and the taxonomy of a hierarchical model */
+    if (with_task) {
+        w = &sec[n_sec];
+        tags[n_sec++] = TAG_TASK;
+        vb_write_u32(w, (uint32_t)m->task);
+        vb_write_u8(w, m->tax != NULL);
+        if (m->tax)
+            vb_taxonomy_save(m->tax, w);
+    }
     for (int i = 0; i < n_sec && st == VB_OK; i++)
         st = vb_writer_status(&sec[i], err);
 
     if (st == VB_OK) {
-        static const uint32_t tags[6] = {TAG_HEAD, TAG_PREP, TAG_EXTR, TAG_POST, TAG_CLSF, TAG_INFO};
         vb_writer f;
         vb_writer_init(&f);
         vb_write_bytes(&f, magic, 8);
-        vb_write_u32(&f, VB_MODEL_FORMAT);
+        vb_write_u32(&f, with_task ? VB_MODEL_FORMAT : FORMAT_SINGLE);
         vb_write_str(&f, VB_VERSION);
         vb_write_u32(&f, (uint32_t)n_sec);
         size_t table = f.buf.len, offset = table + (size_t)n_sec * (4 + 8 + 8 + 4);
@@ -198,7 +213,7 @@ vb_status vb_model_serialize(const vb_model *m, vb_buf *out, vb_error *err)
         else
             vb_writer_free(&f);
     }
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         vb_writer_free(&sec[i]);
     return st;
 }
@@ -479,6 +494,34 @@ static vb_status parse_sections(vb_model *m, const section *s, const char *name,
     return st;
 }
 
+/* TASK: the task kind (a kind this visbench does not know is refused, with
+ * what to do) and the taxonomy. */
+static vb_status parse_task(vb_model *m, const section *sec, const char *name, vb_error *err)
+{
+    char what[300];
+    snprintf(what, sizeof what, "%s (TASK)", name);
+    vb_reader r;
+    vb_reader_init(&r, sec->data, sec->len, what);
+    uint32_t kind;
+    uint8_t has_tax;
+    vb_status st = vb_read_u32(&r, &kind, err);
+    if (st != VB_OK)
+        return st;
+    if (kind > VB_TASK_HIER)
+        return vb_fail(err, VB_ERR_FORMAT,
+                       "%s: the model is for a task (kind %u) newer than this visbench knows (single-label, "
+                       "multilabel, hierarchical); upgrade visbench to use it",
+                       name, kind);
+    m->task = (vb_task)kind;
+    if ((st = vb_read_u8(&r, &has_tax, err)) != VB_OK)
+        return st;
+    if (has_tax > 1 || (has_tax != 0) != (m->task == VB_TASK_HIER))
+        return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt task section", what);
+    if (has_tax && (st = vb_taxonomy_load(&r, &m->tax, err)) != VB_OK)
+        return st;
+    return vb_reader_end(&r, err);
+}
+
 vb_status vb_model_parse(const void *data, size_t len, const char *name, vb_model **out, vb_error *err)
 {
     *out = NULL;
@@ -513,10 +556,10 @@ vb_status vb_model_parse(const void *data, size_t len, const char *name, vb_mode
         return st;
     }
     /* five required sections, then the optional INFO */
-    static const uint32_t want[6] = {TAG_HEAD, TAG_PREP, TAG_EXTR, TAG_POST, TAG_CLSF, TAG_INFO};
-    section s[6];
+    static const uint32_t want[7] = {TAG_HEAD, TAG_PREP, TAG_EXTR, TAG_POST, TAG_CLSF, TAG_INFO, TAG_TASK};
+    section s[7];
     memset(s, 0, sizeof s);
-    int seen[6] = {0};
+    int seen[7] = {0};
     for (uint32_t i = 0; i < n_sec; i++) {
         uint32_t tag, scrc;
         uint64_t off, slen;
@@ -531,7 +574,7 @@ vb_status vb_model_parse(const void *data, size_t len, const char *name, vb_mode
             st = vb_fail(err, VB_ERR_FORMAT, "%s: section %u checksum mismatch", name, i);
             break;
         }
-        for (int j = 0; j < 6 && st == VB_OK; j++)
+        for (int j = 0; j < 7 && st == VB_OK; j++)
             if (tag == want[j]) {
                 if (seen[j]++)
                     st = vb_fail(err, VB_ERR_FORMAT, "%s: section %u appears twice", name, i);
@@ -550,7 +593,7 @@ vb_status vb_model_parse(const void *data, size_t len, const char *name, vb_mode
         return st;
     }
     m->written_by = ver;
-    for (int j = 0; j < 6; j++)
+    for (int j = 0; j < 7; j++)
         m->sections[j] = s[j].len;
     if (seen[5]) {
         vb_reader ri;
@@ -560,8 +603,16 @@ vb_status vb_model_parse(const void *data, size_t len, const char *name, vb_mode
         if ((st = vb_read_str(&ri, &m->info, err)) == VB_OK)
             st = vb_reader_end(&ri, err);
     }
+    if (st == VB_OK && seen[6])
+        st = parse_task(m, &s[6], name, err);
     if (st == VB_OK)
         st = parse_sections(m, s, name, err);
+    if (st == VB_OK && m->tax && m->tax->n_leaves != m->n_classes)
+        st = vb_fail(err, VB_ERR_FORMAT, "%s: the taxonomy has %d leaves for %d classes", name, m->tax->n_leaves,
+                     m->n_classes);
+    if (st == VB_OK && (m->task == VB_TASK_MULTILABEL) != vb_classifier_multilabels(m->clf->vt, &m->clf->params))
+        st = vb_fail(err, VB_ERR_FORMAT, "%s: corrupt model: its task (%s) is not its classifier's", name,
+                     vb_task_name(m->task));
     if (st != VB_OK) {
         vb_model_free(m);
         return st;
@@ -588,6 +639,12 @@ vb_status vb_model_load(const char *path, vb_model **out, vb_error *err)
 vb_status vb_model_predict_src_ex(const vb_model *m, const vb_imgsrc *src, int *labels, float *scores, int *clusters,
                                   vb_error *err)
 {
+    return vb_model_predict_src_sets(m, src, labels, scores, clusters, NULL, err);
+}
+
+vb_status vb_model_predict_src_sets(const vb_model *m, const vb_imgsrc *src, int *labels, float *scores,
+                                    int *clusters, uint8_t *sets, vb_error *err)
+{
     size_t n = src->n;
     float *raw = vb_malloc(n ? n : 1, m->fp->dim * sizeof *raw, err), *X = NULL;
     float *sc = scores ? NULL : vb_malloc(n ? n : 1, (size_t)m->n_classes * sizeof *sc, err);
@@ -599,8 +656,19 @@ vb_status vb_model_predict_src_ex(const vb_model *m, const vb_imgsrc *src, int *
     vb_status st = vb_featpipe_extract(m->fp, src, raw, "predict: features", err);
     if (st == VB_OK)
         st = vb_postchain_apply(m->pc, raw, n, &X, err);
-    if (st == VB_OK)
-        st = vb_classifier_predict(m->clf, X, n, m->pc->dim, labels, scores ? scores : sc, err);
+    float *S = scores ? scores : sc;
+    if (st == VB_OK && sets) {
+        /* label sets, and each image's best-scoring label */
+        st = vb_classifier_predict_sets(m->clf, X, n, m->pc->dim, sets, S, err);
+        for (size_t i = 0; st == VB_OK && i < n; i++) {
+            const float *row = S + i * (size_t)m->n_classes;
+            int b = 0;
+            for (int c = 1; c < m->n_classes; c++)
+                b = row[c] > row[b] ? c : b;
+            labels[i] = b;
+        }
+    } else if (st == VB_OK)
+        st = vb_classifier_predict(m->clf, X, n, m->pc->dim, labels, S, err);
     int k = 0;
     if (st == VB_OK && clusters)
         st = vb_classifier_cluster(m->clf, X, n, m->pc->dim, clusters, &k, err);
@@ -663,6 +731,13 @@ vb_status vb_model_predict_files_ex(const vb_model *m, const char *const *paths,
 {
     vb_imgsrc src = {.n = n, .get = file_get, .ctx = paths};
     return vb_model_predict_src_ex(m, &src, labels, scores, clusters, err);
+}
+
+vb_status vb_model_predict_files_sets(const vb_model *m, const char *const *paths, size_t n, int *labels,
+                                      float *scores, uint8_t *sets, vb_error *err)
+{
+    vb_imgsrc src = {.n = n, .get = file_get, .ctx = paths};
+    return vb_model_predict_src_sets(m, &src, labels, scores, NULL, sets, err);
 }
 
 vb_status vb_model_predict_file(const vb_model *m, const char *path, int *label, float *scores, vb_error *err)

@@ -255,7 +255,10 @@ vb_status vb_train_model(const vb_spec *spec, const vb_spec_pipeline *sp, const 
         fit.pc = NULL;
         fit.clf = NULL;
         m->n_classes = ds->n_classes;
-        if (!(m->classes = vb_calloc((size_t)ds->n_classes, sizeof *m->classes, err)))
+        m->task = ds->task;
+        if (ds->tax && !(m->tax = vb_taxonomy_copy(ds->tax, err)))
+            st = VB_ERR_NOMEM;
+        if (st == VB_OK && !(m->classes = vb_calloc((size_t)ds->n_classes, sizeof *m->classes, err)))
             st = VB_ERR_NOMEM;
         for (int k = 0; st == VB_OK && k < ds->n_classes; k++)
             if (!(m->classes[k] = vb_strdup(ds->classes[k], err)))

@@ -74,17 +74,26 @@ static const vb_store_run *find_run(const vb_store_exp *e, run_set rs, const cha
     return NULL;
 }
 
+/* Is prediction i of run r right? For label sets (k labels), when the
+ * predicted set is the true set (subset correctness). */
+static int run_correct(const vb_store_run *r, size_t i, int k)
+{
+    if (r->truth_sets && r->pred_sets)
+        return memcmp(r->truth_sets + i * (size_t)k, r->pred_sets + i * (size_t)k, (size_t)k) == 0;
+    return r->truth[i] == r->pred[i];
+}
+
 /* McNemar between two runs over the samples both predicted (matched by
- * sample id): *p, NaN when they share no sample. */
-static vb_status mcnemar_runs(const vb_store_run *a, const vb_store_run *b, double *p, vb_error *err)
+ * sample id) on their correctness: *p, NaN when they share no sample. */
+static vb_status mcnemar_runs(const vb_store_run *a, const vb_store_run *b, int k, double *p, vb_error *err)
 {
     *p = NAN;
     if (!a || !b || !a->n_pred || !b->n_pred)
         return VB_OK;
     size_t n = a->n_pred < b->n_pred ? a->n_pred : b->n_pred;
-    int *t = malloc(n * sizeof *t), *pa = malloc(n * sizeof *pa), *pb = malloc(n * sizeof *pb);
+    uint8_t *pa = malloc(n), *pb = malloc(n);
     size_t m = 0, i = 0, j = 0;
-    vb_status st = t && pa && pb ? VB_OK : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    vb_status st = pa && pb ? VB_OK : vb_fail(err, VB_ERR_NOMEM, "out of memory");
     if (st == VB_OK)
         while (i < a->n_pred && j < b->n_pred) { /* both sorted by sample */
             if (a->sample[i] < b->sample[j])
@@ -92,19 +101,17 @@ static vb_status mcnemar_runs(const vb_store_run *a, const vb_store_run *b, doub
             else if (a->sample[i] > b->sample[j])
                 j++;
             else {
-                t[m] = a->truth[i];
-                pa[m] = a->pred[i];
-                pb[m++] = b->pred[j];
+                pa[m] = (uint8_t)run_correct(a, i, k);
+                pb[m++] = (uint8_t)run_correct(b, j, k);
                 i++;
                 j++;
             }
         }
     if (m) {
         vb_mcnemar mc;
-        vb_mcnemar_test(t, pa, pb, m, &mc);
+        vb_mcnemar_correct(pa, pb, m, &mc);
         *p = mc.p;
     }
-    free(t);
     free(pa);
     free(pb);
     return st;
@@ -141,6 +148,12 @@ static vb_status pooled_oof(const vb_store_exp *e, run_set rs, vb_store_run *out
         memcpy(out->sample + out->n_pred, r->sample, r->n_pred * sizeof *r->sample);
         memcpy(out->truth + out->n_pred, r->truth, r->n_pred * sizeof *r->truth);
         memcpy(out->pred + out->n_pred, r->pred, r->n_pred * sizeof *r->pred);
+        /* label sets: the pseudo-run keeps only their correctness (truth 1,
+         * pred 1 when right), which is all McNemar needs */
+        for (size_t i = 0; r->truth_sets && i < r->n_pred; i++) {
+            out->truth[out->n_pred + i] = 1;
+            out->pred[out->n_pred + i] = run_correct(r, i, e->n_classes);
+        }
         out->n_pred += r->n_pred;
     }
     /* Folds interleave samples: order by sample so runs can be matched. */
@@ -193,8 +206,8 @@ static vb_status pair_tests(const vb_summary *s, const vb_store_run *oof, size_t
     const vb_summary_row *ra = &s->rows[a], *rb = &s->rows[b];
     *t_p = *t_t = NAN;
     vb_status st = s->has_test ? mcnemar_runs(find_run(e, runs_of(ra), s->test_fold),
-                                              find_run(e, runs_of(rb), s->test_fold), mc_p, err)
-                               : mcnemar_runs(&oof[a], &oof[b], mc_p, err);
+                                              find_run(e, runs_of(rb), s->test_fold), e->n_classes, mc_p, err)
+                               : mcnemar_runs(&oof[a], &oof[b], e->n_classes, mc_p, err);
     if (st != VB_OK)
         return st;
     /* corrected t-test over the CV folds both have */

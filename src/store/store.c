@@ -40,7 +40,10 @@ static const char *const schema[] = {
     " id INTEGER PRIMARY KEY, name TEXT NOT NULL, spec_text TEXT NOT NULL, spec_hash TEXT NOT NULL,"
     " dataset TEXT NOT NULL, dataset_hash TEXT NOT NULL, n_samples INTEGER NOT NULL,"
     " protocol TEXT NOT NULL, pool TEXT NOT NULL, split_hash TEXT NOT NULL, seed INTEGER NOT NULL,"
-    " n_folds INTEGER NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL, UNIQUE(name, split_hash))",
+    " n_folds INTEGER NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL,"
+    " task TEXT NOT NULL CHECK(task IN ('single-label', 'multilabel', 'hierarchical')), UNIQUE(name, split_hash))",
+    "CREATE TABLE taxonomy(experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
+    " node INTEGER NOT NULL, name TEXT NOT NULL, parent INTEGER, PRIMARY KEY(experiment_id, node))",
     "CREATE TABLE classes(experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
     " class INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY(experiment_id, class))",
     "CREATE TABLE folds(experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
@@ -73,7 +76,10 @@ static const char *const schema[] = {
     " PRIMARY KEY(run_id, true_class, pred_class))",
     "CREATE TABLE predictions(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " sample INTEGER NOT NULL, true_class INTEGER NOT NULL, pred_class INTEGER NOT NULL, scores BLOB,"
-    " PRIMARY KEY(run_id, sample)) WITHOUT ROWID",
+    " true_set TEXT, pred_set TEXT, PRIMARY KEY(run_id, sample)) WITHOUT ROWID",
+    "CREATE TABLE level_confusion(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " level INTEGER NOT NULL, true_node INTEGER NOT NULL, pred_node INTEGER NOT NULL, count INTEGER NOT NULL,"
+    " PRIMARY KEY(run_id, level, true_node, pred_node))",
     "CREATE TABLE clusters(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
     " sample INTEGER NOT NULL, cluster INTEGER NOT NULL, PRIMARY KEY(run_id, sample)) WITHOUT ROWID",
     "CREATE TABLE curves(run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
@@ -555,8 +561,8 @@ vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset
     if (st == VB_OK)
         st = prepare(s,
                      "INSERT INTO experiments(name, spec_text, spec_hash, dataset, dataset_hash, n_samples, protocol,"
-                     " split_hash, seed, n_folds, created, updated, pool)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)"
+                     " split_hash, seed, n_folds, created, updated, pool, task)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13)"
                      " ON CONFLICT(name, split_hash) DO UPDATE SET spec_text = ?2, spec_hash = ?3,"
                      " updated = CASE WHEN spec_hash = ?3 THEN updated ELSE ?11 END RETURNING id",
                      &q, err);
@@ -573,6 +579,7 @@ vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset
         sqlite3_bind_int64(q, 10, (sqlite3_int64)split->n_folds);
         bind_text(q, 11, now);
         bind_text(q, 12, vb_pool_name(split->conf.pool));
+        bind_text(q, 13, vb_task_name(ds->task));
         if (sqlite3_step(q) != SQLITE_ROW)
             st = db_fail(s, err, "cannot record the experiment");
         else
@@ -589,6 +596,23 @@ vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset
         bind_text(q, 3, ds->classes[k]);
         if (sqlite3_step(q) != SQLITE_DONE)
             st = db_fail(s, err, "cannot record the classes");
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (st == VB_OK && ds->tax)
+        st = prepare(s, "INSERT OR REPLACE INTO taxonomy(experiment_id, node, name, parent) VALUES (?, ?, ?, ?)", &q,
+                     err);
+    for (int v = 0; st == VB_OK && ds->tax && v < ds->tax->n_nodes; v++) {
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, *id);
+        sqlite3_bind_int(q, 2, v);
+        bind_text(q, 3, ds->tax->names[v]);
+        if (ds->tax->parent[v] >= 0)
+            sqlite3_bind_int(q, 4, ds->tax->parent[v]);
+        else
+            sqlite3_bind_null(q, 4);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            st = db_fail(s, err, "cannot record the taxonomy");
     }
     sqlite3_finalize(q);
     q = NULL;
@@ -821,6 +845,47 @@ static vb_status json_columns(vb_store *s, const vb_run_result *r, vb_buf *param
     return params->failed || info->failed ? vb_fail(err, VB_ERR_NOMEM, "out of memory") : VB_OK;
 }
 
+/* A label set as the store keeps it: the label indices, ';'-separated
+ * ("" for no label). */
+static void set_text(vb_buf *b, const uint8_t *row, int k)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = 0;
+    for (int c = 0; c < k; c++)
+        if (row[c])
+            vb_buf_printf(b, "%s%d", b->len ? ";" : "", c);
+}
+
+static vb_status write_level_confusion(vb_store *s, int64_t run, const vb_hier_metrics *h, vb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    vb_status st = prepare(s,
+                           "INSERT INTO level_confusion(run_id, level, true_node, pred_node, count)"
+                           " VALUES (?, ?, ?, ?, ?)",
+                           &q, err);
+    for (int l = 0; st == VB_OK && l < h->n_levels; l++) {
+        const vb_hier_level *lv = &h->level[l];
+        size_t kk = (size_t)lv->n_nodes;
+        for (size_t i = 0; st == VB_OK && i < kk; i++)
+            for (size_t j = 0; st == VB_OK && j < kk; j++) {
+                size_t cnt = lv->confusion[i * kk + j];
+                if (!cnt)
+                    continue;
+                sqlite3_reset(q);
+                sqlite3_bind_int64(q, 1, run);
+                sqlite3_bind_int(q, 2, l + 1);
+                sqlite3_bind_int(q, 3, lv->nodes[i]);
+                sqlite3_bind_int(q, 4, lv->nodes[j]);
+                sqlite3_bind_int64(q, 5, (sqlite3_int64)cnt);
+                if (sqlite3_step(q) != SQLITE_DONE)
+                    st = db_fail(s, err, "cannot write the confusion matrices per level");
+            }
+    }
+    sqlite3_finalize(q);
+    return st;
+}
+
 static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_result *r, vb_error *err)
 {
     /* The run's own times when the runner measured them, else the claim
@@ -882,12 +947,34 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
     int k = r->n_classes;
     if (st == VB_OK)
         st = prepare(s, "INSERT INTO metrics(run_id, name, value) VALUES (?, ?, ?)", &q, err);
-    if (st == VB_OK && !r->cluster_mode) {
+    if (st == VB_OK && r->ml) {
+        /* accuracy is subset accuracy (scikit-learn's accuracy_score on label sets) */
+        vb_named_value ms[VB_ML_METRIC_SET_SIZE];
+        vb_ml_metric_set(r->ml, ms);
+        st = put_metric(s, q, run, "accuracy", r->ml->subset_accuracy, err);
+        for (size_t i = 0; st == VB_OK && i < VB_ML_METRIC_SET_SIZE; i++)
+            if (!isnan(ms[i].v))
+                st = put_metric(s, q, run, ms[i].name, ms[i].v, err);
+    } else if (st == VB_OK && !r->cluster_mode) {
         vb_named_value ms[VB_METRIC_SET_SIZE];
         vb_metric_set(m, r->truth, r->scores, r->n_test, k, r->proba, ms);
         for (size_t i = 0; st == VB_OK && i < VB_METRIC_SET_SIZE; i++)
             if (!isnan(ms[i].v))
                 st = put_metric(s, q, run, ms[i].name, ms[i].v, err);
+    }
+    if (st == VB_OK && r->hier) {
+        const vb_named_value hs[] = {{"hierarchical_precision", r->hier->hp}, {"hierarchical_recall", r->hier->hr},
+                                     {"hierarchical_f1", r->hier->hf}};
+        for (size_t i = 0; st == VB_OK && i < sizeof hs / sizeof hs[0]; i++)
+            st = put_metric(s, q, run, hs[i].name, hs[i].v, err);
+        for (int l = 0; st == VB_OK && l < r->hier->n_levels; l++) {
+            char name[48];
+            snprintf(name, sizeof name, "level%d_accuracy", l + 1);
+            st = put_metric(s, q, run, name, r->hier->level[l].accuracy, err);
+            snprintf(name, sizeof name, "level%d_macro_f1", l + 1);
+            if (st == VB_OK)
+                st = put_metric(s, q, run, name, r->hier->level[l].macro_f1, err);
+        }
     }
     if (st == VB_OK && r->n_clusters)
         st = put_metric(s, q, run, "clusters", r->n_clusters, err);
@@ -909,11 +996,12 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
         sqlite3_reset(q);
         sqlite3_bind_int64(q, 1, run);
         sqlite3_bind_int(q, 2, c);
-        sqlite3_bind_double(q, 3, m->precision[c]);
-        sqlite3_bind_double(q, 4, m->recall[c]);
-        sqlite3_bind_double(q, 5, m->f1[c]);
-        sqlite3_bind_int64(q, 6, (sqlite3_int64)m->support[c]);
-        double auc = r->scores ? vb_auc_ovr(r->truth, r->scores, r->n_test, k, c) : NAN;
+        const vb_ml_metrics *ml = r->ml;
+        sqlite3_bind_double(q, 3, ml ? ml->precision[c] : m->precision[c]);
+        sqlite3_bind_double(q, 4, ml ? ml->recall[c] : m->recall[c]);
+        sqlite3_bind_double(q, 5, ml ? ml->f1[c] : m->f1[c]);
+        sqlite3_bind_int64(q, 6, (sqlite3_int64)(ml ? ml->support[c] : m->support[c]));
+        double auc = ml ? ml->auc[c] : r->scores ? vb_auc_ovr(r->truth, r->scores, r->n_test, k, c) : NAN;
         if (isnan(auc))
             sqlite3_bind_null(q, 7);
         else
@@ -925,7 +1013,8 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
     q = NULL;
     if (st == VB_OK)
         st = prepare(s, "INSERT INTO confusion(run_id, true_class, pred_class, count) VALUES (?, ?, ?, ?)", &q, err);
-    for (int i = 0; st == VB_OK && !r->cluster_mode && i < k; i++)
+    /* label sets have no confusion matrix (per-label counts are in class_metrics) */
+    for (int i = 0; st == VB_OK && !r->cluster_mode && m && i < k; i++)
         for (int j = 0; st == VB_OK && j < k; j++) {
             size_t cnt = m->confusion[(size_t)i * (size_t)k + (size_t)j];
             if (!cnt)
@@ -940,10 +1029,15 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
         }
     sqlite3_finalize(q);
     q = NULL;
+    if (st == VB_OK && r->hier)
+        st = write_level_confusion(s, run, r->hier, err);
     if (st == VB_OK)
         st = prepare(s,
-                     "INSERT INTO predictions(run_id, sample, true_class, pred_class, scores) VALUES (?, ?, ?, ?, ?)",
+                     "INSERT INTO predictions(run_id, sample, true_class, pred_class, scores, true_set, pred_set)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                      &q, err);
+    vb_buf set;
+    vb_buf_init(&set);
     uint8_t *blob = st == VB_OK && r->scores ? vb_malloc((size_t)k, 4, err) : NULL;
     if (st == VB_OK && r->scores && !blob)
         st = VB_ERR_NOMEM; /* not predictions without their scores */
@@ -964,9 +1058,23 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
             sqlite3_bind_blob(q, 5, blob, k * 4, SQLITE_TRANSIENT);
         } else
             sqlite3_bind_null(q, 5);
-        if (sqlite3_step(q) != SQLITE_DONE)
+        for (int w = 0; w < 2; w++) {
+            const uint8_t *row = w ? r->pred_sets : r->truth_sets;
+            if (!row) {
+                sqlite3_bind_null(q, 6 + w);
+                continue;
+            }
+            set_text(&set, row + i * (size_t)k, k);
+            if (set.failed) {
+                st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+                break;
+            }
+            sqlite3_bind_text(q, 6 + w, set.data ? set.data : "", -1, SQLITE_TRANSIENT);
+        }
+        if (st == VB_OK && sqlite3_step(q) != SQLITE_DONE)
             st = db_fail(s, err, "cannot write predictions");
     }
+    vb_buf_free(&set);
     free(blob);
     sqlite3_finalize(q);
     q = NULL;
@@ -1105,6 +1213,12 @@ static void run_free(vb_store_run *r)
     free(r->version);
     free(r->compiler);
     free(r->cpu);
+    free(r->truth_sets);
+    free(r->pred_sets);
+    free(r->lc_level);
+    free(r->lc_true);
+    free(r->lc_pred);
+    free(r->lc_count);
 }
 
 void vb_store_exp_free(vb_store_exp *e)
@@ -1127,6 +1241,8 @@ void vb_store_exp_free(vb_store_exp *e)
     free(e->created);
     free(e->updated);
     free(e->pool);
+    free(e->task);
+    vb_taxonomy_free(e->tax);
     free(e);
 }
 
@@ -1146,6 +1262,62 @@ double vb_store_metric(const vb_store_run *r, const char *name)
         if (strcmp(r->metric_names[i], name) == 0)
             return r->metric_values[i];
     return NAN;
+}
+
+static vb_status load_level_confusion(vb_store *s, vb_store_run *r, vb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    vb_status st = prepare(s,
+                           "SELECT level, true_node, pred_node, count FROM level_confusion WHERE run_id = ?"
+                           " ORDER BY level, true_node, pred_node",
+                           &q, err);
+    size_t cap = 0;
+    if (st == VB_OK) {
+        sqlite3_bind_int64(q, 1, r->id);
+        while (st == VB_OK && sqlite3_step(q) == SQLITE_ROW) {
+            if (r->n_level_conf == cap) {
+                cap = cap ? 2 * cap : 64;
+                int *a = realloc(r->lc_level, cap * sizeof *a);
+                if (a)
+                    r->lc_level = a;
+                int *b = realloc(r->lc_true, cap * sizeof *b);
+                if (b)
+                    r->lc_true = b;
+                int *c = realloc(r->lc_pred, cap * sizeof *c);
+                if (c)
+                    r->lc_pred = c;
+                size_t *d = realloc(r->lc_count, cap * sizeof *d);
+                if (d)
+                    r->lc_count = d;
+                if (!a || !b || !c || !d) {
+                    st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+                    break;
+                }
+            }
+            size_t i = r->n_level_conf++;
+            r->lc_level[i] = sqlite3_column_int(q, 0);
+            r->lc_true[i] = sqlite3_column_int(q, 1);
+            r->lc_pred[i] = sqlite3_column_int(q, 2);
+            r->lc_count[i] = (size_t)sqlite3_column_int64(q, 3);
+        }
+    }
+    sqlite3_finalize(q);
+    return st;
+}
+
+/* "0;3" back into a row of k bytes (indices out of range are ignored). */
+static void parse_set(const char *t, uint8_t *row, size_t k)
+{
+    memset(row, 0, k);
+    while (t && *t) {
+        char *end;
+        long v = strtol(t, &end, 10);
+        if (end == t)
+            break;
+        if (v >= 0 && (size_t)v < k)
+            row[v] = 1;
+        t = *end == ';' ? end + 1 : end;
+    }
 }
 
 static vb_status load_run_details(vb_store *s, vb_store_exp *e, vb_store_run *r, int with_pred, vb_error *err)
@@ -1218,6 +1390,8 @@ static vb_status load_run_details(vb_store *s, vb_store_exp *e, vb_store_run *r,
     }
     sqlite3_finalize(q);
     q = NULL;
+    if (st == VB_OK && e->tax)
+        st = load_level_confusion(s, r, err);
     if (st == VB_OK)
         st = prepare(s,
                      "SELECT train_loss, train_acc, val_loss, val_acc, lr, seconds FROM curves WHERE run_id = ?"
@@ -1249,7 +1423,12 @@ static vb_status load_run_details(vb_store *s, vb_store_exp *e, vb_store_run *r,
     r->scores = calloc((n ? n : 1) * k, sizeof *r->scores);
     if (!r->sample || !r->truth || !r->pred || !r->scores)
         return vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    st = prepare(s, "SELECT sample, true_class, pred_class, scores FROM predictions WHERE run_id = ? ORDER BY sample",
+    int ml = e->task && strcmp(e->task, "multilabel") == 0;
+    if (ml && (!(r->truth_sets = calloc((n ? n : 1) * k, 1)) || !(r->pred_sets = calloc((n ? n : 1) * k, 1))))
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    st = prepare(s,
+                 "SELECT sample, true_class, pred_class, scores, true_set, pred_set FROM predictions WHERE run_id = ?"
+                 " ORDER BY sample",
                  &q, err);
     if (st == VB_OK) {
         sqlite3_bind_int64(q, 1, r->id);
@@ -1265,11 +1444,58 @@ static vb_status load_run_details(vb_store *s, vb_store_exp *e, vb_store_run *r,
                                  (uint32_t)b[4 * c + 3] << 24;
                     memcpy(&r->scores[i * k + c], &u, 4);
                 }
+            if (ml) {
+                parse_set((const char *)sqlite3_column_text(q, 4), r->truth_sets + i * k, k);
+                parse_set((const char *)sqlite3_column_text(q, 5), r->pred_sets + i * k, k);
+            }
             i++;
         }
         r->n_pred = i;
     }
     sqlite3_finalize(q);
+    return st;
+}
+
+/* The taxonomy of a hierarchical experiment (its leaves are the classes). */
+static vb_status load_taxonomy(vb_store *s, vb_store_exp *e, vb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    int n = 0;
+    vb_status st = prepare(s, "SELECT count(*) FROM taxonomy WHERE experiment_id = ?", &q, err);
+    if (st == VB_OK) {
+        sqlite3_bind_int64(q, 1, e->id);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            n = sqlite3_column_int(q, 0);
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (st != VB_OK)
+        return st;
+    if (n < e->n_classes || n > (1 << 24))
+        return vb_fail(err, VB_ERR_FORMAT, "%s: the taxonomy of experiment %" PRId64 " is incomplete", s->path,
+                       e->id);
+    if (!(e->tax = vb_taxonomy_new(e->n_classes, n, err)))
+        return VB_ERR_NOMEM;
+    st = prepare(s, "SELECT node, name, parent FROM taxonomy WHERE experiment_id = ? ORDER BY node", &q, err);
+    if (st == VB_OK) {
+        sqlite3_bind_int64(q, 1, e->id);
+        int at = 0;
+        while (st == VB_OK && sqlite3_step(q) == SQLITE_ROW) {
+            int v = sqlite3_column_int(q, 0);
+            if (v != at || v >= n) {
+                st = vb_fail(err, VB_ERR_FORMAT, "%s: the taxonomy's nodes are not numbered 0..%d", s->path, n - 1);
+                break;
+            }
+            e->tax->names[v] = col_text(q, 1);
+            e->tax->parent[v] = sqlite3_column_type(q, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 2);
+            at++;
+        }
+    }
+    sqlite3_finalize(q);
+    if (st == VB_OK && col_text_failed)
+        st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    if (st == VB_OK)
+        st = vb_taxonomy_finish(e->tax, s->path, err);
     return st;
 }
 
@@ -1290,7 +1516,7 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
     sqlite3_stmt *q = NULL;
     st = prepare(s,
                  "SELECT id, name, spec_text, spec_hash, dataset, dataset_hash, protocol, split_hash, seed,"
-                 " created, updated, pool FROM experiments"
+                 " created, updated, pool, task FROM experiments"
                  " WHERE ?1 = 0 OR id = ?1 ORDER BY updated DESC, id DESC LIMIT 1",
                  &q, err);
     if (st == VB_OK) {
@@ -1309,6 +1535,7 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
             e->created = col_text(q, 9);
             e->updated = col_text(q, 10);
             e->pool = col_text(q, 11);
+            e->task = col_text(q, 12);
         } else if (rc == SQLITE_DONE)
             st = id ? vb_fail(err, VB_ERR_DATA, "%s: no experiment %" PRId64, s->path, id)
                     : vb_fail(err, VB_ERR_DATA, "%s: the store holds no experiment yet", s->path);
@@ -1333,6 +1560,8 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
     }
     sqlite3_finalize(q);
     q = NULL;
+    if (st == VB_OK && e->task && strcmp(e->task, "hierarchical") == 0)
+        st = load_taxonomy(s, e, err);
     if (st == VB_OK)
         st = prepare(s,
                      "SELECT id, pipeline, fold, fold_index, status, error, config, params, grid, features, dim,"
