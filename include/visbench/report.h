@@ -25,6 +25,9 @@ void vb_render_experiment(const vb_store_exp *e, vb_format fmt, vb_buf *b);
 void vb_render_experiments(const vb_store_exp_info *list, size_t n, vb_format fmt, vb_buf *b);
 /* Ranked pipelines: test and CV accuracy, macro-F1, AUC, log-loss, times, memory. */
 void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b);
+/* Multilabel and hierarchical experiments: the task's own metrics per
+ * pipeline (text or Markdown; nothing for single-label experiments). */
+void vb_render_task_metrics(const vb_summary *s, vb_format fmt, vb_buf *b);
 /* Pairwise McNemar and corrected t-test p-values. */
 void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b);
 /* The same matrix in HTML for the best max pipelines only (at most

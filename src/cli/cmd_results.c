@@ -52,6 +52,7 @@ static int render(vb_store *store, int64_t exp, vb_format fmt, int show, vb_erro
     } else if (show == SHOW_LEADERBOARD) {
         vb_render_experiment(e, fmt, &b);
         vb_render_leaderboard(s, fmt, &b);
+        vb_render_task_metrics(s, fmt, &b);
         vb_buf_puts(&b, "\n");
         vb_render_pairwise(s, fmt, &b);
     }

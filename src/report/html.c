@@ -92,6 +92,7 @@ typedef struct page {
 } page;
 
 static void text(page *p, const char *s) { vb_html_text(p->b, s); }
+static int task_is(const page *p, const char *t);
 
 static void section(page *p, const char *id, const char *title)
 {
@@ -445,7 +446,8 @@ static void heat_cell(page *p, double v, const char *tip)
 static void per_class(page *p)
 {
     const vb_summary *s = p->s;
-    section(p, "per-class", "Per-class F1");
+    int ml = task_is(p, "multilabel");
+    section(p, "per-class", ml ? "Per-label F1" : "Per-class F1");
     int any = 0, mixed_cv = 0;
     for (size_t i = 0; i < s->n; i++) {
         any |= p->v[i].has_class;
@@ -477,7 +479,9 @@ static void per_class(page *p)
         }
         vb_buf_puts(p->b, "</tr>");
     }
-    vb_buf_puts(p->b, "</tbody></table></div><p class=\"small\">F1 per class");
+    vb_buf_puts(p->b, ml ? "</tbody></table></div><p class=\"small\">F1 per label (each label is a yes/no decision "
+                           "for every image)"
+                         : "</tbody></table></div><p class=\"small\">F1 per class");
     if (s->has_test) {
         vb_buf_puts(p->b, " on the ");
         text(p, tf(p));
@@ -496,6 +500,12 @@ static void confusion(page *p)
     const vb_summary *s = p->s;
     size_t k = p->k, kk = k * k;
     section(p, "confusion", "Confusion matrices");
+    if (task_is(p, "multilabel")) {
+        note(p, "Label sets have no confusion matrix: an image can be right on some labels and wrong on others. "
+                "Each label&#8217;s precision and recall are under Per label, its AUC under Label sets.");
+        vb_buf_puts(p->b, "</section>\n");
+        return;
+    }
     int any = 0;
     for (size_t i = 0; i < s->n; i++)
         any |= p->v[i].confusion != NULL;
@@ -581,6 +591,12 @@ static void roc(page *p)
     const vb_summary *s = p->s;
     int k = (int)p->k;
     section(p, "roc", "ROC curves (one-vs-rest)");
+    if (task_is(p, "multilabel")) {
+        note(p, "Each label&#8217;s ROC AUC is in the Label sets table (its macro mean) and in visbench results; "
+                "the curves here are drawn for one label per image only.");
+        vb_buf_puts(p->b, "</section>\n");
+        return;
+    }
     size_t with = 0;
     for (size_t i = 0; i < s->n; i++)
         with += p->v[i].n_pred > 0;
@@ -1009,6 +1025,195 @@ static void failures(page *p)
     vb_buf_puts(p->b, "</tbody></table></div></section>\n");
 }
 
+
+/* ---- multilabel and hierarchical tasks ------------------------------------------ */
+
+static int task_is(const page *p, const char *t) { return p->e->task && strcmp(p->e->task, t) == 0; }
+
+static double row_metric(const page *p, size_t i, const char *name) { return rep_row_metric(p->s, i, name); }
+
+static void where_note(page *p)
+{
+    if (p->s->has_test) {
+        vb_buf_puts(p->b, " on the ");
+        text(p, tf(p));
+        vb_buf_puts(p->b, " fold");
+    } else
+        vb_buf_puts(p->b, ", mean over the cross-validation folds");
+}
+
+/* The task's own metrics (rep_task_metrics), one row per pipeline. */
+static void metric_table(page *p)
+{
+    char names[40][40], heads[40][40];
+    size_t n = rep_task_metrics(p->e, names, heads, 40);
+    vb_buf_puts(p->b, "<div class=\"scroll\"><table><thead><tr><th class=\"l\">pipeline</th>");
+    for (size_t j = 0; j < n; j++)
+        vb_buf_printf(p->b, "<th>%s</th>", heads[j]);
+    vb_buf_puts(p->b, "</tr></thead><tbody>");
+    for (size_t i = 0; i < p->s->n; i++) {
+        vb_buf_puts(p->b, "<tr><td class=\"l nw\">");
+        text(p, p->s->rows[i].pipeline);
+        vb_buf_puts(p->b, "</td>");
+        for (size_t j = 0; j < n; j++)
+            cell_num(p, row_metric(p, i, names[j]), 4);
+        vb_buf_puts(p->b, "</tr>");
+    }
+    vb_buf_puts(p->b, "</tbody></table></div>\n");
+}
+
+static void multilabel(page *p)
+{
+    if (!task_is(p, "multilabel"))
+        return;
+    section(p, "multilabel", "Label sets");
+    metric_table(p);
+    vb_buf_puts(p->b, "<p class=\"small\">Each image has a set of labels");
+    where_note(p);
+    vb_buf_puts(p->b, ". Subset accuracy counts the images whose predicted set is exactly the true set (it is the "
+                      "accuracy everywhere else in this report, and what McNemar&#8217;s test compares); the Hamming "
+                      "loss is the share of wrong (image, label) decisions; LRAP (label ranking average precision) "
+                      "and the coverage error judge the scores&#8217; ranking of the labels (coverage: how far down "
+                      "the ranking all true labels are found; lower is better). The per-label F1 table is under "
+                      "<a href=\"#per-class\">Per label</a>.</p>\n");
+    /* per-label F1 of the best pipeline as bars */
+    const rep_view *v = &p->v[0];
+    if (v->has_class && p->k) {
+        vb_bar *bars = calloc(p->k, sizeof *bars);
+        if (!bars) {
+            p->b->failed = 1;
+            return;
+        }
+        for (size_t c = 0; c < p->k; c++)
+            bars[c] = (vb_bar){.label = p->e->classes[c], .value = v->f1[c], .err = NAN, .marker = NAN,
+                               .color = c};
+        vb_bar_chart c = {.id = "label-f1", .title = "F1 of each label, best pipeline", .x = {"F1", 0, 1, 0, 1},
+                          .n = p->k, .bars = bars, .value_legend = "F1"};
+        fig_open(p);
+        vb_chart_bars(&c, p->b);
+        expect(p, "label-f1");
+        vb_buf_puts(p->b, "<figcaption>F1 of each label for the best pipeline (");
+        text(p, v->row->pipeline);
+        vb_buf_puts(p->b, ").</figcaption></figure>\n");
+        free(bars);
+    }
+    vb_buf_puts(p->b, "</section>\n");
+}
+
+/* The confusion matrix of one level for row i: from the test run, or summed
+ * over the first repetition's CV folds; nodes in level order. */
+static void level_confusion(const page *p, size_t i, int level, const int *nodes, int k, size_t *cm)
+{
+    const vb_summary_row *r = &p->s->rows[i];
+    memset(cm, 0, (size_t)k * (size_t)k * sizeof *cm);
+    for (size_t j = 0; j < r->n_runs; j++) {
+        const vb_store_run *run = &p->e->runs[r->run_idx[j]];
+        if (strcmp(run->status, "done") != 0 ||
+            (r->test_run ? run != r->test_run : !vb_store_run_first_repetition(run)))
+            continue;
+        for (size_t q = 0; q < run->n_level_conf; q++) {
+            if (run->lc_level[q] != level)
+                continue;
+            int a = -1, b = -1;
+            for (int t = 0; t < k; t++) {
+                a = nodes[t] == run->lc_true[q] ? t : a;
+                b = nodes[t] == run->lc_pred[q] ? t : b;
+            }
+            if (a >= 0 && b >= 0)
+                cm[(size_t)a * (size_t)k + (size_t)b] += run->lc_count[q];
+        }
+    }
+}
+
+static void hierarchy(page *p)
+{
+    const vb_taxonomy *t = p->e->tax;
+    if (!t)
+        return;
+    section(p, "hierarchy", "Hierarchy");
+    metric_table(p);
+    vb_buf_puts(p->b, "<p class=\"small\">The classes form a taxonomy of ");
+    vb_buf_printf(p->b, "%d level%s", t->max_depth, t->max_depth == 1 ? "" : "s");
+    where_note(p);
+    vb_buf_puts(p->b, ". hP, hR and hF are the hierarchical precision, recall and F1 of Kiritchenko et al. (2006): "
+                      "a prediction is credited for every ancestor it shares with the truth, so a sneaker taken for "
+                      "a sandal is less wrong than one taken for a shirt. Per level, both the truth and the "
+                      "prediction are cut to that level (a leaf higher up stands for itself).</p>\n");
+    /* accuracy per level, one bar chart per level */
+    vb_bar *bars = calloc(p->s->n ? p->s->n : 1, sizeof *bars);
+    size_t kmax = 1;
+    for (int l = 1; l <= t->max_depth; l++) {
+        size_t c = (size_t)vb_tax_level_nodes(t, l, NULL);
+        kmax = c > kmax ? c : kmax;
+    }
+    int *nodes = malloc(kmax * sizeof *nodes);
+    size_t *cm = malloc(kmax * kmax * sizeof *cm);
+    double *shade = malloc(kmax * kmax * sizeof *shade), *val = malloc(kmax * kmax * sizeof *val);
+    const char **labels = malloc(kmax * sizeof *labels);
+    if (!bars || !nodes || !cm || !shade || !val || !labels) {
+        p->b->failed = 1;
+        goto out;
+    }
+    vb_buf_puts(p->b, "<div class=\"grid\">");
+    for (int l = 1; l <= t->max_depth; l++) {
+        char id[32], title[64], metric[40];
+        snprintf(id, sizeof id, "level-%d-acc", l);
+        snprintf(title, sizeof title, "Accuracy at level %d", l);
+        snprintf(metric, sizeof metric, "level%d_accuracy", l);
+        for (size_t i = 0; i < p->s->n; i++)
+            bars[i] = (vb_bar){.label = p->s->rows[i].pipeline, .value = row_metric(p, i, metric), .err = NAN,
+                               .marker = NAN, .color = p->v[i].color};
+        vb_bar_chart c = {.id = id, .title = title, .x = {"accuracy", 0, 1, 0, 1}, .n = p->s->n, .bars = bars,
+                          .value_legend = "accuracy"};
+        fig_open(p);
+        vb_chart_bars(&c, p->b);
+        expect(p, id);
+        vb_buf_printf(p->b, "<figcaption>Accuracy at level %d.</figcaption></figure>\n", l);
+    }
+    vb_buf_puts(p->b, "</div>\n<h3>Confusion per level</h3><p class=\"small\">Rows: true node; columns: "
+                      "predicted node, for each level above the leaves (the leaves&#8217; matrix is under "
+                      "<a href=\"#confusion\">Confusion</a>).</p>\n");
+    for (size_t i = 0; i < p->s->n; i++) {
+        if (!p->v[i].has_class)
+            continue;
+        detail_open(p, i, NULL);
+        vb_buf_puts(p->b, "<div class=\"grid\">");
+        for (int l = 1; l < t->max_depth; l++) {
+            int k = vb_tax_level_nodes(t, l, nodes);
+            for (int q = 0; q < k; q++)
+                labels[q] = t->names[nodes[q]];
+            level_confusion(p, i, l, nodes, k, cm);
+            size_t max = 0;
+            for (size_t q = 0; q < (size_t)k * (size_t)k; q++)
+                max = cm[q] > max ? cm[q] : max;
+            for (size_t q = 0; q < (size_t)k * (size_t)k; q++) {
+                val[q] = (double)cm[q];
+                shade[q] = max ? (double)cm[q] / (double)max : 0;
+            }
+            char id[48], title[64];
+            snprintf(id, sizeof id, "lcm-%zu-%d", i + 1, l);
+            snprintf(title, sizeof title, "Confusion matrix at level %d", l);
+            vb_heatmap h = {.id = id, .title = title, .rows = (size_t)k, .cols = (size_t)k, .row_labels = labels,
+                            .col_labels = labels, .row_title = "true node", .col_title = "predicted node",
+                            .shade = shade, .value = val, .decimals = 0};
+            fig_open(p);
+            vb_chart_heatmap(&h, p->b);
+            expect(p, id);
+            vb_buf_printf(p->b, "<figcaption>level %d</figcaption></figure>\n", l);
+        }
+        vb_buf_puts(p->b, "</div>");
+        detail_close(p);
+    }
+out:
+    vb_buf_puts(p->b, "</section>\n");
+    free(bars);
+    free(nodes);
+    free(cm);
+    free(shade);
+    free(val);
+    free(labels);
+}
+
 void rep_html(const vb_summary *s, const rep_view *v, const char *source, vb_buf *b)
 {
     page p = {.b = b, .s = s, .v = v, .e = s->e, .k = (size_t)s->e->n_classes};
@@ -1034,6 +1239,10 @@ void rep_html(const vb_summary *s, const rep_view *v, const char *source, vb_buf
     vb_buf_puts(b, "</p><nav><a href=\"#summary\">Summary</a><a href=\"#leaderboard\">Leaderboard</a>");
     if (s->has_cluster)
         vb_buf_puts(b, "<a href=\"#clustering\">Clustering</a>");
+    if (e->task && strcmp(e->task, "multilabel") == 0)
+        vb_buf_puts(b, "<a href=\"#multilabel\">Label sets</a>");
+    if (e->tax)
+        vb_buf_puts(b, "<a href=\"#hierarchy\">Hierarchy</a>");
     /* mode: cluster has no classification results to draw */
     if (!s->cluster_only)
         vb_buf_puts(b, "<a href=\"#accuracy\">Accuracy</a><a href=\"#tradeoffs\">Cost</a><a href=\"#per-class\">Per "
@@ -1044,6 +1253,8 @@ void rep_html(const vb_summary *s, const rep_view *v, const char *source, vb_buf
     summary(&p);
     leaderboard(&p);
     clustering(&p);
+    multilabel(&p);
+    hierarchy(&p);
     if (!s->cluster_only) {
         accuracy(&p);
         tradeoffs(&p);

@@ -40,4 +40,11 @@ const char *rep_first_start(const vb_store_exp *e);
  * number of classes averaged (0: no curve). */
 size_t rep_roc_macro(const rep_view *v, int k, const double *grid, size_t n_grid, double *tpr_out);
 
+/* A named metric of row i as the report shows it: on the test fold when
+ * there is one, else the mean over the cross-validation folds (NaN: none). */
+double rep_row_metric(const vb_summary *s, size_t i, const char *name);
+/* The names and headings of the task's own metrics (multilabel, or
+ * hierarchical with levels levels): returns their count (at most max). */
+size_t rep_task_metrics(const vb_store_exp *e, char names[][40], char heads[][40], size_t max);
+
 #endif

@@ -2,6 +2,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,6 +195,54 @@ size_t rep_roc_macro(const rep_view *v, int k, const double *grid, size_t n_grid
     return used;
 }
 
+double rep_row_metric(const vb_summary *s, size_t i, const char *name)
+{
+    const vb_summary_row *r = &s->rows[i];
+    if (r->test_run)
+        return vb_store_metric(r->test_run, name);
+    double sum = 0;
+    size_t n = 0;
+    for (size_t j = 0; j < r->n_runs; j++) {
+        const vb_store_run *run = &s->e->runs[r->run_idx[j]];
+        double v = done(run) ? vb_store_metric(run, name) : NAN;
+        if (!isnan(v)) {
+            sum += v;
+            n++;
+        }
+    }
+    return n ? sum / (double)n : NAN;
+}
+
+size_t rep_task_metrics(const vb_store_exp *e, char names[][40], char heads[][40], size_t max)
+{
+    static const char *const ml[][2] = {{"subset_accuracy", "subset accuracy"}, {"hamming_loss", "Hamming loss"},
+                                        {"micro_f1", "micro-F1"},               {"macro_f1", "macro-F1"},
+                                        {"samples_f1", "samples-F1"},           {"micro_precision", "micro precision"},
+                                        {"micro_recall", "micro recall"},       {"lrap", "LRAP"},
+                                        {"coverage_error", "coverage error"},   {"auc_macro", "AUC (macro)"}};
+    static const char *const hi[][2] = {{"hierarchical_precision", "hP"}, {"hierarchical_recall", "hR"},
+                                        {"hierarchical_f1", "hF"}};
+    size_t n = 0;
+    if (e->task && strcmp(e->task, "multilabel") == 0)
+        for (size_t j = 0; j < sizeof ml / sizeof ml[0] && n < max; j++, n++) {
+            snprintf(names[n], 40, "%s", ml[j][0]);
+            snprintf(heads[n], 40, "%s", ml[j][1]);
+        }
+    if (e->tax) {
+        for (size_t j = 0; j < 3 && n < max; j++, n++) {
+            snprintf(names[n], 40, "%s", hi[j][0]);
+            snprintf(heads[n], 40, "%s", hi[j][1]);
+        }
+        for (int l = 1; l <= e->tax->max_depth && n + 2 <= max; l++) {
+            snprintf(names[n], 40, "level%d_accuracy", l);
+            snprintf(heads[n++], 40, "level %d accuracy", l);
+            snprintf(names[n], 40, "level%d_macro_f1", l);
+            snprintf(heads[n++], 40, "level %d macro-F1", l);
+        }
+    }
+    return n;
+}
+
 /* ---- Markdown ------------------------------------------------------------------ */
 
 static void md_num(vb_buf *b, double v, int decimals)
@@ -265,6 +314,33 @@ static void render_md(const vb_summary *s, const rep_view *v, const char *source
         vb_buf_puts(b, "\n");
     }
 
+    char tn[40][40], th[40][40];
+    size_t nt = rep_task_metrics(e, tn, th, 40);
+    int ml = e->task && strcmp(e->task, "multilabel") == 0;
+    if (nt && s->n) {
+        vb_buf_puts(b, ml ? "## Label sets\n\nSubset accuracy is the accuracy of the leaderboard. "
+                          : "## Hierarchy\n\nHierarchical precision, recall and F1 (Kiritchenko et al. 2006), and "
+                            "accuracy and macro-F1 per level. ");
+        vb_buf_puts(b, "On the test fold; pipelines without one: mean over CV folds.\n\n| pipeline |");
+        for (size_t j = 0; j < nt; j++)
+            vb_buf_printf(b, " %s |", th[j]);
+        vb_buf_puts(b, "\n|---|");
+        for (size_t j = 0; j < nt; j++)
+            vb_buf_puts(b, "---:|");
+        vb_buf_puts(b, "\n");
+        for (size_t i = 0; i < s->n; i++) {
+            vb_buf_puts(b, "| ");
+            vb_md_cell(b, s->rows[i].pipeline);
+            vb_buf_puts(b, " |");
+            for (size_t j = 0; j < nt; j++) {
+                vb_buf_puts(b, " ");
+                md_num(b, rep_row_metric(s, i, tn[j]), 4);
+                vb_buf_puts(b, " |");
+            }
+            vb_buf_puts(b, "\n");
+        }
+        vb_buf_puts(b, "\n");
+    }
     int any_class = 0, any_auc = 0, any_conf = 0, any_curve = 0;
     for (size_t i = 0; i < s->n; i++) {
         any_class |= v[i].has_class;
@@ -274,14 +350,15 @@ static void render_md(const vb_summary *s, const rep_view *v, const char *source
             any_auc |= v[i].has_class && !isnan(v[i].auc[c]);
     }
     if (any_class) {
-        vb_buf_puts(b, "## Per-class F1\n\nOn the test fold; pipelines without one: mean over CV folds.\n\n");
+        vb_buf_puts(b, ml ? "## Per-label F1\n\nOn the test fold; pipelines without one: mean over CV folds.\n\n"
+                          : "## Per-class F1\n\nOn the test fold; pipelines without one: mean over CV folds.\n\n");
         md_class_table(s, v, get_f1, b);
     }
     if (any_auc) {
-        vb_buf_puts(b, "## Per-class ROC AUC (one-vs-rest)\n\n");
+        vb_buf_puts(b, ml ? "## Per-label ROC AUC\n\n" : "## Per-class ROC AUC (one-vs-rest)\n\n");
         md_class_table(s, v, get_auc, b);
     }
-    if (any_conf) {
+    if (any_conf && !ml) {
         vb_buf_puts(b, "## Confusion matrices\n\nRows: true class; columns: predicted class.\n\n");
         for (size_t i = 0; i < s->n; i++) {
             if (!v[i].confusion)

@@ -900,9 +900,24 @@ void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b)
     vb_buf_puts(b, md ? "\n\\* p < 0.05\n\n" : "(* p < 0.05)\n");
 }
 
+/* A label set as names joined by ';'. */
+static void set_names(vb_buf *b, const vb_store_exp *e, const uint8_t *row)
+{
+    vb_buf f;
+    vb_buf_init(&f);
+    for (int k = 0; k < e->n_classes; k++)
+        if (row[k])
+            vb_buf_printf(&f, "%s%s", f.len ? ";" : "", e->classes[k]);
+    b->failed |= f.failed;
+    vb_buf_csv_field(b, f.data ? f.data : "");
+    vb_buf_free(&f);
+}
+
 void vb_render_predictions_csv(const vb_store_exp *e, vb_buf *b)
 {
-    vb_buf_puts(b, "pipeline,fold,sample,true,predicted");
+    int sets = e->task && strcmp(e->task, "multilabel") == 0;
+    vb_buf_puts(b, sets ? "pipeline,fold,sample,true,predicted,true_labels,predicted_labels"
+                        : "pipeline,fold,sample,true,predicted");
     for (int k = 0; k < e->n_classes; k++) {
         vb_buf_puts(b, ",");
         char *col = vb_asprintf("score:%s", e->classes[k]);
@@ -919,11 +934,62 @@ void vb_render_predictions_csv(const vb_store_exp *e, vb_buf *b)
             vb_buf_puts(b, ",");
             vb_buf_csv_field(b, r->fold);
             vb_buf_printf(b, ",%zu,%d,%d", r->sample[t], r->truth[t], r->pred[t]);
+            if (sets && r->truth_sets && r->pred_sets) {
+                vb_buf_puts(b, ",");
+                set_names(b, e, r->truth_sets + t * (size_t)e->n_classes);
+                vb_buf_puts(b, ",");
+                set_names(b, e, r->pred_sets + t * (size_t)e->n_classes);
+            }
             for (int k = 0; k < e->n_classes; k++) {
                 vb_buf_puts(b, ",");
                 vb_buf_double(b, (double)r->scores[t * (size_t)e->n_classes + (size_t)k]);
             }
             vb_buf_puts(b, "\n");
         }
+    }
+}
+
+void vb_render_task_metrics(const vb_summary *s, vb_format fmt, vb_buf *b)
+{
+    char names[40][40], heads[40][40];
+    size_t n = rep_task_metrics(s->e, names, heads, 40);
+    if (!n || !s->n)
+        return;
+    int ml = s->e->task && strcmp(s->e->task, "multilabel") == 0;
+    if (fmt == VB_FMT_MD) {
+        vb_buf_puts(b, ml ? "\n**Label sets**\n\n| pipeline |" : "\n**Hierarchy**\n\n| pipeline |");
+        for (size_t j = 0; j < n; j++)
+            vb_buf_printf(b, " %s |", heads[j]);
+        vb_buf_puts(b, "\n|---|");
+        for (size_t j = 0; j < n; j++)
+            vb_buf_puts(b, "---:|");
+        vb_buf_puts(b, "\n");
+    } else
+        vb_buf_printf(b, "\n%s (%s)\n%-24s", ml ? "label sets" : "hierarchy",
+                      s->has_test ? "test fold" : "mean over CV folds", "pipeline");
+    for (size_t j = 0; fmt != VB_FMT_MD && j < n; j++)
+        vb_buf_printf(b, " %*s", (int)(strlen(heads[j]) > 8 ? strlen(heads[j]) : 8), heads[j]);
+    if (fmt != VB_FMT_MD)
+        vb_buf_puts(b, "\n");
+    for (size_t i = 0; i < s->n; i++) {
+        if (fmt == VB_FMT_MD) {
+            vb_buf_puts(b, "| ");
+            vb_md_cell(b, s->rows[i].pipeline);
+            vb_buf_puts(b, " |");
+        } else
+            vb_buf_printf(b, "%-24.24s", s->rows[i].pipeline);
+        for (size_t j = 0; j < n; j++) {
+            double v = rep_row_metric(s, i, names[j]);
+            int w = fmt == VB_FMT_MD ? 0 : (int)(strlen(heads[j]) > 8 ? strlen(heads[j]) : 8);
+            if (fmt == VB_FMT_MD && isnan(v))
+                vb_buf_puts(b, " - |");
+            else if (fmt == VB_FMT_MD)
+                vb_buf_printf(b, " %.4f |", v);
+            else if (isnan(v))
+                vb_buf_printf(b, " %*s", w, "-");
+            else
+                vb_buf_printf(b, " %*.4f", w, v);
+        }
+        vb_buf_puts(b, "\n");
     }
 }
