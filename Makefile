@@ -9,6 +9,7 @@
 #   make deps         install the Debian packages (apt-get)
 #   make bench        every benchmark (bench-features, bench-classifiers, bench-cnn)
 #   make bench-cnn    CNN training/inference against torch (CNN_BENCH=short: a quick subset)
+#   make bench-multilabel  binary relevance (linear SVM, logreg) against scikit-learn
 #   make fuzz         libFuzzer targets (fuzz/, clang) FUZZ_S seconds each (FUZZ_ONLY=spec: one)
 
 SANITIZE ?= 0
@@ -72,7 +73,7 @@ SO_NOUNDEF = $(if $(filter 1,$(SANITIZE)),,-Wl,--no-undefined)
 # The headers a program that embeds visbench needs (make install puts only these).
 API_HEADERS = include/visbench/visbench.h include/visbench/core.h include/visbench/image.h
 
-.PHONY: all install readme test-readme test test-unit test-e2e test-stress test-browser test-faults demo deps bench-deps bench bench-features bench-classifiers bench-cnn clean fuzz fuzz-run
+.PHONY: all install readme test-readme test test-unit test-e2e test-stress test-browser test-faults demo deps bench-deps bench bench-features bench-classifiers bench-cnn bench-multilabel clean fuzz fuzz-run
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -197,6 +198,11 @@ bench-features: $(BENCHES)
 bench-classifiers: $(BENCHES)
 	@bash scripts/deps.sh bench >/dev/null || echo "(some benchmark peers are missing: make bench-deps)"
 	@BUILD=$(BUILD) bash bench/classifiers.sh $(BENCH_ARGS)
+
+# binary relevance (linear SVM, logreg) against scikit-learn on the same features
+bench-multilabel: $(CLI)
+	@bash scripts/deps.sh bench >/dev/null || echo "(some benchmark peers are missing: make bench-deps)"
+	@BUILD=$(BUILD) bash bench/multilabel.sh $(BENCH_ARGS)
 
 bench-cnn: $(BUILD)/bench/bench_cnn
 	@bash scripts/deps.sh bench >/dev/null || echo "(some benchmark peers are missing: make bench-deps)"

@@ -11,6 +11,9 @@
  *   npy     FILE holds the features (float32, C order, shape (n, d)); the
  *           labels go to a second file, FILE with ".npy" replaced by
  *           ".labels.npy" (int32, shape (n,))
+ * Multilabel datasets write label sets: libsvm's multilabel form
+ * ("0,3 idx:val ..."; an empty set is an empty label field), a CSV label
+ * field of ';'-joined indices, and for npy a (n, L) uint8 matrix.
  * Files are written atomically (a temporary file, then rename). */
 #include "cli.h"
 
@@ -48,15 +51,31 @@ static char *labels_path(const char *out)
     return vb_asprintf("%s.labels.npy", out);
 }
 
-static vb_status write_matrix(const char *path, int fmt, const float *X, const int *y, size_t n, size_t d,
-                              vb_error *err)
+/* The label field of row i: its class, or its label set (sep between labels). */
+static void label_field(vb_buf *b, const int *y, const uint8_t *Y, size_t L, size_t i, const char *sep)
+{
+    if (!Y) {
+        vb_buf_printf(b, "%d", y[i]);
+        return;
+    }
+    int first = 1;
+    for (size_t l = 0; l < L; l++)
+        if (Y[i * L + l]) {
+            vb_buf_printf(b, "%s%zu", first ? "" : sep, l);
+            first = 0;
+        }
+}
+
+/* Y: the label sets (n x L) of a multilabel dataset, else NULL. */
+static vb_status write_matrix(const char *path, int fmt, const float *X, const int *y, const uint8_t *Y, size_t L,
+                              size_t n, size_t d, vb_error *err)
 {
     vb_buf b;
     vb_buf_init(&b);
     vb_status st = VB_OK;
     if (fmt == FMT_LIBSVM) {
         for (size_t i = 0; i < n && !b.failed; i++) {
-            vb_buf_printf(&b, "%d", y[i]);
+            label_field(&b, y, Y, L, i, ",");
             for (size_t j = 0; j < d; j++)
                 if (X[i * d + j] != 0)
                     vb_buf_printf(&b, " %zu:%.9g", j + 1, (double)X[i * d + j]);
@@ -68,7 +87,7 @@ static vb_status write_matrix(const char *path, int fmt, const float *X, const i
             vb_buf_printf(&b, ",f%zu", j + 1);
         vb_buf_puts(&b, "\n");
         for (size_t i = 0; i < n && !b.failed; i++) {
-            vb_buf_printf(&b, "%d", y[i]);
+            label_field(&b, y, Y, L, i, ";");
             for (size_t j = 0; j < d; j++)
                 vb_buf_printf(&b, ",%.9g", (double)X[i * d + j]);
             vb_buf_puts(&b, "\n");
@@ -89,10 +108,15 @@ static vb_status write_matrix(const char *path, int fmt, const float *X, const i
     if (!lp)
         return vb_fail(err, VB_ERR_NOMEM, "out of memory");
     vb_buf_init(&b);
-    npy_header(&b, "<i4", n, 0, 0);
-    for (size_t i = 0; i < n; i++) {
-        int32_t v = y[i];
-        vb_buf_append(&b, &v, sizeof v);
+    if (Y) {
+        npy_header(&b, "|u1", n, L, 1);
+        vb_buf_append(&b, Y, n * L);
+    } else {
+        npy_header(&b, "<i4", n, 0, 0);
+        for (size_t i = 0; i < n; i++) {
+            int32_t v = y[i];
+            vb_buf_append(&b, &v, sizeof v);
+        }
     }
     st = b.failed ? vb_fail(err, VB_ERR_NOMEM, "out of memory") : vb_file_write_atomic(lp, b.data, b.len, err);
     vb_buf_free(&b);
@@ -156,6 +180,7 @@ int cmd_features(int argc, char **argv)
     vb_postchain *pc = NULL;
     float *Ytr = NULL, *Ypart = NULL;
     int *labels = NULL;
+    uint8_t *sets = NULL;
     int rc = VB_EXIT_FAIL;
     vb_run_opts ropts = {.only = only};
 
@@ -206,7 +231,9 @@ int cmd_features(int argc, char **argv)
         goto fail;
     for (size_t i = 0; i < n; i++)
         labels[i] = ds->labels[idx[i]];
-    if (write_matrix(out, fmt, rows, labels, n, pc->dim, &err) != VB_OK)
+    if (ds->task == VB_TASK_MULTILABEL && !(sets = vb_dataset_label_rows(ds, idx, n, &err)))
+        goto fail;
+    if (write_matrix(out, fmt, rows, labels, sets, (size_t)ds->n_classes, n, pc->dim, &err) != VB_OK)
         goto fail;
     vb_log(VB_LOG_INFO, "%s: %zu rows x %zu features (%s, fold %s, %s) -> %s", sp->name, n, pc->dim, format,
            fold->name, part_name, out);
@@ -218,6 +245,7 @@ done:
     free(Ytr);
     free(Ypart);
     free(labels);
+    free(sets);
     vb_postchain_free(pc);
     vb_fold_features_free(&ff);
     vb_split_free(split);
