@@ -131,6 +131,7 @@ test-unit: $(TESTS)
 test-e2e: $(CLI) $(LIB)
 	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) ROOT=$(CURDIR) SANITIZE=$(SANITIZE) CC=$(CC) bash tests/e2e/run.sh
 	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) ROOT=$(CURDIR) bash tests/e2e/store.sh
+	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/e2e/tasks.sh
 
 # Many processes on one store, round after round (not part of `make test`).
 # STRESS_ROUNDS, STRESS_PROCS: 20 rounds of 8 processes by default.
