@@ -1,7 +1,10 @@
 /* cnn: gradient checks for every layer and a whole network, optimiser and
  * schedule values by hand, augmentation geometry, save/load round trips,
  * determinism (also across thread counts), literal error messages, NaN
- * handling, early stopping, and the runner wiring (check hook, curves). */
+ * handling, early stopping, and the runner wiring (check hook, curves);
+ * sigmoid outputs for label sets: the binary cross-entropy by hand and by
+ * central differences, learning a synthetic multilabel problem, threshold
+ * tuning, save/load (and states of the format before them), threads. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +12,7 @@
 #include <cmocka.h>
 
 #include "support/testutil.h"
+#include "../src/classifiers/internal.h"
 #include "visbench/cnn.h"
 #include "visbench/pipeline.h"
 
@@ -129,8 +133,9 @@ typedef struct gc {
     vb_cnn_ws *ws;
     size_t n;
     float *x;       /* n x n_in */
-    float *R;       /* n x n_out: L = sum R * out (when y is NULL) */
+    float *R;       /* n x n_out: L = sum R * out (when y and Y are NULL) */
     const int *y;   /* labels: L = mean softmax cross-entropy */
+    const uint8_t *Y; /* label sets (n x n_out): L = mean binary cross-entropy */
 } gc;
 
 static double gc_loss(gc *g)
@@ -141,6 +146,8 @@ static double gc_loss(gc *g)
     const float *out = vb_cnn_ws_output(g->ws);
     if (g->y)
         return vb_cnn_xent(out, g->y, g->n, (int)k, NULL, NULL, NULL) / (double)g->n;
+    if (g->Y)
+        return vb_cnn_bce(out, g->Y, g->n, (int)k, NULL, NULL, NULL) / (double)g->n;
     double L = 0;
     for (size_t j = 0; j < g->n * k; j++)
         L += (double)g->R[j] * out[j];
@@ -156,6 +163,8 @@ static void gc_analytic(gc *g, float *dparams, float *dinput)
     float *dz = vb_cnn_ws_output_grad(g->ws);
     if (g->y)
         vb_cnn_xent(vb_cnn_ws_output(g->ws), g->y, g->n, (int)k, dz, NULL, NULL);
+    else if (g->Y)
+        vb_cnn_bce(vb_cnn_ws_output(g->ws), g->Y, g->n, (int)k, dz, NULL, NULL);
     else
         memcpy(dz, g->R, g->n * k * sizeof(float));
     vb_cnn_backward(g->net, g->ws, g->n);
@@ -205,12 +214,14 @@ static void gc_one(gc *g, float *p, double ana, double h, gc_stats *s, const cha
         print_message("gradient mismatch: %s[%zu]: analytic %.6g, numeric %.6g\n", what, idx, ana, num);
 }
 
-/* Checks every parameter and input gradient of net on n random images. */
-static void grad_check(vb_cnn *net, size_t n, const int *labels, double h, int away_from_zero, uint64_t seed,
-                       void (*setup)(vb_cnn_ws *ws, const vb_cnn *net, size_t n))
+/* Checks every parameter and input gradient of net on n random images,
+ * with the loss of labels, of label sets, or (neither) sum R * out. */
+static void grad_check_loss(vb_cnn *net, size_t n, const int *labels, const uint8_t *sets, double h,
+                            int away_from_zero, uint64_t seed,
+                            void (*setup)(vb_cnn_ws *ws, const vb_cnn *net, size_t n))
 {
     vb_error err = {0};
-    gc g = {.net = net, .n = n, .y = labels};
+    gc g = {.net = net, .n = n, .y = labels, .Y = sets};
     assert_int_equal(vb_cnn_ws_new(net, n, 1, 1, &g.ws, &err), VB_OK);
     size_t d = net->layers[0].n_in, k = (size_t)net->n_classes;
     vb_rng *rng = vb_rng_new(seed);
@@ -245,6 +256,12 @@ static void grad_check(vb_cnn *net, size_t n, const int *labels, double h, int a
     free(g.R);
     vb_rng_free(rng);
     vb_cnn_ws_free(g.ws);
+}
+
+static void grad_check(vb_cnn *net, size_t n, const int *labels, double h, int away_from_zero, uint64_t seed,
+                       void (*setup)(vb_cnn_ws *ws, const vb_cnn *net, size_t n))
+{
+    grad_check_loss(net, n, labels, NULL, h, away_from_zero, seed, setup);
 }
 
 static void test_grad_conv_stride_pad(void **state)
@@ -451,6 +468,38 @@ static void test_grad_dropout(void **state)
     vb_cnn_free(net);
 }
 
+/* A loss of logits (n x k) against labels or label sets: the sum over the
+ * rows, with d(mean) / d logits into dz when not NULL. */
+typedef double (*loss_fn)(const float *z, const void *truth, size_t n, int k, float *dz);
+
+static double xent_loss(const float *z, const void *truth, size_t n, int k, float *dz)
+{
+    return vb_cnn_xent(z, truth, n, k, dz, NULL, NULL);
+}
+
+static double bce_loss(const float *z, const void *truth, size_t n, int k, float *dz)
+{
+    return vb_cnn_bce(z, truth, n, k, dz, NULL, NULL);
+}
+
+/* Central differences of the mean loss over a batch of n x k logits z
+ * (changed and restored) against its analytic gradient, in double. */
+static void loss_grad_check(loss_fn loss, const void *truth, float *z, size_t n, int k)
+{
+    float *dz = malloc(n * (size_t)k * sizeof *dz);
+    loss(z, truth, n, k, dz);
+    for (size_t j = 0; j < n * (size_t)k; j++) {
+        float old = z[j], hi = old + 1e-2f, lo = old - 1e-2f;
+        z[j] = hi;
+        double lp = loss(z, truth, n, k, NULL) / (double)n;
+        z[j] = lo;
+        double lm = loss(z, truth, n, k, NULL) / (double)n;
+        z[j] = old;
+        assert_float_equal(dz[j], (lp - lm) / ((double)hi - (double)lo), 1e-5);
+    }
+    free(dz);
+}
+
 static void test_xent(void **state)
 {
     /* logits (0, ln 2, ln 5): p = (1, 2, 5) / 8 */
@@ -467,34 +516,83 @@ static void test_xent(void **state)
     assert_int_equal(correct, 0);
     /* central differences of the mean loss over a batch */
     vb_rng *rng = vb_rng_new(5);
-    float zz[4 * 6], dd[4 * 6];
+    float zz[4 * 6];
     const int yy[4] = {0, 5, 2, 2};
     fill_gauss(zz, 24, 2, rng);
-    vb_cnn_xent(zz, yy, 4, 6, dd, NULL, NULL);
-    for (int j = 0; j < 24; j++) {
-        float old = zz[j];
-        zz[j] = old + 1e-2f;
-        double lp = vb_cnn_xent(zz, yy, 4, 6, NULL, NULL, NULL) / 4;
-        zz[j] = old - 1e-2f;
-        double lm = vb_cnn_xent(zz, yy, 4, 6, NULL, NULL, NULL) / 4;
-        zz[j] = old;
-        assert_float_equal(dd[j], (lp - lm) / 2e-2, 1e-4);
-    }
+    loss_grad_check(xent_loss, yy, zz, 4, 6);
     vb_rng_free(rng);
 }
 
+/* every kind at once, with the loss: 9x9x2 -> conv s2 p1 5x5x4 -> bn ->
+ * relu -> maxpool 2 s1 4x4x4 -> avgpool 2 2x2x4 -> flatten -> fc 6 -> bn ->
+ * relu -> dropout -> fc 3 */
+static const char *every_kind_net = "[conv: {filters: 4, size: 3, stride: 2, pad: 1}, batchnorm, relu, "
+                                    "maxpool: {size: 2, stride: 1}, avgpool: 2, flatten, fc: 6, batchnorm, relu, "
+                                    "dropout: 0.25, conv: {filters: 5, size: 1}, fc: classes]";
+
 static void test_grad_network(void **state)
 {
-    /* every kind at once, with the loss: 9x9x2 -> conv s2 p1 5x5x4 -> bn ->
-     * relu -> maxpool 2 s1 4x4x4 -> avgpool 2 2x2x4 -> flatten -> fc 6 ->
-     * bn -> relu -> dropout -> fc 3 */
-    vb_cnn *net = make_net("[conv: {filters: 4, size: 3, stride: 2, pad: 1}, batchnorm, relu, "
-                           "maxpool: {size: 2, stride: 1}, avgpool: 2, flatten, fc: 6, batchnorm, relu, "
-                           "dropout: 0.25, conv: {filters: 5, size: 1}, fc: classes]",
-                           9, 9, 2, 3);
+    vb_cnn *net = make_net(every_kind_net, 9, 9, 2, 3);
     randomise(net, 7);
     const int y[4] = {0, 2, 1, 2};
     grad_check(net, 4, y, 1e-2, 0, 23, fixed_mask);
+    vb_cnn_free(net);
+}
+
+/* Binary cross-entropy by hand, its stability at huge logits, and central
+ * differences of the mean loss over a batch (in double, as test_xent). */
+static void test_bce(void **state)
+{
+    /* row 1: z = (0, ln 3, -2), Y = (1, 0, 1): sigmoids 1/2, 3/4, 1/(1+e^2),
+     * losses ln 2, -ln(1 - 3/4), ln(1 + e^2); row 2: z = (5, -5, 0), Y =
+     * (1, 0, 0): ln(1 + e^-5) twice and ln 2. A row's loss sums its labels'. */
+    const float z[6] = {0, (float)log(3.0), -2, 5, -5, 0};
+    const uint8_t Y[6] = {1, 0, 1, 1, 0, 0};
+    float dz[6], p[6];
+    size_t correct = 99;
+    double L = vb_cnn_bce(z, Y, 2, 3, dz, p, &correct);
+    assert_float_equal(L, 2 * log(2.0) + log(4.0) + log(1 + exp(2.0)) + 2 * log(1 + exp(-5.0)), 1e-6);
+    const double s2 = 1 / (1 + exp(2.0)), s5 = 1 / (1 + exp(-5.0));
+    const double pw[6] = {0.5, 0.75, s2, s5, 1 - s5, 0.5};
+    for (int j = 0; j < 6; j++) {
+        assert_float_equal(p[j], pw[j], 1e-6);
+        assert_float_equal(dz[j], (pw[j] - Y[j]) / 2, 1e-6); /* d(mean row loss) / dz */
+    }
+    assert_int_equal(correct, 3); /* row 1: none (z = 0 is not > 0); row 2: all three */
+    /* nonzero bytes are the label; a NULL dlogits and probs are fine */
+    const uint8_t Y2[6] = {7, 0, 255, 1, 0, 0};
+    assert_float_equal(vb_cnn_bce(z, Y2, 2, 3, NULL, NULL, NULL), L, 0);
+    /* logits far out: the loss is |z| where the sign is wrong, 0 where it is
+     * right, never inf or NaN; the gradient is +-1 or 0 */
+    const float big[4] = {100, -100, 1000, -1000};
+    const uint8_t Yb[4] = {0, 1, 1, 0};
+    float db[4], pb[4];
+    assert_float_equal(vb_cnn_bce(big, Yb, 1, 4, db, pb, &correct), 200, 1e-9);
+    assert_int_equal(correct, 2);
+    const float dbw[4] = {1, -1, 0, 0}, pbw[4] = {1, 0, 1, 0};
+    for (int j = 0; j < 4; j++) {
+        assert_float_equal(db[j], dbw[j], 1e-30);
+        assert_float_equal(pb[j], pbw[j], 1e-30);
+    }
+    /* central differences of the mean loss over a batch */
+    vb_rng *rng = vb_rng_new(6);
+    float zz[4 * 5];
+    uint8_t YY[4 * 5];
+    fill_gauss(zz, 20, 2, rng);
+    for (int j = 0; j < 20; j++)
+        YY[j] = vb_rng_u32(rng) & 1;
+    loss_grad_check(bce_loss, YY, zz, 4, 5);
+    vb_rng_free(rng);
+}
+
+/* The whole network of test_grad_network under binary cross-entropy. */
+static void test_grad_network_bce(void **state)
+{
+    vb_cnn *net = make_net(every_kind_net, 9, 9, 2, 3);
+    net->output = VB_CNN_SIGMOID;
+    randomise(net, 7);
+    const uint8_t Y[4 * 3] = {1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0};
+    grad_check_loss(net, 4, NULL, Y, 1e-2, 0, 23, fixed_mask);
     vb_cnn_free(net);
 }
 
@@ -810,6 +908,46 @@ static void test_save_load(void **state)
     free_shapes(&s);
 }
 
+/* a and b give the same labels and scores (k per row) on the n rows of X,
+ * and the same label sets when they are multilabel. */
+static void assert_same_predictions(const vb_classifier *a, const vb_classifier *b, const float *X, size_t n,
+                                    size_t d, int k)
+{
+    int *la = malloc(n * sizeof *la), *lb = malloc(n * sizeof *lb);
+    float *sa = malloc(n * (size_t)k * sizeof *sa), *sb = malloc(n * (size_t)k * sizeof *sb);
+    uint8_t *pa = malloc(n * (size_t)k), *pb = malloc(n * (size_t)k);
+    vb_error err = {0};
+    assert_int_equal(vb_classifier_predict(a, X, n, d, la, sa, &err), VB_OK);
+    assert_int_equal(vb_classifier_predict(b, X, n, d, lb, sb, &err), VB_OK);
+    assert_memory_equal(la, lb, n * sizeof *la);
+    assert_memory_equal(sa, sb, n * (size_t)k * sizeof *sa);
+    if (vb_classifier_multilabels(a->vt, &a->params)) {
+        assert_int_equal(vb_classifier_predict_sets(a, X, n, d, pa, sa, &err), VB_OK);
+        assert_int_equal(vb_classifier_predict_sets(b, X, n, d, pb, sb, &err), VB_OK);
+        assert_memory_equal(pa, pb, n * (size_t)k);
+        assert_memory_equal(sa, sb, n * (size_t)k * sizeof *sa);
+    }
+    free(la);
+    free(lb);
+    free(sa);
+    free(sb);
+    free(pa);
+    free(pb);
+}
+
+/* Saves a into w (initialised here) and loads all of it into b. */
+static void save_load(const vb_classifier *a, vb_classifier *b, vb_writer *w)
+{
+    vb_writer_init(w);
+    vb_error err = {0};
+    assert_int_equal(vb_classifier_save(a, w, &err), VB_OK);
+    vb_reader r;
+    vb_reader_init(&r, w->buf.data, w->buf.len, "model");
+    if (vb_classifier_load(b, &r, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    assert_int_equal(vb_reader_end(&r, &err), VB_OK);
+}
+
 /* The plug-in: train, save through the classifier wrapper, load into a
  * fresh instance, same predictions and scores; other layers are refused. */
 static void test_classifier_round_trip(void **state)
@@ -834,20 +972,10 @@ static void test_classifier_round_trip(void **state)
     assert_true(ne >= 1 && ne <= 2);
     assert_false(isnan(ep[0].val_acc));
     assert_float_equal(ep[0].lr, 0.05, 1e-12); /* cosine: epoch 0 at the full rate */
-    vb_writer w;
-    vb_writer_init(&w);
-    assert_int_equal(vb_classifier_save(a, &w, &err), VB_OK);
     assert_int_equal(vb_classifier_new(vt, &p, &b, &err), VB_OK);
-    vb_reader r;
-    vb_reader_init(&r, w.buf.data, w.buf.len, "model");
-    assert_int_equal(vb_classifier_load(b, &r, &err), VB_OK);
-    assert_int_equal(vb_reader_end(&r, &err), VB_OK);
-    int la[30], lb[30];
-    float sa[90], sb[90];
-    assert_int_equal(vb_classifier_predict(a, s.Xv, 30, 144, la, sa, &err), VB_OK);
-    assert_int_equal(vb_classifier_predict(b, s.Xv, 30, 144, lb, sb, &err), VB_OK);
-    assert_memory_equal(la, lb, sizeof la);
-    assert_memory_equal(sa, sb, sizeof sa);
+    vb_writer w;
+    save_load(a, b, &w);
+    assert_same_predictions(a, b, s.Xv, 30, 144, 3);
     assert_true(vb_classifier_has_proba(b));
     const vb_epoch *eb;
     assert_int_equal(vb_classifier_curve(b, &eb), ne);
@@ -860,6 +988,7 @@ static void test_classifier_round_trip(void **state)
                                           &err),
                      VB_OK);
     assert_int_equal(vb_classifier_new(vt, &q, &c, &err), VB_OK);
+    vb_reader r;
     vb_reader_init(&r, w.buf.data, w.buf.len, "model");
     tu_assert_fails_with(vb_classifier_load(c, &r, &err), err, "model: the saved network does not have the layers");
     vb_writer_free(&w);
@@ -1192,6 +1321,469 @@ static void test_runner_check(void **state)
     vb_dataset_free(ds);
 }
 
+/* ---- sigmoid outputs: label sets ----------------------------------------- */
+
+/* n grey size x size images with L <= 4 labels: label l is a bright 2x2
+ * blob somewhere inside quadrant l (top left, top right, bottom left,
+ * bottom right), there with probability prob[l] and of brightness
+ * bright[l], on noise around 0.2. y is each image's first label or 0. */
+typedef struct quads {
+    float *X;
+    uint8_t *Y;
+    int *y;
+    size_t n;
+} quads;
+
+static void make_quads(quads *q, size_t n, int size, int L, const double *prob, const float *bright, uint64_t seed)
+{
+    vb_rng *rng = vb_rng_new(seed);
+    const size_t d = (size_t)size * size;
+    const int half = size / 2;
+    q->n = n;
+    q->X = malloc(n * d * sizeof *q->X);
+    q->Y = calloc(n * (size_t)L, 1);
+    q->y = calloc(n, sizeof *q->y);
+    for (size_t i = 0; i < n; i++) {
+        float *img = q->X + i * d;
+        for (size_t p = 0; p < d; p++)
+            img[p] = 0.2f + (float)vb_rng_gauss(rng, 0.1);
+        int first = -1;
+        for (int l = 0; l < L; l++) {
+            if (vb_rng_uniform(rng) >= prob[l])
+                continue;
+            q->Y[i * (size_t)L + l] = 1;
+            if (first < 0)
+                first = l;
+            int x0 = (l & 1) * half + (int)vb_rng_below(rng, (size_t)half - 1);
+            int y0 = (l >> 1) * half + (int)vb_rng_below(rng, (size_t)half - 1);
+            for (int dy = 0; dy < 2; dy++)
+                for (int dx = 0; dx < 2; dx++)
+                    img[(size_t)(y0 + dy) * size + x0 + dx] = bright[l];
+        }
+        q->y[i] = first < 0 ? 0 : first;
+    }
+    vb_rng_free(rng);
+}
+
+static void free_quads(quads *q)
+{
+    free(q->X);
+    free(q->Y);
+    free(q->y);
+}
+
+static vb_traindata quads_td(const quads *tr, const quads *val, int size, int L)
+{
+    vb_traindata td = {.X = tr->X, .n = tr->n, .d = (size_t)size * size, .y = tr->y, .Y = tr->Y, .n_classes = L,
+                       .shape = {size, size, 1}, .seed = 17};
+    if (val) {
+        td.Xval = val->X;
+        td.yval = val->y;
+        td.Yval = val->Y;
+        td.n_val = val->n;
+    }
+    return td;
+}
+
+/* 8 x 8 training and validation quads (seeds seed and seed + 1) and their traindata. */
+typedef struct ml_data {
+    quads tr, val;
+    vb_traindata td;
+} ml_data;
+
+static void make_ml(ml_data *m, size_t n, size_t nv, int L, const double *prob, const float *bright, uint64_t seed)
+{
+    make_quads(&m->tr, n, 8, L, prob, bright, seed);
+    make_quads(&m->val, nv, 8, L, prob, bright, seed + 1);
+    m->td = quads_td(&m->tr, &m->val, 8, L);
+}
+
+static void free_ml(ml_data *m)
+{
+    free_quads(&m->tr);
+    free_quads(&m->val);
+}
+
+static vb_classifier *ml_classifier(const char *params)
+{
+    const vb_classifier_vt *vt = vb_classifier_find("cnn");
+    vb_params p;
+    vb_error err = {0};
+    if (vb_params_parse_text(&p, &vt->info, params, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    vb_classifier *c = NULL;
+    if (vb_classifier_new(vt, &p, &c, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    vb_params_free(&p);
+    return c;
+}
+
+static vb_classifier *ml_train(const char *params, const vb_traindata *td)
+{
+    vb_classifier *c = ml_classifier(params);
+    vb_error err = {0};
+    if (vb_classifier_train(c, td, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    return c;
+}
+
+/* The thresholds the trained instance reports in its info (L of them). */
+static void ml_thresholds(const vb_classifier *c, int L, float *t)
+{
+    vb_buf b;
+    vb_buf_init(&b);
+    c->vt->info_json(c->state, &b);
+    const char *p = b.data ? strstr(b.data, "\"thresholds\": [") : NULL;
+    if (!p)
+        fail_msg("no thresholds in '%s'", b.data ? b.data : "");
+    p += strlen("\"thresholds\": [");
+    for (int l = 0; l < L; l++) {
+        char *end;
+        t[l] = (float)strtod(p, &end);
+        assert_true(end > p);
+        p = end + (l + 1 < L ? 2 : 0);
+    }
+    assert_int_equal(*p, ']');
+    vb_buf_free(&b);
+}
+
+/* Subset accuracy and per-label accuracy (1 - Hamming loss) of sets P. */
+static void set_scores(const uint8_t *Y, const uint8_t *P, size_t n, int L, double *subset, double *per_label)
+{
+    size_t exact = 0, right = 0;
+    for (size_t i = 0; i < n; i++) {
+        int all = 1;
+        for (int l = 0; l < L; l++) {
+            int ok = (Y[i * (size_t)L + l] != 0) == (P[i * (size_t)L + l] != 0);
+            right += ok;
+            all &= ok;
+        }
+        exact += all;
+    }
+    *subset = (double)exact / (double)n;
+    *per_label = (double)right / ((double)n * L);
+}
+
+static const char *quads_net = "{layers: [conv: {filters: 6, size: 3, pad: 1}, relu, maxpool: 2, fc: 16, relu, "
+                               "fc: classes], output: sigmoid, epochs: 12, batch: 16, optimizer: {adam: {lr: 0.01}}";
+
+/* Four independent labels, each in half the images: a constant guess gets
+ * 1/16 of the sets right. The sigmoid net learns them all; predict gives
+ * the most probable label and the same sigmoid scores as predict_sets. */
+static void test_learns_label_sets(void **state)
+{
+    const double prob[4] = {0.5, 0.5, 0.5, 0.5};
+    const float bright[4] = {1, 1, 1, 1};
+    ml_data m;
+    quads te;
+    make_ml(&m, 320, 80, 4, prob, bright, 1);
+    make_quads(&te, 200, 8, 4, prob, bright, 3);
+    char params[512];
+    snprintf(params, sizeof params, "%s}", quads_net);
+    vb_classifier *c = ml_train(params, &m.td);
+    assert_true(vb_classifier_multilabels(c->vt, &c->params));
+    assert_true(vb_classifier_has_proba(c));
+    const vb_epoch *ep;
+    size_t ne = vb_classifier_curve(c, &ep);
+    assert_int_equal(ne, 12);
+    assert_true(ep[ne - 1].train_loss < ep[0].train_loss / 4);
+    uint8_t P[200 * 4];
+    float S[200 * 4], S2[200 * 4];
+    int lab[200];
+    vb_error err = {0};
+    assert_int_equal(vb_classifier_predict_sets(c, te.X, 200, 64, P, S, &err), VB_OK);
+    double subset, per_label;
+    set_scores(te.Y, P, 200, 4, &subset, &per_label);
+    if (subset < 0.9 || per_label < 0.97)
+        fail_msg("subset accuracy %.3f, per-label accuracy %.3f", subset, per_label);
+    /* the curve's validation accuracy is per-label accuracy at 1/2 */
+    assert_true(ep[ne - 1].val_acc >= 0.95 && ep[ne - 1].val_acc <= 1);
+    assert_int_equal(vb_classifier_predict(c, te.X, 200, 64, lab, S2, &err), VB_OK);
+    assert_memory_equal(S, S2, sizeof S);
+    for (size_t i = 0; i < 200; i++) {
+        double sum = 0;
+        for (int l = 0; l < 4; l++) {
+            assert_true(S[i * 4 + l] >= 0 && S[i * 4 + l] <= 1);
+            assert_true(S[i * 4 + l] <= S[i * 4 + lab[i]]);
+            sum += S[i * 4 + l];
+        }
+        if (P[i * 4] + P[i * 4 + 1] + P[i * 4 + 2] + P[i * 4 + 3] >= 2)
+            assert_true(sum > 1.2); /* independent labels, not a softmax */
+    }
+    /* without scores */
+    uint8_t P2[200 * 4];
+    assert_int_equal(vb_classifier_predict_sets(c, te.X, 200, 64, P2, NULL, &err), VB_OK);
+    assert_memory_equal(P, P2, sizeof P);
+    vb_classifier_free(c);
+    free_ml(&m);
+    free_quads(&te);
+}
+
+/* Tuning on a biased problem (a rare, faint third label, a net trained
+ * briefly): the thresholds are vb_ml_tune_thresholds' on the validation
+ * rows' sigmoid scores, predict_sets applies them, and they are not all
+ * 1/2; fixed and global modes, and no validation rows (the base). */
+static void test_label_sets_thresholds(void **state)
+{
+    ml_data m;
+    make_ml(&m, 240, 80, 3, (const double[]){0.5, 0.5, 0.12}, (const float[]){1, 1, 0.45f}, 4);
+    const quads *val = &m.val;
+    const char *base = "{layers: [conv: {filters: 4, size: 3, pad: 1}, relu, maxpool: 2, fc: classes], "
+                       "output: sigmoid, epochs: 2, batch: 16, optimizer: {adam: {lr: 0.003}}";
+    char params[512];
+    snprintf(params, sizeof params, "%s}", base);
+    vb_classifier *c = ml_train(params, &m.td);
+    float S[80 * 3], S2[80 * 3], t[3], want[3];
+    int lab[80];
+    uint8_t P[80 * 3], Pw[80 * 3];
+    vb_error err = {0};
+    assert_int_equal(vb_classifier_predict(c, val->X, 80, 64, lab, S, &err), VB_OK);
+    ml_thresholds(c, 3, t);
+    assert_int_equal(vb_ml_tune_thresholds(S, val->Y, 80, 3, VB_ML_THRESH_PER_LABEL, 0.5f, want, &err), VB_OK);
+    assert_memory_equal(t, want, sizeof t);
+    int moved = 0;
+    for (int l = 0; l < 3; l++)
+        moved += t[l] != 0.5f;
+    if (!moved)
+        fail_msg("every tuned threshold is 0.5");
+    assert_int_equal(vb_classifier_predict_sets(c, val->X, 80, 64, P, S2, &err), VB_OK);
+    assert_memory_equal(S, S2, sizeof S);
+    vb_ml_apply_thresholds(S, 80, 3, t, Pw);
+    assert_memory_equal(P, Pw, sizeof P);
+    vb_classifier_free(c);
+    /* fixed: every threshold is threshold_value (auto: 1/2), on the same scores */
+    snprintf(params, sizeof params, "%s, threshold: fixed, threshold_value: 0.3}", base);
+    c = ml_train(params, &m.td);
+    ml_thresholds(c, 3, t);
+    for (int l = 0; l < 3; l++)
+        assert_true(t[l] == 0.3f);
+    assert_int_equal(vb_classifier_predict_sets(c, val->X, 80, 64, P, S2, &err), VB_OK);
+    assert_memory_equal(S, S2, sizeof S);
+    for (int j = 0; j < 80 * 3; j++)
+        assert_int_equal(P[j], S[j] > 0.3f);
+    vb_classifier_free(c);
+    snprintf(params, sizeof params, "%s, threshold: global}", base);
+    c = ml_train(params, &m.td);
+    ml_thresholds(c, 3, t);
+    assert_int_equal(vb_ml_tune_thresholds(S, val->Y, 80, 3, VB_ML_THRESH_GLOBAL, 0.5f, want, &err), VB_OK);
+    assert_memory_equal(t, want, sizeof t);
+    vb_classifier_free(c);
+    /* no validation rows: nothing to tune on */
+    m.td.Xval = NULL;
+    m.td.yval = NULL;
+    m.td.Yval = NULL;
+    m.td.n_val = 0;
+    snprintf(params, sizeof params, "%s}", base);
+    c = ml_train(params, &m.td);
+    ml_thresholds(c, 3, t);
+    for (int l = 0; l < 3; l++)
+        assert_true(t[l] == 0.5f);
+    vb_classifier_free(c);
+    free_ml(&m);
+}
+
+/* Save and load through the wrapper: the same sets, scores, thresholds and
+ * curve; a model of sigmoid outputs under softmax parameters, and every
+ * cut of the state's tail, are refused. */
+static void test_label_sets_round_trip(void **state)
+{
+    ml_data m;
+    make_ml(&m, 160, 60, 4, (const double[]){0.5, 0.3, 0.5, 0.2}, (const float[]){1, 0.8f, 1, 0.7f}, 6);
+    const char *params = "{layers: [conv: {filters: 4, size: 3, pad: 1}, batchnorm, relu, maxpool: 2, fc: 8, relu, "
+                         "dropout: 0.1, fc: classes], output: sigmoid, epochs: 3, batch: 16, early_stopping: 2}";
+    vb_classifier *a = ml_train(params, &m.td), *b = ml_classifier(params);
+    vb_writer w;
+    save_load(a, b, &w);
+    assert_same_predictions(a, b, m.val.X, 60, 64, 4);
+    float ta[4], tb[4];
+    ml_thresholds(a, 4, ta);
+    ml_thresholds(b, 4, tb);
+    assert_memory_equal(ta, tb, sizeof ta);
+    const vb_epoch *ea, *eb;
+    size_t ne = vb_classifier_curve(a, &ea);
+    assert_int_equal(vb_classifier_curve(b, &eb), ne);
+    assert_memory_equal(ea, eb, ne * sizeof *ea);
+    /* the same layers with softmax parameters */
+    vb_classifier *c = ml_classifier("{layers: [conv: {filters: 4, size: 3, pad: 1}, batchnorm, relu, maxpool: 2, "
+                                     "fc: 8, relu, dropout: 0.1, fc: classes]}");
+    vb_reader r;
+    vb_error err = {0};
+    vb_reader_init(&r, w.buf.data, w.buf.len, "model");
+    vb_status st = vb_classifier_load(c, &r, &err);
+    assert_int_equal(st, VB_ERR_FORMAT);
+    assert_string_equal(err.msg, "model: the saved network has sigmoid outputs but its parameters say output: "
+                                 "softmax");
+    /* the thresholds are the last 16 bytes: any cut there fails */
+    for (size_t len = w.buf.len - 20; len < w.buf.len; len++) {
+        vb_classifier *x = ml_classifier(params);
+        vb_reader_init(&r, w.buf.data, len, "model");
+        assert_int_equal(vb_classifier_load(x, &r, &err), VB_ERR_FORMAT);
+        vb_classifier_free(x);
+    }
+    vb_writer_free(&w);
+    vb_classifier_free(a);
+    vb_classifier_free(b);
+    vb_classifier_free(c);
+    free_ml(&m);
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A softmax state as the format before sigmoid outputs wrote it (state
+ * version 1, network version 1 without the output field) still loads, to
+ * the same predictions. */
+static void test_load_state_version1(void **state)
+{
+    shapes s;
+    make_shapes(&s, 3, 60, 30, 12, 4);
+    const char *params = "{layers: [conv: {filters: 4, size: 3}, relu, maxpool: 2, fc: classes], epochs: 2}";
+    vb_traindata td = {.X = s.X, .n = 60, .d = 144, .y = s.y, .n_classes = 3, .shape = {12, 12, 1}, .seed = 5,
+                       .Xval = s.Xv, .yval = s.yv, .n_val = 30};
+    vb_classifier *a = ml_train(params, &td), *b = ml_classifier(params);
+    vb_writer w;
+    vb_writer_init(&w);
+    vb_error err = {0};
+    assert_int_equal(vb_classifier_save(a, &w, &err), VB_OK);
+    const vb_epoch *ep;
+    size_t ne = vb_classifier_curve(a, &ep);
+    /* d (8), n_classes (4), state version (4), then the network: magic,
+     * version, output, ..., crc; then the history (32 + 48 per epoch) */
+    const uint8_t *v2 = (const uint8_t *)w.buf.data;
+    const size_t len = w.buf.len, net_end = len - 32 - 48 * ne;
+    assert_int_equal(v2[12], 2);
+    assert_int_equal(v2[20], 2);
+    assert_int_equal(v2[24], 0); /* softmax */
+    uint8_t *v1 = malloc(len - 4);
+    memcpy(v1, v2, 24);
+    put_u32(v1 + 12, 1);
+    put_u32(v1 + 20, 1);
+    memcpy(v1 + 24, v2 + 28, net_end - 4 - 28);
+    put_u32(v1 + net_end - 8, vb_crc32(v1 + 16, net_end - 8 - 16, 0));
+    memcpy(v1 + net_end - 4, v2 + net_end, len - net_end);
+    vb_reader r;
+    vb_reader_init(&r, v1, len - 4, "old model");
+    if (vb_classifier_load(b, &r, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    assert_int_equal(vb_reader_end(&r, &err), VB_OK);
+    assert_same_predictions(a, b, s.Xv, 30, 144, 3);
+    free(v1);
+    vb_writer_free(&w);
+    vb_classifier_free(a);
+    vb_classifier_free(b);
+    free_shapes(&s);
+}
+
+/* As test_deterministic for sigmoid outputs: the same weights, curve, sets
+ * and thresholds with two threads twice and with one. */
+static void test_label_sets_threads(void **state)
+{
+    ml_data m;
+    make_ml(&m, 96, 32, 4, (const double[]){0.5, 0.4, 0.5, 0.3}, (const float[]){1, 1, 0.8f, 0.9f}, 8);
+    vb_cnn_train_conf conf = base_conf();
+    conf.aug = (vb_cnn_augment){.shift = 1, .rotate = 10, .brightness = 0.1};
+    vb_cnn *net[3];
+    vb_cnn_history h[3];
+    vb_classifier *c[3];
+    const char *params = "{layers: [conv: {filters: 6, size: 3, pad: 1}, relu, maxpool: 2, conv: {filters: 8, size: "
+                         "3}, batchnorm, relu, maxpool: 2, flatten, fc: 16, relu, dropout: 0.2, fc: classes], output: "
+                         "sigmoid, epochs: 3, batch: 16, augment: {shift: 1, rotate: 10, brightness: 0.1}}";
+    vb_error err = {0};
+    for (int i = 0; i < 3; i++) {
+        vb_set_threads(i < 2 ? 2 : 1);
+        net[i] = make_net(small_net, 8, 8, 1, 4);
+        net[i]->output = VB_CNN_SIGMOID;
+        if (vb_cnn_train(net[i], &conf, &m.td, &h[i], &err) != VB_OK)
+            fail_msg("%s", err.msg);
+        c[i] = ml_train(params, &m.td);
+    }
+    vb_set_threads(2);
+    uint8_t P[3][32 * 4];
+    float S[3][32 * 4], t[3][4];
+    for (int i = 0; i < 3; i++) {
+        assert_memory_equal(net[0]->params, net[i]->params, net[0]->n_params * sizeof(float));
+        assert_memory_equal(net[0]->stats, net[i]->stats, net[0]->n_stats * sizeof(float));
+        assert_int_equal(h[i].n_epochs, 3);
+        for (int e = 0; e < 3; e++) {
+            assert_float_equal(h[0].epochs[e].train_loss, h[i].epochs[e].train_loss, 0);
+            assert_float_equal(h[0].epochs[e].train_acc, h[i].epochs[e].train_acc, 0);
+            assert_float_equal(h[0].epochs[e].val_loss, h[i].epochs[e].val_loss, 0);
+            assert_float_equal(h[0].epochs[e].val_acc, h[i].epochs[e].val_acc, 0);
+        }
+        assert_int_equal(vb_classifier_predict_sets(c[i], m.val.X, 32, 64, P[i], S[i], &err), VB_OK);
+        ml_thresholds(c[i], 4, t[i]);
+        assert_memory_equal(P[0], P[i], sizeof P[0]);
+        assert_memory_equal(S[0], S[i], sizeof S[0]);
+        assert_memory_equal(t[0], t[i], sizeof t[0]);
+    }
+    /* per-label accuracy: a multiple of 1 / (96 x 4) in [0, 1] */
+    double hits = h[0].epochs[2].train_acc * 96 * 4;
+    assert_float_equal(hits, round(hits), 1e-9);
+    assert_true(h[0].epochs[2].train_acc <= 1);
+    for (int i = 0; i < 3; i++) {
+        vb_cnn_history_free(&h[i]);
+        vb_cnn_free(net[i]);
+        vb_classifier_free(c[i]);
+    }
+    free_ml(&m);
+}
+
+/* Which message a mismatch of output and data gets. */
+static void test_label_sets_errors(void **state)
+{
+    shapes s;
+    make_shapes(&s, 3, 30, 0, 12, 10);
+    vb_traindata single = {.X = s.X, .n = 30, .d = 144, .y = s.y, .n_classes = 3, .shape = {12, 12, 1}, .seed = 5};
+    const char *layers = "layers: [conv: {filters: 2, size: 3}, relu, maxpool: 2, fc: classes], epochs: 1";
+    char params[256];
+    snprintf(params, sizeof params, "{%s, output: sigmoid}", layers);
+    /* through the wrapper, which knows before the cnn does */
+    vb_classifier *c = ml_classifier(params);
+    vb_error err = {0};
+    assert_int_equal(vb_classifier_train(c, &single, &err), VB_ERR_DATA);
+    assert_string_equal(err.msg, "cnn: output: sigmoid learns label sets, but this dataset has one label per image; "
+                                 "use output: softmax");
+    vb_classifier_free(c);
+    /* the network's own check says the same */
+    vb_cnn *net = make_net("[conv: {filters: 2, size: 3}, relu, maxpool: 2, fc: classes]", 12, 12, 1, 3);
+    net->output = VB_CNN_SIGMOID;
+    vb_cnn_train_conf conf = base_conf();
+    vb_cnn_history h;
+    assert_int_equal(vb_cnn_train(net, &conf, &single, &h, &err), VB_ERR_DATA);
+    assert_string_equal(err.msg, "test: output: sigmoid learns label sets, but this dataset has one label per image; "
+                                 "use output: softmax");
+    vb_cnn_history_free(&h);
+    vb_cnn_free(net);
+    /* softmax on label sets */
+    const double prob[3] = {0.5, 0.5, 0.5};
+    const float bright[3] = {1, 1, 1};
+    quads q;
+    make_quads(&q, 30, 12, 3, prob, bright, 11);
+    vb_traindata sets = quads_td(&q, NULL, 12, 3);
+    snprintf(params, sizeof params, "{%s}", layers);
+    c = ml_classifier(params);
+    assert_int_equal(vb_classifier_train(c, &sets, &err), VB_ERR_DATA);
+    assert_string_equal(err.msg, "cnn: this dataset has label sets (multilabel) and a softmax output learns one label "
+                                 "per image; use output: sigmoid");
+    /* a softmax instance predicts no sets */
+    assert_int_equal(vb_classifier_train(c, &single, &err), VB_OK);
+    uint8_t P[3];
+    tu_assert_fails_with(vb_classifier_predict_sets(c, s.X, 1, 144, P, NULL, &err), err,
+                         "cnn: predicts one label per image, not label sets");
+    assert_int_equal(c->vt->predict_sets(c->state, s.X, 1, P, NULL, &err), VB_ERR_STATE);
+    assert_string_equal(err.msg, "cnn: predicts one label per image (output: softmax), not label sets");
+    vb_classifier_free(c);
+    /* sigmoid is not a layer */
+    assert_int_equal(arch_error("- fc: classes\n- sigmoid\n", 8, 8, 1, 3, &err), VB_ERR_SPEC);
+    assert_string_equal(err.msg, "net.yaml:2:3: cnn layer 2: sigmoid is part of the loss (give the cnn output: "
+                                 "sigmoid for a sigmoid per label); remove it");
+    free_quads(&q);
+    free_shapes(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1209,6 +1801,8 @@ int main(void)
         cmocka_unit_test(test_grad_dropout),
         cmocka_unit_test(test_xent),
         cmocka_unit_test(test_grad_network),
+        cmocka_unit_test(test_bce),
+        cmocka_unit_test(test_grad_network_bce),
         cmocka_unit_test(test_sgd_by_hand),
         cmocka_unit_test(test_adam_by_hand),
         cmocka_unit_test(test_schedules),
@@ -1225,6 +1819,12 @@ int main(void)
         cmocka_unit_test(test_param_errors),
         cmocka_unit_test(test_runner),
         cmocka_unit_test(test_runner_check),
+        cmocka_unit_test(test_learns_label_sets),
+        cmocka_unit_test(test_label_sets_thresholds),
+        cmocka_unit_test(test_label_sets_round_trip),
+        cmocka_unit_test(test_load_state_version1),
+        cmocka_unit_test(test_label_sets_threads),
+        cmocka_unit_test(test_label_sets_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

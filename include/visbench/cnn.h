@@ -89,9 +89,14 @@ typedef struct vb_cnn_layer {
     size_t s_off;       /* batchnorm: running mean (c) then running variance (c) in stats */
 } vb_cnn_layer;
 
+/* The output layer: a softmax over the classes (one label per image), or a
+ * sigmoid per label (label sets, multilabel data). */
+typedef enum vb_cnn_output { VB_CNN_SOFTMAX, VB_CNN_SIGMOID } vb_cnn_output;
+
 typedef struct vb_cnn {
     vb_shape in;
     int n_classes;
+    vb_cnn_output output; /* VB_CNN_SOFTMAX from vb_cnn_new; set it before training */
     size_t n_layers;
     vb_cnn_layer *layers;
     size_t n_params, n_stats;
@@ -155,6 +160,17 @@ void vb_cnn_update_stats(vb_cnn *net, const vb_cnn_ws *ws, size_t n);
  * of rows whose largest logit is the label's. */
 double vb_cnn_xent(const float *logits, const int *y, size_t n, int k, float *dlogits, float *probs,
                    size_t *correct);
+/* Binary cross-entropy of logits (n x k), each through its own sigmoid,
+ * against label sets Y (n x k bytes, nonzero = the label is there). A row's
+ * loss is the sum over its k labels of max(z, 0) - z y + log1p(exp(-|z|))
+ * (-log sigmoid(z) for y = 1, -log(1 - sigmoid(z)) for y = 0, without
+ * overflow); the return is the sum of the n row losses, so that training
+ * minimises their mean as with vb_cnn_xent. dlogits (if not NULL) receives
+ * d(mean row loss) / d logits = (sigmoid(z) - y) / n, probs (if not NULL)
+ * the sigmoids, *correct (if not NULL) the number of the n k (row, label)
+ * pairs where z > 0 (sigmoid > 1/2) exactly when the label is there. */
+double vb_cnn_bce(const float *logits, const uint8_t *Y, size_t n, int k, float *dlogits, float *probs,
+                  size_t *correct);
 
 /* ---- optimisers and schedules ------------------------------------------ */
 
@@ -247,7 +263,12 @@ void vb_cnn_history_free(vb_cnn_history *h);
 /* Trains net on td (rows are images of net->in; labels in [0, n_classes)):
  * fits the input standardisation, initialises the weights from td->seed,
  * then runs mini-batch epochs with validation after each when td has
- * validation rows. A NaN or infinite loss stops training: when an epoch
+ * validation rows. The loss follows net->output: softmax cross-entropy on
+ * td->y (td->Y must be NULL), or binary cross-entropy (vb_cnn_bce) on the
+ * label sets td->Y and td->Yval (required; y and yval are not read). With
+ * sigmoid outputs an epoch's train_acc and val_acc are per-label accuracy,
+ * 1 - Hamming loss, with every threshold at 1/2, and early stopping and
+ * keep_best go by that. A NaN or infinite loss stops training: when an epoch
  * had finished, the network keeps the weights of the last good epoch (the
  * best one with validation and keep_best), hist->diverged_epoch says when,
  * a warning is logged and the return is VB_OK; in the first epoch it is
@@ -255,13 +276,16 @@ void vb_cnn_history_free(vb_cnn_history *h);
 vb_status vb_cnn_train(vb_cnn *net, const vb_cnn_train_conf *conf, const vb_traindata *td, vb_cnn_history *hist,
                        vb_error *err);
 
-/* Batched inference on n standardised-on-the-fly rows: labels (n) and
- * probabilities (n x n_classes, may be NULL). */
+/* Batched inference on n standardised-on-the-fly rows: labels (n: the
+ * largest output) and probabilities (n x n_classes, may be NULL: a softmax
+ * over the classes, or with sigmoid outputs each label's own sigmoid). */
 vb_status vb_cnn_predict(const vb_cnn *net, const float *X, size_t n, int *labels, float *probs, vb_error *err);
 
-/* Serialises the architecture, the input standardisation, the weights and
- * the batchnorm statistics; vb_cnn_load rebuilds the same network (exact
- * round trip) or fails with VB_ERR_FORMAT on truncated or corrupt input. */
+/* Serialises the architecture, the output kind, the input standardisation,
+ * the weights and the batchnorm statistics; vb_cnn_load rebuilds the same
+ * network (exact round trip; a network of format 1, from before sigmoid
+ * outputs, loads as softmax) or fails with VB_ERR_FORMAT on truncated or
+ * corrupt input. */
 vb_status vb_cnn_save(const vb_cnn *net, vb_writer *w, vb_error *err);
 vb_status vb_cnn_load(vb_reader *r, vb_cnn **out, vb_error *err);
 

@@ -89,6 +89,27 @@ size_t vb_classifier_curve(const vb_classifier *c, const vb_epoch **epochs)
     return c->vt->curve(c->state, epochs);
 }
 
+/* A multilabel instance given one label per image. When a parameter makes
+ * it multilabel (multilabel_if) and its default does not, the message names
+ * both (cnn: "output: sigmoid ...; use output: softmax"). */
+static vb_status sets_needed(const vb_classifier *c, vb_error *err)
+{
+    const vb_plugin *info = &c->vt->info;
+    const vb_param_rule *r = &c->vt->multilabel_if;
+    const char *def = NULL;
+    for (size_t i = 0; r->name && i < info->n_params; i++)
+        if (strcmp(info->params[i].name, r->name) == 0)
+            def = info->params[i].def;
+    if (def && strcmp(def, r->value) != 0)
+        return vb_fail(err, VB_ERR_DATA,
+                       "%s: %s: %s learns label sets, but this dataset has one label per image; use %s: %s",
+                       info->name, r->name, r->value, r->name, def);
+    return vb_fail(err, VB_ERR_DATA,
+                   "%s: learns label sets (multilabel) but the data has one label per image; use a multilabel "
+                   "dataset, or a single-label classifier",
+                   info->name);
+}
+
 vb_status vb_classifier_train(vb_classifier *c, const vb_traindata *td, vb_error *err)
 {
     const char *name = c->vt->info.name;
@@ -112,10 +133,7 @@ vb_status vb_classifier_train(vb_classifier *c, const vb_traindata *td, vb_error
     free(seen);
     int ml = vb_classifier_multilabels(c->vt, &c->params);
     if (ml && !td->Y)
-        return vb_fail(err, VB_ERR_DATA,
-                       "%s: learns label sets (multilabel) but the data has one label per image; use a multilabel "
-                       "dataset, or a single-label classifier",
-                       name);
+        return sets_needed(c, err);
     if (!ml && distinct < min_classes(c))
         return vb_fail(err, VB_ERR_DATA,
                        "%s: the training set holds only one class; a classifier needs at least two", name);

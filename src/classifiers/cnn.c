@@ -2,7 +2,7 @@
  * network itself lives in src/cnn). This file reads the parameters, checks
  * the architecture against the data, and adapts the network to the
  * classifier interface. */
-#include "visbench/classifier.h"
+#include "internal.h"
 #include "visbench/cnn.h"
 
 #include <math.h>
@@ -16,7 +16,10 @@ static const vb_param_def cnn_params[] = {
             "maxpool: 2, fc: 128, relu, fc: classes]",
      .help = "the network, first layer first: conv: {filters, size, stride: 1, pad: 0}, maxpool: size (or {size, "
              "stride}), avgpool: size, relu, batchnorm (or {momentum: 0.1, eps: 1e-5}), dropout: rate, flatten, "
-             "fc: units (fc: classes = the class count); the loss is softmax cross-entropy on the last layer"},
+             "fc: units (fc: classes = the class count); the last layer's outputs go to the loss (see output)"},
+    {.name = "output", .type = VB_PT_ENUM, .def = "softmax", .choices = "softmax|sigmoid",
+     .help = "softmax: one label per image, softmax cross-entropy; sigmoid: label sets (multilabel data), a "
+             "sigmoid per label and binary cross-entropy summed over the labels, averaged over the images"},
     {.name = "epochs", .type = VB_PT_INT, .def = "10", .min = 1, .max = 10000, .flags = VB_PF_GRID,
      .help = "passes over the training rows"},
     {.name = "batch", .type = VB_PT_INT, .def = "64", .min = 1, .max = 65536, .flags = VB_PF_GRID,
@@ -38,13 +41,18 @@ static const vb_param_def cnn_params[] = {
      .help = "stop after this many epochs without a better validation accuracy (needs split.validation); 0 = off"},
     {.name = "keep_best", .type = VB_PT_BOOL, .def = "true",
      .help = "with validation rows, end with the weights of the epoch with the best validation accuracy"},
+    VB_ML_THRESH_PARAMS,
 };
 
 typedef struct cnn_state {
     vb_cnn_arch arch;
     vb_cnn_train_conf conf;
+    vb_cnn_output output;
+    int thresh_mode;  /* VB_ML_THRESH_* (sigmoid outputs) */
+    float thresh_base;
     vb_cnn *net;
     vb_cnn_history hist;
+    float *thresh; /* sigmoid outputs: a decision threshold per label (n_classes), else NULL */
 } cnn_state;
 
 static void cnn_destroy(void *state)
@@ -55,6 +63,7 @@ static void cnn_destroy(void *state)
     vb_cnn_arch_free(&s->arch);
     vb_cnn_free(s->net);
     vb_cnn_history_free(&s->hist);
+    free(s->thresh);
     free(s);
 }
 
@@ -242,6 +251,8 @@ static vb_status cnn_create(const vb_params *p, void **state, vb_error *err)
     c->early_stopping = (int)vb_param_int(p, "early_stopping");
     c->keep_best = vb_param_bool(p, "keep_best");
     c->name = "cnn";
+    s->output = vb_param_is(p, "output", "sigmoid") ? VB_CNN_SIGMOID : VB_CNN_SOFTMAX;
+    vb_ml_thresh_params(p, 1, &s->thresh_mode, &s->thresh_base);
     *state = s;
     return VB_OK;
 }
@@ -254,19 +265,43 @@ static vb_status cnn_check(const void *state, size_t d, vb_shape shape, int n_cl
     return vb_cnn_arch_check(&s->arch, shape, n_classes, err);
 }
 
+/* Sigmoid outputs: the decision thresholds, tuned on the validation rows'
+ * probabilities (every one at the base without validation rows). */
+static vb_status tune_thresholds(cnn_state *s, const vb_traindata *td, vb_error *err)
+{
+    const int k = s->net->n_classes;
+    if (!(s->thresh = vb_malloc((size_t)k, sizeof *s->thresh, err)))
+        return VB_ERR_NOMEM;
+    const size_t nv = td->Xval && td->Yval ? td->n_val : 0;
+    float *S = NULL;
+    if (nv && !(S = vb_malloc(nv, (size_t)k * sizeof *S, err)))
+        return VB_ERR_NOMEM;
+    vb_status st = nv ? vb_cnn_predict(s->net, td->Xval, nv, NULL, S, err) : VB_OK;
+    if (st == VB_OK)
+        st = vb_ml_tune_thresholds(S, td->Yval, nv, k, s->thresh_mode, s->thresh_base, s->thresh, err);
+    free(S);
+    return st;
+}
+
 static vb_status cnn_train(void *state, const vb_traindata *td, vb_error *err)
 {
     cnn_state *s = state;
     vb_cnn_free(s->net);
     s->net = NULL;
     vb_cnn_history_free(&s->hist);
+    free(s->thresh);
+    s->thresh = NULL;
     vb_status st = vb_cnn_new(&s->arch, td->shape, td->n_classes, &s->net, err);
     if (st != VB_OK)
         return st;
+    s->net->output = s->output;
     vb_cnn_train_conf conf = s->conf;
     if (td->name)
         conf.name = td->name;
-    return vb_cnn_train(s->net, &conf, td, &s->hist, err);
+    st = vb_cnn_train(s->net, &conf, td, &s->hist, err);
+    if (st == VB_OK && s->output == VB_CNN_SIGMOID)
+        st = tune_thresholds(s, td, err);
+    return st;
 }
 
 static vb_status cnn_predict(const void *state, const float *X, size_t n, int *labels, float *scores, vb_error *err)
@@ -277,7 +312,29 @@ static vb_status cnn_predict(const void *state, const float *X, size_t n, int *l
     return vb_cnn_predict(s->net, X, n, labels, scores, err);
 }
 
-#define STATE_VERSION 1u
+static vb_status cnn_predict_sets(const void *state, const float *X, size_t n, uint8_t *sets, float *scores,
+                                  vb_error *err)
+{
+    const cnn_state *s = state;
+    if (!s->net)
+        return vb_fail(err, VB_ERR_STATE, "cnn: predict before train");
+    if (!s->thresh)
+        return vb_fail(err, VB_ERR_STATE, "cnn: predicts one label per image (output: softmax), not label sets");
+    const int k = s->net->n_classes;
+    float *S = scores ? scores : vb_malloc(n, (size_t)k * sizeof *S, err);
+    if (!S)
+        return VB_ERR_NOMEM;
+    vb_status st = vb_cnn_predict(s->net, X, n, NULL, S, err);
+    if (st == VB_OK)
+        vb_ml_apply_thresholds(S, n, k, s->thresh, sets);
+    if (S != scores)
+        free(S);
+    return st;
+}
+
+/* 2: the thresholds of a network with sigmoid outputs after the history
+ * (1: softmax only; such states still load). */
+#define STATE_VERSION 2u
 
 static vb_status cnn_save(const void *state, vb_writer *w, vb_error *err)
 {
@@ -304,6 +361,8 @@ static vb_status cnn_save(const void *state, vb_writer *w, vb_error *err)
         vb_write_f64(w, ep->lr);
         vb_write_f64(w, ep->seconds);
     }
+    if (s->net->output == VB_CNN_SIGMOID)
+        vb_write_f32s(w, s->thresh, (size_t)s->net->n_classes);
     return vb_writer_status(w, err);
 }
 
@@ -328,12 +387,19 @@ static vb_status cnn_load(void *state, vb_reader *r, vb_error *err)
     uint32_t v, best, early, div, ne = 0;
     vb_cnn *net = NULL;
     vb_cnn_history h = {0};
-    vb_status st = vb_read_u32_range(r, &v, STATE_VERSION, STATE_VERSION, "cnn state version", err);
+    float *thresh = NULL;
+    const char *what = r->what ? r->what : "model";
+    vb_status st = vb_read_u32_range(r, &v, 1, STATE_VERSION, "cnn state version", err);
     if (st == VB_OK)
         st = vb_cnn_load(r, &net, err);
     if (st == VB_OK && !same_arch(&s->arch, net))
-        st = vb_fail(err, VB_ERR_FORMAT, "%s: the saved network does not have the layers its parameters list",
-                     r->what ? r->what : "model");
+        st = vb_fail(err, VB_ERR_FORMAT, "%s: the saved network does not have the layers its parameters list", what);
+    if (st == VB_OK && v < 2 && net->output != VB_CNN_SOFTMAX)
+        st = vb_fail(err, VB_ERR_FORMAT, "%s: corrupt cnn state (sigmoid outputs in a format 1 state)", what);
+    if (st == VB_OK && net->output != s->output)
+        st = vb_fail(err, VB_ERR_FORMAT, "%s: the saved network has %s outputs but its parameters say output: %s",
+                     what, net->output == VB_CNN_SIGMOID ? "sigmoid" : "softmax",
+                     s->output == VB_CNN_SIGMOID ? "sigmoid" : "softmax");
     if (st == VB_OK && (st = vb_read_u32_range(r, &best, 0, 1000000, "best epoch", err)) == VB_OK &&
         (st = vb_read_u32_range(r, &early, 0, 1, "stopped early", err)) == VB_OK &&
         (st = vb_read_u32_range(r, &div, 0, 1000000, "diverged epoch", err)) == VB_OK &&
@@ -349,9 +415,19 @@ static vb_status cnn_load(void *state, vb_reader *r, vb_error *err)
         for (int j = 0; j < 6 && st == VB_OK; j++)
             st = vb_read_f64(r, f[j], err);
     }
+    if (st == VB_OK && net->output == VB_CNN_SIGMOID) {
+        const size_t k = (size_t)net->n_classes;
+        if (!(thresh = vb_malloc(k, sizeof *thresh, err)))
+            st = VB_ERR_NOMEM;
+        else if ((st = vb_read_f32s_into(r, thresh, k, err)) == VB_OK)
+            for (size_t l = 0; l < k && st == VB_OK; l++)
+                if (!isfinite(thresh[l]))
+                    st = vb_fail(err, VB_ERR_FORMAT, "%s: corrupt cnn state (threshold %zu is not finite)", what, l);
+    }
     if (st != VB_OK) {
         vb_cnn_free(net);
         free(h.epochs);
+        free(thresh);
         return st;
     }
     h.n_epochs = ne;
@@ -360,8 +436,10 @@ static vb_status cnn_load(void *state, vb_reader *r, vb_error *err)
     h.diverged_epoch = (int)div;
     vb_cnn_free(s->net);
     vb_cnn_history_free(&s->hist);
+    free(s->thresh);
     s->net = net;
     s->hist = h;
+    s->thresh = thresh;
     return VB_OK;
 }
 
@@ -385,6 +463,14 @@ static void cnn_info_json(const void *state, vb_buf *b)
     vb_cnn_arch_describe(&s->arch, &nb);
     vb_buf_json_str(b, nb.data ? nb.data : "");
     vb_buf_free(&nb);
+    if (!s->thresh)
+        return;
+    vb_buf_puts(b, ", \"output\": \"sigmoid\", \"thresholds\": [");
+    for (int l = 0; l < s->net->n_classes; l++) {
+        vb_buf_puts(b, l ? ", " : "");
+        vb_buf_double(b, s->thresh[l]);
+    }
+    vb_buf_puts(b, "]");
 }
 
 static size_t cnn_curve(const void *state, const vb_epoch **epochs)
@@ -403,18 +489,25 @@ static void cnn_dims(const void *state, size_t *d, int *n_classes)
 
 const vb_classifier_vt vb_clf_cnn = {
     .info = {.name = "cnn",
-             .help = "a small convolutional network on the raw image rows (softmax output)",
+             .help = "a small convolutional network on the raw image rows (softmax output, or sigmoid outputs for "
+                     "label sets)",
              .doc = "Takes the preprocessed pixels (no features, or features: [raw], and no postprocess); images "
                     "of one size. Rows are standardised per channel with the training mean and sd. "
                     "Convolutions are im2col + OpenBLAS sgemm; the work is split over OpenMP threads in pieces "
                     "fixed by the batch size, so results do not depend on the thread count. Validation rows "
                     "(split.validation) give per-epoch validation accuracy, early stopping and the best "
-                    "epoch's weights. A NaN or infinite loss, or an epoch ending with weights that are not finite "
+                    "epoch's weights. With output: sigmoid (multilabel data) each of the last layer's outputs is one "
+                    "label's probability, the loss is binary cross-entropy summed over the labels and averaged over "
+                    "the images, the epochs' accuracy (train and validation, early stopping, keep_best) is per-label "
+                    "accuracy (1 - Hamming loss) with every threshold at 0.5, and after training the decision "
+                    "thresholds are tuned on the validation rows (threshold, threshold_value); predict gives each "
+                    "image's most probable label with the sigmoid scores. A NaN or infinite loss, or an epoch ending "
+                    "with weights that are not finite "
                     "or give its last batch non-finite outputs, stops training with the weights of the last "
                     "epoch that ended finite and a warning (a failure when no epoch did).",
              .params = cnn_params,
              .n_params = sizeof cnn_params / sizeof cnn_params[0]},
-    .flags = VB_CLF_PROBA | VB_CLF_IMAGE,
+    .flags = VB_CLF_PROBA | VB_CLF_IMAGE | VB_CLF_MULTILABEL,
     .create = cnn_create,
     .train = cnn_train,
     .predict = cnn_predict,
@@ -425,4 +518,6 @@ const vb_classifier_vt vb_clf_cnn = {
     .check = cnn_check,
     .curve = cnn_curve,
     .dims = cnn_dims,
+    .predict_sets = cnn_predict_sets,
+    .multilabel_if = {"output", "sigmoid"},
 };

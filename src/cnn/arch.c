@@ -195,6 +195,9 @@ static vb_status parse_layer(const vb_node *item, size_t idx, vb_cnn_layer_conf 
         if (strcmp(name->text, "softmax") == 0)
             return vb_node_fail(name, err, "cnn layer %zu: softmax is part of the loss (softmax cross-entropy on "
                                            "the last layer's outputs); remove it", idx);
+        if (strcmp(name->text, "sigmoid") == 0)
+            return vb_node_fail(name, err, "cnn layer %zu: sigmoid is part of the loss (give the cnn output: "
+                                           "sigmoid for a sigmoid per label); remove it", idx);
         const char *near = vb_nearest_name(name->text, kind_names, VB_CNN_N_KINDS);
         return vb_node_fail(name, err, "cnn layer %zu: unknown layer '%s'%s%s%s (layers: conv, maxpool, avgpool, "
                                        "relu, fc, dropout, batchnorm, flatten)",

@@ -4,6 +4,8 @@
 
 #include "visbench/cnn.h"
 
+#include <math.h>
+
 #define VB_CNN_MAX_LAYERS 256
 #define VB_CNN_MAX_UNITS (1 << 20)
 #define VB_CNN_MAX_SIDE 4096
@@ -17,5 +19,12 @@ vb_status vb_cnn_infer(const vb_cnn_arch *arch, vb_shape in, int n_classes, vb_c
 /* Standardises rows (n x c*h*w) of net's input into out, per channel, over
  * nthreads OpenMP threads. */
 void vb_cnn_standardise(const vb_cnn *net, const float *X, size_t n, float *out, int nthreads);
+
+/* 1 / (1 + e^-z), from e^-|z| <= 1 so that nothing overflows. */
+static inline double vb_cnn_sigmoid(double z)
+{
+    const double e = exp(-fabs(z));
+    return z >= 0 ? 1 / (1 + e) : e / (1 + e);
+}
 
 #endif

@@ -1039,3 +1039,25 @@ double vb_cnn_xent(const float *logits, const int *y, size_t n, int k, float *dl
         *correct = hits;
     return total;
 }
+
+double vb_cnn_bce(const float *logits, const uint8_t *Y, size_t n, int k, float *dlogits, float *probs,
+                  size_t *correct)
+{
+    double total = 0;
+    size_t hits = 0;
+    for (size_t i = 0; i < n * (size_t)k; i++) {
+        const double z = logits[i];
+        const int y = Y[i] != 0;
+        hits += (z > 0) == y;
+        /* log(1 + e^z) - z y, without overflow */
+        total += (z > 0 ? z : 0) - z * y + log1p(exp(-fabs(z)));
+        const double p = vb_cnn_sigmoid(z);
+        if (probs)
+            probs[i] = (float)p;
+        if (dlogits)
+            dlogits[i] = (float)((p - y) / (double)n);
+    }
+    if (correct)
+        *correct = hits;
+    return total;
+}

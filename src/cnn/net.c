@@ -129,13 +129,15 @@ void vb_cnn_flops(const vb_cnn *net, double *forward, double *train)
 /* ---- save and load ----------------------------------------------------- */
 
 #define CNN_MAGIC 0x4e4e4356u /* "VCNN" */
-#define CNN_VERSION 1u
+/* 2: the output kind after the version (1: softmax, no such field) */
+#define CNN_VERSION 2u
 
 vb_status vb_cnn_save(const vb_cnn *net, vb_writer *w, vb_error *err)
 {
     size_t start = w->buf.len;
     vb_write_u32(w, CNN_MAGIC);
     vb_write_u32(w, CNN_VERSION);
+    vb_write_u32(w, (uint32_t)net->output);
     vb_write_i32(w, net->in.w);
     vb_write_i32(w, net->in.h);
     vb_write_i32(w, net->in.c);
@@ -174,14 +176,16 @@ vb_status vb_cnn_load(vb_reader *r, vb_cnn **out, vb_error *err)
 {
     *out = NULL;
     size_t start = r->pos;
-    uint32_t magic, version, k, nl;
+    uint32_t magic, version, output = VB_CNN_SOFTMAX, k, nl;
     int32_t w, h, c;
     vb_status st;
     if ((st = vb_read_u32(r, &magic, err)) != VB_OK)
         return st;
     if (magic != CNN_MAGIC)
         return corrupt(r, err, "not a cnn network");
-    if ((st = vb_read_u32_range(r, &version, CNN_VERSION, CNN_VERSION, "cnn version", err)) != VB_OK ||
+    if ((st = vb_read_u32_range(r, &version, 1, CNN_VERSION, "cnn version", err)) != VB_OK ||
+        (version >= 2 && (st = vb_read_u32_range(r, &output, VB_CNN_SOFTMAX, VB_CNN_SIGMOID, "cnn output", err)) !=
+                             VB_OK) ||
         (st = vb_read_i32(r, &w, err)) != VB_OK || (st = vb_read_i32(r, &h, err)) != VB_OK ||
         (st = vb_read_i32(r, &c, err)) != VB_OK ||
         (st = vb_read_u32_range(r, &k, 2, VB_CNN_MAX_UNITS, "n_classes", err)) != VB_OK ||
@@ -231,6 +235,8 @@ vb_status vb_cnn_load(vb_reader *r, vb_cnn **out, vb_error *err)
         vb_shape in = {w, h, c};
         vb_error e = {0};
         st = vb_cnn_new(&arch, in, (int)k, &net, &e);
+        if (st == VB_OK)
+            net->output = (vb_cnn_output)output;
         if (st == VB_ERR_SPEC)
             st = vb_fail(err, VB_ERR_FORMAT, "%s: corrupt cnn model (%s)", r->what ? r->what : "model", e.msg);
         else if (st != VB_OK && err)

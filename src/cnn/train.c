@@ -136,11 +136,13 @@ void vb_cnn_augment_image(const vb_cnn *net, const float *x, const vb_cnn_aug_dr
 /* ---- evaluation -------------------------------------------------------- */
 
 /* Loss and accuracy of rows X through net in inference mode, in batches
- * of the workspace. probs / labels may be NULL. */
-static void evaluate(const vb_cnn *net, vb_cnn_ws *ws, const float *X, const int *y, size_t n, double *loss,
-                     double *acc, int *labels, float *probs)
+ * of the workspace, against labels y (softmax) or label sets Y (sigmoid:
+ * per-label accuracy); neither: no loss. probs / labels may be NULL. */
+static void evaluate(const vb_cnn *net, vb_cnn_ws *ws, const float *X, const int *y, const uint8_t *Y, size_t n,
+                     double *loss, double *acc, int *labels, float *probs)
 {
     const size_t B = vb_cnn_ws_batch(ws), d = net->layers[0].n_in, k = (size_t)net->n_classes;
+    const int sigmoid = net->output == VB_CNN_SIGMOID;
     double total = 0;
     size_t hits = 0;
     int nt = max_threads();
@@ -149,11 +151,12 @@ static void evaluate(const vb_cnn *net, vb_cnn_ws *ws, const float *X, const int
         vb_cnn_standardise(net, X + i0 * d, m, vb_cnn_ws_input(ws), nt);
         vb_cnn_forward(net, ws, m, 0);
         const float *z = vb_cnn_ws_output(ws);
-        if (y) {
-            size_t c = 0;
+        size_t c = 0;
+        if (sigmoid && Y)
+            total += vb_cnn_bce(z, Y + i0 * k, m, (int)k, NULL, probs ? probs + i0 * k : NULL, &c);
+        else if (!sigmoid && y)
             total += vb_cnn_xent(z, y + i0, m, (int)k, NULL, probs ? probs + i0 * k : NULL, &c);
-            hits += c;
-        }
+        hits += c;
         for (size_t i = 0; i < m; i++) {
             const float *zi = z + i * k;
             size_t arg = 0;
@@ -162,7 +165,10 @@ static void evaluate(const vb_cnn *net, vb_cnn_ws *ws, const float *X, const int
                     arg = j;
             if (labels)
                 labels[i0 + i] = (int)arg;
-            if (probs && !y) {
+            if (probs && sigmoid && !Y)
+                for (size_t j = 0; j < k; j++)
+                    probs[(i0 + i) * k + j] = (float)vb_cnn_sigmoid(zi[j]);
+            else if (probs && !sigmoid && !y) {
                 double mx = zi[arg], s = 0;
                 for (size_t j = 0; j < k; j++)
                     s += exp((double)zi[j] - mx);
@@ -171,10 +177,11 @@ static void evaluate(const vb_cnn *net, vb_cnn_ws *ws, const float *X, const int
             }
         }
     }
+    const size_t per = sigmoid ? k : 1; /* accuracy: of labels, or of images */
     if (loss)
         *loss = n ? total / (double)n : NAN;
     if (acc)
-        *acc = n ? (double)hits / (double)n : NAN;
+        *acc = n ? (double)hits / ((double)n * per) : NAN;
 }
 
 vb_status vb_cnn_predict(const vb_cnn *net, const float *X, size_t n, int *labels, float *probs, vb_error *err)
@@ -185,7 +192,7 @@ vb_status vb_cnn_predict(const vb_cnn *net, const float *X, size_t n, int *label
     vb_status st = vb_cnn_ws_new(net, n < PREDICT_BATCH ? n : PREDICT_BATCH, 0, 0, &ws, err);
     if (st != VB_OK)
         return st;
-    evaluate(net, ws, X, NULL, n, NULL, NULL, labels, probs);
+    evaluate(net, ws, X, NULL, NULL, n, NULL, NULL, labels, probs);
     vb_cnn_ws_free(ws);
     return VB_OK;
 }
@@ -287,6 +294,18 @@ static vb_status check_conf(const vb_cnn *net, const vb_cnn_train_conf *c, const
                        name, net->in.w, net->in.h, net->in.c, d, td->d);
     if (td->n == 0)
         return vb_fail(err, VB_ERR_DATA, "%s: no training rows", name);
+    if (net->output == VB_CNN_SIGMOID) {
+        /* label sets: y and yval mean nothing */
+        if (!td->Y)
+            return vb_fail(err, VB_ERR_DATA, "%s: output: sigmoid learns label sets, but this dataset has one label "
+                                             "per image; use output: softmax", name);
+        if (td->Xval && td->n_val > 0 && !td->Yval)
+            return vb_fail(err, VB_ERR_DATA, "%s: the validation rows have no label sets", name);
+        return VB_OK;
+    }
+    if (td->Y)
+        return vb_fail(err, VB_ERR_DATA, "%s: this dataset has label sets (multilabel) and a softmax output learns "
+                                         "one label per image; use output: sigmoid", name);
     for (size_t i = 0; i < td->n; i++)
         if (td->y[i] < 0 || td->y[i] >= net->n_classes)
             return vb_fail(err, VB_ERR_DATA, "%s: label %d of row %zu is outside 0..%d", name, td->y[i], i,
@@ -313,18 +332,21 @@ vb_status vb_cnn_train(vb_cnn *net, const vb_cnn_train_conf *conf, const vb_trai
     const vb_cnn_augment *aug = &conf->aug;
     const int augment = aug->flip || aug->shift > 0 || aug->rotate > 0 || aug->brightness > 0;
     const int nt = max_threads();
+    const int sigmoid = net->output == VB_CNN_SIGMOID;
+    const size_t per = sigmoid ? k : 1; /* accuracy: of labels, or of images */
 
     vb_cnn_ws *ws = NULL;
     vb_cnn_opt *opt = NULL;
     snapshot best = {0}, good = {0};
     size_t *order = NULL;
     int *yb = NULL;
+    uint8_t *Yb = NULL;
     vb_cnn_aug_draw *draws = NULL;
     vb_rng *rng = NULL;
 
     if (!(hist->epochs = vb_calloc((size_t)conf->epochs, sizeof *hist->epochs, err)) ||
         !(order = vb_malloc(n, sizeof *order, err)) || !(yb = vb_malloc(B, sizeof *yb, err)) ||
-        !(draws = vb_malloc(B, sizeof *draws, err))) {
+        !(draws = vb_malloc(B, sizeof *draws, err)) || (sigmoid && !(Yb = vb_malloc(B, k, err)))) {
         st = VB_ERR_NOMEM;
         goto out;
     }
@@ -368,7 +390,10 @@ vb_status vb_cnn_train(vb_cnn *net, const vb_cnn_train_conf *conf, const vb_trai
             }
             const size_t i0 = b * B, m = n - i0 < B ? n - i0 : B;
             for (size_t i = 0; i < m; i++) {
-                yb[i] = td->y[order[i0 + i]];
+                if (sigmoid)
+                    memcpy(Yb + i * k, td->Y + order[i0 + i] * k, k);
+                else
+                    yb[i] = td->y[order[i0 + i]];
                 if (augment)
                     vb_cnn_augment_draw(aug, rng, &draws[i]);
             }
@@ -383,7 +408,8 @@ vb_status vb_cnn_train(vb_cnn *net, const vb_cnn_train_conf *conf, const vb_trai
             vb_cnn_ws_draw_masks(ws, net, m, rng);
             vb_cnn_forward(net, ws, m, 1);
             size_t c = 0;
-            double loss = vb_cnn_xent(vb_cnn_ws_output(ws), yb, m, (int)k, dz, NULL, &c);
+            double loss = sigmoid ? vb_cnn_bce(vb_cnn_ws_output(ws), Yb, m, (int)k, dz, NULL, &c)
+                                  : vb_cnn_xent(vb_cnn_ws_output(ws), yb, m, (int)k, dz, NULL, &c);
             if (!isfinite(loss)) {
                 char what[64], where[64];
                 snprintf(what, sizeof what, "the training loss became %s", isnan(loss) ? "NaN" : "infinite");
@@ -414,14 +440,14 @@ vb_status vb_cnn_train(vb_cnn *net, const vb_cnn_train_conf *conf, const vb_trai
         images += n;
         vb_epoch *ep = &hist->epochs[hist->n_epochs++];
         ep->train_loss = loss_sum / (double)n;
-        ep->train_acc = (double)hits / (double)n;
+        ep->train_acc = (double)hits / ((double)n * per);
         ep->val_loss = ep->val_acc = NAN;
         ep->lr = lr;
         ep->seconds = secs;
         snap_take(&good, net, e + 1);
         int improved = 0;
         if (has_val) {
-            evaluate(net, ws, td->Xval, td->yval, td->n_val, &ep->val_loss, &ep->val_acc, NULL, NULL);
+            evaluate(net, ws, td->Xval, td->yval, td->Yval, td->n_val, &ep->val_loss, &ep->val_acc, NULL, NULL);
             if (ep->val_acc > best_acc) {
                 best_acc = ep->val_acc;
                 improved = 1;
@@ -474,6 +500,7 @@ out:
     snap_free(&good);
     free(order);
     free(yb);
+    free(Yb);
     free(draws);
     return st;
 }
