@@ -718,6 +718,65 @@ static void test_determinism(void **state)
     vb_dataset_free(ds);
 }
 
+/* ---- golden hashes ------------------------------------------------------ */
+
+/* Single-label splits are pinned bit for bit: these hashes were recorded
+ * before multilabel (iterative) stratification was added to split.c, and
+ * every protocol, limit, validation and the pool fold must still give them. */
+static void test_single_label_golden_hashes(void **state)
+{
+    const size_t tc[3] = {9, 9, 9};
+    vb_dataset *ds = make_ds(c523, tc, 3);
+    vb_error err = {0};
+    struct {
+        vb_protocol proto;
+        int k, repeats, official_test;
+        double test_fraction, validation;
+        size_t train_limit, test_limit;
+        vb_pool pool;
+        uint64_t seed, want;
+    } cases[] = {
+        {VB_PROTO_HOLDOUT, 5, 1, 0, 0.2, 0.0, 0, 0, VB_POOL_TRAIN, 1, 0x4b15c1f79ff41a8aull},
+        {VB_PROTO_HOLDOUT, 5, 1, 0, 0.3, 0.25, 40, 7, VB_POOL_ALL, 7, 0x54f05b0428081a25ull},
+        {VB_PROTO_OFFICIAL, 5, 1, 0, 0.2, 0.2, 60, 20, VB_POOL_TRAIN, 42, 0x5226bf50bc4a2ee7ull},
+        {VB_PROTO_KFOLD, 5, 1, 0, 0.2, 0.0, 0, 0, VB_POOL_TRAIN, 1, 0xa7568ac2f5c42ddcull},
+        {VB_PROTO_KFOLD, 3, 2, 1, 0.2, 0.2, 60, 20, VB_POOL_TRAIN, 42, 0x4c3fe9d6a6faba65ull},
+        {VB_PROTO_KFOLD, 4, 3, 0, 0.2, 0.1, 0, 10, VB_POOL_ALL, 99, 0xc3259d779bc5041bull},
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        vb_split_conf conf = vb_split_conf_default;
+        conf.protocol = cases[t].proto;
+        conf.k = cases[t].k;
+        conf.repeats = cases[t].repeats;
+        conf.official_test = cases[t].official_test;
+        conf.test_fraction = cases[t].test_fraction;
+        conf.validation = cases[t].validation;
+        conf.train_limit = cases[t].train_limit;
+        conf.test_limit = cases[t].test_limit;
+        conf.pool = cases[t].pool;
+        conf.seed = cases[t].seed;
+        vb_split *s = NULL;
+        assert_int_equal(vb_split_make(&conf, ds, &s, &err), VB_OK);
+        if (s->hash != cases[t].want)
+            fail_msg("case %zu: split hash %016" PRIx64 ", recorded %016" PRIx64, t, s->hash, cases[t].want);
+        vb_split_free(s);
+    }
+    /* the pool fold that `train` ships, limited and with validation */
+    vb_split_conf conf = vb_split_conf_default;
+    conf.protocol = VB_PROTO_KFOLD;
+    conf.train_limit = 50;
+    conf.validation = 0.2;
+    conf.seed = 5;
+    vb_fold pool;
+    assert_int_equal(vb_split_pool_fold(&conf, ds, &pool, &err), VB_OK);
+    vb_split one = {.n_samples = ds->n, .data_hash = vb_dataset_hash(ds), .n_folds = 1, .folds = &pool};
+    uint64_t h = vb_split_compute_hash(&one);
+    if (h != 0x5fb10cc14c9aa478ull)
+        fail_msg("pool fold hash %016" PRIx64 ", recorded 5fb10cc14c9aa478", h);
+    vb_fold_free(&pool);
+    vb_dataset_free(ds);
+}
+
 /* ---- errors ------------------------------------------------------------- */
 
 static void test_errors(void **state)
@@ -1116,6 +1175,7 @@ int main(void)
         cmocka_unit_test(test_kfold_test_limit),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_single_label_golden_hashes),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_protocol_names),
         cmocka_unit_test(test_save_load_round_trip),
