@@ -659,6 +659,34 @@ static void test_determinism_ml(void **state)
     free_ml(ds);
 }
 
+/* The label sets are part of the dataset's identity, so of the split's:
+ * one label flipped in Y (labels[] unchanged) changes the data hash. */
+static void test_hash_covers_label_sets(void **state)
+{
+    vb_dataset *ds = random_ds(2024, 600);
+    vb_split_conf conf = vb_split_conf_default;
+    vb_split *a = split_of(ds, &conf);
+    size_t i = 0; /* an image with two labels or more: flipping the last keeps its first */
+    for (;; i++) {
+        assert_true(i < ds->n);
+        int m = 0;
+        for (int l = 0; l < RL; l++)
+            m += ds->Y[i * RL + (size_t)l];
+        if (m >= 2)
+            break;
+    }
+    int last = RL - 1;
+    while (!ds->Y[i * RL + (size_t)last])
+        last--;
+    ds->Y[i * RL + (size_t)last] = 0;
+    vb_split *b = split_of(ds, &conf);
+    assert_true(a->data_hash != b->data_hash);
+    assert_true(a->hash != b->hash);
+    vb_split_free(a);
+    vb_split_free(b);
+    free_ml(ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -673,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_validation_ml),
         cmocka_unit_test(test_limits_ml),
         cmocka_unit_test(test_determinism_ml),
+        cmocka_unit_test(test_hash_covers_label_sets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
