@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "support/splitutil.h"
 #include "support/testutil.h"
 #include "visbench/split.h"
 
@@ -91,38 +92,6 @@ static void class_counts(const vb_dataset *ds, const size_t *v, size_t n, size_t
         out[ds->labels[v[i]]]++;
 }
 
-static void assert_sorted(const size_t *v, size_t n)
-{
-    for (size_t i = 1; i < n; i++)
-        if (v[i - 1] >= v[i])
-            fail_msg("index list not strictly increasing at %zu: %zu, %zu", i, v[i - 1], v[i]);
-}
-
-/* train, val and test are sorted, pairwise disjoint, and together are
- * exactly the pool (a membership mask over ds->n). */
-static void assert_partition(const vb_fold *f, const unsigned char *pool, size_t n)
-{
-    assert_sorted(f->train, f->n_train);
-    assert_sorted(f->val, f->n_val);
-    assert_sorted(f->test, f->n_test);
-    unsigned char *seen = calloc(n, 1);
-    assert_non_null(seen);
-    const size_t *lists[3] = {f->train, f->val, f->test};
-    size_t counts[3] = {f->n_train, f->n_val, f->n_test};
-    for (int k = 0; k < 3; k++)
-        for (size_t i = 0; i < counts[k]; i++) {
-            size_t x = lists[k][i];
-            assert_true(x < n);
-            if (seen[x])
-                fail_msg("fold %s: sample %zu appears twice", f->name, x);
-            seen[x] = 1;
-        }
-    for (size_t i = 0; i < n; i++)
-        if (seen[i] != (pool ? pool[i] : 1))
-            fail_msg("fold %s: sample %zu %s", f->name, i, seen[i] ? "is not in the pool" : "is missing");
-    free(seen);
-}
-
 static unsigned char *part_mask(const vb_dataset *ds, int part)
 {
     unsigned char *m = calloc(ds->n, 1);
@@ -136,25 +105,6 @@ static void assert_within_one(double got, double exact)
 {
     if (fabs(got - exact) > 1.0 + 1e-9)
         fail_msg("%g is not within 1 of %g", got, exact);
-}
-
-static int same_lists(const size_t *a, size_t na, const size_t *b, size_t nb)
-{
-    return na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0);
-}
-
-static int same_split(const vb_split *a, const vb_split *b)
-{
-    if (a->n_folds != b->n_folds || a->hash != b->hash || a->n_samples != b->n_samples ||
-        a->data_hash != b->data_hash)
-        return 0;
-    for (size_t f = 0; f < a->n_folds; f++) {
-        const vb_fold *x = &a->folds[f], *y = &b->folds[f];
-        if (strcmp(x->name, y->name) != 0 || !same_lists(x->train, x->n_train, y->train, y->n_train) ||
-            !same_lists(x->val, x->n_val, y->val, y->n_val) || !same_lists(x->test, x->n_test, y->test, y->n_test))
-            return 0;
-    }
-    return 1;
 }
 
 /* ---- holdout ------------------------------------------------------------ */
@@ -176,7 +126,7 @@ static void test_holdout(void **state)
         const vb_fold *f = &s->folds[0];
         assert_string_equal(f->name, "holdout");
         assert_int_equal(f->n_val, 0);
-        assert_partition(f, NULL, ds->n);
+        su_assert_partition(f, NULL, ds->n);
         size_t te[3], tr[3];
         class_counts(ds, f->test, f->n_test, te);
         class_counts(ds, f->train, f->n_train, tr);
@@ -227,7 +177,7 @@ static void test_holdout_keeps_one_training_sample(void **state)
         assert_int_equal(tr[c] + te[c], counts[c]);
     }
     assert_int_equal(te[0], 0);
-    assert_partition(&s->folds[0], NULL, ds->n);
+    su_assert_partition(&s->folds[0], NULL, ds->n);
     vb_split_free(s);
     vb_dataset_free(ds);
 }
@@ -244,7 +194,7 @@ static void test_holdout_pool(void **state)
     vb_split *s = NULL;
     assert_int_equal(vb_split_make(&conf, ds, &s, &err), VB_OK);
     unsigned char *train = part_mask(ds, VB_PART_TRAIN);
-    assert_partition(&s->folds[0], train, ds->n);
+    su_assert_partition(&s->folds[0], train, ds->n);
     free(train);
     /* 20 % of the training part tests */
     assert_int_equal(s->folds[0].n_test + s->folds[0].n_train, vb_split_pool_size(&conf, ds));
@@ -255,7 +205,7 @@ static void test_holdout_pool(void **state)
 
     conf.pool = VB_POOL_ALL;
     assert_int_equal(vb_split_make(&conf, ds, &s, &err), VB_OK);
-    assert_partition(&s->folds[0], NULL, ds->n);
+    su_assert_partition(&s->folds[0], NULL, ds->n);
     assert_int_equal(s->folds[0].n_test, 26);
     assert_int_equal(vb_split_pool_size(&conf, ds), ds->n);
     vb_split_free(s);
@@ -300,7 +250,7 @@ static void test_fold_kinds_and_pool(void **state)
     assert_int_equal(pool.n_test, 0);
     /* every training-part sample, once, in train or validation */
     unsigned char *train = part_mask(ds, VB_PART_TRAIN);
-    assert_partition(&pool, train, ds->n);
+    su_assert_partition(&pool, train, ds->n);
     free(train);
     assert_int_equal(pool.n_val, (size_t)llround(0.2 * (double)(pool.n_train + pool.n_val)));
     vb_fold_free(&pool);
@@ -324,7 +274,7 @@ static void test_official(void **state)
     assert_string_equal(f->name, "test");
     assert_int_equal(f->n_train, 100);
     assert_int_equal(f->n_test, 20);
-    assert_partition(f, NULL, ds->n);
+    su_assert_partition(f, NULL, ds->n);
     for (size_t i = 0; i < f->n_train; i++)
         assert_int_equal(ds->part[f->train[i]], VB_PART_TRAIN);
     for (size_t i = 0; i < f->n_test; i++)
@@ -346,8 +296,8 @@ static void test_official(void **state)
     assert_int_equal(cnt[0], 5);
     assert_int_equal(cnt[1], 4);
     assert_int_equal(cnt[2], 1);
-    assert_sorted(f->train, f->n_train);
-    assert_sorted(f->test, f->n_test);
+    su_assert_sorted(f->train, f->n_train);
+    su_assert_sorted(f->test, f->n_test);
     for (size_t i = 0; i < f->n_train; i++)
         assert_int_equal(ds->part[f->train[i]], VB_PART_TRAIN);
     for (size_t i = 0; i < f->n_test; i++)
@@ -383,7 +333,7 @@ static void test_train_limit_largest_remainder(void **state)
         for (int c = 0; c < 3; c++)
             if (cnt[c] != cases[t][c + 1])
                 fail_msg("train_limit %zu: class %d has %zu, expected %zu", cases[t][0], c, cnt[c], cases[t][c + 1]);
-        assert_sorted(s->folds[0].train, s->folds[0].n_train);
+        su_assert_sorted(s->folds[0].train, s->folds[0].n_train);
         vb_split_free(s);
     }
     vb_dataset_free(ds);
@@ -402,7 +352,7 @@ static void check_kfold(const vb_dataset *ds, const vb_split *s, size_t first, i
     size_t min_size = SIZE_MAX, max_size = 0, n_tested = 0;
     for (int f = 0; f < k; f++) {
         const vb_fold *fo = &s->folds[first + (size_t)f];
-        assert_partition(fo, pool, ds->n);
+        su_assert_partition(fo, pool, ds->n);
         n_tested += fo->n_test;
         for (size_t i = 0; i < fo->n_test; i++) {
             assert_false(tested[fo->test[i]]);
@@ -508,7 +458,7 @@ static void test_kfold_repeats(void **state)
         int same = 1;
         for (int f = 0; f < 3; f++) {
             const vb_fold *a = &s->folds[f], *b = &s->folds[r * 3 + f];
-            same &= same_lists(a->test, a->n_test, b->test, b->n_test);
+            same &= su_same_lists(a->test, a->n_test, b->test, b->n_test);
         }
         assert_false(same);
     }
@@ -541,7 +491,7 @@ static void test_kfold_official_test(void **state)
     assert_string_equal(t->name, "test");
     assert_int_equal(t->n_train, 100);
     assert_int_equal(t->n_test, 30);
-    assert_partition(t, NULL, ds->n);
+    su_assert_partition(t, NULL, ds->n);
     for (size_t i = 0; i < t->n_test; i++)
         assert_int_equal(ds->part[t->test[i]], VB_PART_TEST);
     vb_split_free(s);
@@ -597,7 +547,7 @@ static void test_kfold_test_limit(void **state)
         assert_int_equal(cnt[0], 3);
         assert_int_equal(cnt[1], 1);
         assert_int_equal(cnt[2], 1);
-        assert_sorted(fo->test, fo->n_test);
+        su_assert_sorted(fo->test, fo->n_test);
         /* still disjoint from training */
         for (size_t i = 0; i < fo->n_test; i++)
             for (size_t j = 0; j < fo->n_train; j++)
@@ -618,7 +568,7 @@ static void test_validation(void **state)
     vb_split *s = NULL;
     assert_int_equal(vb_split_make(&conf, ds, &s, &err), VB_OK);
     const vb_fold *f = &s->folds[0];
-    assert_partition(f, NULL, ds->n);
+    su_assert_partition(f, NULL, ds->n);
     size_t va[3], tr[3], te[3];
     class_counts(ds, f->val, f->n_val, va);
     class_counts(ds, f->train, f->n_train, tr);
@@ -638,7 +588,7 @@ static void test_validation(void **state)
     assert_int_equal(vb_split_make(&conf, ds, &s, &err), VB_OK);
     for (int k = 0; k < 4; k++) {
         f = &s->folds[k];
-        assert_partition(f, NULL, ds->n);
+        su_assert_partition(f, NULL, ds->n);
         assert_int_equal(f->n_test, 25);
         assert_int_equal(f->n_val, 23); /* llround(0.3 * 75) = 22.5 -> 23 */
         assert_int_equal(f->n_train, 52);
@@ -661,7 +611,7 @@ static void test_validation(void **state)
     conf.validation = 0.9;
     assert_int_equal(vb_split_make(&conf, small, &s, &err), VB_OK);
     f = &s->folds[0];
-    assert_partition(f, NULL, small->n);
+    su_assert_partition(f, NULL, small->n);
     class_counts(small, f->train, f->n_train, tr);
     assert_true(tr[0] >= 1 && tr[1] >= 1);
     vb_split_free(s);
@@ -676,35 +626,7 @@ static void test_determinism(void **state)
     const size_t tc[3] = {9, 9, 9};
     vb_dataset *ds = make_ds(c523, tc, 3);
     vb_error err = {0};
-    const vb_protocol protos[3] = {VB_PROTO_HOLDOUT, VB_PROTO_OFFICIAL, VB_PROTO_KFOLD};
-    for (int p = 0; p < 3; p++) {
-        vb_split_conf conf = vb_split_conf_default;
-        conf.protocol = protos[p];
-        conf.k = 3;
-        conf.repeats = 2;
-        conf.validation = 0.2;
-        conf.train_limit = 60;
-        conf.test_limit = 20;
-        conf.official_test = protos[p] == VB_PROTO_KFOLD;
-        conf.seed = 42;
-        vb_split *a = NULL, *b = NULL, *c = NULL;
-        assert_int_equal(vb_split_make(&conf, ds, &a, &err), VB_OK);
-        assert_int_equal(vb_split_make(&conf, ds, &b, &err), VB_OK);
-        conf.seed = 43;
-        assert_int_equal(vb_split_make(&conf, ds, &c, &err), VB_OK);
-        assert_true(same_split(a, b));
-        assert_false(same_split(a, c));
-        assert_true(a->hash != c->hash);
-        /* the other seed changes the samples drawn, not only the hash */
-        int differ = 0;
-        for (size_t f = 0; f < a->n_folds; f++)
-            differ |= !same_lists(a->folds[f].train, a->folds[f].n_train, c->folds[f].train, c->folds[f].n_train) ||
-                      !same_lists(a->folds[f].val, a->folds[f].n_val, c->folds[f].val, c->folds[f].n_val);
-        assert_true(differ);
-        vb_split_free(a);
-        vb_split_free(b);
-        vb_split_free(c);
-    }
+    su_check_determinism(ds, 60, 20);
     /* the data hash is part of the split hash */
     vb_split_conf conf = vb_split_conf_default;
     vb_split *a = NULL, *b = NULL;
@@ -715,6 +637,65 @@ static void test_determinism(void **state)
     assert_true(a->hash != b->hash);
     vb_split_free(a);
     vb_split_free(b);
+    vb_dataset_free(ds);
+}
+
+/* ---- golden hashes ------------------------------------------------------ */
+
+/* Single-label splits are pinned bit for bit: these hashes were recorded
+ * before multilabel (iterative) stratification was added to split.c, and
+ * every protocol, limit, validation and the pool fold must still give them. */
+static void test_single_label_golden_hashes(void **state)
+{
+    const size_t tc[3] = {9, 9, 9};
+    vb_dataset *ds = make_ds(c523, tc, 3);
+    vb_error err = {0};
+    struct {
+        vb_protocol proto;
+        int k, repeats, official_test;
+        double test_fraction, validation;
+        size_t train_limit, test_limit;
+        vb_pool pool;
+        uint64_t seed, want;
+    } cases[] = {
+        {VB_PROTO_HOLDOUT, 5, 1, 0, 0.2, 0.0, 0, 0, VB_POOL_TRAIN, 1, 0x4b15c1f79ff41a8aull},
+        {VB_PROTO_HOLDOUT, 5, 1, 0, 0.3, 0.25, 40, 7, VB_POOL_ALL, 7, 0x54f05b0428081a25ull},
+        {VB_PROTO_OFFICIAL, 5, 1, 0, 0.2, 0.2, 60, 20, VB_POOL_TRAIN, 42, 0x5226bf50bc4a2ee7ull},
+        {VB_PROTO_KFOLD, 5, 1, 0, 0.2, 0.0, 0, 0, VB_POOL_TRAIN, 1, 0xa7568ac2f5c42ddcull},
+        {VB_PROTO_KFOLD, 3, 2, 1, 0.2, 0.2, 60, 20, VB_POOL_TRAIN, 42, 0x4c3fe9d6a6faba65ull},
+        {VB_PROTO_KFOLD, 4, 3, 0, 0.2, 0.1, 0, 10, VB_POOL_ALL, 99, 0xc3259d779bc5041bull},
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        vb_split_conf conf = vb_split_conf_default;
+        conf.protocol = cases[t].proto;
+        conf.k = cases[t].k;
+        conf.repeats = cases[t].repeats;
+        conf.official_test = cases[t].official_test;
+        conf.test_fraction = cases[t].test_fraction;
+        conf.validation = cases[t].validation;
+        conf.train_limit = cases[t].train_limit;
+        conf.test_limit = cases[t].test_limit;
+        conf.pool = cases[t].pool;
+        conf.seed = cases[t].seed;
+        vb_split *s = NULL;
+        assert_int_equal(vb_split_make(&conf, ds, &s, &err), VB_OK);
+        if (s->hash != cases[t].want)
+            fail_msg("case %zu: split hash %016" PRIx64 ", recorded %016" PRIx64, t, s->hash, cases[t].want);
+        vb_split_free(s);
+    }
+    /* the pool fold that `train` ships, limited and with validation */
+    vb_split_conf conf = vb_split_conf_default;
+    conf.protocol = VB_PROTO_KFOLD;
+    conf.train_limit = 50;
+    conf.validation = 0.2;
+    conf.seed = 5;
+    vb_fold pool;
+    assert_int_equal(vb_split_pool_fold(&conf, ds, &pool, &err), VB_OK);
+    vb_split one = {.n_samples = ds->n, .data_hash = vb_dataset_hash(ds), .n_folds = 1, .folds = &pool};
+    uint64_t h = vb_split_compute_hash(&one);
+    if (h != 0x5fb10cc14c9aa478ull)
+        fail_msg("pool fold hash %016" PRIx64 ", recorded 5fb10cc14c9aa478", h);
+    vb_fold_free(&pool);
     vb_dataset_free(ds);
 }
 
@@ -853,7 +834,7 @@ static void test_save_load_round_trip(void **state)
     assert_int_equal(vb_split_save(s, "split.txt", &err), VB_OK);
     vb_split *l = NULL;
     assert_int_equal(vb_split_load("split.txt", &l, &err), VB_OK);
-    assert_true(same_split(s, l));
+    assert_true(su_same_split(s, l));
     assert_int_equal(l->conf.protocol, VB_PROTO_KFOLD);
     assert_int_equal(l->conf.k, 3);
     assert_int_equal(l->conf.repeats, 2);
@@ -895,7 +876,7 @@ static void test_save_load_round_trip(void **state)
     assert_int_equal(vb_split_make(&conf, ds, &h, &err), VB_OK);
     assert_int_equal(vb_split_save(h, "holdout.txt", &err), VB_OK);
     assert_int_equal(vb_split_load("holdout.txt", &l, &err), VB_OK);
-    assert_true(same_split(h, l));
+    assert_true(su_same_split(h, l));
     vb_split_free(l);
     vb_split_free(h);
 
@@ -1116,6 +1097,7 @@ int main(void)
         cmocka_unit_test(test_kfold_test_limit),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_single_label_golden_hashes),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_protocol_names),
         cmocka_unit_test(test_save_load_round_trip),

@@ -75,7 +75,8 @@ void vb_dataset_free(vb_dataset *ds); /* also paths, files, file_of, item_of */
 void vb_dataset_finish(vb_dataset *ds);
 /* Sample i as a float image in [0, 1] (dst is reshaped). */
 vb_status vb_dataset_image(const vb_dataset *ds, size_t i, vb_image *dst, vb_error *err);
-/* 64-bit identity of the labels, partition and pixels. */
+/* 64-bit identity of the labels (a multilabel set's label sets too), partition
+ * and pixels. */
 uint64_t vb_dataset_hash(const vb_dataset *ds);
 /* Multilabel: the label sets of samples idx[0..n) as n x n_classes bytes
  * (malloc'ed; at least one byte when n is 0). NULL and err on no memory. */

@@ -15,6 +15,19 @@
  * Then, for every fold: train_limit subsamples the training pool (for kfold,
  * before folding), test_limit subsamples the test side, and validation
  * carves a stratified fraction out of each training set.
+ *
+ * Stratified means by class for single-label data (each class's share
+ * within one sample). A multilabel dataset (task multilabel) is stratified
+ * on its label sets Y instead, by iterative stratification (Sechidis,
+ * Tsoumakas and Vlahavas 2011): every step above is a partition into
+ * subsets of given proportions (k equal folds; train / test; the part kept
+ * by a limit / the rest; validation / train) that deals each label's
+ * images, rarest label first, to the subset that most wants that label,
+ * and images without labels to the subset that most wants images. Each
+ * label then keeps its share closely (not exactly) and sizes are close to
+ * the proportions (exact only when enough images have no label); a label
+ * rarer than k is no error, fewer pool images than k is, and a training
+ * set is not promised every label.
  */
 #ifndef VISBENCH_SPLIT_H
 #define VISBENCH_SPLIT_H
@@ -92,8 +105,9 @@ void vb_fold_free(vb_fold *f);
 int vb_protocol_parse(const char *s, vb_protocol *p);
 
 /* Builds the split of ds. Fails with a message for impossible requests
- * (no official test part, a class smaller than k, limits below the class
- * count). */
+ * (no official test part, a class smaller than k or, multilabel, a pool
+ * smaller than k, limits below the class count); VB_ERR_INTERNAL for a
+ * multilabel dataset without its label sets Y. */
 vb_status vb_split_make(const vb_split_conf *conf, const vb_dataset *ds, vb_split **out, vb_error *err);
 void vb_split_free(vb_split *s);
 /* Writes the split as text (atomically). */

@@ -116,6 +116,14 @@ uint64_t vb_dataset_hash(const vb_dataset *ds)
     h = vb_hash64(ds->labels, ds->n * sizeof *ds->labels, h);
     if (ds->part)
         h = vb_hash64(ds->part, ds->n, h);
+    /* a multilabel set's labels are its label sets (labels[] is only the
+     * first of each); single-label hashes stay what they were */
+    if (ds->task != VB_TASK_SINGLE) {
+        uint32_t task = (uint32_t)ds->task;
+        h = vb_hash64(&task, sizeof task, h);
+    }
+    if (ds->task == VB_TASK_MULTILABEL && ds->Y && ds->n_classes > 0)
+        h = vb_hash64(ds->Y, ds->n * (size_t)ds->n_classes, h);
     for (size_t i = 0; i < ds->n; i++) {
         uint32_t shape[3] = {ds->w[i], ds->h[i], ds->c[i]};
         h = vb_hash64(shape, sizeof shape, h);

@@ -1,5 +1,6 @@
 /* Stratified, seeded splits and their file format. */
 #include "visbench/split.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -183,6 +184,173 @@ out:
     return st;
 }
 
+/* ---- multilabel: iterative stratification -------------------------------- */
+
+/* The subset with the largest first[j] (when first is given), ties broken by
+ * the largest second[j], then by a seeded draw (the only use of rng). */
+static int pick_subset(const int64_t *first, const int64_t *second, int k, int *cand, vb_rng *rng)
+{
+    int n = 0;
+    for (int j = 0; j < k; j++) {
+        if (n && first && first[j] < first[cand[0]])
+            continue;
+        if (n && first && first[j] > first[cand[0]])
+            n = 0;
+        cand[n++] = j;
+    }
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if (m && second[cand[i]] < second[cand[0]])
+            continue;
+        if (m && second[cand[i]] > second[cand[0]])
+            m = 0;
+        cand[m++] = cand[i];
+    }
+    return m > 1 ? cand[vb_rng_below(rng, (size_t)m)] : cand[0];
+}
+
+vb_status vb_iterative_partition(const uint8_t *Y, size_t L, const size_t *idx, size_t n, const uint64_t *weights,
+                                 int k, vb_rng *rng, int *part, vb_error *err)
+{
+    uint64_t W = 0;
+    for (int j = 0; j < k; j++)
+        W = weights[j] > UINT64_MAX - W ? UINT64_MAX : W + weights[j];
+    /* scaled desired counts n_l * w_j - W * taken stay within int64 */
+    if (k < 1 || W == 0 || W > (uint64_t)INT64_MAX || (n && W > (uint64_t)INT64_MAX / n) || (n && L && !Y))
+        return vb_fail(err, VB_ERR_INTERNAL, "iterative stratification of %zu examples into %d subsets: bad arguments",
+                       n, k);
+    size_t kk = (size_t)k;
+    int64_t *want = vb_calloc(kk, sizeof *want, err); /* overall, scaled by W */
+    int64_t *lwant = vb_calloc(L * kk, sizeof *lwant, err); /* per label and subset */
+    size_t *rem = vb_calloc(L, sizeof *rem, err); /* unassigned examples per label */
+    size_t *tied = vb_calloc(L, sizeof *tied, err);
+    int *cand = vb_calloc(kk, sizeof *cand, err);
+    vb_status st = VB_OK;
+    if (!want || !lwant || !rem || !tied || !cand) {
+        st = VB_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t t = 0; t < n; t++) {
+        part[t] = -1;
+        const uint8_t *y = Y + idx[t] * L;
+        for (size_t l = 0; l < L; l++)
+            rem[l] += y[l] != 0;
+    }
+    for (size_t j = 0; j < kk; j++) {
+        want[j] = (int64_t)n * (int64_t)weights[j];
+        for (size_t l = 0; l < L; l++)
+            lwant[l * kk + j] = (int64_t)rem[l] * (int64_t)weights[j];
+    }
+    for (;;) {
+        /* the label with the fewest remaining examples */
+        size_t n_tied = 0;
+        for (size_t l = 0; l < L; l++) {
+            if (!rem[l] || (n_tied && rem[l] > rem[tied[0]]))
+                continue;
+            if (n_tied && rem[l] < rem[tied[0]])
+                n_tied = 0;
+            tied[n_tied++] = l;
+        }
+        if (!n_tied)
+            break;
+        size_t lab = n_tied > 1 ? tied[vb_rng_below(rng, n_tied)] : tied[0];
+        for (size_t t = 0; t < n; t++) {
+            const uint8_t *y = Y + idx[t] * L;
+            if (part[t] >= 0 || !y[lab])
+                continue;
+            int m = pick_subset(lwant + lab * kk, want, k, cand, rng);
+            part[t] = m;
+            want[m] -= (int64_t)W;
+            for (size_t l = 0; l < L; l++)
+                if (y[l]) {
+                    lwant[l * kk + (size_t)m] -= (int64_t)W;
+                    rem[l]--;
+                }
+        }
+    }
+    /* examples without labels complete the subsets' sizes */
+    for (size_t t = 0; t < n; t++)
+        if (part[t] < 0) {
+            int m = pick_subset(NULL, want, k, cand, rng);
+            part[t] = m;
+            want[m] -= (int64_t)W;
+        }
+out:
+    free(want);
+    free(lwant);
+    free(rem);
+    free(tied);
+    free(cand);
+    return st;
+}
+
+/* A multilabel dataset is stratified on its label sets, else on labels[]. */
+static int is_multilabel(const vb_dataset *ds) { return ds->task == VB_TASK_MULTILABEL; }
+
+/* Splits `in` into k subsets of proportions weights[j] by iterative
+ * stratification on the label sets, the examples in an order shuffled by
+ * rng (so that which of a label's examples go where is random, not the
+ * index order); sub_of[i] receives the subset of sample i of `in`. */
+static vb_status ml_partition(const ilist *in, const vb_dataset *ds, const uint64_t *weights, int k, vb_rng *rng,
+                              size_t *sub_of, vb_error *err)
+{
+    size_t *order = vb_calloc(in->n, sizeof *order, err);
+    int *part = vb_calloc(in->n, sizeof *part, err);
+    vb_status st = order && part ? VB_OK : VB_ERR_NOMEM;
+    if (st == VB_OK) {
+        memcpy(order, in->v, in->n * sizeof *order);
+        vb_rng_shuffle(rng, order, in->n);
+        st = vb_iterative_partition(ds->Y, (size_t)ds->n_classes, order, in->n, weights, k, rng, part, err);
+    }
+    for (size_t t = 0; st == VB_OK && t < in->n; t++)
+        sub_of[order[t]] = (size_t)part[t];
+    free(order);
+    free(part);
+    return st;
+}
+
+/* strat_take for a multilabel dataset: a 2-way iterative stratification
+ * whose first subset wants m of the in->n samples. keep_one has no
+ * counterpart (a label set is not a class). Both outputs are sorted. */
+static vb_status ml_take(const ilist *in, const vb_dataset *ds, size_t m, vb_rng *rng, ilist *taken, ilist *rest,
+                         vb_error *err)
+{
+    taken->n = rest->n = 0;
+    taken->v = vb_calloc(in->n, sizeof *taken->v, err);
+    rest->v = vb_calloc(in->n, sizeof *rest->v, err);
+    size_t *sub_of = vb_calloc(ds->n, sizeof *sub_of, err);
+    vb_status st = taken->v && rest->v && sub_of ? VB_OK : VB_ERR_NOMEM;
+    if (m > in->n)
+        m = in->n;
+    uint64_t weights[2] = {m, in->n - m};
+    if (st == VB_OK && in->n)
+        st = ml_partition(in, ds, weights, 2, rng, sub_of, err);
+    for (size_t t = 0; st == VB_OK && t < in->n; t++) {
+        ilist *to = sub_of[in->v[t]] == 0 ? taken : rest;
+        to->v[to->n++] = in->v[t];
+    }
+    free(sub_of);
+    if (st != VB_OK) {
+        free(taken->v);
+        free(rest->v);
+        taken->v = rest->v = NULL;
+        taken->n = rest->n = 0;
+        return st;
+    }
+    qsort(taken->v, taken->n, sizeof *taken->v, cmp_size);
+    qsort(rest->v, rest->n, sizeof *rest->v, cmp_size);
+    return VB_OK;
+}
+
+/* Draws m samples of `in`, stratified on what the dataset's labels are. */
+static vb_status take(const ilist *in, const vb_dataset *ds, size_t m, vb_rng *rng, int keep_one, ilist *taken,
+                      ilist *rest, vb_error *err)
+{
+    if (is_multilabel(ds))
+        return ml_take(in, ds, m, rng, taken, rest, err);
+    return strat_take(in, ds->labels, ds->n_classes, m, rng, keep_one, taken, rest, err);
+}
+
 static vb_status check_limit(size_t limit, const char *what, int n_classes, vb_error *err)
 {
     if (limit && limit < (size_t)n_classes)
@@ -192,12 +360,12 @@ static vb_status check_limit(size_t limit, const char *what, int n_classes, vb_e
 }
 
 /* Applies a limit: keeps a stratified subsample of `l` (in place). */
-static vb_status limit_list(ilist *l, size_t limit, const int *labels, int n_classes, vb_rng *rng, vb_error *err)
+static vb_status limit_list(ilist *l, size_t limit, const vb_dataset *ds, vb_rng *rng, vb_error *err)
 {
     if (!limit || l->n <= limit)
         return VB_OK;
     ilist taken, rest;
-    vb_status st = strat_take(l, labels, n_classes, limit, rng, 0, &taken, &rest, err);
+    vb_status st = take(l, ds, limit, rng, 0, &taken, &rest, err);
     if (st != VB_OK)
         return st;
     free(rest.v);
@@ -216,14 +384,14 @@ static vb_status make_fold(vb_fold *f, const char *name, vb_fold_kind kind, ilis
     vb_rng *rng = vb_rng_new(vb_seed_derive(conf->seed, "fold", stream));
     vb_status st = rng ? VB_OK : vb_fail(err, VB_ERR_NOMEM, "out of memory");
     if (st == VB_OK && conf->protocol != VB_PROTO_KFOLD)
-        st = limit_list(&train, conf->train_limit, ds->labels, ds->n_classes, rng, err);
+        st = limit_list(&train, conf->train_limit, ds, rng, err);
     if (st == VB_OK)
-        st = limit_list(&test, conf->test_limit, ds->labels, ds->n_classes, rng, err);
+        st = limit_list(&test, conf->test_limit, ds, rng, err);
     ilist val = {0};
     if (st == VB_OK && conf->validation > 0) {
         ilist rest;
         size_t m = (size_t)llround(conf->validation * (double)train.n);
-        st = strat_take(&train, ds->labels, ds->n_classes, m, rng, 1, &val, &rest, err);
+        st = take(&train, ds, m, rng, 1, &val, &rest, err);
         if (st == VB_OK) {
             free(train.v);
             train = rest;
@@ -276,7 +444,7 @@ static vb_status kfold_pool(const vb_split_conf *conf, const vb_dataset *ds, vb_
 {
     vb_status st = select_part(ds, pool_part(conf, ds), all, err);
     if (st == VB_OK)
-        st = limit_list(all, conf->train_limit, ds->labels, ds->n_classes, rng, err);
+        st = limit_list(all, conf->train_limit, ds, rng, err);
     return st;
 }
 
@@ -295,10 +463,70 @@ static vb_status check_conf(const vb_split_conf *c, const vb_dataset *ds, vb_err
                        "dataset '%s' has no official test part; use protocol: holdout or kfold, "
                        "or give the dataset a test part",
                        ds->name ? ds->name : "?");
+    if (is_multilabel(ds) && (!ds->Y || ds->n_classes < 1))
+        return vb_fail(err, VB_ERR_INTERNAL, "dataset '%s' is multilabel but has no label sets",
+                       ds->name ? ds->name : "?");
     vb_status st = check_limit(c->train_limit, "train_limit", ds->n_classes, err);
     if (st == VB_OK)
         st = check_limit(c->test_limit, "test_limit", ds->n_classes, err);
     return st;
+}
+
+/* k-fold needs every class in every fold; a label set is not a class, and
+ * iterative stratification copes with labels rarer than k, but not with
+ * fewer images than folds. */
+static vb_status check_kfold_pool(const ilist *all, const vb_dataset *ds, int k, vb_error *err)
+{
+    if (is_multilabel(ds))
+        return all->n < (size_t)k ? vb_fail(err, VB_ERR_DATA,
+                                             "the pool has %zu images, fewer than the k = %d folds; lower k", all->n, k)
+                                  : VB_OK;
+    size_t *count = vb_calloc((size_t)ds->n_classes, sizeof *count, err);
+    if (!count)
+        return VB_ERR_NOMEM;
+    vb_status st = VB_OK;
+    for (size_t i = 0; i < all->n; i++)
+        count[ds->labels[all->v[i]]]++;
+    for (int c = 0; st == VB_OK && c < ds->n_classes; c++)
+        if (count[c] > 0 && count[c] < (size_t)k)
+            st = vb_fail(err, VB_ERR_DATA, "class '%s' has %zu samples, fewer than the k = %d folds; lower k",
+                         ds->classes[c], count[c], k);
+    free(count);
+    return st;
+}
+
+/* The fold of every pool sample for one repeat (fold_of is indexed by
+ * sample). Single-label: per class, shuffled members go round-robin to the
+ * folds; each class starts where the previous one stopped, so fold sizes
+ * differ by at most one. Multilabel: k equal subsets by iterative
+ * stratification. */
+static vb_status deal_folds(const ilist *all, const vb_dataset *ds, int k, vb_rng *rr, size_t *fold_of, vb_error *err)
+{
+    if (is_multilabel(ds)) {
+        uint64_t *ones = vb_calloc((size_t)k, sizeof *ones, err);
+        if (!ones)
+            return VB_ERR_NOMEM;
+        for (int f = 0; f < k; f++)
+            ones[f] = 1;
+        vb_status st = ml_partition(all, ds, ones, k, rr, fold_of, err);
+        free(ones);
+        return st;
+    }
+    ilist byclass = {vb_calloc(all->n, sizeof(size_t), err), 0};
+    if (!byclass.v)
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    size_t next = 0;
+    for (int c = 0; c < ds->n_classes; c++) {
+        byclass.n = 0;
+        for (size_t i = 0; i < all->n; i++)
+            if (ds->labels[all->v[i]] == c)
+                byclass.v[byclass.n++] = all->v[i];
+        vb_rng_shuffle(rr, byclass.v, byclass.n);
+        for (size_t j = 0; j < byclass.n; j++)
+            fold_of[byclass.v[j]] = (next++) % (size_t)k;
+    }
+    free(byclass.v);
+    return VB_OK;
 }
 
 vb_status vb_split_make(const vb_split_conf *conf, const vb_dataset *ds, vb_split **out, vb_error *err)
@@ -329,8 +557,7 @@ vb_status vb_split_make(const vb_split_conf *conf, const vb_dataset *ds, vb_spli
     if (conf->protocol == VB_PROTO_HOLDOUT) {
         st = select_part(ds, pool_part(conf, ds), &all, err);
         if (st == VB_OK)
-            st = strat_take(&all, ds->labels, ds->n_classes,
-                            (size_t)llround(conf->test_fraction * (double)all.n), rng, 1, &b, &a, err);
+            st = take(&all, ds, (size_t)llround(conf->test_fraction * (double)all.n), rng, 1, &b, &a, err);
         if (st == VB_OK)
             st = make_fold(&s->folds[0], "holdout", VB_FOLD_HOLDOUT, a, b, conf, ds, 0, err);
     } else if (conf->protocol == VB_PROTO_OFFICIAL) {
@@ -345,35 +572,15 @@ vb_status vb_split_make(const vb_split_conf *conf, const vb_dataset *ds, vb_spli
         }
     } else {
         st = kfold_pool(conf, ds, rng, &all, err);
-        size_t *count = st == VB_OK ? vb_calloc((size_t)ds->n_classes, sizeof *count, err) : NULL;
-        if (st == VB_OK && !count)
-            st = VB_ERR_NOMEM;
-        for (size_t i = 0; st == VB_OK && i < all.n; i++)
-            count[ds->labels[all.v[i]]]++;
-        for (int c = 0; st == VB_OK && c < ds->n_classes; c++)
-            if (count[c] > 0 && count[c] < (size_t)conf->k)
-                st = vb_fail(err, VB_ERR_DATA, "class '%s' has %zu samples, fewer than the k = %d folds; lower k",
-                             ds->classes[c], count[c], conf->k);
-        free(count);
+        if (st == VB_OK)
+            st = check_kfold_pool(&all, ds, conf->k, err);
         for (int r = 0; st == VB_OK && r < conf->repeats; r++) {
-            /* Per class, shuffled members go round-robin to the folds; each
-             * class starts where the previous one stopped, so fold sizes
-             * differ by at most one. */
             vb_rng *rr = vb_rng_new(vb_seed_derive(conf->seed, "kfold", (uint64_t)r));
             size_t *fold_of = vb_calloc(ds->n, sizeof *fold_of, err);
-            ilist byclass = {vb_calloc(all.n, sizeof(size_t), err), 0};
-            if (!rr || !fold_of || !byclass.v)
+            if (!rr || !fold_of)
                 st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
-            size_t next = 0;
-            for (int c = 0; st == VB_OK && c < ds->n_classes; c++) {
-                byclass.n = 0;
-                for (size_t i = 0; i < all.n; i++)
-                    if (ds->labels[all.v[i]] == c)
-                        byclass.v[byclass.n++] = all.v[i];
-                vb_rng_shuffle(rr, byclass.v, byclass.n);
-                for (size_t j = 0; j < byclass.n; j++)
-                    fold_of[byclass.v[j]] = (next++) % (size_t)conf->k;
-            }
+            if (st == VB_OK)
+                st = deal_folds(&all, ds, conf->k, rr, fold_of, err);
             for (int f = 0; st == VB_OK && f < conf->k; f++) {
                 ilist tr = {vb_calloc(all.n, sizeof(size_t), err), 0}, te = {vb_calloc(all.n, sizeof(size_t), err), 0};
                 if (!tr.v || !te.v) {
@@ -399,7 +606,6 @@ vb_status vb_split_make(const vb_split_conf *conf, const vb_dataset *ds, vb_spli
                 s->folds[fi].repeat = conf->repeats > 1 ? r + 1 : 0;
                 s->folds[fi].number = f + 1;
             }
-            free(byclass.v);
             free(fold_of);
             vb_rng_free(rr);
         }
