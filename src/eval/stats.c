@@ -248,14 +248,9 @@ double vb_log_loss(const int *truth, const float *probs, size_t n, int k)
     return total / (double)n;
 }
 
-void vb_mcnemar_test(const int *truth, const int *pred_a, const int *pred_b, size_t n, vb_mcnemar *out)
+/* The statistic and exact p-value from the discordant counts b and c. */
+static void mcnemar_from_counts(size_t b, size_t c, vb_mcnemar *out)
 {
-    size_t b = 0, c = 0;
-    for (size_t i = 0; i < n; i++) {
-        int ra = pred_a[i] == truth[i], rb = pred_b[i] == truth[i];
-        b += ra && !rb;
-        c += !ra && rb;
-    }
     out->b = b;
     out->c = c;
     size_t m = b + c;
@@ -270,6 +265,29 @@ void vb_mcnemar_test(const int *truth, const int *pred_a, const int *pred_b, siz
     size_t lo = b < c ? b : c;
     double p = 2 * gsl_cdf_binomial_P((unsigned)lo, 0.5, (unsigned)m);
     out->p = p > 1 ? 1 : p;
+}
+
+void vb_mcnemar_test(const int *truth, const int *pred_a, const int *pred_b, size_t n, vb_mcnemar *out)
+{
+    size_t b = 0, c = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ra = pred_a[i] == truth[i], rb = pred_b[i] == truth[i];
+        b += ra && !rb;
+        c += !ra && rb;
+    }
+    mcnemar_from_counts(b, c, out);
+}
+
+/* Any nonzero byte is "right". */
+void vb_mcnemar_correct(const uint8_t *right_a, const uint8_t *right_b, size_t n, vb_mcnemar *out)
+{
+    size_t b = 0, c = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ra = right_a[i] != 0, rb = right_b[i] != 0;
+        b += ra && !rb;
+        c += !ra && rb;
+    }
+    mcnemar_from_counts(b, c, out);
 }
 
 void vb_mean_sd(const double *x, size_t n, double *mean, double *sd)

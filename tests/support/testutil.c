@@ -68,3 +68,18 @@ float *tu_blobs(int k, size_t n_per, size_t d, double sep, uint64_t seed, int **
     vb_rng_free(rng);
     return X;
 }
+
+vb_taxonomy *tu_taxonomy(int n_leaves, int n_nodes, const char *const *names, const int *parent)
+{
+    vb_error err = {0};
+    vb_taxonomy *t = vb_taxonomy_new(n_leaves, n_nodes, &err);
+    if (!t)
+        fail_msg("%s", err.msg);
+    for (int i = 0; i < n_nodes; i++) {
+        t->names[i] = names[i] ? vb_strdup(names[i], &err) : NULL;
+        if (names[i] && !t->names[i])
+            fail_msg("%s", err.msg);
+        t->parent[i] = parent[i];
+    }
+    return t;
+}

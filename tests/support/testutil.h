@@ -6,6 +6,7 @@
 #define VB_TESTUTIL_H
 
 #include "visbench/core.h"
+#include "visbench/taxonomy.h"
 
 /* Writes bytes to a file (fails the test on error). */
 void tu_write_file(const char *path, const void *data, size_t len);
@@ -20,6 +21,21 @@ void tu_remove_tree(const char *path);
  * at sep * e_(c mod d) (+ sep for c >= d), unit variance. Rows are
  * interleaved by class. Returns X (k*n_per x d); *y receives labels. */
 float *tu_blobs(int k, size_t n_per, size_t d, double sep, uint64_t seed, int **y);
+
+/* A taxonomy of n_nodes named nodes (leaves first) with the given parents
+ * (-1: top level), not yet finished (fails the test when it cannot be
+ * allocated). */
+vb_taxonomy *tu_taxonomy(int n_leaves, int n_nodes, const char *const *names, const int *parent);
+
+/* assert_float_equal, which a NaN passes (no comparison with NaN is
+ * true); this one fails on a NaN. */
+#define tu_assert_near(a, b, eps)                                                              \
+    do {                                                                                       \
+        double tu_a_ = (a), tu_b_ = (b);                                                       \
+        if (tu_a_ != tu_a_)                                                                    \
+            fail_msg("%s is NaN, expected %g", #a, tu_b_);                                     \
+        assert_float_equal(tu_a_, tu_b_, (eps));                                               \
+    } while (0)
 
 /* Asserts that st is not VB_OK and that err->msg contains `needle`. */
 #define tu_assert_fails_with(st, err, needle)                                                  \
