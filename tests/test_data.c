@@ -21,15 +21,7 @@
 
 /* ---- helpers ----------------------------------------------------------- */
 
-/* Asserts a failure with exactly this status and this message. */
-#define expect_error(call, err, status, text)                                                  \
-    do {                                                                                       \
-        vb_status st_ = (call);                                                                \
-        if (st_ != (status))                                                                   \
-            fail_msg("status %s (%s), expected %s", vb_status_name(st_), (err).msg,            \
-                     vb_status_name(status));                                                  \
-        assert_string_equal((err).msg, (text));                                                \
-    } while (0)
+#define expect_error tu_expect_error /* support/testutil.h */
 
 static void mkdir_p(const char *path)
 {
@@ -826,7 +818,8 @@ static void test_folder_layout_errors(void **state)
     /* a folder inside a class folder */
     mkdir_p("lay/ant/more");
     expect_error(vb_dataset_load_path("lay", &ds, &err), err, VB_ERR_DATA,
-                 "lay/ant/more: nested folder inside a class folder; move its images up");
+                 "lay/ant/more: a folder beside the images of lay/ant (c.png); a folder holds the images of one "
+                 "class, or folders of classes (a hierarchy), not both");
     tu_remove_tree("lay/ant/more");
 
     /* images but no class folders */
@@ -1091,15 +1084,7 @@ static void test_cifar_errors(void **state)
 
 /* ---- synthetic ---------------------------------------------------------- */
 
-static int files_equal(const char *a, const char *b)
-{
-    size_t la, lb;
-    char *da = tu_read_file(a, &la), *db = tu_read_file(b, &lb);
-    int eq = la == lb && memcmp(da, db, la) == 0;
-    free(da);
-    free(db);
-    return eq;
-}
+#define files_equal tu_files_equal
 
 static void test_synth_write_and_load(void **state)
 {

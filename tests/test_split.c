@@ -17,14 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define expect_error(call, err, status, text)                                                  \
-    do {                                                                                       \
-        vb_status st_ = (call);                                                                \
-        if (st_ != (status))                                                                   \
-            fail_msg("status %s (%s), expected %s", vb_status_name(st_), (err).msg,            \
-                     vb_status_name(status));                                                  \
-        assert_string_equal((err).msg, (text));                                                \
-    } while (0)
+#define expect_error tu_expect_error /* support/testutil.h */
 
 /* ---- fixtures ----------------------------------------------------------- */
 

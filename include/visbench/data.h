@@ -129,14 +129,30 @@ typedef struct vb_synth_opts {
     int clutter;       /* distracting strokes per image */
     uint64_t seed;
     int test_per_class; /* > 0: write train/ and test/ folders */
+    /* Multilabel: classes x per_class images (and classes x test_per_class
+     * for the test part) of 1..3 different shapes at places apart, none
+     * in 5% of them, as DIR/images/NNNNNN.png with a CSV manifest of label
+     * sets (labels.csv, or train.csv and test.csv). */
+    int multilabel;
+    /* Hierarchical: the class folders grouped by shape family,
+     * DIR/<family>/<class>/ (round: circle, ring, dots, hexagon; angular:
+     * square, triangle, cross, star; texture: stripes, checker). */
+    int hierarchy;
 } vb_synth_opts;
 
 extern const vb_synth_opts vb_synth_defaults;
-/* Writes DIR/<class>/<class>_NNNN.png (or DIR/train/..., DIR/test/...) and
- * DIR/dataset.yaml describing them. */
+/* Writes DIR/<class>/<class>_NNNN.png (or DIR/train/..., DIR/test/...;
+ * DIR/<family>/<class>/... with hierarchy; the manifest and images/ with
+ * multilabel) and DIR/dataset.yaml describing them. */
 vb_status vb_synth_write(const vb_synth_opts *opts, const char *dir, vb_error *err);
 /* Renders one image of class k (the same pixels vb_synth_write saves). */
 vb_status vb_synth_render(const vb_synth_opts *opts, int k, vb_rng *rng, vb_image *dst, vb_error *err);
+/* Renders one multilabel image: shape k (k >= 0) and up to two others, or
+ * (k < 0) none with probability 5%, else 1..3 shapes, of the first
+ * opts->classes; labels (opts->classes bytes) receives 1 for each shape
+ * drawn. */
+vb_status vb_synth_render_set(const vb_synth_opts *opts, int k, vb_rng *rng, vb_image *dst, uint8_t *labels,
+                              vb_error *err);
 const char *vb_synth_class_name(int k);
 
 #endif

@@ -29,7 +29,13 @@ static int info(int argc, char **argv)
         printf("size      varies: %d..%d x %d..%d (add a resize step)", wmin, wmax, hmin, hmax);
     }
     printf(", %s\n", ds->fixed_c == 1 ? "grey" : ds->fixed_c == 3 ? "RGB" : "grey and RGB mixed");
-    printf("split     %s\n\n", ds->part ? "official train and test parts" : "none (use holdout or kfold)");
+    printf("split     %s\n", ds->part ? "official train and test parts" : "none (use holdout or kfold)");
+    if (ds->task == VB_TASK_MULTILABEL)
+        printf("task      multilabel (%zu image%s without a label; counts are images with the label)\n", ds->n_empty,
+               ds->n_empty == 1 ? "" : "s");
+    else if (ds->task == VB_TASK_HIER)
+        printf("task      hierarchical (%d levels, %d groups)\n", ds->tax->max_depth, ds->tax->n_nodes - ds->tax->n_leaves);
+    printf("\n");
     size_t *all = calloc((size_t)ds->n_classes, sizeof *all), *tr = calloc((size_t)ds->n_classes, sizeof *tr),
            *te = calloc((size_t)ds->n_classes, sizeof *te);
     if (!all || !tr || !te) {
@@ -95,8 +101,9 @@ static int synth(int argc, char **argv)
         {"size", required_argument, 0, 's'},      {"color", no_argument, 0, 'C'},
         {"noise", required_argument, 0, 'N'},     {"clutter", required_argument, 0, 'k'},
         {"seed", required_argument, 0, 'S'},      {"force", no_argument, 0, 'F'},
+        {"multilabel", no_argument, 0, 'M'},      {"hierarchy", no_argument, 0, 'H'},
         {0, 0, 0, 0}};
-    int c, rc, force = 0;
+    int c, rc, force = 0, size_given = 0;
     long v;
     double d;
     optind = 1;
@@ -107,7 +114,9 @@ static int synth(int argc, char **argv)
         case 'c': if ((rc = number("--classes", optarg, 2, 10, &v))) return rc; o.classes = (int)v; break;
         case 'n': if ((rc = number("--per-class", optarg, 1, 1000000, &v))) return rc; o.per_class = (int)v; break;
         case 't': if ((rc = number("--test-per-class", optarg, 0, 1000000, &v))) return rc; o.test_per_class = (int)v; break;
-        case 's': if ((rc = number("--size", optarg, 8, 4096, &v))) return rc; o.size = (int)v; break;
+        case 's': if ((rc = number("--size", optarg, 8, 4096, &v))) return rc; o.size = (int)v; size_given = 1; break;
+        case 'M': o.multilabel = 1; break;
+        case 'H': o.hierarchy = 1; break;
         case 'C': o.color = 1; break;
         case 'N':
             if (!vb_parse_double(optarg, &d) || !(d >= 0 && d <= 1))
@@ -123,14 +132,23 @@ static int synth(int argc, char **argv)
         return cli_usage("dataset synth", "needs --out DIR");
     if (optind < argc)
         return cli_usage("dataset synth", "unexpected argument '%s'", argv[optind]);
+    if (o.multilabel && o.hierarchy)
+        return cli_usage("dataset synth", "--multilabel or --hierarchy, not both");
+    if (o.multilabel && !size_given)
+        o.size = 48; /* room for three shapes */
     vb_error err = {0};
     if (!force && (rc = refuse_nonempty("dataset synth", out)))
         return rc;
     if (vb_synth_write(&o, out, &err) != VB_OK)
         return cli_error(&err);
-    printf("wrote %d classes x %d images (%dx%d %s)%s to %s; descriptor %s/dataset.yaml\n", o.classes, o.per_class,
-           o.size, o.size, o.color ? "RGB" : "grey",
-           o.test_per_class ? " plus a test part" : "", out, out);
+    if (o.multilabel)
+        printf("wrote %d multilabel images of %d shapes (%dx%d %s)%s to %s; descriptor %s/dataset.yaml\n",
+               o.classes * o.per_class, o.classes, o.size, o.size, o.color ? "RGB" : "grey",
+               o.test_per_class ? " plus a test part" : "", out, out);
+    else
+        printf("wrote %d classes x %d images (%dx%d %s)%s%s to %s; descriptor %s/dataset.yaml\n", o.classes,
+               o.per_class, o.size, o.size, o.color ? "RGB" : "grey", o.test_per_class ? " plus a test part" : "",
+               o.hierarchy ? " in shape families" : "", out, out);
     return VB_EXIT_OK;
 }
 

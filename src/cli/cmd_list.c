@@ -95,7 +95,7 @@ int cmd_list(int argc, char **argv)
     }
     const char *only = optind < argc ? argv[optind] : NULL;
     static kind kinds[7] = {
-        {.key = "datasets", .title = "Dataset formats", .usage = "dataset: {format: NAME, ...} or a descriptor file with these keys"},
+        {.key = "datasets", .title = "Dataset formats", .usage = "dataset: {format: NAME, ...} or a descriptor file with these keys (and name, hierarchy)"},
         {.key = "split", .title = "Split", .usage = "split: {...}"},
         {.key = "preprocess", .title = "Preprocessing ops", .usage = "preprocess: [NAME, {NAME: {param: value}}, ...]"},
         {.key = "features", .title = "Feature extractors", .usage = "features: [{NAME: {param: value}}, ...]  (several = concatenated)"},

@@ -15,7 +15,7 @@ typedef struct cmd_help {
     const char *usage;   /* after "visbench " */
     const char *summary; /* one line for the overview */
     const char *text;    /* what it does */
-    cmd_opt opts[12];
+    cmd_opt opts[16];
     const char *example;
 } cmd_help;
 
@@ -99,6 +99,7 @@ static const cmd_help commands[] = {
      "dataset info DATASET\n"
      "       visbench dataset synth --out DIR [--classes N] [--per-class N] [--test-per-class N]\n"
      "                [--size S] [--color] [--noise SIGMA] [--clutter N] [--seed S] [--force]\n"
+     "                [--multilabel | --hierarchy]\n"
      "       visbench dataset export DATASET --out DIR [--part all|train|test]",
      "inspect, generate or export datasets",
      "info: classes, counts per part and image size of a descriptor or an image folder.\n"
@@ -114,6 +115,8 @@ static const cmd_help commands[] = {
       {"--clutter N", "synth: distracting strokes per image (default: 2)"},
       {"--seed S", "synth: the seed (default: 1)"},
       {"--force", "synth: write into a folder that is not empty (default: refuse)"},
+      {"--multilabel", "synth: images of 1..3 shapes (none in 5%), a CSV manifest of label sets (size 48 unless --size)"},
+      {"--hierarchy", "synth: class folders grouped by shape family (round, angular, texture)"},
       {"--part P", "export: all, train or test (default: all)"}},
      "visbench dataset synth --out shapes --classes 4 --per-class 30"},
     {"model", "model info MODEL [--json]", "what a saved model is and how it was made",

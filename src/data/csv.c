@@ -1,6 +1,7 @@
 /* CSV manifests: lines of "path,label" (an optional header line
  * "path,label" is skipped). Image paths are relative to the CSV file;
- * fields may be double-quoted. */
+ * fields may be double-quoted. With multilabel: true the label field holds
+ * a set of labels, "dog;car" (label_separator), or none when it is empty. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -17,12 +18,26 @@ static const vb_param_def csv_params[] = {
      .help = "class names in label order (default: the labels found, sorted)"},
     {.name = "skip_invalid", .type = VB_PT_BOOL, .def = "false",
      .help = "skip files that are not readable images, with a warning for each"},
+    {.name = "multilabel", .type = VB_PT_BOOL, .def = "false",
+     .help = "the label field is a set of labels (path,\"dog;car\"), empty for an image without labels"},
+    {.name = "label_separator", .type = VB_PT_STRING, .def = ";",
+     .help = "multilabel: what separates the labels of a field (labels are trimmed of spaces)"},
+    {.name = "empty_labels", .type = VB_PT_ENUM, .def = "allow", .choices = "allow|error",
+     .help = "multilabel: an empty label field is an image without labels (allow) or an error"},
 };
 
 typedef struct row {
-    char *path, *label;
+    char *path; /* its labels are row i of csv_opts.ls */
     uint8_t part;
+    int line;
 } row;
+
+/* How labels are read into ls: one per line as it is written, or sets. */
+typedef struct csv_opts {
+    int multilabel, empty_error;
+    const char *sep;
+    vb_labelsets *ls;
+} csv_opts;
 
 /* Splits one CSV line into at most 2 fields, handling "quoted, fields". */
 static int split_line(char *line, char *fields[2], int *nf)
@@ -68,7 +83,24 @@ static int split_line(char *line, char *fields[2], int *nf)
     return 1;
 }
 
-static vb_status read_csv(const char *csv, uint8_t part, row **rows, size_t *n, size_t *cap, vb_error *err)
+/* The labels of a row, into o->ls. */
+static vb_status row_labels(const csv_opts *o, const char *csv, int lineno, const char *path, const char *field,
+                            vb_error *err)
+{
+    if (!o->multilabel)
+        return vb_labelsets_add_one(o->ls, field, err);
+    size_t count;
+    vb_status st = vb_labelsets_add(o->ls, field, o->sep, 0, csv, lineno, &count, err);
+    if (st == VB_OK && count == 0 && o->empty_error)
+        st = vb_fail(err, VB_ERR_DATA,
+                     "%s:%d: no labels for %s (empty_labels: error); give the image its labels, or set "
+                     "empty_labels: allow for images without labels",
+                     csv, lineno, path);
+    return st;
+}
+
+static vb_status read_csv(const char *csv, uint8_t part, const csv_opts *o, row **rows, size_t *n, size_t *cap,
+                          vb_error *err)
 {
     char *text;
     size_t len;
@@ -117,10 +149,12 @@ static vb_status read_csv(const char *csv, uint8_t part, row **rows, size_t *n, 
             break;
         }
         free(orig);
-        if (added == 0 && strcasecmp(f[0], "path") == 0 && strcasecmp(f[1], "label") == 0)
+        if (added == 0 && strcasecmp(f[0], "path") == 0 &&
+            (strcasecmp(f[1], "label") == 0 || (o->multilabel && strcasecmp(f[1], "labels") == 0)))
             continue;
-        if (!*f[0] || !*f[1]) {
-            st = vb_fail(err, VB_ERR_FORMAT, "%s:%d: empty path or label", csv, lineno);
+        if (!*f[0] || (!o->multilabel && !*f[1])) {
+            st = vb_fail(err, VB_ERR_FORMAT, o->multilabel ? "%s:%d: empty path" : "%s:%d: empty path or label", csv,
+                         lineno);
             break;
         }
         if (*n == VB_DATA_MAX_IMAGES) {
@@ -139,12 +173,14 @@ static vb_status read_csv(const char *csv, uint8_t part, row **rows, size_t *n, 
         }
         row *r = &(*rows)[*n];
         r->path = vb_path_join(dir, f[0]);
-        r->label = strdup(f[1]);
         r->part = part;
-        if (!r->path || !r->label) {
-            free(r->path);
-            free(r->label);
+        r->line = lineno;
+        if (!r->path) {
             st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+            break;
+        }
+        if ((st = row_labels(o, csv, lineno, f[0], f[1], err)) != VB_OK) {
+            free(r->path);
             break;
         }
         (*n)++;
@@ -157,16 +193,21 @@ static vb_status read_csv(const char *csv, uint8_t part, row **rows, size_t *n, 
     return st;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-typedef struct named {
-    const char *name;
-    size_t k;
-} named;
-
-static int cmp_named(const void *a, const void *b)
+/* The given classes (checked for duplicates), or none. */
+static vb_status given_classes(const vb_params *p, const char *const **names, size_t *n, vb_error *err)
 {
-    return strcmp(((const named *)a)->name, ((const named *)b)->name);
+    const vb_pvalue *v = vb_param(p, "classes");
+    *names = NULL;
+    *n = 0;
+    if (!v->given)
+        return VB_OK;
+    for (size_t k = 0; k < v->n; k++)
+        for (size_t j = 0; j < k; j++)
+            if (strcmp(v->strs[k], v->strs[j]) == 0)
+                return vb_param_fail(p, "classes", err, "class name '%s' appears twice", v->strs[k]);
+    *names = (const char *const *)v->strs;
+    *n = v->n;
+    return VB_OK;
 }
 
 static vb_status csv_load(const vb_params *p, const char *base_dir, vb_dataset **out, vb_error *err)
@@ -177,76 +218,66 @@ static vb_status csv_load(const vb_params *p, const char *base_dir, vb_dataset *
         return vb_param_fail(p, path ? "path" : "train", err, "give either path or train (and optionally test)");
     if (test && !train)
         return vb_param_fail(p, "test", err, "test needs train");
+    vb_labelsets ls = {0};
+    csv_opts o = {.ls = &ls};
+    const char *const *given;
+    size_t n_given;
+    vb_status st = vb_labelsets_opts(p, &o.multilabel, &o.sep, &o.empty_error, err);
+    if (st == VB_OK)
+        st = given_classes(p, &given, &n_given, err);
+    if (st != VB_OK)
+        return st;
     row *rows = NULL;
     size_t n = 0, cap = 0;
     char *files[2] = {vb_path_join(base_dir, path ? path : train), test ? vb_path_join(base_dir, test) : NULL};
-    vb_status st = files[0] && (!test || files[1]) ? VB_OK : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    if (!files[0] || (test && !files[1]))
+        st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
     if (st == VB_OK)
-        st = read_csv(files[0], test ? VB_PART_TRAIN : VB_PART_NONE, &rows, &n, &cap, err);
+        st = read_csv(files[0], test ? VB_PART_TRAIN : VB_PART_NONE, &o, &rows, &n, &cap, err);
     if (st == VB_OK && test)
-        st = read_csv(files[1], VB_PART_TEST, &rows, &n, &cap, err);
+        st = read_csv(files[1], VB_PART_TEST, &o, &rows, &n, &cap, err);
 
     /* Class names: the given list, or the distinct labels sorted. */
-    const vb_pvalue *given = vb_param(p, "classes");
     char **names = NULL;
-    size_t n_names = 0;
-    if (st == VB_OK) {
-        names = calloc(given->given ? given->n : n, sizeof *names);
-        if (!names)
-            st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    }
-    if (st == VB_OK && given->given) {
-        for (size_t k = 0; k < given->n && st == VB_OK; k++) {
-            for (size_t j = 0; j < k && st == VB_OK; j++)
-                if (strcmp(given->strs[k], given->strs[j]) == 0)
-                    st = vb_param_fail(p, "classes", err, "class name '%s' appears twice", given->strs[k]);
-            names[n_names++] = given->strs[k];
-        }
-    } else if (st == VB_OK) {
-        for (size_t i = 0; i < n; i++)
-            names[n_names++] = rows[i].label;
-        qsort(names, n_names, sizeof *names, cmp_str);
-        size_t u = 0;
-        for (size_t i = 0; i < n_names; i++)
-            if (u == 0 || strcmp(names[u - 1], names[i]) != 0)
-                names[u++] = names[i];
-        n_names = u;
-    }
-    /* Labels to class indices by binary search: a manifest of a million
-     * distinct labels must not cost a million squared comparisons. */
-    vb_file_item *items = st == VB_OK ? calloc(n ? n : 1, sizeof *items) : NULL;
-    named *by_name = st == VB_OK ? calloc(n_names ? n_names : 1, sizeof *by_name) : NULL;
-    if (st == VB_OK && (!items || !by_name))
-        st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    for (size_t k = 0; st == VB_OK && k < n_names; k++)
-        by_name[k] = (named){names[k], k};
+    size_t n_names = 0, unknown = SIZE_MAX;
     if (st == VB_OK)
-        qsort(by_name, n_names, sizeof *by_name, cmp_named);
+        st = vb_labelsets_classes(&ls, given, n_given, &names, &n_names, &unknown, err);
+    if (st == VB_OK && unknown != SIZE_MAX) {
+        const row *r = &rows[vb_labelsets_row_of(&ls, unknown)];
+        const char *file = r->part == VB_PART_TEST ? files[1] : files[0];
+        if (o.multilabel)
+            st = vb_fail(err, VB_ERR_DATA, "%s:%d: label '%s' is not in the classes list", file, r->line,
+                         ls.names[unknown]);
+        else
+            st = vb_fail(err, VB_ERR_DATA, "%s: label '%s' of %s is not in the classes list", file,
+                         ls.names[unknown], r->path);
+    }
+    if (st == VB_OK && o.multilabel && n_names == 0)
+        st = vb_fail(err, VB_ERR_DATA, "%s: no image has a label", files[0]);
+    vb_file_item *items = st == VB_OK ? vb_calloc(n ? n : 1, sizeof *items, err) : NULL;
+    size_t *src = st == VB_OK ? vb_calloc(n ? n : 1, sizeof *src, err) : NULL;
+    if (st == VB_OK && (!items || !src))
+        st = VB_ERR_NOMEM;
     for (size_t i = 0; st == VB_OK && i < n; i++) {
-        named key = {rows[i].label, 0};
-        const named *hit = bsearch(&key, by_name, n_names, sizeof *by_name, cmp_named);
-        size_t k = hit ? hit->k : n_names;
-        if (k == n_names)
-            st = vb_fail(err, VB_ERR_DATA, "%s: label '%s' of %s is not in the classes list",
-                         rows[i].part == VB_PART_TEST ? files[1] : files[0], rows[i].label, rows[i].path);
         items[i].path = rows[i].path;
-        items[i].label = (int)k;
+        items[i].label = o.multilabel ? 0 : ls.cls[i]; /* single-label: one label per row */
         items[i].part = rows[i].part;
     }
     vb_dataset *ds = NULL;
     if (st == VB_OK)
-        st = vb_data_decode_files(items, n, test != NULL, vb_param_bool(p, "skip_invalid"), &ds, err);
+        st = vb_data_decode_files(items, n, test != NULL, vb_param_bool(p, "skip_invalid"), &ds, src, err);
     if (st == VB_OK)
         st = vb_dataset_set_classes(ds, (const char *const *)names, (int)n_names, err);
+    if (st == VB_OK && o.multilabel)
+        st = vb_labelsets_apply(&ls, src, ds, err);
     if (st == VB_OK)
         st = vb_dataset_check_classes(ds, files[0], err);
     free(items);
-    free(by_name);
+    free(src);
     free(names);
-    for (size_t i = 0; i < n; i++) {
+    vb_labelsets_free(&ls);
+    for (size_t i = 0; i < n; i++)
         free(rows[i].path);
-        free(rows[i].label);
-    }
     free(rows);
     free(files[0]);
     free(files[1]);
@@ -261,6 +292,10 @@ static vb_status csv_load(const vb_params *p, const char *base_dir, vb_dataset *
 const vb_loader_vt vb_loader_csv = {
     .info = {.name = "csv",
              .help = "CSV manifest of path,label lines; paths relative to the CSV file",
+             .doc = "Classes are the labels found, sorted (or the classes list). With multilabel: true each "
+                    "label field is a set of labels separated by label_separator (\"dog;car\"), trimmed of "
+                    "spaces, each label at most once; an empty field is an image without labels (counted; an "
+                    "error with empty_labels: error). A header line path,label (or path,labels) is skipped.",
              .params = csv_params,
              .n_params = sizeof csv_params / sizeof csv_params[0]},
     .load = csv_load,

@@ -7,6 +7,27 @@
 #include <string.h>
 #include <sys/stat.h>
 
+const char *vb_task_name(vb_task t)
+{
+    switch (t) {
+    case VB_TASK_SINGLE: return "single-label";
+    case VB_TASK_MULTILABEL: return "multilabel";
+    case VB_TASK_HIER: return "hierarchical";
+    }
+    return "unknown";
+}
+
+int vb_task_parse(const char *s, vb_task *t)
+{
+    static const vb_task all[] = {VB_TASK_SINGLE, VB_TASK_MULTILABEL, VB_TASK_HIER};
+    for (size_t i = 0; s && i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(s, vb_task_name(all[i])) == 0) {
+            *t = all[i];
+            return 1;
+        }
+    return 0;
+}
+
 vb_dataset *vb_dataset_new(size_t n, int with_part, vb_error *err)
 {
     vb_dataset *ds = vb_calloc(1, sizeof *ds, err);
@@ -59,6 +80,8 @@ void vb_dataset_free(vb_dataset *ds)
     free(ds->w);
     free(ds->h);
     free(ds->c);
+    free(ds->Y);
+    vb_taxonomy_free(ds->tax);
     free(ds->name);
     free(ds->source);
     free(ds);
@@ -116,14 +139,18 @@ uint64_t vb_dataset_hash(const vb_dataset *ds)
     h = vb_hash64(ds->labels, ds->n * sizeof *ds->labels, h);
     if (ds->part)
         h = vb_hash64(ds->part, ds->n, h);
-    /* a multilabel set's labels are its label sets (labels[] is only the
-     * first of each); single-label hashes stay what they were */
+    /* Label sets and the taxonomy; a single-label dataset hashes as it did
+     * before there were tasks, so stores keep recognising it. */
     if (ds->task != VB_TASK_SINGLE) {
         uint32_t task = (uint32_t)ds->task;
         h = vb_hash64(&task, sizeof task, h);
     }
-    if (ds->task == VB_TASK_MULTILABEL && ds->Y && ds->n_classes > 0)
+    if (ds->Y)
         h = vb_hash64(ds->Y, ds->n * (size_t)ds->n_classes, h);
+    if (ds->tax) {
+        uint64_t th = vb_taxonomy_hash(ds->tax);
+        h = vb_hash64(&th, sizeof th, h);
+    }
     for (size_t i = 0; i < ds->n; i++) {
         uint32_t shape[3] = {ds->w[i], ds->h[i], ds->c[i]};
         h = vb_hash64(shape, sizeof shape, h);
@@ -148,10 +175,17 @@ uint64_t vb_dataset_hash(const vb_dataset *ds)
 
 void vb_dataset_class_counts(const vb_dataset *ds, int part, size_t *counts)
 {
-    memset(counts, 0, (size_t)ds->n_classes * sizeof *counts);
-    for (size_t i = 0; i < ds->n; i++)
-        if (part == VB_PART_NONE || (ds->part && ds->part[i] == part))
+    size_t K = (size_t)ds->n_classes;
+    memset(counts, 0, K * sizeof *counts);
+    for (size_t i = 0; i < ds->n; i++) {
+        if (part != VB_PART_NONE && !(ds->part && ds->part[i] == part))
+            continue;
+        if (ds->Y) /* multilabel: the images that carry each label */
+            for (size_t k = 0; k < K; k++)
+                counts[k] += ds->Y[i * K + k];
+        else
             counts[ds->labels[i]]++;
+    }
 }
 
 vb_status vb_dataset_check_classes(const vb_dataset *ds, const char *where, vb_error *err)
@@ -162,7 +196,11 @@ vb_status vb_dataset_check_classes(const vb_dataset *ds, const char *where, vb_e
     vb_dataset_class_counts(ds, ds->part ? VB_PART_TRAIN : VB_PART_NONE, counts);
     vb_status st = VB_OK;
     for (int k = 0; k < ds->n_classes && st == VB_OK; k++)
-        if (counts[k] == 0)
+        if (counts[k] == 0 && ds->Y)
+            st = vb_fail(err, VB_ERR_DATA,
+                         "%s: label '%s' is on no readable training image; add images with it or remove it", where,
+                         ds->classes[k]);
+        else if (counts[k] == 0)
             st = vb_fail(err, VB_ERR_DATA, "%s: class '%s' has no readable training images; add images or remove it",
                          where, ds->classes[k]);
     free(counts);
@@ -265,7 +303,7 @@ vb_status vb_dataset_load_node(const vb_node *node, const char *base_dir, vb_dat
         return st;
 
     /* The loader's parameters are the descriptor's keys other than name and
-     * format: parse them from a view of the mapping without those two. */
+     * format: parse them from a view of the mapping without those two... */
     vb_node view = *node;
     view.keys = calloc(node->n ? node->n : 1, sizeof *view.keys);
     view.items = calloc(node->n ? node->n : 1, sizeof *view.items);
@@ -275,8 +313,11 @@ vb_status vb_dataset_load_node(const vb_node *node, const char *base_dir, vb_dat
         return vb_fail(err, VB_ERR_NOMEM, "out of memory");
     }
     view.n = 0;
+    /* ... and without hierarchy, which applies to every format (below). */
+    const vb_node *hier = vb_node_get(node, "hierarchy");
     for (size_t i = 0; i < node->n; i++)
-        if (strcmp(node->keys[i]->text, "name") != 0 && strcmp(node->keys[i]->text, "format") != 0) {
+        if (strcmp(node->keys[i]->text, "name") != 0 && strcmp(node->keys[i]->text, "format") != 0 &&
+            strcmp(node->keys[i]->text, "hierarchy") != 0) {
             view.keys[view.n] = node->keys[i];
             view.items[view.n++] = node->items[i];
         }
@@ -294,6 +335,10 @@ vb_status vb_dataset_load_node(const vb_node *node, const char *base_dir, vb_dat
     if (ds->n == 0) {
         vb_dataset_free(ds);
         return vb_node_fail(node, err, "the dataset has no images");
+    }
+    if (hier && (st = vb_data_hierarchy(hier, ds, err)) != VB_OK) {
+        vb_dataset_free(ds);
+        return st;
     }
     free(ds->name);
     ds->name = vb_strdup(name_text ? name_text : format, err);

@@ -19,6 +19,22 @@ const char *vb_data_missing_hint(const char *path)
     return "; check the path (relative paths start at the descriptor's folder)";
 }
 
+vb_status vb_data_grow(void *arr, size_t *cap, size_t n, size_t size, size_t first, vb_error *err)
+{
+    if (n < *cap)
+        return VB_OK;
+    size_t nc = *cap ? *cap * 2 : first, bytes;
+    if (nc <= n)
+        nc = n + 1;
+    void *old, *p;
+    memcpy(&old, arr, sizeof old); /* arr is a T **, whatever T */
+    if (!vb_mul_ok(nc, size, &bytes) || !(p = realloc(old, bytes)))
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    memcpy(arr, &p, sizeof p);
+    *cap = nc;
+    return VB_OK;
+}
+
 void vb_data_free_names(char **names, int *is_dir, size_t n)
 {
     for (size_t i = 0; names && i < n; i++)
@@ -80,7 +96,7 @@ vb_status vb_data_list_dir(const char *dir, char ***names_out, int **is_dir_out,
 }
 
 vb_status vb_data_decode_files(const vb_file_item *items, size_t n, int with_part, int skip_invalid,
-                               vb_dataset **out, vb_error *err)
+                               vb_dataset **out, size_t *src, vb_error *err)
 {
     *out = NULL;
     uint8_t **px = vb_calloc(n, sizeof *px, err);
@@ -138,6 +154,8 @@ vb_status vb_data_decode_files(const vb_file_item *items, size_t n, int with_par
         ds->h[j] = (uint16_t)wh[3 * i + 1];
         ds->c[j] = (uint8_t)wh[3 * i + 2];
         ds->labels[j] = items[i].label;
+        if (src)
+            src[j] = i;
         if (with_part)
             ds->part[j] = items[i].part;
         if (!(ds->paths[j] = vb_strdup(items[i].path, err)))

@@ -32,6 +32,16 @@ char *tu_read_file(const char *path, size_t *len)
     return data;
 }
 
+int tu_files_equal(const char *a, const char *b)
+{
+    size_t la, lb;
+    char *da = tu_read_file(a, &la), *db = tu_read_file(b, &lb);
+    int eq = la == lb && memcmp(da, db, la) == 0;
+    free(da);
+    free(db);
+    return eq;
+}
+
 int tu_exists(const char *path)
 {
     struct stat sb;

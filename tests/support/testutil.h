@@ -37,6 +37,19 @@ vb_taxonomy *tu_taxonomy(int n_leaves, int n_nodes, const char *const *names, co
         assert_float_equal(tu_a_, tu_b_, (eps));                                               \
     } while (0)
 
+/* Do two files hold the same bytes? */
+int tu_files_equal(const char *a, const char *b);
+
+/* Asserts a failure with exactly this status and this message. */
+#define tu_expect_error(call, err, status, text)                                               \
+    do {                                                                                       \
+        vb_status st_ = (call);                                                                \
+        if (st_ != (status))                                                                   \
+            fail_msg("status %s (%s), expected %s", vb_status_name(st_), (err).msg,            \
+                     vb_status_name(status));                                                  \
+        assert_string_equal((err).msg, (text));                                                \
+    } while (0)
+
 /* Asserts that st is not VB_OK and that err->msg contains `needle`. */
 #define tu_assert_fails_with(st, err, needle)                                                  \
     do {                                                                                       \
