@@ -41,8 +41,25 @@ static void print_result(const vb_run_result *r, const vb_dataset *ds, int detai
         fflush(stdout);
         return;
     }
+    if (r->ml) {
+        const vb_ml_metrics *ml = r->ml;
+        printf("%s [%s]  subset accuracy %.4f  micro-F1 %.4f  macro-F1 %.4f  Hamming loss %.4f", r->pipeline,
+               r->fold, ml->subset_accuracy, ml->micro_f1, ml->macro_f1, ml->hamming_loss);
+        printf("  extract %.2f s  train %.2f s  predict %.2f s%s%s\n", r->extract_s, r->train_s, r->predict_s,
+               r->grid ? "  grid " : "", r->grid ? r->grid : "");
+        if (detailed) {
+            printf("  %-22s %9s %8s %8s %8s %8s\n", "label", "precision", "recall", "f1", "auc", "support");
+            for (int k = 0; k < ml->n_labels; k++)
+                printf("  %-22.22s %9.4f %8.4f %8.4f %8.4f %8zu\n", ds->classes[k], ml->precision[k], ml->recall[k],
+                       ml->f1[k], ml->auc[k], ml->support[k]);
+        }
+        fflush(stdout);
+        return;
+    }
     if (!detailed) {
         printf("%s [%s]  accuracy %.4f  macro-F1 %.4f", r->pipeline, r->fold, m->accuracy, m->macro_f1);
+        if (r->hier)
+            printf("  hF %.4f", r->hier->hf);
         if (r->cluster)
             printf("  NMI %.4f  ARI %.4f", r->cluster->nmi, r->cluster->ari);
         printf("  extract %.2f s  postprocess %.2f s  tune %.2f s  train %.2f s  predict %.2f s%s%s\n", r->extract_s,

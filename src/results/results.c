@@ -48,15 +48,27 @@ void vb_result_json(const vb_run_result *r, const vb_dataset *ds, int details, v
     vb_buf_json_str(b, r->pipeline);
     vb_buf_puts(b, ", \"fold\": ");
     vb_buf_json_str(b, r->fold);
-    const vb_named_value metrics[] = {
-        {"accuracy", m->accuracy},         {"balanced_accuracy", m->balanced_accuracy},
-        {"macro_f1", m->macro_f1},         {"macro_precision", m->macro_precision},
-        {"macro_recall", m->macro_recall}, {"weighted_f1", m->weighted_f1}};
     const vb_named_value times[] = {{"extract_s", r->extract_s}, {"postprocess_s", r->postprocess_s},
                                     {"tune_s", r->tune_s},       {"train_s", r->train_s},
                                     {"predict_s", r->predict_s}};
-    if (!r->cluster_mode) /* mode: cluster keeps no classification metrics */
+    if (r->ml) { /* label sets: accuracy is subset accuracy, then the multilabel set */
+        vb_named_value ms[VB_ML_METRIC_SET_SIZE];
+        vb_ml_metric_set(r->ml, ms);
+        json_members(b, &(vb_named_value){"accuracy", r->ml->subset_accuracy}, 1);
+        json_members(b, ms, VB_ML_METRIC_SET_SIZE);
+    } else if (!r->cluster_mode) { /* mode: cluster keeps no classification metrics */
+        const vb_named_value metrics[] = {
+            {"accuracy", m->accuracy},         {"balanced_accuracy", m->balanced_accuracy},
+            {"macro_f1", m->macro_f1},         {"macro_precision", m->macro_precision},
+            {"macro_recall", m->macro_recall}, {"weighted_f1", m->weighted_f1}};
         json_members(b, metrics, sizeof metrics / sizeof metrics[0]);
+    }
+    if (r->hier) {
+        const vb_named_value hs[] = {{"hierarchical_precision", r->hier->hp},
+                                     {"hierarchical_recall", r->hier->hr},
+                                     {"hierarchical_f1", r->hier->hf}};
+        json_members(b, hs, sizeof hs / sizeof hs[0]);
+    }
     json_members(b, times, sizeof times / sizeof times[0]);
     if (r->n_clusters)
         vb_buf_printf(b, ", \"clusters\": %d", r->n_clusters);

@@ -107,8 +107,8 @@ rows ml1.db >rows1.txt; rows ml2.db >rows2.txt
 
 # train = run: the model of fold 1 predicts on that fold's test part what run stored
 for p in br-logreg chain-logreg cnn-sigmoid; do
-  expect_ok "train $p" "$VB" -q train ml.yaml --pipeline $p --fold 1 -o $p.vbm
-  line=$("$VB" train ml.yaml --pipeline $p --fold 1 -o $p.vbm 2>/dev/null | grep 'subset accuracy')
+  expect_ok "train $p" "$VB" train ml.yaml --pipeline $p --fold fold1 -o $p.vbm
+  line=$(grep 'subset accuracy' out.txt)
   got=$(echo "$line" | sed -n 's/.*subset accuracy \([0-9.]*\).*/\1/p')
   want=$(metric ml1.db $p fold1 subset_accuracy)
   $PY -c "import sys; sys.exit(0 if abs(float('$got') - float('$want')) < 5e-5 else 1)" 2>/dev/null && ok \
@@ -134,7 +134,7 @@ expect_fail "multilabel classifier on one label per image" "learns label sets (m
   "$VB" run ml-flat.yaml
 mkdir -p emp && cp "$img" emp/a.png && cp "$img" emp/b.png && cp "$img" emp/c.png
 printf 'path,labels\na.png,"circle;square"\nb.png,\nc.png,square\n' >emp/labels.csv
-printf 'name: emp\nformat: csv\nmanifest: labels.csv\nmultilabel: true\nempty_labels: error\n' >emp/dataset.yaml
+printf 'name: emp\nformat: csv\npath: labels.csv\nmultilabel: true\nempty_labels: error\n' >emp/dataset.yaml
 sed 's#ml/dataset.yaml#emp/dataset.yaml#' ml.yaml >emp.yaml
 expect_fail "an empty label field where the descriptor forbids it" "labels.csv:3" "$VB" run emp.yaml
 
@@ -178,7 +178,8 @@ expect_ok "run hierarchical again" "$VB" -q --threads 1 run hier.yaml --store h2
 rows h1.db >rows1.txt; rows h2.db >rows2.txt
 [ -s rows1.txt ] && cmp -s rows1.txt rows2.txt && ok || bad "two runs of one hierarchical spec differ"
 for p in per-parent per-level; do
-  line=$("$VB" train hier.yaml --pipeline $p --fold 2 -o $p.vbm 2>/dev/null | grep 'fold test part')
+  expect_ok "train $p" "$VB" train hier.yaml --pipeline $p --fold fold2 -o $p.vbm
+  line=$(grep 'fold test part' out.txt)
   got=$(echo "$line" | sed -n 's/.*accuracy \([0-9.]*\),.*/\1/p')
   want=$(metric h1.db $p fold2 accuracy)
   $PY -c "import sys; sys.exit(0 if abs(float('$got') - float('$want')) < 5e-5 else 1)" 2>/dev/null && ok \
