@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static vb_dataset *g_ds; /* synthetic: 3 classes x 24 images of 24 px, grey */
+static vb_dataset *g_ds;    /* the dataset the helpers below train on: one of these */
+static vb_dataset *g_flat;  /* synthetic: 3 classes x 24 images of 24 px, grey */
+static vb_dataset *g_ml;    /* multilabel: 3 labels, 72 images of 24 px */
+static vb_dataset *g_hier;  /* hierarchical: 4 classes in 2 shape families, 24 images each */
 
 static int setup(void **state)
 {
@@ -22,15 +25,39 @@ static int setup(void **state)
     o.size = 24;
     o.seed = 11;
     vb_error err = {0};
-    if (vb_synth_write(&o, "synth", &err) != VB_OK || vb_dataset_load_path("synth", &g_ds, &err) != VB_OK)
+    if (vb_synth_write(&o, "synth", &err) != VB_OK || vb_dataset_load_path("synth", &g_flat, &err) != VB_OK)
         fail_msg("%s", err.msg);
+    o.multilabel = 1;
+    if (vb_synth_write(&o, "synth-ml", &err) != VB_OK || vb_dataset_load_path("synth-ml", &g_ml, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    o.multilabel = 0;
+    o.hierarchy = 1;
+    o.classes = 4;
+    if (vb_synth_write(&o, "synth-h", &err) != VB_OK || vb_dataset_load_path("synth-h", &g_hier, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    assert_int_equal(g_ml->task, VB_TASK_MULTILABEL);
+    assert_int_equal(g_hier->task, VB_TASK_HIER);
+    g_ds = g_flat;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    vb_dataset_free(g_ds);
+    vb_dataset_free(g_flat);
+    vb_dataset_free(g_ml);
+    vb_dataset_free(g_hier);
     return 0;
+}
+
+/* The dataset a classifier of the registry needs (with its parameters in
+ * the test): label sets for multilabel ones, a taxonomy for hier. */
+static vb_dataset *dataset_for(const vb_classifier_vt *vt, const char *params_yaml)
+{
+    if (vt->flags & VB_CLF_HIER)
+        return g_hier;
+    if ((vt->flags & VB_CLF_MULTILABEL) && (!vt->multilabel_if.name || strstr(params_yaml, "sigmoid")))
+        return g_ml;
+    return g_flat;
 }
 
 /* Trains the pipeline of a one-pipeline spec on a holdout split. */
@@ -52,14 +79,19 @@ static vb_model *train(const char *pipeline_yaml, vb_split **split_out)
     return m;
 }
 
-static void predict(const vb_model *m, const vb_split *split, int *labels, float *scores)
+static void predict_sets(const vb_model *m, const vb_split *split, int *labels, float *scores, uint8_t *sets)
 {
     vb_dataset_view view;
     vb_imgsrc src;
     vb_imgsrc_dataset(&src, &view, g_ds, split->folds[0].test, split->folds[0].n_test);
     vb_error err = {0};
-    if (vb_model_predict_src(m, &src, labels, scores, &err) != VB_OK)
+    if (vb_model_predict_src_sets(m, &src, labels, scores, NULL, sets, &err) != VB_OK)
         fail_msg("%s", err.msg);
+}
+
+static void predict(const vb_model *m, const vb_split *split, int *labels, float *scores)
+{
+    predict_sets(m, split, labels, scores, NULL);
 }
 
 static vb_buf serialize(const vb_model *m)
@@ -77,17 +109,25 @@ static void round_trip(const char *pipeline_yaml)
 {
     vb_split *split = NULL;
     vb_model *m = train(pipeline_yaml, &split);
-    size_t n = split->folds[0].n_test, k = 3;
+    size_t n = split->folds[0].n_test, k = (size_t)g_ds->n_classes;
+    int ml = g_ds->task == VB_TASK_MULTILABEL;
     int *l1 = malloc(n * sizeof *l1), *l2 = malloc(n * sizeof *l2);
     float *s1 = malloc(n * k * sizeof *s1), *s2 = malloc(n * k * sizeof *s2);
-    predict(m, split, l1, s1);
+    uint8_t *y1 = ml ? malloc(n * k) : NULL, *y2 = ml ? malloc(n * k) : NULL;
+    predict_sets(m, split, l1, s1, y1);
     vb_buf b = serialize(m);
     vb_model *m2 = NULL;
     vb_error err = {0};
     if (vb_model_parse(b.data, b.len, "m.vbm", &m2, &err) != VB_OK)
         fail_msg("%s: %s", pipeline_yaml, err.msg);
-    predict(m2, split, l2, s2);
+    predict_sets(m2, split, l2, s2, y2);
     assert_memory_equal(l1, l2, n * sizeof *l1);
+    assert_int_equal(m2->task, g_ds->task);
+    assert_int_equal(m2->tax != NULL, g_ds->tax != NULL);
+    if (ml)
+        assert_memory_equal(y1, y2, n * k);
+    free(y1);
+    free(y2);
     if (memcmp(s1, s2, n * k * sizeof *s1) != 0)
         fail_msg("%s: scores differ after a round trip", pipeline_yaml);
     /* The loaded model serialises to the same bytes. */
@@ -95,7 +135,7 @@ static void round_trip(const char *pipeline_yaml)
     assert_int_equal(b2.len, b.len);
     assert_memory_equal(b2.data, b.data, b.len);
     assert_string_equal(vb_model_describe(m), vb_model_describe(m2));
-    assert_int_equal(vb_model_n_classes(m2), 3);
+    assert_int_equal(vb_model_n_classes(m2), g_ds->n_classes);
     vb_buf_free(&b);
     vb_buf_free(&b2);
     vb_model_free(m);
@@ -149,7 +189,10 @@ static const char *clf_params(const char *name)
     } t[] = {{"forest", "{n_trees: 5}"},
              {"kmeans", "{k: 6}"},
              {"gmm", "{k: 2}"},
-             {"cnn", "{layers: [conv: {filters: 4, size: 3}, relu, maxpool: 2, flatten, fc: classes], epochs: 1}"}};
+             {"cnn", "{layers: [conv: {filters: 4, size: 3}, relu, maxpool: 2, flatten, fc: classes], epochs: 1}"},
+             {"br", "{base: {logreg: {}}}"},
+             {"chain", "{base: {svm: {kernel: linear}}, chains: 2}"},
+             {"hier", "{method: per-level, base: {svm: {kernel: linear, probability: true}}}"}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].name, name) == 0)
             return t[i].params;
@@ -180,9 +223,18 @@ static void test_round_trip_every_plugin(void **state)
         int image = (clf[i]->flags & VB_CLF_IMAGE) != 0;
         char *p = vb_asprintf("{name: c, preprocess: [{resize: 12}], %sclassifier: {%s: %s}}",
                               image ? "" : "postprocess: [standardize], ", name, clf_params(name));
+        g_ds = dataset_for(clf[i], clf_params(name));
         round_trip(p);
         free(p);
     }
+    /* the tasks' other forms: a sigmoid cnn, hier per parent node */
+    g_ds = g_ml;
+    round_trip("{name: cs, classifier: {cnn: {output: sigmoid, layers: [conv: {filters: 4, size: 3}, relu, maxpool: 2, "
+               "flatten, fc: classes], epochs: 1}}}");
+    g_ds = g_hier;
+    round_trip("{name: hp, features: [{hog: {cell: 6}}], classifier: {hier: {base: {logreg: {}}}}}");
+    round_trip("{name: hs, features: [{hog: {cell: 6}}], classifier: {hier: {base: logreg, stop: 0.9}}}");
+    g_ds = g_flat;
 }
 
 /* The INFO section: written by train, read back; a file without it (an
@@ -231,6 +283,7 @@ typedef struct fold_pred {
     size_t n;
     int *labels;
     float *scores;
+    uint8_t *sets; /* multilabel */
 } fold_pred;
 
 typedef struct pred_sink {
@@ -248,6 +301,10 @@ static vb_status keep_pred(void *user, const vb_run_result *r, vb_error *err)
     f->scores = malloc(r->n_test * (size_t)r->n_classes * sizeof *f->scores);
     memcpy(f->labels, r->pred, r->n_test * sizeof *f->labels);
     memcpy(f->scores, r->scores, r->n_test * (size_t)r->n_classes * sizeof *f->scores);
+    if (r->pred_sets) {
+        f->sets = malloc(r->n_test * (size_t)r->n_classes);
+        memcpy(f->sets, r->pred_sets, r->n_test * (size_t)r->n_classes);
+    }
     return VB_OK;
 }
 
@@ -284,15 +341,20 @@ static void train_equals_run(const char *pipeline_yaml, const char *split_yaml)
         vb_buf b = serialize(m);
         if (vb_model_parse(b.data, b.len, "tr.vbm", &m2, &err) != VB_OK)
             fail_msg("%s: %s", pipeline_yaml, err.msg);
-        size_t n = fold->n_test, k = 3;
+        size_t n = fold->n_test, k = (size_t)g_ds->n_classes;
         assert_int_equal(ps.fold[f].n, n);
         int *labels = malloc(n * sizeof *labels);
         float *scores = malloc(n * k * sizeof *scores);
+        uint8_t *sets = ps.fold[f].sets ? malloc(n * k) : NULL;
         vb_dataset_view view;
         vb_imgsrc src;
         vb_imgsrc_dataset(&src, &view, g_ds, fold->test, n);
-        if (vb_model_predict_src(m2, &src, labels, scores, &err) != VB_OK)
+        if (vb_model_predict_src_sets(m2, &src, labels, scores, NULL, sets, &err) != VB_OK)
             fail_msg("%s: %s", pipeline_yaml, err.msg);
+        if (sets && memcmp(sets, ps.fold[f].sets, n * k) != 0)
+            fail_msg("%s: fold %s: train's model predicts other label sets than run", pipeline_yaml, fold->name);
+        free(sets);
+        free(ps.fold[f].sets);
         if (memcmp(labels, ps.fold[f].labels, n * sizeof *labels) != 0)
             fail_msg("%s: fold %s: train's model predicts other labels than run", pipeline_yaml, fold->name);
         if (memcmp(scores, ps.fold[f].scores, n * k * sizeof *scores) != 0)
@@ -326,9 +388,20 @@ static void test_train_reproduces_run(void **state)
                         : vb_asprintf("{name: c, features: [{sift: {words: 8, max_descriptors: 2000, step: 4}}], "
                                       "postprocess: [standardize], classifier: {%s: %s}}",
                                       name, clf_params(name));
-        train_equals_run(p, "{protocol: kfold, k: 3}");
+        g_ds = dataset_for(clf[i], clf_params(name));
+        /* the multilabel ones tune their thresholds on a validation part */
+        train_equals_run(p, g_ds == g_ml ? "{protocol: kfold, k: 3, validation: 0.25}" : "{protocol: kfold, k: 3}");
         free(p);
     }
+    g_ds = g_ml;
+    train_equals_run("{name: cs, preprocess: [{resize: 12}], classifier: {cnn: {output: sigmoid, layers: [conv: "
+                     "{filters: 4, size: 3}, relu, maxpool: 2, flatten, fc: classes], epochs: 2}}}",
+                     "{protocol: kfold, k: 3, validation: 0.25}");
+    g_ds = g_hier;
+    train_equals_run("{name: hp, features: [{hog: {cell: 6}}], classifier: {hier: {method: per-parent, base: {svm: "
+                     "{kernel: linear}}}}}",
+                     "{protocol: kfold, k: 3, validation: 0.25}");
+    g_ds = g_flat;
     train_equals_run("{name: g, features: [{sift: {encoding: vlad, words: 4, max_descriptors: 2000, step: 4}}], "
                      "postprocess: [{pca: {components: 8}}], classifier: {svm: {C: [1, 100], probability: true}}}",
                      "{protocol: kfold, k: 3, validation: 0.25}");
@@ -490,7 +563,7 @@ static void test_crafted_lengths(void **state)
     vb_model *m = NULL;
     vb_error err = {0};
     assert_int_equal(vb_model_parse(d, b.len, "f.vbm", &m, &err), VB_ERR_FORMAT);
-    assert_string_equal(err.msg, "f.vbm: model format 99 is newer than this visbench reads (1); upgrade visbench");
+    assert_string_equal(err.msg, "f.vbm: model format 99 is newer than this visbench reads (2); upgrade visbench");
     free(d);
     vb_buf_free(&b);
 }
@@ -586,6 +659,46 @@ static void test_public_api(void **state)
     vb_split_free(split);
 }
 
+/* Models of the new tasks are format 2 with a TASK section; single-label
+ * models stay format 1 (older readers read them); a task kind this reader
+ * does not know is refused with what to do. */
+static void test_task_section(void **state)
+{
+    vb_split *split = NULL;
+    vb_model *m = train("{name: f, features: [{hog: {cell: 8}}], classifier: {svm: {kernel: linear}}}", &split);
+    vb_buf b = serialize(m);
+    assert_int_equal(((const uint8_t *)b.data)[8], 1);
+    assert_int_equal(m->task, VB_TASK_SINGLE);
+    vb_buf_free(&b);
+    vb_model_free(m);
+    vb_split_free(split);
+
+    g_ds = g_hier;
+    m = train("{name: h, features: [{hog: {cell: 8}}], classifier: {hier: {base: logreg}}}", &split);
+    b = serialize(m);
+    assert_int_equal(((const uint8_t *)b.data)[8], 2);
+    vb_model *m2 = NULL;
+    vb_error err = {0};
+    assert_int_equal(vb_model_parse(b.data, b.len, "h.vbm", &m2, &err), VB_OK);
+    assert_int_equal(m2->task, VB_TASK_HIER);
+    assert_int_equal(vb_taxonomy_hash(m2->tax), vb_taxonomy_hash(g_hier->tax));
+    vb_model_free(m2);
+    vb_buf_free(&b);
+    /* a kind from the future */
+    m->task = (vb_task)7;
+    b = serialize(m);
+    m->task = VB_TASK_HIER;
+    m2 = NULL;
+    assert_int_equal(vb_model_parse(b.data, b.len, "new.vbm", &m2, &err), VB_ERR_FORMAT);
+    assert_null(m2);
+    assert_string_equal(err.msg, "new.vbm: the model is for a task (kind 7) newer than this visbench knows "
+                                 "(single-label, multilabel, hierarchical); upgrade visbench to use it");
+    vb_buf_free(&b);
+    vb_model_free(m);
+    vb_split_free(split);
+    g_ds = g_flat;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -599,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_refused_parameters),
         cmocka_unit_test(test_foreign_and_missing),
         cmocka_unit_test(test_public_api),
+        cmocka_unit_test(test_task_section),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
