@@ -134,6 +134,115 @@ static void fake_result(fake *f, const char *pipeline, const char *fold)
                            .clf_info = "\"n_sv\": 4", .epochs = f->ep, .n_epochs = 2};
 }
 
+/* The new tasks' rows: the task, label sets, the multilabel metrics under
+ * their names (accuracy = subset accuracy) and per label; the taxonomy,
+ * the hierarchical metrics and the confusion per level. */
+static void test_tasks_round_trip(void **state)
+{
+    fixture *fx = *state;
+    vb_error err = {0};
+    /* multilabel: the mem images with label sets (label 0 on even, 1 on i % 3 == 0) */
+    vb_dataset *ds = mem_dataset();
+    ds->task = VB_TASK_MULTILABEL;
+    ds->Y = calloc(8 * 2, 1);
+    for (size_t i = 0; i < 8; i++) {
+        ds->Y[i * 2] = i % 2 == 0;
+        ds->Y[i * 2 + 1] = i % 3 == 0;
+    }
+    vb_split *split = NULL;
+    assert_int_equal(vb_split_make(&fx->spec->split, ds, &split, &err), VB_OK);
+    vb_store *s = open_ok("tasks.db", 0);
+    int64_t exp = 0;
+    assert_int_equal(vb_store_experiment(s, fx->spec, ds, split, &exp, &err), VB_OK);
+    assert_int_equal(claim_ok(s, exp, "a", "fold1", "cfg", 0), VB_CLAIM_RUN);
+    fake f;
+    fake_result(&f, "a", "fold1");
+    const uint8_t T[8] = {1, 1, 0, 0, 1, 0, 0, 1}, P[8] = {1, 1, 0, 1, 1, 0, 0, 0};
+    vb_ml_metrics ml;
+    assert_int_equal(vb_ml_metrics_compute(T, P, f.scores, 4, 2, &ml, &err), VB_OK);
+    f.r.metrics = NULL;
+    f.r.ml = &ml;
+    f.r.task = VB_TASK_MULTILABEL;
+    f.r.truth_sets = T;
+    f.r.pred_sets = P;
+    assert_int_equal(vb_store_save_run(s, exp, &f.r, &err), VB_OK);
+    vb_store_close(s);
+    s = open_ok("tasks.db", 1);
+    vb_store_exp *e = NULL;
+    assert_int_equal(vb_store_load(s, exp, 1, &e, &err), VB_OK);
+    assert_string_equal(e->task, "multilabel");
+    assert_null(e->tax);
+    const vb_store_run *r = &e->runs[0];
+    assert_int_equal(r->n_pred, 4);
+    /* predictions come back by sample (1, 2, 5, 6: the order written) */
+    assert_memory_equal(r->truth_sets, T, 8);
+    assert_memory_equal(r->pred_sets, P, 8);
+    /* two of four sets right; 1 wrong decision of 8 */
+    assert_float_equal(vb_store_metric(r, "accuracy"), 0.5, 1e-12);
+    assert_float_equal(vb_store_metric(r, "subset_accuracy"), 0.5, 1e-12);
+    assert_float_equal(vb_store_metric(r, "hamming_loss"), 2.0 / 8, 1e-12);
+    assert_true(isnan(vb_store_metric(r, "balanced_accuracy")));
+    assert_float_equal(r->precision[1], ml.precision[1], 1e-12);
+    assert_int_equal(r->support[0], 2);
+    vb_store_exp_free(e);
+    vb_store_close(s);
+    vb_ml_metrics_free(&ml);
+    vb_split_free(split);
+    vb_dataset_free(ds);
+
+    /* hierarchical: both classes under one group */
+    ds = mem_dataset();
+    ds->task = VB_TASK_HIER;
+    ds->tax = vb_taxonomy_new(2, 3, &err);
+    const char *names[3] = {"no", "yes <b>", "g"};
+    for (int v = 0; v < 3; v++) {
+        ds->tax->names[v] = strdup(names[v]);
+        ds->tax->parent[v] = v < 2 ? 2 : -1;
+    }
+    assert_int_equal(vb_taxonomy_finish(ds->tax, "t", &err), VB_OK);
+    assert_int_equal(vb_split_make(&fx->spec->split, ds, &split, &err), VB_OK);
+    s = open_ok("tasks.db", 0);
+    assert_int_equal(vb_store_experiment(s, fx->spec, ds, split, &exp, &err), VB_OK);
+    assert_int_equal(claim_ok(s, exp, "a", "fold1", "cfg", 0), VB_CLAIM_RUN);
+    fake_result(&f, "a", "fold1");
+    vb_hier_metrics hm;
+    assert_int_equal(vb_hier_metrics_compute(ds->tax, f.truth, f.pred, 4, &hm, &err), VB_OK);
+    f.r.task = VB_TASK_HIER;
+    f.r.tax = ds->tax;
+    f.r.hier = &hm;
+    assert_int_equal(vb_store_save_run(s, exp, &f.r, &err), VB_OK);
+    vb_store_close(s);
+    s = open_ok("tasks.db", 1);
+    assert_int_equal(vb_store_load(s, exp, 1, &e, &err), VB_OK);
+    assert_string_equal(e->task, "hierarchical");
+    assert_non_null(e->tax);
+    assert_int_equal(vb_taxonomy_hash(e->tax), vb_taxonomy_hash(ds->tax));
+    r = &e->runs[0];
+    /* 3 of 4 leaves right; every path shares the group: hF = (4 + 3) / 8 */
+    assert_float_equal(vb_store_metric(r, "accuracy"), 0.75, 1e-12);
+    assert_float_equal(vb_store_metric(r, "hierarchical_f1"), 7.0 / 8, 1e-12);
+    assert_float_equal(vb_store_metric(r, "level1_accuracy"), 1.0, 1e-12);
+    assert_float_equal(vb_store_metric(r, "level2_accuracy"), 0.75, 1e-12);
+    /* level 1: one cell (g, g) of 4; level 2: three cells */
+    size_t n1 = 0, c1 = 0, n2 = 0;
+    for (size_t q = 0; q < r->n_level_conf; q++) {
+        if (r->lc_level[q] == 1) {
+            n1++;
+            c1 += r->lc_count[q];
+            assert_int_equal(r->lc_true[q], 2);
+        } else
+            n2++;
+    }
+    assert_int_equal(n1, 1);
+    assert_int_equal(c1, 4);
+    assert_int_equal(n2, 3);
+    vb_store_exp_free(e);
+    vb_store_close(s);
+    vb_hier_metrics_free(&hm);
+    vb_split_free(split);
+    vb_dataset_free(ds);
+}
+
 static void test_round_trip(void **state)
 {
     fixture *fx = *state;
@@ -460,7 +569,7 @@ static void test_open_errors(void **state)
     assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'", 0, 0, 0), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(vb_store_open("new.db", 1, &s, &err), VB_ERR_FORMAT);
-    assert_string_equal(err.msg, "new.db: written by a newer visbench (schema 99 > 2); upgrade visbench");
+    assert_string_equal(err.msg, "new.db: written by a newer visbench (schema 99 > 3); upgrade visbench");
     /* a reader leaves no -wal or -shm beside the store, failing or not */
     assert_false(tu_exists("new.db-wal") || tu_exists("new.db-shm"));
     assert_int_equal(mkdir("dir.db", 0755), 0);
@@ -669,7 +778,7 @@ static void test_schema_1_refused(void **state)
         SQLITE_OK);
     sqlite3_close(db);
     const char *want = "v1.db: store schema 1 is from an older visbench, which still reads it; this visbench "
-                       "reads and writes schema 2 only. Move v1.db aside (or run with --store NEW.db) and run the "
+                       "reads and writes schema 3 only. Move v1.db aside (or run with --store NEW.db) and run the "
                        "spec again";
     for (int ro = 0; ro < 2; ro++) {
         vb_store *s = NULL;
@@ -774,6 +883,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_tasks_round_trip),
         cmocka_unit_test(test_claims),
         cmocka_unit_test(test_claims_across_processes),
         cmocka_unit_test(test_two_handles),
