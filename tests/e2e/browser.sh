@@ -276,5 +276,34 @@ chrome "file://$work/clu.html" --dump-dom >dom.html
 grep -q '<section id="clustering">' dom.html && ! grep -q '<section id="accuracy">' dom.html && ok \
   || bad "mode: cluster report sections"
 
+# ---- multilabel and hierarchical: their sections draw without errors -------
+"$VB" dataset synth --multilabel --classes 3 --per-class 40 --size 24 --seed 2 --out mlset >/dev/null 2>&1
+"$VB" dataset synth --hierarchy --classes 4 --per-class 20 --size 24 --seed 2 --out hset >/dev/null 2>&1
+cat >tml.yaml <<'YAML'
+name: tml
+dataset: mlset/dataset.yaml
+split: {protocol: kfold, k: 2, validation: 0.2}
+pipelines:
+  - {name: br, features: [{hog: {cell: 8}}], classifier: {br: {base: logreg}}}
+  - {name: chain, features: [{hog: {cell: 8}}], classifier: {chain: {base: logreg}}}
+YAML
+cat >th.yaml <<'YAML'
+name: th
+dataset: hset/dataset.yaml
+split: {protocol: kfold, k: 2}
+pipelines:
+  - {name: flat, features: [{hog: {cell: 8}}], classifier: logreg}
+  - {name: lcpn, features: [{hog: {cell: 8}}], classifier: {hier: {base: logreg}}}
+YAML
+for t in tml th; do
+  "$VB" -q run $t.yaml --store $t.db >/dev/null 2>$t.err && "$VB" report $t.db >/dev/null 2>>$t.err && ok \
+    || { bad "$t run and report"; cat $t.err >&2; }
+  chrome "file://$work/$t.html" --dump-dom >dom.html
+  [ "$(attr data-status)" = done ] && [ "$(attr data-errors)" = 0 ] && [ -z "$(attr data-missing)" ] \
+    && [ -z "$(attr data-empty)" ] && ok \
+    || bad "$t report: status '$(attr data-status)', errors '$(attr data-errors)', missing '$(attr data-missing)', empty '$(attr data-empty)'"
+done
+grep -q '<section id="hierarchy">' dom.html && grep -q 'lcm-1-1' dom.html && ok || bad "hierarchy section not drawn"
+
 echo "browser: $pass checks passed, $failures failed"
 [ $failures -eq 0 ]
