@@ -194,5 +194,55 @@ sed 's/method: per-parent, base: {logreg: {C: 1}}/method: per-parent, base: {log
 sed 's#hier/dataset.yaml#flat/dataset.yaml#' hier.yaml >hier-flat.yaml
 expect_fail "hier without a taxonomy" "needs a class taxonomy, and the dataset has none" "$VB" run hier-flat.yaml
 
+# a taxonomy declared over flat classes: its errors point into the descriptor
+cat >flat-h.yaml <<'YAML'
+name: flat-h
+format: folder
+path: flat
+hierarchy:
+  round: [circle]
+  angular: [square, triangle, square]
+YAML
+sed 's#hier/dataset.yaml#flat-h.yaml#' hier.yaml >fh.yaml
+expect_fail "a class listed twice in the hierarchy" "flat-h.yaml:6:" "$VB" run fh.yaml
+grep -q "square" err.txt && ok || bad "duplicate leaf: the message does not name the class"
+cat >flat-h.yaml <<'YAML'
+name: flat-h
+format: folder
+path: flat
+hierarchy:
+  round: [circle]
+  angular: [square]
+YAML
+expect_fail "a class the hierarchy lacks" "class 'triangle' of the dataset is not in the hierarchy" "$VB" run fh.yaml
+cat >flat-h.yaml <<'YAML'
+name: flat-h
+format: folder
+path: flat
+hierarchy:
+  round: [circle, {round: [square]}]
+  angular: [triangle]
+YAML
+expect_fail "a cycle in the hierarchy" "flat-h.yaml:5:" "$VB" run fh.yaml
+cat >flat-h.yaml <<'YAML'
+name: flat-h
+format: folder
+path: flat
+hierarchy:
+  round: [circle, sqare]
+  angular: [triangle]
+YAML
+expect_fail "a name in the hierarchy that is no class" "did you mean 'square'?" "$VB" run fh.yaml
+cat >flat-h.yaml <<'YAML'
+name: flat-h
+format: folder
+path: flat
+hierarchy:
+  round: [circle]
+  angular: [triangle, square]
+YAML
+expect_ok "a valid hierarchy over flat classes" "$VB" -q run fh.yaml --store fh.db
+rm -rf results
+
 echo "e2e tasks: $pass checks passed, $failures failed"
 [ $failures -eq 0 ]
