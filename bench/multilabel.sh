@@ -21,8 +21,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 rm -rf "$OUT"; mkdir -p "$OUT"
-# 8 shape labels; --per-class is the number of images for --multilabel
-"$VB" dataset synth --multilabel --classes 8 --per-class "$images" --size 48 --seed 5 --out "$OUT/data" >/dev/null ||
+# 8 shape labels: a multilabel synth set holds classes x per-class images
+"$VB" dataset synth --multilabel --classes 8 --per-class $((images / 8)) --size 48 --seed 5 --out "$OUT/data" >/dev/null ||
   exit 1
 cat > "$OUT/bench.yaml" <<YAML
 name: bench-multilabel
@@ -39,7 +39,8 @@ pipelines:
     postprocess: [standardize]
     classifier: {br: {base: {logreg: {C: 1}}, threshold: fixed}}
 YAML
-OMP_NUM_THREADS=2 "$VB" -q run "$OUT/bench.yaml" --store "$OUT/bench.db" || exit 1
+OMP_NUM_THREADS=2 "$VB" -q run "$OUT/bench.yaml" --store "$OUT/bench.db" >"$OUT/run.log" 2>&1 ||
+  { cat "$OUT/run.log"; exit 1; }
 for part in train test; do
   "$VB" -q features "$OUT/bench.yaml" --pipeline br-linear --part $part --format npy --out "$OUT/$part.npy" || exit 1
 done
@@ -55,7 +56,8 @@ PY
 theirs=""
 if [ $peers = 1 ]; then
   if $PY -c 'import sklearn' 2>/dev/null; then
-    theirs=$(OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 $PY bench/peers/sklearn_multilabel.py "$OUT") || exit 1
+    theirs=$(OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 $PY bench/peers/sklearn_multilabel.py "$OUT" 2>"$OUT/sklearn.log") ||
+      { cat "$OUT/sklearn.log"; exit 1; }
   else
     echo "(scikit-learn peer skipped: python3-sklearn is not installed; make bench-deps)"
   fi
@@ -80,3 +82,4 @@ echo "$ours" | grep '^RESULT' | while read -r line; do
   fi
 done
 echo "  (x = scikit-learn time / visbench time; > 1 means visbench is faster; train s: the classifier alone)"
+echo "  (solver warnings: $OUT/run.log, $OUT/sklearn.log)"
