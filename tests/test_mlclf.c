@@ -260,9 +260,15 @@ static void test_base_errors(void **state)
     vb_error err = {0};
     tu_assert_fails_with(make_status("br", "{base: {svn: {}}}", &err), err, "did you mean 'svm'");
     tu_assert_fails_with(make_status("br", "{base: {svn: {}}}", &err), err, "t.yaml:1:");
-    tu_assert_fails_with(make_status("chain", "{base: br}", &err), err, "cannot be a base classifier");
-    tu_assert_fails_with(make_status("hier", "{base: {kmeans: {}}}", &err), err, "clustering");
+    tu_assert_fails_with(make_status("chain", "{base: br}", &err), err, "cannot be a base classifier here");
+    tu_assert_fails_with(make_status("hier", "{base: {kmeans: {}}}", &err), err, "clusters");
     tu_assert_fails_with(make_status("br", "{base: {svm: {C: [1, 10]}}}", &err), err, "grid");
+    /* what a base is depends on its parameters: a softmax cnn and a gmm that
+     * classifies are bases, a sigmoid cnn and a clustering gmm are not */
+    assert_int_equal(make_status("hier", "{base: {cnn: {epochs: 1}}}", &err), VB_OK);
+    assert_int_equal(make_status("br", "{base: {gmm: {mode: classify}}}", &err), VB_OK);
+    tu_assert_fails_with(make_status("br", "{base: {cnn: {output: sigmoid}}}", &err), err, "it learns label sets");
+    tu_assert_fails_with(make_status("br", "{base: {gmm: {mode: cluster}}}", &err), err, "it clusters");
 }
 
 /* ---- hierarchical ------------------------------------------------------------ */

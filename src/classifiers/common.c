@@ -134,14 +134,20 @@ vb_status vb_clf_parse_base(const vb_params *p, const char *owner, const vb_clas
         return vb_node_fail(name, err, "%s: base: unknown classifier '%s'%s%s%s", owner, name->text,
                             near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
     }
-    if (b->flags & (VB_CLF_MULTILABEL | VB_CLF_HIER) || b->cluster)
-        return vb_node_fail(name, err,
-                            "%s: base: '%s' cannot be a base classifier (it is itself %s); give a single-label "
-                            "classifier such as svm, logreg or forest",
-                            owner, b->info.name,
-                            b->cluster ? "a clustering" : (b->flags & VB_CLF_HIER) ? "hierarchical" : "multilabel");
     if ((st = vb_params_parse(bp, &b->info, value, 0, err)) != VB_OK)
         return st;
+    /* what the base is with these parameters (a cnn is multilabel only with
+     * output: sigmoid, a gmm a clustering only in mode: cluster) */
+    int ml = vb_classifier_multilabels(b, bp), clu = vb_classifier_clusters(b, bp), hier = (b->flags & VB_CLF_HIER) != 0;
+    if (ml || clu || hier) {
+        vb_params_free(bp);
+        memset(bp, 0, sizeof *bp);
+        return vb_node_fail(name, err,
+                            "%s: base: '%s' cannot be a base classifier here (%s); give a single-label classifier "
+                            "such as svm, logreg or forest",
+                            owner, b->info.name,
+                            clu ? "it clusters" : hier ? "it is itself hierarchical" : "it learns label sets");
+    }
     *vt = b;
     return VB_OK;
 }
