@@ -43,10 +43,10 @@ static vb_status make_status(const char *name, const char *yaml, vb_error *err)
     vb_params p;
     vb_status st = vb_params_parse(&p, &vt->info, doc->root, 0, err);
     vb_classifier *c = NULL;
-    if (st == VB_OK)
+    if (st == VB_OK) {
         st = vb_classifier_new(vt, &p, &c, err);
-    if (st == VB_OK || c)
         vb_params_free(&p);
+    }
     vb_classifier_free(c);
     vb_doc_free(doc);
     return st;
