@@ -211,3 +211,16 @@ vb_status vb_labelsets_apply(const vb_labelsets *ls, const size_t *src, vb_datas
     ds->task = VB_TASK_MULTILABEL;
     return VB_OK;
 }
+
+/* ---- label sets of a subset (the engine's rows) ---- */
+
+uint8_t *vb_dataset_label_rows(const vb_dataset *ds, const size_t *idx, size_t n, vb_error *err)
+{
+    size_t L = (size_t)ds->n_classes;
+    uint8_t *Y = vb_malloc(n && L ? n : 1, L ? L : 1, err);
+    if (!Y)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        memcpy(Y + i * L, ds->Y + idx[i] * L, L);
+    return Y;
+}
