@@ -166,6 +166,7 @@ static void test_tasks_round_trip(void **state)
     f.r.truth_sets = T;
     f.r.pred_sets = P;
     assert_int_equal(vb_store_save_run(s, exp, &f.r, &err), VB_OK);
+    vb_metrics_free(&f.m);
     vb_store_close(s);
     s = open_ok("tasks.db", 1);
     vb_store_exp *e = NULL;
@@ -211,6 +212,7 @@ static void test_tasks_round_trip(void **state)
     f.r.tax = ds->tax;
     f.r.hier = &hm;
     assert_int_equal(vb_store_save_run(s, exp, &f.r, &err), VB_OK);
+    vb_metrics_free(&f.m);
     vb_store_close(s);
     s = open_ok("tasks.db", 1);
     assert_int_equal(vb_store_load(s, exp, 1, &e, &err), VB_OK);
