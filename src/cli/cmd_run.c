@@ -226,6 +226,10 @@ static const char *classes_text(const vb_dataset *ds, char *buf, size_t size)
 {
     if (ds->unlabeled)
         snprintf(buf, size, "no labels");
+    else if (ds->task == VB_TASK_MULTILABEL)
+        snprintf(buf, size, "multilabel, %d labels, %zu images with none", ds->n_classes, ds->n_empty);
+    else if (ds->tax)
+        snprintf(buf, size, "%d classes in a taxonomy of %d levels", ds->n_classes, ds->tax->max_depth);
     else
         snprintf(buf, size, "%d class%s", ds->n_classes, ds->n_classes == 1 ? "" : "es");
     return buf;
@@ -237,7 +241,7 @@ static int print_plan(const vb_spec *spec, const vb_dataset *ds, const vb_split 
 {
     char hash[17];
     vb_split_hash_text(split, hash);
-    char ct[32];
+    char ct[96];
     printf("spec %s: dataset %s (%zu images, %s), %s split %s, %zu fold%s\n", spec->name, ds->name, ds->n,
            classes_text(ds, ct, sizeof ct), vb_protocol_name(split->conf.protocol), hash, split->n_folds,
            split->n_folds == 1 ? "" : "s");
@@ -352,7 +356,7 @@ int cmd_run(int argc, char **argv)
     if (vb_mkdirs(dir, &err) != VB_OK || vb_store_open(db, 0, &store, &err) != VB_OK)
         goto fail;
     /* (said once the store opened: a store it cannot use is the one message) */
-    char ct[32];
+    char ct[96];
     vb_log(VB_LOG_INFO, "dataset %s: %zu images, %s, %s (%.1f s)", ds->name, ds->n, classes_text(ds, ct, sizeof ct),
            ds->fixed_w ? "fixed size" : "sizes vary", load_s);
     if (vb_split_save(split, split_path, &err) != VB_OK || vb_split_load(split_path, &back, &err) != VB_OK)
