@@ -121,6 +121,9 @@ vb_status vb_classifier_predict_sets(const vb_classifier *c, const float *X, siz
                                      float *scores, vb_error *err);
 /* Would an instance of vt with parameters p give probabilities? */
 int vb_classifier_params_proba(const vb_classifier_vt *vt, const vb_params *p);
+/* Each of n rows' best-scoring class (ties to the lower) from scores
+ * (n x k): a multilabel prediction's label when one label is wanted. */
+void vb_scores_argmax(const float *scores, size_t n, int k, int *labels);
 /* Are this instance's scores probabilities? */
 int vb_classifier_has_proba(const vb_classifier *c);
 /* Serialises d, n_classes and the trained state (params are the caller's). */

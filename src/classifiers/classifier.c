@@ -155,19 +155,39 @@ vb_status vb_classifier_train(vb_classifier *c, const vb_traindata *td, vb_error
     return VB_OK;
 }
 
-vb_status vb_classifier_predict(const vb_classifier *c, const float *X, size_t n, size_t d, int *labels, float *scores,
-                                vb_error *err)
+/* What every use of a trained instance on rows checks first: trained, the
+ * trained feature count, finite features. verb: "predict", "cluster". */
+static vb_status rows_check(const vb_classifier *c, const float *X, size_t n, size_t d, const char *verb,
+                            vb_error *err)
 {
     const char *name = c->vt->info.name;
     if (!c->trained)
-        return vb_fail(err, VB_ERR_STATE, "%s: predict before train", name);
+        return vb_fail(err, VB_ERR_STATE, "%s: %s before train", name, verb);
     if (d != c->d)
-        return vb_fail(err, VB_ERR_DATA, "%s: trained on %zu features, asked to predict rows of %zu", name, c->d, d);
+        return vb_fail(err, VB_ERR_DATA, "%s: trained on %zu features, asked to %s rows of %zu", name, c->d, verb, d);
     size_t r, col;
     if (vb_find_nonfinite(X, n, d, &r, &col))
         return vb_fail(err, VB_ERR_DATA, "%s: feature %zu of row %zu is not finite", name, col, r);
-    if (n == 0)
-        return VB_OK;
+    return VB_OK;
+}
+
+void vb_scores_argmax(const float *scores, size_t n, int k, int *labels)
+{
+    for (size_t i = 0; i < n; i++) {
+        const float *r = scores + i * (size_t)k;
+        int b = 0;
+        for (int c = 1; c < k; c++)
+            b = r[c] > r[b] ? c : b;
+        labels[i] = b;
+    }
+}
+
+vb_status vb_classifier_predict(const vb_classifier *c, const float *X, size_t n, size_t d, int *labels, float *scores,
+                                vb_error *err)
+{
+    vb_status st = rows_check(c, X, n, d, "predict", err);
+    if (st != VB_OK || n == 0)
+        return st;
     return c->vt->predict(c->state, X, n, labels, scores, err);
 }
 
@@ -201,18 +221,11 @@ int vb_classifier_multilabels(const vb_classifier_vt *vt, const vb_params *p)
 vb_status vb_classifier_predict_sets(const vb_classifier *c, const float *X, size_t n, size_t d, uint8_t *sets,
                                      float *scores, vb_error *err)
 {
-    const char *name = c->vt->info.name;
     if (!vb_classifier_multilabels(c->vt, &c->params))
-        return vb_fail(err, VB_ERR_STATE, "%s: predicts one label per image, not label sets", name);
-    if (!c->trained)
-        return vb_fail(err, VB_ERR_STATE, "%s: predict before train", name);
-    if (d != c->d)
-        return vb_fail(err, VB_ERR_DATA, "%s: trained on %zu features, asked to predict rows of %zu", name, c->d, d);
-    size_t r, col;
-    if (vb_find_nonfinite(X, n, d, &r, &col))
-        return vb_fail(err, VB_ERR_DATA, "%s: feature %zu of row %zu is not finite", name, col, r);
-    if (n == 0)
-        return VB_OK;
+        return vb_fail(err, VB_ERR_STATE, "%s: predicts one label per image, not label sets", c->vt->info.name);
+    vb_status st = rows_check(c, X, n, d, "predict", err);
+    if (st != VB_OK || n == 0)
+        return st;
     return c->vt->predict_sets(c->state, X, n, sets, scores, err);
 }
 
@@ -227,14 +240,9 @@ vb_status vb_classifier_cluster(const vb_classifier *c, const float *X, size_t n
     *k = 0;
     if (!vb_classifier_clusters(c->vt, &c->params))
         return VB_OK;
-    const char *name = c->vt->info.name;
-    if (!c->trained)
-        return vb_fail(err, VB_ERR_STATE, "%s: cluster before train", name);
-    if (d != c->d)
-        return vb_fail(err, VB_ERR_DATA, "%s: trained on %zu features, asked to cluster rows of %zu", name, c->d, d);
-    size_t r, col;
-    if (vb_find_nonfinite(X, n, d, &r, &col))
-        return vb_fail(err, VB_ERR_DATA, "%s: feature %zu of row %zu is not finite", name, col, r);
+    vb_status st = rows_check(c, X, n, d, "cluster", err);
+    if (st != VB_OK)
+        return st;
     return c->vt->cluster(c->state, X, n, assign, k, err);
 }
 

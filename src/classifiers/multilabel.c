@@ -347,13 +347,8 @@ static vb_status ml_predict(const void *state, const float *X, size_t n, int *la
     if (!S)
         return VB_ERR_NOMEM;
     vb_status st = ml_scores(s, X, n, S, err);
-    for (size_t i = 0; st == VB_OK && i < n; i++) {
-        int b = 0;
-        for (int l = 1; l < L; l++)
-            if (S[i * (size_t)L + l] > S[i * (size_t)L + b])
-                b = l;
-        labels[i] = b;
-    }
+    if (st == VB_OK)
+        vb_scores_argmax(S, n, L, labels);
     if (S != scores)
         free(S);
     return st;

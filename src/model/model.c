@@ -660,13 +660,8 @@ vb_status vb_model_predict_src_sets(const vb_model *m, const vb_imgsrc *src, int
     if (st == VB_OK && sets) {
         /* label sets, and each image's best-scoring label */
         st = vb_classifier_predict_sets(m->clf, X, n, m->pc->dim, sets, S, err);
-        for (size_t i = 0; st == VB_OK && i < n; i++) {
-            const float *row = S + i * (size_t)m->n_classes;
-            int b = 0;
-            for (int c = 1; c < m->n_classes; c++)
-                b = row[c] > row[b] ? c : b;
-            labels[i] = b;
-        }
+        if (st == VB_OK)
+            vb_scores_argmax(S, n, m->n_classes, labels);
     } else if (st == VB_OK)
         st = vb_classifier_predict(m->clf, X, n, m->pc->dim, labels, S, err);
     int k = 0;

@@ -168,13 +168,8 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
             goto out;
         }
         st = vb_classifier_predict_sets(fit.clf, Xte, fold->n_test, fit.pc->dim, psets, scores, err);
-        for (size_t i = 0; st == VB_OK && i < fold->n_test; i++) {
-            const float *r = scores + i * (size_t)ds->n_classes;
-            int b = 0;
-            for (int c = 1; c < ds->n_classes; c++)
-                b = r[c] > r[b] ? c : b;
-            pred[i] = b;
-        }
+        if (st == VB_OK)
+            vb_scores_argmax(scores, fold->n_test, ds->n_classes, pred);
     } else
         st = vb_classifier_predict(fit.clf, Xte, fold->n_test, fit.pc->dim, pred, scores, err);
     if (st != VB_OK)
