@@ -3,17 +3,12 @@
 # sharing one store, what the store records. A few seconds.
 # Usage: VB=path/to/visbench BUILD=build/dir bash tests/e2e/store.sh
 set -u
+lib=$(cd "$(dirname "$0")" && pwd)/lib.sh
 VB=${VB:?set VB to the visbench binary}
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 work=${BUILD:-/tmp}/tmp/e2e-store
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-pass=0 failures=0
-ok() { pass=$((pass + 1)); }
-bad() { failures=$((failures + 1)); echo "FAIL: $*" >&2; }
-expect_ok() {
-  local name=$1; shift
-  if "$@" >out.txt 2>err.txt; then ok; else bad "$name: exit $?"; cat err.txt >&2; fi
-}
+. "$lib"
 # q DB SQL: one query, waiting for writers instead of failing
 q() { sqlite3 -cmd '.timeout 10000' "$@"; }
 

@@ -3,33 +3,12 @@
 # run, results, report, train = run, predict, determinism, bad input.
 # Usage: VB=path/to/visbench BUILD=build/dir bash tests/e2e/tasks.sh
 set -u
+lib=$(cd "$(dirname "$0")" && pwd)/lib.sh
 VB=${VB:?set VB to the visbench binary}
 PY=/usr/bin/python3
 work=${BUILD:-/tmp}/tmp/e2e-tasks
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-pass=0 failures=0
-ok() { pass=$((pass + 1)); }
-bad() { failures=$((failures + 1)); echo "FAIL: $*" >&2; }
-
-# expect_fail NAME EXPECTED_TEXT CMD...: a non-zero exit, one line on stderr
-# containing the text, nothing on stdout, no results folder.
-expect_fail() {
-  local name=$1 text=$2; shift 2
-  rm -rf results
-  "$@" >out.txt 2>err.txt
-  local rc=$?
-  if [ $rc -eq 0 ]; then bad "$name: exit 0"; return; fi
-  if [ $rc -ge 128 ]; then bad "$name: crashed (exit $rc)"; cat err.txt >&2; return; fi
-  if [ "$(wc -l <err.txt)" -ne 1 ]; then bad "$name: expected one line on stderr, got:"; cat err.txt >&2; return; fi
-  if ! grep -qF -- "$text" err.txt; then bad "$name: message lacks '$text':"; cat err.txt >&2; return; fi
-  if [ -s out.txt ]; then bad "$name: wrote to stdout"; return; fi
-  if [ -e results ]; then bad "$name: left a results folder"; return; fi
-  ok
-}
-expect_ok() {
-  local name=$1; shift
-  if "$@" >out.txt 2>err.txt; then ok; else bad "$name: exit $?"; cat err.txt >&2; fi
-}
+. "$lib"
 # metric DB PIPELINE FOLD NAME: a stored metric
 metric() {
   $PY - "$@" <<'PY'
