@@ -81,6 +81,9 @@ uint64_t vb_dataset_hash(const vb_dataset *ds);
 /* Multilabel: the label sets of samples idx[0..n) as n x n_classes bytes
  * (malloc'ed; at least one byte when n is 0). NULL and err on no memory. */
 uint8_t *vb_dataset_label_rows(const vb_dataset *ds, const size_t *idx, size_t n, vb_error *err);
+/* Appends a label set (row: k bytes) as its labels joined by ';': the
+ * names, or the label indices when names is NULL; nothing for no label. */
+void vb_labelset_text(vb_buf *b, const uint8_t *row, int k, const char *const *names);
 /* Counts per class (n_classes entries), optionally restricted to one part. */
 void vb_dataset_class_counts(const vb_dataset *ds, int part, size_t *counts);
 /* Fails, naming `where` and the class, when a class has no training images

@@ -176,7 +176,7 @@ static vb_status place_scores(const ml_state *s, int c, int j, const float *A, s
 {
     size_t k = (size_t)c * s->L + (size_t)j;
     if (s->constant[k] >= 0) {
-        float v = s->constant[k] ? (s->proba ? 1.0f : 1.0f) : (s->proba ? 0.0f : -1.0f);
+        float v = s->constant[k] ? 1.0f : s->proba ? 0.0f : -1.0f;
         for (size_t i = 0; i < n; i++)
             out[i] = v;
         return VB_OK;

@@ -367,15 +367,8 @@ static const char *scores_text(const vb_model *m)
  * or an inner node where it stopped early). */
 static void label_text(const vb_model *m, int label, const uint8_t *set, vb_buf *b)
 {
-    b->len = 0;
-    if (b->data)
-        b->data[0] = 0;
     if (set) {
-        for (int c = 0; c < m->n_classes; c++)
-            if (set[c])
-                vb_buf_printf(b, "%s%s", b->len ? ";" : "", m->classes[c]);
-        if (!b->data)
-            vb_buf_puts(b, "");
+        vb_labelset_text(b, set, m->n_classes, (const char *const *)m->classes);
         return;
     }
     vb_buf_puts(b, m->tax && label >= 0 && label < m->tax->n_nodes ? m->tax->names[label]

@@ -224,3 +224,16 @@ uint8_t *vb_dataset_label_rows(const vb_dataset *ds, const size_t *idx, size_t n
         memcpy(Y + i * L, ds->Y + idx[i] * L, L);
     return Y;
 }
+
+void vb_labelset_text(vb_buf *b, const uint8_t *row, int k, const char *const *names)
+{
+    int first = 1;
+    for (int c = 0; c < k; c++)
+        if (row[c]) {
+            if (names)
+                vb_buf_printf(b, "%s%s", first ? "" : ";", names[c]);
+            else
+                vb_buf_printf(b, "%s%d", first ? "" : ";", c);
+            first = 0;
+        }
+}

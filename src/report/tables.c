@@ -905,9 +905,7 @@ static void set_names(vb_buf *b, const vb_store_exp *e, const uint8_t *row)
 {
     vb_buf f;
     vb_buf_init(&f);
-    for (int k = 0; k < e->n_classes; k++)
-        if (row[k])
-            vb_buf_printf(&f, "%s%s", f.len ? ";" : "", e->classes[k]);
+    vb_labelset_text(&f, row, e->n_classes, (const char *const *)e->classes);
     b->failed |= f.failed;
     vb_buf_csv_field(b, f.data ? f.data : "");
     vb_buf_free(&f);

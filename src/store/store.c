@@ -845,18 +845,6 @@ static vb_status json_columns(vb_store *s, const vb_run_result *r, vb_buf *param
     return params->failed || info->failed ? vb_fail(err, VB_ERR_NOMEM, "out of memory") : VB_OK;
 }
 
-/* A label set as the store keeps it: the label indices, ';'-separated
- * ("" for no label). */
-static void set_text(vb_buf *b, const uint8_t *row, int k)
-{
-    b->len = 0;
-    if (b->data)
-        b->data[0] = 0;
-    for (int c = 0; c < k; c++)
-        if (row[c])
-            vb_buf_printf(b, "%s%d", b->len ? ";" : "", c);
-}
-
 static vb_status write_level_confusion(vb_store *s, int64_t run, const vb_hier_metrics *h, vb_error *err)
 {
     sqlite3_stmt *q = NULL;
@@ -1064,12 +1052,14 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
                 sqlite3_bind_null(q, 6 + w);
                 continue;
             }
-            set_text(&set, row + i * (size_t)k, k);
+            /* as the store keeps it: label indices, ';'-separated ("" for none) */
+            set.len = 0;
+            vb_labelset_text(&set, row + i * (size_t)k, k, NULL);
             if (set.failed) {
                 st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
                 break;
             }
-            sqlite3_bind_text(q, 6 + w, set.data ? set.data : "", -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(q, 6 + w, set.data ? set.data : "", (int)set.len, SQLITE_TRANSIENT);
         }
         if (st == VB_OK && sqlite3_step(q) != SQLITE_DONE)
             st = db_fail(s, err, "cannot write predictions");
