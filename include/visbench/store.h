@@ -151,4 +151,44 @@ int vb_store_run_first_repetition(const vb_store_run *r);
 /* Value of a named metric of a run, NaN when absent. */
 double vb_store_metric(const vb_store_run *r, const char *name);
 
+
+/* ---- joining stores: visbench merge (Slurm shards) and MPI ranks ------ */
+
+/* What a merge did, run by run. */
+typedef struct vb_merge_report {
+    size_t added;      /* runs new to the destination */
+    size_t replaced;   /* a failed run or an unfinished claim there, replaced by a finished run */
+    size_t same;       /* already there with identical results (merging again changes nothing) */
+    size_t kept;       /* a failed or unfinished run of a source, where the destination has it finished */
+    size_t unfinished; /* claimed in a source but never finished there (not copied) */
+    size_t experiments_added;
+} vb_merge_report;
+
+/* Checks, without writing anything, that the n store files can be merged:
+ * each is a visbench store of this schema, and all hold the same
+ * experiments, identified by (name, split hash), with the same spec hash.
+ * The message names both files and what differs (spec or split). */
+vb_status vb_store_merge_check(const char *const *paths, size_t n, vb_error *err);
+
+/* Joins the runs of the n store files into s in one transaction: on any
+ * failure s is unchanged. An experiment s lacks is copied whole (its
+ * classes, folds, samples, taxonomy); one s holds must agree on its spec
+ * hash. A run finished in a source and finished in s must have identical
+ * results (configuration, metrics, predictions), else VB_ERR_DATA naming
+ * the run and both files; timings and provenance may differ. Idempotent. */
+vb_status vb_store_merge_files(vb_store *s, const char *const *paths, size_t n, vb_merge_report *rep,
+                               vb_error *err);
+
+/* MPI: the finished run (pipeline, fold) of experiment exp as one
+ * self-contained SQLite image (sqlite3_serialize) holding the experiment's
+ * identity and the run's rows, malloc'ed into *blob. With drop, the run is
+ * deleted from s afterwards (a worker's scratch store stays small). */
+vb_status vb_store_export_run(vb_store *s, int64_t exp, const char *pipeline, const char *fold, int drop,
+                              unsigned char **blob, size_t *len, vb_error *err);
+/* Writes an image of vb_store_export_run into experiment exp of s, in one
+ * transaction, replacing this process's claim of the run (the run's
+ * provenance is the worker's). The image's experiment must be exp's (name,
+ * spec hash, split hash), else VB_ERR_DATA. */
+vb_status vb_store_import_run(vb_store *s, int64_t exp, const unsigned char *blob, size_t len, vb_error *err);
+
 #endif
