@@ -101,6 +101,9 @@ typedef struct vb_run_sink {
 
 typedef struct vb_run_opts {
     const char *only; /* run only this pipeline (NULL = all) */
+    /* run job (fold f, pipeline i) only where mask[f * n_pipelines + i]
+     * is set (NULL = all): a shard of the plan (plan.h) */
+    const unsigned char *mask;
 } vb_run_opts;
 
 /* ---- the engine: one pipeline fitted on one fold (src/pipeline/fit.c) ---
@@ -173,6 +176,15 @@ vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const v
  * the return value is an error only for problems that stop everything. */
 vb_status vb_experiment_run(const vb_spec *spec, const vb_dataset *ds, const vb_split *split,
                             const vb_run_opts *opts, const vb_run_sink *sink, size_t *n_failed, vb_error *err);
+/* Runs pipelines[0..n) (indices into spec->pipelines) on one fold of the
+ * split, sharing one feature extraction among those with the same
+ * features: one group of a plan (plan.h), as an MPI worker runs it. Claims
+ * through the sink like vb_experiment_run; a run the claim calls done or
+ * busy is skipped, not waited for. The caller checked the experiment
+ * (vb_experiment_check). */
+vb_status vb_experiment_run_group(const vb_spec *spec, const vb_dataset *ds, const vb_split *split, size_t fold_index,
+                                  const size_t *pipelines, size_t n, const vb_run_sink *sink, size_t *n_failed,
+                                  vb_error *err);
 
 /* Training helper shared by the runner and `visbench train`. Without a
  * grid it trains once. With a grid (a parameter listing values) it scores

@@ -392,6 +392,43 @@ vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const v
     return VB_OK;
 }
 
+/* Claims and runs one job. *run says what the claim decided (VB_RUN_*). A
+ * failed run is counted and reported and the experiment goes on; any
+ * other status stops it (the run is handed back first). */
+static vb_status job(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
+                     size_t f, feat_cache *cache, const vb_run_sink *sink, int *run, size_t *n_failed, vb_error *err)
+{
+    *run = VB_RUN_IT;
+    vb_status st;
+    if (sink->claim && (st = sink->claim(sink->user, sp, fold, f, run, err)) != VB_OK)
+        return st;
+    if (*run != VB_RUN_IT)
+        return VB_OK;
+    vb_error e = {0};
+    int sink_failed = 0;
+    st = run_one(spec, sp, ds, fold, f, cache, sink, &sink_failed, &e);
+    /* A failing sink stops the experiment, whatever its status. */
+    if (sink_failed || st == VB_ERR_INTERRUPTED || st == VB_ERR_NOMEM || st == VB_ERR_IO) {
+        /* The run did not finish: hand it back so a rerun does it. */
+        if (sink->release)
+            sink->release(sink->user, sp->name, fold->name);
+        if (err)
+            *err = e;
+        return st;
+    }
+    if (st != VB_OK) {
+        (*n_failed)++;
+        if (sink->on_failure)
+            sink->on_failure(sink->user, sp->name, fold->name, &e);
+    }
+    return VB_OK;
+}
+
+static int wanted(const vb_run_opts *opts, const vb_spec_pipeline *sp, size_t cell)
+{
+    return !(opts && opts->only && strcmp(opts->only, sp->name) != 0) && !(opts && opts->mask && !opts->mask[cell]);
+}
+
 vb_status vb_experiment_run(const vb_spec *spec, const vb_dataset *ds, const vb_split *split, const vb_run_opts *opts,
                             const vb_run_sink *sink, size_t *n_failed, vb_error *err)
 {
@@ -424,43 +461,42 @@ vb_status vb_experiment_run(const vb_spec *spec, const vb_dataset *ds, const vb_
         for (size_t f = 0; f < split->n_folds && st == VB_OK; f++) {
             const vb_fold *fold = &split->folds[f];
             feat_cache cache = {0};
-            for (size_t i = 0; i < P; i++) {
+            for (size_t i = 0; i < P && st == VB_OK; i++) {
                 const vb_spec_pipeline *sp = &spec->pipelines[i];
-                if (opts && opts->only && strcmp(opts->only, sp->name) != 0)
+                if (!wanted(opts, sp, f * P + i) || (pass > 0 && !busy[f * P + i]))
                     continue;
-                if (pass > 0 && !busy[f * P + i])
-                    continue;
-                int run = VB_RUN_IT;
-                if (sink->claim && (st = sink->claim(sink->user, sp, fold, f, &run, err)) != VB_OK)
-                    break;
-                if (busy[f * P + i] != (run == VB_RUN_BUSY)) {
+                int run;
+                st = job(spec, sp, ds, fold, f, &cache, sink, &run, n_failed, err);
+                if (st == VB_OK && busy[f * P + i] != (run == VB_RUN_BUSY)) {
                     n_busy += run == VB_RUN_BUSY ? 1 : (size_t)-1;
                     busy[f * P + i] = run == VB_RUN_BUSY;
-                }
-                if (run != VB_RUN_IT)
-                    continue;
-                vb_error e = {0};
-                int sink_failed = 0;
-                st = run_one(spec, sp, ds, fold, f, &cache, sink, &sink_failed, &e);
-                /* A failing sink stops the experiment, whatever its status. */
-                if (sink_failed || st == VB_ERR_INTERRUPTED || st == VB_ERR_NOMEM || st == VB_ERR_IO) {
-                    /* The run did not finish: hand it back so a rerun does it. */
-                    if (sink->release)
-                        sink->release(sink->user, sp->name, fold->name);
-                    if (err)
-                        *err = e;
-                    break;
-                }
-                if (st != VB_OK) {
-                    st = VB_OK;
-                    (*n_failed)++;
-                    if (sink->on_failure)
-                        sink->on_failure(sink->user, sp->name, fold->name, &e);
                 }
             }
             cache_clear(&cache);
         }
     }
     free(busy);
+    return st;
+}
+
+vb_status vb_experiment_run_group(const vb_spec *spec, const vb_dataset *ds, const vb_split *split, size_t fold_index,
+                                  const size_t *pipelines, size_t n, const vb_run_sink *sink, size_t *n_failed,
+                                  vb_error *err)
+{
+    *n_failed = 0;
+    if (fold_index >= split->n_folds)
+        return vb_fail(err, VB_ERR_INTERNAL, "fold %zu of a split of %zu", fold_index, split->n_folds);
+    feat_cache cache = {0};
+    vb_status st = VB_OK;
+    for (size_t k = 0; k < n && st == VB_OK; k++) {
+        if (pipelines[k] >= spec->n_pipelines) {
+            st = vb_fail(err, VB_ERR_INTERNAL, "pipeline %zu of a spec of %zu", pipelines[k], spec->n_pipelines);
+            break;
+        }
+        int run;
+        st = job(spec, &spec->pipelines[pipelines[k]], ds, &split->folds[fold_index], fold_index, &cache, sink, &run,
+                 n_failed, err);
+    }
+    cache_clear(&cache);
     return st;
 }
