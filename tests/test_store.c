@@ -1,4 +1,5 @@
-/* store: schema round trip, claims, resume and concurrency rules. */
+/* store: schema round trip, claims, resume and concurrency rules; merging
+ * stores and moving a run as an image. */
 #define _GNU_SOURCE /* unshare */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -881,6 +882,262 @@ static void test_pipeline_config(void **state)
     vb_spec_free(b);
 }
 
+/* ---- merge (Slurm shards) and run images (MPI) ---------------------------- */
+
+/* A store at path holding the experiment of spec with, for each of the n
+ * (pipeline, fold, how) runs: 'd' done, 'f' failed, 'r' claimed and never
+ * finished, 'x' done with other predictions. */
+static void shard(const char *path, const vb_spec *spec, const vb_dataset *ds, const vb_split *split,
+                  const char *const *runs, size_t n)
+{
+    vb_error err = {0};
+    vb_store *s = open_ok(path, 0);
+    int64_t exp = 0;
+    assert_int_equal(vb_store_experiment(s, spec, ds, split, &exp, &err), VB_OK);
+    for (size_t i = 0; i < n; i++) {
+        char pipeline[8], fold[8], how;
+        assert_int_equal(sscanf(runs[i], "%7[^/]/%7[^/]/%c", pipeline, fold, &how), 3);
+        assert_int_equal(claim_ok(s, exp, pipeline, fold, "cfg", 1), VB_CLAIM_RUN);
+        fake f;
+        fake_result(&f, pipeline, fold);
+        if (how == 'x')
+            f.pred[1] = 0;
+        if (how == 'd' || how == 'x')
+            assert_int_equal(vb_store_save_run(s, exp, &f.r, &err), VB_OK);
+        else if (how == 'f')
+            assert_int_equal(vb_store_save_failure(s, exp, pipeline, fold, "it broke", &err), VB_OK);
+        vb_metrics_free(&f.m);
+    }
+    vb_store_close(s);
+}
+
+/* Loads experiment 1 of a store with its predictions. */
+static vb_store_exp *load_all(const char *path)
+{
+    vb_store *s = open_ok(path, 1);
+    vb_store_exp *e = NULL;
+    vb_error err = {0};
+    if (vb_store_load(s, 1, 1, &e, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    vb_store_close(s);
+    return e;
+}
+
+static const vb_store_run *find(const vb_store_exp *e, const char *pipeline, const char *fold)
+{
+    for (size_t i = 0; i < e->n_runs; i++)
+        if (strcmp(e->runs[i].pipeline, pipeline) == 0 && strcmp(e->runs[i].fold, fold) == 0)
+            return &e->runs[i];
+    return NULL;
+}
+
+/* Two runs hold the same results, row for row. */
+static void assert_same_run(const vb_store_run *a, const vb_store_run *b)
+{
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a->status, b->status);
+    assert_string_equal(a->config, b->config);
+    assert_int_equal(a->n_metrics, b->n_metrics);
+    for (size_t i = 0; i < a->n_metrics; i++) {
+        assert_string_equal(a->metric_names[i], b->metric_names[i]);
+        assert_memory_equal(&a->metric_values[i], &b->metric_values[i], sizeof(double));
+    }
+    assert_int_equal(a->n_pred, b->n_pred);
+    assert_memory_equal(a->pred, b->pred, a->n_pred * sizeof *a->pred);
+    assert_memory_equal(a->sample, b->sample, a->n_pred * sizeof *a->sample);
+    if (a->n_pred)
+        assert_memory_equal(a->scores, b->scores, a->n_pred * 2 * sizeof(float));
+    if (a->confusion)
+        assert_memory_equal(a->confusion, b->confusion, 4 * sizeof(size_t));
+    assert_int_equal(a->n_epochs, b->n_epochs);
+}
+
+static void test_merge(void **state)
+{
+    fixture *fx = *state;
+    vb_error err = {0};
+    const char *a[] = {"a/fold1/d", "b/fold1/f"};
+    const char *b[] = {"a/fold2/d", "b/fold2/r"};
+    shard("m1.db", fx->spec, fx->ds, fx->split, a, 2);
+    shard("m2.db", fx->spec, fx->ds, fx->split, b, 2);
+    const char *both[] = {"m1.db", "m2.db"};
+    assert_int_equal(vb_store_merge_check(both, 2, &err), VB_OK);
+    vb_store *out = open_ok("mo.db", 0);
+    vb_merge_report rep;
+    assert_int_equal(vb_store_merge_files(out, both, 2, &rep, &err), VB_OK);
+    assert_int_equal(rep.experiments_added, 1);
+    assert_int_equal(rep.added, 3);     /* a/fold1, b/fold1 (failed), a/fold2 */
+    assert_int_equal(rep.unfinished, 1); /* b/fold2: claimed, never finished */
+    assert_int_equal(rep.replaced + rep.same + rep.kept, 0);
+    vb_store_close(out);
+    vb_store_exp *e = load_all("mo.db"), *e1 = load_all("m1.db"), *e2 = load_all("m2.db");
+    assert_int_equal(e->n_runs, 3);
+    assert_same_run(find(e, "a", "fold1"), find(e1, "a", "fold1"));
+    assert_same_run(find(e, "a", "fold2"), find(e2, "a", "fold2"));
+    assert_string_equal(find(e, "b", "fold1")->error, "it broke");
+    assert_null(find(e, "b", "fold2"));
+    /* the experiment whole: classes, folds, samples */
+    assert_string_equal(e->classes[1], "yes <b>");
+    assert_string_equal(e->spec_text, SPEC);
+    assert_string_equal(e->split_hash, e1->split_hash);
+    assert_int_equal(count_rows("mo.db", "SELECT count(*) FROM folds"), 2);
+    assert_int_equal(count_rows("mo.db", "SELECT count(*) FROM classes"), 2);
+    assert_int_equal(count_rows("mo.db", "SELECT count(*) FROM samples"),
+                     count_rows("m1.db", "SELECT count(*) FROM samples"));
+    vb_store_exp_free(e);
+    vb_store_exp_free(e2);
+
+    /* again: nothing changes */
+    int metrics = count_rows("mo.db", "SELECT count(*) FROM metrics");
+    out = open_ok("mo.db", 0);
+    assert_int_equal(vb_store_merge_files(out, both, 2, &rep, &err), VB_OK);
+    assert_int_equal(rep.added + rep.replaced + rep.experiments_added, 0);
+    assert_int_equal(rep.same, 3);
+    vb_store_close(out);
+    assert_int_equal(count_rows("mo.db", "SELECT count(*) FROM runs"), 3);
+    assert_int_equal(count_rows("mo.db", "SELECT count(*) FROM metrics"), metrics);
+    assert_int_equal(count_rows("mo.db", "SELECT count(*) FROM experiments"), 1);
+
+    /* a finished run replaces the failure; a failure does not replace a finished run */
+    const char *c[] = {"b/fold1/d", "a/fold1/f"};
+    shard("m3.db", fx->spec, fx->ds, fx->split, c, 2);
+    const char *third[] = {"m3.db"};
+    out = open_ok("mo.db", 0);
+    assert_int_equal(vb_store_merge_files(out, third, 1, &rep, &err), VB_OK);
+    assert_int_equal(rep.replaced, 1);
+    assert_int_equal(rep.kept, 1);
+    assert_int_equal(rep.added, 0);
+    vb_store_close(out);
+    e = load_all("mo.db");
+    assert_string_equal(find(e, "b", "fold1")->status, "done");
+    assert_same_run(find(e, "a", "fold1"), find(e1, "a", "fold1"));
+    vb_store_exp_free(e);
+    vb_store_exp_free(e1);
+
+    /* a finished run with other results: refused, naming the run and both
+     * files, and the store unchanged */
+    const char *d[] = {"b/fold2/d", "a/fold1/x"};
+    shard("m4.db", fx->spec, fx->ds, fx->split, d, 2);
+    const char *fourth[] = {"m4.db"};
+    int runs = count_rows("mo.db", "SELECT count(*) FROM runs");
+    out = open_ok("mo.db", 0);
+    assert_int_equal(vb_store_merge_files(out, fourth, 1, &rep, &err), VB_ERR_DATA);
+    assert_non_null(strstr(err.msg, "run 'a' [fold1]"));
+    assert_non_null(strstr(err.msg, "mo.db"));
+    assert_non_null(strstr(err.msg, "m4.db"));
+    vb_store_close(out);
+    assert_int_equal(count_rows("mo.db", "SELECT count(*) FROM runs"), runs); /* b/fold2 not added either */
+}
+
+static void test_merge_check(void **state)
+{
+    fixture *fx = *state;
+    vb_error err = {0};
+    const char *a[] = {"a/fold1/d"};
+    shard("c1.db", fx->spec, fx->ds, fx->split, a, 1);
+    /* another spec (a parameter changed), the same data and split */
+    char *text = vb_asprintf("%s  - {name: c, classifier: knn}\n", SPEC);
+    vb_spec *other = NULL;
+    assert_int_equal(vb_spec_parse(text, "st.yaml", &other, &err), VB_OK);
+    shard("c2.db", other, fx->ds, fx->split, a, 1);
+    const char *specs[] = {"c1.db", "c2.db"};
+    assert_int_equal(vb_store_merge_check(specs, 2, &err), VB_ERR_DATA);
+    assert_non_null(strstr(err.msg, "another spec"));
+    assert_non_null(strstr(err.msg, "c1.db"));
+    assert_non_null(strstr(err.msg, "c2.db"));
+    /* merging it into a store that holds the first: refused there too */
+    vb_store *out = open_ok("c1.db", 0);
+    vb_merge_report rep;
+    const char *second[] = {"c2.db"};
+    assert_int_equal(vb_store_merge_files(out, second, 1, &rep, &err), VB_ERR_DATA);
+    assert_non_null(strstr(err.msg, "another spec"));
+    vb_store_close(out);
+    assert_int_equal(count_rows("c1.db", "SELECT count(*) FROM experiments"), 1);
+    /* the same spec on other data: another split */
+    vb_dataset *ds = mem_dataset();
+    ds->labels[0] = 1;
+    ds->labels[1] = 0;
+    vb_split *split = NULL;
+    assert_int_equal(vb_split_make(&fx->spec->split, ds, &split, &err), VB_OK);
+    shard("c3.db", fx->spec, ds, split, a, 1);
+    const char *splits[] = {"c1.db", "c3.db"};
+    assert_int_equal(vb_store_merge_check(splits, 2, &err), VB_ERR_DATA);
+    assert_non_null(strstr(err.msg, "another split"));
+    /* a file that is no store, and one that is missing */
+    FILE *f = fopen("junk.db", "w");
+    fputs("not a database at all, just text that is long enough to be read", f);
+    fclose(f);
+    const char *junk[] = {"c1.db", "junk.db"};
+    assert_int_not_equal(vb_store_merge_check(junk, 2, &err), VB_OK);
+    assert_non_null(strstr(err.msg, "junk.db"));
+    const char *missing[] = {"c1.db", "nothere.db"};
+    assert_int_not_equal(vb_store_merge_check(missing, 2, &err), VB_OK);
+    assert_non_null(strstr(err.msg, "nothere.db"));
+    assert_int_equal(access("nothere.db", F_OK), -1);
+    vb_split_free(split);
+    vb_dataset_free(ds);
+    vb_spec_free(other);
+    free(text);
+}
+
+/* MPI: a worker's finished run moves to rank 0 as an image, whole. */
+static void test_run_image(void **state)
+{
+    fixture *fx = *state;
+    vb_error err = {0};
+    const char *a[] = {"a/fold1/d", "b/fold1/r"};
+    shard("w.db", fx->spec, fx->ds, fx->split, a, 2);
+    vb_store_exp *before = load_all("w.db");
+    vb_store *w = open_ok("w.db", 0);
+    unsigned char *blob = NULL;
+    size_t len = 0;
+    /* only a finished run */
+    assert_int_equal(vb_store_export_run(w, 1, "b", "fold1", 1, &blob, &len, &err), VB_ERR_STATE);
+    assert_null(blob);
+    assert_int_equal(vb_store_export_run(w, 1, "a", "fold1", 1, &blob, &len, &err), VB_OK);
+    assert_true(len > 0);
+    vb_store_close(w);
+    assert_int_equal(count_rows("w.db", "SELECT count(*) FROM runs WHERE pipeline = 'a'"), 0); /* dropped */
+    assert_int_equal(count_rows("w.db", "SELECT count(*) FROM metrics"), 0);
+
+    /* rank 0: the run must be its own claim */
+    vb_store *s = open_ok("r0.db", 0);
+    int64_t exp = 0;
+    assert_int_equal(vb_store_experiment(s, fx->spec, fx->ds, fx->split, &exp, &err), VB_OK);
+    assert_int_equal(vb_store_import_run(s, exp, blob, len, &err), VB_ERR_STATE);
+    assert_int_equal(claim_ok(s, exp, "a", "fold1", "cfg", 0), VB_CLAIM_RUN);
+    /* a damaged image: an error, nothing written */
+    unsigned char *bad = malloc(len);
+    memcpy(bad, blob, len);
+    memset(bad + len / 2, 0x5a, len - len / 2);
+    assert_int_not_equal(vb_store_import_run(s, exp, bad, len, &err), VB_OK);
+    assert_int_not_equal(vb_store_import_run(s, exp, blob, 100, &err), VB_OK);
+    free(bad);
+    assert_int_equal(vb_store_import_run(s, exp, blob, len, &err), VB_OK);
+    vb_store_close(s);
+    vb_store_exp *after = load_all("r0.db");
+    assert_same_run(find(after, "a", "fold1"), find(before, "a", "fold1"));
+    assert_string_equal(find(after, "a", "fold1")->host, find(before, "a", "fold1")->host);
+    vb_store_exp_free(after);
+    vb_store_exp_free(before);
+
+    /* an image of another experiment is refused */
+    char *text = vb_asprintf("%s  - {name: c, classifier: knn}\n", SPEC);
+    vb_spec *other = NULL;
+    assert_int_equal(vb_spec_parse(text, "st.yaml", &other, &err), VB_OK);
+    s = open_ok("r1.db", 0);
+    assert_int_equal(vb_store_experiment(s, other, fx->ds, fx->split, &exp, &err), VB_OK);
+    assert_int_equal(claim_ok(s, exp, "a", "fold1", "cfg", 0), VB_CLAIM_RUN);
+    assert_int_equal(vb_store_import_run(s, exp, blob, len, &err), VB_ERR_DATA);
+    assert_non_null(strstr(err.msg, "another experiment"));
+    vb_store_close(s);
+    assert_int_equal(count_rows("r1.db", "SELECT count(*) FROM runs WHERE status = 'done'"), 0);
+    vb_spec_free(other);
+    free(text);
+    free(blob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -898,6 +1155,9 @@ int main(void)
         cmocka_unit_test(test_schema_1_refused),
         cmocka_unit_test(test_read_only_store),
         cmocka_unit_test(test_pipeline_config),
+        cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_merge_check),
+        cmocka_unit_test(test_run_image),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -111,6 +111,10 @@ double vb_cpu_seconds(void);     /* process CPU time */
 size_t vb_rss_peak_kb(void);     /* peak resident set since the last reset */
 void vb_rss_reset_peak(void);    /* best effort (Linux clear_refs) */
 size_t vb_rss_now_kb(void);
+/* Start time of process pid in clock ticks since boot (Linux /proc), so a
+ * reused pid is not taken for the old process; 0 when there is no such
+ * process or it is a zombie waiting to be reaped. */
+unsigned long long vb_proc_start(long pid);
 
 /* ---- threads ----------------------------------------------------------- */
 /* Sets the thread count for OpenMP and OpenBLAS (0 = all cores). */

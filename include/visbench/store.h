@@ -39,6 +39,9 @@ typedef struct vb_store vb_store;
  * writing (for reports). */
 vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error *err);
 void vb_store_close(vb_store *s);
+/* Removes a store file (closed) with its -wal and -shm: one this process
+ * created and could not fill (a failed merge, a full disk). */
+void vb_store_remove(const char *path);
 const char *vb_store_path(const vb_store *s);
 
 /* Finds or creates the experiment of (spec, split) and records the spec
@@ -127,6 +130,7 @@ typedef struct vb_store_exp {
 typedef struct vb_store_exp_info {
     int64_t id;
     char *name, *dataset, *protocol, *split_hash, *created, *updated;
+    char *spec_hash; /* which spec wrote it (two shards of one experiment agree) */
     size_t n_runs, n_done, n_failed; /* n_runs - done - failed are running or interrupted */
 } vb_store_exp_info;
 

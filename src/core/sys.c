@@ -394,3 +394,34 @@ char *vb_path_dirname(const char *path)
         return strdup("/");
     return strndup(path, (size_t)(slash - path));
 }
+
+/* Start time of a process in clock ticks since boot (field 22 of
+ * /proc/PID/stat), so that a reused pid is not taken for the old process;
+ * 0 when there is no such process or it has died and only waits to be
+ * reaped (a zombie, state Z or X, holds no claim any more). */
+unsigned long long vb_proc_start(long pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (!p)
+        return 0;
+    unsigned long long v = 0;
+    int field = 2;
+    char *save = NULL;
+    for (char *tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        if (++field == 3 && (tok[0] == 'Z' || tok[0] == 'X'))
+            return 0;
+        if (field == 22) {
+            v = strtoull(tok, NULL, 10);
+            break;
+        }
+    }
+    return v;
+}

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "visbench/store.h"
 #include "visbench/spec.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -15,13 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-struct vb_store {
-    sqlite3 *db;
-    char *path;
-    char host[128];
-    char owner[160]; /* host:pid:start-time of this process */
-    char *cpu;       /* "model name, N cores" (read-write stores) */
-};
 
 #if defined(__clang__)
 #define VB_COMPILER "clang " __clang_version__
@@ -87,7 +81,7 @@ static const char *const schema[] = {
     " seconds REAL, PRIMARY KEY(run_id, epoch))",
 };
 
-static vb_status db_fail(vb_store *s, vb_error *err, const char *what)
+vb_status store_fail(vb_store *s, vb_error *err, const char *what)
 {
     int code = sqlite3_errcode(s->db);
     vb_status st = code == SQLITE_NOMEM ? VB_ERR_NOMEM
@@ -99,7 +93,7 @@ static vb_status db_fail(vb_store *s, vb_error *err, const char *what)
     return vb_fail(err, st, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
-static vb_status exec(vb_store *s, const char *sql, vb_error *err)
+vb_status store_exec(vb_store *s, const char *sql, vb_error *err)
 {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -110,46 +104,15 @@ static vb_status exec(vb_store *s, const char *sql, vb_error *err)
     return VB_OK;
 }
 
-static vb_status prepare(vb_store *s, const char *sql, sqlite3_stmt **stmt, vb_error *err)
+vb_status store_prepare(vb_store *s, const char *sql, sqlite3_stmt **stmt, vb_error *err)
 {
     if (sqlite3_prepare_v2(s->db, sql, -1, stmt, NULL) != SQLITE_OK)
-        return db_fail(s, err, "prepare");
+        return store_fail(s, err, "prepare");
     return VB_OK;
 }
 
-/* Start time of a process in clock ticks since boot (field 22 of
- * /proc/PID/stat), so that a reused pid is not taken for the old process;
- * 0 when there is no such process or it has died and only waits to be
- * reaped (a zombie, state Z or X, holds no claim any more). */
-static unsigned long long proc_start(long pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    if (!p)
-        return 0;
-    unsigned long long v = 0;
-    int field = 2;
-    char *save = NULL;
-    for (char *tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-        if (++field == 3 && (tok[0] == 'Z' || tok[0] == 'X'))
-            return 0;
-        if (field == 22) {
-            v = strtoull(tok, NULL, 10);
-            break;
-        }
-    }
-    return v;
-}
-
 /* Is the process that wrote this owner string still running? */
-static int owner_alive(const char *owner, const char *self)
+int store_owner_alive(const char *owner, const char *self)
 {
     if (!owner)
         return 0;
@@ -162,7 +125,7 @@ static int owner_alive(const char *owner, const char *self)
         return 1; /* another machine: assume it is alive */
     if (strcmp(owner, self) == 0)
         return 0; /* our own stale claim from an earlier attempt in this process */
-    return proc_start(pid) == start;
+    return vb_proc_start(pid) == start;
 }
 
 /* ---- locking ------------------------------------------------------------
@@ -242,7 +205,7 @@ static vb_status use_wal(vb_store *s, vb_error *err)
         if (rc == SQLITE_OK && (rc = pragma_text(s, "PRAGMA journal_mode = WAL", mode, sizeof mode)) == SQLITE_OK)
             return VB_OK;
         if (!is_busy(rc) || !backoff(t0, attempt))
-            return db_fail(s, err, "cannot switch to write-ahead logging");
+            return store_fail(s, err, "cannot switch to write-ahead logging");
     }
 }
 
@@ -260,7 +223,7 @@ static void iso_time(double t, char out[32])
     snprintf(out, 32, "%s.%03dZ", base, ms < 0 ? 0 : ms > 999 ? 999 : ms);
 }
 
-static void now_iso(char out[32])
+void store_now_iso(char out[32])
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -289,13 +252,13 @@ static vb_status reopen_immutable(vb_store *s, const char *path, vb_error *err)
     int rc = sqlite3_open_v2(uri.data, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, NULL);
     vb_buf_free(&uri);
     if (rc != SQLITE_OK)
-        return s->db ? db_fail(s, err, "cannot open the store") : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        return s->db ? store_fail(s, err, "cannot open the store") : vb_fail(err, VB_ERR_NOMEM, "out of memory");
     return VB_OK;
 }
 
 /* Removes a store file this process created but could not set up (a full
  * disk), with its -wal and -shm, so that no empty store is left behind. */
-static void remove_new_store(const char *path)
+void vb_store_remove(const char *path)
 {
     unlink(path);
     char *side = vb_asprintf("%s-wal", path);
@@ -339,7 +302,7 @@ static vb_status schema_version(vb_store *s, int *version, int *empty, vb_error 
 {
     sqlite3_stmt *q = NULL;
     *version = -1;
-    vb_status st = prepare(s,
+    vb_status st = store_prepare(s,
                            "SELECT count(*), coalesce(sum(name = 'meta'), 0) FROM sqlite_master WHERE type = 'table'",
                            &q, err);
     int tables = 0, meta = 0;
@@ -347,7 +310,7 @@ static vb_status schema_version(vb_store *s, int *version, int *empty, vb_error 
         tables = sqlite3_column_int(q, 0);
         meta = sqlite3_column_int(q, 1);
     } else if (st == VB_OK)
-        st = db_fail(s, err, "cannot read the schema");
+        st = store_fail(s, err, "cannot read the schema");
     sqlite3_finalize(q);
     q = NULL;
     *empty = tables == 0;
@@ -356,7 +319,7 @@ static vb_status schema_version(vb_store *s, int *version, int *empty, vb_error 
             *version = 0;
         return st;
     }
-    st = prepare(s, "SELECT value FROM meta WHERE key = 'schema_version'", &q, err);
+    st = store_prepare(s, "SELECT value FROM meta WHERE key = 'schema_version'", &q, err);
     if (st == VB_OK && sqlite3_step(q) == SQLITE_ROW)
         *version = sqlite3_column_int(q, 0);
     sqlite3_finalize(q);
@@ -382,26 +345,26 @@ static vb_status check_version(vb_store *s, int version, vb_error *err)
  * in one immediate transaction: of several processes opening a new store
  * at once, one creates it and the others find it made. An existing store
  * is never written here. */
-static vb_status init_schema(vb_store *s, vb_error *err)
+vb_status store_init_schema(vb_store *s, vb_error *err)
 {
-    vb_status st = exec(s, "BEGIN IMMEDIATE", err);
+    vb_status st = store_exec(s, "BEGIN IMMEDIATE", err);
     if (st != VB_OK)
         return st;
     int version = 0, empty = 0;
     st = schema_version(s, &version, &empty, err);
     for (size_t i = 0; st == VB_OK && empty && i < sizeof schema / sizeof schema[0]; i++)
-        st = exec(s, schema[i], err);
+        st = store_exec(s, schema[i], err);
     if (st == VB_OK && empty) {
         char *sql = vb_asprintf("INSERT INTO meta(key, value) VALUES ('schema_version', '%d')",
                                 VB_STORE_SCHEMA_VERSION);
-        st = sql ? exec(s, sql, err) : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        st = sql ? store_exec(s, sql, err) : vb_fail(err, VB_ERR_NOMEM, "out of memory");
         free(sql);
         version = VB_STORE_SCHEMA_VERSION;
     }
     if (st == VB_OK)
         st = check_version(s, version, err);
     if (st == VB_OK)
-        st = exec(s, "COMMIT", err);
+        st = store_exec(s, "COMMIT", err);
     else
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return st;
@@ -428,7 +391,7 @@ vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error
     snprintf(s->host, sizeof s->host, "localhost");
     gethostname(s->host, sizeof s->host - 1);
     s->host[strcspn(s->host, ":")] = 0;
-    snprintf(s->owner, sizeof s->owner, "%s:%ld:%llu", s->host, (long)getpid(), proc_start((long)getpid()));
+    snprintf(s->owner, sizeof s->owner, "%s:%ld:%llu", s->host, (long)getpid(), vb_proc_start((long)getpid()));
     int flags = rw_reader  ? SQLITE_OPEN_READWRITE
                 : readonly ? SQLITE_OPEN_READONLY
                            : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -438,9 +401,9 @@ vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error
     else if (!readonly && !(s->cpu = cpu_name()))
         st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
     else if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK)
-        st = s->db ? db_fail(s, err, "cannot open the store") : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        st = s->db ? store_fail(s, err, "cannot open the store") : vb_fail(err, VB_ERR_NOMEM, "out of memory");
     if (st == VB_OK && rw_reader)
-        st = exec(s, "PRAGMA query_only = ON", err);
+        st = store_exec(s, "PRAGMA query_only = ON", err);
     /* A store is in WAL mode, and a WAL reader needs the -shm file beside
      * it: on a read-only mount (or in a folder it may not write to) SQLite
      * cannot create it, and every query fails with "unable to open database
@@ -455,7 +418,7 @@ vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error
     }
     if (st == VB_OK) {
         sqlite3_busy_timeout(s->db, (int)(BUSY_BUDGET_S * 1000));
-        st = exec(s, "PRAGMA foreign_keys = ON", err);
+        st = store_exec(s, "PRAGMA foreign_keys = ON", err);
     }
     /* Another file (an older store, some other database) is refused before
      * anything is written to it; a new one is made (init_schema). */
@@ -470,14 +433,14 @@ vb_status vb_store_open(const char *path, int readonly, vb_store **out, vb_error
          * go, never half of one). */
         st = use_wal(s, err);
         if (st == VB_OK)
-            st = exec(s, "PRAGMA synchronous = NORMAL", err);
+            st = store_exec(s, "PRAGMA synchronous = NORMAL", err);
         if (st == VB_OK)
-            st = init_schema(s, err);
+            st = store_init_schema(s, err);
     }
     if (st != VB_OK) {
         vb_store_close(s);
         if (created) /* a full disk: no empty store left behind */
-            remove_new_store(path);
+            vb_store_remove(path);
         return st;
     }
     *out = s;
@@ -497,7 +460,7 @@ void vb_store_close(vb_store *s)
 
 const char *vb_store_path(const vb_store *s) { return s->path; }
 
-static void bind_text(sqlite3_stmt *q, int i, const char *v)
+void store_bind_text(sqlite3_stmt *q, int i, const char *v)
 {
     if (v)
         sqlite3_bind_text(q, i, v, -1, SQLITE_TRANSIENT);
@@ -516,7 +479,7 @@ static vb_status write_samples(vb_store *s, int64_t exp, const vb_dataset *ds, v
     if (!getcwd(cwd, sizeof cwd))
         snprintf(cwd, sizeof cwd, ".");
     sqlite3_stmt *q = NULL;
-    vb_status st = prepare(s,
+    vb_status st = store_prepare(s,
                            "INSERT INTO samples(experiment_id, sample, part, file, item) VALUES (?1, ?2, ?3, ?4, ?5)"
                            " ON CONFLICT(experiment_id, sample) DO UPDATE SET part = ?3, file = ?4, item = ?5"
                            " WHERE part IS NOT ?3 OR file IS NOT ?4 OR item IS NOT ?5",
@@ -532,14 +495,14 @@ static vb_status write_samples(vb_store *s, int64_t exp, const vb_dataset *ds, v
         sqlite3_bind_int64(q, 1, exp);
         sqlite3_bind_int64(q, 2, (sqlite3_int64)i);
         int part = ds->part ? ds->part[i] : VB_PART_NONE;
-        bind_text(q, 3, part == VB_PART_TRAIN ? "train" : part == VB_PART_TEST ? "test" : NULL);
-        bind_text(q, 4, abs);
+        store_bind_text(q, 3, part == VB_PART_TRAIN ? "train" : part == VB_PART_TEST ? "test" : NULL);
+        store_bind_text(q, 4, abs);
         if (!ds->paths && ds->file_of)
             sqlite3_bind_int64(q, 5, ds->item_of[i]);
         else
             sqlite3_bind_null(q, 5);
         if (sqlite3_step(q) != SQLITE_DONE)
-            st = db_fail(s, err, "cannot record the samples");
+            st = store_fail(s, err, "cannot record the samples");
         free(abs);
     }
     sqlite3_finalize(q);
@@ -553,13 +516,13 @@ vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset
     snprintf(spec_hash, sizeof spec_hash, "%016" PRIx64, spec->hash);
     snprintf(data_hash, sizeof data_hash, "%016" PRIx64, split->data_hash);
     vb_split_hash_text(split, split_hash);
-    now_iso(now);
-    vb_status st = exec(s, "BEGIN IMMEDIATE", err);
+    store_now_iso(now);
+    vb_status st = store_exec(s, "BEGIN IMMEDIATE", err);
     sqlite3_stmt *q = NULL;
     /* A rerun of the same spec leaves the row as it is; an edited spec
      * (other pipelines, the same split) is recorded, and dates the row. */
     if (st == VB_OK)
-        st = prepare(s,
+        st = store_prepare(s,
                      "INSERT INTO experiments(name, spec_text, spec_hash, dataset, dataset_hash, n_samples, protocol,"
                      " split_hash, seed, n_folds, created, updated, pool, task)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13)"
@@ -567,57 +530,57 @@ vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset
                      " updated = CASE WHEN spec_hash = ?3 THEN updated ELSE ?11 END RETURNING id",
                      &q, err);
     if (st == VB_OK) {
-        bind_text(q, 1, spec->name);
-        bind_text(q, 2, spec->text);
-        bind_text(q, 3, spec_hash);
-        bind_text(q, 4, ds->name);
-        bind_text(q, 5, data_hash);
+        store_bind_text(q, 1, spec->name);
+        store_bind_text(q, 2, spec->text);
+        store_bind_text(q, 3, spec_hash);
+        store_bind_text(q, 4, ds->name);
+        store_bind_text(q, 5, data_hash);
         sqlite3_bind_int64(q, 6, (sqlite3_int64)ds->n);
-        bind_text(q, 7, vb_protocol_name(split->conf.protocol));
-        bind_text(q, 8, split_hash);
+        store_bind_text(q, 7, vb_protocol_name(split->conf.protocol));
+        store_bind_text(q, 8, split_hash);
         sqlite3_bind_int64(q, 9, (sqlite3_int64)split->conf.seed);
         sqlite3_bind_int64(q, 10, (sqlite3_int64)split->n_folds);
-        bind_text(q, 11, now);
-        bind_text(q, 12, vb_pool_name(split->conf.pool));
-        bind_text(q, 13, vb_task_name(ds->task));
+        store_bind_text(q, 11, now);
+        store_bind_text(q, 12, vb_pool_name(split->conf.pool));
+        store_bind_text(q, 13, vb_task_name(ds->task));
         if (sqlite3_step(q) != SQLITE_ROW)
-            st = db_fail(s, err, "cannot record the experiment");
+            st = store_fail(s, err, "cannot record the experiment");
         else
             *id = sqlite3_column_int64(q, 0);
     }
     sqlite3_finalize(q);
     q = NULL;
     if (st == VB_OK)
-        st = prepare(s, "INSERT OR REPLACE INTO classes(experiment_id, class, name) VALUES (?, ?, ?)", &q, err);
+        st = store_prepare(s, "INSERT OR REPLACE INTO classes(experiment_id, class, name) VALUES (?, ?, ?)", &q, err);
     for (int k = 0; st == VB_OK && k < ds->n_classes; k++) {
         sqlite3_reset(q);
         sqlite3_bind_int64(q, 1, *id);
         sqlite3_bind_int(q, 2, k);
-        bind_text(q, 3, ds->classes[k]);
+        store_bind_text(q, 3, ds->classes[k]);
         if (sqlite3_step(q) != SQLITE_DONE)
-            st = db_fail(s, err, "cannot record the classes");
+            st = store_fail(s, err, "cannot record the classes");
     }
     sqlite3_finalize(q);
     q = NULL;
     if (st == VB_OK && ds->tax)
-        st = prepare(s, "INSERT OR REPLACE INTO taxonomy(experiment_id, node, name, parent) VALUES (?, ?, ?, ?)", &q,
+        st = store_prepare(s, "INSERT OR REPLACE INTO taxonomy(experiment_id, node, name, parent) VALUES (?, ?, ?, ?)", &q,
                      err);
     for (int v = 0; st == VB_OK && ds->tax && v < ds->tax->n_nodes; v++) {
         sqlite3_reset(q);
         sqlite3_bind_int64(q, 1, *id);
         sqlite3_bind_int(q, 2, v);
-        bind_text(q, 3, ds->tax->names[v]);
+        store_bind_text(q, 3, ds->tax->names[v]);
         if (ds->tax->parent[v] >= 0)
             sqlite3_bind_int(q, 4, ds->tax->parent[v]);
         else
             sqlite3_bind_null(q, 4);
         if (sqlite3_step(q) != SQLITE_DONE)
-            st = db_fail(s, err, "cannot record the taxonomy");
+            st = store_fail(s, err, "cannot record the taxonomy");
     }
     sqlite3_finalize(q);
     q = NULL;
     if (st == VB_OK)
-        st = prepare(s,
+        st = store_prepare(s,
                      "INSERT OR REPLACE INTO folds(experiment_id, fold_index, name, n_train, n_val, n_test, kind,"
                      " repeat, number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      &q, err);
@@ -626,11 +589,11 @@ vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset
         sqlite3_reset(q);
         sqlite3_bind_int64(q, 1, *id);
         sqlite3_bind_int64(q, 2, (sqlite3_int64)f);
-        bind_text(q, 3, fo->name);
+        store_bind_text(q, 3, fo->name);
         sqlite3_bind_int64(q, 4, (sqlite3_int64)fo->n_train);
         sqlite3_bind_int64(q, 5, (sqlite3_int64)fo->n_val);
         sqlite3_bind_int64(q, 6, (sqlite3_int64)fo->n_test);
-        bind_text(q, 7, vb_fold_kind_name(fo->kind));
+        store_bind_text(q, 7, vb_fold_kind_name(fo->kind));
         /* 1-based for cv and repeat folds, NULL otherwise */
         if (fo->repeat > 0)
             sqlite3_bind_int(q, 8, fo->repeat);
@@ -641,13 +604,13 @@ vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset
         else
             sqlite3_bind_null(q, 9);
         if (sqlite3_step(q) != SQLITE_DONE)
-            st = db_fail(s, err, "cannot record the folds");
+            st = store_fail(s, err, "cannot record the folds");
     }
     sqlite3_finalize(q);
     if (st == VB_OK)
         st = write_samples(s, *id, ds, err);
     if (st == VB_OK)
-        st = exec(s, "COMMIT", err);
+        st = store_exec(s, "COMMIT", err);
     else
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return st;
@@ -658,19 +621,19 @@ vb_status vb_store_claim(vb_store *s, int64_t exp, const char *pipeline, size_t 
 {
     char hash[17], started[32];
     snprintf(hash, sizeof hash, "%016" PRIx64, vb_hash64(config, strlen(config), 0));
-    now_iso(started);
-    vb_status st = exec(s, "BEGIN IMMEDIATE", err);
+    store_now_iso(started);
+    vb_status st = store_exec(s, "BEGIN IMMEDIATE", err);
     if (st != VB_OK)
         return st;
     sqlite3_stmt *q = NULL;
     *out = VB_CLAIM_RUN;
     int exists = 0;
-    st = prepare(s, "SELECT status, owner, config_hash FROM runs WHERE experiment_id = ? AND pipeline = ? AND fold = ?",
+    st = store_prepare(s, "SELECT status, owner, config_hash FROM runs WHERE experiment_id = ? AND pipeline = ? AND fold = ?",
                  &q, err);
     if (st == VB_OK) {
         sqlite3_bind_int64(q, 1, exp);
-        bind_text(q, 2, pipeline);
-        bind_text(q, 3, fold);
+        store_bind_text(q, 2, pipeline);
+        store_bind_text(q, 3, fold);
         int rc = sqlite3_step(q);
         if (rc == SQLITE_ROW) {
             exists = 1;
@@ -682,48 +645,48 @@ vb_status vb_store_claim(vb_store *s, int64_t exp, const char *pipeline, size_t 
                 *out = VB_CLAIM_DONE;
             else if (same && strcmp(status, "failed") == 0 && !retry_failed)
                 *out = VB_CLAIM_DONE;
-            else if (strcmp(status, "running") == 0 && owner_alive(owner, s->owner))
+            else if (strcmp(status, "running") == 0 && store_owner_alive(owner, s->owner))
                 *out = VB_CLAIM_BUSY;
         } else if (rc != SQLITE_DONE)
-            st = db_fail(s, err, "cannot read the runs");
+            st = store_fail(s, err, "cannot read the runs");
     }
     sqlite3_finalize(q);
     q = NULL;
     if (st == VB_OK && *out == VB_CLAIM_RUN) {
         if (exists) { /* replace: cascades to its metrics and predictions */
-            st = prepare(s, "DELETE FROM runs WHERE experiment_id = ? AND pipeline = ? AND fold = ?", &q, err);
+            st = store_prepare(s, "DELETE FROM runs WHERE experiment_id = ? AND pipeline = ? AND fold = ?", &q, err);
             if (st == VB_OK) {
                 sqlite3_bind_int64(q, 1, exp);
-                bind_text(q, 2, pipeline);
-                bind_text(q, 3, fold);
+                store_bind_text(q, 2, pipeline);
+                store_bind_text(q, 3, fold);
                 if (sqlite3_step(q) != SQLITE_DONE)
-                    st = db_fail(s, err, "cannot replace a run");
+                    st = store_fail(s, err, "cannot replace a run");
             }
             sqlite3_finalize(q);
             q = NULL;
         }
         if (st == VB_OK)
-            st = prepare(s,
+            st = store_prepare(s,
                          "INSERT INTO runs(experiment_id, pipeline, pipeline_index, fold, fold_index, config_hash,"
                          " config, status, owner, started) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
                          &q, err);
         if (st == VB_OK) {
             sqlite3_bind_int64(q, 1, exp);
-            bind_text(q, 2, pipeline);
+            store_bind_text(q, 2, pipeline);
             sqlite3_bind_int64(q, 3, (sqlite3_int64)pipeline_index);
-            bind_text(q, 4, fold);
+            store_bind_text(q, 4, fold);
             sqlite3_bind_int64(q, 5, (sqlite3_int64)fold_index);
-            bind_text(q, 6, hash);
-            bind_text(q, 7, config);
-            bind_text(q, 8, s->owner);
-            bind_text(q, 9, started);
+            store_bind_text(q, 6, hash);
+            store_bind_text(q, 7, config);
+            store_bind_text(q, 8, s->owner);
+            store_bind_text(q, 9, started);
             if (sqlite3_step(q) != SQLITE_DONE)
-                st = db_fail(s, err, "cannot claim a run");
+                st = store_fail(s, err, "cannot claim a run");
         }
         sqlite3_finalize(q);
     }
     if (st == VB_OK)
-        st = exec(s, "COMMIT", err);
+        st = store_exec(s, "COMMIT", err);
     else
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return st;
@@ -732,15 +695,15 @@ vb_status vb_store_claim(vb_store *s, int64_t exp, const char *pipeline, size_t 
 vb_status vb_store_release(vb_store *s, int64_t exp, const char *pipeline, const char *fold, vb_error *err)
 {
     sqlite3_stmt *q = NULL;
-    vb_status st = prepare(s,
+    vb_status st = store_prepare(s,
                            "DELETE FROM runs WHERE experiment_id = ? AND pipeline = ? AND fold = ?"
                            " AND status = 'running' AND owner = ?",
                            &q, err);
     if (st == VB_OK) {
         sqlite3_bind_int64(q, 1, exp);
-        bind_text(q, 2, pipeline);
-        bind_text(q, 3, fold);
-        bind_text(q, 4, s->owner);
+        store_bind_text(q, 2, pipeline);
+        store_bind_text(q, 3, fold);
+        store_bind_text(q, 4, s->owner);
         int rc = sqlite3_step(q);
         /* A run is released after a failure, often a full disk, where the
          * WAL cannot grow by the frames this delete needs: copy the WAL
@@ -752,7 +715,7 @@ vb_status vb_store_release(vb_store *s, int64_t exp, const char *pipeline, const
             rc = sqlite3_step(q);
         }
         if (rc != SQLITE_DONE)
-            st = db_fail(s, err, "cannot release a run");
+            st = store_fail(s, err, "cannot release a run");
     }
     sqlite3_finalize(q);
     return st;
@@ -763,22 +726,22 @@ static vb_status claimed_id(vb_store *s, int64_t exp, const char *pipeline, cons
                             vb_error *err)
 {
     sqlite3_stmt *q = NULL;
-    vb_status st = prepare(s,
+    vb_status st = store_prepare(s,
                            "SELECT id FROM runs WHERE experiment_id = ? AND pipeline = ? AND fold = ?"
                            " AND status = 'running' AND owner = ?",
                            &q, err);
     if (st == VB_OK) {
         sqlite3_bind_int64(q, 1, exp);
-        bind_text(q, 2, pipeline);
-        bind_text(q, 3, fold);
-        bind_text(q, 4, s->owner);
+        store_bind_text(q, 2, pipeline);
+        store_bind_text(q, 3, fold);
+        store_bind_text(q, 4, s->owner);
         int rc = sqlite3_step(q);
         if (rc == SQLITE_ROW)
             *id = sqlite3_column_int64(q, 0);
         else if (rc == SQLITE_DONE)
             st = vb_fail(err, VB_ERR_STATE, "%s: run %s [%s] is not claimed by this process", s->path, pipeline, fold);
         else
-            st = db_fail(s, err, "cannot read the runs");
+            st = store_fail(s, err, "cannot read the runs");
     }
     sqlite3_finalize(q);
     return st;
@@ -788,38 +751,38 @@ static vb_status put_metric(vb_store *s, sqlite3_stmt *q, int64_t run, const cha
 {
     sqlite3_reset(q);
     sqlite3_bind_int64(q, 1, run);
-    bind_text(q, 2, name);
+    store_bind_text(q, 2, name);
     if (isnan(v))
         sqlite3_bind_null(q, 3);
     else
         sqlite3_bind_double(q, 3, v);
-    return sqlite3_step(q) == SQLITE_DONE ? VB_OK : db_fail(s, err, "cannot write metrics");
+    return sqlite3_step(q) == SQLITE_DONE ? VB_OK : store_fail(s, err, "cannot write metrics");
 }
 
 /* Where a run ran, as columns host, threads, visbench_version, compiler,
  * cpu bound from index i on: this process's (threads 0 = unknown, NULL). */
 static void bind_provenance(vb_store *s, sqlite3_stmt *q, int i, int threads)
 {
-    bind_text(q, i, s->host);
+    store_bind_text(q, i, s->host);
     if (threads > 0)
         sqlite3_bind_int(q, i + 1, threads);
     else
         sqlite3_bind_null(q, i + 1);
-    bind_text(q, i + 2, VB_VERSION);
-    bind_text(q, i + 3, VB_COMPILER);
-    bind_text(q, i + 4, s->cpu);
+    store_bind_text(q, i + 2, VB_VERSION);
+    store_bind_text(q, i + 3, VB_COMPILER);
+    store_bind_text(q, i + 4, s->cpu);
 }
 
 /* The experiment changed (a run was written) at `when`. */
-static vb_status touch_experiment(vb_store *s, int64_t exp, const char *when, vb_error *err)
+vb_status store_touch_experiment(vb_store *s, int64_t exp, const char *when, vb_error *err)
 {
     sqlite3_stmt *q = NULL;
-    vb_status st = prepare(s, "UPDATE experiments SET updated = max(updated, ?) WHERE id = ?", &q, err);
+    vb_status st = store_prepare(s, "UPDATE experiments SET updated = max(updated, ?) WHERE id = ?", &q, err);
     if (st == VB_OK) {
-        bind_text(q, 1, when);
+        store_bind_text(q, 1, when);
         sqlite3_bind_int64(q, 2, exp);
         if (sqlite3_step(q) != SQLITE_DONE)
-            st = db_fail(s, err, "cannot record the experiment's update");
+            st = store_fail(s, err, "cannot record the experiment's update");
     }
     sqlite3_finalize(q);
     return st;
@@ -848,7 +811,7 @@ static vb_status json_columns(vb_store *s, const vb_run_result *r, vb_buf *param
 static vb_status write_level_confusion(vb_store *s, int64_t run, const vb_hier_metrics *h, vb_error *err)
 {
     sqlite3_stmt *q = NULL;
-    vb_status st = prepare(s,
+    vb_status st = store_prepare(s,
                            "INSERT INTO level_confusion(run_id, level, true_node, pred_node, count)"
                            " VALUES (?, ?, ?, ?, ?)",
                            &q, err);
@@ -867,7 +830,7 @@ static vb_status write_level_confusion(vb_store *s, int64_t run, const vb_hier_m
                 sqlite3_bind_int(q, 4, lv->nodes[j]);
                 sqlite3_bind_int64(q, 5, (sqlite3_int64)cnt);
                 if (sqlite3_step(q) != SQLITE_DONE)
-                    st = db_fail(s, err, "cannot write the confusion matrices per level");
+                    st = store_fail(s, err, "cannot write the confusion matrices per level");
             }
     }
     sqlite3_finalize(q);
@@ -884,14 +847,14 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
     if (r->finished > 0)
         iso_time(r->finished, finished);
     else
-        now_iso(finished);
+        store_now_iso(finished);
     vb_buf params, info;
     vb_buf_init(&params);
     vb_buf_init(&info);
     sqlite3_stmt *q = NULL;
     vb_status st = json_columns(s, r, &params, &info, err);
     if (st == VB_OK)
-        st = prepare(s,
+        st = store_prepare(s,
                      "UPDATE runs SET status = 'done', owner = NULL, params = ?, grid = ?, features = ?, dim = ?,"
                      " probabilities = ?, features_shared = ?, n_train = ?, n_val = ?, n_test = ?,"
                      " extract_s = ?, tune_s = ?, train_s = ?, predict_s = ?, peak_rss_kb = ?, model_bytes = ?,"
@@ -900,9 +863,9 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
                      " WHERE id = ?18",
                      &q, err);
     if (st == VB_OK) {
-        bind_text(q, 1, params.data);
-        bind_text(q, 2, r->grid);
-        bind_text(q, 3, r->features);
+        store_bind_text(q, 1, params.data);
+        store_bind_text(q, 2, r->grid);
+        store_bind_text(q, 3, r->features);
         sqlite3_bind_int64(q, 4, (sqlite3_int64)r->dim);
         sqlite3_bind_int(q, 5, r->proba);
         sqlite3_bind_int(q, 6, r->features_shared);
@@ -915,26 +878,26 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
         sqlite3_bind_double(q, 13, r->predict_s);
         sqlite3_bind_int64(q, 14, (sqlite3_int64)r->peak_rss_kb);
         sqlite3_bind_int64(q, 15, (sqlite3_int64)r->model_bytes);
-        bind_text(q, 16, info.data);
-        bind_text(q, 17, finished);
+        store_bind_text(q, 16, info.data);
+        store_bind_text(q, 17, finished);
         sqlite3_bind_int64(q, 18, run);
-        bind_text(q, 19, r->started > 0 ? started : NULL);
+        store_bind_text(q, 19, r->started > 0 ? started : NULL);
         bind_provenance(s, q, 20, r->threads);
         sqlite3_bind_double(q, 25, r->postprocess_s);
         if (sqlite3_step(q) != SQLITE_DONE)
-            st = db_fail(s, err, "cannot write a run");
+            st = store_fail(s, err, "cannot write a run");
     }
     sqlite3_finalize(q);
     q = NULL;
     vb_buf_free(&params);
     vb_buf_free(&info);
     if (st == VB_OK)
-        st = touch_experiment(s, exp, finished, err);
+        st = store_touch_experiment(s, exp, finished, err);
 
     const vb_metrics *m = r->metrics;
     int k = r->n_classes;
     if (st == VB_OK)
-        st = prepare(s, "INSERT INTO metrics(run_id, name, value) VALUES (?, ?, ?)", &q, err);
+        st = store_prepare(s, "INSERT INTO metrics(run_id, name, value) VALUES (?, ?, ?)", &q, err);
     if (st == VB_OK && r->ml) {
         /* accuracy is subset accuracy (scikit-learn's accuracy_score on label sets) */
         vb_named_value ms[VB_ML_METRIC_SET_SIZE];
@@ -975,7 +938,7 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
     sqlite3_finalize(q);
     q = NULL;
     if (st == VB_OK)
-        st = prepare(s,
+        st = store_prepare(s,
                      "INSERT INTO class_metrics(run_id, class, precision, recall, f1, support, auc)"
                      " VALUES (?, ?, ?, ?, ?, ?, ?)",
                      &q, err);
@@ -995,12 +958,12 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
         else
             sqlite3_bind_double(q, 7, auc);
         if (sqlite3_step(q) != SQLITE_DONE)
-            st = db_fail(s, err, "cannot write class metrics");
+            st = store_fail(s, err, "cannot write class metrics");
     }
     sqlite3_finalize(q);
     q = NULL;
     if (st == VB_OK)
-        st = prepare(s, "INSERT INTO confusion(run_id, true_class, pred_class, count) VALUES (?, ?, ?, ?)", &q, err);
+        st = store_prepare(s, "INSERT INTO confusion(run_id, true_class, pred_class, count) VALUES (?, ?, ?, ?)", &q, err);
     /* label sets have no confusion matrix (per-label counts are in class_metrics) */
     for (int i = 0; st == VB_OK && !r->cluster_mode && m && i < k; i++)
         for (int j = 0; st == VB_OK && j < k; j++) {
@@ -1013,14 +976,14 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
             sqlite3_bind_int(q, 3, j);
             sqlite3_bind_int64(q, 4, (sqlite3_int64)cnt);
             if (sqlite3_step(q) != SQLITE_DONE)
-                st = db_fail(s, err, "cannot write the confusion matrix");
+                st = store_fail(s, err, "cannot write the confusion matrix");
         }
     sqlite3_finalize(q);
     q = NULL;
     if (st == VB_OK && r->hier)
         st = write_level_confusion(s, run, r->hier, err);
     if (st == VB_OK)
-        st = prepare(s,
+        st = store_prepare(s,
                      "INSERT INTO predictions(run_id, sample, true_class, pred_class, scores, true_set, pred_set)"
                      " VALUES (?, ?, ?, ?, ?, ?, ?)",
                      &q, err);
@@ -1062,26 +1025,26 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
             sqlite3_bind_text(q, 6 + w, set.data ? set.data : "", (int)set.len, SQLITE_TRANSIENT);
         }
         if (st == VB_OK && sqlite3_step(q) != SQLITE_DONE)
-            st = db_fail(s, err, "cannot write predictions");
+            st = store_fail(s, err, "cannot write predictions");
     }
     vb_buf_free(&set);
     free(blob);
     sqlite3_finalize(q);
     q = NULL;
     if (st == VB_OK && r->n_assigned)
-        st = prepare(s, "INSERT INTO clusters(run_id, sample, cluster) VALUES (?, ?, ?)", &q, err);
+        st = store_prepare(s, "INSERT INTO clusters(run_id, sample, cluster) VALUES (?, ?, ?)", &q, err);
     for (size_t i = 0; st == VB_OK && i < r->n_assigned; i++) {
         sqlite3_reset(q);
         sqlite3_bind_int64(q, 1, run);
         sqlite3_bind_int64(q, 2, (sqlite3_int64)r->assigned_idx[i]);
         sqlite3_bind_int(q, 3, r->assign[i]);
         if (sqlite3_step(q) != SQLITE_DONE)
-            st = db_fail(s, err, "cannot write cluster assignments");
+            st = store_fail(s, err, "cannot write cluster assignments");
     }
     sqlite3_finalize(q);
     q = NULL;
     if (st == VB_OK && r->n_epochs)
-        st = prepare(s,
+        st = store_prepare(s,
                      "INSERT INTO curves(run_id, epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds)"
                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                      &q, err);
@@ -1098,7 +1061,7 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
                 sqlite3_bind_double(q, 3 + c, vals[c]);
         }
         if (sqlite3_step(q) != SQLITE_DONE)
-            st = db_fail(s, err, "cannot write learning curves");
+            st = store_fail(s, err, "cannot write learning curves");
     }
     sqlite3_finalize(q);
     return st;
@@ -1106,7 +1069,7 @@ static vb_status write_run(vb_store *s, int64_t exp, int64_t run, const vb_run_r
 
 vb_status vb_store_save_run(vb_store *s, int64_t exp, const vb_run_result *r, vb_error *err)
 {
-    vb_status st = exec(s, "BEGIN IMMEDIATE", err);
+    vb_status st = store_exec(s, "BEGIN IMMEDIATE", err);
     if (st != VB_OK)
         return st;
     int64_t run = 0;
@@ -1114,7 +1077,7 @@ vb_status vb_store_save_run(vb_store *s, int64_t exp, const vb_run_result *r, vb
     if (st == VB_OK)
         st = write_run(s, exp, run, r, err);
     if (st == VB_OK)
-        st = exec(s, "COMMIT", err);
+        st = store_exec(s, "COMMIT", err);
     else
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return st;
@@ -1124,32 +1087,32 @@ vb_status vb_store_save_failure(vb_store *s, int64_t exp, const char *pipeline, 
                                 vb_error *err)
 {
     char finished[32];
-    now_iso(finished);
-    vb_status st = exec(s, "BEGIN IMMEDIATE", err);
+    store_now_iso(finished);
+    vb_status st = store_exec(s, "BEGIN IMMEDIATE", err);
     if (st != VB_OK)
         return st;
     sqlite3_stmt *q = NULL;
-    st = prepare(s,
+    st = store_prepare(s,
                  "UPDATE runs SET status = 'failed', owner = NULL, error = ?, finished = ?,"
                  " host = ?, threads = ?, visbench_version = ?, compiler = ?, cpu = ?"
                  " WHERE experiment_id = ? AND pipeline = ? AND fold = ? AND owner = ?",
                  &q, err);
     if (st == VB_OK) {
-        bind_text(q, 1, msg);
-        bind_text(q, 2, finished);
+        store_bind_text(q, 1, msg);
+        store_bind_text(q, 2, finished);
         bind_provenance(s, q, 3, 0); /* the thread count is the runner's to say */
         sqlite3_bind_int64(q, 8, exp);
-        bind_text(q, 9, pipeline);
-        bind_text(q, 10, fold);
-        bind_text(q, 11, s->owner);
+        store_bind_text(q, 9, pipeline);
+        store_bind_text(q, 10, fold);
+        store_bind_text(q, 11, s->owner);
         if (sqlite3_step(q) != SQLITE_DONE)
-            st = db_fail(s, err, "cannot record a failure");
+            st = store_fail(s, err, "cannot record a failure");
     }
     sqlite3_finalize(q);
     if (st == VB_OK)
-        st = touch_experiment(s, exp, finished, err);
+        st = store_touch_experiment(s, exp, finished, err);
     if (st == VB_OK)
-        st = exec(s, "COMMIT", err);
+        st = store_exec(s, "COMMIT", err);
     else
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return st;
@@ -1257,7 +1220,7 @@ double vb_store_metric(const vb_store_run *r, const char *name)
 static vb_status load_level_confusion(vb_store *s, vb_store_run *r, vb_error *err)
 {
     sqlite3_stmt *q = NULL;
-    vb_status st = prepare(s,
+    vb_status st = store_prepare(s,
                            "SELECT level, true_node, pred_node, count FROM level_confusion WHERE run_id = ?"
                            " ORDER BY level, true_node, pred_node",
                            &q, err);
@@ -1314,10 +1277,10 @@ static vb_status load_run_details(vb_store *s, vb_store_exp *e, vb_store_run *r,
 {
     size_t k = (size_t)e->n_classes;
     sqlite3_stmt *q = NULL;
-    vb_status st = prepare(s, "SELECT name, value FROM metrics WHERE run_id = ? ORDER BY name", &q, err);
+    vb_status st = store_prepare(s, "SELECT name, value FROM metrics WHERE run_id = ? ORDER BY name", &q, err);
     while (st == VB_OK) {
         if (q && sqlite3_bind_int64(q, 1, r->id) != SQLITE_OK) {
-            st = db_fail(s, err, "bind");
+            st = store_fail(s, err, "bind");
             break;
         }
         int rc;
@@ -1336,7 +1299,7 @@ static vb_status load_run_details(vb_store *s, vb_store_exp *e, vb_store_run *r,
                 sqlite3_column_type(q, 1) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 1);
         }
         if (st == VB_OK && rc != SQLITE_DONE)
-            st = db_fail(s, err, "cannot read metrics");
+            st = store_fail(s, err, "cannot read metrics");
         break;
     }
     sqlite3_finalize(q);
@@ -1352,7 +1315,7 @@ static vb_status load_run_details(vb_store *s, vb_store_exp *e, vb_store_run *r,
     for (size_t c = 0; r->auc && c < k; c++)
         r->auc[c] = NAN;
     if (st == VB_OK)
-        st = prepare(s, "SELECT class, precision, recall, f1, support, auc FROM class_metrics WHERE run_id = ?", &q, err);
+        st = store_prepare(s, "SELECT class, precision, recall, f1, support, auc FROM class_metrics WHERE run_id = ?", &q, err);
     if (st == VB_OK) {
         sqlite3_bind_int64(q, 1, r->id);
         while (sqlite3_step(q) == SQLITE_ROW) {
@@ -1369,7 +1332,7 @@ static vb_status load_run_details(vb_store *s, vb_store_exp *e, vb_store_run *r,
     sqlite3_finalize(q);
     q = NULL;
     if (st == VB_OK)
-        st = prepare(s, "SELECT true_class, pred_class, count FROM confusion WHERE run_id = ?", &q, err);
+        st = store_prepare(s, "SELECT true_class, pred_class, count FROM confusion WHERE run_id = ?", &q, err);
     if (st == VB_OK) {
         sqlite3_bind_int64(q, 1, r->id);
         while (sqlite3_step(q) == SQLITE_ROW) {
@@ -1383,7 +1346,7 @@ static vb_status load_run_details(vb_store *s, vb_store_exp *e, vb_store_run *r,
     if (st == VB_OK && e->tax)
         st = load_level_confusion(s, r, err);
     if (st == VB_OK)
-        st = prepare(s,
+        st = store_prepare(s,
                      "SELECT train_loss, train_acc, val_loss, val_acc, lr, seconds FROM curves WHERE run_id = ?"
                      " ORDER BY epoch",
                      &q, err);
@@ -1416,7 +1379,7 @@ static vb_status load_run_details(vb_store *s, vb_store_exp *e, vb_store_run *r,
     int ml = e->task && strcmp(e->task, "multilabel") == 0;
     if (ml && (!(r->truth_sets = calloc((n ? n : 1) * k, 1)) || !(r->pred_sets = calloc((n ? n : 1) * k, 1))))
         return vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    st = prepare(s,
+    st = store_prepare(s,
                  "SELECT sample, true_class, pred_class, scores, true_set, pred_set FROM predictions WHERE run_id = ?"
                  " ORDER BY sample",
                  &q, err);
@@ -1451,7 +1414,7 @@ static vb_status load_taxonomy(vb_store *s, vb_store_exp *e, vb_error *err)
 {
     sqlite3_stmt *q = NULL;
     int n = 0;
-    vb_status st = prepare(s, "SELECT count(*) FROM taxonomy WHERE experiment_id = ?", &q, err);
+    vb_status st = store_prepare(s, "SELECT count(*) FROM taxonomy WHERE experiment_id = ?", &q, err);
     if (st == VB_OK) {
         sqlite3_bind_int64(q, 1, e->id);
         if (sqlite3_step(q) == SQLITE_ROW)
@@ -1466,7 +1429,7 @@ static vb_status load_taxonomy(vb_store *s, vb_store_exp *e, vb_error *err)
                        e->id);
     if (!(e->tax = vb_taxonomy_new(e->n_classes, n, err)))
         return VB_ERR_NOMEM;
-    st = prepare(s, "SELECT node, name, parent FROM taxonomy WHERE experiment_id = ? ORDER BY node", &q, err);
+    st = store_prepare(s, "SELECT node, name, parent FROM taxonomy WHERE experiment_id = ? ORDER BY node", &q, err);
     if (st == VB_OK) {
         sqlite3_bind_int64(q, 1, e->id);
         int at = 0;
@@ -1498,13 +1461,13 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
         return VB_ERR_NOMEM;
     /* One read transaction: every row from one snapshot, though other
      * processes write runs meanwhile. */
-    vb_status st = exec(s, "BEGIN", err);
+    vb_status st = store_exec(s, "BEGIN", err);
     if (st != VB_OK) {
         free(e);
         return st;
     }
     sqlite3_stmt *q = NULL;
-    st = prepare(s,
+    st = store_prepare(s,
                  "SELECT id, name, spec_text, spec_hash, dataset, dataset_hash, protocol, split_hash, seed,"
                  " created, updated, pool, task FROM experiments"
                  " WHERE ?1 = 0 OR id = ?1 ORDER BY updated DESC, id DESC LIMIT 1",
@@ -1530,12 +1493,12 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
             st = id ? vb_fail(err, VB_ERR_DATA, "%s: no experiment %" PRId64, s->path, id)
                     : vb_fail(err, VB_ERR_DATA, "%s: the store holds no experiment yet", s->path);
         else
-            st = db_fail(s, err, "cannot read the experiments");
+            st = store_fail(s, err, "cannot read the experiments");
     }
     sqlite3_finalize(q);
     q = NULL;
     if (st == VB_OK)
-        st = prepare(s, "SELECT class, name FROM classes WHERE experiment_id = ? ORDER BY class", &q, err);
+        st = store_prepare(s, "SELECT class, name FROM classes WHERE experiment_id = ? ORDER BY class", &q, err);
     if (st == VB_OK) {
         sqlite3_bind_int64(q, 1, e->id);
         while (st == VB_OK && sqlite3_step(q) == SQLITE_ROW) {
@@ -1553,7 +1516,7 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
     if (st == VB_OK && e->task && strcmp(e->task, "hierarchical") == 0)
         st = load_taxonomy(s, e, err);
     if (st == VB_OK)
-        st = prepare(s,
+        st = store_prepare(s,
                      "SELECT id, pipeline, fold, fold_index, status, error, config, params, grid, features, dim,"
                      " probabilities, features_shared, n_train, n_val, n_test, extract_s, tune_s, train_s, predict_s,"
                      " peak_rss_kb, model_bytes, model_info, pipeline_index, started, finished, host, threads,"
@@ -1635,10 +1598,10 @@ vb_status vb_store_list(vb_store *s, vb_store_exp_info **out, size_t *n, vb_erro
     *out = NULL;
     *n = 0;
     sqlite3_stmt *q = NULL;
-    vb_status st = prepare(s,
+    vb_status st = store_prepare(s,
                            "SELECT e.id, e.name, e.dataset, e.protocol, e.split_hash, e.created, e.updated,"
-                           " count(r.id), coalesce(sum(r.status = 'done'), 0), coalesce(sum(r.status = 'failed'), 0)"
-                           " FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id GROUP BY e.id ORDER BY e.id",
+                           " count(r.id), coalesce(sum(r.status = 'done'), 0), coalesce(sum(r.status = 'failed'), 0),"
+                           " e.spec_hash FROM experiments e LEFT JOIN runs r ON r.experiment_id = e.id GROUP BY e.id ORDER BY e.id",
                            &q, err);
     int rc = SQLITE_DONE;
     while (st == VB_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -1659,11 +1622,13 @@ vb_status vb_store_list(vb_store *s, vb_store_exp_info **out, size_t *n, vb_erro
         x->n_runs = (size_t)sqlite3_column_int64(q, 7);
         x->n_done = (size_t)sqlite3_column_int64(q, 8);
         x->n_failed = (size_t)sqlite3_column_int64(q, 9);
-        if (!x->name || !x->dataset || !x->protocol || !x->split_hash || !x->created || !x->updated)
+        x->spec_hash = col_text(q, 10);
+        if (!x->name || !x->dataset || !x->protocol || !x->split_hash || !x->created || !x->updated ||
+            !x->spec_hash)
             st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
     }
     if (st == VB_OK && rc != SQLITE_DONE)
-        st = db_fail(s, err, "cannot read the experiments");
+        st = store_fail(s, err, "cannot read the experiments");
     sqlite3_finalize(q);
     if (st != VB_OK) {
         vb_store_list_free(*out, *n);
@@ -1682,6 +1647,7 @@ void vb_store_list_free(vb_store_exp_info *list, size_t n)
         free(list[i].split_hash);
         free(list[i].created);
         free(list[i].updated);
+        free(list[i].spec_hash);
     }
     free(list);
 }
@@ -1689,7 +1655,7 @@ void vb_store_list_free(vb_store_exp_info *list, size_t n)
 vb_status vb_store_clusters_csv(vb_store *s, int64_t exp, vb_buf *b, vb_error *err)
 {
     sqlite3_stmt *q = NULL;
-    vb_status st = prepare(s,
+    vb_status st = store_prepare(s,
                            "SELECT r.pipeline, r.fold, c.sample, m.part, m.file, m.item, c.cluster"
                            " FROM clusters c JOIN runs r ON r.id = c.run_id"
                            " LEFT JOIN samples m ON m.experiment_id = r.experiment_id AND m.sample = c.sample"
@@ -1713,7 +1679,7 @@ vb_status vb_store_clusters_csv(vb_store *s, int64_t exp, vb_buf *b, vb_error *e
         vb_buf_puts(b, "\n");
     }
     if (rc != SQLITE_DONE)
-        st = db_fail(s, err, "cannot read the cluster assignments");
+        st = store_fail(s, err, "cannot read the cluster assignments");
     sqlite3_finalize(q);
     return st;
 }
