@@ -10,6 +10,8 @@
 #   make bench        every benchmark (bench-features, bench-classifiers, bench-cnn)
 #   make bench-cnn    CNN training/inference against torch (CNN_BENCH=short: a quick subset)
 #   make bench-multilabel  binary relevance (linear SVM, logreg) against scikit-learn
+#   make bench-scale  one experiment over 1 and 2 MPI ranks and 1 rank x 2 threads
+#   make MPI=0|1      build without / with MPI (default: with it when mpicc is found)
 #   make fuzz         libFuzzer targets (fuzz/, clang) FUZZ_S seconds each (FUZZ_ONLY=spec: one)
 
 SANITIZE ?= 0
@@ -73,7 +75,7 @@ SO_NOUNDEF = $(if $(filter 1,$(SANITIZE)),,-Wl,--no-undefined)
 # The headers a program that embeds visbench needs (make install puts only these).
 API_HEADERS = include/visbench/visbench.h include/visbench/core.h include/visbench/image.h
 
-.PHONY: all install readme test-readme test test-unit test-e2e test-stress test-browser test-faults demo deps bench-deps bench bench-features bench-classifiers bench-cnn bench-multilabel clean fuzz fuzz-run
+.PHONY: all install readme test-readme test test-unit test-e2e test-stress test-browser test-faults demo deps bench-deps bench bench-features bench-classifiers bench-cnn bench-multilabel bench-scale clean fuzz fuzz-run
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -109,8 +111,24 @@ $(SOLIB): $(LIB_OBJ) visbench.map
 	ln -sf $(notdir $@) $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $(BUILD)/libvisbench.so
 
+# MPI (visbench run --mpi): on when mpicc is found (OpenMPI: make deps),
+# or MPI=1 / MPI=0. Only src/cli/mpi.c includes mpi.h; the library never
+# needs MPI. $(BUILD)/mpi.flag remembers the choice, so switching rebuilds.
+MPI ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null) -DVB_HAVE_MPI
+MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null)
+endif
+$(BUILD)/mpi.flag: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(MPI) $(MPI_CFLAGS)' | cmp -s - $@ || echo '$(MPI) $(MPI_CFLAGS)' > $@
+$(BUILD)/obj/src/cli/mpi.o: $(BUILD)/mpi.flag
+$(BUILD)/obj/src/cli/mpi.o: CPPFLAGS += $(MPI_CFLAGS)
+.PHONY: FORCE
+FORCE:
+
 $(CLI): $(CLI_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS) $(MPI_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TSUP_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
@@ -132,6 +150,7 @@ test-e2e: $(CLI) $(LIB)
 	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) ROOT=$(CURDIR) SANITIZE=$(SANITIZE) CC=$(CC) bash tests/e2e/run.sh
 	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) ROOT=$(CURDIR) bash tests/e2e/store.sh
 	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/e2e/tasks.sh
+	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) VB_REQUIRE_MPI=$(MPI) SANITIZE=$(SANITIZE) bash tests/e2e/scale.sh
 
 # Many processes on one store, round after round (not part of `make test`).
 # STRESS_ROUNDS, STRESS_PROCS: 20 rounds of 8 processes by default.
@@ -204,6 +223,10 @@ bench-classifiers: $(BENCHES)
 bench-multilabel: $(CLI)
 	@bash scripts/deps.sh bench >/dev/null || echo "(some benchmark peers are missing: make bench-deps)"
 	@BUILD=$(BUILD) bash bench/multilabel.sh $(BENCH_ARGS)
+
+# one experiment over 1 and 2 MPI worker ranks and 1 rank x 2 threads (issue 16's targets)
+bench-scale: $(CLI)
+	@BUILD=$(BUILD) bash bench/scale.sh $(BENCH_ARGS)
 
 bench-cnn: $(BUILD)/bench/bench_cnn
 	@bash scripts/deps.sh bench >/dev/null || echo "(some benchmark peers are missing: make bench-deps)"

@@ -9,8 +9,10 @@ core=(gcc make pkg-config
       libsvm-dev libvlfeat-dev libgsl-dev libstb-dev libopenblas-dev libfyaml-dev
       libsqlite3-dev sqlite3 zlib1g-dev libcmocka-dev dataset-fashion-mnist
       chromium   # chromium: make test opens the HTML report in it (tests/e2e/browser.sh)
+      openmpi-bin libopenmpi-dev  # visbench run --mpi (mpicc, mpirun; tests/e2e/scale.sh)
+      slurm-wlm   # tests/e2e/scale.sh submits a real job array to a one-node cluster
       clang libomp-dev libclang-rt-dev)  # make CC=clang (libomp: its OpenMP) and make fuzz (libFuzzer, sanitizers)
-bench=(python3 python3-numpy python3-opencv python3-sklearn python3-skimage python3-torch hyperfine)
+bench=(bc python3 python3-numpy python3-opencv python3-sklearn python3-skimage python3-torch hyperfine)
 case "$group" in
   core) want=("${core[@]}") ;;
   bench) want=("${bench[@]}") ;;

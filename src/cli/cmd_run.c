@@ -1,5 +1,6 @@
 /* visbench run: every pipeline of a spec on the same split, into a store. */
 #include "cli.h"
+#include "visbench/plan.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -22,66 +23,66 @@ typedef struct run_ctx {
 /* One line per finished run; the whole block (sizes, timings, grid, the
  * per-class table) with -v, or when the spec has a single run. */
 /* mode: cluster: the clusters and, with labels, how they match them. */
-static void print_clusters(const vb_run_result *r)
+static void print_clusters(FILE *out, const vb_run_result *r)
 {
-    printf("%s [%s]  %d clusters", r->pipeline, r->fold, r->n_clusters);
+    fprintf(out, "%s [%s]  %d clusters", r->pipeline, r->fold, r->n_clusters);
     if (r->cluster)
-        printf("  NMI %.4f  ARI %.4f  purity %.4f", r->cluster->nmi, r->cluster->ari, r->cluster->purity);
-    printf("  %zu samples assigned\n", r->n_assigned);
+        fprintf(out, "  NMI %.4f  ARI %.4f  purity %.4f", r->cluster->nmi, r->cluster->ari, r->cluster->purity);
+    fprintf(out, "  %zu samples assigned\n", r->n_assigned);
 }
 
-static void print_result(const vb_run_result *r, const vb_dataset *ds, int detailed)
+static void print_result(FILE *out, const vb_run_result *r, const vb_dataset *ds, int detailed)
 {
     const vb_metrics *m = r->metrics;
     if (r->cluster_mode) {
-        print_clusters(r);
+        print_clusters(out, r);
         if (detailed)
-            printf("  features %s; extract %.2f s, postprocess %.2f s, train %.2f s, predict %.2f s\n", r->features,
+            fprintf(out, "  features %s; extract %.2f s, postprocess %.2f s, train %.2f s, predict %.2f s\n", r->features,
                    r->extract_s, r->postprocess_s, r->train_s, r->predict_s);
-        fflush(stdout);
+        fflush(out);
         return;
     }
     if (r->ml) {
         const vb_ml_metrics *ml = r->ml;
-        printf("%s [%s]  subset accuracy %.4f  micro-F1 %.4f  macro-F1 %.4f  Hamming loss %.4f", r->pipeline,
+        fprintf(out, "%s [%s]  subset accuracy %.4f  micro-F1 %.4f  macro-F1 %.4f  Hamming loss %.4f", r->pipeline,
                r->fold, ml->subset_accuracy, ml->micro_f1, ml->macro_f1, ml->hamming_loss);
-        printf("  extract %.2f s  train %.2f s  predict %.2f s%s%s\n", r->extract_s, r->train_s, r->predict_s,
+        fprintf(out, "  extract %.2f s  train %.2f s  predict %.2f s%s%s\n", r->extract_s, r->train_s, r->predict_s,
                r->grid ? "  grid " : "", r->grid ? r->grid : "");
         if (detailed) {
-            printf("  %-22s %9s %8s %8s %8s %8s\n", "label", "precision", "recall", "f1", "auc", "support");
+            fprintf(out, "  %-22s %9s %8s %8s %8s %8s\n", "label", "precision", "recall", "f1", "auc", "support");
             for (int k = 0; k < ml->n_labels; k++)
-                printf("  %-22.22s %9.4f %8.4f %8.4f %8.4f %8zu\n", ds->classes[k], ml->precision[k], ml->recall[k],
+                fprintf(out, "  %-22.22s %9.4f %8.4f %8.4f %8.4f %8zu\n", ds->classes[k], ml->precision[k], ml->recall[k],
                        ml->f1[k], ml->auc[k], ml->support[k]);
         }
-        fflush(stdout);
+        fflush(out);
         return;
     }
     if (!detailed) {
-        printf("%s [%s]  accuracy %.4f  macro-F1 %.4f", r->pipeline, r->fold, m->accuracy, m->macro_f1);
+        fprintf(out, "%s [%s]  accuracy %.4f  macro-F1 %.4f", r->pipeline, r->fold, m->accuracy, m->macro_f1);
         if (r->hier)
-            printf("  hF %.4f", r->hier->hf);
+            fprintf(out, "  hF %.4f", r->hier->hf);
         if (r->cluster)
-            printf("  NMI %.4f  ARI %.4f", r->cluster->nmi, r->cluster->ari);
-        printf("  extract %.2f s  postprocess %.2f s  tune %.2f s  train %.2f s  predict %.2f s%s%s\n", r->extract_s,
+            fprintf(out, "  NMI %.4f  ARI %.4f", r->cluster->nmi, r->cluster->ari);
+        fprintf(out, "  extract %.2f s  postprocess %.2f s  tune %.2f s  train %.2f s  predict %.2f s%s%s\n", r->extract_s,
                r->postprocess_s, r->tune_s, r->train_s, r->predict_s, r->grid ? "  grid " : "", r->grid ? r->grid : "");
-        fflush(stdout);
+        fflush(out);
         return;
     }
-    printf("\n%s [%s]  accuracy %.4f  balanced %.4f  macro-F1 %.4f\n", r->pipeline, r->fold, m->accuracy,
+    fprintf(out, "\n%s [%s]  accuracy %.4f  balanced %.4f  macro-F1 %.4f\n", r->pipeline, r->fold, m->accuracy,
            m->balanced_accuracy, m->macro_f1);
-    printf("  features %s%s; train %zu, validation %zu, test %zu\n", r->features,
+    fprintf(out, "  features %s%s; train %zu, validation %zu, test %zu\n", r->features,
            r->features_shared ? " (shared)" : "", r->n_train, r->n_val, r->n_test);
-    printf("  extract %.2f s, postprocess %.2f s, tune %.2f s, train %.2f s, predict %.2f s, peak RSS %.0f MB, "
+    fprintf(out, "  extract %.2f s, postprocess %.2f s, tune %.2f s, train %.2f s, predict %.2f s, peak RSS %.0f MB, "
            "model %.1f kB\n",
            r->extract_s, r->postprocess_s, r->tune_s, r->train_s, r->predict_s, (double)r->peak_rss_kb / 1024.0,
            (double)r->model_bytes / 1024.0);
     if (r->grid)
-        printf("  grid: chose %s (tuning %.2f s)\n", r->grid, r->tune_s);
-    printf("  %-22s %9s %8s %8s %8s\n", "class", "precision", "recall", "f1", "support");
+        fprintf(out, "  grid: chose %s (tuning %.2f s)\n", r->grid, r->tune_s);
+    fprintf(out, "  %-22s %9s %8s %8s %8s\n", "class", "precision", "recall", "f1", "support");
     for (int k = 0; k < m->n_classes; k++)
-        printf("  %-22.22s %9.4f %8.4f %8.4f %8zu\n", ds->classes[k], m->precision[k], m->recall[k], m->f1[k],
+        fprintf(out, "  %-22.22s %9.4f %8.4f %8.4f %8zu\n", ds->classes[k], m->precision[k], m->recall[k], m->f1[k],
                m->support[k]);
-    fflush(stdout);
+    fflush(out);
 }
 
 /* --json: the object of a run that finished earlier (or that another
@@ -116,23 +117,49 @@ static vb_status print_kept(run_ctx *c, const char *pipeline, const char *fold, 
     return VB_OK; /* a failed run: nothing to print */
 }
 
+vb_status cli_run_claim(vb_store *store, int64_t exp, const vb_spec *spec, const vb_spec_pipeline *sp,
+                        const vb_fold *fold, size_t fold_index, int retry_failed, vb_claim *claim, vb_error *err)
+{
+    vb_buf config;
+    vb_buf_init(&config);
+    vb_pipeline_config(sp, &config);
+    if (spec->cluster) /* the same pipeline clustering is another run */
+        vb_buf_puts(&config, " mode: cluster");
+    vb_status st = config.failed ? vb_fail(err, VB_ERR_NOMEM, "out of memory")
+                                 : vb_store_claim(store, exp, sp->name, (size_t)(sp - spec->pipelines), fold->name,
+                                                  fold_index, config.data, retry_failed, claim, err);
+    vb_buf_free(&config);
+    return st;
+}
+
+vb_status cli_run_text(const vb_run_result *r, const vb_dataset *ds, int detailed, int json, vb_buf *b, vb_error *err)
+{
+    if (json) {
+        vb_result_json(r, ds, 0, b);
+        vb_buf_puts(b, "\n");
+    } else {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        if (!f)
+            return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        print_result(f, r, ds, detailed);
+        int bad = fclose(f) != 0;
+        if (!bad)
+            vb_buf_append(b, text, len);
+        free(text);
+        if (bad)
+            return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    }
+    return b->failed ? vb_fail(err, VB_ERR_NOMEM, "out of memory") : VB_OK;
+}
+
 static vb_status on_claim(void *user, const vb_spec_pipeline *sp, const vb_fold *fold, size_t fold_index, int *run,
                           vb_error *err)
 {
     run_ctx *c = user;
-    vb_buf config;
-    vb_buf_init(&config);
-    vb_pipeline_config(sp, &config);
-    if (c->spec->cluster) /* the same pipeline clustering is another run */
-        vb_buf_puts(&config, " mode: cluster");
-    if (config.failed) {
-        vb_buf_free(&config);
-        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    }
     vb_claim claim;
-    vb_status st = vb_store_claim(c->store, c->exp, sp->name, (size_t)(sp - c->spec->pipelines), fold->name,
-                                  fold_index, config.data, c->retry_failed, &claim, err);
-    vb_buf_free(&config);
+    vb_status st = cli_run_claim(c->store, c->exp, c->spec, sp, fold, fold_index, c->retry_failed, &claim, err);
     if (st != VB_OK)
         return st;
     *run = claim == VB_CLAIM_RUN ? VB_RUN_IT : claim == VB_CLAIM_BUSY ? VB_RUN_BUSY : VB_RUN_DONE;
@@ -160,6 +187,20 @@ static void on_release(void *user, const char *pipeline, const char *fold)
         snprintf(c->unreleased, sizeof c->unreleased, "%s [%s]", pipeline, fold);
 }
 
+static vb_status print_text(run_ctx *c, const vb_run_result *r, vb_error *err)
+{
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_status st = cli_run_text(r, c->ds, c->detailed, c->json, &b, err);
+    if (st == VB_OK) {
+        cli_progress_break();
+        fwrite(b.data, 1, b.len, stdout);
+        fflush(stdout);
+    }
+    vb_buf_free(&b);
+    return st;
+}
+
 static vb_status on_result(void *user, const vb_run_result *res, vb_error *err)
 {
     run_ctx *c = user;
@@ -173,20 +214,20 @@ static vb_status on_result(void *user, const vb_run_result *res, vb_error *err)
     if (st != VB_OK)
         return st;
     c->ran++;
+    return print_text(c, r, err);
+}
+
+/* MPI: a run a worker finished, as an SQLite image, and its printed text. */
+static vb_status on_import(void *user, const unsigned char *blob, size_t len, const char *text, vb_error *err)
+{
+    run_ctx *c = user;
+    vb_status st = vb_store_import_run(c->store, c->exp, blob, len, err);
+    if (st != VB_OK)
+        return st;
+    c->ran++;
     cli_progress_break();
-    if (c->json) {
-        vb_buf b;
-        vb_buf_init(&b);
-        vb_result_json(r, c->ds, 0, &b);
-        if (b.failed) {
-            vb_buf_free(&b);
-            return vb_fail(err, VB_ERR_NOMEM, "out of memory");
-        }
-        printf("%s\n", b.data);
-        fflush(stdout);
-        vb_buf_free(&b);
-    } else
-        print_result(r, c->ds, c->detailed);
+    fputs(text, stdout);
+    fflush(stdout);
     return VB_OK;
 }
 
@@ -290,15 +331,44 @@ static char *split_path_of(const char *store)
     return vb_asprintf("%.*s.split.txt", (int)n, store);
 }
 
+/* "2/4", "0/3", "12/x": digits, a slash, then no dot (no spec file) */
+static int looks_like_shard(const char *a)
+{
+    size_t d = strspn(a, "0123456789");
+    return d > 0 && a[d] == '/' && !strchr(a, '.');
+}
+
+/* --shard without I/N: the Slurm array task's place in its array. */
+static int shard_from_slurm(size_t *index, size_t *count)
+{
+    const char *id = getenv("SLURM_ARRAY_TASK_ID"), *n = getenv("SLURM_ARRAY_TASK_COUNT");
+    const char *min = getenv("SLURM_ARRAY_TASK_MIN");
+    long i, c, lo = 0;
+    if (!id || !n || !vb_parse_long(id, &i) || !vb_parse_long(n, &c) || (min && !vb_parse_long(min, &lo)))
+        return cli_usage("run", "--shard without I/N takes the shard from a Slurm job array "
+                                "(SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT), and they are not set; give "
+                                "--shard I/N, e.g. --shard 1/4");
+    if (c < 1 || i - lo < 0 || i - lo >= c)
+        return cli_usage("run", "the Slurm array task %ld is not one of %ld tasks numbered from %ld; submit the "
+                                "array as --array=0-%ld (no step) or give --shard I/N",
+                         i, c, lo, c - 1);
+    *index = (size_t)(i - lo);
+    *count = (size_t)c;
+    return VB_EXIT_OK;
+}
+
 int cmd_run(int argc, char **argv)
 {
-    int json = 0, retry = 0, dry = 0;
+    int json = 0, retry = 0, dry = 0, mpi = 0, sharded = 0;
+    size_t shard = 0, n_shards = 1;
     const char *store_path = NULL, *only = NULL;
     static const struct option opts[] = {{"json", no_argument, 0, 'j'},
                                          {"store", required_argument, 0, 's'},
                                          {"pipeline", required_argument, 0, 'p'},
                                          {"retry-failed", no_argument, 0, 'r'},
                                          {"dry-run", no_argument, 0, 'n'},
+                                         {"mpi", no_argument, 0, 'm'},
+                                         {"shard", optional_argument, 0, 'S'},
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -309,12 +379,45 @@ int cmd_run(int argc, char **argv)
         case 'p': only = optarg; break;
         case 'r': retry = 1; break;
         case 'n': dry = 1; break;
+        case 'm': mpi = 1; break;
+        case 'S': {
+            /* --shard I/N, --shard=I/N, or --shard alone (from Slurm) */
+            const char *v = optarg;
+            if (!v && optind < argc && looks_like_shard(argv[optind]))
+                v = argv[optind++]; /* "--shard 2/4": the value in the next word */
+            if (v && vb_shard_parse(v, &shard, &n_shards) != 0)
+                return cli_usage("run", "--shard takes I/N with 1 <= I <= N (the I-th of N slices), not '%s'", v);
+            if (!v) {
+                int rc = shard_from_slurm(&shard, &n_shards);
+                if (rc != VB_EXIT_OK)
+                    return rc;
+            }
+            sharded = 1;
+            break;
+        }
         default: return cli_bad_option("run", c, argv);
         }
     }
     if (optind != argc - 1)
         return cli_usage("run", "expects one spec file, e.g. visbench run pipelines/quickstart.yaml");
+    if (mpi && sharded)
+        return cli_usage("run", "--mpi and --shard are two ways to share one experiment; use one of them");
+    if (mpi && dry)
+        return cli_usage("run", "--dry-run needs no MPI; run it without --mpi");
     const char *path = argv[optind];
+    int rank = 0, n_ranks = 1;
+    if (mpi) {
+        vb_error merr = {0};
+        if (cli_mpi_init(&rank, &n_ranks, &merr) != VB_OK)
+            return cli_error(&merr);
+        if (rank > 0) {
+            cli_log_as_worker(rank);
+            vb_run_opts wopts = {.only = only};
+            int wrc = cli_mpi_worker(path, &wopts, rank);
+            cli_mpi_finalize();
+            return wrc;
+        }
+    }
     vb_error err = {0};
     vb_spec *spec = NULL;
     vb_dataset *ds = NULL;
@@ -325,6 +428,8 @@ int cmd_run(int argc, char **argv)
     int rc = VB_EXIT_FAIL;
     size_t failed = 0;
     vb_run_opts ropts = {.only = only};
+    unsigned char *mask = NULL;
+    vb_plan *plan = NULL;
 
     if (vb_spec_load(path, &spec, &err) != VB_OK)
         goto fail;
@@ -343,7 +448,27 @@ int cmd_run(int argc, char **argv)
         rc = print_plan(spec, ds, split, only, &err);
         goto done;
     }
-    db = store_path ? strdup(store_path) : vb_asprintf("results/%s.db", spec->name);
+    if (sharded) {
+        /* the shard's slice of the plan: whole groups, balanced by cost */
+        double cost = 0;
+        size_t mine = 0;
+        if (vb_plan_make(spec, ds, split, only, &plan, &err) != VB_OK ||
+            !(mask = vb_calloc(split->n_folds * spec->n_pipelines + 1, 1, &err)) ||
+            vb_plan_shard(plan, shard, n_shards, mask, &cost, &err) != VB_OK)
+            goto fail;
+        for (size_t k = 0; k < split->n_folds * spec->n_pipelines; k++)
+            mine += mask[k];
+        ropts.mask = mask;
+        vb_log(VB_LOG_INFO, "shard %zu/%zu: %zu of %zu runs (%zu groups in all; an estimated %.0f%% of the work)",
+               shard + 1, n_shards, mine, plan->n_jobs, plan->n_groups,
+               plan->total_cost > 0 ? 100.0 * cost / plan->total_cost : 0.0);
+    }
+    if (store_path)
+        db = strdup(store_path);
+    else if (sharded) /* shards on a cluster never share one SQLite file */
+        db = vb_asprintf("results/%s.shard-%zu-of-%zu.db", spec->name, shard + 1, n_shards);
+    else
+        db = vb_asprintf("results/%s.db", spec->name);
     split_path = db ? split_path_of(db) : NULL;
     dir = db ? vb_path_dirname(db) : NULL;
     if (!db || !split_path || !dir) {
@@ -385,8 +510,16 @@ int cmd_run(int argc, char **argv)
         goto fail;
     vb_run_sink sink = {.user = &ctx, .claim = on_claim, .release = on_release, .on_result = on_result,
                         .on_failure = on_failure};
-    if (vb_experiment_run(spec, ds, back, &ropts, &sink, &failed, &err) != VB_OK)
-        goto fail;
+    if (mpi && n_ranks > 1) {
+        cli_mpi_go(1, spec, back, ctx.detailed, json);
+        if (cli_mpi_coordinate(spec, ds, back, &ropts, &sink, on_import, &failed, &err) != VB_OK)
+            goto fail;
+    } else {
+        if (mpi)
+            vb_log(VB_LOG_INFO, "MPI: one rank, so it runs every job itself (mpirun -np N for N-1 workers)");
+        if (vb_experiment_run(spec, ds, back, &ropts, &sink, &failed, &err) != VB_OK)
+            goto fail;
+    }
     if (ctx.kept)
         vb_log(VB_LOG_INFO, "%zu run%s finished earlier and kept (see visbench results %s)", ctx.kept,
                ctx.kept == 1 ? "" : "s", db);
@@ -400,6 +533,9 @@ int cmd_run(int argc, char **argv)
         if (rc != VB_EXIT_OK)
             goto done;
         printf("results: %s (visbench results %s; visbench report %s)\n", db, db, db);
+        if (sharded)
+            printf("shard %zu of %zu: when every shard is done, join them: visbench merge OUT.db SHARD.db...\n",
+                   shard + 1, n_shards);
     }
     rc = failed ? VB_EXIT_FAIL : VB_EXIT_OK;
     if (failed)
@@ -414,6 +550,10 @@ fail:
     }
     rc = cli_error(&err);
 done:
+    cli_mpi_go(0, NULL, NULL, 0, 0); /* (if rank 0 failed before it started the workers) */
+    cli_mpi_finalize();
+    free(mask);
+    vb_plan_free(plan);
     free(ctx.was_busy);
     vb_store_exp_free(ctx.stored);
     vb_store_close(store);

@@ -20,17 +20,23 @@ typedef struct cmd_help {
 } cmd_help;
 
 static const cmd_help commands[] = {
-    {"run", "run SPEC [--json] [--store DB] [--pipeline NAME] [--retry-failed] [--dry-run]",
+    {"run", "run SPEC [--json] [--store DB] [--pipeline NAME] [--retry-failed] [--dry-run] [--shard I/N | --mpi]",
      "run every pipeline of a spec on the same split, into a results store",
      "Checks the whole spec against the dataset, writes the split beside the store, runs every\n"
      "pipeline on every fold and prints each result and the leaderboard. Runs finished earlier are\n"
-     "kept, so an interrupted run continues where it stopped, and several processes may share one\n"
-     "store.",
+     "kept, so an interrupted run continues where it stopped, and several processes of one host may\n"
+     "share one store. Across hosts: --shard (a Slurm job array, then visbench merge) or --mpi\n"
+     "(mpirun -np N visbench run SPEC --mpi: rank 0 plans and writes the store, the other ranks\n"
+     "compute, each with --threads). Both keep the runs that share a feature extraction together.",
      {{"--store DB", "the results store (default: results/<spec name>.db)"},
       {"--pipeline NAME", "run only this pipeline (default: all)"},
       {"--json", "print one JSON object per (pipeline, fold) on stdout instead of tables"},
       {"--retry-failed", "run again the runs that failed earlier (default: keep them failed)"},
-      {"--dry-run", "check the spec and print the plan (pool, folds, features) without running"}},
+      {"--dry-run", "check the spec and print the plan (pool, folds, features) without running"},
+      {"--shard I/N", "run only the I-th of N disjoint, balanced slices of the runs (alone: I and N from "
+                      "SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT; default store results/<spec "
+                      "name>.shard-I-of-N.db)"},
+      {"--mpi", "share the runs between the ranks of an MPI job (mpirun); needs a visbench built with MPI"}},
      "visbench run pipelines/quickstart.yaml"},
     {"results", "results DB [--experiment ID] [--format text|md|csv|json] [--predictions|--clusters] [--experiments]",
      "the leaderboard and significance tests of a stored experiment",
@@ -42,6 +48,15 @@ static const cmd_help commands[] = {
       {"--clusters", "mode: cluster: print every sample's cluster as CSV instead (pipeline, fold, file)"},
       {"--experiments", "list the store's experiments instead (id, name, dataset, split, runs)"}},
      "visbench results results/quickstart.db --format md"},
+    {"merge", "merge OUT.db SHARD.db...",
+     "join the stores of the shards of one spec (run --shard, a Slurm job array) into one",
+     "Checks that every shard holds the same experiments (the same spec hash and split hash), then\n"
+     "copies their runs into OUT (created if missing) in one transaction. A run finished in two\n"
+     "stores must have the same results there, else nothing is written; a finished run replaces a\n"
+     "failed or interrupted one; unfinished claims are skipped. Merging again changes nothing. On\n"
+     "any error OUT is left as it was (a new OUT is not created).",
+     {{NULL, NULL}},
+     "visbench merge results/fashion.db results/fashion.shard-*.db"},
     {"report", "report DB [-o FILE] [--format html|md|csv] [--experiment ID]",
      "the comparison report of a stored experiment (HTML with charts, Markdown, CSV)",
      "Renders the report of one experiment from the store. html is one self-contained page written\n"

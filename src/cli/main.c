@@ -29,12 +29,21 @@ void cli_progress_break(void)
     pthread_mutex_unlock(&progress_mu);
 }
 
+static char log_prefix[32]; /* "rank 2: " on an MPI worker */
+
 static void log_hook(void *user, vb_log_level level, const char *msg)
 {
     if ((level == VB_LOG_DEBUG && verbosity < 2) || (level == VB_LOG_INFO && verbosity < 1))
         return;
     cli_progress_break();
-    fprintf(stderr, "%s%s\n", level == VB_LOG_WARN ? "warning: " : "", msg);
+    fprintf(stderr, "%s%s%s\n", log_prefix, level == VB_LOG_WARN ? "warning: " : "", msg);
+}
+
+void cli_log_as_worker(int rank)
+{
+    snprintf(log_prefix, sizeof log_prefix, "rank %d: ", rank);
+    verbosity = 0;
+    progress_tty = 0;
 }
 
 /* Progress, on a terminal only (nothing when stderr is not one, nothing
@@ -259,7 +268,7 @@ int main(int argc, char **argv)
         return cli_help(sub_argc > 1 ? sub_argv[1] : NULL);
     if (strcmp(cmd, "version") != 0 && cli_wants_help(sub_argc, sub_argv)) {
         static const char *const known[] = {"run",     "results", "report",  "train", "predict",
-                                            "evaluate", "features", "list", "dataset", "model"};
+                                            "evaluate", "features", "list", "dataset", "model", "merge"};
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             if (strcmp(cmd, known[k]) == 0)
                 return cli_help(cmd);
@@ -284,12 +293,14 @@ int main(int argc, char **argv)
         return cmd_dataset(sub_argc, sub_argv);
     if (strcmp(cmd, "model") == 0)
         return cmd_model(sub_argc, sub_argv);
+    if (strcmp(cmd, "merge") == 0)
+        return cmd_merge(sub_argc, sub_argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("visbench %s\n", VB_VERSION);
         return VB_EXIT_OK;
     }
     static const char *const cmds[] = {"run",      "results", "report",  "train",   "predict", "evaluate",
-                                       "features", "list",    "dataset", "model",   "version", "help"};
+                                       "features", "list",    "dataset", "model",   "merge",   "version", "help"};
     const char *near = vb_nearest_name(cmd, cmds, sizeof cmds / sizeof cmds[0]);
     if (near)
         return cli_usage("", "unknown command '%s'; did you mean '%s'?", cmd, near);

@@ -1,5 +1,6 @@
 # What the e2e scripts share: counters, and the two ways a command is
-# expected to end. Sourced by run.sh, store.sh and tasks.sh.
+# expected to end, and what two stores are compared by. Sourced by run.sh,
+# store.sh, tasks.sh and scale.sh.
 pass=0 failures=0
 ok() { pass=$((pass + 1)); }
 bad() { failures=$((failures + 1)); echo "FAIL: $*" >&2; }
@@ -28,3 +29,29 @@ expect_ok() {
   if "$@" >out.txt 2>err.txt; then ok; else bad "$name: exit $?"; cat err.txt >&2; fi
 }
 
+
+# rows DB: everything a store's runs computed (no timings, no provenance),
+# sorted: each run's status and configuration, its predictions (label sets,
+# scores), metrics and per-class metrics. Two stores of one spec and seed
+# give the same rows whichever way they were run.
+rows() {
+  /usr/bin/python3 - "$1" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for q in ("SELECT pipeline, fold, status, config_hash, features_shared FROM runs ORDER BY pipeline, fold",
+          "SELECT r.pipeline, r.fold, p.sample, p.true_class, p.pred_class, p.true_set, p.pred_set, hex(p.scores)"
+          " FROM predictions p JOIN runs r ON r.id = p.run_id ORDER BY r.pipeline, r.fold, p.sample",
+          "SELECT r.pipeline, r.fold, m.name, m.value FROM metrics m JOIN runs r ON r.id = m.run_id"
+          " ORDER BY r.pipeline, r.fold, m.name",
+          "SELECT r.pipeline, r.fold, c.class, c.precision, c.recall, c.f1, c.support"
+          " FROM class_metrics c JOIN runs r ON r.id = c.run_id ORDER BY r.pipeline, r.fold, c.class"):
+    for row in db.execute(q):
+        print(row)
+PY
+}
+
+# same NAME A B: stores A and B hold the same rows (and some)
+same() {
+  rows "$2" >a.rows; rows "$3" >b.rows
+  if [ -s a.rows ] && cmp -s a.rows b.rows; then ok; else bad "$1: $2 and $3 differ"; diff a.rows b.rows | head -5 >&2; fi
+}

@@ -19,21 +19,6 @@ r = db.execute("SELECT m.value FROM metrics m JOIN runs r ON r.id = m.run_id WHE
 print("none" if r is None else "%.6f" % r[0])
 PY
 }
-# rows DB: every prediction and metric of a store, for comparing two stores
-rows() {
-  $PY - "$1" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-for row in db.execute("SELECT r.pipeline, r.fold, p.sample, p.true_class, p.pred_class, p.true_set, p.pred_set,"
-                      " hex(p.scores) FROM predictions p JOIN runs r ON r.id = p.run_id"
-                      " ORDER BY r.pipeline, r.fold, p.sample"):
-    print(row)
-for row in db.execute("SELECT r.pipeline, r.fold, m.name, m.value FROM metrics m JOIN runs r ON r.id = m.run_id"
-                      " ORDER BY r.pipeline, r.fold, m.name"):
-    print(row)
-PY
-}
-
 # ---- multilabel -------------------------------------------------------------
 expect_ok "synth --multilabel" "$VB" dataset synth --multilabel --classes 4 --per-class 240 --size 32 --seed 3 --out ml
 [ -f ml/dataset.yaml ] && grep -q 'multilabel: true' ml/dataset.yaml && ok || bad "synth --multilabel: no descriptor"
