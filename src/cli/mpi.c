@@ -27,6 +27,7 @@
  * lost (when it ran on rank 0's host) and what was kept, and a rerun of the
  * same command does the rest.
  */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include "cli.h"
 #include "visbench/plan.h"
 #include "visbench/store.h"
@@ -73,6 +74,7 @@ void cli_mpi_finalize(void) {}
 
 #include <errno.h>
 #include <mpi.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -141,9 +143,10 @@ static int send_report(uint64_t kind, size_t pipeline, size_t fold, uint64_t num
     return rc == MPI_SUCCESS ? 0 : -1;
 }
 
-/* hello: ok, pid, threads, then the host and a message */
+/* hello: ok, pid, threads, the cores it may run on, then the host and a
+ * message */
 typedef struct hello {
-    int32_t ok, pid, threads;
+    int32_t ok, pid, threads, cores;
     char host[64];
     char msg[sizeof(((vb_error *)0)->msg)];
 } hello;
@@ -285,7 +288,10 @@ int cli_mpi_worker(const char *spec_path, const vb_run_opts *opts, int rank)
         else if ((st = vb_store_open(scratch_path, 0, &w.scratch, &err)) == VB_OK)
             st = vb_store_experiment(w.scratch, spec, ds, split, &w.exp, &err);
     }
-    hello h = {.ok = st == VB_OK, .pid = (int32_t)getpid(), .threads = vb_get_threads()};
+    hello h = {.ok = st == VB_OK, .pid = (int32_t)getpid(), .threads = vb_get_threads(), .cores = 0};
+    cpu_set_t cpus;
+    if (sched_getaffinity(0, sizeof cpus, &cpus) == 0)
+        h.cores = CPU_COUNT(&cpus);
     gethostname(h.host, sizeof h.host - 1);
     snprintf(h.msg, sizeof h.msg, "%s", st == VB_OK ? "" : err.msg);
     MPI_Send(&h, (int)sizeof h, MPI_BYTE, 0, TAG_HELLO, MPI_COMM_WORLD);
@@ -598,6 +604,13 @@ vb_status cli_mpi_coordinate(const vb_spec *spec, const vb_dataset *ds, const vb
         w->pid = h.pid;
         w->threads = h.threads;
         snprintf(w->host, sizeof w->host, "%s", h.host);
+        /* mpirun binds each rank to one core when there are few ranks: its
+         * threads would then take turns on that core */
+        if (h.ok && h.cores > 0 && h.cores < h.threads)
+            vb_log(VB_LOG_WARN,
+                   "rank %d (%s) may run on %d core%s but has %d threads (mpirun binds ranks to cores): give it "
+                   "room with mpirun --bind-to none, or --map-by slot:PE=%d",
+                   w->rank, w->host, h.cores, h.cores == 1 ? "" : "s", h.threads, h.threads);
         if (!h.ok) {
             w->stopped = 1;
             if (!first.msg[0]) {

@@ -137,6 +137,14 @@ else
   $MPIRUN -np 2 "$VB" --threads 2 -q run s.yaml --mpi --store mpi2.db >/dev/null 2>mpi.err && ok ||
     { bad "mpirun -np 2 --threads 2: exit $?"; cat mpi.err >&2; }
   same "MPI, 2 ranks x 2 threads = one process" one.db mpi2.db
+  # a rank bound to one core with two threads: said, with what to do
+  $MPIRUN --bind-to core -np 2 "$VB" --threads 2 -q run s.yaml --mpi --store mpib.db >/dev/null 2>mpi.err && ok ||
+    bad "mpirun --bind-to core --threads 2"
+  grep -q 'rank 1 (.*) may run on 1 core but has 2 threads.*--bind-to none' mpi.err && ok ||
+    { bad "MPI: no word on a rank bound to one core"; cat mpi.err >&2; }
+  $MPIRUN --bind-to none -np 2 "$VB" --threads 2 -q run s.yaml --mpi --store mpin.db >/dev/null 2>mpi.err && ok ||
+    bad "mpirun --bind-to none --threads 2"
+  grep -q 'may run on' mpi.err && { bad "MPI: a warning without binding"; cat mpi.err >&2; } || ok
   $MPIRUN -np 1 "$VB" -q run s.yaml --mpi --store mpi1.db >/dev/null 2>mpi.err && ok || bad "mpirun -np 1"
   same "MPI, 1 rank = one process" one.db mpi1.db
   # a second run finds everything done
