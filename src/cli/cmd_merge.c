@@ -40,6 +40,18 @@ int cmd_merge(int argc, char **argv)
     if (vb_store_merge_check(shards, n, &err) != VB_OK)
         return cli_error(&err);
     int created = access(out, F_OK) != 0;
+    const char *slash = strrchr(out, '/');
+    if (created && slash && slash != out) {
+        char *dir = strndup(out, (size_t)(slash - out));
+        struct stat sb;
+        int missing = dir && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode));
+        if (missing)
+            vb_fail(&err, VB_ERR_IO, "%s: there is no folder %s; create it, or name a store in a folder that exists",
+                    out, dir);
+        free(dir);
+        if (missing)
+            return cli_error(&err);
+    }
     vb_store *s = NULL;
     if (vb_store_open(out, 0, &s, &err) != VB_OK)
         return cli_error(&err);

@@ -180,6 +180,29 @@ begin "run: unknown --pipeline";      expect fail "'nope'" "$VB" -q run s.yaml -
 begin "run: missing spec";            expect fail "absent.yaml" "$VB" run absent.yaml
 begin "run: spec is a folder";        mkdir dir.yaml; expect fail "dir.yaml: read error: Is a directory" "$VB" run dir.yaml
 begin "run: --store under a file";    expect fail "s.yaml: cannot create directory" "$VB" -q run s.yaml --store s.yaml/r.db
+begin "merge: no shard";              expect fail "merge: expects" "$VB" merge o.db
+begin "merge: unknown option";         expect fail "'--x'" "$VB" merge --x o.db r.db
+begin "merge: missing shard";          expect fail "nope.db" "$VB" merge o.db r.db nope.db
+begin "merge: a foreign SQLite shard"; sqlite3 f.db 'create table foo(x)'; expect fail "f.db: not a visbench store" "$VB" merge o.db r.db f.db
+begin "merge: a text file as shard";   expect fail "s.yaml: not a visbench store" "$VB" merge o.db r.db s.yaml
+begin "merge: a truncated shard";      head -c 5000 r.db >t.db; expect fail "t.db" "$VB" merge o.db t.db
+begin "merge: a folder as shard";      mkdir j.db; expect fail "j.db: a folder" "$VB" merge o.db j.db
+begin "merge: into a shard";           expect fail "'r.db' is both the output and a shard" "$VB" merge ./r.db r.db
+begin "merge: into a missing folder";  expect fail "there is no folder nodir" "$VB" merge nodir/o.db r.db
+begin "merge: into a folder";          mkdir o.db; expect fail "o.db: a folder" "$VB" merge o.db r.db
+begin "merge: into a foreign SQLite file"; sqlite3 f.db 'create table foo(x)'; expect fail "f.db: not a visbench store" "$VB" merge f.db r.db
+begin "merge: shards of two specs";    sed 's/C: 10/C: 5/' s.yaml >s2.yaml; "$VB" -q --threads 1 run s2.yaml --store o2.db >/dev/null 2>&1
+                                       expect fail "another spec" "$VB" merge o.db r.db o2.db
+begin "merge: another spec into a store"; sed 's/C: 10/C: 5/' s.yaml >s2.yaml; "$VB" -q --threads 1 run s2.yaml --store o2.db >/dev/null 2>&1
+                                       expect fail "another spec" "$VB" merge r.db o2.db
+begin "merge: the same store again";   cp r.db o.db; rm -f o.db-wal o.db-shm; expect ok "" "$VB" merge o.db r.db
+begin "run: --shard 0/2";              expect fail "--shard takes I/N" "$VB" -q run s.yaml --shard 0/2
+begin "run: --shard 3/2";              expect fail "--shard takes I/N" "$VB" -q run s.yaml --shard 3/2
+begin "run: --shard 1/0";              expect fail "--shard takes I/N" "$VB" -q run s.yaml --shard 1/0
+begin "run: --shard=a/b";              expect fail "--shard takes I/N" "$VB" -q run s.yaml --shard=a/b
+begin "run: --shard without Slurm";    expect fail "SLURM_ARRAY_TASK_ID" env -u SLURM_ARRAY_TASK_ID "$VB" -q run s.yaml --shard
+begin "run: --shard with --mpi";       expect fail "one of them" "$VB" -q run s.yaml --shard 1/2 --mpi
+begin "run: --mpi with --dry-run";     expect fail "--dry-run" "$VB" -q run s.yaml --mpi --dry-run
 begin "results: no store";            expect fail "results: expects" "$VB" results
 begin "results: missing store";       expect fail "nope.db" "$VB" results nope.db
 begin "results: --experiment abc";    expect fail "'abc'" "$VB" results r.db --experiment abc
