@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "support/testutil.h"
+#include "visbench/model.h"
 #include "visbench/pipeline.h"
 #include "visbench/report.h"
 #include "visbench/results.h"
@@ -682,7 +683,7 @@ static void test_grid(void **state)
                    "  - name: g\n"
                    "    classifier: {svm: {C: [1, 10]}}\n");
     assert_int_equal(vb_experiment_check(spec, g_ds, NULL, &err), VB_ERR_SPEC);
-    assert_string_equal(err.msg, "t.yaml:6:5: pipeline 'g' lists several classifier values (a grid) but "
+    assert_string_equal(err.msg, "t.yaml:6:5: pipeline 'g' lists several values (a grid of 2 points) but "
                                  "split.validation is 0; add validation: 0.1 to split, or tune: {folds: 3} to the "
                                  "pipeline");
     assert_int_equal(vb_split_make(&spec->split, g_ds, &split, &err), VB_OK);
@@ -697,28 +698,141 @@ static void test_grid(void **state)
     float *X = tu_blobs(2, 10, 3, 5, 1, &y);
     vb_traindata td = {.X = X, .n = 20, .d = 3, .y = y, .n_classes = 2};
     vb_classifier *clf = (vb_classifier *)1;
-    char *grid = (char *)1;
-    double tune = -1;
-    assert_int_equal(vb_train_classifier(&spec->pipelines[1], &td, &clf, &grid, &tune, &err), VB_ERR_SPEC);
+    vb_tuned tuned = {.grid = (char *)1, .tune_s = -1};
+    assert_int_equal(vb_train_classifier(&spec->pipelines[1], &td, 0, &clf, &tuned, &err), VB_ERR_SPEC);
     assert_string_equal(err.msg, "pipeline 'g': the classifier lists several values (a grid of 2 points) but the "
                                  "split has no validation part; add validation: 0.1 to split, or tune: {folds: 3} to "
                                  "the pipeline");
     assert_null(clf);
-    assert_null(grid);
+    assert_null(tuned.grid);
     /* With validation rows: tuned, the first best point on ties. */
     td.Xval = X;
     td.yval = y;
     td.n_val = 20;
-    assert_int_equal(vb_train_classifier(&spec->pipelines[1], &td, &clf, &grid, &tune, &err), VB_OK);
-    assert_string_equal(grid, "C=1"); /* separable blobs: both points are perfect */
+    assert_int_equal(vb_train_classifier(&spec->pipelines[1], &td, 0, &clf, &tuned, &err), VB_OK);
+    assert_string_equal(tuned.grid, "C=1"); /* separable blobs: both points are perfect */
+    assert_int_equal(tuned.point, 0);
+    assert_float_equal(tuned.score, 1.0, 0);
     assert_float_equal(vb_param_float(&clf->params, "C"), 1, 0);
     assert_true(clf->trained);
-    free(grid);
+    free(tuned.grid);
     vb_classifier_free(clf);
     free(X);
     free(y);
     vb_split_free(split);
     vb_spec_free(spec);
+}
+
+/* A grid over extractor and classifier parameters: each extractor setting
+ * is extracted once per fold, whatever the grid points and pipelines that
+ * need it, and the point chosen is the one an exhaustive loop over
+ * separate pipelines, each scored on the validation part, chooses. */
+static void test_feature_grid(void **state)
+{
+    static const int cells[3] = {4, 6, 8};
+    static const char *const Cs[3] = {"0.01", "1", "100"};
+    const char *head = "name: fg\nseed: 7\ndataset: synth\nsplit: {protocol: holdout, test_fraction: 0.3, "
+                       "validation: 0.3}\npipelines:\n";
+    char *text = vb_asprintf("%s  - name: g\n    features: [{hog: {cell: [4, 6, 8]}}]\n"
+                             "    postprocess: [standardize]\n"
+                             "    classifier: {svm: {kernel: linear, C: [0.01, 1, 100]}}\n"
+                             "  - {name: k, features: [{hog: {cell: 6}}], classifier: {knn: {k: 3}}}\n",
+                             head);
+    vb_spec *spec = spec_ok(text);
+    const vb_spec_pipeline *g = &spec->pipelines[0];
+    assert_int_equal(vb_pipeline_variants(g), 3);
+    vb_buf d;
+    vb_buf_init(&d);
+    vb_pipeline_variant_describe(g, 2, &d);
+    assert_string_equal(d.data, "hog.cell=8");
+    vb_buf_free(&d);
+    vb_error err = {0};
+    assert_int_equal(vb_experiment_check(spec, g_ds, NULL, &err), VB_OK);
+    vb_split *split = NULL;
+    assert_int_equal(vb_split_make(&spec->split, g_ds, &split, &err), VB_OK);
+    const vb_fold *fold = &split->folds[0];
+
+    /* the engine on the fold: 3 extractions serve the 3 variants and k */
+    vb_feat_cache *cache = vb_feat_cache_new(1, &err);
+    const vb_fold_features *ff;
+    int shared;
+    double extract_s;
+    vb_fitted fit;
+    assert_int_equal(vb_fit_best(spec, g, g_ds, fold, 0, cache, &ff, &shared, &extract_s, &fit, &err), VB_OK);
+    char *chosen = strdup(fit.grid);
+    vb_fitted_free(&fit);
+    assert_int_equal(vb_fit_best(spec, &spec->pipelines[1], g_ds, fold, 0, cache, &ff, &shared, &extract_s, &fit,
+                                 &err),
+                     VB_OK);
+    assert_true(shared); /* k's hog cell 6 is variant 2 of g's */
+    vb_fitted_free(&fit);
+    size_t made, uses;
+    vb_feat_cache_stats(cache, &made, &uses);
+    assert_int_equal(made, 3);
+    assert_int_equal(uses, 4);
+    vb_feat_cache_free(cache);
+
+    /* the exhaustive loop: nine separate pipelines of one point each */
+    double best = -1;
+    char want[64] = "";
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++) {
+            char *one = vb_asprintf("%s  - name: g\n    features: [{hog: {cell: %d}}]\n"
+                                    "    postprocess: [standardize]\n"
+                                    "    classifier: {svm: {kernel: linear, C: %s}}\n",
+                                    head, cells[a], Cs[b]);
+            vb_spec *s1 = spec_ok(one);
+            vb_fold_features f1;
+            vb_fitted p1;
+            assert_int_equal(vb_fit_features(s1, &s1->pipelines[0], g_ds, fold, 0, 0, &f1, &err), VB_OK);
+            assert_int_equal(vb_fit_pipeline(s1, &s1->pipelines[0], g_ds, fold, 0, &f1, 1, &p1, &err), VB_OK);
+            assert_false(isnan(p1.score));
+            if (p1.score > best) { /* the first best on ties */
+                best = p1.score;
+                snprintf(want, sizeof want, "hog.cell=%d, C=%s", cells[a], Cs[b]);
+            }
+            vb_fitted_free(&p1);
+            vb_fold_features_free(&f1);
+            vb_spec_free(s1);
+            free(one);
+        }
+    assert_string_equal(chosen, want);
+
+    /* run: the same choice, stored as the run's grid point; k shares */
+    capture c;
+    memset(&c, 0, sizeof c);
+    run_ok(spec, g_ds, split, NULL, &c, 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.r[0].grid, want);
+    assert_int_equal(c.r[1].features_shared, 1);
+    cap_free(&c);
+    free(chosen);
+
+    /* train makes the model run evaluated: the same choice */
+    vb_model *m = NULL;
+    assert_int_equal(vb_train_model(spec, g, g_ds, fold, 0, &m, &err), VB_OK);
+    assert_non_null(strstr(m->info, want));
+    vb_model_free(m);
+
+    /* no validation part to choose on: said before anything runs */
+    char *noval = vb_asprintf("name: fg\ndataset: synth\nsplit: {protocol: holdout}\npipelines:\n"
+                              "  - {name: g, features: [{hog: {cell: [4, 8]}}], classifier: svm}\n");
+    vb_spec *s2 = spec_ok(noval);
+    assert_int_equal(vb_experiment_check(s2, g_ds, NULL, &err), VB_ERR_SPEC);
+    assert_non_null(strstr(err.msg, "pipeline 'g' lists several values (a grid of 2 points) but split.validation"));
+    vb_spec_free(s2);
+    free(noval);
+    /* a variant that cannot be built: its value and place in the spec */
+    char *big = vb_asprintf("name: fg\ndataset: synth\nsplit: {protocol: holdout, validation: 0.2}\npipelines:\n"
+                            "  - {name: g, features: [{hog: {cell: [8, 200]}}], classifier: svm}\n");
+    vb_spec *s3 = spec_ok(big);
+    assert_int_not_equal(vb_experiment_check(s3, g_ds, NULL, &err), VB_OK);
+    assert_non_null(strstr(err.msg, "t.yaml:5:43: hog.cell: cell 200 is too large"));
+    vb_spec_free(s3);
+    free(big);
+    vb_split_free(split);
+    vb_spec_free(spec);
+    free(text);
 }
 
 /* tune: an inner k-fold needs no validation part, and the metric decides. */
@@ -945,6 +1059,7 @@ int main(void)
         cmocka_unit_test(test_experiment),
         cmocka_unit_test(test_grid),
         cmocka_unit_test(test_tune_kfold),
+        cmocka_unit_test(test_feature_grid),
         cmocka_unit_test(test_check_errors),
         cmocka_unit_test(test_failing_pipeline),
         cmocka_unit_test(test_sink_failure_stops),

@@ -395,13 +395,26 @@ static void test_plugin_errors(void **state)
     parse_fails(HEAD PIPE("    preprocess: [{resize: [1, 2, 3]}]\n    classifier: svm\n"),
                 "t.yaml:5:27: resize.size needs 2 values, not 3");
 
-    /* grids: only for grid parameters of the classifier */
+    /* grids: only for the parameters the tables mark grid, in any plug-in */
     parse_fails(HEAD PIPE("    classifier: {svm: {kernel: [rbf, linear]}}\n"),
                 "t.yaml:5:32: svm.kernel takes a single value, not a list");
     parse_fails(HEAD PIPE("    classifier: {svm: {probability: [true, false]}}\n"),
                 "t.yaml:5:37: svm.probability takes a single value, not a list");
-    parse_fails(HEAD PIPE("    features: [{hog: {cell: [4, 8]}}]\n    classifier: svm\n"),
-                "t.yaml:5:29: hog.cell: a list of values (a grid) is not allowed here");
+    parse_fails(HEAD PIPE("    features: [{hog: {variant: [uoctti, dalaltriggs]}}]\n    classifier: svm\n"),
+                "t.yaml:5:32: hog.variant takes a single value, not a list");
+    parse_fails(HEAD PIPE("    preprocess: [{resize: {size: [[8, 8], [16, 16]]}}]\n    classifier: svm\n"),
+                "t.yaml:5:35: resize.size must be a single value, not a list");
+    parse_fails(HEAD "split: {k: [2, 3]}\n" PIPE("    classifier: svm\n"),
+                "t.yaml:3:12: split.k takes a single value, not a list");
+    /* the product of every grid against tune.max_points, with what makes it */
+    parse_fails(HEAD PIPE("    features: [{hog: {cell: [4, 6, 8], orientations: [6, 9]}}]\n"
+                          "    postprocess: [{pca: {components: [10, 20]}}]\n"
+                          "    classifier: {svm: {C: [1, 10, 100]}}\n    tune: {max_points: 30}\n"),
+                "t.yaml:4:5: pipeline 'p': its grid has 36 points (hog.cell 3 x hog.orientations 2 x "
+                "pca.components 2 x svm.C 3), more than tune.max_points (30); list fewer values, or raise tune: "
+                "{max_points: N}");
+    parse_fails(HEAD PIPE("    tune: {max_points: 0}\n    classifier: svm\n"),
+                "t.yaml:5:24: tune.max_points = 0 is out of range (1..1e+09)");
     parse_fails(HEAD PIPE("    classifier: {svm: {C: []}}\n"), "t.yaml:5:27: svm.C: the grid is empty");
     parse_fails(HEAD PIPE("    classifier: {svm: {C: [1, -1]}}\n"),
                 "t.yaml:5:31: svm.C = -1 is out of range (0 < x <= 1e+12)");

@@ -93,6 +93,13 @@ size_t vb_params_grid_size(const vb_params *params);
 vb_status vb_params_grid_point(const vb_params *params, size_t idx, vb_params *out, vb_error *err);
 /* Names and values of the grid parameters at point idx, "C=10, gamma=0.01". */
 void vb_params_grid_describe(const vb_params *params, size_t idx, vb_buf *b);
+/* The same with each name as "prefix.name" (no prefix when NULL), after a
+ * ", " unless *first; clears *first when it wrote anything. */
+void vb_params_grid_describe_as(const vb_params *params, size_t idx, const char *prefix, int *first, vb_buf *b);
+/* The numeric grid parameters (more than two values) whose value at point
+ * idx is the first or last of their list: a best value there suggests
+ * widening the grid. Up to max names, in table order; returns how many. */
+size_t vb_params_grid_edges(const vb_params *params, size_t idx, const char **names, size_t max);
 
 /* Canonical flow-YAML of every parameter: "{cell: 4, orientations: 9}". */
 void vb_params_to_yaml(const vb_params *params, vb_buf *b);

@@ -151,15 +151,49 @@ vb_status vb_fit_postprocess(const vb_spec_pipeline *sp, const vb_fold_features 
 typedef struct vb_fitted {
     vb_postchain *pc;
     vb_classifier *clf;
-    char *grid; /* the chosen grid point, or NULL */
+    char *grid;   /* the chosen grid point, or NULL */
+    size_t point; /* the classifier grid's point chosen */
+    double score; /* its tuning score (validation or inner k-fold), NaN when nothing was tuned */
     double post_s, tune_s, train_s;
 } vb_fitted;
 
-/* Fits post-processing and the classifier (tuning a grid) on the fold's
- * training rows, with ff from vb_fit_features on the same fold. */
+/* Fits post-processing and the classifier (tuning its grid) on the fold's
+ * training rows, with ff from vb_fit_features on the same fold. With
+ * score_one, a classifier without a grid is scored too (out->score), as
+ * one point of a feature grid. */
 vb_status vb_fit_pipeline(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
-                          size_t fold_index, const vb_fold_features *ff, vb_fitted *out, vb_error *err);
+                          size_t fold_index, const vb_fold_features *ff, int score_one, vb_fitted *out,
+                          vb_error *err);
 void vb_fitted_free(vb_fitted *f);
+
+/* The features of one fold, each feature configuration extracted once for
+ * every pipeline and feature variant that has it (with_test: the test rows
+ * too). A failed extraction stays failed for all who ask. */
+typedef struct vb_feat_cache vb_feat_cache;
+vb_feat_cache *vb_feat_cache_new(int with_test, vb_error *err);
+/* Forgets every entry (the next fold). */
+void vb_feat_cache_clear(vb_feat_cache *c);
+void vb_feat_cache_free(vb_feat_cache *c);
+/* The features of (a variant) sp on the fold: from the cache or extracted
+ * now; *users counts the asks this configuration has served (1: the first). */
+vb_status vb_feat_cache_get(vb_feat_cache *c, const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds,
+                            const vb_fold *fold, size_t fold_index, const vb_fold_features **out, int *users,
+                            vb_error *err);
+/* Distinct extractions made, and the asks they served. */
+void vb_feat_cache_stats(const vb_feat_cache *c, size_t *extractions, size_t *uses);
+/* Takes the feature pipeline out of an entry (for a model). */
+vb_featpipe *vb_feat_cache_take_fp(vb_feat_cache *c, const vb_fold_features *ff);
+
+/* Fits sp on the fold choosing the best point of its whole grid: each
+ * feature variant's features from the cache, post-processing and the
+ * classifier's grid scored on the validation part (or by inner k-fold);
+ * the first best wins ties. *ff: the chosen variant's features; out->grid:
+ * the chosen point ("hog.cell=6, C=10"); *shared: those features served
+ * another pipeline too; *extract_s: the extraction time of every variant.
+ * run and train both fit through here, so they choose alike. */
+vb_status vb_fit_best(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
+                      size_t fold_index, vb_feat_cache *cache, const vb_fold_features **ff, int *shared,
+                      double *extract_s, vb_fitted *out, vb_error *err);
 
 /* The whole pipeline fitted on fold (its training part; the validation
  * part tunes a grid) as a model: exactly what `run` evaluated on that
@@ -192,9 +226,17 @@ vb_status vb_experiment_run_group(const vb_spec *spec, const vb_dataset *ds, con
  * (tune.folds = 0) or by a stratified inner k-fold of the training rows
  * (tune.folds = k), keeps the best (the first on ties), warns when a best
  * numeric value lies on the edge of its grid, and returns the classifier
- * trained on the training rows with the chosen values in *grid_text. */
-vb_status vb_train_classifier(const vb_spec_pipeline *sp, const vb_traindata *td, vb_classifier **out,
-                              char **grid_text, double *tune_s, vb_error *err);
+ * trained on the training rows, with what it chose in *tuned. score_one
+ * scores a single point too (one variant of a feature grid), and leaves
+ * the edge-of-grid warning to the caller. */
+typedef struct vb_tuned {
+    char *grid;    /* the chosen point ("C=10"), NULL without a grid */
+    size_t point;  /* its index in the classifier's grid */
+    double score;  /* its score, NaN without a grid */
+    double tune_s; /* time spent choosing */
+} vb_tuned;
+vb_status vb_train_classifier(const vb_spec_pipeline *sp, const vb_traindata *td, int score_one, vb_classifier **out,
+                              vb_tuned *tuned, vb_error *err);
 /* tune.folds of a pipeline (0 = the validation part). */
 int vb_tune_folds(const vb_spec_pipeline *sp);
 

@@ -24,6 +24,10 @@
 #include "visbench/features.h"
 #include "visbench/split.h"
 
+/* At most this many preprocessing ops, extractors and post-processing steps
+ * in one pipeline (the global preprocessing included). */
+#define VB_PIPELINE_MAX_STEPS 64
+
 typedef struct vb_spec_pipeline {
     char *name;
     int line, col;
@@ -53,6 +57,24 @@ typedef struct vb_spec {
     size_t n_pipelines;
     vb_spec_pipeline *pipelines;
 } vb_spec;
+
+/* ---- the whole grid (src/pipeline/grid.c) --------------------------------
+ * A pipeline's preprocessing, extractor and post-processing parameters may
+ * list values too: each combination is a feature variant, and the grid is
+ * the variants times the classifier's points, tuned as one. */
+
+/* How many feature variants sp has (1 without a feature grid). */
+size_t vb_pipeline_variants(const vb_spec_pipeline *sp);
+/* sp with every preprocessing, extractor and post-processing parameter at
+ * variant v; shares sp's name, plug-ins, classifier (with its grid) and
+ * tune block, owns its parameter copies (vb_pipeline_variant_free). */
+vb_status vb_pipeline_variant(const vb_spec_pipeline *sp, size_t v, vb_spec_pipeline *out, vb_error *err);
+void vb_pipeline_variant_free(vb_spec_pipeline *v);
+/* "hog.cell=6, pca.components=20": the feature grid values of variant v. */
+void vb_pipeline_variant_describe(const vb_spec_pipeline *sp, size_t v, vb_buf *b);
+/* The feature grid parameters ("hog.cell") whose value at variant v is the
+ * first or last of a numeric list of more than two; returns how many. */
+size_t vb_pipeline_variant_edges(const vb_spec_pipeline *sp, size_t v, char names[][96], size_t max);
 
 /* The split block's parameter table (for `visbench list` and the docs). */
 extern const vb_plugin vb_split_plugin;

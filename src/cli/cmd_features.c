@@ -199,6 +199,17 @@ int cmd_features(int argc, char **argv)
             vb_fail(&err, VB_ERR_SPEC, "%s: no pipeline named '%s'", spec->path, only);
         goto fail;
     }
+    if (vb_pipeline_variants(sp) > 1) {
+        vb_buf b;
+        vb_buf_init(&b);
+        vb_pipeline_variant_describe(sp, 0, &b);
+        vb_fail(&err, VB_ERR_SPEC,
+                "%s:%d:%d: pipeline '%s' lists several values for its features (%zu variants, e.g. %s); features "
+                "writes one matrix: give each feature parameter one value (a copy of the pipeline per value)",
+                spec->path, sp->line, sp->col, sp->name, vb_pipeline_variants(sp), b.data ? b.data : "");
+        vb_buf_free(&b);
+        goto fail;
+    }
     if (vb_spec_load_dataset(spec, &ds, &err) != VB_OK)
         goto fail;
     if (vb_split_make(&spec->split, ds, &split, &err) != VB_OK) {

@@ -491,17 +491,38 @@ static void value_to_yaml(const vb_param_def *d, const vb_pvalue *v, vb_buf *b)
     }
 }
 
-void vb_params_grid_describe(const vb_params *params, size_t idx, vb_buf *b)
+void vb_params_grid_describe_as(const vb_params *params, size_t idx, const char *prefix, int *first, vb_buf *b)
 {
-    int first = 1;
     for (size_t i = 0; i < params->plugin->n_params; i++) {
         const vb_pvalue *v = &params->v[i];
         if (v->n_alts <= 1)
             continue;
-        vb_buf_printf(b, "%s%s=", first ? "" : ", ", params->plugin->params[i].name);
+        vb_buf_printf(b, "%s%s%s%s=", *first ? "" : ", ", prefix ? prefix : "", prefix ? "." : "",
+                      params->plugin->params[i].name);
         value_to_yaml(&params->plugin->params[i], &v->alts[alt_index(params, i, idx)], b);
-        first = 0;
+        *first = 0;
     }
+}
+
+void vb_params_grid_describe(const vb_params *params, size_t idx, vb_buf *b)
+{
+    int first = 1;
+    vb_params_grid_describe_as(params, idx, NULL, &first, b);
+}
+
+size_t vb_params_grid_edges(const vb_params *params, size_t idx, const char **names, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < params->plugin->n_params; i++) {
+        const vb_param_def *d = &params->plugin->params[i];
+        const vb_pvalue *v = &params->v[i];
+        if (v->n_alts <= 2 || (d->type != VB_PT_INT && d->type != VB_PT_FLOAT))
+            continue;
+        size_t at = alt_index(params, i, idx);
+        if ((at == 0 || at == v->n_alts - 1) && n < max)
+            names[n++] = d->name;
+    }
+    return n;
 }
 
 void vb_params_to_yaml(const vb_params *params, vb_buf *b)

@@ -229,18 +229,27 @@ void vb_featpipe_describe(const vb_featpipe *fp, vb_buf *b)
         vb_buf_printf(b, "%s%s %zu", i ? " + " : "", fp->ext[i]->vt->info.name, fp->ext[i]->dim);
 }
 
+/* A plug-in's parameters as configuration text, with the points of its
+ * grid when it lists values (without one, the text is as it always was). */
+static void params_key(const char *name, const vb_params *p, vb_buf *b)
+{
+    vb_buf_printf(b, " %s", name);
+    vb_params_to_yaml(p, b);
+    size_t g = vb_params_grid_size(p);
+    for (size_t i = 0; g > 1 && i < g; i++) {
+        vb_buf_puts(b, i ? "; " : " grid: ");
+        vb_params_grid_describe(p, i, b);
+    }
+}
+
 void vb_featpipe_key(const vb_spec_pipeline *sp, vb_buf *b)
 {
     vb_buf_puts(b, "prep:");
-    for (size_t i = 0; i < sp->prep.n; i++) {
-        vb_buf_printf(b, " %s", sp->prep.vt[i]->info.name);
-        vb_params_to_yaml(&sp->prep.params[i], b);
-    }
+    for (size_t i = 0; i < sp->prep.n; i++)
+        params_key(sp->prep.vt[i]->info.name, &sp->prep.params[i], b);
     vb_buf_puts(b, " features:");
-    for (size_t i = 0; i < sp->n_ext; i++) {
-        vb_buf_printf(b, " %s", sp->ext[i]->info.name);
-        vb_params_to_yaml(&sp->ext_params[i], b);
-    }
+    for (size_t i = 0; i < sp->n_ext; i++)
+        params_key(sp->ext[i]->info.name, &sp->ext_params[i], b);
 }
 
 /* ---- post-processing chains -------------------------------------------- */
@@ -359,15 +368,8 @@ void vb_pipeline_config(const vb_spec_pipeline *sp, vb_buf *b)
 {
     vb_featpipe_key(sp, b);
     vb_buf_puts(b, " post:");
-    for (size_t i = 0; i < sp->n_post; i++) {
-        vb_buf_printf(b, " %s", sp->post[i]->info.name);
-        vb_params_to_yaml(&sp->post_params[i], b);
-    }
-    vb_buf_printf(b, " classifier: %s", sp->clf->info.name);
-    vb_params_to_yaml(&sp->clf_params, b);
-    size_t g = vb_params_grid_size(&sp->clf_params);
-    for (size_t i = 0; g > 1 && i < g; i++) {
-        vb_buf_puts(b, i ? "; " : " grid: ");
-        vb_params_grid_describe(&sp->clf_params, i, b);
-    }
+    for (size_t i = 0; i < sp->n_post; i++)
+        params_key(sp->post[i]->info.name, &sp->post_params[i], b);
+    vb_buf_puts(b, " classifier:");
+    params_key(sp->clf->info.name, &sp->clf_params, b);
 }

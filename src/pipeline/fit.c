@@ -13,6 +13,8 @@
  */
 #include "visbench/model.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,9 +135,10 @@ void vb_fitted_free(vb_fitted *f)
 }
 
 vb_status vb_fit_pipeline(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
-                          size_t fold_index, const vb_fold_features *ff, vb_fitted *out, vb_error *err)
+                          size_t fold_index, const vb_fold_features *ff, int score_one, vb_fitted *out, vb_error *err)
 {
     memset(out, 0, sizeof *out);
+    out->score = NAN;
     float *Xtr = NULL, *Xval = NULL;
     size_t n_tr = fold->n_train, n_val = fold->n_val;
     int *ytr = vb_malloc(n_tr ? n_tr : 1, sizeof *ytr, err), *yval = vb_malloc(n_val ? n_val : 1, sizeof *yval, err);
@@ -173,7 +176,12 @@ vb_status vb_fit_pipeline(const vb_spec *spec, const vb_spec_pipeline *sp, const
         snprintf(stage, sizeof stage, "%s: training %s (%zu x %zu)", sp->name, sp->clf->info.name, n_tr,
                  out->pc->dim);
         vb_progress(stage, 0, 0);
-        st = vb_train_classifier(sp, &td, &out->clf, &out->grid, &out->tune_s, err);
+        vb_tuned tuned;
+        st = vb_train_classifier(sp, &td, score_one, &out->clf, &tuned, err);
+        out->grid = tuned.grid;
+        out->point = tuned.point;
+        out->score = tuned.score;
+        out->tune_s = tuned.tune_s;
         vb_progress(stage, 1, 1);
         out->train_s = vb_now() - t1 - out->tune_s;
     }
@@ -186,6 +194,224 @@ vb_status vb_fit_pipeline(const vb_spec *spec, const vb_spec_pipeline *sp, const
     if (st != VB_OK)
         vb_fitted_free(out);
     return st;
+}
+
+/* ---- the features of a fold, shared ------------------------------------ */
+
+/* One feature configuration's extraction on the fold. A failed extraction
+ * stays failed for everyone who asks for it. */
+typedef struct feat_entry {
+    vb_fold_features ff;
+    int users;
+    vb_status st;
+    vb_error err;
+} feat_entry;
+
+struct vb_feat_cache {
+    int with_test;
+    feat_entry **e; /* each entry on its own: pointers to them stay valid */
+    size_t n, uses;
+};
+
+vb_feat_cache *vb_feat_cache_new(int with_test, vb_error *err)
+{
+    vb_feat_cache *c = vb_calloc(1, sizeof *c, err);
+    if (c)
+        c->with_test = with_test;
+    return c;
+}
+
+void vb_feat_cache_clear(vb_feat_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++) {
+        vb_fold_features_free(&c->e[i]->ff);
+        free(c->e[i]);
+    }
+    free(c->e);
+    c->e = NULL;
+    c->n = c->uses = 0;
+}
+
+void vb_feat_cache_free(vb_feat_cache *c)
+{
+    vb_feat_cache_clear(c);
+    free(c);
+}
+
+void vb_feat_cache_stats(const vb_feat_cache *c, size_t *extractions, size_t *uses)
+{
+    *extractions = c->n;
+    *uses = c->uses;
+}
+
+vb_status vb_feat_cache_get(vb_feat_cache *c, const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds,
+                            const vb_fold *fold, size_t fold_index, const vb_fold_features **out, int *users,
+                            vb_error *err)
+{
+    *out = NULL;
+    char *key = vb_featpipe_key_dup(sp, err);
+    if (!key)
+        return VB_ERR_NOMEM;
+    c->uses++;
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->e[i]->ff.key, key) == 0) {
+            free(key);
+            feat_entry *e = c->e[i];
+            if (e->st != VB_OK) {
+                if (err)
+                    *err = e->err;
+                return e->st;
+            }
+            *users = ++e->users;
+            *out = &e->ff;
+            return VB_OK;
+        }
+    feat_entry **grown = realloc(c->e, (c->n + 1) * sizeof *grown);
+    feat_entry *e = grown ? calloc(1, sizeof *e) : NULL;
+    if (grown)
+        c->e = grown;
+    if (!e) {
+        free(key);
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    }
+    c->e[c->n++] = e;
+    vb_status st = vb_fit_features(spec, sp, ds, fold, fold_index, c->with_test, &e->ff, err);
+    if (st != VB_OK) {
+        /* remembered by its key, so the pipelines sharing it fail alike */
+        e->ff.key = key;
+        e->st = st;
+        if (err)
+            e->err = *err;
+        else
+            vb_fail(&e->err, st, "feature extraction failed");
+        return st;
+    }
+    free(key);
+    e->users = *users = 1;
+    *out = &e->ff;
+    return VB_OK;
+}
+
+vb_featpipe *vb_feat_cache_take_fp(vb_feat_cache *c, const vb_fold_features *ff)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (&c->e[i]->ff == ff) {
+            vb_featpipe *fp = c->e[i]->ff.fp;
+            c->e[i]->ff.fp = NULL;
+            return fp;
+        }
+    return NULL;
+}
+
+/* ---- the whole grid: feature variants x classifier points -------------- */
+
+/* "hog.cell=6" and "C=10" as "hog.cell=6, C=10" (malloc'ed). */
+static char *join_grid(const vb_spec_pipeline *sp, size_t v, const char *clf_grid, vb_error *err)
+{
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_pipeline_variant_describe(sp, v, &b);
+    if (clf_grid && *clf_grid)
+        vb_buf_printf(&b, ", %s", clf_grid);
+    if (b.failed || !b.data) {
+        vb_buf_free(&b);
+        vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    return b.data;
+}
+
+vb_status vb_fit_best(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
+                      size_t fold_index, vb_feat_cache *cache, const vb_fold_features **ff, int *shared,
+                      double *extract_s, vb_fitted *out, vb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    *ff = NULL;
+    *shared = 0;
+    *extract_s = 0;
+    size_t variants = vb_pipeline_variants(sp);
+    int users = 0;
+    if (variants <= 1) {
+        vb_status st = vb_feat_cache_get(cache, spec, sp, ds, fold, fold_index, ff, &users, err);
+        if (st == VB_OK)
+            st = vb_fit_pipeline(spec, sp, ds, fold, fold_index, *ff, 0, out, err);
+        *shared = users > 1;
+        *extract_s = *ff ? (*ff)->extract_s : 0;
+        return st;
+    }
+    size_t points = vb_params_grid_size(&sp->clf_params);
+    if (vb_tune_folds(sp) == 0 && fold->n_val == 0)
+        return vb_fail(err, VB_ERR_SPEC,
+                       "pipeline '%s': its features list several values (%zu variants x %zu classifier point%s) "
+                       "but the split has no validation part to choose on; add validation: 0.1 to split, or tune: "
+                       "{folds: 3} to the pipeline",
+                       sp->name, variants, points, points == 1 ? "" : "s");
+    double t0 = vb_now(), get_s = 0;
+    double best_score = -INFINITY;
+    size_t best = 0;
+    vb_status st = VB_OK;
+    const char *metric = sp->tune.plugin ? vb_param_str(&sp->tune, "metric") : "accuracy";
+    for (size_t v = 0; v < variants && st == VB_OK; v++) {
+        vb_spec_pipeline var;
+        if ((st = vb_pipeline_variant(sp, v, &var, err)) != VB_OK)
+            break;
+        const vb_fold_features *fv = NULL;
+        vb_fitted fit;
+        memset(&fit, 0, sizeof fit);
+        double tg = vb_now();
+        st = vb_feat_cache_get(cache, spec, &var, ds, fold, fold_index, &fv, &users, err);
+        get_s += vb_now() - tg;
+        if (st == VB_OK) {
+            *extract_s += fv->extract_s;
+            st = vb_fit_pipeline(spec, &var, ds, fold, fold_index, fv, 1, &fit, err);
+        }
+        vb_buf vd;
+        vb_buf_init(&vd);
+        vb_pipeline_variant_describe(sp, v, &vd);
+        if (st != VB_OK)
+            vb_error_prefix(err, "pipeline '%s', %s", sp->name, vd.data ? vd.data : "");
+        else
+            vb_log(VB_LOG_INFO, "%s: %s%s%s: %s %s %.4f", sp->name, vd.data ? vd.data : "", fit.grid && *fit.grid ? ", best " : "",
+                   fit.grid ? fit.grid : "", vb_tune_folds(sp) ? "inner k-fold" : "validation", metric, fit.score);
+        vb_buf_free(&vd);
+        /* the first best wins ties, as within a classifier grid */
+        if (st == VB_OK && fit.score > best_score) {
+            best_score = fit.score;
+            best = v;
+            vb_fitted_free(out);
+            *out = fit;
+            *ff = fv;
+            *shared = users > 1;
+        } else
+            vb_fitted_free(&fit);
+        vb_pipeline_variant_free(&var);
+    }
+    char *grid = st == VB_OK ? join_grid(sp, best, out->grid, err) : NULL;
+    if (st == VB_OK && !grid)
+        st = VB_ERR_NOMEM;
+    if (st != VB_OK) {
+        vb_fitted_free(out);
+        *ff = NULL;
+        return st;
+    }
+    free(out->grid);
+    out->grid = grid;
+    char edges[32][96];
+    size_t n_edges = vb_pipeline_variant_edges(sp, best, edges, 16);
+    const char *clf_edges[16];
+    size_t n_clf = vb_params_grid_edges(&sp->clf_params, out->point, clf_edges, 16);
+    for (size_t i = 0; i < n_clf; i++)
+        snprintf(edges[n_edges++], sizeof edges[0], "%s", clf_edges[i]);
+    for (size_t i = 0; i < n_edges; i++)
+        vb_log(VB_LOG_WARN, "%s: the best %s lies on the edge of its grid; consider extending the grid", sp->name,
+               edges[i]);
+    /* every variant's fitting but the chosen one's own was tuning */
+    out->tune_s = vb_now() - t0 - get_s - out->post_s - out->train_s;
+    if (out->tune_s < 0)
+        out->tune_s = 0;
+    return VB_OK;
 }
 
 /* ---- a whole pipeline as a model --------------------------------------- */
@@ -234,13 +460,15 @@ vb_status vb_train_model(const vb_spec *spec, const vb_spec_pipeline *sp, const 
                          size_t fold_index, vb_model **out, vb_error *err)
 {
     *out = NULL;
-    vb_fold_features ff;
     vb_fitted fit;
     memset(&fit, 0, sizeof fit);
-    vb_status st = vb_fit_features(spec, sp, ds, fold, fold_index, 0, &ff, err);
-    if (st != VB_OK)
-        return st;
-    st = vb_fit_pipeline(spec, sp, ds, fold, fold_index, &ff, &fit, err);
+    vb_feat_cache *cache = vb_feat_cache_new(0, err);
+    if (!cache)
+        return VB_ERR_NOMEM;
+    const vb_fold_features *ff = NULL;
+    int shared;
+    double extract_s;
+    vb_status st = vb_fit_best(spec, sp, ds, fold, fold_index, cache, &ff, &shared, &extract_s, &fit, err);
     if (st == VB_OK && fit.grid)
         vb_log(VB_LOG_INFO, "%s: grid chose %s", sp->name, fit.grid);
     vb_model *m = st == VB_OK ? vb_calloc(1, sizeof *m, err) : NULL;
@@ -248,8 +476,7 @@ vb_status vb_train_model(const vb_spec *spec, const vb_spec_pipeline *sp, const 
         st = VB_ERR_NOMEM;
     if (st == VB_OK) {
         m->in = vb_dataset_input_shape(ds);
-        m->fp = ff.fp;
-        ff.fp = NULL;
+        m->fp = vb_feat_cache_take_fp(cache, ff);
         m->pc = fit.pc;
         m->clf = fit.clf;
         fit.pc = NULL;
@@ -278,7 +505,7 @@ vb_status vb_train_model(const vb_spec *spec, const vb_spec_pipeline *sp, const 
         m->created = vb_strdup(now, err);
         st = m->spec_name && m->pipeline && m->dataset && m->created ? vb_model_describe_build(m, err) : VB_ERR_NOMEM;
     }
-    vb_fold_features_free(&ff);
+    vb_feat_cache_free(cache);
     vb_fitted_free(&fit);
     if (st != VB_OK) {
         vb_model_free(m);

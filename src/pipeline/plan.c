@@ -1,6 +1,7 @@
 /* The job plan: groups of jobs that share features, costs, shards. */
 #include "visbench/plan.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +39,7 @@ static double job_cost(const vb_spec_pipeline *sp, const vb_fold *fold)
 {
     double k = (double)(fold->n_train + fold->n_val) / 1000.0;
     double c = classifier_cost(sp->clf, &sp->clf_params, k);
-    size_t points = vb_params_grid_size(&sp->clf_params);
+    size_t points = vb_params_grid_size(&sp->clf_params) * vb_pipeline_variants(sp);
     if (points > 1) {
         int folds = vb_tune_folds(sp);
         c *= (double)points * (folds > 0 ? (double)folds : 1.0) + 1.0;
@@ -46,12 +47,70 @@ static double job_cost(const vb_spec_pipeline *sp, const vb_fold *fold)
     return c + 0.05 * (double)fold->n_test / 1000.0;
 }
 
+/* One extraction of sp's features on the fold (each feature variant is
+ * another one). */
 static double extraction_cost(const vb_spec_pipeline *sp, const vb_fold *fold)
 {
     double per_image = 0;
     for (size_t e = 0; e < sp->n_ext; e++)
         per_image += extractor_cost(sp->ext[e]->info.name);
     return per_image * (double)(fold->n_train + fold->n_val + fold->n_test) / 1000.0;
+}
+
+/* The feature configurations of a pipeline: one per feature variant. */
+typedef struct keyset {
+    size_t n;
+    char **key;
+} keyset;
+
+static void keyset_free(keyset *k)
+{
+    for (size_t i = 0; k->key && i < k->n; i++)
+        free(k->key[i]);
+    free(k->key);
+    memset(k, 0, sizeof *k);
+}
+
+static vb_status keyset_of(const vb_spec_pipeline *sp, keyset *out, vb_error *err)
+{
+    size_t n = vb_pipeline_variants(sp);
+    out->n = 0;
+    if (!(out->key = vb_calloc(n, sizeof *out->key, err)))
+        return VB_ERR_NOMEM;
+    for (size_t v = 0; v < n; v++) {
+        vb_spec_pipeline var;
+        vb_status st = n > 1 ? vb_pipeline_variant(sp, v, &var, err) : VB_OK;
+        if (st != VB_OK)
+            return st;
+        out->key[v] = vb_featpipe_key_dup(n > 1 ? &var : sp, err);
+        if (n > 1)
+            vb_pipeline_variant_free(&var);
+        if (!out->key[v])
+            return VB_ERR_NOMEM;
+        out->n++;
+    }
+    return VB_OK;
+}
+
+static int keysets_meet(const keyset *a, const keyset *b)
+{
+    for (size_t i = 0; i < a->n; i++)
+        for (size_t j = 0; j < b->n; j++)
+            if (strcmp(a->key[i], b->key[j]) == 0)
+                return 1;
+    return 0;
+}
+
+/* Is key i of group member at the first of its configuration in the group
+ * (members before it, and its own earlier variants)? Only those are
+ * extracted. */
+static int key_new(const keyset *sets, const size_t *members, size_t at, size_t i)
+{
+    for (size_t x = 0; x <= at; x++)
+        for (size_t j = 0; j < sets[members[x]].n && !(x == at && j >= i); j++)
+            if (strcmp(sets[members[x]].key[j], sets[members[at]].key[i]) == 0)
+                return 0;
+    return 1;
 }
 
 static int group_cmp(const void *a, const void *b)
@@ -81,9 +140,10 @@ vb_status vb_plan_make(const vb_spec *spec, const vb_dataset *ds, const vb_split
     *out = NULL;
     size_t P = spec->n_pipelines;
     vb_plan *p = vb_calloc(1, sizeof *p, err);
-    char **keys = p ? vb_calloc(P ? P : 1, sizeof *keys, err) : NULL;
-    size_t *first = keys ? vb_calloc(P ? P : 1, sizeof *first, err) : NULL; /* first pipeline of the same key */
-    vb_status st = first ? VB_OK : VB_ERR_NOMEM;
+    keyset *keys = p ? vb_calloc(P ? P : 1, sizeof *keys, err) : NULL;
+    size_t *first = keys ? vb_calloc(P ? P : 1, sizeof *first, err) : NULL; /* the group's first pipeline */
+    size_t *members = first ? vb_calloc(P ? P : 1, sizeof *members, err) : NULL;
+    vb_status st = members ? VB_OK : VB_ERR_NOMEM;
     if (st == VB_OK) {
         p->n_pipelines = P;
         p->n_folds = split->n_folds;
@@ -91,45 +151,51 @@ vb_status vb_plan_make(const vb_spec *spec, const vb_dataset *ds, const vb_split
         if (!p->groups)
             st = VB_ERR_NOMEM;
     }
+    /* Pipelines that share any feature configuration (of any variant) are
+     * one group, and so is everything connected to them: a group then holds
+     * every user of each extraction it makes. */
     for (size_t i = 0; i < P && st == VB_OK; i++) {
+        first[i] = SIZE_MAX;
         if (only && strcmp(only, spec->pipelines[i].name) != 0)
-            continue; /* (keys[i] stays NULL) */
-        if (!(keys[i] = vb_featpipe_key_dup(&spec->pipelines[i], err))) {
-            st = VB_ERR_NOMEM;
+            continue; /* (keys[i] stays empty) */
+        if ((st = keyset_of(&spec->pipelines[i], &keys[i], err)) != VB_OK)
             break;
+        first[i] = i;
+        for (size_t j = 0; j < i; j++) {
+            if (first[j] == SIZE_MAX || !keysets_meet(&keys[j], &keys[i]))
+                continue;
+            size_t a = first[j], b = first[i], lo = a < b ? a : b, hi = a < b ? b : a;
+            for (size_t x = 0; x <= i; x++) /* merge group hi into group lo */
+                if (first[x] == hi)
+                    first[x] = lo;
         }
-        first[i] = i; /* the first wanted pipeline with this key leads the group */
-        for (size_t j = 0; j < i; j++)
-            if (keys[j] && strcmp(keys[j], keys[i]) == 0) {
-                first[i] = first[j];
-                break;
-            }
     }
     for (size_t f = 0; f < split->n_folds && st == VB_OK; f++) {
         const vb_fold *fold = &split->folds[f];
         for (size_t i = 0; i < P && st == VB_OK; i++) {
-            const vb_spec_pipeline *sp = &spec->pipelines[i];
-            if (!keys[i] || first[i] != i)
+            if (first[i] != i)
                 continue;
-            /* a new group: this pipeline and every later one sharing its key */
+            /* a new group: this pipeline and every later one joined to it */
             vb_job_group *g = &p->groups[p->n_groups];
             size_t n = 0;
             for (size_t j = i; j < P; j++)
-                n += keys[j] && first[j] == i;
+                if (first[j] == i)
+                    members[n++] = j;
             if (!(g->jobs = vb_calloc(n, sizeof *g->jobs, err))) {
                 st = VB_ERR_NOMEM;
                 break;
             }
             p->n_groups++;
             g->fold = f;
-            g->cost = extraction_cost(sp, fold);
-            for (size_t j = i; j < P; j++) {
-                if (!keys[j] || first[j] != i)
-                    continue;
+            for (size_t x = 0; x < n; x++) {
+                const vb_spec_pipeline *sj = &spec->pipelines[members[x]];
+                for (size_t v = 0; v < keys[members[x]].n; v++)
+                    if (key_new(keys, members, x, v))
+                        g->cost += extraction_cost(sj, fold);
                 vb_job *jb = &g->jobs[g->n_jobs++];
-                jb->pipeline = j;
+                jb->pipeline = members[x];
                 jb->fold = f;
-                jb->cost = job_cost(&spec->pipelines[j], fold);
+                jb->cost = job_cost(sj, fold);
                 g->cost += jb->cost;
             }
             p->n_jobs += g->n_jobs;
@@ -137,9 +203,10 @@ vb_status vb_plan_make(const vb_spec *spec, const vb_dataset *ds, const vb_split
         }
     }
     for (size_t i = 0; keys && i < P; i++)
-        free(keys[i]);
+        keyset_free(&keys[i]);
     free(keys);
     free(first);
+    free(members);
     if (st != VB_OK) {
         vb_plan_free(p);
         return st;

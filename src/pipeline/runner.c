@@ -6,73 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Features of one fold, shared by pipelines with the same configuration.
- * A failed extraction stays failed for the pipelines that share it. */
-typedef struct feat_entry {
-    vb_fold_features ff;
-    int users;
-    vb_status st;
-    vb_error err;
-} feat_entry;
-
-typedef struct feat_cache {
-    feat_entry *e;
-    size_t n;
-} feat_cache;
-
-static void cache_clear(feat_cache *c)
-{
-    for (size_t i = 0; i < c->n; i++)
-        vb_fold_features_free(&c->e[i].ff);
-    free(c->e);
-    c->e = NULL;
-    c->n = 0;
-}
-
-static vb_status fold_features(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds,
-                               const vb_fold *fold, size_t fold_index, feat_cache *cache, feat_entry **out,
-                               vb_error *err)
-{
-    char *key = vb_featpipe_key_dup(sp, err);
-    if (!key)
-        return VB_ERR_NOMEM;
-    for (size_t i = 0; i < cache->n; i++)
-        if (strcmp(cache->e[i].ff.key, key) == 0) {
-            free(key);
-            if (cache->e[i].st != VB_OK) {
-                if (err)
-                    *err = cache->e[i].err;
-                return cache->e[i].st;
-            }
-            cache->e[i].users++;
-            *out = &cache->e[i];
-            return VB_OK;
-        }
-    feat_entry *grown = realloc(cache->e, (cache->n + 1) * sizeof *grown);
-    if (!grown) {
-        free(key);
-        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    }
-    cache->e = grown;
-    feat_entry *e = &cache->e[cache->n++];
-    memset(e, 0, sizeof *e);
-    vb_status st = vb_fit_features(spec, sp, ds, fold, fold_index, 1, &e->ff, err);
-    if (st != VB_OK) {
-        /* remembered by its key, so the pipelines sharing it fail alike */
-        e->ff.key = key;
-        e->st = st;
-        if (err)
-            e->err = *err;
-        else
-            vb_fail(&e->err, st, "feature extraction failed");
-        return st;
-    }
-    free(key);
-    e->users = 1;
-    *out = e;
-    return VB_OK;
-}
-
 /* A clustering's view of one fold: the test part's scores against the
  * labels (truth), and in mode: cluster the assignment of every sample of
  * the fold (training, validation, then test part). */
@@ -120,17 +53,15 @@ static vb_status cluster_fold(const vb_spec *spec, const vb_dataset *ds, const v
 }
 
 static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
-                         size_t fold_index, feat_cache *cache, const vb_run_sink *sink, int *sink_failed,
+                         size_t fold_index, vb_feat_cache *cache, const vb_run_sink *sink, int *sink_failed,
                          vb_error *err)
 {
     *sink_failed = 0;
     double started = vb_wall_clock();
     vb_rss_reset_peak();
-    feat_entry *fe = NULL;
-    vb_status st = fold_features(spec, sp, ds, fold, fold_index, cache, &fe, err);
-    if (st != VB_OK)
-        return st;
-    const vb_fold_features *ff = &fe->ff;
+    const vb_fold_features *ff = NULL;
+    int shared = 0;
+    double extract_s = 0;
     vb_fitted fit;
     float *Xte = NULL, *scores = NULL;
     int *truth = NULL, *pred = NULL;
@@ -146,7 +77,8 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
     vb_buf_init(&info);
     double predict_s = 0;
 
-    if ((st = vb_fit_pipeline(spec, sp, ds, fold, fold_index, ff, &fit, err)) != VB_OK)
+    vb_status st = vb_fit_best(spec, sp, ds, fold, fold_index, cache, &ff, &shared, &extract_s, &fit, err);
+    if (st != VB_OK)
         goto out;
     truth = vb_malloc(fold->n_test, sizeof *truth, err);
     pred = vb_malloc(fold->n_test, sizeof *pred, err);
@@ -222,8 +154,8 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
         .n_train = fold->n_train, .n_val = fold->n_val, .n_test = fold->n_test, .n_classes = ds->n_classes,
         .test_idx = fold->test, .truth = truth, .pred = pred, .scores = scores,
         .proba = vb_classifier_has_proba(fit.clf), .metrics = ml ? NULL : &m,
-        .extract_s = ff->extract_s, .postprocess_s = fit.post_s, .tune_s = fit.tune_s, .train_s = fit.train_s,
-        .predict_s = predict_s, .features_shared = fe->users > 1, .peak_rss_kb = vb_rss_peak_kb(),
+        .extract_s = extract_s, .postprocess_s = fit.post_s, .tune_s = fit.tune_s, .train_s = fit.train_s,
+        .predict_s = predict_s, .features_shared = shared, .peak_rss_kb = vb_rss_peak_kb(),
         .model_bytes = model_bytes, .dim = fit.pc->dim, .features = feat.data, .params = params.data,
         .grid = fit.grid, .clf_info = info.data ? info.data : "",
         .started = started, .threads = vb_get_threads(),
@@ -328,6 +260,59 @@ static vb_status task_check(const vb_spec *spec, const vb_dataset *ds, const vb_
     return VB_OK;
 }
 
+/* Can feature variant v of sp (of variants) be built for ds, with every
+ * point of its classifier's grid? Says which point when one cannot. */
+static vb_status check_variant(const vb_spec *spec, const vb_spec_pipeline *sp, size_t v, size_t variants,
+                               const vb_dataset *ds, vb_error *err)
+{
+    vb_spec_pipeline var;
+    vb_status st = variants > 1 ? vb_pipeline_variant(sp, v, &var, err) : VB_OK;
+    if (st != VB_OK)
+        return st;
+    const vb_spec_pipeline *vp = variants > 1 ? &var : sp;
+    vb_featpipe *fp = NULL;
+    vb_postchain *pc = NULL;
+    st = vb_featpipe_new(vp, vb_dataset_input_shape(ds), &fp, err);
+    if (st == VB_ERR_SPEC && !ds->fixed_w)
+        st = sizes_vary(spec, sp, ds, err);
+    else if (st == VB_OK)
+        st = vb_postchain_new(vp, fp->dim, &pc, err);
+    size_t points = vb_params_grid_size(&sp->clf_params);
+    for (size_t g = 0; g < points && st == VB_OK; g++) {
+        vb_params p;
+        vb_classifier *c = NULL;
+        if ((st = vb_params_grid_point(&sp->clf_params, g, &p, err)) != VB_OK)
+            break;
+        st = vb_classifier_new(sp->clf, &p, &c, err);
+        vb_params_free(&p);
+        /* the parameters against this data: task, shapes, class count */
+        if (st == VB_OK)
+            st = task_check(spec, ds, c, err);
+        if (st == VB_OK)
+            st = vb_classifier_check(c, pc->dim, vb_pipeline_row_shape(fp, pc), ds->n_classes, err);
+        if (st != VB_OK && points * variants > 1) {
+            vb_buf gb;
+            vb_buf_init(&gb);
+            vb_pipeline_variant_describe(sp, v, &gb);
+            if (points > 1) {
+                if (gb.len)
+                    vb_buf_puts(&gb, ", ");
+                vb_params_grid_describe(&sp->clf_params, g, &gb);
+            }
+            where_prefix(spec, sp, err, ", grid point %s", gb.data ? gb.data : "");
+            vb_buf_free(&gb);
+        } else if (st != VB_OK)
+            where_prefix(spec, sp, err, "%s", "");
+        vb_classifier_free(c);
+    }
+    /* (features that cannot be built name the value, and its place in the spec, themselves) */
+    vb_featpipe_free(fp);
+    vb_postchain_free(pc);
+    if (variants > 1)
+        vb_pipeline_variant_free(&var);
+    return st;
+}
+
 vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const vb_run_opts *opts, vb_error *err)
 {
     if (ds->unlabeled && !spec->cluster)
@@ -349,43 +334,16 @@ vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const v
         const vb_spec_pipeline *sp = &spec->pipelines[i];
         if (opts && opts->only && strcmp(opts->only, sp->name) != 0)
             continue;
-        vb_featpipe *fp = NULL;
-        vb_postchain *pc = NULL;
-        vb_status st = vb_featpipe_new(sp, vb_dataset_input_shape(ds), &fp, err);
-        if (st == VB_ERR_SPEC && !ds->fixed_w)
-            return sizes_vary(spec, sp, ds, err);
-        if (st == VB_OK)
-            st = vb_postchain_new(sp, fp->dim, &pc, err);
+        size_t variants = vb_pipeline_variants(sp);
+        vb_status st = VB_OK;
+        for (size_t v = 0; v < variants && st == VB_OK; v++)
+            st = check_variant(spec, sp, v, variants, ds, err);
         size_t points = vb_params_grid_size(&sp->clf_params);
-        for (size_t g = 0; g < points && st == VB_OK; g++) {
-            vb_params p;
-            vb_classifier *c = NULL;
-            if ((st = vb_params_grid_point(&sp->clf_params, g, &p, err)) != VB_OK)
-                break;
-            st = vb_classifier_new(sp->clf, &p, &c, err);
-            vb_params_free(&p);
-            /* the parameters against this data: task, shapes, class count */
-            if (st == VB_OK)
-                st = task_check(spec, ds, c, err);
-            if (st == VB_OK)
-                st = vb_classifier_check(c, pc->dim, vb_pipeline_row_shape(fp, pc), ds->n_classes, err);
-            if (st != VB_OK && points > 1) {
-                vb_buf gb;
-                vb_buf_init(&gb);
-                vb_params_grid_describe(&sp->clf_params, g, &gb);
-                where_prefix(spec, sp, err, ", grid point %s", gb.data ? gb.data : "");
-                vb_buf_free(&gb);
-            } else if (st != VB_OK)
-                where_prefix(spec, sp, err, "%s", "");
-            vb_classifier_free(c);
-        }
-        if (st == VB_OK && points > 1 && spec->split.validation <= 0 && vb_tune_folds(sp) == 0)
+        if (st == VB_OK && points * variants > 1 && spec->split.validation <= 0 && vb_tune_folds(sp) == 0)
             st = vb_fail(err, VB_ERR_SPEC,
-                         "%s:%d:%d: pipeline '%s' lists several classifier values (a grid) but split.validation "
+                         "%s:%d:%d: pipeline '%s' lists several values (a grid of %zu points) but split.validation "
                          "is 0; add validation: 0.1 to split, or tune: {folds: 3} to the pipeline",
-                         spec->path, sp->line, sp->col, sp->name);
-        vb_featpipe_free(fp);
-        vb_postchain_free(pc);
+                         spec->path, sp->line, sp->col, sp->name, points * variants);
         if (st != VB_OK)
             return st;
     }
@@ -396,7 +354,7 @@ vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const v
  * failed run is counted and reported and the experiment goes on; any
  * other status stops it (the run is handed back first). */
 static vb_status job(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
-                     size_t f, feat_cache *cache, const vb_run_sink *sink, int *run, size_t *n_failed, vb_error *err)
+                     size_t f, vb_feat_cache *cache, const vb_run_sink *sink, int *run, size_t *n_failed, vb_error *err)
 {
     *run = VB_RUN_IT;
     vb_status st;
@@ -424,6 +382,31 @@ static vb_status job(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_d
     return VB_OK;
 }
 
+/* What a fold's runs shared: how many pipelines and grid points ran, and
+ * how many feature extractions served them. */
+typedef struct fold_tally {
+    size_t pipelines, points;
+} fold_tally;
+
+static void tally(fold_tally *t, const vb_spec_pipeline *sp, int run)
+{
+    if (run != VB_RUN_IT)
+        return;
+    t->pipelines++;
+    t->points += vb_pipeline_variants(sp) * vb_params_grid_size(&sp->clf_params);
+}
+
+/* Said when something was shared or a grid ran. */
+static void say_shared(const vb_feat_cache *cache, const vb_fold *fold, const fold_tally *t)
+{
+    size_t made, uses;
+    vb_feat_cache_stats(cache, &made, &uses);
+    if (made && (uses > made || t->points > t->pipelines))
+        vb_log(VB_LOG_INFO, "%s: %zu feature extraction%s served %zu pipeline%s with %zu grid point%s", fold->name,
+               made, made == 1 ? "" : "s", t->pipelines, t->pipelines == 1 ? "" : "s", t->points,
+               t->points == 1 ? "" : "s");
+}
+
 static int wanted(const vb_run_opts *opts, const vb_spec_pipeline *sp, size_t cell)
 {
     return !(opts && opts->only && strcmp(opts->only, sp->name) != 0) && !(opts && opts->mask && !opts->mask[cell]);
@@ -442,8 +425,11 @@ vb_status vb_experiment_run(const vb_spec *spec, const vb_dataset *ds, const vb_
     size_t P = spec->n_pipelines, n_busy = 0;
     size_t cells = split->n_folds * P;
     unsigned char *busy = vb_calloc(cells ? cells : 1, 1, err);
-    if (!busy)
+    vb_feat_cache *cache = busy ? vb_feat_cache_new(1, err) : NULL;
+    if (!cache) {
+        free(busy);
         return VB_ERR_NOMEM;
+    }
     for (int pass = 0; st == VB_OK; pass++) {
         if (pass > 0) {
             if (!n_busy)
@@ -460,21 +446,24 @@ vb_status vb_experiment_run(const vb_spec *spec, const vb_dataset *ds, const vb_
         }
         for (size_t f = 0; f < split->n_folds && st == VB_OK; f++) {
             const vb_fold *fold = &split->folds[f];
-            feat_cache cache = {0};
+            vb_feat_cache_clear(cache);
+            fold_tally t = {0, 0};
             for (size_t i = 0; i < P && st == VB_OK; i++) {
                 const vb_spec_pipeline *sp = &spec->pipelines[i];
                 if (!wanted(opts, sp, f * P + i) || (pass > 0 && !busy[f * P + i]))
                     continue;
                 int run;
-                st = job(spec, sp, ds, fold, f, &cache, sink, &run, n_failed, err);
+                st = job(spec, sp, ds, fold, f, cache, sink, &run, n_failed, err);
+                tally(&t, sp, run);
                 if (st == VB_OK && busy[f * P + i] != (run == VB_RUN_BUSY)) {
                     n_busy += run == VB_RUN_BUSY ? 1 : (size_t)-1;
                     busy[f * P + i] = run == VB_RUN_BUSY;
                 }
             }
-            cache_clear(&cache);
+            say_shared(cache, fold, &t);
         }
     }
+    vb_feat_cache_free(cache);
     free(busy);
     return st;
 }
@@ -486,17 +475,22 @@ vb_status vb_experiment_run_group(const vb_spec *spec, const vb_dataset *ds, con
     *n_failed = 0;
     if (fold_index >= split->n_folds)
         return vb_fail(err, VB_ERR_INTERNAL, "fold %zu of a split of %zu", fold_index, split->n_folds);
-    feat_cache cache = {0};
+    vb_feat_cache *cache = vb_feat_cache_new(1, err);
+    if (!cache)
+        return VB_ERR_NOMEM;
     vb_status st = VB_OK;
+    fold_tally t = {0, 0};
     for (size_t k = 0; k < n && st == VB_OK; k++) {
         if (pipelines[k] >= spec->n_pipelines) {
             st = vb_fail(err, VB_ERR_INTERNAL, "pipeline %zu of a spec of %zu", pipelines[k], spec->n_pipelines);
             break;
         }
         int run;
-        st = job(spec, &spec->pipelines[pipelines[k]], ds, &split->folds[fold_index], fold_index, &cache, sink, &run,
+        st = job(spec, &spec->pipelines[pipelines[k]], ds, &split->folds[fold_index], fold_index, cache, sink, &run,
                  n_failed, err);
+        tally(&t, &spec->pipelines[pipelines[k]], run);
     }
-    cache_clear(&cache);
+    say_shared(cache, &split->folds[fold_index], &t);
+    vb_feat_cache_free(cache);
     return st;
 }

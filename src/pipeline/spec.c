@@ -33,11 +33,15 @@ static const vb_param_def tune_params[] = {
      .flags = VB_PF_PRIMARY, .help = "what a grid point is scored by"},
     {.name = "folds", .type = VB_PT_INT, .def = "0", .min = 0, .max = 20,
      .help = "0: score on the split's validation part; k >= 2: stratified inner k-fold of the training part"},
+    {.name = "max_points", .type = VB_PT_INT, .def = "1000", .min = 1, .max = 1e9,
+     .help = "the most grid points a pipeline may have (feature variants x classifier points); a larger product "
+             "is an error"},
 };
 
 const vb_plugin vb_tune_plugin = {
     .name = "tune",
-    .help = "how a classifier grid (a list of values) is tuned; a pipeline key",
+    .help = "how a pipeline's grid (lists of values in its preprocessing, features, post-processing and "
+            "classifier) is tuned; a pipeline key",
     .params = tune_params,
     .n_params = sizeof tune_params / sizeof tune_params[0],
 };
@@ -141,12 +145,50 @@ static vb_status parse_prep_list(const vb_node *list, vb_prep_chain *chain, vb_e
     for (size_t i = 0; st == VB_OK && i < list->n; i++) {
         const void *vt;
         vb_params p;
-        st = parse_entry(list->items[i], reg, 0, &vt, &p, err);
+        st = parse_entry(list->items[i], reg, 1, &vt, &p, err);
         if (st == VB_OK) {
             st = vb_prep_chain_add(chain, vt, &p, err);
             vb_params_free(&p);
         }
     }
+    return st;
+}
+
+/* The grid's size against tune.max_points, with what makes it up. */
+static vb_status grid_limit(const vb_node *node, const vb_spec_pipeline *p, size_t points, vb_error *err)
+{
+    long max = vb_param_int(&p->tune, "max_points");
+    if (points <= (size_t)max)
+        return VB_OK;
+    vb_buf b;
+    vb_buf_init(&b);
+    const vb_params *sets[VB_PIPELINE_MAX_STEPS + 1];
+    const char *names[VB_PIPELINE_MAX_STEPS + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < p->prep.n; i++, n++) {
+        sets[n] = &p->prep.params[i];
+        names[n] = p->prep.vt[i]->info.name;
+    }
+    for (size_t i = 0; i < p->n_ext; i++, n++) {
+        sets[n] = &p->ext_params[i];
+        names[n] = p->ext[i]->info.name;
+    }
+    for (size_t i = 0; i < p->n_post; i++, n++) {
+        sets[n] = &p->post_params[i];
+        names[n] = p->post[i]->info.name;
+    }
+    sets[n] = &p->clf_params;
+    names[n++] = p->clf->info.name;
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < sets[k]->plugin->n_params; i++)
+            if (sets[k]->v[i].n_alts > 1)
+                vb_buf_printf(&b, "%s%s.%s %zu", b.len ? " x " : "", names[k], sets[k]->plugin->params[i].name,
+                              sets[k]->v[i].n_alts);
+    vb_status st = vb_node_fail(node, err,
+                                "pipeline '%s': its grid has %zu points (%s), more than tune.max_points (%ld); list "
+                                "fewer values, or raise tune: {max_points: N}",
+                                p->name, points, b.data ? b.data : "", max);
+    vb_buf_free(&b);
     return st;
 }
 
@@ -190,7 +232,7 @@ static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep,
             return VB_ERR_NOMEM;
         for (size_t i = 0; i < feats->n; i++) {
             const void *vt;
-            if ((st = parse_entry(feats->items[i], REGISTRY("feature extractor", vb_extractor_registry), 0, &vt,
+            if ((st = parse_entry(feats->items[i], REGISTRY("feature extractor", vb_extractor_registry), 1, &vt,
                                   &p->ext_params[i], err)) != VB_OK)
                 return st;
             p->ext[i] = vt;
@@ -217,13 +259,18 @@ static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep,
             return VB_ERR_NOMEM;
         for (size_t i = 0; i < post->n; i++) {
             const void *vt;
-            if ((st = parse_entry(post->items[i], REGISTRY("postprocess step", vb_post_registry), 0, &vt,
+            if ((st = parse_entry(post->items[i], REGISTRY("postprocess step", vb_post_registry), 1, &vt,
                                   &p->post_params[i], err)) != VB_OK)
                 return st;
             p->post[i] = vt;
             p->n_post++;
         }
     }
+    if (p->prep.n + p->n_ext + p->n_post > VB_PIPELINE_MAX_STEPS)
+        return vb_node_fail(node, err,
+                            "pipeline '%s' has %zu preprocessing ops, extractors and post-processing steps; at most "
+                            "%d",
+                            p->name, p->prep.n + p->n_ext + p->n_post, VB_PIPELINE_MAX_STEPS);
     const vb_node *clf = vb_node_get(node, "classifier");
     if (!clf)
         return vb_node_fail(node, err, "pipeline '%s' needs a 'classifier'", p->name);
@@ -236,7 +283,8 @@ static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep,
                             "pipeline '%s': %s%s does not cluster; mode: cluster takes kmeans, or gmm with mode: "
                             "cluster",
                             p->name, p->clf->info.name, strcmp(p->clf->info.name, "gmm") == 0 ? " in mode: classify" : "");
-    if (cluster && vb_params_grid_size(&p->clf_params) > 1)
+    size_t points = vb_params_grid_size(&p->clf_params) * vb_pipeline_variants(p);
+    if (cluster && points > 1)
         return vb_node_fail(clf, err,
                             "pipeline '%s': mode: cluster has no labels to tune a grid on; give each parameter one "
                             "value (one pipeline per setting compares them)",
@@ -246,7 +294,9 @@ static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep,
         return st;
     if (vb_param_int(&p->tune, "folds") == 1)
         return vb_param_fail(&p->tune, "folds", err, "must be 0 (the split's validation part) or at least 2");
-    if (tune && vb_params_grid_size(&p->clf_params) <= 1)
+    if ((st = grid_limit(node, p, points, err)) != VB_OK)
+        return st;
+    if (tune && points <= 1)
         vb_log(VB_LOG_WARN, "%s:%d:%d: pipeline '%s' has a tune block but no grid (no parameter lists values); it "
                             "is ignored",
                tune->file, tune->line, tune->col, p->name);

@@ -1,6 +1,7 @@
 /* Training a pipeline's classifier, tuning its grid when it has one. */
 #include "visbench/pipeline.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,14 +148,14 @@ static vb_status kfold_score(const vb_spec_pipeline *sp, size_t g, const vb_trai
     return st;
 }
 
-vb_status vb_train_classifier(const vb_spec_pipeline *sp, const vb_traindata *td, vb_classifier **out,
-                              char **grid_text, double *tune_s, vb_error *err)
+vb_status vb_train_classifier(const vb_spec_pipeline *sp, const vb_traindata *td, int score_one, vb_classifier **out,
+                              vb_tuned *tuned, vb_error *err)
 {
     *out = NULL;
-    *grid_text = NULL;
-    *tune_s = 0;
+    memset(tuned, 0, sizeof *tuned);
+    tuned->score = NAN;
     size_t points = vb_params_grid_size(&sp->clf_params);
-    if (points <= 1)
+    if (points <= 1 && !score_one)
         return train_point(sp, 0, td, out, err);
     int folds = vb_tune_folds(sp);
     const char *metric = tune_metric(sp);
@@ -185,7 +186,7 @@ vb_status vb_train_classifier(const vb_spec_pipeline *sp, const vb_traindata *td
         inner.n_val = 0;
     }
     char stage[200];
-    snprintf(stage, sizeof stage, "%s: grid of %zu points (%s)", sp->name, points,
+    snprintf(stage, sizeof stage, "%s: grid of %zu point%s (%s)", sp->name, points, points == 1 ? "" : "s",
              folds ? "inner k-fold" : "validation part");
     for (size_t g = 0; g < points && st == VB_OK; g++) {
         double v = 0;
@@ -200,7 +201,7 @@ vb_status vb_train_classifier(const vb_spec_pipeline *sp, const vb_traindata *td
         vb_params_grid_describe(&sp->clf_params, g, &gb);
         if (st != VB_OK)
             vb_error_prefix(err, "pipeline '%s', grid point %s", sp->name, gb.data ? gb.data : "");
-        else
+        else if (points > 1)
             vb_log(VB_LOG_INFO, "%s: grid %s: %s %s %.4f", sp->name, gb.data ? gb.data : "",
                    folds ? "inner k-fold" : "validation", metric, v);
         vb_buf_free(&gb);
@@ -225,22 +226,17 @@ vb_status vb_train_classifier(const vb_spec_pipeline *sp, const vb_traindata *td
     vb_buf gb;
     vb_buf_init(&gb);
     vb_params_grid_describe(&sp->clf_params, best, &gb);
-    /* A best value on the edge of a numeric grid suggests widening it. */
-    const vb_plugin *pl = sp->clf_params.plugin;
-    size_t stride = 1;
-    for (size_t i = pl->n_params; i-- > 0;) {
-        const vb_pvalue *v = &sp->clf_params.v[i];
-        if (v->n_alts <= 1)
-            continue;
-        size_t at = (best / stride) % v->n_alts;
-        stride *= v->n_alts;
-        int numeric = pl->params[i].type == VB_PT_INT || pl->params[i].type == VB_PT_FLOAT;
-        if (numeric && v->n_alts > 2 && (at == 0 || at == v->n_alts - 1))
-            vb_log(VB_LOG_WARN, "%s: the best %s lies on the edge of its grid; consider extending the grid", sp->name,
-                   pl->params[i].name);
-    }
-    *grid_text = gb.data ? gb.data : vb_strdup("", NULL);
-    *tune_s = vb_now() - t0;
+    /* A best value on the edge of a numeric grid suggests widening it (of
+     * a feature grid's variant, only the final choice is worth a word). */
+    const char *edges[16];
+    size_t n_edges = score_one ? 0 : vb_params_grid_edges(&sp->clf_params, best, edges, 16);
+    for (size_t i = 0; i < n_edges; i++)
+        vb_log(VB_LOG_WARN, "%s: the best %s lies on the edge of its grid; consider extending the grid", sp->name,
+               edges[i]);
+    tuned->score = best_score;
+    tuned->point = best;
+    tuned->grid = gb.data ? gb.data : vb_strdup("", NULL);
+    tuned->tune_s = vb_now() - t0;
     *out = best_clf;
     return VB_OK;
 }

@@ -295,7 +295,7 @@ expect_fail "unknown classifier" "clf.yaml:9:18: unknown classifier 'svn'; did y
 spec_with top.yaml shapes/dataset.yaml 's/^split:/splt:/'
 expect_fail "unknown top-level key" "top.yaml:4:1: unknown key 'splt' in the spec; did you mean 'split'?" "$VB" run top.yaml
 spec_with grid.yaml shapes/dataset.yaml 's/{svm: {C: 10}}/{svm: {C: [1, 10]}}/'
-expect_fail "grid without validation" "pipeline 'hog-svm' lists several classifier values (a grid) but split.validation is 0" "$VB" run grid.yaml
+expect_fail "grid without validation" "pipeline 'hog-svm' lists several values (a grid of 2 points) but split.validation is 0" "$VB" run grid.yaml
 expect_fail "unknown command" "visbench: unknown command 'rnu'; did you mean 'run'?" "$VB" rnu spec.yaml
 expect_fail "unknown option" "visbench: run: unknown option '--bogus'" "$VB" run spec.yaml --bogus
 expect_fail "option without its value" "visbench: run: option '--store' needs a value" "$VB" run spec.yaml --store
@@ -304,6 +304,21 @@ expect_fail "option without its value" "visbench: run: option '--store' needs a 
 spec_with gridv.yaml shapes/dataset.yaml 's/{svm: {C: 10}}/{svm: {C: [1, 10]}}/; s/test_fraction: 0.25}/test_fraction: 0.25, validation: 0.2}/'
 expect_ok "grid with validation" "$VB" run gridv.yaml --json --store rungrid.db
 grep -q '"grid": "C=' out.txt && ok || bad "grid: no chosen value reported"
+# a grid over the extractor too: hog.cell x svm.C (3 x 3) extracts 3 times,
+# not 9, and the same choice comes out of train
+spec_with gridf.yaml shapes/dataset.yaml 's/{hog: {cell: 6}}/{hog: {cell: [4, 6, 8]}}/; s/{svm: {C: 10}}/{svm: {C: [1, 10, 100]}}/; s/test_fraction: 0.25}/test_fraction: 0.25, validation: 0.2}/'
+expect_ok "grid over features" "$VB" run gridf.yaml --pipeline hog-svm --json --store rungridf.db
+grep -q 'holdout: 3 feature extractions served 1 pipeline with 9 grid points' err.txt && ok ||
+  { bad "feature grid: not 3 extractions"; cat err.txt >&2; }
+chosen=$(sed -n 's/.*"grid": "\(hog.cell=[0-9]*, C=[0-9]*\)".*/\1/p' out.txt)
+[ -n "$chosen" ] && ok || { bad "feature grid: no choice reported"; cat out.txt >&2; }
+expect_ok "train a feature grid" "$VB" train gridf.yaml --pipeline hog-svm -o gridf.vbm
+expect_ok "model info of a feature grid" "$VB" model info gridf.vbm --json
+grep -qF "\"grid\": \"$chosen\"" out.txt && ok || { bad "train chose otherwise than run ($chosen)"; cat out.txt >&2; }
+expect_fail "features of a feature grid" "gridf.yaml:6:5: pipeline 'hog-svm' lists several values for its features" \
+  "$VB" features gridf.yaml --pipeline hog-svm --out f.csv
+expect_fail "grid on a parameter not marked grid" "hog.variant takes a single value, not a list" \
+  "$VB" run "$(spec_with gridn.yaml shapes/dataset.yaml 's/{hog: {cell: 6}}/{hog: {variant: [uoctti, dalaltriggs]}}/'; echo gridn.yaml)"
 
 # ---- models: train, predict, evaluate, and the installed library ----------
 expect_ok "train" "$VB" train spec.yaml --pipeline hog-svm -o hog.vbm

@@ -1,0 +1,124 @@
+/* A pipeline's whole grid: its feature variants (every combination of the
+ * listed values of its preprocessing, extractor and post-processing
+ * parameters) times its classifier's grid points.
+ *
+ * A variant is the pipeline with each of those parameters at one value;
+ * its feature configuration (vb_featpipe_key) names one extraction, which
+ * the runner's feature cache computes once per fold for every variant and
+ * every pipeline that has it. Variant v counts in mixed radix over the
+ * parameter sets in pipeline order (preprocessing ops, extractors,
+ * post-processing steps), the first set varying slowest, as the points of
+ * one set do (vb_params_grid_point). */
+#include "visbench/pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The parameter sets of sp that may hold a feature grid, in order. */
+typedef struct param_sets {
+    size_t n;
+    const vb_params *p[VB_PIPELINE_MAX_STEPS];
+    const char *owner[VB_PIPELINE_MAX_STEPS];
+} param_sets;
+
+static void sets_of(const vb_spec_pipeline *sp, param_sets *s)
+{
+    s->n = 0;
+    for (size_t i = 0; i < sp->prep.n && s->n < VB_PIPELINE_MAX_STEPS; i++, s->n++) {
+        s->p[s->n] = &sp->prep.params[i];
+        s->owner[s->n] = sp->prep.vt[i]->info.name;
+    }
+    for (size_t i = 0; i < sp->n_ext && s->n < VB_PIPELINE_MAX_STEPS; i++, s->n++) {
+        s->p[s->n] = &sp->ext_params[i];
+        s->owner[s->n] = sp->ext[i]->info.name;
+    }
+    for (size_t i = 0; i < sp->n_post && s->n < VB_PIPELINE_MAX_STEPS; i++, s->n++) {
+        s->p[s->n] = &sp->post_params[i];
+        s->owner[s->n] = sp->post[i]->info.name;
+    }
+}
+
+size_t vb_pipeline_variants(const vb_spec_pipeline *sp)
+{
+    param_sets s;
+    sets_of(sp, &s);
+    size_t n = 1;
+    for (size_t i = 0; i < s.n; i++)
+        n *= vb_params_grid_size(s.p[i]);
+    return n;
+}
+
+/* The point of set i at variant v. */
+static size_t point_of(const param_sets *s, size_t i, size_t v)
+{
+    size_t stride = 1;
+    for (size_t j = s->n; j-- > i + 1;)
+        stride *= vb_params_grid_size(s->p[j]);
+    return (v / stride) % vb_params_grid_size(s->p[i]);
+}
+
+void vb_pipeline_variant_free(vb_spec_pipeline *v)
+{
+    vb_prep_chain_free(&v->prep);
+    for (size_t i = 0; v->ext_params && i < v->n_ext; i++)
+        vb_params_free(&v->ext_params[i]);
+    free(v->ext_params);
+    for (size_t i = 0; v->post_params && i < v->n_post; i++)
+        vb_params_free(&v->post_params[i]);
+    free(v->post_params);
+    memset(v, 0, sizeof *v);
+}
+
+vb_status vb_pipeline_variant(const vb_spec_pipeline *sp, size_t v, vb_spec_pipeline *out, vb_error *err)
+{
+    *out = *sp; /* name, extractors, steps, classifier and tune shared with sp */
+    vb_prep_chain_init(&out->prep);
+    out->ext_params = NULL;
+    out->post_params = NULL;
+    param_sets s;
+    sets_of(sp, &s);
+    size_t set = 0;
+    vb_status st = VB_OK;
+    for (size_t i = 0; st == VB_OK && i < sp->prep.n; i++, set++) {
+        vb_params p;
+        if ((st = vb_params_grid_point(&sp->prep.params[i], point_of(&s, set, v), &p, err)) == VB_OK) {
+            st = vb_prep_chain_add(&out->prep, sp->prep.vt[i], &p, err);
+            vb_params_free(&p);
+        }
+    }
+    if (st == VB_OK && sp->n_ext && !(out->ext_params = vb_calloc(sp->n_ext, sizeof *out->ext_params, err)))
+        st = VB_ERR_NOMEM;
+    for (size_t i = 0; st == VB_OK && i < sp->n_ext; i++, set++)
+        st = vb_params_grid_point(&sp->ext_params[i], point_of(&s, set, v), &out->ext_params[i], err);
+    if (st == VB_OK && sp->n_post && !(out->post_params = vb_calloc(sp->n_post, sizeof *out->post_params, err)))
+        st = VB_ERR_NOMEM;
+    for (size_t i = 0; st == VB_OK && i < sp->n_post; i++, set++)
+        st = vb_params_grid_point(&sp->post_params[i], point_of(&s, set, v), &out->post_params[i], err);
+    if (st != VB_OK)
+        vb_pipeline_variant_free(out);
+    return st;
+}
+
+void vb_pipeline_variant_describe(const vb_spec_pipeline *sp, size_t v, vb_buf *b)
+{
+    param_sets s;
+    sets_of(sp, &s);
+    int first = 1;
+    for (size_t i = 0; i < s.n; i++)
+        vb_params_grid_describe_as(s.p[i], point_of(&s, i, v), s.owner[i], &first, b);
+}
+
+size_t vb_pipeline_variant_edges(const vb_spec_pipeline *sp, size_t v, char names[][96], size_t max)
+{
+    param_sets s;
+    sets_of(sp, &s);
+    size_t n = 0;
+    for (size_t i = 0; i < s.n && n < max; i++) {
+        const char *e[16];
+        size_t k = vb_params_grid_edges(s.p[i], point_of(&s, i, v), e, 16);
+        for (size_t j = 0; j < k && n < max; j++)
+            snprintf(names[n++], 96, "%s.%s", s.owner[i], e[j]);
+    }
+    return n;
+}
