@@ -48,12 +48,24 @@ static int teardown(void **state)
     return 0;
 }
 
-static void load(vb_spec **spec, vb_split **split)
+/* a feature grid joins groups: g's variants are a's and e's configurations,
+ * so g, a and e are one group; c (the pixels) is another */
+static const char *grid_text =
+    "name: q\nseed: 5\ndataset: synth\nsplit: {protocol: kfold, k: 3, validation: 0.25}\n"
+    "pipelines:\n"
+    "  - {name: a, features: [{hog: {cell: 4}}], classifier: {knn: {k: 1}}}\n"
+    "  - {name: c, features: [raw], classifier: {knn: {k: 3}}}\n"
+    "  - {name: e, features: [{hog: {cell: 5}}], classifier: {logreg: {C: 1}}}\n"
+    "  - {name: g, features: [{hog: {cell: [4, 5]}}], classifier: {knn: {k: [1, 3]}}}\n";
+
+static void load_text(const char *text, vb_spec **spec, vb_split **split)
 {
     vb_error err = {0};
-    if (vb_spec_parse(spec_text, "p.yaml", spec, &err) != VB_OK || vb_split_make(&(*spec)->split, g_ds, split, &err))
+    if (vb_spec_parse(text, "p.yaml", spec, &err) != VB_OK || vb_split_make(&(*spec)->split, g_ds, split, &err))
         fail_msg("%s", err.msg);
 }
+
+static void load(vb_spec **spec, vb_split **split) { load_text(spec_text, spec, split); }
 
 static size_t find(const vb_spec *spec, const char *name)
 {
@@ -260,24 +272,26 @@ static void recorder_free(recorder *c)
     }
 }
 
-static void test_cuts_give_the_same_runs(void **state)
+/* Runs text's experiment whole, as 3 shards and group by group: the same
+ * runs each way. */
+static void cuts(const char *text, size_t n_jobs)
 {
     vb_spec *spec;
     vb_split *split;
-    load(&spec, &split);
+    load_text(text, &spec, &split);
     vb_error err = {0};
     size_t failed;
     recorder whole = {0}, shards = {0}, groups = {0};
     vb_run_sink sink = {.user = &whole, .on_result = on_result, .on_failure = on_failure};
     assert_int_equal(vb_experiment_run(spec, g_ds, split, NULL, &sink, &failed, &err), VB_OK);
-    assert_int_equal(whole.n, 18);
+    assert_int_equal(whole.n, n_jobs);
 
     /* three shards, each a masked run */
     vb_plan *p = NULL;
     assert_int_equal(vb_plan_make(spec, g_ds, split, NULL, &p, &err), VB_OK);
     sink.user = &shards;
     for (size_t i = 0; i < 3; i++) {
-        unsigned char mask[18];
+        unsigned char mask[64];
         assert_int_equal(vb_plan_shard(p, i, 3, mask, NULL, &err), VB_OK);
         vb_run_opts opts = {.mask = mask};
         assert_int_equal(vb_experiment_run(spec, g_ds, split, &opts, &sink, &failed, &err), VB_OK);
@@ -312,6 +326,35 @@ static void test_cuts_give_the_same_runs(void **state)
     vb_spec_free(spec);
 }
 
+static void test_cuts_give_the_same_runs(void **state) { cuts(spec_text, 18); }
+
+static void test_feature_grid_groups(void **state)
+{
+    vb_spec *spec;
+    vb_split *split;
+    load_text(grid_text, &spec, &split);
+    vb_plan *p = NULL;
+    vb_error err = {0};
+    assert_int_equal(vb_plan_make(spec, g_ds, split, NULL, &p, &err), VB_OK);
+    assert_int_equal(p->n_groups, 6);
+    for (size_t g = 0; g < p->n_groups; g++) {
+        const vb_job_group *gr = &p->groups[g];
+        if (gr->jobs[0].pipeline == find(spec, "a")) {
+            assert_int_equal(gr->n_jobs, 3);
+            assert_int_equal(gr->jobs[1].pipeline, find(spec, "e"));
+            assert_int_equal(gr->jobs[2].pipeline, find(spec, "g"));
+        } else {
+            assert_int_equal(gr->jobs[0].pipeline, find(spec, "c"));
+            assert_int_equal(gr->n_jobs, 1);
+        }
+    }
+    vb_plan_free(p);
+    vb_split_free(split);
+    vb_spec_free(spec);
+    /* and every way of running it gives the same runs, sharing included */
+    cuts(grid_text, 12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_shards),
         cmocka_unit_test(test_shard_parse),
         cmocka_unit_test(test_cuts_give_the_same_runs),
+        cmocka_unit_test(test_feature_grid_groups),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
