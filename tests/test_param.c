@@ -989,6 +989,106 @@ static void test_yaml_size_limit(void **state)
     free(text);
 }
 
+/* Random search: draws from lists and ranges, within bounds, by the seed. */
+static void test_params_draw(void **state)
+{
+    vb_params p;
+    parse_ok(&p, &demo, "{cell: {uniform: [2, 9]}, C: {loguniform: [0.001, 1000]}, kernel: [rbf, linear, poly]}",
+             1);
+    const vb_pvalue *c = vb_param(&p, "C");
+    assert_int_equal(c->dist, VB_DIST_LOGUNIFORM);
+    assert_true(c->lo == 0.001 && c->hi == 1000);
+    assert_int_equal(vb_param(&p, "cell")->dist, VB_DIST_UNIFORM);
+    assert_ptr_equal(vb_params_first_range(&p), vb_param(&p, "cell"));
+    assert_int_equal(vb_params_grid_size(&p), 3); /* a range is no grid of points */
+    char *y = params_yaml(&p);
+    assert_non_null(strstr(y, "cell: {uniform: [2, 9]}, C: {loguniform: [0.001, 1000]}, gamma: scale, kernel: rbf"));
+    free(y);
+    /* 3000 draws: in bounds, integers whole, each list value and each
+     * decade of the log range about equally often */
+    vb_rng *rng = vb_rng_new(11);
+    size_t kernel[3] = {0}, decade[6] = {0}, cells[10] = {0};
+    vb_error err = {0};
+    for (int i = 0; i < 3000; i++) {
+        vb_params d;
+        assert_int_equal(vb_params_draw(&p, rng, &d, &err), VB_OK);
+        double C = vb_param_float(&d, "C");
+        long cell = vb_param_int(&d, "cell");
+        assert_true(C >= 0.001 && C <= 1000);
+        assert_true(cell >= 2 && cell <= 9);
+        assert_true(vb_param_float(&d, "cell") == (double)cell);
+        assert_int_equal(vb_param(&d, "C")->dist, VB_DIST_NONE); /* a drawn value is one value */
+        cells[cell]++;
+        decade[(int)floor(log10(C) + 3) < 6 ? (int)floor(log10(C) + 3) : 5]++;
+        kernel[vb_param_is(&d, "kernel", "rbf") ? 0 : vb_param_is(&d, "kernel", "linear") ? 1 : 2]++;
+        assert_string_equal(vb_param_str(&d, "gamma"), "scale"); /* the rest carried */
+        vb_params_free(&d);
+    }
+    vb_rng_free(rng);
+    for (int k = 0; k < 3; k++)
+        assert_true(kernel[k] > 850 && kernel[k] < 1150); /* 1000 each; 5 sigma is 130 */
+    for (int k = 0; k < 6; k++)
+        assert_true(decade[k] > 380 && decade[k] < 620); /* 500 each */
+    /* the rounded ends get half a bin: 2 and 9 about 1/14, the rest 1/7 */
+    assert_true(cells[2] > 130 && cells[2] < 300);
+    assert_true(cells[5] > 330 && cells[5] < 530);
+    /* the same seed, the same draws; another seed, others */
+    vb_rng *a = vb_rng_new(5), *b = vb_rng_new(5), *o = vb_rng_new(6);
+    int differ = 0;
+    for (int i = 0; i < 20; i++) {
+        vb_params da, db, dother;
+        assert_int_equal(vb_params_draw(&p, a, &da, &err), VB_OK);
+        assert_int_equal(vb_params_draw(&p, b, &db, &err), VB_OK);
+        assert_int_equal(vb_params_draw(&p, o, &dother, &err), VB_OK);
+        assert_true(vb_param_float(&da, "C") == vb_param_float(&db, "C"));
+        assert_int_equal(vb_param_int(&da, "cell"), vb_param_int(&db, "cell"));
+        differ += vb_param_float(&da, "C") != vb_param_float(&dother, "C");
+        /* what a draw says, and its edges */
+        if (i == 0) {
+            vb_buf t;
+            vb_buf_init(&t);
+            int first = 1;
+            vb_params_draw_describe(&p, &da, "svm", &first, &t);
+            char want[128];
+            snprintf(want, sizeof want, "svm.cell=%ld, svm.C=%.4g, svm.kernel=%s", vb_param_int(&da, "cell"),
+                     vb_param_float(&da, "C"), vb_param_str(&da, "kernel"));
+            assert_string_equal(t.data, want);
+            vb_buf_free(&t);
+        }
+        vb_params_free(&da);
+        vb_params_free(&db);
+        vb_params_free(&dother);
+    }
+    assert_true(differ >= 19);
+    vb_rng_free(a);
+    vb_rng_free(b);
+    vb_rng_free(o);
+    /* edges: C near 1000 in log (the outer 5% of 6 decades: above 10^2.7),
+     * the first of the three kernels, a cell inside */
+    vb_params d;
+    assert_int_equal(vb_params_grid_point(&p, 0, &d, &err), VB_OK);
+    ((vb_pvalue *)vb_param(&d, "C"))->num = 600; /* 10^2.78 */
+    ((vb_pvalue *)vb_param(&d, "cell"))->num = 5;
+    const char *names[8];
+    size_t n = vb_params_draw_edges(&p, &d, names, 8);
+    assert_int_equal(n, 1);
+    assert_string_equal(names[0], "C"); /* (the kernel is no number) */
+    ((vb_pvalue *)vb_param(&d, "C"))->num = 1;
+    assert_int_equal(vb_params_draw_edges(&p, &d, names, 8), 0);
+    vb_params_free(&d);
+    vb_params_free(&p);
+
+    /* ranges are refused where they cannot be drawn from, or make no sense */
+    parse_fails(&demo, "{ratio: {uniform: [0, 1]}}", 1, "t.yaml:1:9: svm.ratio takes a single value, not a range");
+    parse_fails(&demo, "{C: {uniform: [1, 2]}}", 0, "t.yaml:1:5: svm.C: a range of values is not allowed here");
+    parse_fails(&demo, "{C: {loguniform: [0, 2]}}", 1, "t.yaml:1:19: svm.C = 0 is out of range (> 0)");
+    parse_fails(&demo, "{C: {uniform: [3, 2]}}", 1,
+                "t.yaml:1:15: svm.C: the range's low end must be below its high end");
+    parse_fails(&demo, "{C: {uniform: [1]}}", 1, "t.yaml:1:15: svm.C: a range is two numbers [low, high]");
+    parse_fails(&demo, "{C: {normal: [1, 2]}}", 0, "t.yaml:1:5: svm.C must be a single value, not a mapping");
+    parse_fails(&demo, "{cell: {uniform: [0, 9]}}", 1, "t.yaml:1:19: svm.cell = 0 is out of range (1..128)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1015,6 +1115,7 @@ int main(void)
         cmocka_unit_test(test_params_copy_independent),
         cmocka_unit_test(test_type_and_range_text),
         cmocka_unit_test(test_plugin_find),
+        cmocka_unit_test(test_params_draw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -835,6 +835,101 @@ static void test_feature_grid(void **state)
     free(text);
 }
 
+/* Random search: seeded draws, the same in every fold and process; the
+ * best draw is the one evaluating each draw on its own would pick. */
+static void test_random_search(void **state)
+{
+    const char *text = "name: rs\nseed: 3\ndataset: synth\nsplit: {protocol: kfold, k: 2, validation: 0.3}\n"
+                       "pipelines:\n"
+                       "  - name: r\n    features: [{hog: {cell: [4, 6, 8]}}]\n    postprocess: [standardize]\n"
+                       "    classifier: {svm: {kernel: linear, C: {loguniform: [0.001, 100]}}}\n"
+                       "    search: {random: 5}\n";
+    vb_spec *spec = spec_ok(text);
+    const vb_spec_pipeline *sp = &spec->pipelines[0];
+    assert_int_equal(vb_pipeline_random(sp), 5);
+    assert_int_equal(vb_pipeline_points(sp), 5);
+    vb_error err = {0};
+    /* draw i depends on (seed, pipeline, i) only */
+    char seen[5][96];
+    for (size_t i = 0; i < 5; i++) {
+        vb_spec_pipeline a, b;
+        assert_int_equal(vb_pipeline_draw(sp, spec->seed, i, &a, &err), VB_OK);
+        assert_int_equal(vb_pipeline_draw(sp, spec->seed, i, &b, &err), VB_OK);
+        vb_buf ta, tb;
+        vb_buf_init(&ta);
+        vb_buf_init(&tb);
+        vb_pipeline_draw_describe(sp, &a, &ta);
+        vb_pipeline_draw_describe(sp, &b, &tb);
+        assert_string_equal(ta.data, tb.data);
+        assert_int_equal(strncmp(ta.data, "hog.cell=", 9), 0);
+        assert_non_null(strstr(ta.data, ", C="));
+        double C = vb_param_float(&a.clf_params, "C");
+        assert_true(C >= 0.001 && C <= 100);
+        assert_int_equal(vb_pipeline_random(&a), 0); /* a draw is one point */
+        snprintf(seen[i], sizeof seen[i], "%s", ta.data);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(seen[j], seen[i]);
+        vb_buf_free(&ta);
+        vb_buf_free(&tb);
+        vb_pipeline_variant_free(&a);
+        vb_pipeline_variant_free(&b);
+    }
+    vb_split *split = NULL;
+    assert_int_equal(vb_split_make(&spec->split, g_ds, &split, &err), VB_OK);
+    assert_int_equal(vb_experiment_check(spec, g_ds, NULL, &err), VB_OK);
+    for (size_t f = 0; f < 2; f++) {
+        const vb_fold *fold = &split->folds[f];
+        /* each draw on its own */
+        double best = -1;
+        const char *want = "";
+        for (size_t i = 0; i < 5; i++) {
+            vb_spec_pipeline d;
+            vb_fold_features ff1;
+            vb_fitted p1;
+            assert_int_equal(vb_pipeline_draw(sp, spec->seed, i, &d, &err), VB_OK);
+            assert_int_equal(vb_fit_features(spec, &d, g_ds, fold, f, 0, &ff1, &err), VB_OK);
+            assert_int_equal(vb_fit_pipeline(spec, &d, g_ds, fold, f, &ff1, 1, &p1, &err), VB_OK);
+            if (p1.score > best) {
+                best = p1.score;
+                want = seen[i];
+            }
+            vb_fitted_free(&p1);
+            vb_fold_features_free(&ff1);
+            vb_pipeline_variant_free(&d);
+        }
+        vb_feat_cache *cache = vb_feat_cache_new(0, &err);
+        const vb_fold_features *ff;
+        int shared;
+        double extract_s;
+        vb_fitted fit;
+        assert_int_equal(vb_fit_best(spec, sp, g_ds, fold, f, cache, &ff, &shared, &extract_s, &fit, &err), VB_OK);
+        assert_string_equal(fit.grid, want);
+        size_t made, uses;
+        vb_feat_cache_stats(cache, &made, &uses);
+        assert_int_equal(uses, 5);
+        assert_true(made <= 3); /* three cell values: each extracted once */
+        vb_fitted_free(&fit);
+        vb_feat_cache_free(cache);
+    }
+    vb_split_free(split);
+    vb_spec_free(spec);
+
+    /* a range without random search, and draws over the limit */
+    vb_spec *bad = NULL;
+    assert_int_equal(vb_spec_parse("name: x\ndataset: d\npipelines:\n"
+                                   "  - {name: p, classifier: {svm: {C: {uniform: [1, 2]}}}}\n",
+                                   "t.yaml", &bad, &err),
+                     VB_ERR_SPEC);
+    assert_string_equal(err.msg, "t.yaml:4:37: pipeline 'p': a range of values is drawn from by random search; add "
+                                 "search: {random: N} to the pipeline, or list the values");
+    assert_int_equal(vb_spec_parse("name: x\ndataset: d\npipelines:\n"
+                                   "  - {name: p, classifier: svm, search: {random: 50}, tune: {max_points: 10}}\n",
+                                   "t.yaml", &bad, &err),
+                     VB_ERR_SPEC);
+    assert_string_equal(err.msg, "t.yaml:4:5: pipeline 'p': search.random draws 50 points, more than "
+                                 "tune.max_points (10); draw fewer, or raise tune: {max_points: N}");
+}
+
 /* tune: an inner k-fold needs no validation part, and the metric decides. */
 static void test_tune_kfold(void **state)
 {
@@ -1060,6 +1155,7 @@ int main(void)
         cmocka_unit_test(test_grid),
         cmocka_unit_test(test_tune_kfold),
         cmocka_unit_test(test_feature_grid),
+        cmocka_unit_test(test_random_search),
         cmocka_unit_test(test_check_errors),
         cmocka_unit_test(test_failing_pipeline),
         cmocka_unit_test(test_sink_failure_stops),

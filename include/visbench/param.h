@@ -68,7 +68,13 @@ typedef struct vb_pvalue {
     int line, col;
     struct vb_pvalue *alts; /* grid alternatives (n_alts > 1), alts[0] is this value */
     size_t n_alts;
+    /* a range for random search ({uniform: [lo, hi]} or {loguniform: ...});
+     * num is lo meanwhile */
+    int dist;
+    double lo, hi;
 } vb_pvalue;
+
+enum { VB_DIST_NONE, VB_DIST_UNIFORM, VB_DIST_LOGUNIFORM };
 
 typedef struct vb_params {
     const vb_plugin *plugin;
@@ -86,6 +92,22 @@ vb_status vb_params_parse_text(vb_params *params, const vb_plugin *plugin, const
                                vb_error *err);
 void vb_params_free(vb_params *params);
 vb_status vb_params_copy(vb_params *dst, const vb_params *src, vb_error *err);
+
+/* Does a parameter give a range ({uniform: [a, b]}, {loguniform: [a, b]}),
+ * which only random search can use? The first such value, or NULL. */
+const vb_pvalue *vb_params_first_range(const vb_params *params);
+/* Random search: a copy with each grid parameter at a value drawn with
+ * rng: one of its listed values (each as likely), or from its range
+ * (uniform, or uniform in log; integers rounded), within its bounds. */
+vb_status vb_params_draw(const vb_params *params, vb_rng *rng, vb_params *out, vb_error *err);
+/* "C=12.5, gamma=0.01": the drawn values of the parameters that list
+ * values or give a range in space (as vb_params_grid_describe_as). */
+void vb_params_draw_describe(const vb_params *space, const vb_params *drawn, const char *prefix, int *first,
+                             vb_buf *b);
+/* The parameters whose drawn value lies at an end of what space allows:
+ * the first or last of a numeric list of more than two, or within the
+ * outer 5% of a range (of its logarithm for loguniform). */
+size_t vb_params_draw_edges(const vb_params *space, const vb_params *drawn, const char **names, size_t max);
 
 /* Number of grid points (product of alternatives), 1 without a grid. */
 size_t vb_params_grid_size(const vb_params *params);

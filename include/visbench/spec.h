@@ -41,6 +41,8 @@ typedef struct vb_spec_pipeline {
     const vb_classifier_vt *clf;
     vb_params clf_params; /* may hold grid alternatives */
     vb_params tune;       /* how a grid is tuned (vb_tune_plugin) */
+    vb_params search;     /* grid or random search (vb_search_plugin) */
+    int owns_clf;         /* a drawn pipeline: clf_params are its own */
 } vb_spec_pipeline;
 
 typedef struct vb_spec {
@@ -76,10 +78,30 @@ void vb_pipeline_variant_describe(const vb_spec_pipeline *sp, size_t v, vb_buf *
  * first or last of a numeric list of more than two; returns how many. */
 size_t vb_pipeline_variant_edges(const vb_spec_pipeline *sp, size_t v, char names[][96], size_t max);
 
+/* Random search: how many points a pipeline draws (search: {random: N}),
+ * 0 for a grid search of every point. */
+size_t vb_pipeline_random(const vb_spec_pipeline *sp);
+/* Draw i of sp's random search: every parameter that lists values or gives
+ * a range at a value drawn with seed vb_seed_derive(seed, "search:" name,
+ * i), so draw i is the same in every fold and process; owns its parameters
+ * (vb_pipeline_variant_free). */
+vb_status vb_pipeline_draw(const vb_spec_pipeline *sp, uint64_t seed, size_t i, vb_spec_pipeline *out,
+                           vb_error *err);
+/* "hog.cell=6, C=12.5": the drawn values. */
+void vb_pipeline_draw_describe(const vb_spec_pipeline *sp, const vb_spec_pipeline *drawn, vb_buf *b);
+/* The drawn values at an end of their list or range ("svm.C"). */
+size_t vb_pipeline_draw_edges(const vb_spec_pipeline *sp, const vb_spec_pipeline *drawn, char names[][96],
+                              size_t max);
+/* The grid points a pipeline tunes over: its random draws, or feature
+ * variants x classifier points. */
+size_t vb_pipeline_points(const vb_spec_pipeline *sp);
+
 /* The split block's parameter table (for `visbench list` and the docs). */
 extern const vb_plugin vb_split_plugin;
 /* A pipeline's `tune` block: how a classifier grid is tuned. */
 extern const vb_plugin vb_tune_plugin;
+/* A pipeline's `search` block: grid or random search. */
+extern const vb_plugin vb_search_plugin;
 
 vb_status vb_spec_load(const char *path, vb_spec **out, vb_error *err);
 vb_status vb_spec_parse(const char *text, const char *name, vb_spec **out, vb_error *err);

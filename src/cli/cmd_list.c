@@ -101,7 +101,7 @@ int cmd_list(int argc, char **argv)
         {.key = "features", .title = "Feature extractors", .usage = "features: [{NAME: {param: value}}, ...]  (several = concatenated)"},
         {.key = "postprocess", .title = "Post-processing", .usage = "postprocess: [NAME, ...]  (fitted on the training split)"},
         {.key = "classifiers", .title = "Classifiers", .usage = "classifier: {NAME: {param: value or [grid values]}}"},
-        {.key = "tune", .title = "Tuning", .usage = "tune: {metric: ..., folds: ...}  (a pipeline key, for grids)"},
+        {.key = "tune", .title = "Tuning", .usage = "tune: {metric: ..., folds: ..., max_points: ...}  and  search: {random: N}  (pipeline keys, for grids)"},
     };
     COLLECT(&kinds[0], vb_loaders);
     kinds[1].n = 1;
@@ -110,8 +110,9 @@ int cmd_list(int argc, char **argv)
     COLLECT(&kinds[3], vb_extractor_registry);
     COLLECT(&kinds[4], vb_post_registry);
     COLLECT(&kinds[5], vb_classifier_registry);
-    kinds[6].n = 1;
+    kinds[6].n = 2;
     kinds[6].p[0] = &vb_tune_plugin;
+    kinds[6].p[1] = &vb_search_plugin;
     int shown = 0;
     for (int k = 0; k < 7; k++) {
         if (only && strcmp(only, kinds[k].key) != 0)

@@ -32,6 +32,11 @@ static vb_status pvalue_copy(vb_pvalue *dst, const vb_pvalue *src, int with_alts
     dst->line = src->line;
     dst->col = src->col;
     dst->n = src->n;
+    if (with_alts) {
+        dst->dist = src->dist;
+        dst->lo = src->lo;
+        dst->hi = src->hi;
+    }
     if (src->word && !(dst->word = strdup(src->word)))
         goto fail;
     if (src->nums) {
@@ -241,11 +246,54 @@ static int is_scalar_type(vb_ptype t)
     return t == VB_PT_INT || t == VB_PT_FLOAT || t == VB_PT_BOOL || t == VB_PT_ENUM || t == VB_PT_STRING;
 }
 
+/* {uniform: [lo, hi]} or {loguniform: [lo, hi]}: a range random search
+ * draws from, each end within the parameter's bounds. */
+static vb_status parse_range(const vb_param_def *d, const vb_node *node, const char *what, int allow_grid,
+                             vb_pvalue *v, vb_error *err)
+{
+    static const char *const keys[] = {"uniform", "loguniform"};
+    if (!(d->flags & VB_PF_GRID))
+        return vb_node_fail(node, err, "%s takes a single value, not a range", what);
+    if (!allow_grid)
+        return vb_node_fail(node, err, "%s: a range of values is not allowed here", what);
+    vb_status st = vb_node_check_keys(node, keys, 2, what, err);
+    if (st != VB_OK)
+        return st;
+    if (node->n != 1)
+        return vb_node_fail(node, err, "%s: give one range, uniform or loguniform", what);
+    const vb_node *r = node->items[0];
+    int logu = strcmp(node->keys[0]->text, "loguniform") == 0;
+    if (r->kind != VB_NODE_SEQ || r->n != 2)
+        return vb_node_fail(r, err, "%s: a range is two numbers [low, high]", what);
+    double ends[2];
+    for (int i = 0; i < 2; i++) {
+        if ((st = vb_node_expect(r->items[i], VB_NODE_SCALAR, what, err)) != VB_OK ||
+            (st = parse_number(d, r->items[i], what, d->type == VB_PT_INT, &ends[i], err)) != VB_OK)
+            return st;
+    }
+    if (!(ends[0] < ends[1]))
+        return vb_node_fail(r, err, "%s: the range's low end must be below its high end", what);
+    if (logu && ends[0] <= 0)
+        return vb_node_fail(r, err, "%s: a loguniform range must be above 0", what);
+    v->file = node->file;
+    v->line = node->line;
+    v->col = node->col;
+    v->dist = logu ? VB_DIST_LOGUNIFORM : VB_DIST_UNIFORM;
+    v->lo = ends[0];
+    v->hi = ends[1];
+    v->num = ends[0];
+    v->given = 1;
+    return VB_OK;
+}
+
 static vb_status parse_value(const vb_param_def *d, const vb_node *node, const char *owner, int allow_grid,
                              vb_pvalue *v, vb_error *err)
 {
     char what[160];
     snprintf(what, sizeof what, "%s.%s", owner, d->name);
+    if (node->kind == VB_NODE_MAP && (d->type == VB_PT_INT || d->type == VB_PT_FLOAT) &&
+        (vb_node_get(node, "uniform") || vb_node_get(node, "loguniform")))
+        return parse_range(d, node, what, allow_grid, v, err);
     if (node->kind == VB_NODE_SEQ && is_scalar_type(d->type)) {
         if (!(d->flags & VB_PF_GRID))
             return vb_node_fail(node, err, "%s takes a single value, not a list", what);
@@ -424,14 +472,21 @@ static size_t alt_index(const vb_params *params, size_t i, size_t idx)
     return (idx / stride) % params->v[i].n_alts;
 }
 
-vb_status vb_params_grid_point(const vb_params *params, size_t idx, vb_params *out, vb_error *err)
+/* Empty values for params's plug-in, to be filled one by one. */
+static vb_status params_like(const vb_params *params, vb_params *out, vb_error *err)
 {
     memset(out, 0, sizeof *out);
     out->plugin = params->plugin;
     size_t np = params->plugin->n_params;
     out->v = calloc(np ? np : 1, sizeof *out->v);
-    if (!out->v)
-        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    return out->v ? VB_OK : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+}
+
+vb_status vb_params_grid_point(const vb_params *params, size_t idx, vb_params *out, vb_error *err)
+{
+    if (params_like(params, out, err) != VB_OK)
+        return VB_ERR_NOMEM;
+    size_t np = params->plugin->n_params;
     for (size_t i = 0; i < np; i++) {
         const vb_pvalue *src = &params->v[i];
         if (src->n_alts > 1)
@@ -446,6 +501,14 @@ vb_status vb_params_grid_point(const vb_params *params, size_t idx, vb_params *o
 
 static void value_to_yaml(const vb_param_def *d, const vb_pvalue *v, vb_buf *b)
 {
+    if (v->dist) {
+        vb_buf_printf(b, "{%s: [", v->dist == VB_DIST_LOGUNIFORM ? "loguniform" : "uniform");
+        vb_buf_double(b, v->lo);
+        vb_buf_puts(b, ", ");
+        vb_buf_double(b, v->hi);
+        vb_buf_puts(b, "]}");
+        return;
+    }
     switch (d->type) {
     case VB_PT_INT:
         if (v->word)
@@ -520,6 +583,79 @@ size_t vb_params_grid_edges(const vb_params *params, size_t idx, const char **na
             continue;
         size_t at = alt_index(params, i, idx);
         if ((at == 0 || at == v->n_alts - 1) && n < max)
+            names[n++] = d->name;
+    }
+    return n;
+}
+
+const vb_pvalue *vb_params_first_range(const vb_params *params)
+{
+    for (size_t i = 0; i < params->plugin->n_params; i++)
+        if (params->v[i].dist)
+            return &params->v[i];
+    return NULL;
+}
+
+vb_status vb_params_draw(const vb_params *params, vb_rng *rng, vb_params *out, vb_error *err)
+{
+    if (params_like(params, out, err) != VB_OK)
+        return VB_ERR_NOMEM;
+    size_t np = params->plugin->n_params;
+    for (size_t i = 0; i < np; i++) {
+        const vb_param_def *d = &params->plugin->params[i];
+        const vb_pvalue *src = &params->v[i];
+        if (src->n_alts > 1)
+            src = &src->alts[vb_rng_below(rng, src->n_alts)];
+        if (pvalue_copy(&out->v[i], src, 0) != VB_OK) {
+            vb_params_free(out);
+            return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        }
+        if (!src->dist)
+            continue;
+        double u = vb_rng_uniform(rng), x;
+        if (src->dist == VB_DIST_LOGUNIFORM)
+            x = exp(log(src->lo) + u * (log(src->hi) - log(src->lo)));
+        else
+            x = src->lo + u * (src->hi - src->lo);
+        if (d->type == VB_PT_INT)
+            x = floor(x + 0.5);
+        out->v[i].num = x < src->lo ? src->lo : x > src->hi ? src->hi : x;
+    }
+    return VB_OK;
+}
+
+void vb_params_draw_describe(const vb_params *space, const vb_params *drawn, const char *prefix, int *first,
+                             vb_buf *b)
+{
+    for (size_t i = 0; i < space->plugin->n_params; i++) {
+        if (space->v[i].n_alts <= 1 && !space->v[i].dist)
+            continue;
+        vb_buf_printf(b, "%s%s%s%s=", *first ? "" : ", ", prefix ? prefix : "", prefix ? "." : "",
+                      space->plugin->params[i].name);
+        const vb_param_def *d = &space->plugin->params[i];
+        if (d->type == VB_PT_FLOAT && !drawn->v[i].word) /* a drawn float: enough digits to tell draws apart */
+            vb_buf_printf(b, "%.4g", drawn->v[i].num);
+        else
+            value_to_yaml(d, &drawn->v[i], b);
+        *first = 0;
+    }
+}
+
+size_t vb_params_draw_edges(const vb_params *space, const vb_params *drawn, const char **names, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < space->plugin->n_params && n < max; i++) {
+        const vb_param_def *d = &space->plugin->params[i];
+        const vb_pvalue *s = &space->v[i];
+        double x = drawn->v[i].num;
+        int edge = 0;
+        if (s->dist) {
+            int lg = s->dist == VB_DIST_LOGUNIFORM;
+            double lo = lg ? log(s->lo) : s->lo, hi = lg ? log(s->hi) : s->hi, t = lg ? log(x) : x;
+            edge = (t - lo) < 0.05 * (hi - lo) || (hi - t) < 0.05 * (hi - lo);
+        } else if (s->n_alts > 2 && (d->type == VB_PT_INT || d->type == VB_PT_FLOAT) && !drawn->v[i].word)
+            edge = x == s->alts[0].num || x == s->alts[s->n_alts - 1].num;
+        if (edge)
             names[n++] = d->name;
     }
     return n;

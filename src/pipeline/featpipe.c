@@ -372,4 +372,6 @@ void vb_pipeline_config(const vb_spec_pipeline *sp, vb_buf *b)
         params_key(sp->post[i]->info.name, &sp->post_params[i], b);
     vb_buf_puts(b, " classifier:");
     params_key(sp->clf->info.name, &sp->clf_params, b);
+    if (vb_pipeline_random(sp)) /* other draws, another configuration */
+        vb_buf_printf(b, " search: random %zu", vb_pipeline_random(sp));
 }

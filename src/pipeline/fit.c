@@ -307,20 +307,141 @@ vb_featpipe *vb_feat_cache_take_fp(vb_feat_cache *c, const vb_fold_features *ff)
 
 /* ---- the whole grid: feature variants x classifier points -------------- */
 
-/* "hog.cell=6" and "C=10" as "hog.cell=6, C=10" (malloc'ed). */
-static char *join_grid(const vb_spec_pipeline *sp, size_t v, const char *clf_grid, vb_error *err)
+/* Candidate i of sp's search: feature variant i of a grid search, or draw
+ * i of a random search, with what it is in *text ("hog.cell=6" or
+ * "hog.cell=6, C=35.19"). */
+static vb_status candidate(const vb_spec *spec, const vb_spec_pipeline *sp, size_t i, vb_spec_pipeline *out,
+                           vb_buf *text, vb_error *err)
 {
-    vb_buf b;
-    vb_buf_init(&b);
-    vb_pipeline_variant_describe(sp, v, &b);
-    if (clf_grid && *clf_grid)
-        vb_buf_printf(&b, ", %s", clf_grid);
-    if (b.failed || !b.data) {
-        vb_buf_free(&b);
-        vb_fail(err, VB_ERR_NOMEM, "out of memory");
-        return NULL;
+    vb_status st = vb_pipeline_random(sp) ? vb_pipeline_draw(sp, spec->seed, i, out, err)
+                                          : vb_pipeline_variant(sp, i, out, err);
+    if (st != VB_OK)
+        return st;
+    if (vb_pipeline_random(sp))
+        vb_pipeline_draw_describe(sp, out, text);
+    else
+        vb_pipeline_variant_describe(sp, i, text);
+    if (text->failed) {
+        vb_pipeline_variant_free(out);
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
     }
-    return b.data;
+    return VB_OK;
+}
+
+/* The search of a grid with feature variants, or a random search: each
+ * candidate's features from the cache, fitted and scored (its classifier
+ * grid too); the first best wins, as within a classifier grid. */
+static vb_status search(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
+                        size_t fold_index, vb_feat_cache *cache, size_t n, const vb_fold_features **ff, int *shared,
+                        double *extract_s, vb_fitted *out, vb_error *err)
+{
+    int random = vb_pipeline_random(sp) > 0;
+    if (vb_tune_folds(sp) == 0 && fold->n_val == 0)
+        return vb_fail(err, VB_ERR_SPEC,
+                       "pipeline '%s': its grid has %zu points but the split has no validation part to choose on; "
+                       "add validation: 0.1 to split, or tune: {folds: 3} to the pipeline",
+                       sp->name, vb_pipeline_points(sp));
+    const vb_fold_features **used = vb_calloc(n, sizeof *used, err); /* each configuration's time once */
+    if (!used)
+        return VB_ERR_NOMEM;
+    size_t n_used = 0;
+    double t0 = vb_now(), get_s = 0, best_score = -INFINITY;
+    vb_spec_pipeline best; /* candidate best_i */
+    memset(&best, 0, sizeof best);
+    size_t best_i = 0;
+    vb_buf best_text;
+    vb_buf_init(&best_text);
+    vb_status st = VB_OK;
+    const char *metric = sp->tune.plugin ? vb_param_str(&sp->tune, "metric") : "accuracy";
+    char stage[200];
+    snprintf(stage, sizeof stage, "%s: %s of %zu points", sp->name, random ? "random search" : "grid",
+             vb_pipeline_points(sp));
+    for (size_t i = 0; i < n && st == VB_OK; i++) {
+        vb_progress(stage, i, n);
+        vb_spec_pipeline c;
+        vb_buf text;
+        vb_buf_init(&text);
+        if ((st = candidate(spec, sp, i, &c, &text, err)) != VB_OK) {
+            vb_buf_free(&text);
+            break;
+        }
+        const vb_fold_features *fv = NULL;
+        vb_fitted fit;
+        memset(&fit, 0, sizeof fit);
+        int users = 0;
+        double tg = vb_now();
+        st = vb_feat_cache_get(cache, spec, &c, ds, fold, fold_index, &fv, &users, err);
+        get_s += vb_now() - tg;
+        if (st == VB_OK) {
+            size_t k = 0;
+            while (k < n_used && used[k] != fv)
+                k++;
+            if (k == n_used) {
+                used[n_used++] = fv;
+                *extract_s += fv->extract_s;
+            }
+            st = vb_fit_pipeline(spec, &c, ds, fold, fold_index, fv, 1, &fit, err);
+        }
+        const char *t = text.data ? text.data : "";
+        int clf_grid = fit.grid && *fit.grid;
+        if (st != VB_OK)
+            vb_error_prefix(err, "pipeline '%s', %s", sp->name, t);
+        else
+            vb_log(VB_LOG_INFO, "%s: %s%.0zu%s%s%s%s: %s %s %.4f", sp->name, random ? "draw " : "", random ? i + 1 : 0,
+                   random ? ": " : "", t, clf_grid ? ", best " : "", clf_grid ? fit.grid : "",
+                   vb_tune_folds(sp) ? "inner k-fold" : "validation", metric, fit.score);
+        if (st == VB_OK && fit.score > best_score) {
+            best_score = fit.score;
+            vb_fitted_free(out);
+            *out = fit;
+            *ff = fv;
+            *shared = users > 1;
+            vb_pipeline_variant_free(&best);
+            best = c;
+            vb_buf_free(&best_text);
+            best_text = text;
+            vb_buf_init(&text);
+            if (clf_grid) /* the variant's values, then its classifier's */
+                vb_buf_printf(&best_text, ", %s", out->grid);
+            free(out->grid);
+            out->grid = NULL;
+            best_i = i;
+        } else {
+            vb_fitted_free(&fit);
+            vb_pipeline_variant_free(&c);
+        }
+        vb_buf_free(&text);
+    }
+    free(used);
+    if (st == VB_OK) {
+        vb_progress(stage, n, n);
+        if (best_text.failed || !best_text.data)
+            st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    }
+    if (st == VB_OK) {
+        out->grid = best_text.data;
+        best_text.data = NULL;
+        char edges[32][96];
+        size_t n_edges = random ? vb_pipeline_draw_edges(sp, &best, edges, 32)
+                                : vb_pipeline_variant_edges(sp, best_i, edges, 16);
+        const char *clf_edges[16];
+        size_t n_clf = random ? 0 : vb_params_grid_edges(&sp->clf_params, out->point, clf_edges, 16);
+        for (size_t i = 0; i < n_clf; i++)
+            snprintf(edges[n_edges++], sizeof edges[0], "%s", clf_edges[i]);
+        for (size_t i = 0; i < n_edges; i++)
+            vb_log(VB_LOG_WARN, "%s: the best %s lies on the edge of its %s; consider extending it", sp->name,
+                   edges[i], random ? "list or range" : "grid");
+        /* every candidate's fitting but the chosen one's own was tuning */
+        out->tune_s = vb_now() - t0 - get_s - out->post_s - out->train_s;
+        if (out->tune_s < 0)
+            out->tune_s = 0;
+    } else {
+        vb_fitted_free(out);
+        *ff = NULL;
+    }
+    vb_pipeline_variant_free(&best);
+    vb_buf_free(&best_text);
+    return st;
 }
 
 vb_status vb_fit_best(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
@@ -331,87 +452,18 @@ vb_status vb_fit_best(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_
     *ff = NULL;
     *shared = 0;
     *extract_s = 0;
-    size_t variants = vb_pipeline_variants(sp);
+    size_t n = vb_pipeline_random(sp);
+    if (!n)
+        n = vb_pipeline_variants(sp);
+    if (n > 1 || vb_pipeline_random(sp))
+        return search(spec, sp, ds, fold, fold_index, cache, n, ff, shared, extract_s, out, err);
     int users = 0;
-    if (variants <= 1) {
-        vb_status st = vb_feat_cache_get(cache, spec, sp, ds, fold, fold_index, ff, &users, err);
-        if (st == VB_OK)
-            st = vb_fit_pipeline(spec, sp, ds, fold, fold_index, *ff, 0, out, err);
-        *shared = users > 1;
-        *extract_s = *ff ? (*ff)->extract_s : 0;
-        return st;
-    }
-    size_t points = vb_params_grid_size(&sp->clf_params);
-    if (vb_tune_folds(sp) == 0 && fold->n_val == 0)
-        return vb_fail(err, VB_ERR_SPEC,
-                       "pipeline '%s': its features list several values (%zu variants x %zu classifier point%s) "
-                       "but the split has no validation part to choose on; add validation: 0.1 to split, or tune: "
-                       "{folds: 3} to the pipeline",
-                       sp->name, variants, points, points == 1 ? "" : "s");
-    double t0 = vb_now(), get_s = 0;
-    double best_score = -INFINITY;
-    size_t best = 0;
-    vb_status st = VB_OK;
-    const char *metric = sp->tune.plugin ? vb_param_str(&sp->tune, "metric") : "accuracy";
-    for (size_t v = 0; v < variants && st == VB_OK; v++) {
-        vb_spec_pipeline var;
-        if ((st = vb_pipeline_variant(sp, v, &var, err)) != VB_OK)
-            break;
-        const vb_fold_features *fv = NULL;
-        vb_fitted fit;
-        memset(&fit, 0, sizeof fit);
-        double tg = vb_now();
-        st = vb_feat_cache_get(cache, spec, &var, ds, fold, fold_index, &fv, &users, err);
-        get_s += vb_now() - tg;
-        if (st == VB_OK) {
-            *extract_s += fv->extract_s;
-            st = vb_fit_pipeline(spec, &var, ds, fold, fold_index, fv, 1, &fit, err);
-        }
-        vb_buf vd;
-        vb_buf_init(&vd);
-        vb_pipeline_variant_describe(sp, v, &vd);
-        if (st != VB_OK)
-            vb_error_prefix(err, "pipeline '%s', %s", sp->name, vd.data ? vd.data : "");
-        else
-            vb_log(VB_LOG_INFO, "%s: %s%s%s: %s %s %.4f", sp->name, vd.data ? vd.data : "", fit.grid && *fit.grid ? ", best " : "",
-                   fit.grid ? fit.grid : "", vb_tune_folds(sp) ? "inner k-fold" : "validation", metric, fit.score);
-        vb_buf_free(&vd);
-        /* the first best wins ties, as within a classifier grid */
-        if (st == VB_OK && fit.score > best_score) {
-            best_score = fit.score;
-            best = v;
-            vb_fitted_free(out);
-            *out = fit;
-            *ff = fv;
-            *shared = users > 1;
-        } else
-            vb_fitted_free(&fit);
-        vb_pipeline_variant_free(&var);
-    }
-    char *grid = st == VB_OK ? join_grid(sp, best, out->grid, err) : NULL;
-    if (st == VB_OK && !grid)
-        st = VB_ERR_NOMEM;
-    if (st != VB_OK) {
-        vb_fitted_free(out);
-        *ff = NULL;
-        return st;
-    }
-    free(out->grid);
-    out->grid = grid;
-    char edges[32][96];
-    size_t n_edges = vb_pipeline_variant_edges(sp, best, edges, 16);
-    const char *clf_edges[16];
-    size_t n_clf = vb_params_grid_edges(&sp->clf_params, out->point, clf_edges, 16);
-    for (size_t i = 0; i < n_clf; i++)
-        snprintf(edges[n_edges++], sizeof edges[0], "%s", clf_edges[i]);
-    for (size_t i = 0; i < n_edges; i++)
-        vb_log(VB_LOG_WARN, "%s: the best %s lies on the edge of its grid; consider extending the grid", sp->name,
-               edges[i]);
-    /* every variant's fitting but the chosen one's own was tuning */
-    out->tune_s = vb_now() - t0 - get_s - out->post_s - out->train_s;
-    if (out->tune_s < 0)
-        out->tune_s = 0;
-    return VB_OK;
+    vb_status st = vb_feat_cache_get(cache, spec, sp, ds, fold, fold_index, ff, &users, err);
+    if (st == VB_OK)
+        st = vb_fit_pipeline(spec, sp, ds, fold, fold_index, *ff, 0, out, err);
+    *shared = users > 1;
+    *extract_s = *ff ? (*ff)->extract_s : 0;
+    return st;
 }
 
 /* ---- a whole pipeline as a model --------------------------------------- */

@@ -18,8 +18,8 @@
 /* The parameter sets of sp that may hold a feature grid, in order. */
 typedef struct param_sets {
     size_t n;
-    const vb_params *p[VB_PIPELINE_MAX_STEPS];
-    const char *owner[VB_PIPELINE_MAX_STEPS];
+    const vb_params *p[VB_PIPELINE_MAX_STEPS + 1]; /* (+1: room for the classifier) */
+    const char *owner[VB_PIPELINE_MAX_STEPS + 1];
 } param_sets;
 
 static void sets_of(const vb_spec_pipeline *sp, param_sets *s)
@@ -60,6 +60,8 @@ static size_t point_of(const param_sets *s, size_t i, size_t v)
 
 void vb_pipeline_variant_free(vb_spec_pipeline *v)
 {
+    if (v->owns_clf)
+        vb_params_free(&v->clf_params);
     vb_prep_chain_free(&v->prep);
     for (size_t i = 0; v->ext_params && i < v->n_ext; i++)
         vb_params_free(&v->ext_params[i]);
@@ -121,4 +123,89 @@ size_t vb_pipeline_variant_edges(const vb_spec_pipeline *sp, size_t v, char name
             snprintf(names[n++], 96, "%s.%s", s.owner[i], e[j]);
     }
     return n;
+}
+
+/* ---- random search ------------------------------------------------------- */
+
+size_t vb_pipeline_random(const vb_spec_pipeline *sp)
+{
+    return sp->search.plugin ? (size_t)vb_param_int(&sp->search, "random") : 0;
+}
+
+size_t vb_pipeline_points(const vb_spec_pipeline *sp)
+{
+    size_t r = vb_pipeline_random(sp);
+    return r ? r : vb_pipeline_variants(sp) * vb_params_grid_size(&sp->clf_params);
+}
+
+vb_status vb_pipeline_draw(const vb_spec_pipeline *sp, uint64_t seed, size_t i, vb_spec_pipeline *out,
+                           vb_error *err)
+{
+    *out = *sp;
+    vb_prep_chain_init(&out->prep);
+    out->ext_params = NULL;
+    out->post_params = NULL;
+    memset(&out->clf_params, 0, sizeof out->clf_params);
+    memset(&out->search, 0, sizeof out->search); /* a drawn pipeline is one point */
+    out->owns_clf = 0;
+    char label[96];
+    snprintf(label, sizeof label, "search:%s", sp->name);
+    vb_rng *rng = vb_rng_new(vb_seed_derive(seed, label, i));
+    vb_status st = rng ? VB_OK : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; st == VB_OK && k < sp->prep.n; k++) {
+        vb_params p;
+        if ((st = vb_params_draw(&sp->prep.params[k], rng, &p, err)) == VB_OK) {
+            st = vb_prep_chain_add(&out->prep, sp->prep.vt[k], &p, err);
+            vb_params_free(&p);
+        }
+    }
+    if (st == VB_OK && sp->n_ext && !(out->ext_params = vb_calloc(sp->n_ext, sizeof *out->ext_params, err)))
+        st = VB_ERR_NOMEM;
+    for (size_t k = 0; st == VB_OK && k < sp->n_ext; k++)
+        st = vb_params_draw(&sp->ext_params[k], rng, &out->ext_params[k], err);
+    if (st == VB_OK && sp->n_post && !(out->post_params = vb_calloc(sp->n_post, sizeof *out->post_params, err)))
+        st = VB_ERR_NOMEM;
+    for (size_t k = 0; st == VB_OK && k < sp->n_post; k++)
+        st = vb_params_draw(&sp->post_params[k], rng, &out->post_params[k], err);
+    if (st == VB_OK && (st = vb_params_draw(&sp->clf_params, rng, &out->clf_params, err)) == VB_OK)
+        out->owns_clf = 1;
+    vb_rng_free(rng);
+    if (st != VB_OK)
+        vb_pipeline_variant_free(out);
+    return st;
+}
+
+/* The parameter sets of sp and of its draw d, side by side (the classifier
+ * last). */
+static size_t paired_sets(const vb_spec_pipeline *sp, const vb_spec_pipeline *d, param_sets *a, param_sets *b)
+{
+    sets_of(sp, a);
+    sets_of(d, b);
+    a->p[a->n] = &sp->clf_params;
+    a->owner[a->n] = NULL; /* the classifier's names stand alone, as in a grid */
+    b->p[b->n] = &d->clf_params;
+    return ++a->n;
+}
+
+void vb_pipeline_draw_describe(const vb_spec_pipeline *sp, const vb_spec_pipeline *drawn, vb_buf *b)
+{
+    param_sets a, d;
+    size_t n = paired_sets(sp, drawn, &a, &d);
+    int first = 1;
+    for (size_t i = 0; i < n; i++)
+        vb_params_draw_describe(a.p[i], d.p[i], a.owner[i], &first, b);
+}
+
+size_t vb_pipeline_draw_edges(const vb_spec_pipeline *sp, const vb_spec_pipeline *drawn, char names[][96],
+                              size_t max)
+{
+    param_sets a, d;
+    size_t n = paired_sets(sp, drawn, &a, &d), m = 0;
+    for (size_t i = 0; i < n && m < max; i++) {
+        const char *e[16];
+        size_t k = vb_params_draw_edges(a.p[i], d.p[i], e, 16);
+        for (size_t j = 0; j < k && m < max; j++)
+            snprintf(names[m++], 96, "%s%s%s", a.owner[i] ? a.owner[i] : "", a.owner[i] ? "." : "", e[j]);
+    }
+    return m;
 }

@@ -39,7 +39,7 @@ static double job_cost(const vb_spec_pipeline *sp, const vb_fold *fold)
 {
     double k = (double)(fold->n_train + fold->n_val) / 1000.0;
     double c = classifier_cost(sp->clf, &sp->clf_params, k);
-    size_t points = vb_params_grid_size(&sp->clf_params) * vb_pipeline_variants(sp);
+    size_t points = vb_pipeline_points(sp);
     if (points > 1) {
         int folds = vb_tune_folds(sp);
         c *= (double)points * (folds > 0 ? (double)folds : 1.0) + 1.0;
@@ -57,7 +57,8 @@ static double extraction_cost(const vb_spec_pipeline *sp, const vb_fold *fold)
     return per_image * (double)(fold->n_train + fold->n_val + fold->n_test) / 1000.0;
 }
 
-/* The feature configurations of a pipeline: one per feature variant. */
+/* The feature configurations of a pipeline: one per feature variant, or
+ * per random draw. */
 typedef struct keyset {
     size_t n;
     char **key;
@@ -71,19 +72,22 @@ static void keyset_free(keyset *k)
     memset(k, 0, sizeof *k);
 }
 
-static vb_status keyset_of(const vb_spec_pipeline *sp, keyset *out, vb_error *err)
+static vb_status keyset_of(const vb_spec_pipeline *sp, uint64_t seed, keyset *out, vb_error *err)
 {
-    size_t n = vb_pipeline_variants(sp);
+    size_t draws = vb_pipeline_random(sp);
+    size_t n = draws ? draws : vb_pipeline_variants(sp);
     out->n = 0;
     if (!(out->key = vb_calloc(n, sizeof *out->key, err)))
         return VB_ERR_NOMEM;
     for (size_t v = 0; v < n; v++) {
         vb_spec_pipeline var;
-        vb_status st = n > 1 ? vb_pipeline_variant(sp, v, &var, err) : VB_OK;
+        int own = draws || n > 1;
+        vb_status st = draws ? vb_pipeline_draw(sp, seed, v, &var, err)
+                     : own   ? vb_pipeline_variant(sp, v, &var, err) : VB_OK;
         if (st != VB_OK)
             return st;
-        out->key[v] = vb_featpipe_key_dup(n > 1 ? &var : sp, err);
-        if (n > 1)
+        out->key[v] = vb_featpipe_key_dup(own ? &var : sp, err);
+        if (own)
             vb_pipeline_variant_free(&var);
         if (!out->key[v])
             return VB_ERR_NOMEM;
@@ -158,7 +162,7 @@ vb_status vb_plan_make(const vb_spec *spec, const vb_dataset *ds, const vb_split
         first[i] = SIZE_MAX;
         if (only && strcmp(only, spec->pipelines[i].name) != 0)
             continue; /* (keys[i] stays empty) */
-        if ((st = keyset_of(&spec->pipelines[i], &keys[i], err)) != VB_OK)
+        if ((st = keyset_of(&spec->pipelines[i], spec->seed, &keys[i], err)) != VB_OK)
             break;
         first[i] = i;
         for (size_t j = 0; j < i; j++) {

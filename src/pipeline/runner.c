@@ -334,16 +334,23 @@ vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const v
         const vb_spec_pipeline *sp = &spec->pipelines[i];
         if (opts && opts->only && strcmp(opts->only, sp->name) != 0)
             continue;
-        size_t variants = vb_pipeline_variants(sp);
+        size_t variants = vb_pipeline_variants(sp), draws = vb_pipeline_random(sp);
         vb_status st = VB_OK;
-        for (size_t v = 0; v < variants && st == VB_OK; v++)
+        for (size_t v = 0; !draws && v < variants && st == VB_OK; v++)
             st = check_variant(spec, sp, v, variants, ds, err);
-        size_t points = vb_params_grid_size(&sp->clf_params);
-        if (st == VB_OK && points * variants > 1 && spec->split.validation <= 0 && vb_tune_folds(sp) == 0)
+        for (size_t k = 0; k < draws && st == VB_OK; k++) {
+            vb_spec_pipeline d;
+            if ((st = vb_pipeline_draw(sp, spec->seed, k, &d, err)) != VB_OK)
+                break;
+            st = check_variant(spec, &d, 0, 1, ds, err);
+            vb_pipeline_variant_free(&d);
+        }
+        size_t points = vb_pipeline_points(sp);
+        if (st == VB_OK && points > 1 && spec->split.validation <= 0 && vb_tune_folds(sp) == 0)
             st = vb_fail(err, VB_ERR_SPEC,
                          "%s:%d:%d: pipeline '%s' lists several values (a grid of %zu points) but split.validation "
                          "is 0; add validation: 0.1 to split, or tune: {folds: 3} to the pipeline",
-                         spec->path, sp->line, sp->col, sp->name, points * variants);
+                         spec->path, sp->line, sp->col, sp->name, points);
         if (st != VB_OK)
             return st;
     }
@@ -393,7 +400,7 @@ static void tally(fold_tally *t, const vb_spec_pipeline *sp, int run)
     if (run != VB_RUN_IT)
         return;
     t->pipelines++;
-    t->points += vb_pipeline_variants(sp) * vb_params_grid_size(&sp->clf_params);
+    t->points += vb_pipeline_points(sp);
 }
 
 /* Said when something was shared or a grid ran. */

@@ -38,6 +38,19 @@ static const vb_param_def tune_params[] = {
              "is an error"},
 };
 
+static const vb_param_def search_params[] = {
+    {.name = "random", .type = VB_PT_INT, .def = "0", .min = 0, .max = 1e6, .flags = VB_PF_PRIMARY,
+     .help = "0: try every grid point; N: N seeded draws from the lists and ranges ({uniform: [a, b]}, "
+             "{loguniform: [a, b]}), the same draws in every fold"},
+};
+
+const vb_plugin vb_search_plugin = {
+    .name = "search",
+    .help = "how a pipeline's grid is searched: every point, or random draws; a pipeline key",
+    .params = search_params,
+    .n_params = sizeof search_params / sizeof search_params[0],
+};
+
 const vb_plugin vb_tune_plugin = {
     .name = "tune",
     .help = "how a pipeline's grid (lists of values in its preprocessing, features, post-processing and "
@@ -65,6 +78,7 @@ static void pipeline_free(vb_spec_pipeline *p)
         vb_params_free(&p->post_params[i]);
     free(p->post);
     free(p->post_params);
+    vb_params_free(&p->search);
     vb_params_free(&p->clf_params);
     vb_params_free(&p->tune);
 }
@@ -154,6 +168,31 @@ static vb_status parse_prep_list(const vb_node *list, vb_prep_chain *chain, vb_e
     return st;
 }
 
+/* A range ({uniform: ...}) can only be drawn from. */
+static vb_status ranges_need_random(const vb_spec_pipeline *p, vb_error *err)
+{
+    if (vb_pipeline_random(p))
+        return VB_OK;
+    const vb_params *sets[VB_PIPELINE_MAX_STEPS + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < p->prep.n; i++)
+        sets[n++] = &p->prep.params[i];
+    for (size_t i = 0; i < p->n_ext; i++)
+        sets[n++] = &p->ext_params[i];
+    for (size_t i = 0; i < p->n_post; i++)
+        sets[n++] = &p->post_params[i];
+    sets[n++] = &p->clf_params;
+    for (size_t k = 0; k < n; k++) {
+        const vb_pvalue *r = vb_params_first_range(sets[k]);
+        if (r)
+            return vb_fail(err, VB_ERR_SPEC,
+                           "%s:%d:%d: pipeline '%s': a range of values is drawn from by random search; add search: "
+                           "{random: N} to the pipeline, or list the values",
+                           r->file, r->line, r->col, p->name);
+    }
+    return VB_OK;
+}
+
 /* The grid's size against tune.max_points, with what makes it up. */
 static vb_status grid_limit(const vb_node *node, const vb_spec_pipeline *p, size_t points, vb_error *err)
 {
@@ -184,10 +223,15 @@ static vb_status grid_limit(const vb_node *node, const vb_spec_pipeline *p, size
             if (sets[k]->v[i].n_alts > 1)
                 vb_buf_printf(&b, "%s%s.%s %zu", b.len ? " x " : "", names[k], sets[k]->plugin->params[i].name,
                               sets[k]->v[i].n_alts);
-    vb_status st = vb_node_fail(node, err,
-                                "pipeline '%s': its grid has %zu points (%s), more than tune.max_points (%ld); list "
-                                "fewer values, or raise tune: {max_points: N}",
-                                p->name, points, b.data ? b.data : "", max);
+    vb_status st = vb_pipeline_random(p)
+                       ? vb_node_fail(node, err,
+                                      "pipeline '%s': search.random draws %zu points, more than tune.max_points "
+                                      "(%ld); draw fewer, or raise tune: {max_points: N}",
+                                      p->name, points, max)
+                       : vb_node_fail(node, err,
+                                      "pipeline '%s': its grid has %zu points (%s), more than tune.max_points (%ld); "
+                                      "list fewer values, or raise tune: {max_points: N}",
+                                      p->name, points, b.data ? b.data : "", max);
     vb_buf_free(&b);
     return st;
 }
@@ -195,10 +239,11 @@ static vb_status grid_limit(const vb_node *node, const vb_spec_pipeline *p, size
 static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep, int cluster, vb_spec_pipeline *p,
                                 vb_error *err)
 {
-    static const char *const keys[] = {"name", "preprocess", "features", "postprocess", "classifier", "tune"};
+    static const char *const keys[] = {"name", "preprocess", "features", "postprocess", "classifier", "tune",
+                                       "search"};
     vb_status st = vb_node_expect(node, VB_NODE_MAP, "each pipeline", err);
     if (st == VB_OK)
-        st = vb_node_check_keys(node, keys, 6, "a pipeline", err);
+        st = vb_node_check_keys(node, keys, 7, "a pipeline", err);
     if (st != VB_OK)
         return st;
     p->line = node->line;
@@ -283,7 +328,12 @@ static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep,
                             "pipeline '%s': %s%s does not cluster; mode: cluster takes kmeans, or gmm with mode: "
                             "cluster",
                             p->name, p->clf->info.name, strcmp(p->clf->info.name, "gmm") == 0 ? " in mode: classify" : "");
-    size_t points = vb_params_grid_size(&p->clf_params) * vb_pipeline_variants(p);
+    const vb_node *search = vb_node_get(node, "search");
+    if ((st = vb_params_parse(&p->search, &vb_search_plugin, search, 0, err)) != VB_OK)
+        return st;
+    if ((st = ranges_need_random(p, err)) != VB_OK)
+        return st;
+    size_t points = vb_pipeline_points(p);
     if (cluster && points > 1)
         return vb_node_fail(clf, err,
                             "pipeline '%s': mode: cluster has no labels to tune a grid on; give each parameter one "

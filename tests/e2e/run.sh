@@ -315,6 +315,15 @@ chosen=$(sed -n 's/.*"grid": "\(hog.cell=[0-9]*, C=[0-9]*\)".*/\1/p' out.txt)
 expect_ok "train a feature grid" "$VB" train gridf.yaml --pipeline hog-svm -o gridf.vbm
 expect_ok "model info of a feature grid" "$VB" model info gridf.vbm --json
 grep -qF "\"grid\": \"$chosen\"" out.txt && ok || { bad "train chose otherwise than run ($chosen)"; cat out.txt >&2; }
+# random search: seeded draws from lists and ranges, the same on a rerun
+spec_with gridr.yaml shapes/dataset.yaml 's/{hog: {cell: 6}}/{hog: {cell: [4, 6, 8]}}/; s/{svm: {C: 10}}/{svm: {C: {loguniform: [0.1, 1000]}}}\n    search: {random: 4}/; s/test_fraction: 0.25}/test_fraction: 0.25, validation: 0.2}/'
+expect_ok "random search" "$VB" run gridr.yaml --pipeline hog-svm --json --store rungridr.db
+[ "$(grep -c 'hog-svm: draw [1-4]: hog.cell=[468], C=' err.txt)" = 4 ] && ok || { bad "random search: not 4 draws"; cat err.txt >&2; }
+r1=$(grep -o '"grid": "[^"]*"' out.txt)
+expect_ok "random search again" "$VB" run gridr.yaml --pipeline hog-svm --json --store rungridr2.db
+[ -n "$r1" ] && [ "$(grep -o '"grid": "[^"]*"' out.txt)" = "$r1" ] && ok || bad "random search: another choice on a rerun"
+spec_with gridq.yaml shapes/dataset.yaml 's/{svm: {C: 10}}/{svm: {C: {uniform: [1, 10]}}}/'
+expect_fail "a range without random search" "gridq.yaml:9:27: pipeline 'hog-svm': a range of values is drawn from by random search" "$VB" run gridq.yaml
 expect_fail "features of a feature grid" "gridf.yaml:6:5: pipeline 'hog-svm' lists several values for its features" \
   "$VB" features gridf.yaml --pipeline hog-svm --out f.csv
 expect_fail "grid on a parameter not marked grid" "hog.variant takes a single value, not a list" \
