@@ -192,6 +192,25 @@ static void test_defaults_and_inline_dataset(void **state)
     assert_float_equal(vb_param_float(&s->pipelines[0].clf_params, "C"), 0.5, 0);
     vb_spec_free(s);
 
+    /* Several datasets: the first is selected; each in turn. */
+    s = parse_ok("name: x\ndatasets: [a.yaml, {format: folder, path: imgs}, c/d.yaml]\n"
+                 "pipelines: [{name: p, classifier: svm}]\n");
+    assert_int_equal(s->n_datasets, 3);
+    assert_int_equal(s->dataset_index, 0);
+    assert_string_equal(s->dataset_path, "a.yaml");
+    assert_null(s->dataset_node);
+    vb_spec_select_dataset(s, 1);
+    assert_null(s->dataset_path);
+    assert_string_equal(vb_node_get(s->dataset_node, "path")->text, "imgs");
+    char label[64];
+    assert_string_equal(vb_spec_dataset_label(s, 1, label, sizeof label), "dataset 2");
+    vb_spec_select_dataset(s, 2);
+    assert_string_equal(s->dataset_path, "c/d.yaml");
+    assert_string_equal(vb_spec_dataset_label(s, 2, label, sizeof label), "c/d.yaml");
+    vb_spec_select_dataset(s, 3); /* out of range: unchanged */
+    assert_int_equal(s->dataset_index, 2);
+    vb_spec_free(s);
+
     /* No split block: every default, seed from the spec. */
     s = parse_ok("name: x\nseed: 5\ndataset: d.yaml\npipelines: [{name: p, classifier: svm}]\n");
     assert_int_equal(s->split.protocol, VB_PROTO_HOLDOUT);
@@ -250,7 +269,7 @@ static void test_root_errors(void **state)
 {
     parse_fails(HEAD "pipeline: []\n", "t.yaml:3:1: unknown key 'pipeline' in the spec; did you mean 'pipelines'?");
     parse_fails(HEAD "colour: red\n",
-                "t.yaml:3:1: unknown key 'colour' in the spec (valid keys: name, seed, mode, dataset, split, preprocess, "
+                "t.yaml:3:1: unknown key 'colour' in the spec (valid keys: name, seed, mode, dataset, datasets, split, preprocess, "
                 "pipelines)");
     parse_fails("dataset: d.yaml\npipelines: [{name: p, classifier: svm}]\n",
                 "t.yaml:1:1: the spec needs a 'name' (it names the results folder)");
@@ -261,7 +280,18 @@ static void test_root_errors(void **state)
     parse_fails("name: a/b\ndataset: d\npipelines: [{name: p, classifier: svm}]\n",
                 "t.yaml:1:7: name 'a/b' must be 1-64 letters, digits, '.', '_' or '-' (it names files)");
     parse_fails("name: t\npipelines: [{name: p, classifier: svm}]\n",
-                "t.yaml:1:1: the spec needs a 'dataset' (a descriptor path or {format: ..., ...})");
+                "t.yaml:1:1: the spec needs a 'dataset' (a descriptor path or {format: ..., ...}), or 'datasets' (a "
+                "list of them)");
+    parse_fails("name: t\ndataset: a\ndatasets: [a, b]\npipelines: [{name: p, classifier: svm}]\n",
+                "t.yaml:3:11: the spec gives both 'dataset' and 'datasets'; keep one (datasets: [a, b] runs every "
+                "pipeline on each)");
+    parse_fails("name: t\ndatasets: []\npipelines: [{name: p, classifier: svm}]\n",
+                "t.yaml:2:11: datasets must be a list of descriptor paths or mappings, e.g. datasets: "
+                "[a/dataset.yaml, b/dataset.yaml]");
+    parse_fails("name: t\ndatasets: [a.yaml, b.yaml, a.yaml]\npipelines: [{name: p, classifier: svm}]\n",
+                "t.yaml:2:28: datasets lists a.yaml twice");
+    parse_fails("name: t\ndatasets: [a, [b]]\npipelines: [{name: p, classifier: svm}]\n",
+                "t.yaml:2:15: each of datasets must be a descriptor path or a mapping, not a list");
     parse_fails(HEAD, "t.yaml:1:1: the spec needs 'pipelines' (a list)");
     parse_fails(HEAD "pipelines: []\n", "t.yaml:3:12: pipelines is empty");
     parse_fails(HEAD "pipelines: {name: p}\n", "t.yaml:3:12: pipelines must be a list, not a mapping");

@@ -3,6 +3,7 @@
  *     name: quickstart
  *     seed: 42
  *     dataset: ../datasets/fashion-mnist.yaml     # or an inline mapping
+ *                                                 # or datasets: [a.yaml, b.yaml, ...]
  *     mode: classify                              # or cluster (kmeans, gmm; labels optional)
  *     split: {protocol: official-test, train_limit: 10000}
  *     preprocess: [{resize: [32, 32]}]            # for every pipeline
@@ -52,8 +53,15 @@ typedef struct vb_spec {
     uint64_t hash;
     uint64_t seed;
     int cluster;           /* mode: cluster (every classifier clusters; labels only score it) */
-    char *dataset_path;    /* dataset given as a path (resolved against the spec's folder) */
+    char *dataset_path;    /* the dataset run on: a path (resolved against the spec's folder) */
     vb_node *dataset_node; /* or inline */
+    /* datasets: [a, b, ...] (or the one dataset): every pipeline runs on
+     * each, under the same protocol, as an experiment of its own; the
+     * selected one (vb_spec_select_dataset, the first by default) is in
+     * dataset_path / dataset_node, which point into these arrays */
+    size_t n_datasets, dataset_index;
+    char **dataset_paths;    /* NULL entries for inline ones */
+    vb_node **dataset_nodes; /* NULL entries for paths */
     char *base_dir;        /* the spec's folder */
     vb_split_conf split;
     size_t n_pipelines;
@@ -107,6 +115,12 @@ vb_status vb_spec_load(const char *path, vb_spec **out, vb_error *err);
 vb_status vb_spec_parse(const char *text, const char *name, vb_spec **out, vb_error *err);
 void vb_spec_free(vb_spec *spec);
 vb_status vb_spec_load_dataset(const vb_spec *spec, vb_dataset **out, vb_error *err);
+/* Makes dataset i (0-based) of `datasets` the one dataset_path / node and
+ * vb_spec_load_dataset name. */
+void vb_spec_select_dataset(vb_spec *spec, size_t i);
+/* What the spec calls dataset i: its path as written, or "dataset N" for an
+ * inline one (for messages and --dataset). */
+const char *vb_spec_dataset_label(const vb_spec *spec, size_t i, char *buf, size_t size);
 /* The pipeline called name, or NULL. */
 const vb_spec_pipeline *vb_spec_find_pipeline(const vb_spec *spec, const char *name);
 

@@ -65,8 +65,12 @@ typedef vb_status (*cli_mpi_import_fn)(void *user, const unsigned char *blob, si
 vb_status cli_mpi_coordinate(const vb_spec *spec, const vb_dataset *ds, const vb_split *split,
                              const vb_run_opts *opts, const vb_run_sink *sink, cli_mpi_import_fn import,
                              size_t *n_failed, vb_error *err);
-/* A worker rank's whole life: returns its exit code. */
-int cli_mpi_worker(const char *spec_path, const vb_run_opts *opts, int rank);
+/* A worker rank's whole life (on dataset `dataset` of the spec): returns
+ * its exit code. */
+int cli_mpi_worker(const char *spec_path, const vb_run_opts *opts, size_t dataset, int rank);
+/* --dataset N|PATH of a spec with several datasets: its index, or a usage
+ * error (exit code) for what names none. */
+int cli_dataset_choice(const char *cmd, const vb_spec *spec, const char *choice, size_t *index);
 /* MPI_Finalize when MPI was started (a no-op otherwise), unless a rank was
  * lost: then the others are not waited for. */
 void cli_mpi_finalize(void);

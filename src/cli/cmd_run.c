@@ -357,11 +357,182 @@ static int shard_from_slurm(size_t *index, size_t *count)
     return VB_EXIT_OK;
 }
 
+int cli_dataset_choice(const char *cmd, const vb_spec *spec, const char *choice, size_t *index)
+{
+    long n;
+    char label[512];
+    if (vb_parse_long(choice, &n)) {
+        if (n >= 1 && (size_t)n <= spec->n_datasets) {
+            *index = (size_t)n - 1;
+            return VB_EXIT_OK;
+        }
+    } else
+        for (size_t i = 0; i < spec->n_datasets; i++)
+            if (strcmp(vb_spec_dataset_label(spec, i, label, sizeof label), choice) == 0) {
+                *index = i;
+                return VB_EXIT_OK;
+            }
+    vb_buf names;
+    vb_buf_init(&names);
+    for (size_t i = 0; i < spec->n_datasets; i++)
+        vb_buf_printf(&names, "%s%zu = %s", i ? ", " : "", i + 1, vb_spec_dataset_label(spec, i, label, sizeof label));
+    int rc = cli_usage(cmd, "--dataset takes one of the spec's %zu dataset%s (%s), not '%s'", spec->n_datasets,
+                       spec->n_datasets == 1 ? "" : "s", names.data ? names.data : "", choice);
+    vb_buf_free(&names);
+    return rc;
+}
+
+/* The split file of dataset i: results/x.split.txt, or with several
+ * datasets results/x.d2.split.txt. */
+static char *split_path_for(const char *store, const vb_spec *spec, size_t i)
+{
+    if (spec->n_datasets == 1)
+        return split_path_of(store);
+    size_t n = strlen(store);
+    if (n > 3 && strcmp(store + n - 3, ".db") == 0)
+        n -= 3;
+    return vb_asprintf("%.*s.d%zu.split.txt", (int)n, store, i + 1);
+}
+
+/* Datasets of one spec compared with one pipeline need one image size when
+ * the spec does not resize them all. */
+static vb_status sizes_agree(const vb_spec *spec, vb_dataset *const *ds, const size_t *which, size_t n, vb_error *err)
+{
+    size_t resized = 0; /* pipelines that resize every image to one size */
+    for (size_t p = 0; p < spec->n_pipelines; p++) {
+        const vb_prep_chain *c = &spec->pipelines[p].prep;
+        int r = 0;
+        for (size_t k = 0; k < c->n; k++)
+            r |= strcmp(c->vt[k]->info.name, "resize") == 0;
+        resized += r;
+    }
+    if (resized == spec->n_pipelines || n < 2)
+        return VB_OK;
+    char la[512], lb[512];
+    for (size_t i = 1; i < n; i++)
+        if (ds[i]->fixed_w != ds[0]->fixed_w || ds[i]->fixed_h != ds[0]->fixed_h)
+            return vb_fail(err, VB_ERR_SPEC,
+                           "%s: datasets %s (%dx%d) and %s (%dx%d) have other image sizes; add preprocess: "
+                           "[{resize: [w, h]}] to the spec so that every pipeline sees one size",
+                           spec->path, vb_spec_dataset_label(spec, which[0], la, sizeof la), ds[0]->fixed_w,
+                           ds[0]->fixed_h, vb_spec_dataset_label(spec, which[i], lb, sizeof lb), ds[i]->fixed_w,
+                           ds[i]->fixed_h);
+    return VB_OK;
+}
+
+typedef struct run_args {
+    const vb_spec *spec;
+    vb_store *store;
+    const char *db;
+    int json, retry, mpi, n_ranks, sharded;
+    size_t shard, n_shards;
+    const char *only;
+} run_args;
+
+/* Runs the spec on one dataset (the spec's selected one) into the store:
+ * split file, experiment, runs, leaderboard. *failed counts failed runs. */
+static int run_dataset(const run_args *a, const vb_dataset *ds, const vb_split *split, const char *split_path,
+                       double load_s, size_t *failed)
+{
+    const vb_spec *spec = a->spec;
+    vb_error err = {0};
+    vb_split *back = NULL;
+    run_ctx ctx = {0};
+    int rc = VB_EXIT_FAIL;
+    vb_run_opts ropts = {.only = a->only};
+    unsigned char *mask = NULL;
+    vb_plan *plan = NULL;
+    *failed = 0;
+    if (a->sharded) {
+        /* the shard's slice of the plan: whole groups, balanced by cost */
+        double cost = 0;
+        size_t mine = 0;
+        if (vb_plan_make(spec, ds, split, a->only, &plan, &err) != VB_OK ||
+            !(mask = vb_calloc(split->n_folds * spec->n_pipelines + 1, 1, &err)) ||
+            vb_plan_shard(plan, a->shard, a->n_shards, mask, &cost, &err) != VB_OK)
+            goto fail;
+        for (size_t k = 0; k < split->n_folds * spec->n_pipelines; k++)
+            mine += mask[k];
+        ropts.mask = mask;
+        vb_log(VB_LOG_INFO, "shard %zu/%zu: %zu of %zu runs (%zu groups in all; an estimated %.0f%% of the work)",
+               a->shard + 1, a->n_shards, mine, plan->n_jobs, plan->n_groups,
+               plan->total_cost > 0 ? 100.0 * cost / plan->total_cost : 0.0);
+    }
+    char ct[96];
+    vb_log(VB_LOG_INFO, "dataset %s: %zu images, %s, %s (%.1f s)", ds->name, ds->n, classes_text(ds, ct, sizeof ct),
+           ds->fixed_w ? "fixed size" : "sizes vary", load_s);
+    /* The split is written beside the store and read back: what runs is
+     * exactly what the file says. */
+    if (vb_split_save(split, split_path, &err) != VB_OK || vb_split_load(split_path, &back, &err) != VB_OK)
+        goto fail;
+    if (back->hash != split->hash) {
+        vb_fail(&err, VB_ERR_INTERNAL, "%s: the split read back differs from the one written", split_path);
+        goto fail;
+    }
+    char hash[17];
+    vb_split_hash_text(back, hash);
+    char pool[160];
+    pool_text(back, ds, pool, sizeof pool);
+    vb_log(VB_LOG_INFO, "split %s (hash %s) of %s: %zu fold%s, fold 1: train %zu, validation %zu, test %zu -> %s",
+           vb_protocol_name(back->conf.protocol), hash, pool, back->n_folds, back->n_folds == 1 ? "" : "s",
+           back->folds[0].n_train, back->folds[0].n_val, back->folds[0].n_test, split_path);
+    if (vb_store_experiment(a->store, spec, ds, back, &ctx.exp, &err) != VB_OK)
+        goto fail;
+    ctx.store = a->store;
+    ctx.ds = ds;
+    ctx.spec = spec;
+    ctx.json = a->json;
+    ctx.retry_failed = a->retry;
+    ctx.n_folds = back->n_folds;
+    ctx.detailed = cli_verbosity() >= 2 || (a->only ? 1 : spec->n_pipelines) * back->n_folds == 1;
+    if (!(ctx.was_busy = vb_calloc(spec->n_pipelines * back->n_folds, 1, &err)))
+        goto fail;
+    vb_run_sink sink = {.user = &ctx, .claim = on_claim, .release = on_release, .on_result = on_result,
+                        .on_failure = on_failure};
+    if (a->mpi && a->n_ranks > 1) {
+        cli_mpi_go(1, spec, back, ctx.detailed, a->json);
+        if (cli_mpi_coordinate(spec, ds, back, &ropts, &sink, on_import, failed, &err) != VB_OK)
+            goto fail;
+    } else {
+        if (a->mpi)
+            vb_log(VB_LOG_INFO, "MPI: one rank, so it runs every job itself (mpirun -np N for N-1 workers)");
+        if (vb_experiment_run(spec, ds, back, &ropts, &sink, failed, &err) != VB_OK)
+            goto fail;
+    }
+    if (ctx.kept)
+        vb_log(VB_LOG_INFO, "%zu run%s finished earlier and kept (see visbench results %s)", ctx.kept,
+               ctx.kept == 1 ? "" : "s", a->db);
+    if (ctx.by_other)
+        vb_log(VB_LOG_INFO, "%zu run%s done by another visbench process working on %s", ctx.by_other,
+               ctx.by_other == 1 ? "" : "s", a->db);
+    rc = VB_EXIT_OK;
+    if (!a->json) {
+        cli_progress_break();
+        printf("\n");
+        rc = cli_print_leaderboard(a->store, ctx.exp, &err);
+    }
+    goto done;
+fail:
+    if (ctx.unreleased[0]) {
+        size_t n = strlen(err.msg);
+        snprintf(err.msg + n, sizeof err.msg - n, " (run %s stays claimed in the store until the next run takes it over)",
+                 ctx.unreleased);
+    }
+    rc = cli_error(&err);
+done:
+    free(mask);
+    vb_plan_free(plan);
+    free(ctx.was_busy);
+    vb_store_exp_free(ctx.stored);
+    vb_split_free(back);
+    return rc;
+}
+
 int cmd_run(int argc, char **argv)
 {
     int json = 0, retry = 0, dry = 0, mpi = 0, sharded = 0;
     size_t shard = 0, n_shards = 1;
-    const char *store_path = NULL, *only = NULL;
+    const char *store_path = NULL, *only = NULL, *dataset_choice = NULL;
     static const struct option opts[] = {{"json", no_argument, 0, 'j'},
                                          {"store", required_argument, 0, 's'},
                                          {"pipeline", required_argument, 0, 'p'},
@@ -369,6 +540,7 @@ int cmd_run(int argc, char **argv)
                                          {"dry-run", no_argument, 0, 'n'},
                                          {"mpi", no_argument, 0, 'm'},
                                          {"shard", optional_argument, 0, 'S'},
+                                         {"dataset", required_argument, 0, 'd'},
                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -380,6 +552,7 @@ int cmd_run(int argc, char **argv)
         case 'r': retry = 1; break;
         case 'n': dry = 1; break;
         case 'm': mpi = 1; break;
+        case 'd': dataset_choice = optarg; break;
         case 'S': {
             /* --shard I/N, --shard=I/N, or --shard alone (from Slurm) */
             const char *v = optarg;
@@ -405,63 +578,82 @@ int cmd_run(int argc, char **argv)
     if (mpi && dry)
         return cli_usage("run", "--dry-run needs no MPI; run it without --mpi");
     const char *path = argv[optind];
+    vb_error err = {0};
+    vb_spec *spec = NULL;
     int rank = 0, n_ranks = 1;
     if (mpi) {
-        vb_error merr = {0};
-        if (cli_mpi_init(&rank, &n_ranks, &merr) != VB_OK)
-            return cli_error(&merr);
+        if (cli_mpi_init(&rank, &n_ranks, &err) != VB_OK)
+            return cli_error(&err);
         if (rank > 0) {
             cli_log_as_worker(rank);
+            size_t which = 0; /* (rank 0 says what is wrong with the spec or the choice) */
+            if (dataset_choice && vb_spec_load(path, &spec, &err) == VB_OK &&
+                cli_dataset_choice("run", spec, dataset_choice, &which) != VB_EXIT_OK)
+                which = 0;
+            vb_spec_free(spec);
             vb_run_opts wopts = {.only = only};
-            int wrc = cli_mpi_worker(path, &wopts, rank);
+            int wrc = cli_mpi_worker(path, &wopts, which, rank);
             cli_mpi_finalize();
             return wrc;
         }
     }
-    vb_error err = {0};
-    vb_spec *spec = NULL;
-    vb_dataset *ds = NULL;
-    vb_split *split = NULL, *back = NULL;
+    vb_dataset **ds = NULL;
+    vb_split **split = NULL;
+    size_t *which = NULL, n = 0;
+    double *load_s = NULL;
     vb_store *store = NULL;
-    char *db = NULL, *split_path = NULL, *dir = NULL;
-    run_ctx ctx = {0};
+    char *db = NULL, *dir = NULL;
     int rc = VB_EXIT_FAIL;
-    size_t failed = 0;
+    size_t failed_all = 0;
     vb_run_opts ropts = {.only = only};
-    unsigned char *mask = NULL;
-    vb_plan *plan = NULL;
 
     if (vb_spec_load(path, &spec, &err) != VB_OK)
         goto fail;
-    double t0 = vb_now();
-    if (vb_spec_load_dataset(spec, &ds, &err) != VB_OK)
-        goto fail;
-    double load_s = vb_now() - t0;
-    if (vb_split_make(&spec->split, ds, &split, &err) != VB_OK) {
-        vb_error_prefix(&err, "%s: split", spec->path);
-        goto fail;
-    }
-    /* Everything is checked before the results folder is touched. */
-    if (vb_experiment_check(spec, ds, &ropts, &err) != VB_OK)
-        goto fail;
-    if (dry) {
-        rc = print_plan(spec, ds, split, only, &err);
+    size_t one = 0;
+    if (dataset_choice && (rc = cli_dataset_choice("run", spec, dataset_choice, &one)) != VB_EXIT_OK)
+        goto done;
+    rc = VB_EXIT_FAIL;
+    /* one experiment (dataset) at a time across hosts: each is its own plan */
+    if ((mpi || sharded) && spec->n_datasets > 1 && !dataset_choice) {
+        rc = cli_usage("run", "%s has %zu datasets; --%s runs one of them: add --dataset N (1..%zu), once for each",
+                       spec->path, spec->n_datasets, mpi ? "mpi" : "shard", spec->n_datasets);
         goto done;
     }
-    if (sharded) {
-        /* the shard's slice of the plan: whole groups, balanced by cost */
-        double cost = 0;
-        size_t mine = 0;
-        if (vb_plan_make(spec, ds, split, only, &plan, &err) != VB_OK ||
-            !(mask = vb_calloc(split->n_folds * spec->n_pipelines + 1, 1, &err)) ||
-            vb_plan_shard(plan, shard, n_shards, mask, &cost, &err) != VB_OK)
+    n = dataset_choice ? 1 : spec->n_datasets;
+    ds = vb_calloc(n, sizeof *ds, &err);
+    split = vb_calloc(n, sizeof *split, &err);
+    which = vb_calloc(n, sizeof *which, &err);
+    load_s = vb_calloc(n, sizeof *load_s, &err);
+    if (!ds || !split || !which || !load_s)
+        goto fail;
+    /* Every dataset is loaded, split and checked before the results folder
+     * is touched. */
+    for (size_t i = 0; i < n; i++) {
+        which[i] = dataset_choice ? one : i;
+        vb_spec_select_dataset(spec, which[i]);
+        double t0 = vb_now();
+        if (vb_spec_load_dataset(spec, &ds[i], &err) != VB_OK)
             goto fail;
-        for (size_t k = 0; k < split->n_folds * spec->n_pipelines; k++)
-            mine += mask[k];
-        ropts.mask = mask;
-        vb_log(VB_LOG_INFO, "shard %zu/%zu: %zu of %zu runs (%zu groups in all; an estimated %.0f%% of the work)",
-               shard + 1, n_shards, mine, plan->n_jobs, plan->n_groups,
-               plan->total_cost > 0 ? 100.0 * cost / plan->total_cost : 0.0);
+        load_s[i] = vb_now() - t0;
+    }
+    if (sizes_agree(spec, ds, which, n, &err) != VB_OK)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        vb_spec_select_dataset(spec, which[i]);
+        if (vb_split_make(&spec->split, ds[i], &split[i], &err) != VB_OK) {
+            vb_error_prefix(&err, "%s: split", spec->path);
+            goto fail;
+        }
+        if (vb_experiment_check(spec, ds[i], &ropts, &err) != VB_OK)
+            goto fail;
+    }
+    if (dry) {
+        for (size_t i = 0; i < n; i++) {
+            vb_spec_select_dataset(spec, which[i]);
+            if ((rc = print_plan(spec, ds[i], split[i], only, &err)) != VB_EXIT_OK)
+                goto done;
+        }
+        goto done;
     }
     if (store_path)
         db = strdup(store_path);
@@ -469,100 +661,61 @@ int cmd_run(int argc, char **argv)
         db = vb_asprintf("results/%s.shard-%zu-of-%zu.db", spec->name, shard + 1, n_shards);
     else
         db = vb_asprintf("results/%s.db", spec->name);
-    split_path = db ? split_path_of(db) : NULL;
     dir = db ? vb_path_dirname(db) : NULL;
-    if (!db || !split_path || !dir) {
+    if (!db || !dir) {
         vb_fail(&err, VB_ERR_NOMEM, "out of memory");
         goto fail;
     }
     /* The store is opened first, so a store that cannot be used leaves no
-     * split file behind. The split is written beside it and read back: what
-     * runs is exactly what the file says. */
+     * split file behind. */
     if (vb_mkdirs(dir, &err) != VB_OK || vb_store_open(db, 0, &store, &err) != VB_OK)
         goto fail;
-    /* (said once the store opened: a store it cannot use is the one message) */
-    char ct[96];
-    vb_log(VB_LOG_INFO, "dataset %s: %zu images, %s, %s (%.1f s)", ds->name, ds->n, classes_text(ds, ct, sizeof ct),
-           ds->fixed_w ? "fixed size" : "sizes vary", load_s);
-    if (vb_split_save(split, split_path, &err) != VB_OK || vb_split_load(split_path, &back, &err) != VB_OK)
-        goto fail;
-    if (back->hash != split->hash) {
-        vb_fail(&err, VB_ERR_INTERNAL, "%s: the split read back differs from the one written", split_path);
-        goto fail;
-    }
-    char hash[17];
-    vb_split_hash_text(back, hash);
-    char pool[160];
-    pool_text(back, ds, pool, sizeof pool);
-    vb_log(VB_LOG_INFO, "split %s (hash %s) of %s: %zu fold%s, fold 1: train %zu, validation %zu, test %zu -> %s",
-           vb_protocol_name(back->conf.protocol), hash, pool, back->n_folds, back->n_folds == 1 ? "" : "s",
-           back->folds[0].n_train, back->folds[0].n_val, back->folds[0].n_test, split_path);
-    if (vb_store_experiment(store, spec, ds, back, &ctx.exp, &err) != VB_OK)
-        goto fail;
-    ctx.store = store;
-    ctx.ds = ds;
-    ctx.spec = spec;
-    ctx.json = json;
-    ctx.retry_failed = retry;
-    ctx.n_folds = back->n_folds;
-    ctx.detailed = cli_verbosity() >= 2 || (only ? 1 : spec->n_pipelines) * back->n_folds == 1;
-    if (!(ctx.was_busy = vb_calloc(spec->n_pipelines * back->n_folds, 1, &err)))
-        goto fail;
-    vb_run_sink sink = {.user = &ctx, .claim = on_claim, .release = on_release, .on_result = on_result,
-                        .on_failure = on_failure};
-    if (mpi && n_ranks > 1) {
-        cli_mpi_go(1, spec, back, ctx.detailed, json);
-        if (cli_mpi_coordinate(spec, ds, back, &ropts, &sink, on_import, &failed, &err) != VB_OK)
-            goto fail;
-    } else {
-        if (mpi)
-            vb_log(VB_LOG_INFO, "MPI: one rank, so it runs every job itself (mpirun -np N for N-1 workers)");
-        if (vb_experiment_run(spec, ds, back, &ropts, &sink, &failed, &err) != VB_OK)
-            goto fail;
-    }
-    if (ctx.kept)
-        vb_log(VB_LOG_INFO, "%zu run%s finished earlier and kept (see visbench results %s)", ctx.kept,
-               ctx.kept == 1 ? "" : "s", db);
-    if (ctx.by_other)
-        vb_log(VB_LOG_INFO, "%zu run%s done by another visbench process working on %s", ctx.by_other,
-               ctx.by_other == 1 ? "" : "s", db);
-    if (!json) {
-        cli_progress_break();
-        printf("\n");
-        rc = cli_print_leaderboard(store, ctx.exp, &err);
-        if (rc != VB_EXIT_OK)
+    run_args a = {.spec = spec, .store = store, .db = db, .json = json, .retry = retry, .mpi = mpi,
+                  .n_ranks = n_ranks, .sharded = sharded, .shard = shard, .n_shards = n_shards, .only = only};
+    for (size_t i = 0; i < n; i++) {
+        char label[512];
+        vb_spec_select_dataset(spec, which[i]);
+        if (spec->n_datasets > 1)
+            vb_log(VB_LOG_INFO, "dataset %zu of %zu: %s", which[i] + 1, spec->n_datasets,
+                   vb_spec_dataset_label(spec, which[i], label, sizeof label));
+        char *split_path = split_path_for(db, spec, which[i]);
+        size_t failed = 0;
+        rc = split_path ? run_dataset(&a, ds[i], split[i], split_path, load_s[i], &failed)
+                        : cli_error(&(vb_error){.status = VB_ERR_NOMEM, .msg = "out of memory"});
+        free(split_path);
+        failed_all += failed;
+        if (rc != VB_EXIT_OK && !failed)
             goto done;
+    }
+    if (!json) {
         printf("results: %s (visbench results %s; visbench report %s)\n", db, db, db);
         if (sharded)
             printf("shard %zu of %zu: when every shard is done, join them: visbench merge OUT.db SHARD.db...\n",
                    shard + 1, n_shards);
     }
-    rc = failed ? VB_EXIT_FAIL : VB_EXIT_OK;
-    if (failed)
-        fprintf(stderr, "visbench: %zu run%s failed (see above and visbench results %s)\n", failed,
-                failed == 1 ? "" : "s", db);
+    rc = failed_all ? VB_EXIT_FAIL : VB_EXIT_OK;
+    if (failed_all)
+        fprintf(stderr, "visbench: %zu run%s failed (see above and visbench results %s)\n", failed_all,
+                failed_all == 1 ? "" : "s", db);
     goto done;
 fail:
-    if (ctx.unreleased[0]) {
-        size_t n = strlen(err.msg);
-        snprintf(err.msg + n, sizeof err.msg - n, " (run %s stays claimed in the store until the next run takes it over)",
-                 ctx.unreleased);
-    }
     rc = cli_error(&err);
 done:
     cli_mpi_go(0, NULL, NULL, 0, 0); /* (if rank 0 failed before it started the workers) */
     cli_mpi_finalize();
-    free(mask);
-    vb_plan_free(plan);
-    free(ctx.was_busy);
-    vb_store_exp_free(ctx.stored);
     vb_store_close(store);
-    vb_split_free(split);
-    vb_split_free(back);
-    vb_dataset_free(ds);
+    for (size_t i = 0; i < n; i++) {
+        if (split)
+            vb_split_free(split[i]);
+        if (ds)
+            vb_dataset_free(ds[i]);
+    }
+    free(split);
+    free(ds);
+    free(which);
+    free(load_s);
     vb_spec_free(spec);
     free(db);
-    free(split_path);
     free(dir);
     return rc;
 }

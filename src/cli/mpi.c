@@ -62,9 +62,9 @@ vb_status cli_mpi_coordinate(const vb_spec *spec, const vb_dataset *ds, const vb
     return vb_fail(err, VB_ERR_INTERNAL, "built without MPI");
 }
 
-int cli_mpi_worker(const char *spec_path, const vb_run_opts *opts, int rank)
+int cli_mpi_worker(const char *spec_path, const vb_run_opts *opts, size_t dataset, int rank)
 {
-    (void)spec_path, (void)opts, (void)rank;
+    (void)spec_path, (void)opts, (void)dataset, (void)rank;
     return VB_EXIT_FAIL;
 }
 
@@ -239,10 +239,12 @@ static void w_failure(void *user, const char *pipeline, const char *fold, const 
 }
 
 /* The worker's loading, as rank 0's: spec, dataset, split, checks. */
-static vb_status worker_load(const char *path, const vb_run_opts *opts, vb_spec **spec, vb_dataset **ds,
-                             vb_split **split, vb_error *err)
+static vb_status worker_load(const char *path, const vb_run_opts *opts, size_t dataset, vb_spec **spec,
+                             vb_dataset **ds, vb_split **split, vb_error *err)
 {
     vb_status st = vb_spec_load(path, spec, err);
+    if (st == VB_OK)
+        vb_spec_select_dataset(*spec, dataset);
     if (st == VB_OK)
         st = vb_spec_load_dataset(*spec, ds, err);
     if (st == VB_OK && (st = vb_split_make(&(*spec)->split, *ds, split, err)) != VB_OK)
@@ -252,13 +254,13 @@ static vb_status worker_load(const char *path, const vb_run_opts *opts, vb_spec 
     return st;
 }
 
-int cli_mpi_worker(const char *spec_path, const vb_run_opts *opts, int rank)
+int cli_mpi_worker(const char *spec_path, const vb_run_opts *opts, size_t dataset, int rank)
 {
     vb_error err = {0};
     vb_spec *spec = NULL;
     vb_dataset *ds = NULL;
     vb_split *split = NULL;
-    vb_status st = worker_load(spec_path, opts, &spec, &ds, &split, &err);
+    vb_status st = worker_load(spec_path, opts, dataset, &spec, &ds, &split, &err);
     uint64_t go[5];
     if (MPI_Bcast(go, 5, MPI_UINT64_T, 0, MPI_COMM_WORLD) != MPI_SUCCESS || !go[0]) {
         /* rank 0 failed and said why */

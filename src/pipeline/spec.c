@@ -2,6 +2,7 @@
 #include "visbench/spec.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,8 +91,12 @@ void vb_spec_free(vb_spec *spec)
     for (size_t i = 0; i < spec->n_pipelines; i++)
         pipeline_free(&spec->pipelines[i]);
     free(spec->pipelines);
-    vb_node_free(spec->dataset_node);
-    free(spec->dataset_path);
+    for (size_t i = 0; i < spec->n_datasets; i++) {
+        free(spec->dataset_paths[i]);
+        vb_node_free(spec->dataset_nodes[i]);
+    }
+    free(spec->dataset_paths);
+    free(spec->dataset_nodes);
     free(spec->base_dir);
     free(spec->path);
     free(spec->name);
@@ -355,13 +360,14 @@ static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep,
 
 static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
 {
-    static const char *const keys[] = {"name", "seed", "mode", "dataset", "split", "preprocess", "pipelines"};
+    static const char *const keys[] = {"name",  "seed",       "mode",     "dataset",
+                                       "datasets", "split", "preprocess", "pipelines"};
     const vb_node *root = doc->root;
     if (!root)
         return vb_fail(err, VB_ERR_SPEC, "%s: the spec is empty", doc->file);
     vb_status st = vb_node_expect(root, VB_NODE_MAP, "the spec", err);
     if (st == VB_OK)
-        st = vb_node_check_keys(root, keys, 7, "the spec", err);
+        st = vb_node_check_keys(root, keys, 8, "the spec", err);
     if (st != VB_OK)
         return st;
 
@@ -399,17 +405,38 @@ static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
         spec->cluster = strcmp(m, "cluster") == 0;
     }
 
-    const vb_node *ds = vb_node_get(root, "dataset");
-    if (!ds)
-        return vb_node_fail(root, err, "the spec needs a 'dataset' (a descriptor path or {format: ..., ...})");
-    if (ds->kind == VB_NODE_SCALAR) {
-        if (!(spec->dataset_path = vb_path_join(spec->base_dir, ds->text)))
-            return vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    } else if (ds->kind == VB_NODE_MAP) {
-        if (!(spec->dataset_node = vb_node_clone(ds)))
-            return vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    } else
-        return vb_node_fail(ds, err, "dataset must be a descriptor path or a mapping, not a list");
+    const vb_node *ds = vb_node_get(root, "dataset"), *dss = vb_node_get(root, "datasets");
+    if (ds && dss)
+        return vb_node_fail(dss, err, "the spec gives both 'dataset' and 'datasets'; keep one (datasets: [a, b] "
+                                      "runs every pipeline on each)");
+    if (!ds && !dss)
+        return vb_node_fail(root, err, "the spec needs a 'dataset' (a descriptor path or {format: ..., ...}), or "
+                                       "'datasets' (a list of them)");
+    if (dss && (dss->kind != VB_NODE_SEQ || dss->n == 0))
+        return vb_node_fail(dss, err, "datasets must be a list of descriptor paths or mappings, e.g. datasets: "
+                                      "[a/dataset.yaml, b/dataset.yaml]");
+    size_t n_ds = dss ? dss->n : 1;
+    spec->dataset_paths = vb_calloc(n_ds, sizeof *spec->dataset_paths, err);
+    spec->dataset_nodes = vb_calloc(n_ds, sizeof *spec->dataset_nodes, err);
+    if (!spec->dataset_paths || !spec->dataset_nodes)
+        return VB_ERR_NOMEM;
+    spec->n_datasets = n_ds;
+    for (size_t i = 0; i < n_ds; i++) {
+        const vb_node *d = dss ? dss->items[i] : ds;
+        if (d->kind == VB_NODE_SCALAR) {
+            if (!(spec->dataset_paths[i] = vb_path_join(spec->base_dir, d->text)))
+                return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+            for (size_t j = 0; j < i; j++)
+                if (spec->dataset_paths[j] && strcmp(spec->dataset_paths[j], spec->dataset_paths[i]) == 0)
+                    return vb_node_fail(d, err, "datasets lists %s twice", d->text);
+        } else if (d->kind == VB_NODE_MAP) {
+            if (!(spec->dataset_nodes[i] = vb_node_clone(d)))
+                return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        } else
+            return vb_node_fail(d, err, "%s must be a descriptor path or a mapping, not a list",
+                                dss ? "each of datasets" : "dataset");
+    }
+    vb_spec_select_dataset(spec, 0);
 
     vb_params sp;
     if ((st = vb_params_parse(&sp, &vb_split_plugin, vb_node_get(root, "split"), 0, err)) != VB_OK)
@@ -513,6 +540,29 @@ vb_status vb_spec_load_dataset(const vb_spec *spec, vb_dataset **out, vb_error *
     if (spec->dataset_path)
         return vb_dataset_load_path(spec->dataset_path, out, err);
     return vb_dataset_load_node(spec->dataset_node, spec->base_dir, out, err);
+}
+
+void vb_spec_select_dataset(vb_spec *spec, size_t i)
+{
+    if (i >= spec->n_datasets)
+        return;
+    spec->dataset_index = i;
+    spec->dataset_path = spec->dataset_paths[i];
+    spec->dataset_node = spec->dataset_nodes[i];
+}
+
+const char *vb_spec_dataset_label(const vb_spec *spec, size_t i, char *buf, size_t size)
+{
+    if (i < spec->n_datasets && spec->dataset_paths[i]) {
+        /* the path relative to the spec's folder, as written */
+        const char *p = spec->dataset_paths[i];
+        size_t b = spec->base_dir ? strlen(spec->base_dir) : 0;
+        if (b && strncmp(p, spec->base_dir, b) == 0 && p[b] == '/')
+            p += b + 1;
+        snprintf(buf, size, "%s", p);
+    } else
+        snprintf(buf, size, "dataset %zu", i + 1);
+    return buf;
 }
 
 const vb_spec_pipeline *vb_spec_find_pipeline(const vb_spec *spec, const char *name)

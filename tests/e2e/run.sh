@@ -329,6 +329,32 @@ expect_fail "features of a feature grid" "gridf.yaml:6:5: pipeline 'hog-svm' lis
 expect_fail "grid on a parameter not marked grid" "hog.variant takes a single value, not a list" \
   "$VB" run "$(spec_with gridn.yaml shapes/dataset.yaml 's/{hog: {cell: 6}}/{hog: {variant: [uoctti, dalaltriggs]}}/'; echo gridn.yaml)"
 
+# ---- several datasets in one spec ---------------------------------------------
+"$VB" -q dataset synth --classes 3 --per-class 20 --size 24 --seed 5 --noise 0.3 --out hard >/dev/null 2>&1 || bad "synth hard"
+"$VB" -q dataset synth --classes 3 --per-class 20 --size 32 --seed 5 --out big32 >/dev/null 2>&1 || bad "synth big32"
+cat >multi.yaml <<'YAML'
+name: multi
+seed: 3
+datasets: [shapes/dataset.yaml, hard/dataset.yaml]
+split: {protocol: kfold, k: 2}
+pipelines:
+  - {name: hog-knn, features: [{hog: {cell: 6}}], classifier: {knn: {k: 3}}}
+  - {name: raw-knn, classifier: {knn: {k: 1}}}
+YAML
+expect_ok "run on two datasets" "$VB" run multi.yaml --store multi.db
+grep -q 'dataset 1 of 2: shapes/dataset.yaml' err.txt && grep -q 'dataset 2 of 2: hard/dataset.yaml' err.txt && ok ||
+  { bad "multi: the datasets are not named"; cat err.txt >&2; }
+[ "$(sqlite3 multi.db "SELECT count(*) FROM experiments WHERE name = 'multi'")" = 2 ] && ok || bad "multi: not 2 experiments"
+[ "$(sqlite3 multi.db "SELECT count(*) FROM runs WHERE status = 'done'")" = 8 ] && ok || bad "multi: not 8 runs"
+[ -s multi.d1.split.txt ] && [ -s multi.d2.split.txt ] && ok || bad "multi: a split file per dataset"
+expect_ok "run one dataset of two" "$VB" -q run multi.yaml --dataset hard/dataset.yaml --store multi2.db
+[ "$(sqlite3 multi2.db "SELECT group_concat(dataset) FROM experiments")" = "$(sqlite3 multi.db "SELECT dataset FROM experiments ORDER BY id DESC LIMIT 1")" ] && ok || bad "multi: --dataset ran another"
+expect_fail "--dataset out of range" "--dataset takes one of the spec's 2 datasets (1 = shapes/dataset.yaml, 2 = hard/dataset.yaml), not '3'" "$VB" run multi.yaml --dataset 3
+expect_fail "--shard on several datasets" "multi.yaml has 2 datasets; --shard runs one of them: add --dataset N" "$VB" run multi.yaml --shard 1/2
+sed 's#hard/dataset.yaml#big32/dataset.yaml#' multi.yaml >multib.yaml
+expect_fail "datasets of two sizes" "datasets shapes/dataset.yaml (24x24) and big32/dataset.yaml (32x32) have other image sizes; add preprocess: [{resize: [w, h]}]" "$VB" run multib.yaml
+expect_fail "dataset and datasets" "gives both 'dataset' and 'datasets'" "$VB" run "$(sed 's#^datasets:#dataset: shapes/dataset.yaml\ndatasets:#' multi.yaml >both.yaml; echo both.yaml)"
+
 # ---- models: train, predict, evaluate, and the installed library ----------
 expect_ok "train" "$VB" train spec.yaml --pipeline hog-svm -o hog.vbm
 [ -s hog.vbm ] && ok || bad "train: no model file"
