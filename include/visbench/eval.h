@@ -99,6 +99,27 @@ vb_status vb_corrected_ttest(const double *d, size_t J, double n_train, double n
 /* Mean and sample standard deviation (J-1) of x[0..n). */
 void vb_mean_sd(const double *x, size_t n, double *mean, double *sd);
 
+/* ---- multiple comparisons ---------------------------------------------- */
+
+/* How a family of m p-values is adjusted for testing them all: not at
+ * all, by Holm's step-down procedure (1979), or by Bonferroni's bound. */
+typedef enum vb_correction { VB_CORRECT_NONE, VB_CORRECT_HOLM, VB_CORRECT_BONFERRONI } vb_correction;
+
+/* "none", "holm", "bonferroni" (as a spec writes them). */
+const char *vb_correction_name(vb_correction c);
+/* The correction called name (a vb_correction_name); 0 when there is none. */
+int vb_correction_parse(const char *name, vb_correction *out);
+
+/* Adjusted p-values of p[0..m), in their order; out may be p. A NaN p (a
+ * test that does not apply) stays NaN and is not counted in the family,
+ * so m' below is the number of the others. Bonferroni: min(1, m' p).
+ * Holm: with p(1) <= ... <= p(m') sorted, the adjusted p(i) is
+ * min(1, max over j <= i of (m' - j + 1) p(j)), so adjusted values keep
+ * the order of the raw ones, and a test is rejected at level alpha
+ * exactly when Holm's procedure rejects it. VB_ERR_PARAM for a p outside
+ * [0, 1], VB_ERR_NOMEM when the sort has no room. */
+vb_status vb_p_adjust(const double *p, size_t m, vb_correction c, double *out, vb_error *err);
+
 /* Fills m from truth and predictions (labels in [0, n_classes)). A
  * prediction of -1 is no prediction (a hierarchical classifier that stopped
  * above the leaves): wrong, in its true class's support, in no column. */
