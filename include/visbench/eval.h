@@ -120,6 +120,38 @@ int vb_correction_parse(const char *name, vb_correction *out);
  * [0, 1], VB_ERR_NOMEM when the sort has no room. */
 vb_status vb_p_adjust(const double *p, size_t m, vb_correction c, double *out, vb_error *err);
 
+/* ---- k methods over N data sets (Demšar 2006) ---------------------------
+ *
+ * After J. Demšar, "Statistical Comparisons of Classifiers over Multiple
+ * Data Sets", JMLR 7 (2006) 1-30, section 3.2.2: rank the methods on each
+ * data set, average the ranks, test whether they differ (Friedman, or
+ * Iman and Davenport's less conservative F_F), and if so which pairs do
+ * (Nemenyi: two methods differ when their average ranks are at least the
+ * critical difference CD apart). */
+
+/* Average ranks of k methods over n_sets data sets from scores (n_sets x
+ * k, row = data set, higher = better): on each data set the best method
+ * ranks 1 and tied methods share the mean of the ranks they span (0.9,
+ * 0.8, 0.8, 0.7 rank 1, 2.5, 2.5, 4). ranks (k) receives each method's
+ * mean over the data sets. VB_ERR_DATA for a NaN score, naming its data
+ * set and method; VB_ERR_PARAM for no data set or fewer than 2 methods. */
+vb_status vb_average_ranks(const double *scores, size_t n_sets, size_t k, double *ranks, vb_error *err);
+
+typedef struct vb_friedman {
+    double chi2;     /* Friedman's 12N / (k(k+1)) (sum R_j^2 - k(k+1)^2 / 4) */
+    double p_chi2;   /* from the chi-square distribution with k - 1 degrees */
+    double ff;       /* Iman-Davenport (N-1) chi2 / (N(k-1) - chi2); +inf when
+                        every data set ranks the methods alike, NaN for N = 1 */
+    double p_ff;     /* from F(df1, df2); NaN for N = 1 */
+    double df1, df2; /* k - 1 and (k-1)(N-1) */
+} vb_friedman;
+
+/* The Friedman test (without a correction for ties, as Demšar gives it)
+ * and Iman and Davenport's F_F from average ranks (vb_average_ranks) of k
+ * methods over n_sets data sets. VB_ERR_PARAM when the ranks are not
+ * average ranks (each in [1, k], summing to k(k+1)/2). */
+vb_status vb_friedman_test(const double *ranks, size_t n_sets, size_t k, vb_friedman *out, vb_error *err);
+
 /* Fills m from truth and predictions (labels in [0, n_classes)). A
  * prediction of -1 is no prediction (a hierarchical classifier that stopped
  * above the leaves): wrong, in its true class's support, in no column. */
