@@ -295,6 +295,160 @@ static void test_rank_errors(void **state)
                     "ranking methods needs at least 2 methods, not 1");
 }
 
+/* ---- the Nemenyi test ---------------------------------------------------- */
+
+/* Two normals: the range is sqrt(2) |Z|, so P(R > w) = erfc(w / 2), to
+ * 12 digits down to 1.5e-12 (w = 10) and within 1e-30 beyond; the tail
+ * falls with w and grows with k. */
+static void test_range_tail(void **state)
+{
+    const double w[5] = {0.1, 1, 2.77, 5, 10};
+    tu_assert_near(vb_normal_range_Q(17, 2), erfc(8.5), 1e-30);
+    for (int i = 0; i < 5; i++) {
+        double want = erfc(w[i] / 2), got = vb_normal_range_Q(w[i], 2);
+        if (fabs(got - want) > 1e-12 * want)
+            fail_msg("k = 2, w = %g: %.17g, expected %.17g", w[i], got, want);
+    }
+    tu_assert_near(vb_normal_range_Q(0, 5), 1, 0);
+    tu_assert_near(vb_normal_range_Q(-1, 5), 1, 0);
+    tu_assert_near(vb_normal_range_Q(1e-9, 5), 1, 1e-9);
+    tu_assert_near(vb_normal_range_Q(INFINITY, 5), 0, 0);
+    assert_true(isnan(vb_normal_range_Q(NAN, 5)));
+    assert_true(isnan(vb_normal_range_Q(1, 1)));
+    double last = 1;
+    for (double x = 0.5; x < 8; x += 0.5) {
+        double t = vb_normal_range_Q(x, 6);
+        assert_true(t < last);
+        assert_true(vb_normal_range_Q(x, 7) > t);
+        last = t;
+    }
+}
+
+/* Demšar (2006), Table 5(a): q_0.05 and q_0.10 of the two-tailed Nemenyi
+ * test for k = 2..10, printed to 3 decimals from 3-decimal studentized
+ * range values over sqrt(2), so that a last digit may be one off (k = 3:
+ * 2.3437 is printed 2.343, k = 7: 2.9483 is printed 2.949); and the
+ * 9-digit q_0.05 that N. Kourentzes tabulates ("Critical values for the
+ * Nemenyi test", 2014). */
+static void test_nemenyi_table(void **state)
+{
+    static const double q05[9] = {1.960, 2.343, 2.569, 2.728, 2.850, 2.949, 3.031, 3.102, 3.164};
+    static const double q10[9] = {1.645, 2.052, 2.291, 2.459, 2.589, 2.693, 2.780, 2.855, 2.920};
+    static const double q05_9[9] = {1.959964233, 2.343700476, 2.569032073, 2.727774717, 2.849705382,
+                                    2.948319908, 3.030878867, 3.10173026, 3.16368342};
+    for (size_t k = 2; k <= 10; k++) {
+        double a, b;
+        vb_error err = {0};
+        assert_int_equal(vb_nemenyi_q(k, 0.05, &a, &err), VB_OK);
+        assert_int_equal(vb_nemenyi_q(k, 0.10, &b, &err), VB_OK);
+        if (fabs(a - q05[k - 2]) > 1e-3 || fabs(b - q10[k - 2]) > 1e-3 || fabs(a - q05_9[k - 2]) > 1e-6)
+            fail_msg("k = %zu: q_0.05 = %.9f (table %.3f, %.9f), q_0.10 = %.9f (table %.3f)", k, a, q05[k - 2],
+                     q05_9[k - 2], b, q10[k - 2]);
+        /* the quantile: the range's tail there is alpha */
+        tu_assert_near(vb_normal_range_Q(a * sqrt(2), k), 0.05, 1e-10);
+    }
+    double q;
+    assert_int_equal(vb_nemenyi_q(2, 0.05, &q, NULL), VB_OK);
+    tu_assert_near(q, 1.959963984540054, 1e-10); /* k = 2: the normal quantile */
+    assert_int_equal(vb_nemenyi_q(4, 1e-10, &q, NULL), VB_OK); /* far out: still the quantile */
+    tu_assert_near(vb_normal_range_Q(q * sqrt(2), 4) / 1e-10, 1, 1e-6);
+}
+
+/* Demšar's example: CD = 1.25 at 0.05 and 1.12 at 0.10 for k = 4 and
+ * N = 14. C4.5 (3.143) against C4.5+m (2.000) and C4.5+m+cf (1.964)
+ * differ by 1.143 and 1.179: more than 1.12, less than 1.25, so their
+ * Nemenyi p lie between 0.05 and 0.10; the other pairs are closer. */
+static void test_nemenyi_demsar(void **state)
+{
+    double cd05, cd10;
+    vb_error err = {0};
+    assert_int_equal(vb_nemenyi_cd(4, 14, 0.05, &cd05, &err), VB_OK);
+    assert_int_equal(vb_nemenyi_cd(4, 14, 0.10, &cd10, &err), VB_OK);
+    tu_assert_near(cd05, 1.25, 5e-3);
+    tu_assert_near(cd10, 1.12, 5e-3);
+    tu_assert_near(cd05, 2.569032 * sqrt(20.0 / 84), 1e-6);
+    const double r[4] = {44.0 / 14, 28.0 / 14, 40.5 / 14, 27.5 / 14};
+    double p[16];
+    assert_int_equal(vb_nemenyi_pvalues(r, 4, 14, p, &err), VB_OK);
+    for (int i = 0; i < 4; i++) {
+        tu_assert_near(p[i * 4 + i], 1, 0);
+        for (int j = 0; j < 4; j++)
+            tu_assert_near(p[i * 4 + j], p[j * 4 + i], 0);
+    }
+    assert_true(p[0 * 4 + 1] > 0.05 && p[0 * 4 + 1] < 0.10);
+    assert_true(p[0 * 4 + 3] > 0.05 && p[0 * 4 + 3] < p[0 * 4 + 1]); /* 1.179 apart: the smaller p */
+    assert_true(p[0 * 4 + 2] > 0.10 && p[1 * 4 + 2] > 0.10 && p[1 * 4 + 3] > 0.10 && p[2 * 4 + 3] > 0.10);
+    tu_assert_near(p[1 * 4 + 1], 1, 0);
+}
+
+/* Average ranks exactly CD apart have p = alpha; for k = 2 the Nemenyi p
+ * is the two-sided normal p of z, which is also Friedman's chi-square p
+ * (chi2 = z^2 with one degree). */
+static void test_nemenyi_pvalues(void **state)
+{
+    double cd, p[9];
+    assert_int_equal(vb_nemenyi_cd(3, 10, 0.05, &cd, NULL), VB_OK);
+    const double r[3] = {2 - cd / 2, 2 + cd / 2, 2};
+    assert_int_equal(vb_nemenyi_pvalues(r, 3, 10, p, NULL), VB_OK);
+    tu_assert_near(p[0 * 3 + 1], 0.05, 1e-9);
+    assert_true(p[0 * 3 + 2] > 0.05 && p[1 * 3 + 2] > 0.05);
+    tu_assert_near(p[0 * 3 + 2], p[1 * 3 + 2], 1e-15); /* equally far */
+    /* k = 2, N = 5: ranks 1.2 and 1.8 (test_friedman_two_methods) */
+    const double s[5 * 2] = {0.9, 0.8, 0.7, 0.6, 0.95, 0.9, 0.5, 0.4, 0.3, 0.35};
+    double r2[2], p2[4];
+    vb_friedman f;
+    assert_int_equal(vb_average_ranks(s, 5, 2, r2, NULL), VB_OK);
+    assert_int_equal(vb_friedman_test(r2, 5, 2, &f, NULL), VB_OK);
+    assert_int_equal(vb_nemenyi_pvalues(r2, 2, 5, p2, NULL), VB_OK);
+    tu_assert_near(p2[1], erfc(0.6 * sqrt(5.0) / sqrt(2.0)), 1e-12); /* z = 0.6 / sqrt(2*3/30) */
+    tu_assert_near(p2[1], f.p_chi2, 1e-12);
+    /* one data set: the ranks are that set's */
+    const double one[3] = {1, 2, 3};
+    assert_int_equal(vb_nemenyi_pvalues(one, 3, 1, p, NULL), VB_OK);
+    tu_assert_near(p[0 * 3 + 2], vb_normal_range_Q(sqrt(2.0) * 2 / sqrt(2.0), 3), 1e-15); /* se = sqrt(12/6) */
+}
+
+/* Demšar (2006), Table 5(b), the Bonferroni-Dunn test: the normal
+ * quantiles z(1 - alpha / (2(k-1))). The table prints 2.724 for k = 9 at
+ * 0.05, where z(1 - 0.05/16) is 2.734 (its neighbours 2.690 and 2.773,
+ * and the 0.10 row, agree with the formula): checked against 2.734. */
+static void test_bonferroni_dunn_table(void **state)
+{
+    static const double q05[9] = {1.960, 2.241, 2.394, 2.498, 2.576, 2.638, 2.690, 2.734, 2.773};
+    static const double q10[9] = {1.645, 1.960, 2.128, 2.241, 2.326, 2.394, 2.450, 2.498, 2.539};
+    for (size_t k = 2; k <= 10; k++) {
+        double a, b;
+        assert_int_equal(vb_bonferroni_dunn_q(k, 0.05, &a, NULL), VB_OK);
+        assert_int_equal(vb_bonferroni_dunn_q(k, 0.10, &b, NULL), VB_OK);
+        tu_assert_near(a, q05[k - 2], 5e-4);
+        tu_assert_near(b, q10[k - 2], 5e-4);
+    }
+}
+
+static void test_nemenyi_errors(void **state)
+{
+    vb_error err = {0};
+    double q, p[4];
+    tu_expect_error(vb_nemenyi_q(1, 0.05, &q, &err), err, VB_ERR_PARAM,
+                    "the Nemenyi test compares 2 to 10000 methods, not 1");
+    tu_expect_error(vb_nemenyi_q(VB_NEMENYI_MAX_K + 1, 0.05, &q, &err), err, VB_ERR_PARAM,
+                    "the Nemenyi test compares 2 to 10000 methods, not 10001");
+    tu_expect_error(vb_nemenyi_q(4, 0, &q, &err), err, VB_ERR_PARAM, "alpha must be in (0, 1), not 0");
+    tu_expect_error(vb_nemenyi_q(4, 1, &q, &err), err, VB_ERR_PARAM, "alpha must be in (0, 1), not 1");
+    tu_assert_fails_with(vb_nemenyi_q(4, NAN, &q, &err), err, "alpha must be in (0, 1)");
+    tu_expect_error(vb_bonferroni_dunn_q(4, 1.5, &q, &err), err, VB_ERR_PARAM, "alpha must be in (0, 1), not 1.5");
+    tu_expect_error(vb_nemenyi_cd(4, 0, 0.05, &q, &err), err, VB_ERR_PARAM,
+                    "ranking methods needs at least one data set");
+    const double r[2] = {1.5, NAN};
+    tu_expect_error(vb_nemenyi_pvalues(r, 2, 3, p, &err), err, VB_ERR_PARAM, "average rank 2 is NaN");
+    tu_expect_error(vb_nemenyi_pvalues(r, 1, 3, p, &err), err, VB_ERR_PARAM,
+                    "ranking methods needs at least 2 methods, not 1");
+    /* the largest k still works */
+    assert_int_equal(vb_nemenyi_q(VB_NEMENYI_MAX_K, 0.05, &q, &err), VB_OK);
+    assert_true(q > 5.5 && q < 6.5);
+    tu_assert_near(vb_normal_range_Q(q * sqrt(2), VB_NEMENYI_MAX_K), 0.05, 1e-9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +462,12 @@ int main(void)
         cmocka_unit_test(test_friedman_edges),
         cmocka_unit_test(test_friedman_two_methods),
         cmocka_unit_test(test_rank_errors),
+        cmocka_unit_test(test_range_tail),
+        cmocka_unit_test(test_nemenyi_table),
+        cmocka_unit_test(test_nemenyi_demsar),
+        cmocka_unit_test(test_nemenyi_pvalues),
+        cmocka_unit_test(test_bonferroni_dunn_table),
+        cmocka_unit_test(test_nemenyi_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

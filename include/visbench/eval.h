@@ -152,6 +152,37 @@ typedef struct vb_friedman {
  * average ranks (each in [1, k], summing to k(k+1)/2). */
 vb_status vb_friedman_test(const double *ranks, size_t n_sets, size_t k, vb_friedman *out, vb_error *err);
 
+/* P(R > w) for R the range (largest minus smallest) of k independent
+ * standard normal variables: the tail of the studentized range with
+ * infinite degrees of freedom, computed as
+ *   k * integral phi(z) (Q(z)^(k-1) - (Q(z) - Q(z+w))^(k-1)) dz
+ * by composite Gauss-Legendre quadrature (about 1e-14 absolute). 1 for w
+ * <= 0; NaN for k < 2 or a NaN w. */
+double vb_normal_range_Q(double w, size_t k);
+
+/* The most methods the Nemenyi functions take. */
+#define VB_NEMENYI_MAX_K 10000
+
+/* Critical value q_alpha of the two-tailed Nemenyi test of k methods: the
+ * studentized range's 1 - alpha quantile at infinite degrees of freedom
+ * over sqrt(2), computed (vb_normal_range_Q, bisection to 1e-12), not
+ * read from a table: Demšar's Table 5(a) gives 2.569 for k = 4 at 0.05
+ * and 2.291 at 0.10. VB_ERR_PARAM for k outside [2, VB_NEMENYI_MAX_K] or
+ * alpha outside (0, 1). */
+vb_status vb_nemenyi_q(size_t k, double alpha, double *q, vb_error *err);
+/* Nemenyi's critical difference of average ranks over n_sets data sets,
+ * CD = q_alpha sqrt(k(k+1) / (6N)): 1.25 for k = 4, N = 14, alpha 0.05. */
+vb_status vb_nemenyi_cd(size_t k, size_t n_sets, double alpha, double *cd, vb_error *err);
+/* Pairwise Nemenyi p-values (k x k, symmetric, 1 on the diagonal) of
+ * average ranks: with z = (R_i - R_j) / sqrt(k(k+1) / (6N)), p is
+ * vb_normal_range_Q(sqrt(2) |z|, k), so p < alpha exactly when |R_i - R_j|
+ * exceeds the CD at alpha. The family is already accounted for: no
+ * further correction applies. */
+vb_status vb_nemenyi_pvalues(const double *ranks, size_t k, size_t n_sets, double *p, vb_error *err);
+/* The Bonferroni-Dunn test's q_alpha (one control against the k - 1
+ * others, Demšar's Table 5(b)): the normal quantile z(1 - alpha / (2(k-1))). */
+vb_status vb_bonferroni_dunn_q(size_t k, double alpha, double *q, vb_error *err);
+
 /* Fills m from truth and predictions (labels in [0, n_classes)). A
  * prediction of -1 is no prediction (a hierarchical classifier that stopped
  * above the leaves): wrong, in its true class's support, in no column. */

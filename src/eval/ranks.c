@@ -161,3 +161,148 @@ vb_status vb_friedman_test(const double *ranks, size_t n_sets, size_t k, vb_frie
     }
     return VB_OK;
 }
+
+/* ---- the Nemenyi test ---------------------------------------------------- */
+
+/* Gauss-Legendre nodes and weights of n points on [-1, 1] (the positive
+ * half: node i and -node i share weight i), by Newton's method on the
+ * Legendre polynomial P_n from the usual first guess. */
+#define GL_N 16
+static void gauss_legendre(double x[GL_N / 2], double w[GL_N / 2])
+{
+    const double pi = 3.14159265358979323846;
+    for (int i = 0; i < GL_N / 2; i++) {
+        double z = cos(pi * (i + 0.75) / (GL_N + 0.5)), dp = 1;
+        for (int it = 0; it < 100; it++) {
+            double p0 = 1, p1 = z; /* P_0, P_1, then up to P_n by the three-term recurrence */
+            for (int n = 2; n <= GL_N; n++) {
+                double p2 = ((2 * n - 1) * z * p1 - (n - 1) * p0) / n;
+                p0 = p1;
+                p1 = p2;
+            }
+            dp = GL_N * (z * p1 - p0) / (z * z - 1);
+            double step = p1 / dp;
+            z -= step;
+            if (fabs(step) < 1e-16)
+                break;
+        }
+        x[i] = z;
+        w[i] = 2 / ((1 - z * z) * dp * dp);
+    }
+}
+
+/* k phi(z) (Q(z)^(k-1) - (Q(z) - Q(z+w))^(k-1)): the density of the
+ * smallest of k at z times the chance that another lies beyond z + w.
+ * Written as Q^(k-1) (1 - r^(k-1)) with r = (Q(z) - Q(z+w)) / Q(z), the
+ * difference of normal probabilities taken on the side where it keeps its
+ * digits, and log r from whichever of r and 1 - r is the smaller, so that
+ * small tails are accurate too. */
+static double range_integrand(double z, double w, double km1)
+{
+    double a = gsl_cdf_ugaussian_Q(z);
+    if (!(a > 0))
+        return 0;
+    double out = gsl_cdf_ugaussian_Q(z + w);
+    double in = z + w / 2 > 0 ? a - out : gsl_cdf_ugaussian_P(z + w) - gsl_cdf_ugaussian_P(z);
+    double log_r = in < a / 2 ? log(fmax(in, 0) / a) : log1p(-out / a);
+    double beyond = -expm1(km1 * log_r); /* 1 - r^(k-1); 1 when r = 0 */
+    const double inv_sqrt_2pi = 0.39894228040143267794;
+    return (km1 + 1) * inv_sqrt_2pi * exp(-z * z / 2 + km1 * log(a)) * beyond;
+}
+
+double vb_normal_range_Q(double w, size_t k)
+{
+    if (k < 2 || isnan(w))
+        return NAN;
+    if (w <= 0)
+        return 1;
+    if (isinf(w))
+        return 0;
+    double x[GL_N / 2], gw[GL_N / 2];
+    gauss_legendre(x, gw);
+    /* The smallest of k standard normals lies in [-12, 9] but for less
+     * than 1e-30 (k <= VB_NEMENYI_MAX_K): panels of a quarter, where the
+     * integrand is smooth on the scale of the panel. */
+    const double lo = -12, hi = 9, h = 0.25;
+    double km1 = (double)(k - 1), sum = 0;
+    for (int p = 0; p < (int)((hi - lo) / h); p++) {
+        double c = lo + (p + 0.5) * h, part = 0;
+        for (int i = 0; i < GL_N / 2; i++)
+            part += gw[i] * (range_integrand(c - x[i] * h / 2, w, km1) + range_integrand(c + x[i] * h / 2, w, km1));
+        sum += part * h / 2;
+    }
+    return fmin(fmax(sum, 0), 1);
+}
+
+static vb_status check_k_alpha(size_t k, double alpha, vb_error *err)
+{
+    if (k < 2 || k > VB_NEMENYI_MAX_K)
+        return vb_fail(err, VB_ERR_PARAM, "the Nemenyi test compares 2 to %d methods, not %zu", VB_NEMENYI_MAX_K, k);
+    if (!(alpha > 0 && alpha < 1))
+        return vb_fail(err, VB_ERR_PARAM, "alpha must be in (0, 1), not %g", alpha);
+    return VB_OK;
+}
+
+vb_status vb_nemenyi_q(size_t k, double alpha, double *q, vb_error *err)
+{
+    vb_status st = check_k_alpha(k, alpha, err);
+    if (st != VB_OK)
+        return st;
+    /* The tail falls from 1 at w = 0: bracket the quantile, then halve. */
+    double lo = 0, hi = 8;
+    while (vb_normal_range_Q(hi, k) > alpha && hi < 1e3)
+        lo = hi, hi *= 2;
+    while (hi - lo > 1e-12 * hi) {
+        double mid = (lo + hi) / 2;
+        if (vb_normal_range_Q(mid, k) > alpha)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *q = (lo + hi) / 2 / sqrt(2.0);
+    return VB_OK;
+}
+
+/* sqrt(k(k+1) / (6N)): the standard error of a difference of average ranks. */
+static double rank_se(size_t k, size_t n_sets)
+{
+    return sqrt((double)k * (double)(k + 1) / (6.0 * (double)n_sets));
+}
+
+vb_status vb_nemenyi_cd(size_t k, size_t n_sets, double alpha, double *cd, vb_error *err)
+{
+    if (n_sets == 0)
+        return vb_fail(err, VB_ERR_PARAM, "ranking methods needs at least one data set");
+    double q;
+    vb_status st = vb_nemenyi_q(k, alpha, &q, err);
+    if (st == VB_OK)
+        *cd = q * rank_se(k, n_sets);
+    return st;
+}
+
+vb_status vb_nemenyi_pvalues(const double *ranks, size_t k, size_t n_sets, double *p, vb_error *err)
+{
+    vb_status st = check_shape(n_sets, k, err);
+    if (st == VB_OK)
+        st = check_k_alpha(k, 0.5, err);
+    for (size_t j = 0; st == VB_OK && j < k; j++)
+        if (isnan(ranks[j]))
+            st = vb_fail(err, VB_ERR_PARAM, "average rank %zu is NaN", j + 1);
+    if (st != VB_OK)
+        return st;
+    double se = rank_se(k, n_sets);
+    for (size_t i = 0; i < k; i++) {
+        p[i * k + i] = 1;
+        for (size_t j = i + 1; j < k; j++)
+            p[i * k + j] = p[j * k + i] = vb_normal_range_Q(sqrt(2.0) * fabs(ranks[i] - ranks[j]) / se, k);
+    }
+    return VB_OK;
+}
+
+vb_status vb_bonferroni_dunn_q(size_t k, double alpha, double *q, vb_error *err)
+{
+    vb_status st = check_k_alpha(k, alpha, err);
+    if (st == VB_OK)
+        *q = gsl_cdf_ugaussian_Qinv(alpha / (2.0 * (double)(k - 1)));
+    return st;
+}
