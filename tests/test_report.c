@@ -329,6 +329,167 @@ static void test_heatmap(void **state)
     vb_buf_free(&b);
 }
 
+/* The SVG's tags nest: every element opened is closed, in order, and each
+ * tag's quotes pair up. */
+static void assert_balanced(const char *svg)
+{
+    const char *stack[64];
+    size_t lens[64], depth = 0;
+    for (const char *p = strchr(svg, '<'); p; p = strchr(p + 1, '<')) {
+        const char *end = strchr(p, '>');
+        assert_non_null(end);
+        size_t quotes = 0;
+        for (const char *q = p; q < end; q++)
+            quotes += *q == '"';
+        if (quotes % 2)
+            fail_msg("unpaired quote in: %.60s", p);
+        int closing = p[1] == '/', self = end[-1] == '/';
+        const char *name = p + 1 + closing;
+        size_t len = strcspn(name, " />");
+        if (closing) {
+            if (depth == 0 || lens[depth - 1] != len || strncmp(stack[depth - 1], name, len) != 0)
+                fail_msg("</%.*s> closes %.*s", (int)len, name, depth ? (int)lens[depth - 1] : 4,
+                         depth ? stack[depth - 1] : "none");
+            depth--;
+        } else if (!self) {
+            assert_true(depth < 64);
+            stack[depth] = name;
+            lens[depth++] = len;
+        }
+    }
+    if (depth)
+        fail_msg("<%.*s> is never closed", (int)lens[depth - 1], stack[depth - 1]);
+}
+
+/* The first path of class cls: "M x0 y H x1". */
+static void hpath(const char *svg, const char *cls, double *x0, double *y, double *x1)
+{
+    char key[64];
+    snprintf(key, sizeof key, "class=\"%s\" d=\"", cls);
+    const char *p = strstr(svg, key);
+    if (!p)
+        fail_msg("no path of class %s", cls);
+    assert_int_equal(sscanf(p + strlen(key), "M%lf %lfH%lf", x0, y, x1), 3);
+}
+
+/* vb_cd_groups gives n_want groups, these (first, last) positions, and
+ * (when want_order is not NULL) this order. */
+static void expect_groups(const double *r, size_t n, double cd, const size_t *want_order, const size_t *want,
+                          size_t n_want)
+{
+    size_t order[8], g[8][2];
+    assert_true(n <= 8);
+    assert_int_equal(vb_cd_groups(r, n, cd, order, g, 8), n_want);
+    if (want_order)
+        assert_memory_equal(order, want_order, n * sizeof *order);
+    for (size_t i = 0; i < n_want; i++)
+        if (g[i][0] != want[2 * i] || g[i][1] != want[2 * i + 1])
+            fail_msg("group %zu is %zu..%zu, expected %zu..%zu", i, g[i][0], g[i][1], want[2 * i], want[2 * i + 1]);
+}
+
+/* Demšar's groups: runs of methods in rank order whose ranks differ by
+ * less than CD, none inside a longer one. */
+static void test_cd_groups(void **state)
+{
+    const double r[4] = {1.0, 1.5, 3.0, 3.2};
+    const size_t o1[4] = {0, 1, 2, 3}, g1[4] = {0, 1, 2, 3};
+    expect_groups(r, 4, 1.0, o1, g1, 2);
+    /* the same ranks given in another order */
+    const double shuffled[4] = {3.2, 1.0, 3.0, 1.5};
+    const size_t o2[4] = {1, 3, 2, 0};
+    expect_groups(shuffled, 4, 1.0, o2, g1, 2);
+    /* Demšar's example (C4.5, +m, +cf, +m+cf): one group at CD 1.25;
+     * at 1.12 C4.5 (3.143) leaves the best two: {+m+cf, +m, +cf}, {+cf, C4.5} */
+    const double d[4] = {44.0 / 14, 28.0 / 14, 40.5 / 14, 27.5 / 14};
+    const size_t o3[4] = {3, 1, 2, 0}, all[2] = {0, 3}, g3[4] = {0, 2, 2, 3};
+    expect_groups(d, 4, 1.25, o3, all, 1);
+    expect_groups(d, 4, 1.12, o3, g3, 2);
+    /* overlapping runs: 1.9 .. 3.4, 3.0 .. 6.2, 5.5 .. 7.1 */
+    const double r8[8] = {2.1, 1.9, 5.5, 3.0, 3.4, 6.8, 7.1, 6.2};
+    const size_t o8[8] = {1, 0, 3, 4, 2, 7, 5, 6}, g8[6] = {0, 3, 2, 5, 4, 7};
+    expect_groups(r8, 8, 3.32, o8, g8, 3);
+    /* exactly CD apart is a significant difference; ties group; NaN is
+     * left out at the end; no CD, no groups */
+    const double two[2] = {1, 2}, tie[3] = {2, 2, 2}, gap[3] = {1, NAN, 1.2};
+    const size_t ot[3] = {0, 1, 2}, gt[2] = {0, 2}, og[3] = {0, 2, 1}, gg[2] = {0, 1};
+    expect_groups(two, 2, 1.0, NULL, NULL, 0);
+    expect_groups(tie, 3, 0.5, ot, gt, 1);
+    expect_groups(gap, 3, 1.0, og, gg, 1);
+    expect_groups(r, 4, NAN, o1, NULL, 0);
+    expect_groups(r, 4, 0, o1, NULL, 0);
+    /* max caps what is written, not what is counted */
+    size_t order[4], g[2][2] = {{0, 0}, {99, 99}};
+    assert_int_equal(vb_cd_groups(r, 4, 1.0, order, g, 1), 2);
+    assert_int_equal(g[1][0], 99);
+}
+
+/* A hand-made diagram: tags nest, names are escaped, the bar is CD ranks
+ * long on the axis' scale, the groups are {A, B} and {C, D}, the best
+ * are named on the left and the worst on the right. */
+static void test_cd_diagram(void **state)
+{
+    const char *names[4] = {"a&1", HOSTILE_PIPE, "c", "d"};
+    const double r[4] = {1.0, 1.5, 3.0, 3.2};
+    vb_cd_diagram c = {.id = "cd", .title = "ranks", .n = 4, .labels = names, .ranks = r, .cd = 1.0,
+                       .cd_label = "Nemenyi CD <0.05>"};
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_chart_cd(&c, &b);
+    assert_false(b.failed);
+    assert_int_equal(strncmp(b.data, "<svg", 4), 0);
+    assert_balanced(b.data);
+    assert_entities_ok(b.data);
+    assert_null(strstr(b.data, HOSTILE_PIPE));
+    assert_null(strstr(b.data, "<0.05>"));
+    assert_non_null(strstr(b.data, ">a&amp;1</text>"));
+    assert_non_null(strstr(b.data, ">" HOSTILE_PIPE_ESC "</text>"));
+    assert_non_null(strstr(b.data, ">c</text>"));
+    assert_non_null(strstr(b.data, ">d</text>"));
+    assert_non_null(strstr(b.data, "Nemenyi CD &lt;0.05&gt; = 1.00</text>"));
+    double a0, ay, a1, c0, cy, c1;
+    hpath(b.data, "cd-axis", &a0, &ay, &a1);
+    hpath(b.data, "cd-bar", &c0, &cy, &c1);
+    double ppr = (a1 - a0) / 3; /* ranks 1 .. 4 */
+    assert_true(ppr > 50);
+    tu_assert_near(c1 - c0, 1.0 * ppr, 0.02);
+    tu_assert_near(c0, a0, 0.01); /* from rank 1 */
+    assert_true(cy < ay);         /* above the axis */
+    char *g = data_group(b.data);
+    assert_int_equal(count(g, "<circle"), 4);
+    for (int i = 0; i < 4; i++)
+        tu_assert_near(attr_of(g, "<circle", (size_t)i, "cx"), a0 + (r[i] - 1) * ppr, 0.01);
+    assert_int_equal(count(g, "class=\"cd-group\""), 2);
+    assert_non_null(strstr(g, "<title>not significantly different: a&amp;1, " HOSTILE_PIPE_ESC "</title>"));
+    assert_non_null(strstr(g, "<title>not significantly different: c, d</title>"));
+    double g0, gy, g1;
+    hpath(g, "cd-group", &g0, &gy, &g1); /* the first group: under A .. B */
+    assert_true(gy > ay);
+    assert_true(g0 <= a0 && g1 >= a0 + 0.5 * ppr && g1 < a0 + 2 * ppr);
+    free(g);
+    /* A and B named left of the axis, C and D right of it */
+    const char *la = strstr(b.data, "<title>a&amp;1</title>"), *ld = strstr(b.data, "<title>d</title>");
+    assert_non_null(la);
+    assert_non_null(ld);
+    double xa = strtod(strstr(la - 80, "x=\"") + 3, NULL), xd = strtod(strstr(ld - 80, "x=\"") + 3, NULL);
+    assert_true(xa < a0 && xd > a1);
+    vb_buf_free(&b);
+
+    /* no CD: no bar, no groups; a method without a rank is listed */
+    const double r2[3] = {2.0, NAN, 1.0};
+    const char *n2[3] = {"x", "lost <one>", "y"};
+    vb_cd_diagram c2 = {.id = "cd2", .n = 3, .labels = n2, .ranks = r2, .cd = NAN};
+    vb_buf_init(&b);
+    vb_chart_cd(&c2, &b);
+    assert_balanced(b.data);
+    assert_null(strstr(b.data, "cd-bar"));
+    assert_null(strstr(b.data, "cd-group"));
+    assert_non_null(strstr(b.data, "no rank: lost &lt;one&gt;</text>"));
+    g = data_group(b.data);
+    assert_int_equal(count(g, "<circle"), 2);
+    free(g);
+    vb_buf_free(&b);
+}
+
 /* ---- styles, zoomed axes, label placement ------------------------------------ */
 
 static void hex_lab(const char *hex, double lab[3])
@@ -1254,6 +1415,7 @@ int main(void)
         cmocka_unit_test(test_ticks),           cmocka_unit_test(test_bars),
         cmocka_unit_test(test_pareto),          cmocka_unit_test(test_scatter),
         cmocka_unit_test(test_lines),           cmocka_unit_test(test_heatmap),
+        cmocka_unit_test(test_cd_groups),       cmocka_unit_test(test_cd_diagram),
         cmocka_unit_test(test_shade_and_shorten), cmocka_unit_test(test_full_and_escaping),
         cmocka_unit_test(test_single_pipeline), cmocka_unit_test(test_failed_runs),
         cmocka_unit_test(test_test_only),       cmocka_unit_test(test_cv_only),
