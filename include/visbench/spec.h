@@ -4,6 +4,7 @@
  *     seed: 42
  *     dataset: ../datasets/fashion-mnist.yaml     # or an inline mapping
  *     mode: classify                              # or cluster (kmeans, gmm; labels optional)
+ *     correction: holm                            # of pairwise p-values: none, holm, bonferroni
  *     split: {protocol: official-test, train_limit: 10000}
  *     preprocess: [{resize: [32, 32]}]            # for every pipeline
  *     pipelines:
@@ -21,6 +22,7 @@
 #define VISBENCH_SPEC_H
 
 #include "visbench/classifier.h"
+#include "visbench/eval.h"
 #include "visbench/features.h"
 #include "visbench/split.h"
 
@@ -52,6 +54,7 @@ typedef struct vb_spec {
     uint64_t hash;
     uint64_t seed;
     int cluster;           /* mode: cluster (every classifier clusters; labels only score it) */
+    vb_correction correction; /* of the pairwise p-values in reports (correction:, default holm) */
     char *dataset_path;    /* dataset given as a path (resolved against the spec's folder) */
     vb_node *dataset_node; /* or inline */
     char *base_dir;        /* the spec's folder */
