@@ -1375,6 +1375,7 @@ static void test_pairwise_correction(void **state)
         vb_buf_init(&b);
         vb_render_pairwise(sum, VB_FMT_HTML, &b);
         assert_int_equal(count(b.data, "class=\"num sig\""), k == 0 ? 1 : 0);
+        assert_int_equal(count(b.data, "raw p"), k == 0 ? 0 : 4); /* the legend and 3 cells */
         if (k)
             assert_non_null(strstr(b.data, "title=\"McNemar, raw p = 0.0313\""));
         vb_buf_free(&b);

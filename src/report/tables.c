@@ -752,7 +752,8 @@ static void pairwise_html(const vb_summary *s, int has_m, int has_t, size_t m, v
         vb_buf_puts(b, ". Below it: Nadeau and Bengio's corrected resampled t-test on per-fold accuracy differences");
     vb_buf_printf(b, ". Shaded cells: p &lt; %.2f ", VB_SUMMARY_ALPHA);
     rep_pairs_phrase(b, s);
-    vb_buf_puts(b, ", a significant difference (the raw p in each cell's tooltip).");
+    vb_buf_puts(b, s->correction == VB_CORRECT_NONE ? ", a significant difference."
+                                                    : ", a significant difference (the raw p in each cell's tooltip).");
     if (s->n > m)
         vb_buf_printf(b, " The %zu best of %zu pipelines; the leaderboard compares every one with the best.", m, s->n);
     if (numbered)
