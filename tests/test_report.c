@@ -329,6 +329,167 @@ static void test_heatmap(void **state)
     vb_buf_free(&b);
 }
 
+/* The SVG's tags nest: every element opened is closed, in order, and each
+ * tag's quotes pair up. */
+static void assert_balanced(const char *svg)
+{
+    const char *stack[64];
+    size_t lens[64], depth = 0;
+    for (const char *p = strchr(svg, '<'); p; p = strchr(p + 1, '<')) {
+        const char *end = strchr(p, '>');
+        assert_non_null(end);
+        size_t quotes = 0;
+        for (const char *q = p; q < end; q++)
+            quotes += *q == '"';
+        if (quotes % 2)
+            fail_msg("unpaired quote in: %.60s", p);
+        int closing = p[1] == '/', self = end[-1] == '/';
+        const char *name = p + 1 + closing;
+        size_t len = strcspn(name, " />");
+        if (closing) {
+            if (depth == 0 || lens[depth - 1] != len || strncmp(stack[depth - 1], name, len) != 0)
+                fail_msg("</%.*s> closes %.*s", (int)len, name, depth ? (int)lens[depth - 1] : 4,
+                         depth ? stack[depth - 1] : "none");
+            depth--;
+        } else if (!self) {
+            assert_true(depth < 64);
+            stack[depth] = name;
+            lens[depth++] = len;
+        }
+    }
+    if (depth)
+        fail_msg("<%.*s> is never closed", (int)lens[depth - 1], stack[depth - 1]);
+}
+
+/* The first path of class cls: "M x0 y H x1". */
+static void hpath(const char *svg, const char *cls, double *x0, double *y, double *x1)
+{
+    char key[64];
+    snprintf(key, sizeof key, "class=\"%s\" d=\"", cls);
+    const char *p = strstr(svg, key);
+    if (!p)
+        fail_msg("no path of class %s", cls);
+    assert_int_equal(sscanf(p + strlen(key), "M%lf %lfH%lf", x0, y, x1), 3);
+}
+
+/* vb_cd_groups gives n_want groups, these (first, last) positions, and
+ * (when want_order is not NULL) this order. */
+static void expect_groups(const double *r, size_t n, double cd, const size_t *want_order, const size_t *want,
+                          size_t n_want)
+{
+    size_t order[8], g[8][2];
+    assert_true(n <= 8);
+    assert_int_equal(vb_cd_groups(r, n, cd, order, g, 8), n_want);
+    if (want_order)
+        assert_memory_equal(order, want_order, n * sizeof *order);
+    for (size_t i = 0; i < n_want; i++)
+        if (g[i][0] != want[2 * i] || g[i][1] != want[2 * i + 1])
+            fail_msg("group %zu is %zu..%zu, expected %zu..%zu", i, g[i][0], g[i][1], want[2 * i], want[2 * i + 1]);
+}
+
+/* Demšar's groups: runs of methods in rank order whose ranks differ by
+ * less than CD, none inside a longer one. */
+static void test_cd_groups(void **state)
+{
+    const double r[4] = {1.0, 1.5, 3.0, 3.2};
+    const size_t o1[4] = {0, 1, 2, 3}, g1[4] = {0, 1, 2, 3};
+    expect_groups(r, 4, 1.0, o1, g1, 2);
+    /* the same ranks given in another order */
+    const double shuffled[4] = {3.2, 1.0, 3.0, 1.5};
+    const size_t o2[4] = {1, 3, 2, 0};
+    expect_groups(shuffled, 4, 1.0, o2, g1, 2);
+    /* Demšar's example (C4.5, +m, +cf, +m+cf): one group at CD 1.25;
+     * at 1.12 C4.5 (3.143) leaves the best two: {+m+cf, +m, +cf}, {+cf, C4.5} */
+    const double d[4] = {44.0 / 14, 28.0 / 14, 40.5 / 14, 27.5 / 14};
+    const size_t o3[4] = {3, 1, 2, 0}, all[2] = {0, 3}, g3[4] = {0, 2, 2, 3};
+    expect_groups(d, 4, 1.25, o3, all, 1);
+    expect_groups(d, 4, 1.12, o3, g3, 2);
+    /* overlapping runs: 1.9 .. 3.4, 3.0 .. 6.2, 5.5 .. 7.1 */
+    const double r8[8] = {2.1, 1.9, 5.5, 3.0, 3.4, 6.8, 7.1, 6.2};
+    const size_t o8[8] = {1, 0, 3, 4, 2, 7, 5, 6}, g8[6] = {0, 3, 2, 5, 4, 7};
+    expect_groups(r8, 8, 3.32, o8, g8, 3);
+    /* exactly CD apart is a significant difference; ties group; NaN is
+     * left out at the end; no CD, no groups */
+    const double two[2] = {1, 2}, tie[3] = {2, 2, 2}, gap[3] = {1, NAN, 1.2};
+    const size_t ot[3] = {0, 1, 2}, gt[2] = {0, 2}, og[3] = {0, 2, 1}, gg[2] = {0, 1};
+    expect_groups(two, 2, 1.0, NULL, NULL, 0);
+    expect_groups(tie, 3, 0.5, ot, gt, 1);
+    expect_groups(gap, 3, 1.0, og, gg, 1);
+    expect_groups(r, 4, NAN, o1, NULL, 0);
+    expect_groups(r, 4, 0, o1, NULL, 0);
+    /* max caps what is written, not what is counted */
+    size_t order[4], g[2][2] = {{0, 0}, {99, 99}};
+    assert_int_equal(vb_cd_groups(r, 4, 1.0, order, g, 1), 2);
+    assert_int_equal(g[1][0], 99);
+}
+
+/* A hand-made diagram: tags nest, names are escaped, the bar is CD ranks
+ * long on the axis' scale, the groups are {A, B} and {C, D}, the best
+ * are named on the left and the worst on the right. */
+static void test_cd_diagram(void **state)
+{
+    const char *names[4] = {"a&1", HOSTILE_PIPE, "c", "d"};
+    const double r[4] = {1.0, 1.5, 3.0, 3.2};
+    vb_cd_diagram c = {.id = "cd", .title = "ranks", .n = 4, .labels = names, .ranks = r, .cd = 1.0,
+                       .cd_label = "Nemenyi CD <0.05>"};
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_chart_cd(&c, &b);
+    assert_false(b.failed);
+    assert_int_equal(strncmp(b.data, "<svg", 4), 0);
+    assert_balanced(b.data);
+    assert_entities_ok(b.data);
+    assert_null(strstr(b.data, HOSTILE_PIPE));
+    assert_null(strstr(b.data, "<0.05>"));
+    assert_non_null(strstr(b.data, ">a&amp;1</text>"));
+    assert_non_null(strstr(b.data, ">" HOSTILE_PIPE_ESC "</text>"));
+    assert_non_null(strstr(b.data, ">c</text>"));
+    assert_non_null(strstr(b.data, ">d</text>"));
+    assert_non_null(strstr(b.data, "Nemenyi CD &lt;0.05&gt; = 1.00</text>"));
+    double a0, ay, a1, c0, cy, c1;
+    hpath(b.data, "cd-axis", &a0, &ay, &a1);
+    hpath(b.data, "cd-bar", &c0, &cy, &c1);
+    double ppr = (a1 - a0) / 3; /* ranks 1 .. 4 */
+    assert_true(ppr > 50);
+    tu_assert_near(c1 - c0, 1.0 * ppr, 0.02);
+    tu_assert_near(c0, a0, 0.01); /* from rank 1 */
+    assert_true(cy < ay);         /* above the axis */
+    char *g = data_group(b.data);
+    assert_int_equal(count(g, "<circle"), 4);
+    for (int i = 0; i < 4; i++)
+        tu_assert_near(attr_of(g, "<circle", (size_t)i, "cx"), a0 + (r[i] - 1) * ppr, 0.01);
+    assert_int_equal(count(g, "class=\"cd-group\""), 2);
+    assert_non_null(strstr(g, "<title>not significantly different: a&amp;1, " HOSTILE_PIPE_ESC "</title>"));
+    assert_non_null(strstr(g, "<title>not significantly different: c, d</title>"));
+    double g0, gy, g1;
+    hpath(g, "cd-group", &g0, &gy, &g1); /* the first group: under A .. B */
+    assert_true(gy > ay);
+    assert_true(g0 <= a0 && g1 >= a0 + 0.5 * ppr && g1 < a0 + 2 * ppr);
+    free(g);
+    /* A and B named left of the axis, C and D right of it */
+    const char *la = strstr(b.data, "<title>a&amp;1</title>"), *ld = strstr(b.data, "<title>d</title>");
+    assert_non_null(la);
+    assert_non_null(ld);
+    double xa = strtod(strstr(la - 80, "x=\"") + 3, NULL), xd = strtod(strstr(ld - 80, "x=\"") + 3, NULL);
+    assert_true(xa < a0 && xd > a1);
+    vb_buf_free(&b);
+
+    /* no CD: no bar, no groups; a method without a rank is listed */
+    const double r2[3] = {2.0, NAN, 1.0};
+    const char *n2[3] = {"x", "lost <one>", "y"};
+    vb_cd_diagram c2 = {.id = "cd2", .n = 3, .labels = n2, .ranks = r2, .cd = NAN};
+    vb_buf_init(&b);
+    vb_chart_cd(&c2, &b);
+    assert_balanced(b.data);
+    assert_null(strstr(b.data, "cd-bar"));
+    assert_null(strstr(b.data, "cd-group"));
+    assert_non_null(strstr(b.data, "no rank: lost &lt;one&gt;</text>"));
+    g = data_group(b.data);
+    assert_int_equal(count(g, "<circle"), 2);
+    free(g);
+    vb_buf_free(&b);
+}
+
 /* ---- styles, zoomed axes, label placement ------------------------------------ */
 
 static void hex_lab(const char *hex, double lab[3])
@@ -663,18 +824,20 @@ typedef struct store_ctx {
     int64_t exp;
 } store_ctx;
 
-static void ctx_open(store_ctx *c, const char *path)
+static void ctx_open_spec(store_ctx *c, const char *path, const char *spec)
 {
     vb_error err = {0};
     memset(c, 0, sizeof *c);
     remove(path);
     c->ds = mem_dataset(3);
-    if (vb_spec_parse(SPEC, "rep.yaml", &c->spec, &err) != VB_OK ||
+    if (vb_spec_parse(spec, "rep.yaml", &c->spec, &err) != VB_OK ||
         vb_split_make(&c->spec->split, c->ds, &c->split, &err) != VB_OK ||
         vb_store_open(path, 0, &c->s, &err) != VB_OK ||
         vb_store_experiment(c->s, c->spec, c->ds, c->split, &c->exp, &err) != VB_OK)
         fail_msg("%s", err.msg);
 }
+
+static void ctx_open(store_ctx *c, const char *path) { ctx_open_spec(c, path, SPEC); }
 
 static void ctx_close(store_ctx *c)
 {
@@ -682,6 +845,30 @@ static void ctx_close(store_ctx *c)
     vb_split_free(c->split);
     vb_spec_free(c->spec);
     vb_dataset_free(c->ds);
+}
+
+/* A store's latest experiment, read back and summarised. */
+typedef struct loaded {
+    vb_store *s;
+    vb_store_exp *e;
+    vb_summary *sum;
+} loaded;
+
+static loaded load_summary(const char *path)
+{
+    loaded l = {0};
+    vb_error err = {0};
+    if (vb_store_open(path, 1, &l.s, &err) != VB_OK || vb_store_load(l.s, 0, 1, &l.e, &err) != VB_OK ||
+        vb_summary_build(l.e, &l.sum, &err) != VB_OK)
+        fail_msg("%s: %s", path, err.msg);
+    return l;
+}
+
+static void loaded_free(loaded *l)
+{
+    vb_summary_free(l->sum);
+    vb_store_exp_free(l->e);
+    vb_store_close(l->s);
 }
 
 /* A run of 3 classes x n_per samples: `wrong` predictions are off by one
@@ -779,12 +966,9 @@ static void test_cluster_mode(void **state)
     vb_buf_free(&b);
     ctx_close(&c);
 
-    vb_store *s = NULL;
-    vb_store_exp *e = NULL;
-    vb_summary *sum = NULL;
-    if (vb_store_open("clu.db", 1, &s, &err) != VB_OK || vb_store_load(s, 0, 1, &e, &err) != VB_OK ||
-        vb_summary_build(e, &sum, &err) != VB_OK)
-        fail_msg("%s", err.msg);
+    loaded l = load_summary("clu.db");
+    const vb_store_exp *e = l.e;
+    const vb_summary *sum = l.sum;
     assert_true(isnan(vb_store_metric(&e->runs[0], "accuracy")));
     assert_float_equal(vb_store_metric(&e->runs[0], "nmi"), 0.2, 1e-12);
     assert_float_equal(vb_store_metric(&e->runs[0], "clusters"), 2, 0);
@@ -806,9 +990,7 @@ static void test_cluster_mode(void **state)
     assert_null(strstr(b.data, "id=\"confusion\""));
     assert_null(strstr(b.data, "id=\"accuracy\""));
     vb_buf_free(&b);
-    vb_summary_free(sum);
-    vb_store_exp_free(e);
-    vb_store_close(s);
+    loaded_free(&l);
 }
 
 typedef struct rendered {
@@ -948,6 +1130,9 @@ static void test_full_and_escaping(void **state)
     assert_null(strstr(r.md, HOSTILE_PIPE));
     assert_non_null(strstr(r.md, "## Learning curves"));
     assert_non_null(strstr(r.md, "## Pairwise significance"));
+    /* two pipelines, both tests: one pair in each family */
+    assert_non_null(strstr(r.md, "\\* p < 0.05 after Holm's correction over 1 pair, each test apart\n"));
+    assert_non_null(strstr(h, "Shaded cells: p &lt; 0.05 after Holm's correction over 1 pair, each test apart"));
 
     /* CSV: fields round-trip, per-class values are there. */
     size_t n = 0;
@@ -1094,31 +1279,132 @@ static void test_p_best(void **state)
     add_run(&c, "p2", 1, "test", 0, 1, 1, 0);  /* 1 error: not significant */
     add_run(&c, "p3", 2, "test", 0, 12, 1, 0); /* 12 errors: significant */
     ctx_close(&c);
-    vb_store *s = NULL;
-    vb_store_exp *e = NULL;
-    vb_summary *sum = NULL;
-    vb_error err = {0};
-    if (vb_store_open("pbest.db", 1, &s, &err) != VB_OK || vb_store_load(s, 0, 1, &e, &err) != VB_OK ||
-        vb_summary_build(e, &sum, &err) != VB_OK)
-        fail_msg("%s", err.msg);
+    loaded l = load_summary("pbest.db");
+    const vb_summary *sum = l.sum;
     assert_string_equal(sum->rows[0].pipeline, "p1");
     assert_true(isnan(sum->rows[0].p_best));
     assert_null(sum->rows[0].p_best_test);
     assert_string_equal(sum->rows[1].p_best_test, "McNemar");
     assert_float_equal(sum->rows[1].p_best, 1.0, 1e-12); /* b + c = 1: exact two-sided p = 1 */
     assert_float_equal(sum->rows[2].p_best, pow(0.5, 11), 1e-12); /* 12 discordant, all one way */
+    /* Holm over the 2 comparisons with the best (the spec names no
+     * correction): 2^-11 x 2, then max(1 x 1, 2^-10) */
+    assert_int_equal(sum->correction, VB_CORRECT_HOLM);
+    assert_int_equal(sum->n_best_tests, 2);
+    assert_float_equal(sum->rows[2].p_best_adj, pow(0.5, 10), 1e-12);
+    assert_float_equal(sum->rows[1].p_best_adj, 1.0, 1e-12);
+    assert_true(isnan(sum->rows[0].p_best_adj));
     vb_buf b;
     vb_buf_init(&b);
     vb_render_leaderboard(sum, VB_FMT_HTML, &b);
     assert_int_equal(count(b.data, "badge tie"), 1);
+    assert_non_null(strstr(b.data, "(McNemar p = 1 \u2265 0.05 after Holm's correction over 2 comparisons)"));
     /* the best of each column in bold, as shown (4 decimals) */
     assert_non_null(strstr(b.data, "<td class=\"num best\">1.0000</td>"));
     assert_non_null(strstr(b.data, "<td class=\"num\">0.9444</td>"));
     assert_non_null(strstr(b.data, "<td class=\"num best\">2</td>")); /* peak MB: lower is better */
     vb_buf_free(&b);
-    vb_summary_free(sum);
-    vb_store_exp_free(e);
-    vb_store_close(s);
+    loaded_free(&l);
+}
+
+/* Three pipelines on a test fold, 0, 1 and 6 of 18 wrong (the first ones):
+ * McNemar between 0 and 6 wrong has 6 discordant pairs all one way, p =
+ * 2^-5 = 0.03125; 1 and 6: p = 2^-4 = 0.0625; 0 and 1: p = 1. Adjusted over
+ * the 3 pairs: Holm 0.09375, 0.125, 1; Bonferroni 0.09375, 0.1875, 1; none
+ * leaves them. The spec's correction: key chooses, the legends say which. */
+static void test_pairwise_correction(void **state)
+{
+    static const char *const names[3] = {"none", "holm", "bonferroni"};
+    const double want[3][3] = {{0.03125, 0.0625, 1}, {0.09375, 0.125, 1}, {0.09375, 0.1875, 1}};
+    const char *legend[3] = {"(* p < 0.05 without correction for 3 pairs)\n",
+                             "(* p < 0.05 after Holm's correction over 3 pairs)\n",
+                             "(* p < 0.05 after Bonferroni's correction over 3 pairs)\n"};
+    const char *md_best[3] = {"McNemar p-value against the best pipeline, without correction for 2 comparisons with the best;",
+                              "McNemar p-value against the best pipeline, after Holm's correction over 2 comparisons with the best;",
+                              "McNemar p-value against the best pipeline, after Bonferroni's correction over 2 comparisons with the best;"};
+    const size_t ties[3] = {1, 2, 2}; /* p3 against the best: 0.03125, adjusted 0.0625 */
+    for (int k = 0; k < 3; k++) {
+        char spec[256], path[32];
+        snprintf(spec, sizeof spec, "%scorrection: %s\n", SPEC, names[k]);
+        snprintf(path, sizeof path, "corr-%s.db", names[k]);
+        store_ctx c;
+        ctx_open_spec(&c, path, spec);
+        add_run(&c, "p1", 0, "test", 0, 0, 1, 0);
+        add_run(&c, "p2", 1, "test", 0, 1, 1, 0);
+        add_run(&c, "p3", 2, "test", 0, 6, 1, 0);
+        ctx_close(&c);
+        loaded l = load_summary(path);
+        const vb_summary *sum = l.sum;
+        assert_int_equal(sum->correction, (vb_correction)k);
+        assert_int_equal(sum->n_mcnemar_pairs, 3);
+        assert_int_equal(sum->n_ttest_pairs, 0);
+        const double *raw = sum->mcnemar_p, *adj = sum->mcnemar_p_adj;
+        tu_assert_near(raw[0 * 3 + 2], 0.03125, 1e-15);
+        tu_assert_near(adj[0 * 3 + 2], want[k][0], 1e-15);
+        tu_assert_near(adj[2 * 3 + 0], want[k][0], 1e-15); /* both triangles */
+        tu_assert_near(adj[1 * 3 + 2], want[k][1], 1e-15);
+        tu_assert_near(adj[0 * 3 + 1], want[k][2], 1e-15);
+        assert_true(isnan(sum->ttest_p_adj[0 * 3 + 2]));
+        vb_buf b;
+        vb_buf_init(&b);
+        vb_render_pairwise(sum, VB_FMT_TEXT, &b);
+        if (!strstr(b.data, legend[k]))
+            fail_msg("no legend %s in:\n%s", legend[k], b.data);
+        assert_int_equal(count(b.data, "*"), k == 0 ? 2 : 1); /* 0.0313* both ways, then only the legend */
+        vb_buf_free(&b);
+        vb_buf_init(&b);
+        vb_render_pairwise(sum, VB_FMT_CSV, &b);
+        assert_int_equal(strncmp(b.data, "pipeline_a,pipeline_b,mcnemar_p,ttest_t,ttest_p,mcnemar_p_adjusted,"
+                                         "ttest_p_adjusted\n", 78), 0);
+        const char *row = strstr(b.data, "\np1,p3,");
+        double rp, ap;
+        assert_non_null(row);
+        assert_int_equal(sscanf(row, "\np1,p3,%lf,,,%lf,\n", &rp, &ap), 2); /* no t-test: empty fields */
+        tu_assert_near(rp, 0.03125, 1e-15);
+        tu_assert_near(ap, want[k][0], 1e-15);
+        vb_buf_free(&b);
+        vb_buf_init(&b);
+        vb_render_leaderboard(sum, VB_FMT_MD, &b);
+        if (!strstr(b.data, md_best[k]))
+            fail_msg("no '%s' in:\n%s", md_best[k], b.data);
+        vb_buf_free(&b);
+        vb_buf_init(&b);
+        vb_render_leaderboard(sum, VB_FMT_HTML, &b);
+        assert_int_equal(count(b.data, "badge tie"), ties[k]);
+        vb_buf_free(&b);
+        vb_buf_init(&b);
+        vb_render_pairwise(sum, VB_FMT_HTML, &b);
+        assert_int_equal(count(b.data, "class=\"num sig\""), k == 0 ? 1 : 0);
+        assert_int_equal(count(b.data, "raw p"), k == 0 ? 0 : 4); /* the legend and 3 cells */
+        if (k)
+            assert_non_null(strstr(b.data, "title=\"McNemar, raw p = 0.0313\""));
+        vb_buf_free(&b);
+        loaded_free(&l);
+    }
+    /* Families of two sizes: McNemar on the test fold for all 3 pairs, the
+     * t-test only where both pipelines have CV folds (1 pair). */
+    store_ctx c;
+    ctx_open(&c, "corr-two.db");
+    for (size_t f = 0; f < 3; f++) {
+        const char *fold = f == 2 ? "test" : f ? "fold2" : "fold1";
+        add_run(&c, "a", 0, fold, f, f, 1, 0);
+        add_run(&c, "b", 1, fold, f, 3 + f, 1, 0);
+    }
+    add_run(&c, "c", 2, "test", 2, 9, 1, 0);
+    ctx_close(&c);
+    loaded l = load_summary("corr-two.db");
+    const vb_summary *sum = l.sum;
+    assert_int_equal(sum->n_mcnemar_pairs, 3);
+    assert_int_equal(sum->n_ttest_pairs, 1);
+    /* a family of one is left as it is */
+    tu_assert_near(sum->ttest_p_adj[0 * 3 + 1], sum->ttest_p[0 * 3 + 1], 0);
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_render_pairwise(sum, VB_FMT_MD, &b);
+    if (!strstr(b.data, "\n\\* p < 0.05 after Holm's correction over 3 McNemar pairs and 1 t-test pair\n"))
+        fail_msg("legend missing:\n%s", b.data);
+    vb_buf_free(&b);
+    loaded_free(&l);
 }
 
 /* Many pipelines: the pairwise matrix covers the best 64, every pipeline
@@ -1135,19 +1421,17 @@ static void test_many_pipelines(void **state)
         add_run(&c, name, i, "test", 0, i % 10, 1, 0);
     }
     ctx_close(&c);
-    vb_store *s = NULL;
-    vb_store_exp *e = NULL;
-    vb_summary *sum = NULL;
-    vb_error err = {0};
-    if (vb_store_open("many.db", 1, &s, &err) != VB_OK || vb_store_load(s, 0, 1, &e, &err) != VB_OK ||
-        vb_summary_build(e, &sum, &err) != VB_OK)
-        fail_msg("%s", err.msg);
+    loaded l = load_summary("many.db");
+    const vb_summary *sum = l.sum;
     assert_int_equal(sum->n, P);
     assert_int_equal(sum->n_pairwise, VB_SUMMARY_MAX_PAIRWISE);
     assert_string_equal(sum->rows[0].pipeline, "p00");
     /* rows 63..69 all have 9 wrong predictions, in name order */
     assert_string_equal(sum->rows[63].pipeline, "p09");
     assert_string_equal(sum->rows[69].pipeline, "p69");
+    assert_int_equal(sum->n_best_tests, P - 1); /* the family of p_best_adj */
+    for (size_t i = 1; i < P; i++)
+        assert_true(sum->rows[i].p_best_adj >= sum->rows[i].p_best);
     double want = sum->mcnemar_p[63]; /* row 0 against row 63, from the matrix */
     assert_float_equal(want, pow(0.5, 8), 1e-12); /* 9 discordant, all one way */
     for (size_t i = 63; i < P; i++) {
@@ -1160,9 +1444,7 @@ static void test_many_pipelines(void **state)
     vb_render_pairwise(sum, VB_FMT_TEXT, &b);
     assert_non_null(strstr(b.data, "pairwise tests between the 64 best of 70 pipelines"));
     vb_buf_free(&b);
-    vb_summary_free(sum);
-    vb_store_exp_free(e);
-    vb_store_close(s);
+    loaded_free(&l);
 }
 
 /* The largest tick label (text filled #333) in a chart. */
@@ -1254,11 +1536,12 @@ int main(void)
         cmocka_unit_test(test_ticks),           cmocka_unit_test(test_bars),
         cmocka_unit_test(test_pareto),          cmocka_unit_test(test_scatter),
         cmocka_unit_test(test_lines),           cmocka_unit_test(test_heatmap),
+        cmocka_unit_test(test_cd_groups),       cmocka_unit_test(test_cd_diagram),
         cmocka_unit_test(test_shade_and_shorten), cmocka_unit_test(test_full_and_escaping),
         cmocka_unit_test(test_single_pipeline), cmocka_unit_test(test_failed_runs),
         cmocka_unit_test(test_test_only),       cmocka_unit_test(test_cv_only),
         cmocka_unit_test(test_empty_experiment), cmocka_unit_test(test_p_best),
-        cmocka_unit_test(test_many_pipelines),
+        cmocka_unit_test(test_many_pipelines), cmocka_unit_test(test_pairwise_correction),
         cmocka_unit_test(test_md_cell),         cmocka_unit_test(test_palette),
         cmocka_unit_test(test_zoom),            cmocka_unit_test(test_place_labels),
         cmocka_unit_test(test_report_scales),

@@ -269,8 +269,8 @@ static void test_root_errors(void **state)
 {
     parse_fails(HEAD "pipeline: []\n", "t.yaml:3:1: unknown key 'pipeline' in the spec; did you mean 'pipelines'?");
     parse_fails(HEAD "colour: red\n",
-                "t.yaml:3:1: unknown key 'colour' in the spec (valid keys: name, seed, mode, dataset, datasets, split, preprocess, "
-                "pipelines)");
+                "t.yaml:3:1: unknown key 'colour' in the spec (valid keys: name, seed, mode, correction, dataset, "
+                "datasets, split, preprocess, pipelines)");
     parse_fails("dataset: d.yaml\npipelines: [{name: p, classifier: svm}]\n",
                 "t.yaml:1:1: the spec needs a 'name' (it names the results folder)");
     parse_fails("name: my spec\ndataset: d\npipelines: [{name: p, classifier: svm}]\n",
@@ -305,6 +305,33 @@ static void test_root_errors(void **state)
                 "t.yaml:3:13: preprocess must be a list, not a single value");
     parse_fails("", "t.yaml: the spec is empty");
     parse_fails("- a\n- b\n", "t.yaml:1:1: the spec must be a mapping, not a list");
+}
+
+/* correction: how reports adjust pairwise p-values; holm unless given. */
+static void test_correction(void **state)
+{
+    static const char *const names[3] = {"none", "holm", "bonferroni"};
+    const vb_correction want[3] = {VB_CORRECT_NONE, VB_CORRECT_HOLM, VB_CORRECT_BONFERRONI};
+    vb_spec *s = parse_ok("name: t\ndataset: d\npipelines: [{name: p, classifier: svm}]\n");
+    assert_int_equal(s->correction, VB_CORRECT_HOLM);
+    vb_spec_free(s);
+    for (int i = 0; i < 3; i++) {
+        char text[160];
+        snprintf(text, sizeof text, "name: t\ncorrection: %s\ndataset: d\npipelines: [{name: p, classifier: svm}]\n",
+                 names[i]);
+        s = parse_ok(text);
+        assert_int_equal(s->correction, want[i]);
+        vb_spec_free(s);
+    }
+    parse_fails("name: t\ncorrection: hlm\ndataset: d\npipelines: [{name: p, classifier: svm}]\n",
+                "t.yaml:2:13: correction must be none, holm (the default) or bonferroni, not 'hlm'; did you mean "
+                "'holm'?");
+    parse_fails("name: t\ncorrection: sidak\ndataset: d\npipelines: [{name: p, classifier: svm}]\n",
+                "t.yaml:2:13: correction must be none, holm (the default) or bonferroni, not 'sidak'");
+    parse_fails("name: t\ncorrection: [holm]\ndataset: d\npipelines: [{name: p, classifier: svm}]\n",
+                "t.yaml:2:13: correction must be a single value, not a list");
+    parse_fails("name: t\ncorection: holm\ndataset: d\npipelines: [{name: p, classifier: svm}]\n",
+                "t.yaml:2:1: unknown key 'corection' in the spec; did you mean 'correction'?");
 }
 
 static void test_syntax_error(void **state)
@@ -481,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_defaults_and_inline_dataset),
         cmocka_unit_test(test_root_errors),
         cmocka_unit_test(test_cluster_mode),
+        cmocka_unit_test(test_correction),
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_split_errors),
         cmocka_unit_test(test_pipeline_errors),

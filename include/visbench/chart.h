@@ -190,4 +190,37 @@ typedef struct vb_heatmap {
 
 void vb_chart_heatmap(const vb_heatmap *c, vb_buf *b);
 
+/* ---- critical-difference diagram (Demšar 2006, Fig. 1) ----------------------
+ *
+ * Methods compared over several data sets by their average ranks: an axis
+ * of ranks 1..k with the best (rank 1) on the left, each method's rank
+ * marked on it and joined by a line to its name, the better half named on
+ * the left and the rest on the right; above the axis a bar as long as the
+ * critical difference; below it a thick line under each group of methods
+ * that are not significantly different (vb_cd_groups). Methods without a
+ * rank (NaN) are listed under the diagram. The axis line, the CD bar and
+ * the group lines are <path> elements of class "cd-axis", "cd-bar" and
+ * "cd-group", each group with a <title> naming its methods. */
+
+typedef struct vb_cd_diagram {
+    const char *id, *title;
+    size_t n;                  /* methods (k) */
+    const char *const *labels; /* n names */
+    const double *ranks;       /* n average ranks in [1, n] (NaN: left out) */
+    double cd;                 /* the critical difference (NaN or <= 0: no bar, no groups) */
+    const char *cd_label;      /* what the bar is called, as "Nemenyi CD at 0.05" (NULL: "CD") */
+} vb_cd_diagram;
+
+/* The groups a diagram joins: with the methods in rank order (order[0 ..
+ * n) receives their indices, best first, ties in index order), each group
+ * is a run order[first .. last] of two or more methods whose ranks differ
+ * by less than cd, and is in no longer such run: Demšar's "groups of
+ * classifiers that are not significantly different". Writes at most max
+ * groups as (first, last) positions into order, by first; returns how
+ * many there are. NaN ranks are left out (at the end of order, in no
+ * group); no groups when cd is NaN or <= 0. */
+size_t vb_cd_groups(const double *ranks, size_t n, double cd, size_t *order, size_t (*groups)[2], size_t max);
+
+void vb_chart_cd(const vb_cd_diagram *c, vb_buf *b);
+
 #endif

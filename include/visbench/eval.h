@@ -99,6 +99,90 @@ vb_status vb_corrected_ttest(const double *d, size_t J, double n_train, double n
 /* Mean and sample standard deviation (J-1) of x[0..n). */
 void vb_mean_sd(const double *x, size_t n, double *mean, double *sd);
 
+/* ---- multiple comparisons ---------------------------------------------- */
+
+/* How a family of m p-values is adjusted for testing them all: not at
+ * all, by Holm's step-down procedure (1979), or by Bonferroni's bound. */
+typedef enum vb_correction { VB_CORRECT_NONE, VB_CORRECT_HOLM, VB_CORRECT_BONFERRONI } vb_correction;
+
+/* "none", "holm", "bonferroni" (as a spec writes them). */
+const char *vb_correction_name(vb_correction c);
+/* The correction called name (a vb_correction_name); 0 when there is none. */
+int vb_correction_parse(const char *name, vb_correction *out);
+
+/* Adjusted p-values of p[0..m), in their order; out may be p. A NaN p (a
+ * test that does not apply) stays NaN and is not counted in the family,
+ * so m' below is the number of the others. Bonferroni: min(1, m' p).
+ * Holm: with p(1) <= ... <= p(m') sorted, the adjusted p(i) is
+ * min(1, max over j <= i of (m' - j + 1) p(j)), so adjusted values keep
+ * the order of the raw ones, and a test is rejected at level alpha
+ * exactly when Holm's procedure rejects it. VB_ERR_PARAM for a p outside
+ * [0, 1], VB_ERR_NOMEM when the sort has no room. */
+vb_status vb_p_adjust(const double *p, size_t m, vb_correction c, double *out, vb_error *err);
+
+/* ---- k methods over N data sets (Demšar 2006) ---------------------------
+ *
+ * After J. Demšar, "Statistical Comparisons of Classifiers over Multiple
+ * Data Sets", JMLR 7 (2006) 1-30, section 3.2.2: rank the methods on each
+ * data set, average the ranks, test whether they differ (Friedman, or
+ * Iman and Davenport's less conservative F_F), and if so which pairs do
+ * (Nemenyi: two methods differ when their average ranks are at least the
+ * critical difference CD apart). */
+
+/* Average ranks of k methods over n_sets data sets from scores (n_sets x
+ * k, row = data set, higher = better): on each data set the best method
+ * ranks 1 and tied methods share the mean of the ranks they span (0.9,
+ * 0.8, 0.8, 0.7 rank 1, 2.5, 2.5, 4). ranks (k) receives each method's
+ * mean over the data sets. VB_ERR_DATA for a NaN score, naming its data
+ * set and method; VB_ERR_PARAM for no data set or fewer than 2 methods. */
+vb_status vb_average_ranks(const double *scores, size_t n_sets, size_t k, double *ranks, vb_error *err);
+
+typedef struct vb_friedman {
+    double chi2;     /* Friedman's 12N / (k(k+1)) (sum R_j^2 - k(k+1)^2 / 4) */
+    double p_chi2;   /* from the chi-square distribution with k - 1 degrees */
+    double ff;       /* Iman-Davenport (N-1) chi2 / (N(k-1) - chi2); +inf when
+                        every data set ranks the methods alike, NaN for N = 1 */
+    double p_ff;     /* from F(df1, df2); NaN for N = 1 */
+    double df1, df2; /* k - 1 and (k-1)(N-1) */
+} vb_friedman;
+
+/* The Friedman test (without a correction for ties, as Demšar gives it)
+ * and Iman and Davenport's F_F from average ranks (vb_average_ranks) of k
+ * methods over n_sets data sets. VB_ERR_PARAM when the ranks are not
+ * average ranks (each in [1, k], summing to k(k+1)/2). */
+vb_status vb_friedman_test(const double *ranks, size_t n_sets, size_t k, vb_friedman *out, vb_error *err);
+
+/* P(R > w) for R the range (largest minus smallest) of k independent
+ * standard normal variables: the tail of the studentized range with
+ * infinite degrees of freedom, computed as
+ *   k * integral phi(z) (Q(z)^(k-1) - (Q(z) - Q(z+w))^(k-1)) dz
+ * by composite Gauss-Legendre quadrature (about 1e-14 absolute). 1 for w
+ * <= 0; NaN for k < 2 or a NaN w. */
+double vb_normal_range_Q(double w, size_t k);
+
+/* The most methods the Nemenyi functions take. */
+#define VB_NEMENYI_MAX_K 10000
+
+/* Critical value q_alpha of the two-tailed Nemenyi test of k methods: the
+ * studentized range's 1 - alpha quantile at infinite degrees of freedom
+ * over sqrt(2), computed (vb_normal_range_Q, bisection to 1e-12), not
+ * read from a table: Demšar's Table 5(a) gives 2.569 for k = 4 at 0.05
+ * and 2.291 at 0.10. VB_ERR_PARAM for k outside [2, VB_NEMENYI_MAX_K] or
+ * alpha outside (0, 1). */
+vb_status vb_nemenyi_q(size_t k, double alpha, double *q, vb_error *err);
+/* Nemenyi's critical difference of average ranks over n_sets data sets,
+ * CD = q_alpha sqrt(k(k+1) / (6N)): 1.25 for k = 4, N = 14, alpha 0.05. */
+vb_status vb_nemenyi_cd(size_t k, size_t n_sets, double alpha, double *cd, vb_error *err);
+/* Pairwise Nemenyi p-values (k x k, symmetric, 1 on the diagonal) of
+ * average ranks: with z = (R_i - R_j) / sqrt(k(k+1) / (6N)), p is
+ * vb_normal_range_Q(sqrt(2) |z|, k), so p < alpha exactly when |R_i - R_j|
+ * exceeds the CD at alpha. The family is already accounted for: no
+ * further correction applies. */
+vb_status vb_nemenyi_pvalues(const double *ranks, size_t k, size_t n_sets, double *p, vb_error *err);
+/* The Bonferroni-Dunn test's q_alpha (one control against the k - 1
+ * others, Demšar's Table 5(b)): the normal quantile z(1 - alpha / (2(k-1))). */
+vb_status vb_bonferroni_dunn_q(size_t k, double alpha, double *q, vb_error *err);
+
 /* Fills m from truth and predictions (labels in [0, n_classes)). A
  * prediction of -1 is no prediction (a hierarchical classifier that stopped
  * above the leaves): wrong, in its true class's support, in no column. */

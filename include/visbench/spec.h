@@ -5,6 +5,7 @@
  *     dataset: ../datasets/fashion-mnist.yaml     # or an inline mapping
  *                                                 # or datasets: [a.yaml, b.yaml, ...]
  *     mode: classify                              # or cluster (kmeans, gmm; labels optional)
+ *     correction: holm                            # of pairwise p-values: none, holm, bonferroni
  *     split: {protocol: official-test, train_limit: 10000}
  *     preprocess: [{resize: [32, 32]}]            # for every pipeline
  *     pipelines:
@@ -22,6 +23,7 @@
 #define VISBENCH_SPEC_H
 
 #include "visbench/classifier.h"
+#include "visbench/eval.h"
 #include "visbench/features.h"
 #include "visbench/split.h"
 
@@ -53,6 +55,7 @@ typedef struct vb_spec {
     uint64_t hash;
     uint64_t seed;
     int cluster;           /* mode: cluster (every classifier clusters; labels only score it) */
+    vb_correction correction; /* of the pairwise p-values in reports (correction:, default holm) */
     char *dataset_path;    /* the dataset run on: a path (resolved against the spec's folder) */
     vb_node *dataset_node; /* or inline */
     /* datasets: [a, b, ...] (or the one dataset): every pipeline runs on

@@ -12,6 +12,12 @@
  * without one, the pooled out-of-fold predictions of the first repetition);
  * Nadeau and Bengio's corrected resampled t-test on per-fold accuracy
  * differences across the CV folds.
+ *
+ * Multiple comparisons: the reports mark p-values adjusted by the spec's
+ * `correction` (none, holm, bonferroni; holm when the stored spec text
+ * names none), each family apart: the McNemar p-values of all pairs of
+ * the matrix, its t-test p-values, and the comparisons with the best
+ * (p_best). The raw p-values are kept beside the adjusted ones.
  */
 #ifndef VISBENCH_SUMMARY_H
 #define VISBENCH_SUMMARY_H
@@ -52,6 +58,7 @@ typedef struct vb_summary_row {
      * names the test ("McNemar", "corrected t-test") or is NULL. */
     double p_best;
     const char *p_best_test;
+    double p_best_adj; /* p_best adjusted over the comparisons with the best (n_best_tests) */
 } vb_summary_row;
 
 typedef struct vb_summary {
@@ -71,6 +78,12 @@ typedef struct vb_summary {
     size_t n_pairwise;
     double *mcnemar_p;
     double *ttest_p, *ttest_t;
+    /* The correction and what it adjusted: the matrices over the pairs of
+     * each test apart (n_mcnemar_pairs, n_ttest_pairs have a p), p_best
+     * over the n_best_tests rows that have one. */
+    vb_correction correction;
+    double *mcnemar_p_adj, *ttest_p_adj;
+    size_t n_mcnemar_pairs, n_ttest_pairs, n_best_tests;
     size_t *run_order;       /* e->runs indices grouped by pipeline (rows point into it) */
 } vb_summary;
 

@@ -44,7 +44,7 @@ static int render(vb_store *store, int64_t exp, vb_format fmt, int show, vb_erro
         vb_render_experiment(e, fmt, &b);
         vb_buf_puts(&b, ", \"leaderboard\": ");
         vb_render_leaderboard(s, fmt, &b);
-        vb_buf_puts(&b, ", \"pairwise\": ");
+        vb_buf_printf(&b, ", \"correction\": \"%s\", \"pairwise\": ", vb_correction_name(s->correction));
         vb_render_pairwise(s, fmt, &b);
         vb_buf_puts(&b, "}\n");
     } else if (show == SHOW_LEADERBOARD && fmt == VB_FMT_CSV) {

@@ -360,14 +360,14 @@ static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep,
 
 static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
 {
-    static const char *const keys[] = {"name",  "seed",       "mode",     "dataset",
+    static const char *const keys[] = {"name",    "seed",  "mode",       "correction", "dataset",
                                        "datasets", "split", "preprocess", "pipelines"};
     const vb_node *root = doc->root;
     if (!root)
         return vb_fail(err, VB_ERR_SPEC, "%s: the spec is empty", doc->file);
     vb_status st = vb_node_expect(root, VB_NODE_MAP, "the spec", err);
     if (st == VB_OK)
-        st = vb_node_check_keys(root, keys, 8, "the spec", err);
+        st = vb_node_check_keys(root, keys, 9, "the spec", err);
     if (st != VB_OK)
         return st;
 
@@ -403,6 +403,22 @@ static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
         if (strcmp(m, "cluster") != 0 && strcmp(m, "classify") != 0)
             return vb_node_fail(mode, err, "mode must be classify (the default) or cluster, not '%s'", m);
         spec->cluster = strcmp(m, "cluster") == 0;
+    }
+
+    /* How the pairwise p-values of the report are adjusted for the number
+     * of pairs; the report reads it back from the stored spec text. */
+    spec->correction = VB_CORRECT_HOLM;
+    const vb_node *corr = vb_node_get(root, "correction");
+    if (corr) {
+        const char *m;
+        if ((st = vb_node_str(corr, "correction", &m, err)) != VB_OK)
+            return st;
+        if (!vb_correction_parse(m, &spec->correction)) {
+            static const char *const names[] = {"none", "holm", "bonferroni"};
+            const char *near = vb_nearest_name(m, names, 3);
+            return vb_node_fail(corr, err, "correction must be none, holm (the default) or bonferroni, not '%s'%s%s%s", m,
+                                near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+        }
     }
 
     const vb_node *ds = vb_node_get(root, "dataset"), *dss = vb_node_get(root, "datasets");

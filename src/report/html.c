@@ -241,9 +241,11 @@ static void leaderboard(page *p)
                   " Bold: the best value of its column. <b>&#8776; best</b>: not significantly worse than the best"
                   " pipeline (p &#8805; %.2f in the test named by the <i>p vs best</i> column&#8217;s tooltip:"
                   " McNemar on the %s predictions when ranking by a single evaluation, otherwise the corrected"
-                  " resampled t-test across folds). Times are means per run; train s includes tuning; images/s is the prediction throughput (more in"
-                  " <a href=\"#resources\">Timings and memory</a>).</p>\n",
+                  " resampled t-test across folds; p ",
                   VB_SUMMARY_ALPHA, s->has_test ? "test" : "out-of-fold");
+    rep_correction_phrase(p->b, s->correction, s->n_best_tests, "comparison with the best", "comparisons with the best");
+    vb_buf_puts(p->b, "). Times are means per run; train s includes tuning; images/s is the prediction throughput (more"
+                      " in <a href=\"#resources\">Timings and memory</a>).</p>\n");
     vb_buf_puts(p->b, "</section>\n");
 }
 
@@ -829,8 +831,10 @@ static void versus_best(page *p)
     text(p, best->pipeline);
     vb_buf_printf(p->b, ", in the test that matches the ranking (McNemar on the %s predictions when ranking by a"
                         " single evaluation, otherwise the corrected resampled t-test across folds). Shaded: p &lt;"
-                        " %.2f, significantly worse than the best.</p>\n",
+                        " %.2f ",
                   s->has_test ? "test" : "out-of-fold", VB_SUMMARY_ALPHA);
+    rep_correction_phrase(p->b, s->correction, s->n_best_tests, "comparison with the best", "comparisons with the best");
+    vb_buf_puts(p->b, ", significantly worse than the best.</p>\n");
     vb_buf_printf(p->b, "<table class=\"vs\"><thead><tr><th>rank</th><th class=\"l\">pipeline</th><th>%s</th>"
                         "<th>difference</th><th>p vs best</th><th class=\"l\">test</th><th class=\"l\">verdict</th>"
                         "</tr></thead><tbody>",
@@ -838,7 +842,7 @@ static void versus_best(page *p)
     for (size_t i = 0; i < s->n; i++) {
         const vb_summary_row *r = &s->rows[i];
         double v = vb_summary_score(s, r);
-        int sig = i && !isnan(r->p_best) && r->p_best < VB_SUMMARY_ALPHA;
+        int sig = i && !isnan(r->p_best_adj) && r->p_best_adj < VB_SUMMARY_ALPHA;
         vb_buf_printf(p->b, "<tr><td class=\"num\">%zu</td><td class=\"l nw\"><span class=\"pl\">", i + 1);
         text(p, r->pipeline);
         vb_buf_puts(p->b, "</span></td>");
@@ -850,12 +854,12 @@ static void versus_best(page *p)
         vb_buf_printf(p->b, "<td class=\"num%s\">", sig ? " sig" : "");
         if (!i)
             vb_buf_puts(p->b, "best");
-        else if (isnan(r->p_best))
+        else if (isnan(r->p_best_adj))
             vb_buf_puts(p->b, "-");
         else
-            vb_buf_printf(p->b, r->p_best < 1e-4 ? "%.1e" : "%.4f", r->p_best);
+            vb_buf_printf(p->b, r->p_best_adj < 1e-4 ? "%.1e" : "%.4f", r->p_best_adj);
         vb_buf_printf(p->b, "</td><td class=\"l small\">%s</td><td class=\"l\">%s</td></tr>",
-                      i && r->p_best_test ? r->p_best_test : "", !i ? "best" : isnan(r->p_best) ? "not compared"
+                      i && r->p_best_test ? r->p_best_test : "", !i ? "best" : isnan(r->p_best_adj) ? "not compared"
                                                                  : sig ? "worse" : "&#8776; best");
     }
     vb_buf_puts(p->b, "</tbody></table>\n");

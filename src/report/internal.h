@@ -32,6 +32,13 @@ void rep_views_free(rep_view *v, size_t n);
 
 void rep_html(const vb_summary *s, const rep_view *v, const char *source, vb_buf *b);
 
+/* How p-values were adjusted, for a legend: "after Holm's correction
+ * over 15 pairs", "after Bonferroni's correction over 1 pair", "without
+ * correction for 15 pairs" (one / many: what n counts). */
+void rep_correction_phrase(vb_buf *b, vb_correction c, size_t n, const char *one, const char *many);
+/* The same for the pairwise matrices of s (their two families). */
+void rep_pairs_phrase(vb_buf *b, const vb_summary *s);
+
 /* When the experiment's first finished run started (else its creation). */
 const char *rep_first_start(const vb_store_exp *e);
 

@@ -1,6 +1,7 @@
 /* Leaderboards and pairwise significance from a stored experiment. */
 #define _GNU_SOURCE
 #include "visbench/summary.h"
+#include "visbench/node.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@ void vb_summary_free(vb_summary *s)
     free(s->mcnemar_p);
     free(s->ttest_p);
     free(s->ttest_t);
+    free(s->mcnemar_p_adj);
+    free(s->ttest_p_adj);
     free(s);
 }
 
@@ -233,6 +236,70 @@ static vb_status pair_tests(const vb_summary *s, const vb_store_run *oof, size_t
     return VB_OK;
 }
 
+/* The spec's `correction`, read back from the stored text: the spec was
+ * checked when it was stored, so a text without one (or that no longer
+ * reads) means the default, holm. Fails only for memory. */
+static vb_status spec_correction(const char *text, vb_correction *c, vb_error *err)
+{
+    *c = VB_CORRECT_HOLM;
+    vb_doc *doc = NULL;
+    vb_error e2 = {0};
+    if (!text || !*text)
+        return VB_OK;
+    if (vb_doc_load_string(text, "spec", &doc, &e2) != VB_OK)
+        return e2.status == VB_ERR_NOMEM ? vb_fail(err, VB_ERR_NOMEM, "out of memory") : VB_OK;
+    const vb_node *n = doc->root && doc->root->kind == VB_NODE_MAP ? vb_node_get(doc->root, "correction") : NULL;
+    if (n && n->kind == VB_NODE_SCALAR)
+        vb_correction_parse(n->text, c);
+    vb_doc_free(doc);
+    return VB_OK;
+}
+
+/* Adjusts the upper triangle of the m x m matrix p (NaN where no test
+ * applied) as one family into both triangles of adj; *n_pairs gets the
+ * size of the family. */
+static vb_status adjust_matrix(const double *p, size_t m, vb_correction c, double *adj, size_t *n_pairs,
+                               vb_error *err)
+{
+    size_t np = m * (m ? m - 1 : 0) / 2, k = 0;
+    double *v = vb_malloc(np ? np : 1, sizeof *v, err);
+    if (!v)
+        return VB_ERR_NOMEM;
+    *n_pairs = 0;
+    for (size_t a = 0; a < m; a++)
+        for (size_t b = a + 1; b < m; b++) {
+            v[k] = p[a * m + b];
+            *n_pairs += !isnan(v[k++]);
+        }
+    vb_status st = vb_p_adjust(v, np, c, v, err);
+    k = 0;
+    for (size_t i = 0; i < m * m; i++)
+        adj[i] = NAN;
+    for (size_t a = 0; st == VB_OK && a < m; a++)
+        for (size_t b = a + 1; b < m; b++, k++)
+            adj[a * m + b] = adj[b * m + a] = v[k];
+    free(v);
+    return st;
+}
+
+/* p_best of rows 1 .. n-1 adjusted as one family. */
+static vb_status adjust_best(vb_summary *s, vb_error *err)
+{
+    double *v = vb_malloc(s->n ? s->n : 1, sizeof *v, err);
+    if (!v)
+        return VB_ERR_NOMEM;
+    s->n_best_tests = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        v[i] = s->rows[i].p_best;
+        s->n_best_tests += !isnan(v[i]);
+    }
+    vb_status st = vb_p_adjust(v, s->n, s->correction, v, err);
+    for (size_t i = 0; st == VB_OK && i < s->n; i++)
+        s->rows[i].p_best_adj = v[i];
+    free(v);
+    return st;
+}
+
 vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *err)
 {
     *out = NULL;
@@ -378,6 +445,19 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
     for (size_t a = 0; oof && a < n; a++)
         free_pseudo(&oof[a]);
     free(oof);
+    if (st == VB_OK)
+        st = spec_correction(e->spec_text, &s->correction, err);
+    if (st == VB_OK) {
+        s->mcnemar_p_adj = vb_malloc(mm, sizeof *s->mcnemar_p_adj, err);
+        s->ttest_p_adj = vb_malloc(mm, sizeof *s->ttest_p_adj, err);
+        st = s->mcnemar_p_adj && s->ttest_p_adj ? VB_OK : VB_ERR_NOMEM;
+    }
+    if (st == VB_OK)
+        st = adjust_matrix(s->mcnemar_p, m, s->correction, s->mcnemar_p_adj, &s->n_mcnemar_pairs, err);
+    if (st == VB_OK)
+        st = adjust_matrix(s->ttest_p, m, s->correction, s->ttest_p_adj, &s->n_ttest_pairs, err);
+    if (st == VB_OK)
+        st = adjust_best(s, err);
     if (st != VB_OK) {
         vb_summary_free(s);
         return st;

@@ -1139,3 +1139,191 @@ void vb_chart_heatmap(const vb_heatmap *c, vb_buf *b)
         }
     vb_buf_puts(b, "</g></svg>");
 }
+
+/* ---- critical-difference diagram ------------------------------------------------ */
+
+size_t vb_cd_groups(const double *ranks, size_t n, double cd, size_t *order, size_t (*groups)[2], size_t max)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(ranks[i]))
+            order[m++] = i;
+    for (size_t i = 0, t = m; i < n; i++)
+        if (isnan(ranks[i]))
+            order[t++] = i;
+    /* by rank, an insertion sort (a handful of methods), stable: ties stay in index order */
+    for (size_t i = 1; i < m; i++) {
+        size_t v = order[i], j = i;
+        for (; j > 0 && ranks[order[j - 1]] > ranks[v]; j--)
+            order[j] = order[j - 1];
+        order[j] = v;
+    }
+    if (!(cd > 0))
+        return 0;
+    /* From each method, the run of those within cd of it; a run is maximal
+     * unless the run before reaches as far (runs only ever reach further). */
+    size_t count = 0, reach = 0;
+    for (size_t i = 0; i < m; i++) {
+        size_t j = i;
+        while (j + 1 < m && ranks[order[j + 1]] - ranks[order[i]] < cd)
+            j++;
+        if (j > i && (count == 0 || j > reach)) {
+            if (count < max) {
+                groups[count][0] = i;
+                groups[count][1] = j;
+            }
+            count++;
+            reach = j;
+        }
+    }
+    return count;
+}
+
+#define CD_LABEL_MAX 28
+#define CD_ROW 20.0       /* between two method names on one side */
+#define CD_GROUP_ROW 7.0  /* between two rows of group lines */
+
+void vb_chart_cd(const vb_cd_diagram *c, vb_buf *b)
+{
+    size_t n = c->n, *order = malloc((n ? n : 1) * sizeof *order), *grow = malloc((n ? n : 1) * sizeof *grow);
+    size_t(*groups)[2] = malloc((n ? n : 1) * sizeof *groups);
+    if (!order || !groups || !grow) {
+        b->failed = 1;
+        free(order);
+        free(groups);
+        free(grow);
+        return;
+    }
+    size_t ng = vb_cd_groups(c->ranks, n, c->cd, order, groups, n), m = 0;
+    for (size_t i = 0; i < n; i++)
+        m += !isnan(c->ranks[i]);
+    size_t half = (m + 1) / 2; /* order[0 .. half) named on the left, the rest on the right */
+    double wl = 0, wr = 0;
+    for (size_t p = 0; p < m; p++) {
+        double w = text_w(c->labels[order[p]], CD_LABEL_MAX);
+        if (p < half)
+            wl = fmax(wl, w);
+        else
+            wr = fmax(wr, w);
+    }
+    double W = 680, left = 14 + wl + 30, right = W - 14 - wr - 30;
+    if (right - left < 160) {
+        W += 160 - (right - left);
+        right = left + 160;
+    }
+    double k = n < 2 ? 2 : (double)n, ppr = (right - left) / (k - 1);
+    scale sx = {1, k, left, right, 0};
+    int bar = c->cd > 0 && isfinite(c->cd);
+    double y_axis = bar ? 58 : 32;
+    /* each group on the first row free of the groups before it */
+    size_t rows = 0;
+    for (size_t g = 0; g < ng; g++) {
+        size_t r = 0;
+        while (r < g && r < rows) {
+            int taken = 0;
+            for (size_t h = 0; h < g; h++)
+                taken |= grow[h] == r && groups[h][1] >= groups[g][0];
+            if (!taken)
+                break;
+            r++;
+        }
+        grow[g] = r;
+        rows = r + 1 > rows ? r + 1 : rows;
+    }
+    double y_names = y_axis + 14 + (double)rows * CD_GROUP_ROW + 12;
+    size_t per_side = half > m - half ? half : m - half;
+    double H = y_names + (double)(per_side ? per_side - 1 : 0) * CD_ROW + (m < n ? 44 : 20);
+    open_svg(b, c->id, c->title, W, H);
+
+    /* the axis: ranks 1 .. k, tick labels above it */
+    vb_buf_puts(b, "<g class=\"axis\">");
+    vb_buf_printf(b, "<path class=\"cd-axis\" d=\"M%.2f %.2fH%.2f\" stroke=\"#333\" stroke-width=\"1.5\"/>", left,
+                  y_axis, right);
+    double last = -INFINITY;
+    for (size_t t = 1; t <= (size_t)k; t++) {
+        double x = map(&sx, (double)t);
+        vb_buf_printf(b, "<path d=\"M%.2f %.2fV%.2f\" stroke=\"#333\"/>", x, y_axis, y_axis - 6);
+        if (t < (size_t)k && ppr >= 24)
+            vb_buf_printf(b, "<path d=\"M%.2f %.2fV%.2f\" stroke=\"#333\"/>", x + ppr / 2, y_axis, y_axis - 3);
+        char lab[32];
+        snprintf(lab, sizeof lab, "%zu", t);
+        double w = vb_chart_text_width(lab, FONT);
+        if (x - w / 2 < last + 4)
+            continue;
+        last = x + w / 2;
+        vb_buf_printf(b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\" fill=\"#333\">%s</text>", x, y_axis - 10,
+                      lab);
+    }
+    vb_buf_puts(b, "</g>");
+
+    /* the critical difference, from rank 1 */
+    if (bar) {
+        double len = fmin(c->cd, k - 1) * ppr, y = 24;
+        vb_buf_puts(b, "<g class=\"cd\">");
+        vb_buf_printf(b, "<path class=\"cd-bar\" d=\"M%.2f %.2fH%.2f\" stroke=\"#000\" stroke-width=\"2\">", left, y,
+                      left + len);
+        vb_buf_puts(b, "<title>");
+        vb_html_text(b, c->cd_label ? c->cd_label : "CD");
+        vb_buf_printf(b, " = %.3f</title></path>", c->cd);
+        vb_buf_printf(b, "<path d=\"M%.2f %.2fV%.2fM%.2f %.2fV%.2f\" stroke=\"#000\" stroke-width=\"2\"/>", left,
+                      y - 5, y + 5, left + len, y - 5, y + 5);
+        vb_buf_printf(b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"start\">", left, y - 9);
+        vb_html_text(b, c->cd_label ? c->cd_label : "CD");
+        vb_buf_printf(b, " = %.2f%s</text></g>", c->cd, c->cd > k - 1 ? " (longer than the axis)" : "");
+    }
+
+    /* names: the better half on the left, best on top; the rest on the
+     * right, worst on top, so that no two lines cross */
+    vb_buf_puts(b, "<g class=\"labels\">");
+    for (size_t p = 0; p < m; p++) {
+        size_t i = order[p];
+        int on_left = p < half;
+        double y = y_names + (double)(on_left ? p : m - 1 - p) * CD_ROW;
+        double xe = on_left ? left - 12 : right + 12;
+        vb_buf_printf(b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"%s\">", on_left ? xe - 4 : xe + 4, y + 4,
+                      on_left ? "end" : "start");
+        tooltip(b, c->labels[i]);
+        text_fit(b, c->labels[i], CD_LABEL_MAX);
+        vb_buf_printf(b, "</text><text x=\"%.2f\" y=\"%.2f\" text-anchor=\"%s\" font-size=\"10\" fill=\"#555\">%.2f"
+                         "</text>",
+                      xe, y - 4, on_left ? "start" : "end", c->ranks[i]);
+    }
+    if (m < n) {
+        vb_buf_printf(b, "<text x=\"14\" y=\"%.2f\" fill=\"#555\" font-style=\"italic\">no rank: ", H - 10);
+        for (size_t p = m; p < n; p++) {
+            vb_buf_puts(b, p > m ? ", " : "");
+            text_fit(b, c->labels[order[p]], CD_LABEL_MAX);
+        }
+        vb_buf_puts(b, "</text>");
+    }
+    vb_buf_puts(b, "</g><g class=\"data\">");
+    for (size_t p = 0; p < m; p++) {
+        size_t i = order[p];
+        int on_left = p < half;
+        double x = map(&sx, c->ranks[i]), y = y_names + (double)(on_left ? p : m - 1 - p) * CD_ROW;
+        vb_buf_printf(b, "<path d=\"M%.2f %.2fV%.2fH%.2f\" fill=\"none\" stroke=\"#333\" stroke-width=\"1.2\"/>", x,
+                      y_axis, y, on_left ? left - 12 : right + 12);
+        vb_buf_printf(b, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3.5\" fill=\"#000\">", x, y_axis);
+        vb_buf_puts(b, "<title>");
+        vb_html_text(b, c->labels[i]);
+        vb_buf_printf(b, ": average rank %.3f</title></circle>", c->ranks[i]);
+    }
+    /* groups not significantly different: a thick line a little past
+     * their first and last method */
+    for (size_t g = 0; g < ng; g++) {
+        double x0 = map(&sx, c->ranks[order[groups[g][0]]]) - 4, x1 = map(&sx, c->ranks[order[groups[g][1]]]) + 4;
+        double y = y_axis + 14 + (double)grow[g] * CD_GROUP_ROW;
+        vb_buf_printf(b, "<path class=\"cd-group\" d=\"M%.2f %.2fH%.2f\" stroke=\"#000\" stroke-width=\"4\">", x0, y,
+                      x1);
+        vb_buf_puts(b, "<title>not significantly different: ");
+        for (size_t p = groups[g][0]; p <= groups[g][1]; p++) {
+            vb_buf_puts(b, p > groups[g][0] ? ", " : "");
+            vb_html_text(b, c->labels[order[p]]);
+        }
+        vb_buf_puts(b, "</title></path>");
+    }
+    vb_buf_puts(b, "</g></svg>");
+    free(order);
+    free(groups);
+    free(grow);
+}

@@ -346,16 +346,39 @@ void vb_render_experiments(const vb_store_exp_info *list, size_t n, vb_format fm
     }
 }
 
-/* The p-value against the best, with "≈" when not significantly worse. */
+void rep_correction_phrase(vb_buf *b, vb_correction c, size_t n, const char *one, const char *many)
+{
+    const char *what = n == 1 ? one : many;
+    if (c == VB_CORRECT_NONE)
+        vb_buf_printf(b, "without correction for %zu %s", n, what);
+    else
+        vb_buf_printf(b, "after %s's correction over %zu %s", c == VB_CORRECT_HOLM ? "Holm" : "Bonferroni", n, what);
+}
+
+void rep_pairs_phrase(vb_buf *b, const vb_summary *s)
+{
+    size_t nm = s->n_mcnemar_pairs, nt = s->n_ttest_pairs;
+    if (nm && nt && nm != nt) {
+        rep_correction_phrase(b, s->correction, nm, "McNemar pair", "McNemar pairs");
+        vb_buf_printf(b, " and %zu t-test %s", nt, nt == 1 ? "pair" : "pairs");
+        return;
+    }
+    rep_correction_phrase(b, s->correction, nm ? nm : nt, "pair", "pairs");
+    if (nm && nt)
+        vb_buf_puts(b, ", each test apart");
+}
+
+/* The adjusted p-value against the best, with "≈" when not significantly
+ * worse. */
 static void p_best_cell(vb_buf *b, const vb_summary_row *r, int best)
 {
     if (best)
         vb_buf_puts(b, "best");
-    else if (isnan(r->p_best))
+    else if (isnan(r->p_best_adj))
         vb_buf_puts(b, "-");
     else
-        vb_buf_printf(b, r->p_best < 1e-4 ? "%.1e%s" : "%.4f%s", r->p_best,
-                      r->p_best >= VB_SUMMARY_ALPHA ? " ≈" : "");
+        vb_buf_printf(b, r->p_best_adj < 1e-4 ? "%.1e%s" : "%.4f%s", r->p_best_adj,
+                      r->p_best_adj >= VB_SUMMARY_ALPHA ? " ≈" : "");
 }
 
 /* Is row's value the best of its column (higher is better unless lower),
@@ -435,11 +458,14 @@ static void leaderboard_html(const vb_summary *s, vb_buf *b)
         vb_buf_puts(b, "</span>");
         if (i == 0 && r->n_done && (acc || s->by_nmi))
             vb_buf_puts(b, " <span class=\"badge best\" title=\"ranked first\">best</span>");
-        else if (!isnan(r->p_best) && r->p_best >= VB_SUMMARY_ALPHA)
+        else if (!isnan(r->p_best_adj) && r->p_best_adj >= VB_SUMMARY_ALPHA) {
             vb_buf_printf(b,
                           " <span class=\"badge tie\" title=\"not significantly worse than the best (%s p = %.3g "
-                          "\u2265 %.2f)\">\u2248 best</span>",
-                          r->p_best_test, r->p_best, VB_SUMMARY_ALPHA);
+                          "\u2265 %.2f ",
+                          r->p_best_test, r->p_best_adj, VB_SUMMARY_ALPHA);
+            rep_correction_phrase(b, s->correction, s->n_best_tests, "comparison", "comparisons");
+            vb_buf_puts(b, ")\">\u2248 best</span>");
+        }
         if (r->n_failed)
             vb_buf_printf(b, " <span class=\"badge fail\">%zu failed</span>", r->n_failed);
         vb_buf_puts(b, "</td>");
@@ -688,9 +714,13 @@ void vb_render_leaderboard(const vb_summary *s, vb_format fmt, vb_buf *b)
         const char *test = NULL;
         for (size_t i = 0; i < s->n && !test; i++)
             test = s->rows[i].p_best_test;
-        if (test)
-            vb_buf_printf(b, "\np vs best: %s p-value against the best pipeline; ≈ marks pipelines not significantly "
-                             "worse than the best (p ≥ %.2f).\n", test, VB_SUMMARY_ALPHA);
+        if (test) {
+            vb_buf_printf(b, "\np vs best: %s p-value against the best pipeline, ", test);
+            rep_correction_phrase(b, s->correction, s->n_best_tests, "comparison with the best",
+                                  "comparisons with the best");
+            vb_buf_printf(b, "; ≈ marks pipelines not significantly worse than the best (p ≥ %.2f).\n",
+                          VB_SUMMARY_ALPHA);
+        }
     }
     for (size_t i = 0; i < s->n; i++)
         if (s->rows[i].error) {
@@ -720,7 +750,10 @@ static void pairwise_html(const vb_summary *s, int has_m, int has_t, size_t m, v
         vb_buf_puts(b, "the pooled out-of-fold predictions of the first repetition");
     if (has_t)
         vb_buf_puts(b, ". Below it: Nadeau and Bengio's corrected resampled t-test on per-fold accuracy differences");
-    vb_buf_printf(b, ". Shaded cells: p &lt; %.2f, a significant difference.", VB_SUMMARY_ALPHA);
+    vb_buf_printf(b, ". Shaded cells: p &lt; %.2f ", VB_SUMMARY_ALPHA);
+    rep_pairs_phrase(b, s);
+    vb_buf_puts(b, s->correction == VB_CORRECT_NONE ? ", a significant difference."
+                                                    : ", a significant difference (the raw p in each cell's tooltip).");
     if (s->n > m)
         vb_buf_printf(b, " The %zu best of %zu pipelines; the leaderboard compares every one with the best.", m, s->n);
     if (numbered)
@@ -750,14 +783,17 @@ static void pairwise_html(const vb_summary *s, int has_m, int has_t, size_t m, v
         vb_html_text(b, s->rows[i].pipeline);
         vb_buf_puts(b, "</th>");
         for (size_t j = 0; j < m; j++) {
-            double p = i < j ? s->mcnemar_p[i * n + j] : i > j ? s->ttest_p[i * n + j] : NAN;
+            double p = i < j ? s->mcnemar_p_adj[i * n + j] : i > j ? s->ttest_p_adj[i * n + j] : NAN;
+            double raw = i < j ? s->mcnemar_p[i * n + j] : i > j ? s->ttest_p[i * n + j] : NAN;
             if (i == j) {
                 vb_buf_puts(b, "<td class=\"diag\"></td>");
                 continue;
             }
             const char *kind = i < j ? "McNemar" : "corrected t-test";
-            vb_buf_printf(b, "<td class=\"num%s\" title=\"%s\">", !isnan(p) && p < VB_SUMMARY_ALPHA ? " sig" : "",
-                          kind);
+            vb_buf_printf(b, "<td class=\"num%s\" title=\"%s", !isnan(p) && p < VB_SUMMARY_ALPHA ? " sig" : "", kind);
+            if (!isnan(raw) && s->correction != VB_CORRECT_NONE)
+                vb_buf_printf(b, raw < 1e-4 ? ", raw p = %.1e" : ", raw p = %.4f", raw);
+            vb_buf_puts(b, "\">");
             if (isnan(p))
                 vb_buf_puts(b, "-");
             else
@@ -797,7 +833,7 @@ void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b)
     pairwise_has(s, &has_m, &has_t);
     if (fmt == VB_FMT_CSV || fmt == VB_FMT_JSON) {
         if (fmt == VB_FMT_CSV)
-            vb_buf_puts(b, "pipeline_a,pipeline_b,mcnemar_p,ttest_t,ttest_p\n");
+            vb_buf_puts(b, "pipeline_a,pipeline_b,mcnemar_p,ttest_t,ttest_p,mcnemar_p_adjusted,ttest_p_adjusted\n");
         else
             vb_buf_puts(b, "[");
         int first = 1;
@@ -808,8 +844,9 @@ void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b)
                     vb_buf_csv_field(b, s->rows[i].pipeline);
                     vb_buf_puts(b, ",");
                     vb_buf_csv_field(b, s->rows[j].pipeline);
-                    double v[3] = {s->mcnemar_p[k], s->ttest_t[k], s->ttest_p[k]};
-                    for (int c = 0; c < 3; c++) {
+                    double v[5] = {s->mcnemar_p[k], s->ttest_t[k], s->ttest_p[k], s->mcnemar_p_adj[k],
+                                   s->ttest_p_adj[k]};
+                    for (int c = 0; c < 5; c++) {
                         vb_buf_puts(b, ",");
                         if (!isnan(v[c]))
                             vb_buf_double(b, v[c]);
@@ -823,6 +860,8 @@ void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b)
                     json_num(b, "mcnemar_p", s->mcnemar_p[k]);
                     json_num(b, "ttest_t", s->ttest_t[k]);
                     json_num(b, "ttest_p", s->ttest_p[k]);
+                    json_num(b, "mcnemar_p_adjusted", s->mcnemar_p_adj[k]);
+                    json_num(b, "ttest_p_adjusted", s->ttest_p_adj[k]);
                     vb_buf_puts(b, "}");
                 }
                 first = 0;
@@ -884,12 +923,12 @@ void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b)
         } else
             vb_buf_printf(b, "%-22.22s", s->rows[i].pipeline);
         for (size_t j = 0; j < n; j++) {
-            double p = i < j ? s->mcnemar_p[i * n + j] : i > j ? s->ttest_p[i * n + j] : NAN;
+            double p = i < j ? s->mcnemar_p_adj[i * n + j] : i > j ? s->ttest_p_adj[i * n + j] : NAN;
             char cell[32];
             if (i == j || isnan(p))
                 snprintf(cell, sizeof cell, "-");
             else
-                snprintf(cell, sizeof cell, p < 1e-4 ? "%.1e%s" : "%.4f%s", p, p < 0.05 ? "*" : "");
+                snprintf(cell, sizeof cell, p < 1e-4 ? "%.1e%s" : "%.4f%s", p, p < VB_SUMMARY_ALPHA ? "*" : "");
             if (md)
                 vb_buf_printf(b, " %s |", cell);
             else
@@ -897,7 +936,9 @@ void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b)
         }
         vb_buf_puts(b, "\n");
     }
-    vb_buf_puts(b, md ? "\n\\* p < 0.05\n\n" : "(* p < 0.05)\n");
+    vb_buf_printf(b, md ? "\n\\* p < %.2f " : "(* p < %.2f ", VB_SUMMARY_ALPHA);
+    rep_pairs_phrase(b, s);
+    vb_buf_puts(b, md ? "\n\n" : ")\n");
 }
 
 /* A label set as names joined by ';'. */

@@ -67,6 +67,13 @@ for f in run1.db run1.split.txt; do [ -s $f ] && ok || bad "run: $f missing"; do
 grep -q 'hog-svm \[holdout\]  accuracy' out.txt && ok || { bad "run: no result line"; cat out.txt >&2; }
 grep -q '^1    ' out.txt && grep -q 'pairwise p-values: McNemar on the holdout predictions' out.txt && ok \
   || { bad "run: no leaderboard"; cat out.txt >&2; }
+grep -qx "(\* p < 0.05 after Holm's correction over 1 pair)" out.txt && ok || { bad "run: no Holm legend"; cat out.txt >&2; }
+# correction: read back from the stored spec text; the runs are kept
+cp run1.db runc.db && sed 's/^seed: 3$/seed: 3\ncorrection: bonferroni/' spec.yaml >spec-bonf.yaml
+expect_ok "run with correction: bonferroni" "$VB" run spec-bonf.yaml --store runc.db
+grep -q '2 runs finished earlier and kept' err.txt && grep -qx "(\* p < 0.05 after Bonferroni's correction over 1 pair)" out.txt \
+  && ok || { bad "run: correction: bonferroni"; cat out.txt >&2; }
+"$VB" results runc.db --format json | grep -q '"correction": "bonferroni", "pairwise": \[{"a": ' && ok || bad "results json correction"
 expect_ok "results --predictions" "$VB" results run1.db --predictions
 cp out.txt pred1.csv
 [ "$(grep -c '^hog-svm,holdout,' pred1.csv)" -eq 30 ] && ok || bad "run: expected 30 hog-svm predictions"

@@ -325,6 +325,7 @@ bad_spec "resize: 100000" 's/^split:/preprocess: [{resize: 100000}]\nsplit:/' "x
 bad_spec "train_limit: -5" 's/test_fraction: 0.25/test_fraction: 0.25, train_limit: -5/' "x.yaml:4:"
 bad_spec "unknown protocol" 's/protocol: holdout/protocol: holdup/' "'holdup'"
 bad_spec "unknown mode" 's/^seed: 1/seed: 1\nmode: classiffy/' "'classiffy'"
+bad_spec "unknown correction" 's/^seed: 1/seed: 1\ncorrection: hlm/' "x.yaml:3:13: correction must be none, holm (the default) or bonferroni, not 'hlm'; did you mean 'holm'?"
 bad_spec "no dataset" '/^dataset:/d' "x.yaml"
 bad_spec "missing dataset" 's#d/dataset.yaml#nowhere/dataset.yaml#' "nowhere/dataset.yaml"
 bad_spec "dataset is the spec" 's#d/dataset.yaml#x.yaml#' "x.yaml"
