@@ -75,7 +75,7 @@ SO_NOUNDEF = $(if $(filter 1,$(SANITIZE)),,-Wl,--no-undefined)
 # The headers a program that embeds visbench needs (make install puts only these).
 API_HEADERS = include/visbench/visbench.h include/visbench/core.h include/visbench/image.h
 
-.PHONY: all install readme test-readme test test-unit test-e2e test-stress test-browser test-faults demo deps bench-deps bench bench-features bench-classifiers bench-cnn bench-multilabel bench-scale clean fuzz fuzz-run
+.PHONY: all install readme test-readme test test-unit test-e2e test-stress test-browser test-faults demo deps bench-deps bench bench-features bench-classifiers bench-cnn bench-multilabel bench-scale multi-dataset clean fuzz fuzz-run
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -225,6 +225,12 @@ bench-multilabel: $(CLI)
 	@BUILD=$(BUILD) bash bench/multilabel.sh $(BENCH_ARGS)
 
 # one experiment over 1 and 2 MPI worker ranks and 1 rank x 2 threads (issue 16's targets)
+# pipelines/multi-dataset.yaml: four pipelines over Fashion-MNIST and three
+# generated synthetic sets, with the matrix, ranks and CD diagram (issue 17)
+multi-dataset: $(CLI)
+	@bash scripts/deps.sh
+	@VB=$(CLI) bash scripts/multi-dataset.sh
+
 bench-scale: $(CLI)
 	@BUILD=$(BUILD) bash bench/scale.sh $(BENCH_ARGS)
 

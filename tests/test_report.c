@@ -8,6 +8,7 @@
 
 #include "support/testutil.h"
 #include "visbench/chart.h"
+#include "visbench/across.h"
 #include "visbench/report.h"
 #include "visbench/spec.h"
 
@@ -1530,6 +1531,87 @@ static void test_report_scales(void **state)
     rendered_free(&r);
 }
 
+/* Across datasets: three experiments of one spec (three datasets), three
+ * pipelines with known test accuracies; ranks, Friedman and the section. */
+static void test_across(void **state)
+{
+    static const char *spec = "name: acr\nseed: 5\ndataset: mem\nsplit: {protocol: official-test}\n"
+                              "pipelines: [{name: a, classifier: svm}, {name: b, classifier: knn}, "
+                              "{name: c, classifier: logreg}]\n";
+    /* wrong predictions of 18: accuracies a 1, 17/18, 1; b 17/18, 1, 16/18; c 16/18, 16/18, 17/18 */
+    static const size_t wrong[3][3] = {{0, 1, 2}, {1, 0, 2}, {0, 2, 1}};
+    vb_error err = {0};
+    remove("acr.db");
+    vb_store *s = NULL;
+    assert_int_equal(vb_store_open("acr.db", 0, &s, &err), VB_OK);
+    for (size_t d = 0; d < 3; d++) {
+        store_ctx c;
+        memset(&c, 0, sizeof c);
+        c.ds = mem_dataset(3);
+        c.ds->block[0] = (uint8_t)(200 + d); /* another dataset: another split hash */
+        free(c.ds->name);
+        c.ds->name = vb_asprintf("set%zu", d + 1);
+        if (vb_spec_parse(spec, "acr.yaml", &c.spec, &err) != VB_OK ||
+            vb_split_make(&c.spec->split, c.ds, &c.split, &err) != VB_OK)
+            fail_msg("%s", err.msg);
+        c.s = s;
+        assert_int_equal(vb_store_experiment(s, c.spec, c.ds, c.split, &c.exp, &err), VB_OK);
+        for (size_t p = 0; p < 3; p++)
+            add_run(&c, (const char *[]){"a", "b", "c"}[p], p, "test", 0, wrong[d][p], 0, 0);
+        c.s = NULL;
+        ctx_close(&c);
+    }
+    vb_across *a = NULL;
+    assert_int_equal(vb_across_build(s, 0, &a, &err), VB_OK);
+    assert_int_equal(a->n_sets, 3);
+    assert_int_equal(a->k, 3);
+    assert_string_equal(a->datasets[2], "set3");
+    assert_string_equal(a->pipelines[0], "a");
+    assert_float_equal(a->score[1 * 3 + 1], 1.0, 1e-12);
+    assert_float_equal(a->score[0 * 3 + 2], 16.0 / 18, 1e-12);
+    /* ranks: a (1 + 2 + 1) / 3, b (2 + 1 + 3) / 3, c (3 + 3 + 2) / 3 */
+    assert_true(a->have_stats);
+    assert_float_equal(a->ranks[0], 4.0 / 3, 1e-12);
+    assert_float_equal(a->ranks[1], 2.0, 1e-12);
+    assert_float_equal(a->ranks[2], 8.0 / 3, 1e-12);
+    /* chi2 = 12N / (k(k+1)) (sum R^2 - k(k+1)^2 / 4) = 3 (16/9 + 4 + 64/9 - 12) = 8/3 */
+    assert_float_equal(a->friedman.chi2, 8.0 / 3, 1e-9);
+    /* CD = q(3, 0.05) sqrt(3 * 4 / 18), q = 2.343 (Demšar's Table 5a) */
+    assert_float_equal(a->cd05, 2.3437 * sqrt(12.0 / 18), 1e-3);
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_render_across(a, VB_FMT_TEXT, &b);
+    assert_non_null(strstr(b.data, "across 3 datasets"));
+    assert_non_null(strstr(b.data, "average rank                 1.3333       2.0000       2.6667"));
+    assert_non_null(strstr(b.data, "no two pipelines differ significantly"));
+    vb_buf_free(&b);
+    vb_buf_init(&b);
+    vb_render_across(a, VB_FMT_CSV, &b);
+    assert_non_null(strstr(b.data, "dataset,a,b,c\nset1,1,0.944444,0.888889\n"));
+    assert_non_null(strstr(b.data, "average rank,1.33333,2,2.66667\n"));
+    vb_buf_free(&b);
+    vb_buf_init(&b);
+    vb_render_across_html(a, &b);
+    assert_non_null(strstr(b.data, "<section id=\"datasets\">"));
+    assert_chart_drawn(b.data, "cd-diagram");
+    vb_buf_free(&b);
+    vb_across_free(a);
+    vb_store_close(s);
+    /* one dataset: no matrix */
+    store_ctx c;
+    ctx_open(&c, "one.db");
+    add_run(&c, "a", 0, "test", 3, 1, 0, 0);
+    assert_int_equal(vb_across_build(c.s, 0, &a, &err), VB_OK);
+    assert_int_equal(a->n_sets, 1);
+    vb_buf_init(&b);
+    vb_render_across(a, VB_FMT_TEXT, &b);
+    vb_render_across_html(a, &b);
+    assert_int_equal(b.len, 0);
+    vb_buf_free(&b);
+    vb_across_free(a);
+    ctx_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1546,6 +1628,7 @@ int main(void)
         cmocka_unit_test(test_zoom),            cmocka_unit_test(test_place_labels),
         cmocka_unit_test(test_report_scales),
         cmocka_unit_test(test_cluster_mode),
+        cmocka_unit_test(test_across),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,6 +51,12 @@ void vb_render_predictions_csv(const vb_store_exp *e, vb_buf *b);
  * out (b may then hold part of the report). Deterministic bytes: the same
  * store renders the same report. */
 vb_status vb_report_render(const vb_store_exp *e, vb_format fmt, const char *source, vb_buf *b, vb_error *err);
+/* The same with a section across datasets (a spec of several datasets:
+ * the matrix, ranks, tests and critical-difference diagram); across may be
+ * NULL or of one dataset (no section). */
+struct vb_across;
+vb_status vb_report_render_across(const vb_store_exp *e, vb_format fmt, const char *source,
+                                  const struct vb_across *across, vb_buf *b, vb_error *err);
 
 /* One tidy table of every number of the finished runs, one per line:
  *   experiment,pipeline,fold,metric,class,value

@@ -2,6 +2,7 @@
 #ifndef VB_CLI_H
 #define VB_CLI_H
 
+#include "visbench/across.h"
 #include "visbench/report.h"
 #include "visbench/model.h"
 #include "visbench/results.h"

@@ -86,8 +86,10 @@ int cmd_report(int argc, char **argv)
     vb_buf b;
     vb_buf_init(&b);
     int rc = VB_EXIT_OK;
+    vb_across *across = NULL;
     if (vb_store_open(store_path, 1, &store, &err) != VB_OK || vb_store_load(store, exp, 1, &e, &err) != VB_OK ||
-        vb_report_render(e, fmt, store_path, &b, &err) != VB_OK)
+        (fmt != VB_FMT_CSV && vb_across_build(store, e->id, &across, &err) != VB_OK) ||
+        vb_report_render_across(e, fmt, store_path, across, &b, &err) != VB_OK)
         rc = cli_error(&err);
     else if (to_stdout) {
         if (fwrite(b.data, 1, b.len, stdout) != b.len || fflush(stdout) != 0) {
@@ -98,6 +100,7 @@ int cmd_report(int argc, char **argv)
         rc = cli_error(&err);
     else
         printf("%s\n", path);
+    vb_across_free(across);
     vb_buf_free(&b);
     vb_store_exp_free(e);
     vb_store_close(store);

@@ -20,20 +20,26 @@ static int emit(vb_buf *b, vb_error *err)
 
 enum { SHOW_LEADERBOARD, SHOW_PREDICTIONS, SHOW_CLUSTERS };
 
-static int render(vb_store *store, int64_t exp, vb_format fmt, int show, vb_error *err)
+static int render(vb_store *store, int64_t exp, vb_format fmt, int show, int with_across, vb_error *err)
 {
     vb_store_exp *e = NULL;
     vb_summary *s = NULL;
     vb_buf b;
     vb_buf_init(&b);
     /* the cluster assignments are read by one query: no predictions, no summary */
+    vb_across *across = NULL;
     vb_status st = vb_store_load(store, exp, show != SHOW_CLUSTERS, &e, err);
     if (st == VB_OK && show == SHOW_LEADERBOARD)
         st = vb_summary_build(e, &s, err);
+    /* a spec over several datasets: the matrix across them */
+    if (st == VB_OK && show == SHOW_LEADERBOARD && with_across)
+        st = vb_across_build(store, e->id, &across, err);
     if (st == VB_OK && show == SHOW_CLUSTERS)
         st = vb_store_clusters_csv(store, e->id, &b, err);
     if (st != VB_OK) {
         vb_buf_free(&b);
+        vb_summary_free(s);
+        vb_across_free(across);
         vb_store_exp_free(e);
         return cli_error(err);
     }
@@ -46,6 +52,10 @@ static int render(vb_store *store, int64_t exp, vb_format fmt, int show, vb_erro
         vb_render_leaderboard(s, fmt, &b);
         vb_buf_printf(&b, ", \"correction\": \"%s\", \"pairwise\": ", vb_correction_name(s->correction));
         vb_render_pairwise(s, fmt, &b);
+        if (across && across->n_sets > 1) {
+            vb_buf_puts(&b, ", \"across\": ");
+            vb_render_across(across, fmt, &b);
+        }
         vb_buf_puts(&b, "}\n");
     } else if (show == SHOW_LEADERBOARD && fmt == VB_FMT_CSV) {
         vb_render_leaderboard(s, fmt, &b);
@@ -55,8 +65,11 @@ static int render(vb_store *store, int64_t exp, vb_format fmt, int show, vb_erro
         vb_render_task_metrics(s, fmt, &b);
         vb_buf_puts(&b, "\n");
         vb_render_pairwise(s, fmt, &b);
+        if (across)
+            vb_render_across(across, fmt, &b);
     }
     int rc = emit(&b, err);
+    vb_across_free(across);
     vb_summary_free(s);
     vb_store_exp_free(e);
     return rc;
@@ -64,7 +77,7 @@ static int render(vb_store *store, int64_t exp, vb_format fmt, int show, vb_erro
 
 int cli_print_leaderboard(vb_store *store, int64_t exp, vb_error *err)
 {
-    return render(store, exp, VB_FMT_TEXT, SHOW_LEADERBOARD, err);
+    return render(store, exp, VB_FMT_TEXT, SHOW_LEADERBOARD, 0, err); /* (run prints the matrix once, at the end) */
 }
 
 /* --experiments: the store's table of contents. */
@@ -124,7 +137,7 @@ int cmd_results(int argc, char **argv)
     vb_store *store = NULL;
     if (vb_store_open(argv[optind], 1, &store, &err) != VB_OK)
         return cli_error(&err);
-    int rc = list ? render_list(store, fmt, &err) : render(store, exp, fmt, show, &err);
+    int rc = list ? render_list(store, fmt, &err) : render(store, exp, fmt, show, 1, &err);
     vb_store_close(store);
     return rc;
 }

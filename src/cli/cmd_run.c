@@ -687,6 +687,20 @@ int cmd_run(int argc, char **argv)
         if (rc != VB_EXIT_OK && !failed)
             goto done;
     }
+    if (!json && n > 1) { /* every dataset ran: the matrix across them */
+        vb_across *across = NULL;
+        vb_buf ab;
+        vb_buf_init(&ab);
+        if (vb_across_build(store, 0, &across, &err) != VB_OK) {
+            rc = cli_error(&err);
+            goto done;
+        }
+        vb_render_across(across, VB_FMT_TEXT, &ab);
+        vb_across_free(across);
+        if (ab.data)
+            fputs(ab.data, stdout);
+        vb_buf_free(&ab);
+    }
     if (!json) {
         printf("results: %s (visbench results %s; visbench report %s)\n", db, db, db);
         if (sharded)

@@ -20,7 +20,8 @@ typedef struct cmd_help {
 } cmd_help;
 
 static const cmd_help commands[] = {
-    {"run", "run SPEC [--json] [--store DB] [--pipeline NAME] [--retry-failed] [--dry-run] [--shard I/N | --mpi]",
+    {"run", "run SPEC [--json] [--store DB] [--pipeline NAME] [--dataset N] [--retry-failed] [--dry-run] "
+            "[--shard I/N | --mpi]",
      "run every pipeline of a spec on the same split, into a results store",
      "Checks the whole spec against the dataset, writes the split beside the store, runs every\n"
      "pipeline on every fold and prints each result and the leaderboard. Runs finished earlier are\n"
@@ -30,6 +31,8 @@ static const cmd_help commands[] = {
      "compute, each with --threads). Both keep the runs that share a feature extraction together.",
      {{"--store DB", "the results store (default: results/<spec name>.db)"},
       {"--pipeline NAME", "run only this pipeline (default: all)"},
+      {"--dataset N", "a spec with datasets: [...]: run only dataset N (1-based) or the one at this path "
+                      "(default: every one, then the matrix across them)"},
       {"--json", "print one JSON object per (pipeline, fold) on stdout instead of tables"},
       {"--retry-failed", "run again the runs that failed earlier (default: keep them failed)"},
       {"--dry-run", "check the spec and print the plan (pool, folds, features) without running"},

@@ -1,5 +1,6 @@
 /* The HTML report: one self-contained page with inline CSS and SVG. */
 #include "internal.h"
+#include "visbench/across.h"
 #include "visbench/chart.h"
 
 #include <math.h>
@@ -1218,7 +1219,7 @@ out:
     free(labels);
 }
 
-void rep_html(const vb_summary *s, const rep_view *v, const char *source, vb_buf *b)
+void rep_html(const vb_summary *s, const rep_view *v, const char *source, const vb_across *across, vb_buf *b)
 {
     page p = {.b = b, .s = s, .v = v, .e = s->e, .k = (size_t)s->e->n_classes};
     vb_buf_init(&p.expected);
@@ -1241,6 +1242,8 @@ void rep_html(const vb_summary *s, const rep_view *v, const char *source, vb_buf
                   e->n_classes);
     text(&p, rep_first_start(e));
     vb_buf_puts(b, "</p><nav><a href=\"#summary\">Summary</a><a href=\"#leaderboard\">Leaderboard</a>");
+    if (across && across->n_sets > 1)
+        vb_buf_puts(b, "<a href=\"#datasets\">Datasets</a>");
     if (s->has_cluster)
         vb_buf_puts(b, "<a href=\"#clustering\">Clustering</a>");
     if (e->task && strcmp(e->task, "multilabel") == 0)
@@ -1256,6 +1259,11 @@ void rep_html(const vb_summary *s, const rep_view *v, const char *source, vb_buf
                    "\n<main>\n");
     summary(&p);
     leaderboard(&p);
+    if (across && across->n_sets > 1) {
+        vb_render_across_html(across, b);
+        if (across->have_stats)
+            expect(&p, "cd-diagram");
+    }
     clustering(&p);
     multilabel(&p);
     hierarchy(&p);

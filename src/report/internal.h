@@ -30,7 +30,8 @@ vb_status rep_views_build(const vb_summary *s, rep_view **out, vb_error *err);
 void rep_views_free(rep_view *v, size_t n);
 
 
-void rep_html(const vb_summary *s, const rep_view *v, const char *source, vb_buf *b);
+struct vb_across;
+void rep_html(const vb_summary *s, const rep_view *v, const char *source, const struct vb_across *across, vb_buf *b);
 
 /* How p-values were adjusted, for a legend: "after Holm's correction
  * over 15 pairs", "after Bonferroni's correction over 1 pair", "without

@@ -1,5 +1,6 @@
 /* The comparison report: per-pipeline views, Markdown, long CSV. */
 #include "internal.h"
+#include "visbench/across.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -557,6 +558,12 @@ void vb_report_metrics_csv(const vb_store_exp *e, vb_buf *b)
 
 vb_status vb_report_render(const vb_store_exp *e, vb_format fmt, const char *source, vb_buf *b, vb_error *err)
 {
+    return vb_report_render_across(e, fmt, source, NULL, b, err);
+}
+
+vb_status vb_report_render_across(const vb_store_exp *e, vb_format fmt, const char *source, const vb_across *across,
+                                  vb_buf *b, vb_error *err)
+{
     if (fmt == VB_FMT_CSV) {
         vb_report_metrics_csv(e, b);
         return b->failed ? vb_fail(err, VB_ERR_NOMEM, "out of memory") : VB_OK;
@@ -570,9 +577,12 @@ vb_status vb_report_render(const vb_store_exp *e, vb_format fmt, const char *sou
         st = rep_views_build(s, &v, err);
     if (st == VB_OK) {
         if (fmt == VB_FMT_HTML)
-            rep_html(s, v, source, b);
-        else
+            rep_html(s, v, source, across, b);
+        else {
             render_md(s, v, source, b);
+            if (across)
+                vb_render_across(across, VB_FMT_MD, b);
+        }
         if (b->failed)
             st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
     }

@@ -354,6 +354,14 @@ grep -q 'dataset 1 of 2: shapes/dataset.yaml' err.txt && grep -q 'dataset 2 of 2
 [ "$(sqlite3 multi.db "SELECT count(*) FROM experiments WHERE name = 'multi'")" = 2 ] && ok || bad "multi: not 2 experiments"
 [ "$(sqlite3 multi.db "SELECT count(*) FROM runs WHERE status = 'done'")" = 8 ] && ok || bad "multi: not 8 runs"
 [ -s multi.d1.split.txt ] && [ -s multi.d2.split.txt ] && ok || bad "multi: a split file per dataset"
+grep -q '^across 2 datasets' out.txt && grep -q '^average rank' out.txt && grep -q '^Friedman chi2 = ' out.txt && ok ||
+  { bad "multi: no matrix across the datasets"; cat out.txt >&2; }
+expect_ok "results across datasets" "$VB" results multi.db --format json
+/usr/bin/python3 -c "import json,sys; a=json.load(open('out.txt'))['across']; assert len(a['datasets']) == 2 and a['pipelines'] == ['hog-knn', 'raw-knn'] and sorted(a['average_ranks']) == [1, 2], a" && ok ||
+  bad "multi: results --format json has no matrix"
+expect_ok "report across datasets" "$VB" report multi.db -o multi.html
+grep -q '<section id="datasets"><h2>Across datasets</h2>' multi.html && grep -q '<svg[^>]*id="cd-diagram"' multi.html && ok ||
+  bad "multi: the report has no section across datasets with its CD diagram"
 expect_ok "run one dataset of two" "$VB" -q run multi.yaml --dataset hard/dataset.yaml --store multi2.db
 [ "$(sqlite3 multi2.db "SELECT group_concat(dataset) FROM experiments")" = "$(sqlite3 multi.db "SELECT dataset FROM experiments ORDER BY id DESC LIMIT 1")" ] && ok || bad "multi: --dataset ran another"
 expect_fail "--dataset out of range" "--dataset takes one of the spec's 2 datasets (1 = shapes/dataset.yaml, 2 = hard/dataset.yaml), not '3'" "$VB" run multi.yaml --dataset 3
