@@ -536,7 +536,10 @@ cmp -s runcnn.csv runcnn3.csv && ok || bad "cnn: predictions depend on the threa
 sed 's/layers: \[conv: {filters: 4, size: 3, pad: 1}, relu, maxpool: 2, fc: classes\]/layers: [maxpool: 8, maxpool: 4, fc: classes]/' cnn.yaml >cnnbad.yaml
 expect_fail "cnn shape" "cnnbad.yaml:9:37: cnn layer 2 (maxpool 4): needs an input of at least 4x4, but gets 3x3x1" "$VB" run cnnbad.yaml
 sed 's/epochs: 3/epochs: 3\n        optimizer: {sgd: {lr: 0}}/' cnn.yaml >cnnlr.yaml
-expect_fail "cnn lr" "cnnlr.yaml:11:31: cnn.optimizer sgd lr must be > 0, not 0" "$VB" run cnnlr.yaml
+expect_fail "cnn lr" "cnnlr.yaml:11:31: sgd.lr = 0 is out of range (0 < x <= 1e+300)" "$VB" run cnnlr.yaml
+sed 's/epochs: 3/epochs: 3\n        schedule: {step: {every: 2, gama: 0.5}}/' cnn.yaml >cnnsched.yaml
+expect_fail "cnn schedule key" "cnnsched.yaml:11:37: unknown key 'gama' in the parameters of 'step'; did you mean 'gamma'?" \
+  "$VB" run cnnsched.yaml
 sed 's/^    classifier:/    features: [{hog: {cell: 6}}]\n    classifier:/' cnn.yaml >cnnhog.yaml
 expect_fail "cnn on features" "cnn: needs raw image rows as input" "$VB" run cnnhog.yaml
 
