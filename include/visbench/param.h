@@ -44,6 +44,20 @@ typedef struct vb_param_def {
     const char *help;
 } vb_param_def;
 
+struct vb_plugin;
+
+/* A structured (VB_PT_NODE) parameter of a plug-in whose value is written
+ * with plug-ins of its own: one of several ("optimizer: {adam: {lr:
+ * 0.001}}", parsed by vb_params_parse_entry), a list of them (the cnn's
+ * layers), or one table ("augment: {flip: true}"). visbench list prints
+ * their tables after the plug-in's. */
+typedef struct vb_plugin_group {
+    const char *param; /* the parameter of the owning plug-in */
+    const char *usage; /* how it is written */
+    const struct vb_plugin *const *plugins;
+    size_t n;
+} vb_plugin_group;
+
 /* Common head of every plug-in vtable. */
 typedef struct vb_plugin {
     const char *name;
@@ -51,6 +65,8 @@ typedef struct vb_plugin {
     const char *doc;   /* what it does with colour, output size, references; may be NULL */
     const vb_param_def *params;
     size_t n_params;
+    const vb_plugin_group *groups; /* sub-tables of NODE parameters; may be NULL */
+    size_t n_groups;
 } vb_plugin;
 
 /* A plug-in's table in its initializer: {.name = "hog", VB_PARAMS(hog_params)}. */

@@ -15,7 +15,7 @@ static const vb_param_def cnn_params[] = {
      .def = "[conv: {filters: 32, size: 3, pad: 1}, relu, maxpool: 2, conv: {filters: 64, size: 3, pad: 1}, relu, "
             "maxpool: 2, fc: 128, relu, fc: classes]",
      .help = "the network, first layer first: conv, maxpool, avgpool, relu, fc, dropout, batchnorm, flatten, each "
-             "with its parameters, e.g. conv: {filters: 32, size: 5, pad: 2}, maxpool: 2, "
+             "with its parameters (cnn.layers below), e.g. conv: {filters: 32, size: 5, pad: 2}, maxpool: 2, "
              "dropout: 0.5, fc: classes (the class count); the last layer's outputs go to the loss (see output)"},
     {.name = "output", .type = VB_PT_ENUM, .def = "softmax", .choices = "softmax|sigmoid",
      .help = "softmax: one label per image, softmax cross-entropy; sigmoid: label sets (multilabel data), a "
@@ -25,17 +25,17 @@ static const vb_param_def cnn_params[] = {
     {.name = "batch", .type = VB_PT_INT, .def = "64", .min = 1, .max = 65536, .flags = VB_PF_GRID,
      .help = "images per mini-batch"},
     {.name = "optimizer", .type = VB_PT_NODE, .def = "{adam: {lr: 0.001}}",
-     .help = "adam or sgd with its parameters, e.g. {sgd: {lr: 0.01, momentum: 0.9}}"},
+     .help = "adam or sgd with its parameters (cnn.optimizer below), e.g. {sgd: {lr: 0.01, momentum: 0.9}}"},
     {.name = "weight_decay", .type = VB_PT_FLOAT, .def = "0", .min = 0, .max = 1, .flags = VB_PF_GRID,
      .help = "L2 penalty added to the gradient of conv and fc weights (not biases or batchnorm)"},
     {.name = "schedule", .type = VB_PT_NODE, .def = "none",
-     .help = "learning rate per epoch: none, step or cosine, e.g. {step: {every: 5, gamma: "
+     .help = "learning rate per epoch: none, step or cosine (cnn.schedule below), e.g. {step: {every: 5, gamma: "
              "0.1}}"},
     {.name = "init", .type = VB_PT_ENUM, .def = "he", .choices = "he|xavier|uniform",
      .help = "initial weights: he (normal, sd sqrt(2/fan_in), zero biases), xavier (sd sqrt(2/(fan_in+fan_out))), "
              "or uniform (weights and biases in +-1/sqrt(fan_in), PyTorch's default)"},
     {.name = "augment", .type = VB_PT_NODE, .def = "none",
-     .help = "training augmentation: none, or flip, shift, rotate and brightness, e.g. {flip: "
+     .help = "training augmentation: none, or flip, shift, rotate and brightness (cnn.augment below), e.g. {flip: "
              "true, shift: 2}"},
     {.name = "early_stopping", .type = VB_PT_INT, .def = "0", .min = 0, .max = 10000,
      .help = "stop after this many epochs without a better validation accuracy (needs split.validation); 0 = off"},
@@ -69,8 +69,8 @@ static void cnn_destroy(void *state)
 
 /* ---- parameters -------------------------------------------------------- */
 
-/* The optimizers, schedules and augmentation: tables of their own. Bounds
- * of 1e300 stand for none. */
+/* The optimizers, schedules and augmentation: tables of their own, which
+ * visbench list prints after the cnn's. Bounds of 1e300 stand for none. */
 
 static const vb_param_def adam_params[] = {
     {.name = "lr", .type = VB_PT_FLOAT, .def = "0.001", .min = 0, .max = 1e300, .flags = VB_PF_MIN_OPEN | VB_PF_PRIMARY,
@@ -132,6 +132,18 @@ static const vb_plugin augment = {.name = "augment",
                                   .help = "on-the-fly changes to each training image, drawn anew every epoch; "
                                           "uncovered pixels are 0",
                                   VB_PARAMS(augment_params)};
+static const vb_plugin *const augments[] = {&augment};
+
+#define GROUP(p, u, all) {.param = p, .usage = u, .plugins = all, .n = sizeof all / sizeof all[0]}
+
+static const vb_plugin_group cnn_groups[] = {
+    GROUP("layers", "layers: [NAME, NAME: value, NAME: {param: value}, ...], first layer first (NAME: value sets "
+                    "its first parameter; batchnorm takes a mapping)",
+          vb_cnn_layer_plugins),
+    GROUP("optimizer", "optimizer: NAME, {NAME: lr} or {NAME: {param: value}}", optimizers),
+    GROUP("schedule", "schedule: NAME, {step: every} or {NAME: {param: value}}", schedules),
+    GROUP("augment", "augment: none or {param: value, ...}", augments),
+};
 
 static vb_status optimizer_conf(const vb_node *node, vb_cnn_opt_conf *o, vb_error *err)
 {
@@ -478,7 +490,9 @@ const vb_classifier_vt vb_clf_cnn = {
                     "or give its last batch non-finite outputs, stops training with the weights of the last "
                     "epoch that ended finite and a warning (a failure when no epoch did).",
              .params = cnn_params,
-             .n_params = sizeof cnn_params / sizeof cnn_params[0]},
+             .n_params = sizeof cnn_params / sizeof cnn_params[0],
+             .groups = cnn_groups,
+             .n_groups = sizeof cnn_groups / sizeof cnn_groups[0]},
     .flags = VB_CLF_PROBA | VB_CLF_IMAGE | VB_CLF_MULTILABEL,
     .create = cnn_create,
     .train = cnn_train,

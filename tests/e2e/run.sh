@@ -28,6 +28,18 @@ grep -q '^| `cell` | int, grid | 8 | 1..256 |' out.txt && ok || { bad "markdown 
 expect_fail "list unknown kind" "unknown kind or plug-in 'feature'; did you mean 'features'?" "$VB" list feature
 expect_ok "list one plug-in" "$VB" list hog
 grep -q '^  hog$' out.txt && grep -q 'orientations' out.txt && ! grep -q '^  svm$' out.txt && ok || { bad "list hog"; cat out.txt >&2; }
+expect_ok "list cnn" "$VB" list cnn
+for table in layers optimizer schedule augment; do
+  grep -q "^    cnn\.$table — $table: " out.txt && ok || { bad "list cnn lacks cnn.$table"; cat out.txt >&2; }
+done
+for sub in conv maxpool avgpool relu fc dropout batchnorm flatten adam sgd none step cosine augment; do
+  grep -q "^      $sub\$" out.txt && ok || bad "list cnn lacks $sub"
+done
+grep -Eq '^          beta2 +float +default 0\.999 +0\.\.0\.99999999 ' out.txt && grep -Eq '^          every +int +default required +1\.\.100000 ' out.txt \
+  && grep -Eq '^          rate +float +default 0\.5 +0 <= x < 1 ' out.txt && ok || { bad "list cnn: sub-table rows"; cat out.txt >&2; }
+expect_ok "list cnn --markdown" "$VB" list cnn --markdown
+grep -q '^##### `cnn.optimizer`$' out.txt && grep -q '^\*\*`sgd`\*\*: ' out.txt \
+  && grep -q '^| `nesterov` | bool | false |  | ' out.txt && ok || { bad "list cnn --markdown"; cat out.txt >&2; }
 
 # ---- help -------------------------------------------------------------------
 for cmd in run results report train predict evaluate features list dataset; do
