@@ -1142,23 +1142,22 @@ static void test_shape_errors(void **state)
     assert_string_equal(err.msg, "net.yaml:2:3: cnn layer 2 (maxpool 3): needs an input of at least 3x3, but gets "
                                  "1x1x1 (w x h x channels); lower size, or remove a pooling layer before it");
     assert_int_equal(arch_error("- conv: {filters: 0, size: 3}\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
-    assert_string_equal(err.msg, "net.yaml:1:19: cnn layer 1 (conv): filters must be a positive integer, not 0");
+    assert_string_equal(err.msg, "net.yaml:1:19: conv.filters = 0 is out of range (1..1048576)");
     assert_int_equal(arch_error("- conv: {filters: 4, size: -3}\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
-    assert_string_equal(err.msg, "net.yaml:1:28: cnn layer 1 (conv): size must be a positive integer, not -3");
+    assert_string_equal(err.msg, "net.yaml:1:28: conv.size = -3 is out of range (1..4096)");
     assert_int_equal(arch_error("- conv: {filters: 4, size: 3, pad: 3}\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
-    assert_string_equal(err.msg, "net.yaml:1:36: cnn layer 1 (conv): pad 3 must be smaller than size 3 (pad "
-                                 "(size - 1) / 2 keeps the image size)");
+    assert_string_equal(err.msg, "net.yaml:1:36: conv.pad = 3 must be smaller than size = 3 (pad (size - 1) / 2 "
+                                 "keeps the image size)");
     assert_int_equal(arch_error("- convv: {filters: 4, size: 3}\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
-    assert_string_equal(err.msg, "net.yaml:1:3: cnn layer 1: unknown layer 'convv'; did you mean 'conv'? (layers: "
-                                 "conv, maxpool, avgpool, relu, fc, dropout, batchnorm, flatten)");
+    assert_string_equal(err.msg, "net.yaml:1:3: unknown cnn layer 'convv'; did you mean 'conv'? (see visbench list)");
     assert_int_equal(arch_error("- dropout: 1\n- fc: classes\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
-    assert_string_equal(err.msg, "net.yaml:1:12: cnn layer 1 (dropout): rate must be in [0, 1), not 1");
+    assert_string_equal(err.msg, "net.yaml:1:12: dropout.rate = 1 is out of range (0 <= x < 1)");
     assert_int_equal(arch_error("- maxpool: 0\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
-    assert_string_equal(err.msg, "net.yaml:1:12: cnn layer 1 (maxpool): size must be a positive integer, not 0");
+    assert_string_equal(err.msg, "net.yaml:1:12: maxpool.size = 0 is out of range (1..4096)");
     assert_int_equal(arch_error("- fc: 0\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
-    assert_string_equal(err.msg, "net.yaml:1:7: cnn layer 1 (fc): outputs must be a positive integer, not 0");
+    assert_string_equal(err.msg, "net.yaml:1:7: fc.units = 0 is out of range (1..1048576)");
     assert_int_equal(arch_error("- relu: 3\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
-    assert_string_equal(err.msg, "net.yaml:1:9: cnn layer 1 (relu) takes no parameters; write just 'relu'");
+    assert_string_equal(err.msg, "net.yaml:1:9: 'relu' takes no parameters; write just 'relu'");
     assert_int_equal(arch_error("- softmax\n", 8, 8, 1, 10, &err), VB_ERR_SPEC);
     assert_non_null(strstr(err.msg, "softmax is part of the loss"));
     assert_int_equal(arch_error("[]", 8, 8, 1, 10, &err), VB_ERR_SPEC);
@@ -1167,22 +1166,240 @@ static void test_shape_errors(void **state)
     assert_int_equal(arch_error("[conv: {filters: 2, size: 3, pad: 1}, fc: classes]", 8, 8, 1, 10, &err), VB_OK);
 }
 
+/* Each layer kind's table: unknown keys (with the nearest), values out of
+ * range, a missing required parameter, at the file, line and column. */
+static void test_layer_param_errors(void **state)
+{
+    static const struct {
+        const char *yaml, *msg;
+    } cases[] = {
+        {"- conv: {filters: 4, sise: 3}\n",
+         "net.yaml:1:22: unknown key 'sise' in the parameters of 'conv'; did you mean 'size'?"},
+        {"- conv: {filters: 4, size: 3, stride: 0}\n", "net.yaml:1:39: conv.stride = 0 is out of range (1..4096)"},
+        {"- conv: {filters: 4, size: 3, pad: 5000}\n", "net.yaml:1:36: conv.pad = 5000 is out of range (0..4096)"},
+        {"- conv: {filters: 2000000, size: 3}\n", "net.yaml:1:19: conv.filters = 2000000 is out of range (1..1048576)"},
+        {"- conv: 4\n", "net.yaml:1:9: 'conv' needs the parameter 'size' (side of the square kernel)"},
+        {"- conv\n", "net.yaml:1:3: 'conv' needs the parameter 'filters' (output channels, one filter over all input "
+                     "channels each)"},
+        {"- maxpool: {size: 2, strid: 1}\n",
+         "net.yaml:1:22: unknown key 'strid' in the parameters of 'maxpool'; did you mean 'stride'?"},
+        {"- maxpool: {stride: 0}\n", "net.yaml:1:21: maxpool.stride = 0 is out of range (1..4096)"},
+        {"- avgpool: {sise: 2}\n",
+         "net.yaml:1:13: unknown key 'sise' in the parameters of 'avgpool'; did you mean 'size'?"},
+        {"- avgpool: 5000\n", "net.yaml:1:12: avgpool.size = 5000 is out of range (1..4096)"},
+        {"- fc: {unit: 10}\n", "net.yaml:1:8: unknown key 'unit' in the parameters of 'fc'; did you mean 'units'?"},
+        {"- fc: 1048577\n", "net.yaml:1:7: fc.units = 1048577 is out of range (1..1048576)"},
+        {"- fc: clases\n", "net.yaml:1:7: fc.units: unknown value 'clases'; did you mean 'classes'? (choices: classes)"},
+        {"- fc\n", "net.yaml:1:3: 'fc' needs the parameter 'units' (outputs; classes = the dataset's class count)"},
+        {"- dropout: {rat: 0.1}\n",
+         "net.yaml:1:13: unknown key 'rat' in the parameters of 'dropout'; did you mean 'rate'?"},
+        {"- dropout: -0.1\n", "net.yaml:1:12: dropout.rate = -0.1 is out of range (0 <= x < 1)"},
+        {"- batchnorm: {momentun: 0.1}\n",
+         "net.yaml:1:15: unknown key 'momentun' in the parameters of 'batchnorm'; did you mean 'momentum'?"},
+        {"- batchnorm: {momentum: 0}\n", "net.yaml:1:25: batchnorm.momentum = 0 is out of range (0 < x <= 1)"},
+        {"- batchnorm: {eps: 2}\n", "net.yaml:1:20: batchnorm.eps = 2 is out of range (0 < x <= 1)"},
+        {"- batchnorm: 0.1\n",
+         "net.yaml:1:14: 'batchnorm' takes its parameters as a mapping, e.g. 'batchnorm: {momentum: ...}'"},
+        {"- flatten: {x: 1}\n", "net.yaml:1:13: unknown key 'x' in the parameters of 'flatten' (valid keys: none)"},
+        {"- [conv]\n", "net.yaml:1:3: each cnn layer must be a name, or a name with its parameters (e.g. 'hog: {cell: "
+                       "8}')"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vb_error err = {0};
+        vb_status st = arch_error(cases[i].yaml, 8, 8, 1, 10, &err);
+        if (st != VB_ERR_SPEC || strcmp(err.msg, cases[i].msg) != 0)
+            fail_msg("%s: got %d '%s', want '%s'", cases[i].yaml, st, err.msg, cases[i].msg);
+    }
+}
+
+/* Do two layers have the same parameters? */
+static void assert_same_layer(const vb_cnn_layer_conf *a, const vb_cnn_layer_conf *b)
+{
+    assert_int_equal(a->kind, b->kind);
+    assert_int_equal(a->units, b->units);
+    assert_int_equal(a->size, b->size);
+    assert_int_equal(a->stride, b->stride);
+    assert_int_equal(a->pad, b->pad);
+    assert_memory_equal(&a->rate, &b->rate, sizeof a->rate);
+    assert_memory_equal(&a->momentum, &b->momentum, sizeof a->momentum);
+    assert_memory_equal(&a->eps, &b->eps, sizeof a->eps);
+}
+
+/* A scalar after a layer's name is its primary parameter, and a name
+ * alone (or a null value) its defaults; the layers are the same as
+ * written in full, and have the documented values. */
+static void test_layer_shorthand(void **state)
+{
+    vb_cnn_arch s, l;
+    arch_from("[conv: {filters: 6, size: 3}, maxpool: 3, avgpool: {size: 2, stride: 1}, maxpool, dropout: 0.25, "
+              "dropout, fc: 7, fc: classes, batchnorm, relu, flatten, avgpool: ~]",
+              &s);
+    arch_from("[conv: {filters: 6, size: 3, stride: 1, pad: 0}, maxpool: {size: 3, stride: 3}, avgpool: {size: 2, "
+              "stride: 1}, maxpool: {size: 2}, dropout: {rate: 0.25}, dropout: {}, fc: {units: 7}, fc: {units: "
+              "classes}, batchnorm: {momentum: 0.1, eps: 1e-5}, relu: {}, flatten, avgpool: {stride: 2}]",
+              &l);
+    assert_int_equal(s.n, 12);
+    assert_int_equal(l.n, 12);
+    for (size_t i = 0; i < s.n; i++)
+        assert_same_layer(&s.layers[i], &l.layers[i]);
+    const vb_cnn_layer_conf *c = s.layers;
+    assert_int_equal(c[0].kind, VB_CNN_CONV);
+    assert_int_equal(c[0].units, 6);
+    assert_int_equal(c[0].size, 3);
+    assert_int_equal(c[0].stride, 1);
+    assert_int_equal(c[0].pad, 0);
+    assert_int_equal(c[1].kind, VB_CNN_MAXPOOL);
+    assert_int_equal(c[1].size, 3);
+    assert_int_equal(c[1].stride, 3); /* the stride follows the size */
+    assert_int_equal(c[2].stride, 1);
+    assert_int_equal(c[3].size, 2);
+    assert_int_equal(c[3].stride, 2);
+    assert_true(c[4].rate == 0.25f);
+    assert_true(c[5].rate == 0.5f);
+    assert_int_equal(c[6].units, 7);
+    assert_int_equal(c[7].units, VB_CNN_CLASSES);
+    assert_true(c[8].momentum == 0.1f);
+    assert_true(c[8].eps == 1e-5f);
+    assert_int_equal(c[11].kind, VB_CNN_AVGPOOL);
+    assert_int_equal(c[11].size, 2);
+    /* the entry's place, for shape messages */
+    assert_string_equal(c[1].file, "net.yaml");
+    assert_int_equal(c[1].line, 1);
+    vb_cnn_arch_free(&s);
+    vb_cnn_arch_free(&l);
+}
+
+/* A cnn classifier from text, trained on s; NULL (and the message in err)
+ * when its parameters are refused. */
+static vb_classifier *cnn_trained(const char *params, const shapes *s, vb_error *err)
+{
+    const vb_classifier_vt *vt = vb_classifier_find("cnn");
+    char text[512];
+    snprintf(text, sizeof text, "{layers: [conv: {filters: 4, size: 3}, relu, maxpool: 2, fc: 12, relu, fc: classes], "
+                                "epochs: 2, batch: 10, %s}", params);
+    vb_params p;
+    if (vb_params_parse_text(&p, &vt->info, text, err) != VB_OK)
+        return NULL;
+    vb_classifier *c = NULL;
+    vb_status st = vb_classifier_new(vt, &p, &c, err);
+    vb_params_free(&p);
+    if (st != VB_OK)
+        return NULL;
+    vb_traindata td = {.X = s->X, .n = s->n, .d = 144, .y = s->y, .n_classes = 3, .shape = {12, 12, 1}, .seed = 5,
+                       .Xval = s->Xv, .yval = s->yv, .n_val = s->nv};
+    if (vb_classifier_train(c, &td, err) != VB_OK)
+        fail_msg("%s: %s", text, err->msg);
+    return c;
+}
+
+/* The same training: predictions, scores and every epoch's numbers (the
+ * learning rate shows the schedule). */
+static void assert_same_training(const vb_classifier *a, const vb_classifier *b, const shapes *s)
+{
+    assert_same_predictions(a, b, s->Xv, s->nv, 144, 3);
+    const vb_epoch *ea, *eb;
+    size_t n = vb_classifier_curve(a, &ea);
+    assert_int_equal(vb_classifier_curve(b, &eb), n);
+    for (size_t e = 0; e < n; e++) {
+        assert_memory_equal(&ea[e].train_loss, &eb[e].train_loss, sizeof(double));
+        assert_memory_equal(&ea[e].val_acc, &eb[e].val_acc, sizeof(double));
+        assert_memory_equal(&ea[e].lr, &eb[e].lr, sizeof(double));
+    }
+}
+
+/* The optimizer's and the schedule's shorthands ({adam: 0.003}, sgd,
+ * {step: 1}, {cosine: ~}, augment: false) train the same network as
+ * written in full; the values reach training. */
+static void test_block_shorthand(void **state)
+{
+    shapes s;
+    make_shapes(&s, 3, 60, 30, 12, 4);
+    static const char *const same[][3] = {
+        {"optimizer: {adam: 0.003}", "optimizer: {adam: {lr: 0.003}}", "optimizer: {adam: {lr: 0.003, beta1: 0.9, "
+                                                                        "beta2: 0.999, eps: 1e-8}}"},
+        {"optimizer: sgd", "optimizer: {sgd: ~}", "optimizer: {sgd: {lr: 0.01, momentum: 0.9, nesterov: false}}"},
+        {"optimizer: {sgd: 0.05}, schedule: {step: 1}", "optimizer: {sgd: {lr: 0.05}}, schedule: {step: {every: 1}}",
+         "optimizer: {sgd: {lr: 0.05}}, schedule: {step: {every: 1, gamma: 0.1}}"},
+        {"schedule: cosine", "schedule: {cosine: }", "schedule: {cosine: {min_lr: 0}}"},
+        {"schedule: none", "schedule: {none: {}}", "optimizer: adam"},
+        {"augment: false", "augment: {}", "augment: {flip: false, shift: 0, rotate: 0, brightness: 0}"},
+    };
+    vb_error err = {0};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        vb_classifier *a = cnn_trained(same[i][0], &s, &err);
+        assert_non_null(a);
+        for (int j = 1; j < 3; j++) {
+            vb_classifier *b = cnn_trained(same[i][j], &s, &err);
+            assert_non_null(b);
+            assert_same_training(a, b, &s);
+            vb_classifier_free(b);
+        }
+        const vb_epoch *ep;
+        assert_int_equal(vb_classifier_curve(a, &ep), 2);
+        if (i == 0)
+            assert_float_equal(ep[1].lr, 0.003, 1e-15);
+        if (i == 2) {
+            assert_float_equal(ep[0].lr, 0.05, 1e-15);
+            assert_float_equal(ep[1].lr, 0.005, 1e-15);
+        }
+        vb_classifier_free(a);
+    }
+    /* a different learning rate trains a different network */
+    vb_classifier *a = cnn_trained("optimizer: {adam: 0.003}", &s, &err), *b = cnn_trained("optimizer: adam", &s, &err);
+    float sa[90], sb[90];
+    assert_int_equal(vb_classifier_predict(a, s.Xv, 30, 144, NULL, sa, &err), VB_OK);
+    assert_int_equal(vb_classifier_predict(b, s.Xv, 30, 144, NULL, sb, &err), VB_OK);
+    assert_true(memcmp(sa, sb, sizeof sa) != 0);
+    vb_classifier_free(a);
+    vb_classifier_free(b);
+    free_shapes(&s);
+}
+
 static void test_param_errors(void **state)
 {
     const vb_classifier_vt *vt = vb_classifier_find("cnn");
     struct {
         const char *text, *msg;
     } cases[] = {
-        {"{optimizer: {adam: {lr: 0}}}", "cnn:1:25: cnn.optimizer adam lr must be > 0, not 0"},
-        {"{optimizer: {sgd: {lr: -0.1}}}", "cnn:1:24: cnn.optimizer sgd lr must be > 0, not -0.1"},
-        {"{optimizer: {adma: {lr: 0.1}}}", "cnn:1:14: cnn.optimizer: unknown optimizer 'adma'; did you mean 'adam'?"},
-        {"{optimizer: {adam: {momentum: 0.9}}}", "unknown key 'momentum' in cnn.optimizer adam"},
-        {"{schedule: {step: {gamma: 0.5}}}", "cnn.schedule step needs 'every'"},
-        {"{schedule: {cosine: {min_lr: -1}}}", "cnn.schedule cosine min_lr must be >= 0, not -1"},
-        {"{schedule: linear}", "unknown schedule 'linear'"},
-        {"{augment: {shift: -1}}", "cnn.augment shift must be 0..1024 pixels, not -1"},
-        {"{augment: {rotate: 200}}", "cnn.augment rotate must be in [0, 180], not 200"},
-        {"{augment: {zoom: 2}}", "unknown key 'zoom' in cnn.augment"},
+        /* optimizer */
+        {"{optimizer: {adam: {lr: 0}}}", "cnn:1:25: adam.lr = 0 is out of range (0 < x <= 1e+300)"},
+        {"{optimizer: {sgd: {lr: -0.1}}}", "cnn:1:24: sgd.lr = -0.1 is out of range (0 < x <= 1e+300)"},
+        {"{optimizer: {adam: 0}}", "cnn:1:20: adam.lr = 0 is out of range (0 < x <= 1e+300)"},
+        {"{optimizer: {adam: {beta2: 1}}}", "cnn:1:28: adam.beta2 = 1 is out of range (0..0.99999999)"},
+        {"{optimizer: {adam: {eps: 0}}}", "cnn:1:26: adam.eps = 0 is out of range (0 < x <= 1)"},
+        {"{optimizer: {sgd: {momentum: 1}}}", "cnn:1:30: sgd.momentum = 1 is out of range (0..0.999999)"},
+        {"{optimizer: {adma: {lr: 0.1}}}",
+         "cnn:1:14: unknown optimizer 'adma'; did you mean 'adam'? (see visbench list)"},
+        {"{optimizer: {adam: {lrr: 0.1}}}", "cnn:1:21: unknown key 'lrr' in the parameters of 'adam'; did you mean 'lr'?"},
+        {"{optimizer: {sgd: {momentun: 0.5}}}",
+         "cnn:1:20: unknown key 'momentun' in the parameters of 'sgd'; did you mean 'momentum'?"},
+        {"{optimizer: {adam: {momentum: 0.9}}}",
+         "cnn:1:21: unknown key 'momentum' in the parameters of 'adam' (valid keys: lr, beta1, beta2, eps)"},
+        {"{optimizer: {sgd: {nesterov: true, momentum: 0}}}", "cnn:1:30: sgd.nesterov needs a momentum > 0"},
+        {"{optimizer: {sgd: {nesterov: maybe}}}", "cnn:1:30: sgd.nesterov must be true or false, not 'maybe'"},
+        /* schedule */
+        {"{schedule: {step: {gamma: 0.5}}}", "cnn:1:19: 'step' needs the parameter 'every' (epochs between decays)"},
+        {"{schedule: step}", "cnn:1:12: 'step' needs the parameter 'every' (epochs between decays)"},
+        {"{schedule: {step: 0}}", "cnn:1:19: step.every = 0 is out of range (1..100000)"},
+        {"{schedule: {step: {every: 5, gamma: 1.5}}}", "cnn:1:37: step.gamma = 1.5 is out of range (0 < x <= 1)"},
+        {"{schedule: {step: {every: 5, gama: 0.5}}}",
+         "cnn:1:30: unknown key 'gama' in the parameters of 'step'; did you mean 'gamma'?"},
+        {"{schedule: {cosine: {min_lr: -1}}}", "cnn:1:30: cosine.min_lr = -1 is out of range (0..1e+300)"},
+        {"{schedule: {cosine: {minlr: 0}}}",
+         "cnn:1:22: unknown key 'minlr' in the parameters of 'cosine'; did you mean 'min_lr'?"},
+        {"{schedule: {cosin: {}}}", "cnn:1:13: unknown schedule 'cosin'; did you mean 'cosine'? (see visbench list)"},
+        {"{schedule: linear}", "cnn:1:12: unknown schedule 'linear' (choices: none, step, cosine)"},
+        /* augment */
+        {"{augment: {shift: -1}}", "cnn:1:19: augment.shift = -1 is out of range (0..1024)"},
+        {"{augment: {rotate: 200}}", "cnn:1:20: augment.rotate = 200 is out of range (0..180)"},
+        {"{augment: {brightness: -1}}", "cnn:1:24: augment.brightness = -1 is out of range (0..1e+06)"},
+        {"{augment: {shfit: 2}}", "cnn:1:12: unknown key 'shfit' in the parameters of 'augment'; did you mean 'shift'?"},
+        {"{augment: {zoom: 2}}", "cnn:1:12: unknown key 'zoom' in the parameters of 'augment' (valid keys: flip, "
+                                 "shift, rotate, brightness)"},
+        {"{augment: true}", "cnn:1:11: 'augment' takes its parameters as a mapping, e.g. 'augment: {flip: ...}'"},
+        /* layers, through the classifier */
+        {"{layers: [conv: {filters: 4, sise: 3}, fc: classes]}",
+         "cnn:1:30: unknown key 'sise' in the parameters of 'conv'; did you mean 'size'?"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         vb_params p;
@@ -1190,8 +1407,8 @@ static void test_param_errors(void **state)
         assert_int_equal(vb_params_parse_text(&p, &vt->info, cases[i].text, &err), VB_OK);
         vb_classifier *c = NULL;
         vb_status st = vb_classifier_new(vt, &p, &c, &err);
-        if (st == VB_OK || !strstr(err.msg, cases[i].msg))
-            fail_msg("%s: got '%s', want '%s'", cases[i].text, err.msg, cases[i].msg);
+        if (st != VB_ERR_SPEC || strcmp(err.msg, cases[i].msg) != 0)
+            fail_msg("%s: got %d '%s', want '%s'", cases[i].text, st, err.msg, cases[i].msg);
         assert_null(c);
         vb_params_free(&p);
     }
@@ -1816,6 +2033,9 @@ int main(void)
         cmocka_unit_test(test_huge_lr_keeps_finite_weights),
         cmocka_unit_test(test_early_stopping),
         cmocka_unit_test(test_shape_errors),
+        cmocka_unit_test(test_layer_param_errors),
+        cmocka_unit_test(test_layer_shorthand),
+        cmocka_unit_test(test_block_shorthand),
         cmocka_unit_test(test_param_errors),
         cmocka_unit_test(test_runner),
         cmocka_unit_test(test_runner_check),

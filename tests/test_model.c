@@ -591,7 +591,7 @@ static void test_refused_parameters(void **state)
     assert_null(bad);
     assert_int_equal(err.status, VB_ERR_FORMAT);
     assert_memory_equal(err.msg, "f.vbm (CLSF): corrupt classifier: ", 34);
-    assert_non_null(strstr(err.msg, "unknown layer 'maxpoox'"));
+    assert_non_null(strstr(err.msg, "unknown cnn layer 'maxpoox'; did you mean 'maxpool'?"));
     free(d);
     vb_buf_free(&b);
 }

@@ -867,6 +867,20 @@ static void test_params_copy_independent(void **state)
     vb_params_free(&c);
 }
 
+/* d's type and range as visbench list prints them. */
+static void assert_texts(const vb_param_def *d, const char *type, const char *range)
+{
+    vb_buf t, r;
+    vb_buf_init(&t);
+    vb_buf_init(&r);
+    vb_param_type_text(d, &t);
+    vb_param_range_text(d, &r);
+    assert_string_equal(t.data, type);
+    assert_string_equal(r.data ? r.data : "", range);
+    vb_buf_free(&t);
+    vb_buf_free(&r);
+}
+
 static void test_type_and_range_text(void **state)
 {
     static const struct {
@@ -880,17 +894,96 @@ static void test_type_and_range_text(void **state)
         {8, "string list", ""},               {9, "structure", ""},
         {10, "float", "0..1"},                {12, "float", "0 < x <= 1"},
     };
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        vb_buf t, r;
-        vb_buf_init(&t);
-        vb_buf_init(&r);
-        vb_param_type_text(&demo_params[cases[k].i], &t);
-        vb_param_range_text(&demo_params[cases[k].i], &r);
-        assert_string_equal(t.data, cases[k].type);
-        assert_string_equal(r.data ? r.data : "", cases[k].range);
-        vb_buf_free(&t);
-        vb_buf_free(&r);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        assert_texts(&demo_params[cases[k].i], cases[k].type, cases[k].range);
+}
+
+/* Parses the entry "text" against {svm (demo), folder, knn, relu}. */
+static vb_status parse_entry_text(const char *text, vb_params *p, const void **vt, vb_error *err)
+{
+    static const void *const registry[] = {&demo, &loader, &noprim, &empty_plugin};
+    vb_doc *doc = load_ok(text);
+    vb_status st = vb_params_parse_entry(p, registry, 4, "plug-in", doc->root, 0, vt, err);
+    vb_doc_free(doc);
+    return st;
+}
+
+static void entry_fails(const char *text, const char *msg)
+{
+    vb_params p;
+    const void *vt;
+    vb_error err = {0};
+    assert_int_equal(parse_entry_text(text, &p, &vt, &err), VB_ERR_SPEC);
+    if (strcmp(err.msg, msg) != 0)
+        fail_msg("'%s': got \"%s\", expected \"%s\"", text, err.msg, msg);
+    assert_null(p.v);
+}
+
+/* A name alone, a null value, a primary value, a mapping; unknown names
+ * with the nearest, a missing required parameter at the name. */
+static void test_params_parse_entry(void **state)
+{
+    static const struct {
+        const char *text;
+        const vb_plugin *vt;
+        long cell; /* svm's cell, knn's k */
+    } ok[] = {
+        {"svm", &demo, 4},         {"{svm: }", &demo, 4},        {"{svm: ~}", &demo, 4},
+        {"{svm: null}", &demo, 4}, {"{svm: \"\"}", &demo, 4},    {"{svm: 9}", &demo, 9},
+        {"{svm: {cell: 7}}", &demo, 7}, {"knn", &noprim, 1},     {"{knn: {k: 3}}", &noprim, 3},
+        {"relu", &empty_plugin, 0}, {"{relu: {}}", &empty_plugin, 0},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        vb_params p;
+        const void *vt = NULL;
+        vb_error err = {0};
+        if (parse_entry_text(ok[i].text, &p, &vt, &err) != VB_OK)
+            fail_msg("'%s': %s", ok[i].text, err.msg);
+        assert_ptr_equal(vt, ok[i].vt);
+        assert_ptr_equal(p.plugin, ok[i].vt);
+        if (vt == &demo)
+            assert_int_equal(vb_param_int(&p, "cell"), ok[i].cell);
+        if (vt == &noprim)
+            assert_int_equal(vb_param_int(&p, "k"), ok[i].cell);
+        vb_params_free(&p);
     }
+    entry_fails("{svn: {cell: 3}}", "t.yaml:1:2: unknown plug-in 'svn'; did you mean 'svm'? (see visbench list)");
+    entry_fails("{zzzzzz: 1}", "t.yaml:1:2: unknown plug-in 'zzzzzz' (choices: svm, folder, knn, relu)");
+    entry_fails("{svm: {cel: 3}}", "t.yaml:1:8: unknown key 'cel' in the parameters of 'svm'; did you mean 'cell'?");
+    entry_fails("{svm: 0}", "t.yaml:1:7: svm.cell = 0 is out of range (1..128)");
+    entry_fails("folder", "t.yaml:1:1: 'folder' needs the parameter 'path' (folder of images)");
+    entry_fails("{folder: ~}", "t.yaml:1:2: 'folder' needs the parameter 'path' (folder of images)");
+    entry_fails("{relu: 3}", "t.yaml:1:8: 'relu' takes no parameters; write just 'relu'");
+    entry_fails("{knn: 3}", "t.yaml:1:7: 'knn' takes its parameters as a mapping, e.g. 'knn: {k: ...}'");
+    entry_fails("[svm]", "t.yaml:1:1: each plug-in must be a name, or a name with its parameters (e.g. 'hog: "
+                         "{cell: 8}')");
+    entry_fails("{svm: 1, knn: 2}", "t.yaml:1:1: each plug-in must be a name, or a name with its parameters (e.g. "
+                                    "'hog: {cell: 8}')");
+}
+
+/* An open upper bound, both ends open, and bounds %g would round. */
+static void test_open_bounds(void **state)
+{
+    static const vb_param_def defs[] = {
+        {.name = "rate", .type = VB_PT_FLOAT, .def = "0.5", .min = 0, .max = 1, .flags = VB_PF_MAX_OPEN},
+        {.name = "p", .type = VB_PT_FLOAT, .def = "0.5", .min = 0, .max = 1, .flags = VB_PF_MIN_OPEN | VB_PF_MAX_OPEN},
+        {.name = "beta", .type = VB_PT_FLOAT, .def = "0.9", .min = 0, .max = 0.99999999},
+    };
+    static const vb_plugin drop = {.name = "dropout", VB_PARAMS(defs)};
+    const char *range[] = {"0 <= x < 1", "0 < x < 1", "0..0.99999999"};
+    for (int i = 0; i < 3; i++)
+        assert_texts(&defs[i], "float", range[i]);
+    parse_fails(&drop, "{rate: 1}", 0, "t.yaml:1:8: dropout.rate = 1 is out of range (0 <= x < 1)");
+    parse_fails(&drop, "{p: 0}", 0, "t.yaml:1:5: dropout.p = 0 is out of range (0 < x < 1)");
+    parse_fails(&drop, "{p: 1}", 0, "t.yaml:1:5: dropout.p = 1 is out of range (0 < x < 1)");
+    parse_fails(&drop, "{beta: 0.999999999}", 0,
+                "t.yaml:1:8: dropout.beta = 0.999999999 is out of range (0..0.99999999)");
+    vb_params p;
+    parse_ok(&p, &drop, "{rate: 0, p: 0.999, beta: 0.99999999}", 0);
+    assert_true(vb_param_float(&p, "rate") == 0);
+    assert_true(vb_param_float(&p, "p") == 0.999);
+    assert_true(vb_param_float(&p, "beta") == 0.99999999);
+    vb_params_free(&p);
 }
 
 static void test_plugin_find(void **state)
@@ -1114,6 +1207,8 @@ int main(void)
         cmocka_unit_test(test_params_grid),
         cmocka_unit_test(test_params_copy_independent),
         cmocka_unit_test(test_type_and_range_text),
+        cmocka_unit_test(test_open_bounds),
+        cmocka_unit_test(test_params_parse_entry),
         cmocka_unit_test(test_plugin_find),
         cmocka_unit_test(test_params_draw),
     };

@@ -24,6 +24,7 @@
 #define VISBENCH_CNN_H
 
 #include "visbench/node.h"
+#include "visbench/param.h"
 #include "visbench/serial.h"
 #include "visbench/traindata.h"
 
@@ -43,6 +44,8 @@ typedef enum vb_cnn_kind {
 
 /* "conv", "maxpool", ... (the names the spec uses). */
 const char *vb_cnn_kind_name(vb_cnn_kind k);
+/* Each layer kind's parameter table, in vb_cnn_kind order. */
+extern const vb_plugin *const vb_cnn_layer_plugins[VB_CNN_N_KINDS];
 
 #define VB_CNN_CLASSES 0 /* fc units: the dataset's class count ("fc: classes") */
 
@@ -63,8 +66,9 @@ typedef struct vb_cnn_arch {
 } vb_cnn_arch;
 
 /* Parses a layers list (a sequence of "relu" / "maxpool: 2" / "conv: {...}"
- * entries) and checks each layer's own parameters. Errors name the file,
- * line and column of the entry. arch is owned by the caller
+ * entries), each layer's parameters against its kind's table
+ * (vb_cnn_layer_plugins; "maxpool: 2" sets its primary parameter). Errors
+ * name the file, line and column. arch is owned by the caller
  * (vb_cnn_arch_free). */
 vb_status vb_cnn_arch_parse(const vb_node *layers, vb_cnn_arch *arch, vb_error *err);
 void vb_cnn_arch_free(vb_cnn_arch *arch);

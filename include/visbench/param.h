@@ -31,6 +31,7 @@ typedef enum vb_ptype {
 #define VB_PF_PRIMARY 2u  /* "name: value" (not a mapping) sets this parameter */
 #define VB_PF_REQUIRED 4u /* must be given; def is NULL */
 #define VB_PF_MIN_OPEN 8u /* the value must be > min rather than >= min */
+#define VB_PF_MAX_OPEN 16u /* the value must be < max rather than <= max */
 
 typedef struct vb_param_def {
     const char *name;
@@ -43,6 +44,20 @@ typedef struct vb_param_def {
     const char *help;
 } vb_param_def;
 
+struct vb_plugin;
+
+/* A structured (VB_PT_NODE) parameter of a plug-in whose value is written
+ * with plug-ins of its own: one of several ("optimizer: {adam: {lr:
+ * 0.001}}", parsed by vb_params_parse_entry), a list of them (the cnn's
+ * layers), or one table ("augment: {flip: true}"). visbench list prints
+ * their tables after the plug-in's. */
+typedef struct vb_plugin_group {
+    const char *param; /* the parameter of the owning plug-in */
+    const char *usage; /* how it is written */
+    const struct vb_plugin *const *plugins;
+    size_t n;
+} vb_plugin_group;
+
 /* Common head of every plug-in vtable. */
 typedef struct vb_plugin {
     const char *name;
@@ -50,7 +65,12 @@ typedef struct vb_plugin {
     const char *doc;   /* what it does with colour, output size, references; may be NULL */
     const vb_param_def *params;
     size_t n_params;
+    const vb_plugin_group *groups; /* sub-tables of NODE parameters; may be NULL */
+    size_t n_groups;
 } vb_plugin;
+
+/* A plug-in's table in its initializer: {.name = "hog", VB_PARAMS(hog_params)}. */
+#define VB_PARAMS(t) .params = (t), .n_params = sizeof(t) / sizeof((t)[0])
 
 /* Looks a plug-in up by name in a registry: an array of n vtables that each
  * begin with a vb_plugin. NULL when there is none of that name. */
@@ -87,6 +107,14 @@ typedef struct vb_params {
  * VB_PF_GRID parameter becomes grid alternatives. */
 vb_status vb_params_parse(vb_params *params, const vb_plugin *plugin, const vb_node *node,
                           int allow_grid, vb_error *err);
+/* Parses one plug-in entry, a name alone or "name: value", against a
+ * registry (as vb_plugin_find's): *vt is the plug-in, params its
+ * parameters from value as vb_params_parse reads them; a null value
+ * ("name:", "name: ~", "name: \"\"") is none. An unknown name fails at its
+ * position with the nearest one ("unknown optimizer 'adma'; did you mean
+ * 'adam'?"); kind names the registry's plug-ins in messages. */
+vb_status vb_params_parse_entry(vb_params *params, const void *const *registry, size_t n, const char *kind,
+                                const vb_node *entry, int allow_grid, const void **vt, vb_error *err);
 /* Parses params from canonical text (vb_params_to_yaml output). */
 vb_status vb_params_parse_text(vb_params *params, const vb_plugin *plugin, const char *yaml,
                                vb_error *err);

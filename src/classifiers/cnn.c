@@ -14,9 +14,9 @@ static const vb_param_def cnn_params[] = {
     {.name = "layers", .type = VB_PT_NODE,
      .def = "[conv: {filters: 32, size: 3, pad: 1}, relu, maxpool: 2, conv: {filters: 64, size: 3, pad: 1}, relu, "
             "maxpool: 2, fc: 128, relu, fc: classes]",
-     .help = "the network, first layer first: conv: {filters, size, stride: 1, pad: 0}, maxpool: size (or {size, "
-             "stride}), avgpool: size, relu, batchnorm (or {momentum: 0.1, eps: 1e-5}), dropout: rate, flatten, "
-             "fc: units (fc: classes = the class count); the last layer's outputs go to the loss (see output)"},
+     .help = "the network, first layer first: conv, maxpool, avgpool, relu, fc, dropout, batchnorm, flatten, each "
+             "with its parameters (cnn.layers below), e.g. conv: {filters: 32, size: 5, pad: 2}, maxpool: 2, "
+             "dropout: 0.5, fc: classes (the class count); the last layer's outputs go to the loss (see output)"},
     {.name = "output", .type = VB_PT_ENUM, .def = "softmax", .choices = "softmax|sigmoid",
      .help = "softmax: one label per image, softmax cross-entropy; sigmoid: label sets (multilabel data), a "
              "sigmoid per label and binary cross-entropy summed over the labels, averaged over the images"},
@@ -25,18 +25,18 @@ static const vb_param_def cnn_params[] = {
     {.name = "batch", .type = VB_PT_INT, .def = "64", .min = 1, .max = 65536, .flags = VB_PF_GRID,
      .help = "images per mini-batch"},
     {.name = "optimizer", .type = VB_PT_NODE, .def = "{adam: {lr: 0.001}}",
-     .help = "{adam: {lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8}} or {sgd: {lr: 0.01, momentum: 0.9, "
-             "nesterov: false}}"},
+     .help = "adam or sgd with its parameters (cnn.optimizer below), e.g. {sgd: {lr: 0.01, momentum: 0.9}}"},
     {.name = "weight_decay", .type = VB_PT_FLOAT, .def = "0", .min = 0, .max = 1, .flags = VB_PF_GRID,
      .help = "L2 penalty added to the gradient of conv and fc weights (not biases or batchnorm)"},
     {.name = "schedule", .type = VB_PT_NODE, .def = "none",
-     .help = "learning rate per epoch: none, {step: {every: 5, gamma: 0.1}} or {cosine: {min_lr: 0}}"},
+     .help = "learning rate per epoch: none, step or cosine (cnn.schedule below), e.g. {step: {every: 5, gamma: "
+             "0.1}}"},
     {.name = "init", .type = VB_PT_ENUM, .def = "he", .choices = "he|xavier|uniform",
      .help = "initial weights: he (normal, sd sqrt(2/fan_in), zero biases), xavier (sd sqrt(2/(fan_in+fan_out))), "
              "or uniform (weights and biases in +-1/sqrt(fan_in), PyTorch's default)"},
     {.name = "augment", .type = VB_PT_NODE, .def = "none",
-     .help = "training augmentation: none or {flip: false, shift: 0, rotate: 0, brightness: 0} (pixels, "
-             "degrees, added intensity)"},
+     .help = "training augmentation: none, or flip, shift, rotate and brightness (cnn.augment below), e.g. {flip: "
+             "true, shift: 2}"},
     {.name = "early_stopping", .type = VB_PT_INT, .def = "0", .min = 0, .max = 10000,
      .help = "stop after this many epochs without a better validation accuracy (needs split.validation); 0 = off"},
     {.name = "keep_best", .type = VB_PT_BOOL, .def = "true",
@@ -69,159 +69,143 @@ static void cnn_destroy(void *state)
 
 /* ---- parameters -------------------------------------------------------- */
 
-static vb_status node_num(const vb_node *map, const char *key, const char *what, double lo, int lo_open, double hi,
-                          double *out, vb_error *err)
-{
-    const vb_node *n = vb_node_get(map, key);
-    if (!n)
-        return VB_OK;
-    char full[96];
-    snprintf(full, sizeof full, "%s %s", what, key);
-    vb_status st = vb_node_double(n, full, out, err);
-    if (st != VB_OK)
-        return st;
-    int ok = isfinite(*out) && (lo_open ? *out > lo : *out >= lo) && *out <= hi;
-    if (ok)
-        return VB_OK;
-    if (hi < 1e300)
-        return vb_node_fail(n, err, "%s must be in %s%g, %g], not %s", full, lo_open ? "(" : "[", lo, hi, n->text);
-    return vb_node_fail(n, err, "%s must be %s %g, not %s", full, lo_open ? ">" : ">=", lo, n->text);
-}
+/* The optimizers, schedules and augmentation: tables of their own, which
+ * visbench list prints after the cnn's. Bounds of 1e300 stand for none. */
 
-/* A plug-in style entry's value that may be absent ("cosine", "cosine:",
- * "{cosine: {}}"): NULL or a mapping. */
-static vb_status entry_params(const vb_node *name, const vb_node **val, const char *what, vb_error *err)
-{
-    const vb_node *v = *val;
-    if (!v || v->kind == VB_NODE_MAP)
-        return VB_OK;
-    if (v->kind == VB_NODE_SCALAR && (!v->text[0] || strcmp(v->text, "~") == 0 || strcmp(v->text, "null") == 0)) {
-        *val = NULL;
-        return VB_OK;
-    }
-    return vb_node_fail(v, err, "%s: the parameters of '%s' are a mapping, e.g. {%s: {...}}", what, name->text,
-                        name->text);
-}
+static const vb_param_def adam_params[] = {
+    {.name = "lr", .type = VB_PT_FLOAT, .def = "0.001", .min = 0, .max = 1e300, .flags = VB_PF_MIN_OPEN | VB_PF_PRIMARY,
+     .help = "learning rate (of the first epoch, with a schedule)"},
+    {.name = "beta1", .type = VB_PT_FLOAT, .def = "0.9", .min = 0, .max = 0.999999,
+     .help = "decay of the running mean of the gradient"},
+    {.name = "beta2", .type = VB_PT_FLOAT, .def = "0.999", .min = 0, .max = 0.99999999,
+     .help = "decay of the running mean of the squared gradient"},
+    {.name = "eps", .type = VB_PT_FLOAT, .def = "1e-8", .min = 0, .max = 1, .flags = VB_PF_MIN_OPEN,
+     .help = "added to the root of the squared-gradient mean"},
+};
 
-static vb_status parse_optimizer(const vb_node *node, vb_cnn_opt_conf *o, vb_error *err)
+static const vb_param_def sgd_params[] = {
+    {.name = "lr", .type = VB_PT_FLOAT, .def = "0.01", .min = 0, .max = 1e300, .flags = VB_PF_MIN_OPEN | VB_PF_PRIMARY,
+     .help = "learning rate (of the first epoch, with a schedule)"},
+    {.name = "momentum", .type = VB_PT_FLOAT, .def = "0.9", .min = 0, .max = 0.999999,
+     .help = "weight of the previous step: buffer b = momentum b + gradient"},
+    {.name = "nesterov", .type = VB_PT_BOOL, .def = "false", .help = "Nesterov momentum (needs momentum > 0)"},
+};
+
+static const vb_param_def step_params[] = {
+    {.name = "every", .type = VB_PT_INT, .min = 1, .max = 100000, .flags = VB_PF_REQUIRED | VB_PF_PRIMARY,
+     .help = "epochs between decays"},
+    {.name = "gamma", .type = VB_PT_FLOAT, .def = "0.1", .min = 0, .max = 1, .flags = VB_PF_MIN_OPEN,
+     .help = "factor of each decay"},
+};
+
+static const vb_param_def cosine_params[] = {
+    {.name = "min_lr", .type = VB_PT_FLOAT, .def = "0", .min = 0, .max = 1e300,
+     .help = "the floor the learning rate falls towards (reached after the last epoch)"},
+};
+
+static const vb_param_def augment_params[] = {
+    {.name = "flip", .type = VB_PT_BOOL, .def = "false", .help = "a horizontal flip with probability 1/2"},
+    {.name = "shift", .type = VB_PT_INT, .def = "0", .min = 0, .max = 1024,
+     .help = "a shift of up to this many pixels in x and in y"},
+    {.name = "rotate", .type = VB_PT_FLOAT, .def = "0", .min = 0, .max = 180,
+     .help = "a rotation of up to this many degrees about the centre (bilinear)"},
+    {.name = "brightness", .type = VB_PT_FLOAT, .def = "0", .min = 0, .max = 1e6,
+     .help = "an offset of up to this much added to every value (in input units, before standardisation)"},
+};
+
+static const vb_plugin adam = {.name = "adam", .help = "Adam with bias correction (torch's update rule)",
+                               VB_PARAMS(adam_params)};
+static const vb_plugin sgd = {.name = "sgd", .help = "stochastic gradient descent with momentum (torch's update rule)",
+                              VB_PARAMS(sgd_params)};
+static const vb_plugin *const optimizers[] = {&adam, &sgd};
+
+static const vb_plugin sched_none = {.name = "none", .help = "the same learning rate in every epoch"};
+static const vb_plugin sched_step = {.name = "step", .help = "lr gamma^floor(epoch / every), epochs counted from 0: "
+                                                             "a decay every few epochs",
+                                     VB_PARAMS(step_params)};
+static const vb_plugin sched_cosine = {.name = "cosine", .help = "min_lr + (lr - min_lr) (1 + cos(pi epoch / epochs)) "
+                                                                 "/ 2: from lr down to min_lr along a half cosine",
+                                       VB_PARAMS(cosine_params)};
+static const vb_plugin *const schedules[] = {&sched_none, &sched_step, &sched_cosine};
+
+static const vb_plugin augment = {.name = "augment",
+                                  .help = "on-the-fly changes to each training image, drawn anew every epoch; "
+                                          "uncovered pixels are 0",
+                                  VB_PARAMS(augment_params)};
+static const vb_plugin *const augments[] = {&augment};
+
+#define GROUP(p, u, all) {.param = p, .usage = u, .plugins = all, .n = sizeof all / sizeof all[0]}
+
+static const vb_plugin_group cnn_groups[] = {
+    GROUP("layers", "layers: [NAME, NAME: value, NAME: {param: value}, ...], first layer first (NAME: value sets "
+                    "its first parameter; batchnorm takes a mapping)",
+          vb_cnn_layer_plugins),
+    GROUP("optimizer", "optimizer: NAME, {NAME: lr} or {NAME: {param: value}}", optimizers),
+    GROUP("schedule", "schedule: NAME, {step: every} or {NAME: {param: value}}", schedules),
+    GROUP("augment", "augment: none or {param: value, ...}", augments),
+};
+
+static vb_status optimizer_conf(const vb_node *node, vb_cnn_opt_conf *o, vb_error *err)
 {
-    const vb_node *name, *val;
-    vb_status st = vb_node_entry(node, "cnn.optimizer", &name, &val, err);
+    vb_params p;
+    const void *vt;
+    vb_status st = vb_params_parse_entry(&p, (const void *const *)optimizers, 2, "optimizer", node, 0, &vt, err);
     if (st != VB_OK)
         return st;
     memset(o, 0, sizeof *o);
-    if (name->kind == VB_NODE_SCALAR && strcmp(name->text, "adam") == 0) {
-        static const char *const keys[] = {"lr", "beta1", "beta2", "eps"};
+    o->lr = vb_param_float(&p, "lr");
+    if (vt == &adam) {
         o->kind = VB_CNN_ADAM;
-        o->lr = 0.001;
-        o->beta1 = 0.9;
-        o->beta2 = 0.999;
-        o->eps = 1e-8;
-        if ((st = entry_params(name, &val, "cnn.optimizer", err)) != VB_OK)
-            return st;
-        if ((st = vb_node_check_keys(val, keys, 4, "cnn.optimizer adam", err)) != VB_OK ||
-            (st = node_num(val, "lr", "cnn.optimizer adam", 0, 1, 1e300, &o->lr, err)) != VB_OK ||
-            (st = node_num(val, "beta1", "cnn.optimizer adam", 0, 0, 0.999999, &o->beta1, err)) != VB_OK ||
-            (st = node_num(val, "beta2", "cnn.optimizer adam", 0, 0, 0.99999999, &o->beta2, err)) != VB_OK ||
-            (st = node_num(val, "eps", "cnn.optimizer adam", 0, 1, 1, &o->eps, err)) != VB_OK)
-            return st;
-        return VB_OK;
-    }
-    if (name->kind == VB_NODE_SCALAR && strcmp(name->text, "sgd") == 0) {
-        static const char *const keys[] = {"lr", "momentum", "nesterov"};
+        o->beta1 = vb_param_float(&p, "beta1");
+        o->beta2 = vb_param_float(&p, "beta2");
+        o->eps = vb_param_float(&p, "eps");
+    } else {
         o->kind = VB_CNN_SGD;
-        o->lr = 0.01;
-        o->momentum = 0.9;
-        if ((st = entry_params(name, &val, "cnn.optimizer", err)) != VB_OK)
-            return st;
-        if ((st = vb_node_check_keys(val, keys, 3, "cnn.optimizer sgd", err)) != VB_OK ||
-            (st = node_num(val, "lr", "cnn.optimizer sgd", 0, 1, 1e300, &o->lr, err)) != VB_OK ||
-            (st = node_num(val, "momentum", "cnn.optimizer sgd", 0, 0, 0.999999, &o->momentum, err)) != VB_OK)
-            return st;
-        const vb_node *n = vb_node_get(val, "nesterov");
-        if (n && (st = vb_node_bool(n, "cnn.optimizer sgd nesterov", &o->nesterov, err)) != VB_OK)
-            return st;
+        o->momentum = vb_param_float(&p, "momentum");
+        o->nesterov = vb_param_bool(&p, "nesterov");
+        const vb_pvalue *at = vb_param(&p, "nesterov"); /* given: the default is false */
         if (o->nesterov && o->momentum == 0)
-            return vb_node_fail(n, err, "cnn.optimizer sgd: nesterov needs a momentum > 0");
-        return VB_OK;
+            st = vb_fail(err, VB_ERR_SPEC, "%s:%d:%d: sgd.nesterov needs a momentum > 0", at->file, at->line,
+                         at->col);
     }
-    static const char *const names[] = {"adam", "sgd"};
-    const char *near = name->kind == VB_NODE_SCALAR ? vb_nearest_name(name->text, names, 2) : NULL;
-    return vb_node_fail(name, err, "cnn.optimizer: unknown optimizer '%s'%s%s%s (adam or sgd, e.g. {adam: {lr: "
-                                   "0.001}})",
-                        name->text ? name->text : "", near ? "; did you mean '" : "", near ? near : "",
-                        near ? "'?" : "");
+    vb_params_free(&p);
+    return st;
 }
 
-static vb_status parse_schedule(const vb_node *node, vb_cnn_sched *s, vb_error *err)
+static vb_status schedule_conf(const vb_node *node, vb_cnn_sched *s, vb_error *err)
 {
-    memset(s, 0, sizeof *s);
-    if (node->kind == VB_NODE_SCALAR && strcmp(node->text, "none") == 0)
-        return VB_OK;
-    const vb_node *name, *val;
-    vb_status st = vb_node_entry(node, "cnn.schedule", &name, &val, err);
+    vb_params p;
+    const void *vt;
+    vb_status st = vb_params_parse_entry(&p, (const void *const *)schedules, 3, "schedule", node, 0, &vt, err);
     if (st != VB_OK)
         return st;
-    if (name->kind != VB_NODE_SCALAR)
-        return vb_node_fail(name, err, "cnn.schedule: expected none, step or cosine");
-    if ((st = entry_params(name, &val, "cnn.schedule", err)) != VB_OK)
-        return st;
-    if (strcmp(name->text, "step") == 0) {
-        static const char *const keys[] = {"every", "gamma"};
+    memset(s, 0, sizeof *s);
+    if (vt == &sched_step) {
         s->kind = VB_CNN_SCHED_STEP;
-        s->gamma = 0.1;
-        if ((st = vb_node_check_keys(val, keys, 2, "cnn.schedule step", err)) != VB_OK)
-            return st;
-        const vb_node *ev = vb_node_get(val, "every");
-        if (!ev)
-            return vb_node_fail(val ? val : name, err, "cnn.schedule step needs 'every' (epochs between decays), "
-                                                       "e.g. {step: {every: 5, gamma: 0.1}}");
-        long e;
-        if ((st = vb_node_long(ev, "cnn.schedule step every", &e, err)) != VB_OK)
-            return st;
-        if (e < 1 || e > 100000)
-            return vb_node_fail(ev, err, "cnn.schedule step every must be a positive number of epochs, not %ld", e);
-        s->every = (int)e;
-        return node_num(val, "gamma", "cnn.schedule step", 0, 1, 1, &s->gamma, err);
-    }
-    if (strcmp(name->text, "cosine") == 0) {
-        static const char *const keys[] = {"min_lr"};
+        s->every = (int)vb_param_int(&p, "every");
+        s->gamma = vb_param_float(&p, "gamma");
+    } else if (vt == &sched_cosine) {
         s->kind = VB_CNN_SCHED_COSINE;
-        if ((st = vb_node_check_keys(val, keys, 1, "cnn.schedule cosine", err)) != VB_OK)
-            return st;
-        return node_num(val, "min_lr", "cnn.schedule cosine", 0, 0, 1e300, &s->min_lr, err);
+        s->min_lr = vb_param_float(&p, "min_lr");
     }
-    static const char *const names[] = {"none", "step", "cosine"};
-    const char *near = vb_nearest_name(name->text, names, 3);
-    return vb_node_fail(name, err, "cnn.schedule: unknown schedule '%s'%s%s%s (none, step or cosine)", name->text,
-                        near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    vb_params_free(&p);
+    return VB_OK;
 }
 
-static vb_status parse_augment(const vb_node *node, vb_cnn_augment *a, vb_error *err)
+static vb_status augment_conf(const vb_node *node, vb_cnn_augment *a, vb_error *err)
 {
     memset(a, 0, sizeof *a);
     if (node->kind == VB_NODE_SCALAR && (strcmp(node->text, "none") == 0 || strcmp(node->text, "false") == 0))
         return VB_OK;
-    vb_status st = vb_node_expect(node, VB_NODE_MAP, "cnn.augment", err);
-    static const char *const keys[] = {"flip", "shift", "rotate", "brightness"};
-    if (st == VB_OK)
-        st = vb_node_check_keys(node, keys, 4, "cnn.augment", err);
+    vb_params p;
+    vb_status st = vb_params_parse(&p, &augment, node, 0, err);
     if (st != VB_OK)
         return st;
-    const vb_node *n;
-    if ((n = vb_node_get(node, "flip")) && (st = vb_node_bool(n, "cnn.augment flip", &a->flip, err)) != VB_OK)
-        return st;
-    if ((n = vb_node_get(node, "shift"))) {
-        long v;
-        if ((st = vb_node_long(n, "cnn.augment shift", &v, err)) != VB_OK)
-            return st;
-        if (v < 0 || v > 1024)
-            return vb_node_fail(n, err, "cnn.augment shift must be 0..1024 pixels, not %ld", v);
-        a->shift = (int)v;
-    }
-    if ((st = node_num(node, "rotate", "cnn.augment", 0, 0, 180, &a->rotate, err)) != VB_OK ||
-        (st = node_num(node, "brightness", "cnn.augment", 0, 0, 1e6, &a->brightness, err)) != VB_OK)
-        return st;
+    a->flip = vb_param_bool(&p, "flip");
+    a->shift = (int)vb_param_int(&p, "shift");
+    a->rotate = vb_param_float(&p, "rotate");
+    a->brightness = vb_param_float(&p, "brightness");
+    vb_params_free(&p);
     return VB_OK;
 }
 
@@ -233,11 +217,11 @@ static vb_status cnn_create(const vb_params *p, void **state, vb_error *err)
     vb_cnn_train_conf *c = &s->conf;
     vb_status st = vb_cnn_arch_parse(vb_param_node(p, "layers"), &s->arch, err);
     if (st == VB_OK)
-        st = parse_optimizer(vb_param_node(p, "optimizer"), &c->opt, err);
+        st = optimizer_conf(vb_param_node(p, "optimizer"), &c->opt, err);
     if (st == VB_OK)
-        st = parse_schedule(vb_param_node(p, "schedule"), &c->sched, err);
+        st = schedule_conf(vb_param_node(p, "schedule"), &c->sched, err);
     if (st == VB_OK)
-        st = parse_augment(vb_param_node(p, "augment"), &c->aug, err);
+        st = augment_conf(vb_param_node(p, "augment"), &c->aug, err);
     if (st != VB_OK) {
         cnn_destroy(s);
         return st;
@@ -506,7 +490,9 @@ const vb_classifier_vt vb_clf_cnn = {
                     "or give its last batch non-finite outputs, stops training with the weights of the last "
                     "epoch that ended finite and a warning (a failure when no epoch did).",
              .params = cnn_params,
-             .n_params = sizeof cnn_params / sizeof cnn_params[0]},
+             .n_params = sizeof cnn_params / sizeof cnn_params[0],
+             .groups = cnn_groups,
+             .n_groups = sizeof cnn_groups / sizeof cnn_groups[0]},
     .flags = VB_CLF_PROBA | VB_CLF_IMAGE | VB_CLF_MULTILABEL,
     .create = cnn_create,
     .train = cnn_train,

@@ -32,25 +32,11 @@ static void md_cell(const char *s, int code)
     fputs(code && *s == 0 ? "` " : " ", stdout);
 }
 
-static void print_plugin(const vb_plugin *p, int md)
+/* The rows of a plug-in's table. Columns as wide as its longest entry, so
+ * that they stay aligned. */
+static void print_rows(const vb_plugin *p, int md, const char *in)
 {
     vb_buf t;
-    if (md) {
-        printf("#### `%s`\n\n%s.", p->name, p->help);
-        if (p->doc)
-            printf(" %s", p->doc);
-        printf("\n\n");
-        if (!p->n_params) {
-            printf("No parameters.\n\n");
-            return;
-        }
-        printf("| parameter | type | default | range | meaning |\n| --- | --- | --- | --- | --- |\n");
-    } else {
-        printf("  %s\n      %s\n", p->name, p->help);
-        if (p->doc)
-            printf("      %s\n", p->doc);
-    }
-    /* Columns as wide as this plug-in's longest entry, so they stay aligned. */
     int w[4] = {4, 4, 7, 5};
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < p->n_params; i++) {
@@ -73,12 +59,46 @@ static void print_plugin(const vb_plugin *p, int md)
                 md_cell(d->help ? d->help : "", 0);
                 printf("|\n");
             } else
-                printf("      %-*s  %-*s  default %-*s  %-*s  %s\n", w[0], cell[0], w[1], cell[1], w[2], cell[2], w[3],
-                       cell[3], d->help ? d->help : "");
+                printf("%s      %-*s  %-*s  default %-*s  %-*s  %s\n", in, w[0], cell[0], w[1], cell[1], w[2],
+                       cell[2], w[3], cell[3], d->help ? d->help : "");
             vb_buf_free(&t);
             vb_buf_free(&r);
         }
-    printf("\n");
+}
+
+/* A plug-in, its table and the tables of its structured parameters (the
+ * cnn's layers, optimizers, ...), whose plug-ins are one level down (sub):
+ * a bold name instead of a heading, or indented. */
+static void print_plugin(const vb_plugin *p, int md, int sub)
+{
+    const char *in = sub ? "    " : "";
+    if (md) {
+        printf(sub ? "**`%s`**: %s." : "#### `%s`\n\n%s.", p->name, p->help);
+        if (p->doc)
+            printf(" %s", p->doc);
+        printf("\n\n");
+    } else {
+        printf("%s  %s\n%s      %s\n", in, p->name, in, p->help);
+        if (p->doc)
+            printf("%s      %s\n", in, p->doc);
+    }
+    if (md && !p->n_params)
+        printf("No parameters.\n\n");
+    else {
+        if (md)
+            printf("| parameter | type | default | range | meaning |\n| --- | --- | --- | --- | --- |\n");
+        print_rows(p, md, in);
+        printf("\n");
+    }
+    for (size_t g = 0; g < p->n_groups; g++) {
+        const vb_plugin_group *G = &p->groups[g];
+        if (md)
+            printf("##### `%s.%s`\n\n`%s`\n\n", p->name, G->param, G->usage);
+        else
+            printf("    %s.%s — %s\n\n", p->name, G->param, G->usage);
+        for (size_t i = 0; i < G->n; i++)
+            print_plugin(G->plugins[i], md, 1);
+    }
 }
 
 int cmd_list(int argc, char **argv)
@@ -123,7 +143,7 @@ int cmd_list(int argc, char **argv)
         else
             printf("%s — %s\n\n", kinds[k].title, kinds[k].usage);
         for (size_t i = 0; i < kinds[k].n; i++)
-            print_plugin(kinds[k].p[i], md);
+            print_plugin(kinds[k].p[i], md, 0);
     }
     /* A plug-in's name: that plug-in alone. */
     for (int k = 0; !shown && only && k < 7; k++)
@@ -131,7 +151,7 @@ int cmd_list(int argc, char **argv)
             if (strcmp(kinds[k].p[i]->name, only) == 0 && kinds[k].n > 1) {
                 if (!shown++)
                     printf(md ? "### %s\n\n`%s`\n\n" : "%s — %s\n\n", kinds[k].title, kinds[k].usage);
-                print_plugin(kinds[k].p[i], md);
+                print_plugin(kinds[k].p[i], md, 0);
             }
     if (!shown) {
         const char *keys[7];

@@ -1,5 +1,6 @@
-/* Network architecture: the spec's layers list, each layer's parameters,
- * and shape inference with messages that point at the spec. */
+/* Network architecture: the layer kinds and their parameter tables, the
+ * spec's layers list, and shape inference with messages that point at the
+ * spec. */
 #include "visbench/cnn.h"
 #include "internal.h"
 
@@ -9,13 +10,71 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_names[VB_CNN_N_KINDS] = {
-    [VB_CNN_CONV] = "conv",       [VB_CNN_MAXPOOL] = "maxpool", [VB_CNN_AVGPOOL] = "avgpool",
-    [VB_CNN_RELU] = "relu",       [VB_CNN_FC] = "fc",           [VB_CNN_DROPOUT] = "dropout",
-    [VB_CNN_BATCHNORM] = "batchnorm", [VB_CNN_FLATTEN] = "flatten",
+/* ---- the layer kinds and their parameters ------------------------------ */
+
+static const vb_param_def conv_params[] = {
+    {.name = "filters", .type = VB_PT_INT, .min = 1, .max = VB_CNN_MAX_UNITS,
+     .flags = VB_PF_REQUIRED | VB_PF_PRIMARY, .help = "output channels, one filter over all input channels each"},
+    {.name = "size", .type = VB_PT_INT, .min = 1, .max = VB_CNN_MAX_SIDE, .flags = VB_PF_REQUIRED,
+     .help = "side of the square kernel"},
+    {.name = "stride", .type = VB_PT_INT, .def = "1", .min = 1, .max = VB_CNN_MAX_SIDE,
+     .help = "step between kernel positions"},
+    {.name = "pad", .type = VB_PT_INT, .def = "0", .min = 0, .max = VB_CNN_MAX_SIDE,
+     .help = "zeros around the image, on each side; less than size ((size - 1) / 2 keeps the image size)"},
 };
 
-const char *vb_cnn_kind_name(vb_cnn_kind k) { return k < VB_CNN_N_KINDS ? kind_names[k] : "?"; }
+static const vb_param_def pool_params[] = {
+    {.name = "size", .type = VB_PT_INT, .def = "2", .min = 1, .max = VB_CNN_MAX_SIDE, .flags = VB_PF_PRIMARY,
+     .help = "side of the square window"},
+    {.name = "stride", .type = VB_PT_INT, .min = 1, .max = VB_CNN_MAX_SIDE,
+     .help = "step between windows (default: size, windows side by side)"},
+};
+
+static const vb_param_def fc_params[] = {
+    {.name = "units", .type = VB_PT_INT, .min = 1, .max = VB_CNN_MAX_UNITS, .choices = "classes",
+     .flags = VB_PF_REQUIRED | VB_PF_PRIMARY, .help = "outputs; classes = the dataset's class count"},
+};
+
+static const vb_param_def dropout_params[] = {
+    {.name = "rate", .type = VB_PT_FLOAT, .def = "0.5", .min = 0, .max = 1, .flags = VB_PF_PRIMARY | VB_PF_MAX_OPEN,
+     .help = "probability of dropping a value (the others are scaled by 1 / (1 - rate))"},
+};
+
+static const vb_param_def batchnorm_params[] = {
+    {.name = "momentum", .type = VB_PT_FLOAT, .def = "0.1", .min = 0, .max = 1, .flags = VB_PF_MIN_OPEN,
+     .help = "weight of a new batch in the running mean and variance"},
+    {.name = "eps", .type = VB_PT_FLOAT, .def = "1e-5", .min = 0, .max = 1, .flags = VB_PF_MIN_OPEN,
+     .help = "added to the variance"},
+};
+
+/* In vb_cnn_kind order: a layer's kind is its index. */
+static const vb_plugin layer_plugins[VB_CNN_N_KINDS] = {
+    [VB_CNN_CONV] = {.name = "conv", .help = "2-d convolution over all input channels, a bias per filter",
+                     VB_PARAMS(conv_params)},
+    [VB_CNN_MAXPOOL] = {.name = "maxpool", .help = "max pooling: the largest value of each window, per channel",
+                        VB_PARAMS(pool_params)},
+    [VB_CNN_AVGPOOL] = {.name = "avgpool", .help = "average pooling: the mean of each window, per channel",
+                        VB_PARAMS(pool_params)},
+    [VB_CNN_RELU] = {.name = "relu", .help = "rectified linear unit, max(x, 0)"},
+    [VB_CNN_FC] = {.name = "fc", .help = "fully connected layer; its outputs are a vector (an image is flattened "
+                                         "first)", VB_PARAMS(fc_params)},
+    [VB_CNN_DROPOUT] = {.name = "dropout", .help = "dropout: in training, each value is dropped (set to 0) with "
+                                                   "probability rate; nothing when predicting",
+                        VB_PARAMS(dropout_params)},
+    [VB_CNN_BATCHNORM] = {.name = "batchnorm", .help = "batch normalisation per channel (per value after fc or "
+                                                       "flatten) with a learnt scale and shift: batch statistics "
+                                                       "in training, running ones when predicting",
+                          VB_PARAMS(batchnorm_params)},
+    [VB_CNN_FLATTEN] = {.name = "flatten", .help = "the image as one vector of values"},
+};
+
+const vb_plugin *const vb_cnn_layer_plugins[VB_CNN_N_KINDS] = {
+    &layer_plugins[VB_CNN_CONV],      &layer_plugins[VB_CNN_MAXPOOL], &layer_plugins[VB_CNN_AVGPOOL],
+    &layer_plugins[VB_CNN_RELU],      &layer_plugins[VB_CNN_FC],      &layer_plugins[VB_CNN_DROPOUT],
+    &layer_plugins[VB_CNN_BATCHNORM], &layer_plugins[VB_CNN_FLATTEN],
+};
+
+const char *vb_cnn_kind_name(vb_cnn_kind k) { return k < VB_CNN_N_KINDS ? layer_plugins[k].name : "?"; }
 
 void vb_cnn_conf_defaults(vb_cnn_layer_conf *c, vb_cnn_kind kind)
 {
@@ -31,183 +90,68 @@ void vb_cnn_conf_defaults(vb_cnn_layer_conf *c, vb_cnn_kind kind)
 
 /* ---- parsing ----------------------------------------------------------- */
 
-static vb_status get_int(const vb_node *n, size_t idx, const char *kind, const char *key, long lo, long hi,
-                         int *out, vb_error *err)
+/* The layer's parameters into c (the other fields keep their defaults). */
+static vb_status layer_conf(const vb_params *p, vb_cnn_layer_conf *c, vb_error *err)
 {
-    char what[96];
-    snprintf(what, sizeof what, "cnn layer %zu (%s): %s", idx, kind, key);
-    long v;
-    vb_status st = vb_node_long(n, what, &v, err);
-    if (st != VB_OK)
-        return st;
-    if (v < lo || v > hi) {
-        if (lo == 1 && v < 1)
-            return vb_node_fail(n, err, "%s must be a positive integer, not %ld", what, v);
-        return vb_node_fail(n, err, "%s must be in %ld..%ld, not %ld", what, lo, hi, v);
+    switch (c->kind) {
+    case VB_CNN_CONV:
+        c->units = (int)vb_param_int(p, "filters");
+        c->size = (int)vb_param_int(p, "size");
+        c->stride = (int)vb_param_int(p, "stride");
+        c->pad = (int)vb_param_int(p, "pad");
+        if (c->pad >= c->size) {
+            const vb_pvalue *at = vb_param(p, "pad"); /* given: the default 0 is smaller */
+            return vb_fail(err, VB_ERR_SPEC,
+                           "%s:%d:%d: conv.pad = %d must be smaller than size = %d (pad (size - 1) / 2 keeps the "
+                           "image size)",
+                           at->file, at->line, at->col, c->pad, c->size);
+        }
+        break;
+    case VB_CNN_MAXPOOL:
+    case VB_CNN_AVGPOOL:
+        c->size = (int)vb_param_int(p, "size");
+        c->stride = vb_param(p, "stride")->given ? (int)vb_param_int(p, "stride") : c->size;
+        break;
+    case VB_CNN_FC:
+        c->units = vb_param_str(p, "units") ? VB_CNN_CLASSES : (int)vb_param_int(p, "units");
+        break;
+    case VB_CNN_DROPOUT:
+        c->rate = (float)vb_param_float(p, "rate");
+        break;
+    case VB_CNN_BATCHNORM:
+        c->momentum = (float)vb_param_float(p, "momentum");
+        c->eps = (float)vb_param_float(p, "eps");
+        break;
+    default:
+        break;
     }
-    *out = (int)v;
     return VB_OK;
 }
-
-static vb_status get_float(const vb_node *n, size_t idx, const char *kind, const char *key, double lo, double hi,
-                           int lo_open, int hi_open, float *out, vb_error *err)
-{
-    char what[96];
-    snprintf(what, sizeof what, "cnn layer %zu (%s): %s", idx, kind, key);
-    double v;
-    vb_status st = vb_node_double(n, what, &v, err);
-    if (st != VB_OK)
-        return st;
-    if (!(lo_open ? v > lo : v >= lo) || !(hi_open ? v < hi : v <= hi))
-        return vb_node_fail(n, err, "%s must be in %s%g, %g%s, not %g", what, lo_open ? "(" : "[", lo, hi,
-                            hi_open ? ")" : "]", v);
-    *out = (float)v;
-    return VB_OK;
-}
-
-static vb_status need_map(const vb_node *entry, const vb_node *value, size_t idx, const char *kind,
-                          const char *const *keys, size_t n_keys, const char *example, vb_error *err)
-{
-    if (!value || value->kind != VB_NODE_MAP)
-        return vb_node_fail(value ? value : entry, err, "cnn layer %zu (%s) takes a mapping, e.g. '%s'", idx, kind,
-                            example);
-    char where[64];
-    snprintf(where, sizeof where, "cnn layer %zu (%s)", idx, kind);
-    return vb_node_check_keys(value, keys, n_keys, where, err);
-}
-
-static vb_status parse_conv(const vb_node *entry, const vb_node *v, size_t idx, vb_cnn_layer_conf *c, vb_error *err)
-{
-    static const char *const keys[] = {"filters", "size", "stride", "pad"};
-    vb_status st = need_map(entry, v, idx, "conv", keys, 4, "conv: {filters: 32, size: 5, pad: 2}", err);
-    if (st != VB_OK)
-        return st;
-    const vb_node *f = vb_node_get(v, "filters"), *s = vb_node_get(v, "size");
-    if (!f || !s)
-        return vb_node_fail(v, err, "cnn layer %zu (conv) needs '%s' (e.g. conv: {filters: 32, size: 5})", idx,
-                            f ? "size" : "filters");
-    if ((st = get_int(f, idx, "conv", "filters", 1, VB_CNN_MAX_UNITS, &c->units, err)) != VB_OK ||
-        (st = get_int(s, idx, "conv", "size", 1, VB_CNN_MAX_SIDE, &c->size, err)) != VB_OK)
-        return st;
-    const vb_node *n;
-    if ((n = vb_node_get(v, "stride")) && (st = get_int(n, idx, "conv", "stride", 1, VB_CNN_MAX_SIDE, &c->stride, err)))
-        return st;
-    if ((n = vb_node_get(v, "pad")) && (st = get_int(n, idx, "conv", "pad", 0, VB_CNN_MAX_SIDE, &c->pad, err)))
-        return st;
-    if (c->pad >= c->size)
-        return vb_node_fail(vb_node_get(v, "pad"), err,
-                            "cnn layer %zu (conv): pad %d must be smaller than size %d (pad (size - 1) / 2 keeps "
-                            "the image size)",
-                            idx, c->pad, c->size);
-    return VB_OK;
-}
-
-static vb_status parse_pool(const vb_node *entry, const vb_node *v, size_t idx, vb_cnn_layer_conf *c, vb_error *err)
-{
-    const char *kind = kind_names[c->kind];
-    vb_status st;
-    if (!v)
-        return VB_OK; /* 2x2, stride 2 */
-    if (v->kind == VB_NODE_SCALAR) {
-        if ((st = get_int(v, idx, kind, "size", 1, VB_CNN_MAX_SIDE, &c->size, err)) != VB_OK)
-            return st;
-        c->stride = c->size;
-        return VB_OK;
-    }
-    static const char *const keys[] = {"size", "stride"};
-    if ((st = need_map(entry, v, idx, kind, keys, 2, "maxpool: 2 or maxpool: {size: 3, stride: 2}", err)) != VB_OK)
-        return st;
-    const vb_node *n;
-    if ((n = vb_node_get(v, "size")) && (st = get_int(n, idx, kind, "size", 1, VB_CNN_MAX_SIDE, &c->size, err)))
-        return st;
-    c->stride = c->size;
-    if ((n = vb_node_get(v, "stride")) && (st = get_int(n, idx, kind, "stride", 1, VB_CNN_MAX_SIDE, &c->stride, err)))
-        return st;
-    return VB_OK;
-}
-
-static vb_status parse_fc(const vb_node *entry, const vb_node *v, size_t idx, vb_cnn_layer_conf *c, vb_error *err)
-{
-    if (!v || v->kind != VB_NODE_SCALAR)
-        return vb_node_fail(v ? v : entry, err,
-                            "cnn layer %zu (fc) takes its number of outputs, e.g. 'fc: 128' or 'fc: classes'", idx);
-    if (strcmp(v->text, "classes") == 0) {
-        c->units = VB_CNN_CLASSES;
-        return VB_OK;
-    }
-    return get_int(v, idx, "fc", "outputs", 1, VB_CNN_MAX_UNITS, &c->units, err);
-}
-
-static vb_status parse_dropout(const vb_node *entry, const vb_node *v, size_t idx, vb_cnn_layer_conf *c,
-                               vb_error *err)
-{
-    if (!v)
-        return VB_OK; /* 0.5 */
-    if (v->kind != VB_NODE_SCALAR)
-        return vb_node_fail(v, err, "cnn layer %zu (dropout) takes the probability of dropping a value, e.g. "
-                                    "'dropout: 0.5'", idx);
-    return get_float(v, idx, "dropout", "rate", 0, 1, 0, 1, &c->rate, err);
-}
-
-static vb_status parse_batchnorm(const vb_node *entry, const vb_node *v, size_t idx, vb_cnn_layer_conf *c,
-                                 vb_error *err)
-{
-    if (!v)
-        return VB_OK;
-    static const char *const keys[] = {"momentum", "eps"};
-    vb_status st = need_map(entry, v, idx, "batchnorm", keys, 2, "batchnorm: {momentum: 0.1, eps: 1e-5}", err);
-    const vb_node *n;
-    if (st == VB_OK && (n = vb_node_get(v, "momentum")))
-        st = get_float(n, idx, "batchnorm", "momentum", 0, 1, 1, 0, &c->momentum, err);
-    if (st == VB_OK && (n = vb_node_get(v, "eps")))
-        st = get_float(n, idx, "batchnorm", "eps", 0, 1, 1, 0, &c->eps, err);
-    return st;
-}
-
-static vb_status parse_bare(const vb_node *entry, const vb_node *v, size_t idx, vb_cnn_layer_conf *c, vb_error *err)
-{
-    if (v)
-        return vb_node_fail(v, err, "cnn layer %zu (%s) takes no parameters; write just '%s'", idx,
-                            kind_names[c->kind], kind_names[c->kind]);
-    return VB_OK;
-}
-
-typedef vb_status (*parse_fn)(const vb_node *, const vb_node *, size_t, vb_cnn_layer_conf *, vb_error *);
-static const parse_fn parsers[VB_CNN_N_KINDS] = {
-    [VB_CNN_CONV] = parse_conv,       [VB_CNN_MAXPOOL] = parse_pool, [VB_CNN_AVGPOOL] = parse_pool,
-    [VB_CNN_RELU] = parse_bare,       [VB_CNN_FC] = parse_fc,        [VB_CNN_DROPOUT] = parse_dropout,
-    [VB_CNN_BATCHNORM] = parse_batchnorm, [VB_CNN_FLATTEN] = parse_bare,
-};
 
 static vb_status parse_layer(const vb_node *item, size_t idx, vb_cnn_layer_conf *c, vb_error *err)
 {
     const vb_node *name, *value;
-    vb_status st = vb_node_entry(item, "cnn layer", &name, &value, err);
-    if (st != VB_OK)
-        return st;
-    if (name->kind != VB_NODE_SCALAR)
-        return vb_node_fail(name, err, "cnn layer %zu: expected a layer name", idx);
-    int k;
-    for (k = 0; k < VB_CNN_N_KINDS; k++)
-        if (strcmp(name->text, kind_names[k]) == 0)
-            break;
-    if (k == VB_CNN_N_KINDS) {
+    if (vb_node_entry(item, "cnn layer", &name, &value, NULL) == VB_OK && name->kind == VB_NODE_SCALAR) {
         if (strcmp(name->text, "softmax") == 0)
             return vb_node_fail(name, err, "cnn layer %zu: softmax is part of the loss (softmax cross-entropy on "
                                            "the last layer's outputs); remove it", idx);
         if (strcmp(name->text, "sigmoid") == 0)
             return vb_node_fail(name, err, "cnn layer %zu: sigmoid is part of the loss (give the cnn output: "
                                            "sigmoid for a sigmoid per label); remove it", idx);
-        const char *near = vb_nearest_name(name->text, kind_names, VB_CNN_N_KINDS);
-        return vb_node_fail(name, err, "cnn layer %zu: unknown layer '%s'%s%s%s (layers: conv, maxpool, avgpool, "
-                                       "relu, fc, dropout, batchnorm, flatten)",
-                            idx, name->text, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
     }
-    vb_cnn_conf_defaults(c, (vb_cnn_kind)k);
+    vb_params p;
+    const void *vt;
+    vb_status st = vb_params_parse_entry(&p, (const void *const *)vb_cnn_layer_plugins, VB_CNN_N_KINDS, "cnn layer",
+                                         item, 0, &vt, err);
+    if (st != VB_OK)
+        return st;
+    vb_cnn_conf_defaults(c, (vb_cnn_kind)((const vb_plugin *)vt - layer_plugins));
     c->file = item->file;
     c->line = item->line;
     c->col = item->col;
-    return parsers[k](item, value, idx, c, err);
+    st = layer_conf(&p, c, err);
+    vb_params_free(&p);
+    return st;
 }
 
 vb_status vb_cnn_arch_parse(const vb_node *layers, vb_cnn_arch *arch, vb_error *err)
@@ -248,7 +192,7 @@ void vb_cnn_arch_free(vb_cnn_arch *arch)
 
 static void describe_layer(const vb_cnn_layer_conf *c, int n_classes, vb_buf *b)
 {
-    const char *k = kind_names[c->kind];
+    const char *k = layer_plugins[c->kind].name;
     switch (c->kind) {
     case VB_CNN_CONV:
         vb_buf_printf(b, "conv %d of %dx%d", c->units, c->size, c->size);

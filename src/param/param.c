@@ -126,7 +126,8 @@ static vb_status check_range(const vb_param_def *d, const vb_node *node, const c
     if (!has_range(d))
         return VB_OK;
     int low = (d->flags & VB_PF_MIN_OPEN) ? v <= d->min : v < d->min;
-    if (low || v > d->max) {
+    int high = (d->flags & VB_PF_MAX_OPEN) ? v >= d->max : v > d->max;
+    if (low || high) {
         vb_buf r;
         vb_buf_init(&r);
         vb_param_range_text(d, &r);
@@ -362,8 +363,10 @@ void vb_params_free(vb_params *params)
     params->plugin = NULL;
 }
 
-vb_status vb_params_parse(vb_params *params, const vb_plugin *plugin, const vb_node *node, int allow_grid,
-                          vb_error *err)
+/* vb_params_parse; at (when node is NULL: the entry's name) is where a
+ * missing required parameter is reported. */
+static vb_status params_parse(vb_params *params, const vb_plugin *plugin, const vb_node *node, const vb_node *at,
+                              int allow_grid, vb_error *err)
 {
     memset(params, 0, sizeof *params);
     params->plugin = plugin;
@@ -399,8 +402,8 @@ vb_status vb_params_parse(vb_params *params, const vb_plugin *plugin, const vb_n
         if (vn)
             st = parse_value(d, vn, plugin->name, allow_grid, &params->v[i], err);
         else if (d->flags & VB_PF_REQUIRED) {
-            if (node)
-                st = vb_node_fail(node, err, "'%s' needs the parameter '%s' (%s)", plugin->name, d->name,
+            if (at)
+                st = vb_node_fail(at, err, "'%s' needs the parameter '%s' (%s)", plugin->name, d->name,
                                   d->help ? d->help : "required");
             else
                 st = vb_fail(err, VB_ERR_SPEC, "'%s' needs the parameter '%s' (%s)", plugin->name, d->name,
@@ -415,14 +418,62 @@ vb_status vb_params_parse(vb_params *params, const vb_plugin *plugin, const vb_n
         for (i = 0; i < np; i++)
             if (defs[i].flags & VB_PF_PRIMARY)
                 break;
-        if (i == np)
+        if (i == np && !np)
+            st = vb_node_fail(node, err, "'%s' takes no parameters; write just '%s'", plugin->name, plugin->name);
+        else if (i == np)
             st = vb_node_fail(node, err, "'%s' takes its parameters as a mapping, e.g. '%s: {%s: ...}'",
-                              plugin->name, plugin->name, np ? defs[0].name : "");
+                              plugin->name, plugin->name, defs[0].name);
     }
 out:
     if (st != VB_OK)
         vb_params_free(params);
     return st;
+}
+
+vb_status vb_params_parse(vb_params *params, const vb_plugin *plugin, const vb_node *node, int allow_grid,
+                          vb_error *err)
+{
+    return params_parse(params, plugin, node, node, allow_grid, err);
+}
+
+/* A plug-in name that is not in a registry: the nearest, else the choices. */
+static vb_status unknown_plugin(const vb_node *name, const char *kind, const void *const *registry, size_t n,
+                                vb_error *err)
+{
+    const char *names[64];
+    size_t m = n < 64 ? n : 64;
+    vb_buf list;
+    vb_buf_init(&list);
+    for (size_t i = 0; i < m; i++) {
+        names[i] = ((const vb_plugin *)registry[i])->name;
+        vb_buf_printf(&list, "%s%s", i ? ", " : "", names[i]);
+    }
+    const char *near = vb_nearest_name(name->text, names, m);
+    vb_status st;
+    if (near)
+        st = vb_node_fail(name, err, "unknown %s '%s'; did you mean '%s'? (see visbench list)", kind, name->text, near);
+    else
+        st = vb_node_fail(name, err, "unknown %s '%s' (choices: %s)", kind, name->text, list.data ? list.data : "");
+    vb_buf_free(&list);
+    return st;
+}
+
+vb_status vb_params_parse_entry(vb_params *params, const void *const *registry, size_t n, const char *kind,
+                                const vb_node *entry, int allow_grid, const void **vt, vb_error *err)
+{
+    memset(params, 0, sizeof *params);
+    const vb_node *name, *value;
+    vb_status st = vb_node_entry(entry, kind, &name, &value, err);
+    if (st != VB_OK)
+        return st;
+    *vt = name->kind == VB_NODE_SCALAR ? vb_plugin_find(registry, n, name->text) : NULL;
+    if (!*vt)
+        return name->kind == VB_NODE_SCALAR ? unknown_plugin(name, kind, registry, n, err)
+                                            : vb_node_fail(name, err, "expected the name of a %s", kind);
+    if (value && value->kind == VB_NODE_SCALAR &&
+        (!value->text[0] || strcmp(value->text, "~") == 0 || strcmp(value->text, "null") == 0))
+        value = NULL;
+    return params_parse(params, (const vb_plugin *)*vt, value, value ? value : name, allow_grid, err);
 }
 
 vb_status vb_params_parse_text(vb_params *params, const vb_plugin *plugin, const char *yaml, vb_error *err)
@@ -771,12 +822,21 @@ void vb_param_type_text(const vb_param_def *d, vb_buf *b)
         vb_buf_puts(b, ", grid");
 }
 
+/* %g, or as many digits as it takes to read back as v (0.99999999, not 1). */
 static void num_text(vb_buf *b, double v)
 {
-    if (isinf(v))
+    if (isinf(v)) {
         vb_buf_puts(b, v > 0 ? "inf" : "-inf");
-    else
-        vb_buf_printf(b, "%g", v);
+        return;
+    }
+    char s[40];
+    for (int digits = 6; digits <= 17; digits++) {
+        snprintf(s, sizeof s, "%.*g", digits, v);
+        double back;
+        if (vb_parse_double(s, &back) && back == v)
+            break;
+    }
+    vb_buf_puts(b, s);
 }
 
 void vb_param_range_text(const vb_param_def *d, vb_buf *b)
@@ -789,6 +849,10 @@ void vb_param_range_text(const vb_param_def *d, vb_buf *b)
         return;
     }
     num_text(b, d->min);
-    vb_buf_puts(b, (d->flags & VB_PF_MIN_OPEN) ? " < x <= " : "..");
+    if (d->flags & (VB_PF_MIN_OPEN | VB_PF_MAX_OPEN)) {
+        vb_buf_puts(b, (d->flags & VB_PF_MIN_OPEN) ? " < x" : " <= x");
+        vb_buf_puts(b, (d->flags & VB_PF_MAX_OPEN) ? " < " : " <= ");
+    } else
+        vb_buf_puts(b, "..");
     num_text(b, d->max);
 }

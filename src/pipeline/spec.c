@@ -104,28 +104,6 @@ void vb_spec_free(vb_spec *spec)
     free(spec);
 }
 
-/* A plug-in name that is not in a registry: suggest the nearest. */
-static vb_status unknown_plugin(const vb_node *name, const char *kind, const vb_plugin *const *all, size_t n,
-                                vb_error *err)
-{
-    const char *names[64];
-    size_t m = n < 64 ? n : 64;
-    vb_buf list;
-    vb_buf_init(&list);
-    for (size_t i = 0; i < m; i++) {
-        names[i] = all[i]->name;
-        vb_buf_printf(&list, "%s%s", i ? ", " : "", names[i]);
-    }
-    const char *near = vb_nearest_name(name->text, names, m);
-    vb_status st;
-    if (near)
-        st = vb_node_fail(name, err, "unknown %s '%s'; did you mean '%s'? (see visbench list)", kind, name->text, near);
-    else
-        st = vb_node_fail(name, err, "unknown %s '%s' (choices: %s)", kind, name->text, list.data ? list.data : "");
-    vb_buf_free(&list);
-    return st;
-}
-
 /* A registry of one kind of plug-in (vtables that begin with vb_plugin). */
 typedef struct registry {
     const char *kind;
@@ -139,19 +117,7 @@ typedef struct registry {
 static vb_status parse_entry(const vb_node *entry, registry reg, int allow_grid, const void **vt, vb_params *params,
                              vb_error *err)
 {
-    const vb_node *name, *value;
-    vb_status st = vb_node_entry(entry, reg.kind, &name, &value, err);
-    if (st != VB_OK)
-        return st;
-    *vt = vb_plugin_find(reg.vt, reg.n, name->text);
-    if (!*vt) {
-        const vb_plugin *all[64];
-        size_t m = reg.n < 64 ? reg.n : 64;
-        for (size_t i = 0; i < m; i++)
-            all[i] = reg.vt[i];
-        return unknown_plugin(name, reg.kind, all, m, err);
-    }
-    return vb_params_parse(params, (const vb_plugin *)*vt, value, allow_grid, err);
+    return vb_params_parse_entry(params, reg.vt, reg.n, reg.kind, entry, allow_grid, vt, err);
 }
 
 static vb_status parse_prep_list(const vb_node *list, vb_prep_chain *chain, vb_error *err)

@@ -28,6 +28,18 @@ grep -q '^| `cell` | int, grid | 8 | 1..256 |' out.txt && ok || { bad "markdown 
 expect_fail "list unknown kind" "unknown kind or plug-in 'feature'; did you mean 'features'?" "$VB" list feature
 expect_ok "list one plug-in" "$VB" list hog
 grep -q '^  hog$' out.txt && grep -q 'orientations' out.txt && ! grep -q '^  svm$' out.txt && ok || { bad "list hog"; cat out.txt >&2; }
+expect_ok "list cnn" "$VB" list cnn
+for table in layers optimizer schedule augment; do
+  grep -q "^    cnn\.$table — $table: " out.txt && ok || { bad "list cnn lacks cnn.$table"; cat out.txt >&2; }
+done
+for sub in conv maxpool avgpool relu fc dropout batchnorm flatten adam sgd none step cosine augment; do
+  grep -q "^      $sub\$" out.txt && ok || bad "list cnn lacks $sub"
+done
+grep -Eq '^          beta2 +float +default 0\.999 +0\.\.0\.99999999 ' out.txt && grep -Eq '^          every +int +default required +1\.\.100000 ' out.txt \
+  && grep -Eq '^          rate +float +default 0\.5 +0 <= x < 1 ' out.txt && ok || { bad "list cnn: sub-table rows"; cat out.txt >&2; }
+expect_ok "list cnn --markdown" "$VB" list cnn --markdown
+grep -q '^##### `cnn.optimizer`$' out.txt && grep -q '^\*\*`sgd`\*\*: ' out.txt \
+  && grep -q '^| `nesterov` | bool | false |  | ' out.txt && ok || { bad "list cnn --markdown"; cat out.txt >&2; }
 
 # ---- help -------------------------------------------------------------------
 for cmd in run results report train predict evaluate features list dataset; do
@@ -577,7 +589,10 @@ cmp -s runcnn.csv runcnn3.csv && ok || bad "cnn: predictions depend on the threa
 sed 's/layers: \[conv: {filters: 4, size: 3, pad: 1}, relu, maxpool: 2, fc: classes\]/layers: [maxpool: 8, maxpool: 4, fc: classes]/' cnn.yaml >cnnbad.yaml
 expect_fail "cnn shape" "cnnbad.yaml:9:37: cnn layer 2 (maxpool 4): needs an input of at least 4x4, but gets 3x3x1" "$VB" run cnnbad.yaml
 sed 's/epochs: 3/epochs: 3\n        optimizer: {sgd: {lr: 0}}/' cnn.yaml >cnnlr.yaml
-expect_fail "cnn lr" "cnnlr.yaml:11:31: cnn.optimizer sgd lr must be > 0, not 0" "$VB" run cnnlr.yaml
+expect_fail "cnn lr" "cnnlr.yaml:11:31: sgd.lr = 0 is out of range (0 < x <= 1e+300)" "$VB" run cnnlr.yaml
+sed 's/epochs: 3/epochs: 3\n        schedule: {step: {every: 2, gama: 0.5}}/' cnn.yaml >cnnsched.yaml
+expect_fail "cnn schedule key" "cnnsched.yaml:11:37: unknown key 'gama' in the parameters of 'step'; did you mean 'gamma'?" \
+  "$VB" run cnnsched.yaml
 sed 's/^    classifier:/    features: [{hog: {cell: 6}}]\n    classifier:/' cnn.yaml >cnnhog.yaml
 expect_fail "cnn on features" "cnn: needs raw image rows as input" "$VB" run cnnhog.yaml
 
