@@ -50,6 +50,8 @@ typedef struct vb_spec {
     vb_node *dataset_node; /* or inline */
     char *base_dir;        /* the spec's folder */
     vb_split_conf split;
+    vb_params split_params; /* the split block as written: where each parameter is */
+    int split_line, split_col; /* the split block's place, 0 when the spec has none */
     size_t n_pipelines;
     vb_spec_pipeline *pipelines;
 } vb_spec;
@@ -63,6 +65,11 @@ vb_status vb_spec_load(const char *path, vb_spec **out, vb_error *err);
 vb_status vb_spec_parse(const char *text, const char *name, vb_spec **out, vb_error *err);
 void vb_spec_free(vb_spec *spec);
 vb_status vb_spec_load_dataset(const vb_spec *spec, vb_dataset **out, vb_error *err);
+/* Makes the spec's split of ds (vb_split_make). A failure is placed in
+ * the spec: at the split parameter it is about (file:line:col: split.k:
+ * ...), at the protocol when that parameter has its default, else at the
+ * split block or the spec. */
+vb_status vb_spec_split(const vb_spec *spec, const vb_dataset *ds, vb_split **out, vb_error *err);
 /* The pipeline called name, or NULL. */
 const vb_spec_pipeline *vb_spec_find_pipeline(const vb_spec *spec, const char *name);
 

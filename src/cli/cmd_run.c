@@ -437,10 +437,8 @@ int cmd_run(int argc, char **argv)
     if (vb_spec_load_dataset(spec, &ds, &err) != VB_OK)
         goto fail;
     double load_s = vb_now() - t0;
-    if (vb_split_make(&spec->split, ds, &split, &err) != VB_OK) {
-        vb_error_prefix(&err, "%s: split", spec->path);
+    if (vb_spec_split(spec, ds, &split, &err) != VB_OK)
         goto fail;
-    }
     /* Everything is checked before the results folder is touched. */
     if (vb_experiment_check(spec, ds, &ropts, &err) != VB_OK)
         goto fail;

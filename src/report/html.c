@@ -172,6 +172,18 @@ static void detail_close(page *p) { vb_buf_puts(p->b, folded(p) ? "</details>\n"
 
 /* ---- summary ------------------------------------------------------------------ */
 
+
+/* What a fold is, for people (by its kind). */
+static const char *fold_kind_text(const vb_store_run *r)
+{
+    switch (r->fold_kind) {
+    case VB_FOLD_REPEATED_HOLDOUT: return "repeated holdout";
+    case VB_FOLD_LOO: return "leave-one-out";
+    case VB_FOLD_CV:
+    case VB_FOLD_REPEAT: return "cross-validation";
+    default: return vb_store_run_is_test(r) ? "single evaluation" : vb_fold_kind_name(r->fold_kind);
+    }
+}
 static void summary(page *p)
 {
     const vb_store_exp *e = p->e;
@@ -195,7 +207,7 @@ static void summary(page *p)
         vb_buf_puts(p->b, "<tr><td class=\"l\">");
         text(p, r->fold);
         vb_buf_printf(p->b, "</td><td>%s</td><td>%zu</td><td>%zu</td><td>%zu</td></tr>",
-                      vb_store_run_is_test(r) ? "single evaluation" : "cross-validation", r->n_train, r->n_val,
+                      fold_kind_text(r), r->n_train, r->n_val,
                       r->n_test);
     }
     if (shown)

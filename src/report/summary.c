@@ -210,13 +210,15 @@ static vb_status pair_tests(const vb_summary *s, const vb_store_run *oof, size_t
                                : mcnemar_runs(&oof[a], &oof[b], e->n_classes, mc_p, err);
     if (st != VB_OK)
         return st;
-    /* corrected t-test over the CV folds both have */
+    /* corrected resampled t-test over the resampled folds both have (CV,
+     * repeated CV and repeated holdout alike: each fold trains on n_train
+     * and tests on n_test of the pool) */
     double d[4096];
     size_t J = 0;
     double ntr = 0, nte = 0;
     for (size_t k = 0; k < ra->n_runs && J < 4096; k++) {
         const vb_store_run *x = &e->runs[ra->run_idx[k]];
-        if (strcmp(x->status, "done") != 0 || vb_store_run_is_test(x))
+        if (strcmp(x->status, "done") != 0 || !vb_store_run_resampled(x))
             continue;
         const vb_store_run *y = find_run(e, runs_of(rb), x->fold);
         if (!y)
