@@ -64,6 +64,9 @@ typedef struct vb_summary {
     int cluster_only;        /* mode: cluster: no classification metrics at all */
     int by_nmi;              /* cluster_only with labels: pipelines rank by NMI */
     const char *test_fold;   /* "test" or "holdout" */
+    /* the averaged folds are draws of a repeated holdout: their "first
+     * repetition", which McNemar pairs, is the first draw's test set */
+    int repeated_holdout;
     size_t n_cv_folds;
     /* Pairwise tests between the first n_pairwise ranked rows (all of them
      * up to VB_SUMMARY_MAX_PAIRWISE): n_pairwise x n_pairwise in row order,

@@ -266,6 +266,7 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
             s->test_fold = r->fold;
         } else
             s->has_cv = 1;
+        s->repeated_holdout |= r->fold_kind == VB_FOLD_REPEATED_HOLDOUT;
         if (strcmp(r->status, "failed") == 0) {
             row->n_failed++;
             if (!row->error)
