@@ -595,7 +595,7 @@ vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset
         sqlite3_bind_int64(q, 5, (sqlite3_int64)fo->n_val);
         sqlite3_bind_int64(q, 6, (sqlite3_int64)fo->n_test);
         store_bind_text(q, 7, vb_fold_kind_name(fo->kind));
-        /* 1-based for cv and repeat folds, NULL otherwise */
+        /* 1-based where the fold has one (split.h), NULL otherwise */
         if (fo->repeat > 0)
             sqlite3_bind_int(q, 8, fo->repeat);
         else
