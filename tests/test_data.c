@@ -939,6 +939,16 @@ static void test_csv_groups(void **state)
         check_png_sample(ds, i, 2, 1, 1, 10 * (int)(i + 1));
     }
     uint64_t with_groups = vb_dataset_hash(ds);
+    /* an export keeps the groups: it reads back as the same dataset */
+    assert_int_equal(vb_dataset_export(ds, "man-out", VB_PART_NONE, &err), VB_OK);
+    vb_dataset_free(ds);
+    char *text = tu_read_file("man-out/labels.csv", NULL);
+    const char *head = "path,label,session\nimages/000000.png,owl,s2\nimages/000001.png,cat,s1\n";
+    assert_int_equal(strncmp(text, head, strlen(head)), 0);
+    free(text);
+    assert_int_equal(vb_dataset_load_path("man-out", &ds, &err), VB_OK);
+    assert_int_equal(ds->n_groups, 3);
+    assert_true(vb_dataset_hash(ds) == with_groups);
     vb_dataset_free(ds);
 
     /* the same manifest without group: no groups, another hash; the extra
