@@ -39,6 +39,11 @@ typedef struct vb_summary_row {
     double predict_per_s;                         /* test images per second of prediction */
     double peak_rss_mb, model_kb;                 /* max and mean */
     int proba;
+    /* Its averaged folds are leave-one-out folds of single labels, which
+     * test one image each: macro_f1 and balanced_accuracy (sd NaN) and the
+     * report's per-class scores come from their pooled confusion matrix
+     * (accuracy's mean is the pooled accuracy anyway). */
+    int pooled;
     const char *features, *params, *grid;         /* of the test fold run, else the first */
     const vb_store_run *test_run;                 /* NULL without a test fold */
     const char *error;                            /* first failure message */

@@ -1,6 +1,7 @@
 /* Leaderboards and pairwise significance from a stored experiment. */
 #define _GNU_SOURCE
 #include "visbench/summary.h"
+#include "visbench/eval.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -61,6 +62,43 @@ static void stat_of(const vb_store_exp *e, run_set rs, const char *metric, vb_st
         vb_mean_sd(vals, n, &st->mean, &st->sd);
     else
         st->mean = st->sd = NAN;
+}
+
+/* The confusion matrix of a pipeline's leave-one-out folds, summed into cm
+ * (k x k, zeroed): 1 when every averaged fold is one (single labels), else
+ * 0. */
+static int loo_confusion(const vb_store_exp *e, run_set rs, size_t *cm)
+{
+    size_t kk = (size_t)e->n_classes, folds = 0;
+    if (!e->task || strcmp(e->task, vb_task_name(VB_TASK_SINGLE)) != 0)
+        return 0;
+    for (size_t k = 0; k < rs.n; k++) {
+        const vb_store_run *r = &e->runs[rs.idx[k]];
+        if (strcmp(r->status, "done") != 0 || vb_store_run_is_test(r))
+            continue;
+        if (r->fold_kind != VB_FOLD_LOO || !r->confusion)
+            return 0;
+        for (size_t i = 0; i < kk * kk; i++)
+            cm[i] += r->confusion[i];
+        folds++;
+    }
+    return folds > 0;
+}
+
+/* The scores of a row's leave-one-out folds pooled (one confusion matrix
+ * summed over them); *found 0, and m empty, for a row without. */
+static vb_status pooled_metrics(const vb_store_exp *e, const vb_summary_row *row, int *found, vb_metrics *m,
+                                vb_error *err)
+{
+    memset(m, 0, sizeof *m);
+    size_t kk = (size_t)e->n_classes;
+    size_t *cm = vb_calloc(kk ? kk * kk : 1, sizeof *cm, err);
+    if (!cm)
+        return VB_ERR_NOMEM;
+    *found = loo_confusion(e, (run_set){row->run_idx, row->n_runs}, cm);
+    vb_status st = *found ? vb_metrics_from_confusion(cm, e->n_classes, m, err) : VB_OK;
+    free(cm);
+    return st;
 }
 
 /* The done run of a pipeline on fold, or NULL. */
@@ -319,6 +357,18 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
         stat_of(e, rs, "nmi", &row->nmi);
         stat_of(e, rs, "ari", &row->ari);
         stat_of(e, rs, "clusters", &row->clusters);
+        vb_metrics pm;
+        vb_status pst = pooled_metrics(e, row, &row->pooled, &pm, err);
+        if (pst != VB_OK) {
+            vb_summary_free(s);
+            return pst;
+        }
+        if (row->pooled) {
+            row->macro_f1.mean = pm.macro_f1;
+            row->balanced_accuracy.mean = pm.balanced_accuracy;
+            row->macro_f1.sd = row->balanced_accuracy.sd = NAN;
+        }
+        vb_metrics_free(&pm);
         s->has_cluster |= !isnan(row->clusters.test) || row->clusters.n > 0;
         has_accuracy |= !isnan(row->accuracy.test) || row->accuracy.n > 0;
         s->has_nmi |= !isnan(row->nmi.test) || row->nmi.n > 0;

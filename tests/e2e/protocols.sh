@@ -118,6 +118,8 @@ r=$(folds_check loo.split.txt groups.csv loo 0)
 # one test image a fold: McNemar on the pooled predictions, no t-test
 grep -q 'McNemar on the pooled out-of-fold predictions (upper right)$' out.txt && ok \
   || { bad "loo: pairwise tests"; cat out.txt >&2; }
+# ... and macro-F1 of the pooled predictions: one ± a row (accuracy's)
+[ "$(grep -E '^[12] +raw-' out.txt | grep -o '±' | wc -l)" -eq 2 ] && ok || { bad "loo: pooled macro-F1"; cat out.txt >&2; }
 expect_ok "results of the loo store" "$VB" results loo.db --format csv
 [ "$(grep -c '^[12],raw-' out.txt)" -eq 2 ] && ok || { bad "loo: results csv"; cat out.txt >&2; }
 
