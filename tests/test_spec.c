@@ -440,7 +440,8 @@ static void test_protocol_errors(void **state)
                    "t.yaml:3:39: split.official_test: only applies to protocol: kfold or group_kfold");
     parse_fails(HEAD "split: {protocol: loo, max_folds: 0}\n" PIPE("    classifier: svm\n"),
                 "t.yaml:3:35: split.max_folds = 0 is out of range (1..10000)");
-    vb_spec *ok = parse_ok(HEAD "split: {protocol: holdout, repeats: 10, test_fraction: 0.3}\n" PIPE("    classifier: svm\n"));
+    vb_spec *ok =
+        parse_ok(HEAD "split: {protocol: holdout, repeats: 10, test_fraction: 0.3}\n" PIPE("    classifier: svm\n"));
     assert_int_equal(ok->split.protocol, VB_PROTO_HOLDOUT);
     assert_int_equal(ok->split.repeats, 10);
     assert_int_equal(ok->split.max_folds, 1000);

@@ -165,8 +165,9 @@ static void folds_note(page *p, const char *what)
         text(p, tf(p));
         vb_buf_puts(p->b, test < p->s->n ? " fold unless marked otherwise)." : " fold).");
     } else
-        vb_buf_puts(p->b, p->s->repeated_holdout ? " (the test predictions of the first draw of the repeated holdout)."
-                                                 : " (the pooled out-of-fold predictions of the first CV repetition).");
+        vb_buf_puts(p->b, p->s->repeated_holdout
+                              ? " (the test predictions of the first draw of the repeated holdout)."
+                              : " (the pooled out-of-fold predictions of the first CV repetition).");
 }
 
 static void detail_close(page *p) { vb_buf_puts(p->b, folded(p) ? "</details>\n" : "\n"); }
@@ -705,8 +706,9 @@ static void roc(page *p)
                 text(p, tf(p));
                 vb_buf_puts(p->b, " fold");
             } else
-                vb_buf_puts(p->b, p->s->repeated_holdout ? "on the test scores of the first draw of the repeated holdout"
-                                                         : "on the pooled out-of-fold scores of the first CV repetition");
+                vb_buf_puts(p->b, p->s->repeated_holdout
+                                      ? "on the test scores of the first draw of the repeated holdout"
+                                      : "on the pooled out-of-fold scores of the first CV repetition");
             vb_buf_puts(p->b, ".</figcaption></figure>\n");
             if (folded(p))
                 detail_close(p);
