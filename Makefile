@@ -177,7 +177,7 @@ FAULT_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap
 FAULT_CLI = $(BUILD)/visbench-faults
 
 $(FAULT_CLI): $(CLI_OBJ) $(BUILD)/obj/tests/faults/inject.o $(LIB)
-	$(CC) $(LDFLAGS) $(FAULT_WRAP) -o $@ $(CLI_OBJ) $(BUILD)/obj/tests/faults/inject.o $(LIB) $(LDLIBS)
+	$(CC) $(LDFLAGS) $(FAULT_WRAP) -o $@ $(CLI_OBJ) $(BUILD)/obj/tests/faults/inject.o $(LIB) $(LDLIBS) $(MPI_LIBS)
 
 ifeq ($(SANITIZE),1)
 test-faults: $(CLI) $(FAULT_CLI)
