@@ -150,6 +150,7 @@ test-e2e: $(CLI) $(LIB)
 	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) ROOT=$(CURDIR) SANITIZE=$(SANITIZE) CC=$(CC) bash tests/e2e/run.sh
 	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) ROOT=$(CURDIR) bash tests/e2e/store.sh
 	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/e2e/tasks.sh
+	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) bash tests/e2e/protocols.sh
 	@VB=$(CURDIR)/$(CLI) BUILD=$(CURDIR)/$(BUILD) VB_REQUIRE_MPI=$(MPI) SANITIZE=$(SANITIZE) bash tests/e2e/scale.sh
 
 # Many processes on one store, round after round (not part of `make test`).

@@ -1,5 +1,6 @@
 /* Fuzz target: the CSV manifest loader. The manifest may name img/a.png
- * and img/b.png (two small images made at start-up) or anything else. */
+ * and img/b.png (two small images made at start-up) or anything else. It
+ * is loaded plain and with a group column (group: session). */
 #include "fuzz.h"
 
 #include <sys/stat.h>
@@ -30,5 +31,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char p[128];
     fuzz_write(fuzz_path(p, sizeof p, "list.csv"), data, size);
     fuzz_load_dataset("format: csv\npath: list.csv\n", 1);
+    fuzz_load_dataset("format: csv\npath: list.csv\ngroup: session\n", 1);
     return 0;
 }

@@ -141,6 +141,7 @@ static void csv_seeds(void)
         "path,label\nimg/a.png,cat\nimg/b.png,dog\n",
         "img/a.png,cat\r\nimg/b.png,cat\r\n\"img/b.png\",\"d\"\"og\"\n# comment\n\n",
         "img/a.png,1\nimg/a.png,2\nimg/b.png,3\nimg/missing.png,3\n",
+        "session,path,label,notes\ns1,img/a.png,cat,\"x, y\"\ns2,img/b.png,dog,\ns1,img/b.png,cat,z\n",
     };
     for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
         char name[32];

@@ -911,6 +911,116 @@ static void test_csv_train_test(void **state)
     assert_null(ds);
 }
 
+/* group: COLUMN reads each image's group from a header column; columns in
+ * any order, extra ones ignored; names sorted, numbered in that order. */
+static void test_csv_groups(void **state)
+{
+    write_csv_images();
+    tu_write_text("man/list.csv", "session,path,label,notes\n"
+                                  "s2,img/a.png,owl,x\n"
+                                  "s1,\"img/b, c.png\",cat,\n"
+                                  "s2,img/d.png,owl,y\n"
+                                  "s10,\"img/q\"\"e.png\",cat,z\n");
+    tu_write_text("man/g.yaml", "format: csv\npath: list.csv\ngroup: session\n");
+    vb_dataset *ds = NULL;
+    vb_error err = {0};
+    assert_int_equal(vb_dataset_load_path("man/g.yaml", &ds, &err), VB_OK);
+    assert_int_equal(ds->n, 4);
+    assert_int_equal(ds->n_groups, 3);
+    assert_string_equal(ds->group_column, "session");
+    const char *names[3] = {"s1", "s10", "s2"}; /* strcmp order */
+    for (size_t g = 0; g < 3; g++)
+        assert_string_equal(ds->group_names[g], names[g]);
+    const uint32_t group[4] = {2, 0, 2, 1};
+    const int labels[4] = {1, 0, 1, 0};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(ds->group[i], group[i]);
+        assert_int_equal(ds->labels[i], labels[i]);
+        check_png_sample(ds, i, 2, 1, 1, 10 * (int)(i + 1));
+    }
+    uint64_t with_groups = vb_dataset_hash(ds);
+    /* an export keeps the groups: it reads back as the same dataset */
+    assert_int_equal(vb_dataset_export(ds, "man-out", VB_PART_NONE, &err), VB_OK);
+    vb_dataset_free(ds);
+    char *text = tu_read_file("man-out/labels.csv", NULL);
+    const char *head = "path,label,session\nimages/000000.png,owl,s2\nimages/000001.png,cat,s1\n";
+    assert_int_equal(strncmp(text, head, strlen(head)), 0);
+    free(text);
+    assert_int_equal(vb_dataset_load_path("man-out", &ds, &err), VB_OK);
+    assert_int_equal(ds->n_groups, 3);
+    assert_true(vb_dataset_hash(ds) == with_groups);
+    vb_dataset_free(ds);
+
+    /* the same manifest without group: no groups, another hash; the extra
+     * columns of a header are ignored */
+    tu_write_text("man/g.yaml", "format: csv\npath: list.csv\n");
+    assert_int_equal(vb_dataset_load_path("man/g.yaml", &ds, &err), VB_OK);
+    assert_null(ds->group);
+    assert_int_equal(ds->n_groups, 0);
+    assert_int_equal(ds->n, 4);
+    assert_true(vb_dataset_hash(ds) != with_groups);
+    vb_dataset_free(ds);
+
+    /* a skipped file takes its group with it; groups span train and test */
+    tu_write_text("man/img/bad.png", "not an image");
+    tu_write_text("man/train.csv", "path,label,session\nimg/a.png,owl,p\nimg/bad.png,cat,gone\nimg/d.png,cat,q\n");
+    tu_write_text("man/test.csv", "label,session,path\nowl,q,img/b, c.png\n");
+    tu_write_text("man/g.yaml", "format: csv\ntrain: train.csv\ntest: test.csv\ngroup: session\nskip_invalid: true\n");
+    tu_write_text("man/test.csv", "label,session,path\nowl,q,\"img/b, c.png\"\n");
+    assert_int_equal(vb_dataset_load_path("man/g.yaml", &ds, &err), VB_OK);
+    assert_int_equal(ds->n, 3);
+    assert_int_equal(ds->n_groups, 2);
+    assert_string_equal(ds->group_names[0], "p");
+    assert_string_equal(ds->group_names[1], "q");
+    assert_int_equal(ds->group[0], 0);
+    assert_int_equal(ds->group[1], 1);
+    assert_int_equal(ds->group[2], 1);
+    assert_int_equal(ds->part[2], VB_PART_TEST);
+    vb_dataset_free(ds);
+}
+
+static void test_csv_group_errors(void **state)
+{
+    write_csv_images();
+    vb_dataset *ds = NULL;
+    vb_error err = {0};
+    tu_write_text("man/g.yaml", "format: csv\npath: list.csv\ngroup: session\n");
+    /* no header to find the column in */
+    tu_write_text("man/list.csv", "# images\nimg/a.png,owl\n");
+    expect_error(vb_dataset_load_path("man/g.yaml", &ds, &err), err, VB_ERR_DATA,
+                 "man/list.csv:2: group: session needs a header line naming the columns (path,label,session) before "
+                 "the first image");
+    /* the column is not in the header */
+    tu_write_text("man/list.csv", "path,label,sesion\nimg/a.png,owl,s1\n");
+    expect_error(vb_dataset_load_path("man/g.yaml", &ds, &err), err, VB_ERR_DATA,
+                 "man/list.csv:1: no column 'session' in the header (path, label, sesion); did you mean 'sesion'? "
+                 "(group: names the column that holds each image's group)");
+    tu_write_text("man/list.csv", "path,label,patient\nimg/a.png,owl,s1\n");
+    expect_error(vb_dataset_load_path("man/g.yaml", &ds, &err), err, VB_ERR_DATA,
+                 "man/list.csv:1: no column 'session' in the header (path, label, patient) (group: names the column "
+                 "that holds each image's group)");
+    /* an empty group value */
+    tu_write_text("man/list.csv", "path,label,session\nimg/a.png,owl,s1\n\nimg/d.png,cat,\n");
+    expect_error(vb_dataset_load_path("man/g.yaml", &ds, &err), err, VB_ERR_FORMAT,
+                 "man/list.csv:4: empty group (column 'session') for img/d.png; every image needs its group");
+    /* a line without the header's columns */
+    tu_write_text("man/list.csv", "path,label,session\nimg/a.png,owl\n");
+    expect_error(vb_dataset_load_path("man/g.yaml", &ds, &err), err, VB_ERR_FORMAT,
+                 "man/list.csv:2: expected the 3 fields of the header, got 'img/a.png,owl'");
+    /* the test manifest needs the column too */
+    tu_write_text("man/train.csv", "path,label,session\nimg/a.png,owl,s1\n");
+    tu_write_text("man/test.csv", "path,label\nimg/d.png,owl\n");
+    tu_write_text("man/g.yaml", "format: csv\ntrain: train.csv\ntest: test.csv\ngroup: session\n");
+    expect_error(vb_dataset_load_path("man/g.yaml", &ds, &err), err, VB_ERR_DATA,
+                 "man/test.csv:1: no column 'session' in the header (path, label) (group: names the column that "
+                 "holds each image's group)");
+    /* an empty column name */
+    tu_write_text("man/g.yaml", "format: csv\npath: list.csv\ngroup: ''\n");
+    expect_error(vb_dataset_load_path("man/g.yaml", &ds, &err), err, VB_ERR_PARAM,
+                 "man/g.yaml:3:9: csv.group: names no column; give the header's name of the group column");
+    assert_null(ds);
+}
+
 static void test_csv_errors(void **state)
 {
     write_csv_images();
@@ -1368,6 +1478,8 @@ int main(void)
         cmocka_unit_test(test_csv_manifest),
         cmocka_unit_test(test_csv_train_test),
         cmocka_unit_test(test_csv_errors),
+        cmocka_unit_test(test_csv_groups),
+        cmocka_unit_test(test_csv_group_errors),
         cmocka_unit_test(test_cifar),
         cmocka_unit_test(test_cifar_errors),
         cmocka_unit_test(test_synth_write_and_load),

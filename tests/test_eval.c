@@ -58,6 +58,29 @@ static void test_absent_classes(void **state)
     vb_metrics_free(&m);
 }
 
+/* The metrics of a confusion matrix are those of the predictions it
+ * counts: [[3, 1], [0, 2]] is 3 right and 1 wrong of class 0, 2 right of
+ * class 1. */
+static void test_from_confusion(void **state)
+{
+    const size_t cm[4] = {3, 1, 0, 2};
+    vb_metrics m;
+    assert_int_equal(vb_metrics_from_confusion(cm, 2, &m, NULL), VB_OK);
+    assert_int_equal(m.n, 6);
+    assert_memory_equal(m.confusion, cm, sizeof cm);
+    assert_float_equal(m.accuracy, 5.0 / 6, 1e-12);
+    assert_float_equal(m.precision[1], 2.0 / 3, 1e-12);
+    assert_float_equal(m.recall[0], 0.75, 1e-12);
+    assert_float_equal(m.macro_f1, (6.0 / 7 + 4.0 / 5) / 2, 1e-12); /* 2 TP / (2 TP + FP + FN) */
+    assert_float_equal(m.balanced_accuracy, (0.75 + 1.0) / 2, 1e-12);
+    vb_metrics_free(&m);
+    const size_t none[4] = {0};
+    assert_int_equal(vb_metrics_from_confusion(none, 2, &m, NULL), VB_OK);
+    assert_int_equal(m.n, 0);
+    assert_float_equal(m.accuracy, 0.0, 0);
+    vb_metrics_free(&m);
+}
+
 static void test_label_out_of_range(void **state)
 {
     const int truth[] = {0, 3}, pred[] = {0, 0};
@@ -231,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_hand_computed),
         cmocka_unit_test(test_absent_classes),
         cmocka_unit_test(test_label_out_of_range),
+        cmocka_unit_test(test_from_confusion),
         cmocka_unit_test(test_auc_hand),
         cmocka_unit_test(test_roc_hand),
         cmocka_unit_test(test_topk_logloss),

@@ -825,6 +825,7 @@ typedef struct store_ctx {
     int64_t exp;
 } store_ctx;
 
+/* A store of the spec text over mem_dataset(3). */
 static void ctx_open_spec(store_ctx *c, const char *path, const char *spec)
 {
     vb_error err = {0};
@@ -1408,6 +1409,76 @@ static void test_pairwise_correction(void **state)
     loaded_free(&l);
 }
 
+static vb_summary *summary_of(const char *db, vb_store **s, vb_store_exp **e)
+{
+    vb_summary *sum = NULL;
+    vb_error err = {0};
+    if (vb_store_open(db, 1, s, &err) != VB_OK || vb_store_load(*s, 0, 1, e, &err) != VB_OK ||
+        vb_summary_build(*e, &sum, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    return sum;
+}
+
+/* The new protocols in the leaderboard, by their folds' kinds: a repeated
+ * holdout is averaged and t-tested like CV folds, McNemar on its first
+ * draw; leave-one-out folds pool their confusion matrices for macro-F1 and
+ * balanced accuracy, and pipelines compare by McNemar alone. */
+static void test_protocol_summaries(void **state)
+{
+    store_ctx c;
+    ctx_open_spec(&c, "rh.db", "name: rh\nseed: 5\ndataset: mem\nsplit: {protocol: holdout, repeats: 3}\n"
+                                "pipelines:\n  - {name: a, classifier: svm}\n");
+    assert_int_equal(c.split->n_folds, 3);
+    for (size_t f = 0; f < 3; f++) {
+        add_run(&c, "p1", 0, c.split->folds[f].name, f, 1 + f, 1, 0);
+        add_run(&c, "p2", 1, c.split->folds[f].name, f, 4 + 2 * f, 1, 0);
+    }
+    ctx_close(&c);
+    vb_store *s = NULL;
+    vb_store_exp *e = NULL;
+    vb_summary *sum = summary_of("rh.db", &s, &e);
+    assert_true(sum->repeated_holdout && !sum->has_test && sum->has_cv);
+    assert_string_equal(sum->rows[0].pipeline, "p1");
+    assert_int_equal(sum->rows[0].accuracy.n, 3);
+    tu_assert_near(sum->rows[0].accuracy.mean, (17.0 + 16 + 15) / 54, 1e-12);
+    assert_false(isnan(sum->rows[0].accuracy.sd));
+    assert_false(sum->rows[0].pooled);
+    assert_string_equal(sum->rows[1].p_best_test, "corrected t-test");
+    assert_false(isnan(sum->ttest_p[1]));
+    vb_buf b;
+    vb_buf_init(&b);
+    vb_render_pairwise(sum, VB_FMT_TEXT, &b);
+    assert_non_null(strstr(b.data, "McNemar on the first draw's test predictions"));
+    vb_buf_free(&b);
+    vb_summary_free(sum);
+    vb_store_exp_free(e);
+    vb_store_close(s);
+
+    ctx_open_spec(&c, "loo.db", "name: loo\nseed: 5\ndataset: mem\nsplit: {protocol: loo}\n"
+                                 "pipelines:\n  - {name: a, classifier: svm}\n");
+    assert_int_equal(c.split->n_folds, 9);
+    for (size_t f = 0; f < 3; f++) {
+        add_run(&c, "p1", 0, c.split->folds[f].name, f, 1 + f, 1, 0);
+        add_run(&c, "p2", 1, c.split->folds[f].name, f, 5, 1, 0);
+    }
+    ctx_close(&c);
+    sum = summary_of("loo.db", &s, &e);
+    const vb_summary_row *r = &sum->rows[0];
+    assert_string_equal(r->pipeline, "p1");
+    assert_true(r->pooled);
+    /* pooled over 3 x 18 predictions: class 0 taken for 1 three times,
+     * 1 for 2 twice, 2 for 0 once; F1 = 2 TP / (2 TP + FP + FN) */
+    tu_assert_near(r->macro_f1.mean, (30.0 / 34 + 32.0 / 37 + 34.0 / 37) / 3, 1e-12);
+    tu_assert_near(r->balanced_accuracy.mean, 48.0 / 54, 1e-12);
+    assert_true(isnan(r->macro_f1.sd) && isnan(r->balanced_accuracy.sd));
+    tu_assert_near(r->accuracy.mean, 48.0 / 54, 1e-12);
+    assert_true(isnan(sum->ttest_p[1]));
+    assert_string_equal(sum->rows[1].p_best_test, "McNemar");
+    vb_summary_free(sum);
+    vb_store_exp_free(e);
+    vb_store_close(s);
+}
+
 /* Many pipelines: the pairwise matrix covers the best 64, every pipeline
  * still gets its p-value against the best, and it equals what the matrix
  * gives a pipeline with the same predictions. */
@@ -1623,6 +1694,7 @@ int main(void)
         cmocka_unit_test(test_single_pipeline), cmocka_unit_test(test_failed_runs),
         cmocka_unit_test(test_test_only),       cmocka_unit_test(test_cv_only),
         cmocka_unit_test(test_empty_experiment), cmocka_unit_test(test_p_best),
+        cmocka_unit_test(test_protocol_summaries),
         cmocka_unit_test(test_many_pipelines), cmocka_unit_test(test_pairwise_correction),
         cmocka_unit_test(test_md_cell),         cmocka_unit_test(test_palette),
         cmocka_unit_test(test_zoom),            cmocka_unit_test(test_place_labels),

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "support/splitutil.h"
 #include "support/testutil.h"
 #include "visbench/pipeline.h"
 #include "visbench/spec.h"
@@ -355,12 +356,12 @@ static void test_split_errors(void **state)
                 "t.yaml:3:9: unknown key 'protocl' in the parameters of 'split'; did you mean 'protocol'?");
     parse_fails(HEAD "split: {protocol: kfolds}\n" PIPE("    classifier: svm\n"),
                 "t.yaml:3:19: split.protocol: unknown value 'kfolds'; did you mean 'kfold'? (choices: holdout, "
-                "official-test, kfold)");
+                "official-test, kfold, group_kfold, loo)");
     parse_fails_st(HEAD "split: {official_test: true}\n" PIPE("    classifier: svm\n"), VB_ERR_PARAM,
-                "t.yaml:3:24: split.official_test: only applies to protocol: kfold");
+                "t.yaml:3:24: split.official_test: only applies to protocol: kfold or group_kfold");
     parse_fails_st(HEAD "split: {protocol: official-test, official_test: true}\n" PIPE("    classifier: svm\n"),
                    VB_ERR_PARAM,
-                "t.yaml:3:49: split.official_test: only applies to protocol: kfold");
+                "t.yaml:3:49: split.official_test: only applies to protocol: kfold or group_kfold");
     parse_fails(HEAD "split: {test_fraction: 0}\n" PIPE("    classifier: svm\n"),
                 "t.yaml:3:24: split.test_fraction = 0 is out of range (0 < x <= 1)");
     parse_fails(HEAD "split: {k: 1}\n" PIPE("    classifier: svm\n"),
@@ -477,6 +478,81 @@ static void test_plugin_errors(void **state)
                 "t.yaml:5:31: svm.C = -1 is out of range (0 < x <= 1e+12)");
 }
 
+/* Parses text, makes its split of ds, expects status want_st and exactly
+ * the message want. */
+static void split_fails(const char *text, const vb_dataset *ds, vb_status want_st, const char *want)
+{
+    vb_spec *spec = parse_ok(text);
+    vb_split *split = (vb_split *)1;
+    vb_error err = {0};
+    vb_status st = vb_spec_split(spec, ds, &split, &err);
+    if (st == VB_OK)
+        fail_msg("split made, expected: %s", want);
+    assert_null(split);
+    if (strcmp(err.msg, want) != 0)
+        fail_msg("message\n  '%s'\nexpected\n  '%s'", err.msg, want);
+    assert_int_equal(err.status, want_st);
+    vb_spec_free(spec);
+}
+
+/* The new protocols' errors: those of the spec alone when it is parsed,
+ * those that need the data when the split is made, at the parameter they
+ * are about (or the protocol that needs a default, or the split block). */
+static void test_protocol_errors(void **state)
+{
+    parse_fails_st(HEAD "split: {protocol: group_kfold, repeats: 3}\n" PIPE("    classifier: svm\n"), VB_ERR_PARAM,
+                   "t.yaml:3:41: split.repeats: only applies to protocol: kfold (repeated k-fold) or holdout "
+                   "(repeated holdout); group_kfold has one way to deal its folds");
+    parse_fails_st(HEAD "split: {protocol: loo, repeats: 2}\n" PIPE("    classifier: svm\n"), VB_ERR_PARAM,
+                   "t.yaml:3:33: split.repeats: only applies to protocol: kfold (repeated k-fold) or holdout "
+                   "(repeated holdout); loo has one way to deal its folds");
+    parse_fails_st(HEAD "split: {protocol: loo, official_test: true}\n" PIPE("    classifier: svm\n"), VB_ERR_PARAM,
+                   "t.yaml:3:39: split.official_test: only applies to protocol: kfold or group_kfold");
+    parse_fails(HEAD "split: {protocol: loo, max_folds: 0}\n" PIPE("    classifier: svm\n"),
+                "t.yaml:3:35: split.max_folds = 0 is out of range (1..10000)");
+    vb_spec *ok =
+        parse_ok(HEAD "split: {protocol: holdout, repeats: 10, test_fraction: 0.3}\n" PIPE("    classifier: svm\n"));
+    assert_int_equal(ok->split.protocol, VB_PROTO_HOLDOUT);
+    assert_int_equal(ok->split.repeats, 10);
+    assert_int_equal(ok->split.max_folds, 1000);
+    vb_spec_free(ok);
+
+    int y[12];
+    const char *g[12];
+    const char *names[3] = {"p", "q", "r"};
+    for (int i = 0; i < 12; i++) {
+        y[i] = i % 2;
+        g[i] = names[i % 3];
+    }
+    vb_dataset *plain = su_grouped_ds(12, y, 2, NULL, NULL), *grouped = su_grouped_ds(12, y, 2, g, NULL);
+    split_fails(HEAD "split: {protocol: group_kfold, k: 2}\n" PIPE("    classifier: svm\n"), plain, VB_ERR_DATA,
+                "t.yaml:3:19: split.protocol: group_kfold needs a group per image, and dataset 'toy' (toy.yaml) has "
+                "no group column; add `group: COLUMN` to its descriptor (format: csv, a column of the manifest's "
+                "header)");
+    split_fails(HEAD "split: {protocol: group_kfold, k: 4}\n" PIPE("    classifier: svm\n"), grouped, VB_ERR_DATA,
+                "t.yaml:3:35: split.k: the pool has 3 groups (column 'session'), fewer than the k = 4 folds; lower k "
+                "to 3 or less");
+    /* k left at its default 5: the protocol that needs it is the place */
+    split_fails(HEAD "split: {protocol: group_kfold}\n" PIPE("    classifier: svm\n"), grouped, VB_ERR_DATA,
+                "t.yaml:3:19: split.protocol: the pool has 3 groups (column 'session'), fewer than the k = 5 "
+                "folds; lower k to 3 or less");
+    split_fails(HEAD "split: {protocol: loo, max_folds: 10}\n" PIPE("    classifier: svm\n"), plain, VB_ERR_DATA,
+                "t.yaml:3:35: split.max_folds: leave-one-out would run 12 folds (one per pool image), more than "
+                "max_folds = 10; use protocol: kfold (k: 10 is common), or raise max_folds");
+    /* an error about no one parameter: at the split block */
+    split_fails(HEAD "split: {protocol: kfold, k: 7}\n" PIPE("    classifier: svm\n"), plain, VB_ERR_DATA,
+                "t.yaml:3:8: split: class 'a' has 6 samples, fewer than the k = 7 folds; lower k");
+    vb_spec *s = parse_ok(HEAD "split: {protocol: group_kfold, k: 3}\n" PIPE("    classifier: svm\n"));
+    vb_split *split = NULL;
+    vb_error err = {0};
+    assert_int_equal(vb_spec_split(s, grouped, &split, &err), VB_OK);
+    assert_int_equal(split->n_folds, 3);
+    vb_split_free(split);
+    vb_spec_free(s);
+    vb_dataset_free(plain);
+    vb_dataset_free(grouped);
+}
+
 /* Positions stay valid after parsing: a parameter that only turns out to be
  * wrong when the pipeline is built (hog cell vs the image size) is still
  * reported at its place in the spec. */
@@ -514,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_pipeline_errors),
         cmocka_unit_test(test_plugin_errors),
         cmocka_unit_test(test_late_errors_keep_positions),
+        cmocka_unit_test(test_protocol_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,9 +33,6 @@ static vb_dataset *make_ds(const size_t *counts, const size_t *test_counts, int 
         nte += test_counts ? test_counts[c] : 0;
     }
     size_t n = ntr + nte;
-    vb_error err = {0};
-    vb_dataset *ds = vb_dataset_new(n, test_counts != NULL, &err);
-    assert_non_null(ds);
     int *lab = malloc(n * sizeof *lab);
     uint8_t *part = malloc(n);
     assert_non_null(lab);
@@ -55,23 +52,19 @@ static vb_dataset *make_ds(const size_t *counts, const size_t *test_counts, int 
     size_t stride = 37;
     while (n > 1 && (n % stride == 0 || stride % n == 0))
         stride += 2;
+    int *plab = malloc(n * sizeof *plab);
+    uint8_t *ppart = malloc(n);
+    assert_non_null(plab);
+    assert_non_null(ppart);
     for (size_t i = 0; i < n; i++) {
-        size_t src = (i * stride) % n;
-        ds->labels[i] = lab[src];
-        if (ds->part)
-            ds->part[i] = part[src];
-        ds->px[i] = malloc(1);
-        assert_non_null(ds->px[i]);
-        ds->px[i][0] = (uint8_t)(i * 7);
-        ds->w[i] = ds->h[i] = ds->c[i] = 1;
+        plab[i] = lab[(i * stride) % n];
+        ppart[i] = part[(i * stride) % n];
     }
+    vb_dataset *ds = su_grouped_ds(n, plab, n_classes, NULL, test_counts ? ppart : NULL);
+    free(plab);
+    free(ppart);
     free(lab);
     free(part);
-    const char *names[8] = {"a", "b", "c", "d", "e", "f", "g", "h"};
-    assert_true(n_classes <= 8);
-    assert_int_equal(vb_dataset_set_classes(ds, names, n_classes, &err), VB_OK);
-    ds->name = strdup("toy");
-    vb_dataset_finish(ds);
     return ds;
 }
 
@@ -853,7 +846,7 @@ static void test_save_load_round_trip(void **state)
     char *ta = tu_read_file("split.txt", &la), *tb = tu_read_file("split2.txt", &lb);
     assert_int_equal(la, lb);
     assert_memory_equal(ta, tb, la);
-    assert_int_equal(strncmp(ta, "visbench-split 2\nprotocol kfold\n", 32), 0);
+    assert_int_equal(strncmp(ta, "visbench-split 3\nprotocol kfold\n", 32), 0);
     for (size_t f = 0; f < s->n_folds; f++) {
         assert_int_equal(l->folds[f].kind, s->folds[f].kind);
         assert_int_equal(l->folds[f].repeat, s->folds[f].repeat);
@@ -950,10 +943,10 @@ static void test_load_errors(void **state)
     /* garbage header */
     tu_write_text("garbage.txt", "PK\x03\x04 this is a zip file\n");
     expect_error(vb_split_load("garbage.txt", &l, &err), err, VB_ERR_FORMAT,
-                 "garbage.txt:1: not a visbench split file (version 2); delete the file to have it rebuilt");
+                 "garbage.txt:1: not a visbench split file (version 3); delete the file to have it rebuilt");
     tu_write_text("garbage.txt", "");
     expect_error(vb_split_load("garbage.txt", &l, &err), err, VB_ERR_FORMAT,
-                 "garbage.txt: not a visbench split file (version 2); delete the file to have it rebuilt");
+                 "garbage.txt: not a visbench split file (version 3); delete the file to have it rebuilt");
     tu_write_text("old.txt", "visbench-split 1\nprotocol kfold\n");
     expect_error(vb_split_load("old.txt", &l, &err), err, VB_ERR_FORMAT,
                  "old.txt:1: a split file of an older visbench (version 1); delete the file to have it rebuilt");
@@ -989,7 +982,11 @@ static void test_load_errors(void **state)
              "trunc.txt:%d: the file ends before fold 2 of 7 (truncated); delete the file to have it rebuilt", line);
     expect_error(vb_split_load("trunc.txt", &l, &err), err, VB_ERR_FORMAT, msg);
 
-    tu_write_text("trunc.txt", "visbench-split 2\nprotocol kfold\n");
+    tu_write_text("old.txt", "visbench-split 2\nprotocol kfold\n");
+    expect_error(vb_split_load("old.txt", &l, &err), err, VB_ERR_FORMAT,
+                 "old.txt:1: a split file of an older visbench (version 2); delete the file to have it rebuilt");
+
+    tu_write_text("trunc.txt", "visbench-split 3\nprotocol kfold\n");
     expect_error(vb_split_load("trunc.txt", &l, &err), err, VB_ERR_FORMAT,
                  "trunc.txt:2: the file ends before 'test_fraction' (truncated); delete the file to have it rebuilt");
 

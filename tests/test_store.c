@@ -572,7 +572,7 @@ static void test_open_errors(void **state)
     assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'", 0, 0, 0), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(vb_store_open("new.db", 1, &s, &err), VB_ERR_FORMAT);
-    assert_string_equal(err.msg, "new.db: written by a newer visbench (schema 99 > 3); upgrade visbench");
+    assert_string_equal(err.msg, "new.db: written by a newer visbench (schema 99 > 4); upgrade visbench");
     /* a reader leaves no -wal or -shm beside the store, failing or not */
     assert_false(tu_exists("new.db-wal") || tu_exists("new.db-shm"));
     assert_int_equal(mkdir("dir.db", 0755), 0);
@@ -758,6 +758,28 @@ static void test_samples(void **state)
     vb_dataset_free(moved);
 }
 
+/* What the leaderboard does with a fold is decided by its kind: a single
+ * evaluation, the first repetition (pooled predictions, McNemar), a
+ * resampled estimate (the corrected t-test). */
+static void test_fold_kinds_decide(void **state)
+{
+    struct {
+        vb_fold_kind kind;
+        int repeat, test, first, resampled;
+    } cases[] = {
+        {VB_FOLD_HOLDOUT, 0, 1, 0, 0},          {VB_FOLD_OFFICIAL_TEST, 0, 1, 0, 0},
+        {VB_FOLD_CV, 0, 0, 1, 1},               {VB_FOLD_REPEAT, 1, 0, 1, 1},
+        {VB_FOLD_REPEAT, 2, 0, 0, 1},           {VB_FOLD_REPEATED_HOLDOUT, 1, 0, 1, 1},
+        {VB_FOLD_REPEATED_HOLDOUT, 3, 0, 0, 1}, {VB_FOLD_LOO, 0, 0, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vb_store_run r = {.fold_kind = cases[i].kind, .fold_repeat = cases[i].repeat};
+        assert_int_equal(vb_store_run_is_test(&r), cases[i].test);
+        assert_int_equal(vb_store_run_first_repetition(&r), cases[i].first);
+        assert_int_equal(vb_store_run_resampled(&r), cases[i].resampled);
+    }
+}
+
 /* A store written by visbench 0.1.0 (schema 1) is refused, read-only or
  * not, with what to do, and left as it was. */
 static void test_schema_1_refused(void **state)
@@ -781,7 +803,7 @@ static void test_schema_1_refused(void **state)
         SQLITE_OK);
     sqlite3_close(db);
     const char *want = "v1.db: store schema 1 is from an older visbench, which still reads it; this visbench "
-                       "reads and writes schema 3 only. Move v1.db aside (or run with --store NEW.db) and run the "
+                       "reads and writes schema 4 only. Move v1.db aside (or run with --store NEW.db) and run the "
                        "spec again";
     for (int ro = 0; ro < 2; ro++) {
         vb_store *s = NULL;
@@ -1153,6 +1175,7 @@ int main(void)
         cmocka_unit_test(test_samples),
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_schema_1_refused),
+        cmocka_unit_test(test_fold_kinds_decide),
         cmocka_unit_test(test_read_only_store),
         cmocka_unit_test(test_pipeline_config),
         cmocka_unit_test(test_merge),

@@ -66,6 +66,15 @@ typedef struct vb_dataset {
     uint8_t *Y;         /* multilabel: n x n_classes label sets (0/1); NULL otherwise */
     size_t n_empty;     /* multilabel: images with no label */
     vb_taxonomy *tax;   /* hierarchical: leaves = classes; NULL otherwise */
+    /* Groups of samples that belong together (one patient, one photo
+     * session), from a CSV manifest's group column: sample i is in group
+     * group[i] < n_groups, named group_names[group[i]] (the names sorted).
+     * group_kfold never puts one group on both sides of a fold. NULL / 0
+     * without groups. */
+    uint32_t *group;
+    size_t n_groups;
+    char **group_names;
+    char *group_column; /* the column the groups came from, for messages */
 } vb_dataset;
 
 /* Empty dataset with room for n samples (labels, part when with_part, sizes). */
@@ -75,8 +84,8 @@ void vb_dataset_free(vb_dataset *ds); /* also paths, files, file_of, item_of */
 void vb_dataset_finish(vb_dataset *ds);
 /* Sample i as a float image in [0, 1] (dst is reshaped). */
 vb_status vb_dataset_image(const vb_dataset *ds, size_t i, vb_image *dst, vb_error *err);
-/* 64-bit identity of the labels (a multilabel set's label sets too), partition
- * and pixels. */
+/* 64-bit identity of the labels (a multilabel set's label sets too), groups,
+ * partition and pixels. */
 uint64_t vb_dataset_hash(const vb_dataset *ds);
 /* Multilabel: the label sets of samples idx[0..n) as n x n_classes bytes
  * (malloc'ed; at least one byte when n is 0). NULL and err on no memory. */
@@ -84,6 +93,10 @@ uint8_t *vb_dataset_label_rows(const vb_dataset *ds, const size_t *idx, size_t n
 /* Appends a label set (row: k bytes) as its labels joined by ';': the
  * names, or the label indices when names is NULL; nothing for no label. */
 void vb_labelset_text(vb_buf *b, const uint8_t *row, int k, const char *const *names);
+/* Sets the groups from one name per sample (names[i] for sample i, none
+ * empty): n_groups distinct names, sorted, numbered in that order; column
+ * names where they came from. */
+vb_status vb_dataset_set_groups(vb_dataset *ds, const char *const *names, const char *column, vb_error *err);
 /* Counts per class (n_classes entries), optionally restricted to one part. */
 void vb_dataset_class_counts(const vb_dataset *ds, int part, size_t *counts);
 /* Fails, naming `where` and the class, when a class has no training images

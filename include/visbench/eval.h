@@ -188,6 +188,9 @@ vb_status vb_bonferroni_dunn_q(size_t k, double alpha, double *q, vb_error *err)
  * above the leaves): wrong, in its true class's support, in no column. */
 vb_status vb_metrics_compute(const int *truth, const int *pred, size_t n, int n_classes, vb_metrics *m,
                              vb_error *err);
+/* vb_metrics_compute of the predictions that a confusion matrix counts
+ * (k x k, row = true class): the scores of folds pooled. */
+vb_status vb_metrics_from_confusion(const size_t *cm, int k, vb_metrics *m, vb_error *err);
 void vb_metrics_free(vb_metrics *m);
 
 /* ---- clustering -------------------------------------------------------- */

@@ -67,6 +67,8 @@ typedef struct vb_spec {
     vb_node **dataset_nodes; /* NULL entries for paths */
     char *base_dir;        /* the spec's folder */
     vb_split_conf split;
+    vb_params split_params; /* the split block as written: where each parameter is */
+    int split_line, split_col; /* the split block's place, 0 when the spec has none */
     size_t n_pipelines;
     vb_spec_pipeline *pipelines;
 } vb_spec;
@@ -124,6 +126,11 @@ void vb_spec_select_dataset(vb_spec *spec, size_t i);
 /* What the spec calls dataset i: its path as written, or "dataset N" for an
  * inline one (for messages and --dataset). */
 const char *vb_spec_dataset_label(const vb_spec *spec, size_t i, char *buf, size_t size);
+/* Makes the spec's split of ds (vb_split_make). A failure is placed in
+ * the spec: at the split parameter it is about (file:line:col: split.k:
+ * ...), at the protocol when that parameter has its default, else at the
+ * split block or the spec. */
+vb_status vb_spec_split(const vb_spec *spec, const vb_dataset *ds, vb_split **out, vb_error *err);
 /* The pipeline called name, or NULL. */
 const vb_spec_pipeline *vb_spec_find_pipeline(const vb_spec *spec, const char *name);
 

@@ -28,12 +28,13 @@ typedef struct vb_spec vb_spec;
 
 typedef struct vb_store vb_store;
 
-/* 3: the task (multilabel, hierarchical), label sets in predictions, the
+/* 4: folds of kind repeated-holdout and loo (the folds table's CHECK).
+ * 3: the task (multilabel, hierarchical), label sets in predictions, the
  * taxonomy and a confusion matrix per level.
  * 2: per-run provenance (host, threads, version, compiler, CPU, times) in
  * the runs, not the experiment. A store of another version is refused with
  * a message saying what to do; nothing converts one. */
-#define VB_STORE_SCHEMA_VERSION 3
+#define VB_STORE_SCHEMA_VERSION 4
 
 /* Opens or creates a store. readonly opens an existing file without
  * writing (for reports). */
@@ -147,11 +148,21 @@ void vb_store_list_free(vb_store_exp_info *list, size_t n);
  * and scores too when with_predictions. */
 vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_exp **out, vb_error *err);
 void vb_store_exp_free(vb_store_exp *e);
-/* Is the run a single evaluation (a holdout or official-test fold), not a
- * cross-validation fold? Is it a fold of the first (or only) repetition of
- * a cross-validation? By the folds' kinds, never by their names. */
+/* By the folds' kinds, never by their names:
+ * - is the run a single evaluation (a holdout or official-test fold), not
+ *   one of several folds whose scores are averaged (cv, repeat,
+ *   repeated-holdout, loo)?
+ * - is it a fold of the first (or only) repetition: the folds whose pooled
+ *   test sets hold each pool sample at most once (cv, loo, the first
+ *   repeat of a repeated k-fold: exactly once; the first draw of a
+ *   repeated holdout: its one test set)?
+ * - is it a resampled estimate the corrected resampled t-test (Nadeau and
+ *   Bengio) compares fold by fold: cv, repeat and repeated-holdout, not loo
+ *   (one test sample a fold: pipelines are compared by McNemar on the
+ *   pooled predictions instead)? */
 int vb_store_run_is_test(const vb_store_run *r);
 int vb_store_run_first_repetition(const vb_store_run *r);
+int vb_store_run_resampled(const vb_store_run *r);
 /* Value of a named metric of a run, NaN when absent. */
 double vb_store_metric(const vb_store_run *r, const char *name);
 

@@ -45,6 +45,11 @@ typedef struct vb_summary_row {
     double predict_per_s;                         /* test images per second of prediction */
     double peak_rss_mb, model_kb;                 /* max and mean */
     int proba;
+    /* Its averaged folds are leave-one-out folds of single labels, which
+     * test one image each: macro_f1 and balanced_accuracy (sd NaN) and the
+     * report's per-class scores come from their pooled confusion matrix
+     * (accuracy's mean is the pooled accuracy anyway). */
+    int pooled;
     const char *features, *params, *grid;         /* of the test fold run, else the first */
     const vb_store_run *test_run;                 /* NULL without a test fold */
     const char *error;                            /* first failure message */
@@ -71,6 +76,9 @@ typedef struct vb_summary {
     int cluster_only;        /* mode: cluster: no classification metrics at all */
     int by_nmi;              /* cluster_only with labels: pipelines rank by NMI */
     const char *test_fold;   /* "test" or "holdout" */
+    /* the averaged folds are draws of a repeated holdout: their "first
+     * repetition", which McNemar pairs, is the first draw's test set */
+    int repeated_holdout;
     size_t n_cv_folds;
     /* Pairwise tests between the first n_pairwise ranked rows (all of them
      * up to VB_SUMMARY_MAX_PAIRWISE): n_pairwise x n_pairwise in row order,

@@ -30,6 +30,16 @@ static int info(int argc, char **argv)
     }
     printf(", %s\n", ds->fixed_c == 1 ? "grey" : ds->fixed_c == 3 ? "RGB" : "grey and RGB mixed");
     printf("split     %s\n", ds->part ? "official train and test parts" : "none (use holdout or kfold)");
+    if (ds->group) {
+        size_t largest = 0, *size = calloc(ds->n_groups ? ds->n_groups : 1, sizeof *size);
+        for (size_t i = 0; size && i < ds->n; i++)
+            size[ds->group[i]]++;
+        for (size_t g = 0; size && g < ds->n_groups; g++)
+            largest = size[g] > largest ? size[g] : largest;
+        free(size);
+        printf("groups    %zu (column %s), the largest of %zu image%s: for protocol: group_kfold\n", ds->n_groups,
+               ds->group_column, largest, largest == 1 ? "" : "s");
+    }
     if (ds->task == VB_TASK_MULTILABEL)
         printf("task      multilabel (%zu image%s without a label; counts are images with the label)\n", ds->n_empty,
                ds->n_empty == 1 ? "" : "s");

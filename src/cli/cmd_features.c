@@ -212,10 +212,8 @@ int cmd_features(int argc, char **argv)
     }
     if (vb_spec_load_dataset(spec, &ds, &err) != VB_OK)
         goto fail;
-    if (vb_split_make(&spec->split, ds, &split, &err) != VB_OK) {
-        vb_error_prefix(&err, "%s: split", spec->path);
+    if (vb_spec_split(spec, ds, &split, &err) != VB_OK)
         goto fail;
-    }
     if (vb_experiment_check(spec, ds, &ropts, &err) != VB_OK)
         goto fail;
     if ((size_t)fold_no > split->n_folds) {

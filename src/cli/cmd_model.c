@@ -113,7 +113,7 @@ int cmd_train(int argc, char **argv)
     size_t fold_index = 0;
     if (vb_spec_load(argv[optind], &spec, &err) != VB_OK || vb_spec_load_dataset(spec, &ds, &err) != VB_OK)
         goto fail;
-    if (vb_split_make(&spec->split, ds, &split, &err) != VB_OK || vb_experiment_check(spec, ds, &ropts, &err) != VB_OK)
+    if (vb_spec_split(spec, ds, &split, &err) != VB_OK || vb_experiment_check(spec, ds, &ropts, &err) != VB_OK)
         goto fail;
     sp = vb_spec_find_pipeline(spec, only);
     if (choose_fold(split, spec, ds, fold_name, with_val, &own, &fold, &fold_index, &err) != VB_OK)

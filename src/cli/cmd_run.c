@@ -640,10 +640,8 @@ int cmd_run(int argc, char **argv)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         vb_spec_select_dataset(spec, which[i]);
-        if (vb_split_make(&spec->split, ds[i], &split[i], &err) != VB_OK) {
-            vb_error_prefix(&err, "%s: split", spec->path);
+        if (vb_spec_split(spec, ds[i], &split[i], &err) != VB_OK)
             goto fail;
-        }
         if (vb_experiment_check(spec, ds[i], &ropts, &err) != VB_OK)
             goto fail;
     }

@@ -247,8 +247,8 @@ static vb_status worker_load(const char *path, const vb_run_opts *opts, size_t d
         vb_spec_select_dataset(*spec, dataset);
     if (st == VB_OK)
         st = vb_spec_load_dataset(*spec, ds, err);
-    if (st == VB_OK && (st = vb_split_make(&(*spec)->split, *ds, split, err)) != VB_OK)
-        vb_error_prefix(err, "%s: split", (*spec)->path);
+    if (st == VB_OK)
+        st = vb_spec_split(*spec, *ds, split, err);
     if (st == VB_OK)
         st = vb_experiment_check(*spec, *ds, opts, err);
     return st;

@@ -1,7 +1,10 @@
-/* CSV manifests: lines of "path,label" (an optional header line
- * "path,label" is skipped). Image paths are relative to the CSV file;
- * fields may be double-quoted. With multilabel: true the label field holds
- * a set of labels, "dog;car" (label_separator), or none when it is empty. */
+/* CSV manifests: lines of "path,label", or, after a header line that names
+ * the columns (a "path" and a "label" column, in any order, among others),
+ * lines of those columns. Image paths are relative to the CSV file; fields
+ * may be double-quoted. With multilabel: true the label field holds a set
+ * of labels, "dog;car" (label_separator), or none when it is empty. With
+ * group: COLUMN (which needs the header) each image's group is read from
+ * that column. */
 #include "internal.h"
 
 #include <stdio.h>
@@ -24,27 +27,37 @@ static const vb_param_def csv_params[] = {
      .help = "multilabel: what separates the labels of a field (labels are trimmed of spaces)"},
     {.name = "empty_labels", .type = VB_PT_ENUM, .def = "allow", .choices = "allow|error",
      .help = "multilabel: an empty label field is an image without labels (allow) or an error"},
+    {.name = "group", .type = VB_PT_STRING,
+     .help = "column of the header that holds each image's group (a patient, a session), for protocol: "
+             "group_kfold"},
 };
 
 typedef struct row {
     char *path; /* its labels are row i of csv_opts.ls */
+    char *group; /* with group: its group's name */
     uint8_t part;
     int line;
 } row;
 
-/* How labels are read into ls: one per line as it is written, or sets. */
+/* How labels are read into ls: one per line as it is written, or sets;
+ * group_col names the column of the groups, if any. */
 typedef struct csv_opts {
     int multilabel, empty_error;
-    const char *sep;
+    const char *sep, *group_col;
     vb_labelsets *ls;
 } csv_opts;
 
-/* Splits one CSV line into at most 2 fields, handling "quoted, fields". */
-static int split_line(char *line, char *fields[2], int *nf)
+/* The most columns a manifest line may have. */
+#define CSV_MAX_FIELDS 64
+
+/* Splits one CSV line in place into fields, handling "quoted, fields";
+ * *nf receives their count (which may exceed max: only the first max are
+ * stored). 0 for a broken quote. */
+static int split_line(char *line, char **fields, int max, int *nf)
 {
     *nf = 0;
     char *p = line;
-    while (*p && *nf < 3) {
+    for (;;) {
         char *out = p, *start = p;
         if (*p == '"') {
             p++;
@@ -68,19 +81,54 @@ static int split_line(char *line, char *fields[2], int *nf)
         }
         int more = *p == ',';
         *out = 0;
-        if (*nf < 2)
+        if (*nf < max)
             fields[*nf] = start;
         (*nf)++;
         if (!more)
-            break;
-        p++;
-        if (!*p) { /* trailing comma: an empty last field */
-            if (*nf < 2)
-                fields[*nf] = p;
-            (*nf)++;
-        }
+            return 1;
+        p++; /* a trailing comma leaves an empty last field */
     }
+}
+
+/* The columns of a manifest: where path, label and the group are; n 0
+ * before a header was read (then lines are path,label). */
+typedef struct columns {
+    int n, path, label, group;
+} columns;
+
+/* Is the line (its fields) a header: a field "path" and a field "label"
+ * (or "labels" for label sets)? Fills c when it is. */
+static int header_of(char **f, int nf, const csv_opts *o, columns *c)
+{
+    int path = -1, label = -1, group = -1;
+    for (int i = 0; i < nf && i < CSV_MAX_FIELDS; i++) {
+        if (path < 0 && strcasecmp(f[i], "path") == 0)
+            path = i;
+        else if (label < 0 && (strcasecmp(f[i], "label") == 0 || (o->multilabel && strcasecmp(f[i], "labels") == 0)))
+            label = i;
+        if (o->group_col && group < 0 && strcmp(f[i], o->group_col) == 0)
+            group = i;
+    }
+    if (path < 0 || label < 0 || nf > CSV_MAX_FIELDS)
+        return 0;
+    *c = (columns){nf, path, label, group};
     return 1;
+}
+
+/* group: COLUMN not in the header: the error, naming the columns there. */
+static vb_status no_group_column(const char *csv, int lineno, char **f, int nf, const char *col, vb_error *err)
+{
+    vb_buf b;
+    vb_buf_init(&b);
+    for (int i = 0; i < nf; i++)
+        vb_buf_printf(&b, "%s%s", i ? ", " : "", f[i]);
+    const char *near = vb_nearest_name(col, (const char *const *)f, (size_t)nf);
+    vb_status st = vb_fail(err, VB_ERR_DATA, "%s:%d: no column '%s' in the header (%s)%s%s%s (group: names the column "
+                                             "that holds each image's group)",
+                           csv, lineno, col, b.data ? b.data : "", near ? "; did you mean '" : "", near ? near : "",
+                           near ? "'?" : "");
+    vb_buf_free(&b);
+    return st;
 }
 
 /* The labels of a row, into o->ls. */
@@ -97,6 +145,51 @@ static vb_status row_labels(const csv_opts *o, const char *csv, int lineno, cons
                      "empty_labels: allow for images without labels",
                      csv, lineno, path);
     return st;
+}
+
+/* One line's fields, checked against the columns: *f_path, *f_label and
+ * *f_group (NULL without group:) point into the line. Before the first
+ * image (may_header) a line can be the header: then *header is set and
+ * cols filled. */
+static vb_status line_fields(char *line, int lineno, const char *csv, const csv_opts *o, int may_header,
+                             columns *cols, int *header, const char **f_path, const char **f_label,
+                             const char **f_group, vb_error *err)
+{
+    char *f[CSV_MAX_FIELDS];
+    int nf;
+    *header = 0;
+    /* split_line cuts the line in place: keep the text for the message. */
+    char *orig = strdup(line);
+    if (!orig)
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    vb_status st = VB_OK;
+    int ok = split_line(line, f, CSV_MAX_FIELDS, &nf);
+    if (ok && may_header && cols->n == 0 && header_of(f, nf, o, cols)) {
+        *header = 1;
+        if (o->group_col && cols->group < 0)
+            st = no_group_column(csv, lineno, f, nf, o->group_col, err);
+    } else if (!ok || (cols->n ? nf != cols->n : nf != 2))
+        st = cols->n ? vb_fail(err, VB_ERR_FORMAT, "%s:%d: expected the %d fields of the header, got '%s'", csv, lineno,
+                               cols->n, orig)
+                     : vb_fail(err, VB_ERR_FORMAT, "%s:%d: expected 'path,label', got '%s'", csv, lineno, orig);
+    else if (o->group_col && cols->n == 0)
+        st = vb_fail(err, VB_ERR_DATA,
+                     "%s:%d: group: %s needs a header line naming the columns (path,label,%s) before the first "
+                     "image",
+                     csv, lineno, o->group_col, o->group_col);
+    free(orig);
+    if (st != VB_OK || *header)
+        return st;
+    *f_path = f[cols->n ? cols->path : 0];
+    *f_label = f[cols->n ? cols->label : 1];
+    *f_group = o->group_col ? f[cols->group] : NULL;
+    if (!**f_path || (!o->multilabel && !**f_label))
+        return vb_fail(err, VB_ERR_FORMAT, o->multilabel ? "%s:%d: empty path" : "%s:%d: empty path or label", csv,
+                       lineno);
+    if (*f_group && !**f_group)
+        return vb_fail(err, VB_ERR_FORMAT, "%s:%d: empty group (column '%s') for %s; every image needs its group", csv,
+                       lineno, o->group_col, *f_path);
+    return VB_OK;
 }
 
 static vb_status read_csv(const char *csv, uint8_t part, const csv_opts *o, row **rows, size_t *n, size_t *cap,
@@ -127,6 +220,7 @@ static vb_status read_csv(const char *csv, uint8_t part, const csv_opts *o, row 
     }
     int lineno = 0;
     size_t added = 0;
+    columns cols = {0};
     for (char *line = text, *next; line && *line; line = next) {
         next = strchr(line, '\n');
         if (next)
@@ -135,28 +229,13 @@ static vb_status read_csv(const char *csv, uint8_t part, const csv_opts *o, row 
         line[strcspn(line, "\r")] = 0;
         if (!*line || line[0] == '#')
             continue;
-        char *f[2] = {0};
-        int nf;
-        /* split_line cuts the line in place: keep the text for the message. */
-        char *orig = strdup(line);
-        if (!orig) {
-            st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        const char *f_path = NULL, *f_label = NULL, *f_group = NULL;
+        int header;
+        st = line_fields(line, lineno, csv, o, added == 0, &cols, &header, &f_path, &f_label, &f_group, err);
+        if (st != VB_OK)
             break;
-        }
-        if (!split_line(line, f, &nf) || nf != 2) {
-            st = vb_fail(err, VB_ERR_FORMAT, "%s:%d: expected 'path,label', got '%s'", csv, lineno, orig);
-            free(orig);
-            break;
-        }
-        free(orig);
-        if (added == 0 && strcasecmp(f[0], "path") == 0 &&
-            (strcasecmp(f[1], "label") == 0 || (o->multilabel && strcasecmp(f[1], "labels") == 0)))
+        if (header)
             continue;
-        if (!*f[0] || (!o->multilabel && !*f[1])) {
-            st = vb_fail(err, VB_ERR_FORMAT, o->multilabel ? "%s:%d: empty path" : "%s:%d: empty path or label", csv,
-                         lineno);
-            break;
-        }
         if (*n == VB_DATA_MAX_IMAGES) {
             st = vb_fail(err, VB_ERR_FORMAT, "%s:%d: more than the %u images a dataset may hold", csv, lineno,
                          VB_DATA_MAX_IMAGES);
@@ -172,15 +251,19 @@ static vb_status read_csv(const char *csv, uint8_t part, const csv_opts *o, row 
             *rows = nr;
         }
         row *r = &(*rows)[*n];
-        r->path = vb_path_join(dir, f[0]);
+        r->path = vb_path_join(dir, f_path);
+        r->group = f_group ? strdup(f_group) : NULL;
         r->part = part;
         r->line = lineno;
-        if (!r->path) {
+        if (!r->path || (f_group && !r->group)) {
+            free(r->path);
+            free(r->group);
             st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
             break;
         }
-        if ((st = row_labels(o, csv, lineno, f[0], f[1], err)) != VB_OK) {
+        if ((st = row_labels(o, csv, lineno, f_path, f_label, err)) != VB_OK) {
             free(r->path);
+            free(r->group);
             break;
         }
         (*n)++;
@@ -210,6 +293,19 @@ static vb_status given_classes(const vb_params *p, const char *const **names, si
     return VB_OK;
 }
 
+/* The groups of the samples decoded: sample j is row src[j]. */
+static vb_status set_groups(vb_dataset *ds, const row *rows, const size_t *src, const char *column, vb_error *err)
+{
+    const char **names = vb_calloc(ds->n ? ds->n : 1, sizeof *names, err);
+    if (!names)
+        return VB_ERR_NOMEM;
+    for (size_t j = 0; j < ds->n; j++)
+        names[j] = rows[src[j]].group;
+    vb_status st = vb_dataset_set_groups(ds, names, column, err);
+    free(names);
+    return st;
+}
+
 static vb_status csv_load(const vb_params *p, const char *base_dir, vb_dataset **out, vb_error *err)
 {
     *out = NULL;
@@ -223,6 +319,9 @@ static vb_status csv_load(const vb_params *p, const char *base_dir, vb_dataset *
     const char *const *given;
     size_t n_given;
     vb_status st = vb_labelsets_opts(p, &o.multilabel, &o.sep, &o.empty_error, err);
+    o.group_col = vb_param_str(p, "group");
+    if (st == VB_OK && o.group_col && !*o.group_col)
+        st = vb_param_fail(p, "group", err, "names no column; give the header's name of the group column");
     if (st == VB_OK)
         st = given_classes(p, &given, &n_given, err);
     if (st != VB_OK)
@@ -270,14 +369,18 @@ static vb_status csv_load(const vb_params *p, const char *base_dir, vb_dataset *
         st = vb_dataset_set_classes(ds, (const char *const *)names, (int)n_names, err);
     if (st == VB_OK && o.multilabel)
         st = vb_labelsets_apply(&ls, src, ds, err);
+    if (st == VB_OK && o.group_col)
+        st = set_groups(ds, rows, src, o.group_col, err);
     if (st == VB_OK)
         st = vb_dataset_check_classes(ds, files[0], err);
     free(items);
     free(src);
     free(names);
     vb_labelsets_free(&ls);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(rows[i].path);
+        free(rows[i].group);
+    }
     free(rows);
     free(files[0]);
     free(files[1]);
@@ -295,7 +398,10 @@ const vb_loader_vt vb_loader_csv = {
              .doc = "Classes are the labels found, sorted (or the classes list). With multilabel: true each "
                     "label field is a set of labels separated by label_separator (\"dog;car\"), trimmed of "
                     "spaces, each label at most once; an empty field is an image without labels (counted; an "
-                    "error with empty_labels: error). A header line path,label (or path,labels) is skipped.",
+                    "error with empty_labels: error). A header line path,label (or path,labels) is skipped; a header "
+                    "may name more columns, in any order (path,label,session), and lines then have those columns. "
+                    "With group: COLUMN each image's group is that column's value (none may be empty): "
+                    "protocol: group_kfold never puts a group on both sides of a fold.",
              .params = csv_params,
              .n_params = sizeof csv_params / sizeof csv_params[0]},
     .load = csv_load,

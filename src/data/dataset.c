@@ -82,6 +82,11 @@ void vb_dataset_free(vb_dataset *ds)
     free(ds->c);
     free(ds->Y);
     vb_taxonomy_free(ds->tax);
+    for (size_t g = 0; ds->group_names && g < ds->n_groups; g++)
+        free(ds->group_names[g]);
+    free(ds->group_names);
+    free(ds->group);
+    free(ds->group_column);
     free(ds->name);
     free(ds->source);
     free(ds);
@@ -151,6 +156,11 @@ uint64_t vb_dataset_hash(const vb_dataset *ds)
         uint64_t th = vb_taxonomy_hash(ds->tax);
         h = vb_hash64(&th, sizeof th, h);
     }
+    if (ds->group) { /* (a dataset without groups hashes as before them) */
+        uint64_t ng = ds->n_groups;
+        h = vb_hash64(&ng, sizeof ng, h);
+        h = vb_hash64(ds->group, ds->n * sizeof *ds->group, h);
+    }
     for (size_t i = 0; i < ds->n; i++) {
         uint32_t shape[3] = {ds->w[i], ds->h[i], ds->c[i]};
         h = vb_hash64(shape, sizeof shape, h);
@@ -205,6 +215,49 @@ vb_status vb_dataset_check_classes(const vb_dataset *ds, const char *where, vb_e
                          where, ds->classes[k]);
     free(counts);
     return st;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+vb_status vb_dataset_set_groups(vb_dataset *ds, const char *const *names, const char *column, vb_error *err)
+{
+    size_t n = ds->n;
+    const char **sorted = vb_calloc(n ? n : 1, sizeof *sorted, err);
+    uint32_t *group = vb_calloc(n ? n : 1, sizeof *group, err);
+    char **distinct = vb_calloc(n ? n : 1, sizeof *distinct, err);
+    char *col = vb_strdup(column ? column : "group", err);
+    size_t m = 0;
+    vb_status st = sorted && group && distinct && col ? VB_OK : VB_ERR_NOMEM;
+    if (st == VB_OK) {
+        memcpy(sorted, names, n * sizeof *sorted);
+        qsort(sorted, n, sizeof *sorted, cmp_name);
+    }
+    for (size_t i = 0; st == VB_OK && i < n; i++)
+        if ((i == 0 || strcmp(sorted[i], sorted[i - 1]) != 0) && !(distinct[m++] = vb_strdup(sorted[i], err)))
+            st = VB_ERR_NOMEM;
+    for (size_t i = 0; st == VB_OK && i < n; i++) {
+        char *const *at = bsearch(&names[i], distinct, m, sizeof *distinct, cmp_name);
+        group[i] = (uint32_t)(at - distinct);
+    }
+    free(sorted);
+    if (st != VB_OK) {
+        for (size_t g = 0; g < m; g++)
+            free(distinct[g]);
+        free(distinct);
+        free(group);
+        free(col);
+        return st;
+    }
+    for (size_t g = 0; ds->group_names && g < ds->n_groups; g++)
+        free(ds->group_names[g]);
+    free(ds->group_names);
+    free(ds->group);
+    free(ds->group_column);
+    ds->group = group;
+    ds->group_names = distinct;
+    ds->n_groups = m;
+    ds->group_column = col;
+    return VB_OK;
 }
 
 vb_status vb_dataset_set_classes(vb_dataset *ds, const char *const *names, int n, vb_error *err)

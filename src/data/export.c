@@ -1,7 +1,8 @@
 /* Writing a dataset out as PNG files and CSV manifests. A multilabel
  * dataset's manifest holds label sets (multilabel: true); a hierarchical
- * one's descriptor holds its hierarchy, so that the export reads back as
- * the same dataset (the same hash). */
+ * one's descriptor holds its hierarchy; a grouped one's manifest a group
+ * column (group: COLUMN), so that the export reads back as the same dataset
+ * (the same hash). */
 #include "internal.h"
 
 #include <stdio.h>
@@ -104,8 +105,14 @@ vb_status vb_dataset_export(const vb_dataset *ds, const char *dir, int part, vb_
     vb_buf man[2];
     vb_buf_init(&man[0]);
     vb_buf_init(&man[1]);
-    for (int m = 0; m < 2; m++)
-        vb_buf_puts(&man[m], ds->Y ? "path,labels\n" : "path,label\n");
+    for (int m = 0; m < 2; m++) {
+        vb_buf_puts(&man[m], ds->Y ? "path,labels" : "path,label");
+        if (ds->group) {
+            vb_buf_puts(&man[m], ",");
+            vb_buf_csv_field(&man[m], ds->group_column);
+        }
+        vb_buf_puts(&man[m], "\n");
+    }
     int failed = 0;
     vb_error first = {0};
     if (st == VB_OK) {
@@ -155,6 +162,10 @@ vb_status vb_dataset_export(const vb_dataset *ds, const char *dir, int part, vb_
             vb_buf_free(&set);
         } else
             vb_buf_csv_field(b, ds->classes[ds->labels[i]]);
+        if (ds->group) {
+            vb_buf_puts(b, ",");
+            vb_buf_csv_field(b, ds->group_names[ds->group[i]]);
+        }
         vb_buf_puts(b, "\n");
     }
     vb_buf y;
@@ -178,6 +189,11 @@ vb_status vb_dataset_export(const vb_dataset *ds, const char *dir, int part, vb_
             vb_yaml_scalar(&y, sep);
             vb_buf_puts(&y, "\n");
         }
+    }
+    if (ds->group) {
+        vb_buf_puts(&y, "group: ");
+        vb_yaml_scalar(&y, ds->group_column);
+        vb_buf_puts(&y, "\n");
     }
     if (st == VB_OK && ds->tax)
         st = write_hierarchy(ds->tax, &y, err);

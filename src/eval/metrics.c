@@ -96,6 +96,27 @@ vb_status vb_metrics_compute(const int *truth, const int *pred, size_t n, int k,
     return VB_OK;
 }
 
+vb_status vb_metrics_from_confusion(const size_t *cm, int k, vb_metrics *m, vb_error *err)
+{
+    memset(m, 0, sizeof *m);
+    size_t kk = k > 0 ? (size_t)k : 0, n = 0;
+    for (size_t i = 0; i < kk * kk; i++)
+        n += cm[i];
+    int *truth = vb_malloc(n ? n : 1, sizeof *truth, err), *pred = vb_malloc(n ? n : 1, sizeof *pred, err);
+    vb_status st = truth && pred ? VB_OK : VB_ERR_NOMEM;
+    for (size_t t = 0, at = 0; st == VB_OK && t < kk; t++)
+        for (size_t p = 0; p < kk; p++)
+            for (size_t c = 0; c < cm[t * kk + p]; c++, at++) {
+                truth[at] = (int)t;
+                pred[at] = (int)p;
+            }
+    if (st == VB_OK)
+        st = vb_metrics_compute(truth, pred, n, k, m, err);
+    free(truth);
+    free(pred);
+    return st;
+}
+
 void vb_metric_set(const vb_metrics *m, const int *truth, const float *scores, size_t n, int k, int proba,
                    vb_named_value out[VB_METRIC_SET_SIZE])
 {

@@ -7,16 +7,21 @@
 #include <string.h>
 
 static const vb_param_def split_params[] = {
-    {.name = "protocol", .type = VB_PT_ENUM, .def = "holdout", .choices = "holdout|official-test|kfold",
-     .help = "holdout: one stratified split of the pool; official-test: the dataset's own parts; kfold: stratified k "
-             "folds of the pool (see pool)"},
+    {.name = "protocol", .type = VB_PT_ENUM, .def = "holdout", .choices = "holdout|official-test|kfold|group_kfold|loo",
+     .help = "holdout: one stratified split of the pool (repeats: several); official-test: the dataset's own parts; "
+             "kfold: stratified k folds of the pool (see pool); group_kfold: k folds of whole groups (the dataset's "
+             "group column); loo: leave-one-out, one fold per pool image"},
     {.name = "test_fraction", .type = VB_PT_FLOAT, .def = "0.2", .min = 0, .max = 1, .flags = VB_PF_MIN_OPEN,
      .help = "holdout: fraction of the pool for testing"},
-    {.name = "k", .type = VB_PT_INT, .def = "5", .min = 2, .max = 1000, .help = "kfold: number of folds"},
+    {.name = "k", .type = VB_PT_INT, .def = "5", .min = 2, .max = 1000,
+     .help = "kfold, group_kfold: number of folds"},
     {.name = "repeats", .type = VB_PT_INT, .def = "1", .min = 1, .max = 1000,
-     .help = "kfold: repetitions with fresh shuffles (repeated k-fold)"},
+     .help = "kfold: repetitions with fresh shuffles (repeated k-fold); holdout: independent draws (repeated "
+             "holdout, Monte Carlo cross-validation)"},
+    {.name = "max_folds", .type = VB_PT_INT, .def = "1000", .min = 1, .max = 10000,
+     .help = "loo: the largest pool it accepts (one fold, and a model, per image)"},
     {.name = "official_test", .type = VB_PT_BOOL, .def = "false",
-     .help = "kfold: also train on the whole pool and test on the official test part"},
+     .help = "kfold, group_kfold: also train on the whole pool and test on the official test part"},
     {.name = "validation", .type = VB_PT_FLOAT, .def = "0", .min = 0, .max = 0.9,
      .help = "fraction of each training set held out for tuning grids and early stopping"},
     {.name = "train_limit", .type = VB_PT_INT, .def = "0", .min = 0, .max = 1e12,
@@ -24,7 +29,7 @@ static const vb_param_def split_params[] = {
     {.name = "test_limit", .type = VB_PT_INT, .def = "0", .min = 0, .max = 1e12,
      .help = "stratified subsample of each test set (0 = all)"},
     {.name = "pool", .type = VB_PT_ENUM, .def = "train", .choices = "train|all",
-     .help = "holdout, kfold: draw from the official training part only (train), or from every sample (all)"},
+     .help = "all but official-test: draw from the official training part only (train), or from every sample (all)"},
     {.name = "seed", .type = VB_PT_INT, .min = 0, .max = 9.2e18,
      .help = "seed of the split (default: the spec's seed)"},
 };
@@ -101,6 +106,7 @@ void vb_spec_free(vb_spec *spec)
     free(spec->path);
     free(spec->name);
     free(spec->text);
+    vb_params_free(&spec->split_params);
     free(spec);
 }
 
@@ -420,15 +426,22 @@ static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
     }
     vb_spec_select_dataset(spec, 0);
 
-    vb_params sp;
-    if ((st = vb_params_parse(&sp, &vb_split_plugin, vb_node_get(root, "split"), 0, err)) != VB_OK)
+    const vb_node *split = vb_node_get(root, "split");
+    if (split) {
+        spec->split_line = split->line;
+        spec->split_col = split->col;
+    }
+    vb_params *sp_kept = &spec->split_params, sp;
+    if ((st = vb_params_parse(sp_kept, &vb_split_plugin, split, 0, err)) != VB_OK)
         return st;
+    sp = *sp_kept; /* (kept for errors found once the data is loaded: vb_spec_split) */
     vb_split_conf *c = &spec->split;
     *c = vb_split_conf_default;
     vb_protocol_parse(vb_param_str(&sp, "protocol"), &c->protocol);
     c->test_fraction = vb_param_float(&sp, "test_fraction");
     c->k = (int)vb_param_int(&sp, "k");
     c->repeats = (int)vb_param_int(&sp, "repeats");
+    c->max_folds = (int)vb_param_int(&sp, "max_folds");
     c->official_test = vb_param_bool(&sp, "official_test");
     c->validation = vb_param_float(&sp, "validation");
     c->train_limit = (size_t)vb_param_int(&sp, "train_limit");
@@ -440,9 +453,13 @@ static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
         st = vb_param_fail(&sp, "pool", err, "pool: all would put the official test part into the training folds; "
                                               "drop official_test or the pool");
     c->seed = vb_param(&sp, "seed")->given ? (uint64_t)vb_param_int(&sp, "seed") : spec->seed;
-    if (st == VB_OK && c->official_test && c->protocol != VB_PROTO_KFOLD)
-        st = vb_param_fail(&sp, "official_test", err, "only applies to protocol: kfold");
-    vb_params_free(&sp);
+    if (st == VB_OK && c->official_test && c->protocol != VB_PROTO_KFOLD && c->protocol != VB_PROTO_GROUP_KFOLD)
+        st = vb_param_fail(&sp, "official_test", err, "only applies to protocol: kfold or group_kfold");
+    if (st == VB_OK && c->repeats > 1 && c->protocol != VB_PROTO_KFOLD && c->protocol != VB_PROTO_HOLDOUT)
+        st = vb_param_fail(&sp, "repeats", err,
+                           "only applies to protocol: kfold (repeated k-fold) or holdout (repeated holdout); %s has "
+                           "one way to deal its folds",
+                           vb_protocol_name(c->protocol));
     if (st != VB_OK)
         return st;
 
@@ -545,6 +562,29 @@ const char *vb_spec_dataset_label(const vb_spec *spec, size_t i, char *buf, size
     } else
         snprintf(buf, size, "dataset %zu", i + 1);
     return buf;
+}
+
+vb_status vb_spec_split(const vb_spec *spec, const vb_dataset *ds, vb_split **out, vb_error *err)
+{
+    const char *param = NULL;
+    vb_status st = vb_split_make_blame(&spec->split, ds, out, &param, err);
+    if (st == VB_OK)
+        return st;
+    const vb_params *p = &spec->split_params;
+    if (!err)
+        return st;
+    if (param && p->plugin && !vb_param(p, param)->given && vb_param(p, "protocol")->given)
+        param = "protocol"; /* a default is at fault: point at the protocol that needs it */
+    if (param && p->plugin && vb_param(p, param)->given) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        vb_param_fail(p, param, err, "%s", msg);
+        err->status = st; /* (a data error stays one) */
+        return st;
+    }
+    if (spec->split_line)
+        return vb_error_prefix(err, "%s:%d:%d: split", spec->path, spec->split_line, spec->split_col);
+    return vb_error_prefix(err, "%s: split", spec->path);
 }
 
 const vb_spec_pipeline *vb_spec_find_pipeline(const vb_spec *spec, const char *name)

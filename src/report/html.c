@@ -166,13 +166,27 @@ static void folds_note(page *p, const char *what)
         text(p, tf(p));
         vb_buf_puts(p->b, test < p->s->n ? " fold unless marked otherwise)." : " fold).");
     } else
-        vb_buf_puts(p->b, " (the pooled out-of-fold predictions of the first CV repetition).");
+        vb_buf_puts(p->b, p->s->repeated_holdout
+                              ? " (the test predictions of the first draw of the repeated holdout)."
+                              : " (the pooled out-of-fold predictions of the first CV repetition).");
 }
 
 static void detail_close(page *p) { vb_buf_puts(p->b, folded(p) ? "</details>\n" : "\n"); }
 
 /* ---- summary ------------------------------------------------------------------ */
 
+
+/* What a fold is, for people (by its kind). */
+static const char *fold_kind_text(const vb_store_run *r)
+{
+    switch (r->fold_kind) {
+    case VB_FOLD_REPEATED_HOLDOUT: return "repeated holdout";
+    case VB_FOLD_LOO: return "leave-one-out";
+    case VB_FOLD_CV:
+    case VB_FOLD_REPEAT: return "cross-validation";
+    default: return vb_store_run_is_test(r) ? "single evaluation" : vb_fold_kind_name(r->fold_kind);
+    }
+}
 static void summary(page *p)
 {
     const vb_store_exp *e = p->e;
@@ -196,7 +210,7 @@ static void summary(page *p)
         vb_buf_puts(p->b, "<tr><td class=\"l\">");
         text(p, r->fold);
         vb_buf_printf(p->b, "</td><td>%s</td><td>%zu</td><td>%zu</td><td>%zu</td></tr>",
-                      vb_store_run_is_test(r) ? "single evaluation" : "cross-validation", r->n_train, r->n_val,
+                      fold_kind_text(r), r->n_train, r->n_val,
                       r->n_test);
     }
     if (shown)
@@ -695,7 +709,9 @@ static void roc(page *p)
                 text(p, tf(p));
                 vb_buf_puts(p->b, " fold");
             } else
-                vb_buf_puts(p->b, "on the pooled out-of-fold scores of the first CV repetition");
+                vb_buf_puts(p->b, p->s->repeated_holdout
+                                      ? "on the test scores of the first draw of the repeated holdout"
+                                      : "on the pooled out-of-fold scores of the first CV repetition");
             vb_buf_puts(p->b, ".</figcaption></figure>\n");
             if (folded(p))
                 detail_close(p);

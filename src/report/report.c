@@ -9,7 +9,8 @@
 
 /* Folds are told apart by their kind (vb_store_run_is_test,
  * vb_store_run_first_repetition): the CV folds of the first repetition,
- * pooled, predict every sample of the pool exactly once. */
+ * pooled, predict every sample of the pool exactly once (a repeated
+ * holdout's first draw: its test set). */
 
 static int done(const vb_store_run *r) { return strcmp(r->status, "done") == 0; }
 
@@ -125,6 +126,15 @@ static vb_status view_build(const vb_store_exp *e, const vb_summary_row *row, re
         v->auc[c] = auc_n[c] ? v->auc[c] / (double)auc_n[c] : NAN;
     }
     free(auc_n);
+    if (row->pooled && v->confusion) { /* leave-one-out: one image a fold, so pool them */
+        vb_metrics pm;
+        if (vb_metrics_from_confusion(v->confusion, e->n_classes, &pm, err) != VB_OK)
+            return err ? err->status : VB_ERR_NOMEM;
+        memcpy(v->precision, pm.precision, k * sizeof *v->precision);
+        memcpy(v->recall, pm.recall, k * sizeof *v->recall);
+        memcpy(v->f1, pm.f1, k * sizeof *v->f1);
+        vb_metrics_free(&pm);
+    }
     v->has_class = v->n_cv > 0;
     if (n_rep1 && n_rep1 == n_rep1_scored && n_pool) {
         v->truth = vb_malloc(n_pool, sizeof *v->truth, err);

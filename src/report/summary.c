@@ -1,6 +1,7 @@
 /* Leaderboards and pairwise significance from a stored experiment. */
 #define _GNU_SOURCE
 #include "visbench/summary.h"
+#include "visbench/eval.h"
 #include "visbench/node.h"
 
 #include <math.h>
@@ -64,6 +65,43 @@ static void stat_of(const vb_store_exp *e, run_set rs, const char *metric, vb_st
         vb_mean_sd(vals, n, &st->mean, &st->sd);
     else
         st->mean = st->sd = NAN;
+}
+
+/* The confusion matrix of a pipeline's leave-one-out folds, summed into cm
+ * (k x k, zeroed): 1 when every averaged fold is one (single labels), else
+ * 0. */
+static int loo_confusion(const vb_store_exp *e, run_set rs, size_t *cm)
+{
+    size_t kk = (size_t)e->n_classes, folds = 0;
+    if (!e->task || strcmp(e->task, vb_task_name(VB_TASK_SINGLE)) != 0)
+        return 0;
+    for (size_t k = 0; k < rs.n; k++) {
+        const vb_store_run *r = &e->runs[rs.idx[k]];
+        if (strcmp(r->status, "done") != 0 || vb_store_run_is_test(r))
+            continue;
+        if (r->fold_kind != VB_FOLD_LOO || !r->confusion)
+            return 0;
+        for (size_t i = 0; i < kk * kk; i++)
+            cm[i] += r->confusion[i];
+        folds++;
+    }
+    return folds > 0;
+}
+
+/* The scores of a row's leave-one-out folds pooled (one confusion matrix
+ * summed over them); *found 0, and m empty, for a row without. */
+static vb_status pooled_metrics(const vb_store_exp *e, const vb_summary_row *row, int *found, vb_metrics *m,
+                                vb_error *err)
+{
+    memset(m, 0, sizeof *m);
+    size_t kk = (size_t)e->n_classes;
+    size_t *cm = vb_calloc(kk ? kk * kk : 1, sizeof *cm, err);
+    if (!cm)
+        return VB_ERR_NOMEM;
+    *found = loo_confusion(e, (run_set){row->run_idx, row->n_runs}, cm);
+    vb_status st = *found ? vb_metrics_from_confusion(cm, e->n_classes, m, err) : VB_OK;
+    free(cm);
+    return st;
 }
 
 /* The done run of a pipeline on fold, or NULL. */
@@ -213,13 +251,15 @@ static vb_status pair_tests(const vb_summary *s, const vb_store_run *oof, size_t
                                : mcnemar_runs(&oof[a], &oof[b], e->n_classes, mc_p, err);
     if (st != VB_OK)
         return st;
-    /* corrected t-test over the CV folds both have */
+    /* corrected resampled t-test over the resampled folds both have (CV,
+     * repeated CV and repeated holdout alike: each fold trains on n_train
+     * and tests on n_test of the pool) */
     double d[4096];
     size_t J = 0;
     double ntr = 0, nte = 0;
     for (size_t k = 0; k < ra->n_runs && J < 4096; k++) {
         const vb_store_run *x = &e->runs[ra->run_idx[k]];
-        if (strcmp(x->status, "done") != 0 || vb_store_run_is_test(x))
+        if (strcmp(x->status, "done") != 0 || !vb_store_run_resampled(x))
             continue;
         const vb_store_run *y = find_run(e, runs_of(rb), x->fold);
         if (!y)
@@ -331,6 +371,7 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
             s->test_fold = r->fold;
         } else
             s->has_cv = 1;
+        s->repeated_holdout |= r->fold_kind == VB_FOLD_REPEATED_HOLDOUT;
         if (strcmp(r->status, "failed") == 0) {
             row->n_failed++;
             if (!row->error)
@@ -383,6 +424,18 @@ vb_status vb_summary_build(const vb_store_exp *e, vb_summary **out, vb_error *er
         stat_of(e, rs, "nmi", &row->nmi);
         stat_of(e, rs, "ari", &row->ari);
         stat_of(e, rs, "clusters", &row->clusters);
+        vb_metrics pm;
+        vb_status pst = pooled_metrics(e, row, &row->pooled, &pm, err);
+        if (pst != VB_OK) {
+            vb_summary_free(s);
+            return pst;
+        }
+        if (row->pooled) {
+            row->macro_f1.mean = pm.macro_f1;
+            row->balanced_accuracy.mean = pm.balanced_accuracy;
+            row->macro_f1.sd = row->balanced_accuracy.sd = NAN;
+        }
+        vb_metrics_free(&pm);
         s->has_cluster |= !isnan(row->clusters.test) || row->clusters.n > 0;
         has_accuracy |= !isnan(row->accuracy.test) || row->accuracy.n > 0;
         s->has_nmi |= !isnan(row->nmi.test) || row->nmi.n > 0;

@@ -747,7 +747,8 @@ static void pairwise_html(const vb_summary *s, int has_m, int has_t, size_t m, v
     if (s->has_test)
         vb_buf_printf(b, "the predictions of the %s fold", s->test_fold);
     else
-        vb_buf_puts(b, "the pooled out-of-fold predictions of the first repetition");
+        vb_buf_puts(b, s->repeated_holdout ? "the test predictions of the first draw"
+                                           : "the pooled out-of-fold predictions of the first repetition");
     if (has_t)
         vb_buf_puts(b, ". Below it: Nadeau and Bengio's corrected resampled t-test on per-fold accuracy differences");
     vb_buf_printf(b, ". Shaded cells: p &lt; %.2f ", VB_SUMMARY_ALPHA);
@@ -882,7 +883,9 @@ void vb_render_pairwise(const vb_summary *s, vb_format fmt, vb_buf *b)
             vb_buf_puts(b, "\n");
         return;
     }
-    const char *where = s->has_test ? s->test_fold : "pooled out-of-fold predictions";
+    const char *where = s->has_test           ? s->test_fold
+                        : s->repeated_holdout ? "first draw's test predictions"
+                                              : "pooled out-of-fold predictions";
     if (s->n > n)
         vb_buf_printf(b, "%sthe %zu best of %zu pipelines (the leaderboard compares every one with the best)%s",
                       md ? "Pairwise tests between " : "pairwise tests between ", n, s->n, md ? ".\n\n" : "\n");

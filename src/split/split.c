@@ -11,17 +11,19 @@
 #include <string.h>
 
 const vb_split_conf vb_split_conf_default = {
-    .protocol = VB_PROTO_HOLDOUT, .test_fraction = 0.2, .k = 5, .repeats = 1, .official_test = 0,
-    .validation = 0.0, .train_limit = 0, .test_limit = 0, .pool = VB_POOL_TRAIN, .seed = 1,
+    .protocol = VB_PROTO_HOLDOUT, .test_fraction = 0.2, .k = 5, .repeats = 1, .max_folds = 1000,
+    .official_test = 0, .validation = 0.0, .train_limit = 0, .test_limit = 0, .pool = VB_POOL_TRAIN, .seed = 1,
 };
 
-static const char *const kind_names[] = {"holdout", "official-test", "cv", "repeat", "pool"};
+/* in vb_fold_kind order */
+static const char *const kind_names[] = {"holdout", "official-test", "cv", "repeat", "pool", "repeated-holdout", "loo"};
+#define N_KINDS (int)(sizeof kind_names / sizeof kind_names[0])
 
-const char *vb_fold_kind_name(vb_fold_kind k) { return (unsigned)k < 5 ? kind_names[k] : "?"; }
+const char *vb_fold_kind_name(vb_fold_kind k) { return (unsigned)k < (unsigned)N_KINDS ? kind_names[k] : "?"; }
 
 int vb_fold_kind_parse(const char *s, vb_fold_kind *k)
 {
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < N_KINDS; i++)
         if (strcmp(s, kind_names[i]) == 0) {
             *k = (vb_fold_kind)i;
             return 1;
@@ -31,13 +33,15 @@ int vb_fold_kind_parse(const char *s, vb_fold_kind *k)
 
 const char *vb_pool_name(vb_pool p) { return p == VB_POOL_ALL ? "all" : "train"; }
 
-static const char *const proto_names[] = {"holdout", "official-test", "kfold"};
+/* in vb_protocol order */
+static const char *const proto_names[] = {"holdout", "official-test", "kfold", "group_kfold", "loo"};
+#define N_PROTOS (int)(sizeof proto_names / sizeof proto_names[0])
 
-const char *vb_protocol_name(vb_protocol p) { return (unsigned)p < 3 ? proto_names[p] : "?"; }
+const char *vb_protocol_name(vb_protocol p) { return (unsigned)p < (unsigned)N_PROTOS ? proto_names[p] : "?"; }
 
 int vb_protocol_parse(const char *s, vb_protocol *p)
 {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < N_PROTOS; i++)
         if (strcmp(s, proto_names[i]) == 0) {
             *p = (vb_protocol)i;
             return 1;
@@ -309,22 +313,26 @@ static vb_status ml_partition(const ilist *in, const vb_dataset *ds, const uint6
     return st;
 }
 
-/* strat_take for a multilabel dataset: a 2-way iterative stratification
- * whose first subset wants m of the in->n samples. keep_one has no
- * counterpart (a label set is not a class). Both outputs are sorted. */
-static vb_status ml_take(const ilist *in, const vb_dataset *ds, size_t m, vb_rng *rng, ilist *taken, ilist *rest,
-                         vb_error *err)
+/* A partition of `in` into k subsets of proportions weights[j]: sub_of[i]
+ * receives the subset of sample i. */
+typedef vb_status (*partition_fn)(const ilist *in, const vb_dataset *ds, const uint64_t *weights, int k, vb_rng *rng,
+                                  size_t *sub_of, vb_error *err);
+
+/* strat_take by a 2-way partition whose first subset wants m of the in->n
+ * samples (keep_one has no counterpart). Both outputs are sorted. */
+static vb_status partition_take(const ilist *in, const vb_dataset *ds, size_t m, vb_rng *rng, partition_fn partition,
+                                ilist *taken, ilist *rest, vb_error *err)
 {
     taken->n = rest->n = 0;
-    taken->v = vb_calloc(in->n, sizeof *taken->v, err);
-    rest->v = vb_calloc(in->n, sizeof *rest->v, err);
+    taken->v = vb_calloc(in->n ? in->n : 1, sizeof *taken->v, err);
+    rest->v = vb_calloc(in->n ? in->n : 1, sizeof *rest->v, err);
     size_t *sub_of = vb_calloc(ds->n, sizeof *sub_of, err);
     vb_status st = taken->v && rest->v && sub_of ? VB_OK : VB_ERR_NOMEM;
     if (m > in->n)
         m = in->n;
     uint64_t weights[2] = {m, in->n - m};
     if (st == VB_OK && in->n)
-        st = ml_partition(in, ds, weights, 2, rng, sub_of, err);
+        st = partition(in, ds, weights, 2, rng, sub_of, err);
     for (size_t t = 0; st == VB_OK && t < in->n; t++) {
         ilist *to = sub_of[in->v[t]] == 0 ? taken : rest;
         to->v[to->n++] = in->v[t];
@@ -347,8 +355,147 @@ static vb_status take(const ilist *in, const vb_dataset *ds, size_t m, vb_rng *r
                       ilist *rest, vb_error *err)
 {
     if (is_multilabel(ds))
-        return ml_take(in, ds, m, rng, taken, rest, err);
+        return partition_take(in, ds, m, rng, ml_partition, taken, rest, err);
     return strat_take(in, ds->labels, ds->n_classes, m, rng, keep_one, taken, rest, err);
+}
+
+/* ---- groups --------------------------------------------------------------- */
+
+/* a + b and a * b, held at the int64 limits instead of overflowing (only
+ * absurdly large groups on absurdly large data get there; the result
+ * stays the same on every platform) */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN + 1) : r;
+}
+
+static int64_t sat_mul(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? ((a < 0) != (b < 0) ? INT64_MIN + 1 : INT64_MAX) : r;
+}
+
+typedef struct group_rank {
+    size_t size, rank, local;
+} group_rank;
+
+/* the largest group first; equal sizes in their seeded rank */
+static int by_size_then_rank(const void *a, const void *b)
+{
+    const group_rank *x = a, *y = b;
+    if (x->size != y->size)
+        return x->size > y->size ? -1 : 1;
+    return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+/* Deals the groups of `in` whole into k subsets of proportions weights[j] /
+ * W (split.h, group_kfold): the largest group first (equal sizes in a
+ * seeded order) to a subset that still has room for it (at most
+ * ceil(n w_j / W) samples), the one that most lacks the group's labels
+ * (sum over labels of the group's count times the subset's want, n_l w_j -
+ * W taken_l), then the one that most wants samples (n w_j - W size_j), then
+ * a seeded draw; with no room anywhere, by that want of samples alone.
+ * sub_of[i] receives the subset of sample i. */
+static vb_status group_partition(const ilist *in, const vb_dataset *ds, const uint64_t *weights, int k, vb_rng *rng,
+                                 size_t *sub_of, vb_error *err)
+{
+    size_t L = (size_t)ds->n_classes, kk = (size_t)k, G = 0, n = in->n, GL;
+    size_t *local = vb_malloc(ds->n_groups ? ds->n_groups : 1, sizeof *local, err);
+    if (!local)
+        return VB_ERR_NOMEM;
+    for (size_t g = 0; g < ds->n_groups; g++)
+        local[g] = SIZE_MAX;
+    for (size_t i = 0; i < n; i++)
+        if (local[ds->group[in->v[i]]] == SIZE_MAX)
+            local[ds->group[in->v[i]]] = G++;
+    if (!vb_mul_ok(G ? G : 1, L ? L : 1, &GL)) {
+        free(local);
+        return vb_fail(err, VB_ERR_NOMEM, "%zu groups of %zu labels: too many to count", G, L);
+    }
+    group_rank *order = vb_calloc(G ? G : 1, sizeof *order, err);
+    size_t *shuffled = vb_calloc(G ? G : 1, sizeof *shuffled, err);
+    int64_t *lab = vb_calloc(GL, sizeof *lab, err); /* per group and label */
+    int64_t *tot = vb_calloc(L ? L : 1, sizeof *tot, err);
+    int64_t *fsize = vb_calloc(kk, sizeof *fsize, err), *fcnt = vb_calloc(kk * (L ? L : 1), sizeof *fcnt, err);
+    int64_t *first = vb_calloc(kk, sizeof *first, err), *second = vb_calloc(kk, sizeof *second, err);
+    int *cand = vb_calloc(kk, sizeof *cand, err), *part = vb_calloc(G ? G : 1, sizeof *part, err);
+    vb_status st = order && shuffled && lab && tot && fsize && fcnt && first && second && cand && part
+                       ? VB_OK
+                       : VB_ERR_NOMEM;
+    int64_t W = 0;
+    for (size_t j = 0; j < kk; j++)
+        W += (int64_t)weights[j];
+    for (size_t i = 0; st == VB_OK && i < n; i++) {
+        size_t s = in->v[i], g = local[ds->group[s]];
+        order[g].size++;
+        if (ds->Y)
+            for (size_t l = 0; l < L; l++)
+                lab[g * L + l] += ds->Y[s * L + l];
+        else
+            lab[g * L + (size_t)ds->labels[s]]++;
+    }
+    for (size_t g = 0; st == VB_OK && g < G; g++) {
+        for (size_t l = 0; l < L; l++)
+            tot[l] += lab[g * L + l];
+        shuffled[g] = g;
+    }
+    if (st == VB_OK) {
+        vb_rng_shuffle(rng, shuffled, G);
+        for (size_t t = 0; t < G; t++) {
+            order[shuffled[t]].rank = t;
+            order[shuffled[t]].local = shuffled[t];
+        }
+        qsort(order, G, sizeof *order, by_size_then_rank);
+    }
+    for (size_t t = 0; st == VB_OK && t < G; t++) {
+        size_t g = order[t].local;
+        int64_t sz = (int64_t)order[t].size;
+        for (size_t j = 0; j < kk; j++) {
+            int64_t w = (int64_t)weights[j], cap = ((int64_t)n * w + W - 1) / W;
+            second[j] = (int64_t)n * w - W * fsize[j];
+            first[j] = INT64_MIN;
+            if (fsize[j] + sz <= cap) {
+                first[j] = 0;
+                for (size_t l = 0; l < L; l++)
+                    if (lab[g * L + l])
+                        first[j] = sat_add(first[j], sat_mul(lab[g * L + l], tot[l] * w - W * fcnt[j * L + l]));
+            }
+        }
+        int m = pick_subset(first, second, k, cand, rng);
+        part[g] = m;
+        fsize[m] += sz;
+        for (size_t l = 0; l < L; l++)
+            fcnt[(size_t)m * L + l] += lab[g * L + l];
+    }
+    for (size_t i = 0; st == VB_OK && i < n; i++)
+        sub_of[in->v[i]] = (size_t)part[local[ds->group[in->v[i]]]];
+    free(local);
+    free(order);
+    free(shuffled);
+    free(lab);
+    free(tot);
+    free(fsize);
+    free(fcnt);
+    free(first);
+    free(second);
+    free(cand);
+    free(part);
+    return st;
+}
+
+/* The number of groups among the samples of `in`. */
+static vb_status count_groups(const ilist *in, const vb_dataset *ds, size_t *out, vb_error *err)
+{
+    unsigned char *seen = vb_calloc(ds->n_groups ? ds->n_groups : 1, 1, err);
+    if (!seen)
+        return VB_ERR_NOMEM;
+    *out = 0;
+    for (size_t i = 0; i < in->n; i++)
+        if (!seen[ds->group[in->v[i]]]++)
+            (*out)++;
+    free(seen);
+    return VB_OK;
 }
 
 static vb_status check_limit(size_t limit, const char *what, int n_classes, vb_error *err)
@@ -376,6 +523,12 @@ static vb_status limit_list(ilist *l, size_t limit, const vb_dataset *ds, vb_rng
 
 /* Fills a fold from its train and test lists (owning them), applying the
  * limits and the validation carve-out. */
+/* Protocols that fold a pool already subsampled to train_limit. */
+static int folds_limited_pool(const vb_split_conf *c)
+{
+    return c->protocol == VB_PROTO_KFOLD || c->protocol == VB_PROTO_GROUP_KFOLD || c->protocol == VB_PROTO_LOO;
+}
+
 static vb_status make_fold(vb_fold *f, const char *name, vb_fold_kind kind, ilist train, ilist test,
                            const vb_split_conf *conf, const vb_dataset *ds, uint64_t stream, vb_error *err)
 {
@@ -383,7 +536,7 @@ static vb_status make_fold(vb_fold *f, const char *name, vb_fold_kind kind, ilis
     f->kind = kind;
     vb_rng *rng = vb_rng_new(vb_seed_derive(conf->seed, "fold", stream));
     vb_status st = rng ? VB_OK : vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    if (st == VB_OK && conf->protocol != VB_PROTO_KFOLD)
+    if (st == VB_OK && !folds_limited_pool(conf) && kind != VB_FOLD_POOL)
         st = limit_list(&train, conf->train_limit, ds, rng, err);
     if (st == VB_OK)
         st = limit_list(&test, conf->test_limit, ds, rng, err);
@@ -391,7 +544,11 @@ static vb_status make_fold(vb_fold *f, const char *name, vb_fold_kind kind, ilis
     if (st == VB_OK && conf->validation > 0) {
         ilist rest;
         size_t m = (size_t)llround(conf->validation * (double)train.n);
-        st = take(&train, ds, m, rng, 1, &val, &rest, err);
+        /* a group k-fold validates on whole groups too, so that tuning
+         * sees no image of a group it trains on */
+        st = conf->protocol == VB_PROTO_GROUP_KFOLD && ds->group
+                 ? partition_take(&train, ds, m, rng, group_partition, &val, &rest, err)
+                 : take(&train, ds, m, rng, 1, &val, &rest, err);
         if (st == VB_OK) {
             free(train.v);
             train = rest;
@@ -411,7 +568,7 @@ static vb_status make_fold(vb_fold *f, const char *name, vb_fold_kind kind, ilis
     return st;
 }
 
-/* The samples holdout and kfold draw from. */
+/* The samples every protocol but official-test draws from. */
 static int pool_part(const vb_split_conf *c, const vb_dataset *ds)
 {
     return ds->part && c->pool == VB_POOL_TRAIN ? VB_PART_TRAIN : VB_PART_NONE;
@@ -448,24 +605,45 @@ static vb_status kfold_pool(const vb_split_conf *conf, const vb_dataset *ds, vb_
     return st;
 }
 
-static vb_status check_conf(const vb_split_conf *c, const vb_dataset *ds, vb_error *err)
+/* Checks what can be checked before drawing; *blame names the split
+ * parameter a failure is about, when one is. */
+static vb_status check_conf(const vb_split_conf *c, const vb_dataset *ds, const char **blame, vb_error *err)
 {
+    const char *name = ds->name ? ds->name : "?";
     if (c->protocol == VB_PROTO_HOLDOUT && !(c->test_fraction > 0 && c->test_fraction < 1))
         return vb_fail(err, VB_ERR_PARAM, "split.test_fraction must be between 0 and 1, not %g", c->test_fraction);
-    if (c->protocol == VB_PROTO_KFOLD && (c->k < 2 || c->k > 1000))
+    if ((c->protocol == VB_PROTO_KFOLD || c->protocol == VB_PROTO_GROUP_KFOLD) && (c->k < 2 || c->k > 1000))
         return vb_fail(err, VB_ERR_PARAM, "split.k must be 2..1000, not %d", c->k);
     if (c->repeats < 1 || c->repeats > 1000)
         return vb_fail(err, VB_ERR_PARAM, "split.repeats must be 1..1000, not %d", c->repeats);
+    if (c->repeats > 1 && c->protocol != VB_PROTO_KFOLD && c->protocol != VB_PROTO_HOLDOUT) {
+        *blame = "repeats";
+        return vb_fail(err, VB_ERR_PARAM, "repeats: %d applies to protocol: kfold or holdout, not %s", c->repeats,
+                       vb_protocol_name(c->protocol));
+    }
+    if (c->official_test && c->protocol != VB_PROTO_KFOLD && c->protocol != VB_PROTO_GROUP_KFOLD) {
+        *blame = "official_test";
+        return vb_fail(err, VB_ERR_PARAM, "official_test applies to protocol: kfold or group_kfold, not %s",
+                       vb_protocol_name(c->protocol));
+    }
+    if (c->protocol == VB_PROTO_LOO && c->max_folds < 1)
+        return vb_fail(err, VB_ERR_PARAM, "split.max_folds must be at least 1, not %d", c->max_folds);
     if (!(c->validation >= 0 && c->validation < 1))
         return vb_fail(err, VB_ERR_PARAM, "split.validation must be in [0, 1), not %g", c->validation);
     if ((c->protocol == VB_PROTO_OFFICIAL || c->official_test) && !ds->part)
         return vb_fail(err, VB_ERR_DATA,
                        "dataset '%s' has no official test part; use protocol: holdout or kfold, "
                        "or give the dataset a test part",
-                       ds->name ? ds->name : "?");
+                       name);
+    if (c->protocol == VB_PROTO_GROUP_KFOLD && !ds->group) {
+        *blame = "protocol";
+        return vb_fail(err, VB_ERR_DATA,
+                       "group_kfold needs a group per image, and dataset '%s' (%s) has no group column; add "
+                       "`group: COLUMN` to its descriptor (format: csv, a column of the manifest's header)",
+                       name, ds->source ? ds->source : "inline");
+    }
     if (is_multilabel(ds) && (!ds->Y || ds->n_classes < 1))
-        return vb_fail(err, VB_ERR_INTERNAL, "dataset '%s' is multilabel but has no label sets",
-                       ds->name ? ds->name : "?");
+        return vb_fail(err, VB_ERR_INTERNAL, "dataset '%s' is multilabel but has no label sets", name);
     vb_status st = check_limit(c->train_limit, "train_limit", ds->n_classes, err);
     if (st == VB_OK)
         st = check_limit(c->test_limit, "test_limit", ds->n_classes, err);
@@ -529,103 +707,208 @@ static vb_status deal_folds(const ilist *all, const vb_dataset *ds, int k, vb_rn
     return VB_OK;
 }
 
+/* Folds fi0 .. fi0 + k - 1 of s from the part of every pool sample
+ * (part_of, indexed by sample): fold f tests the samples of part f and
+ * trains on the others. */
+static vb_status folds_of_parts(vb_split *s, size_t fi0, const ilist *all, const size_t *part_of, size_t k,
+                                vb_fold_kind kind, int repeat, const vb_split_conf *conf, const vb_dataset *ds,
+                                vb_error *err)
+{
+    vb_status st = VB_OK;
+    for (size_t f = 0; st == VB_OK && f < k; f++) {
+        ilist tr = {vb_calloc(all->n, sizeof(size_t), err), 0}, te = {vb_calloc(all->n, sizeof(size_t), err), 0};
+        if (!tr.v || !te.v) {
+            free(tr.v);
+            free(te.v);
+            return VB_ERR_NOMEM;
+        }
+        for (size_t i = 0; i < all->n; i++) {
+            if (part_of[all->v[i]] == f)
+                te.v[te.n++] = all->v[i];
+            else
+                tr.v[tr.n++] = all->v[i];
+        }
+        char name[32];
+        int number = (int)f + 1; /* k <= 1000, loo <= max_folds */
+        if (kind == VB_FOLD_REPEAT)
+            snprintf(name, sizeof name, "r%d-fold%d", repeat, number);
+        else
+            snprintf(name, sizeof name, "%s%d", kind == VB_FOLD_LOO ? "loo" : "fold", number);
+        size_t fi = fi0 + f;
+        st = make_fold(&s->folds[fi], name, kind, tr, te, conf, ds, 1 + fi, err);
+        s->folds[fi].repeat = repeat;
+        s->folds[fi].number = number;
+    }
+    return st;
+}
+
+/* holdout: `repeats` independent stratified draws of the test part; the
+ * first is the single holdout of the same seed. */
+static vb_status make_holdout(vb_split *s, const vb_split_conf *conf, const vb_dataset *ds, vb_rng *rng,
+                              vb_error *err)
+{
+    ilist all = {0};
+    vb_status st = select_part(ds, pool_part(conf, ds), &all, err);
+    for (int r = 0; st == VB_OK && r < conf->repeats; r++) {
+        vb_rng *rr = r == 0 ? rng : vb_rng_new(vb_seed_derive(conf->seed, "split", (uint64_t)r));
+        if (!rr) {
+            st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+            break;
+        }
+        ilist a = {0}, b = {0};
+        st = take(&all, ds, (size_t)llround(conf->test_fraction * (double)all.n), rr, 1, &b, &a, err);
+        if (rr != rng)
+            vb_rng_free(rr);
+        char name[32];
+        if (conf->repeats > 1)
+            snprintf(name, sizeof name, "r%d-holdout", r + 1);
+        else
+            snprintf(name, sizeof name, "holdout");
+        if (st == VB_OK)
+            st = make_fold(&s->folds[r], name, conf->repeats > 1 ? VB_FOLD_REPEATED_HOLDOUT : VB_FOLD_HOLDOUT, a, b,
+                           conf, ds, (uint64_t)r, err);
+        s->folds[r].repeat = conf->repeats > 1 ? r + 1 : 0;
+    }
+    free(all.v);
+    return st;
+}
+
+/* kfold and group_kfold: the folds of every repeat (group_kfold has one),
+ * then the official-test fold when asked. */
+static vb_status make_kfold(vb_split *s, const vb_split_conf *conf, const vb_dataset *ds, const ilist *all,
+                            const char **blame, vb_error *err)
+{
+    vb_status st = VB_OK;
+    int grouped = conf->protocol == VB_PROTO_GROUP_KFOLD;
+    if (grouped) {
+        size_t n_groups;
+        st = count_groups(all, ds, &n_groups, err);
+        if (st == VB_OK && n_groups < (size_t)conf->k) {
+            *blame = "k";
+            return vb_fail(err, VB_ERR_DATA, "the pool has %zu group%s (column '%s'), fewer than the k = %d folds; "
+                                             "lower k to %zu or less",
+                           n_groups, n_groups == 1 ? "" : "s", ds->group_column ? ds->group_column : "group",
+                           conf->k, n_groups);
+        }
+    } else
+        st = check_kfold_pool(all, ds, conf->k, err);
+    for (int r = 0; st == VB_OK && r < conf->repeats; r++) {
+        vb_rng *rr = vb_rng_new(vb_seed_derive(conf->seed, grouped ? "group_kfold" : "kfold", (uint64_t)r));
+        size_t *fold_of = vb_calloc(ds->n, sizeof *fold_of, err);
+        if (!rr || !fold_of)
+            st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        if (st == VB_OK && grouped) {
+            uint64_t *ones = vb_calloc((size_t)conf->k, sizeof *ones, err);
+            for (int f = 0; ones && f < conf->k; f++)
+                ones[f] = 1;
+            st = ones ? group_partition(all, ds, ones, conf->k, rr, fold_of, err) : VB_ERR_NOMEM;
+            free(ones);
+        } else if (st == VB_OK)
+            st = deal_folds(all, ds, conf->k, rr, fold_of, err);
+        int repeated = conf->repeats > 1;
+        if (st == VB_OK)
+            st = folds_of_parts(s, (size_t)r * (size_t)conf->k, all, fold_of, (size_t)conf->k,
+                                repeated ? VB_FOLD_REPEAT : VB_FOLD_CV, repeated ? r + 1 : 0, conf, ds, err);
+        free(fold_of);
+        vb_rng_free(rr);
+    }
+    if (st == VB_OK && conf->official_test) {
+        ilist tr = {vb_calloc(all->n ? all->n : 1, sizeof(size_t), err), all->n}, b = {0};
+        if (!tr.v)
+            return VB_ERR_NOMEM;
+        memcpy(tr.v, all->v, all->n * sizeof *tr.v);
+        st = select_part(ds, VB_PART_TEST, &b, err);
+        if (st == VB_OK)
+            st = make_fold(&s->folds[s->n_folds - 1], "test", VB_FOLD_OFFICIAL_TEST, tr, b, conf, ds, 0, err);
+        else
+            free(tr.v);
+    }
+    return st;
+}
+
+/* loo: one fold per pool sample, at most max_folds. */
+static vb_status make_loo(vb_split *s, const vb_split_conf *conf, const vb_dataset *ds, const ilist *all,
+                          vb_error *err)
+{
+    size_t *fold_of = vb_calloc(ds->n, sizeof *fold_of, err);
+    if (!fold_of)
+        return VB_ERR_NOMEM;
+    for (size_t i = 0; i < all->n; i++)
+        fold_of[all->v[i]] = i;
+    vb_status st = folds_of_parts(s, 0, all, fold_of, all->n, VB_FOLD_LOO, 0, conf, ds, err);
+    free(fold_of);
+    return st;
+}
+
 vb_status vb_split_make(const vb_split_conf *conf, const vb_dataset *ds, vb_split **out, vb_error *err)
 {
+    return vb_split_make_blame(conf, ds, out, NULL, err);
+}
+
+vb_status vb_split_make_blame(const vb_split_conf *conf, const vb_dataset *ds, vb_split **out, const char **param,
+                              vb_error *err)
+{
     *out = NULL;
-    vb_status st = check_conf(conf, ds, err);
-    if (st != VB_OK)
-        return st;
-    vb_split *s = vb_calloc(1, sizeof *s, err);
-    if (!s)
-        return VB_ERR_NOMEM;
-    s->conf = *conf;
-    s->n_samples = ds->n;
-    s->data_hash = vb_dataset_hash(ds);
-    size_t n_folds = conf->protocol == VB_PROTO_KFOLD ? (size_t)conf->k * (size_t)conf->repeats + (conf->official_test ? 1 : 0) : 1;
-    s->folds = vb_calloc(n_folds, sizeof *s->folds, err);
-    if (!s->folds) {
-        free(s);
-        return VB_ERR_NOMEM;
-    }
-    s->n_folds = n_folds;
-    vb_rng *rng = vb_rng_new(vb_seed_derive(conf->seed, "split", 0));
-    if (!rng) {
-        vb_split_free(s);
-        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    }
-    ilist all = {0}, a = {0}, b = {0};
-    if (conf->protocol == VB_PROTO_HOLDOUT) {
-        st = select_part(ds, pool_part(conf, ds), &all, err);
-        if (st == VB_OK)
-            st = take(&all, ds, (size_t)llround(conf->test_fraction * (double)all.n), rng, 1, &b, &a, err);
-        if (st == VB_OK)
-            st = make_fold(&s->folds[0], "holdout", VB_FOLD_HOLDOUT, a, b, conf, ds, 0, err);
-    } else if (conf->protocol == VB_PROTO_OFFICIAL) {
-        st = select_part(ds, VB_PART_TRAIN, &a, err);
-        if (st == VB_OK)
-            st = select_part(ds, VB_PART_TEST, &b, err);
-        if (st == VB_OK)
-            st = make_fold(&s->folds[0], "test", VB_FOLD_OFFICIAL_TEST, a, b, conf, ds, 0, err);
-        else {
-            free(a.v);
-            free(b.v);
-        }
-    } else {
+    const char *blame = NULL;
+    if (param)
+        *param = NULL;
+    vb_status st = check_conf(conf, ds, &blame, err);
+    vb_rng *rng = st == VB_OK ? vb_rng_new(vb_seed_derive(conf->seed, "split", 0)) : NULL;
+    if (st == VB_OK && !rng)
+        st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    /* the pool the folding protocols deal out, limited first */
+    ilist all = {0};
+    if (st == VB_OK && folds_limited_pool(conf))
         st = kfold_pool(conf, ds, rng, &all, err);
-        if (st == VB_OK)
-            st = check_kfold_pool(&all, ds, conf->k, err);
-        for (int r = 0; st == VB_OK && r < conf->repeats; r++) {
-            vb_rng *rr = vb_rng_new(vb_seed_derive(conf->seed, "kfold", (uint64_t)r));
-            size_t *fold_of = vb_calloc(ds->n, sizeof *fold_of, err);
-            if (!rr || !fold_of)
-                st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    if (st == VB_OK && conf->protocol == VB_PROTO_LOO && (all.n < 2 || all.n > (size_t)conf->max_folds)) {
+        blame = all.n < 2 ? "protocol" : "max_folds";
+        st = all.n < 2 ? vb_fail(err, VB_ERR_DATA, "leave-one-out needs at least 2 images in the pool, not %zu",
+                                 all.n)
+                       : vb_fail(err, VB_ERR_DATA,
+                                 "leave-one-out would run %zu folds (one per pool image), more than max_folds = %d; "
+                                 "use protocol: kfold (k: 10 is common), or raise max_folds",
+                                 all.n, conf->max_folds);
+    }
+    size_t n_folds = 1;
+    if (conf->protocol == VB_PROTO_HOLDOUT)
+        n_folds = (size_t)conf->repeats;
+    else if (conf->protocol == VB_PROTO_KFOLD)
+        n_folds = (size_t)conf->k * (size_t)conf->repeats + (conf->official_test ? 1 : 0);
+    else if (conf->protocol == VB_PROTO_GROUP_KFOLD)
+        n_folds = (size_t)conf->k + (conf->official_test ? 1 : 0);
+    else if (conf->protocol == VB_PROTO_LOO)
+        n_folds = all.n;
+    vb_split *s = st == VB_OK ? vb_calloc(1, sizeof *s, err) : NULL;
+    if (st == VB_OK && (!s || !(s->folds = vb_calloc(n_folds, sizeof *s->folds, err))))
+        st = VB_ERR_NOMEM;
+    if (st == VB_OK) {
+        s->conf = *conf;
+        s->n_samples = ds->n;
+        s->data_hash = vb_dataset_hash(ds);
+        s->n_folds = n_folds;
+        if (conf->protocol == VB_PROTO_HOLDOUT)
+            st = make_holdout(s, conf, ds, rng, err);
+        else if (conf->protocol == VB_PROTO_OFFICIAL) {
+            ilist a = {0}, b = {0};
+            st = select_part(ds, VB_PART_TRAIN, &a, err);
             if (st == VB_OK)
-                st = deal_folds(&all, ds, conf->k, rr, fold_of, err);
-            for (int f = 0; st == VB_OK && f < conf->k; f++) {
-                ilist tr = {vb_calloc(all.n, sizeof(size_t), err), 0}, te = {vb_calloc(all.n, sizeof(size_t), err), 0};
-                if (!tr.v || !te.v) {
-                    free(tr.v);
-                    free(te.v);
-                    st = VB_ERR_NOMEM;
-                    break;
-                }
-                for (size_t i = 0; i < all.n; i++) {
-                    if (fold_of[all.v[i]] == (size_t)f)
-                        te.v[te.n++] = all.v[i];
-                    else
-                        tr.v[tr.n++] = all.v[i];
-                }
-                char name[32];
-                if (conf->repeats > 1)
-                    snprintf(name, sizeof name, "r%d-fold%d", r + 1, f + 1);
-                else
-                    snprintf(name, sizeof name, "fold%d", f + 1);
-                size_t fi = (size_t)r * (size_t)conf->k + (size_t)f;
-                st = make_fold(&s->folds[fi], name, conf->repeats > 1 ? VB_FOLD_REPEAT : VB_FOLD_CV, tr, te, conf,
-                               ds, 1 + fi, err);
-                s->folds[fi].repeat = conf->repeats > 1 ? r + 1 : 0;
-                s->folds[fi].number = f + 1;
-            }
-            free(fold_of);
-            vb_rng_free(rr);
-        }
-        if (st == VB_OK && conf->official_test) {
-            ilist tr = {vb_calloc(all.n ? all.n : 1, sizeof(size_t), err), all.n};
-            if (!tr.v)
-                st = VB_ERR_NOMEM;
-            else {
-                memcpy(tr.v, all.v, all.n * sizeof *tr.v);
                 st = select_part(ds, VB_PART_TEST, &b, err);
-                if (st == VB_OK)
-                    st = make_fold(&s->folds[n_folds - 1], "test", VB_FOLD_OFFICIAL_TEST, tr, b, conf, ds, 0, err);
-                else
-                    free(tr.v);
+            if (st == VB_OK)
+                st = make_fold(&s->folds[0], "test", VB_FOLD_OFFICIAL_TEST, a, b, conf, ds, 0, err);
+            else {
+                free(a.v);
+                free(b.v);
             }
-        }
+        } else if (conf->protocol == VB_PROTO_LOO)
+            st = make_loo(s, conf, ds, &all, err);
+        else
+            st = make_kfold(s, conf, ds, &all, &blame, err);
     }
     free(all.v);
     vb_rng_free(rng);
     if (st != VB_OK) {
+        if (param)
+            *param = blame;
         vb_split_free(s);
         return st;
     }
@@ -645,19 +928,18 @@ const vb_fold *vb_split_single_fold(const vb_split *s)
 vb_status vb_split_pool_fold(const vb_split_conf *conf, const vb_dataset *ds, vb_fold *out, vb_error *err)
 {
     memset(out, 0, sizeof *out);
-    vb_status st = check_conf(conf, ds, err);
+    const char *blame = NULL;
+    vb_status st = check_conf(conf, ds, &blame, err);
     if (st != VB_OK)
         return st;
     vb_rng *rng = vb_rng_new(vb_seed_derive(conf->seed, "split", 0));
     if (!rng)
         return vb_fail(err, VB_ERR_NOMEM, "out of memory");
     ilist all = {0}, none = {0};
-    vb_split_conf c = *conf;
-    c.protocol = VB_PROTO_KFOLD; /* the limit is applied here, not again in make_fold */
-    st = kfold_pool(&c, ds, rng, &all, err);
+    st = kfold_pool(conf, ds, rng, &all, err); /* limited here, not again in make_fold */
     vb_rng_free(rng);
     if (st == VB_OK)
-        st = make_fold(out, "pool", VB_FOLD_POOL, all, none, &c, ds, UINT64_MAX, err);
+        st = make_fold(out, "pool", VB_FOLD_POOL, all, none, conf, ds, UINT64_MAX, err);
     else
         free(all.v);
     if (st != VB_OK)
@@ -709,11 +991,12 @@ vb_status vb_split_save(const vb_split *s, const char *path, vb_error *err)
     vb_buf b;
     vb_buf_init(&b);
     const vb_split_conf *c = &s->conf;
-    vb_buf_puts(&b, "visbench-split 2\n");
+    vb_buf_puts(&b, "visbench-split 3\n");
     vb_buf_printf(&b, "protocol %s\n", vb_protocol_name(c->protocol));
     vb_buf_printf(&b, "test_fraction ");
     vb_buf_double(&b, c->test_fraction);
-    vb_buf_printf(&b, "\nk %d\nrepeats %d\nofficial_test %d\nvalidation ", c->k, c->repeats, c->official_test);
+    vb_buf_printf(&b, "\nk %d\nrepeats %d\nmax_folds %d\nofficial_test %d\nvalidation ", c->k, c->repeats, c->max_folds,
+                  c->official_test);
     vb_buf_double(&b, c->validation);
     vb_buf_printf(&b, "\ntrain_limit %zu\ntest_limit %zu\npool %s\nseed %" PRIu64 "\n", c->train_limit, c->test_limit,
                   vb_pool_name(c->pool), c->seed);
@@ -865,9 +1148,10 @@ vb_status vb_split_load(const char *path, vb_split **out, vb_error *err)
     char *v = NULL;
     uint64_t x;
     char *hdr = next_line(&l);
-    if (!hdr || strcmp(hdr, "visbench-split 2") != 0)
-        st = bad(&l, err, hdr && strcmp(hdr, "visbench-split 1") == 0 ? "a split file of an older visbench (version 1)"
-                                                                    : "not a visbench split file (version 2)");
+    if (!hdr || strcmp(hdr, "visbench-split 3") != 0)
+        st = hdr && (strcmp(hdr, "visbench-split 1") == 0 || strcmp(hdr, "visbench-split 2") == 0)
+                 ? bad(&l, err, "a split file of an older visbench (version %c)", hdr[15])
+                 : bad(&l, err, "not a visbench split file (version 3)");
     if (st == VB_OK && (st = read_kv(&l, "protocol", &v, err)) == VB_OK && !vb_protocol_parse(v, &s->conf.protocol))
         st = bad(&l, err, "unknown protocol");
     if (st == VB_OK)
@@ -876,6 +1160,8 @@ vb_status vb_split_load(const char *path, vb_split **out, vb_error *err)
         s->conf.k = x > 1000 ? (st = bad(&l, err, "bad value for 'k'"), 0) : (int)x;
     if (st == VB_OK && (st = read_u64(&l, "repeats", &x, 0, err)) == VB_OK)
         s->conf.repeats = x > 1000 ? (st = bad(&l, err, "bad value for 'repeats'"), 0) : (int)x;
+    if (st == VB_OK && (st = read_u64(&l, "max_folds", &x, 0, err)) == VB_OK)
+        s->conf.max_folds = x > 100000 ? (st = bad(&l, err, "bad value for 'max_folds'"), 0) : (int)x;
     if (st == VB_OK && (st = read_u64(&l, "official_test", &x, 0, err)) == VB_OK)
         s->conf.official_test = x != 0;
     if (st == VB_OK)

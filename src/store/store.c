@@ -42,7 +42,8 @@ static const char *const schema[] = {
     " class INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY(experiment_id, class))",
     "CREATE TABLE folds(experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
     " fold_index INTEGER NOT NULL, name TEXT NOT NULL,"
-    " kind TEXT NOT NULL CHECK(kind IN ('holdout', 'official-test', 'cv', 'repeat')), repeat INTEGER, number INTEGER,"
+    " kind TEXT NOT NULL CHECK(kind IN ('holdout', 'official-test', 'cv', 'repeat', 'repeated-holdout', 'loo')),"
+    " repeat INTEGER, number INTEGER,"
     " n_train INTEGER NOT NULL, n_val INTEGER NOT NULL, n_test INTEGER NOT NULL,"
     " PRIMARY KEY(experiment_id, fold_index))",
     "CREATE TABLE samples(experiment_id INTEGER NOT NULL REFERENCES experiments(id), sample INTEGER NOT NULL,"
@@ -594,7 +595,7 @@ vb_status vb_store_experiment(vb_store *s, const vb_spec *spec, const vb_dataset
         sqlite3_bind_int64(q, 5, (sqlite3_int64)fo->n_val);
         sqlite3_bind_int64(q, 6, (sqlite3_int64)fo->n_test);
         store_bind_text(q, 7, vb_fold_kind_name(fo->kind));
-        /* 1-based for cv and repeat folds, NULL otherwise */
+        /* 1-based where the fold has one (split.h), NULL otherwise */
         if (fo->repeat > 0)
             sqlite3_bind_int(q, 8, fo->repeat);
         else
@@ -1206,7 +1207,13 @@ int vb_store_run_is_test(const vb_store_run *r)
 
 int vb_store_run_first_repetition(const vb_store_run *r)
 {
-    return r->fold_kind == VB_FOLD_CV || (r->fold_kind == VB_FOLD_REPEAT && r->fold_repeat == 1);
+    return r->fold_kind == VB_FOLD_CV || r->fold_kind == VB_FOLD_LOO ||
+           ((r->fold_kind == VB_FOLD_REPEAT || r->fold_kind == VB_FOLD_REPEATED_HOLDOUT) && r->fold_repeat == 1);
+}
+
+int vb_store_run_resampled(const vb_store_run *r)
+{
+    return r->fold_kind == VB_FOLD_CV || r->fold_kind == VB_FOLD_REPEAT || r->fold_kind == VB_FOLD_REPEATED_HOLDOUT;
 }
 
 double vb_store_metric(const vb_store_run *r, const char *name)

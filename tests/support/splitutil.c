@@ -67,7 +67,7 @@ void su_check_determinism(const vb_dataset *ds, size_t train_limit, size_t test_
         vb_split_conf conf = vb_split_conf_default;
         conf.protocol = protos[p];
         conf.k = 3;
-        conf.repeats = 2;
+        conf.repeats = protos[p] == VB_PROTO_OFFICIAL ? 1 : 2; /* holdout: a repeated holdout */
         conf.validation = 0.2;
         conf.train_limit = train_limit;
         conf.test_limit = test_limit;
@@ -97,4 +97,47 @@ void su_check_determinism(const vb_dataset *ds, size_t train_limit, size_t test_
         vb_split_free(b);
         vb_split_free(c);
     }
+}
+
+vb_dataset *su_grouped_ds(size_t n, const int *labels, int n_classes, const char *const *groups, const uint8_t *part)
+{
+    vb_error err = {0};
+    vb_dataset *ds = vb_dataset_new(n, part != NULL, &err);
+    assert_non_null(ds);
+    for (size_t i = 0; i < n; i++) {
+        ds->labels[i] = labels[i];
+        if (part)
+            ds->part[i] = part[i];
+        ds->px[i] = malloc(1);
+        assert_non_null(ds->px[i]);
+        ds->px[i][0] = (uint8_t)(i * 7);
+        ds->w[i] = ds->h[i] = ds->c[i] = 1;
+    }
+    const char *names[8] = {"a", "b", "c", "d", "e", "f", "g", "h"};
+    assert_true(n_classes <= 8);
+    assert_int_equal(vb_dataset_set_classes(ds, names, n_classes, &err), VB_OK);
+    if (groups)
+        assert_int_equal(vb_dataset_set_groups(ds, groups, "session", &err), VB_OK);
+    ds->name = strdup("toy");
+    ds->source = strdup("toy.yaml");
+    vb_dataset_finish(ds);
+    return ds;
+}
+
+void su_assert_groups_apart(const vb_dataset *ds, const vb_fold *f)
+{
+    int *where = malloc((ds->n_groups ? ds->n_groups : 1) * sizeof *where);
+    assert_non_null(where);
+    for (size_t g = 0; g < ds->n_groups; g++)
+        where[g] = -1;
+    const size_t *lists[3] = {f->train, f->val, f->test};
+    size_t counts[3] = {f->n_train, f->n_val, f->n_test};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < counts[k]; i++) {
+            uint32_t g = ds->group[lists[k][i]];
+            if (where[g] >= 0 && where[g] != k)
+                fail_msg("fold %s: group %s is in two parts (%d and %d)", f->name, ds->group_names[g], where[g], k);
+            where[g] = k;
+        }
+    free(where);
 }

@@ -20,5 +20,12 @@ int su_same_split(const vb_split *a, const vb_split *b);
  * seed 43 another hash and other training or validation samples, and the
  * split reads back whole from its file. ds needs an official test part. */
 void su_check_determinism(const vb_dataset *ds, size_t train_limit, size_t test_limit);
+/* A dataset of n 1x1 grey images (pixel i * 7) of classes labels[i] (of
+ * n_classes, named a, b, ...), in groups groups[i] (NULL: none) and in
+ * parts part[i] (NULL: none); named "toy", source "toy.yaml". */
+vb_dataset *su_grouped_ds(size_t n, const int *labels, int n_classes, const char *const *groups, const uint8_t *part);
+/* Fails the test unless no group of ds has samples in two of the fold's
+ * train, validation and test parts. */
+void su_assert_groups_apart(const vb_dataset *ds, const vb_fold *f);
 
 #endif
