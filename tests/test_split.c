@@ -1070,6 +1070,80 @@ static void test_stratified_folds(void **state)
     assert_int_equal(vb_stratified_folds(y, 100, 3, 0, 9, f1, &err), VB_ERR_PARAM);
 }
 
+/* split.learning_curve: for each fold and fraction, a stratified subsample
+ * of its training part, the validation and test parts unchanged; by seed. */
+static void test_learning_curve(void **state)
+{
+    vb_dataset *ds = make_ds(c523, NULL, 3); /* 50, 30, 20 */
+    vb_error err = {0};
+    vb_split_conf conf = vb_split_conf_default;
+    conf.protocol = VB_PROTO_KFOLD;
+    conf.k = 5;
+    conf.validation = 0.25;
+    conf.n_curve = 3;
+    conf.curve[0] = 250;
+    conf.curve[1] = 1000; /* the folds themselves: no fold of its own */
+    conf.curve[2] = 500;
+    vb_split *s = NULL;
+    assert_int_equal(vb_split_make(&conf, ds, &s, &err), VB_OK);
+    assert_int_equal(s->n_folds, 5 + 5 * 2);
+    /* fold1@25%, fold1@50%, fold2@25%, ... after the five folds */
+    for (size_t f = 0; f < 5; f++)
+        for (size_t c = 0; c < 2; c++) {
+            const vb_fold *base = &s->folds[f], *fo = &s->folds[5 + f * 2 + c];
+            char name[32];
+            snprintf(name, sizeof name, "fold%zu@%d%%", f + 1, c ? 50 : 25);
+            assert_string_equal(fo->name, name);
+            assert_int_equal(fo->kind, VB_FOLD_CURVE);
+            assert_int_equal(fo->repeat, (int)f + 1);
+            assert_int_equal(fo->number, c ? 500 : 250);
+            /* 60 training images a fold (80 less validation's 20): 15 and 30,
+             * 25/15/10 and 50/30/20 of the classes' shares */
+            assert_int_equal(base->n_train, 60);
+            assert_int_equal(fo->n_train, c ? 30 : 15);
+            size_t cnt[3], want[2][3] = {{8, 4, 3}, {15, 9, 6}};
+            class_counts(ds, fo->train, fo->n_train, cnt);
+            for (int k = 0; k < 3; k++)
+                assert_true(cnt[k] + 1 >= want[c][k] && cnt[k] <= want[c][k] + 1);
+            /* a subset of the fold's training part; validation and test as they are */
+            for (size_t i = 0; i < fo->n_train; i++) {
+                int in = 0;
+                for (size_t j = 0; j < base->n_train; j++)
+                    in |= base->train[j] == fo->train[i];
+                assert_true(in);
+            }
+            assert_int_equal(fo->n_val, base->n_val);
+            assert_memory_equal(fo->val, base->val, base->n_val * sizeof *fo->val);
+            assert_int_equal(fo->n_test, base->n_test);
+            assert_memory_equal(fo->test, base->test, base->n_test * sizeof *fo->test);
+        }
+    /* the folds themselves are those of the same split without a curve */
+    vb_split_conf plain = conf;
+    plain.n_curve = 0;
+    vb_split *p = NULL;
+    assert_int_equal(vb_split_make(&plain, ds, &p, &err), VB_OK);
+    assert_int_equal(p->n_folds, 5);
+    for (size_t f = 0; f < 5; f++)
+        assert_memory_equal(p->folds[f].train, s->folds[f].train, p->folds[f].n_train * sizeof(size_t));
+    assert_true(p->hash != s->hash);
+    /* the same seed, the same subsamples; and a round trip through the file */
+    vb_split *again = NULL;
+    assert_int_equal(vb_split_make(&conf, ds, &again, &err), VB_OK);
+    assert_true(again->hash == s->hash);
+    assert_int_equal(vb_split_save(s, "curve.txt", &err), VB_OK);
+    vb_split *back = NULL;
+    assert_int_equal(vb_split_load("curve.txt", &back, &err), VB_OK);
+    assert_true(back->hash == s->hash);
+    assert_int_equal(back->folds[7].kind, VB_FOLD_CURVE);
+    assert_int_equal(back->folds[7].number, 250);
+    assert_int_equal(back->folds[7].repeat, 2);
+    vb_split_free(back);
+    vb_split_free(again);
+    vb_split_free(p);
+    vb_split_free(s);
+    vb_dataset_free(ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1092,6 +1166,7 @@ int main(void)
         cmocka_unit_test(test_protocol_names),
         cmocka_unit_test(test_save_load_round_trip),
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_learning_curve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,6 +51,22 @@ void vb_render_predictions_csv(const vb_store_exp *e, vb_buf *b);
  * out (b may then hold part of the report). Deterministic bytes: the same
  * store renders the same report. */
 vb_status vb_report_render(const vb_store_exp *e, vb_format fmt, const char *source, vb_buf *b, vb_error *err);
+/* Accuracy against training-set size (split.learning_curve): for each
+ * pipeline and fraction of the training part (the learning-curve folds,
+ * and 1 for the folds they subsample), the mean and sample sd of accuracy
+ * over those folds, the mean training images and train (+ tune) seconds.
+ * *out is NULL for an experiment without learning-curve runs. */
+typedef struct vb_size_curve {
+    size_t n_pipe, n_pts;
+    const char **pipelines; /* names in the experiment (not owned) */
+    double *frac;           /* n_pts fractions, ascending, the last 1 */
+    double *n_train, *acc_mean, *acc_sd, *train_s; /* n_pipe x n_pts */
+} vb_size_curve;
+vb_status vb_size_curve_build(const vb_store_exp *e, vb_size_curve **out, vb_error *err);
+void vb_size_curve_free(vb_size_curve *c);
+/* The points as a text or Markdown table (nothing for NULL). */
+void vb_render_size_curve(const vb_size_curve *c, vb_format fmt, vb_buf *b);
+
 /* The same with a section across datasets (a spec of several datasets:
  * the matrix, ranks, tests and critical-difference diagram); across may be
  * NULL or of one dataset (no section). */

@@ -68,7 +68,11 @@ typedef enum vb_protocol {
  *                  no fold is named (never part of a split file)
  *   repeated-holdout  repeat `repeat` of a repeated holdout: one of several
  *                  independent train/test draws, scored like a CV fold
- *   loo            fold `number` of a leave-one-out: one test sample */
+ *   loo            fold `number` of a leave-one-out: one test sample
+ *   curve          a learning-curve point: fold `repeat` (1-based) of the
+ *                  split with a stratified `number` per mille of its
+ *                  training part (its validation and test parts whole);
+ *                  never in the leaderboard, only in the learning curve */
 typedef enum vb_fold_kind {
     VB_FOLD_HOLDOUT,
     VB_FOLD_OFFICIAL_TEST,
@@ -76,11 +80,14 @@ typedef enum vb_fold_kind {
     VB_FOLD_REPEAT,
     VB_FOLD_POOL,
     VB_FOLD_REPEATED_HOLDOUT,
-    VB_FOLD_LOO
+    VB_FOLD_LOO,
+    VB_FOLD_CURVE
 } vb_fold_kind;
 
 /* Where every protocol but official-test draws its samples from. */
 typedef enum vb_pool { VB_POOL_TRAIN, VB_POOL_ALL } vb_pool;
+
+#define VB_SPLIT_MAX_CURVE 16
 
 typedef struct vb_split_conf {
     vb_protocol protocol;
@@ -93,6 +100,10 @@ typedef struct vb_split_conf {
     size_t train_limit;   /* 0 = no limit */
     size_t test_limit;    /* 0 = no limit */
     vb_pool pool;         /* not official-test: the training part (default) or all */
+    /* learning_curve: fractions in (0, 1] of each fold's training part,
+     * kept per mille; below 1000, each adds a curve fold per fold */
+    size_t n_curve;
+    int curve[VB_SPLIT_MAX_CURVE];
     uint64_t seed;
 } vb_split_conf;
 

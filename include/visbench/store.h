@@ -28,7 +28,7 @@ typedef struct vb_spec vb_spec;
 
 typedef struct vb_store vb_store;
 
-/* 4: folds of kind repeated-holdout and loo (the folds table's CHECK).
+/* 4: folds of kind repeated-holdout, loo and curve (the folds table's CHECK).
  * 3: the task (multilabel, hierarchical), label sets in predictions, the
  * taxonomy and a confusion matrix per level.
  * 2: per-run provenance (host, threads, version, compiler, CPU, times) in
@@ -98,7 +98,8 @@ typedef struct vb_store_run {
     size_t n_epochs;
     vb_store_epoch *epochs;
     vb_fold_kind fold_kind; /* from the folds table: what the fold is */
-    int fold_repeat;        /* repeat of a repeated k-fold (1-based), else 0 */
+    int fold_repeat;        /* repeat of a repeated k-fold (1-based), else 0; curve: its fold (1-based) */
+    int fold_number;        /* the fold's number; curve: the fraction of the training part, per mille */
     /* provenance; NULL / 0 when unknown */
     char *started, *finished; /* ISO 8601 UTC */
     char *host, *version, *compiler, *cpu;
@@ -125,6 +126,9 @@ typedef struct vb_store_exp {
     vb_taxonomy *tax; /* hierarchical experiments, else NULL */
     size_t n_runs;
     vb_store_run *runs; /* ordered by the pipeline's place in the spec, then fold index */
+    /* learning-curve runs (folds of kind curve), kept out of runs */
+    size_t n_curve_runs;
+    vb_store_run *curve_runs;
 } vb_store_exp;
 
 /* One line of the store's table of contents (vb_store_list). */

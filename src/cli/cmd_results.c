@@ -65,6 +65,11 @@ static int render(vb_store *store, int64_t exp, vb_format fmt, int show, int wit
         vb_render_task_metrics(s, fmt, &b);
         vb_buf_puts(&b, "\n");
         vb_render_pairwise(s, fmt, &b);
+        vb_size_curve *sc = NULL;
+        if (vb_size_curve_build(e, &sc, err) != VB_OK)
+            b.failed = 1;
+        vb_render_size_curve(sc, fmt, &b);
+        vb_size_curve_free(sc);
         if (across)
             vb_render_across(across, fmt, &b);
     }

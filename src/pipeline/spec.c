@@ -18,6 +18,10 @@ static const vb_param_def split_params[] = {
     {.name = "repeats", .type = VB_PT_INT, .def = "1", .min = 1, .max = 1000,
      .help = "kfold: repetitions with fresh shuffles (repeated k-fold); holdout: independent draws (repeated "
              "holdout, Monte Carlo cross-validation)"},
+    {.name = "learning_curve", .type = VB_PT_FLOATS, .def = "[]", .min = 0, .max = 1, .max_len = VB_SPLIT_MAX_CURVE,
+     .flags = VB_PF_MIN_OPEN,
+     .help = "fractions of each fold's training part (stratified, kept to 0.1%) every pipeline also trains on, "
+             "tested on the fold's whole test part: a learning curve in the report, apart from the leaderboard"},
     {.name = "max_folds", .type = VB_PT_INT, .def = "1000", .min = 1, .max = 10000,
      .help = "loo: the largest pool it accepts (one fold, and a model, per image)"},
     {.name = "official_test", .type = VB_PT_BOOL, .def = "false",
@@ -453,6 +457,21 @@ static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
         st = vb_param_fail(&sp, "pool", err, "pool: all would put the official test part into the training folds; "
                                               "drop official_test or the pool");
     c->seed = vb_param(&sp, "seed")->given ? (uint64_t)vb_param_int(&sp, "seed") : spec->seed;
+    size_t n_curve = 0;
+    const double *curve = vb_param_list(&sp, "learning_curve", &n_curve);
+    for (size_t i = 0; st == VB_OK && i < n_curve; i++) {
+        int q = (int)lround(curve[i] * 1000);
+        if (q < 1)
+            st = vb_param_fail(&sp, "learning_curve", err, "%g is below 0.1%% of a training part (0.001)", curve[i]);
+        for (size_t j = 0; st == VB_OK && j < c->n_curve; j++)
+            if (c->curve[j] == q)
+                st = vb_param_fail(&sp, "learning_curve", err, "lists %g twice", curve[i]);
+        if (st == VB_OK)
+            c->curve[c->n_curve++] = q;
+    }
+    if (st == VB_OK && c->n_curve && c->protocol == VB_PROTO_LOO)
+        st = vb_param_fail(&sp, "learning_curve", err,
+                           "does not apply to protocol: loo (a point per image and fraction); use kfold");
     if (st == VB_OK && c->official_test && c->protocol != VB_PROTO_KFOLD && c->protocol != VB_PROTO_GROUP_KFOLD)
         st = vb_param_fail(&sp, "official_test", err, "only applies to protocol: kfold or group_kfold");
     if (st == VB_OK && c->repeats > 1 && c->protocol != VB_PROTO_KFOLD && c->protocol != VB_PROTO_HOLDOUT)

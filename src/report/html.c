@@ -821,6 +821,60 @@ out:
     free(ys);
 }
 
+/* split.learning_curve: accuracy and train time against the training
+ * images, a line per pipeline, the spread over folds in each point's
+ * tooltip-free table below. */
+static void training_size(page *p)
+{
+    vb_size_curve *c = NULL;
+    vb_error err = {0};
+    if (vb_size_curve_build(p->e, &c, &err) != VB_OK) {
+        p->b->failed = 1;
+        return;
+    }
+    if (!c)
+        return;
+    section(p, "training-size", "Accuracy against training-set size");
+    vb_series *ser = calloc(c->n_pipe, sizeof *ser);
+    if (!ser) {
+        p->b->failed = 1;
+        vb_size_curve_free(c);
+        return;
+    }
+    for (int chart = 0; chart < 2; chart++) {
+        for (size_t i = 0; i < c->n_pipe; i++)
+            ser[i] = (vb_series){c->pipelines[i], c->n_train + i * c->n_pts,
+                                 (chart ? c->train_s : c->acc_mean) + i * c->n_pts, c->n_pts, i % VB_CHART_COLORS, 0};
+        vb_line_chart lc = {.id = chart ? "size-time" : "size-acc",
+                            .title = chart ? "Train seconds against training images" : "Accuracy against training images",
+                            .x = {"training images", NAN, NAN, 0, 0},
+                            .y = {chart ? "train s" : "accuracy", chart ? NAN : 0, chart ? NAN : 1, 0, !chart},
+                            .n = c->n_pipe,
+                            .series = ser,
+                            .markers = 1};
+        fig_open(p);
+        vb_chart_lines(&lc, p->b);
+        expect(p, lc.id);
+        fig_close(p, chart ? "Training (and tuning) seconds, mean over the folds."
+                           : "Test accuracy, mean over the folds (the table below gives the spread).");
+    }
+    free(ser);
+    vb_buf_puts(p->b, "<div class=\"scroll\"><table><thead><tr><th>pipeline</th><th>fraction</th><th>training "
+                      "images</th><th>accuracy (mean &plusmn; sd)</th><th>train s</th></tr></thead><tbody>\n");
+    for (size_t i = 0; i < c->n_pipe; i++)
+        for (size_t k = 0; k < c->n_pts; k++) {
+            size_t at = i * c->n_pts + k;
+            vb_buf_puts(p->b, "<tr><td>");
+            if (!k)
+                text(p, c->pipelines[i]);
+            vb_buf_printf(p->b, "</td><td class=\"num\">%.3g</td><td class=\"num\">%.0f</td><td class=\"num\">"
+                                "%.4f &plusmn; %.4f</td><td class=\"num\">%.2f</td></tr>\n",
+                          c->frac[k], c->n_train[at], c->acc_mean[at], c->acc_sd[at], c->train_s[at]);
+        }
+    vb_buf_puts(p->b, "</tbody></table></div></section>\n");
+    vb_size_curve_free(c);
+}
+
 /* ---- significance, parameters, resources, failures ------------------------------------ */
 
 static void cell_num(page *p, double v, int decimals)
@@ -1290,6 +1344,7 @@ void rep_html(const vb_summary *s, const rep_view *v, const char *source, const 
         confusion(&p);
         roc(&p);
         curves(&p);
+        training_size(&p);
         significance(&p);
     }
     hyperparameters(&p);

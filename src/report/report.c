@@ -590,6 +590,11 @@ vb_status vb_report_render_across(const vb_store_exp *e, vb_format fmt, const ch
             rep_html(s, v, source, across, b);
         else {
             render_md(s, v, source, b);
+            vb_size_curve *sc = NULL;
+            if (vb_size_curve_build(e, &sc, err) != VB_OK)
+                b->failed = 1;
+            vb_render_size_curve(sc, VB_FMT_MD, b);
+            vb_size_curve_free(sc);
             if (across)
                 vb_render_across(across, VB_FMT_MD, b);
         }

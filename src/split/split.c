@@ -16,7 +16,8 @@ const vb_split_conf vb_split_conf_default = {
 };
 
 /* in vb_fold_kind order */
-static const char *const kind_names[] = {"holdout", "official-test", "cv", "repeat", "pool", "repeated-holdout", "loo"};
+static const char *const kind_names[] = {"holdout", "official-test", "cv",   "repeat",
+                                         "pool",    "repeated-holdout", "loo", "curve"};
 #define N_KINDS (int)(sizeof kind_names / sizeof kind_names[0])
 
 const char *vb_fold_kind_name(vb_fold_kind k) { return (unsigned)k < (unsigned)N_KINDS ? kind_names[k] : "?"; }
@@ -840,6 +841,66 @@ static vb_status make_loo(vb_split *s, const vb_split_conf *conf, const vb_datas
     return st;
 }
 
+/* The learning-curve folds after the n_base folds of s: for every fold f
+ * and fraction q < 1, a stratified subsample of f's training part of
+ * round(q n) images (at least one per class present), its validation and
+ * test parts as they are. Each subsample has a seed of its own, so the
+ * points of one fold are independent draws, the same in every run. */
+static vb_status make_curve(vb_split *s, const vb_split_conf *conf, const vb_dataset *ds, size_t n_base,
+                            const char **blame, vb_error *err)
+{
+    size_t at = n_base;
+    vb_status st = VB_OK;
+    for (size_t f = 0; st == VB_OK && f < n_base; f++)
+        for (size_t c = 0; st == VB_OK && c < conf->n_curve; c++) {
+            int q = conf->curve[c];
+            if (q >= 1000)
+                continue;
+            const vb_fold *base = &s->folds[f];
+            vb_fold *fo = &s->folds[at++];
+            /* "fold1@25%", "holdout@2.5%" (base names are short: at most 20 kept) */
+            char pct[16];
+            if (q % 10)
+                snprintf(pct, sizeof pct, "@%d.%d%%", q / 10 % 100, q % 10);
+            else
+                snprintf(pct, sizeof pct, "@%d%%", q / 10 % 100);
+            size_t bl = strnlen(base->name, 20);
+            memcpy(fo->name, base->name, bl);
+            memcpy(fo->name + bl, pct, strlen(pct) + 1);
+            fo->kind = VB_FOLD_CURVE;
+            fo->repeat = (int)f + 1;
+            fo->number = q;
+            size_t m = (size_t)llround(q / 1000.0 * (double)base->n_train);
+            if (m < (size_t)ds->n_classes)
+                m = (size_t)ds->n_classes;
+            if (m > base->n_train)
+                m = base->n_train;
+            vb_rng *rng = vb_rng_new(vb_seed_derive(conf->seed, "curve", (uint64_t)(f * VB_SPLIT_MAX_CURVE + c)));
+            ilist in = {base->train, base->n_train}, taken = {0}, rest = {0};
+            st = rng ? take(&in, ds, m, rng, 1, &taken, &rest, err) : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+            vb_rng_free(rng);
+            free(rest.v);
+            fo->train = taken.v;
+            fo->n_train = taken.n;
+            fo->val = base->n_val ? vb_malloc(base->n_val, sizeof *fo->val, err) : NULL;
+            fo->test = vb_malloc(base->n_test ? base->n_test : 1, sizeof *fo->test, err);
+            if (st == VB_OK && ((base->n_val && !fo->val) || !fo->test))
+                st = VB_ERR_NOMEM;
+            if (st == VB_OK) {
+                if (base->n_val)
+                    memcpy(fo->val, base->val, base->n_val * sizeof *fo->val);
+                memcpy(fo->test, base->test, base->n_test * sizeof *fo->test);
+                fo->n_val = base->n_val;
+                fo->n_test = base->n_test;
+            }
+            if (st == VB_OK && fo->n_train == 0) {
+                *blame = "learning_curve";
+                st = vb_fail(err, VB_ERR_DATA, "learning-curve fold '%s' has no training samples", fo->name);
+            }
+        }
+    return st;
+}
+
 vb_status vb_split_make(const vb_split_conf *conf, const vb_dataset *ds, vb_split **out, vb_error *err)
 {
     return vb_split_make_blame(conf, ds, out, NULL, err);
@@ -878,6 +939,10 @@ vb_status vb_split_make_blame(const vb_split_conf *conf, const vb_dataset *ds, v
         n_folds = (size_t)conf->k + (conf->official_test ? 1 : 0);
     else if (conf->protocol == VB_PROTO_LOO)
         n_folds = all.n;
+    size_t n_base = n_folds, n_points = 0; /* learning-curve points below the whole training part */
+    for (size_t c = 0; c < conf->n_curve; c++)
+        n_points += conf->curve[c] < 1000;
+    n_folds += n_base * n_points;
     vb_split *s = st == VB_OK ? vb_calloc(1, sizeof *s, err) : NULL;
     if (st == VB_OK && (!s || !(s->folds = vb_calloc(n_folds, sizeof *s->folds, err))))
         st = VB_ERR_NOMEM;
@@ -903,6 +968,8 @@ vb_status vb_split_make_blame(const vb_split_conf *conf, const vb_dataset *ds, v
             st = make_loo(s, conf, ds, &all, err);
         else
             st = make_kfold(s, conf, ds, &all, &blame, err);
+        if (st == VB_OK && n_points)
+            st = make_curve(s, conf, ds, n_base, &blame, err);
     }
     free(all.v);
     vb_rng_free(rng);

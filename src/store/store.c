@@ -42,7 +42,7 @@ static const char *const schema[] = {
     " class INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY(experiment_id, class))",
     "CREATE TABLE folds(experiment_id INTEGER NOT NULL REFERENCES experiments(id),"
     " fold_index INTEGER NOT NULL, name TEXT NOT NULL,"
-    " kind TEXT NOT NULL CHECK(kind IN ('holdout', 'official-test', 'cv', 'repeat', 'repeated-holdout', 'loo')),"
+    " kind TEXT NOT NULL CHECK(kind IN ('holdout', 'official-test', 'cv', 'repeat', 'repeated-holdout', 'loo', 'curve')),"
     " repeat INTEGER, number INTEGER,"
     " n_train INTEGER NOT NULL, n_val INTEGER NOT NULL, n_test INTEGER NOT NULL,"
     " PRIMARY KEY(experiment_id, fold_index))",
@@ -1182,6 +1182,9 @@ void vb_store_exp_free(vb_store_exp *e)
     for (size_t i = 0; i < e->n_runs; i++)
         run_free(&e->runs[i]);
     free(e->runs);
+    for (size_t i = 0; i < e->n_curve_runs; i++)
+        run_free(&e->curve_runs[i]);
+    free(e->curve_runs);
     for (int k = 0; e->classes && k < e->n_classes; k++)
         free(e->classes[k]);
     free(e->classes);
@@ -1529,7 +1532,8 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
                      " peak_rss_kb, model_bytes, model_info, pipeline_index, started, finished, host, threads,"
                      " visbench_version, compiler, cpu, postprocess_s,"
                      " (SELECT kind FROM folds f WHERE f.experiment_id = runs.experiment_id AND f.name = runs.fold),"
-                     " (SELECT repeat FROM folds f WHERE f.experiment_id = runs.experiment_id AND f.name = runs.fold)"
+                     " (SELECT repeat FROM folds f WHERE f.experiment_id = runs.experiment_id AND f.name = runs.fold),"
+                     " (SELECT number FROM folds f WHERE f.experiment_id = runs.experiment_id AND f.name = runs.fold)"
                      " FROM runs WHERE experiment_id = ? ORDER BY pipeline_index, pipeline, fold_index",
                      &q, err);
     if (st == VB_OK) {
@@ -1580,6 +1584,7 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
                 st = vb_fail(err, VB_ERR_FORMAT, "%s: run %s [%s] has no fold of a known kind", s->path,
                              r->pipeline ? r->pipeline : "?", r->fold ? r->fold : "?");
             r->fold_repeat = sqlite3_column_type(q, 33) == SQLITE_NULL ? 0 : sqlite3_column_int(q, 33);
+            r->fold_number = sqlite3_column_type(q, 34) == SQLITE_NULL ? 0 : sqlite3_column_int(q, 34);
             if (st == VB_OK && col_text_failed)
                 st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
             else if (st == VB_OK && (!r->pipeline || !r->fold || !r->status))
@@ -1589,6 +1594,26 @@ vb_status vb_store_load(vb_store *s, int64_t id, int with_predictions, vb_store_
     sqlite3_finalize(q);
     for (size_t i = 0; st == VB_OK && i < e->n_runs; i++)
         st = load_run_details(s, e, &e->runs[i], with_predictions, err);
+    /* learning-curve runs apart: the leaderboard, tests and charts of the
+     * experiment never see them */
+    size_t kept = 0;
+    for (size_t i = 0; st == VB_OK && i < e->n_runs; i++)
+        kept += e->runs[i].fold_kind != VB_FOLD_CURVE;
+    if (st == VB_OK && kept < e->n_runs) {
+        e->n_curve_runs = e->n_runs - kept;
+        if (!(e->curve_runs = vb_calloc(e->n_curve_runs, sizeof *e->curve_runs, err)))
+            st = VB_ERR_NOMEM;
+        for (size_t i = 0, a = 0, b = 0; st == VB_OK && i < e->n_runs; i++) {
+            if (e->runs[i].fold_kind == VB_FOLD_CURVE)
+                e->curve_runs[b++] = e->runs[i];
+            else
+                e->runs[a++] = e->runs[i];
+        }
+        if (st == VB_OK)
+            e->n_runs = kept;
+        else
+            e->n_curve_runs = 0;
+    }
     sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL); /* ends the read; nothing to lose */
     if (st == VB_OK && col_text_failed)
         st = vb_fail(err, VB_ERR_NOMEM, "out of memory");

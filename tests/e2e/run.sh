@@ -348,6 +348,33 @@ expect_fail "features of a feature grid" "gridf.yaml:6:5: pipeline 'hog-svm' lis
 expect_fail "grid on a parameter not marked grid" "hog.variant takes a single value, not a list" \
   "$VB" run "$(spec_with gridn.yaml shapes/dataset.yaml 's/{hog: {cell: 6}}/{hog: {variant: [uoctti, dalaltriggs]}}/'; echo gridn.yaml)"
 
+# ---- learning curves -------------------------------------------------------------
+cat >lc.yaml <<'YAML'
+name: lc
+seed: 4
+dataset: shapes/dataset.yaml
+split: {protocol: kfold, k: 3, learning_curve: [0.25, 0.5, 1.0]}
+pipelines:
+  - {name: hog-knn, features: [{hog: {cell: 6}}], classifier: {knn: {k: 3}}}
+  - {name: raw-knn, classifier: {knn: {k: 1}}}
+YAML
+expect_ok "run with a learning curve" "$VB" run lc.yaml --store lc.db
+[ "$(sqlite3 lc.db "SELECT count(*) FROM runs WHERE status = 'done'")" = 18 ] && ok || bad "learning curve: not 18 runs (6 + 12)"
+[ "$(sqlite3 lc.db "SELECT count(*) FROM folds WHERE kind = 'curve' AND number IN (250, 500)")" = 6 ] && ok || bad "learning curve: not 6 curve folds"
+grep -q '^learning curve: accuracy' out.txt && grep -Eq '^ +0.5 +[0-9]+ +0\.[0-9]+ ± ' out.txt && ok || { bad "learning curve: no table"; cat out.txt >&2; }
+# the leaderboard is the folds' own: the same as without the curve
+sed 's/, learning_curve: \[0.25, 0.5, 1.0\]//' lc.yaml >lc0.yaml
+"$VB" -q run lc0.yaml --store lc0.db >/dev/null 2>&1 || bad "run without the curve"
+[ "$("$VB" results lc.db --format csv | cut -d, -f1-12)" = "$("$VB" results lc0.db --format csv | cut -d, -f1-12)" ] && ok ||
+  bad "learning curve: the leaderboard's accuracies changed"
+expect_ok "report with a learning curve" "$VB" report lc.db -o lc.html
+grep -q '<section id="training-size">' lc.html && grep -q '<svg[^>]*id="size-acc"' lc.html && ok || bad "learning curve: no chart in the report"
+for v in "[0, 0.5]:lc1.yaml:4:49: split.learning_curve = 0 is out of range (0 < x <= 1)" \
+         "[1.5]:lc1.yaml:4:49: split.learning_curve = 1.5 is out of range (0 < x <= 1)"; do
+  sed "s/learning_curve: \[0.25, 0.5, 1.0\]/learning_curve: ${v%%:*}/" lc.yaml >lc1.yaml
+  expect_fail "learning curve ${v%%:*}" "${v#*:}" "$VB" run lc1.yaml
+done
+
 # ---- several datasets in one spec ---------------------------------------------
 "$VB" -q dataset synth --classes 3 --per-class 20 --size 24 --seed 5 --noise 0.3 --out hard >/dev/null 2>&1 || bad "synth hard"
 "$VB" -q dataset synth --classes 3 --per-class 20 --size 32 --seed 5 --out big32 >/dev/null 2>&1 || bad "synth big32"
