@@ -65,6 +65,7 @@ typedef struct vb_spec {
     size_t n_datasets, dataset_index;
     char **dataset_paths;    /* NULL entries for inline ones */
     vb_node **dataset_nodes; /* NULL entries for paths */
+    int *dataset_lines, *dataset_cols; /* where each is in the spec */
     char *base_dir;        /* the spec's folder */
     vb_split_conf split;
     vb_params split_params; /* the split block as written: where each parameter is */

@@ -412,9 +412,9 @@ static vb_status sizes_agree(const vb_spec *spec, vb_dataset *const *ds, const s
     for (size_t i = 1; i < n; i++)
         if (ds[i]->fixed_w != ds[0]->fixed_w || ds[i]->fixed_h != ds[0]->fixed_h)
             return vb_fail(err, VB_ERR_SPEC,
-                           "%s: datasets %s (%dx%d) and %s (%dx%d) have other image sizes; add preprocess: "
+                           "%s:%d:%d: datasets %s (%dx%d) and %s (%dx%d) have other image sizes; add preprocess: "
                            "[{resize: [w, h]}] to the spec so that every pipeline sees one size",
-                           spec->path, vb_spec_dataset_label(spec, which[0], la, sizeof la), ds[0]->fixed_w,
+                           spec->path, spec->dataset_lines[which[i]], spec->dataset_cols[which[i]], vb_spec_dataset_label(spec, which[0], la, sizeof la), ds[0]->fixed_w,
                            ds[0]->fixed_h, vb_spec_dataset_label(spec, which[i], lb, sizeof lb), ds[i]->fixed_w,
                            ds[i]->fixed_h);
     return VB_OK;

@@ -106,6 +106,8 @@ void vb_spec_free(vb_spec *spec)
     }
     free(spec->dataset_paths);
     free(spec->dataset_nodes);
+    free(spec->dataset_lines);
+    free(spec->dataset_cols);
     free(spec->base_dir);
     free(spec->path);
     free(spec->name);
@@ -410,11 +412,15 @@ static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
     size_t n_ds = dss ? dss->n : 1;
     spec->dataset_paths = vb_calloc(n_ds, sizeof *spec->dataset_paths, err);
     spec->dataset_nodes = vb_calloc(n_ds, sizeof *spec->dataset_nodes, err);
-    if (!spec->dataset_paths || !spec->dataset_nodes)
+    spec->dataset_lines = vb_calloc(n_ds, sizeof *spec->dataset_lines, err);
+    spec->dataset_cols = vb_calloc(n_ds, sizeof *spec->dataset_cols, err);
+    if (!spec->dataset_paths || !spec->dataset_nodes || !spec->dataset_lines || !spec->dataset_cols)
         return VB_ERR_NOMEM;
     spec->n_datasets = n_ds;
     for (size_t i = 0; i < n_ds; i++) {
         const vb_node *d = dss ? dss->items[i] : ds;
+        spec->dataset_lines[i] = d->line;
+        spec->dataset_cols[i] = d->col;
         if (d->kind == VB_NODE_SCALAR) {
             if (!(spec->dataset_paths[i] = vb_path_join(spec->base_dir, d->text)))
                 return vb_fail(err, VB_ERR_NOMEM, "out of memory");

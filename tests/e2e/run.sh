@@ -406,7 +406,7 @@ expect_ok "run one dataset of two" "$VB" -q run multi.yaml --dataset hard/datase
 expect_fail "--dataset out of range" "--dataset takes one of the spec's 2 datasets (1 = shapes/dataset.yaml, 2 = hard/dataset.yaml), not '3'" "$VB" run multi.yaml --dataset 3
 expect_fail "--shard on several datasets" "multi.yaml has 2 datasets; --shard runs one of them: add --dataset N" "$VB" run multi.yaml --shard 1/2
 sed 's#hard/dataset.yaml#big32/dataset.yaml#' multi.yaml >multib.yaml
-expect_fail "datasets of two sizes" "datasets shapes/dataset.yaml (24x24) and big32/dataset.yaml (32x32) have other image sizes; add preprocess: [{resize: [w, h]}]" "$VB" run multib.yaml
+expect_fail "datasets of two sizes" "multib.yaml:3:33: datasets shapes/dataset.yaml (24x24) and big32/dataset.yaml (32x32) have other image sizes; add preprocess: [{resize: [w, h]}]" "$VB" run multib.yaml
 expect_fail "dataset and datasets" "gives both 'dataset' and 'datasets'" "$VB" run "$(sed 's#^datasets:#dataset: shapes/dataset.yaml\ndatasets:#' multi.yaml >both.yaml; echo both.yaml)"
 
 # ---- models: train, predict, evaluate, and the installed library ----------
