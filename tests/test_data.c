@@ -994,11 +994,11 @@ static void test_csv_group_errors(void **state)
     tu_write_text("man/list.csv", "path,label,sesion\nimg/a.png,owl,s1\n");
     expect_error(vb_dataset_load_path("man/g.yaml", &ds, &err), err, VB_ERR_DATA,
                  "man/list.csv:1: no column 'session' in the header (path, label, sesion); did you mean 'sesion'? "
-                 "(group: names the column that holds each image's group)");
+                 "(group: at man/g.yaml:3:8 names the column that holds each image's group)");
     tu_write_text("man/list.csv", "path,label,patient\nimg/a.png,owl,s1\n");
     expect_error(vb_dataset_load_path("man/g.yaml", &ds, &err), err, VB_ERR_DATA,
-                 "man/list.csv:1: no column 'session' in the header (path, label, patient) (group: names the column "
-                 "that holds each image's group)");
+                 "man/list.csv:1: no column 'session' in the header (path, label, patient) (group: at man/g.yaml:3:8 "
+                 "names the column that holds each image's group)");
     /* an empty group value */
     tu_write_text("man/list.csv", "path,label,session\nimg/a.png,owl,s1\n\nimg/d.png,cat,\n");
     expect_error(vb_dataset_load_path("man/g.yaml", &ds, &err), err, VB_ERR_FORMAT,
@@ -1012,8 +1012,8 @@ static void test_csv_group_errors(void **state)
     tu_write_text("man/test.csv", "path,label\nimg/d.png,owl\n");
     tu_write_text("man/g.yaml", "format: csv\ntrain: train.csv\ntest: test.csv\ngroup: session\n");
     expect_error(vb_dataset_load_path("man/g.yaml", &ds, &err), err, VB_ERR_DATA,
-                 "man/test.csv:1: no column 'session' in the header (path, label) (group: names the column that "
-                 "holds each image's group)");
+                 "man/test.csv:1: no column 'session' in the header (path, label) (group: at man/g.yaml:4:8 names the "
+                 "column that holds each image's group)");
     /* an empty column name */
     tu_write_text("man/g.yaml", "format: csv\npath: list.csv\ngroup: ''\n");
     expect_error(vb_dataset_load_path("man/g.yaml", &ds, &err), err, VB_ERR_PARAM,

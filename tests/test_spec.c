@@ -464,6 +464,24 @@ static void test_plugin_errors(void **state)
                 "t.yaml:5:35: resize.size must be a single value, not a list");
     parse_fails(HEAD "split: {k: [2, 3]}\n" PIPE("    classifier: svm\n"),
                 "t.yaml:3:12: split.k takes a single value, not a list");
+    /* a wrapper's base lists values: alternatives of its base parameter */
+    {
+        vb_spec *g = parse_ok(HEAD PIPE("    classifier: {br: {base: {svm: {C: [1, 10], gamma: [0.1, 1, 10], "
+                                        "kernel: rbf}}}}\n"));
+        const vb_params *cp = &g->pipelines[0].clf_params;
+        assert_int_equal(vb_params_grid_size(cp), 6);
+        vb_buf b;
+        vb_buf_init(&b);
+        vb_params_grid_describe(cp, 4, &b); /* C slowest: 10, then gamma 1 */
+        assert_string_equal(b.data, "base={svm: {C: 10, gamma: 1, kernel: rbf}}");
+        vb_buf_free(&b);
+        vb_spec_free(g);
+        /* a list the base's table does not mark grid stays, for the base to refuse */
+        g = parse_ok(HEAD PIPE("    classifier: {br: {base: {svm: {kernel: [rbf, linear]}}}}\n"));
+        assert_int_equal(vb_params_grid_size(&g->pipelines[0].clf_params), 1);
+        vb_spec_free(g);
+        parse_fails(HEAD PIPE("    classifier: {br: {base: {svm: {C: []}}}}\n"), "t.yaml:5:39: svm.C: the grid is empty");
+    }
     /* the product of every grid against tune.max_points, with what makes it */
     parse_fails(HEAD PIPE("    features: [{hog: {cell: [4, 6, 8], orientations: [6, 9]}}]\n"
                           "    postprocess: [{pca: {components: [10, 20]}}]\n"

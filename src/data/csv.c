@@ -44,6 +44,7 @@ typedef struct row {
 typedef struct csv_opts {
     int multilabel, empty_error;
     const char *sep, *group_col;
+    const vb_pvalue *group_at; /* where the descriptor says group: (for messages) */
     vb_labelsets *ls;
 } csv_opts;
 
@@ -116,17 +117,21 @@ static int header_of(char **f, int nf, const csv_opts *o, columns *c)
 }
 
 /* group: COLUMN not in the header: the error, naming the columns there. */
-static vb_status no_group_column(const char *csv, int lineno, char **f, int nf, const char *col, vb_error *err)
+static vb_status no_group_column(const char *csv, int lineno, char **f, int nf, const char *col,
+                                 const vb_pvalue *at, vb_error *err)
 {
     vb_buf b;
     vb_buf_init(&b);
     for (int i = 0; i < nf; i++)
         vb_buf_printf(&b, "%s%s", i ? ", " : "", f[i]);
     const char *near = vb_nearest_name(col, (const char *const *)f, (size_t)nf);
-    vb_status st = vb_fail(err, VB_ERR_DATA, "%s:%d: no column '%s' in the header (%s)%s%s%s (group: names the column "
+    char where[600] = "";
+    if (at && at->file) /* and where the descriptor names it */
+        snprintf(where, sizeof where, " at %s:%d:%d", at->file, at->line, at->col);
+    vb_status st = vb_fail(err, VB_ERR_DATA, "%s:%d: no column '%s' in the header (%s)%s%s%s (group:%s names the column "
                                              "that holds each image's group)",
                            csv, lineno, col, b.data ? b.data : "", near ? "; did you mean '" : "", near ? near : "",
-                           near ? "'?" : "");
+                           near ? "'?" : "", where);
     vb_buf_free(&b);
     return st;
 }
@@ -167,7 +172,7 @@ static vb_status line_fields(char *line, int lineno, const char *csv, const csv_
     if (ok && may_header && cols->n == 0 && header_of(f, nf, o, cols)) {
         *header = 1;
         if (o->group_col && cols->group < 0)
-            st = no_group_column(csv, lineno, f, nf, o->group_col, err);
+            st = no_group_column(csv, lineno, f, nf, o->group_col, o->group_at, err);
     } else if (!ok || (cols->n ? nf != cols->n : nf != 2))
         st = cols->n ? vb_fail(err, VB_ERR_FORMAT, "%s:%d: expected the %d fields of the header, got '%s'", csv, lineno,
                                cols->n, orig)
@@ -320,6 +325,7 @@ static vb_status csv_load(const vb_params *p, const char *base_dir, vb_dataset *
     size_t n_given;
     vb_status st = vb_labelsets_opts(p, &o.multilabel, &o.sep, &o.empty_error, err);
     o.group_col = vb_param_str(p, "group");
+    o.group_at = vb_param(p, "group");
     if (st == VB_OK && o.group_col && !*o.group_col)
         st = vb_param_fail(p, "group", err, "names no column; give the header's name of the group column");
     if (st == VB_OK)

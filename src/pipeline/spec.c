@@ -151,6 +151,84 @@ static vb_status parse_prep_list(const vb_node *list, vb_prep_chain *chain, vb_e
     return st;
 }
 
+/* Is the base classifier's parameter `key` one whose list is a grid? */
+static int base_grid_param(const vb_classifier_vt *b, const char *key)
+{
+    for (size_t i = 0; i < b->info.n_params; i++) {
+        const vb_param_def *d = &b->info.params[i];
+        if (strcmp(d->name, key) == 0)
+            return (d->flags & VB_PF_GRID) && (d->type == VB_PT_INT || d->type == VB_PT_FLOAT ||
+                                               d->type == VB_PT_BOOL || d->type == VB_PT_ENUM ||
+                                               d->type == VB_PT_STRING);
+    }
+    return 0;
+}
+
+/* A wrapper's base classifier may list values too (br: {base: {svm: {C:
+ * [1, 10]}}}): each combination becomes an alternative of the wrapper's
+ * `base` parameter, so that the wrapper's grid holds them, as any grid.
+ * The base's own table says which lists are grids. */
+static vb_status expand_base_grid(vb_params *clf, vb_error *err)
+{
+    for (size_t i = 0; i < clf->plugin->n_params; i++) {
+        vb_pvalue *v = &clf->v[i];
+        const vb_param_def *d = &clf->plugin->params[i];
+        if (d->type != VB_PT_NODE || strcmp(d->name, "base") != 0 || !v->node || v->n_alts)
+            continue;
+        const vb_node *n = v->node;
+        if (n->kind != VB_NODE_MAP || n->n != 1 || n->items[0]->kind != VB_NODE_MAP)
+            continue;
+        const vb_classifier_vt *b = vb_classifier_find(n->keys[0]->text);
+        const vb_node *val = n->items[0];
+        size_t lists[64], m = 0, total = 1;
+        for (size_t j = 0; b && j < val->n && m < 64; j++)
+            if (val->items[j]->kind == VB_NODE_SEQ && base_grid_param(b, val->keys[j]->text)) {
+                if (val->items[j]->n == 0)
+                    return vb_node_fail(val->items[j], err, "%s.%s: the grid is empty", b->info.name,
+                                        val->keys[j]->text);
+                lists[m++] = j;
+                total *= val->items[j]->n;
+                if (total > 1000000)
+                    return vb_node_fail(val, err, "%s: the base classifier's grid is too large", d->name);
+            }
+        if (!m)
+            continue;
+        vb_pvalue *alts = vb_calloc(total, sizeof *alts, err);
+        if (!alts)
+            return VB_ERR_NOMEM;
+        for (size_t t = 0; t < total; t++) {
+            vb_node *c = vb_node_clone(n);
+            if (!c) {
+                for (size_t u = 0; u < t; u++)
+                    vb_node_free(alts[u].node);
+                free(alts);
+                return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+            }
+            size_t rest = t;
+            for (size_t q = m; q-- > 0;) { /* the first list varies slowest */
+                const vb_node *seq = val->items[lists[q]];
+                vb_node *pick = vb_node_clone(seq->items[rest % seq->n]);
+                rest /= seq->n;
+                vb_node_free(c->items[0]->items[lists[q]]);
+                c->items[0]->items[lists[q]] = pick;
+            }
+            alts[t] = (vb_pvalue){.given = 1, .node = c, .file = v->file, .line = v->line, .col = v->col};
+        }
+        vb_node *first = vb_node_clone(alts[0].node);
+        if (!first) {
+            for (size_t u = 0; u < total; u++)
+                vb_node_free(alts[u].node);
+            free(alts);
+            return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        }
+        vb_node_free(v->node);
+        v->node = first;
+        v->alts = alts;
+        v->n_alts = total;
+    }
+    return VB_OK;
+}
+
 /* A range ({uniform: ...}) can only be drawn from. */
 static vb_status ranges_need_random(const vb_spec_pipeline *p, vb_error *err)
 {
@@ -306,6 +384,8 @@ static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep,
     if ((st = parse_entry(clf, REGISTRY("classifier", vb_classifier_registry), 1, &vt, &p->clf_params, err)) != VB_OK)
         return st;
     p->clf = vt;
+    if ((st = expand_base_grid(&p->clf_params, err)) != VB_OK)
+        return st;
     if (cluster && !vb_classifier_clusters(p->clf, &p->clf_params))
         return vb_node_fail(clf, err,
                             "pipeline '%s': %s%s does not cluster; mode: cluster takes kmeans, or gmm with mode: "

@@ -142,7 +142,7 @@ sed 's/,session$/,sesion/; 1s/session/sesion/' groups.csv >typo.csv
 printf 'format: csv\npath: typo.csv\ngroup: session\n' >typo-ds.yaml
 spec typo typo-ds.yaml "{protocol: group_kfold, k: 3}"
 expect_fail "a group column missing in the header" \
-  "typo.csv:1: no column 'session' in the header (path, label, sesion); did you mean 'sesion'?" "$VB" run typo.yaml
+  "typo.csv:1: no column 'session' in the header (path, label, sesion); did you mean 'sesion'? (group: at typo-ds.yaml:3:8 names" "$VB" run typo.yaml
 sed '5s/,s[0-9]$/,/' groups.csv >empty.csv
 printf 'format: csv\npath: empty.csv\ngroup: session\n' >empty-ds.yaml
 spec empty empty-ds.yaml "{protocol: group_kfold, k: 3}"
