@@ -79,6 +79,15 @@ typedef struct vb_spec {
  * list values too: each combination is a feature variant, and the grid is
  * the variants times the classifier's points, tuned as one. */
 
+/* The parameter sets of a pipeline that may list values, in its order
+ * (preprocessing ops, extractors, post-processing steps, then with with_clf
+ * the classifier), each with its plug-in's name. */
+typedef struct vb_param_sets {
+    size_t n;
+    const vb_params *p[VB_PIPELINE_MAX_STEPS + 1];
+    const char *owner[VB_PIPELINE_MAX_STEPS + 1];
+} vb_param_sets;
+void vb_pipeline_param_sets(const vb_spec_pipeline *sp, int with_clf, vb_param_sets *out);
 /* How many feature variants sp has (1 without a feature grid). */
 size_t vb_pipeline_variants(const vb_spec_pipeline *sp);
 /* sp with every preprocessing, extractor and post-processing parameter at
@@ -109,6 +118,15 @@ size_t vb_pipeline_draw_edges(const vb_spec_pipeline *sp, const vb_spec_pipeline
 /* The grid points a pipeline tunes over: its random draws, or feature
  * variants x classifier points. */
 size_t vb_pipeline_points(const vb_spec_pipeline *sp);
+/* What a pipeline's search tries one by one: its random draws, or its
+ * feature variants (each with the classifier's grid); 1 for a pipeline
+ * without either. */
+size_t vb_pipeline_candidates(const vb_spec_pipeline *sp);
+/* Candidate i (draw i with seed, or variant i), owning its parameters
+ * (vb_pipeline_variant_free); text (may be NULL) gets what it is
+ * ("hog.cell=6", "hog.cell=6, C=35.19"; empty without a grid). */
+vb_status vb_pipeline_candidate(const vb_spec_pipeline *sp, uint64_t seed, size_t i, vb_spec_pipeline *out,
+                                vb_buf *text, vb_error *err);
 
 /* The split block's parameter table (for `visbench list` and the docs). */
 extern const vb_plugin vb_split_plugin;

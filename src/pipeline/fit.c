@@ -15,7 +15,6 @@
 
 #include <math.h>
 #include <stdio.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -307,27 +306,6 @@ vb_featpipe *vb_feat_cache_take_fp(vb_feat_cache *c, const vb_fold_features *ff)
 
 /* ---- the whole grid: feature variants x classifier points -------------- */
 
-/* Candidate i of sp's search: feature variant i of a grid search, or draw
- * i of a random search, with what it is in *text ("hog.cell=6" or
- * "hog.cell=6, C=35.19"). */
-static vb_status candidate(const vb_spec *spec, const vb_spec_pipeline *sp, size_t i, vb_spec_pipeline *out,
-                           vb_buf *text, vb_error *err)
-{
-    vb_status st = vb_pipeline_random(sp) ? vb_pipeline_draw(sp, spec->seed, i, out, err)
-                                          : vb_pipeline_variant(sp, i, out, err);
-    if (st != VB_OK)
-        return st;
-    if (vb_pipeline_random(sp))
-        vb_pipeline_draw_describe(sp, out, text);
-    else
-        vb_pipeline_variant_describe(sp, i, text);
-    if (text->failed) {
-        vb_pipeline_variant_free(out);
-        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
-    }
-    return VB_OK;
-}
-
 /* The search of a grid with feature variants, or a random search: each
  * candidate's features from the cache, fitted and scored (its classifier
  * grid too); the first best wins, as within a classifier grid. */
@@ -361,7 +339,7 @@ static vb_status search(const vb_spec *spec, const vb_spec_pipeline *sp, const v
         vb_spec_pipeline c;
         vb_buf text;
         vb_buf_init(&text);
-        if ((st = candidate(spec, sp, i, &c, &text, err)) != VB_OK) {
+        if ((st = vb_pipeline_candidate(sp, spec->seed, i, &c, &text, err)) != VB_OK) {
             vb_buf_free(&text);
             break;
         }
@@ -452,9 +430,7 @@ vb_status vb_fit_best(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_
     *ff = NULL;
     *shared = 0;
     *extract_s = 0;
-    size_t n = vb_pipeline_random(sp);
-    if (!n)
-        n = vb_pipeline_variants(sp);
+    size_t n = vb_pipeline_candidates(sp);
     if (n > 1 || vb_pipeline_random(sp))
         return search(spec, sp, ds, fold, fold_index, cache, n, ff, shared, extract_s, out, err);
     int users = 0;

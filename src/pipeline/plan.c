@@ -74,21 +74,17 @@ static void keyset_free(keyset *k)
 
 static vb_status keyset_of(const vb_spec_pipeline *sp, uint64_t seed, keyset *out, vb_error *err)
 {
-    size_t draws = vb_pipeline_random(sp);
-    size_t n = draws ? draws : vb_pipeline_variants(sp);
+    size_t n = vb_pipeline_candidates(sp);
     out->n = 0;
     if (!(out->key = vb_calloc(n, sizeof *out->key, err)))
         return VB_ERR_NOMEM;
     for (size_t v = 0; v < n; v++) {
-        vb_spec_pipeline var;
-        int own = draws || n > 1;
-        vb_status st = draws ? vb_pipeline_draw(sp, seed, v, &var, err)
-                     : own   ? vb_pipeline_variant(sp, v, &var, err) : VB_OK;
+        vb_spec_pipeline c;
+        vb_status st = vb_pipeline_candidate(sp, seed, v, &c, NULL, err);
         if (st != VB_OK)
             return st;
-        out->key[v] = vb_featpipe_key_dup(own ? &var : sp, err);
-        if (own)
-            vb_pipeline_variant_free(&var);
+        out->key[v] = vb_featpipe_key_dup(&c, err);
+        vb_pipeline_variant_free(&c);
         if (!out->key[v])
             return VB_ERR_NOMEM;
         out->n++;

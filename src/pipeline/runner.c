@@ -260,56 +260,50 @@ static vb_status task_check(const vb_spec *spec, const vb_dataset *ds, const vb_
     return VB_OK;
 }
 
-/* Can feature variant v of sp (of variants) be built for ds, with every
- * point of its classifier's grid? Says which point when one cannot. */
-static vb_status check_variant(const vb_spec *spec, const vb_spec_pipeline *sp, size_t v, size_t variants,
-                               const vb_dataset *ds, vb_error *err)
+/* Can candidate c of sp's search (text: what it is, empty for a pipeline
+ * of one point) be built for ds, with every point of its classifier's
+ * grid? Says which point when one cannot. */
+static vb_status check_candidate(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_spec_pipeline *c,
+                                 const char *text, const vb_dataset *ds, vb_error *err)
 {
-    vb_spec_pipeline var;
-    vb_status st = variants > 1 ? vb_pipeline_variant(sp, v, &var, err) : VB_OK;
-    if (st != VB_OK)
-        return st;
-    const vb_spec_pipeline *vp = variants > 1 ? &var : sp;
     vb_featpipe *fp = NULL;
     vb_postchain *pc = NULL;
-    st = vb_featpipe_new(vp, vb_dataset_input_shape(ds), &fp, err);
+    vb_status st = vb_featpipe_new(c, vb_dataset_input_shape(ds), &fp, err);
     if (st == VB_ERR_SPEC && !ds->fixed_w)
         st = sizes_vary(spec, sp, ds, err);
     else if (st == VB_OK)
-        st = vb_postchain_new(vp, fp->dim, &pc, err);
-    size_t points = vb_params_grid_size(&sp->clf_params);
+        st = vb_postchain_new(c, fp->dim, &pc, err);
+    size_t points = vb_params_grid_size(&c->clf_params);
     for (size_t g = 0; g < points && st == VB_OK; g++) {
         vb_params p;
-        vb_classifier *c = NULL;
-        if ((st = vb_params_grid_point(&sp->clf_params, g, &p, err)) != VB_OK)
+        vb_classifier *clf = NULL;
+        if ((st = vb_params_grid_point(&c->clf_params, g, &p, err)) != VB_OK)
             break;
-        st = vb_classifier_new(sp->clf, &p, &c, err);
+        st = vb_classifier_new(c->clf, &p, &clf, err);
         vb_params_free(&p);
         /* the parameters against this data: task, shapes, class count */
         if (st == VB_OK)
-            st = task_check(spec, ds, c, err);
+            st = task_check(spec, ds, clf, err);
         if (st == VB_OK)
-            st = vb_classifier_check(c, pc->dim, vb_pipeline_row_shape(fp, pc), ds->n_classes, err);
-        if (st != VB_OK && points * variants > 1) {
+            st = vb_classifier_check(clf, pc->dim, vb_pipeline_row_shape(fp, pc), ds->n_classes, err);
+        if (st != VB_OK && (*text || points > 1)) {
             vb_buf gb;
             vb_buf_init(&gb);
-            vb_pipeline_variant_describe(sp, v, &gb);
+            vb_buf_puts(&gb, text);
             if (points > 1) {
                 if (gb.len)
                     vb_buf_puts(&gb, ", ");
-                vb_params_grid_describe(&sp->clf_params, g, &gb);
+                vb_params_grid_describe(&c->clf_params, g, &gb);
             }
             where_prefix(spec, sp, err, ", grid point %s", gb.data ? gb.data : "");
             vb_buf_free(&gb);
         } else if (st != VB_OK)
             where_prefix(spec, sp, err, "%s", "");
-        vb_classifier_free(c);
+        vb_classifier_free(clf);
     }
     /* (features that cannot be built name the value, and its place in the spec, themselves) */
     vb_featpipe_free(fp);
     vb_postchain_free(pc);
-    if (variants > 1)
-        vb_pipeline_variant_free(&var);
     return st;
 }
 
@@ -334,16 +328,17 @@ vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const v
         const vb_spec_pipeline *sp = &spec->pipelines[i];
         if (opts && opts->only && strcmp(opts->only, sp->name) != 0)
             continue;
-        size_t variants = vb_pipeline_variants(sp), draws = vb_pipeline_random(sp);
         vb_status st = VB_OK;
-        for (size_t v = 0; !draws && v < variants && st == VB_OK; v++)
-            st = check_variant(spec, sp, v, variants, ds, err);
-        for (size_t k = 0; k < draws && st == VB_OK; k++) {
-            vb_spec_pipeline d;
-            if ((st = vb_pipeline_draw(sp, spec->seed, k, &d, err)) != VB_OK)
-                break;
-            st = check_variant(spec, &d, 0, 1, ds, err);
-            vb_pipeline_variant_free(&d);
+        size_t n = vb_pipeline_candidates(sp);
+        for (size_t k = 0; k < n && st == VB_OK; k++) {
+            vb_spec_pipeline c;
+            vb_buf text;
+            vb_buf_init(&text);
+            if ((st = vb_pipeline_candidate(sp, spec->seed, k, &c, &text, err)) == VB_OK) {
+                st = check_candidate(spec, sp, &c, text.data ? text.data : "", ds, err);
+                vb_pipeline_variant_free(&c);
+            }
+            vb_buf_free(&text);
         }
         size_t points = vb_pipeline_points(sp);
         if (st == VB_OK && points > 1 && spec->split.validation <= 0 && vb_tune_folds(sp) == 0)

@@ -234,17 +234,10 @@ static vb_status ranges_need_random(const vb_spec_pipeline *p, vb_error *err)
 {
     if (vb_pipeline_random(p))
         return VB_OK;
-    const vb_params *sets[VB_PIPELINE_MAX_STEPS + 1];
-    size_t n = 0;
-    for (size_t i = 0; i < p->prep.n; i++)
-        sets[n++] = &p->prep.params[i];
-    for (size_t i = 0; i < p->n_ext; i++)
-        sets[n++] = &p->ext_params[i];
-    for (size_t i = 0; i < p->n_post; i++)
-        sets[n++] = &p->post_params[i];
-    sets[n++] = &p->clf_params;
-    for (size_t k = 0; k < n; k++) {
-        const vb_pvalue *r = vb_params_first_range(sets[k]);
+    vb_param_sets sets;
+    vb_pipeline_param_sets(p, 1, &sets);
+    for (size_t k = 0; k < sets.n; k++) {
+        const vb_pvalue *r = vb_params_first_range(sets.p[k]);
         if (r)
             return vb_fail(err, VB_ERR_SPEC,
                            "%s:%d:%d: pipeline '%s': a range of values is drawn from by random search; add search: "
@@ -262,28 +255,13 @@ static vb_status grid_limit(const vb_node *node, const vb_spec_pipeline *p, size
         return VB_OK;
     vb_buf b;
     vb_buf_init(&b);
-    const vb_params *sets[VB_PIPELINE_MAX_STEPS + 1];
-    const char *names[VB_PIPELINE_MAX_STEPS + 1];
-    size_t n = 0;
-    for (size_t i = 0; i < p->prep.n; i++, n++) {
-        sets[n] = &p->prep.params[i];
-        names[n] = p->prep.vt[i]->info.name;
-    }
-    for (size_t i = 0; i < p->n_ext; i++, n++) {
-        sets[n] = &p->ext_params[i];
-        names[n] = p->ext[i]->info.name;
-    }
-    for (size_t i = 0; i < p->n_post; i++, n++) {
-        sets[n] = &p->post_params[i];
-        names[n] = p->post[i]->info.name;
-    }
-    sets[n] = &p->clf_params;
-    names[n++] = p->clf->info.name;
-    for (size_t k = 0; k < n; k++)
-        for (size_t i = 0; i < sets[k]->plugin->n_params; i++)
-            if (sets[k]->v[i].n_alts > 1)
-                vb_buf_printf(&b, "%s%s.%s %zu", b.len ? " x " : "", names[k], sets[k]->plugin->params[i].name,
-                              sets[k]->v[i].n_alts);
+    vb_param_sets sets;
+    vb_pipeline_param_sets(p, 1, &sets);
+    for (size_t k = 0; k < sets.n; k++)
+        for (size_t i = 0; i < sets.p[k]->plugin->n_params; i++)
+            if (sets.p[k]->v[i].n_alts > 1)
+                vb_buf_printf(&b, "%s%s.%s %zu", b.len ? " x " : "", sets.owner[k], sets.p[k]->plugin->params[i].name,
+                              sets.p[k]->v[i].n_alts);
     vb_status st = vb_pipeline_random(p)
                        ? vb_node_fail(node, err,
                                       "pipeline '%s': search.random draws %zu points, more than tune.max_points "
