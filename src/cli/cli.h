@@ -19,6 +19,9 @@ int cli_usage(const char *cmd, const char *fmt, ...) VB_PRINTF(2, 3);
 /* The usage error for what getopt_long (optstring starting with ':')
  * returned as C: an unknown option, or one missing its value. */
 int cli_bad_option(const char *cmd, int c, char **argv);
+/* Do two paths name one file (the same text, or the same device and
+ * inode)? */
+int cli_same_file(const char *a, const char *b);
 /* Installs the log and progress hooks and the SIGINT handler. */
 void cli_setup(int verbose, int quiet);
 /* 0 with -q, 1 by default, 2 with -v. */

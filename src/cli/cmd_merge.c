@@ -8,14 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    if (strcmp(a, b) == 0)
-        return 1;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 int cmd_merge(int argc, char **argv)
 {
     static const struct option opts[] = {{0, 0, 0, 0}};
@@ -30,7 +22,7 @@ int cmd_merge(int argc, char **argv)
     const char *const *shards = (const char *const *)argv + optind + 1;
     size_t n = (size_t)(argc - optind - 1);
     for (size_t i = 0; i < n; i++)
-        if (same_file(out, shards[i]))
+        if (cli_same_file(out, shards[i]))
             return cli_usage("merge", "'%s' is both the output and a shard; name a new store (or another one) "
                                       "first, then the shards",
                              shards[i]);

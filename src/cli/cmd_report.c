@@ -23,12 +23,6 @@ static char *default_output(const char *store, vb_format fmt, long exp)
     return vb_asprintf("%.*s.%s", (int)n, store, ext_of(fmt));
 }
 
-static int same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 int cmd_report(int argc, char **argv)
 {
     vb_format fmt = VB_FMT_HTML;
@@ -74,7 +68,7 @@ int cmd_report(int argc, char **argv)
             vb_fail(&e, VB_ERR_NOMEM, "out of memory");
             return cli_error(&e);
         }
-        if (same_file(path, store_path) || strcmp(path, store_path) == 0) {
+        if (cli_same_file(path, store_path)) {
             int rc = cli_usage("report", "the output '%s' is the store itself; choose another file with -o", path);
             free(path);
             return rc;

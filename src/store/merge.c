@@ -238,14 +238,8 @@ static vb_status run_digest(vb_store *s, int64_t run, uint64_t *out, vb_error *e
 
 /* ---- experiments --------------------------------------------------------- */
 
+/* (experiments are known by vb_store_list's lines: name, split and spec hash) */
 typedef vb_store_exp_info exp_id;
-
-static void exps_free(exp_id *e, size_t n) { vb_store_list_free(e, n); }
-
-static vb_status list_exps(vb_store *s, exp_id **out, size_t *n, vb_error *err)
-{
-    return vb_store_list(s, out, n, err);
-}
 
 static const exp_id *find_exp(const exp_id *e, size_t n, const char *name, const char *split_hash)
 {
@@ -285,7 +279,7 @@ vb_status vb_store_merge_check(const char *const *paths, size_t n, vb_error *err
         size_t ne = 0;
         st = vb_store_open(paths[f], 1, &s, err);
         if (st == VB_OK)
-            st = list_exps(s, &e, &ne, err);
+            st = vb_store_list(s, &e, &ne, err);
         vb_store_close(s);
         if (st == VB_OK && ne == 0)
             st = vb_fail(err, VB_ERR_DATA, "%s: holds no experiment; name the stores that visbench run wrote",
@@ -309,9 +303,9 @@ vb_status vb_store_merge_check(const char *const *paths, size_t n, vb_error *err
             first = e;
             n_first = ne;
         } else
-            exps_free(e, ne);
+            vb_store_list_free(e, ne);
     }
-    exps_free(first, n_first);
+    vb_store_list_free(first, n_first);
     return st;
 }
 
@@ -410,12 +404,12 @@ static vb_status merge_exp(vb_store *s, vb_store *src, const exp_id *e, vb_merge
 {
     exp_id *have = NULL;
     size_t n_have = 0;
-    vb_status st = list_exps(s, &have, &n_have, err);
+    vb_status st = vb_store_list(s, &have, &n_have, err);
     if (st == VB_OK)
         st = exp_agrees(s->path, have, n_have, src->path, e, err);
     const exp_id *d = st == VB_OK ? find_exp(have, n_have, e->name, e->split_hash) : NULL;
     int64_t exp = d ? d->id : 0;
-    exps_free(have, n_have);
+    vb_store_list_free(have, n_have);
     if (st == VB_OK && !exp) {
         st = copy_rows(s, src, "experiments", "id", e->id, NULL, 0, "id", &exp, err);
         for (size_t t = 0; st == VB_OK && t < sizeof exp_tables / sizeof exp_tables[0]; t++)
@@ -463,10 +457,10 @@ vb_status vb_store_merge_files(vb_store *s, const char *const *paths, size_t n, 
         size_t ne = 0;
         st = vb_store_open(paths[f], 1, &src, err);
         if (st == VB_OK)
-            st = list_exps(src, &e, &ne, err);
+            st = vb_store_list(src, &e, &ne, err);
         for (size_t i = 0; st == VB_OK && i < ne; i++)
             st = merge_exp(s, src, &e[i], rep, err);
-        exps_free(e, ne);
+        vb_store_list_free(e, ne);
         vb_store_close(src);
     }
     if (st == VB_OK)
@@ -560,9 +554,9 @@ vb_status vb_store_import_run(vb_store *s, int64_t exp, const unsigned char *blo
     exp_id *mine = NULL, *theirs = NULL;
     size_t n_mine = 0, n_theirs = 0;
     if (st == VB_OK)
-        st = list_exps(m, &theirs, &n_theirs, err);
+        st = vb_store_list(m, &theirs, &n_theirs, err);
     if (st == VB_OK)
-        st = list_exps(s, &mine, &n_mine, err);
+        st = vb_store_list(s, &mine, &n_mine, err);
     const exp_id *target = NULL;
     for (size_t i = 0; st == VB_OK && i < n_mine; i++)
         if (mine[i].id == exp)
@@ -611,8 +605,8 @@ vb_status vb_store_import_run(vb_store *s, int64_t exp, const unsigned char *blo
     run_row_free(&have);
     free(pipeline);
     free(fold);
-    exps_free(mine, n_mine);
-    exps_free(theirs, n_theirs);
+    vb_store_list_free(mine, n_mine);
+    vb_store_list_free(theirs, n_theirs);
     vb_store_close(m);
     return st;
 }
