@@ -11,8 +11,9 @@ core=(gcc make pkg-config
       chromium   # chromium: make test opens the HTML report in it (tests/e2e/browser.sh)
       openmpi-bin libopenmpi-dev  # visbench run --mpi (mpicc, mpirun; tests/e2e/scale.sh)
       slurm-wlm   # tests/e2e/scale.sh submits a real job array to a one-node cluster
+      libxgboost-dev  # the boost classifier (XGBoost's C API)
       clang libomp-dev libclang-rt-dev)  # make CC=clang (libomp: its OpenMP) and make fuzz (libFuzzer, sanitizers)
-bench=(bc python3 python3-numpy python3-opencv python3-sklearn python3-skimage python3-torch hyperfine)
+bench=(bc python3 python3-numpy python3-opencv python3-sklearn python3-skimage python3-torch python3-xgboost xgboost hyperfine)
 case "$group" in
   core) want=("${core[@]}") ;;
   bench) want=("${bench[@]}") ;;
