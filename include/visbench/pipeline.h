@@ -97,6 +97,12 @@ typedef struct vb_run_sink {
     vb_status (*on_result)(void *user, const vb_run_result *r, vb_error *err);
     /* A run that failed (others go on). */
     void (*on_failure)(void *user, const char *pipeline, const char *fold, const vb_error *e);
+    /* Optional: the stored test predictions of a finished run of
+     * (pipeline, fold), for an ensemble of it: labels (n_test) and scores
+     * (n_test x n_classes), malloc'ed, in the fold's test order; both NULL
+     * when the run is not stored. */
+    vb_status (*scores)(void *user, const char *pipeline, const vb_fold *fold, int n_classes, int **labels,
+                        float **scores, int *proba, vb_error *err);
 } vb_run_sink;
 
 typedef struct vb_run_opts {

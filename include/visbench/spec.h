@@ -15,6 +15,8 @@
  *         postprocess: [standardize]
  *         classifier: {svm: {C: [1, 10]}}         # a list = a grid tuned on validation
  *         tune: {metric: macro_f1, folds: 3}      # optional: metric, inner k-fold
+ *     ensembles:                                  # optional: pipelines combined
+ *       - {name: vote2, of: [hog-svm, raw-svm], method: soft}   # soft | hard | stacking
  *
  * Parsing is strict: unknown keys, wrong types, values out of range and
  * unknown plug-ins are errors naming file:line:column, with a suggestion.
@@ -46,7 +48,26 @@ typedef struct vb_spec_pipeline {
     vb_params tune;       /* how a grid is tuned (vb_tune_plugin) */
     vb_params search;     /* grid or random search (vb_search_plugin) */
     int owns_clf;         /* a drawn pipeline: clf_params are its own */
+    /* An ensemble (the spec's ensembles:, listed after every pipeline):
+     * n_members > 0 pipelines (indices into spec->pipelines, never
+     * ensembles) combined by ens_method, with ens_params (method, weights,
+     * folds, meta) as written. Stacking's meta-classifier is clf /
+     * clf_params; soft and hard voting have clf NULL. An ensemble has no
+     * preprocessing, extractors or post-processing of its own. */
+    size_t n_members;
+    size_t *members;
+    int *member_lines, *member_cols; /* where each member is named in `of` */
+    int ens_method;                  /* vb_ens_method (ensemble.h) */
+    const struct vb_spec_pipeline *all; /* the spec's pipelines: member m is all[members[m]] */
+    vb_params ens_params;
+    int in_ensemble; /* a pipeline some ensemble combines (the runner keeps its test scores) */
 } vb_spec_pipeline;
+
+/* Is sp an ensemble of pipelines? */
+static inline int vb_spec_is_ensemble(const vb_spec_pipeline *sp)
+{
+    return sp->n_members > 0;
+}
 
 typedef struct vb_spec {
     char *path;
@@ -70,8 +91,9 @@ typedef struct vb_spec {
     vb_split_conf split;
     vb_params split_params; /* the split block as written: where each parameter is */
     int split_line, split_col; /* the split block's place, 0 when the spec has none */
-    size_t n_pipelines;
+    size_t n_pipelines;         /* pipelines, then ensembles */
     vb_spec_pipeline *pipelines;
+    size_t n_ensembles;         /* the last n_ensembles of pipelines */
 } vb_spec;
 
 /* ---- the whole grid (src/pipeline/grid.c) --------------------------------
@@ -134,6 +156,8 @@ extern const vb_plugin vb_split_plugin;
 extern const vb_plugin vb_tune_plugin;
 /* A pipeline's `search` block: grid or random search. */
 extern const vb_plugin vb_search_plugin;
+/* An entry of the spec's `ensembles` list. */
+extern const vb_plugin vb_ensemble_plugin;
 
 vb_status vb_spec_load(const char *path, vb_spec **out, vb_error *err);
 vb_status vb_spec_parse(const char *text, const char *name, vb_spec **out, vb_error *err);

@@ -167,6 +167,14 @@ void vb_store_exp_free(vb_store_exp *e);
 int vb_store_run_is_test(const vb_store_run *r);
 int vb_store_run_first_repetition(const vb_store_run *r);
 int vb_store_run_resampled(const vb_store_run *r);
+/* The test predictions of the finished run (pipeline, fold) of experiment
+ * exp, in the order of test (n dataset indices) with k classes: labels (n)
+ * and scores (n x k), malloc'ed, and whether they are probabilities. Both
+ * NULL when there is no such finished run, or its test samples or scores
+ * are not these (an ensemble then fits its member again). */
+vb_status vb_store_run_predictions(vb_store *s, int64_t exp, const char *pipeline, const char *fold,
+                                   const size_t *test, size_t n, int k, int **labels, float **scores, int *proba,
+                                   vb_error *err);
 /* Value of a named metric of a run, NaN when absent. */
 double vb_store_metric(const vb_store_run *r, const char *name);
 

@@ -154,6 +154,15 @@ vb_status cli_run_text(const vb_run_result *r, const vb_dataset *ds, int detaile
     return b->failed ? vb_fail(err, VB_ERR_NOMEM, "out of memory") : VB_OK;
 }
 
+/* An ensemble's member's stored test predictions. */
+static vb_status on_scores(void *user, const char *pipeline, const vb_fold *fold, int n_classes, int **labels,
+                           float **scores, int *proba, vb_error *err)
+{
+    run_ctx *c = user;
+    return vb_store_run_predictions(c->store, c->exp, pipeline, fold->name, fold->test, fold->n_test, n_classes,
+                                    labels, scores, proba, err);
+}
+
 static vb_status on_claim(void *user, const vb_spec_pipeline *sp, const vb_fold *fold, size_t fold_index, int *run,
                           vb_error *err)
 {
@@ -398,8 +407,8 @@ static char *split_path_for(const char *store, const vb_spec *spec, size_t i)
  * the spec does not resize them all. */
 static vb_status sizes_agree(const vb_spec *spec, vb_dataset *const *ds, const size_t *which, size_t n, vb_error *err)
 {
-    size_t resized = 0; /* pipelines that resize every image to one size */
-    for (size_t p = 0; p < spec->n_pipelines; p++) {
+    size_t resized = spec->n_ensembles; /* pipelines that resize every image to one size (ensembles: none of their own) */
+    for (size_t p = 0; p < spec->n_pipelines - spec->n_ensembles; p++) {
         const vb_prep_chain *c = &spec->pipelines[p].prep;
         int r = 0;
         for (size_t k = 0; k < c->n; k++)
@@ -488,7 +497,7 @@ static int run_dataset(const run_args *a, const vb_dataset *ds, const vb_split *
     if (!(ctx.was_busy = vb_calloc(spec->n_pipelines * back->n_folds, 1, &err)))
         goto fail;
     vb_run_sink sink = {.user = &ctx, .claim = on_claim, .release = on_release, .on_result = on_result,
-                        .on_failure = on_failure};
+                        .on_failure = on_failure, .scores = on_scores};
     if (a->mpi && a->n_ranks > 1) {
         cli_mpi_go(1, spec, back, ctx.detailed, a->json);
         if (cli_mpi_coordinate(spec, ds, back, &ropts, &sink, on_import, failed, &err) != VB_OK)

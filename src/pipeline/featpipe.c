@@ -366,6 +366,20 @@ char *vb_featpipe_key_dup(const vb_spec_pipeline *sp, vb_error *err)
 
 void vb_pipeline_config(const vb_spec_pipeline *sp, vb_buf *b)
 {
+    if (vb_spec_is_ensemble(sp)) {
+        /* its method, and each member's configuration: a changed member is a changed ensemble */
+        vb_buf_puts(b, "ensemble:");
+        params_key("ensemble", &sp->ens_params, b);
+        if (sp->clf) {
+            vb_buf_puts(b, " meta:");
+            params_key(sp->clf->info.name, &sp->clf_params, b);
+        }
+        for (size_t m = 0; m < sp->n_members; m++) {
+            vb_buf_printf(b, " member %zu: ", m + 1);
+            vb_pipeline_config(&sp->all[sp->members[m]], b);
+        }
+        return;
+    }
     vb_featpipe_key(sp, b);
     vb_buf_puts(b, " post:");
     for (size_t i = 0; i < sp->n_post; i++)

@@ -162,6 +162,8 @@ size_t vb_pipeline_random(const vb_spec_pipeline *sp)
 
 size_t vb_pipeline_points(const vb_spec_pipeline *sp)
 {
+    if (vb_spec_is_ensemble(sp))
+        return 1; /* nothing to tune: its members tuned themselves */
     size_t r = vb_pipeline_random(sp);
     return r ? r : vb_pipeline_variants(sp) * vb_params_grid_size(&sp->clf_params);
 }

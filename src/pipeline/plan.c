@@ -1,5 +1,6 @@
 /* The job plan: groups of jobs that share features, costs, shards. */
 #include "visbench/plan.h"
+#include "visbench/ensemble.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +38,13 @@ static double classifier_cost(const vb_classifier_vt *vt, const vb_params *p, do
 
 static double job_cost(const vb_spec_pipeline *sp, const vb_fold *fold)
 {
+    if (vb_spec_is_ensemble(sp)) {
+        /* voting reads its members' scores; stacking fits each member again on inner folds */
+        double c = 0.01;
+        for (size_t m = 0; sp->ens_method == VB_ENS_STACK && m < sp->n_members; m++)
+            c += job_cost(&sp->all[sp->members[m]], fold) * (double)vb_param_int(&sp->ens_params, "folds");
+        return c;
+    }
     double k = (double)(fold->n_train + fold->n_val) / 1000.0;
     double c = classifier_cost(sp->clf, &sp->clf_params, k);
     size_t points = vb_pipeline_points(sp);
@@ -158,9 +166,23 @@ vb_status vb_plan_make(const vb_spec *spec, const vb_dataset *ds, const vb_split
         first[i] = SIZE_MAX;
         if (only && strcmp(only, spec->pipelines[i].name) != 0)
             continue; /* (keys[i] stays empty) */
+        first[i] = i;
+        if (vb_spec_is_ensemble(&spec->pipelines[i])) {
+            /* an ensemble runs where its members run (it reads their scores) */
+            const vb_spec_pipeline *e = &spec->pipelines[i];
+            for (size_t m = 0; m < e->n_members; m++) {
+                size_t j = e->members[m];
+                if (first[j] == SIZE_MAX || first[j] == first[i])
+                    continue;
+                size_t a = first[j], b = first[i], lo = a < b ? a : b, hi = a < b ? b : a;
+                for (size_t x = 0; x <= i; x++)
+                    if (first[x] == hi)
+                        first[x] = lo;
+            }
+            continue;
+        }
         if ((st = keyset_of(&spec->pipelines[i], spec->seed, &keys[i], err)) != VB_OK)
             break;
-        first[i] = i;
         for (size_t j = 0; j < i; j++) {
             if (first[j] == SIZE_MAX || !keysets_meet(&keys[j], &keys[i]))
                 continue;

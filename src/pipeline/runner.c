@@ -1,5 +1,5 @@
 /* The experiment runner: every pipeline through every fold of one split. */
-#include "visbench/pipeline.h"
+#include "visbench/ensemble.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,11 +52,139 @@ static vb_status cluster_fold(const vb_spec *spec, const vb_dataset *ds, const v
     return st;
 }
 
+/* The test predictions of one fold's pipelines that an ensemble combines,
+ * kept as they were handed to the sink (the stored scores). */
+typedef struct score_memo {
+    size_t P;
+    int **labels;
+    float **scores;
+    int *proba;
+} score_memo;
+
+static score_memo *memo_new(size_t P, vb_error *err)
+{
+    score_memo *m = vb_calloc(1, sizeof *m, err);
+    if (m && (!(m->labels = vb_calloc(P + 1, sizeof *m->labels, err)) ||
+              !(m->scores = vb_calloc(P + 1, sizeof *m->scores, err)) ||
+              !(m->proba = vb_calloc(P + 1, sizeof *m->proba, err)))) {
+        free(m->labels);
+        free(m->scores);
+        free(m);
+        return NULL;
+    }
+    if (m)
+        m->P = P;
+    return m;
+}
+
+static void memo_clear(score_memo *m)
+{
+    for (size_t i = 0; m && i < m->P; i++) {
+        free(m->labels[i]);
+        free(m->scores[i]);
+        m->labels[i] = NULL;
+        m->scores[i] = NULL;
+    }
+}
+
+static void memo_free(score_memo *m)
+{
+    if (!m)
+        return;
+    memo_clear(m);
+    free(m->labels);
+    free(m->scores);
+    free(m->proba);
+    free(m);
+}
+
+/* Keeps a copy of pipeline i's test predictions for the ensembles of it. */
+static vb_status memo_keep(score_memo *m, size_t i, size_t n, int K, const int *labels, const float *scores,
+                           int proba, vb_error *err)
+{
+    free(m->labels[i]);
+    free(m->scores[i]);
+    m->labels[i] = vb_malloc(n ? n : 1, sizeof *labels, err);
+    m->scores[i] = vb_malloc(n ? n : 1, (size_t)K * sizeof *scores, err);
+    if (!m->labels[i] || !m->scores[i])
+        return VB_ERR_NOMEM;
+    memcpy(m->labels[i], labels, n * sizeof *labels);
+    memcpy(m->scores[i], scores, n * (size_t)K * sizeof *scores);
+    m->proba[i] = proba;
+    return VB_OK;
+}
+
+/* An ensemble's predictions on the fold: its members' test predictions
+ * from this process's runs, else from the sink (the store), else (a member
+ * finished by a process whose store is elsewhere) refitted, which gives
+ * the same numbers; for stacking, the meta-classifier fitted on inner
+ * held-out scores of the training part (*train_s: that time). */
+static vb_status ensemble_predict(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds,
+                                  const vb_fold *fold, size_t fold_index, vb_feat_cache *cache, score_memo *memo,
+                                  const vb_run_sink *sink, int *pred, float *scores, int *proba,
+                                  vb_classifier **meta, double *train_s, vb_error *err)
+{
+    size_t M = sp->n_members, n = fold->n_test;
+    int K = ds->n_classes;
+    const float **ms = vb_calloc(M, sizeof *ms, err);
+    const int **ml = vb_calloc(M, sizeof *ml, err);
+    vb_status st = ms && ml ? VB_OK : VB_ERR_NOMEM;
+    int all_proba = 1;
+    for (size_t m = 0; m < M && st == VB_OK; m++) {
+        size_t i = sp->members[m];
+        const vb_spec_pipeline *mp = &spec->pipelines[i];
+        if (!memo->scores[i] && sink->scores) {
+            if ((st = sink->scores(sink->user, mp->name, fold, K, &memo->labels[i], &memo->scores[i], &memo->proba[i],
+                                   err)) != VB_OK)
+                break;
+        }
+        if (!memo->scores[i]) {
+            vb_log(VB_LOG_INFO, "%s: %s: member '%s' has no stored run here; fitting it again", fold->name, sp->name,
+                   mp->name);
+            st = vb_pipeline_test_scores(spec, mp, ds, fold, fold_index, cache, &memo->labels[i], &memo->scores[i],
+                                         &memo->proba[i], err);
+            if (st != VB_OK) {
+                vb_error_prefix(err, "ensemble '%s', member '%s'", sp->name, mp->name);
+                break;
+            }
+        }
+        ms[m] = memo->scores[i];
+        ml[m] = memo->labels[i];
+        all_proba &= memo->proba[i];
+    }
+    if (st == VB_OK && sp->ens_method == VB_ENS_SOFT && !all_proba)
+        st = vb_fail(err, VB_ERR_SPEC, "%s:%d:%d: ensemble '%s' (method: soft) found decision scores, not "
+                                       "probabilities, in a member's run",
+                     spec->path, sp->line, sp->col, sp->name);
+    double t0 = vb_now();
+    if (st == VB_OK && sp->ens_method == VB_ENS_STACK) {
+        float *X = NULL;
+        int *y = vb_malloc(fold->n_train ? fold->n_train : 1, sizeof *y, err);
+        st = y ? vb_stack_inner_scores(spec, sp, ds, fold, fold_index, &X, err) : VB_ERR_NOMEM;
+        for (size_t i = 0; st == VB_OK && i < fold->n_train; i++)
+            y[i] = ds->labels[fold->train[i]];
+        if (st == VB_OK)
+            st = vb_stack_fit(spec, sp, X, fold->n_train, M * (size_t)K, y, K, fold_index, meta, err);
+        free(X);
+        free(y);
+    }
+    *train_s = vb_now() - t0;
+    if (st == VB_OK)
+        st = vb_ensemble_apply(sp, *meta, M, n, K, ms, ml, pred, scores, err);
+    if (st == VB_OK)
+        *proba = sp->ens_method == VB_ENS_SOFT ? 1 : sp->ens_method == VB_ENS_STACK ? vb_classifier_has_proba(*meta) : 0;
+    free(ms);
+    free(ml);
+    return st;
+}
+
 static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
-                         size_t fold_index, vb_feat_cache *cache, const vb_run_sink *sink, int *sink_failed,
-                         vb_error *err)
+                         size_t fold_index, vb_feat_cache *cache, score_memo *memo, const vb_run_sink *sink,
+                         int *sink_failed, vb_error *err)
 {
     *sink_failed = 0;
+    int ens = vb_spec_is_ensemble(sp), ens_proba = 0;
+    vb_classifier *meta = NULL;
     double started = vb_wall_clock();
     vb_rss_reset_peak();
     const vb_fold_features *ff = NULL;
@@ -76,8 +204,9 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
     vb_buf_init(&params);
     vb_buf_init(&info);
     double predict_s = 0;
+    memset(&fit, 0, sizeof fit);
 
-    vb_status st = vb_fit_best(spec, sp, ds, fold, fold_index, cache, &ff, &shared, &extract_s, &fit, err);
+    vb_status st = ens ? VB_OK : vb_fit_best(spec, sp, ds, fold, fold_index, cache, &ff, &shared, &extract_s, &fit, err);
     if (st != VB_OK)
         goto out;
     truth = vb_malloc(fold->n_test, sizeof *truth, err);
@@ -90,9 +219,13 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
     for (size_t i = 0; i < fold->n_test; i++)
         truth[i] = ds->labels[fold->test[i]];
     double t2 = vb_now();
-    if ((st = vb_postchain_apply(fit.pc, ff->X[VB_ROWS_TEST], fold->n_test, &Xte, err)) != VB_OK)
+    if (ens) {
+        st = ensemble_predict(spec, sp, ds, fold, fold_index, cache, memo, sink, pred, scores, &ens_proba, &meta,
+                              &fit.train_s, err);
+        t2 += fit.train_s;
+    } else if ((st = vb_postchain_apply(fit.pc, ff->X[VB_ROWS_TEST], fold->n_test, &Xte, err)) != VB_OK)
         goto out;
-    if (ml) {
+    else if (ml) {
         tsets = vb_dataset_label_rows(ds, fold->test, fold->n_test, err);
         psets = vb_malloc(fold->n_test ? fold->n_test : 1, (size_t)ds->n_classes, err);
         if (!tsets || !psets) {
@@ -129,22 +262,43 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
     }
     if (st != VB_OK)
         goto out;
-    if ((st = cluster_fold(spec, ds, fold, ff, &fit, Xte, truth, &cl, err)) != VB_OK)
+    if (!ens && (st = cluster_fold(spec, ds, fold, ff, &fit, Xte, truth, &cl, err)) != VB_OK)
         goto out;
 
     vb_writer w;
     vb_writer_init(&w);
-    st = vb_classifier_save(fit.clf, &w, err);
+    const vb_classifier *saved = ens ? meta : fit.clf;
+    st = saved ? vb_classifier_save(saved, &w, err) : VB_OK;
     size_t model_bytes = w.buf.len;
     vb_writer_free(&w);
     if (st != VB_OK)
         goto out;
-    vb_featpipe_describe(ff->fp, &feat);
-    if (fit.pc->n)
-        vb_buf_printf(&feat, " -> %zu", fit.pc->dim);
-    vb_params_to_yaml(&fit.clf->params, &params);
-    if (fit.clf->vt->info_json)
-        fit.clf->vt->info_json(fit.clf->state, &info);
+    size_t dim = 0;
+    if (ens) {
+        dim = sp->n_members * (sp->ens_method == VB_ENS_STACK ? (size_t)ds->n_classes : 1);
+        vb_buf_printf(&feat, "ensemble (%s) of", vb_ens_method_name(sp->ens_method));
+        vb_buf_puts(&info, "\"method\": \"");
+        vb_buf_puts(&info, vb_ens_method_name(sp->ens_method));
+        vb_buf_puts(&info, "\", \"members\": [");
+        for (size_t k = 0; k < sp->n_members; k++) {
+            vb_buf_printf(&feat, "%s %s", k ? " +" : "", spec->pipelines[sp->members[k]].name);
+            vb_buf_printf(&info, "%s\"%s\"", k ? ", " : "", spec->pipelines[sp->members[k]].name);
+        }
+        vb_buf_puts(&info, "]");
+        vb_params_to_yaml(&sp->ens_params, &params);
+        if (meta && meta->vt->info_json) {
+            vb_buf_printf(&info, ", \"meta\": \"%s\", ", meta->vt->info.name);
+            meta->vt->info_json(meta->state, &info);
+        }
+    } else {
+        dim = fit.pc->dim;
+        vb_featpipe_describe(ff->fp, &feat);
+        if (fit.pc->n)
+            vb_buf_printf(&feat, " -> %zu", fit.pc->dim);
+        vb_params_to_yaml(&fit.clf->params, &params);
+        if (fit.clf->vt->info_json)
+            fit.clf->vt->info_json(fit.clf->state, &info);
+    }
     if (feat.failed || params.failed || info.failed) {
         st = vb_fail(err, VB_ERR_NOMEM, "out of memory");
         goto out;
@@ -153,10 +307,10 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
         .pipeline = sp->name, .fold = fold->name, .fold_index = fold_index,
         .n_train = fold->n_train, .n_val = fold->n_val, .n_test = fold->n_test, .n_classes = ds->n_classes,
         .test_idx = fold->test, .truth = truth, .pred = pred, .scores = scores,
-        .proba = vb_classifier_has_proba(fit.clf), .metrics = ml ? NULL : &m,
+        .proba = ens ? ens_proba : vb_classifier_has_proba(fit.clf), .metrics = ml ? NULL : &m,
         .extract_s = extract_s, .postprocess_s = fit.post_s, .tune_s = fit.tune_s, .train_s = fit.train_s,
         .predict_s = predict_s, .features_shared = shared, .peak_rss_kb = vb_rss_peak_kb(),
-        .model_bytes = model_bytes, .dim = fit.pc->dim, .features = feat.data, .params = params.data,
+        .model_bytes = model_bytes, .dim = dim, .features = feat.data, .params = params.data,
         .grid = fit.grid, .clf_info = info.data ? info.data : "",
         .started = started, .threads = vb_get_threads(),
         .cluster_mode = spec->cluster, .n_clusters = cl.k,
@@ -165,11 +319,16 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
         .task = ds->task, .truth_sets = tsets, .pred_sets = psets, .ml = ml ? &mlm : NULL,
         .tax = ds->tax, .hier = have_hm ? &hm : NULL,
     };
-    r.n_epochs = vb_classifier_curve(fit.clf, &r.epochs);
+    if (!ens)
+        r.n_epochs = vb_classifier_curve(fit.clf, &r.epochs);
     r.finished = vb_wall_clock();
+    if (sp->in_ensemble && !ml && (st = memo_keep(memo, (size_t)(sp - spec->pipelines), fold->n_test, ds->n_classes,
+                                                   pred, scores, r.proba, err)) != VB_OK)
+        goto out;
     st = sink->on_result(sink->user, &r, err);
     *sink_failed = st != VB_OK;
 out:
+    vb_classifier_free(meta);
     free(cl.idx);
     free(cl.assign);
     vb_metrics_free(&m);
@@ -329,6 +488,14 @@ vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const v
         if (opts && opts->only && strcmp(opts->only, sp->name) != 0)
             continue;
         vb_status st = VB_OK;
+        if (vb_spec_is_ensemble(sp)) {
+            if (ds->task != VB_TASK_SINGLE)
+                return vb_fail(err, VB_ERR_SPEC,
+                               "%s:%d:%d: ensemble '%s' combines single-label predictions, and this dataset is %s; "
+                               "drop the ensemble",
+                               spec->path, sp->line, sp->col, sp->name, vb_task_name(ds->task));
+            continue; /* its members are checked as pipelines */
+        }
         size_t n = vb_pipeline_candidates(sp);
         for (size_t k = 0; k < n && st == VB_OK; k++) {
             vb_spec_pipeline c;
@@ -356,7 +523,8 @@ vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const v
  * failed run is counted and reported and the experiment goes on; any
  * other status stops it (the run is handed back first). */
 static vb_status job(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
-                     size_t f, vb_feat_cache *cache, const vb_run_sink *sink, int *run, size_t *n_failed, vb_error *err)
+                     size_t f, vb_feat_cache *cache, score_memo *memo, const vb_run_sink *sink, int *run,
+                     size_t *n_failed, vb_error *err)
 {
     *run = VB_RUN_IT;
     vb_status st;
@@ -366,7 +534,7 @@ static vb_status job(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_d
         return VB_OK;
     vb_error e = {0};
     int sink_failed = 0;
-    st = run_one(spec, sp, ds, fold, f, cache, sink, &sink_failed, &e);
+    st = run_one(spec, sp, ds, fold, f, cache, memo, sink, &sink_failed, &e);
     /* A failing sink stops the experiment, whatever its status. */
     if (sink_failed || st == VB_ERR_INTERRUPTED || st == VB_ERR_NOMEM || st == VB_ERR_IO) {
         /* The run did not finish: hand it back so a rerun does it. */
@@ -428,7 +596,9 @@ vb_status vb_experiment_run(const vb_spec *spec, const vb_dataset *ds, const vb_
     size_t cells = split->n_folds * P;
     unsigned char *busy = vb_calloc(cells ? cells : 1, 1, err);
     vb_feat_cache *cache = busy ? vb_feat_cache_new(1, err) : NULL;
-    if (!cache) {
+    score_memo *memo = cache ? memo_new(P, err) : NULL;
+    if (!memo) {
+        vb_feat_cache_free(cache);
         free(busy);
         return VB_ERR_NOMEM;
     }
@@ -449,13 +619,14 @@ vb_status vb_experiment_run(const vb_spec *spec, const vb_dataset *ds, const vb_
         for (size_t f = 0; f < split->n_folds && st == VB_OK; f++) {
             const vb_fold *fold = &split->folds[f];
             vb_feat_cache_clear(cache);
+            memo_clear(memo);
             fold_tally t = {0, 0};
             for (size_t i = 0; i < P && st == VB_OK; i++) {
                 const vb_spec_pipeline *sp = &spec->pipelines[i];
                 if (!wanted(opts, sp, f * P + i) || (pass > 0 && !busy[f * P + i]))
                     continue;
                 int run;
-                st = job(spec, sp, ds, fold, f, cache, sink, &run, n_failed, err);
+                st = job(spec, sp, ds, fold, f, cache, memo, sink, &run, n_failed, err);
                 tally(&t, sp, run);
                 if (st == VB_OK && busy[f * P + i] != (run == VB_RUN_BUSY)) {
                     n_busy += run == VB_RUN_BUSY ? 1 : (size_t)-1;
@@ -466,6 +637,7 @@ vb_status vb_experiment_run(const vb_spec *spec, const vb_dataset *ds, const vb_
         }
     }
     vb_feat_cache_free(cache);
+    memo_free(memo);
     free(busy);
     return st;
 }
@@ -478,8 +650,11 @@ vb_status vb_experiment_run_group(const vb_spec *spec, const vb_dataset *ds, con
     if (fold_index >= split->n_folds)
         return vb_fail(err, VB_ERR_INTERNAL, "fold %zu of a split of %zu", fold_index, split->n_folds);
     vb_feat_cache *cache = vb_feat_cache_new(1, err);
-    if (!cache)
+    score_memo *memo = cache ? memo_new(spec->n_pipelines, err) : NULL;
+    if (!memo) {
+        vb_feat_cache_free(cache);
         return VB_ERR_NOMEM;
+    }
     vb_status st = VB_OK;
     fold_tally t = {0, 0};
     for (size_t k = 0; k < n && st == VB_OK; k++) {
@@ -488,11 +663,12 @@ vb_status vb_experiment_run_group(const vb_spec *spec, const vb_dataset *ds, con
             break;
         }
         int run;
-        st = job(spec, &spec->pipelines[pipelines[k]], ds, &split->folds[fold_index], fold_index, cache, sink, &run,
-                 n_failed, err);
+        st = job(spec, &spec->pipelines[pipelines[k]], ds, &split->folds[fold_index], fold_index, cache, memo, sink,
+                 &run, n_failed, err);
         tally(&t, &spec->pipelines[pipelines[k]], run);
     }
     say_shared(cache, &split->folds[fold_index], &t);
     vb_feat_cache_free(cache);
+    memo_free(memo);
     return st;
 }

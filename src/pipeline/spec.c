@@ -1,5 +1,6 @@
 /* Experiment spec parsing: structure, plug-in lookup, parameter tables. */
 #include "visbench/spec.h"
+#include "visbench/ensemble.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -69,6 +70,30 @@ const vb_plugin vb_tune_plugin = {
     .n_params = sizeof tune_params / sizeof tune_params[0],
 };
 
+static const vb_param_def ensemble_params[] = {
+    {.name = "name", .type = VB_PT_STRING, .flags = VB_PF_REQUIRED,
+     .help = "the ensemble's name, a row of the leaderboard like a pipeline's"},
+    {.name = "of", .type = VB_PT_STRINGS, .flags = VB_PF_REQUIRED, .min_len = 2, .max_len = 64,
+     .help = "the pipelines it combines (names from pipelines:, at least two)"},
+    {.name = "method", .type = VB_PT_ENUM, .def = "soft", .choices = "soft|hard|stacking",
+     .help = "soft: the (weighted) mean of the members' probabilities; hard: a (weighted) majority of their "
+             "predicted labels, ties to the first member in `of` that voted for a tied class; stacking: a "
+             "meta-classifier on the members' scores, fitted by an inner k-fold of each fold's training part"},
+    {.name = "weights", .type = VB_PT_FLOATS, .def = "[]", .min = 0, .max = 1e6, .max_len = 64,
+     .help = "soft, hard: one weight per member (default: equal)"},
+    {.name = "folds", .type = VB_PT_INT, .def = "3", .min = 2, .max = 20,
+     .help = "stacking: inner folds of the training part whose held-out scores the meta-classifier learns from"},
+    {.name = "meta", .type = VB_PT_NODE, .def = "logreg",
+     .help = "stacking: the meta-classifier, as a pipeline's classifier: is written ({logreg: {C: 1}})"},
+};
+
+const vb_plugin vb_ensemble_plugin = {
+    .name = "ensemble",
+    .help = "pipelines combined on the same folds from their stored test scores; ranks, tests, reports and "
+            "saves (visbench train --pipeline NAME) like a pipeline",
+    VB_PARAMS(ensemble_params),
+};
+
 const vb_plugin vb_split_plugin = {
     .name = "split",
     .help = "which samples train, validate and test each fold",
@@ -91,6 +116,10 @@ static void pipeline_free(vb_spec_pipeline *p)
     vb_params_free(&p->search);
     vb_params_free(&p->clf_params);
     vb_params_free(&p->tune);
+    free(p->members);
+    free(p->member_lines);
+    free(p->member_cols);
+    vb_params_free(&p->ens_params);
 }
 
 void vb_spec_free(vb_spec *spec)
@@ -394,16 +423,142 @@ static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep,
     return VB_OK;
 }
 
+/* One entry of ensembles: (name, of, method, ...) into p, its members
+ * looked up among the spec's first n_plain pipelines. */
+static vb_status parse_ensemble(const vb_spec *spec, size_t n_plain, const vb_node *node, vb_spec_pipeline *p,
+                                vb_error *err)
+{
+    vb_status st = vb_node_expect(node, VB_NODE_MAP, "each ensemble", err);
+    if (st == VB_OK)
+        st = vb_params_parse(&p->ens_params, &vb_ensemble_plugin, node, 0, err);
+    if (st != VB_OK)
+        return st;
+    p->line = node->line;
+    p->col = node->col;
+    p->all = spec->pipelines;
+    const vb_node *name = vb_node_get(node, "name"), *of = vb_node_get(node, "of");
+    const char *name_text = vb_param_str(&p->ens_params, "name");
+    if (!*name_text || strlen(name_text) > 64 ||
+        strspn(name_text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") != strlen(name_text))
+        return vb_node_fail(name, err, "ensemble name '%s' must be 1-64 letters, digits, '.', '_', '+' or '-'",
+                            name_text);
+    if (!(p->name = vb_strdup(name_text, err)))
+        return VB_ERR_NOMEM;
+    vb_prep_chain_init(&p->prep);
+    const char *method = vb_param_str(&p->ens_params, "method");
+    p->ens_method = strcmp(method, "soft") == 0 ? VB_ENS_SOFT : strcmp(method, "hard") == 0 ? VB_ENS_HARD : VB_ENS_STACK;
+    if (of->kind != VB_NODE_SEQ)
+        return vb_node_fail(of, err, "of must be a list of pipeline names, e.g. of: [hog-svm, raw-svm]");
+    p->members = vb_calloc(of->n, sizeof *p->members, err);
+    p->member_lines = vb_calloc(of->n, sizeof *p->member_lines, err);
+    p->member_cols = vb_calloc(of->n, sizeof *p->member_cols, err);
+    if (!p->members || !p->member_lines || !p->member_cols)
+        return VB_ERR_NOMEM;
+    for (size_t i = 0; i < of->n; i++) {
+        const vb_node *m = of->items[i];
+        size_t j = 0;
+        while (j < spec->n_pipelines && strcmp(spec->pipelines[j].name, m->text) != 0)
+            j++;
+        if (j == spec->n_pipelines) {
+            const char *names[256];
+            size_t k = n_plain < 256 ? n_plain : 256;
+            for (size_t x = 0; x < k; x++)
+                names[x] = spec->pipelines[x].name;
+            const char *near = vb_nearest_name(m->text, names, k);
+            return vb_node_fail(m, err, "ensemble '%s' combines '%s', which is no pipeline of this spec%s%s%s",
+                                p->name, m->text, near ? "; did you mean '" : "", near ? near : "",
+                                near ? "'?" : " (ensembles combine the spec's pipelines)");
+        }
+        if (j >= n_plain)
+            return vb_node_fail(m, err, "ensemble '%s' combines '%s', another ensemble; combine pipelines (list "
+                                        "that ensemble's members instead)",
+                                p->name, m->text);
+        for (size_t x = 0; x < p->n_members; x++)
+            if (p->members[x] == j)
+                return vb_node_fail(m, err, "ensemble '%s' lists '%s' twice", p->name, m->text);
+        const vb_spec_pipeline *mp = &spec->pipelines[j];
+        if (p->ens_method == VB_ENS_SOFT && !vb_classifier_params_proba(mp->clf, &mp->clf_params))
+            return vb_node_fail(m, err,
+                                "ensemble '%s' averages probabilities (method: soft), but pipeline '%s' (line %d) "
+                                "gives its classifier's (%s) decision scores, not probabilities; make them "
+                                "probabilities (svm: probability: true; linear: loss: logistic), or use method: "
+                                "hard or stacking",
+                                p->name, mp->name, mp->line, mp->clf->info.name);
+        p->members[p->n_members] = j;
+        p->member_lines[p->n_members] = m->line;
+        p->member_cols[p->n_members++] = m->col;
+    }
+    size_t nw;
+    vb_param_list(&p->ens_params, "weights", &nw);
+    if (nw && p->ens_method == VB_ENS_STACK)
+        return vb_param_fail(&p->ens_params, "weights", err, "does not apply to method: stacking (the "
+                                                              "meta-classifier learns how to weigh the members)");
+    if (nw && nw != p->n_members)
+        return vb_param_fail(&p->ens_params, "weights", err, "gives %zu weight%s for %zu members; give one per member",
+                             nw, nw == 1 ? "" : "s", p->n_members);
+    const vb_node *meta = vb_node_get(node, "meta");
+    if (meta && p->ens_method != VB_ENS_STACK)
+        return vb_node_fail(meta, err, "meta applies to method: stacking only (this ensemble's method is %s)", method);
+    if (vb_node_get(node, "folds") && p->ens_method != VB_ENS_STACK)
+        return vb_param_fail(&p->ens_params, "folds", err, "applies to method: stacking only");
+    if (p->ens_method == VB_ENS_STACK) {
+        size_t n_tmp;
+        const void *vt;
+        if (meta)
+            st = parse_entry(meta, REGISTRY("classifier", vb_classifier_registry), 0, &vt, &p->clf_params, err);
+        else {
+            vt = vb_classifier_find("logreg");
+            st = vb_params_parse(&p->clf_params, &((const vb_classifier_vt *)vt)->info, NULL, 0, err);
+        }
+        if (st != VB_OK)
+            return st;
+        p->clf = vt;
+        if (p->clf->flags & (VB_CLF_IMAGE | VB_CLF_MULTILABEL | VB_CLF_HIER) || vb_classifier_clusters(p->clf, &p->clf_params))
+            return vb_node_fail(meta, err, "the meta-classifier learns from the members' scores: use a flat "
+                                           "classifier (logreg, linear, svm, forest, knn, ...), not %s",
+                                p->clf->info.name);
+    }
+    /* the (empty) parameter sets of the parts an ensemble does not have */
+    if ((st = vb_params_parse(&p->tune, &vb_tune_plugin, NULL, 0, err)) != VB_OK ||
+        (st = vb_params_parse(&p->search, &vb_search_plugin, NULL, 0, err)) != VB_OK)
+        return st;
+    return VB_OK;
+}
+
+static vb_status parse_ensembles(vb_spec *spec, const vb_node *ens, vb_error *err)
+{
+    if (spec->cluster && ens->n)
+        return vb_node_fail(ens, err, "mode: cluster has no labels to combine ensembles by; drop ensembles");
+    size_t n_plain = spec->n_pipelines;
+    for (size_t i = 0; i < ens->n; i++) {
+        vb_spec_pipeline *p = &spec->pipelines[spec->n_pipelines];
+        spec->n_pipelines++;
+        spec->n_ensembles++;
+        vb_status st = parse_ensemble(spec, n_plain, ens->items[i], p, err);
+        if (st != VB_OK)
+            return st;
+        for (size_t j = 0; j + 1 < spec->n_pipelines; j++)
+            if (strcmp(spec->pipelines[j].name, p->name) == 0)
+                return vb_node_fail(vb_node_get(ens->items[i], "name"), err,
+                                    "the name '%s' is used twice (first at line %d); ensembles and pipelines need "
+                                    "names of their own",
+                                    p->name, spec->pipelines[j].line);
+        for (size_t m = 0; m < p->n_members; m++)
+            spec->pipelines[p->members[m]].in_ensemble = 1;
+    }
+    return VB_OK;
+}
+
 static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
 {
     static const char *const keys[] = {"name",    "seed",  "mode",       "correction", "dataset",
-                                       "datasets", "split", "preprocess", "pipelines"};
+                                       "datasets", "split", "preprocess", "pipelines", "ensembles"};
     const vb_node *root = doc->root;
     if (!root)
         return vb_fail(err, VB_ERR_SPEC, "%s: the spec is empty", doc->file);
     vb_status st = vb_node_expect(root, VB_NODE_MAP, "the spec", err);
     if (st == VB_OK)
-        st = vb_node_check_keys(root, keys, 9, "the spec", err);
+        st = vb_node_check_keys(root, keys, 10, "the spec", err);
     if (st != VB_OK)
         return st;
 
@@ -556,7 +711,10 @@ static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
     const vb_node *gprep = vb_node_get(root, "preprocess");
     if (gprep && (st = vb_node_expect(gprep, VB_NODE_SEQ, "preprocess", err)) != VB_OK)
         return st;
-    spec->pipelines = vb_calloc(pipes->n, sizeof *spec->pipelines, err);
+    const vb_node *ens = vb_node_get(root, "ensembles");
+    if (ens && (st = vb_node_expect(ens, VB_NODE_SEQ, "ensembles", err)) != VB_OK)
+        return st;
+    spec->pipelines = vb_calloc(pipes->n + (ens ? ens->n : 0), sizeof *spec->pipelines, err);
     if (!spec->pipelines)
         return VB_ERR_NOMEM;
     for (size_t i = 0; i < pipes->n; i++) {
@@ -569,7 +727,7 @@ static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
                                     "pipeline name '%s' is used twice (first at line %d)", spec->pipelines[i].name,
                                     spec->pipelines[j].line);
     }
-    return VB_OK;
+    return ens ? parse_ensembles(spec, ens, err) : VB_OK;
 }
 
 static vb_status parse_doc(const vb_doc *doc, const char *path, vb_spec **out, vb_error *err)

@@ -1283,6 +1283,16 @@ static void parse_set(const char *t, uint8_t *row, size_t k)
     }
 }
 
+/* A predictions row's scores: k little-endian floats. */
+static void scores_decode(const uint8_t *b, size_t k, float *out)
+{
+    for (size_t c = 0; c < k; c++) {
+        uint32_t u = (uint32_t)b[4 * c] | (uint32_t)b[4 * c + 1] << 8 | (uint32_t)b[4 * c + 2] << 16 |
+                     (uint32_t)b[4 * c + 3] << 24;
+        memcpy(&out[c], &u, 4);
+    }
+}
+
 static vb_status load_run_details(vb_store *s, vb_store_exp *e, vb_store_run *r, int with_pred, vb_error *err)
 {
     size_t k = (size_t)e->n_classes;
@@ -1402,11 +1412,7 @@ static vb_status load_run_details(vb_store *s, vb_store_exp *e, vb_store_run *r,
             r->pred[i] = sqlite3_column_int(q, 2);
             const uint8_t *b = sqlite3_column_blob(q, 3);
             if (b && (size_t)sqlite3_column_bytes(q, 3) == 4 * k)
-                for (size_t c = 0; c < k; c++) {
-                    uint32_t u = (uint32_t)b[4 * c] | (uint32_t)b[4 * c + 1] << 8 | (uint32_t)b[4 * c + 2] << 16 |
-                                 (uint32_t)b[4 * c + 3] << 24;
-                    memcpy(&r->scores[i * k + c], &u, 4);
-                }
+                scores_decode(b, k, &r->scores[i * k]);
             if (ml) {
                 parse_set((const char *)sqlite3_column_text(q, 4), r->truth_sets + i * k, k);
                 parse_set((const char *)sqlite3_column_text(q, 5), r->pred_sets + i * k, k);
@@ -1714,4 +1720,85 @@ vb_status vb_store_clusters_csv(vb_store *s, int64_t exp, vb_buf *b, vb_error *e
         st = store_fail(s, err, "cannot read the cluster assignments");
     sqlite3_finalize(q);
     return st;
+}
+
+/* ---- one run's predictions, for an ensemble of it ------------------------ */
+
+typedef struct test_pos {
+    size_t sample, pos;
+} test_pos;
+
+static int test_pos_cmp(const void *a, const void *b)
+{
+    const test_pos *x = a, *y = b;
+    return x->sample < y->sample ? -1 : x->sample > y->sample;
+}
+
+vb_status vb_store_run_predictions(vb_store *s, int64_t exp, const char *pipeline, const char *fold,
+                                   const size_t *test, size_t n, int k, int **labels, float **scores, int *proba,
+                                   vb_error *err)
+{
+    *labels = NULL;
+    *scores = NULL;
+    sqlite3_stmt *q = NULL;
+    int64_t run = 0;
+    vb_status st = store_prepare(s,
+                                 "SELECT id, probabilities, n_test FROM runs WHERE experiment_id = ? AND pipeline = ?"
+                                 " AND fold = ? AND status = 'done'",
+                                 &q, err);
+    if (st == VB_OK) {
+        sqlite3_bind_int64(q, 1, exp);
+        sqlite3_bind_text(q, 2, pipeline, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, fold, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW && (size_t)sqlite3_column_int64(q, 2) == n) {
+            run = sqlite3_column_int64(q, 0);
+            *proba = sqlite3_column_int(q, 1);
+        }
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (st != VB_OK || !run)
+        return st;
+    test_pos *tp = vb_malloc(n ? n : 1, sizeof *tp, err);
+    int *l = tp ? vb_malloc(n ? n : 1, sizeof *l, err) : NULL;
+    float *sc = l ? vb_malloc(n ? n : 1, (size_t)k * sizeof *sc, err) : NULL;
+    if (!sc) {
+        free(tp);
+        free(l);
+        return VB_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        tp[i] = (test_pos){test[i], i};
+    qsort(tp, n, sizeof *tp, test_pos_cmp);
+    size_t got = 0;
+    st = store_prepare(s, "SELECT sample, pred_class, scores FROM predictions WHERE run_id = ? ORDER BY sample", &q,
+                       err);
+    if (st == VB_OK) {
+        sqlite3_bind_int64(q, 1, run);
+        int rc;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+            const uint8_t *b = sqlite3_column_blob(q, 2);
+            int p = sqlite3_column_int(q, 1);
+            /* a row of another test set, or without its scores: not this fold's run */
+            if (got >= n || (size_t)sqlite3_column_int64(q, 0) != tp[got].sample || !b ||
+                (size_t)sqlite3_column_bytes(q, 2) != 4 * (size_t)k || p < 0 || p >= k)
+                break;
+            size_t at = tp[got].pos;
+            l[at] = p;
+            scores_decode(b, (size_t)k, &sc[at * (size_t)k]);
+            got++;
+        }
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            st = store_fail(s, err, "cannot read predictions");
+    }
+    sqlite3_finalize(q);
+    free(tp);
+    if (st != VB_OK || got != n) {
+        free(l);
+        free(sc);
+        return st;
+    }
+    *labels = l;
+    *scores = sc;
+    return VB_OK;
 }
