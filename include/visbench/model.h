@@ -13,6 +13,12 @@
  *     CLSF  classifier: name, parameters, trained state
  *     TASK  (format 2) the task kind and, for hierarchical models, the
  *           taxonomy; a reader refuses a task kind it does not know
+ *     ENSM  (format 3, an ensemble of pipelines, instead of PREP, EXTR,
+ *           POST, CLSF and TASK) u32 method (soft, hard, stacking), u32
+ *           member count, each member a whole model file (u64 length,
+ *           bytes: its own sections and checksums), u8 weights present and
+ *           a f64 weight per member, u8 meta present and the stacking
+ *           meta-classifier (name, parameters, trained state)
  *     INFO  (optional) how the model was made, as one JSON object: task,
  *           spec, pipeline configuration, dataset hash and size, split,
  *           fold, seeds, metrics on the fold's test part. Readers skip
@@ -31,8 +37,9 @@
 /* The newest format this visbench reads and writes: 2 adds the TASK
  * section (u32 task kind, u8 taxonomy present, the taxonomy), written for
  * multilabel and hierarchical models only; single-label models are still
- * written as format 1, which older readers read. */
-#define VB_MODEL_FORMAT 2
+ * written as format 1, which older readers read. 3: ensembles of
+ * pipelines (ENSM), written for them only. */
+#define VB_MODEL_FORMAT 3
 
 struct vb_model {
     char *spec_name, *pipeline, *dataset, *created, *description;
@@ -44,9 +51,17 @@ struct vb_model {
     vb_classifier *clf;
     char *info;          /* the INFO JSON object, or NULL */
     char *written_by;    /* visbench version that wrote the file (loaded models) */
-    size_t sections[7];  /* bytes of HEAD, PREP, EXTR, POST, CLSF, INFO, TASK (loaded models) */
+    size_t sections[8];  /* bytes of HEAD, PREP, EXTR, POST, CLSF, INFO, TASK, ENSM (loaded models) */
     vb_task task;        /* single-label unless a TASK section says otherwise */
     vb_taxonomy *tax;    /* hierarchical models */
+    /* An ensemble of pipelines (fp, pc, clf NULL): its members' models,
+     * combined by ens_method (vb_ens_method) with weights (NULL: equal) or
+     * the stacking meta-classifier. */
+    size_t n_members;
+    struct vb_model **members;
+    int ens_method;
+    double *weights;
+    vb_classifier *meta;
 };
 
 /* Appends JSON members ("\"k\": v, ...") to the INFO object. */

@@ -199,6 +199,12 @@ int cmd_features(int argc, char **argv)
             vb_fail(&err, VB_ERR_SPEC, "%s: no pipeline named '%s'", spec->path, only);
         goto fail;
     }
+    if (vb_spec_is_ensemble(sp)) {
+        vb_fail(&err, VB_ERR_SPEC, "%s:%d:%d: '%s' is an ensemble: it has no features of its own; ask for one of "
+                                   "its members' (%s, ...)",
+                spec->path, sp->line, sp->col, sp->name, spec->pipelines[sp->members[0]].name);
+        goto fail;
+    }
     if (vb_pipeline_variants(sp) > 1) {
         vb_buf b;
         vb_buf_init(&b);

@@ -846,9 +846,9 @@ int cmd_model(int argc, char **argv)
     vb_model *m = NULL;
     if (vb_model_load(path, &m, &err) != VB_OK)
         return cli_error(&err);
-    static const char *const names[7] = {"HEAD", "PREP", "EXTR", "POST", "CLSF", "INFO", "TASK"};
+    static const char *const names[8] = {"HEAD", "PREP", "EXTR", "POST", "CLSF", "INFO", "TASK", "ENSM"};
     size_t total = 0;
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         total += m->sections[i];
     vb_buf b;
     vb_buf_init(&b);
@@ -866,7 +866,7 @@ int cmd_model(int argc, char **argv)
             vb_buf_json_str(&b, m->classes[k]);
         }
         vb_buf_puts(&b, "], \"sections\": {");
-        for (int i = 0, first = 1; i < 7; i++)
+        for (int i = 0, first = 1; i < 8; i++)
             if (m->sections[i]) {
                 vb_buf_printf(&b, "%s\"%s\": %zu", first ? "" : ", ", names[i], m->sections[i]);
                 first = 0;
@@ -893,10 +893,12 @@ int cmd_model(int argc, char **argv)
             printf("%s %s", k ? "," : "", m->classes[k]);
         printf("\ninput: images of %dx%dx%d before preprocessing (others are resized)\n", m->in.w, m->in.h, m->in.c);
         printf("sections:");
-        for (int i = 0; i < 7; i++)
+        for (int i = 0; i < 8; i++)
             if (m->sections[i])
                 printf(" %s %.1f kB", names[i], (double)m->sections[i] / 1024.0);
         printf("\n");
+        for (size_t i = 0; i < m->n_members; i++)
+            printf("member %zu: %s\n", i + 1, vb_model_describe(m->members[i]));
         if (m->info) {
             printf("how it was made:\n");
             print_info_members(m->info);

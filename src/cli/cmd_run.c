@@ -307,6 +307,13 @@ static int print_plan(const vb_spec *spec, const vb_dataset *ds, const vb_split 
         const vb_spec_pipeline *sp = &spec->pipelines[i];
         if (only && strcmp(only, sp->name) != 0)
             continue;
+        if (vb_spec_is_ensemble(sp)) {
+            printf("  ensemble %-22s %s of", sp->name, vb_param_str(&sp->ens_params, "method"));
+            for (size_t m = 0; m < sp->n_members; m++)
+                printf("%s %s", m ? " +" : "", spec->pipelines[sp->members[m]].name);
+            printf(sp->clf ? " -> %s\n" : "\n", sp->clf ? sp->clf->info.name : "");
+            continue;
+        }
         vb_featpipe *fp = NULL;
         vb_postchain *pc = NULL;
         vb_buf d;

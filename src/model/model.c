@@ -2,6 +2,7 @@
  * Training is the engine's (src/pipeline/fit.c); this file only writes,
  * reads and applies what it built. */
 #include "visbench/model.h"
+#include "visbench/ensemble.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +18,13 @@ enum {
     TAG_CLSF = TAG('C', 'L', 'S', 'F'),
     TAG_INFO = TAG('I', 'N', 'F', 'O'),
     TAG_TASK = TAG('T', 'A', 'S', 'K'),
+    TAG_ENSM = TAG('E', 'N', 'S', 'M'),
 };
 /* Format 1: single-label models (what older readers read). Format 2: a
  * TASK section (multilabel, hierarchical with its taxonomy), which a
  * format-1 reader refuses as newer. */
 #define FORMAT_SINGLE 1
+#define FORMAT_TASK 2
 static const char magic[8] = {'V', 'B', 'M', 'O', 'D', 'E', 'L', 0};
 
 void vb_model_free(vb_model *m)
@@ -42,6 +45,11 @@ void vb_model_free(vb_model *m)
     free(m->info);
     free(m->written_by);
     vb_taxonomy_free(m->tax);
+    for (size_t i = 0; m->members && i < m->n_members; i++)
+        vb_model_free(m->members[i]);
+    free(m->members);
+    free(m->weights);
+    vb_classifier_free(m->meta);
     free(m);
 }
 
@@ -52,7 +60,12 @@ const char *vb_model_class_name(const vb_model *m, int k)
     return k >= 0 && k < m->n_classes ? m->classes[k] : NULL;
 }
 
-int vb_model_has_probabilities(const vb_model *m) { return vb_classifier_has_proba(m->clf); }
+int vb_model_has_probabilities(const vb_model *m)
+{
+    if (m->n_members)
+        return m->ens_method == VB_ENS_SOFT || (m->meta && vb_classifier_has_proba(m->meta));
+    return vb_classifier_has_proba(m->clf);
+}
 
 const char *vb_model_describe(const vb_model *m) { return m->description ? m->description : ""; }
 
@@ -61,10 +74,19 @@ vb_status vb_model_describe_build(vb_model *m, vb_error *err)
     vb_buf b;
     vb_buf_init(&b);
     vb_buf_printf(&b, "%s: ", m->pipeline ? m->pipeline : "model");
-    vb_featpipe_describe(m->fp, &b);
-    for (size_t i = 0; i < m->pc->n; i++)
-        vb_buf_printf(&b, " -> %s", m->pc->post[i]->vt->info.name);
-    vb_buf_printf(&b, " -> %s, %d class%s", m->clf->vt->info.name, m->n_classes, m->n_classes == 1 ? "" : "es");
+    if (m->n_members) {
+        vb_buf_printf(&b, "ensemble (%s) of", vb_ens_method_name(m->ens_method));
+        for (size_t i = 0; i < m->n_members; i++)
+            vb_buf_printf(&b, "%s %s", i ? " +" : "", m->members[i]->pipeline ? m->members[i]->pipeline : "model");
+        if (m->meta)
+            vb_buf_printf(&b, " -> %s", m->meta->vt->info.name);
+        vb_buf_printf(&b, ", %d class%s", m->n_classes, m->n_classes == 1 ? "" : "es");
+    } else {
+        vb_featpipe_describe(m->fp, &b);
+        for (size_t i = 0; i < m->pc->n; i++)
+            vb_buf_printf(&b, " -> %s", m->pc->post[i]->vt->info.name);
+        vb_buf_printf(&b, " -> %s, %d class%s", m->clf->vt->info.name, m->n_classes, m->n_classes == 1 ? "" : "es");
+    }
     if (b.failed) {
         vb_buf_free(&b);
         return vb_fail(err, VB_ERR_NOMEM, "out of memory");
@@ -120,16 +142,43 @@ static vb_status classifier_state(const void *state, vb_writer *w, vb_error *err
     return vb_classifier_save(state, w, err);
 }
 
-vb_status vb_model_serialize(const vb_model *m, vb_buf *out, vb_error *err)
+/* The file around n sections: magic, format, version, the section table
+ * with each section's CRC, the sections, the CRC of it all. */
+static vb_status frame(const vb_writer *sec, const uint32_t *tags, int n_sec, uint32_t format, vb_buf *out,
+                       vb_error *err)
 {
-    vb_writer sec[7];
-    uint32_t tags[7] = {TAG_HEAD, TAG_PREP, TAG_EXTR, TAG_POST, TAG_CLSF, TAG_INFO, TAG_TASK};
-    int n_sec = m->info ? 6 : 5, with_task = m->task != VB_TASK_SINGLE;
-    for (int i = 0; i < 7; i++)
-        vb_writer_init(&sec[i]);
     vb_status st = VB_OK;
-    /* HEAD */
-    vb_writer *w = &sec[0];
+    for (int i = 0; i < n_sec && st == VB_OK; i++)
+        st = vb_writer_status(&sec[i], err);
+    if (st != VB_OK)
+        return st;
+    vb_writer f;
+    vb_writer_init(&f);
+    vb_write_bytes(&f, magic, 8);
+    vb_write_u32(&f, format);
+    vb_write_str(&f, VB_VERSION);
+    vb_write_u32(&f, (uint32_t)n_sec);
+    size_t table = f.buf.len, offset = table + (size_t)n_sec * (4 + 8 + 8 + 4);
+    for (int i = 0; i < n_sec; i++) {
+        vb_write_u32(&f, tags[i]);
+        vb_write_u64(&f, offset);
+        vb_write_u64(&f, sec[i].buf.len);
+        vb_write_u32(&f, vb_crc32(sec[i].buf.data, sec[i].buf.len, 0));
+        offset += sec[i].buf.len;
+    }
+    for (int i = 0; i < n_sec; i++)
+        vb_write_bytes(&f, sec[i].buf.data, sec[i].buf.len);
+    vb_write_u32(&f, vb_crc32(f.buf.data, f.buf.len, 0));
+    st = vb_writer_status(&f, err);
+    if (st == VB_OK)
+        *out = f.buf;
+    else
+        vb_writer_free(&f);
+    return st;
+}
+
+static void write_head(vb_writer *w, const vb_model *m)
+{
     vb_write_u32(w, (uint32_t)m->n_classes);
     for (int k = 0; k < m->n_classes; k++)
         vb_write_str(w, m->classes[k]);
@@ -140,6 +189,60 @@ vb_status vb_model_serialize(const vb_model *m, vb_buf *out, vb_error *err)
     vb_write_i32(w, m->in.w);
     vb_write_i32(w, m->in.h);
     vb_write_i32(w, m->in.c);
+}
+
+/* An ensemble: HEAD, ENSM (each member a whole model file), INFO. */
+static vb_status serialize_ensemble(const vb_model *m, vb_buf *out, vb_error *err)
+{
+    vb_writer sec[3];
+    uint32_t tags[3] = {TAG_HEAD, TAG_ENSM, TAG_INFO};
+    for (int i = 0; i < 3; i++)
+        vb_writer_init(&sec[i]);
+    write_head(&sec[0], m);
+    vb_writer *w = &sec[1];
+    vb_write_u32(w, (uint32_t)m->ens_method);
+    vb_write_u32(w, (uint32_t)m->n_members);
+    vb_status st = VB_OK;
+    for (size_t i = 0; i < m->n_members && st == VB_OK; i++) {
+        vb_buf b;
+        vb_buf_init(&b);
+        if ((st = vb_model_serialize(m->members[i], &b, err)) == VB_OK) {
+            vb_write_u64(w, b.len);
+            vb_write_bytes(w, b.data, b.len);
+        }
+        vb_buf_free(&b);
+    }
+    vb_write_u8(w, m->weights != NULL);
+    if (m->weights)
+        vb_write_f64s(w, m->weights, m->n_members);
+    vb_write_u8(w, m->meta != NULL);
+    if (m->meta && st == VB_OK) {
+        vb_write_str(w, m->meta->vt->info.name);
+        write_params(w, &m->meta->params);
+        st = write_state(w, classifier_state, m->meta, err);
+    }
+    if (m->info)
+        vb_write_str(&sec[2], m->info);
+    if (st == VB_OK)
+        st = frame(sec, tags, m->info ? 3 : 2, VB_MODEL_FORMAT, out, err);
+    for (int i = 0; i < 3; i++)
+        vb_writer_free(&sec[i]);
+    return st;
+}
+
+vb_status vb_model_serialize(const vb_model *m, vb_buf *out, vb_error *err)
+{
+    if (m->n_members)
+        return serialize_ensemble(m, out, err);
+    vb_writer sec[7];
+    uint32_t tags[7] = {TAG_HEAD, TAG_PREP, TAG_EXTR, TAG_POST, TAG_CLSF, TAG_INFO, TAG_TASK};
+    int n_sec = m->info ? 6 : 5, with_task = m->task != VB_TASK_SINGLE;
+    for (int i = 0; i < 7; i++)
+        vb_writer_init(&sec[i]);
+    vb_status st = VB_OK;
+    /* HEAD */
+    vb_writer *w = &sec[0];
+    write_head(w, m);
     /* PREP */
     w = &sec[1];
     vb_write_u32(w, (uint32_t)m->fp->prep.n);
@@ -186,33 +289,8 @@ vb_status vb_model_serialize(const vb_model *m, vb_buf *out, vb_error *err)
         if (m->tax)
             vb_taxonomy_save(m->tax, w);
     }
-    for (int i = 0; i < n_sec && st == VB_OK; i++)
-        st = vb_writer_status(&sec[i], err);
-
-    if (st == VB_OK) {
-        vb_writer f;
-        vb_writer_init(&f);
-        vb_write_bytes(&f, magic, 8);
-        vb_write_u32(&f, with_task ? VB_MODEL_FORMAT : FORMAT_SINGLE);
-        vb_write_str(&f, VB_VERSION);
-        vb_write_u32(&f, (uint32_t)n_sec);
-        size_t table = f.buf.len, offset = table + (size_t)n_sec * (4 + 8 + 8 + 4);
-        for (int i = 0; i < n_sec; i++) {
-            vb_write_u32(&f, tags[i]);
-            vb_write_u64(&f, offset);
-            vb_write_u64(&f, sec[i].buf.len);
-            vb_write_u32(&f, vb_crc32(sec[i].buf.data, sec[i].buf.len, 0));
-            offset += sec[i].buf.len;
-        }
-        for (int i = 0; i < n_sec; i++)
-            vb_write_bytes(&f, sec[i].buf.data, sec[i].buf.len);
-        vb_write_u32(&f, vb_crc32(f.buf.data, f.buf.len, 0));
-        st = vb_writer_status(&f, err);
-        if (st == VB_OK)
-            *out = f.buf;
-        else
-            vb_writer_free(&f);
-    }
+    if (st == VB_OK)
+        st = frame(sec, tags, n_sec, with_task ? FORMAT_TASK : FORMAT_SINGLE, out, err);
     for (int i = 0; i < 7; i++)
         vb_writer_free(&sec[i]);
     return st;
@@ -298,12 +376,11 @@ static vb_status corrupt(vb_status st, const char *what, const char *kind, vb_er
     return VB_ERR_FORMAT;
 }
 
-static vb_status parse_sections(vb_model *m, const section *s, const char *name, vb_error *err)
+static vb_status parse_head(vb_model *m, const section *s, const char *name, vb_error *err)
 {
     vb_reader r;
     vb_status st = VB_OK;
     char what[300];
-    /* HEAD */
     snprintf(what, sizeof what, "%s (HEAD)", name);
     vb_reader_init(&r, s[0].data, s[0].len, what);
     uint32_t k;
@@ -330,6 +407,16 @@ static vb_status parse_sections(vb_model *m, const section *s, const char *name,
     if (w < 0 || h < 0 || w > VB_IMAGE_MAX_SIDE || h > VB_IMAGE_MAX_SIDE || (c != 1 && c != 3))
         return vb_fail(err, VB_ERR_FORMAT, "%s: corrupt input shape %dx%dx%d", what, w, h, c);
     m->in = (vb_shape){w, h, c};
+    return VB_OK;
+}
+
+static vb_status parse_sections(vb_model *m, const section *s, const char *name, vb_error *err)
+{
+    vb_reader r;
+    vb_status st = parse_head(m, s, name, err);
+    char what[300];
+    if (st != VB_OK)
+        return st;
 
     /* PREP and EXTR rebuild a pipeline description, then the extractors. */
     vb_spec_pipeline sp;
@@ -522,6 +609,82 @@ static vb_status parse_task(vb_model *m, const section *sec, const char *name, v
     return vb_reader_end(&r, err);
 }
 
+/* ENSM: the members (whole model files of their own), weights, meta. */
+static vb_status parse_ensemble(vb_model *m, const section *sec, const char *name, vb_error *err)
+{
+    char what[300];
+    snprintf(what, sizeof what, "%s (ENSM)", name);
+    vb_reader r;
+    vb_reader_init(&r, sec->data, sec->len, what);
+    uint32_t method, n;
+    vb_status st = vb_read_u32_range(&r, &method, VB_ENS_SOFT, VB_ENS_STACK, "ensemble method", err);
+    if (st == VB_OK)
+        st = vb_read_u32_range(&r, &n, 2, 64, "member count", err);
+    if (st != VB_OK)
+        return st;
+    m->ens_method = (int)method;
+    if (!(m->members = vb_calloc(n, sizeof *m->members, err)))
+        return VB_ERR_NOMEM;
+    for (uint32_t i = 0; i < n && st == VB_OK; i++) {
+        uint64_t len;
+        if ((st = vb_read_u64(&r, &len, err)) != VB_OK)
+            break;
+        if (len > vb_reader_left(&r)) {
+            st = vb_fail(err, VB_ERR_FORMAT, "%s: member %u lies outside the section", what, i + 1);
+            break;
+        }
+        char mwhat[340];
+        snprintf(mwhat, sizeof mwhat, "%s (member %u)", name, i + 1);
+        st = vb_model_parse(r.p + r.pos, (size_t)len, mwhat, &m->members[i], err);
+        r.pos += (size_t)len;
+        if (st != VB_OK)
+            break;
+        m->n_members = i + 1;
+        const vb_model *x = m->members[i];
+        if (x->n_members || x->task != VB_TASK_SINGLE || x->n_classes != m->n_classes)
+            st = vb_fail(err, VB_ERR_FORMAT, "%s: corrupt ensemble: member %u is not a single-label model of its %d "
+                                             "classes",
+                         what, i + 1, m->n_classes);
+        for (int k = 0; st == VB_OK && k < m->n_classes; k++)
+            if (strcmp(x->classes[k], m->classes[k]) != 0)
+                st = vb_fail(err, VB_ERR_FORMAT, "%s: corrupt ensemble: member %u's class %d is '%s', not '%s'", what,
+                             i + 1, k, x->classes[k], m->classes[k]);
+    }
+    uint8_t has_w = 0, has_meta = 0;
+    if (st == VB_OK && (st = vb_read_u8(&r, &has_w, err)) == VB_OK && has_w) {
+        if (!(m->weights = vb_calloc(n, sizeof *m->weights, err)))
+            return VB_ERR_NOMEM;
+        st = vb_read_f64s_into(&r, m->weights, n, err);
+    }
+    if (st == VB_OK)
+        st = vb_read_u8(&r, &has_meta, err);
+    if (st == VB_OK && (has_meta != 0) != (method == VB_ENS_STACK))
+        st = vb_fail(err, VB_ERR_FORMAT, "%s: corrupt ensemble: %s a meta-classifier", what,
+                     has_meta ? "voting with" : "stacking without");
+    if (st == VB_OK && has_meta) {
+        size_t n_all;
+        const void *const *clfs = (const void *const *)vb_classifier_registry(&n_all);
+        const void *vt;
+        vb_params p;
+        if ((st = read_plugin(&r, clfs, n_all, "classifier", &vt, &p, err)) == VB_OK) {
+            st = corrupt(vb_classifier_new(vt, &p, &m->meta, err), what, "meta-classifier", err);
+            vb_params_free(&p);
+        }
+        if (st == VB_OK)
+            st = read_state(&r, classifier_load, m->meta, "the meta-classifier", err);
+        size_t d = 0;
+        int k = 0;
+        if (st == VB_OK && m->meta->vt->dims)
+            m->meta->vt->dims(m->meta->state, &d, &k);
+        if (st == VB_OK && (d != (size_t)n * (size_t)m->n_classes || k != m->n_classes))
+            st = vb_fail(err, VB_ERR_FORMAT, "%s: corrupt ensemble: the meta-classifier reads %zu scores of %d classes",
+                         what, d, k);
+    }
+    if (st == VB_OK)
+        st = vb_reader_end(&r, err);
+    return st;
+}
+
 vb_status vb_model_parse(const void *data, size_t len, const char *name, vb_model **out, vb_error *err)
 {
     *out = NULL;
@@ -551,15 +714,15 @@ vb_status vb_model_parse(const void *data, size_t len, const char *name, vb_mode
     uint32_t n_sec;
     if ((st = vb_read_str(&r, &ver, err)) != VB_OK)
         return st;
-    if ((st = vb_read_u32_range(&r, &n_sec, 5, 64, "section count", err)) != VB_OK) {
+    if ((st = vb_read_u32_range(&r, &n_sec, 2, 64, "section count", err)) != VB_OK) {
         free(ver);
         return st;
     }
-    /* five required sections, then the optional INFO */
-    static const uint32_t want[7] = {TAG_HEAD, TAG_PREP, TAG_EXTR, TAG_POST, TAG_CLSF, TAG_INFO, TAG_TASK};
-    section s[7];
+    /* five required sections (an ensemble: HEAD and ENSM), then the optional INFO */
+    static const uint32_t want[8] = {TAG_HEAD, TAG_PREP, TAG_EXTR, TAG_POST, TAG_CLSF, TAG_INFO, TAG_TASK, TAG_ENSM};
+    section s[8];
     memset(s, 0, sizeof s);
-    int seen[7] = {0};
+    int seen[8] = {0};
     for (uint32_t i = 0; i < n_sec; i++) {
         uint32_t tag, scrc;
         uint64_t off, slen;
@@ -574,7 +737,7 @@ vb_status vb_model_parse(const void *data, size_t len, const char *name, vb_mode
             st = vb_fail(err, VB_ERR_FORMAT, "%s: section %u checksum mismatch", name, i);
             break;
         }
-        for (int j = 0; j < 7 && st == VB_OK; j++)
+        for (int j = 0; j < 8 && st == VB_OK; j++)
             if (tag == want[j]) {
                 if (seen[j]++)
                     st = vb_fail(err, VB_ERR_FORMAT, "%s: section %u appears twice", name, i);
@@ -582,8 +745,9 @@ vb_status vb_model_parse(const void *data, size_t len, const char *name, vb_mode
             }
         /* Unknown sections are skipped: later minor versions may add some. */
     }
+    int ensemble = seen[7] > 0;
     for (int j = 0; j < 5 && st == VB_OK; j++)
-        if (!seen[j])
+        if (!seen[j] && !(ensemble && j > 0))
             st = vb_fail(err, VB_ERR_FORMAT, "%s: a required section is missing", name);
     vb_model *m = st == VB_OK ? vb_calloc(1, sizeof *m, err) : NULL;
     if (st == VB_OK && !m)
@@ -593,7 +757,7 @@ vb_status vb_model_parse(const void *data, size_t len, const char *name, vb_mode
         return st;
     }
     m->written_by = ver;
-    for (int j = 0; j < 7; j++)
+    for (int j = 0; j < 8; j++)
         m->sections[j] = s[j].len;
     if (seen[5]) {
         vb_reader ri;
@@ -605,6 +769,18 @@ vb_status vb_model_parse(const void *data, size_t len, const char *name, vb_mode
     }
     if (st == VB_OK && seen[6])
         st = parse_task(m, &s[6], name, err);
+    if (st == VB_OK && ensemble) {
+        if ((st = parse_head(m, s, name, err)) == VB_OK)
+            st = parse_ensemble(m, &s[7], name, err);
+        if (st == VB_OK)
+            st = vb_model_describe_build(m, err);
+        if (st != VB_OK) {
+            vb_model_free(m);
+            return st;
+        }
+        *out = m;
+        return VB_OK;
+    }
     if (st == VB_OK)
         st = parse_sections(m, s, name, err);
     if (st == VB_OK && m->tax && m->tax->n_leaves != m->n_classes)
@@ -636,6 +812,43 @@ vb_status vb_model_load(const char *path, vb_model **out, vb_error *err)
 
 /* ---- prediction -------------------------------------------------------- */
 
+/* Each member predicts the images; their labels or scores combined. */
+static vb_status predict_ensemble(const vb_model *m, const vb_imgsrc *src, int *labels, float *scores, int *clusters,
+                                  uint8_t *sets, vb_error *err)
+{
+    if (clusters || sets)
+        return vb_fail(err, VB_ERR_STATE, "%s: an ensemble predicts one label per image (no clusters, no label sets)",
+                       m->pipeline ? m->pipeline : "model");
+    size_t n = src->n, M = m->n_members, K = (size_t)m->n_classes;
+    int **ml = vb_calloc(M, sizeof *ml, err);
+    float **ms = ml ? vb_calloc(M, sizeof *ms, err) : NULL;
+    float *own = ms && !scores ? vb_malloc(n ? n : 1, K * sizeof *own, err) : NULL;
+    vb_status st = ms && (scores || own) ? VB_OK : VB_ERR_NOMEM;
+    for (size_t i = 0; i < M && st == VB_OK; i++) {
+        ml[i] = vb_malloc(n ? n : 1, sizeof **ml, err);
+        ms[i] = vb_malloc(n ? n : 1, K * sizeof **ms, err);
+        st = ml[i] && ms[i] ? vb_model_predict_src(m->members[i], src, ml[i], ms[i], err) : VB_ERR_NOMEM;
+    }
+    float *S = scores ? scores : own;
+    if (st == VB_OK && m->ens_method != VB_ENS_STACK)
+        vb_ensemble_vote(m->ens_method, M, n, (int)K, (const float *const *)ms, (const int *const *)ml, m->weights,
+                         labels, S);
+    else if (st == VB_OK) {
+        float *X;
+        if ((st = vb_stack_rows(M, n, (int)K, (const float *const *)ms, &X, err)) == VB_OK)
+            st = vb_classifier_predict(m->meta, X, n, M * K, labels, S, err);
+        free(X);
+    }
+    for (size_t i = 0; ms && i < M; i++) {
+        free(ml[i]);
+        free(ms[i]);
+    }
+    free(ml);
+    free(ms);
+    free(own);
+    return st;
+}
+
 vb_status vb_model_predict_src_ex(const vb_model *m, const vb_imgsrc *src, int *labels, float *scores, int *clusters,
                                   vb_error *err)
 {
@@ -645,6 +858,8 @@ vb_status vb_model_predict_src_ex(const vb_model *m, const vb_imgsrc *src, int *
 vb_status vb_model_predict_src_sets(const vb_model *m, const vb_imgsrc *src, int *labels, float *scores,
                                     int *clusters, uint8_t *sets, vb_error *err)
 {
+    if (m->n_members)
+        return predict_ensemble(m, src, labels, scores, clusters, sets, err);
     size_t n = src->n;
     float *raw = vb_malloc(n ? n : 1, m->fp->dim * sizeof *raw, err), *X = NULL;
     float *sc = scores ? NULL : vb_malloc(n ? n : 1, (size_t)m->n_classes * sizeof *sc, err);
@@ -680,7 +895,7 @@ vb_status vb_model_predict_src(const vb_model *m, const vb_imgsrc *src, int *lab
     return vb_model_predict_src_ex(m, src, labels, scores, NULL, err);
 }
 
-int vb_model_clusters(const vb_model *m) { return vb_classifier_clusters(m->clf->vt, &m->clf->params); }
+int vb_model_clusters(const vb_model *m) { return !m->n_members && vb_classifier_clusters(m->clf->vt, &m->clf->params); }
 
 typedef struct one_image {
     const vb_image *img;

@@ -12,6 +12,7 @@
  * without any number changing.
  */
 #include "visbench/model.h"
+#include "visbench/ensemble.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -446,7 +447,7 @@ vb_status vb_fit_best(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_
 
 /* How the model was made, for `visbench model info` (the INFO section). */
 static vb_status model_info(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
-                            const vb_fitted *fit, vb_model *m, vb_error *err)
+                            const char *grid, size_t dim, vb_model *m, vb_error *err)
 {
     vb_buf b, cfg;
     vb_buf_init(&b);
@@ -469,10 +470,10 @@ static vb_status model_info(const vb_spec *spec, const vb_spec_pipeline *sp, con
     vb_buf_printf(&b, ", \"seed\": %llu, \"fold\": ", (unsigned long long)spec->seed);
     vb_buf_json_str(&b, fold->name);
     vb_buf_printf(&b, ", \"fold_kind\": \"%s\", \"n_train\": %zu, \"n_val\": %zu, \"features\": %zu",
-                  vb_fold_kind_name(fold->kind), fold->n_train, fold->n_val, m->pc->dim);
-    if (fit->grid) {
+                  vb_fold_kind_name(fold->kind), fold->n_train, fold->n_val, dim);
+    if (grid) {
         vb_buf_puts(&b, ", \"grid\": ");
-        vb_buf_json_str(&b, fit->grid);
+        vb_buf_json_str(&b, grid);
     }
     vb_buf_puts(&b, "}");
     vb_buf_free(&cfg);
@@ -484,10 +485,94 @@ static vb_status model_info(const vb_spec *spec, const vb_spec_pipeline *sp, con
     return VB_OK;
 }
 
+/* What every model carries: classes, task, names, creation time, INFO. */
+static vb_status model_finish(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds,
+                              const vb_fold *fold, const char *grid, size_t dim, vb_model *m, vb_error *err)
+{
+    vb_status st = VB_OK;
+    m->n_classes = ds->n_classes;
+    m->task = ds->task;
+    if (ds->tax && !(m->tax = vb_taxonomy_copy(ds->tax, err)))
+        st = VB_ERR_NOMEM;
+    if (st == VB_OK && !(m->classes = vb_calloc((size_t)ds->n_classes, sizeof *m->classes, err)))
+        st = VB_ERR_NOMEM;
+    for (int k = 0; st == VB_OK && k < ds->n_classes; k++)
+        if (!(m->classes[k] = vb_strdup(ds->classes[k], err)))
+            st = VB_ERR_NOMEM;
+    if (st == VB_OK)
+        st = model_info(spec, sp, ds, fold, grid, dim, m, err);
+    if (st == VB_OK) {
+        char now[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        m->spec_name = vb_strdup(spec->name, err);
+        m->pipeline = vb_strdup(sp->name, err);
+        m->dataset = vb_strdup(ds->name, err);
+        m->created = vb_strdup(now, err);
+        st = m->spec_name && m->pipeline && m->dataset && m->created ? vb_model_describe_build(m, err) : VB_ERR_NOMEM;
+    }
+    return st;
+}
+
+/* An ensemble's model: each member's model fitted on the fold as `run`
+ * fits it, and for stacking the meta-classifier on the inner held-out
+ * scores of the fold's training part, as `run` fits it. */
+static vb_status train_ensemble(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds,
+                                const vb_fold *fold, size_t fold_index, vb_model **out, vb_error *err)
+{
+    size_t M = sp->n_members;
+    vb_model *m = vb_calloc(1, sizeof *m, err);
+    vb_status st = m && (m->members = vb_calloc(M, sizeof *m->members, err)) ? VB_OK : VB_ERR_NOMEM;
+    if (st == VB_OK)
+        m->ens_method = sp->ens_method;
+    for (size_t i = 0; i < M && st == VB_OK; i++) {
+        const vb_spec_pipeline *mp = &spec->pipelines[sp->members[i]];
+        vb_log(VB_LOG_INFO, "%s: training member %zu of %zu, %s", sp->name, i + 1, M, mp->name);
+        if ((st = vb_train_model(spec, mp, ds, fold, fold_index, &m->members[i], err)) == VB_OK)
+            m->n_members = i + 1;
+    }
+    const double *w = vb_ensemble_weights(sp);
+    if (st == VB_OK && w) {
+        if (!(m->weights = vb_malloc(M, sizeof *m->weights, err)))
+            st = VB_ERR_NOMEM;
+        else
+            memcpy(m->weights, w, M * sizeof *w);
+    }
+    if (st == VB_OK && sp->ens_method == VB_ENS_STACK) {
+        vb_log(VB_LOG_INFO, "%s: fitting the meta-classifier on an inner %d-fold of the training part", sp->name,
+               (int)vb_param_int(&sp->ens_params, "folds"));
+        float *X = NULL;
+        int *y = vb_malloc(fold->n_train ? fold->n_train : 1, sizeof *y, err);
+        st = y ? vb_stack_inner_scores(spec, sp, ds, fold, fold_index, &X, err) : VB_ERR_NOMEM;
+        for (size_t i = 0; st == VB_OK && i < fold->n_train; i++)
+            y[i] = ds->labels[fold->train[i]];
+        if (st == VB_OK)
+            st = vb_stack_fit(spec, sp, X, fold->n_train, M * (size_t)ds->n_classes, y, ds->n_classes, fold_index,
+                              &m->meta, err);
+        free(X);
+        free(y);
+    }
+    if (st == VB_OK) {
+        m->in = m->members[0]->in;
+        st = model_finish(spec, sp, ds, fold, NULL, M * (sp->ens_method == VB_ENS_STACK ? (size_t)ds->n_classes : 1),
+                          m, err);
+    }
+    if (st != VB_OK) {
+        vb_model_free(m);
+        return st;
+    }
+    *out = m;
+    return VB_OK;
+}
+
 vb_status vb_train_model(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
                          size_t fold_index, vb_model **out, vb_error *err)
 {
     *out = NULL;
+    if (vb_spec_is_ensemble(sp))
+        return train_ensemble(spec, sp, ds, fold, fold_index, out, err);
     vb_fitted fit;
     memset(&fit, 0, sizeof fit);
     vb_feat_cache *cache = vb_feat_cache_new(0, err);
@@ -509,29 +594,7 @@ vb_status vb_train_model(const vb_spec *spec, const vb_spec_pipeline *sp, const 
         m->clf = fit.clf;
         fit.pc = NULL;
         fit.clf = NULL;
-        m->n_classes = ds->n_classes;
-        m->task = ds->task;
-        if (ds->tax && !(m->tax = vb_taxonomy_copy(ds->tax, err)))
-            st = VB_ERR_NOMEM;
-        if (st == VB_OK && !(m->classes = vb_calloc((size_t)ds->n_classes, sizeof *m->classes, err)))
-            st = VB_ERR_NOMEM;
-        for (int k = 0; st == VB_OK && k < ds->n_classes; k++)
-            if (!(m->classes[k] = vb_strdup(ds->classes[k], err)))
-                st = VB_ERR_NOMEM;
-    }
-    if (st == VB_OK)
-        st = model_info(spec, sp, ds, fold, &fit, m, err);
-    if (st == VB_OK) {
-        char now[32];
-        time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        m->spec_name = vb_strdup(spec->name, err);
-        m->pipeline = vb_strdup(sp->name, err);
-        m->dataset = vb_strdup(ds->name, err);
-        m->created = vb_strdup(now, err);
-        st = m->spec_name && m->pipeline && m->dataset && m->created ? vb_model_describe_build(m, err) : VB_ERR_NOMEM;
+        st = model_finish(spec, sp, ds, fold, fit.grid, m->pc->dim, m, err);
     }
     vb_feat_cache_free(cache);
     vb_fitted_free(&fit);

@@ -534,6 +534,62 @@ exported=$(nm -D --defined-only "$work/prefix/lib/libvisbench.so" | awk '$2 == "
 [ "$(ls "$work/prefix/include/visbench" | tr '\n' ' ')" = "core.h image.h visbench.h " ] && ok \
   || bad "install: headers beyond the embedding API: $(ls "$work/prefix/include/visbench")"
 
+# ---- ensembles of pipelines ------------------------------------------------------
+cat >ens.yaml <<'YAML'
+name: ens
+seed: 4
+dataset: shapes/dataset.yaml
+split: {protocol: kfold, k: 3}
+pipelines:
+  - {name: hog-lr, features: [{hog: {cell: 6}}], classifier: logreg}
+  - {name: raw-knn, classifier: {knn: {k: 5}}}
+  - {name: hog-svm, features: [{hog: {cell: 6}}], classifier: {svm: {probability: true}}}
+ensembles:
+  - {name: soft3, of: [hog-lr, raw-knn, hog-svm], method: soft}
+  - {name: hard3, of: [hog-lr, raw-knn, hog-svm], method: hard}
+  - {name: stack3, of: [hog-lr, raw-knn, hog-svm], method: stacking}
+YAML
+expect_ok "ensembles: run" "$VB" run ens.yaml
+for e in soft3 hard3 stack3; do
+  grep -q "^[0-9]  *$e .*ensemble ($( [ $e = stack3 ] && echo stacking || { [ $e = soft3 ] && echo soft || echo hard; })) of hog-lr + raw-knn + hog-svm" out.txt && ok ||
+    { bad "ensembles: no leaderboard row for $e"; cat out.txt >&2; }
+done
+grep -q "stack3 .*soft3\|soft3 .*stack3" out.txt && ok || bad "ensembles: not in the pairwise tests"
+# a soft vote is the mean of its members' stored probabilities, fold by fold
+/usr/bin/python3 - results/ens.db <<'PY' && ok || bad "ensembles: soft3 is not the mean of its members"
+import sqlite3, struct, sys
+db = sqlite3.connect(sys.argv[1])
+rows = {}
+for p, f, s, b in db.execute("SELECT r.pipeline, r.fold, p.sample, p.scores FROM predictions p JOIN runs r ON r.id = p.run_id"):
+    rows[(p, f, s)] = struct.unpack("<%df" % (len(b) // 4), b)
+n = 0
+for (p, f, s), v in rows.items():
+    if p != "soft3":
+        continue
+    m = [rows[(q, f, s)] for q in ("hog-lr", "raw-knn", "hog-svm")]
+    for c in range(len(v)):
+        assert abs(v[c] - sum(x[c] for x in m) / 3) < 1e-6, (f, s, c)
+    n += 1
+assert n == 120, n
+PY
+# the ensemble alone, its runs gone: from the members' stored scores, the same numbers
+cp results/ens.db ens-before.db
+/usr/bin/python3 -c "import sqlite3; db = sqlite3.connect('results/ens.db'); db.execute('PRAGMA foreign_keys = ON'); db.execute(\"DELETE FROM runs WHERE pipeline = 'stack3'\"); db.commit()"
+expect_ok "ensembles: rerun of one" "$VB" -q run ens.yaml --pipeline stack3
+same "ensembles: stack3 again from the stored member scores" ens-before.db results/ens.db
+# saved as one model, which predicts what the run scored on that fold
+expect_ok "ensembles: train" "$VB" train ens.yaml --pipeline stack3 --fold fold2 -o stack3.vbm
+run_acc=$(sqlite3 results/ens.db "SELECT printf('%.4f', value) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.pipeline = 'stack3' AND r.fold = 'fold2' AND m.name = 'accuracy'")
+cat out.txt err.txt | grep -q "fold2 fold test part: accuracy $run_acc" && ok ||
+  { bad "ensembles: train's fold2 accuracy is not run's $run_acc"; cat out.txt err.txt >&2; }
+expect_ok "ensembles: model info" "$VB" model info stack3.vbm
+grep -q "pipeline: stack3: ensemble (stacking) of hog-lr + raw-knn + hog-svm -> logreg" out.txt && grep -q "^member 3: hog-svm" out.txt && ok ||
+  { bad "ensembles: model info"; cat out.txt >&2; }
+expect_ok "ensembles: predict" "$VB" predict stack3.vbm shapes/circle/circle_0001.png
+grep -q "circle_0001.png	[a-z]*	" out.txt && ok || { bad "ensembles: predict printed no label"; cat out.txt >&2; }
+head -c 2000 stack3.vbm >trunc.vbm
+expect_fail "ensembles: a truncated model" "trunc.vbm" "$VB" predict trunc.vbm shapes/circle/circle_0001.png
+
 # ---- features: one pipeline's post-processed matrix -------------------------
 expect_ok "features libsvm" "$VB" features spec.yaml --pipeline hog-svm --out hog.libsvm
 [ "$(wc -l <hog.libsvm)" -eq 30 ] && ok || bad "features: expected 30 test rows"

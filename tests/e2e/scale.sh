@@ -118,6 +118,28 @@ else
   echo "scale: no slurm-wlm (or not root): the real-array check is skipped; the shard path is tested above"
 fi
 
+# ---- ensembles: with their members wherever they run ---------------------------
+# an ensemble reads its members' scores, so a plan keeps it with them: shards
+# and ranks give the single process's numbers
+cat >e.yaml <<'YAML'
+name: e
+seed: 9
+dataset: data
+split: {protocol: kfold, k: 3}
+pipelines:
+  - {name: hog-logreg, features: [{hog: {cell: 6}}], postprocess: [standardize], classifier: {logreg: {C: 1}}}
+  - {name: raw-knn, features: [raw], classifier: {knn: {k: 3}}}
+  - {name: edges-forest, features: [{edges: {cell: 6}}], classifier: {forest: {n_trees: 10}}}
+ensembles:
+  - {name: vote, of: [hog-logreg, raw-knn, edges-forest], method: soft}
+  - {name: stack, of: [hog-logreg, raw-knn], method: stacking}
+YAML
+expect_ok "ensembles: one process" "$VB" -q run e.yaml --store e1.db
+[ "$(count e1.db "SELECT count(*) FROM runs WHERE status = 'done'")" = 15 ] && ok || bad "e1.db: not 15 runs"
+for i in 1 2; do expect_ok "ensembles: shard $i/2" "$VB" -q run e.yaml --shard $i/2 --store e-shard-$i.db; done
+expect_ok "ensembles: merge" "$VB" -q merge e-merged.db e-shard-1.db e-shard-2.db
+same "ensembles: shards + merge = one process" e1.db e-merged.db
+
 # ---- MPI --------------------------------------------------------------------
 MPIRUN="mpirun --oversubscribe --allow-run-as-root"
 if ! command -v mpirun >/dev/null || ! ldd "$VB" | grep -q libmpi; then
@@ -145,6 +167,9 @@ else
   $MPIRUN --bind-to none -np 2 "$VB" --threads 2 -q run s.yaml --mpi --store mpin.db >/dev/null 2>mpi.err && ok ||
     bad "mpirun --bind-to none --threads 2"
   grep -q 'may run on' mpi.err && { bad "MPI: a warning without binding"; cat mpi.err >&2; } || ok
+  $MPIRUN -np 3 "$VB" --threads 1 -q run e.yaml --mpi --store e-mpi.db >/dev/null 2>mpi.err && ok ||
+    { bad "mpirun -np 3 run --mpi (ensembles): exit $?"; cat mpi.err >&2; }
+  same "ensembles: MPI, 3 ranks = one process" e1.db e-mpi.db
   $MPIRUN -np 1 "$VB" -q run s.yaml --mpi --store mpi1.db >/dev/null 2>mpi.err && ok || bad "mpirun -np 1"
   same "MPI, 1 rank = one process" one.db mpi1.db
   # a second run finds everything done

@@ -342,6 +342,22 @@ bad_spec "undefined alias" 's/C: 10/C: *ten/' "x.yaml:8:"
 bad_spec "a complex key" 's/^seed: 1/? [a, b]\n: 1/' "x.yaml:2:"
 bad_spec "a bad cnn layer" 's/{svm: {C: 10}}/{cnn: {layers: [conv: {filters: 0}, fc: classes]}}/' "x.yaml:8:"
 bad_spec "tune folds: 1" 's/^    classifier: {svm/    tune: {folds: 1}\n    classifier: {svm/' "x.yaml:8:"
+# ensembles of pipelines (issue 18): each refused at its place, nothing run
+bad_spec "ensemble of a pipeline not in the spec" '$a ensembles: [{name: e, of: [hog-svm, raw-knm], method: hard}]' \
+  "x.yaml:11:37: ensemble 'e' combines 'raw-knm', which is no pipeline of this spec; did you mean 'raw-knn'?"
+bad_spec "soft vote of decision scores" '$a ensembles: [{name: e, of: [hog-svm, raw-knn], method: soft}]' \
+  "x.yaml:11:28: ensemble 'e' averages probabilities (method: soft), but pipeline 'hog-svm'"
+bad_spec "ensemble of one member" '$a ensembles: [{name: e, of: [hog-svm]}]' "x.yaml:11:"
+bad_spec "ensemble weights of another length" '$a ensembles: [{name: e, of: [hog-svm, raw-knn], method: hard, weights: [1]}]' \
+  "gives 1 weight for 2 members"
+bad_spec "ensemble of an ensemble" '$a ensembles: [{name: e, of: [hog-svm, raw-knn], method: hard}, {name: f, of: [e, raw-knn], method: hard}]' \
+  "x.yaml:11:77: ensemble 'f' combines 'e', another ensemble"
+bad_spec "ensemble named as a pipeline" '$a ensembles: [{name: raw-knn, of: [hog-svm, raw-knn], method: hard}]' "x.yaml:11:20:"
+bad_spec "stacking meta-classifier on images" '$a ensembles: [{name: e, of: [hog-svm, raw-knn], method: stacking, meta: cnn}]' \
+  "x.yaml:11:71: the meta-classifier learns from the members' scores"
+bad_spec "ensemble method misspelt" '$a ensembles: [{name: e, of: [hog-svm, raw-knn], method: stack}]' "x.yaml:11:"
+begin "features of an ensemble"; spec x.yaml '$a ensembles: [{name: e, of: [hog-svm, raw-knn], method: hard}]'
+                                 expect fail "x.yaml:11:13: 'e' is an ensemble" "$VB" -q features x.yaml --pipeline e -o f.csv
 begin "spec: alias bomb"
 { printf 'a: &a [x, x, x, x, x, x, x, x, x, x]\n'
   for l in b c d e f g h i; do p=$(printf '%s' "$l" | tr 'b-i' 'a-h'); printf '%s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n' $l $l $p $p $p $p $p $p $p $p $p $p; done
