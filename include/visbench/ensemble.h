@@ -58,6 +58,11 @@ vb_status vb_stack_inner_scores(const vb_spec *spec, const vb_spec_pipeline *ens
 vb_status vb_stack_fit(const vb_spec *spec, const vb_spec_pipeline *ens, const float *X, size_t n, size_t d,
                        const int *y, int n_classes, size_t fold_index, vb_classifier **meta, vb_error *err);
 
+/* Stacking on a fold: vb_stack_inner_scores, then vb_stack_fit on them
+ * with the training part's labels. */
+vb_status vb_stack_train(const vb_spec *spec, const vb_spec_pipeline *ens, const vb_dataset *ds, const vb_fold *fold,
+                         size_t fold_index, vb_classifier **meta, vb_error *err);
+
 /* Combines M members' test predictions (labels[m], scores[m], n x K) by
  * ens's method (meta: the fitted meta-classifier for stacking, else NULL)
  * into pred and out (n x K). */

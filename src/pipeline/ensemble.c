@@ -205,6 +205,23 @@ vb_status vb_stack_fit(const vb_spec *spec, const vb_spec_pipeline *ens, const f
     return VB_OK;
 }
 
+vb_status vb_stack_train(const vb_spec *spec, const vb_spec_pipeline *ens, const vb_dataset *ds, const vb_fold *fold,
+                         size_t fold_index, vb_classifier **meta, vb_error *err)
+{
+    *meta = NULL;
+    float *X = NULL;
+    int *y = vb_malloc(fold->n_train ? fold->n_train : 1, sizeof *y, err);
+    vb_status st = y ? vb_stack_inner_scores(spec, ens, ds, fold, fold_index, &X, err) : VB_ERR_NOMEM;
+    for (size_t i = 0; st == VB_OK && i < fold->n_train; i++)
+        y[i] = ds->labels[fold->train[i]];
+    if (st == VB_OK)
+        st = vb_stack_fit(spec, ens, X, fold->n_train, ens->n_members * (size_t)ds->n_classes, y, ds->n_classes,
+                          fold_index, meta, err);
+    free(X);
+    free(y);
+    return st;
+}
+
 vb_status vb_ensemble_apply(const vb_spec_pipeline *ens, const vb_classifier *meta, size_t M, size_t n, int K,
                             const float *const *scores, const int *const *labels, int *pred, float *out,
                             vb_error *err)

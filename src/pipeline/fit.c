@@ -543,16 +543,7 @@ static vb_status train_ensemble(const vb_spec *spec, const vb_spec_pipeline *sp,
     if (st == VB_OK && sp->ens_method == VB_ENS_STACK) {
         vb_log(VB_LOG_INFO, "%s: fitting the meta-classifier on an inner %d-fold of the training part", sp->name,
                (int)vb_param_int(&sp->ens_params, "folds"));
-        float *X = NULL;
-        int *y = vb_malloc(fold->n_train ? fold->n_train : 1, sizeof *y, err);
-        st = y ? vb_stack_inner_scores(spec, sp, ds, fold, fold_index, &X, err) : VB_ERR_NOMEM;
-        for (size_t i = 0; st == VB_OK && i < fold->n_train; i++)
-            y[i] = ds->labels[fold->train[i]];
-        if (st == VB_OK)
-            st = vb_stack_fit(spec, sp, X, fold->n_train, M * (size_t)ds->n_classes, y, ds->n_classes, fold_index,
-                              &m->meta, err);
-        free(X);
-        free(y);
+        st = vb_stack_train(spec, sp, ds, fold, fold_index, &m->meta, err);
     }
     if (st == VB_OK) {
         m->in = m->members[0]->in;

@@ -157,17 +157,8 @@ static vb_status ensemble_predict(const vb_spec *spec, const vb_spec_pipeline *s
                                        "probabilities, in a member's run",
                      spec->path, sp->line, sp->col, sp->name);
     double t0 = vb_now();
-    if (st == VB_OK && sp->ens_method == VB_ENS_STACK) {
-        float *X = NULL;
-        int *y = vb_malloc(fold->n_train ? fold->n_train : 1, sizeof *y, err);
-        st = y ? vb_stack_inner_scores(spec, sp, ds, fold, fold_index, &X, err) : VB_ERR_NOMEM;
-        for (size_t i = 0; st == VB_OK && i < fold->n_train; i++)
-            y[i] = ds->labels[fold->train[i]];
-        if (st == VB_OK)
-            st = vb_stack_fit(spec, sp, X, fold->n_train, M * (size_t)K, y, K, fold_index, meta, err);
-        free(X);
-        free(y);
-    }
+    if (st == VB_OK && sp->ens_method == VB_ENS_STACK)
+        st = vb_stack_train(spec, sp, ds, fold, fold_index, meta, err);
     *train_s = vb_now() - t0;
     if (st == VB_OK)
         st = vb_ensemble_apply(sp, *meta, M, n, K, ms, ml, pred, scores, err);
