@@ -130,6 +130,7 @@ static vb_status ensemble_predict(const vb_spec *spec, const vb_spec_pipeline *s
     const int **ml = vb_calloc(M, sizeof *ml, err);
     vb_status st = ms && ml ? VB_OK : VB_ERR_NOMEM;
     int all_proba = 1;
+    double refit_s = 0, refit_t0; /* members fitted again count as training time */
     for (size_t m = 0; m < M && st == VB_OK; m++) {
         size_t i = sp->members[m];
         const vb_spec_pipeline *mp = &spec->pipelines[i];
@@ -139,6 +140,7 @@ static vb_status ensemble_predict(const vb_spec *spec, const vb_spec_pipeline *s
                 break;
         }
         if (!memo->scores[i]) {
+            refit_t0 = vb_now();
             vb_log(VB_LOG_INFO, "%s: %s: member '%s' has no stored run here; fitting it again", fold->name, sp->name,
                    mp->name);
             st = vb_pipeline_test_scores(spec, mp, ds, fold, fold_index, cache, &memo->labels[i], &memo->scores[i],
@@ -147,6 +149,7 @@ static vb_status ensemble_predict(const vb_spec *spec, const vb_spec_pipeline *s
                 vb_error_prefix(err, "ensemble '%s', member '%s'", sp->name, mp->name);
                 break;
             }
+            refit_s += vb_now() - refit_t0;
         }
         ms[m] = memo->scores[i];
         ml[m] = memo->labels[i];
@@ -159,7 +162,7 @@ static vb_status ensemble_predict(const vb_spec *spec, const vb_spec_pipeline *s
     double t0 = vb_now();
     if (st == VB_OK && sp->ens_method == VB_ENS_STACK)
         st = vb_stack_train(spec, sp, ds, fold, fold_index, meta, err);
-    *train_s = vb_now() - t0;
+    *train_s = vb_now() - t0 + refit_s;
     if (st == VB_OK)
         st = vb_ensemble_apply(sp, *meta, M, n, K, ms, ml, pred, scores, err);
     if (st == VB_OK)
@@ -213,7 +216,7 @@ static vb_status run_one(const vb_spec *spec, const vb_spec_pipeline *sp, const 
     if (ens) {
         st = ensemble_predict(spec, sp, ds, fold, fold_index, cache, memo, sink, pred, scores, &ens_proba, &meta,
                               &fit.train_s, err);
-        t2 += fit.train_s;
+        t2 += fit.train_s; /* predict: the combination alone */
     } else if ((st = vb_postchain_apply(fit.pc, ff->X[VB_ROWS_TEST], fold->n_test, &Xte, err)) != VB_OK)
         goto out;
     else if (ml) {
@@ -474,9 +477,13 @@ vb_status vb_experiment_check(const vb_spec *spec, const vb_dataset *ds, const v
                        ds->n_classes == 1 ? "')" : "");
     if (opts && opts->only && !vb_spec_find_pipeline(spec, opts->only))
         return vb_fail(err, VB_ERR_SPEC, "%s: no pipeline named '%s'", spec->path, opts->only);
+    const vb_spec_pipeline *only = opts && opts->only ? vb_spec_find_pipeline(spec, opts->only) : NULL;
     for (size_t i = 0; i < spec->n_pipelines; i++) {
         const vb_spec_pipeline *sp = &spec->pipelines[i];
-        if (opts && opts->only && strcmp(opts->only, sp->name) != 0)
+        int member = 0; /* of the one ensemble asked for, which may fit it */
+        for (size_t m = 0; only && vb_spec_is_ensemble(only) && m < only->n_members; m++)
+            member |= only->members[m] == i;
+        if (only && only != sp && !member)
             continue;
         vb_status st = VB_OK;
         if (vb_spec_is_ensemble(sp)) {
