@@ -234,6 +234,35 @@ static void ref_predict(const ref_model *r, const float *X, size_t n, size_t d, 
     free(nd);
 }
 
+/* c predicts what libsvm does on Xt (labels; scores to 1e-3) and has as
+ * many support vectors; what names the case in messages. */
+static void expect_as_libsvm(vb_classifier *c, const ref_model *ref, const float *Xt, size_t nt, size_t d, int K,
+                             const int *want, const double *wscores, const char *what)
+{
+    int *got = malloc(nt * sizeof *got);
+    float *scores = malloc(nt * (size_t)K * sizeof *scores);
+    predict_ok(c, Xt, nt, d, got, scores);
+    for (size_t i = 0; i < nt; i++) {
+        if (got[i] != want[i])
+            fail_msg("%s: row %zu: label %d, libsvm %d", what, i, got[i], want[i]);
+        for (int k = 0; k < K; k++)
+            if (fabs(scores[i * (size_t)K + (size_t)k] - wscores[i * (size_t)K + (size_t)k]) > 1e-3)
+                fail_msg("%s: row %zu class %d: score %.6f, libsvm %.6f", what, i, k, scores[i * (size_t)K + (size_t)k],
+                         wscores[i * (size_t)K + (size_t)k]);
+    }
+    /* n_sv as libsvm counts them. */
+    vb_buf b;
+    vb_buf_init(&b);
+    c->vt->info_json(c->state, &b);
+    char want_info[64];
+    snprintf(want_info, sizeof want_info, "\"n_sv\": %d, ", ref->model->l);
+    if (strncmp(b.data, want_info, strlen(want_info)) != 0)
+        fail_msg("%s: info '%s', libsvm has %d SVs", what, b.data, ref->model->l);
+    vb_buf_free(&b);
+    free(got);
+    free(scores);
+}
+
 static void compare_with_libsvm(const char *kname, int kernel, double gamma, int degree, double coef0)
 {
     /* Overlapping blobs, so the model has many bounded SVs and the
@@ -253,39 +282,56 @@ static void compare_with_libsvm(const char *kname, int kernel, double gamma, int
                  kname, gamma, degree, coef0, gram ? "4096" : "0");
         vb_classifier *c = svm_new(yaml);
         train_ok(c, X, n, d, y, 4, 5);
-        int *got = malloc(nt * sizeof *got);
-        float *scores = malloc(nt * 4 * sizeof *scores);
-        predict_ok(c, Xt, nt, d, got, scores);
-        for (size_t i = 0; i < nt; i++) {
-            if (got[i] != want[i])
-                fail_msg("%s (%s path): row %zu: label %d, libsvm %d", kname, gram ? "gram" : "sparse", i, got[i],
-                         want[i]);
-            for (int k = 0; k < 4; k++)
-                if (fabs(scores[i * 4 + (size_t)k] - wscores[i * 4 + (size_t)k]) > 1e-3)
-                    fail_msg("%s (%s path): row %zu class %d: score %.6f, libsvm %.6f", kname,
-                             gram ? "gram" : "sparse", i, k, scores[i * 4 + (size_t)k], wscores[i * 4 + (size_t)k]);
-        }
+        char what[64];
+        snprintf(what, sizeof what, "%s (%s path)", kname, gram ? "gram" : "sparse");
+        expect_as_libsvm(c, &ref, Xt, nt, d, 4, want, wscores, what);
         /* Training labels too (the support vectors are among them). */
         int *gtr = malloc(n * sizeof *gtr), *wtr = malloc(n * sizeof *wtr);
         double *wstr = malloc(n * 4 * sizeof *wstr);
         predict_ok(c, X, n, d, gtr, NULL);
         ref_predict(&ref, X, n, d, 4, wtr, wstr);
         assert_memory_equal(gtr, wtr, n * sizeof *gtr);
-        /* n_sv as libsvm counts them. */
-        vb_buf b;
-        vb_buf_init(&b);
-        c->vt->info_json(c->state, &b);
-        char want_info[64];
-        snprintf(want_info, sizeof want_info, "\"n_sv\": %d, ", ref.model->l);
-        if (strncmp(b.data, want_info, strlen(want_info)) != 0)
-            fail_msg("%s (%s path): info '%s', libsvm has %d SVs", kname, gram ? "gram" : "sparse", b.data,
-                     ref.model->l);
-        vb_buf_free(&b);
         free(gtr);
         free(wtr);
         free(wstr);
-        free(got);
-        free(scores);
+        vb_classifier_free(c);
+    }
+    free(want);
+    free(wscores);
+    ref_free(&ref);
+    free(X);
+    free(y);
+    free(Xt);
+    free(yt);
+}
+
+/* The one-vs-one pairs trained here give libsvm's multi-class model,
+ * whichever way their kernels are had: from the training rows' kernel
+ * matrix, from a product per pair (the matrix over budget), or on sparse
+ * rows (a pair over budget). 10 classes of 20 rows: the matrix is 160 kB,
+ * a pair's libsvm rows 27 kB. */
+static void test_svm_pairs_every_way(void **state)
+{
+    int *y, *yt;
+    const size_t d = 6, n = 10 * 20, nt = 10 * 15;
+    float *X = tu_blobs(10, 20, d, 2.5, 21, &y), *Xt = tu_blobs(10, 15, d, 2.5, 22, &yt);
+    ref_model ref;
+    ref_train(&ref, X, n, d, y, RBF, 3.0, 0.2, 3, 0, 0, NULL, NULL);
+    int *want = malloc(nt * sizeof *want);
+    double *wscores = malloc(nt * 10 * sizeof *wscores);
+    ref_predict(&ref, Xt, nt, d, 10, want, wscores);
+    vb_set_threads(2);
+    /* 4096: the matrix; 0.25 (262 kB): no matrix, pairs precomputed (65 kB a
+     * thread); 0.05 (52 kB): sparse pairs; 0: libsvm's own multi-class */
+    static const char *const budgets[] = {"4096", "0.25", "0.05", "0"};
+    for (int b = 0; b < 4; b++) {
+        char yaml[160];
+        snprintf(yaml, sizeof yaml, "{kernel: rbf, C: 3, gamma: 0.2, precompute_mb: %s}", budgets[b]);
+        vb_classifier *c = svm_new(yaml);
+        train_ok(c, X, n, d, y, 10, 5);
+        char what[64];
+        snprintf(what, sizeof what, "precompute_mb %s", budgets[b]);
+        expect_as_libsvm(c, &ref, Xt, nt, d, 10, want, wscores, what);
         vb_classifier_free(c);
     }
     free(want);
@@ -738,6 +784,7 @@ int main(void)
         cmocka_unit_test(test_libsvm_linear),
         cmocka_unit_test(test_libsvm_poly),
         cmocka_unit_test(test_libsvm_sigmoid),
+        cmocka_unit_test(test_svm_pairs_every_way),
         cmocka_unit_test(test_balanced_weights),
         cmocka_unit_test(test_probability),
         cmocka_unit_test(test_gamma_rules),

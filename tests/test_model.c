@@ -563,7 +563,7 @@ static void test_crafted_lengths(void **state)
     vb_model *m = NULL;
     vb_error err = {0};
     assert_int_equal(vb_model_parse(d, b.len, "f.vbm", &m, &err), VB_ERR_FORMAT);
-    assert_string_equal(err.msg, "f.vbm: model format 99 is newer than this visbench reads (2); upgrade visbench");
+    assert_string_equal(err.msg, "f.vbm: model format 99 is newer than this visbench reads (3); upgrade visbench");
     free(d);
     vb_buf_free(&b);
 }

@@ -32,11 +32,14 @@ static const vb_param_def svm_params[] = {
      .help = "balanced: C of each class scaled by n / (k n_class)"},
     {.name = "tol", .type = VB_PT_FLOAT, .def = "0.001", .min = 0, .max = 1, .flags = VB_PF_MIN_OPEN,
      .help = "stopping tolerance of the solver"},
-    {.name = "cache_mb", .type = VB_PT_FLOAT, .def = "1000", .min = 1, .max = 1e6, .help = "kernel cache (MB)"},
+    {.name = "cache_mb", .type = VB_PT_FLOAT, .def = "1000", .min = 1, .max = 1e6,
+     .help = "libsvm's kernel cache (MB), at most what a problem's kernel can fill (m^2 x 4 bytes for m rows)"},
     {.name = "shrinking", .type = VB_PT_BOOL, .def = "true", .help = "libsvm's shrinking heuristic"},
-    {.name = "precompute_mb", .type = VB_PT_FLOAT, .def = "4096", .min = 0, .max = 1e7,
-     .help = "compute the whole kernel matrix with BLAS when it fits in this many MB (n^2 x 16 bytes); "
-             "much faster training; 0 = never"},
+    {.name = "precompute_mb", .type = VB_PT_FLOAT, .def = "1024", .min = 0, .max = 1e7,
+     .help = "memory for precomputed kernels (BLAS products; much faster training): the training rows' kernel "
+             "(n^2 x 4 bytes) when it fits half of it, and each class pair's problem in libsvm's form "
+             "((n_i + n_j)^2 x 16 bytes, one per thread) in the other half; a pair that does not fit trains on "
+             "sparse rows; 0 = never"},
 };
 
 enum { K_RBF, K_LINEAR, K_POLY, K_SIGMOID };
@@ -406,90 +409,379 @@ static vb_status build_problem(const float *X, const int *y, size_t d, const siz
     return VB_OK;
 }
 
-/* The whole kernel matrix of the n training rows in libsvm's precomputed
- * form: row i is {0: i+1}, {1: K(i,0)}, ..., {n: K(i,n-1)}, {-1}. One GEMM
- * (in double, as libsvm computes kernels) replaces n^2 sparse dot products. */
-typedef struct gram {
-    struct svm_node *nodes;
-    size_t n;
-} gram;
+/* ---- one-vs-one on precomputed kernels ----------------------------------
+ *
+ * libsvm trains a k-class C-SVC as k(k-1)/2 binary problems, one per pair
+ * of classes (the rows of class i, then those of class j, each in training
+ * order), one after the other. A precomputed kernel (PRECOMPUTED) makes its
+ * solver fast, but libsvm wants it as svm_node rows of n+2 entries, 16
+ * bytes each: 1.6 GB for 10,000 rows. So the pairs are trained here, each
+ * as libsvm's binary problem on a precomputed kernel of that pair's rows
+ * only ((n_i+n_j)^2 x 16 bytes: 64 MB for two classes of 1,000), the pairs
+ * shared out over the threads (libsvm's own loop is serial); the kernel
+ * values come from one float matrix of the training rows (n^2 x 4 bytes,
+ * one BLAS product) or, when that does not fit precompute_mb, from a
+ * product per pair. The pair models are then assembled into the dense
+ * model, exactly as libsvm assembles them (take_model's layout). A pair
+ * too large for precompute_mb is trained by libsvm on sparse rows. */
 
-static int gram_fits(const svm_state *s, size_t n)
+static void fill_param(const svm_state *s, struct svm_parameter *p, int *wl, double *wv, const vb_traindata *td,
+                       const size_t *rows, size_t m);
+
+typedef struct kmat {
+    float *K;     /* n x n kernel of the training rows, or NULL */
+    double *sq;   /* n squared norms (for the rbf kernel of a pair) */
+    size_t n;
+} kmat;
+
+/* Bytes of the budget (precompute_mb). */
+static double budget_bytes(const svm_state *s) { return s->precompute_mb * 1048576.0; }
+
+/* The kernel of two rows from their dot product and squared norms. */
+static inline double kernel_of(const svm_state *s, double dot, double sqa, double sqb)
 {
-    size_t cells;
-    return s->precompute_mb > 0 && vb_mul_ok(n, n + 2, &cells) && cells <= (size_t)(s->precompute_mb * 1048576.0 / 16.0);
+    switch (s->kernel) {
+    case K_RBF: return exp(-s->gamma * fmax(sqa + sqb - 2 * dot, 0.0));
+    case K_POLY: return pow(s->gamma * dot + s->coef0, s->degree);
+    case K_SIGMOID: return tanh(s->gamma * dot + s->coef0);
+    default: return dot;
+    }
 }
 
-static vb_status gram_build(const svm_state *s, const float *X, size_t n, size_t d, gram *g, vb_error *err)
+static vb_status row_norms(const float *X, size_t n, size_t d, double **sq, vb_error *err)
 {
-    g->n = n;
-    g->nodes = vb_malloc(n, (n + 2) * sizeof *g->nodes, err);
-    double *Xd = vb_malloc(n, d * sizeof *Xd, err), *sq = vb_malloc(n, sizeof *sq, err);
-    const size_t B = 1024;
-    double *G = vb_malloc(B, n * sizeof *G, err);
-    if (!g->nodes || !Xd || !sq || !G) {
-        free(g->nodes);
-        g->nodes = NULL;
-        free(Xd);
-        free(sq);
-        free(G);
+    double *q = vb_malloc(n ? n : 1, sizeof *q, err);
+    if (!q)
         return VB_ERR_NOMEM;
-    }
-    for (size_t i = 0; i < n * d; i++)
-        Xd[i] = X[i];
     for (size_t i = 0; i < n; i++) {
-        double q = 0;
+        double v = 0;
         for (size_t j = 0; j < d; j++)
-            q += Xd[i * d + j] * Xd[i * d + j];
-        sq[i] = q;
+            v += (double)X[i * d + j] * X[i * d + j];
+        q[i] = v;
     }
+    *sq = q;
+    return VB_OK;
+}
+
+/* K = kernel(X X^T) over all n rows when it fits half the budget; else
+ * only the norms (pairs then compute their own blocks). */
+static vb_status kmat_build(const svm_state *s, const float *X, size_t n, size_t d, kmat *km, vb_error *err)
+{
+    memset(km, 0, sizeof *km);
+    km->n = n;
+    vb_status st = row_norms(X, n, d, &km->sq, err);
+    size_t cells;
+    if (st != VB_OK || !vb_mul_ok(n, n, &cells) || (double)cells * 4.0 > budget_bytes(s) / 2)
+        return st;
+    if (!(km->K = vb_malloc(cells ? cells : 1, sizeof *km->K, err)))
+        return VB_ERR_NOMEM;
+    const size_t B = 2048; /* rows per product: BLAS's int sizes stay in range */
     for (size_t r0 = 0; r0 < n; r0 += B) {
         size_t m = n - r0 < B ? n - r0 : B;
-        vb_dgemm(0, 1, m, n, d, 1.0, Xd + r0 * d, d, Xd, d, 0.0, G, n);
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < m; i++) {
-            struct svm_node *row = g->nodes + (r0 + i) * (n + 2);
-            const double *gr = G + i * n;
-            row[0].index = 0;
-            row[0].value = (double)(r0 + i + 1);
-            for (size_t j = 0; j < n; j++) {
-                double v = gr[j];
-                switch (s->kernel) {
-                case K_RBF: v = exp(-s->gamma * fmax(sq[r0 + i] + sq[j] - 2 * v, 0.0)); break;
-                case K_POLY: v = pow(s->gamma * v + s->coef0, s->degree); break;
-                case K_SIGMOID: v = tanh(s->gamma * v + s->coef0); break;
-                default: break;
-                }
-                row[j + 1].index = (int)j + 1;
-                row[j + 1].value = v;
-            }
-            row[n + 1].index = -1;
-            row[n + 1].value = 0;
-        }
+        vb_sgemm(0, 1, m, n, d, 1.0f, X + r0 * d, d, X, d, 0.0f, km->K + r0 * n, n);
     }
-    free(Xd);
-    free(sq);
-    free(G);
+    if (s->kernel != K_LINEAR) {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++)
+                km->K[i * n + j] = (float)kernel_of(s, km->K[i * n + j], km->sq[i], km->sq[j]);
+    }
     return VB_OK;
 }
 
-/* A problem over rows[0..m) of a Gram matrix (no copies: rows point into it). */
-static vb_status gram_problem(const gram *g, const int *y, const size_t *rows, size_t m, problem *pr, vb_error *err)
+static void kmat_free(kmat *km)
 {
-    memset(pr, 0, sizeof *pr);
-    pr->prob.l = (int)m;
-    pr->prob.y = vb_malloc(m, sizeof *pr->prob.y, err);
-    pr->prob.x = vb_malloc(m, sizeof *pr->prob.x, err);
-    if (!pr->prob.y || !pr->prob.x) {
-        problem_free(pr);
+    free(km->K);
+    free(km->sq);
+    memset(km, 0, sizeof *km);
+}
+
+/* One pair's binary model: its support vectors (indices into the pair's
+ * rows), their coefficients, and rho. */
+typedef struct pair_model {
+    size_t n_sv;
+    size_t *sv; /* into the pair's rows */
+    double *coef;
+    double rho;
+} pair_model;
+
+/* The pair's precomputed kernel as libsvm's rows: row r is {0: r+1},
+ * {1: K(r,0)}, ..., {m: K(r,m-1)}, {-1}. rows: the pair's m training rows. */
+static vb_status pair_nodes(const svm_state *s, const vb_traindata *td, const kmat *km, const size_t *rows, size_t m,
+                            struct svm_node **out, vb_error *err)
+{
+    struct svm_node *nd = vb_malloc(m, (m + 2) * sizeof *nd, err);
+    float *G = NULL;
+    if (!nd)
         return VB_ERR_NOMEM;
+    if (!km->K) { /* this pair's dot products */
+        float *Xp = vb_malloc(m, td->d * sizeof *Xp, err);
+        G = Xp ? vb_malloc(m, m * sizeof *G, err) : NULL;
+        if (!G) {
+            free(Xp);
+            free(nd);
+            return VB_ERR_NOMEM;
+        }
+        for (size_t i = 0; i < m; i++)
+            memcpy(Xp + i * td->d, td->X + rows[i] * td->d, td->d * sizeof *Xp);
+        vb_sgemm(0, 1, m, m, td->d, 1.0f, Xp, td->d, Xp, td->d, 0.0f, G, m);
+        free(Xp);
     }
     for (size_t i = 0; i < m; i++) {
-        size_t r = rows ? rows[i] : i;
-        pr->prob.x[i] = g->nodes + r * (g->n + 2);
-        pr->prob.y[i] = y[r];
+        struct svm_node *row = nd + i * (m + 2);
+        row[0].index = 0;
+        row[0].value = (double)(i + 1);
+        for (size_t j = 0; j < m; j++) {
+            row[j + 1].index = (int)j + 1;
+            row[j + 1].value = km->K ? (double)km->K[rows[i] * km->n + rows[j]]
+                                     : (double)(float)kernel_of(s, G[i * m + j], km->sq[rows[i]], km->sq[rows[j]]);
+        }
+        row[m + 1].index = -1;
+        row[m + 1].value = 0;
     }
+    free(G);
+    *out = nd;
     return VB_OK;
+}
+
+/* Trains libsvm's binary problem of a pair: rows[0..mi) of one class (+1),
+ * rows[mi..m) of the other (-1), with their C weights. */
+static vb_status train_pair(const svm_state *s, const vb_traindata *td, const kmat *km, const size_t *rows,
+                            size_t mi, size_t m, double wi, double wj, pair_model *pm, vb_error *err)
+{
+    memset(pm, 0, sizeof *pm);
+    int precomputed = (double)m * (double)(m + 2) * 16.0 <= budget_bytes(s) / 2 / (double)vb_get_threads();
+    if (!precomputed)
+        vb_log(VB_LOG_DEBUG, "svm: a pair of %zu rows trains on sparse rows (over precompute_mb)", m);
+    problem pr;
+    memset(&pr, 0, sizeof pr);
+    struct svm_node *nd = NULL;
+    vb_status st;
+    if (precomputed) {
+        st = pair_nodes(s, td, km, rows, m, &nd, err);
+        if (st == VB_OK) {
+            pr.prob.l = (int)m;
+            pr.prob.y = vb_malloc(m, sizeof *pr.prob.y, err);
+            pr.prob.x = vb_malloc(m, sizeof *pr.prob.x, err);
+            if (!pr.prob.y || !pr.prob.x)
+                st = VB_ERR_NOMEM;
+            for (size_t i = 0; st == VB_OK && i < m; i++)
+                pr.prob.x[i] = nd + i * (m + 2);
+        }
+    } else
+        st = build_problem(td->X, td->y, td->d, rows, m, &pr, err);
+    for (size_t i = 0; st == VB_OK && i < m; i++)
+        pr.prob.y[i] = i < mi ? 1.0 : -1.0;
+    int wl[2] = {1, -1};
+    double wv[2] = {wi, wj};
+    struct svm_parameter param;
+    if (st == VB_OK) {
+        svm_state plain = *s; /* the pair's class weights are set here */
+        plain.balanced = 0;
+        fill_param(&plain, &param, NULL, NULL, td, rows, m);
+        param.nr_weight = 2;
+        param.weight_label = wl;
+        param.weight = wv;
+        if (precomputed)
+            param.kernel_type = PRECOMPUTED;
+        /* a cache row is one kernel column of the pair: m^2 floats hold them all */
+        double all = (double)m * (double)m * 4.0 / 1048576.0 + 1;
+        param.cache_size = param.cache_size < all ? param.cache_size : all;
+        const char *bad = svm_check_parameter(&pr.prob, &param);
+        if (bad)
+            st = vb_fail(err, VB_ERR_PARAM, "svm: %s", bad);
+    }
+    struct svm_model *model = NULL;
+    if (st == VB_OK && !(model = svm_train(&pr.prob, &param)))
+        st = vb_fail(err, VB_ERR_NOMEM, "svm: libsvm could not train (out of memory?)");
+    if (st == VB_OK) {
+        /* libsvm numbers the labels by first appearance: +1 (rows[0]) is its first */
+        pm->n_sv = (size_t)model->l;
+        pm->sv = vb_malloc(pm->n_sv ? pm->n_sv : 1, sizeof *pm->sv, err);
+        pm->coef = vb_malloc(pm->n_sv ? pm->n_sv : 1, sizeof *pm->coef, err);
+        if (!pm->sv || !pm->coef)
+            st = VB_ERR_NOMEM;
+        for (size_t t = 0; st == VB_OK && t < pm->n_sv; t++) {
+            pm->sv[t] = (size_t)(model->sv_indices[t] - 1);
+            pm->coef[t] = model->sv_coef[0][t];
+        }
+        pm->rho = model->rho[0];
+        if (model->nr_class == 2 && model->label[0] != 1) { /* never, but the sign would be */
+            pm->rho = -pm->rho;
+            for (size_t t = 0; t < pm->n_sv; t++)
+                pm->coef[t] = -pm->coef[t];
+        }
+    }
+    if (model)
+        svm_free_and_destroy_model(&model);
+    free(nd);
+    problem_free(&pr);
+    return st;
+}
+
+/* The k(k-1)/2 pairs of the classes present in rows[0..m) (all rows when
+ * NULL), trained in parallel and assembled into the dense model of s, as
+ * libsvm's multi-class training would: classes in order of first
+ * appearance, support vectors grouped by class in training order. */
+static vb_status train_pairs(svm_state *s, const vb_traindata *td, const kmat *km, const size_t *rows, size_t m,
+                             vb_error *err)
+{
+    model_clear(s);
+    int K = td->n_classes;
+    int *order = vb_malloc((size_t)K, sizeof *order, err);   /* model index -> class */
+    int *index = vb_malloc((size_t)K, sizeof *index, err);   /* class -> model index, or -1 */
+    size_t *cnt = vb_calloc((size_t)K + 1, sizeof *cnt, err);
+    size_t *at = vb_calloc((size_t)K + 1, sizeof *at, err);
+    size_t *byc = vb_malloc(m ? m : 1, sizeof *byc, err);    /* training rows grouped by model class */
+    size_t *pos = vb_malloc(m ? m : 1, sizeof *pos, err);    /* row's place among rows[0..m) */
+    vb_status st = order && index && cnt && at && byc && pos ? VB_OK : VB_ERR_NOMEM;
+    int k = 0;
+    for (int c = 0; st == VB_OK && c < K; c++)
+        index[c] = -1;
+    for (size_t i = 0; st == VB_OK && i < m; i++) {
+        int c = td->y[rows ? rows[i] : i];
+        if (index[c] < 0) {
+            index[c] = k;
+            order[k++] = c;
+        }
+        cnt[index[c]]++;
+    }
+    if (st == VB_OK && k < 2)
+        st = vb_fail(err, VB_ERR_DATA, "svm: the training rows hold one class");
+    for (int c = 0; st == VB_OK && c < k; c++)
+        at[c + 1] = at[c] + cnt[c];
+    size_t *fill = st == VB_OK ? vb_calloc((size_t)k, sizeof *fill, err) : NULL;
+    if (st == VB_OK && !fill)
+        st = VB_ERR_NOMEM;
+    for (size_t i = 0; st == VB_OK && i < m; i++) {
+        int c = index[td->y[rows ? rows[i] : i]];
+        size_t p = at[c] + fill[c]++;
+        byc[p] = rows ? rows[i] : i;
+        pos[p] = i;
+    }
+    free(fill);
+    /* libsvm's per-class C: balanced weights over the whole training rows */
+    double *wc = st == VB_OK ? vb_malloc((size_t)k, sizeof *wc, err) : NULL;
+    if (st == VB_OK && !wc)
+        st = VB_ERR_NOMEM;
+    for (int c = 0; st == VB_OK && c < k; c++)
+        wc[c] = s->balanced ? (double)m / ((double)k * (double)cnt[c]) : 1.0;
+    size_t P = n_pairs(k);
+    pair_model *pm = st == VB_OK ? vb_calloc(P ? P : 1, sizeof *pm, err) : NULL;
+    if (st == VB_OK && !pm)
+        st = VB_ERR_NOMEM;
+    if (st == VB_OK) {
+        int *pi = vb_malloc(P, sizeof *pi, err), *pj = vb_malloc(P, sizeof *pj, err);
+        vb_status *pst = vb_calloc(P, sizeof *pst, err);
+        vb_error *perr = vb_calloc(P, sizeof *perr, err);
+        if (!pi || !pj || !pst || !perr)
+            st = VB_ERR_NOMEM;
+        for (int i = 0, p = 0; st == VB_OK && i < k; i++)
+            for (int j = i + 1; j < k; j++, p++) {
+                pi[p] = i;
+                pj[p] = j;
+            }
+        if (st == VB_OK) {
+            int saved = vb_blas_serial_enter();
+#pragma omp parallel for schedule(dynamic, 1)
+            for (size_t p = 0; p < P; p++) {
+                int i = pi[p], j = pj[p];
+                size_t mi = cnt[i], mp = cnt[i] + cnt[j];
+                size_t *pr = malloc(mp * sizeof *pr);
+                if (!pr) {
+                    pst[p] = vb_fail(&perr[p], VB_ERR_NOMEM, "out of memory");
+                    continue;
+                }
+                memcpy(pr, byc + at[i], mi * sizeof *pr);
+                memcpy(pr + mi, byc + at[j], cnt[j] * sizeof *pr);
+                pst[p] = train_pair(s, td, km, pr, mi, mp, wc[i], wc[j], &pm[p], &perr[p]);
+                /* back to places among the pair's rows of classes i, j -> grouped rows */
+                for (size_t t = 0; pst[p] == VB_OK && t < pm[p].n_sv; t++)
+                    pm[p].sv[t] = pm[p].sv[t] < mi ? at[i] + pm[p].sv[t] : at[j] + (pm[p].sv[t] - mi);
+                free(pr);
+            }
+            vb_blas_serial_leave(saved);
+            for (size_t p = 0; p < P && st == VB_OK; p++)
+                if (pst[p] != VB_OK) {
+                    st = pst[p];
+                    if (err)
+                        *err = perr[p];
+                }
+        }
+        free(pi);
+        free(pj);
+        free(pst);
+        free(perr);
+    }
+    /* the support vectors: every grouped row that is one in some pair */
+    size_t *svat = st == VB_OK ? vb_malloc(m ? m : 1, sizeof *svat, err) : NULL;
+    if (st == VB_OK && !svat)
+        st = VB_ERR_NOMEM;
+    if (st == VB_OK) {
+        for (size_t r = 0; r < m; r++)
+            svat[r] = SIZE_MAX;
+        for (size_t p = 0; p < P; p++)
+            for (size_t t = 0; t < pm[p].n_sv; t++)
+                svat[pm[p].sv[t]] = 0;
+        s->k = k;
+        s->d = td->d;
+        s->label = vb_malloc((size_t)k, sizeof *s->label, err);
+        s->nsv = vb_calloc((size_t)k, sizeof *s->nsv, err);
+        s->rho = vb_malloc(P ? P : 1, sizeof *s->rho, err);
+        if (!s->label || !s->nsv || !s->rho)
+            st = VB_ERR_NOMEM;
+    }
+    if (st == VB_OK) {
+        size_t l = 0;
+        for (int c = 0; c < k; c++) {
+            s->label[c] = order[c];
+            for (size_t r = at[c]; r < at[c + 1]; r++)
+                if (svat[r] == 0) {
+                    svat[r] = l++;
+                    s->nsv[c]++;
+                }
+        }
+        s->l = l;
+        s->sv = vb_malloc(l ? l : 1, td->d * sizeof *s->sv, err);
+        s->w = vb_calloc(P ? P : 1, (l ? l : 1) * sizeof *s->w, err);
+        if (!s->sv || !s->w)
+            st = VB_ERR_NOMEM;
+        for (size_t r = 0; st == VB_OK && r < m; r++)
+            if (svat[r] != SIZE_MAX)
+                memcpy(s->sv + svat[r] * td->d, td->X + byc[r] * td->d, td->d * sizeof *s->sv);
+        for (size_t p = 0; st == VB_OK && p < P; p++) {
+            s->rho[p] = pm[p].rho;
+            for (size_t t = 0; t < pm[p].n_sv; t++)
+                s->w[p * l + svat[pm[p].sv[t]]] = (float)pm[p].coef[t];
+        }
+        for (size_t t = 0; st == VB_OK && t < l; t++) {
+            double q = 0;
+            for (size_t j = 0; j < s->d; j++)
+                q += (double)s->sv[t * s->d + j] * s->sv[t * s->d + j];
+            if (!(s->sv_sq = s->sv_sq ? s->sv_sq : vb_malloc(l, sizeof *s->sv_sq, err))) {
+                st = VB_ERR_NOMEM;
+                break;
+            }
+            s->sv_sq[t] = (float)q;
+        }
+        if (st == VB_OK && !s->sv_sq && !(s->sv_sq = vb_malloc(1, sizeof *s->sv_sq, err)))
+            st = VB_ERR_NOMEM;
+    }
+    for (size_t p = 0; pm && p < P; p++) {
+        free(pm[p].sv);
+        free(pm[p].coef);
+    }
+    (void)pos;
+    free(pm);
+    free(wc);
+    free(svat);
+    free(order);
+    free(index);
+    free(cnt);
+    free(at);
+    free(byc);
+    free(pos);
+    return st;
 }
 
 static void fill_param(const svm_state *s, struct svm_parameter *p, int *wl, double *wv, const vb_traindata *td,
@@ -528,11 +820,16 @@ static void fill_param(const svm_state *s, struct svm_parameter *p, int *wl, dou
     }
 }
 
-static vb_status train_one(svm_state *s, const vb_traindata *td, const gram *g, const size_t *rows, size_t m,
+/* Trains s on rows[0..m) of td (all when NULL): pair by pair on
+ * precomputed kernels (km), or by libsvm on sparse rows (km NULL:
+ * precompute_mb 0). */
+static vb_status train_one(svm_state *s, const vb_traindata *td, const kmat *km, const size_t *rows, size_t m,
                            vb_error *err)
 {
+    if (km)
+        return train_pairs(s, td, km, rows, m, err);
     problem pr;
-    vb_status st = g ? gram_problem(g, td->y, rows, m, &pr, err) : build_problem(td->X, td->y, td->d, rows, m, &pr, err);
+    vb_status st = build_problem(td->X, td->y, td->d, rows, m, &pr, err);
     if (st != VB_OK)
         return st;
     int *wl = vb_calloc((size_t)td->n_classes, sizeof *wl, err);
@@ -545,8 +842,9 @@ static vb_status train_one(svm_state *s, const vb_traindata *td, const gram *g, 
     }
     struct svm_parameter param;
     fill_param(s, &param, wl, wv, td, rows, m);
-    if (g)
-        param.kernel_type = PRECOMPUTED;
+    /* m^2 floats hold every kernel column: a larger cache is never filled */
+    double all = (double)m * (double)m * 4.0 / 1048576.0 + 1;
+    param.cache_size = param.cache_size < all ? param.cache_size : all;
     const char *bad = svm_check_parameter(&pr.prob, &param);
     if (bad) {
         st = vb_fail(err, VB_ERR_PARAM, "svm: %s", bad);
@@ -555,7 +853,7 @@ static vb_status train_one(svm_state *s, const vb_traindata *td, const gram *g, 
         if (!model)
             st = vb_fail(err, VB_ERR_NOMEM, "svm: libsvm could not train (out of memory?)");
         else {
-            st = take_model(s, model, td->d, g ? td->X : NULL, rows, err);
+            st = take_model(s, model, td->d, NULL, rows, err);
             svm_free_and_destroy_model(&model);
         }
     }
@@ -589,7 +887,7 @@ static int pair_value(const svm_state *s, const double *dec_row, int a, int b, d
 
 /* Platt calibration: 5 seeded stratified folds; each fold model gives
  * decision values for its held-out rows; one sigmoid per pair. */
-static vb_status calibrate(svm_state *s, const vb_traindata *td, const gram *g, vb_error *err)
+static vb_status calibrate(svm_state *s, const vb_traindata *td, const kmat *g, vb_error *err)
 {
     const int folds = 5;
     size_t n = td->n, P = n_pairs(s->k);
@@ -698,15 +996,18 @@ static vb_status clf_train(void *state, const vb_traindata *td, vb_error *err)
         s->gamma = var > 0 ? 1.0 / ((double)td->d * var) : 1.0;
     } else
         s->gamma = s->gamma_param;
-    gram g = {0};
+    kmat km = {0};
     vb_status st = VB_OK;
-    if (gram_fits(s, td->n))
-        st = gram_build(s, td->X, td->n, td->d, &g, err);
+    if (s->precompute_mb > 0)
+        st = kmat_build(s, td->X, td->n, td->d, &km, err);
+    if (st == VB_OK && s->precompute_mb > 0)
+        vb_log(VB_LOG_DEBUG, "svm: %s", km.K ? "kernels from the training rows' kernel matrix"
+                                              : "kernels by a product per class pair (the matrix is over precompute_mb / 2)");
     if (st == VB_OK)
-        st = train_one(s, td, g.nodes ? &g : NULL, NULL, td->n, err);
+        st = train_one(s, td, s->precompute_mb > 0 ? &km : NULL, NULL, td->n, err);
     if (st == VB_OK && s->probability)
-        st = calibrate(s, td, g.nodes ? &g : NULL, err);
-    free(g.nodes);
+        st = calibrate(s, td, s->precompute_mb > 0 ? &km : NULL, err);
+    kmat_free(&km);
     return st;
 }
 
