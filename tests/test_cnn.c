@@ -702,6 +702,29 @@ static void test_augment_geometry(void **state)
         for (int xx = 0; xx < 3; xx++)
             assert_float_equal(o[y * 3 + xx], s[(2 - xx) * 3 + y], 1e-4);
     vb_cnn_free(net);
+    /* the cnn's augmentation is the shared op (augment.h) then its
+     * standardisation, to the bit: (T(x) + delta - mean) / sd per channel */
+    net = make_net("[flatten, fc: classes]", 7, 5, 3, 2);
+    const float mean[3] = {0.2f, 0.5f, -0.1f}, sd[3] = {0.3f, 2.0f, 0.7f};
+    memcpy(net->mean, mean, sizeof mean);
+    memcpy(net->std, sd, sizeof sd);
+    float img[105], aug[105], want[105], got[105];
+    vb_rng *rng = vb_rng_new(12);
+    for (int i = 0; i < 105; i++)
+        img[i] = (float)vb_rng_uniform(rng);
+    const vb_augment conf = {.flip = 1, .shift = 2, .rotate = 15, .brightness = 0.2};
+    for (int t = 0; t < 20; t++) {
+        vb_aug_draw d;
+        vb_augment_draw(&conf, rng, &d);
+        vb_augment_planes(img, 7, 5, 3, &d, aug);
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < 35; i++)
+                want[c * 35 + i] = (aug[c * 35 + i] - mean[c]) * (1.0f / sd[c]);
+        vb_cnn_augment_image(net, img, &d, got);
+        assert_memory_equal(got, want, sizeof want);
+    }
+    vb_rng_free(rng);
+    vb_cnn_free(net);
 }
 
 /* ---- training on synthetic shapes --------------------------------------- */

@@ -627,8 +627,22 @@ static void test_denoise_median(void **state)
     assert_memory_equal(out.data, step->data, 32 * sizeof(float));
     expect_shape_error("denoise", "{method: median, size: 4}",
                        "denoise.size: the median window needs a centre: give an odd size (3 or 5)");
-    expect_shape_error("denoise", "{method: gaussian, size: 3}",
+    expect_shape_error("denoise", "{method: gaussian, size: 5}",
                        "denoise.size: applies to method: median only (this is method: gaussian); remove it");
+    /* a model's canonical text gives every parameter, the others' at their
+     * defaults: that is no error */
+    vb_params p, q;
+    vb_buf text;
+    vb_buf_init(&text);
+    params(&p, "denoise", "{method: median, size: 5}");
+    vb_params_to_yaml(&p, &text);
+    params(&q, "denoise", text.data);
+    assert_true(vb_param(&q, "sigma")->given && vb_param_is_default(&q, "sigma"));
+    assert_false(vb_param_is_default(&q, "size"));
+    assert_shape(shape_of("denoise", text.data, 5, 4, 3), 5, 4, 3);
+    vb_buf_free(&text);
+    vb_params_free(&p);
+    vb_params_free(&q);
     expect_shape_error("denoise", "{method: median, sigma_color: 0.2}",
                        "denoise.sigma_color: applies to method: bilateral only (this is method: median)");
     vb_image_free(salt);

@@ -2,7 +2,7 @@
  * 1/2, a shift of up to `shift` pixels in x and y, a rotation of up to
  * `rotate` degrees about the centre (bilinear), and an offset of up to
  * `brightness` added to every value; pixels the moved image leaves
- * uncovered are 0. The cnn draws one for every image in every epoch (its
+ * uncovered are 0 before the offset. The cnn draws one for every image in every epoch (its
  * augment: parameter); a classical pipeline's augment: block adds `copies`
  * drawn copies of each training image to its training rows.
  *

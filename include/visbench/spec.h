@@ -15,6 +15,7 @@
  *         postprocess: [standardize]
  *         classifier: {svm: {C: [1, 10]}}         # a list = a grid tuned on validation
  *         tune: {metric: macro_f1, folds: 3}      # optional: metric, inner k-fold
+ *         augment: {flip: true, copies: 2}        # optional: augmented training copies
  *
  * Parsing is strict: unknown keys, wrong types, values out of range and
  * unknown plug-ins are errors naming file:line:column, with a suggestion.
@@ -22,6 +23,7 @@
 #ifndef VISBENCH_SPEC_H
 #define VISBENCH_SPEC_H
 
+#include "visbench/augment.h"
 #include "visbench/classifier.h"
 #include "visbench/eval.h"
 #include "visbench/features.h"
@@ -45,6 +47,7 @@ typedef struct vb_spec_pipeline {
     vb_params clf_params; /* may hold grid alternatives */
     vb_params tune;       /* how a grid is tuned (vb_tune_plugin) */
     vb_params search;     /* grid or random search (vb_search_plugin) */
+    vb_params augment;    /* augmented copies of the training images (vb_augment_plugin); plugin NULL: none */
     int owns_clf;         /* a drawn pipeline: clf_params are its own */
 } vb_spec_pipeline;
 
@@ -134,6 +137,12 @@ extern const vb_plugin vb_split_plugin;
 extern const vb_plugin vb_tune_plugin;
 /* A pipeline's `search` block: grid or random search. */
 extern const vb_plugin vb_search_plugin;
+/* A pipeline's `augment` block: each training image's augmented copies
+ * (augment.h), added to the training rows before feature extraction. */
+extern const vb_plugin vb_augment_plugin;
+/* The augmented copies of each training image sp adds (0 without an
+ * augment block), and what they are drawn from. */
+int vb_pipeline_copies(const vb_spec_pipeline *sp, vb_augment *a);
 
 vb_status vb_spec_load(const char *path, vb_spec **out, vb_error *err);
 vb_status vb_spec_parse(const char *text, const char *name, vb_spec **out, vb_error *err);

@@ -135,7 +135,7 @@ vb_status vb_prep_same_shape(const vb_params *p, vb_shape in, vb_shape *out, vb_
 
 vb_status vb_prep_method_only(const vb_params *p, const char *param, const char *method, vb_error *err)
 {
-    if (!vb_param(p, param)->given)
+    if (vb_param_is_default(p, param))
         return VB_OK;
     return vb_param_fail(p, param, err, "applies to method: %s only (this is method: %s); remove it", method,
                          vb_param_str(p, "method"));
