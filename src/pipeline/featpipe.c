@@ -384,19 +384,13 @@ vb_status vb_postchain_apply(const vb_postchain *pc, const float *X, size_t n, f
     return run_chain(pc, NULL, X, n, out, err);
 }
 
-/* " augment: {...}" of a pipeline that augments its training rows. */
-static void augment_key(const vb_spec_pipeline *sp, vb_buf *b)
-{
-    if (!sp->augment.plugin)
-        return;
-    vb_buf_puts(b, " augment: ");
-    vb_params_to_yaml(&sp->augment, b);
-}
-
 void vb_rows_key(const vb_spec_pipeline *sp, vb_buf *b)
 {
     vb_featpipe_key(sp, b);
-    augment_key(sp, b);
+    if (sp->augment.plugin) { /* (without one, the key is the features' as it always was) */
+        vb_buf_puts(b, " augment: ");
+        vb_params_to_yaml(&sp->augment, b);
+    }
 }
 
 static char *key_dup(const vb_spec_pipeline *sp, void (*key)(const vb_spec_pipeline *, vb_buf *), vb_error *err)

@@ -213,7 +213,8 @@ const vb_prep_vt vb_prep_equalize = {
              .help = "histogram equalisation per channel: global, or contrast-limited adaptive (CLAHE)",
              .doc = "Each channel on its own (a colour image's channels are equalised apart, not its luma). "
                     "method: clahe follows Zuiderveld (1994) as OpenCV's createCLAHE computes it: the image "
-                    "padded at its right and bottom by mirroring to a multiple of the tile grid, each tile's "
+                    "padded at its right and bottom by mirroring to a multiple of the tile grid (both sides "
+                    "when either needs it, as OpenCV pads), each tile's "
                     "histogram clipped at max(1, floor(clip x tile pixels / bins)) with the excess spread over "
                     "all bins, each pixel the bilinear blend of the four nearest tiles' mappings, rounded to a "
                     "level; for 8-bit values and bins: 256 the result is OpenCV's.",
