@@ -85,6 +85,9 @@ all: $(CLI) $(LIB) $(SOLIB)
 # reproduces VLFeat's roundings, so nothing there is fused into an FMA.
 $(BUILD)/obj/src/features/%.o: CFLAGS += -fno-math-errno
 $(BUILD)/obj/src/features/hog.o $(BUILD)/obj/src/features/dsift.o: CFLAGS += -ffp-contract=off
+# CLAHE rounds a float blend of mappings to a level as OpenCV does: no FMA
+# there either, or a blend that lands on a half rounds the other way.
+$(BUILD)/obj/src/preprocess/equalize.o: CFLAGS += -ffp-contract=off
 # The cnn: sqrtf likewise, for the Adam step (exact either way: the same
 # numbers); and loops stay loops: im2col's 14-float rows are no place for
 # a memcpy call apiece.

@@ -673,7 +673,7 @@ static void test_augment_geometry(void **state)
     float x[12], out[12];
     for (int i = 0; i < 12; i++)
         x[i] = (float)i;
-    vb_cnn_aug_draw a = {0};
+    vb_aug_draw a = {0};
     vb_cnn_augment_image(net, x, &a, out);
     for (int i = 0; i < 12; i++)
         assert_float_equal(out[i], (x[i] - 1) / 2, 0);
@@ -682,7 +682,7 @@ static void test_augment_geometry(void **state)
     for (int y = 0; y < 3; y++)
         for (int xx = 0; xx < 4; xx++)
             assert_float_equal(out[y * 4 + xx], (x[y * 4 + 3 - xx] - 1) / 2, 0);
-    a = (vb_cnn_aug_draw){.dx = 1, .dy = -1, .delta = 0.5f};
+    a = (vb_aug_draw){.dx = 1, .dy = -1, .delta = 0.5f};
     vb_cnn_augment_image(net, x, &a, out);
     for (int y = 0; y < 3; y++)
         for (int xx = 0; xx < 4; xx++) {
@@ -696,11 +696,34 @@ static void test_augment_geometry(void **state)
     float s[9], o[9];
     for (int i = 0; i < 9; i++)
         s[i] = (float)(i * i);
-    a = (vb_cnn_aug_draw){.angle = (float)(M_PI / 2)};
+    a = (vb_aug_draw){.angle = (float)(M_PI / 2)};
     vb_cnn_augment_image(net, s, &a, o);
     for (int y = 0; y < 3; y++)
         for (int xx = 0; xx < 3; xx++)
             assert_float_equal(o[y * 3 + xx], s[(2 - xx) * 3 + y], 1e-4);
+    vb_cnn_free(net);
+    /* the cnn's augmentation is the shared op (augment.h) then its
+     * standardisation, to the bit: (T(x) + delta - mean) / sd per channel */
+    net = make_net("[flatten, fc: classes]", 7, 5, 3, 2);
+    const float mean[3] = {0.2f, 0.5f, -0.1f}, sd[3] = {0.3f, 2.0f, 0.7f};
+    memcpy(net->mean, mean, sizeof mean);
+    memcpy(net->std, sd, sizeof sd);
+    float img[105], aug[105], want[105], got[105];
+    vb_rng *rng = vb_rng_new(12);
+    for (int i = 0; i < 105; i++)
+        img[i] = (float)vb_rng_uniform(rng);
+    const vb_augment conf = {.flip = 1, .shift = 2, .rotate = 15, .brightness = 0.2};
+    for (int t = 0; t < 20; t++) {
+        vb_aug_draw d;
+        vb_augment_draw(&conf, rng, &d);
+        vb_augment_planes(img, 7, 5, 3, &d, aug);
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < 35; i++)
+                want[c * 35 + i] = (aug[c * 35 + i] - mean[c]) * (1.0f / sd[c]);
+        vb_cnn_augment_image(net, img, &d, got);
+        assert_memory_equal(got, want, sizeof want);
+    }
+    vb_rng_free(rng);
     vb_cnn_free(net);
 }
 
@@ -798,7 +821,7 @@ static void test_learns_shapes(void **state)
     make_shapes(&s, 3, 240, 60, 16, 1);
     vb_cnn_train_conf conf = base_conf();
     conf.epochs = 8;
-    conf.aug = (vb_cnn_augment){.shift = 1, .rotate = 5, .brightness = 0.05};
+    conf.aug = (vb_augment){.shift = 1, .rotate = 5, .brightness = 0.05};
     vb_cnn_history h;
     vb_cnn *net = train_small(&s, &conf, 1, &h);
     assert_int_equal(h.n_epochs, (size_t)conf.epochs);
@@ -825,7 +848,7 @@ static void test_deterministic(void **state)
     shapes s;
     make_shapes(&s, 3, 96, 24, 16, 2);
     vb_cnn_train_conf conf = base_conf();
-    conf.aug = (vb_cnn_augment){.flip = 1, .shift = 2, .rotate = 10, .brightness = 0.1};
+    conf.aug = (vb_augment){.flip = 1, .shift = 2, .rotate = 10, .brightness = 0.1};
     vb_cnn_history h1, h2, h3;
     vb_set_threads(2);
     vb_cnn *a = train_small(&s, &conf, 1, &h1);
@@ -1901,7 +1924,7 @@ static void test_label_sets_threads(void **state)
     ml_data m;
     make_ml(&m, 96, 32, 4, (const double[]){0.5, 0.4, 0.5, 0.3}, (const float[]){1, 1, 0.8f, 0.9f}, 8);
     vb_cnn_train_conf conf = base_conf();
-    conf.aug = (vb_cnn_augment){.shift = 1, .rotate = 10, .brightness = 0.1};
+    conf.aug = (vb_augment){.shift = 1, .rotate = 10, .brightness = 0.1};
     vb_cnn *net[3];
     vb_cnn_history h[3];
     vb_classifier *c[3];

@@ -164,6 +164,12 @@ static void test_round_trip_pipelines(void **state)
     /* Dense descriptors without an encoding: nothing fitted in the extractor. */
     round_trip("{name: ds, features: [{sift: {encoding: none, step: 4, bin: [3, 4]}}], postprocess: [standardize], "
                "classifier: {svm: {kernel: linear}}}");
+    /* every method of the filtering and equalising ops: a model replays them
+     * from their canonical text, where every parameter is written */
+    round_trip("{name: f1, preprocess: [{denoise: {method: median, size: 5}}, {equalize: {method: clahe, tiles: [3, 2], "
+               "clip: 3}}, {sharpen: {amount: 0.5, sigma: 2}}], features: [{hog: {cell: 6}}], classifier: svm}");
+    round_trip("{name: f2, preprocess: [{denoise: {method: bilateral, sigma_space: 1.5, sigma_color: 0.2}}, "
+               "{blur: 0.7}, {denoise: gaussian}, {equalize: 64}], features: [{hog: {cell: 6}}], classifier: svm}");
 }
 
 /* Parameters that make a plug-in quick on 24 px images; plug-ins not listed
@@ -405,6 +411,22 @@ static void test_train_reproduces_run(void **state)
     train_equals_run("{name: g, features: [{sift: {encoding: vlad, words: 4, max_descriptors: 2000, step: 4}}], "
                      "postprocess: [{pca: {components: 8}}], classifier: {svm: {C: [1, 100], probability: true}}}",
                      "{protocol: kfold, k: 3, validation: 0.25}");
+    /* augmented training rows (augment:) happen inside the engine: train
+     * makes the copies run made; with a codebook, a grid tuned by inner
+     * k-fold, the new preprocessing ops, and label sets */
+    train_equals_run("{name: a, preprocess: [{denoise: median}, {equalize: {method: clahe, tiles: 3}}, sharpen], "
+                     "features: [{sift: {words: 6, max_descriptors: 2000, step: 4}}], postprocess: [standardize], "
+                     "classifier: {svm: {C: [1, 10]}}, tune: {folds: 3}, "
+                     "augment: {flip: true, shift: 2, rotate: 10, brightness: 0.1, copies: 2}}",
+                     "{protocol: kfold, k: 3}");
+    train_equals_run("{name: ab, preprocess: [{blur: 0.8}, {denoise: {method: bilateral, sigma_color: 0.2}}], "
+                     "features: [{hog: {cell: 6}}], classifier: {knn: {k: [1, 3]}}, augment: {rotate: 15, copies: 1}}",
+                     "{protocol: kfold, k: 3, validation: 0.25}");
+    g_ds = g_ml;
+    train_equals_run("{name: am, features: [{hog: {cell: 6}}], classifier: {br: {base: {linear: {C: 1}}}}, "
+                     "augment: {flip: true, shift: 1, copies: 2}}",
+                     "{protocol: kfold, k: 3, validation: 0.25}");
+    g_ds = g_flat;
 }
 
 /* ---- faults ------------------------------------------------------------ */

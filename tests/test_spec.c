@@ -271,7 +271,7 @@ static void test_root_errors(void **state)
     parse_fails(HEAD "pipeline: []\n", "t.yaml:3:1: unknown key 'pipeline' in the spec; did you mean 'pipelines'?");
     parse_fails(HEAD "colour: red\n",
                 "t.yaml:3:1: unknown key 'colour' in the spec (valid keys: name, seed, mode, correction, dataset, "
-                "datasets, split, preprocess, pipelines)");
+                "datasets, split, preprocess, pipelines, ensembles)");
     parse_fails("dataset: d.yaml\npipelines: [{name: p, classifier: svm}]\n",
                 "t.yaml:1:1: the spec needs a 'name' (it names the results folder)");
     parse_fails("name: my spec\ndataset: d\npipelines: [{name: p, classifier: svm}]\n",

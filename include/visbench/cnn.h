@@ -23,6 +23,7 @@
 #ifndef VISBENCH_CNN_H
 #define VISBENCH_CNN_H
 
+#include "visbench/augment.h"
 #include "visbench/node.h"
 #include "visbench/param.h"
 #include "visbench/serial.h"
@@ -214,30 +215,11 @@ double vb_cnn_sched_lr(const vb_cnn_sched *s, double lr0, int epoch, int epochs)
 
 /* ---- training ---------------------------------------------------------- */
 
-/* On-the-fly augmentation of training images, in input units before
- * standardisation: a horizontal flip with probability 1/2, a shift of up to
- * `shift` pixels in x and y, a rotation of up to `rotate` degrees about the
- * centre (bilinear), and an offset of up to `brightness` added to every
- * value. Uncovered pixels are 0. All zero = no augmentation. */
-typedef struct vb_cnn_augment {
-    int flip;
-    int shift;
-    double rotate, brightness;
-} vb_cnn_augment;
-
-/* One image's draw: flip (0/1), shift in pixels, rotation in radians,
- * brightness offset. */
-typedef struct vb_cnn_aug_draw {
-    int flip, dx, dy;
-    float angle, delta;
-} vb_cnn_aug_draw;
-
-/* Draws one image's augmentation from rng. */
-void vb_cnn_augment_draw(const vb_cnn_augment *a, vb_rng *rng, vb_cnn_aug_draw *d);
-/* out = standardise(T(x) + delta) for one image x of net's input shape:
- * out(p) = x(T^-1 p), T^-1 p = R(-angle) (p - centre - shift) + centre,
- * mirrored in x when flip; bilinear when angle != 0, exact otherwise. */
-void vb_cnn_augment_image(const vb_cnn *net, const float *x, const vb_cnn_aug_draw *a, float *out);
+/* On-the-fly augmentation of training images (augment.h), drawn for
+ * every image in every epoch, in input units before standardisation:
+ * out = standardise(vb_augment_planes(x, a)) for one image x of net's
+ * input shape. */
+void vb_cnn_augment_image(const vb_cnn *net, const float *x, const vb_aug_draw *a, float *out);
 
 typedef struct vb_cnn_train_conf {
     int epochs;
@@ -246,7 +228,7 @@ typedef struct vb_cnn_train_conf {
     double weight_decay;
     vb_cnn_sched sched;
     vb_cnn_init_kind init;
-    vb_cnn_augment aug;
+    vb_augment aug;
     int early_stopping; /* patience in epochs on validation accuracy; 0 = off */
     int keep_best;      /* with validation rows: end with the best epoch's weights */
     const char *name;   /* for progress and log lines */

@@ -163,6 +163,10 @@ const char *vb_param_str(const vb_params *p, const char *name); /* enum, string 
 int vb_param_is(const vb_params *p, const char *name, const char *word);
 const double *vb_param_list(const vb_params *p, const char *name, size_t *n);
 const vb_node *vb_param_node(const vb_params *p, const char *name);
+/* Does the parameter hold its table's default (not given, or given as the
+ * same canonical value)? A model's canonical text gives every parameter,
+ * so a check that one does not apply must look at the value. */
+int vb_param_is_default(const vb_params *p, const char *name);
 /* "file:line:col: " message about a parameter (its given position, if any). */
 vb_status vb_param_fail(const vb_params *p, const char *name, vb_error *err, const char *fmt, ...)
     VB_PRINTF(4, 5);

@@ -46,12 +46,25 @@ vb_status vb_featpipe_fit(vb_featpipe *fp, const vb_imgsrc *raw, uint64_t seed, 
  * channels converted), so a model takes images of any size. */
 vb_status vb_featpipe_extract(const vb_featpipe *fp, const vb_imgsrc *raw, float *out, const char *stage,
                               vb_error *err);
+/* The same, with `copies` augmented copies of each image after the images
+ * themselves: out holds n (1 + copies) rows, copy c (1..copies) of image
+ * i in row c n + i, made from the preprocessed image with a draw seeded by
+ * vb_seed_derive(vb_seed_derive(seed, "augment-image", i), "copy", c): the
+ * same rows at any thread count. */
+vb_status vb_featpipe_extract_augmented(const vb_featpipe *fp, const vb_imgsrc *raw, const vb_augment *aug,
+                                        int copies, uint64_t seed, float *out, const char *stage, vb_error *err);
 /* "hog 1519 + raw 784" */
 void vb_featpipe_describe(const vb_featpipe *fp, vb_buf *b);
-/* Canonical text of the preprocessing and extractor configuration. */
+/* Canonical text of the preprocessing and extractor configuration: what
+ * the extractors are fitted with (their seed derives from it). */
 void vb_featpipe_key(const vb_spec_pipeline *sp, vb_buf *b);
 /* The same as a malloc'ed string (NULL and err set when out of memory). */
 char *vb_featpipe_key_dup(const vb_spec_pipeline *sp, vb_error *err);
+/* The key of a fold's feature rows: the feature configuration and the
+ * training rows' augmentation (" augment: {...}" when the pipeline has
+ * one). The feature cache and the plan share extractions by it. */
+void vb_rows_key(const vb_spec_pipeline *sp, vb_buf *b);
+char *vb_rows_key_dup(const vb_spec_pipeline *sp, vb_error *err);
 
 /* The canonical configuration text of a whole pipeline (preprocessing,
  * extractors, post-processing, classifier with its grid): a run is redone
@@ -134,19 +147,28 @@ enum { VB_ROWS_TRAIN, VB_ROWS_VAL, VB_ROWS_TEST };
 /* The features of one fold for one feature configuration (shared by the
  * pipelines that have it). */
 typedef struct vb_fold_features {
-    char *key;        /* vb_featpipe_key */
+    char *key;        /* vb_rows_key */
     vb_featpipe *fp;  /* fitted on the fold's training images */
     float *X[3];      /* raw feature rows of train, validation, test (NULL when none) */
     size_t n[3];
+    int copies;       /* augmented copies of each training image: n[VB_ROWS_TRAIN] = n_train (1 + copies) */
     double extract_s; /* fitting + extraction */
 } vb_fold_features;
 
 /* Builds sp's feature pipeline, fits it on fold's training images and
  * extracts the training and validation rows, and the test rows when
- * with_test. */
+ * with_test. A pipeline with an augment block gets each training image's
+ * augmented copies as training rows too, after the images themselves
+ * (vb_featpipe_extract_augmented, seeded by vb_seed_derive(spec seed,
+ * vb_rows_key, fold index)); the extractors are fitted on the images
+ * alone, and validation and test rows are never augmented. */
 vb_status vb_fit_features(const vb_spec *spec, const vb_spec_pipeline *sp, const vb_dataset *ds, const vb_fold *fold,
                           size_t fold_index, int with_test, vb_fold_features *out, vb_error *err);
 void vb_fold_features_free(vb_fold_features *ff);
+/* The dataset index of each of ff's training rows (ff->n[VB_ROWS_TRAIN]
+ * of them: the fold's training images, then each copy of them), for their
+ * labels; malloc'ed. */
+size_t *vb_fold_train_rows(const vb_fold *fold, const vb_fold_features *ff, vb_error *err);
 
 /* Fits sp's post-processing on the training rows of ff; *Xtr and *Xval
  * (when Xval is not NULL and there are validation rows) get the

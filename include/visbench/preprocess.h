@@ -1,5 +1,6 @@
 /* Preprocessing ops applied to every image before feature extraction:
- * grayscale, rgb, resize, crop, normalize, equalize. Ops are stateless:
+ * grayscale, rgb, resize, crop, normalize, equalize (global or CLAHE),
+ * blur, sharpen, denoise (Gaussian, median, bilateral). Ops are stateless:
  * their parameters say everything, so a saved model replays them exactly.
  *
  * Spec form:  preprocess: [grayscale, {resize: [32, 32]}, {normalize: zscore}]

@@ -17,6 +17,7 @@
  *         tune: {metric: macro_f1, folds: 3}      # optional: metric, inner k-fold
  *     ensembles:                                  # optional: pipelines combined
  *       - {name: vote2, of: [hog-svm, raw-svm], method: soft}   # soft | hard | stacking
+ *         augment: {flip: true, copies: 2}        # optional: augmented training copies
  *
  * Parsing is strict: unknown keys, wrong types, values out of range and
  * unknown plug-ins are errors naming file:line:column, with a suggestion.
@@ -24,6 +25,7 @@
 #ifndef VISBENCH_SPEC_H
 #define VISBENCH_SPEC_H
 
+#include "visbench/augment.h"
 #include "visbench/classifier.h"
 #include "visbench/eval.h"
 #include "visbench/features.h"
@@ -47,6 +49,7 @@ typedef struct vb_spec_pipeline {
     vb_params clf_params; /* may hold grid alternatives */
     vb_params tune;       /* how a grid is tuned (vb_tune_plugin) */
     vb_params search;     /* grid or random search (vb_search_plugin) */
+    vb_params augment;    /* augmented copies of the training images (vb_augment_plugin); plugin NULL: none */
     int owns_clf;         /* a drawn pipeline: clf_params are its own */
     /* An ensemble (the spec's ensembles:, listed after every pipeline):
      * n_members > 0 pipelines (indices into spec->pipelines, never
@@ -158,6 +161,12 @@ extern const vb_plugin vb_tune_plugin;
 extern const vb_plugin vb_search_plugin;
 /* An entry of the spec's `ensembles` list. */
 extern const vb_plugin vb_ensemble_plugin;
+/* A pipeline's `augment` block: each training image's augmented copies
+ * (augment.h), added to the training rows before feature extraction. */
+extern const vb_plugin vb_augment_plugin;
+/* The augmented copies of each training image sp adds (0 without an
+ * augment block), and what they are drawn from. */
+int vb_pipeline_copies(const vb_spec_pipeline *sp, vb_augment *a);
 
 vb_status vb_spec_load(const char *path, vb_spec **out, vb_error *err);
 vb_status vb_spec_parse(const char *text, const char *name, vb_spec **out, vb_error *err);

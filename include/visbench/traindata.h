@@ -26,6 +26,10 @@ typedef struct vb_traindata {
     /* Hierarchical data: the taxonomy whose leaves are the n_classes
      * classes (y are leaves). NULL otherwise. */
     const vb_taxonomy *tax;
+    /* Augmented rows: rows [n_orig, n) are augmented copies of row
+     * r % n_orig (an inner k-fold keeps each with its image); 0 when every
+     * row is an image of its own. */
+    size_t n_orig;
 } vb_traindata;
 
 /* One epoch of an iterative learner (the CNN), for learning curves; NaN

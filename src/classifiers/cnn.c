@@ -103,16 +103,6 @@ static const vb_param_def cosine_params[] = {
      .help = "the floor the learning rate falls towards (reached after the last epoch)"},
 };
 
-static const vb_param_def augment_params[] = {
-    {.name = "flip", .type = VB_PT_BOOL, .def = "false", .help = "a horizontal flip with probability 1/2"},
-    {.name = "shift", .type = VB_PT_INT, .def = "0", .min = 0, .max = 1024,
-     .help = "a shift of up to this many pixels in x and in y"},
-    {.name = "rotate", .type = VB_PT_FLOAT, .def = "0", .min = 0, .max = 180,
-     .help = "a rotation of up to this many degrees about the centre (bilinear)"},
-    {.name = "brightness", .type = VB_PT_FLOAT, .def = "0", .min = 0, .max = 1e6,
-     .help = "an offset of up to this much added to every value (in input units, before standardisation)"},
-};
-
 static const vb_plugin adam = {.name = "adam", .help = "Adam with bias correction (torch's update rule)",
                                VB_PARAMS(adam_params)};
 static const vb_plugin sgd = {.name = "sgd", .help = "stochastic gradient descent with momentum (torch's update rule)",
@@ -131,7 +121,7 @@ static const vb_plugin *const schedules[] = {&sched_none, &sched_step, &sched_co
 static const vb_plugin augment = {.name = "augment",
                                   .help = "on-the-fly changes to each training image, drawn anew every epoch; "
                                           "uncovered pixels are 0",
-                                  VB_PARAMS(augment_params)};
+                                  .params = vb_augment_params, .n_params = VB_AUGMENT_N_OPS};
 static const vb_plugin *const augments[] = {&augment};
 
 #define GROUP(p, u, all) {.param = p, .usage = u, .plugins = all, .n = sizeof all / sizeof all[0]}
@@ -192,7 +182,7 @@ static vb_status schedule_conf(const vb_node *node, vb_cnn_sched *s, vb_error *e
     return VB_OK;
 }
 
-static vb_status augment_conf(const vb_node *node, vb_cnn_augment *a, vb_error *err)
+static vb_status augment_conf(const vb_node *node, vb_augment *a, vb_error *err)
 {
     memset(a, 0, sizeof *a);
     if (node->kind == VB_NODE_SCALAR && (strcmp(node->text, "none") == 0 || strcmp(node->text, "false") == 0))
@@ -201,10 +191,7 @@ static vb_status augment_conf(const vb_node *node, vb_cnn_augment *a, vb_error *
     vb_status st = vb_params_parse(&p, &augment, node, 0, err);
     if (st != VB_OK)
         return st;
-    a->flip = vb_param_bool(&p, "flip");
-    a->shift = (int)vb_param_int(&p, "shift");
-    a->rotate = vb_param_float(&p, "rotate");
-    a->brightness = vb_param_float(&p, "brightness");
+    vb_augment_from_params(&p, a);
     vb_params_free(&p);
     return VB_OK;
 }

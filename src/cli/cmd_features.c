@@ -181,6 +181,7 @@ int cmd_features(int argc, char **argv)
     float *Ytr = NULL, *Ypart = NULL;
     int *labels = NULL;
     uint8_t *sets = NULL;
+    size_t *train_rows = NULL;
     int rc = VB_EXIT_FAIL;
     vb_run_opts ropts = {.only = only};
 
@@ -237,8 +238,11 @@ int cmd_features(int argc, char **argv)
     if (vb_fit_features(spec, sp, ds, fold, f, part == PART_TEST, &ff, &err) != VB_OK ||
         vb_fit_postprocess(sp, &ff, &pc, &Ytr, part == PART_VAL ? &Ypart : NULL, &err) != VB_OK)
         goto fail;
-    const size_t *idx = part == PART_TRAIN ? fold->train : part == PART_VAL ? fold->val : fold->test;
-    size_t n = part == PART_TRAIN ? fold->n_train : part == PART_VAL ? fold->n_val : fold->n_test;
+    /* the training part: its images, then their augmented copies (augment:) */
+    if (part == PART_TRAIN && !(train_rows = vb_fold_train_rows(fold, &ff, &err)))
+        goto fail;
+    const size_t *idx = part == PART_TRAIN ? train_rows : part == PART_VAL ? fold->val : fold->test;
+    size_t n = part == PART_TRAIN ? ff.n[VB_ROWS_TRAIN] : part == PART_VAL ? fold->n_val : fold->n_test;
     if (part == PART_TEST && vb_postchain_apply(pc, ff.X[VB_ROWS_TEST], n, &Ypart, &err) != VB_OK)
         goto fail;
     const float *rows = part == PART_TRAIN ? Ytr : Ypart;
@@ -261,6 +265,7 @@ done:
     free(Ypart);
     free(labels);
     free(sets);
+    free(train_rows);
     vb_postchain_free(pc);
     vb_fold_features_free(&ff);
     vb_split_free(split);

@@ -114,7 +114,7 @@ int cmd_list(int argc, char **argv)
             return cli_bad_option("list", c, argv);
     }
     const char *only = optind < argc ? argv[optind] : NULL;
-    static kind kinds[8] = {
+    static kind kinds[9] = {
         {.key = "datasets", .title = "Dataset formats", .usage = "dataset: {format: NAME, ...} or a descriptor file with these keys (and name, hierarchy)"},
         {.key = "split", .title = "Split", .usage = "split: {...}"},
         {.key = "preprocess", .title = "Preprocessing ops", .usage = "preprocess: [NAME, {NAME: {param: value}}, ...]"},
@@ -122,6 +122,7 @@ int cmd_list(int argc, char **argv)
         {.key = "postprocess", .title = "Post-processing", .usage = "postprocess: [NAME, ...]  (fitted on the training split)"},
         {.key = "classifiers", .title = "Classifiers", .usage = "classifier: {NAME: {param: value or [grid values]}}"},
         {.key = "tune", .title = "Tuning", .usage = "tune: {metric: ..., folds: ..., max_points: ...}  and  search: {random: N}  (pipeline keys, for grids)"},
+        {.key = "augment", .title = "Augmentation", .usage = "augment: {flip: true, shift: 2, rotate: 10, brightness: 0.1, copies: 2}  (a pipeline key: augmented copies of the training images)"},
         {.key = "ensembles", .title = "Ensembles", .usage = "ensembles: [{name: NAME, of: [pipeline, ...], method: soft|hard|stacking, ...}]  (evaluated on the members' folds from their test scores)"},
     };
     COLLECT(&kinds[0], vb_loaders);
@@ -135,9 +136,11 @@ int cmd_list(int argc, char **argv)
     kinds[6].p[0] = &vb_tune_plugin;
     kinds[6].p[1] = &vb_search_plugin;
     kinds[7].n = 1;
-    kinds[7].p[0] = &vb_ensemble_plugin;
+    kinds[7].p[0] = &vb_augment_plugin;
+    kinds[8].n = 1;
+    kinds[8].p[0] = &vb_ensemble_plugin;
     int shown = 0;
-    for (int k = 0; k < 8; k++) {
+    for (int k = 0; k < 9; k++) {
         if (only && strcmp(only, kinds[k].key) != 0)
             continue;
         shown++;
@@ -149,7 +152,7 @@ int cmd_list(int argc, char **argv)
             print_plugin(kinds[k].p[i], md, 0);
     }
     /* A plug-in's name: that plug-in alone. */
-    for (int k = 0; !shown && only && k < 8; k++)
+    for (int k = 0; !shown && only && k < 9; k++)
         for (size_t i = 0; i < kinds[k].n; i++)
             if (strcmp(kinds[k].p[i]->name, only) == 0 && kinds[k].n > 1) {
                 if (!shown++)
@@ -157,12 +160,12 @@ int cmd_list(int argc, char **argv)
                 print_plugin(kinds[k].p[i], md, 0);
             }
     if (!shown) {
-        const char *keys[8];
-        for (int k = 0; k < 8; k++)
+        const char *keys[9];
+        for (int k = 0; k < 9; k++)
             keys[k] = kinds[k].key;
-        const char *near = vb_nearest_name(only, keys, 8);
+        const char *near = vb_nearest_name(only, keys, 9);
         return cli_usage("list", "unknown kind or plug-in '%s'%s%s%s (kinds: datasets, split, preprocess, features, "
-                                 "postprocess, classifiers, tune, ensembles; or a plug-in's name)",
+                                 "postprocess, classifiers, tune, augment, ensembles; or a plug-in's name)",
                          only, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
     }
     return VB_EXIT_OK;

@@ -104,7 +104,7 @@ static const cmd_help commands[] = {
      {{"--pipeline NAME", "the pipeline (required)"},
       {"--out FILE", "the output file (required)"},
       {"--format F", "libsvm, csv or npy (default: libsvm)"},
-      {"--part P", "train, val or test (default: test)"},
+      {"--part P", "train (the images, then a pipeline's augmented copies), val or test (default: test)"},
       {"--fold N", "the fold number, from 1 (default: 1)"}},
      "visbench features pipelines/fashion-hog.yaml --pipeline hog-svm --out hog.npy --format npy"},
     {"list", "list [KIND|PLUGIN] [--markdown]", "every plug-in with its parameters",

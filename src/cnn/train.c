@@ -78,59 +78,10 @@ static void fit_standardisation(vb_cnn *net, const float *X, size_t n)
 
 /* ---- augmentation ------------------------------------------------------ */
 
-void vb_cnn_augment_draw(const vb_cnn_augment *a, vb_rng *rng, vb_cnn_aug_draw *d)
+void vb_cnn_augment_image(const vb_cnn *net, const float *x, const vb_aug_draw *a, float *out)
 {
-    memset(d, 0, sizeof *d);
-    if (a->flip)
-        d->flip = vb_rng_u32(rng) & 1;
-    if (a->shift > 0) {
-        d->dx = (int)vb_rng_below(rng, (size_t)(2 * a->shift + 1)) - a->shift;
-        d->dy = (int)vb_rng_below(rng, (size_t)(2 * a->shift + 1)) - a->shift;
-    }
-    if (a->rotate > 0)
-        d->angle = (float)((2 * vb_rng_uniform(rng) - 1) * a->rotate * M_PI / 180);
-    if (a->brightness > 0)
-        d->delta = (float)((2 * vb_rng_uniform(rng) - 1) * a->brightness);
-}
-
-void vb_cnn_augment_image(const vb_cnn *net, const float *x, const vb_cnn_aug_draw *a, float *out)
-{
-    const int W = net->in.w, H = net->in.h, C = net->in.c;
-    const size_t S = (size_t)W * H;
-    const float cx = (W - 1) * 0.5f, cy = (H - 1) * 0.5f;
-    const float cs = cosf(a->angle), sn = sinf(a->angle);
-    for (int c = 0; c < C; c++) {
-        const float *xp = x + (size_t)c * S;
-        float *op = out + (size_t)c * S;
-        const float m = net->mean[c], inv = 1.0f / net->std[c];
-        for (int y = 0; y < H; y++)
-            for (int xx = 0; xx < W; xx++) {
-                float v;
-                if (a->angle == 0) {
-                    int sx = xx - a->dx, sy = y - a->dy;
-                    if (a->flip)
-                        sx = W - 1 - sx;
-                    v = sx >= 0 && sx < W && sy >= 0 && sy < H ? xp[(size_t)sy * W + sx] : 0.0f;
-                } else {
-                    float u = xx - a->dx - cx, w = y - a->dy - cy;
-                    float fx = cs * u + sn * w + cx, fy = -sn * u + cs * w + cy;
-                    if (a->flip)
-                        fx = W - 1 - fx;
-                    int x0 = (int)floorf(fx), y0 = (int)floorf(fy);
-                    float ax = fx - x0, ay = fy - y0;
-                    v = 0;
-                    for (int j = 0; j < 2; j++)
-                        for (int i = 0; i < 2; i++) {
-                            int px = x0 + i, py = y0 + j;
-                            if (px < 0 || px >= W || py < 0 || py >= H)
-                                continue;
-                            float wgt = (i ? ax : 1 - ax) * (j ? ay : 1 - ay);
-                            v += wgt * xp[(size_t)py * W + px];
-                        }
-                }
-                op[(size_t)y * W + xx] = (v + a->delta - m) * inv;
-            }
-    }
+    vb_augment_planes(x, net->in.w, net->in.h, net->in.c, a, out);
+    standardise_one(net, out, out);
 }
 
 /* ---- evaluation -------------------------------------------------------- */
@@ -329,8 +280,8 @@ vb_status vb_cnn_train(vb_cnn *net, const vb_cnn_train_conf *conf, const vb_trai
     const size_t B = conf->batch < n ? conf->batch : n;
     const size_t n_batches = (n + B - 1) / B;
     const int has_val = td->Xval && td->n_val > 0;
-    const vb_cnn_augment *aug = &conf->aug;
-    const int augment = aug->flip || aug->shift > 0 || aug->rotate > 0 || aug->brightness > 0;
+    const vb_augment *aug = &conf->aug;
+    const int augment = vb_augment_active(aug);
     const int nt = max_threads();
     const int sigmoid = net->output == VB_CNN_SIGMOID;
     const size_t per = sigmoid ? k : 1; /* accuracy: of labels, or of images */
@@ -341,7 +292,7 @@ vb_status vb_cnn_train(vb_cnn *net, const vb_cnn_train_conf *conf, const vb_trai
     size_t *order = NULL;
     int *yb = NULL;
     uint8_t *Yb = NULL;
-    vb_cnn_aug_draw *draws = NULL;
+    vb_aug_draw *draws = NULL;
     vb_rng *rng = NULL;
 
     if (!(hist->epochs = vb_calloc((size_t)conf->epochs, sizeof *hist->epochs, err)) ||
@@ -395,7 +346,7 @@ vb_status vb_cnn_train(vb_cnn *net, const vb_cnn_train_conf *conf, const vb_trai
                 else
                     yb[i] = td->y[order[i0 + i]];
                 if (augment)
-                    vb_cnn_augment_draw(aug, rng, &draws[i]);
+                    vb_augment_draw(aug, rng, &draws[i]);
             }
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
             for (size_t i = 0; i < m; i++) {

@@ -18,6 +18,7 @@
  * one, the bright side's.
  */
 #include "visbench/features.h"
+#include "visbench/filter.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -97,17 +98,13 @@ static vb_status edges_create(const vb_params *p, vb_shape in, void **state, vb_
     s->low = (float)low;
     s->high = (float)high;
     double sigma = vb_param_float(p, "sigma");
-    s->r = sigma > 0 ? (int)ceil(3 * sigma) : 0;
+    s->r = vb_gauss_radius(sigma);
     s->gk = vb_malloc(2 * (size_t)s->r + 1, sizeof(float), err);
     if (!s->gk) {
         edges_destroy(s);
         return VB_ERR_NOMEM;
     }
-    double sum = 0;
-    for (int t = -s->r; t <= s->r; t++)
-        sum += sigma > 0 ? exp(-(double)t * t / (2 * sigma * sigma)) : 1;
-    for (int t = -s->r; t <= s->r; t++)
-        s->gk[t + s->r] = (float)((sigma > 0 ? exp(-(double)t * t / (2 * sigma * sigma)) : 1) / sum);
+    vb_gauss_taps(sigma, s->gk);
     *state = s;
     return VB_OK;
 }
@@ -179,38 +176,6 @@ static void sobel(const edges_state *s, const float *img, float *gx, float *gy, 
             ox[x] = a;
             oy[x] = b;
             om[x] = sqrtf(a * a + b * b);
-        }
-    }
-}
-
-/* Separable Gaussian with replicated borders (rows padded into pad, which
- * holds w + 2r floats). */
-static void gaussian(const edges_state *s, const float *src, float *pad, float *tmp, float *dst)
-{
-    const int w = s->w, h = s->h, r = s->r;
-    const float *g = s->gk;
-    for (int y = 0; y < h; y++) {
-        const float *row = src + (size_t)y * w;
-        for (int t = 0; t < r; t++) {
-            pad[t] = row[0];
-            pad[r + w + t] = row[w - 1];
-        }
-        memcpy(pad + r, row, (size_t)w * sizeof *pad);
-        float *o = tmp + (size_t)y * w;
-        for (int x = 0; x < w; x++)
-            o[x] = 0;
-        for (int t = 0; t <= 2 * r; t++)
-            for (int x = 0; x < w; x++)
-                o[x] += g[t] * pad[x + t];
-    }
-    for (int y = 0; y < h; y++) {
-        float *o = dst + (size_t)y * w;
-        for (int x = 0; x < w; x++)
-            o[x] = 0;
-        for (int t = -r; t <= r; t++) {
-            const float *row = tmp + (size_t)clampi(y + t, 0, h - 1) * w;
-            for (int x = 0; x < w; x++)
-                o[x] += g[t + r] * row[x];
         }
     }
 }
@@ -374,7 +339,7 @@ static vb_status edges_extract(const void *state, void *scratch, const vb_image 
     if (s->canny) {
         const float *src = g;
         if (s->r > 0) {
-            gaussian(s, g, k->pad, k->tmp, k->smooth);
+            vb_filter_separable(g, s->w, s->h, s->gk, s->r, k->pad, k->tmp, k->smooth);
             src = k->smooth;
         }
         sobel(s, src, k->gx, k->gy, k->mag);

@@ -744,6 +744,32 @@ const vb_pvalue *vb_param(const vb_params *p, const char *name)
     return NULL;
 }
 
+int vb_param_is_default(const vb_params *p, const char *name)
+{
+    const vb_pvalue *v = vb_param(p, name);
+    if (!v || !v->given)
+        return 1;
+    const vb_param_def *d = &p->plugin->params[v - p->v];
+    if (!d->def || v->n_alts > 1 || v->dist)
+        return 0;
+    vb_pvalue dv;
+    memset(&dv, 0, sizeof dv);
+    if (set_default(d, p->plugin->name, &dv, NULL) != VB_OK) {
+        pvalue_clear(&dv);
+        return 0;
+    }
+    vb_buf a, b;
+    vb_buf_init(&a);
+    vb_buf_init(&b);
+    value_to_yaml(d, v, &a);
+    value_to_yaml(d, &dv, &b);
+    int same = !a.failed && !b.failed && a.data && b.data && strcmp(a.data, b.data) == 0;
+    vb_buf_free(&a);
+    vb_buf_free(&b);
+    pvalue_clear(&dv);
+    return same;
+}
+
 long vb_param_int(const vb_params *p, const char *name)
 {
     const vb_pvalue *v = vb_param(p, name);

@@ -142,8 +142,11 @@ vb_status vb_featpipe_fit(vb_featpipe *fp, const vb_imgsrc *raw, uint64_t seed, 
     return VB_OK;
 }
 
-vb_status vb_featpipe_extract(const vb_featpipe *fp, const vb_imgsrc *raw, float *out, const char *stage,
-                              vb_error *err)
+/* Rows of raw's images, and with aug each image's `copies` augmented
+ * copies: copy c (1-based) of image i is row c n + i, its draw seeded by
+ * (seed, i, c). */
+static vb_status extract_rows(const vb_featpipe *fp, const vb_imgsrc *raw, const vb_augment *aug, int copies,
+                              uint64_t seed, float *out, const char *stage, vb_error *err)
 {
     size_t n = raw->n, failed_at = (size_t)-1, done = 0;
     vb_error first = {0};
@@ -152,7 +155,7 @@ vb_status vb_featpipe_extract(const vb_featpipe *fp, const vb_imgsrc *raw, float
 #pragma omp parallel
     {
         void **scratch = calloc(fp->n_ext ? fp->n_ext : 1, sizeof *scratch);
-        vb_image img = {0}, t1 = {0}, t2 = {0}, t3 = {0};
+        vb_image img = {0}, t1 = {0}, t2 = {0}, t3 = {0}, moved = {0};
         int ok = scratch != NULL;
         for (size_t k = 0; ok && k < fp->n_ext; k++)
             if (fp->ext[k]->vt->scratch_new && !(scratch[k] = fp->ext[k]->vt->scratch_new(fp->ext[k]->state)))
@@ -176,9 +179,26 @@ vb_status vb_featpipe_extract(const vb_featpipe *fp, const vb_imgsrc *raw, float
             vb_status st = raw->get(raw, i, &img, &e);
             if (st == VB_OK)
                 st = prepare(fp, &img, &t1, &t2, &t3, &pimg, &e);
-            for (size_t k = 0; st == VB_OK && k < fp->n_ext; k++)
-                st = fp->ext[k]->vt->extract(fp->ext[k]->state, scratch[k], pimg, out + i * fp->dim + fp->offset[k],
-                                             &e);
+            for (int c = 0; st == VB_OK && c <= (aug ? copies : 0); c++) {
+                const vb_image *x = pimg;
+                if (c > 0) {
+                    vb_aug_draw d;
+                    vb_rng *rng = vb_rng_new(vb_seed_derive(vb_seed_derive(seed, "augment-image", i), "copy",
+                                                            (uint64_t)c));
+                    if (!rng) {
+                        st = vb_fail(&e, VB_ERR_NOMEM, "out of memory");
+                        break;
+                    }
+                    vb_augment_draw(aug, rng, &d);
+                    vb_rng_free(rng);
+                    if ((st = vb_augment_image(pimg, &d, &moved, &e)) != VB_OK)
+                        break;
+                    x = &moved;
+                }
+                float *row = out + ((size_t)c * n + i) * fp->dim;
+                for (size_t k = 0; st == VB_OK && k < fp->n_ext; k++)
+                    st = fp->ext[k]->vt->extract(fp->ext[k]->state, scratch[k], x, row + fp->offset[k], &e);
+            }
             if (st != VB_OK) {
 #pragma omp critical(vb_extract_err)
                 if (i < failed_at) {
@@ -209,6 +229,7 @@ vb_status vb_featpipe_extract(const vb_featpipe *fp, const vb_imgsrc *raw, float
         free(t1.data);
         free(t2.data);
         free(t3.data);
+        free(moved.data);
     }
     /* thread 0 polls as it goes; a request it did not see (the others took
      * every image) still stops here, so an interrupt is never lost */
@@ -221,6 +242,18 @@ vb_status vb_featpipe_extract(const vb_featpipe *fp, const vb_imgsrc *raw, float
     }
     vb_progress(stage, n, n);
     return VB_OK;
+}
+
+vb_status vb_featpipe_extract(const vb_featpipe *fp, const vb_imgsrc *raw, float *out, const char *stage,
+                              vb_error *err)
+{
+    return extract_rows(fp, raw, NULL, 0, 0, out, stage, err);
+}
+
+vb_status vb_featpipe_extract_augmented(const vb_featpipe *fp, const vb_imgsrc *raw, const vb_augment *aug,
+                                        int copies, uint64_t seed, float *out, const char *stage, vb_error *err)
+{
+    return extract_rows(fp, raw, aug, copies, seed, out, stage, err);
 }
 
 void vb_featpipe_describe(const vb_featpipe *fp, vb_buf *b)
@@ -351,18 +384,31 @@ vb_status vb_postchain_apply(const vb_postchain *pc, const float *X, size_t n, f
     return run_chain(pc, NULL, X, n, out, err);
 }
 
-char *vb_featpipe_key_dup(const vb_spec_pipeline *sp, vb_error *err)
+void vb_rows_key(const vb_spec_pipeline *sp, vb_buf *b)
 {
-    vb_buf key;
-    vb_buf_init(&key);
-    vb_featpipe_key(sp, &key);
-    if (key.failed || !key.data) {
-        vb_buf_free(&key);
+    vb_featpipe_key(sp, b);
+    if (sp->augment.plugin) { /* (without one, the key is the features' as it always was) */
+        vb_buf_puts(b, " augment: ");
+        vb_params_to_yaml(&sp->augment, b);
+    }
+}
+
+static char *key_dup(const vb_spec_pipeline *sp, void (*key)(const vb_spec_pipeline *, vb_buf *), vb_error *err)
+{
+    vb_buf b;
+    vb_buf_init(&b);
+    key(sp, &b);
+    if (b.failed || !b.data) {
+        vb_buf_free(&b);
         vb_fail(err, VB_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    return key.data;
+    return b.data;
 }
+
+char *vb_featpipe_key_dup(const vb_spec_pipeline *sp, vb_error *err) { return key_dup(sp, vb_featpipe_key, err); }
+
+char *vb_rows_key_dup(const vb_spec_pipeline *sp, vb_error *err) { return key_dup(sp, vb_rows_key, err); }
 
 void vb_pipeline_config(const vb_spec_pipeline *sp, vb_buf *b)
 {
@@ -380,7 +426,7 @@ void vb_pipeline_config(const vb_spec_pipeline *sp, vb_buf *b)
         }
         return;
     }
-    vb_featpipe_key(sp, b);
+    vb_rows_key(sp, b);
     vb_buf_puts(b, " post:");
     for (size_t i = 0; i < sp->n_post; i++)
         params_key(sp->post[i]->info.name, &sp->post_params[i], b);

@@ -61,8 +61,13 @@ vb_status vb_fit_features(const vb_spec *spec, const vb_spec_pipeline *sp, const
                           size_t fold_index, int with_test, vb_fold_features *ff, vb_error *err)
 {
     memset(ff, 0, sizeof *ff);
-    if (!(ff->key = vb_featpipe_key_dup(sp, err)))
+    char *fkey = vb_featpipe_key_dup(sp, err);
+    if (!fkey || !(ff->key = vb_rows_key_dup(sp, err))) {
+        free(fkey);
         return VB_ERR_NOMEM;
+    }
+    vb_augment aug;
+    ff->copies = vb_pipeline_copies(sp, &aug);
     double t0 = vb_now();
     vb_status st = vb_featpipe_new(sp, vb_dataset_input_shape(ds), &ff->fp, err);
     vb_dataset_view view;
@@ -72,29 +77,46 @@ vb_status vb_fit_features(const vb_spec *spec, const vb_spec_pipeline *sp, const
         snprintf(stage, sizeof stage, "%s: fitting the extractors on %zu images", sp->name, fold->n_train);
         vb_progress(stage, 0, 0);
         vb_imgsrc_dataset(&src, &view, ds, fold->train, fold->n_train);
-        st = vb_featpipe_fit(ff->fp, &src, vb_seed_derive(spec->seed, ff->key, fold_index), err);
+        st = vb_featpipe_fit(ff->fp, &src, vb_seed_derive(spec->seed, fkey, fold_index), err);
         vb_progress(stage, 1, 1);
     }
+    free(fkey);
     const size_t *lists[3] = {fold->train, fold->val, fold->test};
     size_t counts[3] = {fold->n_train, fold->n_val, with_test ? fold->n_test : 0};
     static const char *const what[3] = {"train", "validation", "test"};
     for (int k = 0; k < 3 && st == VB_OK; k++) {
-        ff->n[k] = counts[k];
+        const int copies = k == VB_ROWS_TRAIN ? ff->copies : 0;
+        ff->n[k] = counts[k] * (size_t)(1 + copies);
         if (counts[k] == 0)
             continue;
-        if (!(ff->X[k] = vb_malloc(counts[k], ff->fp->dim * sizeof(float), err))) {
+        if (!(ff->X[k] = vb_malloc(ff->n[k], ff->fp->dim * sizeof(float), err))) {
             st = VB_ERR_NOMEM;
             break;
         }
         char stage[160];
-        snprintf(stage, sizeof stage, "%s: features (%s)", sp->name, what[k]);
+        if (copies)
+            snprintf(stage, sizeof stage, "%s: features (%s, %d augmented copies each)", sp->name, what[k], copies);
+        else
+            snprintf(stage, sizeof stage, "%s: features (%s)", sp->name, what[k]);
         vb_imgsrc_dataset(&src, &view, ds, lists[k], counts[k]);
-        st = vb_featpipe_extract(ff->fp, &src, ff->X[k], stage, err);
+        st = copies ? vb_featpipe_extract_augmented(ff->fp, &src, &aug, copies,
+                                                    vb_seed_derive(spec->seed, ff->key, fold_index), ff->X[k],
+                                                    stage, err)
+                    : vb_featpipe_extract(ff->fp, &src, ff->X[k], stage, err);
     }
     ff->extract_s = vb_now() - t0;
     if (st != VB_OK)
         vb_fold_features_free(ff);
     return st;
+}
+
+size_t *vb_fold_train_rows(const vb_fold *fold, const vb_fold_features *ff, vb_error *err)
+{
+    const size_t n = ff->n[VB_ROWS_TRAIN];
+    size_t *rows = vb_malloc(n ? n : 1, sizeof *rows, err);
+    for (size_t r = 0; rows && r < n; r++)
+        rows[r] = fold->train[r % fold->n_train];
+    return rows;
 }
 
 /* ---- post-processing and the classifier -------------------------------- */
@@ -140,18 +162,20 @@ vb_status vb_fit_pipeline(const vb_spec *spec, const vb_spec_pipeline *sp, const
     memset(out, 0, sizeof *out);
     out->score = NAN;
     float *Xtr = NULL, *Xval = NULL;
-    size_t n_tr = fold->n_train, n_val = fold->n_val;
+    /* the training rows: the fold's images, then their augmented copies */
+    size_t n_tr = ff->n[VB_ROWS_TRAIN], n_val = fold->n_val;
+    size_t *rows = vb_fold_train_rows(fold, ff, err);
     int *ytr = vb_malloc(n_tr ? n_tr : 1, sizeof *ytr, err), *yval = vb_malloc(n_val ? n_val : 1, sizeof *yval, err);
     uint8_t *Ytr = NULL, *Yval = NULL;
-    vb_status st = ytr && yval ? VB_OK : VB_ERR_NOMEM;
+    vb_status st = rows && ytr && yval ? VB_OK : VB_ERR_NOMEM;
+    if (st == VB_OK && (n_tr != fold->n_train * (size_t)(1 + ff->copies) || ff->n[VB_ROWS_VAL] != n_val))
+        st = vb_fail(err, VB_ERR_INTERNAL, "%s: the features are not those of fold %s", sp->name, fold->name);
     if (st == VB_OK && ds->task == VB_TASK_MULTILABEL) {
-        Ytr = vb_dataset_label_rows(ds, fold->train, n_tr, err);
+        Ytr = vb_dataset_label_rows(ds, rows, n_tr, err);
         Yval = vb_dataset_label_rows(ds, fold->val, n_val, err);
         if (!Ytr || !Yval)
             st = VB_ERR_NOMEM;
     }
-    if (st == VB_OK && (ff->n[VB_ROWS_TRAIN] != n_tr || ff->n[VB_ROWS_VAL] != n_val))
-        st = vb_fail(err, VB_ERR_INTERNAL, "%s: the features are not those of fold %s", sp->name, fold->name);
     double t0 = vb_now();
     char stage[200];
     snprintf(stage, sizeof stage, "%s: fitting the post-processing", sp->name);
@@ -164,14 +188,15 @@ vb_status vb_fit_pipeline(const vb_spec *spec, const vb_spec_pipeline *sp, const
     out->post_s = vb_now() - t0;
     if (st == VB_OK) {
         for (size_t i = 0; i < n_tr; i++)
-            ytr[i] = ds->labels[fold->train[i]];
+            ytr[i] = ds->labels[rows[i]];
         for (size_t i = 0; i < n_val; i++)
             yval[i] = ds->labels[fold->val[i]];
         vb_traindata td = {.X = Xtr, .n = n_tr, .d = out->pc->dim, .y = ytr, .n_classes = ds->n_classes,
                            .Xval = Xval, .yval = n_val ? yval : NULL, .n_val = n_val,
                            .shape = vb_pipeline_row_shape(ff->fp, out->pc),
                            .seed = vb_seed_derive(spec->seed, sp->name, fold_index), .name = sp->name,
-                           .Y = Ytr, .Yval = n_val ? Yval : NULL, .tax = ds->tax};
+                           .Y = Ytr, .Yval = n_val ? Yval : NULL, .tax = ds->tax,
+                           .n_orig = ff->copies ? fold->n_train : 0};
         double t1 = vb_now();
         snprintf(stage, sizeof stage, "%s: training %s (%zu x %zu)", sp->name, sp->clf->info.name, n_tr,
                  out->pc->dim);
@@ -187,6 +212,7 @@ vb_status vb_fit_pipeline(const vb_spec *spec, const vb_spec_pipeline *sp, const
     }
     free(Xtr);
     free(Xval);
+    free(rows);
     free(ytr);
     free(yval);
     free(Ytr);
@@ -251,7 +277,7 @@ vb_status vb_feat_cache_get(vb_feat_cache *c, const vb_spec *spec, const vb_spec
                             vb_error *err)
 {
     *out = NULL;
-    char *key = vb_featpipe_key_dup(sp, err);
+    char *key = vb_rows_key_dup(sp, err);
     if (!key)
         return VB_ERR_NOMEM;
     c->uses++;

@@ -36,6 +36,12 @@ static double classifier_cost(const vb_classifier_vt *vt, const vb_params *p, do
     return 1.0 * k;
 }
 
+/* Training rows of sp on the fold: its images and their augmented copies. */
+static double train_rows(const vb_spec_pipeline *sp, const vb_fold *fold)
+{
+    return (double)fold->n_train * (1 + vb_pipeline_copies(sp, NULL));
+}
+
 static double job_cost(const vb_spec_pipeline *sp, const vb_fold *fold)
 {
     if (vb_spec_is_ensemble(sp)) {
@@ -45,7 +51,7 @@ static double job_cost(const vb_spec_pipeline *sp, const vb_fold *fold)
             c += job_cost(&sp->all[sp->members[m]], fold) * (double)vb_param_int(&sp->ens_params, "folds");
         return c;
     }
-    double k = (double)(fold->n_train + fold->n_val) / 1000.0;
+    double k = (train_rows(sp, fold) + (double)fold->n_val) / 1000.0;
     double c = classifier_cost(sp->clf, &sp->clf_params, k);
     size_t points = vb_pipeline_points(sp);
     if (points > 1) {
@@ -62,7 +68,7 @@ static double extraction_cost(const vb_spec_pipeline *sp, const vb_fold *fold)
     double per_image = 0;
     for (size_t e = 0; e < sp->n_ext; e++)
         per_image += extractor_cost(sp->ext[e]->info.name);
-    return per_image * (double)(fold->n_train + fold->n_val + fold->n_test) / 1000.0;
+    return per_image * (train_rows(sp, fold) + (double)(fold->n_val + fold->n_test)) / 1000.0;
 }
 
 /* The feature configurations of a pipeline: one per feature variant, or
@@ -91,7 +97,7 @@ static vb_status keyset_of(const vb_spec_pipeline *sp, uint64_t seed, keyset *ou
         vb_status st = vb_pipeline_candidate(sp, seed, v, &c, NULL, err);
         if (st != VB_OK)
             return st;
-        out->key[v] = vb_featpipe_key_dup(&c, err);
+        out->key[v] = vb_rows_key_dup(&c, err);
         vb_pipeline_variant_free(&c);
         if (!out->key[v])
             return VB_ERR_NOMEM;

@@ -413,6 +413,24 @@ static vb_status task_check(const vb_spec *spec, const vb_dataset *ds, const vb_
     return VB_OK;
 }
 
+/* A pipeline's augmentation against the images its extractors see (shape
+ * after preprocessing; w = 0 when their sizes vary): a shift must leave
+ * part of every image in view. */
+static vb_status augment_check(const vb_spec_pipeline *c, vb_shape shape, vb_error *err)
+{
+    vb_augment a;
+    if (!vb_pipeline_copies(c, &a) || shape.w <= 0)
+        return VB_OK;
+    int side = shape.w < shape.h ? shape.w : shape.h;
+    if (a.shift < side)
+        return VB_OK;
+    vb_param_fail(&c->augment, "shift", err,
+                  "a shift of up to %d pixels can move the %dx%d images the extractors see (after preprocessing) "
+                  "wholly out of view; give at most %d",
+                  a.shift, shape.w, shape.h, side - 1);
+    return vb_error_prefix(err, "pipeline '%s'", c->name);
+}
+
 /* Can candidate c of sp's search (text: what it is, empty for a pipeline
  * of one point) be built for ds, with every point of its classifier's
  * grid? Says which point when one cannot. */
@@ -425,6 +443,8 @@ static vb_status check_candidate(const vb_spec *spec, const vb_spec_pipeline *sp
     if (st == VB_ERR_SPEC && !ds->fixed_w)
         st = sizes_vary(spec, sp, ds, err);
     else if (st == VB_OK)
+        st = augment_check(c, fp->shape, err);
+    if (st == VB_OK)
         st = vb_postchain_new(c, fp->dim, &pc, err);
     size_t points = vb_params_grid_size(&c->clf_params);
     for (size_t g = 0; g < points && st == VB_OK; g++) {

@@ -62,6 +62,31 @@ const vb_plugin vb_search_plugin = {
     .n_params = sizeof search_params / sizeof search_params[0],
 };
 
+const vb_plugin vb_augment_plugin = {
+    .name = "augment",
+    .help = "augmented copies of each training image, added to the training rows before feature extraction "
+            "(validation and test images are never augmented); a pipeline key",
+    .doc = "Copy c of training image i is drawn with a seed of the spec's seed, the feature configuration with "
+           "this block, the fold, i and c, so run, train and features make the same rows in any process and at "
+           "any thread count. The ops apply to the preprocessed image, as the extractors see it; uncovered "
+           "pixels are 0. Extractors that learn (codebooks) are fitted on the original images only. The cnn "
+           "takes none: it augments its own training images anew every epoch (its augment parameter).",
+    .params = vb_augment_params,
+    .n_params = VB_AUGMENT_N_PARAMS,
+};
+
+int vb_pipeline_copies(const vb_spec_pipeline *sp, vb_augment *a)
+{
+    if (!sp->augment.plugin) {
+        if (a)
+            memset(a, 0, sizeof *a);
+        return 0;
+    }
+    if (a)
+        vb_augment_from_params(&sp->augment, a);
+    return (int)vb_param_int(&sp->augment, "copies");
+}
+
 const vb_plugin vb_tune_plugin = {
     .name = "tune",
     .help = "how a pipeline's grid (lists of values in its preprocessing, features, post-processing and "
@@ -114,6 +139,7 @@ static void pipeline_free(vb_spec_pipeline *p)
     free(p->post);
     free(p->post_params);
     vb_params_free(&p->search);
+    vb_params_free(&p->augment);
     vb_params_free(&p->clf_params);
     vb_params_free(&p->tune);
     free(p->members);
@@ -304,14 +330,39 @@ static vb_status grid_limit(const vb_node *node, const vb_spec_pipeline *p, size
     return st;
 }
 
+/* A pipeline's augment block: ops that change something, and a
+ * classifier that does not augment its own images. */
+static vb_status parse_augment(const vb_node *node, vb_spec_pipeline *p, vb_error *err)
+{
+    if (!node)
+        return VB_OK;
+    vb_status st = vb_params_parse(&p->augment, &vb_augment_plugin, node, 0, err);
+    if (st != VB_OK)
+        return st;
+    vb_augment a;
+    vb_pipeline_copies(p, &a);
+    if (!vb_augment_active(&a))
+        return vb_node_fail(node, err,
+                            "pipeline '%s': augment changes nothing, so its copies would repeat the images; give "
+                            "flip: true, shift, rotate or brightness",
+                            p->name);
+    if (p->clf->flags & VB_CLF_IMAGE)
+        return vb_node_fail(node, err,
+                            "pipeline '%s': %s augments its own training images, anew every epoch; move the ops "
+                            "into its parameters (classifier: {%s: {augment: {flip: true, ...}}}) and drop the "
+                            "pipeline's augment",
+                            p->name, p->clf->info.name, p->clf->info.name);
+    return VB_OK;
+}
+
 static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep, int cluster, vb_spec_pipeline *p,
                                 vb_error *err)
 {
     static const char *const keys[] = {"name", "preprocess", "features", "postprocess", "classifier", "tune",
-                                       "search"};
+                                       "search", "augment"};
     vb_status st = vb_node_expect(node, VB_NODE_MAP, "each pipeline", err);
     if (st == VB_OK)
-        st = vb_node_check_keys(node, keys, 7, "a pipeline", err);
+        st = vb_node_check_keys(node, keys, 8, "a pipeline", err);
     if (st != VB_OK)
         return st;
     p->line = node->line;
@@ -415,6 +466,8 @@ static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep,
     if (vb_param_int(&p->tune, "folds") == 1)
         return vb_param_fail(&p->tune, "folds", err, "must be 0 (the split's validation part) or at least 2");
     if ((st = grid_limit(node, p, points, err)) != VB_OK)
+        return st;
+    if ((st = parse_augment(vb_node_get(node, "augment"), p, err)) != VB_OK)
         return st;
     if (tune && points <= 1)
         vb_log(VB_LOG_WARN, "%s:%d:%d: pipeline '%s' has a tune block but no grid (no parameter lists values); it "

@@ -105,25 +105,32 @@ static vb_status subset(const vb_traindata *td, const size_t *rows, size_t n, vb
     out->Xval = NULL;
     out->yval = NULL;
     out->n_val = 0;
+    out->n_orig = 0; /* (the rows' order is its own) */
     return VB_OK;
 }
 
-/* Mean metric of grid point g over a stratified inner k-fold of td. */
+/* Mean metric of grid point g over a stratified inner k-fold of td. The
+ * folds deal td's images; an augmented copy trains with its image, and a
+ * held-out image is scored without its copies. */
 static vb_status kfold_score(const vb_spec_pipeline *sp, size_t g, const vb_traindata *td, int folds, double *out,
                              vb_error *err)
 {
-    size_t n = td->n;
-    int *fold = vb_malloc(n, sizeof *fold, err);
+    size_t n = td->n, n0 = td->n_orig ? td->n_orig : n;
+    int *fold = vb_malloc(n0, sizeof *fold, err);
     size_t *tr = vb_malloc(n, sizeof *tr, err), *te = vb_malloc(n, sizeof *te, err);
     vb_status st = fold && tr && te ? VB_OK : vb_fail(err, VB_ERR_NOMEM, "out of memory");
     /* The same folds for every grid point. */
     if (st == VB_OK)
-        st = vb_stratified_folds(td->y, n, td->n_classes, folds, vb_seed_derive(td->seed, "tune-folds", 0), fold, err);
+        st = vb_stratified_folds(td->y, n0, td->n_classes, folds, vb_seed_derive(td->seed, "tune-folds", 0), fold,
+                                 err);
     double sum = 0;
     for (int f = 0; f < folds && st == VB_OK; f++) {
         size_t ntr = 0, nte = 0;
         for (size_t i = 0; i < n; i++)
-            *(fold[i] == f ? &te[nte++] : &tr[ntr++]) = i;
+            if (fold[i % n0] != f)
+                tr[ntr++] = i;
+            else if (i < n0)
+                te[nte++] = i;
         vb_traindata a, b;
         float *Xa = NULL, *Xb = NULL;
         int *ya = NULL, *yb = NULL;
@@ -169,9 +176,9 @@ vb_status vb_train_classifier(const vb_spec_pipeline *sp, const vb_traindata *td
                        "pipeline '%s': tune.folds (an inner k-fold) is not available for label sets (multilabel); "
                        "tune on the validation part instead: remove tune.folds and add validation: 0.2 to split",
                        sp->name);
-    if (folds > 0 && td->n < (size_t)folds * 2)
+    if (folds > 0 && (td->n_orig ? td->n_orig : td->n) < (size_t)folds * 2)
         return vb_fail(err, VB_ERR_DATA, "pipeline '%s': %zu training rows are too few for tune.folds = %d", sp->name,
-                       td->n, folds);
+                       td->n_orig ? td->n_orig : td->n, folds);
     double t0 = vb_now(), best_score = -1;
     size_t best = 0;
     vb_classifier *best_clf = NULL;

@@ -1,5 +1,5 @@
 /* Preprocessing ops and chains. */
-#include "visbench/preprocess.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -127,10 +127,18 @@ static const vb_param_def norm_params[] = {
      .help = "per image: zscore = zero mean, unit variance over all pixels; minmax = stretch to [0, 1]"},
 };
 
-static vb_status same_shape(const vb_params *p, vb_shape in, vb_shape *out, vb_error *err)
+vb_status vb_prep_same_shape(const vb_params *p, vb_shape in, vb_shape *out, vb_error *err)
 {
     *out = in;
     return VB_OK;
+}
+
+vb_status vb_prep_method_only(const vb_params *p, const char *param, const char *method, vb_error *err)
+{
+    if (vb_param_is_default(p, param))
+        return VB_OK;
+    return vb_param_fail(p, param, err, "applies to method: %s only (this is method: %s); remove it", method,
+                         vb_param_str(p, "method"));
 }
 
 static vb_status norm_apply(const vb_params *p, const vb_image *in, vb_image *out, vb_error *err)
@@ -166,70 +174,15 @@ static vb_status norm_apply(const vb_params *p, const vb_image *in, vb_image *ou
 static const vb_prep_vt prep_normalize = {
     .info = {.name = "normalize", .help = "per-image intensity normalisation (zscore or minmax)",
              .params = norm_params, .n_params = 1},
-    .shape = same_shape,
+    .shape = vb_prep_same_shape,
     .apply = norm_apply,
-};
-
-/* ---- equalize ---------------------------------------------------------- */
-
-static const vb_param_def eq_params[] = {
-    {.name = "bins", .type = VB_PT_INT, .def = "256", .min = 2, .max = 65536, .flags = VB_PF_PRIMARY,
-     .help = "histogram bins over [0, 1]"},
-};
-
-/* Clamps to [0, 1]; NaN becomes 0 (it must not index the histogram). */
-static float clamp01(float x) { return x > 0 ? (x < 1 ? x : 1) : 0; }
-
-static vb_status eq_apply(const vb_params *p, const vb_image *in, vb_image *out, vb_error *err)
-{
-    vb_status st = vb_image_reshape(out, in->w, in->h, in->c, err);
-    if (st != VB_OK)
-        return st;
-    int bins = (int)vb_param_int(p, "bins");
-    size_t n = (size_t)in->w * (size_t)in->h;
-    size_t *hist = vb_calloc((size_t)bins, sizeof *hist, err);
-    if (!hist)
-        return VB_ERR_NOMEM;
-    /* Each channel separately: the classic greyscale equalisation. */
-    for (int c = 0; c < in->c; c++) {
-        const float *src = vb_image_plane(in, c);
-        float *dst = vb_image_plane(out, c);
-        memset(hist, 0, (size_t)bins * sizeof *hist);
-        for (size_t i = 0; i < n; i++) {
-            float v = clamp01(src[i]);
-            hist[(int)(v * (float)(bins - 1) + 0.5f)]++;
-        }
-        size_t cum = 0, first = 0;
-        for (int b = 0; b < bins; b++)
-            if (hist[b]) {
-                first = hist[b];
-                break;
-            }
-        for (int b = 0; b < bins; b++) {
-            cum += hist[b];
-            hist[b] = cum;
-        }
-        double denom = (double)(n - first);
-        for (size_t i = 0; i < n; i++) {
-            float v = clamp01(src[i]);
-            size_t cdf = hist[(int)(v * (float)(bins - 1) + 0.5f)];
-            dst[i] = denom > 0 ? (float)((double)(cdf - first) / denom) : v;
-        }
-    }
-    free(hist);
-    return VB_OK;
-}
-
-static const vb_prep_vt prep_equalize = {
-    .info = {.name = "equalize", .help = "histogram equalisation per channel", .params = eq_params, .n_params = 1},
-    .shape = same_shape,
-    .apply = eq_apply,
 };
 
 /* ---- registry and chains ----------------------------------------------- */
 
-static const vb_prep_vt *const registry[] = {&prep_grayscale, &prep_rgb, &prep_resize, &prep_crop,
-                                             &prep_normalize, &prep_equalize};
+static const vb_prep_vt *const registry[] = {&prep_grayscale,  &prep_rgb,      &prep_resize,
+                                             &prep_crop,       &prep_normalize, &vb_prep_equalize,
+                                             &vb_prep_blur,    &vb_prep_sharpen, &vb_prep_denoise};
 
 const vb_prep_vt *const *vb_prep_registry(size_t *n)
 {

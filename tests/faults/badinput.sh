@@ -358,6 +358,37 @@ bad_spec "stacking meta-classifier on images" '$a ensembles: [{name: e, of: [hog
 bad_spec "ensemble method misspelt" '$a ensembles: [{name: e, of: [hog-svm, raw-knn], method: stack}]' "x.yaml:11:"
 begin "features of an ensemble"; spec x.yaml '$a ensembles: [{name: e, of: [hog-svm, raw-knn], method: hard}]'
                                  expect fail "x.yaml:11:13: 'e' is an ensemble" "$VB" -q features x.yaml --pipeline e -o f.csv
+# the filtering and equalising ops (a parameter checked against the images
+# or the method names the pipeline too)
+prep_spec() { bad_spec "$1" "s/^split:/preprocess: [$2]\\nsplit:/" "$3"; }
+prep_spec "denoise median size: 4" '{denoise: {method: median, size: 4}}' \
+  "x.yaml:4:47: denoise.size: the median window needs a centre: give an odd size (3 or 5)"
+prep_spec "denoise median with sigma_color" '{denoise: {method: median, sigma_color: 0.3}}' \
+  "x.yaml:4:54: denoise.sigma_color: applies to method: bilateral only (this is method: median)"
+prep_spec "denoise: wiener" '{denoise: wiener}' "x.yaml:4:24: denoise.method: unknown value 'wiener'"
+prep_spec "blur: 0" '{blur: 0}' "x.yaml:4:21: blur.sigma = 0 is out of range"
+prep_spec "clahe clip: 0" '{equalize: {method: clahe, clip: 0}}' "x.yaml:4:47: equalize.clip = 0 is out of range"
+prep_spec "clahe clip: -1" '{equalize: {method: clahe, clip: -1}}' "x.yaml:4:47: equalize.clip = -1 is out of range"
+prep_spec "clahe tiles: [0, 4]" '{equalize: {method: clahe, tiles: [0, 4]}}' "x.yaml:4:49: equalize.tiles = 0 is out of range"
+prep_spec "equalize tiles without clahe" '{equalize: {tiles: 4}}' \
+  "x.yaml:4:33: equalize.tiles: applies to method: clahe only (this is method: global)"
+prep_spec "sharpen: -1" '{sharpen: -1}' "x.yaml:4:24: sharpen.amount = -1 is out of range"
+# a pipeline's augment block (line 9, under hog-svm's classifier)
+aug_spec() { # aug_spec NAME AUGMENT CLASSIFIER NEEDLE (CLASSIFIER '': hog-svm's own)
+  local clf='{svm: {C: 10}}'
+  [ -n "$3" ] && clf=$3
+  bad_spec "$1" "s/^    classifier: {svm: {C: 10}}/    classifier: $clf\\n    augment: $2/" "$4"
+}
+aug_spec "augment copies: 0" '{flip: true, copies: 0}' '' "x.yaml:9:35: augment.copies = 0 is out of range (1..64)"
+aug_spec "augment copies: 65" '{flip: true, copies: 65}' '' "x.yaml:9:35: augment.copies = 65 is out of range (1..64)"
+aug_spec "augment without ops" '{copies: 2}' '' "x.yaml:9:14: pipeline 'hog-svm': augment changes nothing"
+aug_spec "augment: true" 'true' '' "x.yaml:9:14: 'augment' takes its parameters as a mapping"
+aug_spec "augment unknown key" '{flip: true, zoom: 2}' '' "x.yaml:9:27: unknown key 'zoom' in the parameters of 'augment'"
+aug_spec "augment rotate: 200" '{rotate: 200}' '' "x.yaml:9:23: augment.rotate = 200 is out of range (0..180)"
+aug_spec "augment shift as wide as the images" '{shift: 16}' '' \
+  "x.yaml:9:22: augment.shift: a shift of up to 16 pixels can move the 16x16 images"
+aug_spec "augment on a cnn" '{flip: true}' '{cnn: {epochs: 1}}' \
+  "x.yaml:9:14: pipeline 'hog-svm': cnn augments its own training images"
 begin "spec: alias bomb"
 { printf 'a: &a [x, x, x, x, x, x, x, x, x, x]\n'
   for l in b c d e f g h i; do p=$(printf '%s' "$l" | tr 'b-i' 'a-h'); printf '%s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n' $l $l $p $p $p $p $p $p $p $p $p $p; done
