@@ -175,7 +175,8 @@ static const char *ext_params(const char *name)
     } t[] = {{"hog", "{cell: 6}"},
              {"sift", "{words: 8, max_descriptors: 2000, step: 4}"},
              {"gabor", "{}"},
-             {"haar", "{}"}};
+             {"haar", "{}"},
+             {"cnn", "{model: tiny-cnn.vbm, layer: conv1}"}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].name, name) == 0)
             return t[i].params;
@@ -202,6 +203,17 @@ static const char *clf_params(const char *name)
 /* Every registered extractor and classifier survives a round trip. */
 static void test_round_trip_every_plugin(void **state)
 {
+    /* the model the cnn extractor runs (a loaded model carries it:
+     * tests/test_cnnfeat.c loads one without the file) */
+    vb_split *split = NULL;
+    vb_model *cnn = train("{name: c, classifier: {cnn: {layers: [conv: {filters: 2, size: 3}, relu, maxpool: 2, "
+                          "flatten, fc: classes], epochs: 1}}}",
+                          &split);
+    vb_error err = {0};
+    if (vb_model_save(cnn, "tiny-cnn.vbm", &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    vb_model_free(cnn);
+    vb_split_free(split);
     size_t n;
     const vb_extractor_vt *const *ext = vb_extractor_registry(&n);
     for (size_t i = 0; i < n; i++) {
