@@ -348,7 +348,7 @@ typedef struct vb_cnn_saved {
     const vb_cnn *net;         /* the trained network */
     const vb_prep_chain *prep; /* the model's preprocessing */
     vb_shape in;               /* the images it was trained on, before preprocessing */
-    uint32_t crc;              /* CRC-32 of the file's bytes */
+    uint64_t hash;             /* vb_hash64 of the file's bytes */
     void *owner;               /* the parser's: holds net and prep */
     void (*release)(void *owner);
 } vb_cnn_saved;
@@ -358,7 +358,7 @@ typedef struct vb_cnn_saved {
 typedef vb_status (*vb_cnn_saved_parser)(const void *data, size_t len, const char *name, vb_cnn_saved *out,
                                          vb_error *err);
 void vb_cnn_set_saved_parser(vb_cnn_saved_parser parse);
-/* Through the installed parser (VB_ERR_STATE when there is none); crc set. */
+/* Through the installed parser (VB_ERR_STATE when there is none); hash set. */
 vb_status vb_cnn_saved_parse(const void *data, size_t len, const char *name, vb_cnn_saved *out, vb_error *err);
 /* Reads and parses the file at path; *data and *len (when data is not
  * NULL) get its bytes (malloc'ed). */

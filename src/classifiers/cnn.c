@@ -61,11 +61,11 @@ typedef struct cnn_state {
     vb_cnn_history hist;
     float *thresh; /* sigmoid outputs: a decision threshold per label (n_classes), else NULL */
     /* fine-tuning: the model to start from (NULL: none) and where it is
-     * given, and the CRC-32 of the file the last training read */
+     * given, and the hash of the file the last training read */
     char *init_from;
     vb_pvalue init_at, freeze_at;
-    uint32_t init_crc;
-    int trained_from; /* trained here from init_from (init_crc is known) */
+    uint64_t init_hash;
+    int trained_from; /* trained here from init_from (init_hash is known) */
 } cnn_state;
 
 static void cnn_destroy(void *state)
@@ -350,7 +350,7 @@ static vb_status cnn_train(void *state, const vb_traindata *td, vb_error *err)
     if (s->init_from && (st = read_init(s, td->shape, &from, err)) != VB_OK)
         return st;
     conf.from = from.net;
-    s->init_crc = from.crc;
+    s->init_hash = from.hash;
     s->trained_from = from.net != NULL;
     st = vb_cnn_train(s->net, &conf, td, &s->hist, err);
     vb_cnn_saved_free(&from);
@@ -522,7 +522,7 @@ static void cnn_info_json(const void *state, vb_buf *b)
         vb_buf_puts(b, ", \"init_from\": ");
         vb_buf_json_str(b, s->init_from);
         if (s->trained_from) /* known where it was trained, not in a loaded state */
-            vb_buf_printf(b, ", \"init_crc32\": \"%08x\"", (unsigned)s->init_crc);
+            vb_buf_printf(b, ", \"init_hash\": \"%016llx\"", (unsigned long long)s->init_hash);
     }
     if (s->conf.freeze)
         vb_buf_printf(b, ", \"frozen_layers\": %zu", s->conf.freeze);

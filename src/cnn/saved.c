@@ -21,7 +21,7 @@ vb_status vb_cnn_saved_parse(const void *data, size_t len, const char *name, vb_
         vb_cnn_saved_free(out);
         return st;
     }
-    out->crc = vb_crc32(data, len, 0);
+    out->hash = vb_hash64(data, len, 0);
     return VB_OK;
 }
 

@@ -199,7 +199,7 @@ const vb_extractor_vt vb_ext_cnn = {
                     "network's input shape through the model's preprocessing. Images go through the network in "
                     "blocks of 64, in their order (GEMMs, OpenMP inside), so the numbers do not depend on the "
                     "thread count. The model file is kept in any model trained on these features, which needs no "
-                    "other file; its CRC-32 is part of the feature configuration, so a retrained model is "
+                    "other file; a hash of its bytes is part of the feature configuration, so a retrained model is "
                     "another one.",
              VB_PARAMS(cnnfeat_params)},
     .create = cnnfeat_create,

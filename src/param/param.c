@@ -32,7 +32,7 @@ static vb_status pvalue_copy(vb_pvalue *dst, const vb_pvalue *src, int with_alts
     dst->line = src->line;
     dst->col = src->col;
     dst->n = src->n;
-    dst->crc = src->crc;
+    dst->file_hash = src->file_hash;
     if (with_alts) {
         dst->dist = src->dist;
         dst->lo = src->lo;
@@ -740,9 +740,9 @@ void vb_params_files_key(const vb_params *params, vb_buf *b)
         vb_buf_printf(b, "%s%s: ", first ? " files: {" : ", ", d->name);
         if (v->n_alts > 1) /* a list of files: each one's */
             for (size_t a = 0; a < v->n_alts; a++)
-                vb_buf_printf(b, "%s%08x", a ? "/" : "", (unsigned)v->alts[a].crc);
+                vb_buf_printf(b, "%s%016llx", a ? "/" : "", (unsigned long long)v->alts[a].file_hash);
         else
-            vb_buf_printf(b, "%08x", (unsigned)v->crc);
+            vb_buf_printf(b, "%016llx", (unsigned long long)v->file_hash);
         first = 0;
     }
     if (!first)

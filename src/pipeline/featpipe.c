@@ -316,7 +316,7 @@ void vb_featpipe_describe(const vb_featpipe *fp, vb_buf *b)
         vb_buf_printf(b, "%s%s %zu", i ? " + " : "", fp->ext[i]->vt->info.name, fp->ext[i]->dim);
 }
 
-/* A plug-in's parameters as configuration text, with the CRC of each file
+/* A plug-in's parameters as configuration text, with the hash of each file
  * they name and the points of its grid when it lists values (without
  * either, the text is as it always was). */
 static void params_key(const char *name, const vb_params *p, vb_buf *b)

@@ -396,7 +396,7 @@ static vb_status parse_pipeline(const vb_node *node, const vb_node *global_prep,
 }
 
 /* One file a VB_PF_FILE value names: the path resolved against the spec's
- * folder, the file's CRC-32 read (and folded into the spec's hash, so that
+ * folder, the hash of the file's bytes read (and folded into the spec's hash, so that
  * a changed file changes it too). */
 static vb_status resolve_file(vb_spec *spec, const vb_params *p, const vb_param_def *d, vb_pvalue *v, vb_error *err)
 {
@@ -414,9 +414,9 @@ static vb_status resolve_file(vb_spec *spec, const vb_params *p, const vb_param_
         return vb_fail(err, VB_ERR_SPEC, "%s:%d:%d: %s.%s: %s (the path is relative to the spec's folder)", v->file,
                        v->line, v->col, p->plugin->name, d->name, e.msg);
     }
-    v->crc = vb_crc32(data, len, 0);
+    v->file_hash = vb_hash64(data, len, 0);
     free(data);
-    spec->hash = vb_hash64(&v->crc, sizeof v->crc, spec->hash);
+    spec->hash = vb_hash64(&v->file_hash, sizeof v->file_hash, spec->hash);
     return VB_OK;
 }
 
@@ -445,7 +445,7 @@ static vb_status resolve_files(vb_spec *spec, vb_spec_pipeline *sp, vb_error *er
                 if (first) {
                     free(v->word);
                     v->word = first;
-                    v->crc = v->alts[0].crc;
+                    v->file_hash = v->alts[0].file_hash;
                 }
             } else
                 st = resolve_file(spec, p, d, v, err);
