@@ -78,21 +78,22 @@ static const vb_cnn *net_of(const vb_model *m)
     return net;
 }
 
+/* The model setup trained (m.vbm), loaded. */
+static vb_model *load_m(void)
+{
+    vb_model *m = NULL;
+    vb_error err = {0};
+    if (vb_model_load("m.vbm", &m, &err) != VB_OK)
+        fail_msg("%s", err.msg);
+    return m;
+}
+
 static int setup(void **state)
 {
-    vb_synth_opts o = vb_synth_defaults;
-    o.classes = 3;
-    o.per_class = 24;
-    o.size = 24;
-    o.seed = 11;
-    vb_error err = {0};
-    if (vb_synth_write(&o, "synth", &err) != VB_OK || vb_dataset_load_path("synth", &g_ds, &err) != VB_OK)
-        fail_msg("%s", err.msg);
-    o.classes = 4;
-    o.per_class = 16;
-    o.seed = 12;
-    if (vb_synth_write(&o, "synth4", &err) != VB_OK || vb_dataset_load_path("synth4", &g_ds4, &err) != VB_OK)
-        fail_msg("%s", err.msg);
+    vb_synth_opts o = tu_synth_opts(3, 24, 24, 11);
+    g_ds = tu_synth(&o, "synth");
+    o = tu_synth_opts(4, 16, 24, 12);
+    g_ds4 = tu_synth(&o, "synth4");
     vb_model *m = train(g_ds, "synth", CNN_PIPELINE);
     save(m, "m.vbm");
     vb_model_free(m);
@@ -179,10 +180,8 @@ static float *reference(const vb_model *m, size_t l, int full, size_t *dim)
  * images (72 images: a block of 64 and one of 8). */
 static void test_features_are_the_activations(void **state)
 {
-    vb_model *m = NULL;
+    vb_model *m = load_m();
     vb_error err = {0};
-    if (vb_model_load("m.vbm", &m, &err) != VB_OK)
-        fail_msg("%s", err.msg);
     const vb_cnn *net = net_of(m);
     assert_int_equal(net->n_layers, 11);
     assert_true(g_ds->n > VB_EXT_BATCH);
@@ -395,10 +394,8 @@ static void test_model_hash_in_the_configuration(void **state)
  * initialisation. */
 static void test_transfer_copies_all_but_the_output(void **state)
 {
-    vb_model *m = NULL;
+    vb_model *m = load_m();
     vb_error err = {0};
-    if (vb_model_load("m.vbm", &m, &err) != VB_OK)
-        fail_msg("%s", err.msg);
     const vb_cnn *src = net_of(m);
     vb_doc *doc = NULL;
     vb_cnn_arch arch;
@@ -439,10 +436,7 @@ static void test_transfer_copies_all_but_the_output(void **state)
  * hash of the model file. */
 static void test_fine_tune_freeze(void **state)
 {
-    vb_model *src_m = NULL;
-    vb_error err = {0};
-    if (vb_model_load("m.vbm", &src_m, &err) != VB_OK)
-        fail_msg("%s", err.msg);
+    vb_model *src_m = load_m();
     const vb_cnn *src = net_of(src_m);
     vb_model *m = train(g_ds4, "synth4",
                         "{name: ft, preprocess: [{resize: 16}], classifier: {cnn: {layers: " LAYERS

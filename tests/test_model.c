@@ -19,22 +19,14 @@ static vb_dataset *g_hier;  /* hierarchical: 4 classes in 2 shape families, 24 i
 
 static int setup(void **state)
 {
-    vb_synth_opts o = vb_synth_defaults;
-    o.classes = 3;
-    o.per_class = 24;
-    o.size = 24;
-    o.seed = 11;
-    vb_error err = {0};
-    if (vb_synth_write(&o, "synth", &err) != VB_OK || vb_dataset_load_path("synth", &g_flat, &err) != VB_OK)
-        fail_msg("%s", err.msg);
+    vb_synth_opts o = tu_synth_opts(3, 24, 24, 11);
+    g_flat = tu_synth(&o, "synth");
     o.multilabel = 1;
-    if (vb_synth_write(&o, "synth-ml", &err) != VB_OK || vb_dataset_load_path("synth-ml", &g_ml, &err) != VB_OK)
-        fail_msg("%s", err.msg);
+    g_ml = tu_synth(&o, "synth-ml");
     o.multilabel = 0;
     o.hierarchy = 1;
     o.classes = 4;
-    if (vb_synth_write(&o, "synth-h", &err) != VB_OK || vb_dataset_load_path("synth-h", &g_hier, &err) != VB_OK)
-        fail_msg("%s", err.msg);
+    g_hier = tu_synth(&o, "synth-h");
     assert_int_equal(g_ml->task, VB_TASK_MULTILABEL);
     assert_int_equal(g_hier->task, VB_TASK_HIER);
     g_ds = g_flat;

@@ -661,16 +661,10 @@ pipelines:
   - name: deep-logreg
     features: [{cnn: ../cnnf.vbm}]
     classifier: {logreg: {}}
-  - name: fine-tuned
-    preprocess: [{resize: 16}]
-    classifier:
-      cnn:
-        layers: [conv: {filters: 4, size: 3, pad: 1}, relu, maxpool: 2, flatten, fc: 16, relu, fc: classes]
-        epochs: 2
-        batch: 16
-        init_from: ../cnnf.vbm
-        freeze: 1
 YAML
+# the cnn pipeline again (the same layers), from the trained one's weights
+sed -n '/^  - name: cnn$/,$p' cnnf.yaml | sed 's/name: cnn$/name: fine-tuned/' >>deep/deep.yaml
+printf '        init_from: ../cnnf.vbm\n        freeze: 1\n' >>deep/deep.yaml
 expect_ok "run cnn features + svm, fine-tuning" "$VB" run deep/deep.yaml --json --store deep.db
 [ "$(grep -c '"accuracy": ' out.txt)" -eq 3 ] && grep -q '"pipeline": "deep-svm"' out.txt && grep -q '"pipeline": "deep-logreg"' out.txt \
   && grep -q '"pipeline": "fine-tuned"' out.txt && ok || { bad "deep: expected 3 results"; cat out.txt >&2; }
