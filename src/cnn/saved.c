@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define VB_CNN_SAVED_DEPTH 8
+
 static vb_cnn_saved_parser parser; /* set once, before any use, always to the same function */
 
 void vb_cnn_set_saved_parser(vb_cnn_saved_parser parse) { __atomic_store_n(&parser, parse, __ATOMIC_RELEASE); }
@@ -16,7 +18,15 @@ vb_status vb_cnn_saved_parse(const void *data, size_t len, const char *name, vb_
     if (!parse)
         return vb_fail(err, VB_ERR_STATE, "%s: no model reader is installed (call vb_model_install_hooks first)",
                        name);
+    /* a model's cnn features carry a model, which may carry one: a few
+     * levels are plenty, and a crafted file must not recurse without end */
+    static __thread int depth;
+    if (depth >= VB_CNN_SAVED_DEPTH)
+        return vb_fail(err, VB_ERR_FORMAT, "%s: models nested more than %d deep (cnn features of cnn features ...)",
+                       name, VB_CNN_SAVED_DEPTH);
+    depth++;
     vb_status st = parse(data, len, name, out, err);
+    depth--;
     if (st != VB_OK) {
         vb_cnn_saved_free(out);
         return st;

@@ -37,6 +37,7 @@ for sub in conv maxpool avgpool relu fc dropout batchnorm flatten adam sgd none 
 done
 grep -Eq '^          beta2 +float +default 0\.999 +0\.\.0\.99999999 ' out.txt && grep -Eq '^          every +int +default required +1\.\.100000 ' out.txt \
   && grep -Eq '^          rate +float +default 0\.5 +0 <= x < 1 ' out.txt && ok || { bad "list cnn: sub-table rows"; cat out.txt >&2; }
+grep -q '^Feature extractors — ' out.txt && grep -q '^Classifiers — ' out.txt && ok || bad "list cnn: the extractor and the classifier"
 expect_ok "list cnn --markdown" "$VB" list cnn --markdown
 grep -q '^##### `cnn.optimizer`$' out.txt && grep -q '^\*\*`sgd`\*\*: ' out.txt \
   && grep -q '^| `nesterov` | bool | false |  | ' out.txt && ok || { bad "list cnn --markdown"; cat out.txt >&2; }
