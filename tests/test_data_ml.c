@@ -674,16 +674,6 @@ static void test_hierarchy_errors(void **state)
 
 /* ---- synthetic data ------------------------------------------------------ */
 
-static vb_synth_opts synth_opts(int classes, int per_class, int size, uint64_t seed)
-{
-    vb_synth_opts o = vb_synth_defaults;
-    o.classes = classes;
-    o.per_class = per_class;
-    o.size = size;
-    o.seed = seed;
-    return o;
-}
-
 static void test_synth_render_set(void **state)
 {
     vb_synth_opts o = vb_synth_defaults;
@@ -731,7 +721,7 @@ static void test_synth_render_set(void **state)
 
 static void test_synth_multilabel(void **state)
 {
-    vb_synth_opts o = synth_opts(4, 3, 48, 9);
+    vb_synth_opts o = tu_synth_opts(4, 3, 48, 9);
     o.multilabel = 1;
     vb_error err = {0};
     assert_int_equal(vb_synth_write(&o, "smA", &err), VB_OK);
@@ -793,7 +783,7 @@ static void test_synth_multilabel(void **state)
 
 static void test_synth_hierarchy(void **state)
 {
-    vb_synth_opts o = synth_opts(10, 2, 16, 4);
+    vb_synth_opts o = tu_synth_opts(10, 2, 16, 4);
     o.hierarchy = 1;
     vb_error err = {0};
     assert_int_equal(vb_synth_write(&o, "shA", &err), VB_OK);
@@ -855,7 +845,7 @@ static void export_roundtrip(const vb_dataset *ds, const char *dir)
 
 static void test_export_keeps_tasks(void **state)
 {
-    vb_synth_opts o = synth_opts(3, 4, 24, 1);
+    vb_synth_opts o = tu_synth_opts(3, 4, 24, 1);
     o.test_per_class = 1;
     o.multilabel = 1;
     vb_error err = {0};

@@ -29,6 +29,8 @@
  * may predict an inner node (label = its node id, >= n_classes) where it stops early. */
 #define VB_CLF_HIER 8u
 
+struct vb_cnn; /* cnn.h */
+
 /* A condition on one parameter: `name` equals `value` (an enum choice, or
  * "true"/"false" for a bool). */
 typedef struct vb_param_rule {
@@ -80,6 +82,10 @@ typedef struct vb_classifier_vt {
      * scores are probabilities, instead of proba_if (a wrapper whose scores
      * are its base classifier's: br, chain). */
     int (*proba_of)(const vb_params *p);
+    /* Optional, for a classifier that is a network (cnn): its trained
+     * network (NULL before training), which the cnn extractor and
+     * init_from reuse from a model file. */
+    const struct vb_cnn *(*net)(const void *state);
 } vb_classifier_vt;
 
 const vb_classifier_vt *const *vb_classifier_registry(size_t *n);

@@ -26,6 +26,7 @@
 #include "visbench/augment.h"
 #include "visbench/node.h"
 #include "visbench/param.h"
+#include "visbench/preprocess.h"
 #include "visbench/serial.h"
 #include "visbench/traindata.h"
 
@@ -79,6 +80,8 @@ void vb_cnn_arch_free(vb_cnn_arch *arch);
 vb_status vb_cnn_arch_check(const vb_cnn_arch *arch, vb_shape in, int n_classes, vb_error *err);
 /* "conv 32x5x5 pad 2, relu, maxpool 2, ..." */
 void vb_cnn_arch_describe(const vb_cnn_arch *arch, vb_buf *b);
+/* Layers with weights (conv, fc, batchnorm): what freeze counts. */
+size_t vb_cnn_arch_weighted(const vb_cnn_arch *arch);
 
 /* ---- network ----------------------------------------------------------- */
 
@@ -92,6 +95,7 @@ typedef struct vb_cnn_layer {
     size_t w_off, n_w;  /* conv: units x (c size size); fc: units x n_in; batchnorm: gamma */
     size_t b_off, n_b;  /* bias; batchnorm: beta */
     size_t s_off;       /* batchnorm: running mean (c) then running variance (c) in stats */
+    int frozen;         /* training leaves its weights, bias and statistics as they are (vb_cnn_freeze) */
 } vb_cnn_layer;
 
 /* The output layer: a softmax over the classes (one label per image), or a
@@ -122,6 +126,29 @@ typedef enum vb_cnn_init_kind { VB_CNN_INIT_HE, VB_CNN_INIT_XAVIER, VB_CNN_INIT_
  * vb_rng seeded with seed; batchnorm gamma 1,
  * beta 0, running mean 0, variance 1. VB_ERR_NOMEM when the RNG cannot be made. */
 vb_status vb_cnn_init(vb_cnn *net, vb_cnn_init_kind kind, uint64_t seed, vb_error *err);
+/* ---- names and reuse ----------------------------------------------------
+ * A layer's name is its kind and its place among the layers of that kind,
+ * from 1: conv1, relu1, maxpool1, conv2, ..., fc1, relu3, fc2. */
+void vb_cnn_layer_name(const vb_cnn *net, size_t l, char *buf, size_t size);
+/* What layer l is: "conv 32 of 5x5 pad 2", "fc 10 (classes)". */
+void vb_cnn_layer_describe(const vb_cnn *net, size_t l, vb_buf *b);
+/* The layer `which` names (0-based into *layer): a name (conv2), a number
+ * from 1, or NULL for the layer before the output layer (the last).
+ * VB_ERR_PARAM with the network's layer names otherwise. */
+vb_status vb_cnn_find_layer(const vb_cnn *net, const char *which, size_t *layer, vb_error *err);
+/* Can a network of arch for images of shape in start from src's weights?
+ * The same input shape and the same layers, but for the output layer's
+ * units (the last layer with weights: the class count). VB_ERR_SPEC naming
+ * both shapes, or the first layer that differs. */
+vb_status vb_cnn_transfer_check(const vb_cnn_arch *arch, vb_shape in, const vb_cnn *src, vb_error *err);
+/* Copies src's weights, biases and batchnorm statistics into dst, layer by
+ * layer where kinds and sizes agree, except dst's output layer (its last
+ * with weights), and src's input standardisation: dst starts where src
+ * ended, with its own output layer. */
+void vb_cnn_transfer(vb_cnn *dst, const vb_cnn *src);
+/* Freezes the first n layers with weights (and unfreezes the others). */
+void vb_cnn_freeze(vb_cnn *net, size_t n);
+
 /* Multiply-adds x 2 per image: a forward pass, and a training step
  * (forward + backward, without the input gradient of the first layer). */
 void vb_cnn_flops(const vb_cnn *net, double *forward, double *train);
@@ -146,12 +173,19 @@ float *vb_cnn_ws_param_grad(vb_cnn_ws *ws);     /* n_params, after backward */
 /* Dropout mask of layer l (batch x n_in values: 0 or 1 / (1 - rate)), NULL
  * for other layers; vb_cnn_ws_draw_masks draws new ones. */
 float *vb_cnn_ws_mask(vb_cnn_ws *ws, size_t l);
+/* The output of layer l (batch x n_out) after a forward pass that ran it.
+ * A relu followed by a 2x2 maxpool is fused with it when both run, and
+ * its own output is then not stored: vb_cnn_forward_to(.., l + 1) stores
+ * it. */
+const float *vb_cnn_ws_act(const vb_cnn_ws *ws, size_t l);
 void vb_cnn_ws_draw_masks(vb_cnn_ws *ws, const vb_cnn *net, size_t n, vb_rng *rng);
 
 /* Forward pass of n images (n <= batch) from the input buffer. train:
  * batchnorm uses batch statistics and dropout the masks; otherwise running
  * statistics and no dropout. */
 void vb_cnn_forward(const vb_cnn *net, vb_cnn_ws *ws, size_t n, int train);
+/* The same through the first `layers` layers only. */
+void vb_cnn_forward_to(const vb_cnn *net, vb_cnn_ws *ws, size_t n, int train, size_t layers);
 /* Backward pass after a training forward of the same n images: parameter
  * gradients (overwritten, not accumulated) and, with input_grad, the
  * input gradient. */
@@ -232,6 +266,11 @@ typedef struct vb_cnn_train_conf {
     int early_stopping; /* patience in epochs on validation accuracy; 0 = off */
     int keep_best;      /* with validation rows: end with the best epoch's weights */
     const char *name;   /* for progress and log lines */
+    /* fine-tuning: start from this network's weights and standardisation
+     * (vb_cnn_transfer; the output layer initialised as `init` says), and
+     * freeze its first `freeze` layers with weights */
+    const vb_cnn *from;
+    size_t freeze;
 } vb_cnn_train_conf;
 
 typedef struct vb_cnn_history {
@@ -262,6 +301,12 @@ void vb_cnn_history_free(vb_cnn_history *h);
 vb_status vb_cnn_train(vb_cnn *net, const vb_cnn_train_conf *conf, const vb_traindata *td, vb_cnn_history *hist,
                        vb_error *err);
 
+/* Layer `layer`'s outputs (0-based) for n rows, standardised on the fly,
+ * in inference mode and in the batches vb_cnn_predict uses (so the last
+ * layer's are the logits it sees): row i at out + i * ldo. */
+vb_status vb_cnn_activations(const vb_cnn *net, const float *X, size_t n, size_t layer, float *out, size_t ldo,
+                             vb_error *err);
+
 /* Batched inference on n standardised-on-the-fly rows: labels (n: the
  * largest output) and probabilities (n x n_classes, may be NULL: a softmax
  * over the classes, or with sigmoid outputs each label's own sigmoid). */
@@ -274,5 +319,32 @@ vb_status vb_cnn_predict(const vb_cnn *net, const float *X, size_t n, int *label
  * corrupt input. */
 vb_status vb_cnn_save(const vb_cnn *net, vb_writer *w, vb_error *err);
 vb_status vb_cnn_load(vb_reader *r, vb_cnn **out, vb_error *err);
+
+/* ---- saved models: the cnn extractor and init_from -----------------------
+ * A model file that `visbench train` wrote for a cnn pipeline, as the
+ * plug-ins that reuse it see it: its network, and its front, everything it
+ * does to an image before the network (its preprocessing: a cnn's rows are
+ * the preprocessed images themselves). Model files are the model layer's,
+ * above this one: it installs the parser (vb_model_install_hooks). */
+typedef struct vb_cnn_saved {
+    const vb_cnn *net;         /* the trained network */
+    const vb_prep_chain *prep; /* the model's preprocessing */
+    vb_shape in;               /* the images it was trained on, before preprocessing */
+    uint64_t hash;             /* vb_hash64 of the file's bytes */
+    void *owner;               /* the parser's: holds net and prep */
+    void (*release)(void *owner);
+} vb_cnn_saved;
+
+/* Parses a model file's bytes (name for messages) into out; VB_ERR_FORMAT
+ * when it is corrupt or its classifier is not a cnn. */
+typedef vb_status (*vb_cnn_saved_parser)(const void *data, size_t len, const char *name, vb_cnn_saved *out,
+                                         vb_error *err);
+void vb_cnn_set_saved_parser(vb_cnn_saved_parser parse);
+/* Through the installed parser (VB_ERR_STATE when there is none); hash set. */
+vb_status vb_cnn_saved_parse(const void *data, size_t len, const char *name, vb_cnn_saved *out, vb_error *err);
+/* Reads and parses the file at path; *data and *len (when data is not
+ * NULL) get its bytes (malloc'ed). */
+vb_status vb_cnn_saved_read(const char *path, vb_cnn_saved *out, char **data, size_t *len, vb_error *err);
+void vb_cnn_saved_free(vb_cnn_saved *s);
 
 #endif

@@ -40,11 +40,27 @@ typedef struct vb_extractor_vt {
     void (*scratch_free)(void *scratch);
     /* Writes dim() floats for an image of the shape given to create. */
     vb_status (*extract)(const void *state, void *scratch, const vb_image *img, float *out, vb_error *err);
+    /* Optional, for an extractor whose work batches (a network's forward
+     * pass): n images at once (n <= VB_EXT_BATCH, of the shape given to
+     * create), row i at out + i * stride. The feature pipeline calls it
+     * from one thread, outside its parallel regions (it may use OpenMP
+     * itself), with the images in blocks of VB_EXT_BATCH in their order:
+     * the blocks do not depend on the thread count. */
+    vb_status (*extract_batch)(const void *state, const vb_image *const *imgs, size_t n, float *out, size_t stride,
+                               vb_error *err);
     /* Optional: the fitted part of the state (created state + this = fitted state). */
     vb_status (*save)(const void *state, vb_writer *w, vb_error *err);
     vb_status (*load)(void *state, vb_reader *r, vb_error *err);
     void (*destroy)(void *state);
+    /* Optional: the state from its saved form alone (what save wrote), for
+     * an extractor whose parameters name a file that create reads (cnn: a
+     * model): a model file carries what it read, and loading one reads no
+     * other file. Model files use it instead of create + load. */
+    vb_status (*restore)(const vb_params *p, vb_shape in, vb_reader *r, void **state, vb_error *err);
 } vb_extractor_vt;
+
+/* The most images an extract_batch call gets. */
+#define VB_EXT_BATCH 64
 
 typedef struct vb_post_vt {
     vb_plugin info;
@@ -76,6 +92,9 @@ typedef struct vb_extractor {
 
 vb_status vb_extractor_new(const vb_extractor_vt *vt, const vb_params *params, vb_shape in, vb_extractor **out,
                            vb_error *err);
+/* The same from a saved state, through vt->restore (which it must have). */
+vb_status vb_extractor_restore(const vb_extractor_vt *vt, const vb_params *params, vb_shape in, vb_reader *state,
+                               vb_extractor **out, vb_error *err);
 void vb_extractor_free(vb_extractor *x);
 
 typedef struct vb_post {

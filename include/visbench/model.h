@@ -64,6 +64,12 @@ struct vb_model {
     vb_classifier *meta;
 };
 
+/* Lets the plug-ins below this layer read model files (the cnn extractor
+ * runs a saved cnn, the cnn classifier's init_from starts from one): installs
+ * the parser they reach through cnn.h (vb_cnn_set_saved_parser).
+ * vb_spec_load, vb_spec_parse and vb_model_parse call it; a program that
+ * makes those plug-ins from parameters of its own calls it first. */
+void vb_model_install_hooks(void);
 /* Appends JSON members ("\"k\": v, ...") to the INFO object. */
 vb_status vb_model_info_add(vb_model *m, const char *members, vb_error *err);
 /* Sets m->description from its parts (after building or loading). */

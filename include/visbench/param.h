@@ -32,6 +32,13 @@ typedef enum vb_ptype {
 #define VB_PF_REQUIRED 4u /* must be given; def is NULL */
 #define VB_PF_MIN_OPEN 8u /* the value must be > min rather than >= min */
 #define VB_PF_MAX_OPEN 16u /* the value must be < max rather than <= max */
+/* STRING: a file's path, relative to the folder of the spec it is written
+ * in. The spec resolves it and hashes the file's bytes (vb_pvalue.file_hash,
+ * FNV-1a 64: not a CRC-32, which is the same for every file that ends with
+ * its own, as model files do), and the hash is part of the pipeline's
+ * configuration (vb_params_files_key): a changed file is another
+ * configuration. */
+#define VB_PF_FILE 32u
 
 typedef struct vb_param_def {
     const char *name;
@@ -92,6 +99,7 @@ typedef struct vb_pvalue {
      * num is lo meanwhile */
     int dist;
     double lo, hi;
+    uint64_t file_hash; /* VB_PF_FILE: vb_hash64 of the file's bytes, read with the spec (0 until then) */
 } vb_pvalue;
 
 enum { VB_DIST_NONE, VB_DIST_UNIFORM, VB_DIST_LOGUNIFORM };
@@ -153,6 +161,11 @@ size_t vb_params_grid_edges(const vb_params *params, size_t idx, const char **na
 
 /* Canonical flow-YAML of every parameter: "{cell: 4, orientations: 9}". */
 void vb_params_to_yaml(const vb_params *params, vb_buf *b);
+/* " files: {model: 0123456789abcdef}": the hash of each VB_PF_FILE parameter's
+ * file that the spec read (nothing when there is none), for
+ * configuration keys: the parameters' text names a file, this its
+ * content. */
+void vb_params_files_key(const vb_params *params, vb_buf *b);
 
 /* Accessors. The name must be in the table (a bug otherwise: they return 0/NULL). */
 const vb_pvalue *vb_param(const vb_params *p, const char *name);

@@ -37,11 +37,18 @@ typedef struct vb_featpipe {
 /* Creates the extractors for input images of shape in (w = h = 0 when sizes
  * vary: then preprocessing must fix them). */
 vb_status vb_featpipe_new(const vb_spec_pipeline *sp, vb_shape in, vb_featpipe **out, vb_error *err);
+/* The same for a model file's pipeline: states[i] reads extractor i's
+ * saved state, which builds the extractors that restore from it alone
+ * (vt->restore); the others are created, their states the caller's to
+ * load. */
+vb_status vb_featpipe_new_saved(const vb_spec_pipeline *sp, vb_shape in, vb_reader *states, vb_featpipe **out,
+                                vb_error *err);
 void vb_featpipe_free(vb_featpipe *fp);
 int vb_featpipe_needs_fit(const vb_featpipe *fp);
 /* Fits the extractors that learn (codebooks) on raw training images. */
 vb_status vb_featpipe_fit(vb_featpipe *fp, const vb_imgsrc *raw, uint64_t seed, vb_error *err);
-/* Extracts n x dim features from raw images, in parallel. Images whose
+/* Extracts n x dim features from raw images, in parallel (an extractor
+ * that batches gets blocks of VB_EXT_BATCH images in order). Images whose
  * preprocessed size differs from fp->shape are resized to it (and their
  * channels converted), so a model takes images of any size. */
 vb_status vb_featpipe_extract(const vb_featpipe *fp, const vb_imgsrc *raw, float *out, const char *stage,

@@ -41,6 +41,13 @@ static const vb_param_def cnn_params[] = {
      .help = "stop after this many epochs without a better validation accuracy (needs split.validation); 0 = off"},
     {.name = "keep_best", .type = VB_PT_BOOL, .def = "true",
      .help = "with validation rows, end with the weights of the epoch with the best validation accuracy"},
+    {.name = "init_from", .type = VB_PT_STRING, .flags = VB_PF_FILE,
+     .help = "fine-tuning: start from the weights of a cnn model file (visbench train wrote it) whose input shape "
+             "and layers are these (but for the output layer's units); every layer but the output layer is "
+             "copied, with the model's input standardisation, the output layer initialised as init says"},
+    {.name = "freeze", .type = VB_PT_INT, .def = "0", .min = 0, .max = 256,
+     .help = "the first N layers with weights (conv, fc, batchnorm) are not trained: weights, biases and "
+             "batchnorm statistics stay as they start (at most the weighted layers minus 1)"},
     VB_ML_THRESH_PARAMS,
 };
 
@@ -53,6 +60,12 @@ typedef struct cnn_state {
     vb_cnn *net;
     vb_cnn_history hist;
     float *thresh; /* sigmoid outputs: a decision threshold per label (n_classes), else NULL */
+    /* fine-tuning: the model to start from (NULL: none) and where it is
+     * given, and the hash of the file the last training read */
+    char *init_from;
+    vb_pvalue init_at, freeze_at;
+    uint64_t init_hash;
+    int trained_from; /* trained here from init_from (init_hash is known) */
 } cnn_state;
 
 static void cnn_destroy(void *state)
@@ -64,6 +77,7 @@ static void cnn_destroy(void *state)
     vb_cnn_free(s->net);
     vb_cnn_history_free(&s->hist);
     free(s->thresh);
+    free(s->init_from);
     free(s);
 }
 
@@ -222,6 +236,26 @@ static vb_status cnn_create(const vb_params *p, void **state, vb_error *err)
     c->early_stopping = (int)vb_param_int(p, "early_stopping");
     c->keep_best = vb_param_bool(p, "keep_best");
     c->name = "cnn";
+    c->freeze = (size_t)vb_param_int(p, "freeze");
+    /* positions only (the strings are the parameters', not kept) */
+    const vb_pvalue *at = vb_param(p, "init_from");
+    s->init_at = (vb_pvalue){.given = at->given, .file = at->file, .line = at->line, .col = at->col};
+    at = vb_param(p, "freeze");
+    s->freeze_at = (vb_pvalue){.given = at->given, .file = at->file, .line = at->line, .col = at->col};
+    const char *from = vb_param_str(p, "init_from");
+    if (from && *from && !(s->init_from = vb_strdup(from, err))) {
+        cnn_destroy(s);
+        return VB_ERR_NOMEM;
+    }
+    size_t weighted = vb_cnn_arch_weighted(&s->arch);
+    if (c->freeze && c->freeze >= weighted) {
+        vb_status fst = vb_param_fail(p, "freeze", err,
+                                      "%zu freezes every layer with weights; the network has %zu (conv, fc, "
+                                      "batchnorm) and at least its output layer trains: at most %zu",
+                                      c->freeze, weighted, weighted ? weighted - 1 : 0);
+        cnn_destroy(s);
+        return fst;
+    }
     s->output = vb_param_is(p, "output", "sigmoid") ? VB_CNN_SIGMOID : VB_CNN_SOFTMAX;
     vb_ml_thresh_params(p, 1, &s->thresh_mode, &s->thresh_base);
     *state = s;
@@ -230,10 +264,40 @@ static vb_status cnn_create(const vb_params *p, void **state, vb_error *err)
 
 /* ---- the classifier interface ------------------------------------------ */
 
+/* "spec.yaml:12:9: cnn.init_from: " + the message already in err. */
+static vb_status at_fail(const vb_pvalue *at, const char *name, vb_status st, vb_error *err)
+{
+    if (!err || st == VB_ERR_NOMEM)
+        return st;
+    if (at->given && at->file)
+        vb_error_prefix(err, "%s:%d:%d: cnn.%s", at->file, at->line, at->col, name);
+    else
+        vb_error_prefix(err, "cnn.%s", name);
+    err->status = VB_ERR_SPEC;
+    return VB_ERR_SPEC;
+}
+
+/* The init_from model, checked against this network for images of shape. */
+static vb_status read_init(const cnn_state *s, vb_shape shape, vb_cnn_saved *from, vb_error *err)
+{
+    vb_status st = vb_cnn_saved_read(s->init_from, from, NULL, NULL, err);
+    if (st == VB_OK && (st = vb_cnn_transfer_check(&s->arch, shape, from->net, err)) != VB_OK) {
+        vb_error_prefix(err, "'%s'", s->init_from);
+        vb_cnn_saved_free(from);
+    }
+    return st == VB_OK ? VB_OK : at_fail(&s->init_at, "init_from", st, err);
+}
+
 static vb_status cnn_check(const void *state, size_t d, vb_shape shape, int n_classes, vb_error *err)
 {
     const cnn_state *s = state;
-    return vb_cnn_arch_check(&s->arch, shape, n_classes, err);
+    vb_status st = vb_cnn_arch_check(&s->arch, shape, n_classes, err);
+    if (st != VB_OK || !s->init_from)
+        return st;
+    vb_cnn_saved from;
+    if ((st = read_init(s, shape, &from, err)) == VB_OK)
+        vb_cnn_saved_free(&from);
+    return st;
 }
 
 /* Sigmoid outputs: the decision thresholds, tuned on the validation rows'
@@ -269,7 +333,14 @@ static vb_status cnn_train(void *state, const vb_traindata *td, vb_error *err)
     vb_cnn_train_conf conf = s->conf;
     if (td->name)
         conf.name = td->name;
+    vb_cnn_saved from = {0};
+    if (s->init_from && (st = read_init(s, td->shape, &from, err)) != VB_OK)
+        return st;
+    conf.from = from.net;
+    s->init_hash = from.hash;
+    s->trained_from = from.net != NULL;
     st = vb_cnn_train(s->net, &conf, td, &s->hist, err);
+    vb_cnn_saved_free(&from);
     if (st == VB_OK && s->output == VB_CNN_SIGMOID)
         st = tune_thresholds(s, td, err);
     return st;
@@ -434,6 +505,14 @@ static void cnn_info_json(const void *state, vb_buf *b)
     vb_cnn_arch_describe(&s->arch, &nb);
     vb_buf_json_str(b, nb.data ? nb.data : "");
     vb_buf_free(&nb);
+    if (s->init_from) { /* what it was fine-tuned from: the file, as it was then */
+        vb_buf_puts(b, ", \"init_from\": ");
+        vb_buf_json_str(b, s->init_from);
+        if (s->trained_from) /* known where it was trained, not in a loaded state */
+            vb_buf_printf(b, ", \"init_hash\": \"%016llx\"", (unsigned long long)s->init_hash);
+    }
+    if (s->conf.freeze)
+        vb_buf_printf(b, ", \"frozen_layers\": %zu", s->conf.freeze);
     if (!s->thresh)
         return;
     vb_buf_puts(b, ", \"output\": \"sigmoid\", \"thresholds\": [");
@@ -450,6 +529,8 @@ static size_t cnn_curve(const void *state, const vb_epoch **epochs)
     *epochs = s->hist.epochs;
     return s->hist.n_epochs;
 }
+
+static const vb_cnn *cnn_net(const void *state) { return ((const cnn_state *)state)->net; }
 
 static void cnn_dims(const void *state, size_t *d, int *n_classes)
 {
@@ -493,4 +574,5 @@ const vb_classifier_vt vb_clf_cnn = {
     .dims = cnn_dims,
     .predict_sets = cnn_predict_sets,
     .multilabel_if = {"output", "sigmoid"},
+    .net = cnn_net,
 };

@@ -151,12 +151,14 @@ int cmd_list(int argc, char **argv)
         for (size_t i = 0; i < kinds[k].n; i++)
             print_plugin(kinds[k].p[i], md, 0);
     }
-    /* A plug-in's name: that plug-in alone. */
-    for (int k = 0; !shown && only && k < 9; k++)
-        for (size_t i = 0; i < kinds[k].n; i++)
+    /* A plug-in's name: that plug-in alone, under its kind (each of its
+     * kinds: the cnn extractor and the cnn classifier share a name). */
+    for (int k = 0, named = shown; !named && only && k < 9; k++)
+        for (size_t i = 0, here = 0; i < kinds[k].n; i++)
             if (strcmp(kinds[k].p[i]->name, only) == 0 && kinds[k].n > 1) {
-                if (!shown++)
+                if (!here++)
                     printf(md ? "### %s\n\n`%s`\n\n" : "%s — %s\n\n", kinds[k].title, kinds[k].usage);
+                shown++;
                 print_plugin(kinds[k].p[i], md, 0);
             }
     if (!shown) {

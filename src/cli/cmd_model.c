@@ -1,5 +1,6 @@
 /* visbench train | predict | evaluate: trained models. */
 #include "cli.h"
+#include "visbench/cnn.h"
 #include "visbench/model.h"
 
 #include <dirent.h>
@@ -824,6 +825,55 @@ static void print_info_members(const char *json)
     }
 }
 
+/* A network's layers (a cnn model): number, name (what the cnn extractor's
+ * layer: takes), what it is, its output shape. */
+static const vb_cnn *model_net(const vb_model *m)
+{
+    return m->clf->vt->net ? m->clf->vt->net(m->clf->state) : NULL;
+}
+
+/* Layer l's name and what it is (d: initialised by the caller). */
+static void layer_text(const vb_cnn *net, size_t l, char *name, size_t size, vb_buf *d)
+{
+    vb_cnn_layer_name(net, l, name, size);
+    vb_cnn_layer_describe(net, l, d);
+}
+
+static void print_network(const vb_model *m)
+{
+    const vb_cnn *net = model_net(m);
+    if (!net)
+        return;
+    printf("network (%zu layers; the cnn extractor's layer: takes a name or a number):\n", net->n_layers);
+    for (size_t l = 0; l < net->n_layers; l++) {
+        char name[32];
+        vb_buf d;
+        vb_buf_init(&d);
+        layer_text(net, l, name, sizeof name, &d);
+        const vb_shape o = net->layers[l].out;
+        printf("  %3zu %-12s %-30s -> %dx%dx%d\n", l + 1, name, d.data ? d.data : "", o.w, o.h, o.c);
+        vb_buf_free(&d);
+    }
+}
+
+static void network_json(const vb_model *m, vb_buf *b)
+{
+    const vb_cnn *net = model_net(m);
+    vb_buf_puts(b, net ? ", \"layers\": [" : "");
+    for (size_t l = 0; net && l < net->n_layers; l++) {
+        char name[32];
+        vb_buf d;
+        vb_buf_init(&d);
+        layer_text(net, l, name, sizeof name, &d);
+        vb_buf_printf(b, "%s{\"name\": \"%s\", \"layer\": ", l ? ", " : "", name);
+        vb_buf_json_str(b, d.data ? d.data : "");
+        const vb_shape o = net->layers[l].out;
+        vb_buf_printf(b, ", \"output\": [%d, %d, %d]}", o.w, o.h, o.c);
+        vb_buf_free(&d);
+    }
+    vb_buf_puts(b, net ? "]" : "");
+}
+
 int cmd_model(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "info") != 0)
@@ -871,7 +921,9 @@ int cmd_model(int argc, char **argv)
                 vb_buf_printf(&b, "%s\"%s\": %zu", first ? "" : ", ", names[i], m->sections[i]);
                 first = 0;
             }
-        vb_buf_printf(&b, "}, \"info\": %s}\n", m->info ? m->info : "null");
+        vb_buf_puts(&b, "}");
+        network_json(m, &b);
+        vb_buf_printf(&b, ", \"info\": %s}\n", m->info ? m->info : "null");
         fputs(b.data ? b.data : "", stdout);
     } else {
         printf("model: %s (%.1f kB of sections, written by visbench %s)\n", path, (double)total / 1024.0,
@@ -892,6 +944,7 @@ int cmd_model(int argc, char **argv)
         for (int k = 0; k < m->n_classes; k++)
             printf("%s %s", k ? "," : "", m->classes[k]);
         printf("\ninput: images of %dx%dx%d before preprocessing (others are resized)\n", m->in.w, m->in.h, m->in.c);
+        print_network(m);
         printf("sections:");
         for (int i = 0; i < 8; i++)
             if (m->sections[i])

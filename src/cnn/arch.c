@@ -380,3 +380,140 @@ vb_status vb_cnn_arch_check(const vb_cnn_arch *arch, vb_shape in, int n_classes,
 {
     return vb_cnn_infer(arch, in, n_classes, NULL, err);
 }
+
+/* ---- names and reuse --------------------------------------------------- */
+
+size_t vb_cnn_arch_weighted(const vb_cnn_arch *arch)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < arch->n; i++)
+        n += arch->layers[i].kind == VB_CNN_CONV || arch->layers[i].kind == VB_CNN_FC ||
+             arch->layers[i].kind == VB_CNN_BATCHNORM;
+    return n;
+}
+
+void vb_cnn_layer_name(const vb_cnn *net, size_t l, char *buf, size_t size)
+{
+    const vb_cnn_kind k = net->layers[l].conf.kind;
+    int ordinal = 0;
+    for (size_t i = 0; i <= l; i++)
+        ordinal += net->layers[i].conf.kind == k;
+    snprintf(buf, size, "%s%d", layer_plugins[k].name, ordinal);
+}
+
+void vb_cnn_layer_describe(const vb_cnn *net, size_t l, vb_buf *b)
+{
+    describe_layer(&net->layers[l].conf, net->n_classes, b);
+}
+
+/* "conv1, relu1, ..., fc2" */
+static void layer_names(const vb_cnn *net, vb_buf *b)
+{
+    for (size_t l = 0; l < net->n_layers; l++) {
+        char name[32];
+        vb_cnn_layer_name(net, l, name, sizeof name);
+        vb_buf_printf(b, "%s%s", l ? ", " : "", name);
+    }
+}
+
+vb_status vb_cnn_find_layer(const vb_cnn *net, const char *which, size_t *layer, vb_error *err)
+{
+    const size_t n = net->n_layers;
+    vb_buf names;
+    vb_buf_init(&names);
+    layer_names(net, &names);
+    const char *list = names.data ? names.data : "";
+    vb_status st = VB_OK;
+    long num;
+    if (!which) { /* the layer before the head: the last one is the classifier's */
+        if (n < 2)
+            st = vb_fail(err, VB_ERR_PARAM, "the network has one layer, its output layer (%s); there is no layer "
+                                            "before it to take features from",
+                         list);
+        else
+            *layer = n - 2;
+    } else if (vb_parse_long(which, &num)) {
+        if (num < 1 || (size_t)num > n)
+            st = vb_fail(err, VB_ERR_PARAM, "layer %ld is out of range: the network has %zu layers, 1 to %zu (%s)",
+                         num, n, n, list);
+        else
+            *layer = (size_t)num - 1;
+    } else {
+        size_t l = 0;
+        for (; l < n; l++) {
+            char name[32];
+            vb_cnn_layer_name(net, l, name, sizeof name);
+            if (strcmp(name, which) == 0)
+                break;
+        }
+        if (l < n)
+            *layer = l;
+        else
+            st = vb_fail(err, VB_ERR_PARAM, "the network has no layer '%s'; its layers are %s (or give a number, 1 "
+                                            "to %zu)",
+                         which, list, n);
+    }
+    vb_buf_free(&names);
+    return st;
+}
+
+/* The last layer with weights: the output layer that reuse replaces. */
+static size_t last_weighted(const vb_cnn *net)
+{
+    size_t last = net->n_layers;
+    for (size_t l = 0; l < net->n_layers; l++)
+        if (net->layers[l].n_w || net->layers[l].n_b)
+            last = l;
+    return last;
+}
+
+/* Do two layers agree (units too unless `output`: the replaced layer)? */
+static int same_layer(const vb_cnn_layer_conf *a, int a_units, const vb_cnn_layer_conf *b, int output)
+{
+    return a->kind == b->kind && (output || a_units == b->units) && a->size == b->size && a->stride == b->stride &&
+           a->pad == b->pad && a->rate == b->rate && a->momentum == b->momentum && a->eps == b->eps;
+}
+
+vb_status vb_cnn_transfer_check(const vb_cnn_arch *arch, vb_shape in, const vb_cnn *src, vb_error *err)
+{
+    if (in.w != src->in.w || in.h != src->in.h || in.c != src->in.c)
+        return vb_fail(err, VB_ERR_SPEC,
+                       "the model takes %dx%dx%d images (w x h x channels) and this pipeline gives %dx%dx%d; "
+                       "preprocess to the model's size (resize, grayscale or rgb), or start from another model",
+                       src->in.w, src->in.h, src->in.c, in.w, in.h, in.c);
+    /* the output layer: this network's last weighted layer (its units are
+     * this dataset's classes) */
+    size_t out = arch->n;
+    for (size_t i = 0; i < arch->n; i++)
+        if (arch->layers[i].kind == VB_CNN_CONV || arch->layers[i].kind == VB_CNN_FC ||
+            arch->layers[i].kind == VB_CNN_BATCHNORM)
+            out = i;
+    const size_t n = arch->n > src->n_layers ? arch->n : src->n_layers;
+    for (size_t i = 0; i < n; i++) {
+        const vb_cnn_layer_conf *a = i < arch->n ? &arch->layers[i] : NULL;
+        const vb_cnn_layer_conf *b = i < src->n_layers ? &src->layers[i].conf : NULL;
+        int units = a && a->kind == VB_CNN_FC && a->units == VB_CNN_CLASSES ? src->n_classes : a ? a->units : 0;
+        if (a && b && same_layer(a, units, b, i == out && i == last_weighted(src)))
+            continue;
+        vb_buf mine, theirs;
+        vb_buf_init(&mine);
+        vb_buf_init(&theirs);
+        if (a)
+            describe_layer(a, 0, &mine);
+        if (b) {
+            char name[32];
+            vb_cnn_layer_name(src, i, name, sizeof name);
+            vb_buf_printf(&theirs, "%s, ", name);
+            describe_layer(b, src->n_classes, &theirs);
+        }
+        vb_status st = vb_fail(err, VB_ERR_SPEC,
+                               "the model's layers differ from this cnn's at layer %zu: this cnn has %s%s%s, the "
+                               "model %s%s%s; give the cnn the model's layers (all but the output layer's units)",
+                               i + 1, a ? "'" : "", a ? mine.data : "none", a ? "'" : "", b ? "'" : "",
+                               b ? theirs.data : "none", b ? "'" : "");
+        vb_buf_free(&mine);
+        vb_buf_free(&theirs);
+        return st;
+    }
+    return VB_OK;
+}

@@ -60,6 +60,9 @@ struct vb_cnn_ws {
     size_t *acc_off;    /* per layer: a conv layer's place in a chunk's accumulator */
 };
 
+/* Does training update this layer's parameters (it has some, not frozen)? */
+static int trained(const vb_cnn_layer *L) { return (L->n_w || L->n_b) && !L->frozen; }
+
 static int im2col_needed(const vb_cnn_layer *L)
 {
     return !(L->conf.size == 1 && L->conf.stride == 1 && L->conf.pad == 0);
@@ -186,11 +189,12 @@ vb_status vb_cnn_ws_new(const vb_cnn *net, size_t batch, int train, int input_gr
             ws->acc_off[l] = acc_stride;
             acc_stride += (ly->n_w + ly->n_b + 15) / 16 * 16;
         }
-        if (k == VB_CNN_CONV || k == VB_CNN_FC || k == VB_CNN_BATCHNORM)
+        if (trained(ly))
             below = 1;
     }
     /* Layers that nothing below needs a gradient from: drop the buffers
-     * (the first layer's input gradient, chains of relu above the input). */
+     * (the first layer's input gradient, chains of relu above the input,
+     * frozen layers and what lies below them). */
     if (train) {
         below = ws->input_grad;
         for (size_t l = 0; l < L; l++) {
@@ -203,7 +207,7 @@ vb_status vb_cnn_ws_new(const vb_cnn *net, size_t batch, int train, int input_gr
                 ws->grad[l] = NULL;
             if (k == VB_CNN_FLATTEN)
                 ws->grad[l + 1] = ws->grad[l];
-            if (k == VB_CNN_CONV || k == VB_CNN_FC || k == VB_CNN_BATCHNORM)
+            if (trained(&net->layers[l]))
                 below = 1;
         }
     }
@@ -241,6 +245,7 @@ float *vb_cnn_ws_output_grad(vb_cnn_ws *ws) { return ws->grad[ws->n_layers]; }
 const float *vb_cnn_ws_input_grad(const vb_cnn_ws *ws) { return ws->input_grad ? ws->grad[0] : NULL; }
 float *vb_cnn_ws_param_grad(vb_cnn_ws *ws) { return ws->pgrad; }
 float *vb_cnn_ws_mask(vb_cnn_ws *ws, size_t l) { return l < ws->n_layers ? ws->mask[l] : NULL; }
+const float *vb_cnn_ws_act(const vb_cnn_ws *ws, size_t l) { return l < ws->n_layers ? ws->act[l + 1] : NULL; }
 
 void vb_cnn_ws_draw_masks(vb_cnn_ws *ws, const vb_cnn *net, size_t n, vb_rng *rng)
 {
@@ -745,7 +750,7 @@ void vb_cnn_update_stats(vb_cnn *net, const vb_cnn_ws *ws, size_t n)
 {
     for (size_t l = 0; l < net->n_layers; l++) {
         const vb_cnn_layer *L = &net->layers[l];
-        if (L->conf.kind != VB_CNN_BATCHNORM || !ws->bstat[l])
+        if (L->conf.kind != VB_CNN_BATCHNORM || !ws->bstat[l] || L->frozen)
             continue;
         const int C = L->in.c;
         const double M = (double)n * L->in.w * L->in.h, m = L->conf.momentum;
@@ -967,12 +972,21 @@ static void local_backward(const vb_cnn *net, vb_cnn_ws *ws, size_t l0, size_t l
 
 void vb_cnn_forward(const vb_cnn *net, vb_cnn_ws *ws, size_t n, int train)
 {
+    vb_cnn_forward_to(net, ws, n, train, net->n_layers);
+}
+
+void vb_cnn_forward_to(const vb_cnn *net, vb_cnn_ws *ws, size_t n, int train, size_t layers)
+{
     train = train && ws->train;
+    if (layers > net->n_layers)
+        layers = net->n_layers;
     int saved = vb_blas_serial_enter();
-    for (size_t l = 0; l < net->n_layers;) {
+    /* a relu fused with the pool after it is not stored: the last layer
+     * run is never fused with one it does not run */
+    for (size_t l = 0; l < layers;) {
         if (is_local(net, l)) {
             size_t r = l + 1;
-            while (r < net->n_layers && is_local(net, r))
+            while (r < layers && is_local(net, r))
                 r++;
             local_forward(net, ws, l, r, n, train);
             l = r;

@@ -105,6 +105,39 @@ vb_status vb_cnn_init(vb_cnn *net, vb_cnn_init_kind kind, uint64_t seed, vb_erro
     return VB_OK;
 }
 
+/* ---- reuse: fine-tuning ------------------------------------------------ */
+
+void vb_cnn_transfer(vb_cnn *dst, const vb_cnn *src)
+{
+    size_t out = dst->n_layers; /* the output layer: the last with weights, kept */
+    for (size_t l = 0; l < dst->n_layers; l++)
+        if (dst->layers[l].n_w || dst->layers[l].n_b)
+            out = l;
+    for (size_t l = 0; l < dst->n_layers && l < src->n_layers; l++) {
+        const vb_cnn_layer *D = &dst->layers[l], *S = &src->layers[l];
+        if (l == out || D->conf.kind != S->conf.kind || D->n_w != S->n_w || D->n_b != S->n_b)
+            continue;
+        memcpy(dst->params + D->w_off, src->params + S->w_off, (D->n_w + D->n_b) * sizeof *dst->params);
+        if (D->conf.kind == VB_CNN_BATCHNORM && D->in.c == S->in.c)
+            memcpy(dst->stats + D->s_off, src->stats + S->s_off, 2 * (size_t)D->in.c * sizeof *dst->stats);
+    }
+    if (dst->in.c == src->in.c) {
+        memcpy(dst->mean, src->mean, (size_t)dst->in.c * sizeof *dst->mean);
+        memcpy(dst->std, src->std, (size_t)dst->in.c * sizeof *dst->std);
+    }
+}
+
+void vb_cnn_freeze(vb_cnn *net, size_t n)
+{
+    size_t seen = 0;
+    for (size_t l = 0; l < net->n_layers; l++) {
+        vb_cnn_layer *L = &net->layers[l];
+        int weighted = L->n_w || L->n_b;
+        L->frozen = weighted && seen < n;
+        seen += weighted;
+    }
+}
+
 void vb_cnn_flops(const vb_cnn *net, double *forward, double *train)
 {
     double f = 0, t = 0;

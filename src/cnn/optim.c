@@ -51,7 +51,7 @@ vb_status vb_cnn_opt_new(const vb_cnn *net, const vb_cnn_opt_conf *conf, double 
     }
     for (size_t i = 0; i < net->n_layers; i++) {
         const vb_cnn_layer *L = &net->layers[i];
-        if (!L->n_w && !L->n_b)
+        if ((!L->n_w && !L->n_b) || L->frozen) /* a frozen layer is not updated */
             continue;
         int decay = L->conf.kind == VB_CNN_CONV || L->conf.kind == VB_CNN_FC;
         o->ranges[o->n_ranges++] = (struct range){L->w_off, L->n_w, decay};

@@ -135,17 +135,41 @@ static void evaluate(const vb_cnn *net, vb_cnn_ws *ws, const float *X, const int
         *acc = n ? (double)hits / ((double)n * per) : NAN;
 }
 
+/* The inference workspace for n rows (n > 0): batches of PREDICT_BATCH. */
+static vb_status inference_ws(const vb_cnn *net, size_t n, vb_cnn_ws **ws, vb_error *err)
+{
+    return vb_cnn_ws_new(net, n < PREDICT_BATCH ? n : PREDICT_BATCH, 0, 0, ws, err);
+}
+
+vb_status vb_cnn_activations(const vb_cnn *net, const float *X, size_t n, size_t layer, float *out, size_t ldo,
+                             vb_error *err)
+{
+    if (layer >= net->n_layers)
+        return vb_fail(err, VB_ERR_PARAM, "cnn: layer %zu of a network of %zu layers", layer + 1, net->n_layers);
+    vb_cnn_ws *ws = NULL;
+    vb_status st = n ? inference_ws(net, n, &ws, err) : VB_OK;
+    const size_t B = ws ? vb_cnn_ws_batch(ws) : 1, d = net->layers[0].n_in, k = net->layers[layer].n_out;
+    const int nt = max_threads();
+    for (size_t i0 = 0; st == VB_OK && i0 < n; i0 += B) {
+        const size_t m = n - i0 < B ? n - i0 : B;
+        vb_cnn_standardise(net, X + i0 * d, m, vb_cnn_ws_input(ws), nt);
+        vb_cnn_forward_to(net, ws, m, 0, layer + 1);
+        const float *a = vb_cnn_ws_act(ws, layer);
+        for (size_t i = 0; i < m; i++)
+            memcpy(out + (i0 + i) * ldo, a + i * k, k * sizeof *out);
+    }
+    vb_cnn_ws_free(ws);
+    return st;
+}
+
 vb_status vb_cnn_predict(const vb_cnn *net, const float *X, size_t n, int *labels, float *probs, vb_error *err)
 {
-    if (n == 0)
-        return VB_OK;
     vb_cnn_ws *ws = NULL;
-    vb_status st = vb_cnn_ws_new(net, n < PREDICT_BATCH ? n : PREDICT_BATCH, 0, 0, &ws, err);
-    if (st != VB_OK)
-        return st;
-    evaluate(net, ws, X, NULL, NULL, n, NULL, NULL, labels, probs);
+    vb_status st = n ? inference_ws(net, n, &ws, err) : VB_OK;
+    if (st == VB_OK && n)
+        evaluate(net, ws, X, NULL, NULL, n, NULL, NULL, labels, probs);
     vb_cnn_ws_free(ws);
-    return VB_OK;
+    return st;
 }
 
 /* ---- training ---------------------------------------------------------- */
@@ -239,6 +263,16 @@ static vb_status check_conf(const vb_cnn *net, const vb_cnn_train_conf *c, const
         return vb_fail(err, VB_ERR_PARAM, "%s: the learning rate must be > 0, not %g", name, c->opt.lr);
     if (net->n_params == 0)
         return vb_fail(err, VB_ERR_SPEC, "%s: the network has no weights to train; add conv or fc layers", name);
+    size_t weighted = 0;
+    for (size_t l = 0; l < net->n_layers; l++)
+        weighted += net->layers[l].n_w || net->layers[l].n_b;
+    if (c->freeze >= weighted)
+        return vb_fail(err, VB_ERR_PARAM, "%s: freeze %zu leaves no layer to train (the network has %zu with "
+                                          "weights); at most %zu",
+                       name, c->freeze, weighted, weighted - 1);
+    if (c->from && (c->from->in.w != net->in.w || c->from->in.h != net->in.h || c->from->in.c != net->in.c))
+        return vb_fail(err, VB_ERR_PARAM, "%s: the network to start from takes %dx%dx%d images, this one %dx%dx%d",
+                       name, c->from->in.w, c->from->in.h, c->from->in.c, net->in.w, net->in.h, net->in.c);
     size_t d = (size_t)net->in.w * net->in.h * net->in.c;
     if (td->d != d)
         return vb_fail(err, VB_ERR_DATA, "%s: the network takes %dx%dx%d images (%zu values), the rows have %zu",
@@ -289,6 +323,8 @@ vb_status vb_cnn_train(vb_cnn *net, const vb_cnn_train_conf *conf, const vb_trai
     vb_cnn_ws *ws = NULL;
     vb_cnn_opt *opt = NULL;
     snapshot best = {0}, good = {0};
+    /* before the workspace and the optimiser: they leave frozen layers out */
+    vb_cnn_freeze(net, conf->freeze);
     size_t *order = NULL;
     int *yb = NULL;
     uint8_t *Yb = NULL;
@@ -309,6 +345,8 @@ vb_status vb_cnn_train(vb_cnn *net, const vb_cnn_train_conf *conf, const vb_trai
     fit_standardisation(net, td->X, n);
     if ((st = vb_cnn_init(net, conf->init, vb_seed_derive(td->seed, "cnn-init", 0), err)) != VB_OK)
         goto out;
+    if (conf->from) /* fine-tuning: its weights and standardisation, a fresh output layer */
+        vb_cnn_transfer(net, conf->from);
     if (conf->early_stopping > 0 && !has_val)
         vb_log(VB_LOG_WARN, "%s: early_stopping needs validation rows (split: {validation: 0.1}); training all %d "
                             "epochs",

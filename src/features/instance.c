@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-vb_status vb_extractor_new(const vb_extractor_vt *vt, const vb_params *params, vb_shape in, vb_extractor **out,
-                           vb_error *err)
+/* create, or with a saved state restore */
+static vb_status extractor_make(const vb_extractor_vt *vt, const vb_params *params, vb_shape in, vb_reader *state,
+                                vb_extractor **out, vb_error *err)
 {
     *out = NULL;
     if (in.w <= 0 || in.h <= 0)
@@ -21,7 +22,7 @@ vb_status vb_extractor_new(const vb_extractor_vt *vt, const vb_params *params, v
     x->in = in;
     vb_status st = vb_params_copy(&x->params, params, err);
     if (st == VB_OK)
-        st = vt->create(&x->params, in, &x->state, err);
+        st = state ? vt->restore(&x->params, in, state, &x->state, err) : vt->create(&x->params, in, &x->state, err);
     if (st != VB_OK) {
         vb_extractor_free(x);
         return st;
@@ -29,6 +30,22 @@ vb_status vb_extractor_new(const vb_extractor_vt *vt, const vb_params *params, v
     x->dim = vt->dim(x->state);
     *out = x;
     return VB_OK;
+}
+
+vb_status vb_extractor_new(const vb_extractor_vt *vt, const vb_params *params, vb_shape in, vb_extractor **out,
+                           vb_error *err)
+{
+    return extractor_make(vt, params, in, NULL, out, err);
+}
+
+vb_status vb_extractor_restore(const vb_extractor_vt *vt, const vb_params *params, vb_shape in, vb_reader *state,
+                               vb_extractor **out, vb_error *err)
+{
+    if (!vt->restore) {
+        *out = NULL;
+        return vb_fail(err, VB_ERR_INTERNAL, "extractor '%s' cannot be restored from its state alone", vt->info.name);
+    }
+    return extractor_make(vt, params, in, state, out, err);
 }
 
 void vb_extractor_free(vb_extractor *x)
@@ -74,7 +91,7 @@ void vb_post_free(vb_post *p)
 /* ---- registries: one line per plug-in ---------------------------------- */
 
 extern const vb_extractor_vt vb_ext_raw, vb_ext_hog, vb_ext_gabor, vb_ext_haar, vb_ext_edges;
-extern const vb_extractor_vt vb_ext_sift, vb_ext_lbp, vb_ext_color;
+extern const vb_extractor_vt vb_ext_sift, vb_ext_lbp, vb_ext_color, vb_ext_cnn;
 extern const vb_post_vt vb_post_standardize, vb_post_l2;
 extern const vb_post_vt vb_post_pca, vb_post_power, vb_post_homkermap;
 
@@ -87,6 +104,7 @@ static const vb_extractor_vt *const extractors[] = {
     &vb_ext_sift,
     &vb_ext_lbp,
     &vb_ext_color,
+    &vb_ext_cnn,
 };
 
 static const vb_post_vt *const posts[] = {

@@ -2,6 +2,7 @@
  * Training is the engine's (src/pipeline/fit.c); this file only writes,
  * reads and applies what it built. */
 #include "visbench/model.h"
+#include "visbench/cnn.h"
 #include "visbench/ensemble.h"
 
 #include <stdio.h>
@@ -457,7 +458,9 @@ static vb_status parse_sections(vb_model *m, const section *s, const char *name,
      * remember where each state starts. */
     size_t *state_at = st == VB_OK ? vb_calloc(n_ext ? n_ext : 1, sizeof *state_at, err) : NULL;
     uint64_t *dims = st == VB_OK ? vb_calloc(n_ext ? n_ext : 1, sizeof *dims, err) : NULL;
-    if (st == VB_OK && (!state_at || !dims))
+    /* each state by itself, for the extractors built from it alone */
+    vb_reader *states = st == VB_OK ? vb_calloc(n_ext ? n_ext : 1, sizeof *states, err) : NULL;
+    if (st == VB_OK && (!state_at || !dims || !states))
         st = VB_ERR_NOMEM;
     for (uint32_t i = 0; i < n_ext && st == VB_OK; i++) {
         const void *vt;
@@ -473,12 +476,13 @@ static vb_status parse_sections(vb_model *m, const section *s, const char *name,
             break;
         }
         state_at[i] = re.pos - 8;
+        vb_reader_init(&states[i], re.p + re.pos, (size_t)len, ewhat);
         re.pos += (size_t)len;
     }
     if (st == VB_OK)
         st = vb_reader_end(&re, err);
     if (st == VB_OK)
-        st = corrupt(vb_featpipe_new(&sp, m->in, &m->fp, err), name, "feature pipeline", err);
+        st = corrupt(vb_featpipe_new_saved(&sp, m->in, states, &m->fp, err), name, "feature pipeline", err);
     for (uint32_t i = 0; i < n_ext && st == VB_OK; i++) {
         vb_extractor *x = m->fp->ext[i];
         if (x->dim != dims[i]) {
@@ -486,11 +490,16 @@ static vb_status parse_sections(vb_model *m, const section *s, const char *name,
                          x->vt->info.name, x->dim, (unsigned long long)dims[i]);
             break;
         }
+        if (x->vt->restore) { /* built from its state: all of it read */
+            st = vb_reader_end(&states[i], err);
+            continue;
+        }
         re.pos = state_at[i];
         st = read_state(&re, x->vt->load, x->state, x->vt->info.name, err);
     }
     free(state_at);
     free(dims);
+    free(states);
 
     /* POST */
     const void *const *posts = (const void *const *)vb_post_registry(&n_all);
@@ -688,6 +697,7 @@ static vb_status parse_ensemble(vb_model *m, const section *sec, const char *nam
 vb_status vb_model_parse(const void *data, size_t len, const char *name, vb_model **out, vb_error *err)
 {
     *out = NULL;
+    vb_model_install_hooks(); /* a model may hold a cnn extractor, which parses the model it runs */
     const uint8_t *p = data;
     if (len < 8 || memcmp(p, magic, 8) != 0)
         return vb_fail(err, VB_ERR_FORMAT, "%s: not a visbench model (no VBMODEL header)", name);
@@ -796,6 +806,38 @@ vb_status vb_model_parse(const void *data, size_t len, const char *name, vb_mode
     *out = m;
     return VB_OK;
 }
+
+/* ---- saved cnn models, for the plug-ins that reuse one ----------------- */
+
+static void release_model(void *m) { vb_model_free(m); }
+
+/* A model whose classifier is a network, on rows that are its preprocessed
+ * images (one image-rows extractor, no post-processing: what a cnn takes):
+ * its network and its preprocessing, which the model keeps. */
+static vb_status cnn_saved_parse(const void *data, size_t len, const char *name, vb_cnn_saved *out, vb_error *err)
+{
+    vb_model *m = NULL;
+    vb_status st = vb_model_parse(data, len, name, &m, err);
+    if (st != VB_OK)
+        return st;
+    const vb_cnn *net = m->clf->vt->net ? m->clf->vt->net(m->clf->state) : NULL;
+    if (!net || m->fp->n_ext != 1 || !(m->fp->ext[0]->vt->flags & VB_EXT_IMAGE_ROWS) || m->pc->n) {
+        st = vb_fail(err, VB_ERR_FORMAT,
+                     "%s: not a cnn model (it is %s); give a model that visbench train wrote for a pipeline whose "
+                     "classifier is cnn",
+                     name, vb_model_describe(m));
+        vb_model_free(m);
+        return st;
+    }
+    out->net = net;
+    out->prep = &m->fp->prep;
+    out->in = m->in;
+    out->owner = m;
+    out->release = release_model;
+    return VB_OK;
+}
+
+void vb_model_install_hooks(void) { vb_cnn_set_saved_parser(cnn_saved_parse); }
 
 vb_status vb_model_load(const char *path, vb_model **out, vb_error *err)
 {

@@ -32,6 +32,7 @@ static vb_status pvalue_copy(vb_pvalue *dst, const vb_pvalue *src, int with_alts
     dst->line = src->line;
     dst->col = src->col;
     dst->n = src->n;
+    dst->file_hash = src->file_hash;
     if (with_alts) {
         dst->dist = src->dist;
         dst->lo = src->lo;
@@ -728,6 +729,26 @@ void vb_params_to_yaml(const vb_params *params, vb_buf *b)
     vb_buf_puts(b, "}");
 }
 
+void vb_params_files_key(const vb_params *params, vb_buf *b)
+{
+    int first = 1;
+    for (size_t i = 0; i < params->plugin->n_params; i++) {
+        const vb_param_def *d = &params->plugin->params[i];
+        const vb_pvalue *v = &params->v[i];
+        if (!(d->flags & VB_PF_FILE) || !v->word)
+            continue;
+        vb_buf_printf(b, "%s%s: ", first ? " files: {" : ", ", d->name);
+        if (v->n_alts > 1) /* a list of files: each one's */
+            for (size_t a = 0; a < v->n_alts; a++)
+                vb_buf_printf(b, "%s%016llx", a ? "/" : "", (unsigned long long)v->alts[a].file_hash);
+        else
+            vb_buf_printf(b, "%016llx", (unsigned long long)v->file_hash);
+        first = 0;
+    }
+    if (!first)
+        vb_buf_puts(b, "}");
+}
+
 const void *vb_plugin_find(const void *const *registry, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
@@ -835,7 +856,7 @@ void vb_param_type_text(const vb_param_def *d, vb_buf *b)
         vb_buf_printf(b, "%s", d->choices);
         return;
     }
-    vb_buf_puts(b, names[d->type]);
+    vb_buf_puts(b, d->type == VB_PT_STRING && (d->flags & VB_PF_FILE) ? "file" : names[d->type]);
     if (d->choices)
         vb_buf_printf(b, "|%s", d->choices);
     if ((d->type == VB_PT_INTS || d->type == VB_PT_FLOATS || d->type == VB_PT_STRINGS) && d->min_len) {

@@ -34,7 +34,10 @@ void vb_featpipe_free(vb_featpipe *fp)
     free(fp);
 }
 
-vb_status vb_featpipe_new(const vb_spec_pipeline *sp, vb_shape in, vb_featpipe **out, vb_error *err)
+/* states (NULL: none): a reader over each extractor's saved state, for
+ * those that restore from it (vt->restore). */
+static vb_status featpipe_make(const vb_spec_pipeline *sp, vb_shape in, vb_reader *states, vb_featpipe **out,
+                               vb_error *err)
 {
     *out = NULL;
     vb_featpipe *fp = vb_calloc(1, sizeof *fp, err);
@@ -53,7 +56,9 @@ vb_status vb_featpipe_new(const vb_spec_pipeline *sp, vb_shape in, vb_featpipe *
             st = VB_ERR_NOMEM;
     }
     for (size_t i = 0; i < sp->n_ext && st == VB_OK; i++) {
-        st = vb_extractor_new(sp->ext[i], &sp->ext_params[i], fp->shape, &fp->ext[i], err);
+        st = states && sp->ext[i]->restore
+                 ? vb_extractor_restore(sp->ext[i], &sp->ext_params[i], fp->shape, &states[i], &fp->ext[i], err)
+                 : vb_extractor_new(sp->ext[i], &sp->ext_params[i], fp->shape, &fp->ext[i], err);
         if (st == VB_OK) {
             fp->n_ext = i + 1;
             fp->offset[i] = fp->dim;
@@ -70,6 +75,17 @@ vb_status vb_featpipe_new(const vb_spec_pipeline *sp, vb_shape in, vb_featpipe *
     }
     *out = fp;
     return VB_OK;
+}
+
+vb_status vb_featpipe_new(const vb_spec_pipeline *sp, vb_shape in, vb_featpipe **out, vb_error *err)
+{
+    return featpipe_make(sp, in, NULL, out, err);
+}
+
+vb_status vb_featpipe_new_saved(const vb_spec_pipeline *sp, vb_shape in, vb_reader *states, vb_featpipe **out,
+                                vb_error *err)
+{
+    return featpipe_make(sp, in, states, out, err);
 }
 
 int vb_featpipe_needs_fit(const vb_featpipe *fp)
@@ -142,95 +158,171 @@ vb_status vb_featpipe_fit(vb_featpipe *fp, const vb_imgsrc *raw, uint64_t seed, 
     return VB_OK;
 }
 
+/* Does an extractor of fp take its images in batches? */
+static int batched(const vb_featpipe *fp)
+{
+    for (size_t k = 0; k < fp->n_ext; k++)
+        if (fp->ext[k]->vt->extract_batch)
+            return 1;
+    return 0;
+}
+
+static int thread_num(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 /* Rows of raw's images, and with aug each image's `copies` augmented
  * copies: copy c (1-based) of image i is row c n + i, its draw seeded by
- * (seed, i, c). */
+ * (seed, i, c). Images are taken in blocks: all at once, or VB_EXT_BATCH at
+ * a time when an extractor batches (its call follows the block's parallel
+ * loop, which prepares each image and its copies and runs the other
+ * extractors; it then takes the block's images, copy by copy). */
 static vb_status extract_rows(const vb_featpipe *fp, const vb_imgsrc *raw, const vb_augment *aug, int copies,
                               uint64_t seed, float *out, const char *stage, vb_error *err)
 {
-    size_t n = raw->n, failed_at = (size_t)-1, done = 0;
+    const size_t n = raw->n, nk = fp->n_ext ? fp->n_ext : 1, nc = aug ? (size_t)copies + 1 : 1;
+    const int batch = batched(fp);
+    const size_t B = batch ? VB_EXT_BATCH : n ? n : 1;
+#ifdef _OPENMP
+    const size_t nthreads = (size_t)omp_get_max_threads();
+#else
+    const size_t nthreads = 1;
+#endif
+    size_t failed_at = (size_t)-1, done = 0;
     vb_error first = {0};
     int interrupted = 0;
+    /* per-thread scratch of each extractor (kept across blocks), and a
+     * block's prepared images for the batching extractors */
+    void **scratch = calloc(nthreads * nk, sizeof *scratch);
+    vb_image *blk = batch ? calloc(B * nc, sizeof *blk) : NULL;
+    const vb_image **ptr = batch ? calloc(B * nc, sizeof *ptr) : NULL;
+    if (!scratch || (batch && (!blk || !ptr))) {
+        free(scratch);
+        free(blk);
+        free(ptr);
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory for extractor buffers");
+    }
     vb_progress(stage, 0, n);
+    for (size_t i0 = 0; i0 < n && failed_at == (size_t)-1 && !interrupted; i0 += B) {
+        const size_t m = n - i0 < B ? n - i0 : B;
 #pragma omp parallel
-    {
-        void **scratch = calloc(fp->n_ext ? fp->n_ext : 1, sizeof *scratch);
-        vb_image img = {0}, t1 = {0}, t2 = {0}, t3 = {0}, moved = {0};
-        int ok = scratch != NULL;
-        for (size_t k = 0; ok && k < fp->n_ext; k++)
-            if (fp->ext[k]->vt->scratch_new && !(scratch[k] = fp->ext[k]->vt->scratch_new(fp->ext[k]->state)))
-                ok = 0;
-        if (!ok) {
-#pragma omp critical(vb_extract_err)
-            if (failed_at == (size_t)-1) {
-                failed_at = 0;
-                vb_fail(&first, VB_ERR_NOMEM, "out of memory for extractor buffers");
+        {
+            void **sc = scratch + (size_t)thread_num() * nk;
+            vb_image img = {0}, t1 = {0}, t2 = {0}, t3 = {0}, moved = {0};
+            int ok = 1;
+            for (size_t k = 0; k < fp->n_ext; k++) {
+                const vb_extractor *x = fp->ext[k];
+                if (!sc[k] && x->vt->scratch_new && !x->vt->extract_batch && !(sc[k] = x->vt->scratch_new(x->state)))
+                    ok = 0;
             }
-        }
-#pragma omp for schedule(dynamic, 32)
-        for (size_t i = 0; i < n; i++) {
-            int stop;
-#pragma omp atomic read
-            stop = interrupted;
-            if (!ok || stop)
-                continue;
-            vb_error e = {0};
-            const vb_image *pimg = NULL;
-            vb_status st = raw->get(raw, i, &img, &e);
-            if (st == VB_OK)
-                st = prepare(fp, &img, &t1, &t2, &t3, &pimg, &e);
-            for (int c = 0; st == VB_OK && c <= (aug ? copies : 0); c++) {
-                const vb_image *x = pimg;
-                if (c > 0) {
-                    vb_aug_draw d;
-                    vb_rng *rng = vb_rng_new(vb_seed_derive(vb_seed_derive(seed, "augment-image", i), "copy",
-                                                            (uint64_t)c));
-                    if (!rng) {
-                        st = vb_fail(&e, VB_ERR_NOMEM, "out of memory");
-                        break;
-                    }
-                    vb_augment_draw(aug, rng, &d);
-                    vb_rng_free(rng);
-                    if ((st = vb_augment_image(pimg, &d, &moved, &e)) != VB_OK)
-                        break;
-                    x = &moved;
+            if (!ok) {
+#pragma omp critical(vb_extract_err)
+                if (failed_at == (size_t)-1 || i0 < failed_at) {
+                    failed_at = i0;
+                    vb_fail(&first, VB_ERR_NOMEM, "out of memory for extractor buffers");
                 }
-                float *row = out + ((size_t)c * n + i) * fp->dim;
-                for (size_t k = 0; st == VB_OK && k < fp->n_ext; k++)
-                    st = fp->ext[k]->vt->extract(fp->ext[k]->state, scratch[k], x, row + fp->offset[k], &e);
             }
-            if (st != VB_OK) {
+#pragma omp for schedule(dynamic, batch ? 4 : 32)
+            for (size_t i = i0; i < i0 + m; i++) {
+                int stop;
+#pragma omp atomic read
+                stop = interrupted;
+                if (!ok || stop)
+                    continue;
+                vb_error e = {0};
+                const vb_image *pimg = NULL;
+                vb_status st = raw->get(raw, i, &img, &e);
+                if (st == VB_OK)
+                    st = prepare(fp, &img, &t1, &t2, &t3, &pimg, &e);
+                for (size_t c = 0; st == VB_OK && c < nc; c++) {
+                    const vb_image *im = pimg;
+                    if (c > 0) {
+                        vb_aug_draw dr;
+                        vb_rng *rng = vb_rng_new(vb_seed_derive(vb_seed_derive(seed, "augment-image", i), "copy",
+                                                                (uint64_t)c));
+                        if (!rng) {
+                            st = vb_fail(&e, VB_ERR_NOMEM, "out of memory");
+                            break;
+                        }
+                        vb_augment_draw(aug, rng, &dr);
+                        vb_rng_free(rng);
+                        if ((st = vb_augment_image(pimg, &dr, &moved, &e)) != VB_OK)
+                            break;
+                        im = &moved;
+                    }
+                    float *row = out + (c * n + i) * fp->dim;
+                    size_t slot = c * B + (i - i0);
+                    for (size_t k = 0; st == VB_OK && k < fp->n_ext; k++) {
+                        const vb_extractor *x = fp->ext[k];
+                        if (!x->vt->extract_batch)
+                            st = x->vt->extract(x->state, sc[k], im, row + fp->offset[k], &e);
+                        else if (!ptr[slot]) { /* keep the image for the block's batch */
+                            vb_image *keep = &blk[slot];
+                            st = vb_image_reshape(keep, im->w, im->h, im->c, &e);
+                            if (st == VB_OK) {
+                                memcpy(keep->data, im->data, (size_t)im->w * im->h * im->c * sizeof(float));
+                                ptr[slot] = keep;
+                            }
+                        }
+                    }
+                }
+                if (st != VB_OK) {
 #pragma omp critical(vb_extract_err)
-                if (i < failed_at) {
-                    failed_at = i;
+                    if (i < failed_at) {
+                        failed_at = i;
+                        first = e;
+                    }
+                }
+                size_t d;
+#pragma omp atomic capture
+                d = ++done;
+                if (thread_num() == 0) {
+                    if (d % 256 == 0)
+                        vb_progress(stage, d, n);
+                    if (vb_interrupted()) {
+#pragma omp atomic write
+                        interrupted = 1;
+                    }
+                }
+            }
+            free(img.data);
+            free(t1.data);
+            free(t2.data);
+            free(t3.data);
+            free(moved.data);
+        }
+        for (size_t k = 0; batch && failed_at == (size_t)-1 && !interrupted && k < fp->n_ext; k++) {
+            const vb_extractor *x = fp->ext[k];
+            if (!x->vt->extract_batch)
+                continue;
+            for (size_t c = 0; c < nc && failed_at == (size_t)-1; c++) {
+                vb_error e = {0};
+                if (x->vt->extract_batch(x->state, ptr + c * B, m, out + (c * n + i0) * fp->dim + fp->offset[k],
+                                         fp->dim, &e) != VB_OK) {
+                    failed_at = i0;
                     first = e;
                 }
             }
-            size_t d;
-#pragma omp atomic capture
-            d = ++done;
-#ifdef _OPENMP
-            if (omp_get_thread_num() == 0)
-#endif
-            {
-                if (d % 256 == 0)
-                    vb_progress(stage, d, n);
-                if (vb_interrupted()) {
-#pragma omp atomic write
-                    interrupted = 1;
-                }
-            }
         }
-        for (size_t k = 0; scratch && k < fp->n_ext; k++)
-            if (scratch[k])
-                fp->ext[k]->vt->scratch_free(scratch[k]);
-        free(scratch);
-        free(img.data);
-        free(t1.data);
-        free(t2.data);
-        free(t3.data);
-        free(moved.data);
+        if (batch)
+            memset(ptr, 0, B * nc * sizeof *ptr);
+        if (vb_interrupted())
+            interrupted = 1;
     }
+    for (size_t t = 0; t < nthreads; t++)
+        for (size_t k = 0; k < fp->n_ext; k++)
+            if (scratch[t * nk + k])
+                fp->ext[k]->vt->scratch_free(scratch[t * nk + k]);
+    free(scratch);
+    for (size_t i = 0; blk && i < B * nc; i++)
+        free(blk[i].data);
+    free(blk);
+    free(ptr);
     /* thread 0 polls as it goes; a request it did not see (the others took
      * every image) still stops here, so an interrupt is never lost */
     if (interrupted || vb_interrupted())
@@ -262,12 +354,14 @@ void vb_featpipe_describe(const vb_featpipe *fp, vb_buf *b)
         vb_buf_printf(b, "%s%s %zu", i ? " + " : "", fp->ext[i]->vt->info.name, fp->ext[i]->dim);
 }
 
-/* A plug-in's parameters as configuration text, with the points of its
- * grid when it lists values (without one, the text is as it always was). */
+/* A plug-in's parameters as configuration text, with the hash of each file
+ * they name and the points of its grid when it lists values (without
+ * either, the text is as it always was). */
 static void params_key(const char *name, const vb_params *p, vb_buf *b)
 {
     vb_buf_printf(b, " %s", name);
     vb_params_to_yaml(p, b);
+    vb_params_files_key(p, b); /* the content of the files it names */
     size_t g = vb_params_grid_size(p);
     for (size_t i = 0; g > 1 && i < g; i++) {
         vb_buf_puts(b, i ? "; " : " grid: ");

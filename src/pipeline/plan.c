@@ -12,7 +12,8 @@ static double extractor_cost(const char *name)
     static const struct {
         const char *name;
         double cost;
-    } table[] = {{"sift", 8}, {"gabor", 3}, {"hog", 1}, {"lbp", 1}, {"haar", 1}, {"edges", 1}, {"color", 0.5}};
+    } table[] = {{"sift", 8}, {"cnn", 4}, {"gabor", 3}, {"hog", 1},
+                 {"lbp", 1},  {"haar", 1}, {"edges", 1}, {"color", 0.5}};
     for (size_t i = 0; i < sizeof table / sizeof *table; i++)
         if (strcmp(name, table[i].name) == 0)
             return table[i].cost;

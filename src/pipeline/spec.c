@@ -1,6 +1,7 @@
 /* Experiment spec parsing: structure, plug-in lookup, parameter tables. */
 #include "visbench/spec.h"
 #include "visbench/ensemble.h"
+#include "visbench/model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -602,6 +603,67 @@ static vb_status parse_ensembles(vb_spec *spec, const vb_node *ens, vb_error *er
     return VB_OK;
 }
 
+/* One file a VB_PF_FILE value names: the path resolved against the spec's
+ * folder, the hash of the file's bytes read (and folded into the spec's hash, so that
+ * a changed file changes it too). */
+static vb_status resolve_file(vb_spec *spec, const vb_params *p, const vb_param_def *d, vb_pvalue *v, vb_error *err)
+{
+    char *full = vb_path_join(spec->base_dir, v->word);
+    if (!full)
+        return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    free(v->word);
+    v->word = full;
+    char *data = NULL;
+    size_t len = 0;
+    vb_error e = {0};
+    if (vb_file_read(full, &data, &len, &e) != VB_OK) {
+        if (e.status == VB_ERR_NOMEM)
+            return vb_fail(err, VB_ERR_NOMEM, "out of memory");
+        return vb_fail(err, VB_ERR_SPEC, "%s:%d:%d: %s.%s: %s (the path is relative to the spec's folder)", v->file,
+                       v->line, v->col, p->plugin->name, d->name, e.msg);
+    }
+    v->file_hash = vb_hash64(data, len, 0);
+    free(data);
+    spec->hash = vb_hash64(&v->file_hash, sizeof v->file_hash, spec->hash);
+    return VB_OK;
+}
+
+/* Every file named by a parameter of the pipeline's plug-ins (VB_PF_FILE:
+ * a model the cnn extractor runs, one the cnn starts from). */
+static vb_status resolve_files(vb_spec *spec, vb_spec_pipeline *sp, vb_error *err)
+{
+    size_t n = sp->prep.n + sp->n_ext + sp->n_post + 1;
+    for (size_t k = 0; k < n; k++) {
+        vb_params *p = k < sp->prep.n                           ? &sp->prep.params[k]
+                       : k < sp->prep.n + sp->n_ext             ? &sp->ext_params[k - sp->prep.n]
+                       : k < sp->prep.n + sp->n_ext + sp->n_post ? &sp->post_params[k - sp->prep.n - sp->n_ext]
+                                                                 : &sp->clf_params;
+        for (size_t i = 0; i < p->plugin->n_params; i++) {
+            const vb_param_def *d = &p->plugin->params[i];
+            vb_pvalue *v = &p->v[i];
+            if (!(d->flags & VB_PF_FILE) || !v->given || !v->word)
+                continue;
+            vb_status st = VB_OK;
+            if (v->n_alts > 1) { /* a grid of files; the value itself is the first */
+                for (size_t a = 0; a < v->n_alts && st == VB_OK; a++)
+                    st = resolve_file(spec, p, d, &v->alts[a], err);
+                char *first = st == VB_OK ? vb_strdup(v->alts[0].word, err) : NULL;
+                if (st == VB_OK && !first)
+                    return VB_ERR_NOMEM;
+                if (first) {
+                    free(v->word);
+                    v->word = first;
+                    v->file_hash = v->alts[0].file_hash;
+                }
+            } else
+                st = resolve_file(spec, p, d, v, err);
+            if (st != VB_OK)
+                return st;
+        }
+    }
+    return VB_OK;
+}
+
 static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
 {
     static const char *const keys[] = {"name",    "seed",  "mode",       "correction", "dataset",
@@ -772,7 +834,8 @@ static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
         return VB_ERR_NOMEM;
     for (size_t i = 0; i < pipes->n; i++) {
         spec->n_pipelines = i + 1;
-        if ((st = parse_pipeline(pipes->items[i], gprep, spec->cluster, &spec->pipelines[i], err)) != VB_OK)
+        if ((st = parse_pipeline(pipes->items[i], gprep, spec->cluster, &spec->pipelines[i], err)) != VB_OK ||
+            (st = resolve_files(spec, &spec->pipelines[i], err)) != VB_OK)
             return st;
         for (size_t j = 0; j < i; j++)
             if (strcmp(spec->pipelines[j].name, spec->pipelines[i].name) == 0)
@@ -785,6 +848,9 @@ static vb_status parse_root(vb_spec *spec, const vb_doc *doc, vb_error *err)
 
 static vb_status parse_doc(const vb_doc *doc, const char *path, vb_spec **out, vb_error *err)
 {
+    /* plug-ins this spec names may read model files (the cnn extractor,
+     * init_from): the model layer's reader */
+    vb_model_install_hooks();
     vb_spec *spec = vb_calloc(1, sizeof *spec, err);
     if (!spec)
         return VB_ERR_NOMEM;

@@ -37,6 +37,7 @@ for sub in conv maxpool avgpool relu fc dropout batchnorm flatten adam sgd none 
 done
 grep -Eq '^          beta2 +float +default 0\.999 +0\.\.0\.99999999 ' out.txt && grep -Eq '^          every +int +default required +1\.\.100000 ' out.txt \
   && grep -Eq '^          rate +float +default 0\.5 +0 <= x < 1 ' out.txt && ok || { bad "list cnn: sub-table rows"; cat out.txt >&2; }
+grep -q '^Feature extractors — ' out.txt && grep -q '^Classifiers — ' out.txt && ok || bad "list cnn: the extractor and the classifier"
 expect_ok "list cnn --markdown" "$VB" list cnn --markdown
 grep -q '^##### `cnn.optimizer`$' out.txt && grep -q '^\*\*`sgd`\*\*: ' out.txt \
   && grep -q '^| `nesterov` | bool | false |  | ' out.txt && ok || { bad "list cnn --markdown"; cat out.txt >&2; }
@@ -678,6 +679,77 @@ expect_fail "cnn schedule key" "cnnsched.yaml:11:37: unknown key 'gama' in the p
   "$VB" run cnnsched.yaml
 sed 's/^    classifier:/    features: [{hog: {cell: 6}}]\n    classifier:/' cnn.yaml >cnnhog.yaml
 expect_fail "cnn on features" "cnn: needs raw image rows as input" "$VB" run cnnhog.yaml
+
+# ---- deep features and fine-tuning (issue 18) --------------------------------
+# a cnn trained with visbench train; its layers feed an svm and a logistic
+# regression (the cnn extractor), and start a fine-tuned cnn (init_from,
+# freeze); the spec in a folder of its own names the model relative to it
+cat >cnnf.yaml <<'YAML'
+name: e2e-cnnf
+seed: 3
+dataset: shapes/dataset.yaml
+split: {protocol: holdout, test_fraction: 0.25}
+pipelines:
+  - name: cnn
+    preprocess: [{resize: 16}]
+    classifier:
+      cnn:
+        layers: [conv: {filters: 4, size: 3, pad: 1}, relu, maxpool: 2, flatten, fc: 16, relu, fc: classes]
+        epochs: 2
+        batch: 16
+YAML
+expect_ok "train a cnn for its features" "$VB" train cnnf.yaml --pipeline cnn -o cnnf.vbm
+expect_ok "model info: the network's layers" "$VB" model info cnnf.vbm
+grep -Eq '^ +5 fc1 +fc 16 +-> 1x1x16$' out.txt && grep -Eq '^ +1 conv1 +conv 4 of 3x3 pad 1 +-> 16x16x4$' out.txt && ok \
+  || { bad "model info: no layer names"; cat out.txt >&2; }
+"$VB" model info cnnf.vbm --json | python3 -c 'import json, sys; l = json.load(sys.stdin)["layers"]; assert [x["name"] for x in l] == ["conv1", "relu1", "maxpool1", "flatten1", "fc1", "relu2", "fc2"] and l[4]["output"] == [1, 1, 16]' \
+  && ok || bad "model info --json: layers"
+mkdir -p deep
+cat >deep/deep.yaml <<'YAML'
+name: e2e-deep
+seed: 3
+dataset: ../shapes/dataset.yaml
+split: {protocol: holdout, test_fraction: 0.25}
+pipelines:
+  - name: deep-svm
+    features: [{cnn: {model: ../cnnf.vbm, layer: fc1}}]
+    postprocess: [standardize]
+    classifier: {svm: {kernel: linear}}
+  - name: deep-logreg
+    features: [{cnn: ../cnnf.vbm}]
+    classifier: {logreg: {}}
+YAML
+# the cnn pipeline again (the same layers), from the trained one's weights
+sed -n '/^  - name: cnn$/,$p' cnnf.yaml | sed 's/name: cnn$/name: fine-tuned/' >>deep/deep.yaml
+printf '        init_from: ../cnnf.vbm\n        freeze: 1\n' >>deep/deep.yaml
+expect_ok "run cnn features + svm, fine-tuning" "$VB" run deep/deep.yaml --json --store deep.db
+[ "$(grep -c '"accuracy": ' out.txt)" -eq 3 ] && grep -q '"pipeline": "deep-svm"' out.txt && grep -q '"pipeline": "deep-logreg"' out.txt \
+  && grep -q '"pipeline": "fine-tuned"' out.txt && ok || { bad "deep: expected 3 results"; cat out.txt >&2; }
+grep -q '"features": "cnn 16 -> 16"' out.txt && ok || bad "deep-svm: fc1's 16 outputs"
+hash=$(python3 -c 'import sys; h = 0xcbf29ce484222325
+for b in open(sys.argv[1], "rb").read(): h = ((h ^ b) * 0x100000001b3) % 2**64
+print("%016x" % h)' cnnf.vbm)
+[ "$(sqlite3 deep.db "select count(*) from runs where config like '% files: {model: $hash}%'")" = 2 ] \
+  && [ "$(sqlite3 deep.db "select count(*) from runs where model_info like '%\"init_hash\": \"$hash\"%' and model_info like '%\"frozen_layers\": 1%'")" = 1 ] \
+  && ok || { bad "deep: the model file's hash is not in the configuration"; sqlite3 deep.db "select config, model_info from runs" >&2; }
+expect_ok "deep: one thread" "$VB" --threads 1 run deep/deep.yaml --store deep1.db
+same "deep: 1 and 2 threads" deep.db deep1.db
+# a model on cnn features carries the network: it predicts with the cnn's file gone
+expect_ok "train cnn features + svm" "$VB" train deep/deep.yaml --pipeline deep-svm -o deep-svm.vbm
+expect_ok "predict cnn features + svm" "$VB" predict deep-svm.vbm shapes/circle --format csv
+cp out.txt deep-pred.csv
+mv cnnf.vbm cnnf.away
+expect_ok "predict without the cnn's file" "$VB" predict deep-svm.vbm shapes/circle --format csv
+cmp -s out.txt deep-pred.csv && ok || bad "deep: predictions differ without the cnn's file"
+expect_fail "deep: the cnn's file gone" "deep/deep.yaml:7:30: cnn.model: deep/../cnnf.vbm: cannot open" "$VB" run deep/deep.yaml --store deep.db
+mv cnnf.away cnnf.vbm
+# a retrained cnn is another configuration: the runs on it are redone
+expect_ok "deep: again, kept" "$VB" run deep/deep.yaml --store deep.db
+grep -q '^3 runs finished earlier and kept' err.txt && ok || { bad "deep: runs not kept"; cat out.txt err.txt >&2; }
+sed 's/^seed: 3/seed: 4/' cnnf.yaml >cnnf4.yaml
+expect_ok "retrain the cnn" "$VB" train cnnf4.yaml --pipeline cnn -o cnnf.vbm
+expect_ok "deep: after retraining" "$VB" run deep/deep.yaml --store deep.db
+! grep -q 'finished earlier and kept' out.txt err.txt && ok || { bad "deep: runs on the old cnn kept"; cat out.txt err.txt >&2; }
 
 # ---- reliability: a diverging cnn -------------------------------------------
 # sgd with lr 1e30 and one batch per epoch: the loss is finite before the

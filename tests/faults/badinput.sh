@@ -47,7 +47,10 @@ pipelines:
     classifier: {knn: {k: 1}}
 YAML
     "$VB" -q --threads 1 run s.yaml --store r.db &&
-    "$VB" -q --threads 1 train s.yaml --pipeline hog-svm -o m.vbm
+    "$VB" -q --threads 1 train s.yaml --pipeline hog-svm -o m.vbm &&
+    sed -e 's/{knn: {k: 1}}/{cnn: {layers: [conv: {filters: 2, size: 3}, relu, maxpool: 2, flatten, fc: classes], epochs: 1}}/' \
+      s.yaml >cnn.yaml &&
+    "$VB" -q --threads 1 train cnn.yaml --pipeline raw-knn -o cnn.vbm && rm cnn.yaml
 } >"$W/fixture.log" 2>&1 || { echo "badinput.sh: cannot make the fixture:" >&2; cat "$W/fixture.log" >&2; exit 2; }
 chmod -R a+rX "$W/fx"
 MODEL_SIZE=$(stat -c %s m.vbm)
@@ -341,6 +344,26 @@ bad_spec "name not ASCII" 's/^name: bad/name: caf\xc3\xa9/' "x.yaml:1:7"
 bad_spec "undefined alias" 's/C: 10/C: *ten/' "x.yaml:8:"
 bad_spec "a complex key" 's/^seed: 1/? [a, b]\n: 1/' "x.yaml:2:"
 bad_spec "a bad cnn layer" 's/{svm: {C: 10}}/{cnn: {layers: [conv: {filters: 0}, fc: classes]}}/' "x.yaml:8:"
+# deep features and fine-tuning (cnn.vbm: conv1 relu1 maxpool1 flatten1 fc1 on 16x16x1 images)
+bad_spec "cnn features: no model file" 's/{hog: {cell: 8}}/{cnn: nope.vbm}/' "x.yaml:7:22: cnn.model: nope.vbm: cannot open"
+bad_spec "cnn features: not a cnn model" 's/{hog: {cell: 8}}/{cnn: m.vbm}/' "x.yaml:7:22: cnn.model: m.vbm: not a cnn model"
+begin "spec: cnn features: a truncated model"; head -c 600 cnn.vbm >t.vbm; spec x.yaml 's/{hog: {cell: 8}}/{cnn: t.vbm}/'
+expect fail "x.yaml:7:22: cnn.model: t.vbm: " "$VB" -q run x.yaml
+bad_spec "cnn features: no such layer" 's/{hog: {cell: 8}}/{cnn: {model: cnn.vbm, layer: fc9}}/' \
+  "x.yaml:7:46: cnn.layer: 'cnn.vbm': the network has no layer 'fc9'; its layers are conv1, relu1, maxpool1, flatten1, fc1"
+bad_spec "cnn features: layer 99" 's/{hog: {cell: 8}}/{cnn: {model: cnn.vbm, layer: 99}}/' "layer 99 is out of range: the network has 5 layers"
+bad_spec "cnn features: other images" 's/{hog: {cell: 8}}/{cnn: cnn.vbm}/; s/^split:/preprocess: [{resize: 12}]\nsplit:/' \
+  "'cnn.vbm' takes 16x16x1 images (w x h x channels) and this pipeline's are 12x12x1"
+FT='{cnn: {layers: [conv: {filters: 2, size: 3}, relu, maxpool: 2, flatten, fc: classes], epochs: 1'
+bad_spec "cnn init_from: no file" "s/{knn: {k: 1}}/$FT, init_from: nope.vbm}}/" "cnn.init_from: nope.vbm: cannot open"
+bad_spec "cnn init_from: not a cnn model" "s/{knn: {k: 1}}/$FT, init_from: m.vbm}}/" "cnn.init_from: m.vbm: not a cnn model"
+begin "spec: cnn init_from: a corrupt model"; cp cnn.vbm t.vbm; printf '\x55' | dd of=t.vbm bs=1 seek=700 conv=notrunc 2>/dev/null
+spec x.yaml "s/{knn: {k: 1}}/$FT, init_from: t.vbm}}/"; expect fail "cnn.init_from: t.vbm: " "$VB" -q run x.yaml
+bad_spec "cnn init_from: other layers" "s/{knn: {k: 1}}/${FT/filters: 2/filters: 3}, init_from: cnn.vbm}}/" \
+  "the model's layers differ from this cnn's at layer 1: this cnn has 'conv 3 of 3x3', the model 'conv1, conv 2 of 3x3'"
+bad_spec "cnn init_from: other images" "s/{knn: {k: 1}}/$FT, init_from: cnn.vbm}}/; s/^split:/preprocess: [{resize: 12}]\nsplit:/" \
+  "the model takes 16x16x1 images (w x h x channels) and this pipeline gives 12x12x1"
+bad_spec "cnn freeze: every layer" "s/{knn: {k: 1}}/$FT, freeze: 2}}/" "cnn.freeze: 2 freezes every layer with weights"
 bad_spec "tune folds: 1" 's/^    classifier: {svm/    tune: {folds: 1}\n    classifier: {svm/' "x.yaml:8:"
 # ensembles of pipelines (issue 18): each refused at its place, nothing run
 bad_spec "ensemble of a pipeline not in the spec" '$a ensembles: [{name: e, of: [hog-svm, raw-knm], method: hard}]' \

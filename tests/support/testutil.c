@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include "testutil.h"
+#include "visbench/data.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,4 +93,23 @@ vb_taxonomy *tu_taxonomy(int n_leaves, int n_nodes, const char *const *names, co
         t->parent[i] = parent[i];
     }
     return t;
+}
+
+vb_dataset *tu_synth(const vb_synth_opts *opts, const char *dir)
+{
+    vb_dataset *ds = NULL;
+    vb_error err = {0};
+    if (vb_synth_write(opts, dir, &err) != VB_OK || vb_dataset_load_path(dir, &ds, &err) != VB_OK)
+        fail_msg("%s: %s", dir, err.msg);
+    return ds;
+}
+
+vb_synth_opts tu_synth_opts(int classes, int per_class, int size, uint64_t seed)
+{
+    vb_synth_opts o = vb_synth_defaults;
+    o.classes = classes;
+    o.per_class = per_class;
+    o.size = size;
+    o.seed = seed;
+    return o;
 }

@@ -6,6 +6,7 @@
 #define VB_TESTUTIL_H
 
 #include "visbench/core.h"
+#include "visbench/data.h"
 #include "visbench/taxonomy.h"
 
 /* Writes bytes to a file (fails the test on error). */
@@ -14,6 +15,10 @@ void tu_write_text(const char *path, const char *text);
 /* Reads a whole file (NUL-terminated, malloc'ed); fails the test on error. */
 char *tu_read_file(const char *path, size_t *len);
 int tu_exists(const char *path);
+/* A synthetic dataset written to dir (vb_synth_write) and loaded; fails the
+ * test on error. tu_synth_opts: the defaults with these (grey images). */
+vb_dataset *tu_synth(const vb_synth_opts *opts, const char *dir);
+vb_synth_opts tu_synth_opts(int classes, int per_class, int size, uint64_t seed);
 /* rm -rf */
 void tu_remove_tree(const char *path);
 
