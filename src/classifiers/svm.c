@@ -895,8 +895,12 @@ static vb_status calibrate(svm_state *s, const vb_traindata *td, const kmat *g, 
     double *cvdec = vb_calloc(n, (P ? P : 1) * sizeof *cvdec, err);
     int *cvok = vb_calloc(n, (P ? P : 1) * sizeof *cvok, err);
     vb_status st = fold && cvdec && cvok ? VB_OK : vb_fail(err, VB_ERR_NOMEM, "out of memory");
+    /* folds of images: an augmented copy (rows n_orig..n) goes with its image */
+    size_t n0 = td->n_orig ? td->n_orig : n;
     if (st == VB_OK)
-        st = vb_stratified_folds(td->y, n, td->n_classes, folds, vb_seed_derive(td->seed, "svm-platt", 0), fold, err);
+        st = vb_stratified_folds(td->y, n0, td->n_classes, folds, vb_seed_derive(td->seed, "svm-platt", 0), fold, err);
+    for (size_t i = n0; st == VB_OK && i < n; i++)
+        fold[i] = fold[i % n0];
     vb_error ferr[5];
     vb_status fst[5] = {VB_OK, VB_OK, VB_OK, VB_OK, VB_OK};
     if (st == VB_OK) {
