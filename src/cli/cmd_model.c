@@ -829,7 +829,7 @@ static void print_info_members(const char *json)
  * layer: takes), what it is, its output shape. */
 static const vb_cnn *model_net(const vb_model *m)
 {
-    return m->clf->vt->net ? m->clf->vt->net(m->clf->state) : NULL;
+    return m->clf && m->clf->vt->net ? m->clf->vt->net(m->clf->state) : NULL; /* (an ensemble has none) */
 }
 
 /* Layer l's name and what it is (d: initialised by the caller). */

@@ -820,7 +820,7 @@ static vb_status cnn_saved_parse(const void *data, size_t len, const char *name,
     vb_status st = vb_model_parse(data, len, name, &m, err);
     if (st != VB_OK)
         return st;
-    const vb_cnn *net = m->clf->vt->net ? m->clf->vt->net(m->clf->state) : NULL;
+    const vb_cnn *net = m->clf && m->clf->vt->net ? m->clf->vt->net(m->clf->state) : NULL;
     if (!net || m->fp->n_ext != 1 || !(m->fp->ext[0]->vt->flags & VB_EXT_IMAGE_ROWS) || m->pc->n) {
         st = vb_fail(err, VB_ERR_FORMAT,
                      "%s: not a cnn model (it is %s); give a model that visbench train wrote for a pipeline whose "

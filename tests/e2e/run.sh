@@ -588,6 +588,9 @@ grep -q "pipeline: stack3: ensemble (stacking) of hog-lr + raw-knn + hog-svm -> 
   { bad "ensembles: model info"; cat out.txt >&2; }
 expect_ok "ensembles: predict" "$VB" predict stack3.vbm shapes/circle/circle_0001.png
 grep -q "circle_0001.png	[a-z]*	" out.txt && ok || { bad "ensembles: predict printed no label"; cat out.txt >&2; }
+printf 'name: cf\ndataset: shapes/dataset.yaml\npipelines:\n  - {name: cf, features: [{cnn: {model: stack3.vbm}}], classifier: svm}\n' >cf.yaml
+expect_fail "ensembles: cnn features of an ensemble model" "cf.yaml:4:41: cnn.model: stack3.vbm: not a cnn model (it is stack3: ensemble" \
+  "$VB" run cf.yaml
 head -c 2000 stack3.vbm >trunc.vbm
 expect_fail "ensembles: a truncated model" "trunc.vbm" "$VB" predict trunc.vbm shapes/circle/circle_0001.png
 
