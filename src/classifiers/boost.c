@@ -360,6 +360,10 @@ static vb_status boost_train(void *state, const vb_traindata *td, vb_error *err)
     if (st == VB_OK)
         st = configure(s, b, K, td->seed, err);
     int stop_early = has_val && s->early > 0;
+    const char *name = td->name ? td->name : "boost";
+    if (s->early > 0 && !has_val)
+        vb_log(VB_LOG_WARN, "%s: early_stopping needs validation rows (split: {validation: 0.1}); training all %d rounds",
+               name, s->rounds);
     for (int it = 0; st == VB_OK && it < s->rounds; it++) {
         if (vb_interrupted()) {
             st = vb_fail(err, VB_ERR_INTERRUPTED, "boost: interrupted");
@@ -379,13 +383,19 @@ static vb_status boost_train(void *state, const vb_traindata *td, vb_error *err)
         ep->seconds = vb_now() - t0;
         s->n_curve = (size_t)it + 1;
         s->rounds_run = (uint32_t)it + 1;
-        if (!has_val)
+        vb_log(VB_LOG_DEBUG, "%s: round %d/%d: log loss %.4f, acc %.4f; validation %.4f, %.4f; %.2f s", name, it + 1,
+               s->rounds, ep->train_loss, ep->train_acc, ep->val_loss, ep->val_acc, ep->seconds);
+        if (st != VB_OK || !has_val)
             continue;
         if (it == 0 || ep->val_loss < s->best_loss || !stop_early) {
             s->best = (uint32_t)it;
             s->best_loss = ep->val_loss;
-        } else if (it - (int)s->best >= s->early)
+        } else if (it - (int)s->best >= s->early) {
+            vb_log(VB_LOG_INFO, "%s: early stopping after round %d (no lower validation log loss for %d rounds); "
+                                "predicting with round %u",
+                   name, it + 1, s->early, s->best + 1);
             break;
+        }
     }
     if (!has_val)
         s->best = s->rounds_run ? s->rounds_run - 1 : 0;
