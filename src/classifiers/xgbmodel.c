@@ -404,12 +404,13 @@ vb_status vb_boost_check_model(const uint8_t *buf, size_t len, size_t d, int n_c
                              *const attrs[] = {"learner", "attributes", NULL};
     size_t mp = path(&u, 0, lmp), op = path(&u, 0, obj), gp = path(&u, 0, gb), pp = path(&u, 0, gbp),
            mo = path(&u, 0, model), ap = path(&u, 0, attrs);
-    uint64_t nf, nc, nt, npt, slv, ncs;
+    uint64_t nf, nc, ntg, nt, npt, slv, ncs;
     int binary = n_classes == 2;
     if (mp == NONE || str_uint(&u, get(&u, mp, "num_feature"), UINT32_MAX, &nf) ||
-        str_uint(&u, get(&u, mp, "num_class"), 1u << 20, &nc))
-        return corrupt(what, err, "has no feature or class count");
-    if (nf != d || nc != (binary ? 0 : (uint64_t)n_classes))
+        str_uint(&u, get(&u, mp, "num_class"), 1u << 20, &nc) ||
+        str_uint(&u, get(&u, mp, "num_target"), UINT32_MAX, &ntg))
+        return corrupt(what, err, "has no feature, class or target count");
+    if (nf != d || nc != (binary ? 0 : (uint64_t)n_classes) || ntg != 1)
         return corrupt(what, err, "is for another feature or class count");
     if (get(&u, mp, "base_score") == NONE || u.p[get(&u, mp, "base_score")] != 'S')
         return corrupt(what, err, "has no base score");
