@@ -444,6 +444,55 @@ static void quiet_end(int keep)
     close(keep);
 }
 
+/* Inside a parallel region of ours (br trains and predicts its labels so),
+ * each thread's boost gives the model and the predictions of a serial one:
+ * XGBoost then gets one thread, not an nthread its nested regions cannot
+ * have (with which it left part of its work undone). */
+static void test_in_parallel_region(void **state)
+{
+    blobs tr = make_blobs(100, 6, 1.0, 13), te = make_blobs(20, 6, 1.0, 14);
+    const char *params = "{rounds: 8, max_depth: 4, subsample: 0.7}";
+    int saved_threads = vb_get_threads();
+    vb_set_threads(2);
+    vb_buf alone = model_at(params, 4, 2, &tr, NULL);
+    vb_classifier *ref = boost(params);
+    vb_traindata td = blob_td(&tr, NULL, 4);
+    train(ref, &td);
+    float want[180];
+    int lab[60];
+    predict(ref, te.X, 60, 6, lab, want);
+    vb_buf got[2];
+    float scores[2][180];
+    vb_status st[2];
+#pragma omp parallel for num_threads(2)
+    for (int t = 0; t < 2; t++) {
+        vb_classifier *c = boost(params);
+        vb_error err = {0};
+        int l[60];
+        st[t] = vb_classifier_train(c, &td, &err);
+        if (st[t] == VB_OK)
+            st[t] = vb_classifier_predict(c, te.X, 60, 6, l, scores[t], &err);
+        vb_writer w;
+        vb_writer_init(&w);
+        if (st[t] == VB_OK)
+            st[t] = vb_classifier_save(c, &w, &err);
+        got[t] = w.buf;
+        vb_classifier_free(c);
+    }
+    vb_set_threads(saved_threads);
+    for (int t = 0; t < 2; t++) {
+        assert_int_equal(st[t], VB_OK);
+        if (!same(&alone, &got[t]))
+            fail_msg("thread %d of a parallel region trained another model", t);
+        assert_memory_equal(scores[t], want, sizeof want);
+        vb_buf_free(&got[t]);
+    }
+    vb_buf_free(&alone);
+    vb_classifier_free(ref);
+    free_blobs(&tr);
+    free_blobs(&te);
+}
+
 /* Training, prediction and a load XGBoost refuses write nothing to stderr. */
 static void test_quiet(void **state)
 {
@@ -661,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_seed_and_threads),
         cmocka_unit_test(test_instances_apart),
+        cmocka_unit_test(test_in_parallel_region),
         cmocka_unit_test(test_quiet),
         cmocka_unit_test(test_corrupt_model),
         cmocka_unit_test(test_random_damage),

@@ -19,8 +19,9 @@
  * predicts the same before and after a round trip.
  *
  * XGBoost's seed comes from the classifier's, its thread count from the
- * run's (omp_get_max_threads() when training and predicting); the hist
- * method builds the same trees for any thread count. Its log is silenced
+ * run's (omp_get_max_threads() when training and predicting; one inside a
+ * parallel region of ours); the hist method builds the same trees for any
+ * thread count. Its log is silenced
  * (verbosity 0, a setting XGBoost keeps per thread: set on each thread that
  * calls it). */
 #include "internal.h"
@@ -211,10 +212,20 @@ static vb_status set_param(BoosterHandle b, const char *name, const char *value,
     return xgb_fail(err, VB_ERR_INTERNAL, "boost", doing);
 }
 
+/* The threads XGBoost may use here: the run's, or one inside a parallel
+ * region of ours (br trains its labels in parallel). XGBoost splits some
+ * work into nthread parts by thread number, so an nthread its own parallel
+ * regions cannot have (they are nested, of one thread) would leave parts
+ * undone. */
+static int xgb_threads(void)
+{
+    return omp_get_active_level() >= omp_get_max_active_levels() ? 1 : omp_get_max_threads();
+}
+
 static vb_status set_threads(BoosterHandle b, vb_error *err)
 {
     char v[16];
-    snprintf(v, sizeof v, "%d", omp_get_max_threads());
+    snprintf(v, sizeof v, "%d", xgb_threads());
     return set_param(b, "nthread", v, err);
 }
 
@@ -334,7 +345,7 @@ static vb_status boost_train(void *state, const vb_traindata *td, vb_error *err)
     boost_state *s = state;
     boost_clear(s);
     size_t n = td->n, d = td->d;
-    int K = td->n_classes, threads = omp_get_max_threads();
+    int K = td->n_classes, threads = xgb_threads();
     int has_val = td->Xval && td->yval && td->n_val > 0;
     DMatrixHandle dtrain = NULL, dval = NULL;
     BoosterHandle b = NULL;
