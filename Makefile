@@ -46,7 +46,7 @@ OMP_LIBS = -fopenmp
 endif
 CPPFLAGS += -Iinclude -isystem /usr/include/$(MULTIARCH)/openblas-pthread -MMD -MP
 CFLAGS  += -std=gnu11 $(OPT) $(WARN) -fopenmp -fPIC $(SANFLAGS)
-LDLIBS   = -lsvm -lvl -lgsl -lstb -lopenblas -lfyaml -lsqlite3 -lz -lm
+LDLIBS   = -lxgboost -lsvm -lvl -lgsl -lstb -lopenblas -lfyaml -lsqlite3 -lz -lm
 LDFLAGS += -fopenmp $(SANFLAGS)
 
 LIB_SRC  := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))

@@ -51,6 +51,7 @@ pipelines:
   - {name: raw-linear, postprocess: [{pca: {components: 8}}], classifier: linear}
   - {name: lbp-knn, features: [{lbp: {cell: 8}}], classifier: {knn: {k: 3}}}
   - {name: gabor-forest, features: [gabor], classifier: {forest: {n_trees: 4}}}
+  - {name: hog-boost, features: [{hog: {cell: 8}}], classifier: {boost: {rounds: 3, max_depth: 3}}}
   - {name: raw-logreg, postprocess: [power, l2], classifier: logreg}
   - {name: sift-svm, features: [{sift: {words: 8, bin: [2, 3]}}], classifier: {svm: {kernel: linear}}}
   - {name: edges-kmeans, features: [edges], classifier: kmeans}
@@ -58,7 +59,7 @@ pipelines:
   - name: cnn
     classifier: {cnn: {layers: [conv: {filters: 2, size: 3}, relu, maxpool: 2, fc: classes], epochs: 1}}
 YAML
-    for p in hog-svm raw-linear lbp-knn gabor-forest raw-logreg sift-svm edges-kmeans haar-gmm cnn; do
+    for p in hog-svm raw-linear lbp-knn gabor-forest hog-boost raw-logreg sift-svm edges-kmeans haar-gmm cnn; do
       (cd "$work" && "$vb" -q train m.yaml --pipeline $p -o "$p.vbm") && cp "$work/$p.vbm" "$out/" \
         || { echo "seeds: could not train the $p model" >&2; exit 1; }
     done

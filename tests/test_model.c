@@ -153,6 +153,8 @@ static void test_round_trip_pipelines(void **state)
                "pyramid: [1, 2]}}], postprocess: [power, l2], classifier: {logreg: {}}}");
     round_trip("{name: hk, features: [{lbp: {cell: 6}}, {color: {cells: 2}}], postprocess: [l2, homkermap], "
                "classifier: {linear: {}}}");
+    /* XGBoost's model inside ours */
+    round_trip("{name: bo, features: [{hog: {cell: 6}}], classifier: {boost: {rounds: 12, max_depth: 4}}}");
     /* Dense descriptors without an encoding: nothing fitted in the extractor. */
     round_trip("{name: ds, features: [{sift: {encoding: none, step: 4, bin: [3, 4]}}], postprocess: [standardize], "
                "classifier: {svm: {kernel: linear}}}");
@@ -186,6 +188,7 @@ static const char *clf_params(const char *name)
     static const struct {
         const char *name, *params;
     } t[] = {{"forest", "{n_trees: 5}"},
+             {"boost", "{rounds: 8, max_depth: 3, subsample: 0.8, colsample: 0.5}"},
              {"kmeans", "{k: 6}"},
              {"gmm", "{k: 2}"},
              {"cnn", "{layers: [conv: {filters: 4, size: 3}, relu, maxpool: 2, flatten, fc: classes], epochs: 1}"},
@@ -537,6 +540,18 @@ static void reseal(uint8_t *d, size_t n, int which)
     put32(d + n - 4, vb_crc32(d, n - 4, 0));
 }
 
+/* The offset of the first occurrence of s in section `which`. */
+static size_t section_find(const uint8_t *d, int which, const char *s)
+{
+    size_t entry, off, len, n = strlen(s);
+    section(d, which, &entry, &off, &len);
+    for (size_t i = off; i + n <= off + len; i++)
+        if (memcmp(d + i, s, n) == 0)
+            return i;
+    fail_msg("no %s in section %d", s, which);
+    return 0;
+}
+
 /* Crafted files with valid checksums: lengths that point past the end must
  * be refused by the parser itself, never allocated. */
 static void test_crafted_lengths(void **state)
@@ -603,13 +618,7 @@ static void test_refused_parameters(void **state)
                            "fc: classes], epochs: 1}}}");
     uint8_t *d = malloc(b.len);
     memcpy(d, b.data, b.len);
-    size_t entry, off, len, at = 0;
-    section(d, 4, &entry, &off, &len);
-    for (size_t i = off; !at && i + 7 <= off + len; i++)
-        if (memcmp(d + i, "maxpool", 7) == 0)
-            at = i;
-    assert_true(at > 0);
-    memcpy(d + at, "maxpoox", 7);
+    memcpy(d + section_find(d, 4, "maxpool"), "maxpoox", 7);
     reseal(d, b.len, 4);
     vb_model *bad = (vb_model *)1;
     vb_error err = {0};
@@ -618,6 +627,58 @@ static void test_refused_parameters(void **state)
     assert_int_equal(err.status, VB_ERR_FORMAT);
     assert_memory_equal(err.msg, "f.vbm (CLSF): corrupt classifier: ", 34);
     assert_non_null(strstr(err.msg, "unknown cnn layer 'maxpoox'; did you mean 'maxpool'?"));
+    free(d);
+    vb_buf_free(&b);
+}
+
+/* boost keeps XGBoost's model in its state: cut short, the file is refused
+ * by its checksum; damaged behind valid checksums, by boost's check of the
+ * model before XGBoost reads it (or it still loads and predicts). */
+static void test_boost_damage(void **state)
+{
+    vb_buf b = model_bytes("{name: b, features: [{hog: {cell: 8}}], classifier: {boost: {rounds: 3, max_depth: 2}}}");
+    for (size_t len = 0; len < b.len; len += 7) {
+        char what[96];
+        snprintf(what, sizeof what, "boost model cut to %zu of %zu bytes", len, b.len);
+        expect_format_error((const uint8_t *)b.data, len, what);
+    }
+    uint8_t *d = malloc(b.len);
+    memcpy(d, b.data, b.len);
+    /* the first child, after [$l#L and the count */
+    put32(d + section_find(d, 4, "left_children") + 13 + 4 + 9, 0x7f7f7f7f);
+    reseal(d, b.len, 4);
+    expect_format_error(d, b.len, "a child index past the nodes");
+    vb_model *m = NULL;
+    vb_error err = {0};
+    vb_model_parse(d, b.len, "f.vbm", &m, &err);
+    assert_non_null(strstr(err.msg, "not linked as a tree"));
+    /* random bytes in XGBoost's part of the section (from the document's
+     * '{' and its first key's length), resealed */
+    size_t entry, off, len, raw = section_find(d, 4, "learner") - 10;
+    section(d, 4, &entry, &off, &len);
+    assert_true(raw > off && d[raw] == '{');
+    vb_rng *rng = vb_rng_new(5);
+    vb_image *img = vb_image_new(24, 24, 1, NULL);
+    assert_non_null(img);
+    for (size_t i = 0; i < 24 * 24; i++)
+        img->data[i] = (float)(i % 13) / 12.0f;
+    for (int t = 0; t < 300; t++) {
+        memcpy(d, b.data, b.len);
+        d[raw + vb_rng_below(rng, off + len - raw)] = (uint8_t)vb_rng_below(rng, 256);
+        reseal(d, b.len, 4);
+        m = NULL;
+        vb_status st = vb_model_parse(d, b.len, "f.vbm", &m, &err);
+        if (st == VB_OK) {
+            int label;
+            float scores[3];
+            assert_int_equal(vb_model_predict_image(m, img, &label, scores, &err), VB_OK);
+            assert_true(label >= 0 && label < 3);
+            vb_model_free(m);
+        } else if (st != VB_ERR_FORMAT)
+            fail_msg("damage %d: status %s (%s)", t, vb_status_name(st), err.msg);
+    }
+    vb_image_free(img);
+    vb_rng_free(rng);
     free(d);
     vb_buf_free(&b);
 }
@@ -736,6 +797,7 @@ int main(void)
         cmocka_unit_test(test_random_flips),
         cmocka_unit_test(test_crafted_lengths),
         cmocka_unit_test(test_refused_parameters),
+        cmocka_unit_test(test_boost_damage),
         cmocka_unit_test(test_foreign_and_missing),
         cmocka_unit_test(test_public_api),
         cmocka_unit_test(test_task_section),

@@ -1,6 +1,10 @@
 """Shared by the Python peers: the Fashion-MNIST test images, upscaled the
-way bench_features does it (bicubic), and the RESULT line."""
+way bench_features does it (bicubic), and the RESULT line; for the
+classifier peers the features bench_classifiers wrote, and a timed fit and
+prediction."""
 import gzip
+import resource
+import time
 
 import numpy as np
 
@@ -35,3 +39,22 @@ def gabor_bank(frequencies=(0.1, 0.25), orientations=4, bandwidth=1.0, n_stds=3.
             bank.append((f, o * np.pi / orientations, sigma, r))
     return bank
 
+
+
+def load_features(d):
+    """(Xtr, ytr, Xte, yte) from the .npy files bench_classifiers wrote in d."""
+    return (np.load(f'{d}/train_X.npy'), np.load(f'{d}/train_y.npy'),
+            np.load(f'{d}/test_X.npy'), np.load(f'{d}/test_y.npy'))
+
+
+def fit_and_report(name, model, Xtr, ytr, Xte, yte):
+    """Fits and predicts, then prints the classifier RESULT line (rss_mb: the
+    process's peak so far)."""
+    t0 = time.perf_counter()
+    model.fit(Xtr, ytr)
+    t1 = time.perf_counter()
+    p = model.predict(Xte)
+    t2 = time.perf_counter()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f'RESULT name={name} train_s={t1 - t0:.3f} predict_s={t2 - t1:.3f} accuracy={np.mean(p == yte):.4f} '
+          f'rss_mb={rss:.0f} n_train={len(ytr)} n_test={len(yte)}', flush=True)

@@ -5,10 +5,17 @@ Usage: /usr/bin/python3 bench/peers/sklearn_classifiers.py DIR [--only a,b] [--s
 Prints, per classifier:
   RESULT name=knn train_s=... predict_s=... accuracy=... rss_mb=... n_train=... n_test=...
 kmeans and gmm are scored like visbench's: each cluster votes its majority
-training label. rss_mb is the process's peak so far (cumulative).
+training label. rss_mb is the process's peak so far (cumulative). boost is
+HistGradientBoostingClassifier with visbench's boost parameters: as many
+iterations (one tree per class each) and the same depth (both count edges
+from the root; no leaf-count limit, which would cut depth-6 trees), learning
+rate and L2 penalty, 255 bins (its maximum) and no early stopping; its
+minimum leaf size stays at its default (20 rows).
 """
-import resource, sys, time
+import sys
 import numpy as np
+
+from common import fit_and_report, load_features
 
 d = sys.argv[1]
 only = None
@@ -21,11 +28,10 @@ while args:
         svm_train = int(args[1]); args = args[2:]
     else:
         sys.exit('usage: sklearn_classifiers.py DIR [--only a,b] [--svm-train N]')
-Xtr, ytr = np.load(f'{d}/train_X.npy'), np.load(f'{d}/train_y.npy')
-Xte, yte = np.load(f'{d}/test_X.npy'), np.load(f'{d}/test_y.npy')
+Xtr, ytr, Xte, yte = load_features(d)
 
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC, SVC
 from sklearn.cluster import KMeans
@@ -49,6 +55,9 @@ class Majority:
 models = [
     ('knn', lambda: KNeighborsClassifier(5, n_jobs=2)),
     ('forest', lambda: RandomForestClassifier(100, n_jobs=2, random_state=0)),
+    ('boost', lambda: HistGradientBoostingClassifier(max_iter=100, learning_rate=0.3, max_depth=6, max_leaf_nodes=None,
+                                                     l2_regularization=1.0, max_bins=255, early_stopping=False,
+                                                     random_state=0)),
     ('logreg', lambda: LogisticRegression(C=1, max_iter=100)),
     ('linear', lambda: LinearSVC(C=0.01)),
     ('svm', lambda: SVC(C=10, gamma='scale')),
@@ -59,12 +68,4 @@ for name, make in models:
     if only and name not in only:
         continue
     n = min(svm_train, len(ytr)) if name == 'svm' else len(ytr)
-    m = make()
-    t0 = time.perf_counter()
-    m.fit(Xtr[:n], ytr[:n])
-    t1 = time.perf_counter()
-    p = m.predict(Xte)
-    t2 = time.perf_counter()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f'RESULT name={name} train_s={t1 - t0:.3f} predict_s={t2 - t1:.3f} accuracy={np.mean(p == yte):.4f} '
-          f'rss_mb={rss:.0f} n_train={n} n_test={len(yte)}', flush=True)
+    fit_and_report(name, make(), Xtr[:n], ytr[:n], Xte, yte)

@@ -117,6 +117,15 @@ void vb_nn_select(float *v, int32_t *j, size_t n, size_t r);
 vb_status vb_nn_query(const vb_nn_index *ix, const float *Q, size_t nq, int k, double block_mb, float *dist,
                       int32_t *idx, vb_error *err);
 
+/* ---- boost: XGBoost models --------------------------------------------- */
+
+/* Checks a saved XGBoost model (UBJSON, xgbmodel.c) before XGBoost reads
+ * it: its syntax, and that it is a gbtree of n_trees well-formed trees for
+ * d features and n_classes classes with boost's objective (binary:logistic
+ * for two classes, else multi:softprob). VB_ERR_FORMAT naming `what`. */
+vb_status vb_boost_check_model(const uint8_t *buf, size_t len, size_t d, int n_classes, uint64_t n_trees,
+                               const char *what, vb_error *err);
+
 /* ---- wrappers over a base classifier (br, chain, hier) ----------------- */
 
 /* The `base` parameter of a wrapper: "svm" or {svm: {C: 10}}, a

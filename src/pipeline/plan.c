@@ -30,6 +30,8 @@ static double classifier_cost(const vb_classifier_vt *vt, const vb_params *p, do
         return 3.0 * k * k; /* kernel rows: quadratic in the training set */
     if (strcmp(name, "forest") == 0)
         return 0.4 * k * (double)vb_param_int(p, "n_trees") / 10.0;
+    if (strcmp(name, "boost") == 0)
+        return 0.3 * k * (double)vb_param_int(p, "rounds") / 10.0; /* a tree per class and round */
     if (strcmp(name, "knn") == 0)
         return 1.5 * k;
     if (strcmp(name, "br") == 0 || strcmp(name, "chain") == 0 || strcmp(name, "hier") == 0)

@@ -317,6 +317,15 @@ bad_spec "test_fraction 1.5" 's/test_fraction: 0.25/test_fraction: 1.5/' "x.yaml
 bad_spec "kfold k: 1" 's/{protocol: holdout, test_fraction: 0.25}/{protocol: kfold, k: 1}/' "x.yaml:4:"
 bad_spec "svm C: -1" 's/C: 10/C: -1/' "x.yaml:8:"
 bad_spec "knn k: -3" 's/{k: 1}/{k: -3}/' "x.yaml:10:"
+bad_spec "boost eta: 1.5" 's/{svm: {C: 10}}/{boost: {eta: 1.5}}/' "x.yaml:8:31: boost.eta = 1.5 is out of range (0 < x <= 1)"
+bad_spec "boost eta: 0" 's/{svm: {C: 10}}/{boost: {eta: 0}}/' "x.yaml:8:31: boost.eta = 0 is out of range"
+bad_spec "boost max_depth: 0" 's/{svm: {C: 10}}/{boost: {max_depth: 0}}/' "x.yaml:8:37: boost.max_depth = 0"
+bad_spec "boost early_stopping: -1" 's/{svm: {C: 10}}/{boost: {early_stopping: -1}}/' "x.yaml:8:42:"
+bad_spec "boost subsample: 1.5" 's/{svm: {C: 10}}/{boost: {subsample: 1.5}}/' "x.yaml:8:37:"
+bad_spec "boost max_bins: 1" 's/{svm: {C: 10}}/{boost: {max_bins: 1}}/' "x.yaml:8:36:"
+bad_spec "boost unknown key" 's/{svm: {C: 10}}/{boost: {n_estimators: 10}}/' "x.yaml:8:"
+begin "boost: early stopping without validation (ok)"; spec x.yaml 's/{svm: {C: 10}}/{boost: {rounds: 3, early_stopping: 2}}/'
+                                      expect ok "early_stopping needs validation rows" "$VB" train x.yaml --pipeline hog-svm -o "$W/es-$n.vbm"
 bad_spec "seed: 1e400" 's/^seed: 1/seed: 1e400/' "x.yaml:2:"
 bad_spec "seed: 2^64" 's/^seed: 1/seed: 18446744073709551616/' "x.yaml:2:"
 bad_spec "cell: 10^20" 's/{cell: 8}/{cell: 99999999999999999999}/' "x.yaml:7:"
@@ -526,6 +535,9 @@ for cut in 8 $((MODEL_SIZE / 3)); do
   begin "model: cut to $cut bytes (model info)"; head -c $cut m.vbm >t.vbm; expect fail "t.vbm" "$VB" -q model info t.vbm --json
   begin "model: cut to $cut bytes (evaluate)"; head -c $cut m.vbm >t.vbm; expect fail "t.vbm" "$VB" -q evaluate t.vbm d
 done
+begin "model: a boost model cut short"; spec x.yaml 's/{svm: {C: 10}}/{boost: {rounds: 4}}/'
+                                      "$VB" -q --threads 1 train x.yaml --pipeline hog-svm -o b.vbm >/dev/null && head -c $(($(stat -c %s b.vbm) / 2)) b.vbm >t.vbm && rm b.vbm
+                                      expect fail "t.vbm" "$VB" -q predict t.vbm $PNG
 begin "model: wrong magic";           printf 'VBMX' | dd of=m.vbm conv=notrunc status=none; expect fail "m.vbm" "$VB" -q predict m.vbm $PNG
 for off in 9 100 $((MODEL_SIZE / 2)) $((MODEL_SIZE - 3)); do
   begin "model: byte $off flipped";   flip m.vbm $off; expect fail "m.vbm" "$VB" -q predict m.vbm $PNG
