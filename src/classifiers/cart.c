@@ -56,10 +56,38 @@ size_t vb_cart_features_per_split(const vb_cart_opts *o, size_t d)
 
 /* ---- binning ----------------------------------------------------------- */
 
-static int cmp_float(const void *a, const void *b)
+/* Sorts the finite values v[0..m) ascending (k, tmp: m scratch each): an
+ * LSD radix sort of their order-preserving unsigned images, a byte a
+ * pass, skipping the bytes all values share (-0 comes back as +0). */
+static void sort_floats(float *v, size_t m, uint32_t *k, uint32_t *tmp)
 {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
+    for (size_t i = 0; i < m; i++) {
+        uint32_t u;
+        float x = v[i] == 0 ? 0.0f : v[i];
+        memcpy(&u, &x, sizeof u);
+        k[i] = u & 0x80000000u ? ~u : u | 0x80000000u;
+    }
+    for (int shift = 0; shift < 32; shift += 8) {
+        size_t c[256] = {0};
+        for (size_t i = 0; i < m; i++)
+            c[k[i] >> shift & 255]++;
+        if (m == 0 || c[k[0] >> shift & 255] == m)
+            continue;
+        for (size_t b = 0, sum = 0; b < 256; b++) {
+            size_t t = c[b];
+            c[b] = sum;
+            sum += t;
+        }
+        for (size_t i = 0; i < m; i++)
+            tmp[c[k[i] >> shift & 255]++] = k[i];
+        uint32_t *sw = k;
+        k = tmp;
+        tmp = sw;
+    }
+    for (size_t i = 0; i < m; i++) {
+        uint32_t u = k[i] & 0x80000000u ? k[i] & 0x7fffffffu : ~k[i];
+        memcpy(&v[i], &u, sizeof u);
+    }
 }
 
 /* Edges (strictly increasing, at most max_bins - 1) of one feature from
@@ -91,16 +119,14 @@ static int make_edges(const float *v, size_t m, int max_bins, float *edges)
     return ne;
 }
 
-static inline int bin_of(const float *e, int ne, float x)
+/* The number of edges < x: a branch-free binary search over the edges
+ * padded with +inf to 2 top - 1 entries (top a power of two, or 0 for
+ * none). */
+static inline int bin_of(const float *pad, int top, float x)
 {
-    int lo = 0, hi = ne; /* number of edges < x */
-    while (lo < hi) {
-        int mid = (lo + hi) >> 1;
-        if (e[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    int lo = 0;
+    for (int step = top; step; step >>= 1)
+        lo += pad[lo + step - 1] < x ? step : 0;
     return lo;
 }
 
@@ -144,7 +170,8 @@ vb_status vb_cart_bin(const vb_cart_opts *o, const vb_traindata *td, const char 
 #pragma omp parallel
     {
         float *v = malloc((m ? m : 1) * sizeof *v);
-        if (!v) {
+        uint32_t *k = malloc((m ? m : 1) * 2 * sizeof *k);
+        if (!v || !k) {
 #pragma omp atomic write
             fail = 1;
         } else {
@@ -152,27 +179,42 @@ vb_status vb_cart_bin(const vb_cart_opts *o, const vb_traindata *td, const char 
             for (size_t f = 0; f < d; f++) {
                 for (size_t i = 0; i < m; i++)
                     v[i] = td->X[rows[i] * d + f];
-                qsort(v, m, sizeof *v, cmp_float);
+                sort_floats(v, m, k, k + m);
                 b->n_edges[f] = make_edges(v, m, o->max_bins, b->edges + f * E);
             }
         }
         free(v);
+        free(k);
     }
     free(rows);
-    if (fail)
+    float *pad = fail ? NULL : vb_malloc(d, 256 * sizeof *pad, err);
+    int *top = pad ? vb_malloc(d, sizeof *top, err) : NULL;
+    if (!top) {
+        free(pad);
         return vb_fail(err, VB_ERR_NOMEM, "%s: out of memory", name);
+    }
+    for (size_t f = 0; f < d; f++) {
+        int ne = b->n_edges[f], t = 1;
+        while (t <= ne)
+            t *= 2;
+        top[f] = t / 2;
+        for (int j = 0; j < 256; j++)
+            pad[f * 256 + (size_t)j] = j < ne ? b->edges[f * E + (size_t)j] : INFINITY;
+    }
     /* Tiles of 64 rows: reads of X stay in cache, writes are 64-byte runs. */
 #pragma omp parallel for schedule(static)
     for (size_t r0 = 0; r0 < n; r0 += 64) {
         size_t r1 = r0 + 64 < n ? r0 + 64 : n;
         for (size_t f = 0; f < d; f++) {
-            const float *e = b->edges + f * E;
-            int ne = b->n_edges[f];
+            const float *e = pad + f * 256;
+            int t = top[f];
             uint8_t *col = b->B + f * n;
             for (size_t i = r0; i < r1; i++)
-                col[i] = (uint8_t)bin_of(e, ne, td->X[i * d + f]);
+                col[i] = (uint8_t)bin_of(e, t, td->X[i * d + f]);
         }
     }
+    free(pad);
+    free(top);
     return VB_OK;
 }
 
@@ -190,27 +232,53 @@ double *vb_cart_xlogx(size_t n, vb_error *err)
 /* Nodes with at least this many samples keep all their histograms (full
  * growth); smaller ones count only occupied bins, feature by feature. */
 #define BIG_MIN 2048
-/* A node's features are searched in parallel from this many
- * (sample, feature) pairs on. */
+/* Full growth searches a node's features in parallel when it has at least
+ * this many (sample, feature) pairs; below SUB_MIN samples (or n / SUB_DIV)
+ * a node's whole subtree is one task, grown apart on one thread. */
 #define PAR_MIN 32768
+#define SUB_MIN 1024
+#define SUB_DIV 32
 /* Memory for the kept histograms of full growth. */
-#define POOL_BYTES ((size_t)512 << 20)
+#define POOL_BYTES ((size_t)256 << 20)
+
+/* Counting scratch: a histogram of one feature (256 x K), with K <= 64
+ * the set of classes present in each bin (cm, 256; else NULL), and K
+ * doubles. h and cm are zero between uses. */
+typedef struct fscratch {
+    int32_t *h;
+    uint64_t *cm;
+    double *lc;
+} fscratch;
+
+typedef struct job {
+    size_t start, count;
+    int32_t node;
+    int depth;
+    int32_t *hist; /* the node's histograms of every feature, or NULL */
+} job;
+
+/* One thread's scratch. */
+typedef struct grower {
+    uint32_t *tmp;    /* n */
+    int32_t *yv;      /* labels of the current node's samples */
+    double *cnt, *lc; /* K: node class counts, left counts */
+    fscratch x;
+    double *fbest; /* d (full): each feature's best proxy in the node */
+    int *fbin;     /* d (full): and its bin */
+    job *stack;
+    size_t cap;
+} grower;
 
 struct vb_cart_work {
     size_t n, d;
     int K;
-    uint32_t *idx, *tmp; /* n */
-    int32_t *yv;         /* labels of the current node's samples */
-    int32_t *hist;       /* 256 x K (the sequential search) */
-    double *cnt, *lc;    /* K: node class counts, left counts */
+    uint32_t *idx;       /* n: the samples, partitioned node by node */
     size_t *feat;        /* d: feature order */
     const double *xlogx; /* n + 1 (entropy) */
+    int nth;             /* growers: one a thread with full growth, else 1 */
+    grower *g;
     /* full growth */
-    int full, nth;
-    int32_t *thist; /* nth x 256 x K */
-    double *tlc;    /* nth x K */
-    double *fbest;  /* d: each feature's best proxy in the node */
-    int *fbin;      /* d: and its bin */
+    int full;
     size_t *hoff;   /* d + 1: offsets of the features in a node's histograms */
     size_t big;     /* samples from which a node keeps its histograms */
     int32_t **pool; /* max_pool buffers of hoff[d] counts, allocated on first use */
@@ -223,16 +291,21 @@ void vb_cart_work_free(vb_cart_work *w)
     if (!w)
         return;
     free(w->idx);
-    free(w->tmp);
-    free(w->yv);
-    free(w->hist);
-    free(w->cnt);
-    free(w->lc);
     free(w->feat);
-    free(w->thist);
-    free(w->tlc);
-    free(w->fbest);
-    free(w->fbin);
+    for (int t = 0; w->g && t < w->nth; t++) {
+        grower *g = &w->g[t];
+        free(g->tmp);
+        free(g->yv);
+        free(g->cnt);
+        free(g->lc);
+        free(g->x.h);
+        free(g->x.cm);
+        free(g->x.lc);
+        free(g->fbest);
+        free(g->fbin);
+        free(g->stack);
+    }
+    free(w->g);
     free(w->hoff);
     for (int i = 0; w->pool && i < w->max_pool; i++)
         free(w->pool[i]);
@@ -250,23 +323,33 @@ vb_cart_work *vb_cart_work_new(const vb_cart_bins *bn, size_t n, size_t d, int K
     w->d = d;
     w->K = K;
     w->xlogx = xlogx;
+    w->full = full;
     w->idx = malloc(n * sizeof *w->idx);
-    w->tmp = malloc(n * sizeof *w->tmp);
-    w->yv = malloc(n * sizeof *w->yv);
-    w->hist = calloc(256 * (size_t)K, sizeof *w->hist);
-    w->cnt = malloc((size_t)K * sizeof *w->cnt);
-    w->lc = malloc((size_t)K * sizeof *w->lc);
     w->feat = malloc(d * sizeof *w->feat);
-    int ok = w->idx && w->tmp && w->yv && w->hist && w->cnt && w->lc && w->feat;
+    w->nth = full ? omp_get_max_threads() : 1;
+    w->g = calloc((size_t)w->nth, sizeof *w->g);
+    int ok = w->idx && w->feat && w->g;
+    for (int t = 0; ok && t < w->nth; t++) {
+        grower *g = &w->g[t];
+        g->tmp = malloc(n * sizeof *g->tmp);
+        g->yv = malloc(n * sizeof *g->yv);
+        g->cnt = malloc((size_t)K * sizeof *g->cnt);
+        g->lc = malloc((size_t)K * sizeof *g->lc);
+        g->x.h = calloc(256 * (size_t)K, sizeof *g->x.h);
+        g->x.cm = K <= 64 ? calloc(256, sizeof *g->x.cm) : NULL;
+        g->x.lc = malloc((size_t)K * sizeof *g->x.lc);
+        g->cap = 64;
+        g->stack = malloc(g->cap * sizeof *g->stack);
+        ok = g->tmp && g->yv && g->cnt && g->lc && g->x.h && (g->x.cm || K > 64) && g->x.lc && g->stack;
+        if (ok && full) {
+            g->fbest = malloc(d * sizeof *g->fbest);
+            g->fbin = malloc(d * sizeof *g->fbin);
+            ok = g->fbest && g->fbin;
+        }
+    }
     if (ok && full) {
-        w->full = 1;
-        w->nth = omp_get_max_threads();
-        w->thist = calloc((size_t)w->nth * 256 * (size_t)K, sizeof *w->thist);
-        w->tlc = malloc((size_t)w->nth * (size_t)K * sizeof *w->tlc);
-        w->fbest = malloc(d * sizeof *w->fbest);
-        w->fbin = malloc(d * sizeof *w->fbin);
         w->hoff = malloc((d + 1) * sizeof *w->hoff);
-        ok = w->thist && w->tlc && w->fbest && w->fbin && w->hoff;
+        ok = w->hoff != NULL;
         if (ok) {
             w->hoff[0] = 0;
             for (size_t f = 0; f < d; f++)
@@ -317,35 +400,53 @@ void vb_cart_tree_free(vb_cart_tree *t)
     memset(t, 0, sizeof *t);
 }
 
-typedef struct job {
-    size_t start, count;
-    int32_t node;
-    int depth;
-    int32_t *hist; /* the node's histograms of every feature, or NULL */
-} job;
+/* Room for m more nodes (and their stats). */
+static int reserve_nodes(vb_cart_tree *t, size_t m, int stats, int K)
+{
+    if (t->n_nodes + m <= t->cap_nodes)
+        return 0;
+    size_t cap = t->cap_nodes ? 2 * t->cap_nodes : 256;
+    while (cap < t->n_nodes + m)
+        cap *= 2;
+    if (cap > 0x7fffffff)
+        return -1;
+    vb_cart_node *p = realloc(t->nodes, cap * sizeof *p);
+    if (!p)
+        return -1;
+    t->nodes = p;
+    if (stats) {
+        double *c = realloc(t->cnt, cap * (size_t)K * sizeof *c);
+        if (!c)
+            return -1;
+        t->cnt = c;
+        double *q = realloc(t->nimp, cap * sizeof *q);
+        if (!q)
+            return -1;
+        t->nimp = q;
+    }
+    t->cap_nodes = cap;
+    return 0;
+}
 
 static int32_t new_node(vb_cart_tree *t, int stats, int K)
 {
-    if (t->n_nodes == t->cap_nodes) {
-        size_t cap = t->cap_nodes ? 2 * t->cap_nodes : 256;
-        if (cap > 0x7fffffff)
-            return -1;
-        vb_cart_node *p = realloc(t->nodes, cap * sizeof *p);
-        if (!p)
-            return -1;
-        t->nodes = p;
-        if (stats) {
-            double *c = realloc(t->cnt, cap * (size_t)K * sizeof *c);
-            if (c)
-                t->cnt = c;
-            double *m = c ? realloc(t->nimp, cap * sizeof *m) : NULL;
-            if (!m)
-                return -1;
-            t->nimp = m;
-        }
-        t->cap_nodes = cap;
-    }
-    return (int32_t)t->n_nodes++;
+    return reserve_nodes(t, 1, stats, K) < 0 ? -1 : (int32_t)t->n_nodes++;
+}
+
+/* Room for m more leaf values. */
+static int reserve_vals(vb_cart_tree *t, size_t m)
+{
+    if (t->n_vals + m <= t->cap_vals)
+        return 0;
+    size_t cap = t->cap_vals ? 2 * t->cap_vals : 1024 * m;
+    while (cap < t->n_vals + m)
+        cap *= 2;
+    float *p = realloc(t->vals, cap * sizeof *p);
+    if (!p || cap > 0x7fffffff)
+        return -1;
+    t->vals = p;
+    t->cap_vals = cap;
+    return 0;
 }
 
 void vb_cart_leaf_values(const double *cnt, int K, double total, float *v)
@@ -356,14 +457,8 @@ void vb_cart_leaf_values(const double *cnt, int K, double total, float *v)
 
 static int make_leaf(vb_cart_tree *t, int32_t node, const double *cnt, int K, double total)
 {
-    if (t->n_vals + (size_t)K > t->cap_vals) {
-        size_t cap = t->cap_vals ? 2 * t->cap_vals : 1024 * (size_t)K;
-        float *p = realloc(t->vals, cap * sizeof *p);
-        if (!p || cap > 0x7fffffff)
-            return -1;
-        t->vals = p;
-        t->cap_vals = cap;
-    }
+    if (reserve_vals(t, (size_t)K) < 0)
+        return -1;
     vb_cart_node *nd = &t->nodes[node];
     nd->feature = -1;
     nd->thr = 0;
@@ -388,18 +483,27 @@ double vb_cart_node_impurity(int entropy, const double *c, int K, double N, cons
     return N - v / N;
 }
 
-/* Histogram of one feature over a node's samples into h (256 x K, zero on
- * entry); the occupied bins, ascending, into bins. Returns their number. */
-static int count_bins(const uint8_t *col, const uint32_t *ix, const int32_t *yv, size_t N, int K, int32_t *h,
-                      int *bins)
+/* Histogram of one feature over a node's samples into x->h (and x->cm);
+ * the occupied bins, ascending, into bins. Returns their number. */
+static int count_bins(const uint8_t *col, const uint32_t *ix, const int32_t *yv, size_t N, int K,
+                      const fscratch *x, int *bins)
 {
     /* occupied bins as a 256-bit set: small nodes scan only those */
     uint64_t occ[4] = {0, 0, 0, 0};
-    for (size_t i = 0; i < N; i++) {
-        int b = col[ix[i]];
-        h[b * K + yv[i]]++;
-        occ[b >> 6] |= 1ull << (b & 63);
-    }
+    int32_t *h = x->h;
+    if (x->cm)
+        for (size_t i = 0; i < N; i++) {
+            int b = col[ix[i]], c = yv[i];
+            h[b * K + c]++;
+            x->cm[b] |= 1ull << c;
+            occ[b >> 6] |= 1ull << (b & 63);
+        }
+    else
+        for (size_t i = 0; i < N; i++) {
+            int b = col[ix[i]];
+            h[b * K + yv[i]]++;
+            occ[b >> 6] |= 1ull << (b & 63);
+        }
     int nb = 0;
     for (int q = 0; q < 4; q++)
         for (uint64_t bits = occ[q]; bits; bits &= bits - 1)
@@ -410,10 +514,13 @@ static int count_bins(const uint8_t *col, const uint32_t *ix, const int32_t *yv,
 /* The candidate splits "bin <= b" of one feature, b running over the
  * occupied bins (ascending, but the last) of its histogram h; each side
  * needs min_leaf samples. Updates *best and *best_b on a strictly larger
- * proxy (so the first bin wins ties) and says whether it did. clear: zero
- * the bins scanned (the last is the caller's). lc: K scratch. */
-static int scan_bins(const vb_cart_opts *o, int32_t *h, const int *bins, int nb, int K, const double *cnt, double dN,
-                     const double *xlogx, double *lc, int clear, double *best, int *best_b)
+ * proxy (so the first bin wins ties) and says whether it did. With cm
+ * (the classes present in each bin) only those classes are visited, and
+ * the bins scanned are cleared (the last is the caller's). lc: K
+ * scratch. */
+static int scan_bins(const vb_cart_opts *o, int32_t *h, uint64_t *cm, const int *bins, int nb, int K,
+                     const double *cnt, double dN, const double *xlogx, double *lc, int clear, double *best,
+                     int *best_b)
 {
     int found = 0;
     for (int c = 0; c < K; c++)
@@ -425,7 +532,9 @@ static int scan_bins(const vb_cart_opts *o, int32_t *h, const int *bins, int nb,
     for (int q = 0; q + 1 < nb; q++) {
         int b = bins[q];
         int32_t *hb = h + (size_t)b * (size_t)K;
-        for (int c = 0; c < K; c++)
+        /* the classes present, ascending: from the set, or by looking */
+        uint64_t set = cm ? cm[b] : 0;
+        for (int c = cm ? (set ? __builtin_ctzll(set) : K) : 0; c < K;) {
             if (hb[c]) {
                 double a = hb[c], l = lc[c], rr = cnt[c] - l;
                 if (!o->entropy) {
@@ -437,6 +546,14 @@ static int scan_bins(const vb_cart_opts *o, int32_t *h, const int *bins, int nb,
                 if (clear)
                     hb[c] = 0;
             }
+            if (cm) {
+                set &= set - 1;
+                c = set ? __builtin_ctzll(set) : K;
+            } else
+                c++;
+        }
+        if (cm && clear)
+            cm[b] = 0;
         double NR = dN - NL;
         if (NL < (double)o->min_leaf || NR < (double)o->min_leaf)
             continue;
@@ -457,26 +574,29 @@ static int scan_bins(const vb_cart_opts *o, int32_t *h, const int *bins, int nb,
     return found;
 }
 
-/* One feature's best split in a node by counting (h: zero 256 x K scratch,
- * zero again on return). Returns the number of occupied bins (< 2: the
+/* One feature's best split in a node by counting (x: zero scratch, zero
+ * again on return). Returns the number of occupied bins (< 2: the
  * feature is constant in the node). */
 static int feature_split(const vb_cart_opts *o, const uint8_t *col, const uint32_t *ix, const int32_t *yv, size_t N,
-                         int K, const double *cnt, const double *xlogx, int32_t *h, double *lc, double *best,
-                         int *best_b, int *found)
+                         int K, const double *cnt, const double *xlogx, const fscratch *x, double *best, int *best_b,
+                         int *found)
 {
     int bins[256];
-    int nb = count_bins(col, ix, yv, N, K, h, bins);
+    int nb = count_bins(col, ix, yv, N, K, x, bins);
     *found = 0;
     if (nb >= 2)
-        *found = scan_bins(o, h, bins, nb, K, cnt, (double)N, xlogx, lc, 1, best, best_b);
-    memset(h + (size_t)bins[nb - 1] * (size_t)K, 0, (size_t)K * sizeof *h);
+        *found = scan_bins(o, x->h, x->cm, bins, nb, K, cnt, (double)N, xlogx, x->lc, 1, best, best_b);
+    memset(x->h + (size_t)bins[nb - 1] * (size_t)K, 0, (size_t)K * sizeof *x->h);
+    if (x->cm)
+        x->cm[bins[nb - 1]] = 0;
     return nb;
 }
+
 
 /* The node's best split over mf features in a fresh random order (the
  * forest's): -1 when there is none. */
 static int split_random(const vb_cart_opts *o, const vb_cart_bins *bn, size_t n, size_t d, int K, size_t mf,
-                        vb_rng *rng, vb_cart_work *w, const uint32_t *ix, size_t N, int *best_bin)
+                        vb_rng *rng, vb_cart_work *w, grower *gr, const uint32_t *ix, size_t N, int *best_bin)
 {
     double best = -INFINITY;
     int best_f = -1;
@@ -487,8 +607,8 @@ static int split_random(const vb_cart_opts *o, const vb_cart_bins *bn, size_t n,
         w->feat[r] = w->feat[j];
         w->feat[j] = f;
         int found;
-        if (feature_split(o, bn->B + f * n, ix, w->yv, N, K, w->cnt, w->xlogx, w->hist, w->lc, &best, best_bin,
-                          &found) < 2)
+        if (feature_split(o, bn->B + f * n, ix, gr->yv, N, K, gr->cnt, w->xlogx, &gr->x, &best, best_bin, &found) <
+            2)
             continue;
         tried++;
         if (found)
@@ -497,9 +617,10 @@ static int split_random(const vb_cart_opts *o, const vb_cart_bins *bn, size_t n,
     return best_f;
 }
 
-/* Counts the histograms of every feature over N samples into hs. */
-static void count_all(const vb_cart_bins *bn, size_t n, size_t d, int K, const vb_cart_work *w, const uint32_t *ix,
-                      size_t N, int32_t *hs)
+/* Counts the histograms of every feature over N samples (labels gr->yv)
+ * into hs, features in parallel. */
+static void count_all(const vb_cart_bins *bn, size_t n, size_t d, int K, const vb_cart_work *w, const grower *gr,
+                      const uint32_t *ix, size_t N, int32_t *hs)
 {
 #pragma omp parallel for schedule(dynamic, 8) if (N * d >= PAR_MIN)
     for (size_t f = 0; f < d; f++) {
@@ -507,45 +628,55 @@ static void count_all(const vb_cart_bins *bn, size_t n, size_t d, int K, const v
         memset(h, 0, (w->hoff[f + 1] - w->hoff[f]) * sizeof *h);
         const uint8_t *col = bn->B + f * n;
         for (size_t i = 0; i < N; i++)
-            h[col[ix[i]] * K + w->yv[i]]++;
+            h[col[ix[i]] * K + gr->yv[i]]++;
     }
 }
 
-/* The node's best split over every feature in order: from its kept
- * histograms when hs is given, else by counting; -1 when there is none. */
-static int split_all(const vb_cart_opts *o, const vb_cart_bins *bn, size_t n, size_t d, int K, vb_cart_work *w,
-                     const uint32_t *ix, size_t N, int32_t *hs, int *best_bin)
+/* Feature f's best split in the node of gr (counts gr->cnt, labels
+ * gr->yv): from its kept histogram in hs, or by counting with scratch x,
+ * into gr->fbest[f] (-inf for none) and gr->fbin[f]. */
+static void feature_best(const vb_cart_opts *o, const vb_cart_bins *bn, size_t n, int K, const vb_cart_work *w,
+                         const grower *gr, const fscratch *x, const uint32_t *ix, size_t N, int32_t *hs, size_t f)
 {
-#pragma omp parallel for schedule(dynamic, 8) if (N * d >= PAR_MIN)
-    for (size_t f = 0; f < d; f++) {
-        int tid = omp_get_thread_num();
-        double *lc = w->tlc + (size_t)tid * (size_t)K, best = -INFINITY;
-        int b = 0, found;
-        if (hs) {
-            int32_t *h = hs + w->hoff[f];
-            int bins[256], nb = 0, nbins = (int)((w->hoff[f + 1] - w->hoff[f]) / (size_t)K);
-            for (int q = 0; q < nbins; q++) {
-                const int32_t *hb = h + (size_t)q * (size_t)K;
-                int any = 0;
-                for (int c = 0; c < K; c++)
-                    any |= hb[c];
-                if (any)
-                    bins[nb++] = q;
-            }
-            found = nb >= 2 && scan_bins(o, h, bins, nb, K, w->cnt, (double)N, w->xlogx, lc, 0, &best, &b);
-        } else
-            feature_split(o, bn->B + f * n, ix, w->yv, N, K, w->cnt, w->xlogx,
-                          w->thist + (size_t)tid * 256 * (size_t)K, lc, &best, &b, &found);
-        w->fbest[f] = found ? best : -INFINITY;
-        w->fbin[f] = b;
-    }
+    double best = -INFINITY;
+    int b = 0, found;
+    if (hs) {
+        int32_t *h = hs + w->hoff[f];
+        int bins[256], nb = 0, nbins = (int)((w->hoff[f + 1] - w->hoff[f]) / (size_t)K);
+        for (int q = 0; q < nbins; q++) {
+            const int32_t *hb = h + (size_t)q * (size_t)K;
+            int any = 0;
+            for (int c = 0; c < K; c++)
+                any |= hb[c];
+            if (any)
+                bins[nb++] = q;
+        }
+        found = nb >= 2 && scan_bins(o, h, NULL, bins, nb, K, gr->cnt, (double)N, w->xlogx, x->lc, 0, &best, &b);
+    } else
+        feature_split(o, bn->B + f * n, ix, gr->yv, N, K, gr->cnt, w->xlogx, x, &best, &b, &found);
+    gr->fbest[f] = found ? best : -INFINITY;
+    gr->fbin[f] = b;
+}
+
+/* The node's best split over every feature in order (ties to the lower
+ * feature), the features in parallel when par: -1 when there is none. */
+static int split_all(const vb_cart_opts *o, const vb_cart_bins *bn, size_t n, size_t d, int K, vb_cart_work *w,
+                     grower *gr, const uint32_t *ix, size_t N, int32_t *hs, int par, int *best_bin)
+{
+    if (par) {
+#pragma omp parallel for schedule(dynamic, 8)
+        for (size_t f = 0; f < d; f++)
+            feature_best(o, bn, n, K, w, gr, &w->g[omp_get_thread_num()].x, ix, N, hs, f);
+    } else
+        for (size_t f = 0; f < d; f++)
+            feature_best(o, bn, n, K, w, gr, &gr->x, ix, N, hs, f);
     double best = -INFINITY;
     int best_f = -1;
     for (size_t f = 0; f < d; f++)
-        if (w->fbest[f] > best) {
-            best = w->fbest[f];
+        if (gr->fbest[f] > best) {
+            best = gr->fbest[f];
             best_f = (int)f;
-            *best_bin = w->fbin[f];
+            *best_bin = gr->fbin[f];
         }
     return best_f;
 }
@@ -554,8 +685,8 @@ static int split_all(const vb_cart_opts *o, const vb_cart_bins *bn, size_t n, si
  * smaller child's are counted, the larger one's are hs minus those; each
  * is kept (in *hsmall, *hlarge) when its child is big. */
 static void derive_hists(const vb_cart_bins *bn, const int *y, size_t n, size_t d, int K, vb_cart_work *w,
-                         const uint32_t *ix_small, size_t n_small, size_t n_large, int32_t *hs, int32_t **hsmall,
-                         int32_t **hlarge)
+                         grower *gr, const uint32_t *ix_small, size_t n_small, size_t n_large, int32_t *hs,
+                         int32_t **hsmall, int32_t **hlarge)
 {
     *hsmall = *hlarge = NULL;
     int32_t *h = n_large >= w->big ? pool_get(w) : NULL;
@@ -564,8 +695,8 @@ static void derive_hists(const vb_cart_bins *bn, const int *y, size_t n, size_t 
         return;
     }
     for (size_t i = 0; i < n_small; i++)
-        w->yv[i] = y[ix_small[i]];
-    count_all(bn, n, d, K, w, ix_small, n_small, h);
+        gr->yv[i] = y[ix_small[i]];
+    count_all(bn, n, d, K, w, gr, ix_small, n_small, h);
     size_t H = w->hoff[d];
 #pragma omp parallel for schedule(static) if (H >= PAR_MIN)
     for (size_t i = 0; i < H; i++)
@@ -577,52 +708,50 @@ static void derive_hists(const vb_cart_bins *bn, const int *y, size_t n, size_t 
         pool_put(w, h);
 }
 
-int vb_cart_grow(const vb_cart_opts *o, const vb_cart_bins *bn, const int *y, size_t n, size_t d, int K,
-                 size_t mf, vb_rng *rng, int stats, vb_cart_work *w, vb_cart_tree *t)
+/* Appends j to the list (*list, *len, *cap); -1 on no memory. */
+static int push_job(job **list, size_t *len, size_t *cap, job j)
 {
-    job *stack = NULL;
-    size_t sp = 0, cap = 0;
-    int rc = -1;
-    if (!rng && !w->full)
-        return -1; /* every feature in order needs the scratch of full growth */
-    /* sample: a bootstrap draw, as ascending indices with repeats */
-    size_t m = n;
-    if (rng && o->bootstrap) {
-        uint32_t *c = w->tmp;
-        memset(c, 0, n * sizeof *c);
-        for (size_t i = 0; i < n; i++)
-            c[vb_rng_below(rng, n)]++;
-        m = 0;
-        for (size_t i = 0; i < n; i++)
-            for (uint32_t r = 0; r < c[i]; r++)
-                w->idx[m++] = (uint32_t)i;
-    } else
-        for (size_t i = 0; i < n; i++)
-            w->idx[i] = (uint32_t)i;
-    for (size_t f = 0; f < d; f++)
-        w->feat[f] = f;
-    int32_t root = new_node(t, stats, K);
-    if (root < 0)
-        goto done;
-    cap = 64;
-    stack = malloc(cap * sizeof *stack);
-    if (!stack)
-        goto done;
-    stack[sp++] = (job){0, m, root, 0, NULL};
-    double *cnt = w->cnt, *lc = w->lc;
+    if (*len == *cap) {
+        size_t c = *cap ? 2 * *cap : 64;
+        job *p = realloc(*list, c * sizeof *p);
+        if (!p)
+            return -1;
+        *list = p;
+        *cap = c;
+    }
+    (*list)[(*len)++] = j;
+    return 0;
+}
+
+/* The subtrees that full growth leaves to tasks. */
+typedef struct deferred {
+    job *jobs;
+    size_t n, cap, sub; /* a child of fewer than sub samples is deferred */
+} deferred;
+
+/* Grows the nodes from root (its samples, node and depth) down into t,
+ * with gr's scratch. With defer (the first phase of full growth): the
+ * features of a node searched in parallel, big nodes' histograms kept, and
+ * a child of fewer than defer->sub samples left for a task (its node in t
+ * is filled by stitch). Returns 0, -1 on no memory, -2 when interrupted. */
+static int grow_nodes(const vb_cart_opts *o, const vb_cart_bins *bn, const int *y, size_t n, size_t d, int K,
+                      size_t mf, vb_rng *rng, int stats, vb_cart_work *w, grower *gr, vb_cart_tree *t, job root,
+                      deferred *defer)
+{
+    size_t sp = 0;
+    gr->stack[sp++] = root;
+    double *cnt = gr->cnt, *lc = gr->lc;
     while (sp > 0) {
-        if (vb_interrupted()) {
-            rc = -2;
-            goto done;
-        }
-        job jb = stack[--sp];
+        if (vb_interrupted())
+            return -2;
+        job jb = gr->stack[--sp];
         uint32_t *ix = w->idx + jb.start;
         size_t N = jb.count;
         for (int c = 0; c < K; c++)
             cnt[c] = 0;
         for (size_t i = 0; i < N; i++) {
             int32_t c = y[ix[i]];
-            w->yv[i] = c;
+            gr->yv[i] = c;
             cnt[c]++;
         }
         if (jb.depth > t->depth)
@@ -639,18 +768,17 @@ int vb_cart_grow(const vb_cart_opts *o, const vb_cart_bins *bn, const int *y, si
         if (!(classes < 2 || (long)N < o->min_split || (long)N < 2 * o->min_leaf ||
               (o->max_depth > 0 && jb.depth >= o->max_depth))) {
             if (rng)
-                best_f = split_random(o, bn, n, d, K, mf, rng, w, ix, N, &best_b);
+                best_f = split_random(o, bn, n, d, K, mf, rng, w, gr, ix, N, &best_b);
             else {
-                if (!jb.hist && N >= w->big && (jb.hist = pool_get(w)) != NULL)
-                    count_all(bn, n, d, K, w, ix, N, jb.hist);
-                best_f = split_all(o, bn, n, d, K, w, ix, N, jb.hist, &best_b);
+                if (defer && !jb.hist && N >= w->big && (jb.hist = pool_get(w)) != NULL)
+                    count_all(bn, n, d, K, w, gr, ix, N, jb.hist);
+                best_f = split_all(o, bn, n, d, K, w, gr, ix, N, jb.hist, defer && N * d >= PAR_MIN, &best_b);
             }
         }
         if (best_f < 0) {
-            if (w->full)
-                pool_put(w, jb.hist);
+            pool_put(w, jb.hist);
             if (make_leaf(t, jb.node, cnt, K, dN) < 0)
-                goto done;
+                return -1;
             continue;
         }
         /* stable partition of the node's samples by bin <= best_b */
@@ -661,9 +789,9 @@ int vb_cart_grow(const vb_cart_opts *o, const vb_cart_bins *bn, const int *y, si
             if (col[v] <= best_b)
                 ix[nl++] = v;
             else
-                w->tmp[nr++] = v;
+                gr->tmp[nr++] = v;
         }
-        memcpy(ix + nl, w->tmp, nr * sizeof *ix);
+        memcpy(ix + nl, gr->tmp, nr * sizeof *ix);
         /* impurity decrease (for importances), from the left/right counts */
         for (int c = 0; c < K; c++)
             lc[c] = 0;
@@ -677,39 +805,145 @@ int vb_cart_grow(const vb_cart_opts *o, const vb_cart_bins *bn, const int *y, si
         t->imp[best_f] += imp_t - imp_l - imp_r;
         int32_t L = new_node(t, stats, K), R = new_node(t, stats, K);
         if (L < 0 || R < 0)
-            goto done;
+            return -1;
         vb_cart_node *nd = &t->nodes[jb.node];
         nd->feature = best_f;
         nd->thr = bn->edges[(size_t)best_f * bn->E + (size_t)best_b];
         nd->left = L;
         nd->right = R;
-        if (sp + 2 > cap) {
-            cap *= 2;
-            job *p = realloc(stack, cap * sizeof *p);
-            if (!p)
-                goto done;
-            stack = p;
-        }
-        job jl = {jb.start, nl, L, jb.depth + 1, NULL}, jr = {jb.start + nl, nr, R, jb.depth + 1, NULL};
-        if (rng || nr >= nl) {
-            /* the left child is grown first (the forest's order; with full
-             * growth: the smaller child first, to keep few histograms) */
-            if (jb.hist)
-                derive_hists(bn, y, n, d, K, w, ix, nl, nr, jb.hist, &jl.hist, &jr.hist);
-            stack[sp++] = jr;
-            stack[sp++] = jl;
-        } else {
-            if (jb.hist)
-                derive_hists(bn, y, n, d, K, w, ix + nl, nr, nl, jb.hist, &jr.hist, &jl.hist);
-            stack[sp++] = jl;
-            stack[sp++] = jr;
+        job ch[2] = {{jb.start, nl, L, jb.depth + 1, NULL}, {jb.start + nl, nr, R, jb.depth + 1, NULL}};
+        /* the left child is grown first (the forest's order); with full
+         * growth the smaller child, to keep few histograms waiting */
+        int first = rng || nl <= nr ? 0 : 1;
+        if (jb.hist)
+            derive_hists(bn, y, n, d, K, w, gr, ix + (first ? nl : 0), ch[first].count, ch[1 - first].count,
+                         jb.hist, &ch[first].hist, &ch[1 - first].hist);
+        for (int k = 0; k < 2; k++) {
+            job c = ch[k == 0 ? 1 - first : first]; /* pushed last, popped first */
+            if (defer && c.count < defer->sub) {
+                pool_put(w, c.hist);
+                c.hist = NULL;
+                if (push_job(&defer->jobs, &defer->n, &defer->cap, c) < 0)
+                    return -1;
+            } else if (push_job(&gr->stack, &sp, &gr->cap, c) < 0)
+                return -1;
         }
     }
-    rc = 0;
-done:
-    if (w->full) /* every kept histogram is free again */
-        memset(w->busy, 0, (size_t)w->max_pool);
-    free(stack);
+    return 0;
+}
+
+/* Puts the subtree s (grown apart, its root in place of node at of t) into
+ * t: s's other nodes are appended, in order. */
+static int stitch(vb_cart_tree *t, int32_t at, const vb_cart_tree *s, int stats, int K, size_t d)
+{
+    size_t base = t->n_nodes, m = s->n_nodes;
+    if (reserve_nodes(t, m - 1, stats, K) < 0 || reserve_vals(t, s->n_vals) < 0)
+        return -1;
+#define STITCHED(j) ((j) == 0 ? at : (int32_t)(base + (size_t)(j) - 1))
+    for (size_t j = 0; j < m; j++) {
+        vb_cart_node nd = s->nodes[j];
+        int32_t to = STITCHED(j);
+        if (nd.feature >= 0) {
+            nd.left = STITCHED(nd.left);
+            nd.right = STITCHED(nd.right);
+        } else
+            nd.left += (int32_t)t->n_vals;
+        t->nodes[to] = nd;
+        if (stats) {
+            memcpy(t->cnt + (size_t)to * (size_t)K, s->cnt + j * (size_t)K, (size_t)K * sizeof *t->cnt);
+            t->nimp[to] = s->nimp[j];
+        }
+    }
+#undef STITCHED
+    memcpy(t->vals + t->n_vals, s->vals, s->n_vals * sizeof *t->vals);
+    t->n_vals += s->n_vals;
+    t->n_nodes = base + m - 1;
+    for (size_t f = 0; f < d; f++)
+        t->imp[f] += s->imp[f];
+    if (s->depth > t->depth)
+        t->depth = s->depth;
+    t->leaves += s->leaves;
+    return 0;
+}
+
+/* Larger subtrees first (they bound the time), then in the order made. */
+static int cmp_deferred(const void *a, const void *b)
+{
+    const job *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    return (x->node > y->node) - (x->node < y->node);
+}
+
+/* Grows the deferred subtrees as tasks (dynamic over threads, each into a
+ * tree of its own) and stitches them into t in a fixed order. */
+static int grow_deferred(const vb_cart_opts *o, const vb_cart_bins *bn, const int *y, size_t n, size_t d, int K,
+                         int stats, vb_cart_work *w, vb_cart_tree *t, deferred *df)
+{
+    qsort(df->jobs, df->n, sizeof *df->jobs, cmp_deferred);
+    vb_cart_tree *sub = calloc(df->n ? df->n : 1, sizeof *sub);
+    if (!sub)
+        return -1;
+    int rc = 0;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t i = 0; i < df->n; i++) {
+        int bad;
+#pragma omp atomic read
+        bad = rc;
+        if (bad)
+            continue;
+        vb_cart_tree *s = &sub[i];
+        job j = df->jobs[i];
+        int r = (s->imp = calloc(d, sizeof *s->imp)) != NULL && (j.node = new_node(s, stats, K)) == 0
+                    ? grow_nodes(o, bn, y, n, d, K, d, NULL, stats, w, &w->g[omp_get_thread_num()], s, j, NULL)
+                    : -1;
+        if (r < 0) {
+#pragma omp atomic write
+            rc = r;
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < df->n; i++)
+        if (stitch(t, df->jobs[i].node, &sub[i], stats, K, d) < 0)
+            rc = -1;
+    for (size_t i = 0; i < df->n; i++)
+        vb_cart_tree_free(&sub[i]);
+    free(sub);
+    return rc;
+}
+
+int vb_cart_grow(const vb_cart_opts *o, const vb_cart_bins *bn, const int *y, size_t n, size_t d, int K,
+                 size_t mf, vb_rng *rng, int stats, vb_cart_work *w, vb_cart_tree *t)
+{
+    if (!rng && !w->full)
+        return -1; /* every feature in order needs the scratch of full growth */
+    /* sample: a bootstrap draw, as ascending indices with repeats */
+    size_t m = n;
+    if (rng && o->bootstrap) {
+        uint32_t *c = w->g[0].tmp;
+        memset(c, 0, n * sizeof *c);
+        for (size_t i = 0; i < n; i++)
+            c[vb_rng_below(rng, n)]++;
+        m = 0;
+        for (size_t i = 0; i < n; i++)
+            for (uint32_t r = 0; r < c[i]; r++)
+                w->idx[m++] = (uint32_t)i;
+    } else
+        for (size_t i = 0; i < n; i++)
+            w->idx[i] = (uint32_t)i;
+    for (size_t f = 0; f < d; f++)
+        w->feat[f] = f;
+    int32_t root = new_node(t, stats, K);
+    if (root < 0)
+        return -1;
+    job r = {0, m, root, 0, NULL};
+    deferred df = {NULL, 0, 0, n / SUB_DIV > SUB_MIN ? n / SUB_DIV : SUB_MIN};
+    if (rng || m < df.sub)
+        return grow_nodes(o, bn, y, n, d, K, mf, rng, stats, w, &w->g[0], t, r, NULL);
+    int rc = grow_nodes(o, bn, y, n, d, K, mf, NULL, stats, w, &w->g[0], t, r, &df);
+    memset(w->busy, 0, (size_t)w->max_pool); /* every kept histogram is free again */
+    if (rc == 0)
+        rc = grow_deferred(o, bn, y, n, d, K, stats, w, t, &df);
+    free(df.jobs);
     return rc;
 }
 
@@ -904,10 +1138,10 @@ vb_status vb_cart_load(vb_cart_model *m, vb_reader *r, uint32_t tag, int T_want,
     return VB_OK;
 }
 
-void vb_cart_info(const vb_cart_model *m, vb_buf *b)
+void vb_cart_info(const vb_cart_model *m, const char *depth_key, vb_buf *b)
 {
-    vb_buf_printf(b, "\"n_nodes\": %zu, \"n_leaves\": %zu, \"max_depth\": %d, \"top_features\": [", m->n_nodes,
-                  m->n_leaves, m->depth_max);
+    vb_buf_printf(b, "\"n_nodes\": %zu, \"n_leaves\": %zu, \"%s\": %d, \"top_features\": [", m->n_nodes,
+                  m->n_leaves, depth_key, m->depth_max);
     /* the ten most important features as [index, importance] */
     int taken[10];
     int nt = 0;
@@ -929,4 +1163,47 @@ void vb_cart_info(const vb_cart_model *m, vb_buf *b)
     for (size_t f = 0; f < m->d; f++)
         used += m->importance[f] > 0;
     vb_buf_printf(b, "], \"features_used\": %zu", used);
+}
+
+/* ---- the classifiers' state ---------------------------------------------- */
+
+vb_status vb_cart_vt_predict(const void *state, const float *X, size_t n, int *labels, float *scores, vb_error *err)
+{
+    const vb_cart_state *s = state;
+    return vb_cart_predict(&s->m, X, n, labels, scores, s->name, err);
+}
+
+vb_status vb_cart_vt_save(const void *state, vb_writer *w, vb_error *err)
+{
+    const vb_cart_state *s = state;
+    vb_cart_save(&s->m, w, s->tag);
+    return VB_OK;
+}
+
+vb_status vb_cart_vt_load(void *state, vb_reader *r, vb_error *err)
+{
+    vb_cart_state *s = state;
+    return vb_cart_load(&s->m, r, s->tag, s->T, s->name, err);
+}
+
+void vb_cart_vt_info(const void *state, vb_buf *b)
+{
+    const vb_cart_state *s = state;
+    vb_cart_info(&s->m, s->depth_key, b);
+}
+
+void vb_cart_vt_destroy(void *state)
+{
+    vb_cart_state *s = state;
+    if (!s)
+        return;
+    vb_cart_model_clear(&s->m);
+    free(s);
+}
+
+void vb_cart_vt_dims(const void *state, size_t *d, int *n_classes)
+{
+    const vb_cart_state *s = state;
+    *d = s->m.d;
+    *n_classes = s->m.K;
 }

@@ -140,8 +140,34 @@ void vb_cart_save(const vb_cart_model *m, vb_writer *w, uint32_t tag);
 /* Loads what vb_cart_save wrote under tag, with T trees (the parameters'),
  * checking every node so that traversal stays in bounds and ends. */
 vb_status vb_cart_load(vb_cart_model *m, vb_reader *r, uint32_t tag, int T, const char *name, vb_error *err);
-/* "n_nodes", "n_leaves", "max_depth" (the deepest leaf), the ten largest
- * importances as [feature, importance] and the number of features used. */
-void vb_cart_info(const vb_cart_model *m, vb_buf *b);
+/* "n_nodes", "n_leaves", depth_key (the depth of the deepest leaf), the
+ * ten largest importances as [feature, importance] and the number of
+ * features used, as JSON members. */
+void vb_cart_info(const vb_cart_model *m, const char *depth_key, vb_buf *b);
+
+/* ---- the classifiers' state ------------------------------------------- */
+
+/* The head of forest's and tree's state, so that one set of vtable entries
+ * serves both. */
+typedef struct vb_cart_state {
+    const char *name;      /* "forest", "tree": starts messages */
+    uint32_t tag;          /* of the saved state */
+    const char *depth_key; /* info's name for the depth of the deepest leaf */
+    int T;                 /* trees */
+    vb_cart_opts o;
+    vb_cart_model m; /* trained */
+} vb_cart_state;
+
+/* Vtable entries (predict, save, load, info_json, destroy, dims) of a
+ * classifier whose state starts with a vb_cart_state. */
+vb_status vb_cart_vt_predict(const void *state, const float *X, size_t n, int *labels, float *scores, vb_error *err);
+vb_status vb_cart_vt_save(const void *state, vb_writer *w, vb_error *err);
+vb_status vb_cart_vt_load(void *state, vb_reader *r, vb_error *err);
+void vb_cart_vt_info(const void *state, vb_buf *b);
+void vb_cart_vt_destroy(void *state);
+void vb_cart_vt_dims(const void *state, size_t *d, int *n_classes);
+#define VB_CART_VT_ENTRIES                                                                                   \
+    .predict = vb_cart_vt_predict, .save = vb_cart_vt_save, .load = vb_cart_vt_load,                         \
+    .info_json = vb_cart_vt_info, .destroy = vb_cart_vt_destroy, .dims = vb_cart_vt_dims
 
 #endif

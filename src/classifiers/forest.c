@@ -24,27 +24,15 @@ static const vb_param_def forest_params[] = {
     VB_CART_BIN_PARAMS,
 };
 
-typedef struct forest_state {
-    int n_trees;
-    vb_cart_opts o;
-    vb_cart_model m; /* trained */
-} forest_state;
-
-static void forest_destroy(void *state)
-{
-    forest_state *s = state;
-    if (!s)
-        return;
-    vb_cart_model_clear(&s->m);
-    free(s);
-}
+#define FOREST_TAG VB_CLF_TAG('F', 'R', 'S', 'T')
 
 static vb_status forest_create(const vb_params *p, void **state, vb_error *err)
 {
-    forest_state *s = vb_calloc(1, sizeof *s, err);
+    vb_cart_state *s = vb_calloc(1, sizeof *s, err);
     if (!s)
         return VB_ERR_NOMEM;
-    s->n_trees = (int)vb_param_int(p, "n_trees");
+    *s = (vb_cart_state){.name = "forest", .tag = FOREST_TAG, .depth_key = "max_depth",
+                         .T = (int)vb_param_int(p, "n_trees")};
     vb_cart_opts_read(p, &s->o);
     s->o.bootstrap = vb_param_bool(p, "bootstrap");
     *state = s;
@@ -53,10 +41,10 @@ static vb_status forest_create(const vb_params *p, void **state, vb_error *err)
 
 static vb_status forest_train(void *state, const vb_traindata *td, vb_error *err)
 {
-    forest_state *s = state;
+    vb_cart_state *s = state;
     vb_cart_model_clear(&s->m);
     size_t n = td->n, d = td->d, mf = vb_cart_features_per_split(&s->o, d);
-    int K = td->n_classes, T = s->n_trees;
+    int K = td->n_classes, T = s->T;
     if (n > 0x7fffffffu)
         return vb_fail(err, VB_ERR_DATA, "forest: %zu training rows is beyond 2^31", n);
     vb_cart_bins bn = {0};
@@ -114,41 +102,6 @@ out:
     return st;
 }
 
-static vb_status forest_predict(const void *state, const float *X, size_t n, int *labels, float *scores,
-                                vb_error *err)
-{
-    const forest_state *s = state;
-    return vb_cart_predict(&s->m, X, n, labels, scores, "forest", err);
-}
-
-#define FOREST_TAG VB_CLF_TAG('F', 'R', 'S', 'T')
-
-static vb_status forest_save(const void *state, vb_writer *w, vb_error *err)
-{
-    const forest_state *s = state;
-    vb_cart_save(&s->m, w, FOREST_TAG);
-    return VB_OK;
-}
-
-static vb_status forest_load(void *state, vb_reader *r, vb_error *err)
-{
-    forest_state *s = state;
-    return vb_cart_load(&s->m, r, FOREST_TAG, s->n_trees, "forest", err);
-}
-
-static void forest_info(const void *state, vb_buf *b)
-{
-    const forest_state *s = state;
-    vb_cart_info(&s->m, b);
-}
-
-static void forest_dims(const void *state, size_t *d, int *n_classes)
-{
-    const forest_state *s = state;
-    *d = s->m.d;
-    *n_classes = s->m.K;
-}
-
 const vb_classifier_vt vb_clf_forest = {
     .info = {.name = "forest",
              .help = "random forest (histogram splits on quantile bins, trees in parallel, seeded per tree)",
@@ -159,10 +112,5 @@ const vb_classifier_vt vb_clf_forest = {
     .flags = VB_CLF_PROBA,
     .create = forest_create,
     .train = forest_train,
-    .predict = forest_predict,
-    .save = forest_save,
-    .load = forest_load,
-    .info_json = forest_info,
-    .destroy = forest_destroy,
-    .dims = forest_dims,
+    VB_CART_VT_ENTRIES,
 };
