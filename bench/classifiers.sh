@@ -3,7 +3,7 @@
 # counterpart on standardised HOG features (cell 4) of Fashion-MNIST, in the
 # same run. Options (also through BENCH_ARGS with make):
 #   --train N --test N --svm-train N   sizes (default 60000 / 10000 / 10000)
-#   --only knn,forest,...              a subset (knn forest logreg linear svm kmeans gmm)
+#   --only knn,forest,...              a subset (knn forest tree logreg linear svm kmeans gmm)
 #   --no-peers                         skip scikit-learn
 # The full run is long (scikit-learn's LinearSVC alone takes minutes).
 set -u

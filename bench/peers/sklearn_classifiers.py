@@ -26,6 +26,7 @@ Xte, yte = np.load(f'{d}/test_X.npy'), np.load(f'{d}/test_y.npy')
 
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.tree import DecisionTreeClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC, SVC
 from sklearn.cluster import KMeans
@@ -49,6 +50,8 @@ class Majority:
 models = [
     ('knn', lambda: KNeighborsClassifier(5, n_jobs=2)),
     ('forest', lambda: RandomForestClassifier(100, n_jobs=2, random_state=0)),
+    # the same criterion and depth (None: grown until pure, as max_depth 0)
+    ('tree', lambda: DecisionTreeClassifier(criterion='gini', max_depth=None, random_state=0)),
     ('logreg', lambda: LogisticRegression(C=1, max_iter=100)),
     ('linear', lambda: LinearSVC(C=0.01)),
     ('svm', lambda: SVC(C=10, gamma='scale')),

@@ -119,15 +119,26 @@ static int make_edges(const float *v, size_t m, int max_bins, float *edges)
     return ne;
 }
 
-/* The number of edges < x: a branch-free binary search over the edges
- * padded with +inf to 2 top - 1 entries (top a power of two, or 0 for
- * none). */
-static inline int bin_of(const float *pad, int top, float x)
+/* The bins of m values x into out[i * stride]: the number of edges < x by
+ * a branch-free binary search over the edges padded with +inf to 2 top - 1
+ * entries (top a power of two, or 0 for none), the values abreast (a
+ * gather a step). */
+static void bins_of(const float *pad, int top, const float *x, size_t m, uint8_t *out, size_t stride)
 {
-    int lo = 0;
+    int lo[64];
+    for (size_t i = 0; i < m; i++)
+        lo[i] = 0;
     for (int step = top; step; step >>= 1)
-        lo += pad[lo + step - 1] < x ? step : 0;
-    return lo;
+        for (size_t i = 0; i < m; i++)
+            lo[i] += pad[lo[i] + step - 1] < x[i] ? step : 0;
+    for (size_t i = 0; i < m; i++)
+        out[i * stride] = (uint8_t)lo[i];
+}
+
+/* Feature f's bins: row i's at col[i * bn->fb]. */
+static inline const uint8_t *bin_col(const vb_cart_bins *bn, size_t f)
+{
+    return bn->B + (f / bn->fb) * bn->n * bn->fb + f % bn->fb;
 }
 
 void vb_cart_bins_free(vb_cart_bins *b)
@@ -138,15 +149,17 @@ void vb_cart_bins_free(vb_cart_bins *b)
     memset(b, 0, sizeof *b);
 }
 
-vb_status vb_cart_bin(const vb_cart_opts *o, const vb_traindata *td, const char *name, vb_cart_bins *b,
+vb_status vb_cart_bin(const vb_cart_opts *o, const vb_traindata *td, const char *name, size_t fb, vb_cart_bins *b,
                       vb_error *err)
 {
     size_t n = td->n, d = td->d, E = (size_t)o->max_bins - 1;
     size_t m = n < (size_t)o->bin_sample ? n : (size_t)o->bin_sample;
     memset(b, 0, sizeof *b);
     b->E = E;
+    b->n = n;
+    b->fb = fb;
     size_t *rows = vb_malloc(n, sizeof *rows, err);
-    b->B = vb_malloc(n, d, err);
+    b->B = vb_malloc(n, (d + fb - 1) / fb * fb, err);
     b->edges = vb_malloc(d, E * sizeof *b->edges, err);
     b->n_edges = vb_malloc(d, sizeof *b->n_edges, err);
     if (!rows || !b->B || !b->edges || !b->n_edges) {
@@ -166,21 +179,30 @@ vb_status vb_cart_bin(const vb_cart_opts *o, const vb_traindata *td, const char 
         vb_rng_shuffle(rng, rows, n);
         vb_rng_free(rng);
     }
+    /* features in groups of F: a row's F values are one read */
+    size_t F = m ? ((size_t)1 << 22) / m : 16;
+    F = F < 1 ? 1 : F > 16 ? 16 : F;
     int fail = 0;
 #pragma omp parallel
     {
-        float *v = malloc((m ? m : 1) * sizeof *v);
+        float *v = malloc((m ? m : 1) * F * sizeof *v);
         uint32_t *k = malloc((m ? m : 1) * 2 * sizeof *k);
         if (!v || !k) {
 #pragma omp atomic write
             fail = 1;
         } else {
-#pragma omp for schedule(dynamic, 8)
-            for (size_t f = 0; f < d; f++) {
-                for (size_t i = 0; i < m; i++)
-                    v[i] = td->X[rows[i] * d + f];
-                sort_floats(v, m, k, k + m);
-                b->n_edges[f] = make_edges(v, m, o->max_bins, b->edges + f * E);
+#pragma omp for schedule(dynamic, 1)
+            for (size_t f0 = 0; f0 < d; f0 += F) {
+                size_t nf = d - f0 < F ? d - f0 : F;
+                for (size_t i = 0; i < m; i++) {
+                    const float *row = td->X + rows[i] * d + f0;
+                    for (size_t j = 0; j < nf; j++)
+                        v[j * m + i] = row[j];
+                }
+                for (size_t j = 0; j < nf; j++) {
+                    sort_floats(v + j * m, m, k, k + m);
+                    b->n_edges[f0 + j] = make_edges(v + j * m, m, o->max_bins, b->edges + (f0 + j) * E);
+                }
             }
         }
         free(v);
@@ -205,12 +227,11 @@ vb_status vb_cart_bin(const vb_cart_opts *o, const vb_traindata *td, const char 
 #pragma omp parallel for schedule(static)
     for (size_t r0 = 0; r0 < n; r0 += 64) {
         size_t r1 = r0 + 64 < n ? r0 + 64 : n;
+        float x[64];
         for (size_t f = 0; f < d; f++) {
-            const float *e = pad + f * 256;
-            int t = top[f];
-            uint8_t *col = b->B + f * n;
             for (size_t i = r0; i < r1; i++)
-                col[i] = (uint8_t)bin_of(e, t, td->X[i * d + f]);
+                x[i - r0] = td->X[i * d + f];
+            bins_of(pad + f * 256, top[f], x, r1 - r0, (uint8_t *)bin_col(b, f) + r0 * fb, fb);
         }
     }
     free(pad);
@@ -236,6 +257,8 @@ double *vb_cart_xlogx(size_t n, vb_error *err)
  * this many (sample, feature) pairs; below SUB_MIN samples (or n / SUB_DIV)
  * a node's whole subtree is one task, grown apart on one thread. */
 #define PAR_MIN 32768
+/* Rows of a block are fetched this many samples ahead. */
+#define PREFETCH 8
 #define SUB_MIN 1024
 #define SUB_DIV 32
 /* Memory for the kept histograms of full growth. */
@@ -257,12 +280,21 @@ typedef struct job {
     int32_t *hist; /* the node's histograms of every feature, or NULL */
 } job;
 
+/* Counting scratch of a block of features (full growth): VB_CART_BLOCK
+ * histograms and class sets, laid out as fscratch's. */
+typedef struct bscratch {
+    int32_t *h;
+    uint64_t *cm;
+    double *lc;
+} bscratch;
+
 /* One thread's scratch. */
 typedef struct grower {
     uint32_t *tmp;    /* n */
     int32_t *yv;      /* labels of the current node's samples */
     double *cnt, *lc; /* K: node class counts, left counts */
     fscratch x;
+    bscratch bx; /* full growth */
     double *fbest; /* d (full): each feature's best proxy in the node */
     int *fbin;     /* d (full): and its bin */
     job *stack;
@@ -301,6 +333,8 @@ void vb_cart_work_free(vb_cart_work *w)
         free(g->x.h);
         free(g->x.cm);
         free(g->x.lc);
+        free(g->bx.h);
+        free(g->bx.cm);
         free(g->fbest);
         free(g->fbin);
         free(g->stack);
@@ -344,7 +378,10 @@ vb_cart_work *vb_cart_work_new(const vb_cart_bins *bn, size_t n, size_t d, int K
         if (ok && full) {
             g->fbest = malloc(d * sizeof *g->fbest);
             g->fbin = malloc(d * sizeof *g->fbin);
-            ok = g->fbest && g->fbin;
+            g->bx.h = calloc(VB_CART_BLOCK * 256 * (size_t)K, sizeof *g->bx.h);
+            g->bx.cm = K <= 64 ? calloc(VB_CART_BLOCK * 256, sizeof *g->bx.cm) : NULL;
+            g->bx.lc = g->x.lc;
+            ok = g->fbest && g->fbin && g->bx.h && (g->bx.cm || K > 64) && bn->fb <= VB_CART_BLOCK;
         }
     }
     if (ok && full) {
@@ -485,7 +522,7 @@ double vb_cart_node_impurity(int entropy, const double *c, int K, double N, cons
 
 /* Histogram of one feature over a node's samples into x->h (and x->cm);
  * the occupied bins, ascending, into bins. Returns their number. */
-static int count_bins(const uint8_t *col, const uint32_t *ix, const int32_t *yv, size_t N, int K,
+static int count_bins(const uint8_t *col, size_t stride, const uint32_t *ix, const int32_t *yv, size_t N, int K,
                       const fscratch *x, int *bins)
 {
     /* occupied bins as a 256-bit set: small nodes scan only those */
@@ -493,14 +530,14 @@ static int count_bins(const uint8_t *col, const uint32_t *ix, const int32_t *yv,
     int32_t *h = x->h;
     if (x->cm)
         for (size_t i = 0; i < N; i++) {
-            int b = col[ix[i]], c = yv[i];
+            int b = col[(size_t)ix[i] * stride], c = yv[i];
             h[b * K + c]++;
             x->cm[b] |= 1ull << c;
             occ[b >> 6] |= 1ull << (b & 63);
         }
     else
         for (size_t i = 0; i < N; i++) {
-            int b = col[ix[i]];
+            int b = col[(size_t)ix[i] * stride];
             h[b * K + yv[i]]++;
             occ[b >> 6] |= 1ull << (b & 63);
         }
@@ -577,12 +614,12 @@ static int scan_bins(const vb_cart_opts *o, int32_t *h, uint64_t *cm, const int 
 /* One feature's best split in a node by counting (x: zero scratch, zero
  * again on return). Returns the number of occupied bins (< 2: the
  * feature is constant in the node). */
-static int feature_split(const vb_cart_opts *o, const uint8_t *col, const uint32_t *ix, const int32_t *yv, size_t N,
-                         int K, const double *cnt, const double *xlogx, const fscratch *x, double *best, int *best_b,
-                         int *found)
+static int feature_split(const vb_cart_opts *o, const uint8_t *col, size_t stride, const uint32_t *ix,
+                         const int32_t *yv, size_t N, int K, const double *cnt, const double *xlogx, const fscratch *x,
+                         double *best, int *best_b, int *found)
 {
     int bins[256];
-    int nb = count_bins(col, ix, yv, N, K, x, bins);
+    int nb = count_bins(col, stride, ix, yv, N, K, x, bins);
     *found = 0;
     if (nb >= 2)
         *found = scan_bins(o, x->h, x->cm, bins, nb, K, cnt, (double)N, xlogx, x->lc, 1, best, best_b);
@@ -607,8 +644,8 @@ static int split_random(const vb_cart_opts *o, const vb_cart_bins *bn, size_t n,
         w->feat[r] = w->feat[j];
         w->feat[j] = f;
         int found;
-        if (feature_split(o, bn->B + f * n, ix, gr->yv, N, K, gr->cnt, w->xlogx, &gr->x, &best, best_bin, &found) <
-            2)
+        if (feature_split(o, bin_col(bn, f), bn->fb, ix, gr->yv, N, K, gr->cnt, w->xlogx, &gr->x, &best, best_bin,
+                          &found) < 2)
             continue;
         tried++;
         if (found)
@@ -618,58 +655,122 @@ static int split_random(const vb_cart_opts *o, const vb_cart_bins *bn, size_t n,
 }
 
 /* Counts the histograms of every feature over N samples (labels gr->yv)
- * into hs, features in parallel. */
-static void count_all(const vb_cart_bins *bn, size_t n, size_t d, int K, const vb_cart_work *w, const grower *gr,
+ * into hs, a block of features at a time (in parallel), each row's bins
+ * of the block read together. */
+static void count_all(const vb_cart_bins *bn, size_t d, int K, const vb_cart_work *w, const grower *gr,
                       const uint32_t *ix, size_t N, int32_t *hs)
 {
-#pragma omp parallel for schedule(dynamic, 8) if (N * d >= PAR_MIN)
-    for (size_t f = 0; f < d; f++) {
-        int32_t *h = hs + w->hoff[f];
-        memset(h, 0, (w->hoff[f + 1] - w->hoff[f]) * sizeof *h);
-        const uint8_t *col = bn->B + f * n;
-        for (size_t i = 0; i < N; i++)
-            h[col[ix[i]] * K + gr->yv[i]]++;
+    size_t fb = bn->fb, nblk = (d + fb - 1) / fb;
+#pragma omp parallel for schedule(dynamic, 1) if (N * d >= PAR_MIN)
+    for (size_t k = 0; k < nblk; k++) {
+        size_t f0 = k * fb, nf = d - f0 < fb ? d - f0 : fb;
+        memset(hs + w->hoff[f0], 0, (w->hoff[f0 + nf] - w->hoff[f0]) * sizeof *hs);
+        const uint8_t *base = bin_col(bn, f0);
+        int32_t *hp[VB_CART_BLOCK];
+        for (size_t j = 0; j < nf; j++)
+            hp[j] = hs + w->hoff[f0 + j];
+        for (size_t i = 0; i < N; i++) {
+            if (i + PREFETCH < N)
+                __builtin_prefetch(base + (size_t)ix[i + PREFETCH] * fb);
+            const uint8_t *row = base + (size_t)ix[i] * fb;
+            int c = gr->yv[i];
+            for (size_t j = 0; j < nf; j++)
+                hp[j][row[j] * K + c]++;
+        }
     }
 }
 
-/* Feature f's best split in the node of gr (counts gr->cnt, labels
- * gr->yv): from its kept histogram in hs, or by counting with scratch x,
- * into gr->fbest[f] (-inf for none) and gr->fbin[f]. */
-static void feature_best(const vb_cart_opts *o, const vb_cart_bins *bn, size_t n, int K, const vb_cart_work *w,
-                         const grower *gr, const fscratch *x, const uint32_t *ix, size_t N, int32_t *hs, size_t f)
+/* The best splits of features f0 .. f0 + nf - 1 (a block) in the node of
+ * gr (counts gr->cnt, labels gr->yv) into gr->fbest (-inf for none) and
+ * gr->fbin: from the kept histograms hs, or by counting the block's bins
+ * with scratch x (each row's read together). */
+static void block_best(const vb_cart_opts *o, const vb_cart_bins *bn, int K, const vb_cart_work *w,
+                       const grower *gr, const bscratch *x, const uint32_t *ix, size_t N, int32_t *hs, size_t f0,
+                       size_t nf)
 {
-    double best = -INFINITY;
-    int b = 0, found;
-    if (hs) {
-        int32_t *h = hs + w->hoff[f];
-        int bins[256], nb = 0, nbins = (int)((w->hoff[f + 1] - w->hoff[f]) / (size_t)K);
-        for (int q = 0; q < nbins; q++) {
-            const int32_t *hb = h + (size_t)q * (size_t)K;
-            int any = 0;
-            for (int c = 0; c < K; c++)
-                any |= hb[c];
-            if (any)
-                bins[nb++] = q;
+    size_t hk = 256 * (size_t)K;
+    uint64_t occ[VB_CART_BLOCK][4];
+    if (!hs) {
+        memset(occ, 0, sizeof occ);
+        const uint8_t *base = bin_col(bn, f0);
+        size_t fb = bn->fb;
+        int32_t *h = x->h;
+        uint64_t *cm = x->cm;
+        /* rows are fetched ahead: the counting of one hides the next's latency */
+        if (cm)
+            for (size_t i = 0; i < N; i++) {
+                if (i + PREFETCH < N)
+                    __builtin_prefetch(base + (size_t)ix[i + PREFETCH] * fb);
+                const uint8_t *row = base + (size_t)ix[i] * fb;
+                int c = gr->yv[i];
+                uint64_t bit = 1ull << c;
+                for (size_t j = 0; j < nf; j++) {
+                    int b = row[j];
+                    h[j * hk + (size_t)(b * K + c)]++;
+                    cm[j * 256 + (size_t)b] |= bit;
+                    occ[j][b >> 6] |= 1ull << (b & 63);
+                }
+            }
+        else
+            for (size_t i = 0; i < N; i++) {
+                if (i + PREFETCH < N)
+                    __builtin_prefetch(base + (size_t)ix[i + PREFETCH] * fb);
+                const uint8_t *row = base + (size_t)ix[i] * fb;
+                int c = gr->yv[i];
+                for (size_t j = 0; j < nf; j++) {
+                    int b = row[j];
+                    h[j * hk + (size_t)(b * K + c)]++;
+                    occ[j][b >> 6] |= 1ull << (b & 63);
+                }
+            }
+    }
+    for (size_t j = 0; j < nf; j++) {
+        size_t f = f0 + j;
+        double best = -INFINITY;
+        int b = 0, found, bins[256], nb = 0;
+        if (hs) { /* the occupied bins of the kept histogram */
+            int32_t *h = hs + w->hoff[f];
+            int nbins = (int)((w->hoff[f + 1] - w->hoff[f]) / (size_t)K);
+            for (int q = 0; q < nbins; q++) {
+                const int32_t *hb = h + (size_t)q * (size_t)K;
+                int any = 0;
+                for (int c = 0; c < K; c++)
+                    any |= hb[c];
+                if (any)
+                    bins[nb++] = q;
+            }
+            found = nb >= 2 && scan_bins(o, h, NULL, bins, nb, K, gr->cnt, (double)N, w->xlogx, x->lc, 0, &best, &b);
+        } else {
+            for (int q = 0; q < 4; q++)
+                for (uint64_t bits = occ[j][q]; bits; bits &= bits - 1)
+                    bins[nb++] = q * 64 + __builtin_ctzll(bits);
+            int32_t *h = x->h + j * hk;
+            uint64_t *cm = x->cm ? x->cm + j * 256 : NULL;
+            found = nb >= 2 && scan_bins(o, h, cm, bins, nb, K, gr->cnt, (double)N, w->xlogx, x->lc, 1, &best, &b);
+            memset(h + (size_t)bins[nb - 1] * (size_t)K, 0, (size_t)K * sizeof *h);
+            if (cm)
+                cm[bins[nb - 1]] = 0;
         }
-        found = nb >= 2 && scan_bins(o, h, NULL, bins, nb, K, gr->cnt, (double)N, w->xlogx, x->lc, 0, &best, &b);
-    } else
-        feature_split(o, bn->B + f * n, ix, gr->yv, N, K, gr->cnt, w->xlogx, x, &best, &b, &found);
-    gr->fbest[f] = found ? best : -INFINITY;
-    gr->fbin[f] = b;
+        gr->fbest[f] = found ? best : -INFINITY;
+        gr->fbin[f] = b;
+    }
 }
 
 /* The node's best split over every feature in order (ties to the lower
- * feature), the features in parallel when par: -1 when there is none. */
-static int split_all(const vb_cart_opts *o, const vb_cart_bins *bn, size_t n, size_t d, int K, vb_cart_work *w,
-                     grower *gr, const uint32_t *ix, size_t N, int32_t *hs, int par, int *best_bin)
+ * feature), the blocks of features in parallel when par: -1 when there is
+ * none. */
+static int split_all(const vb_cart_opts *o, const vb_cart_bins *bn, size_t d, int K, vb_cart_work *w, grower *gr,
+                     const uint32_t *ix, size_t N, int32_t *hs, int par, int *best_bin)
 {
+    size_t fb = bn->fb, nblk = (d + fb - 1) / fb;
     if (par) {
-#pragma omp parallel for schedule(dynamic, 8)
-        for (size_t f = 0; f < d; f++)
-            feature_best(o, bn, n, K, w, gr, &w->g[omp_get_thread_num()].x, ix, N, hs, f);
+#pragma omp parallel for schedule(dynamic, 1)
+        for (size_t k = 0; k < nblk; k++)
+            block_best(o, bn, K, w, gr, &w->g[omp_get_thread_num()].bx, ix, N, hs, k * fb,
+                       d - k * fb < fb ? d - k * fb : fb);
     } else
-        for (size_t f = 0; f < d; f++)
-            feature_best(o, bn, n, K, w, gr, &gr->x, ix, N, hs, f);
+        for (size_t k = 0; k < nblk; k++)
+            block_best(o, bn, K, w, gr, &gr->bx, ix, N, hs, k * fb, d - k * fb < fb ? d - k * fb : fb);
     double best = -INFINITY;
     int best_f = -1;
     for (size_t f = 0; f < d; f++)
@@ -696,7 +797,7 @@ static void derive_hists(const vb_cart_bins *bn, const int *y, size_t n, size_t 
     }
     for (size_t i = 0; i < n_small; i++)
         gr->yv[i] = y[ix_small[i]];
-    count_all(bn, n, d, K, w, gr, ix_small, n_small, h);
+    count_all(bn, d, K, w, gr, ix_small, n_small, h);
     size_t H = w->hoff[d];
 #pragma omp parallel for schedule(static) if (H >= PAR_MIN)
     for (size_t i = 0; i < H; i++)
@@ -771,8 +872,8 @@ static int grow_nodes(const vb_cart_opts *o, const vb_cart_bins *bn, const int *
                 best_f = split_random(o, bn, n, d, K, mf, rng, w, gr, ix, N, &best_b);
             else {
                 if (defer && !jb.hist && N >= w->big && (jb.hist = pool_get(w)) != NULL)
-                    count_all(bn, n, d, K, w, gr, ix, N, jb.hist);
-                best_f = split_all(o, bn, n, d, K, w, gr, ix, N, jb.hist, defer && N * d >= PAR_MIN, &best_b);
+                    count_all(bn, d, K, w, gr, ix, N, jb.hist);
+                best_f = split_all(o, bn, d, K, w, gr, ix, N, jb.hist, defer && N * d >= PAR_MIN, &best_b);
             }
         }
         if (best_f < 0) {
@@ -782,11 +883,11 @@ static int grow_nodes(const vb_cart_opts *o, const vb_cart_bins *bn, const int *
             continue;
         }
         /* stable partition of the node's samples by bin <= best_b */
-        const uint8_t *col = bn->B + (size_t)best_f * n;
-        size_t nl = 0, nr = 0;
+        const uint8_t *col = bin_col(bn, (size_t)best_f);
+        size_t nl = 0, nr = 0, stride = bn->fb;
         for (size_t i = 0; i < N; i++) {
             uint32_t v = ix[i];
-            if (col[v] <= best_b)
+            if (col[(size_t)v * stride] <= best_b)
                 ix[nl++] = v;
             else
                 gr->tmp[nr++] = v;
@@ -1016,38 +1117,61 @@ vb_status vb_cart_model_set(vb_cart_model *m, const vb_cart_tree *trees, int T, 
     return VB_OK;
 }
 
+/* Rows are walked down a tree in blocks, a level at a time, so that the
+ * memory reads of the block's rows overlap instead of queueing; threads
+ * share the rows when there are at least PREDICT_PAR node visits. */
+#define PREDICT_BLOCK 16
+#define PREDICT_PAR ((size_t)1 << 20)
+
 vb_status vb_cart_predict(const vb_cart_model *m, const float *X, size_t n, int *labels, float *scores,
                           const char *name, vb_error *err)
 {
     int K = m->K, T = m->T, fail = 0;
-#pragma omp parallel
+#pragma omp parallel if (n * (size_t)T * (size_t)(m->depth_max + 1) >= PREDICT_PAR)
     {
-        double *acc = malloc((size_t)K * sizeof *acc);
+        double *acc = malloc(PREDICT_BLOCK * (size_t)K * sizeof *acc);
         if (!acc) {
 #pragma omp atomic write
             fail = 1;
         } else {
 #pragma omp for schedule(static)
-            for (size_t i = 0; i < n; i++) {
-                const float *x = X + i * m->d;
-                for (int c = 0; c < K; c++)
-                    acc[c] = 0;
+            for (size_t i0 = 0; i0 < n; i0 += PREDICT_BLOCK) {
+                size_t nb = n - i0 < PREDICT_BLOCK ? n - i0 : PREDICT_BLOCK;
+                const float *x = X + i0 * m->d;
+                for (size_t j = 0; j < nb * (size_t)K; j++)
+                    acc[j] = 0;
                 for (int t = 0; t < T; t++) {
-                    const vb_cart_node *nd = &m->nodes[m->roots[t]];
-                    while (nd->feature >= 0)
-                        nd = &m->nodes[x[nd->feature] <= nd->thr ? nd->left : nd->right];
-                    const float *v = m->vals + nd->left;
-                    for (int c = 0; c < K; c++)
-                        acc[c] += v[c];
+                    int32_t v[PREDICT_BLOCK];
+                    for (size_t r = 0; r < nb; r++)
+                        v[r] = m->roots[t];
+                    for (int active = 1; active;) {
+                        active = 0;
+                        for (size_t r = 0; r < nb; r++) {
+                            const vb_cart_node *nd = &m->nodes[v[r]];
+                            if (nd->feature >= 0) {
+                                v[r] = x[r * m->d + (size_t)nd->feature] <= nd->thr ? nd->left : nd->right;
+                                active = 1;
+                            }
+                        }
+                    }
+                    for (size_t r = 0; r < nb; r++) {
+                        const float *val = m->vals + m->nodes[v[r]].left;
+                        double *a = acc + r * (size_t)K;
+                        for (int c = 0; c < K; c++)
+                            a[c] += val[c];
+                    }
                 }
-                int best = 0;
-                for (int c = 1; c < K; c++)
-                    if (acc[c] > acc[best])
-                        best = c;
-                labels[i] = best;
-                if (scores)
-                    for (int c = 0; c < K; c++)
-                        scores[i * (size_t)K + (size_t)c] = (float)(acc[c] / T);
+                for (size_t r = 0; r < nb; r++) {
+                    const double *a = acc + r * (size_t)K;
+                    int best = 0;
+                    for (int c = 1; c < K; c++)
+                        if (a[c] > a[best])
+                            best = c;
+                    labels[i0 + r] = best;
+                    if (scores)
+                        for (int c = 0; c < K; c++)
+                            scores[(i0 + r) * (size_t)K + (size_t)c] = (float)(a[c] / T);
+                }
             }
         }
         free(acc);

@@ -48,17 +48,24 @@ size_t vb_cart_features_per_split(const vb_cart_opts *o, size_t d);
 
 /* ---- binning ------------------------------------------------------------ */
 
+/* The bins as bytes in blocks of fb features: block k holds the n rows'
+ * bins of features k fb .. k fb + fb - 1, fb bytes a row. fb = 1 is
+ * feature-major (the forest, which reads a few features a node); growth
+ * with every feature reads a block's row at once (VB_CART_BLOCK). */
+#define VB_CART_BLOCK 16
 typedef struct vb_cart_bins {
-    uint8_t *B;    /* d x n, feature-major */
+    uint8_t *B;    /* ceil(d / fb) x n x fb */
+    size_t n, fb;
     float *edges;  /* d x E (E = max_bins - 1) */
     int *n_edges;  /* d; a value x falls in bin #{edges < x} */
     size_t E;
 } vb_cart_bins;
 
-/* Bins the training rows; when n > bin_sample the edges come from a
- * sample of rows shuffled with vb_seed_derive(seed, "<name>-bins", 0).
- * name ("forest", "tree") also starts the messages. */
-vb_status vb_cart_bin(const vb_cart_opts *o, const vb_traindata *td, const char *name, vb_cart_bins *b,
+/* Bins the training rows, fb (1 .. VB_CART_BLOCK) features a block; when
+ * n > bin_sample the edges come from a sample of rows shuffled with
+ * vb_seed_derive(seed, "<name>-bins", 0). name ("forest", "tree") also
+ * starts the messages. */
+vb_status vb_cart_bin(const vb_cart_opts *o, const vb_traindata *td, const char *name, size_t fb, vb_cart_bins *b,
                       vb_error *err);
 void vb_cart_bins_free(vb_cart_bins *b);
 
@@ -98,7 +105,8 @@ void vb_cart_leaf_values(const double *cnt, int K, double total, float *v);
 
 /* Scratch memory of one grower (one per thread that grows trees). full:
  * the grower will grow with every feature in order (rng NULL below), and
- * keeps the histograms it needs for that. */
+ * keeps the histograms it needs for that (bn->fb may then be up to
+ * VB_CART_BLOCK; growth with a random order works with any fb). */
 typedef struct vb_cart_work vb_cart_work;
 vb_cart_work *vb_cart_work_new(const vb_cart_bins *bn, size_t n, size_t d, int K, const double *xlogx, int full);
 void vb_cart_work_free(vb_cart_work *w);

@@ -50,7 +50,7 @@ static vb_status forest_train(void *state, const vb_traindata *td, vb_error *err
     vb_cart_bins bn = {0};
     vb_cart_tree *trees = vb_calloc((size_t)T, sizeof *trees, err);
     double *xlogx = vb_cart_xlogx(n, err);
-    vb_status st = trees && xlogx ? vb_cart_bin(&s->o, td, "forest", &bn, err) : VB_ERR_NOMEM;
+    vb_status st = trees && xlogx ? vb_cart_bin(&s->o, td, "forest", 1, &bn, err) : VB_ERR_NOMEM;
     if (st != VB_OK)
         goto out;
     int fail = 0, stop = 0;

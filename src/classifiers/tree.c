@@ -282,7 +282,7 @@ static vb_status tree_train(void *state, const vb_traindata *td, vb_error *err)
     vb_rng *rng = NULL;
     uint8_t *cut = NULL;
     double *xlogx = vb_cart_xlogx(n, err);
-    vb_status st = xlogx ? vb_cart_bin(&s->c.o, td, "tree", &bn, err) : VB_ERR_NOMEM;
+    vb_status st = xlogx ? vb_cart_bin(&s->c.o, td, "tree", mf == d ? VB_CART_BLOCK : 1, &bn, err) : VB_ERR_NOMEM;
     if (st != VB_OK)
         goto out;
     st = VB_ERR_NOMEM;

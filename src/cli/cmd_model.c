@@ -696,6 +696,14 @@ int cmd_evaluate(int argc, char **argv)
     vb_named_value ms[VB_METRIC_SET_SIZE];
     vb_metric_set(&mt, truth, scores, n, K, proba, ms);
     size_t n_ms = VB_METRIC_SET_SIZE;
+    /* what the trained classifier says of itself (nodes, support vectors, ...) */
+    vb_buf ci;
+    vb_buf_init(&ci);
+    if (m->clf->vt->info_json) {
+        vb_buf_puts(&ci, "{");
+        m->clf->vt->info_json(m->clf->state, &ci);
+        vb_buf_puts(&ci, "}");
+    }
     vb_buf b;
     vb_buf_init(&b);
     if (json) {
@@ -783,8 +791,9 @@ done:
 
 /* ---- model info ---------------------------------------------------------- */
 
-/* Prints the members of a flat JSON object (as vb_model_info writes it:
- * strings, numbers, and objects of numbers) as "  key: value" lines. */
+/* Prints the members of a flat JSON object (as vb_model_info and the
+ * classifiers' info write it: strings, numbers, and objects or lists of
+ * numbers) as "  key: value" lines. */
 static void print_info_members(const char *json)
 {
     const char *p = json && *json == '{' ? json + 1 : "";
@@ -810,11 +819,17 @@ static void print_info_members(const char *json)
             }
             if (*p)
                 p++;
-        } else if (*p == '{') {
-            const char *e = strchr(p, '}');
-            size_t n = e ? (size_t)(e - p + 1) : strlen(p);
-            printf("%.*s", (int)n, p);
-            p += n;
+        } else if (*p == '{' || *p == '[') { /* to the bracket that closes it */
+            const char *e = p;
+            for (int depth = 0; *e; e++) {
+                depth += (*e == '{' || *e == '[') - (*e == '}' || *e == ']');
+                if (depth == 0) {
+                    e++;
+                    break;
+                }
+            }
+            printf("%.*s", (int)(e - p), p);
+            p = e;
         } else {
             const char *e = p + strcspn(p, ",}");
             printf("%.*s", (int)(e - p), p);
@@ -850,6 +865,14 @@ int cmd_model(int argc, char **argv)
     size_t total = 0;
     for (int i = 0; i < 7; i++)
         total += m->sections[i];
+    /* what the trained classifier says of itself (nodes, support vectors, ...) */
+    vb_buf ci;
+    vb_buf_init(&ci);
+    if (m->clf->vt->info_json) {
+        vb_buf_puts(&ci, "{");
+        m->clf->vt->info_json(m->clf->state, &ci);
+        vb_buf_puts(&ci, "}");
+    }
     vb_buf b;
     vb_buf_init(&b);
     if (json) {
@@ -871,7 +894,8 @@ int cmd_model(int argc, char **argv)
                 vb_buf_printf(&b, "%s\"%s\": %zu", first ? "" : ", ", names[i], m->sections[i]);
                 first = 0;
             }
-        vb_buf_printf(&b, "}, \"info\": %s}\n", m->info ? m->info : "null");
+        vb_buf_printf(&b, "}, \"classifier\": %s, \"info\": %s}\n", ci.data ? ci.data : "null",
+                      m->info ? m->info : "null");
         fputs(b.data ? b.data : "", stdout);
     } else {
         printf("model: %s (%.1f kB of sections, written by visbench %s)\n", path, (double)total / 1024.0,
@@ -897,6 +921,10 @@ int cmd_model(int argc, char **argv)
             if (m->sections[i])
                 printf(" %s %.1f kB", names[i], (double)m->sections[i] / 1024.0);
         printf("\n");
+        if (ci.data) {
+            printf("classifier %s:\n", m->clf->vt->info.name);
+            print_info_members(ci.data);
+        }
         if (m->info) {
             printf("how it was made:\n");
             print_info_members(m->info);
@@ -904,6 +932,7 @@ int cmd_model(int argc, char **argv)
             printf("how it was made: not recorded (a model from an older visbench)\n");
     }
     vb_buf_free(&b);
+    vb_buf_free(&ci);
     vb_model_free(m);
     return VB_EXIT_OK;
 }

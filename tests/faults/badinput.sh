@@ -314,6 +314,8 @@ bad_spec "test_fraction 1.5" 's/test_fraction: 0.25/test_fraction: 1.5/' "x.yaml
 bad_spec "kfold k: 1" 's/{protocol: holdout, test_fraction: 0.25}/{protocol: kfold, k: 1}/' "x.yaml:4:"
 bad_spec "svm C: -1" 's/C: 10/C: -1/' "x.yaml:8:"
 bad_spec "knn k: -3" 's/{k: 1}/{k: -3}/' "x.yaml:10:"
+bad_spec "tree ccp_alpha: -0.1" 's/{svm: {C: 10}}/{tree: {ccp_alpha: -0.1}}/' "x.yaml:8:36: tree.ccp_alpha = -0.1 is out of range"
+bad_spec "tree criterion: gain" 's/{svm: {C: 10}}/{tree: {criterion: gain}}/' "x.yaml:8:36: tree.criterion: unknown value 'gain'"
 bad_spec "seed: 1e400" 's/^seed: 1/seed: 1e400/' "x.yaml:2:"
 bad_spec "seed: 2^64" 's/^seed: 1/seed: 18446744073709551616/' "x.yaml:2:"
 bad_spec "cell: 10^20" 's/{cell: 8}/{cell: 99999999999999999999}/' "x.yaml:7:"
