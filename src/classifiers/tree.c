@@ -327,8 +327,10 @@ const vb_classifier_vt vb_clf_tree = {
              .doc = "Scores are the class distribution of the leaf (probabilities). With every feature tried "
                     "(the default) the tree does not depend on the seed: ties go to the lower feature; the "
                     "larger nodes' histograms are derived by subtraction and their features searched in "
-                    "parallel, the same tree for any thread count. info reports the nodes, leaves and depth "
-                    "after pruning and the ten largest feature importances (impurity decrease, normalised).",
+                    "parallel, smaller subtrees grown as parallel tasks, the same tree for any thread count. "
+                    "With max_features below all each node tries features in an order drawn from the seed. "
+                    "info reports the nodes, leaves and depth after pruning and the ten largest feature "
+                    "importances (impurity decrease, normalised; also in visbench model info).",
              .params = tree_params,
              .n_params = sizeof tree_params / sizeof tree_params[0]},
     .flags = VB_CLF_PROBA,
