@@ -2,22 +2,26 @@
  * prediction, save/load, shared by forest.c and tree.c.
  *
  * Binning follows LightGBM and scikit-learn's HistGradientBoosting: edges
- * from up to bin_sample rows, feature-major bytes. Growth keeps the node's
- * samples as an index list (partitioned stably, so memory access stays
- * ascending); X is never copied. A node's split comes from one histogram
- * (bin x class counts) per feature, scanned left to right with the gini
- * or entropy proxy updated incrementally.
+ * from up to bin_sample rows (radix-sorted), bins as bytes (feature-major
+ * for the forest, rows of 16 features for the tree). Growth keeps the
+ * node's samples as an index list (partitioned stably, so memory access
+ * stays ascending); X is never copied. A node's split comes from one
+ * histogram (bin x class counts) per feature, scanned left to right with
+ * the gini or entropy proxy updated incrementally, visiting only the
+ * classes present in a bin.
  *
- * With every feature searched in order (the single tree), a node of at
- * least `big` samples keeps its histograms of all features; of its two
- * children only the smaller one's are counted, the larger one's are the
- * parent's minus those (histogram subtraction, as in LightGBM). The
- * smaller child is grown first, so at most about log2(n / big) such
- * histograms wait on the stack. Counts are integers, so a histogram
- * derived or counted is the same, and the tree is the same whichever
- * histograms the memory cap lets us keep, and for any thread count
- * (features are searched in parallel, each its own best, reduced in
- * feature order). */
+ * With every feature searched in order (the single tree, "full growth"),
+ * a node of at least `big` samples keeps its histograms of all features;
+ * of its two children only the smaller one's are counted, the larger
+ * one's are the parent's minus those (histogram subtraction, as in
+ * LightGBM). The smaller child is grown first, so at most about
+ * log2(n / big) such histograms wait on the stack. The nodes of n / 32
+ * samples (and 1024) or more are searched a block of features a thread;
+ * below that each subtree is a task grown on one thread into a tree of
+ * its own, and stitched in a fixed order. Counts are integers, so a
+ * histogram derived or counted is the same, each feature's best split is
+ * reduced in feature order, and the tree is the same whichever histograms
+ * the memory cap lets us keep, and for any thread count. */
 #include "cart.h"
 
 #include <math.h>
