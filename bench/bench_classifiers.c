@@ -8,7 +8,7 @@
  * for the scikit-learn peer (bench/peers/sklearn_classifiers.py), then trains
  * and tests each classifier, one line each:
  *   RESULT name=knn train_s=... predict_s=... accuracy=... rss_mb=... n_train=... n_test=...
- * Names: knn forest boost logreg linear svm kmeans gmm (default: all). svm trains on
+ * Names: knn forest tree boost logreg linear svm kmeans gmm (default: all). svm trains on
  * the first --svm-train rows (default 10000), as the reference figures do. */
 #include "visbench/pipeline.h"
 
@@ -72,6 +72,7 @@ typedef struct bconf {
 static const bconf configs[] = {
     {"knn", "knn", "{k: 5}"},
     {"forest", "forest", "{n_trees: 100}"},
+    {"tree", "tree", "{criterion: gini, max_depth: 0}"},
     {"boost", "boost", "{rounds: 100, eta: 0.3, max_depth: 6}"},
     {"logreg", "logreg", "{C: 1, max_iter: 100}"},
     {"linear", "linear", "{loss: squared_hinge, C: 0.01, epochs: 60, tol: 0.0001}"},

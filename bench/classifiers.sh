@@ -5,7 +5,7 @@
 # Python package with the same parameters (a second line under its row).
 # Options (also through BENCH_ARGS with make):
 #   --train N --test N --svm-train N   sizes (default 60000 / 10000 / 10000)
-#   --only knn,forest,...              a subset (knn forest boost logreg linear svm kmeans gmm)
+#   --only knn,forest,...              a subset (knn forest tree boost logreg linear svm kmeans gmm)
 #   --no-peers                         skip scikit-learn and XGBoost's Python package
 # The full run is long (scikit-learn's LinearSVC alone takes minutes).
 set -u

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "support/clfutil.h"
 #include "support/testutil.h"
 #include "visbench/classifier.h"
 #include "visbench/eval.h"
@@ -26,65 +27,6 @@ const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void) { return "leak:vl_gmm_new\nleak:vl_gmm_em\nleak:vl_gmm_cluster\n"; }
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static vb_classifier *make(const char *name, const char *yaml)
-{
-    const vb_classifier_vt *vt = vb_classifier_find(name);
-    assert_non_null(vt);
-    vb_params p;
-    vb_error err = {0};
-    if (vb_params_parse_text(&p, &vt->info, yaml, &err) != VB_OK)
-        fail_msg("%s %s: %s", name, yaml, err.msg);
-    vb_classifier *c = NULL;
-    vb_status st = vb_classifier_new(vt, &p, &c, &err);
-    vb_params_free(&p);
-    if (st != VB_OK)
-        fail_msg("%s %s: %s", name, yaml, err.msg);
-    return c;
-}
-
-static vb_traindata tdata(const float *X, const int *y, size_t n, size_t d, int K, uint64_t seed)
-{
-    vb_traindata td = {0};
-    td.X = X;
-    td.y = y;
-    td.n = n;
-    td.d = d;
-    td.n_classes = K;
-    td.seed = seed;
-    return td;
-}
-
-static void train_ok(vb_classifier *c, const float *X, const int *y, size_t n, size_t d, int K, uint64_t seed)
-{
-    vb_traindata td = tdata(X, y, n, d, K, seed);
-    vb_error err = {0};
-    if (vb_classifier_train(c, &td, &err) != VB_OK)
-        fail_msg("train %s: %s", c->vt->info.name, err.msg);
-}
-
-static void predict_ok(const vb_classifier *c, const float *X, size_t n, size_t d, int *labels, float *scores)
-{
-    vb_error err = {0};
-    if (vb_classifier_predict(c, X, n, d, labels, scores, &err) != VB_OK)
-        fail_msg("predict %s: %s", c->vt->info.name, err.msg);
-}
-
-static double accuracy(const int *a, const int *b, size_t n)
-{
-    size_t ok = 0;
-    for (size_t i = 0; i < n; i++)
-        ok += a[i] == b[i];
-    return (double)ok / (double)n;
-}
-
-static void save(const vb_classifier *c, vb_writer *w)
-{
-    vb_error err = {0};
-    vb_writer_init(w);
-    if (vb_classifier_save(c, w, &err) != VB_OK)
-        fail_msg("save %s: %s", c->vt->info.name, err.msg);
-}
 
 /* Every classifier under test, with parameters that suit small blobs. */
 typedef struct ccase {
@@ -130,10 +72,10 @@ static void test_blobs_all(void **state)
     int pred[120];
     float scores[360];
     for (size_t k = 0; k < N_CASES; k++) {
-        vb_classifier *c = make(cases[k].name, cases[k].params);
-        train_ok(c, X, y, 180, 4, 3, 7);
-        predict_ok(c, Xt, 120, 4, pred, scores);
-        double acc = accuracy(pred, yt, 120);
+        vb_classifier *c = cu_make(cases[k].name, cases[k].params);
+        cu_train(c, X, y, 180, 4, 3, 7);
+        cu_predict(c, Xt, 120, 4, pred, scores);
+        double acc = cu_accuracy(pred, yt, 120);
         if (acc < 1.0)
             fail_msg("%s %s: test accuracy %.3f on separable blobs", cases[k].name, cases[k].params, acc);
         if (vb_classifier_has_proba(c))
@@ -166,30 +108,30 @@ static void test_round_trip_all(void **state)
     int p1[30], p2[30];
     float s1[90], s2[90];
     for (size_t k = 0; k < N_CASES; k++) {
-        vb_classifier *c = make(cases[k].name, cases[k].params);
-        train_ok(c, X, y, 60, 4, 3, 11);
-        predict_ok(c, Xt, 30, 4, p1, s1);
+        vb_classifier *c = cu_make(cases[k].name, cases[k].params);
+        cu_train(c, X, y, 60, 4, 3, 11);
+        cu_predict(c, Xt, 30, 4, p1, s1);
         vb_writer w;
-        save(c, &w);
-        vb_classifier *c2 = make(cases[k].name, cases[k].params);
+        cu_save(c, &w);
+        vb_classifier *c2 = cu_make(cases[k].name, cases[k].params);
         vb_reader r;
         vb_error err = {0};
         vb_reader_init(&r, w.buf.data, w.buf.len, "state");
         if (vb_classifier_load(c2, &r, &err) != VB_OK)
             fail_msg("load %s: %s", cases[k].name, err.msg);
         assert_int_equal(vb_reader_left(&r), 0);
-        predict_ok(c2, Xt, 30, 4, p2, s2);
+        cu_predict(c2, Xt, 30, 4, p2, s2);
         assert_memory_equal(p1, p2, sizeof p1);
         assert_memory_equal(s1, s2, sizeof s1);
         /* saving the loaded model gives the same bytes */
         vb_writer w2;
-        save(c2, &w2);
+        cu_save(c2, &w2);
         assert_int_equal(w2.buf.len, w.buf.len);
         assert_memory_equal(w2.buf.data, w.buf.data, w.buf.len);
         vb_writer_free(&w2);
         vb_classifier_free(c2);
         for (size_t len = 0; len < w.buf.len; len++) {
-            vb_classifier *c3 = make(cases[k].name, cases[k].params);
+            vb_classifier *c3 = cu_make(cases[k].name, cases[k].params);
             vb_reader_init(&r, w.buf.data, len, "state");
             vb_status st = vb_classifier_load(c3, &r, &err);
             if (st != VB_ERR_FORMAT)
@@ -215,9 +157,9 @@ static void test_determinism_all(void **state)
     for (size_t k = 0; k < N_CASES; k++) {
         vb_writer w[2];
         for (int rep = 0; rep < 2; rep++) {
-            vb_classifier *c = make(cases[k].name, cases[k].params);
-            train_ok(c, X, y, 90, 4, 3, 99);
-            save(c, &w[rep]);
+            vb_classifier *c = cu_make(cases[k].name, cases[k].params);
+            cu_train(c, X, y, 90, 4, 3, 99);
+            cu_save(c, &w[rep]);
             vb_classifier_free(c);
         }
         if (w[0].buf.len != w[1].buf.len || memcmp(w[0].buf.data, w[1].buf.data, w[0].buf.len) != 0)
@@ -235,24 +177,24 @@ static void test_wrong_state_all(void **state)
 {
     int *y;
     float *X = blobs3(10, 6, &y);
-    vb_classifier *svm = make("svm", "{kernel: linear}");
-    train_ok(svm, X, y, 30, 4, 3, 1);
+    vb_classifier *svm = cu_make("svm", "{kernel: linear}");
+    cu_train(svm, X, y, 30, 4, 3, 1);
     vb_writer ws;
-    save(svm, &ws);
+    cu_save(svm, &ws);
     for (size_t k = 0; k < N_CASES; k++) {
-        vb_classifier *c = make(cases[k].name, cases[k].params);
+        vb_classifier *c = cu_make(cases[k].name, cases[k].params);
         vb_reader r;
         vb_error err = {0};
         vb_reader_init(&r, ws.buf.data, ws.buf.len, "svm.state");
         tu_assert_fails_with(vb_classifier_load(c, &r, &err), err, "not a saved");
         assert_int_equal(err.status, VB_ERR_FORMAT);
         /* and this one's state into the next kind of the table */
-        train_ok(c, X, y, 30, 4, 3, 1);
+        cu_train(c, X, y, 30, 4, 3, 1);
         vb_writer w;
-        save(c, &w);
+        cu_save(c, &w);
         const ccase *o = &cases[(k + 2) % N_CASES];
         if (strcmp(o->name, cases[k].name) != 0) {
-            vb_classifier *c2 = make(o->name, o->params);
+            vb_classifier *c2 = cu_make(o->name, o->params);
             vb_reader_init(&r, w.buf.data, w.buf.len, "other.state");
             assert_int_equal(vb_classifier_load(c2, &r, &err), VB_ERR_FORMAT);
             vb_classifier_free(c2);
@@ -273,14 +215,14 @@ static void test_bad_input_all(void **state)
     float *X = blobs3(10, 8, &y);
     int pred[2];
     for (size_t k = 0; k < N_CASES; k++) {
-        vb_classifier *c = make(cases[k].name, cases[k].params);
+        vb_classifier *c = cu_make(cases[k].name, cases[k].params);
         vb_error err = {0};
         float keep = X[13];
         X[13] = NAN;
-        vb_traindata td = tdata(X, y, 30, 4, 3, 1);
+        vb_traindata td = cu_data(X, y, 30, 4, 3, 1);
         tu_assert_fails_with(vb_classifier_train(c, &td, &err), err, "NaN");
         X[13] = keep;
-        train_ok(c, X, y, 30, 4, 3, 1);
+        cu_train(c, X, y, 30, 4, 3, 1);
         tu_assert_fails_with(vb_classifier_predict(c, X, 2, 3, pred, NULL, &err), err, "trained on 4 features");
         float row[4] = {1, 2, INFINITY, 4};
         tu_assert_fails_with(vb_classifier_predict(c, row, 1, 4, pred, NULL, &err), err, "not finite");
@@ -309,17 +251,17 @@ static void test_knn_hand(void **state)
     for (int m = 0; m < 2; m++) {
         char yaml[128];
         snprintf(yaml, sizeof yaml, "{k: 3, metric: %s}", metrics[m]);
-        vb_classifier *c = make("knn", yaml);
-        train_ok(c, line_X, line_y, 5, 2, 2, 1);
-        predict_ok(c, q, 1, 2, &label, sc);
+        vb_classifier *c = cu_make("knn", yaml);
+        cu_train(c, line_X, line_y, 5, 2, 2, 1);
+        cu_predict(c, q, 1, 2, &label, sc);
         assert_int_equal(label, 0);
         assert_float_equal(sc[0], 2.0 / 3.0, 1e-6);
         assert_float_equal(sc[1], 1.0 / 3.0, 1e-6);
         vb_classifier_free(c);
         snprintf(yaml, sizeof yaml, "{k: 3, metric: %s, weights: distance}", metrics[m]);
-        c = make("knn", yaml);
-        train_ok(c, line_X, line_y, 5, 2, 2, 1);
-        predict_ok(c, q, 1, 2, &label, sc);
+        c = cu_make("knn", yaml);
+        cu_train(c, line_X, line_y, 5, 2, 2, 1);
+        cu_predict(c, q, 1, 2, &label, sc);
         double w0 = 1 / 1.2 + 1 / 2.2, w1 = 1 / 0.8;
         assert_int_equal(label, 0);
         assert_float_equal(sc[0], w0 / (w0 + w1), 1e-5);
@@ -328,15 +270,15 @@ static void test_knn_hand(void **state)
     /* chi2 of (2.2, 1) to (x, 1): (2.2 - x)^2 / (2.2 + x):
      *   x=0: 2.2, x=1: 1.44/3.2 = 0.45, x=3: 0.64/5.2 = 0.123, x=6: 14.44/8.2 = 1.761,
      *   x=10: 60.84/12.2 = 4.987 -> nearest 3: rows 2, 1, 3 -> labels 1, 0, 1. */
-    vb_classifier *c = make("knn", "{k: 3, metric: chi2}");
-    train_ok(c, line_X, line_y, 5, 2, 2, 1);
-    predict_ok(c, q, 1, 2, &label, sc);
+    vb_classifier *c = cu_make("knn", "{k: 3, metric: chi2}");
+    cu_train(c, line_X, line_y, 5, 2, 2, 1);
+    cu_predict(c, q, 1, 2, &label, sc);
     assert_int_equal(label, 1);
     assert_float_equal(sc[1], 2.0 / 3.0, 1e-6);
     vb_classifier_free(c);
-    c = make("knn", "{k: 2, metric: chi2, weights: distance}");
-    train_ok(c, line_X, line_y, 5, 2, 2, 1);
-    predict_ok(c, q, 1, 2, &label, sc);
+    c = cu_make("knn", "{k: 2, metric: chi2, weights: distance}");
+    cu_train(c, line_X, line_y, 5, 2, 2, 1);
+    cu_predict(c, q, 1, 2, &label, sc);
     double a = 1 / (0.64 / 5.2), b = 1 / (1.44 / 3.2);
     assert_float_equal(sc[1], a / (a + b), 1e-5);
     vb_classifier_free(c);
@@ -345,9 +287,9 @@ static void test_knn_hand(void **state)
      * row1 (1,1): 1 - 3.2/(2.4166*1.41421) = 0.0637; row2 (3,1): 1 - 7.6/(2.4166*3.1623) = 0.00548;
      * row3 (6,1): 1 - 14.2/(2.4166*6.0828) = 0.0340; row4: 1 - 23/(2.4166*10.0499) = 0.0530
      * -> nearest 3: rows 2, 3, 4 -> all class 1. */
-    c = make("knn", "{k: 3, metric: cosine}");
-    train_ok(c, line_X, line_y, 5, 2, 2, 1);
-    predict_ok(c, q, 1, 2, &label, sc);
+    c = cu_make("knn", "{k: 3, metric: cosine}");
+    cu_train(c, line_X, line_y, 5, 2, 2, 1);
+    cu_predict(c, q, 1, 2, &label, sc);
     assert_int_equal(label, 1);
     assert_float_equal(sc[1], 1.0, 1e-6);
     vb_classifier_free(c);
@@ -362,14 +304,14 @@ static void test_knn_ties(void **state)
     const float q[] = {1, 0};
     int label;
     float sc[2];
-    vb_classifier *c = make("knn", "{k: 1}");
-    train_ok(c, X, y, 3, 2, 2, 1);
-    predict_ok(c, q, 1, 2, &label, sc);
+    vb_classifier *c = cu_make("knn", "{k: 1}");
+    cu_train(c, X, y, 3, 2, 2, 1);
+    cu_predict(c, q, 1, 2, &label, sc);
     assert_int_equal(label, 1); /* row 0 (class 1) before row 1 (class 0) */
     vb_classifier_free(c);
-    c = make("knn", "{k: 2, metric: l1}");
-    train_ok(c, X, y, 3, 2, 2, 1);
-    predict_ok(c, q, 1, 2, &label, sc);
+    c = cu_make("knn", "{k: 2, metric: l1}");
+    cu_train(c, X, y, 3, 2, 2, 1);
+    cu_predict(c, q, 1, 2, &label, sc);
     assert_int_equal(label, 0); /* one vote each: the smaller class */
     assert_float_equal(sc[0], 0.5, 0);
     vb_classifier_free(c);
@@ -387,22 +329,22 @@ static void test_knn_blocked(void **state)
         char a[128], b[128];
         snprintf(a, sizeof a, "{k: 7, metric: %s, block_mb: 1000}", metrics[m]);
         snprintf(b, sizeof b, "{k: 7, metric: %s, block_mb: 0.0000001}", metrics[m]);
-        vb_classifier *c1 = make("knn", a), *c2 = make("knn", b);
-        train_ok(c1, X, y, 200, 6, 4, 1);
-        train_ok(c2, X, y, 200, 6, 4, 1);
-        predict_ok(c1, Xt, 100, 6, p1, s1);
-        predict_ok(c2, Xt, 100, 6, p2, s2);
+        vb_classifier *c1 = cu_make("knn", a), *c2 = cu_make("knn", b);
+        cu_train(c1, X, y, 200, 6, 4, 1);
+        cu_train(c2, X, y, 200, 6, 4, 1);
+        cu_predict(c1, Xt, 100, 6, p1, s1);
+        cu_predict(c2, Xt, 100, 6, p2, s2);
         assert_memory_equal(p1, p2, sizeof p1);
         assert_memory_equal(s1, s2, sizeof s1);
         vb_classifier_free(c1);
         vb_classifier_free(c2);
     }
     /* the kd-forest with unlimited comparisons is exact */
-    vb_classifier *c1 = make("knn", "{k: 5}"), *c2 = make("knn", "{k: 5, search: kdforest, max_comparisons: 0}");
-    train_ok(c1, X, y, 200, 6, 4, 1);
-    train_ok(c2, X, y, 200, 6, 4, 1);
-    predict_ok(c1, Xt, 100, 6, p1, s1);
-    predict_ok(c2, Xt, 100, 6, p2, s2);
+    vb_classifier *c1 = cu_make("knn", "{k: 5}"), *c2 = cu_make("knn", "{k: 5, search: kdforest, max_comparisons: 0}");
+    cu_train(c1, X, y, 200, 6, 4, 1);
+    cu_train(c2, X, y, 200, 6, 4, 1);
+    cu_predict(c1, Xt, 100, 6, p1, s1);
+    cu_predict(c2, Xt, 100, 6, p2, s2);
     assert_memory_equal(p1, p2, sizeof p1);
     for (size_t i = 0; i < 400; i++)
         assert_float_equal(s1[i], s2[i], 1e-6);
@@ -416,8 +358,8 @@ static void test_knn_blocked(void **state)
 
 static void test_knn_errors(void **state)
 {
-    vb_classifier *c = make("knn", "{k: 6}");
-    vb_traindata td = tdata(line_X, line_y, 5, 2, 2, 1);
+    vb_classifier *c = cu_make("knn", "{k: 6}");
+    vb_traindata td = cu_data(line_X, line_y, 5, 2, 2, 1);
     vb_error err = {0};
     tu_assert_fails_with(vb_classifier_train(c, &td, &err), err, "k = 6 is larger than the training set (5 rows)");
     vb_classifier_free(c);
@@ -449,10 +391,10 @@ static void test_forest_xor(void **state)
 {
     int *y, *yt, pred[1000];
     float *X = xor_data(1000, 31, &y), *Xt = xor_data(1000, 32, &yt);
-    vb_classifier *c = make("forest", "{n_trees: 50}");
-    train_ok(c, X, y, 1000, 4, 2, 3);
-    predict_ok(c, Xt, 1000, 4, pred, NULL);
-    double acc = accuracy(pred, yt, 1000);
+    vb_classifier *c = cu_make("forest", "{n_trees: 50}");
+    cu_train(c, X, y, 1000, 4, 2, 3);
+    cu_predict(c, Xt, 1000, 4, pred, NULL);
+    double acc = cu_accuracy(pred, yt, 1000);
     if (acc < 0.95)
         fail_msg("forest on XOR: accuracy %.3f < 0.95", acc);
     /* the two informative features carry most of the importance */
@@ -468,33 +410,12 @@ static void test_forest_xor(void **state)
     free(yt);
 }
 
-/* Trains name/yaml on X with one and with two threads and asserts that the
- * saved states are identical, byte for byte. */
-static void assert_thread_independent(const char *name, const char *yaml, const float *X, const int *y, size_t n,
-                                      size_t d, int k, uint64_t seed)
-{
-    vb_writer w[2];
-    int saved = vb_get_threads();
-    for (int t = 0; t < 2; t++) {
-        vb_set_threads(t + 1);
-        vb_classifier *c = make(name, yaml);
-        train_ok(c, X, y, n, d, k, seed);
-        save(c, &w[t]);
-        vb_classifier_free(c);
-    }
-    vb_set_threads(saved);
-    if (w[0].buf.len != w[1].buf.len || memcmp(w[0].buf.data, w[1].buf.data, w[0].buf.len) != 0)
-        fail_msg("%s %s: one and two threads give different models", name, yaml);
-    vb_writer_free(&w[0]);
-    vb_writer_free(&w[1]);
-}
-
 /* The same forest with one and with two threads. */
 static void test_forest_threads(void **state)
 {
     int *y;
     float *X = xor_data(500, 41, &y);
-    assert_thread_independent("forest", "{n_trees: 8, max_features: 0.5}", X, y, 500, 4, 2, 5);
+    cu_assert_thread_independent("forest", "{n_trees: 8, max_features: 0.5}", X, y, 500, 4, 2, 5);
     free(X);
     free(y);
 }
@@ -506,12 +427,12 @@ static void test_forest_stump(void **state)
 {
     const float X[] = {1, 2, 3, 4, 5, 6};
     const int y[] = {0, 0, 0, 1, 1, 0};
-    vb_classifier *c = make("forest", "{n_trees: 1, max_depth: 1, bootstrap: false, max_features: all}");
-    train_ok(c, X, y, 6, 1, 2, 1);
+    vb_classifier *c = cu_make("forest", "{n_trees: 1, max_depth: 1, bootstrap: false, max_features: all}");
+    cu_train(c, X, y, 6, 1, 2, 1);
     const float q[] = {3.4f, 3.6f};
     int lab[2];
     float sc[4];
-    predict_ok(c, q, 2, 1, lab, sc);
+    cu_predict(c, q, 2, 1, lab, sc);
     assert_int_equal(lab[0], 0);
     assert_int_equal(lab[1], 1);
     assert_float_equal(sc[0], 1.0, 1e-7);
@@ -605,8 +526,8 @@ static void test_logreg_hand(void **state)
 {
     const float X[] = {-1, 1};
     const int y[] = {0, 1};
-    vb_classifier *c = make("logreg", "{C: 1, intercept: false, tol: 1e-10, max_iter: 1000}");
-    train_ok(c, X, y, 2, 1, 2, 1);
+    vb_classifier *c = cu_make("logreg", "{C: 1, intercept: false, tol: 1e-10, max_iter: 1000}");
+    cu_train(c, X, y, 2, 1, 2, 1);
     double lo = 0, hi = 2; /* bisection of a - 2 / (1 + e^(2a)) */
     for (int it = 0; it < 200; it++) {
         double mid = (lo + hi) / 2;
@@ -619,7 +540,7 @@ static void test_logreg_hand(void **state)
     const float q[] = {1};
     int lab;
     float sc[2];
-    predict_ok(c, q, 1, 1, &lab, sc);
+    cu_predict(c, q, 1, 1, &lab, sc);
     assert_int_equal(lab, 1);
     assert_float_equal(sc[1], 1 / (1 + exp(-2 * a)), 1e-6);
     vb_buf b;
@@ -638,7 +559,7 @@ static void test_kmeans_threads(void **state)
 {
     int *y;
     float *X = tu_blobs(5, 400, 24, 1.5, 73, &y);
-    assert_thread_independent("kmeans", "{k: 12, repetitions: 2}", X, y, 2000, 24, 5, 9);
+    cu_assert_thread_independent("kmeans", "{k: 12, repetitions: 2}", X, y, 2000, 24, 5, 9);
     free(X);
     free(y);
 }
@@ -654,20 +575,20 @@ static void test_kmeans_centres(void **state)
     for (int a = 0; a < 4; a++) {
         char yaml[96];
         snprintf(yaml, sizeof yaml, "{k: 4, algorithm: %s}", algos[a]);
-        vb_classifier *c = make("kmeans", yaml);
-        train_ok(c, X, y, 800, 2, 4, 3);
+        vb_classifier *c = cu_make("kmeans", yaml);
+        cu_train(c, X, y, 800, 2, 4, 3);
         float probe[8];
         int lab[4];
         for (int i = 0; i < 4; i++) {
             probe[2 * i] = (float)want[i][0];
             probe[2 * i + 1] = (float)want[i][1];
         }
-        predict_ok(c, probe, 4, 2, lab, NULL);
+        cu_predict(c, probe, 4, 2, lab, NULL);
         for (int i = 0; i < 4; i++)
             assert_int_equal(lab[i], i);
         /* the saved state holds the centres: match each true centre */
         vb_writer w;
-        save(c, &w);
+        cu_save(c, &w);
         vb_reader r;
         vb_reader_init(&r, w.buf.data, w.buf.len, "s");
         uint64_t u64;
@@ -704,12 +625,12 @@ static void test_kmeans_centres(void **state)
 
 static void test_kmeans_errors(void **state)
 {
-    vb_classifier *c = make("kmeans", "{k: 9}");
-    vb_traindata td = tdata(line_X, line_y, 5, 2, 2, 1);
+    vb_classifier *c = cu_make("kmeans", "{k: 9}");
+    vb_traindata td = cu_data(line_X, line_y, 5, 2, 2, 1);
     vb_error err = {0};
     tu_assert_fails_with(vb_classifier_train(c, &td, &err), err, "k = 9 is larger than the training set (5 rows)");
     vb_classifier_free(c);
-    c = make("gmm", "{mode: classify, k: 3}");
+    c = cu_make("gmm", "{mode: classify, k: 3}");
     tu_assert_fails_with(vb_classifier_train(c, &td, &err), err, "class 0 has 2 training rows, fewer than k = 3");
     vb_classifier_free(c);
 }
@@ -728,12 +649,12 @@ static void test_cluster_hook(void **state)
     assert_true(a && lab && one);
     const char *const name[] = {"kmeans", "gmm"};
     for (int i = 0; i < 2; i++) {
-        vb_classifier *c = make(name[i], "{k: 3}");
+        vb_classifier *c = cu_make(name[i], "{k: 3}");
         vb_error err = {0};
         int k = -1;
         assert_true(vb_classifier_clusters(c->vt, &c->params));
         assert_int_equal(vb_classifier_cluster(c, X, n, 4, a, &k, &err), VB_ERR_STATE);
-        train_ok(c, X, y, n, 4, 3, 9);
+        cu_train(c, X, y, n, 4, 3, 9);
         assert_int_equal(vb_classifier_cluster(c, X, n, 4, a, &k, &err), VB_OK);
         assert_int_equal(k, 3);
         assert_int_equal(vb_classifier_cluster(c, X, n, 3, a, &k, &err), VB_ERR_DATA);
@@ -741,7 +662,7 @@ static void test_cluster_hook(void **state)
         vb_cluster_scores cs;
         assert_int_equal(vb_cluster_compare(y, a, n, 3, k, &cs, &err), VB_OK);
         assert_float_equal(cs.nmi, 1, 1e-12); /* separable blobs */
-        predict_ok(c, X, n, 4, lab, NULL);
+        cu_predict(c, X, n, 4, lab, NULL);
         int map[3] = {-1, -1, -1};
         for (size_t r = 0; r < n; r++) {
             if (map[a[r]] < 0)
@@ -750,18 +671,18 @@ static void test_cluster_hook(void **state)
         }
         vb_classifier_free(c);
         /* one class: every cluster maps to it, and the clusters stay apart */
-        c = make(name[i], "{k: 3}");
-        train_ok(c, X, one, n, 4, 1, 9);
+        c = cu_make(name[i], "{k: 3}");
+        cu_train(c, X, one, n, 4, 1, 9);
         assert_int_equal(vb_classifier_cluster(c, X, n, 4, a, &k, &err), VB_OK);
         assert_int_equal(vb_cluster_compare(y, a, n, 3, k, &cs, &err), VB_OK);
         assert_float_equal(cs.nmi, 1, 1e-12);
-        predict_ok(c, X, n, 4, lab, NULL);
+        cu_predict(c, X, n, 4, lab, NULL);
         for (size_t r = 0; r < n; r++)
             assert_int_equal(lab[r], 0);
         vb_writer w;
         vb_writer_init(&w);
         assert_int_equal(vb_classifier_save(c, &w, &err), VB_OK);
-        vb_classifier *back = make(name[i], "{k: 3}");
+        vb_classifier *back = cu_make(name[i], "{k: 3}");
         vb_reader r;
         vb_reader_init(&r, w.buf.data, w.buf.len, "one-class");
         assert_int_equal(vb_classifier_load(back, &r, &err), VB_OK);
@@ -775,22 +696,22 @@ static void test_cluster_hook(void **state)
         vb_classifier_free(c);
     }
     /* k: 0 (one per class) needs classes */
-    vb_classifier *c = make("kmeans", "{}");
+    vb_classifier *c = cu_make("kmeans", "{}");
     vb_error err = {0};
     tu_assert_fails_with(vb_classifier_check(c, 4, (vb_shape){0, 0, 0}, 1, &err), err,
                          "kmeans: k: 0 means one cluster per class, and the data set has no labels");
     vb_classifier_free(c);
     const char *const no[][2] = {{"gmm", "{mode: classify}"}, {"svm", "{}"}, {"knn", "{}"}};
     for (int i = 0; i < 3; i++) {
-        c = make(no[i][0], no[i][1]);
+        c = cu_make(no[i][0], no[i][1]);
         assert_false(vb_classifier_clusters(c->vt, &c->params));
         int k = -1;
         if (i == 0) {
-            train_ok(c, X, y, n, 4, 3, 9);
+            cu_train(c, X, y, n, 4, 3, 9);
             assert_int_equal(vb_classifier_cluster(c, X, n, 4, a, &k, &err), VB_OK);
             assert_int_equal(k, 0);
         } else {
-            vb_traindata td = tdata(X, one, n, 4, 1, 9);
+            vb_traindata td = cu_data(X, one, n, 4, 1, 9);
             tu_assert_fails_with(vb_classifier_train(c, &td, &err), err, "needs at least two classes");
         }
         vb_classifier_free(c);
@@ -828,8 +749,8 @@ static void test_gmm_monotone(void **state)
         for (int t = 1; t <= 25; t++) {
             char yaml[128];
             snprintf(yaml, sizeof yaml, "{k: 5, init: %s, max_iter: %d, tol: 1e-300}", inits[i], t);
-            vb_classifier *c = make("gmm", yaml);
-            train_ok(c, X, y, 300, 3, 3, 8);
+            vb_classifier *c = cu_make("gmm", yaml);
+            cu_train(c, X, y, 300, 3, 3, 8);
             double ll = info_number(c, "\"log_likelihood\": ");
             if (ll < prev - 1e-9 * fabs(prev))
                 fail_msg("gmm (%s init): log-likelihood fell from %.10g to %.10g at iteration %d", inits[i], prev, ll,
@@ -950,7 +871,7 @@ static void test_sliced_threads(void **state)
                         {"logreg", "{max_iter: 30}"},
                         {"logreg", "{l1: 0.1, max_iter: 30}"}};
     for (size_t p = 0; p < sizeof cs / sizeof cs[0]; p++)
-        assert_thread_independent(cs[p].name, cs[p].params, X, y, 2000, 6, 4, 5);
+        cu_assert_thread_independent(cs[p].name, cs[p].params, X, y, 2000, 6, 4, 5);
     free(X);
     free(y);
 }
@@ -967,10 +888,10 @@ static void test_gmm_classify(void **state)
     for (int i = 0; i < 200; i++)
         yt4[i] %= 2;
     int pred[200];
-    vb_classifier *c = make("gmm", "{mode: classify, k: 2}");
-    train_ok(c, X, y4, 400, 2, 2, 4);
-    predict_ok(c, Xt, 200, 2, pred, NULL);
-    double acc = accuracy(pred, yt4, 200);
+    vb_classifier *c = cu_make("gmm", "{mode: classify, k: 2}");
+    cu_train(c, X, y4, 400, 2, 2, 4);
+    cu_predict(c, Xt, 200, 2, pred, NULL);
+    double acc = cu_accuracy(pred, yt4, 200);
     assert_true(acc > 0.97);
     assert_true(vb_classifier_has_proba(c));
     vb_classifier_free(c);
@@ -984,10 +905,10 @@ static void test_gmm_classify(void **state)
 
 static void test_linear_proba_flag(void **state)
 {
-    vb_classifier *c = make("linear", "{loss: logistic}");
+    vb_classifier *c = cu_make("linear", "{loss: logistic}");
     assert_true(vb_classifier_has_proba(c));
     vb_classifier_free(c);
-    c = make("linear", "{loss: hinge}");
+    c = cu_make("linear", "{loss: hinge}");
     assert_false(vb_classifier_has_proba(c));
     vb_classifier_free(c);
     /* the same model with one and two threads (seeded per class) */
@@ -997,9 +918,9 @@ static void test_linear_proba_flag(void **state)
     int saved = vb_get_threads();
     for (int t = 0; t < 2; t++) {
         vb_set_threads(t + 1);
-        c = make("linear", "{loss: hinge, solver: sgd, epochs: 5}");
-        train_ok(c, X, y, 160, 5, 4, 5);
-        save(c, &w[t]);
+        c = cu_make("linear", "{loss: hinge, solver: sgd, epochs: 5}");
+        cu_train(c, X, y, 160, 5, 4, 5);
+        cu_save(c, &w[t]);
         vb_classifier_free(c);
     }
     vb_set_threads(saved);

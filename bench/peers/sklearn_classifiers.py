@@ -32,6 +32,7 @@ Xtr, ytr, Xte, yte = load_features(d)
 
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.tree import DecisionTreeClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC, SVC
 from sklearn.cluster import KMeans
@@ -55,6 +56,8 @@ class Majority:
 models = [
     ('knn', lambda: KNeighborsClassifier(5, n_jobs=2)),
     ('forest', lambda: RandomForestClassifier(100, n_jobs=2, random_state=0)),
+    # the same criterion and depth (None: grown until pure, as max_depth 0)
+    ('tree', lambda: DecisionTreeClassifier(criterion='gini', max_depth=None, random_state=0)),
     ('boost', lambda: HistGradientBoostingClassifier(max_iter=100, learning_rate=0.3, max_depth=6, max_leaf_nodes=None,
                                                      l2_regularization=1.0, max_bins=255, early_stopping=False,
                                                      random_state=0)),

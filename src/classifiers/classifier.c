@@ -291,7 +291,7 @@ vb_status vb_classifier_load(vb_classifier *c, vb_reader *r, vb_error *err)
 
 /* ---- registry: one line per classifier --------------------------------- */
 
-extern const vb_classifier_vt vb_clf_svm, vb_clf_linear, vb_clf_knn, vb_clf_forest, vb_clf_logreg,
+extern const vb_classifier_vt vb_clf_svm, vb_clf_linear, vb_clf_knn, vb_clf_forest, vb_clf_tree, vb_clf_logreg,
     vb_clf_kmeans, vb_clf_gmm, vb_clf_cnn, vb_clf_br, vb_clf_chain, vb_clf_hier, vb_clf_boost;
 
 static const vb_classifier_vt *const classifiers[] = {
@@ -299,6 +299,7 @@ static const vb_classifier_vt *const classifiers[] = {
     &vb_clf_linear,
     &vb_clf_knn,
     &vb_clf_forest,
+    &vb_clf_tree,
     &vb_clf_boost,
     &vb_clf_logreg,
     &vb_clf_kmeans,

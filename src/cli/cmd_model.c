@@ -77,6 +77,19 @@ static vb_status choose_fold(const vb_split *split, const vb_spec *spec, const v
     return VB_OK;
 }
 
+/* What the trained classifier says of itself (nodes, support vectors,
+ * ...) as a JSON object, or nothing: an ensemble's is its meta-classifier's. */
+static void classifier_info(const vb_model *m, vb_buf *ci)
+{
+    const vb_classifier *c = m->clf ? m->clf : m->meta;
+    vb_buf_init(ci);
+    if (c && c->vt->info_json) {
+        vb_buf_puts(ci, "{");
+        c->vt->info_json(c->state, ci);
+        vb_buf_puts(ci, "}");
+    }
+}
+
 int cmd_train(int argc, char **argv)
 {
     const char *only = NULL, *out = NULL, *fold_name = NULL;
@@ -697,6 +710,9 @@ int cmd_evaluate(int argc, char **argv)
     vb_named_value ms[VB_METRIC_SET_SIZE];
     vb_metric_set(&mt, truth, scores, n, K, proba, ms);
     size_t n_ms = VB_METRIC_SET_SIZE;
+    /* what the trained classifier says of itself (nodes, support vectors, ...) */
+    vb_buf ci;
+    classifier_info(m, &ci);
     vb_buf b;
     vb_buf_init(&b);
     if (json) {
@@ -784,8 +800,9 @@ done:
 
 /* ---- model info ---------------------------------------------------------- */
 
-/* Prints the members of a flat JSON object (as vb_model_info writes it:
- * strings, numbers, and objects of numbers) as "  key: value" lines. */
+/* Prints the members of a flat JSON object (as vb_model_info and the
+ * classifiers' info write it: strings, numbers, and objects or lists of
+ * numbers) as "  key: value" lines. */
 static void print_info_members(const char *json)
 {
     const char *p = json && *json == '{' ? json + 1 : "";
@@ -811,11 +828,17 @@ static void print_info_members(const char *json)
             }
             if (*p)
                 p++;
-        } else if (*p == '{') {
-            const char *e = strchr(p, '}');
-            size_t n = e ? (size_t)(e - p + 1) : strlen(p);
-            printf("%.*s", (int)n, p);
-            p += n;
+        } else if (*p == '{' || *p == '[') { /* to the bracket that closes it */
+            const char *e = p;
+            for (int depth = 0; *e; e++) {
+                depth += (*e == '{' || *e == '[') - (*e == '}' || *e == ']');
+                if (depth == 0) {
+                    e++;
+                    break;
+                }
+            }
+            printf("%.*s", (int)(e - p), p);
+            p = e;
         } else {
             const char *e = p + strcspn(p, ",}");
             printf("%.*s", (int)(e - p), p);
@@ -900,6 +923,9 @@ int cmd_model(int argc, char **argv)
     size_t total = 0;
     for (int i = 0; i < 8; i++)
         total += m->sections[i];
+    /* what the trained classifier says of itself (nodes, support vectors, ...) */
+    vb_buf ci;
+    classifier_info(m, &ci);
     vb_buf b;
     vb_buf_init(&b);
     if (json) {
@@ -921,7 +947,7 @@ int cmd_model(int argc, char **argv)
                 vb_buf_printf(&b, "%s\"%s\": %zu", first ? "" : ", ", names[i], m->sections[i]);
                 first = 0;
             }
-        vb_buf_puts(&b, "}");
+        vb_buf_printf(&b, "}, \"classifier\": %s", ci.data ? ci.data : "null");
         network_json(m, &b);
         vb_buf_printf(&b, ", \"info\": %s}\n", m->info ? m->info : "null");
         fputs(b.data ? b.data : "", stdout);
@@ -952,6 +978,10 @@ int cmd_model(int argc, char **argv)
         printf("\n");
         for (size_t i = 0; i < m->n_members; i++)
             printf("member %zu: %s\n", i + 1, vb_model_describe(m->members[i]));
+        if (ci.data) {
+            printf("classifier %s:\n", (m->clf ? m->clf : m->meta)->vt->info.name);
+            print_info_members(ci.data);
+        }
         if (m->info) {
             printf("how it was made:\n");
             print_info_members(m->info);
@@ -959,6 +989,7 @@ int cmd_model(int argc, char **argv)
             printf("how it was made: not recorded (a model from an older visbench)\n");
     }
     vb_buf_free(&b);
+    vb_buf_free(&ci);
     vb_model_free(m);
     return VB_EXIT_OK;
 }

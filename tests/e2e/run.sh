@@ -192,6 +192,7 @@ pipelines:
   - {name: knn, features: [{hog: {cell: 6}}], classifier: {knn: {k: 3}}}
   - {name: forest, features: [{sift: {words: 16, step: 4, max_descriptors: 2000}}], classifier: {forest: {n_trees: 10}}}
   - {name: boost, features: [{hog: {cell: 6}}], classifier: {boost: {rounds: 20, max_depth: 3, subsample: 0.7, colsample: 0.5, early_stopping: 3}}}
+  - {name: tree, features: [{hog: {cell: 6}}], classifier: {tree: {ccp_alpha: 0.005}}}
   - {name: logreg, features: [{lbp: {cell: 8}}], postprocess: [standardize], classifier: logreg}
   - {name: kmeans, features: [{hog: {cell: 6}}], classifier: {kmeans: {k: 6}}}
   - {name: gmm, features: [{hog: {cell: 8}}], postprocess: [{pca: {components: 8}}], classifier: {gmm: {k: 2}}}
@@ -474,9 +475,10 @@ expect_fail "train unknown fold" "kf.yaml: no fold named 'fold9' (folds: fold1, 
 expect_ok "model info" "$VB" model info kf-fold2.vbm
 grep -q '^pipeline: sift-forest: sift 160 -> forest, 3 classes$' out.txt && grep -q '^  fold_kind       cv$' out.txt \
   && grep -q '^  test            {"n": 40, "accuracy": ' out.txt && grep -q '^sections: HEAD .* INFO ' out.txt \
-  && grep -q '^scores: probabilities' out.txt && ok || { bad "model info"; cat out.txt >&2; }
+  && grep -q '^scores: probabilities' out.txt && grep -q '^classifier forest:$' out.txt \
+  && grep -q '^  n_leaves        [0-9]' out.txt && ok || { bad "model info"; cat out.txt >&2; }
 expect_ok "model info --json" "$VB" model info kf-fold2.vbm --json
-/usr/bin/python3 -c 'import json, sys; d = json.load(open("out.txt")); assert d["info"]["fold"] == "fold2" and d["info"]["n_train"] == 80 and d["classes"] == ["circle", "square", "triangle"]' \
+/usr/bin/python3 -c 'import json, sys; d = json.load(open("out.txt")); assert d["info"]["fold"] == "fold2" and d["info"]["n_train"] == 80 and d["classes"] == ["circle", "square", "triangle"] and d["classifier"]["n_leaves"] > 1' \
   && ok || { bad "model info --json"; cat out.txt >&2; }
 expect_fail "model info of no model" "spec.yaml: not a visbench model" "$VB" model info spec.yaml
 expect_ok "predict" "$VB" predict hog.vbm shapes/circle/circle_0000.png shapes/square

@@ -326,6 +326,8 @@ bad_spec "boost max_bins: 1" 's/{svm: {C: 10}}/{boost: {max_bins: 1}}/' "x.yaml:
 bad_spec "boost unknown key" 's/{svm: {C: 10}}/{boost: {n_estimators: 10}}/' "x.yaml:8:"
 begin "boost: early stopping without validation (ok)"; spec x.yaml 's/{svm: {C: 10}}/{boost: {rounds: 3, early_stopping: 2}}/'
                                       expect ok "early_stopping needs validation rows" "$VB" train x.yaml --pipeline hog-svm -o "$W/es-$n.vbm"
+bad_spec "tree ccp_alpha: -0.1" 's/{svm: {C: 10}}/{tree: {ccp_alpha: -0.1}}/' "x.yaml:8:36: tree.ccp_alpha = -0.1 is out of range"
+bad_spec "tree criterion: gain" 's/{svm: {C: 10}}/{tree: {criterion: gain}}/' "x.yaml:8:36: tree.criterion: unknown value 'gain'"
 bad_spec "seed: 1e400" 's/^seed: 1/seed: 1e400/' "x.yaml:2:"
 bad_spec "seed: 2^64" 's/^seed: 1/seed: 18446744073709551616/' "x.yaml:2:"
 bad_spec "cell: 10^20" 's/{cell: 8}/{cell: 99999999999999999999}/' "x.yaml:7:"
