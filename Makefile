@@ -75,7 +75,7 @@ SO_NOUNDEF = $(if $(filter 1,$(SANITIZE)),,-Wl,--no-undefined)
 # The headers a program that embeds visbench needs (make install puts only these).
 API_HEADERS = include/visbench/visbench.h include/visbench/core.h include/visbench/image.h
 
-.PHONY: all install readme test-readme test test-unit test-e2e test-stress test-browser test-faults demo deps bench-deps bench bench-features bench-classifiers bench-cnn bench-multilabel bench-scale multi-dataset clean fuzz fuzz-run
+.PHONY: all install readme test-readme test test-unit test-e2e test-stress test-browser test-faults demo deps bench-deps bench bench-features bench-classifiers bench-cnn bench-multilabel bench-scale multi-dataset fashion-methods clean fuzz fuzz-run
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -231,6 +231,13 @@ bench-multilabel: $(CLI)
 # one experiment over 1 and 2 MPI worker ranks and 1 rank x 2 threads (issue 16's targets)
 # pipelines/multi-dataset.yaml: four pipelines over Fashion-MNIST and three
 # generated synthetic sets, with the matrix, ranks and CD diagram (issue 17)
+# The methods of issue 18 side by side; the LeNet model its cnn features need first.
+fashion-methods: $(CLI)
+	@bash scripts/deps.sh
+	@test -f results/fashion-lenet.lenet.vbm || ./$(CLI) train pipelines/fashion-lenet.yaml --pipeline lenet -o results/fashion-lenet.lenet.vbm
+	./$(CLI) run pipelines/fashion-methods.yaml
+	@echo "report: $$(./$(CLI) report results/fashion-methods.db) (open it in a browser)"
+
 multi-dataset: $(CLI)
 	@bash scripts/deps.sh
 	@VB=$(CLI) bash scripts/multi-dataset.sh
