@@ -244,7 +244,7 @@ static void test_rank_deficient(void **state)
  * GEMM tiles each way). */
 static void test_threads_bit_identical(void **state)
 {
-    const size_t shapes[3][3] = {{700, 1100, 12}, {1100, 700, 12}, {300, 1100, 40}};
+    const size_t shapes[3][3] = {{700, 1100, 12}, {5000, 600, 12}, {300, 1100, 40}}; /* 5000: H in slices */
     const vb_pca_solver s[3] = {VB_PCA_RANDOMIZED, VB_PCA_RANDOMIZED, VB_PCA_GRAM};
     int saved = omp_get_max_threads();
     for (int t = 0; t < 4; t++) {

@@ -39,7 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OVERSAMPLE = 10, MAX_BLOCKS = 8 };
+enum { OVERSAMPLE = 10, MAX_BLOCKS = 8, PD_ROWS = 4096 };
 #define KRYLOV_TOL 1e-4 /* of the total variance */
 
 typedef struct krylov {
@@ -58,7 +58,7 @@ typedef struct krylov {
     double *Y, *Ynew; /* s x l */
     double *C;        /* Lmax x l */
     double *G, *Z, *g; /* l x l, l x l, l */
-    double *Pd;       /* big x l */
+    double *Pd;       /* PD_ROWS x l: P_b in doubles, a slice at a time */
     double *Hs;       /* Lmax x Lmax */
 } krylov;
 
@@ -176,7 +176,7 @@ vb_status vb_pca_krylov(const float *Xc, size_t n, size_t d, size_t k, double to
     K.G = vb_malloc(l, l * sizeof *K.G, err);
     K.Z = vb_malloc(l, l * sizeof *K.Z, err);
     K.g = vb_malloc(l, sizeof *K.g, err);
-    K.Pd = vb_malloc(big, l * sizeof *K.Pd, err);
+    K.Pd = vb_malloc(big < PD_ROWS ? big : PD_ROWS, l * sizeof *K.Pd, err);
     float *Sf = NULL, *Rf = NULL;
     uint64_t seed = vb_seed_derive(vb_seed_derive(0x7063612d6b72796cULL, "pca-n", n), "pca-d", d);
     vb_rng *rng = vb_rng_new(vb_seed_derive(seed, "pca-k", k));
@@ -202,10 +202,13 @@ vb_status vb_pca_krylov(const float *Xc, size_t n, size_t d, size_t k, double to
         forward(&K, K.Vf, lb, Pb, K.ldp);
         ++*passes;
         /* the new rows of H: P_b'P_b and V_b'W_j for the blocks before */
-        for (size_t i = 0; i < big; i++)
-            for (size_t c = 0; c < lb; c++)
-                K.Pd[i * lb + c] = Pb[i * K.ldp + c];
-        vb_dgemm(1, 0, lb, lb, big, inv, K.Pd, lb, K.Pd, lb, 0.0, K.H + L0 * Lmax + L0, Lmax);
+        for (size_t i0 = 0; i0 < big; i0 += PD_ROWS) {
+            size_t m = big - i0 < PD_ROWS ? big - i0 : PD_ROWS;
+            for (size_t i = 0; i < m; i++)
+                for (size_t c = 0; c < lb; c++)
+                    K.Pd[i * lb + c] = Pb[(i0 + i) * K.ldp + c];
+            vb_dgemm(1, 0, lb, lb, m, inv, K.Pd, lb, K.Pd, lb, i0 ? 1.0 : 0.0, K.H + L0 * Lmax + L0, Lmax);
+        }
         if (L0)
             vb_dgemm(1, 0, lb, L0, s, inv, K.B + L0, Lmax, K.W, Lmax, 0.0, K.H + L0 * Lmax, Lmax);
         for (size_t a = L0; a < L; a++)
