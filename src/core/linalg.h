@@ -98,12 +98,13 @@ vb_status vb_sym_eig_top(double *A, size_t m, size_t want, double *w, double *z,
 vb_status vb_pca_orthonormal_rows(double *V, size_t k, size_t d, size_t from, vb_error *err);
 /* The sign convention of vb_pca_eig on k rows of d values. */
 void vb_pca_sign(double *V, size_t k, size_t d);
-/* The randomized solver on centred rows Xc (n x d): the k leading
- * eigenvalues of Xc'Xc / (n - 1) into values (k) and unit components into
- * vectors (k x d, orthonormal, signs not yet set); total is the total
- * variance (the convergence test is relative to it). */
-vb_status vb_pca_krylov(const float *Xc, size_t n, size_t d, size_t k, double total, double *values,
-                        double *vectors, int *passes, vb_error *err);
+/* The randomized solver on rows X (n x d) less mean (d; NULL: X is
+ * centred already): the k leading eigenvalues of Xc'Xc / (n - 1) into
+ * values (k) and unit components into vectors (k x d, orthonormal, signs
+ * not yet set); total is the total variance (the convergence test is
+ * relative to it). */
+vb_status vb_pca_krylov(const float *X, const double *mean, size_t n, size_t d, size_t k, double total,
+                        double *values, double *vectors, int *passes, vb_error *err);
 
 /* OpenBLAS single-threaded while our own OpenMP threads each run GEMMs on
  * their share (OpenBLAS's threads would otherwise spin beside ours on the

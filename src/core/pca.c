@@ -58,7 +58,9 @@ static vb_status too_big(const char *solver, size_t m, const char *what, double 
 }
 
 /* Mean (d), and when asked the centred rows Xc = X - mean as floats and the
- * total variance sum |Xc|^2 / (n - 1). Columns are shared out in blocks,
+ * total variance sum |Xc|^2 / (n - 1) (without Xc, in the same pass as
+ * the mean: sum x^2 - n mean^2 per column, in doubles, which the caller's
+ * bound on the mean keeps accurate). Columns are shared out in blocks,
  * each summed over the rows in order: the same bits for any thread count
  * (and the same as one serial pass). */
 static vb_status centre(const float *X, size_t n, size_t d, double *mean, float *Xc, double *total, vb_error *err)
@@ -74,15 +76,24 @@ static vb_status centre(const float *X, size_t n, size_t d, double *mean, float 
         double acc[CB] = {0}, q[CB] = {0}, mu[CB];
         for (size_t i = 0; i < n; i++) {
             const float *restrict x = X + i * d + j0;
+            if (Xc || !sq) {
 #pragma omp simd
-            for (size_t j = 0; j < w; j++)
-                acc[j] += x[j];
+                for (size_t j = 0; j < w; j++)
+                    acc[j] += x[j];
+            } else {
+#pragma omp simd
+                for (size_t j = 0; j < w; j++) {
+                    acc[j] += x[j];
+                    q[j] += (double)x[j] * x[j];
+                }
+            }
         }
-        for (size_t j = 0; j < w; j++)
+        for (size_t j = 0; j < w; j++) {
             mean[j0 + j] = mu[j] = acc[j] / (double)n;
-        if (!Xc)
-            continue;
-        for (size_t i = 0; i < n; i++) {
+            if (!Xc)
+                q[j] -= acc[j] * mu[j];
+        }
+        for (size_t i = 0; Xc && i < n; i++) {
             const float *restrict x = X + i * d + j0;
             float *restrict c = Xc + i * d + j0;
 #pragma omp simd
@@ -451,17 +462,33 @@ out:
     return st;
 }
 
+/* The randomized solver multiplies the rows as they are, the mean taken
+ * off each product (a rank-one correction), unless the mean is large
+ * beside the spread (|mean| above 10 times the centred rows' rms norm):
+ * then a float product would round away too much of the centred part, and
+ * it works on a centred copy. The copy costs a pass and n x d floats. */
 static vb_status solve_randomized(const float *X, size_t n, size_t d, size_t k, vb_pca *out, vb_error *err)
 {
-    float *Xc = vb_malloc(n, d * sizeof *Xc, err);
+    float *Xc = NULL;
     out->mean = vb_malloc(d, sizeof *out->mean, err);
     out->values = vb_malloc(k, sizeof *out->values, err);
     out->vectors = vb_malloc(k, d * sizeof *out->vectors, err);
     out->k = k;
-    vb_status st = Xc && out->mean && out->values && out->vectors ? centre(X, n, d, out->mean, Xc, &out->total, err)
-                                                                    : VB_ERR_NOMEM;
+    vb_status st = out->mean && out->values && out->vectors ? centre(X, n, d, out->mean, NULL, &out->total, err)
+                                                            : VB_ERR_NOMEM;
+    if (st != VB_OK)
+        return st;
+    double mu2 = 0, rms2 = out->total * (double)(n - 1) / (double)n;
+    for (size_t j = 0; j < d; j++)
+        mu2 += out->mean[j] * out->mean[j];
+    if (!(mu2 <= 100.0 * rms2)) {
+        if (!(Xc = vb_malloc(n, d * sizeof *Xc, err)))
+            return VB_ERR_NOMEM;
+        st = centre(X, n, d, out->mean, Xc, &out->total, err);
+    }
     if (st == VB_OK)
-        st = vb_pca_krylov(Xc, n, d, k, out->total, out->values, out->vectors, &out->passes, err);
+        st = vb_pca_krylov(Xc ? Xc : X, Xc ? NULL : out->mean, n, d, k, out->total, out->values, out->vectors,
+                           &out->passes, err);
     if (st == VB_OK)
         vb_pca_sign(out->vectors, k, d);
     free(Xc);

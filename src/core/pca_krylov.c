@@ -30,8 +30,11 @@
  * vectors of bench/pca.sh), after 8 blocks (15 products: scikit-learn
  * makes 16), or when the space is whole (exact).
  *
- * The products are float GEMMs (vb_sgemm), the rest doubles (vb_dgemm,
- * dsyevr): the same bits for any thread count. Omega is drawn from a seed
+ * The products are float GEMMs (vb_sgemm) with the rows as given, the mean
+ * taken off after (Xc V = X V - 1 (mean'V) and so on: no centred copy of
+ * the data, whose writing cost as much as two products; core/pca.c makes
+ * one when the mean is too large beside the spread for that), the rest
+ * doubles (vb_dgemm, dsyevr): the same bits for any thread count. Omega is drawn from a seed
  * derived from (n, d, k), so `train` and `run` repeat it exactly. */
 #include "linalg.h"
 
@@ -43,7 +46,8 @@ enum { OVERSAMPLE = 10, MAX_BLOCKS = 8, PD_ROWS = 4096 };
 #define KRYLOV_TOL 1e-4 /* of the total variance */
 
 typedef struct krylov {
-    const float *Xc;
+    const float *X;
+    const double *mu; /* the mean taken off every product (NULL: X is centred) */
     size_t n, d;
     int left;         /* the basis is in R^n (n < d) */
     size_t s, big;    /* the basis's dimension, the other one */
@@ -60,24 +64,51 @@ typedef struct krylov {
     double *G, *Z, *g; /* l x l, l x l, l */
     double *Pd;       /* PD_ROWS x l: P_b in doubles, a slice at a time */
     double *Hs;       /* Lmax x Lmax */
+    double *b;        /* l: the mean's correction */
 } krylov;
 
-/* P = F V (V: s x m floats, P: big x m with leading dimension ldp). */
+/* C (r x m, leading dimension ldc) less the outer product of a and b:
+ * b_c = sum_i S_ic over the rows of S (q x m, leading dimension lds) when
+ * a is the mean (a_i = mu_i), or a_i = 1 and b_c = sum_i mu_i S_ic. The
+ * sums are doubles, row by row in order. */
+static void take_mean(const krylov *K, int mean_outer, const float *S, size_t q, size_t lds, size_t m, float *C,
+                      size_t r, size_t ldc, double *b)
+{
+    for (size_t c = 0; c < m; c++)
+        b[c] = 0;
+    for (size_t i = 0; i < q; i++) {
+        double w = mean_outer ? 1.0 : K->mu[i];
+        for (size_t c = 0; c < m; c++)
+            b[c] += w * S[i * lds + c];
+    }
+    for (size_t i = 0; i < r; i++) {
+        double a = mean_outer ? K->mu[i] : 1.0;
+        for (size_t c = 0; c < m; c++)
+            C[i * ldc + c] = (float)((double)C[i * ldc + c] - a * b[c]);
+    }
+}
+
+/* P = F V (V: s x m floats, P: big x m with leading dimension ldp), F =
+ * Xc or Xc' with Xc = X - 1 mu': X V - 1 (mu'V), X'V - mu (1'V). */
 static void forward(const krylov *K, const float *V, size_t m, float *P, size_t ldp)
 {
     if (K->left)
-        vb_sgemm(1, 0, K->d, m, K->n, 1.0f, K->Xc, K->d, V, m, 0.0f, P, ldp);
+        vb_sgemm(1, 0, K->d, m, K->n, 1.0f, K->X, K->d, V, m, 0.0f, P, ldp);
     else
-        vb_sgemm(0, 0, K->n, m, K->d, 1.0f, K->Xc, K->d, V, m, 0.0f, P, ldp);
+        vb_sgemm(0, 0, K->n, m, K->d, 1.0f, K->X, K->d, V, m, 0.0f, P, ldp);
+    if (K->mu)
+        take_mean(K, K->left, V, K->s, m, m, P, K->big, ldp, K->b);
 }
 
-/* W = F' P (W: s x m floats). */
+/* W = F' P (W: s x m floats): X'P - mu (1'P), X P - 1 (mu'P). */
 static void back(const krylov *K, const float *P, size_t ldp, size_t m, float *W)
 {
     if (K->left)
-        vb_sgemm(0, 0, K->n, m, K->d, 1.0f, K->Xc, K->d, P, ldp, 0.0f, W, m);
+        vb_sgemm(0, 0, K->n, m, K->d, 1.0f, K->X, K->d, P, ldp, 0.0f, W, m);
     else
-        vb_sgemm(1, 0, K->d, m, K->n, 1.0f, K->Xc, K->d, P, ldp, 0.0f, W, m);
+        vb_sgemm(1, 0, K->d, m, K->n, 1.0f, K->X, K->d, P, ldp, 0.0f, W, m);
+    if (K->mu)
+        take_mean(K, !K->left, P, K->big, ldp, m, W, K->s, m, K->b);
 }
 
 /* Appends the part of the m columns of Y (s x m, destroyed) orthogonal to
@@ -149,12 +180,13 @@ static void krylov_free(krylov *K)
     free(K->g);
     free(K->Pd);
     free(K->Hs);
+    free(K->b);
 }
 
-vb_status vb_pca_krylov(const float *Xc, size_t n, size_t d, size_t k, double total, double *values,
-                        double *vectors, int *passes, vb_error *err)
+vb_status vb_pca_krylov(const float *X, const double *mean, size_t n, size_t d, size_t k, double total,
+                        double *values, double *vectors, int *passes, vb_error *err)
 {
-    krylov K = {.Xc = Xc, .n = n, .d = d, .left = n < d};
+    krylov K = {.X = X, .mu = mean, .n = n, .d = d, .left = n < d};
     K.s = K.left ? n : d;
     K.big = K.left ? d : n;
     K.l = k + OVERSAMPLE < K.s ? k + OVERSAMPLE : K.s;
@@ -177,13 +209,14 @@ vb_status vb_pca_krylov(const float *Xc, size_t n, size_t d, size_t k, double to
     K.Z = vb_malloc(l, l * sizeof *K.Z, err);
     K.g = vb_malloc(l, sizeof *K.g, err);
     K.Pd = vb_malloc(big < PD_ROWS ? big : PD_ROWS, l * sizeof *K.Pd, err);
+    K.b = vb_malloc(l, sizeof *K.b, err);
     float *Sf = NULL, *Rf = NULL;
     uint64_t seed = vb_seed_derive(vb_seed_derive(0x7063612d6b72796cULL, "pca-n", n), "pca-d", d);
     vb_rng *rng = vb_rng_new(vb_seed_derive(seed, "pca-k", k));
     vb_status st = VB_OK;
     *passes = 0;
     if (!theta || !prev || !S || !K.B || !K.W || !K.P || !K.H || !K.Hs || !K.Vf || !K.Wf || !K.Y || !K.Ynew ||
-        !K.C || !K.G || !K.Z || !K.g || !K.Pd || !rng) {
+        !K.C || !K.G || !K.Z || !K.g || !K.Pd || !K.b || !rng) {
         st = VB_ERR_NOMEM;
         goto out;
     }
