@@ -38,6 +38,10 @@ mkdir -p "$BUILD/bench/pca"
 OUT=$(cd "$BUILD/bench/pca" && pwd)
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
 export OPENBLAS_NUM_THREADS=$OMP_NUM_THREADS
+# visbench's idle OpenMP threads sleep rather than spin (libgomp's default):
+# on a shared machine a spinning thread takes the core its master needs
+# (2 threads then ran 5x slower than 1 here); OMP_WAIT_POLICY=active to see
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 # ---- the matrices (visbench features, float32 .npy) -------------------------
 # features SPEC PIPELINE FILE: the training part's rows after the features
@@ -84,7 +88,7 @@ diff_evr() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "") printf "%.
 : >"$OUT/sklearn.log"
 
 echo "PCA, k = $k components, float32; $OMP_NUM_THREADS threads for visbench and for numpy's OpenBLAS;"
-echo "best of $repeat fits; peak RSS per process (the matrix included)."
+echo "best of $repeat fits; peak RSS per process (the matrix included); OMP_WAIT_POLICY=$OMP_WAIT_POLICY."
 echo "Machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start."
 echo
 row='| %-4s | %-13s | %-22s | %7s | %6s | %8s | %6s | %8s | %6s | %6s | %6s | %7s | %7s | %8s | %7s | %-13s |\n'
