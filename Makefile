@@ -10,6 +10,7 @@
 #   make bench        every benchmark (bench-features, bench-classifiers, bench-cnn)
 #   make bench-cnn    CNN training/inference against torch (CNN_BENCH=short: a quick subset)
 #   make bench-multilabel  binary relevance (linear SVM, logreg) against scikit-learn
+#   make bench-pca    PCA (solver auto) against scikit-learn's PCA (BENCH_ARGS=--quick: small sizes)
 #   make bench-scale  one experiment over 1 and 2 MPI ranks and 1 rank x 2 threads
 #   make MPI=0|1      build without / with MPI (default: with it when mpicc is found)
 #   make fuzz         libFuzzer targets (fuzz/, clang) FUZZ_S seconds each (FUZZ_ONLY=spec: one)
@@ -75,7 +76,7 @@ SO_NOUNDEF = $(if $(filter 1,$(SANITIZE)),,-Wl,--no-undefined)
 # The headers a program that embeds visbench needs (make install puts only these).
 API_HEADERS = include/visbench/visbench.h include/visbench/core.h include/visbench/image.h
 
-.PHONY: all install readme test-readme test test-unit test-e2e test-stress test-browser test-faults demo deps bench-deps bench bench-features bench-classifiers bench-cnn bench-multilabel bench-scale multi-dataset fashion-methods clean fuzz fuzz-run
+.PHONY: all install readme test-readme test test-unit test-e2e test-stress test-browser test-faults demo deps bench-deps bench bench-features bench-classifiers bench-cnn bench-multilabel bench-pca bench-scale multi-dataset fashion-methods clean fuzz fuzz-run
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -227,6 +228,12 @@ bench-classifiers: $(BENCHES)
 bench-multilabel: $(CLI)
 	@bash scripts/deps.sh bench >/dev/null || echo "(some benchmark peers are missing: make bench-deps)"
 	@BUILD=$(BUILD) bash bench/multilabel.sh $(BENCH_ARGS)
+
+# PCA (solver auto) against scikit-learn's PCA (svd_solver auto, randomized)
+# on HOG, raw-pixel and Fisher-vector matrices; BENCH_ARGS=--quick: small sizes
+bench-pca: $(CLI) $(BUILD)/bench/bench_pca
+	@bash scripts/deps.sh bench >/dev/null || echo "(some benchmark peers are missing: make bench-deps)"
+	@BUILD=$(BUILD) bash bench/pca.sh $(BENCH_ARGS)
 
 # one experiment over 1 and 2 MPI worker ranks and 1 rank x 2 threads (issue 16's targets)
 # pipelines/multi-dataset.yaml: four pipelines over Fashion-MNIST and three

@@ -203,24 +203,7 @@ static void fit(vb_post *p, const float *X, size_t n)
 /* A rank-r matrix: mean + A (n x r) B (r x d). */
 static float *low_rank(size_t n, size_t d, size_t r, uint64_t seed)
 {
-    vb_rng *rng = vb_rng_new(seed);
-    double *A = malloc(n * r * sizeof *A), *B = malloc(r * d * sizeof *B);
-    float *X = malloc(n * d * sizeof *X);
-    for (size_t i = 0; i < n * r; i++)
-        A[i] = vb_rng_gauss(rng, 1.0);
-    for (size_t i = 0; i < r * d; i++)
-        B[i] = vb_rng_gauss(rng, 1.0);
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++) {
-            double s = 3.0 + (double)j;
-            for (size_t k = 0; k < r; k++)
-                s += A[i * r + k] * B[k * d + j];
-            X[i * d + j] = (float)s;
-        }
-    free(A);
-    free(B);
-    vb_rng_free(rng);
-    return X;
+    return fu_planted(n, d, r, 1.0, 1.0, 0.0, 3.0, 1.0, seed);
 }
 
 /* The components W (k x d) recovered through transform: T(e_j) - T(0) is

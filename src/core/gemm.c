@@ -21,7 +21,7 @@ enum { TILE_M = 256, TILE_N = 512 };
             return;                                                                                                 \
         size_t tm = (m + TILE_M - 1) / TILE_M, tn = (n + TILE_N - 1) / TILE_N;                                      \
         int saved = vb_blas_serial_enter(); /* never from inside a parallel region: see vb_set_threads */          \
-        _Pragma("omp parallel for schedule(dynamic, 1)") for (size_t t = 0; t < tm * tn; t++)                       \
+        _Pragma("omp parallel for schedule(dynamic, 1) if (tm * tn > 1)") for (size_t t = 0; t < tm * tn; t++)     \
         {                                                                                                           \
             size_t i0 = (t / tn) * TILE_M, j0 = (t % tn) * TILE_N;                                                  \
             size_t mi = m - i0 < TILE_M ? m - i0 : TILE_M, nj = n - j0 < TILE_N ? n - j0 : TILE_N;                  \
@@ -36,9 +36,11 @@ enum { TILE_M = 256, TILE_N = 512 };
 GEMM_TILED(vb_sgemm, float, cblas_sgemm)
 GEMM_TILED(vb_dgemm, double, cblas_dgemm)
 
-void vb_ssyrk_upper_t(size_t n, size_t k, float alpha, const float *A, size_t lda, float *C, size_t ldc)
+/* The tiles on and above the diagonal of C = alpha op(A)' op(A) (n x n):
+ * A' A for A k x n (trans), A A' for A n x k. */
+static void ssyrk_upper(int trans, size_t n, size_t k, float alpha, const float *A, size_t lda, float *C,
+                        size_t ldc)
 {
-    /* the tiles on and above the diagonal of C = alpha A' A (n x n) */
     size_t tn = (n + TILE_N - 1) / TILE_N;
     int saved = vb_blas_serial_enter();
 #pragma omp parallel for schedule(dynamic, 1)
@@ -48,8 +50,22 @@ void vb_ssyrk_upper_t(size_t n, size_t k, float alpha, const float *A, size_t ld
             continue;
         size_t i0 = bi * TILE_N, j0 = bj * TILE_N;
         size_t mi = n - i0 < TILE_N ? n - i0 : TILE_N, nj = n - j0 < TILE_N ? n - j0 : TILE_N;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)mi, (int)nj, (int)k, alpha, A + i0, (int)lda,
-                    A + j0, (int)lda, 0.0f, C + i0 * ldc + j0, (int)ldc);
+        if (trans)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)mi, (int)nj, (int)k, alpha, A + i0, (int)lda,
+                        A + j0, (int)lda, 0.0f, C + i0 * ldc + j0, (int)ldc);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)mi, (int)nj, (int)k, alpha, A + i0 * lda,
+                        (int)lda, A + j0 * lda, (int)lda, 0.0f, C + i0 * ldc + j0, (int)ldc);
     }
     vb_blas_serial_leave(saved);
+}
+
+void vb_ssyrk_upper_t(size_t n, size_t k, float alpha, const float *A, size_t lda, float *C, size_t ldc)
+{
+    ssyrk_upper(1, n, k, alpha, A, lda, C, ldc);
+}
+
+void vb_ssyrk_upper_n(size_t n, size_t k, float alpha, const float *A, size_t lda, float *C, size_t ldc)
+{
+    ssyrk_upper(0, n, k, alpha, A, lda, C, ldc);
 }

@@ -11,11 +11,10 @@ vb_status vbf_pca_eig_gsl(const float *X, size_t n, size_t d, double **mean, dou
                           vb_error *err)
 {
     *mean = *values = *vectors = NULL;
-    double *cov = NULL, *m = NULL;
-    vb_status st = vb_pca_covariance(X, n, d, &m, &cov, err);
+    double *cov, *m, *w, *z;
+    vb_status st = vb_pca_eig_prepare(X, n, d, &m, &cov, &w, &z, err);
     if (st != VB_OK)
         return st;
-    double *w = vb_malloc(d, sizeof *w, err), *z = vb_malloc(d, d * sizeof *z, err);
     gsl_eigen_symmv_workspace *ws = gsl_eigen_symmv_alloc(d);
     gsl_vector *ev = gsl_vector_alloc(d);
     gsl_matrix *evec = gsl_matrix_alloc(d, d);

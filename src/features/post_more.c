@@ -3,8 +3,10 @@
  * kernel map, to give linear classifiers a chi2 / intersection / JS
  * kernel).
  *
- * The principal components come from vb_pca_eig (core/pca.c: BLAS ssyrk,
- * LAPACK dsyevr); the tests check it against GSL (vbf_pca_eig_gsl). */
+ * The principal components come from vb_pca_top (core/pca.c: the full
+ * covariance, the Gram matrix or a randomized Krylov solver); the tests
+ * check the full one against GSL (vbf_pca_eig_gsl) and the others against
+ * it. */
 #include "internal.h"
 #include "../core/linalg.h"
 
@@ -17,19 +19,26 @@
 /* ---- pca ----------------------------------------------------------------- */
 
 static const vb_param_def pca_params[] = {
-    {.name = "components", .type = VB_PT_INT, .def = "0", .min = 0, .max = VB_PCA_MAX_DIM, .flags = VB_PF_GRID | VB_PF_PRIMARY,
+    {.name = "components", .type = VB_PT_INT, .def = "0", .min = 0, .max = 16777216,
+     .flags = VB_PF_GRID | VB_PF_PRIMARY,
      .help = "components kept (0: as many as `variance` needs); more than the features or the training rows is an "
              "error at fit"},
     {.name = "variance", .type = VB_PT_FLOAT, .def = "0.95", .min = 0, .max = 1, .flags = VB_PF_MIN_OPEN,
      .help = "with components 0: keep the fewest leading components that explain this fraction of the variance"},
     {.name = "whiten", .type = VB_PT_BOOL, .def = "false",
      .help = "divide each component by its standard deviation (components without variance become 0)"},
+    {.name = "solver", .type = VB_PT_ENUM, .def = "auto", .choices = "auto|full|gram|randomized",
+     .help = "full: eigenvectors of the d x d covariance (exact; memory d^2); gram: of the n x n Gram matrix of the "
+             "training rows (exact; for fewer rows than features); randomized: a randomized block Krylov method for "
+             "a few components (needs components; explained variance within 1e-4); auto: full up to 500 "
+             "features, randomized for components up to a tenth of min(rows, features), else gram or full"},
 };
 
 typedef struct pca_state {
     size_t d, k;       /* input dimension; components kept (0 before fit in variance mode) */
     size_t k_param;    /* requested components (0 = by variance) */
     double variance;
+    vb_pca_solver solver;
     int whiten;
     int fitted;
     float *mean;       /* d */
@@ -71,10 +80,20 @@ static vb_status pca_create(const vb_params *p, size_t d, void **state, vb_error
         return vb_param_fail(p, "variance", err, "pca: give either components or variance, not both");
     if (k > 0 && (size_t)k > d)
         return vb_param_fail(p, "components", err, "pca: %ld components asked of %zu features", k, d);
-    if (d > VB_PCA_MAX_DIM)
-        return vb_fail(err, VB_ERR_PARAM,
-                       "pca on %zu features would need a %zu x %zu covariance; reduce the features below %d first", d,
-                       d, d, VB_PCA_MAX_DIM);
+    vb_pca_solver solver = VB_PCA_AUTO;
+    for (int c = 0; c < 4; c++)
+        if (vb_param_is(p, "solver", vb_pca_solver_names[c]))
+            solver = (vb_pca_solver)c;
+    if (solver == VB_PCA_RANDOMIZED && k == 0)
+        return vb_param_fail(p, "solver", err,
+                             "pca: the randomized solver finds a given number of components; give components: N, or "
+                             "use solver gram, full or auto to keep a fraction of the variance");
+    double need;
+    if (solver == VB_PCA_FULL && !vb_pca_full_fits(0, d, &need))
+        return vb_param_fail(p, "solver", err,
+                             "pca: the full solver on %zu features would need a %zu x %zu covariance (about %.1f GB), "
+                             "more than half of this machine's memory; use solver: gram or randomized (or auto)",
+                             d, d, d, need / 1e9);
     pca_state *s = vb_calloc(1, sizeof *s, err);
     if (!s)
         return VB_ERR_NOMEM;
@@ -83,6 +102,7 @@ static vb_status pca_create(const vb_params *p, size_t d, void **state, vb_error
     s->k = (size_t)k;
     s->variance = vb_param_float(p, "variance");
     s->whiten = vb_param_bool(p, "whiten");
+    s->solver = solver;
     *state = s;
     return VB_OK;
 }
@@ -132,53 +152,27 @@ static vb_status pca_fit(void *state, const float *X, size_t n, vb_error *err)
 {
     pca_state *s = state;
     pca_clear(s);
-    if (s->k_param) {
-        size_t rank = n > 0 ? n - 1 : 0;
-        if (s->k_param > rank)
-            return vb_fail(err, VB_ERR_DATA,
-                           "pca: %zu components asked, but %zu training rows span at most %zu dimensions",
-                           s->k_param, n, rank);
-    }
-    double *mean = NULL, *val = NULL, *vec = NULL;
-    vb_status st = vb_pca_eig(X, n, s->d, &mean, &val, &vec, err);
+    vb_pca r;
+    vb_status st = vb_pca_top(X, n, s->d, s->k_param, s->variance, s->solver, &r, err);
     if (st != VB_OK)
         return st;
-    double total = 0;
-    for (size_t j = 0; j < s->d; j++)
-        total += val[j];
-    size_t k = s->k_param;
-    if (!k) {
-        /* the fewest components reaching the fraction (all of them at worst) */
-        double acc = 0;
-        k = s->d;
-        for (size_t j = 0; j < s->d; j++) {
-            acc += val[j];
-            if (total > 0 && acc >= s->variance * total * (1 - 1e-12)) {
-                k = j + 1;
-                break;
-            }
-        }
-        if (total <= 0)
-            k = 1;
-    }
+    size_t k = r.k;
     if ((st = pca_alloc(s, k, err)) == VB_OK) {
         double kept = 0;
         for (size_t j = 0; j < s->d; j++)
-            s->mean[j] = (float)mean[j];
+            s->mean[j] = (float)r.mean[j];
         for (size_t c = 0; c < k; c++) {
-            s->values[c] = val[c];
-            kept += val[c];
-            for (size_t j = 0; j < s->d; j++)
-                s->W[c * s->d + j] = (float)vec[c * s->d + j];
+            s->values[c] = r.values[c];
+            kept += r.values[c];
         }
-        s->explained = total > 0 ? kept / total : 1.0;
+        for (size_t i = 0; i < k * s->d; i++)
+            s->W[i] = (float)r.vectors[i];
+        s->explained = r.total > 0 ? kept / r.total : 1.0;
         pca_derive(s);
         s->fitted = 1;
         vb_log(VB_LOG_DEBUG, "pca: %zu of %zu components keep %.4f of the variance", k, s->d, s->explained);
     }
-    free(mean);
-    free(val);
-    free(vec);
+    vb_pca_free(&r);
     return st;
 }
 
@@ -272,10 +266,16 @@ const vb_post_vt vb_post_pca = {
     .info = {.name = "pca",
              .help = "principal component projection fitted on the training rows (optionally whitened)",
              .doc = "Centres the rows on the training mean and projects them on the leading eigenvectors of the "
-                    "training covariance (BLAS ssyrk, LAPACK dsyevr). Output: `components` values, or with "
-                    "components 0 the fewest components that keep `variance` of the variance (known after fit). "
-                    "Each component's largest coefficient is positive, so results do not depend on the solver's "
-                    "signs. Up to 8192 input features.",
+                    "training covariance. Output: `components` values, or with components 0 the fewest components "
+                    "that keep `variance` of the variance (known after fit; the whole spectrum: solver full or "
+                    "gram). Each component's largest coefficient is positive, so results do not depend on the "
+                    "solver's signs, and the solvers agree to rounding (randomized: to its tolerance). full forms "
+                    "the d x d covariance (BLAS ssyrk, LAPACK dsyevr) and is refused when that would take more than "
+                    "half the memory; gram eigendecomposes the n x n matrix of the centred rows' products and maps "
+                    "its eigenvectors back; randomized (Halko, Martinsson and Tropp 2011, in its block Krylov form) "
+                    "multiplies the data by blocks of components + 10 random vectors, at most 15 times, until one more "
+                    "block moves the explained variance by less than 1e-4 (the error left is far smaller), its seed "
+                    "fixed by the data's size. `visbench -v` logs which solver ran.",
              .params = pca_params,
              .n_params = sizeof pca_params / sizeof pca_params[0]},
     .create = pca_create,

@@ -207,6 +207,28 @@ expect_ok "two threads" "$VB" -q --threads 2 run thr.yaml --store thr2.db
 [ "$(sqlite3 thr1.db "select count(*) from runs where pipeline = 'svm-p' and postprocess_s > 0 and train_s > 0 and tune_s > 0")" = 3 ] \
   && "$VB" results thr1.db --format json | grep -q '"postprocess_s": ' && ok || bad "timings: postprocess_s not stored apart"
 
+# pca on 9,216 features (past the old cap of 8,192): auto picks gram for 20
+# components of 90 training rows, randomized for 4; -v says which; the
+# projected features are the same bits at 1 and 2 threads
+cat >wide.yaml <<'YAML'
+name: wide
+seed: 1
+dataset: shapes/dataset.yaml
+preprocess: [{resize: 96}]
+split: {protocol: holdout, test_fraction: 0.25}
+pipelines:
+  - {name: wide-gram, features: [raw], postprocess: [{pca: {components: 20}}], classifier: {knn: {k: 1}}}
+  - {name: wide-rand, features: [raw], postprocess: [{pca: {components: 4}}], classifier: {knn: {k: 1}}}
+YAML
+expect_ok "pca on 9216 features" "$VB" -v --threads 1 run wide.yaml --store wide.db
+grep -q 'pca: solver gram (auto) on 90 x 9216, 20 components' err.txt &&
+  grep -q 'pca: solver randomized (auto) on 90 x 9216, 4 components' err.txt && ok ||
+  { bad "pca solvers on wide features"; grep pca err.txt >&2; }
+for t in 1 2; do
+  expect_ok "wide features, $t threads" "$VB" -q --threads $t features wide.yaml --pipeline wide-rand --format csv --out wide$t.csv
+done
+cmp -s wide1.csv wide2.csv && [ -s wide1.csv ] && ok || bad "randomized pca: other features at 2 threads"
+
 # progress: on a terminal, long stages show what they are doing and the time
 # (a bar when the total is known), within 80 columns; nothing off a terminal
 # or with -q

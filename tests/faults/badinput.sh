@@ -306,6 +306,13 @@ bad_spec "unknown hog key" 's/{cell: 8}/{cell: 8, orientatons: 9}/' "'orientaton
 bad_spec "unknown extractor" 's/{hog: {cell: 8}}/{hgo: {cell: 8}}/' "x.yaml:7:17: unknown feature extractor 'hgo'"
 bad_spec "unknown classifier" 's/{svm: {C: 10}}/{svn: {C: 10}}/' "x.yaml:8:18: unknown classifier 'svn'"
 bad_spec "unknown post-processing" 's/^    classifier: {svm/    postprocess: [standardise]\n    classifier: {svm/' "'standardise'"
+bad_spec "pca: randomized by variance" 's/^    classifier: {svm/    postprocess: [{pca: {solver: randomized}}]\n    classifier: {svm/' \
+  "x.yaml:8:34: pca.solver: pca: the randomized solver finds a given number of components"
+bad_spec "pca: unknown solver" 's/^    classifier: {svm/    postprocess: [{pca: {components: 2, solver: fast}}]\n    classifier: {svm/' \
+  "x.yaml:8:49: pca.solver: unknown value 'fast'"
+bad_spec "pca: full solver on 262,144 features" \
+  's/^split:/preprocess: [{resize: 512}]\nsplit:/; s/{hog: {cell: 8}}/raw/; s/^    classifier: {svm/    postprocess: [{pca: {components: 2, solver: full}}]\n    classifier: {svm/' \
+  "x.yaml:9:49: pca.solver: pca: the full solver on 262144 features would need"
 bad_spec "unknown preprocessing" 's/^split:/preprocess: [{resise: 8}]\nsplit:/' "'resise'"
 bad_spec "seed: abc" 's/^seed: 1/seed: abc/' "x.yaml:2:"
 bad_spec "cell: six" 's/{cell: 8}/{cell: six}/' "x.yaml:7:29: hog.cell must be an integer, not 'six'"

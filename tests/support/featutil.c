@@ -115,6 +115,30 @@ static vb_status list_get(const vb_imgsrc *src, size_t i, vb_image *dst, vb_erro
     return st;
 }
 
+float *fu_planted(size_t n, size_t d, size_t r, double s0, double q, double noise, double a, double b,
+                  uint64_t seed)
+{
+    vb_rng *rng = vb_rng_new(seed);
+    double *A = malloc(n * r * sizeof *A), *B = malloc(r * d * sizeof *B);
+    float *X = malloc(n * d * sizeof *X);
+    assert_true(rng && A && B && X);
+    for (size_t i = 0; i < n * r; i++)
+        A[i] = vb_rng_gauss(rng, 1.0);
+    for (size_t i = 0; i < r * d; i++)
+        B[i] = vb_rng_gauss(rng, 1.0);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) {
+            double v = a + b * (double)j, s = s0;
+            for (size_t c = 0; c < r; c++, s *= q)
+                v += s * A[i * r + c] * B[c * d + j];
+            X[i * d + j] = (float)(noise > 0 ? v + vb_rng_gauss(rng, noise) : v);
+        }
+    free(A);
+    free(B);
+    vb_rng_free(rng);
+    return X;
+}
+
 void fu_source(vb_imgsrc *src, vb_image *const *imgs, size_t n)
 {
     src->n = n;

@@ -19,6 +19,13 @@ vb_status fu_post_try(const char *name, const char *yaml, size_t dim_in, vb_post
  * levels on a dark background, plus a little noise (c = 1 or 3). */
 vb_image *fu_image(int w, int h, int c, uint64_t seed);
 
+/* A seeded n x d matrix: offset a + b j in column j, plus sum_c s_c A_ic B_cj
+ * over r Gaussian factors (A n x r, B r x d) with s_c = s0 q^c, plus
+ * Gaussian noise of that sigma (none drawn at 0). With q well below 1 the
+ * leading covariance eigenvalues (about s_c^2 d) are well apart. */
+float *fu_planted(size_t n, size_t d, size_t r, double s0, double q, double noise, double a, double b,
+                  uint64_t seed);
+
 /* An image source over an array of images (the array must outlive it). */
 void fu_source(vb_imgsrc *src, vb_image *const *imgs, size_t n);
 
