@@ -710,9 +710,6 @@ int cmd_evaluate(int argc, char **argv)
     vb_named_value ms[VB_METRIC_SET_SIZE];
     vb_metric_set(&mt, truth, scores, n, K, proba, ms);
     size_t n_ms = VB_METRIC_SET_SIZE;
-    /* what the trained classifier says of itself (nodes, support vectors, ...) */
-    vb_buf ci;
-    classifier_info(m, &ci);
     vb_buf b;
     vb_buf_init(&b);
     if (json) {
