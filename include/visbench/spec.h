@@ -59,7 +59,6 @@ typedef struct vb_spec_pipeline {
      * preprocessing, extractors or post-processing of its own. */
     size_t n_members;
     size_t *members;
-    int *member_lines, *member_cols; /* where each member is named in `of` */
     int ens_method;                  /* vb_ens_method (ensemble.h) */
     const struct vb_spec_pipeline *all; /* the spec's pipelines: member m is all[members[m]] */
     vb_params ens_params;

@@ -120,6 +120,17 @@ static vb_status svm_create(const vb_params *p, void **state, vb_error *err)
 
 static size_t n_pairs(int k) { return (size_t)k * (size_t)(k - 1) / 2; }
 
+/* Each support vector's squared norm into sv_sq (allocated, l entries). */
+static void sv_norms(svm_state *s)
+{
+    for (size_t t = 0; t < s->l; t++) {
+        double q = 0;
+        for (size_t j = 0; j < s->d; j++)
+            q += (double)s->sv[t * s->d + j] * s->sv[t * s->d + j];
+        s->sv_sq[t] = (float)q;
+    }
+}
+
 /* Builds the pair-coefficient matrix W and SV norms from sv / coef. */
 static vb_status finish_model(svm_state *s, const double *coef, vb_error *err)
 {
@@ -143,12 +154,7 @@ static vb_status finish_model(svm_state *s, const double *coef, vb_error *err)
             for (size_t t = start[j]; t < start[j + 1]; t++)
                 s->w[p * l + t] = (float)coef[(size_t)i * l + t];
         }
-    for (size_t t = 0; t < l; t++) {
-        double q = 0;
-        for (size_t j = 0; j < s->d; j++)
-            q += (double)s->sv[t * s->d + j] * s->sv[t * s->d + j];
-        s->sv_sq[t] = (float)q;
-    }
+    sv_norms(s);
     free(start);
     return VB_OK;
 }
@@ -633,8 +639,7 @@ static vb_status train_pairs(svm_state *s, const vb_traindata *td, const kmat *k
     size_t *cnt = vb_calloc((size_t)K + 1, sizeof *cnt, err);
     size_t *at = vb_calloc((size_t)K + 1, sizeof *at, err);
     size_t *byc = vb_malloc(m ? m : 1, sizeof *byc, err);    /* training rows grouped by model class */
-    size_t *pos = vb_malloc(m ? m : 1, sizeof *pos, err);    /* row's place among rows[0..m) */
-    vb_status st = order && index && cnt && at && byc && pos ? VB_OK : VB_ERR_NOMEM;
+    vb_status st = order && index && cnt && at && byc ? VB_OK : VB_ERR_NOMEM;
     int k = 0;
     for (int c = 0; st == VB_OK && c < K; c++)
         index[c] = -1;
@@ -657,7 +662,6 @@ static vb_status train_pairs(svm_state *s, const vb_traindata *td, const kmat *k
         int c = index[td->y[rows ? rows[i] : i]];
         size_t p = at[c] + fill[c]++;
         byc[p] = rows ? rows[i] : i;
-        pos[p] = i;
     }
     free(fill);
     /* libsvm's per-class C: balanced weights over the whole training rows */
@@ -744,7 +748,8 @@ static vb_status train_pairs(svm_state *s, const vb_traindata *td, const kmat *k
         s->l = l;
         s->sv = vb_malloc(l ? l : 1, td->d * sizeof *s->sv, err);
         s->w = vb_calloc(P ? P : 1, (l ? l : 1) * sizeof *s->w, err);
-        if (!s->sv || !s->w)
+        s->sv_sq = vb_malloc(l ? l : 1, sizeof *s->sv_sq, err);
+        if (!s->sv || !s->w || !s->sv_sq)
             st = VB_ERR_NOMEM;
         for (size_t r = 0; st == VB_OK && r < m; r++)
             if (svat[r] != SIZE_MAX)
@@ -754,24 +759,13 @@ static vb_status train_pairs(svm_state *s, const vb_traindata *td, const kmat *k
             for (size_t t = 0; t < pm[p].n_sv; t++)
                 s->w[p * l + svat[pm[p].sv[t]]] = (float)pm[p].coef[t];
         }
-        for (size_t t = 0; st == VB_OK && t < l; t++) {
-            double q = 0;
-            for (size_t j = 0; j < s->d; j++)
-                q += (double)s->sv[t * s->d + j] * s->sv[t * s->d + j];
-            if (!(s->sv_sq = s->sv_sq ? s->sv_sq : vb_malloc(l, sizeof *s->sv_sq, err))) {
-                st = VB_ERR_NOMEM;
-                break;
-            }
-            s->sv_sq[t] = (float)q;
-        }
-        if (st == VB_OK && !s->sv_sq && !(s->sv_sq = vb_malloc(1, sizeof *s->sv_sq, err)))
-            st = VB_ERR_NOMEM;
+        if (st == VB_OK)
+            sv_norms(s);
     }
     for (size_t p = 0; pm && p < P; p++) {
         free(pm[p].sv);
         free(pm[p].coef);
     }
-    (void)pos;
     free(pm);
     free(wc);
     free(svat);
@@ -780,7 +774,6 @@ static vb_status train_pairs(svm_state *s, const vb_traindata *td, const kmat *k
     free(cnt);
     free(at);
     free(byc);
-    free(pos);
     return st;
 }
 

@@ -144,8 +144,6 @@ static void pipeline_free(vb_spec_pipeline *p)
     vb_params_free(&p->clf_params);
     vb_params_free(&p->tune);
     free(p->members);
-    free(p->member_lines);
-    free(p->member_cols);
     vb_params_free(&p->ens_params);
 }
 
@@ -504,9 +502,7 @@ static vb_status parse_ensemble(const vb_spec *spec, size_t n_plain, const vb_no
     if (of->kind != VB_NODE_SEQ)
         return vb_node_fail(of, err, "of must be a list of pipeline names, e.g. of: [hog-svm, raw-svm]");
     p->members = vb_calloc(of->n, sizeof *p->members, err);
-    p->member_lines = vb_calloc(of->n, sizeof *p->member_lines, err);
-    p->member_cols = vb_calloc(of->n, sizeof *p->member_cols, err);
-    if (!p->members || !p->member_lines || !p->member_cols)
+    if (!p->members)
         return VB_ERR_NOMEM;
     for (size_t i = 0; i < of->n; i++) {
         const vb_node *m = of->items[i];
@@ -538,9 +534,7 @@ static vb_status parse_ensemble(const vb_spec *spec, size_t n_plain, const vb_no
                                 "probabilities (svm: probability: true; linear: loss: logistic), or use method: "
                                 "hard or stacking",
                                 p->name, mp->name, mp->line, mp->clf->info.name);
-        p->members[p->n_members] = j;
-        p->member_lines[p->n_members] = m->line;
-        p->member_cols[p->n_members++] = m->col;
+        p->members[p->n_members++] = j;
     }
     size_t nw;
     vb_param_list(&p->ens_params, "weights", &nw);
